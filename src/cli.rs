@@ -1,0 +1,784 @@
+//! The command line, as data: clap derive types whose `///` comments are the `--help` text.
+//!
+//! No logic lives here beyond value parsers for durations and thresholds. `completions/` and `man/`
+//! are generated from these types (`conncheck completions`, hidden `conncheck man`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  conncheck diagnose                       why is the server running out of connections?
+  conncheck -h db1 -u admin -p status      usage, counters and top clients (prompts for the password)
+  conncheck sessions --sleeping --min-time 10m --group-by user
+  conncheck kill-idle --older-than 300s --user app --dry-run
+  conncheck check --warning 80% --critical 90%    Nagios/Icinga/CI health check
+
+Connection settings are read like the mysql client reads them: [client] and [conncheck] groups
+of /etc/my.cnf, /etc/mysql/my.cnf and ~/.my.cnf, then MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT,
+MYSQL_PWD, then --url, then the flags. Exit codes are listed in `man conncheck` and the README.";
+
+/// Diagnose and remedy MySQL/MariaDB "ERROR 1040 (HY000): Too many connections".
+#[derive(Debug, Parser)]
+#[command(
+    name = "conncheck",
+    version,
+    disable_help_flag = true,
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    /// When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print help (-h is the host, as in the mysql client).
+    #[arg(long, global = true, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to reach the server. Same names and precedence as the mysql client.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnArgs {
+    /// Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in
+    /// mysql). Environment: MYSQL_HOST.
+    #[arg(short = 'h', long, global = true)]
+    pub host: Option<String>,
+
+    /// TCP port [default: 3306]. Environment: MYSQL_TCP_PORT.
+    #[arg(short = 'P', long, global = true)]
+    pub port: Option<u16>,
+
+    /// User name [default: your login name].
+    #[arg(short = 'u', long, global = true)]
+    pub user: Option<String>,
+
+    /// Password. A bare -p prompts with hidden input; a value must be attached: -pSECRET or
+    /// --password=SECRET (prints a warning, as mysql does). Prefer ~/.my.cnf or MYSQL_PWD.
+    #[arg(short = 'p', long, global = true, num_args = 0..=1, require_equals = true, value_name = "PASSWORD")]
+    pub password: Option<Option<String>>,
+
+    /// Unix socket file (used when the host is localhost or not given). Environment:
+    /// MYSQL_UNIX_PORT.
+    #[arg(short = 'S', long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Default database for the session.
+    #[arg(short = 'D', long, global = true)]
+    pub database: Option<String>,
+
+    /// Force the transport: tcp, or socket. By default localhost uses the socket, anything else TCP.
+    #[arg(long, global = true, value_enum)]
+    pub protocol: Option<Protocol>,
+
+    /// Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several
+    /// servers at once (status, check, diagnose).
+    #[arg(
+        long,
+        global = true,
+        env = "CONNCHECK_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub url: Vec<String>,
+
+    /// File with one target per line (a URL or host[:port]; # starts a comment). Credentials for
+    /// host[:port] lines come from option files and the environment.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// How many targets to query at once when there are several.
+    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Read options only from this file (no other option files).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
+
+    /// Read this option file after the usual ones.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub defaults_extra_file: Option<PathBuf>,
+
+    /// Read no option files at all.
+    #[arg(long, global = true)]
+    pub no_defaults: bool,
+
+    /// TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain),
+    /// REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket.
+    #[arg(long, global = true, value_enum, ignore_case = true)]
+    pub ssl_mode: Option<SslMode>,
+
+    /// CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssl_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for TLS client authentication.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssl_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for TLS client authentication.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssl_key: Option<PathBuf>,
+
+    /// Give up connecting after this long (TCP connect, greeting and login together).
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "5s", value_name = "DUR")]
+    pub connect_timeout: Duration,
+
+    /// Give up on any single query after this long (network read/write timeout; our statements
+    /// also get a server-side limit so they never pile up on a sick server).
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "10s", value_name = "DUR")]
+    pub query_timeout: Duration,
+
+    /// Try this port first: MySQL's admin_port (33062) or MariaDB's extra_port, which keep working
+    /// when max_connections is reached. Falls back to the normal port.
+    #[arg(long, global = true, value_name = "PORT")]
+    pub admin_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    Tcp,
+    Socket,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SslMode {
+    Disabled,
+    Preferred,
+    Required,
+    VerifyCa,
+    VerifyIdentity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// Versioned JSON (see the README for the schema).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Monitoring-plugin output: `CONNCHECK OK - ... | perfdata`.
+    Nagios,
+    /// JSON with state, reasons and metrics.
+    Json,
+    /// Prometheus text exposition format (node_exporter textfile collector).
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum FailOn {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    User,
+    Host,
+    Db,
+    Command,
+    State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithOpenTrx {
+    /// Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks).
+    #[default]
+    Include,
+    /// Only sessions that hold an open transaction.
+    Only,
+    /// Never sessions that hold an open transaction.
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One screen: flavor, usage against max_connections, counters, timeouts and the top clients.
+    Status(StatusArgs),
+    /// The processlist with filters, grouping and open-transaction ages.
+    Sessions(SessionsArgs),
+    /// Find why the server runs out of connections: ranked causes, evidence, and the fix for each.
+    Diagnose(DiagnoseArgs),
+    /// Save everything diagnose reads to a JSON file (judge it later with `diagnose --from`).
+    Snapshot(SnapshotArgs),
+    /// Kill sessions idle (Sleep) for at least --older-than, after showing the plan.
+    KillIdle(KillIdleArgs),
+    /// Kill sessions (or only their statements) running for at least --longer-than.
+    KillLong(KillLongArgs),
+    /// Lower (or raise) the global wait_timeout / interactive_timeout.
+    SetTimeouts(SetTimeoutsArgs),
+    /// Change the global max_connections, showing its memory cost first.
+    SetMaxConnections(SetMaxConnectionsArgs),
+    /// Turn the slow query log on or off (find the queries that hold connections).
+    SetSlowLog(SetSlowLogArgs),
+    /// Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output.
+    Check(CheckArgs),
+    /// Live view of connection usage, refreshed every --interval.
+    Watch(WatchArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Write the man pages into a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// How many client groups (user@host) to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+/// Filters shared by `sessions`, `kill-idle` and `kill-long`. All given filters must match (AND).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Filters (all must match)")]
+pub struct SessionFilterArgs {
+    /// Only sessions of this user (exact match; repeat for several).
+    #[arg(long)]
+    pub user: Vec<String>,
+    /// Only sessions from this client host (exact match without the :port; repeat for several).
+    #[arg(long)]
+    pub host: Vec<String>,
+    /// Only sessions whose default database is this (exact; repeat for several).
+    #[arg(long)]
+    pub db: Vec<String>,
+    /// Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several).
+    #[arg(long)]
+    pub command: Vec<String>,
+    /// Only sessions whose state matches this regex (unanchored unless you anchor it).
+    #[arg(long, value_name = "REGEX")]
+    pub state: Option<String>,
+    /// Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it,
+    /// e.g. '^SELECT'; use (?i) for case-insensitive).
+    #[arg(long, value_name = "REGEX")]
+    pub match_info: Option<String>,
+    /// Only sessions at least this long in their current state (e.g. 30s, 5m).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub min_time: Option<Duration>,
+    /// Only sleeping (idle) sessions.
+    #[arg(long, conflicts_with = "busy")]
+    pub sleeping: bool,
+    /// Only busy (non-Sleep) sessions.
+    #[arg(long)]
+    pub busy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub filter: SessionFilterArgs,
+    /// Group the sessions and show counts, oldest and total time per group.
+    #[arg(long, value_enum)]
+    pub group_by: Option<GroupBy>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Show at most this many rows (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Show full query texts instead of a 60-character snippet.
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// Thresholds used by the heuristics.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Thresholds")]
+pub struct ThresholdArgs {
+    /// A sleeping session idle this long counts as idle.
+    #[arg(long, value_parser = parse_duration, default_value = "300s", value_name = "DUR")]
+    pub idle_threshold: Duration,
+    /// A statement running this long counts as long-running.
+    #[arg(long, value_parser = parse_duration, default_value = "60s", value_name = "DUR")]
+    pub long_query_threshold: Duration,
+    /// A transaction open this long while its session sleeps counts as an idle transaction.
+    #[arg(long, value_parser = parse_duration, default_value = "60s", value_name = "DUR")]
+    pub trx_threshold: Duration,
+    /// Connection usage that is a warning: a percentage of max_connections (80%) or a count (400).
+    #[arg(long, value_parser = parse_threshold, default_value = "80%", value_name = "N|N%")]
+    pub warning: Threshold,
+    /// Connection usage that is critical: a percentage of max_connections (90%) or a count.
+    #[arg(long, value_parser = parse_threshold, default_value = "90%", value_name = "N|N%")]
+    pub critical: Threshold,
+    /// Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from
+    /// /proc/meminfo when the server is local; otherwise unknown.
+    #[arg(long, value_parser = parse_bytes, value_name = "BYTES")]
+    pub server_memory: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// Read global status twice this far apart to measure rates (0 = one reading).
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
+    pub sample: Duration,
+    /// Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also list the sessions behind each finding.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Exit with code 1 when a finding of this severity or worse is found.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Write the snapshot here (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Read global status twice this far apart to measure rates (0 = one reading).
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
+    pub sample: Duration,
+}
+
+/// Options shared by the kill commands.
+#[derive(Debug, Args, Clone)]
+pub struct KillArgs {
+    #[command(flatten)]
+    pub filter: SessionFilterArgs,
+    /// Never kill sessions of this user (repeat for several).
+    #[arg(long, value_name = "USER")]
+    pub exclude_user: Vec<String>,
+    /// Kill at most this many sessions, oldest first.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Sessions holding an open transaction: include (default; they roll back first), only, skip.
+    #[arg(long, value_enum, default_value_t = WithOpenTrx::Include)]
+    pub with_open_trx: WithOpenTrx,
+    /// Show the plan and kill nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when there is no terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected.
+    #[arg(long)]
+    pub rds: bool,
+    /// Also allow killing replication threads (Binlog Dump, replica threads). Dangerous.
+    #[arg(long)]
+    pub allow_replication: bool,
+    /// Also allow killing system threads (system user, event_scheduler). Dangerous.
+    #[arg(long)]
+    pub allow_system: bool,
+    /// Repeat the selection and kill every DUR (with --for), like a bounded pt-kill daemon.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR", requires = "for_")]
+    pub repeat: Option<Duration>,
+    /// How long to keep repeating (with --repeat).
+    #[arg(long = "for", value_parser = parse_duration, value_name = "DUR", requires = "repeat")]
+    pub for_: Option<Duration>,
+    /// Append the plan and the results as JSON lines to this file (an audit log).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct KillIdleArgs {
+    /// Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub older_than: Duration,
+    #[command(flatten)]
+    pub kill: KillArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KillLongArgs {
+    /// Kill statements running at least this long, e.g. 60s or 2m.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub longer_than: Duration,
+    /// Kill only the running statement (KILL QUERY) and keep the connection.
+    #[arg(long)]
+    pub query_only: bool,
+    #[command(flatten)]
+    pub kill: KillArgs,
+}
+
+/// Options shared by the settings commands.
+#[derive(Debug, Args, Clone)]
+pub struct ChangeArgs {
+    /// Show the plan and change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (needed when there is no terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf
+    /// snippet to add.
+    #[arg(long)]
+    pub persist: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SetTimeoutsArgs {
+    /// New global wait_timeout (idle limit of non-interactive clients), e.g. 300s.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR", required_unless_present = "interactive_timeout")]
+    pub wait_timeout: Option<Duration>,
+    /// New global interactive_timeout (idle limit of interactive clients such as mysql).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub interactive_timeout: Option<Duration>,
+    /// Also kill sessions already idle longer than the new timeout (the new value only applies to
+    /// new sessions).
+    #[arg(long)]
+    pub kill_existing: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetMaxConnectionsArgs {
+    /// The new max_connections.
+    #[arg(value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub value: u32,
+    /// Apply even if the open-files limit cannot hold the new value.
+    #[arg(long)]
+    pub force: bool,
+    /// Server RAM in bytes (K/M/G/T suffixes) for the memory estimate.
+    #[arg(long, value_parser = parse_bytes, value_name = "BYTES")]
+    pub server_memory: Option<u64>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetSlowLogArgs {
+    /// on or off.
+    #[arg(value_enum)]
+    pub state: OnOff,
+    /// Also set long_query_time (e.g. 1s, 500ms).
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub long_query_time: Option<Duration>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// WARNING when more sessions than this are idle over --idle-threshold (CRITICAL over twice).
+    #[arg(long, value_name = "N")]
+    pub max_idle: Option<u64>,
+    /// WARNING when more statements than this run over --long-query-threshold.
+    #[arg(long, value_name = "N")]
+    pub max_long: Option<u64>,
+    /// WARNING when more sessions than this sit in a transaction over --trx-threshold.
+    #[arg(long, value_name = "N")]
+    pub max_idle_trx: Option<u64>,
+    /// Also fail on any diagnose finding of this severity or worse.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// Read global status twice this far apart (refused connections during the sample are CRITICAL).
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
+    pub sample: Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Nagios)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between samples.
+    #[arg(long, value_parser = parse_duration, default_value = "2s", value_name = "DUR")]
+    pub interval: Duration,
+    /// Stop after this many samples (default: until q or Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Number of samples kept for the sparkline.
+    #[arg(long, default_value_t = 60)]
+    pub window: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write conncheck.1 and one page per command into.
+    #[arg(default_value = "man")]
+    pub dir: PathBuf,
+}
+
+/// A usage threshold: a share of max_connections or an absolute count.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Threshold {
+    Percent(f64),
+    Count(u64),
+}
+
+impl Threshold {
+    /// The threshold as a connection count for a server with `max_connections`.
+    pub fn connections(self, max_connections: u64) -> f64 {
+        match self {
+            Threshold::Percent(p) => p / 100.0 * max_connections as f64,
+            Threshold::Count(n) => n as f64,
+        }
+    }
+}
+
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threshold::Percent(p) => write!(f, "{p}%"),
+            Threshold::Count(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// `300s`, `5m`, `1h30m`, `250ms`; a bare number means seconds (as in my.cnf).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration: use e.g. 300s, 5m, 1h".into());
+    }
+    if t.starts_with('-') {
+        return Err(format!("'{s}' is negative: durations must be 0 or more"));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 10 * 365 * 86_400)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("'{s}' is too large"));
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("'{s}' is not a duration ({e}): use e.g. 300s, 5m, 1h30m"))?;
+    if d > Duration::from_secs(10 * 365 * 86_400) {
+        return Err(format!("'{s}' is too large"));
+    }
+    Ok(d)
+}
+
+/// `80%` or `400`.
+pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        let v: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a percentage: use e.g. 80%"))?;
+        if !(0.0..=1000.0).contains(&v) || !v.is_finite() {
+            return Err(format!("'{s}' must be between 0% and 1000%"));
+        }
+        Ok(Threshold::Percent(v))
+    } else {
+        t.parse::<u64>()
+            .map(Threshold::Count)
+            .map_err(|_| format!("'{s}' is neither a count (400) nor a percentage (80%)"))
+    }
+}
+
+/// `16G`, `512M`, `1073741824`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("'{s}': unknown unit (use K, M, G or T)")),
+            };
+            (&t[..i], mult)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: use e.g. 16G or 512M"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300s"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in [
+            "",
+            "-5s",
+            "abc",
+            "5 parsecs",
+            "99999999999999999999",
+            "100000y",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(parse_threshold("80%"), Ok(Threshold::Percent(80.0)));
+        assert_eq!(parse_threshold("400"), Ok(Threshold::Count(400)));
+        assert!(parse_threshold("-1%").is_err());
+        assert!(parse_threshold("NaN%").is_err());
+        assert!(parse_threshold("x").is_err());
+        assert_eq!(Threshold::Percent(50.0).connections(200), 100.0);
+    }
+
+    #[test]
+    fn bytes() {
+        assert_eq!(parse_bytes("16G"), Ok(16 << 30));
+        assert_eq!(parse_bytes("512m"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+        assert!(parse_bytes("99999999999T").is_err());
+        assert!(parse_bytes("12Q").is_err());
+    }
+}
+
+/// Names of the subcommands, to tell whether a failed parse was meant for `check`.
+const SUBCOMMANDS: &[&str] = &[
+    "status",
+    "sessions",
+    "diagnose",
+    "snapshot",
+    "kill-idle",
+    "kill-long",
+    "set-timeouts",
+    "set-max-connections",
+    "set-slow-log",
+    "check",
+    "watch",
+    "completions",
+    "man",
+    "help",
+];
+
+/// Whether the command line asks for `check` (its parse errors exit UNKNOWN, not USAGE).
+pub fn is_check(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find(|a| SUBCOMMANDS.contains(a))
+        == Some("check")
+}
+
+/// Parse the command line. `-pSECRET` is rewritten to `--password=SECRET` first, so that a bare
+/// `-p` never swallows the next word (`conncheck -p status` prompts, as mysql does).
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(normalize_password_flag(args))
+}
+
+fn normalize_password_flag(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = false;
+    for a in args {
+        match a.to_str() {
+            _ if rest => out.push(a),
+            Some("--") => {
+                rest = true;
+                out.push(a);
+            }
+            Some(s) if s.starts_with("-p") && s.len() > 2 => {
+                let value = s[2..].strip_prefix('=').unwrap_or(&s[2..]);
+                out.push(format!("--password={value}").into());
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Cli, clap::Error> {
+        parse(args.iter().map(|s| (*s).into()).collect())
+    }
+
+    #[test]
+    fn bare_p_prompts_and_attached_p_is_the_password() {
+        let c = p(&["conncheck", "-p", "status"]).unwrap();
+        assert_eq!(c.conn.password, Some(None));
+        assert!(matches!(c.command, Command::Status(_)));
+        let c = p(&["conncheck", "-psecret", "status"]).unwrap();
+        assert_eq!(c.conn.password, Some(Some("secret".into())));
+        let c = p(&["conncheck", "status", "--password=s e"]).unwrap();
+        assert_eq!(c.conn.password, Some(Some("s e".into())));
+        let c = p(&["conncheck", "status"]).unwrap();
+        assert_eq!(c.conn.password, None);
+    }
+
+    #[test]
+    fn dash_h_is_the_host() {
+        let c = p(&["conncheck", "-h", "db1", "-P", "3307", "status"]).unwrap();
+        assert_eq!(c.conn.host.as_deref(), Some("db1"));
+        assert_eq!(c.conn.port, Some(3307));
+        assert!(p(&["conncheck", "--help"]).is_err()); // DisplayHelp
+    }
+
+    #[test]
+    fn detects_check() {
+        let a = |v: &[&str]| {
+            v.iter()
+                .map(|s| (*s).into())
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        assert!(is_check(&a(&["conncheck", "-h", "db", "check", "--bogus"])));
+        assert!(!is_check(&a(&["conncheck", "status"])));
+    }
+}

@@ -1,0 +1,115 @@
+//! One module per subcommand: each wires arguments through connect → snapshot → judgement →
+//! plan → action → report, calling the modules that do the work. Shared plumbing lives here.
+
+pub mod generate;
+pub mod sessions;
+pub mod status;
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::cli::{ColorChoice, ConnArgs};
+use crate::connect::{self, ConnectOptions, Connection, ProcessEnv, Resolver};
+use crate::exit::{AppError, ErrorKind};
+use crate::render::Style;
+
+/// What every command gets: the connection arguments and the terminal style.
+pub struct Context {
+    pub conn: ConnArgs,
+    pub style: Style,
+}
+
+impl Context {
+    pub fn new(conn: ConnArgs, color: ColorChoice) -> Self {
+        Context {
+            conn,
+            style: Style::detect(color),
+        }
+    }
+
+    /// Read option files and environment once, prompting for a bare `-p`. Warnings go to stderr.
+    pub fn resolver(&self) -> Result<Resolver, AppError> {
+        let prompted = match &self.conn.password {
+            Some(None) => Some(prompt_password()?),
+            _ => None,
+        };
+        let r = Resolver::new(&self.conn, &ProcessEnv, prompted)?;
+        for w in &r.warnings {
+            eprintln!("conncheck: {w}");
+        }
+        Ok(r)
+    }
+
+    /// The targets named by repeated `--url` and `--targets FILE`; `[None]` means "the one
+    /// server the flags, environment and option files describe".
+    pub fn targets(&self) -> Result<Vec<Option<String>>, AppError> {
+        let mut t: Vec<Option<String>> = self.conn.url.iter().cloned().map(Some).collect();
+        if let Some(file) = &self.conn.targets {
+            t.extend(read_targets(file)?.into_iter().map(Some));
+        }
+        if t.is_empty() {
+            t.push(None);
+        }
+        Ok(t)
+    }
+
+    /// Options for the single target of a command that handles only one.
+    pub fn single_target(&self) -> Result<ConnectOptions, AppError> {
+        let targets = self.targets()?;
+        if targets.len() > 1 {
+            return Err(AppError::usage(
+                "this command works on one server: give at most one --url (status, check and diagnose take several)",
+            ));
+        }
+        self.resolver()?.resolve(targets[0].as_deref(), &ProcessEnv)
+    }
+
+    /// Connect to the single target.
+    pub fn connect(&self) -> Result<(Connection, ConnectOptions), AppError> {
+        let opts = self.single_target()?;
+        let c = connect::open(&opts)?;
+        Ok((c, opts))
+    }
+}
+
+/// One target per line: a URL or host[:port]; blank lines and `#` comments are skipped.
+pub fn read_targets(file: &Path) -> Result<Vec<String>, AppError> {
+    let text = std::fs::read(file).map_err(|e| {
+        AppError::usage(format!("cannot read targets file {}: {e}", file.display()))
+    })?;
+    let text = String::from_utf8_lossy(&text);
+    let targets: Vec<String> = text
+        .lines()
+        .map(|l| l.split_once('#').map_or(l, |(a, _)| a).trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if targets.is_empty() {
+        return Err(AppError::usage(format!(
+            "targets file {} lists no targets",
+            file.display()
+        )));
+    }
+    Ok(targets)
+}
+
+fn prompt_password() -> Result<String, AppError> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(AppError::usage(
+            "-p without a value needs a terminal to prompt for the password",
+        )
+        .hint(
+            "attach the value (-pSECRET), or use MYSQL_PWD or a [client] password in ~/.my.cnf",
+        ));
+    }
+    dialoguer::Password::new()
+        .with_prompt("Enter password")
+        .allow_empty_password(true)
+        .interact()
+        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot read the password: {e}")))
+}
+
+/// Whether we may ask the user a question: stdin and stderr are both terminals.
+pub fn can_prompt() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}

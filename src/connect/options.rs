@@ -1,0 +1,602 @@
+//! Turning flags, URLs, environment and option files into one set of connection settings.
+//!
+//! Precedence is the mysql client's, lowest first: built-in defaults, environment
+//! (`MYSQL_HOST`, `MYSQL_TCP_PORT`, `MYSQL_UNIX_PORT`, `MYSQL_PWD`), option files
+//! (`[client]`, `[conncheck]`), then `--url`, then explicit flags. Pure apart from reading the
+//! option files: no network here.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{ConnArgs, Protocol, SslMode};
+use crate::exit::AppError;
+
+use super::optfile::{self, OptionSet};
+use super::url as connurl;
+
+/// Option-file groups we read, in this order.
+pub const GROUPS: &[&str] = &["client", "conncheck"];
+
+/// Where the Unix socket usually is when nothing says otherwise (Debian/Ubuntu, RHEL, tarballs).
+const DEFAULT_SOCKETS: &[&str] = &[
+    "/run/mysqld/mysqld.sock",
+    "/var/run/mysqld/mysqld.sock",
+    "/var/lib/mysql/mysql.sock",
+    "/tmp/mysql.sock",
+];
+
+/// A password that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Tcp { host: String, port: u16 },
+    Socket(PathBuf),
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Transport::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Transport::Socket(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub transport: Transport,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub database: Option<String>,
+    pub ssl_mode: SslMode,
+    pub ssl_ca: Option<PathBuf>,
+    pub ssl_cert: Option<PathBuf>,
+    pub ssl_key: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub query_timeout: Duration,
+    pub admin_port: Option<u16>,
+}
+
+impl ConnectOptions {
+    /// host:port or the socket path: safe to print, never holds credentials.
+    pub fn target(&self) -> String {
+        self.transport.to_string()
+    }
+
+    /// Whether the server is on this machine (so /proc/meminfo describes its RAM).
+    pub fn is_local(&self) -> bool {
+        match &self.transport {
+            Transport::Socket(_) => true,
+            Transport::Tcp { host, .. } => {
+                matches!(host.as_str(), "localhost" | "::1") || host.starts_with("127.")
+            }
+        }
+    }
+}
+
+/// Settings before the target-specific parts (URL) are applied.
+#[derive(Debug, Clone, Default)]
+struct Partial {
+    host: Option<String>,
+    port: Option<u16>,
+    socket: Option<PathBuf>,
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+    ssl_mode: Option<SslMode>,
+    ssl_ca: Option<PathBuf>,
+    ssl_cert: Option<PathBuf>,
+    ssl_key: Option<PathBuf>,
+    protocol: Option<Protocol>,
+}
+
+/// The environment, injectable for tests.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// Everything read once per run and shared by all targets: option files, environment, flags.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    base: Partial,
+    flags: Partial,
+    connect_timeout: Duration,
+    query_timeout: Duration,
+    admin_port: Option<u16>,
+    /// Warnings for the user (password on the command line, readable option files).
+    pub warnings: Vec<String>,
+}
+
+impl Resolver {
+    /// Read option files and environment. `prompted_password` is the answer to a bare `-p`.
+    pub fn new(
+        args: &ConnArgs,
+        env: &dyn Env,
+        prompted_password: Option<String>,
+    ) -> Result<Self, AppError> {
+        let mut warnings = Vec::new();
+        let mut base = Partial {
+            host: env.var("MYSQL_HOST"),
+            port: match env.var("MYSQL_TCP_PORT") {
+                Some(p) => Some(parse_port(&p, "MYSQL_TCP_PORT")?),
+                None => None,
+            },
+            socket: env.var("MYSQL_UNIX_PORT").map(PathBuf::from),
+            password: env.var("MYSQL_PWD"),
+            ..Partial::default()
+        };
+
+        if !args.no_defaults {
+            let files = read_option_files(args, env)?;
+            warnings.extend(files.warnings.iter().cloned());
+            apply_option_set(&mut base, &files)?;
+        }
+
+        let flag_password = match &args.password {
+            Some(Some(p)) => {
+                warnings.push(
+                    "[Warning] Using a password on the command line interface can be insecure."
+                        .to_string(),
+                );
+                Some(p.clone())
+            }
+            Some(None) => prompted_password,
+            None => None,
+        };
+        let flags = Partial {
+            host: args.host.clone(),
+            port: args.port,
+            socket: args.socket.clone(),
+            user: args.user.clone(),
+            password: flag_password,
+            database: args.database.clone(),
+            ssl_mode: args.ssl_mode,
+            ssl_ca: args.ssl_ca.clone(),
+            ssl_cert: args.ssl_cert.clone(),
+            ssl_key: args.ssl_key.clone(),
+            protocol: args.protocol,
+        };
+        Ok(Resolver {
+            base,
+            flags,
+            connect_timeout: args.connect_timeout,
+            query_timeout: args.query_timeout,
+            admin_port: args.admin_port,
+            warnings,
+        })
+    }
+
+    /// Settings for one target: `None` = the flags/files/env alone; `Some(url)` or a bare
+    /// `host[:port]` from a targets file layered on top of files and env, under the flags.
+    pub fn resolve(&self, target: Option<&str>, env: &dyn Env) -> Result<ConnectOptions, AppError> {
+        let mut p = self.base.clone();
+        if let Some(t) = target {
+            overlay(&mut p, target_partial(t)?);
+        }
+        overlay(&mut p, self.flags.clone());
+        finish(p, self, env)
+    }
+}
+
+/// `mysql://...` URL, or `host`, `host:port`, `[v6]:port` from a targets file.
+fn target_partial(t: &str) -> Result<Partial, AppError> {
+    let t = t.trim();
+    let lower = t.to_ascii_lowercase();
+    if lower.starts_with("mysql://") || lower.starts_with("mariadb://") || t.contains("://") {
+        let u = connurl::parse(t).map_err(|e| {
+            AppError::usage(format!("bad URL {}: {e}", connurl::redact(t)))
+                .hint("use mysql://user:password@host:port/database")
+        })?;
+        let socket = u.socket.clone().map(PathBuf::from);
+        return Ok(Partial {
+            host: u.host,
+            port: u.port,
+            socket: socket.clone(),
+            user: u.user,
+            password: u.password,
+            database: u.database,
+            protocol: socket.map(|_| Protocol::Socket),
+            ssl_mode: u
+                .params
+                .iter()
+                .find(|(k, _)| {
+                    k.eq_ignore_ascii_case("ssl-mode") || k.eq_ignore_ascii_case("ssl_mode")
+                })
+                .map(|(_, v)| parse_ssl_mode(v))
+                .transpose()?,
+            ..Partial::default()
+        });
+    }
+    let (host, port) = split_host_port(t)?;
+    Ok(Partial {
+        host: Some(host),
+        port,
+        ..Partial::default()
+    })
+}
+
+fn split_host_port(t: &str) -> Result<(String, Option<u16>), AppError> {
+    if t.is_empty() {
+        return Err(AppError::usage("empty target"));
+    }
+    if let Some(rest) = t.strip_prefix('[') {
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or_else(|| AppError::usage(format!("bad target '{t}': missing ']'")))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(parse_port(p, t)?),
+            None if after.is_empty() => None,
+            None => return Err(AppError::usage(format!("bad target '{t}'"))),
+        };
+        return Ok((h.to_string(), port));
+    }
+    match t.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Ok((h.to_string(), Some(parse_port(p, t)?))),
+        _ => Ok((t.to_string(), None)),
+    }
+}
+
+fn parse_port(p: &str, what: &str) -> Result<u16, AppError> {
+    p.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| AppError::usage(format!("invalid port '{p}' in {what}: use 1-65535")))
+}
+
+fn parse_ssl_mode(v: &str) -> Result<SslMode, AppError> {
+    use clap::ValueEnum;
+    SslMode::from_str(v, true).map_err(|_| {
+        AppError::usage(format!(
+            "invalid ssl-mode '{v}': use DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
+        ))
+    })
+}
+
+fn overlay(p: &mut Partial, top: Partial) {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if top.$f.is_some() { p.$f = top.$f; } )* };
+    }
+    take!(
+        host, port, socket, user, password, database, ssl_mode, ssl_ca, ssl_cert, ssl_key, protocol
+    );
+}
+
+fn read_option_files(args: &ConnArgs, env: &dyn Env) -> Result<OptionSet, AppError> {
+    let mut set = OptionSet::default();
+    let err = |e: optfile::OptFileError| {
+        AppError::new(crate::exit::ErrorKind::Other, format!("option file {e}"))
+            .hint("fix the file, or skip option files with --no-defaults")
+    };
+    if let Some(f) = &args.defaults_file {
+        set.read_file(f, GROUPS, true).map_err(err)?;
+    } else {
+        let home = env.var("HOME").map(PathBuf::from);
+        for f in optfile::default_files(home.as_deref()) {
+            set.read_file(&f, GROUPS, false).map_err(err)?;
+        }
+    }
+    if let Some(f) = &args.defaults_extra_file {
+        set.read_file(f, GROUPS, true).map_err(err)?;
+    }
+    Ok(set)
+}
+
+fn apply_option_set(p: &mut Partial, set: &OptionSet) -> Result<(), AppError> {
+    let get = |k: &str| set.get(k).and_then(|v| v.value.clone());
+    let at = |k: &str| {
+        set.get(k)
+            .map(|v| format!("{}:{}", v.file.display(), v.line))
+            .unwrap_or_default()
+    };
+    if let Some(h) = get("host") {
+        p.host = Some(h);
+    }
+    if let Some(port) = get("port") {
+        p.port = Some(parse_port(&port, &at("port"))?);
+    }
+    if let Some(s) = get("socket") {
+        p.socket = Some(PathBuf::from(s));
+    }
+    if let Some(u) = get("user") {
+        p.user = Some(u);
+    }
+    // `password` without a value in a file means "prompt" for mysql; we cannot prompt per
+    // target, so it is ignored (documented).
+    if let Some(pw) = get("password") {
+        p.password = Some(pw);
+    }
+    if let Some(d) = get("database") {
+        p.database = Some(d);
+    }
+    if let Some(m) = get("ssl_mode") {
+        p.ssl_mode = Some(parse_ssl_mode(&m)?);
+    }
+    if set.get("skip_ssl").is_some()
+        || get("ssl").is_some_and(|v| v == "0" || v.eq_ignore_ascii_case("off"))
+    {
+        p.ssl_mode = Some(SslMode::Disabled);
+    }
+    for (key, slot) in [
+        ("ssl_ca", &mut p.ssl_ca),
+        ("ssl_cert", &mut p.ssl_cert),
+        ("ssl_key", &mut p.ssl_key),
+    ] {
+        if let Some(v) = get(key) {
+            *slot = Some(PathBuf::from(v));
+        }
+    }
+    if let Some(proto) = get("protocol") {
+        p.protocol = match proto.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Protocol::Tcp),
+            "socket" => Some(Protocol::Socket),
+            other => {
+                return Err(AppError::usage(format!(
+                    "unsupported protocol '{other}' at {}: use tcp or socket",
+                    at("protocol")
+                )));
+            }
+        };
+    }
+    Ok(())
+}
+
+fn finish(p: Partial, r: &Resolver, env: &dyn Env) -> Result<ConnectOptions, AppError> {
+    let host = p.host.clone().unwrap_or_else(|| "localhost".to_string());
+    // As in mysql: `localhost` (or no host) means the Unix socket unless TCP is forced;
+    // `--socket` alone also selects the socket.
+    let use_socket = match p.protocol {
+        Some(Protocol::Socket) => true,
+        Some(Protocol::Tcp) => false,
+        None => host == "localhost",
+    };
+    let transport = if use_socket {
+        Transport::Socket(p.socket.clone().unwrap_or_else(default_socket))
+    } else {
+        let host = if host == "localhost" {
+            "127.0.0.1".to_string()
+        } else {
+            host
+        };
+        Transport::Tcp {
+            host,
+            port: p.port.unwrap_or(3306),
+        }
+    };
+    let user = p
+        .user
+        .or_else(|| env.var("USER"))
+        .or_else(|| env.var("LOGNAME"))
+        .unwrap_or_else(|| "root".to_string());
+    if (p.ssl_cert.is_some()) != (p.ssl_key.is_some()) {
+        return Err(AppError::usage("--ssl-cert and --ssl-key go together"));
+    }
+    let ssl_mode = p.ssl_mode.unwrap_or(if p.ssl_ca.is_some() {
+        SslMode::VerifyCa
+    } else {
+        SslMode::Preferred
+    });
+    Ok(ConnectOptions {
+        transport,
+        user,
+        password: p.password.map(Secret),
+        database: p.database,
+        ssl_mode,
+        ssl_ca: p.ssl_ca,
+        ssl_cert: p.ssl_cert,
+        ssl_key: p.ssl_key,
+        connect_timeout: r.connect_timeout,
+        query_timeout: r.query_timeout,
+        admin_port: r.admin_port,
+    })
+}
+
+fn default_socket() -> PathBuf {
+    DEFAULT_SOCKETS
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .unwrap_or(Path::new(DEFAULT_SOCKETS[0]))
+        .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn args() -> ConnArgs {
+        ConnArgs {
+            no_defaults: true,
+            connect_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(10),
+            jobs: 8,
+            ..ConnArgs::default()
+        }
+    }
+
+    fn resolve(
+        a: &ConnArgs,
+        env: &[(&'static str, &'static str)],
+        target: Option<&str>,
+    ) -> ConnectOptions {
+        let env = FakeEnv(env.iter().cloned().collect());
+        Resolver::new(a, &env, None)
+            .unwrap()
+            .resolve(target, &env)
+            .unwrap()
+    }
+
+    #[test]
+    fn localhost_means_socket_and_ip_means_tcp() {
+        let mut a = args();
+        a.socket = Some("/tmp/x.sock".into());
+        assert_eq!(
+            resolve(&a, &[], None).transport,
+            Transport::Socket("/tmp/x.sock".into())
+        );
+        a.host = Some("127.0.0.1".into());
+        a.port = Some(3307);
+        assert_eq!(
+            resolve(&a, &[], None).transport,
+            Transport::Tcp {
+                host: "127.0.0.1".into(),
+                port: 3307
+            }
+        );
+        a.host = Some("localhost".into());
+        a.protocol = Some(Protocol::Tcp);
+        assert_eq!(
+            resolve(&a, &[], None).transport,
+            Transport::Tcp {
+                host: "127.0.0.1".into(),
+                port: 3307
+            }
+        );
+    }
+
+    #[test]
+    fn environment_is_below_flags() {
+        let mut a = args();
+        let env = [
+            ("MYSQL_HOST", "db1"),
+            ("MYSQL_TCP_PORT", "3310"),
+            ("MYSQL_PWD", "s3cret"),
+            ("USER", "alice"),
+        ];
+        let o = resolve(&a, &env, None);
+        assert_eq!(
+            o.transport,
+            Transport::Tcp {
+                host: "db1".into(),
+                port: 3310
+            }
+        );
+        assert_eq!(o.user, "alice");
+        assert_eq!(o.password, Some(Secret("s3cret".into())));
+        a.host = Some("db2".into());
+        a.user = Some("bob".into());
+        let o = resolve(&a, &env, None);
+        assert_eq!(
+            o.transport,
+            Transport::Tcp {
+                host: "db2".into(),
+                port: 3310
+            }
+        );
+        assert_eq!(o.user, "bob");
+    }
+
+    #[test]
+    fn url_is_between_files_and_flags() {
+        let mut a = args();
+        let o = resolve(
+            &a,
+            &[("MYSQL_PWD", "env")],
+            Some("mysql://app:p%40ss@db3:3308/shop"),
+        );
+        assert_eq!(
+            o.transport,
+            Transport::Tcp {
+                host: "db3".into(),
+                port: 3308
+            }
+        );
+        assert_eq!(o.user, "app");
+        assert_eq!(o.password, Some(Secret("p@ss".into())));
+        assert_eq!(o.database.as_deref(), Some("shop"));
+        a.port = Some(4000);
+        let o = resolve(&a, &[], Some("mysql://app@db3:3308/"));
+        assert_eq!(
+            o.transport,
+            Transport::Tcp {
+                host: "db3".into(),
+                port: 4000
+            }
+        );
+    }
+
+    #[test]
+    fn bare_targets() {
+        let a = args();
+        assert_eq!(
+            resolve(&a, &[], Some("db9:3311")).transport,
+            Transport::Tcp {
+                host: "db9".into(),
+                port: 3311
+            }
+        );
+        assert_eq!(
+            resolve(&a, &[], Some("[::1]:3311")).transport,
+            Transport::Tcp {
+                host: "::1".into(),
+                port: 3311
+            }
+        );
+        let env = FakeEnv(HashMap::new());
+        let r = Resolver::new(&a, &env, None).unwrap();
+        assert!(r.resolve(Some("db:99999"), &env).is_err());
+        assert!(r.resolve(Some("mysql://u:secretpw@h:0/"), &env).is_err());
+        let e = r
+            .resolve(Some("mysql://u:secretpw@h:xx/"), &env)
+            .unwrap_err();
+        assert!(!e.message.contains("secretpw"), "{}", e.message);
+    }
+
+    #[test]
+    fn password_on_command_line_warns_and_never_debug_prints() {
+        let mut a = args();
+        a.password = Some(Some("hunter2".into()));
+        let env = FakeEnv(HashMap::new());
+        let r = Resolver::new(&a, &env, None).unwrap();
+        assert!(r.warnings.iter().any(|w| w.contains("command line")));
+        let o = r.resolve(None, &env).unwrap();
+        assert!(!format!("{o:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn option_files_are_below_flags_and_above_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("my.cnf");
+        std::fs::write(&f, "[client]\nhost=filehost\nport=3320\nuser=fileuser\n[conncheck]\nuser=ccuser\n[mysqld]\nport=1\n").unwrap();
+        let mut a = args();
+        a.no_defaults = false;
+        a.defaults_file = Some(f);
+        let o = resolve(&a, &[("MYSQL_HOST", "envhost")], None);
+        assert_eq!(
+            o.transport,
+            Transport::Tcp {
+                host: "filehost".into(),
+                port: 3320
+            }
+        );
+        assert_eq!(o.user, "ccuser");
+        a.user = Some("flaguser".into());
+        assert_eq!(resolve(&a, &[], None).user, "flaguser");
+    }
+}

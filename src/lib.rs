@@ -1,0 +1,32 @@
+//! conncheck: diagnose and remedy MySQL/MariaDB "ERROR 1040: Too many connections".
+//!
+//! Data flows one way: arguments ([`cli`]) → connection ([`connect`]) → snapshot ([`snapshot`])
+//! → judgement ([`diagnose`]) → plan ([`remedy`]) → confirmation → action → report ([`render`]).
+//! [`commands`] wires one subcommand through that flow.
+
+pub mod cli;
+pub mod clients;
+pub mod commands;
+pub mod connect;
+pub mod errors;
+pub mod exit;
+pub mod filter;
+pub mod render;
+pub mod snapshot;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+/// Run one parsed command line. Errors carry their exit code as an [`exit::AppError`].
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = commands::Context::new(cli.conn, cli.color);
+    let code = match cli.command {
+        Command::Status(a) => commands::status::run(&ctx, &a)?,
+        Command::Sessions(a) => commands::sessions::run(&ctx, &a)?,
+        Command::Completions(a) => commands::generate::completions(&a)?,
+        Command::Man(a) => commands::generate::man(&a)?,
+        _ => anyhow::bail!(exit::AppError::usage("this command is not available yet")),
+    };
+    Ok(ExitCode::from(code))
+}

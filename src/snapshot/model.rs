@@ -1,0 +1,363 @@
+//! The serializable picture of a server that every judgement and report is made from.
+//!
+//! Plain data only: no SQL, no I/O. A snapshot read live and one loaded from a JSON file (a
+//! post-mortem, or a recorded MySQL 8 / RDS server in the tests) are the same thing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::flavor::{Flavor, ProcesslistSource};
+
+/// Bumped whenever a field changes meaning or disappears (adding fields does not bump it).
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub schema_version: u32,
+    /// Unix time (seconds) when the snapshot was taken.
+    pub taken_at: u64,
+    /// Where we connected, without credentials (host:port or the socket path).
+    pub target: String,
+    pub server: ServerInfo,
+    pub access: Access,
+    /// Set when the server refused our own connection with ERROR 1040: nothing else could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+    /// Global variables that matter here, lower-case names.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Global status, first reading, lower-case names.
+    #[serde(default)]
+    pub status: BTreeMap<String, String>,
+    /// Global status, second reading `sample_s` later (absent with `--sample 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_after: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub sample_s: f64,
+    /// The processlist without our own session.
+    #[serde(default)]
+    pub sessions: Vec<Session>,
+    /// Open InnoDB transactions (empty without the PROCESS privilege).
+    #[serde(default)]
+    pub transactions: Vec<Transaction>,
+    /// Who waits for whom (row locks, metadata locks, table locks).
+    #[serde(default)]
+    pub lock_waits: Vec<LockWait>,
+    /// RAM of the server host in bytes, when known (flag, or /proc/meminfo for a local server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_memory_bytes: Option<u64>,
+    /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ServerInfo {
+    pub flavor: Flavor,
+    /// `SELECT VERSION()`, e.g. `10.11.19-MariaDB-0+deb12u1` or `8.0.36`.
+    pub version: String,
+    #[serde(default)]
+    pub version_comment: String,
+    /// Parsed numeric version (major, minor, patch).
+    pub version_number: (u16, u16, u16),
+    /// Amazon RDS (basedir under /rdsdbbin/) or Aurora.
+    #[serde(default)]
+    pub rds: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aurora_version: Option<String>,
+    pub processlist_source: ProcesslistSource,
+    #[serde(default)]
+    pub uptime_s: u64,
+}
+
+/// Who we are on the server and what we may do there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Access {
+    /// `CURRENT_USER()`, e.g. `admin@%`.
+    pub user: String,
+    /// Our own `CONNECTION_ID()` (never shown among the sessions, never killed).
+    pub connection_id: u64,
+    pub privileges: Privileges,
+    pub route: Route,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Privileges {
+    /// PROCESS: see every session, read INNODB_TRX and the lock tables.
+    pub process: bool,
+    /// SUPER: kill any session, set globals, use the reserved connection slot.
+    #[serde(rename = "super")]
+    pub super_: bool,
+    /// CONNECTION_ADMIN (MySQL) / CONNECTION ADMIN (MariaDB): kill others, reserved slot.
+    pub connection_admin: bool,
+    /// SYSTEM_VARIABLES_ADMIN (MySQL) or SUPER: SET GLOBAL.
+    pub system_variables_admin: bool,
+}
+
+impl Privileges {
+    pub fn can_kill_others(&self) -> bool {
+        self.super_ || self.connection_admin
+    }
+    pub fn can_set_globals(&self) -> bool {
+        self.super_ || self.system_variables_admin
+    }
+}
+
+/// How our connection got in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// An ordinary slot below max_connections.
+    #[default]
+    Normal,
+    /// The one extra slot (max_connections + 1) kept for SUPER / CONNECTION_ADMIN.
+    ReservedSlot,
+    /// MySQL admin_port or MariaDB extra_port.
+    AdminPort,
+}
+
+/// Our own connection was refused with ERROR 1040.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Refusal {
+    /// 1040.
+    pub code: u16,
+    /// The server's message, without driver prefixes.
+    pub message: String,
+    /// True when the refusal came before the greeting: even the reserved slot is taken.
+    pub before_greeting: bool,
+    /// The admin port we tried too, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_port_tried: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Session {
+    pub id: u64,
+    pub user: String,
+    /// Client host as reported (`10.0.0.5:51234`, `localhost`).
+    pub host: String,
+    pub db: Option<String>,
+    pub command: String,
+    /// Seconds in the current state (idle time for Sleep).
+    pub time_s: u64,
+    /// Milliseconds in the current state where the server has it (MariaDB TIME_MS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+    pub state: String,
+    pub info: Option<String>,
+    /// MariaDB QUERY_ID of the running statement (for `KILL QUERY ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<u64>,
+    /// Connection attribute program_name where the server exposes it (MySQL performance_schema).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+}
+
+impl Session {
+    /// The client host without the `:port` suffix.
+    pub fn client_host(&self) -> &str {
+        strip_port(&self.host)
+    }
+
+    pub fn is_sleeping(&self) -> bool {
+        self.command.eq_ignore_ascii_case("Sleep")
+    }
+
+    /// Time in the current state in seconds, with sub-second precision where known.
+    pub fn time_secs_f64(&self) -> f64 {
+        self.time_ms
+            .map_or(self.time_s as f64, |ms| ms as f64 / 1000.0)
+    }
+
+    /// `user@host` without the port: the unit a connection pool or a leak shows up as.
+    pub fn account(&self) -> String {
+        format!("{}@{}", self.user, self.client_host())
+    }
+}
+
+/// `10.0.0.5:51234` -> `10.0.0.5`; `[::1]:5000` -> `[::1]`; `localhost` unchanged.
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// An open InnoDB transaction (`information_schema.INNODB_TRX`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Transaction {
+    pub trx_id: String,
+    /// The processlist id of the session that owns it.
+    pub session_id: u64,
+    /// RUNNING, LOCK WAIT, ROLLING BACK, COMMITTING.
+    pub state: String,
+    /// Seconds since the transaction started.
+    pub age_s: u64,
+    /// Seconds it has been waiting for a lock, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_s: Option<u64>,
+    pub rows_modified: u64,
+    pub rows_locked: u64,
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    /// InnoDB row lock.
+    Row,
+    /// Metadata lock (DDL, LOCK TABLES, FLUSH).
+    Metadata,
+    /// Table-level lock (MyISAM, LOCK TABLES) or a flush wait.
+    Table,
+}
+
+/// One session waiting for a lock, and who holds it when the server can tell.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockWait {
+    pub kind: LockKind,
+    pub waiting_id: u64,
+    /// None when the server does not expose the holder (MariaDB metadata locks without the
+    /// metadata_lock_info plugin): the diagnosis then infers it.
+    pub blocking_id: Option<u64>,
+    /// `schema.table` when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    pub wait_s: u64,
+}
+
+impl Snapshot {
+    /// A global variable as a number (`ON`/`OFF` count as 1/0).
+    pub fn var_u64(&self, name: &str) -> Option<u64> {
+        self.variables.get(name).and_then(|v| parse_num(v))
+    }
+
+    pub fn var_f64(&self, name: &str) -> Option<f64> {
+        self.variables.get(name).and_then(|v| v.trim().parse().ok())
+    }
+
+    pub fn var_str(&self, name: &str) -> Option<&str> {
+        self.variables.get(name).map(String::as_str)
+    }
+
+    /// A boolean variable: ON/OFF, 1/0, YES/NO, TRUE/FALSE.
+    pub fn var_bool(&self, name: &str) -> Option<bool> {
+        self.variables.get(name).and_then(|v| parse_bool(v))
+    }
+
+    /// A status counter from the first reading.
+    pub fn status_u64(&self, name: &str) -> Option<u64> {
+        self.status.get(name).and_then(|v| parse_num(v))
+    }
+
+    /// A status value from the last reading (the second one when sampling).
+    pub fn status_now_u64(&self, name: &str) -> Option<u64> {
+        self.status_after
+            .as_ref()
+            .and_then(|s| s.get(name))
+            .and_then(|v| parse_num(v))
+            .or_else(|| self.status_u64(name))
+    }
+
+    /// How much a counter grew during the sample (None without a second reading).
+    pub fn status_delta(&self, name: &str) -> Option<u64> {
+        let after = self
+            .status_after
+            .as_ref()?
+            .get(name)
+            .and_then(|v| parse_num(v))?;
+        Some(after.saturating_sub(self.status_u64(name)?))
+    }
+
+    /// Growth per second during the sample, or the lifetime average when there was no sample.
+    pub fn status_rate(&self, name: &str) -> Option<f64> {
+        match self.status_delta(name) {
+            Some(d) if self.sample_s > 0.0 => Some(d as f64 / self.sample_s),
+            _ => {
+                let uptime = self.status_u64("uptime").filter(|u| *u > 0)?;
+                Some(self.status_u64(name)? as f64 / uptime as f64)
+            }
+        }
+    }
+
+    pub fn max_connections(&self) -> u64 {
+        self.var_u64("max_connections").unwrap_or(151)
+    }
+
+    /// Connections open right now, counting us (Threads_connected, latest reading).
+    pub fn threads_connected(&self) -> u64 {
+        self.status_now_u64("threads_connected")
+            .unwrap_or(self.sessions.len() as u64 + 1)
+    }
+
+    /// Threads_connected / max_connections in percent.
+    pub fn usage_pct(&self) -> f64 {
+        let max = self.max_connections().max(1);
+        self.threads_connected() as f64 * 100.0 / max as f64
+    }
+
+    pub fn transaction_of(&self, session_id: u64) -> Option<&Transaction> {
+        self.transactions
+            .iter()
+            .find(|t| t.session_id == session_id)
+    }
+
+    pub fn session(&self, id: u64) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    /// Whether we can see every session (PROCESS privilege) or only our own.
+    pub fn sees_all_sessions(&self) -> bool {
+        self.access.privileges.process || self.access.privileges.super_
+    }
+}
+
+/// A numeric variable or status value; ON/OFF style booleans count as 1/0.
+pub fn parse_num(v: &str) -> Option<u64> {
+    let t = v.trim();
+    t.parse::<u64>()
+        .ok()
+        .or_else(|| {
+            t.parse::<f64>()
+                .ok()
+                .filter(|f| *f >= 0.0)
+                .map(|f| f as u64)
+        })
+        .or_else(|| parse_bool(t).map(u64::from))
+}
+
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_uppercase().as_str() {
+        "ON" | "1" | "YES" | "TRUE" => Some(true),
+        "OFF" | "0" | "NO" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_ports() {
+        assert_eq!(strip_port("10.0.0.5:51234"), "10.0.0.5");
+        assert_eq!(strip_port("localhost"), "localhost");
+        assert_eq!(strip_port("[::1]:5000"), "[::1]");
+        assert_eq!(strip_port("fe80::1"), "fe80::1");
+        assert_eq!(strip_port("app-1.example.com:3306"), "app-1.example.com");
+        assert_eq!(strip_port(""), "");
+    }
+
+    #[test]
+    fn numbers_and_booleans() {
+        assert_eq!(parse_num("151"), Some(151));
+        assert_eq!(parse_num("10.000000"), Some(10));
+        assert_eq!(parse_num("ON"), Some(1));
+        assert_eq!(parse_num("abc"), None);
+        assert_eq!(parse_bool("off"), Some(false));
+    }
+}
