@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clients;
 pub mod commands;
 pub mod connect;
+pub mod diagnose;
 pub mod errors;
 pub mod exit;
 pub mod filter;

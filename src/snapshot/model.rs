@@ -154,7 +154,64 @@ pub struct Session {
     pub program: Option<String>,
 }
 
+/// What a processlist row is, for deciding what may be judged or killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionKind {
+    /// An ordinary client connection.
+    Client,
+    /// Replication: a source's Binlog Dump thread, replica I/O / SQL / worker threads, group
+    /// replication, clone.
+    Replication,
+    /// Server-internal: `system user`, `event_scheduler` / Daemon, background threads.
+    System,
+    /// Already killed, not yet gone.
+    Killed,
+}
+
+/// Commands of replication threads (MySQL 8 and MariaDB spellings).
+const REPLICATION_COMMANDS: &[&str] = &[
+    "binlog dump",
+    "binlog dump gtid",
+    "register replica",
+    "register slave",
+    "table dump",
+    "connect out",
+    "slave_io",
+    "slave_sql",
+    "slave_worker",
+    "clone",
+    "group replication data stream subscription",
+];
+
 impl Session {
+    /// Classify the row. MySQL runs replica threads as `Connect`/`Query` under `system user`, so
+    /// the user is checked before the command.
+    pub fn kind(&self) -> SessionKind {
+        let cmd = self.command.to_ascii_lowercase();
+        let state = self.state.to_ascii_lowercase();
+        if cmd == "killed" || state == "killed" {
+            return SessionKind::Killed;
+        }
+        if REPLICATION_COMMANDS.contains(&cmd.as_str())
+            || state.contains("binlog to replica")
+            || state.contains("binlog to slave")
+            || state.contains("waiting for master to send event")
+            || state.contains("waiting for source to send event")
+        {
+            return SessionKind::Replication;
+        }
+        if self.user == "system user" || self.user == "event_scheduler" || cmd == "daemon" {
+            return SessionKind::System;
+        }
+        SessionKind::Client
+    }
+
+    /// An ordinary client session (not replication, system, or already killed).
+    pub fn is_client(&self) -> bool {
+        self.kind() == SessionKind::Client
+    }
+
     /// The client host without the `:port` suffix.
     pub fn client_host(&self) -> &str {
         strip_port(&self.host)
@@ -350,6 +407,64 @@ mod tests {
         assert_eq!(strip_port("fe80::1"), "fe80::1");
         assert_eq!(strip_port("app-1.example.com:3306"), "app-1.example.com");
         assert_eq!(strip_port(""), "");
+    }
+
+    #[test]
+    fn session_kinds() {
+        let s = |user: &str, command: &str, state: &str| Session {
+            user: user.into(),
+            command: command.into(),
+            state: state.into(),
+            ..Session::default()
+        };
+        assert_eq!(s("app", "Sleep", "").kind(), SessionKind::Client);
+        assert_eq!(s("app", "Query", "User sleep").kind(), SessionKind::Client);
+        assert_eq!(
+            s(
+                "repl",
+                "Binlog Dump GTID",
+                "Source has sent all binlog to replica; waiting for more updates"
+            )
+            .kind(),
+            SessionKind::Replication
+        );
+        assert_eq!(
+            s(
+                "repl",
+                "Binlog Dump",
+                "Master has sent all binlog to slave; waiting for more updates"
+            )
+            .kind(),
+            SessionKind::Replication
+        );
+        assert_eq!(
+            s(
+                "system user",
+                "Slave_IO",
+                "Waiting for master to send event"
+            )
+            .kind(),
+            SessionKind::Replication
+        );
+        assert_eq!(
+            s("system user", "Connect", "Waiting for source to send event").kind(),
+            SessionKind::Replication
+        );
+        assert_eq!(
+            s(
+                "system user",
+                "Query",
+                "Replica has read all relay log; waiting for more updates"
+            )
+            .kind(),
+            SessionKind::System
+        );
+        assert_eq!(
+            s("event_scheduler", "Daemon", "Waiting on empty queue").kind(),
+            SessionKind::System
+        );
+        assert_eq!(s("app", "Killed", "").kind(), SessionKind::Killed);
+        assert_eq!(s("app", "Query", "Killed").kind(), SessionKind::Killed);
     }
 
     #[test]

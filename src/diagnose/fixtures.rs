@@ -1,0 +1,216 @@
+//! Hand-made snapshots for the heuristics' unit tests: a healthy MariaDB 10.11 and a healthy
+//! MySQL 8.0 with their real defaults (see shared/reference), plus builders for sessions,
+//! transactions and lock waits. Tests start from one and change what their cause needs.
+
+use std::collections::BTreeMap;
+
+use crate::snapshot::*;
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A healthy MariaDB 10.11 with defaults: max_connections 151, 11 connections, root access.
+pub fn mariadb() -> Snapshot {
+    Snapshot {
+        schema_version: SNAPSHOT_SCHEMA_VERSION,
+        taken_at: 1_795_000_000,
+        target: "127.0.0.1:3306".into(),
+        server: ServerInfo {
+            flavor: Flavor::Mariadb,
+            version: "10.11.19-MariaDB-0+deb12u1".into(),
+            version_comment: "Debian 12".into(),
+            version_number: (10, 11, 19),
+            rds: false,
+            aurora_version: None,
+            processlist_source: ProcesslistSource::InformationSchema,
+            uptime_s: 864_000,
+        },
+        access: Access {
+            user: "root@localhost".into(),
+            connection_id: 1000,
+            privileges: Privileges {
+                process: true,
+                super_: true,
+                connection_admin: true,
+                system_variables_admin: true,
+            },
+            route: Route::Normal,
+        },
+        refused: None,
+        variables: map(&[
+            ("version", "10.11.19-MariaDB-0+deb12u1"),
+            ("max_connections", "151"),
+            ("max_user_connections", "0"),
+            ("extra_max_connections", "1"),
+            ("extra_port", "0"),
+            ("wait_timeout", "600"),
+            ("interactive_timeout", "600"),
+            ("thread_cache_size", "151"),
+            ("thread_handling", "one-thread-per-connection"),
+            ("open_files_limit", "32186"),
+            ("table_open_cache", "2000"),
+            ("slow_query_log", "ON"),
+            ("long_query_time", "1.000000"),
+            ("sort_buffer_size", "2097152"),
+            ("join_buffer_size", "262144"),
+            ("read_buffer_size", "131072"),
+            ("read_rnd_buffer_size", "262144"),
+            ("thread_stack", "299008"),
+            ("binlog_cache_size", "32768"),
+            ("net_buffer_length", "16384"),
+            ("max_allowed_packet", "16777216"),
+            ("tmp_table_size", "16777216"),
+            ("max_heap_table_size", "16777216"),
+            ("innodb_buffer_pool_size", "134217728"),
+            ("key_buffer_size", "134217728"),
+            ("innodb_log_buffer_size", "16777216"),
+            ("query_cache_size", "1048576"),
+            ("aria_pagecache_buffer_size", "134217728"),
+            ("performance_schema", "OFF"),
+        ]),
+        status: map(&[
+            ("uptime", "864000"),
+            ("threads_connected", "11"),
+            ("threads_running", "2"),
+            ("threads_created", "40"),
+            ("threads_cached", "5"),
+            ("connections", "50000"),
+            ("max_used_connections", "30"),
+            ("connection_errors_max_connections", "0"),
+            ("aborted_connects", "3"),
+            ("aborted_clients", "10"),
+            ("questions", "9000000"),
+            ("slow_queries", "5"),
+        ]),
+        status_after: None,
+        sample_s: 0.0,
+        sessions: (1..=10)
+            .map(|i| session(i, "app", "10.0.0.1", "Sleep", 5, "", None))
+            .collect(),
+        transactions: Vec::new(),
+        lock_waits: Vec::new(),
+        host_memory_bytes: Some(16 << 30),
+        notes: Vec::new(),
+    }
+}
+
+/// A healthy MySQL 8.0.36 with defaults (performance_schema on, max_execution_time).
+pub fn mysql8() -> Snapshot {
+    let mut s = mariadb();
+    s.server = ServerInfo {
+        flavor: Flavor::Mysql,
+        version: "8.0.36".into(),
+        version_comment: "MySQL Community Server - GPL".into(),
+        version_number: (8, 0, 36),
+        rds: false,
+        aurora_version: None,
+        processlist_source: ProcesslistSource::PerformanceSchema,
+        uptime_s: 864_000,
+    };
+    for (k, v) in [
+        ("version", "8.0.36"),
+        ("thread_cache_size", "9"),
+        ("open_files_limit", "10000"),
+        ("table_open_cache", "4000"),
+        ("sort_buffer_size", "262144"),
+        ("thread_stack", "1048576"),
+        ("key_buffer_size", "8388608"),
+        ("max_allowed_packet", "67108864"),
+        ("performance_schema", "ON"),
+        ("admin_port", "33062"),
+    ] {
+        s.variables.insert(k.into(), v.into());
+    }
+    for k in [
+        "extra_max_connections",
+        "extra_port",
+        "query_cache_size",
+        "aria_pagecache_buffer_size",
+    ] {
+        s.variables.remove(k);
+    }
+    s.status.insert(
+        "max_used_connections_time".into(),
+        "2026-11-20 03:12:44".into(),
+    );
+    s
+}
+
+/// One processlist row (MySQL-style host with a port when `host` is an address).
+pub fn session(
+    id: u64,
+    user: &str,
+    host: &str,
+    command: &str,
+    time_s: u64,
+    state: &str,
+    info: Option<&str>,
+) -> Session {
+    Session {
+        id,
+        user: user.into(),
+        host: if host == "localhost" {
+            host.into()
+        } else {
+            format!("{host}:{}", 40000 + id)
+        },
+        db: Some("shop".into()),
+        command: command.into(),
+        time_s,
+        time_ms: None,
+        state: state.into(),
+        info: info.map(str::to_string),
+        query_id: None,
+        program: None,
+    }
+}
+
+/// An open transaction owned by `session_id`.
+pub fn trx(
+    session_id: u64,
+    state: &str,
+    age_s: u64,
+    rows_modified: u64,
+    query: Option<&str>,
+) -> Transaction {
+    Transaction {
+        trx_id: format!("{}", 5000 + session_id),
+        session_id,
+        state: state.into(),
+        age_s,
+        wait_s: (state == "LOCK WAIT").then_some(age_s.min(10)),
+        rows_modified,
+        rows_locked: rows_modified,
+        query: query.map(str::to_string),
+    }
+}
+
+/// Set a status value in the first reading.
+pub fn set_status(s: &mut Snapshot, name: &str, value: u64) {
+    s.status.insert(name.into(), value.to_string());
+}
+
+/// Add a second status reading `sample_s` later with the given changes.
+pub fn sample(s: &mut Snapshot, sample_s: f64, after: &[(&str, u64)]) {
+    let mut m = s.status.clone();
+    for (k, v) in after {
+        m.insert(k.to_string(), v.to_string());
+    }
+    s.status_after = Some(m);
+    s.sample_s = sample_s;
+}
+
+/// Replace the sessions and keep Threads_connected consistent (+1 for us).
+pub fn with_sessions(s: &mut Snapshot, sessions: Vec<Session>) {
+    let n = sessions.len() as u64 + 1;
+    s.sessions = sessions;
+    set_status(s, "threads_connected", n);
+    let running = s.sessions.iter().filter(|x| !x.is_sleeping()).count() as u64 + 1;
+    set_status(s, "threads_running", running);
+    let max_used = s.status_u64("max_used_connections").unwrap_or(0).max(n);
+    set_status(s, "max_used_connections", max_used);
+}

@@ -1,0 +1,125 @@
+//! What connections cost in memory: the estimate behind `memory-headroom`, `max-connections-low`
+//! and `set-max-connections`.
+//!
+//! Worst case per connection follows MySQLTuner's well-known formula (read_buffer_size +
+//! read_rnd_buffer_size + sort_buffer_size + join_buffer_size + thread_stack +
+//! max_allowed_packet), global buffers are the shared caches. It is a theoretical maximum: real
+//! sessions rarely allocate every buffer at once. The baseline is what even an idle connection
+//! holds (thread stack, network buffer, binlog cache). Pure.
+
+use serde::Serialize;
+
+use crate::snapshot::Snapshot;
+
+/// Per-connection buffers (allocated on demand, at most once per session for most of them).
+pub const PER_CONNECTION: &[&str] = &[
+    "read_buffer_size",
+    "read_rnd_buffer_size",
+    "sort_buffer_size",
+    "join_buffer_size",
+    "thread_stack",
+    "max_allowed_packet",
+];
+
+/// Buffers allocated once for the whole server.
+pub const GLOBAL: &[&str] = &[
+    "innodb_buffer_pool_size",
+    "key_buffer_size",
+    "innodb_log_buffer_size",
+    "query_cache_size",
+    "aria_pagecache_buffer_size",
+    "tmp_table_size",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryEstimate {
+    pub max_connections: u64,
+    /// Each per-connection buffer and its size.
+    pub per_connection_items: Vec<(String, u64)>,
+    pub per_connection_bytes: u64,
+    /// What an idle connection holds: thread_stack + 2 x net_buffer_length + binlog_cache_size.
+    pub baseline_per_connection_bytes: u64,
+    pub global_items: Vec<(String, u64)>,
+    pub global_bytes: u64,
+    /// global + per_connection x max_connections.
+    pub worst_case_bytes: u64,
+    pub host_memory_bytes: Option<u64>,
+}
+
+impl MemoryEstimate {
+    /// Worst case as a share of the host's RAM, when known.
+    pub fn worst_case_share(&self) -> Option<f64> {
+        self.host_memory_bytes
+            .filter(|m| *m > 0)
+            .map(|m| self.worst_case_bytes as f64 / m as f64)
+    }
+}
+
+/// The estimate for `max_connections` connections (the configured value, or a proposed one).
+pub fn estimate(snap: &Snapshot, max_connections: u64, host_memory: Option<u64>) -> MemoryEstimate {
+    let items = |names: &[&str]| -> Vec<(String, u64)> {
+        names
+            .iter()
+            .filter_map(|n| snap.var_u64(n).map(|v| (n.to_string(), v)))
+            .collect()
+    };
+    let per_connection_items = items(PER_CONNECTION);
+    let global_items = items(GLOBAL);
+    let per_connection_bytes: u64 = per_connection_items.iter().map(|(_, v)| v).sum();
+    let global_bytes: u64 = global_items.iter().map(|(_, v)| v).sum();
+    let baseline_per_connection_bytes = snap.var_u64("thread_stack").unwrap_or(262_144)
+        + 2 * snap.var_u64("net_buffer_length").unwrap_or(16_384)
+        + snap.var_u64("binlog_cache_size").unwrap_or(32_768);
+    MemoryEstimate {
+        max_connections,
+        per_connection_items,
+        per_connection_bytes,
+        baseline_per_connection_bytes,
+        global_items,
+        global_bytes,
+        worst_case_bytes: global_bytes
+            .saturating_add(per_connection_bytes.saturating_mul(max_connections)),
+        host_memory_bytes: host_memory.or(snap.host_memory_bytes),
+    }
+}
+
+/// The extra worst-case memory of going from the current max_connections to `new_max`.
+pub fn extra_for(snap: &Snapshot, new_max: u64) -> u64 {
+    let e = estimate(snap, new_max, None);
+    e.per_connection_bytes
+        .saturating_mul(new_max.saturating_sub(snap.max_connections()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+
+    #[test]
+    fn mariadb_defaults() {
+        let s = fixtures::mariadb();
+        let e = estimate(&s, 151, None);
+        // 131072 + 262144 + 2097152 + 262144 + 299008 + 16777216
+        assert_eq!(e.per_connection_bytes, 19_828_736);
+        assert_eq!(
+            e.global_bytes,
+            134_217_728 + 134_217_728 + 16_777_216 + 1_048_576 + 134_217_728 + 16_777_216
+        );
+        assert_eq!(
+            e.worst_case_bytes,
+            e.global_bytes + 151 * e.per_connection_bytes
+        );
+        assert_eq!(e.baseline_per_connection_bytes, 299_008 + 32_768 + 32_768);
+        assert!(e.worst_case_share().unwrap() < 1.0);
+        assert_eq!(extra_for(&s, 251), 100 * e.per_connection_bytes);
+        assert_eq!(extra_for(&s, 100), 0);
+    }
+
+    #[test]
+    fn unknown_ram_has_no_share() {
+        let mut s = fixtures::mysql8();
+        s.host_memory_bytes = None;
+        assert_eq!(estimate(&s, 151, None).worst_case_share(), None);
+        assert!(estimate(&s, 151, Some(1 << 30)).worst_case_share().unwrap() > 1.0);
+    }
+}

@@ -1,0 +1,126 @@
+//! `server-full`: the server refused us with ERROR 1040, or every max_connections slot is taken.
+//!
+//! The server keeps one extra connection for accounts with SUPER / CONNECTION_ADMIN
+//! (https://dev.mysql.com/doc/refman/8.0/en/too-many-connections.html), so Threads_connected can
+//! reach max_connections + 1 and we may be sitting in that slot ourselves.
+
+use super::{Action, Finding, Severity, Thresholds, dur};
+use crate::snapshot::{Route, Snapshot};
+
+pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+    if let Some(r) = &snap.refused {
+        let mut f = Finding::new(
+            "server-full",
+            Severity::Critical,
+            "The server is full: it refused conncheck with ERROR 1040",
+            if r.before_greeting {
+                "Every connection slot is taken, including the one reserved for admins: the server refused us before its greeting.".to_string()
+            } else {
+                "max_connections is reached: the server refused this account with ERROR 1040 Too many connections.".to_string()
+            },
+        )
+        .evidence("error", &r.message);
+        if let Some(p) = r.admin_port_tried {
+            f = f.evidence("admin port tried", p);
+        }
+        let f = f
+            .action(Action::command(
+                "conncheck -u <admin> diagnose   # an account with SUPER or CONNECTION_ADMIN (MariaDB: CONNECTION ADMIN) gets the one reserved slot",
+            ))
+            .action(Action::command(
+                "conncheck --admin-port 33062 diagnose   # MySQL 8.0.14+ admin_address/admin_port, MariaDB extra_port: not counted against max_connections",
+            ))
+            .action(Action::command(format!(
+                "conncheck -u <admin> kill-idle --older-than {} --dry-run   # then without --dry-run to free slots",
+                dur(th.idle)
+            )))
+            .action(Action::config(
+                "[mysqld]\n# keep a way in for the next incident\nadmin_address = 127.0.0.1   # MySQL 8.0.14+ (admin_port 33062)\nextra_port = 3307            # MariaDB (with extra_max_connections = 5)",
+            ));
+        return vec![f];
+    }
+    let max = snap.max_connections();
+    let connected = snap.threads_connected();
+    if connected < max {
+        return vec![];
+    }
+    let route = match snap.access.route {
+        Route::ReservedSlot => "the reserved admin slot (max_connections + 1)",
+        Route::AdminPort => "the admin/extra port",
+        Route::Normal => "a normal slot",
+    };
+    let mut f = Finding::new(
+        "server-full",
+        Severity::Critical,
+        "The server is full: every max_connections slot is taken",
+        format!(
+            "{connected} connections are open against max_connections {max}: new clients get ERROR 1040; conncheck got in through {route}."
+        ),
+    )
+    .evidence("Threads_connected", connected)
+    .evidence("max_connections", max)
+    .evidence("route", route)
+    .slots(connected)
+    .action(Action::command(format!(
+        "conncheck kill-idle --older-than {} --dry-run   # see which sleeping sessions would go, then confirm",
+        dur(th.idle)
+    )))
+    .action(Action::advice(
+        "read the other findings: they say why the slots are taken (leak, idle transactions, lock pile-up, long queries)",
+    ));
+    if !snap.access.privileges.can_kill_others() {
+        f = f.action(Action::advice(
+            "this account cannot kill other sessions: reconnect as an account with CONNECTION_ADMIN or SUPER",
+        ));
+    }
+    vec![f]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+    use crate::snapshot::Refusal;
+
+    #[test]
+    fn healthy_server_is_not_full() {
+        assert!(check(&fixtures::mariadb(), &Thresholds::default()).is_empty());
+        assert!(check(&fixtures::mysql8(), &Thresholds::default()).is_empty());
+    }
+
+    #[test]
+    fn full_through_the_reserved_slot() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("max_connections".into(), "10".into());
+        fixtures::set_status(&mut s, "threads_connected", 11);
+        s.access.route = Route::ReservedSlot;
+        let f = check(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert!(
+            f[0].summary.contains("reserved admin slot"),
+            "{}",
+            f[0].summary
+        );
+        assert_eq!(f[0].slots, 11);
+    }
+
+    #[test]
+    fn refused_connection_is_reported_with_ways_in() {
+        let mut s = fixtures::mysql8();
+        s.refused = Some(Refusal {
+            code: 1040,
+            message: "Too many connections".into(),
+            before_greeting: false,
+            admin_port_tried: None,
+        });
+        let f = check(&s, &Thresholds::default());
+        assert_eq!(f[0].id, "server-full");
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|a| a.text.contains("CONNECTION_ADMIN"))
+        );
+        assert!(f[0].actions.iter().any(|a| a.text.contains("--admin-port")));
+    }
+}
