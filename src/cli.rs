@@ -13,7 +13,7 @@ Examples:
   conncheck diagnose                       why is the server running out of connections?
   conncheck -h db1 -u admin -p status      usage, counters and top clients (prompts for the password)
   conncheck sessions --sleeping --min-time 10m --group-by user
-  conncheck kill-idle --older-than 300s --user app --dry-run
+  conncheck kill-idle --older-than 300s --match-user app --dry-run
   conncheck check --warning 80% --critical 90%    Nagios/Icinga/CI health check
 
 Connection settings are read like the mysql client reads them: [client] and [conncheck] groups
@@ -262,24 +262,27 @@ pub struct StatusArgs {
 }
 
 /// Filters shared by `sessions`, `kill-idle` and `kill-long`. All given filters must match (AND).
+///
+/// `-u/--user` and `-h/--host` are the connection (as in mysql), so the filters use pt-kill's
+/// `--match-*` names.
 #[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Filters (all must match)")]
+#[command(next_help_heading = "Filters (all given must match)")]
 pub struct SessionFilterArgs {
     /// Only sessions of this user (exact match; repeat for several).
-    #[arg(long)]
-    pub user: Vec<String>,
-    /// Only sessions from this client host (exact match without the :port; repeat for several).
-    #[arg(long)]
-    pub host: Vec<String>,
+    #[arg(long, value_name = "USER")]
+    pub match_user: Vec<String>,
+    /// Only sessions from this client host (exact match, without the :port; repeat for several).
+    #[arg(long, value_name = "HOST")]
+    pub match_host: Vec<String>,
     /// Only sessions whose default database is this (exact; repeat for several).
-    #[arg(long)]
-    pub db: Vec<String>,
+    #[arg(long, visible_alias = "db", value_name = "DB")]
+    pub match_db: Vec<String>,
     /// Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several).
-    #[arg(long)]
-    pub command: Vec<String>,
+    #[arg(long, visible_alias = "command", value_name = "COMMAND")]
+    pub match_command: Vec<String>,
     /// Only sessions whose state matches this regex (unanchored unless you anchor it).
-    #[arg(long, value_name = "REGEX")]
-    pub state: Option<String>,
+    #[arg(long, visible_alias = "state", value_name = "REGEX")]
+    pub match_state: Option<String>,
     /// Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it,
     /// e.g. '^SELECT'; use (?i) for case-insensitive).
     #[arg(long, value_name = "REGEX")]

@@ -38,11 +38,15 @@ impl SessionFilter {
                 .transpose()
         };
         Ok(SessionFilter {
-            users: a.user.clone(),
-            hosts: a.host.clone(),
-            dbs: a.db.clone(),
-            commands: a.command.iter().map(|c| c.to_ascii_lowercase()).collect(),
-            state: re("--state", &a.state)?,
+            users: a.match_user.clone(),
+            hosts: a.match_host.clone(),
+            dbs: a.match_db.clone(),
+            commands: a
+                .match_command
+                .iter()
+                .map(|c| c.to_ascii_lowercase())
+                .collect(),
+            state: re("--match-state", &a.match_state)?,
             info: re("--match-info", &a.match_info)?,
             min_time: a.min_time,
             sleeping: a.sleeping,
@@ -167,8 +171,8 @@ mod tests {
         });
         assert_eq!(rows.iter().filter(|r| by_user.matches(r)).count(), 2);
         let user_and_host = f(SessionFilterArgs {
-            user: vec!["app".into()],
-            host: vec!["10.0.0.1".into()],
+            match_user: vec!["app".into()],
+            match_host: vec!["10.0.0.1".into()],
             ..Default::default()
         });
         let ids: Vec<u64> = rows

@@ -12,6 +12,7 @@ pub mod diagnose;
 pub mod errors;
 pub mod exit;
 pub mod filter;
+pub mod remedy;
 pub mod render;
 pub mod snapshot;
 
@@ -25,6 +26,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let code = match cli.command {
         Command::Status(a) => commands::status::run(&ctx, &a)?,
         Command::Sessions(a) => commands::sessions::run(&ctx, &a)?,
+        Command::Diagnose(a) => commands::diagnose::run(&ctx, &a)?,
+        Command::Snapshot(a) => commands::diagnose::snapshot(&ctx, &a)?,
+        Command::KillIdle(a) => commands::kill::run_idle(&ctx, &a)?,
+        Command::KillLong(a) => commands::kill::run_long(&ctx, &a)?,
         Command::Completions(a) => commands::generate::completions(&a)?,
         Command::Man(a) => commands::generate::man(&a)?,
         _ => anyhow::bail!(exit::AppError::usage("this command is not available yet")),

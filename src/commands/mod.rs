@@ -1,7 +1,9 @@
 //! One module per subcommand: each wires arguments through connect → snapshot → judgement →
 //! plan → action → report, calling the modules that do the work. Shared plumbing lives here.
 
+pub mod diagnose;
 pub mod generate;
+pub mod kill;
 pub mod sessions;
 pub mod status;
 

@@ -80,6 +80,13 @@ fn mentions_too_many_connections(text: &str) -> bool {
 
 /// Classify an error that happened while connecting to `target`.
 pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
+    if let MyError::MySqlError(m) = e
+        && m.code == code::TOO_MANY_CONNECTIONS
+    {
+        // 08004 comes after the handshake (the reserved slot is still free); a bare error packet
+        // instead of the greeting carries HY000 (every slot, the reserved one too, is taken).
+        return server_full(target, m.state != "08004");
+    }
     if let Some(code) = server_code(e) {
         return server_error_on_connect(code, &server_message(e), target, user);
     }
@@ -119,7 +126,6 @@ pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
 /// A refusal by the server during login.
 fn server_error_on_connect(code: u16, msg: &str, target: &str, user: &str) -> AppError {
     match code {
-        code::TOO_MANY_CONNECTIONS => server_full(target, false),
         code::TOO_MANY_USER_CONNECTIONS | code::USER_LIMIT_REACHED => AppError::new(
             ErrorKind::UserLimit,
             format!("{target} refused {user}: per-user connection limit reached (ERROR {code}: {msg})"),
@@ -235,18 +241,16 @@ pub fn query_error(e: &MyError, target: &str, what: &str) -> AppError {
         };
     }
     match e {
+        // A read timeout surfaces as EAGAIN (os error 11), often wrapped in a codec error.
         MyError::IoError(io)
             if matches!(
                 io.kind(),
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
             ) =>
         {
-            AppError::new(
-                ErrorKind::Timeout,
-                format!("{what}: {target} did not answer within the query timeout"),
-            )
-            .hint("raise --query-timeout, or check the server's load")
+            timed_out(target, what)
         }
+        MyError::CodecError(c) if is_timeout_text(&c.to_string()) => timed_out(target, what),
         MyError::IoError(_)
         | MyError::CodecError(_)
         | MyError::DriverError(
@@ -260,6 +264,18 @@ pub fn query_error(e: &MyError, target: &str, what: &str) -> AppError {
         ),
         other => AppError::new(ErrorKind::Other, format!("{what}: {other}")),
     }
+}
+
+fn is_timeout_text(t: &str) -> bool {
+    t.contains("os error 11") || t.contains("timed out") || t.contains("temporarily unavailable")
+}
+
+fn timed_out(target: &str, what: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Timeout,
+        format!("{what}: {target} did not answer within the query timeout"),
+    )
+    .hint("raise --query-timeout, or check the server's load")
 }
 
 #[cfg(test)]

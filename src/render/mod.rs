@@ -1,6 +1,8 @@
 //! Turning reports into text: tables for people, JSON for programs, Nagios and Prometheus for
 //! monitoring. The same report structs feed every format; nothing here talks to a server.
 
+pub mod findings;
+
 use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};

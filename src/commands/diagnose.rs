@@ -1,0 +1,226 @@
+//! `conncheck diagnose` and `conncheck snapshot`: read once, judge offline.
+//!
+//! A full server is the normal case here: when our own connection is refused with ERROR 1040,
+//! diagnose still reports (`server-full`, with the ways in) and exits 0.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::{DiagnoseArgs, Format, SnapshotArgs};
+use crate::connect::{self, ConnectOptions};
+use crate::diagnose::{self, Finding, Thresholds};
+use crate::exit::{self, AppError, ErrorKind};
+use crate::render::{self, Style};
+use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
+
+use super::Context;
+use super::status::{self, ConnectionSummary, ServerSummary};
+
+/// Bumped when a field of the diagnose JSON changes meaning or disappears.
+pub const DIAGNOSE_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct DiagnoseReport {
+    pub schema_version: u32,
+    pub target: String,
+    /// None when the server refused us (nothing could be read).
+    pub server: Option<ServerSummary>,
+    pub connections: Option<ConnectionSummary>,
+    pub rates: Option<Rates>,
+    /// Worst severity found, or "ok".
+    pub state: String,
+    pub findings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Per-second rates over the sample (lifetime averages with `--sample 0`).
+#[derive(Debug, Serialize)]
+pub struct Rates {
+    pub sample_s: f64,
+    pub connections_per_s: f64,
+    pub aborted_connects_per_s: f64,
+    pub refused_per_s: f64,
+    pub threads_created_per_s: f64,
+}
+
+pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
+    let th = Thresholds::from(&args.thresholds);
+    let snap = match &args.from {
+        Some(file) => load(file)?,
+        None => {
+            let opts = ctx.single_target()?;
+            take_or_refused(&opts, args.sample, th.server_memory)?
+        }
+    };
+    let report = build(&snap, &th);
+    let text = match args.format {
+        Format::Json => render::json(&report),
+        Format::Table => human(&report, &snap, ctx.style, args.verbose),
+    };
+    render::print(&text)?;
+    let failed = args
+        .fail_on
+        .zip(diagnose::worst(&report.findings))
+        .is_some_and(|(fail_on, worst)| worst.at_least(fail_on));
+    Ok(if failed { exit::FINDINGS } else { exit::OK })
+}
+
+/// A live snapshot, or the "refused" snapshot when the server is full even for us.
+pub fn take_or_refused(
+    opts: &ConnectOptions,
+    sample: Duration,
+    server_memory: Option<u64>,
+) -> Result<Snapshot, AppError> {
+    match connect::open(opts) {
+        Ok(mut c) => read::read(
+            &mut c,
+            ReadOptions {
+                sample,
+                transactions: true,
+                server_memory,
+                local: opts.is_local(),
+            },
+        ),
+        Err(e) if e.kind == ErrorKind::ServerFull => {
+            Ok(read::refused(&opts.target(), &e, opts.admin_port))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
+    let (mut c, opts) = ctx.connect()?;
+    let snap = read::read(
+        &mut c,
+        ReadOptions {
+            sample: args.sample,
+            transactions: true,
+            server_memory: None,
+            local: opts.is_local(),
+        },
+    )?;
+    let json = serde_json::to_string_pretty(&snap)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, json + "\n").map_err(|e| {
+                AppError::new(
+                    ErrorKind::Other,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+            eprintln!(
+                "conncheck: snapshot of {} ({} sessions) written to {}",
+                snap.target,
+                snap.sessions.len(),
+                path.display()
+            );
+        }
+        None => render::print(&json)?,
+    }
+    Ok(exit::OK)
+}
+
+/// Load a saved snapshot. Malformed or foreign files are one clear error, never a panic.
+pub fn load(file: &Path) -> Result<Snapshot, AppError> {
+    let text = std::fs::read(file).map_err(|e| {
+        AppError::new(
+            ErrorKind::Other,
+            format!("cannot read snapshot {}: {e}", file.display()),
+        )
+    })?;
+    let snap: Snapshot = serde_json::from_slice(&text).map_err(|e| {
+        AppError::new(
+            ErrorKind::Other,
+            format!("{} is not a conncheck snapshot: {e}", file.display()),
+        )
+        .hint("create one with `conncheck snapshot -o FILE.json`")
+    })?;
+    if snap.schema_version > SNAPSHOT_SCHEMA_VERSION {
+        return Err(AppError::new(
+            ErrorKind::Other,
+            format!(
+                "{} has snapshot schema {}, this conncheck reads up to {SNAPSHOT_SCHEMA_VERSION}",
+                file.display(),
+                snap.schema_version
+            ),
+        )
+        .hint("upgrade conncheck"));
+    }
+    Ok(snap)
+}
+
+/// The report from a snapshot. Pure.
+pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
+    let findings = diagnose::diagnose(snap, th);
+    let state = diagnose::worst(&findings)
+        .map_or("ok", |s| s.name())
+        .to_string();
+    let (server, connections, rates) = if snap.refused.is_some() {
+        (None, None, None)
+    } else {
+        let s = status::build(snap, 0);
+        let rate = |name: &str| (snap.status_rate(name).unwrap_or(0.0) * 100.0).round() / 100.0;
+        (
+            Some(s.server),
+            Some(s.connections),
+            Some(Rates {
+                sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
+                connections_per_s: rate("connections"),
+                aborted_connects_per_s: rate("aborted_connects"),
+                refused_per_s: rate("connection_errors_max_connections"),
+                threads_created_per_s: rate("threads_created"),
+            }),
+        )
+    };
+    DiagnoseReport {
+        schema_version: DIAGNOSE_SCHEMA_VERSION,
+        target: snap.target.clone(),
+        server,
+        connections,
+        rates,
+        state,
+        findings,
+        notes: snap.notes.clone(),
+    }
+}
+
+fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -> String {
+    let mut out = String::new();
+    if snap.refused.is_none() {
+        out.push_str(&status::header(&status::build(snap, 0), style));
+        if let Some(rates) = &r.rates {
+            let window = if rates.sample_s > 0.0 {
+                format!("over {:.1}s", rates.sample_s)
+            } else {
+                "lifetime average".to_string()
+            };
+            out.push_str(&format!(
+                "Rates        {:.1} connections/s, {:.2} aborted connects/s, {:.2} refused/s ({window})\n",
+                rates.connections_per_s, rates.aborted_connects_per_s, rates.refused_per_s
+            ));
+        }
+        out.push('\n');
+    } else {
+        out.push_str(&format!(
+            "{}\n\n",
+            style.red(&format!(
+                "{} refused conncheck: ERROR 1040 Too many connections",
+                r.target
+            ))
+        ));
+    }
+    out.push_str(&render::findings::findings(
+        &r.findings,
+        snap,
+        style,
+        verbose,
+    ));
+    for n in &r.notes {
+        out.push_str(&format!("\n{} {n}", style.dim("note:")));
+    }
+    out
+}

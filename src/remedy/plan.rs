@@ -1,0 +1,392 @@
+//! Choosing which sessions to kill, and saying why: a pure function of the snapshot and the
+//! criteria. Nothing is executed here.
+//!
+//! Never selected, whatever the filters: our own connection, replication threads (Binlog Dump,
+//! replica I/O/SQL/worker threads, group replication, clone) and system threads (system user,
+//! event_scheduler / Daemon) unless explicitly allowed, and rows already being killed.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::WithOpenTrx;
+use crate::filter::SessionFilter;
+use crate::snapshot::{Session, SessionKind, Snapshot};
+
+/// What to kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Sleeping sessions idle at least the threshold (kill-idle).
+    Idle,
+    /// Busy sessions running at least the threshold (kill-long).
+    Long,
+}
+
+/// KILL CONNECTION, or KILL QUERY (the statement only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KillMode {
+    Connection,
+    Query,
+}
+
+#[derive(Debug, Clone)]
+pub struct Criteria {
+    pub target: Target,
+    pub mode: KillMode,
+    pub threshold: Duration,
+    pub filter: SessionFilter,
+    pub exclude_users: Vec<String>,
+    pub limit: Option<usize>,
+    pub with_open_trx: WithOpenTrx,
+    pub allow_replication: bool,
+    pub allow_system: bool,
+}
+
+/// One session chosen to be killed, with what we knew about it when choosing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Victim {
+    pub id: u64,
+    pub user: String,
+    pub host: String,
+    pub db: Option<String>,
+    pub command: String,
+    pub time_s: u64,
+    /// Milliseconds in state where known (MariaDB), for the race check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+    pub state: String,
+    pub info: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<u64>,
+    pub trx_age_s: Option<u64>,
+    pub trx_rows_modified: Option<u64>,
+    /// Why it matched, in words.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KillPlan {
+    /// What the plan selects: idle or long-running sessions.
+    #[serde(rename = "selects")]
+    pub target: Target,
+    pub mode: KillMode,
+    pub threshold_s: u64,
+    pub criteria: Vec<String>,
+    pub victims: Vec<Victim>,
+    /// Sessions on the server (without ours).
+    pub total_sessions: usize,
+    /// Sessions that matched but are protected (replication, system, already killed).
+    pub protected: Vec<u64>,
+    /// Matching sessions left out by --limit.
+    pub over_limit: usize,
+}
+
+impl KillPlan {
+    pub fn with_open_trx(&self) -> usize {
+        self.victims
+            .iter()
+            .filter(|v| v.trx_age_s.is_some())
+            .count()
+    }
+
+    /// "kill 37 of 212 connections; frees 37 slots; 3 hold open transactions that will roll back first"
+    pub fn summary(&self) -> String {
+        let n = self.victims.len();
+        let mut s = match self.mode {
+            KillMode::Connection => format!(
+                "kill {n} of {} connections; frees {n} slot{}",
+                self.total_sessions,
+                if n == 1 { "" } else { "s" }
+            ),
+            KillMode::Query => format!(
+                "kill the running statement of {n} of {} sessions; the connections stay open (no slot is freed)",
+                self.total_sessions
+            ),
+        };
+        let trx = self.with_open_trx();
+        if trx > 0 {
+            let rows: u64 = self
+                .victims
+                .iter()
+                .filter_map(|v| v.trx_rows_modified)
+                .sum();
+            s.push_str(&format!(
+                "; {trx} hold{} open transactions that will roll back first ({rows} modified rows)",
+                if trx == 1 { "s" } else { "" }
+            ));
+        }
+        if !self.protected.is_empty() {
+            s.push_str(&format!(
+                "; {} protected session{} (replication/system) left alone",
+                self.protected.len(),
+                if self.protected.len() == 1 { "" } else { "s" }
+            ));
+        }
+        if self.over_limit > 0 {
+            s.push_str(&format!(
+                "; {} more matched beyond --limit",
+                self.over_limit
+            ));
+        }
+        s
+    }
+}
+
+/// Why a session can never be a victim under these criteria, if it cannot.
+pub fn protection(s: &Session, c: &Criteria) -> Option<&'static str> {
+    match s.kind() {
+        SessionKind::Client => None,
+        SessionKind::Killed => Some("already being killed"),
+        SessionKind::Replication if !c.allow_replication => Some("replication thread"),
+        SessionKind::System if !c.allow_system => Some("system thread"),
+        _ => None,
+    }
+}
+
+/// Whether a session meets the threshold part of the criteria (command and time).
+pub fn meets_threshold(s: &Session, c: &Criteria) -> bool {
+    let long_enough = s.time_secs_f64() >= c.threshold.as_secs_f64();
+    match c.target {
+        Target::Idle => s.is_sleeping() && long_enough,
+        Target::Long => !s.is_sleeping() && long_enough,
+    }
+}
+
+/// Select victims, oldest first.
+pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
+    let mut protected = Vec::new();
+    let mut chosen: Vec<&Session> = Vec::new();
+    for s in &snap.sessions {
+        if s.id == snap.access.connection_id
+            || !meets_threshold(s, c)
+            || !c.filter.matches(s)
+            || c.exclude_users.contains(&s.user)
+        {
+            continue;
+        }
+        let has_trx = snap.transaction_of(s.id).is_some();
+        match c.with_open_trx {
+            WithOpenTrx::Only if !has_trx => continue,
+            WithOpenTrx::Skip if has_trx => continue,
+            _ => {}
+        }
+        if protection(s, c).is_some() {
+            protected.push(s.id);
+            continue;
+        }
+        chosen.push(s);
+    }
+    chosen.sort_by(|a, b| {
+        b.time_secs_f64()
+            .total_cmp(&a.time_secs_f64())
+            .then(a.id.cmp(&b.id))
+    });
+    let over_limit = c.limit.map_or(0, |l| chosen.len().saturating_sub(l));
+    if let Some(l) = c.limit {
+        chosen.truncate(l);
+    }
+    let what = match c.target {
+        Target::Idle => "idle",
+        Target::Long => "running",
+    };
+    let victims = chosen
+        .into_iter()
+        .map(|s| {
+            let trx = snap.transaction_of(s.id);
+            let mut reason = format!("{what} {}s >= {}s", s.time_s, c.threshold.as_secs());
+            if let Some(t) = trx {
+                reason.push_str(&format!(", open trx {}s", t.age_s));
+            }
+            Victim {
+                id: s.id,
+                user: s.user.clone(),
+                host: s.host.clone(),
+                db: s.db.clone(),
+                command: s.command.clone(),
+                time_s: s.time_s,
+                time_ms: s.time_ms,
+                state: s.state.clone(),
+                info: s.info.clone(),
+                query_id: s.query_id,
+                trx_age_s: trx.map(|t| t.age_s),
+                trx_rows_modified: trx.map(|t| t.rows_modified),
+                reason,
+            }
+        })
+        .collect();
+    let mut criteria = vec![format!(
+        "{} >= {}s",
+        match c.target {
+            Target::Idle => "Sleep",
+            Target::Long => "busy",
+        },
+        c.threshold.as_secs()
+    )];
+    criteria.extend(c.filter.describe());
+    if !c.exclude_users.is_empty() {
+        criteria.push(format!("not user={}", c.exclude_users.join("|")));
+    }
+    match c.with_open_trx {
+        WithOpenTrx::Only => criteria.push("with open transaction".into()),
+        WithOpenTrx::Skip => criteria.push("without open transaction".into()),
+        WithOpenTrx::Include => {}
+    }
+    KillPlan {
+        target: c.target,
+        mode: c.mode,
+        threshold_s: c.threshold.as_secs(),
+        criteria,
+        victims,
+        total_sessions: snap.sessions.len(),
+        protected,
+        over_limit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::SessionFilterArgs;
+    use crate::diagnose::fixtures::{self, session, trx};
+
+    fn criteria(target: Target, secs: u64) -> Criteria {
+        Criteria {
+            target,
+            mode: KillMode::Connection,
+            threshold: Duration::from_secs(secs),
+            filter: SessionFilter::default(),
+            exclude_users: vec![],
+            limit: None,
+            with_open_trx: WithOpenTrx::Include,
+            allow_replication: false,
+            allow_system: false,
+        }
+    }
+
+    fn snap() -> Snapshot {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.1", "Sleep", 400, "", None),
+                session(2, "app", "10.0.0.1", "Sleep", 900, "", None),
+                session(3, "app", "10.0.0.2", "Sleep", 100, "", None),
+                session(
+                    4,
+                    "app",
+                    "10.0.0.2",
+                    "Query",
+                    500,
+                    "User sleep",
+                    Some("SELECT SLEEP(900)"),
+                ),
+                session(
+                    5,
+                    "repl",
+                    "10.0.0.9",
+                    "Binlog Dump GTID",
+                    9000,
+                    "Master has sent all binlog to slave; waiting for more updates",
+                    None,
+                ),
+                session(
+                    6,
+                    "event_scheduler",
+                    "localhost",
+                    "Daemon",
+                    9000,
+                    "Waiting on empty queue",
+                    None,
+                ),
+                session(
+                    7,
+                    "system user",
+                    "",
+                    "Slave_SQL",
+                    9000,
+                    "Slave has read all relay log; waiting for more updates",
+                    None,
+                ),
+                session(8, "batch", "10.0.0.3", "Sleep", 700, "", None),
+                session(9, "app", "10.0.0.1", "Killed", 800, "", None),
+            ],
+        );
+        s.transactions.push(trx(8, "RUNNING", 690, 42, None));
+        s
+    }
+
+    fn ids(p: &KillPlan) -> Vec<u64> {
+        p.victims.iter().map(|v| v.id).collect()
+    }
+
+    #[test]
+    fn kill_idle_selects_sleeping_sessions_over_the_threshold_oldest_first() {
+        let p = plan(&snap(), &criteria(Target::Idle, 300));
+        assert_eq!(ids(&p), vec![2, 8, 1]);
+        assert_eq!(p.with_open_trx(), 1);
+        assert!(p.summary().starts_with("kill 3 of 9 connections; frees 3 slots; 1 holds open transactions that will roll back first (42 modified rows)"), "{}", p.summary());
+    }
+
+    #[test]
+    fn kill_long_never_touches_replication_or_system_threads() {
+        let p = plan(&snap(), &criteria(Target::Long, 60));
+        assert_eq!(ids(&p), vec![4]);
+        assert_eq!(p.protected, vec![5, 6, 7]);
+        let mut c = criteria(Target::Long, 60);
+        c.allow_replication = true;
+        assert_eq!(ids(&plan(&snap(), &c)), vec![5, 4]);
+        c.allow_system = true;
+        assert_eq!(ids(&plan(&snap(), &c)), vec![5, 6, 7, 4]);
+    }
+
+    #[test]
+    fn never_kills_our_own_connection_or_killed_rows() {
+        let mut s = snap();
+        s.sessions.push(session(
+            s.access.connection_id,
+            "root",
+            "localhost",
+            "Sleep",
+            99_999,
+            "",
+            None,
+        ));
+        let p = plan(&s, &criteria(Target::Idle, 0));
+        assert!(!ids(&p).contains(&s.access.connection_id));
+        assert!(!ids(&p).contains(&9));
+    }
+
+    #[test]
+    fn filters_exclusions_trx_and_limit() {
+        let mut c = criteria(Target::Idle, 300);
+        c.filter = SessionFilter::from_args(&SessionFilterArgs {
+            match_host: vec!["10.0.0.1".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ids(&plan(&snap(), &c)), vec![2, 1]);
+        let mut c = criteria(Target::Idle, 300);
+        c.exclude_users = vec!["batch".into()];
+        assert_eq!(ids(&plan(&snap(), &c)), vec![2, 1]);
+        let mut c = criteria(Target::Idle, 300);
+        c.with_open_trx = WithOpenTrx::Only;
+        assert_eq!(ids(&plan(&snap(), &c)), vec![8]);
+        c.with_open_trx = WithOpenTrx::Skip;
+        assert_eq!(ids(&plan(&snap(), &c)), vec![2, 1]);
+        let mut c = criteria(Target::Idle, 300);
+        c.limit = Some(2);
+        let p = plan(&snap(), &c);
+        assert_eq!(ids(&p), vec![2, 8]);
+        assert_eq!(p.over_limit, 1);
+        assert!(p.summary().contains("1 more matched beyond --limit"));
+    }
+
+    #[test]
+    fn query_only_frees_no_slot() {
+        let mut c = criteria(Target::Long, 60);
+        c.mode = KillMode::Query;
+        assert!(plan(&snap(), &c).summary().contains("no slot is freed"));
+    }
+}
