@@ -1,0 +1,406 @@
+//! `kill-idle` and `kill-long` against real sessions: exactly the right victims, never our own or
+//! system threads, race safety, confirmation through a real pseudo-terminal, exit codes, audit.
+
+mod support;
+
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use predicates::prelude::*;
+use rexpect::process::WaitStatus;
+use support::{Server, ServerOpts, conn_id, json};
+
+fn alive(s: &Server, ids: &[u64]) -> Vec<u64> {
+    let all: Vec<u64> = s
+        .root()
+        .query("SELECT ID FROM information_schema.PROCESSLIST")
+        .unwrap();
+    ids.iter().copied().filter(|id| all.contains(id)).collect()
+}
+
+fn killed_ids(v: &serde_json::Value) -> Vec<u64> {
+    let mut ids: Vec<u64> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "killed")
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec!["--event-scheduler=ON".into()],
+        ..ServerOpts::default()
+    });
+    s.create_user("leak", "pw", "USAGE");
+    let mut old = s.idle_connections("leak", "pw", 5);
+    std::thread::sleep(Duration::from_millis(2200));
+    let fresh = s.idle_connections("leak", "pw", 2);
+    let busy = s.background_query("leak", "pw", "SELECT SLEEP(60)");
+    let root_idle = s.idle_connections("root", "", 1);
+    let old_ids: Vec<u64> = old.iter().map(conn_id).collect();
+    let keep: Vec<u64> = fresh
+        .iter()
+        .map(conn_id)
+        .chain([busy.id, conn_id(&root_idle[0])])
+        .collect();
+
+    let audit = tempfile::NamedTempFile::new().unwrap();
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "2s",
+            "--yes",
+            "--format",
+            "json",
+            "--log",
+        ])
+        .arg(audit.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["dry_run"], false);
+    let mut expected = old_ids.clone();
+    expected.sort();
+    let mut got = killed_ids(&v);
+    got.retain(|id| !keep.contains(id));
+    assert_eq!(
+        killed_ids(&v).iter().filter(|id| keep.contains(id)).count(),
+        0,
+        "killed a session it must keep"
+    );
+    assert_eq!(got, expected);
+    s.wait_until("victims gone", Duration::from_secs(10), |_| {
+        alive(&s, &old_ids).is_empty()
+    });
+    assert_eq!(
+        alive(&s, &keep),
+        keep,
+        "fresh, busy and root sessions survive"
+    );
+    // The event scheduler (a system thread) is never selected.
+    let ev: Vec<u64> = s
+        .root()
+        .query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER='event_scheduler'")
+        .unwrap();
+    assert_eq!(ev.len(), 1);
+    assert!(
+        !v["victims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"].as_u64() == Some(ev[0]))
+    );
+    // A killed connection really is gone for its client.
+    assert!(old[0].query_drop("SELECT 1").is_err());
+    // The audit log holds one JSON line with the results.
+    let log = std::fs::read_to_string(audit.path()).unwrap();
+    assert_eq!(log.lines().count(), 1);
+    let rec: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        rec["counts"]["killed"].as_u64().unwrap() as usize,
+        old_ids.len()
+    );
+}
+
+#[test]
+fn never_kills_its_own_connection_or_system_threads_even_at_zero() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec!["--event-scheduler=ON".into()],
+        ..ServerOpts::default()
+    });
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-long",
+            "--longer-than",
+            "0s",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v = json(&out);
+    assert_eq!(v["victims"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(
+        v["protected"].as_array().unwrap().len(),
+        1,
+        "the event scheduler is protected: {v}"
+    );
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn kill_long_with_and_without_query_only() {
+    let s = Server::shared();
+    s.create_user("kl_user", "pw", "USAGE");
+    let c = s.connect("kl_user", "pw").unwrap();
+    let id = conn_id(&c);
+    let t = std::thread::spawn(move || {
+        let mut c = c;
+        let r = c.query_drop("SELECT SLEEP(60)");
+        let after = c.query_first::<u64, _>("SELECT 1");
+        (r.is_ok(), after.is_ok())
+    });
+    s.wait_until("sleeping query", Duration::from_secs(10), |r| {
+        r.query_first::<String, _>(format!(
+            "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID={id}"
+        ))
+        .unwrap()
+        .as_deref()
+            == Some("Query")
+    });
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-long",
+            "--longer-than",
+            "1s",
+            "--match-user",
+            "kl_user",
+            "--query-only",
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(killed_ids(&json(&out)), vec![id]);
+    let (_, survived) = t.join().unwrap();
+    assert!(survived, "--query-only keeps the connection");
+
+    let q = s.background_query("kl_user", "pw", "SELECT SLEEP(60)");
+    std::thread::sleep(Duration::from_millis(1100));
+    s.conncheck("root", "")
+        .args([
+            "kill-long",
+            "--longer-than",
+            "1s",
+            "--match-user",
+            "kl_user",
+            "--yes",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 killed"));
+    s.wait_until("connection gone", Duration::from_secs(10), |_| {
+        alive(s, &[q.id]).is_empty()
+    });
+}
+
+#[test]
+fn without_a_terminal_it_needs_yes_and_dry_run_kills_nothing() {
+    let s = Server::shared();
+    s.create_user("kt_user", "pw", "USAGE");
+    let idle = s.idle_connections("kt_user", "pw", 2);
+    let ids: Vec<u64> = idle.iter().map(conn_id).collect();
+    s.conncheck("root", "")
+        .args(["kill-idle", "--older-than", "0s", "--match-user", "kt_user"])
+        .assert()
+        .code(5)
+        .stdout(predicate::str::contains("Plan: kill 2"))
+        .stderr(predicate::str::contains("--yes"));
+    s.conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--match-user",
+            "kt_user",
+            "--dry-run",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Dry run"));
+    assert_eq!(alive(s, &ids), ids);
+    s.conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "1h",
+            "--match-user",
+            "kt_user",
+            "--yes",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Nothing to kill"));
+}
+
+#[test]
+fn an_account_without_connection_admin_is_denied() {
+    let s = Server::shared();
+    s.create_user("kd_victim", "pw", "USAGE");
+    s.create_user("kd_watcher", "pw", "PROCESS");
+    let idle = s.idle_connections("kd_victim", "pw", 1);
+    let out = s
+        .conncheck("kd_watcher", "pw")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--match-user",
+            "kd_victim",
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(17),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["results"][0]["outcome"], "denied");
+    assert!(
+        v["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("CONNECTION_ADMIN")
+    );
+    assert_eq!(alive(s, &[conn_id(&idle[0])]).len(), 1);
+}
+
+fn pty(s: &Server, args: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &s.port().to_string(),
+            "-u",
+            "root",
+        ])
+        .args(args);
+    rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
+}
+
+/// Wait for the prompt, then answer. The terminal library switches to raw mode after printing
+/// the prompt and discards input typed before that, so give it a moment.
+fn answer(p: &mut rexpect::session::PtySession, question: &str, key: &str) {
+    p.exp_string(question).unwrap();
+    p.exp_string("[y/N]").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    p.send(key).unwrap();
+    p.flush().unwrap();
+}
+
+fn exit_code(p: &rexpect::session::PtySession) -> i32 {
+    match p.process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn confirmation_through_a_real_terminal() {
+    let s = Server::shared();
+    s.create_user("kp_user", "pw", "USAGE");
+    let idle = s.idle_connections("kp_user", "pw", 2);
+    let ids: Vec<u64> = idle.iter().map(conn_id).collect();
+
+    let mut p = pty(
+        s,
+        &["kill-idle", "--older-than", "0s", "--match-user", "kp_user"],
+    );
+    answer(&mut p, "Kill these 2 sessions?", "n");
+    p.exp_string("declined").unwrap();
+    assert_eq!(exit_code(&p), 4);
+    assert_eq!(alive(s, &ids), ids, "answering no kills nothing");
+
+    let mut p = pty(
+        s,
+        &["kill-idle", "--older-than", "0s", "--match-user", "kp_user"],
+    );
+    answer(&mut p, "Kill these 2 sessions?", "y");
+    p.exp_string("2 killed").unwrap();
+    assert_eq!(exit_code(&p), 0);
+    s.wait_until("killed", Duration::from_secs(10), |_| {
+        alive(s, &ids).is_empty()
+    });
+}
+
+#[test]
+fn a_session_that_wakes_up_before_the_kill_is_skipped() {
+    let s = Server::shared();
+    s.create_user("kr_user", "pw", "USAGE");
+    let mut idle = s.idle_connections("kr_user", "pw", 2);
+    std::thread::sleep(Duration::from_millis(2100));
+    let (waker, sleeper) = (conn_id(&idle[0]), conn_id(&idle[1]));
+
+    let mut p = pty(
+        s,
+        &[
+            "kill-idle",
+            "--older-than",
+            "2s",
+            "--match-user",
+            "kr_user",
+            "--format",
+            "json",
+        ],
+    );
+    p.exp_string("Kill these 2 sessions?").unwrap();
+    // Between the plan and the confirmation, one victim runs a statement.
+    idle[0].query_drop("SELECT 1").unwrap();
+    answer(&mut p, "", "y");
+    let out = p.exp_eof().unwrap();
+    assert!(out.contains("\"skipped-changed\""), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap()..]).unwrap();
+    let outcome = |id: u64| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(outcome(waker), "skipped-changed");
+    assert_eq!(outcome(sleeper), "killed");
+    assert_eq!(alive(s, &[waker]), vec![waker]);
+}
