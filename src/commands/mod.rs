@@ -5,6 +5,7 @@ pub mod diagnose;
 pub mod generate;
 pub mod kill;
 pub mod sessions;
+pub mod settings;
 pub mod status;
 
 use std::io::IsTerminal;

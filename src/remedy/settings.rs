@@ -1,0 +1,388 @@
+//! Planning global settings changes: wait_timeout / interactive_timeout, max_connections and the
+//! slow query log. Pure: what would change, what it means, what blocks it, and how to make it
+//! survive a restart on this flavor. Executing the plan is [`apply`], the only SQL here.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::connect::{Connection, error};
+use crate::diagnose::max_connections_capped::fd_capacity;
+use crate::diagnose::memory;
+use crate::exit::{AppError, ErrorKind};
+use crate::render;
+use crate::snapshot::{Flavor, Snapshot};
+
+/// One global variable to change. `new` is a validated number or ON/OFF, never user text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub variable: &'static str,
+    pub current: String,
+    pub new: String,
+}
+
+/// How the change survives a restart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "method", content = "text")]
+pub enum Persist {
+    /// Runtime only (no --persist).
+    No,
+    /// MySQL 8.0+: SET PERSIST writes mysqld-auto.cnf.
+    SetPersist,
+    /// MariaDB and MySQL 5.7 have no SET PERSIST: this my.cnf snippet must be added by hand.
+    Snippet(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsPlan {
+    pub changes: Vec<Change>,
+    /// What the change means (shown before confirmation).
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Why nothing may be executed (RDS without SUPER, open-files cap without --force).
+    pub blocked: Option<String>,
+    pub persist: Persist,
+}
+
+impl SettingsPlan {
+    fn new(snap: &Snapshot, changes: Vec<Change>, persist: bool) -> SettingsPlan {
+        let persist = if !persist {
+            Persist::No
+        } else if !snap.server.flavor.is_mariadb() && snap.server.version_number >= (8, 0, 0) {
+            Persist::SetPersist
+        } else {
+            Persist::Snippet(snippet(&changes))
+        };
+        let blocked = snap.server.rds.then(|| {
+            let params: Vec<String> = changes
+                .iter()
+                .map(|c| format!("ParameterName={},ParameterValue={},ApplyMethod=immediate", c.variable, c.new))
+                .collect();
+            format!(
+                "Amazon RDS/Aurora does not allow SET GLOBAL: change the DB parameter group instead, e.g.\n  aws rds modify-db-parameter-group --db-parameter-group-name <your-group> --parameters {}",
+                params.join(" ")
+            )
+        });
+        SettingsPlan {
+            changes,
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            blocked,
+            persist,
+        }
+    }
+
+    /// The SQL that carries the plan out.
+    pub fn statements(&self) -> Vec<String> {
+        let verb = if self.persist == Persist::SetPersist {
+            "SET PERSIST"
+        } else {
+            "SET GLOBAL"
+        };
+        self.changes
+            .iter()
+            .map(|c| format!("{verb} {} = {}", c.variable, c.new))
+            .collect()
+    }
+}
+
+fn snippet(changes: &[Change]) -> String {
+    let mut s = String::from("[mysqld]\n");
+    for c in changes {
+        s.push_str(&format!("{} = {}\n", c.variable, c.new));
+    }
+    s
+}
+
+fn current(snap: &Snapshot, var: &str) -> String {
+    snap.var_str(var).unwrap_or("?").to_string()
+}
+
+/// A common pool's connection lifetime: HikariCP's default maxLifetime is 30 minutes, and
+/// the app must recycle connections before the server closes them.
+const COMMON_POOL_LIFETIME_S: u64 = 1800;
+
+pub fn timeouts(
+    snap: &Snapshot,
+    wait: Option<Duration>,
+    interactive: Option<Duration>,
+    persist: bool,
+) -> SettingsPlan {
+    let mut changes = Vec::new();
+    for (var, d) in [("wait_timeout", wait), ("interactive_timeout", interactive)] {
+        if let Some(d) = d {
+            changes.push(Change {
+                variable: var,
+                current: current(snap, var),
+                new: d.as_secs().max(1).to_string(),
+            });
+        }
+    }
+    let mut plan = SettingsPlan::new(snap, changes, persist);
+    plan.notes.push(
+        "The new global values apply to sessions that connect from now on; open sessions keep the timeout they started with (use --kill-existing to close the ones already idle longer)."
+            .into(),
+    );
+    let lowest = [wait, interactive]
+        .into_iter()
+        .flatten()
+        .map(|d| d.as_secs())
+        .min()
+        .unwrap_or(0);
+    if lowest < COMMON_POOL_LIFETIME_S {
+        plan.warnings.push(format!(
+            "{lowest}s is below common pool lifetimes (HikariCP maxLifetime defaults to 30 min): set each pool's maxLifetime/idleTimeout below {lowest}s, or applications will get 'MySQL server has gone away' / 'Communications link failure' on connections the server closed."
+        ));
+    }
+    let idle_longer = snap
+        .sessions
+        .iter()
+        .filter(|s| s.is_client() && s.is_sleeping() && s.time_s >= lowest)
+        .count();
+    if idle_longer > 0 {
+        plan.notes.push(format!(
+            "{idle_longer} sessions are already idle longer than {lowest}s."
+        ));
+    }
+    plan
+}
+
+pub fn max_connections(
+    snap: &Snapshot,
+    new: u64,
+    force: bool,
+    host_memory: Option<u64>,
+    persist: bool,
+) -> SettingsPlan {
+    let cur = snap.max_connections();
+    let mut plan = SettingsPlan::new(
+        snap,
+        vec![Change {
+            variable: "max_connections",
+            current: cur.to_string(),
+            new: new.to_string(),
+        }],
+        persist,
+    );
+    let est = memory::estimate(snap, new, host_memory);
+    plan.notes.push(format!(
+        "Worst-case memory at {new} connections: {} ({} global buffers + {} per connection x {new}); a theoretical maximum, each idle connection holds about {}.",
+        render::bytes(est.worst_case_bytes),
+        render::bytes(est.global_bytes),
+        render::bytes(est.per_connection_bytes),
+        render::bytes(est.baseline_per_connection_bytes),
+    ));
+    match est.worst_case_share() {
+        Some(share) if share > 1.0 => plan.warnings.push(format!(
+            "the worst case is {:.0}% of the server's {} RAM: under load the server could be killed by the OOM killer",
+            share * 100.0,
+            render::bytes(est.host_memory_bytes.unwrap_or(0))
+        )),
+        Some(_) => {}
+        None => plan.notes.push("Server RAM unknown (pass --server-memory 16G to compare).".into()),
+    }
+    if new > cur {
+        plan.notes.push(
+            "More connections is rarely the fix on its own: check `conncheck diagnose` for leaks, idle pools and long transactions first."
+                .into(),
+        );
+    }
+    let connected = snap.threads_connected();
+    if new < connected {
+        plan.warnings.push(format!(
+            "{connected} connections are open now: they stay, but no new client gets in until fewer than {new} remain"
+        ));
+    }
+    if let Some(cap) = fd_capacity(snap).filter(|cap| new > *cap) {
+        let why = if snap.server.flavor.is_mariadb() {
+            format!(
+                "open_files_limit {} holds about {cap} connections: beyond that new clients hang without a greeting (raise LimitNOFILE / open_files_limit and restart)",
+                current(snap, "open_files_limit")
+            )
+        } else {
+            format!(
+                "open_files_limit {} caps max_connections at {cap} (open_files_limit - 810): raise LimitNOFILE / open_files_limit and restart",
+                current(snap, "open_files_limit")
+            )
+        };
+        if force {
+            plan.warnings.push(format!("--force: {why}"));
+        } else if plan.blocked.is_none() {
+            plan.blocked = Some(format!("{why}; pass --force to set it anyway"));
+        }
+    }
+    plan
+}
+
+pub fn slow_log(
+    snap: &Snapshot,
+    on: bool,
+    long_query_time: Option<Duration>,
+    persist: bool,
+) -> SettingsPlan {
+    let mut changes = vec![Change {
+        variable: "slow_query_log",
+        current: current(snap, "slow_query_log"),
+        new: if on { "ON" } else { "OFF" }.into(),
+    }];
+    if let Some(d) = long_query_time {
+        changes.push(Change {
+            variable: "long_query_time",
+            current: current(snap, "long_query_time"),
+            new: format!("{:.3}", d.as_secs_f64()),
+        });
+    }
+    let mut plan = SettingsPlan::new(snap, changes, persist);
+    if on {
+        plan.notes.push(
+            "Queries slower than long_query_time are written to the slow log (see @@slow_query_log_file): the ones that hold connections open. Summarize it with pt-query-digest or mariadb-dumpslow."
+                .into(),
+        );
+    }
+    plan
+}
+
+/// Old and verified new value of one variable.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub variable: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+/// Execute the plan's statements and read the values back.
+pub fn apply(
+    c: &mut Connection,
+    plan: &SettingsPlan,
+    flavor: Flavor,
+) -> Result<Vec<Applied>, AppError> {
+    let mut out = Vec::new();
+    for (change, sql) in plan.changes.iter().zip(plan.statements()) {
+        use mysql::prelude::Queryable;
+        c.conn
+            .query_drop(&sql)
+            .map_err(|e| set_error(&e, &c.target, change.variable, flavor))?;
+        let now: Option<String> = c
+            .conn
+            .query_first(format!("SELECT @@GLOBAL.{}", change.variable))
+            .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))?;
+        out.push(Applied {
+            variable: change.variable,
+            old: change.current.clone(),
+            new: now.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+fn set_error(e: &mysql::Error, target: &str, var: &str, flavor: Flavor) -> AppError {
+    match error::server_code(e) {
+        Some(error::code::SPECIFIC_ACCESS_DENIED) => AppError::new(
+            ErrorKind::Privilege,
+            format!("cannot set {var}: {}", error::server_message(e)),
+        )
+        .hint(if flavor.is_mariadb() {
+            "SET GLOBAL needs SUPER (or, for some variables, a narrower admin privilege) on MariaDB: connect as an admin"
+        } else {
+            "SET GLOBAL needs SYSTEM_VARIABLES_ADMIN or SUPER on MySQL 8: GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO ..."
+        }),
+        _ => error::query_error(e, target, &format!("setting {var}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+
+    #[test]
+    fn timeouts_warn_below_pool_lifetimes_and_persist_per_flavor() {
+        let s = fixtures::mariadb();
+        let p = timeouts(&s, Some(Duration::from_secs(300)), None, true);
+        assert_eq!(
+            p.changes,
+            vec![Change {
+                variable: "wait_timeout",
+                current: "600".into(),
+                new: "300".into()
+            }]
+        );
+        assert!(p.warnings[0].contains("maxLifetime"));
+        assert_eq!(
+            p.persist,
+            Persist::Snippet("[mysqld]\nwait_timeout = 300\n".into())
+        );
+        assert_eq!(p.statements(), vec!["SET GLOBAL wait_timeout = 300"]);
+        let m = timeouts(
+            &fixtures::mysql8(),
+            Some(Duration::from_secs(3600)),
+            Some(Duration::from_secs(3600)),
+            true,
+        );
+        assert_eq!(m.persist, Persist::SetPersist);
+        assert!(m.warnings.is_empty());
+        assert_eq!(
+            m.statements(),
+            vec![
+                "SET PERSIST wait_timeout = 3600",
+                "SET PERSIST interactive_timeout = 3600"
+            ]
+        );
+    }
+
+    #[test]
+    fn max_connections_shows_memory_and_respects_the_open_files_cap() {
+        let mut s = fixtures::mysql8();
+        s.variables.insert("open_files_limit".into(), "1024".into());
+        let p = max_connections(&s, 500, false, None, false);
+        assert!(
+            p.notes[0].starts_with("Worst-case memory at 500 connections"),
+            "{:?}",
+            p.notes
+        );
+        assert!(
+            p.blocked.as_deref().unwrap().contains("214"),
+            "{:?}",
+            p.blocked
+        );
+        let forced = max_connections(&s, 500, true, None, false);
+        assert!(forced.blocked.is_none());
+        assert!(forced.warnings.iter().any(|w| w.starts_with("--force")));
+        let ok = max_connections(&fixtures::mariadb(), 300, false, Some(1 << 30), false);
+        assert!(ok.blocked.is_none());
+        assert!(
+            ok.warnings.iter().any(|w| w.contains("OOM")),
+            "{:?}",
+            ok.warnings
+        );
+    }
+
+    #[test]
+    fn rds_runs_nothing_and_names_the_parameter_group_change() {
+        let mut s = fixtures::mysql8();
+        s.server.rds = true;
+        let p = max_connections(&s, 400, false, None, false);
+        let b = p.blocked.unwrap();
+        assert!(
+            b.contains("ParameterName=max_connections,ParameterValue=400"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn slow_log() {
+        let p = super::slow_log(
+            &fixtures::mariadb(),
+            true,
+            Some(Duration::from_millis(500)),
+            false,
+        );
+        assert_eq!(
+            p.statements(),
+            vec![
+                "SET GLOBAL slow_query_log = ON",
+                "SET GLOBAL long_query_time = 0.500"
+            ]
+        );
+    }
+}
