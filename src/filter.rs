@@ -166,7 +166,7 @@ mod tests {
             s(3, "application", "10.0.0.1:5002", "Sleep", 900, None),
         ];
         let by_user = f(SessionFilterArgs {
-            user: vec!["app".into()],
+            match_user: vec!["app".into()],
             ..Default::default()
         });
         assert_eq!(rows.iter().filter(|r| by_user.matches(r)).count(), 2);
@@ -193,7 +193,7 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![3]);
         let cmd = f(SessionFilterArgs {
-            command: vec!["query".into()],
+            match_command: vec!["query".into()],
             ..Default::default()
         });
         assert!(cmd.matches(&rows[1]) && !cmd.matches(&rows[0]));
@@ -233,7 +233,7 @@ mod tests {
         );
         assert!(
             SessionFilter::from_args(&SessionFilterArgs {
-                state: Some("(".into()),
+                match_state: Some("(".into()),
                 ..Default::default()
             })
             .is_err()

@@ -214,3 +214,20 @@ pub fn with_sessions(s: &mut Snapshot, sessions: Vec<Session>) {
     let max_used = s.status_u64("max_used_connections").unwrap_or(0).max(n);
     set_status(s, "max_used_connections", max_used);
 }
+
+/// `waiting_id` waits `wait_s` seconds for a lock held by `blocking_id` (None: unknown holder, as
+/// MariaDB shows metadata-lock waits).
+pub fn lock_wait(
+    kind: LockKind,
+    waiting_id: u64,
+    blocking_id: Option<u64>,
+    wait_s: u64,
+) -> LockWait {
+    LockWait {
+        kind,
+        waiting_id,
+        blocking_id,
+        object: Some("shop.t".into()),
+        wait_s,
+    }
+}

@@ -5,9 +5,23 @@
 //! from recorded data, including servers we cannot run here (MySQL 8, RDS, Aurora).
 //! Finding ids are stable: scripts depend on them.
 
+pub mod aborted_clients;
+pub mod common;
+pub mod globals;
+pub mod idle_connections;
+pub mod max_connections_capped;
+pub mod max_connections_low;
 pub mod memory;
+pub mod memory_headroom;
 pub mod near_limit;
+pub mod no_process_privilege;
+pub mod per_user_limit_missing;
+pub mod refused_connections;
 pub mod server_full;
+pub mod slow_query_log_off;
+pub mod thread_cache;
+pub mod traffic_spike;
+pub mod wait_timeout_high;
 
 #[cfg(test)]
 pub mod fixtures;
@@ -196,8 +210,22 @@ impl From<&ThresholdArgs> for Thresholds {
 }
 
 /// Every heuristic, in no particular order (the result is ranked).
-const CHECKS: &[fn(&Snapshot, &Thresholds) -> Vec<Finding>] =
-    &[server_full::check, near_limit::check];
+const CHECKS: &[fn(&Snapshot, &Thresholds) -> Vec<Finding>] = &[
+    server_full::check,
+    near_limit::check,
+    idle_connections::check,
+    aborted_clients::check,
+    max_connections_capped::check,
+    max_connections_low::check,
+    memory_headroom::check,
+    no_process_privilege::check,
+    per_user_limit_missing::check,
+    refused_connections::check,
+    slow_query_log_off::check,
+    thread_cache::check,
+    traffic_spike::check,
+    wait_timeout_high::check,
+];
 
 /// Run every heuristic and rank: severity first, then slots at stake, then id (stable output).
 pub fn diagnose(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {

@@ -333,10 +333,14 @@ mod tests {
     fn kill_long_never_touches_replication_or_system_threads() {
         let p = plan(&snap(), &criteria(Target::Long, 60));
         assert_eq!(ids(&p), vec![4]);
-        assert_eq!(p.protected, vec![5, 6, 7]);
+        assert_eq!(
+            p.protected,
+            vec![5, 6, 7, 9],
+            "replication, system, and the row already being killed"
+        );
         let mut c = criteria(Target::Long, 60);
         c.allow_replication = true;
-        assert_eq!(ids(&plan(&snap(), &c)), vec![5, 4]);
+        assert_eq!(ids(&plan(&snap(), &c)), vec![5, 7, 4]);
         c.allow_system = true;
         assert_eq!(ids(&plan(&snap(), &c)), vec![5, 6, 7, 4]);
     }

@@ -1,0 +1,303 @@
+//! What the heuristics share: rates from the status sample, one severity scale for the connection
+//! slots a cause holds, the client-session filter, oldest-first ordering, and the timeout actions.
+//! Pure.
+//!
+//! The scale, so that findings of different causes rank the same way:
+//!
+//! | slots at stake                                  | severity |
+//! |-------------------------------------------------|----------|
+//! | ≥ 50 % of max_connections                       | critical |
+//! | ≥ 10 sessions, or ≥ 10 % of max_connections     | warning  |
+//! | fewer (but some)                                | info     |
+//!
+//! Half the slots held by one cause means the next burst of clients gets ERROR 1040. Ten sessions
+//! (or a tenth of the slots on a large server) is where a cause stops being background noise: on
+//! the default max_connections of 151 it is 6.6 %. Causes that hurt with a single session (a long
+//! query, a lock pile-up) start at warning and turn critical at the same "many" bar
+//! ([`severity_from_one`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Action, Severity, dur};
+use crate::render::secs;
+use crate::snapshot::locks::waiting_for;
+use crate::snapshot::{Session, Snapshot};
+
+// NOTE: per_sec and rate_basis were written by another engineer; this file was overwritten by
+// accident and they were restored from their uses in refused_connections.rs. Check them.
+
+/// A rate for people: `2.50/s`, or per hour when too small to read per second (`3.6/h`:
+/// lifetime averages of rare events).
+pub fn per_sec(rate: f64) -> String {
+    if rate >= 0.01 || rate == 0.0 {
+        format!("{rate:.2}/s")
+    } else {
+        format!("{:.1}/h", rate * 3600.0)
+    }
+}
+
+/// What a [`Snapshot::status_rate`] is measured over: the sample, or the lifetime average.
+pub fn rate_basis(snap: &Snapshot) -> String {
+    if snap.status_after.is_some() && snap.sample_s > 0.0 {
+        format!("during the {:.0}s sample", snap.sample_s)
+    } else {
+        "since startup".to_string()
+    }
+}
+
+/// From this many sessions a cause is "many" whatever max_connections is.
+pub const MANY_SESSIONS: u64 = 10;
+/// ... or from this share of max_connections.
+pub const MANY_SHARE: f64 = 0.10;
+/// The share of max_connections that makes a cause critical.
+pub const MOST_SHARE: f64 = 0.50;
+
+/// `n` as a share (0..1) of max_connections.
+pub fn share(n: u64, max_connections: u64) -> f64 {
+    n as f64 / max_connections.max(1) as f64
+}
+
+/// `11.9%`.
+pub fn pct(n: u64, max_connections: u64) -> String {
+    format!("{:.1}%", share(n, max_connections) * 100.0)
+}
+
+/// `18 of 151 (11.9%)`.
+pub fn of_max(n: u64, max_connections: u64) -> String {
+    format!("{n} of {max_connections} ({})", pct(n, max_connections))
+}
+
+/// At least [`MANY_SESSIONS`] sessions or [`MANY_SHARE`] of the slots.
+pub fn is_many(n: u64, max_connections: u64) -> bool {
+    n >= MANY_SESSIONS || share(n, max_connections) >= MANY_SHARE
+}
+
+/// The shared scale: critical from half the slots, warning when many, info below.
+pub fn severity_for_slots(slots: u64, max_connections: u64) -> Severity {
+    if share(slots, max_connections) >= MOST_SHARE {
+        Severity::Critical
+    } else if is_many(slots, max_connections) {
+        Severity::Warning
+    } else {
+        Severity::Info
+    }
+}
+
+/// For causes that hurt with one session: warning, critical when many.
+pub fn severity_from_one(n: u64, max_connections: u64) -> Severity {
+    if is_many(n, max_connections) {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
+
+/// The sessions every heuristic judges: clients only (no replication, system or killed rows).
+pub fn clients(snap: &Snapshot) -> impl Iterator<Item = &Session> {
+    snap.sessions.iter().filter(|s| s.is_client())
+}
+
+/// Whether the session has been in its current state (idle time for Sleep) at least `d`.
+pub fn at_least(s: &Session, d: Duration) -> bool {
+    s.time_secs_f64() >= d.as_secs_f64()
+}
+
+/// How long the session has held its slot for what it does now: the time in its current state,
+/// or the age of its open transaction when that is older.
+pub fn age_s(snap: &Snapshot, s: &Session) -> f64 {
+    let trx = snap.transaction_of(s.id).map_or(0.0, |t| t.age_s as f64);
+    s.time_secs_f64().max(trx)
+}
+
+/// Sort oldest first (see [`age_s`]), then by id for a stable order.
+pub fn oldest_first<'a>(snap: &Snapshot, mut v: Vec<&'a Session>) -> Vec<&'a Session> {
+    v.sort_by(|a, b| {
+        age_s(snap, b)
+            .total_cmp(&age_s(snap, a))
+            .then(a.id.cmp(&b.id))
+    });
+    v
+}
+
+pub fn ids(v: &[&Session]) -> Vec<u64> {
+    v.iter().map(|s| s.id).collect()
+}
+
+/// Whether the session waits for a lock (listed wait, InnoDB `LOCK WAIT`, or a wait state).
+pub fn is_waiting(snap: &Snapshot, s: &Session) -> bool {
+    snap.lock_waits.iter().any(|w| w.waiting_id == s.id)
+        || snap
+            .transaction_of(s.id)
+            .is_some_and(|t| t.state.eq_ignore_ascii_case("LOCK WAIT"))
+        || waiting_for(&s.state).is_some()
+}
+
+/// Group sessions by a key, keeping their order inside each group.
+pub fn group_by<'a, K: Ord>(
+    sessions: impl IntoIterator<Item = &'a Session>,
+    key: impl Fn(&'a Session) -> K,
+) -> BTreeMap<K, Vec<&'a Session>> {
+    let mut m: BTreeMap<K, Vec<&Session>> = BTreeMap::new();
+    for s in sessions {
+        m.entry(key(s)).or_default().push(s);
+    }
+    m
+}
+
+/// `app@10.0.0.1 ×12, web@10.0.0.2 ×3, …`: the largest clients among `sessions`.
+pub fn by_client(sessions: &[&Session], top: usize) -> String {
+    let mut counts: Vec<(String, usize)> = group_by(sessions.iter().copied(), Session::account)
+        .into_iter()
+        .map(|(k, v)| (k, v.len()))
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out: Vec<String> = counts
+        .iter()
+        .take(top)
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect();
+    if counts.len() > top {
+        out.push(format!("{} more clients", counts.len() - top));
+    }
+    out.join(", ")
+}
+
+/// A value for a conncheck command line, single-quoted when the shell would split or expand it.
+pub fn shell_arg(v: &str) -> String {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%._:-/[]".contains(&b))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', r"'\''"))
+    }
+}
+
+/// Lower wait_timeout to `idle` so the server closes forgotten connections itself, or explain why
+/// it does not when it is already that low (clients raise it per session, or are interactive).
+pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
+    let idle_s = idle.as_secs().max(1);
+    match snap.var_u64("wait_timeout") {
+        Some(w) if w <= idle_s => vec![Action::advice(format!(
+            "wait_timeout is already {}: these clients raise it per session (SET SESSION wait_timeout) or count as interactive (interactive_timeout {}); fix that on the client side",
+            secs(w),
+            snap.var_u64("interactive_timeout").map_or("?".into(), secs),
+        ))],
+        w => vec![
+            Action::command(format!(
+                "conncheck set-timeouts --wait-timeout {} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
+                dur(idle),
+                w.map_or("unknown".into(), secs),
+            )),
+            Action::config(format!(
+                "[mysqld]\nwait_timeout = {idle_s}          # seconds idle before the server closes a connection\ninteractive_timeout = {idle_s}"
+            )),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, session, trx};
+
+    #[test]
+    fn the_scale() {
+        // max_connections 151: many = 10 sessions (6.6 %), critical from 76 (50.3 %).
+        assert_eq!(severity_for_slots(0, 151), Severity::Info);
+        assert_eq!(severity_for_slots(9, 151), Severity::Info);
+        assert_eq!(severity_for_slots(10, 151), Severity::Warning);
+        assert_eq!(severity_for_slots(75, 151), Severity::Warning);
+        assert_eq!(severity_for_slots(76, 151), Severity::Critical);
+        // A small server: 10 % of 50 is 5 sessions.
+        assert_eq!(severity_for_slots(4, 50), Severity::Info);
+        assert_eq!(severity_for_slots(5, 50), Severity::Warning);
+        assert_eq!(severity_for_slots(25, 50), Severity::Critical);
+        assert_eq!(severity_from_one(1, 151), Severity::Warning);
+        assert_eq!(severity_from_one(10, 151), Severity::Critical);
+        assert_eq!(
+            severity_for_slots(1, 0),
+            Severity::Critical,
+            "no division by 0"
+        );
+        assert_eq!(of_max(18, 151), "18 of 151 (11.9%)");
+    }
+
+    #[test]
+    fn clients_and_order() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.1", "Sleep", 10, "", None),
+                session(2, "app", "10.0.0.1", "Sleep", 50, "", None),
+                session(3, "app", "10.0.0.1", "Sleep", 5, "", None),
+                session(4, "system user", "", "Slave_SQL", 900, "", None),
+                session(5, "app", "10.0.0.1", "Killed", 900, "", None),
+                session(6, "app", "10.0.0.1", "Sleep", 50, "", None),
+            ],
+        );
+        s.transactions.push(trx(3, "RUNNING", 400, 1, None));
+        let v = oldest_first(&s, clients(&s).collect());
+        assert_eq!(ids(&v), vec![3, 2, 6, 1]);
+        assert_eq!(by_client(&v, 5), "app@10.0.0.1 ×4");
+    }
+
+    #[test]
+    fn waiting_sessions() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "localhost", "Query", 3, "Updating", None),
+                session(
+                    2,
+                    "app",
+                    "localhost",
+                    "Query",
+                    3,
+                    "Waiting for table metadata lock",
+                    None,
+                ),
+                session(3, "app", "localhost", "Query", 3, "executing", None),
+            ],
+        );
+        s.transactions.push(trx(1, "LOCK WAIT", 3, 0, None));
+        let w: Vec<u64> = s
+            .sessions
+            .iter()
+            .filter(|x| is_waiting(&s, x))
+            .map(|x| x.id)
+            .collect();
+        assert_eq!(w, vec![1, 2]);
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_arg("app"), "app");
+        assert_eq!(shell_arg("10.0.0.1"), "10.0.0.1");
+        assert_eq!(shell_arg("my user"), "'my user'");
+        assert_eq!(shell_arg("o'brien"), r"'o'\''brien'");
+        assert_eq!(shell_arg(""), "''");
+    }
+
+    #[test]
+    fn timeouts() {
+        let s = fixtures::mariadb(); // wait_timeout 600
+        let a = timeout_actions(&s, Duration::from_secs(300));
+        assert!(
+            a[0].text
+                .starts_with("conncheck set-timeouts --wait-timeout 300s")
+        );
+        assert!(a[1].text.contains("wait_timeout = 300"));
+        let a = timeout_actions(&s, Duration::from_secs(600));
+        assert_eq!(a.len(), 1);
+        assert!(
+            a[0].text.contains("SET SESSION wait_timeout"),
+            "{}",
+            a[0].text
+        );
+    }
+}

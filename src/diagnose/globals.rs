@@ -1,0 +1,89 @@
+//! How to change a global variable on this server, as actions: `SET GLOBAL` for the running
+//! server plus the `[mysqld]` lines that keep the change after a restart, or the DB parameter
+//! group on RDS/Aurora, where SET GLOBAL is refused
+//! (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html).
+//! Pure: builds text, sends nothing.
+
+use super::Action;
+use crate::snapshot::Snapshot;
+
+/// Change dynamic globals: the conncheck command (if any), `SET GLOBAL`, and `[mysqld]`; on
+/// RDS/Aurora only the parameter group. Values are SQL literals (`300`, `'ON'`).
+pub fn change_globals(
+    snap: &Snapshot,
+    command: Option<&str>,
+    vars: &[(&str, &str)],
+) -> Vec<Action> {
+    if snap.server.rds {
+        return vec![parameter_group(vars, "immediate")];
+    }
+    let sql = vars
+        .iter()
+        .map(|(n, v)| format!("SET GLOBAL {n} = {v};"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    command
+        .map(Action::command)
+        .into_iter()
+        .chain([Action::sql(sql), mysqld_config(vars)])
+        .collect()
+}
+
+/// A `[mysqld]` snippet for my.cnf.
+pub fn mysqld_config(vars: &[(&str, &str)]) -> Action {
+    let lines: String = vars
+        .iter()
+        .map(|(n, v)| format!("\n{n} = {}", v.trim_matches('\'')))
+        .collect();
+    Action::config(format!("[mysqld]{lines}"))
+}
+
+/// The RDS/Aurora way: the DB parameter group. `apply` is `immediate` for dynamic variables,
+/// `pending-reboot` for static ones.
+pub fn parameter_group(vars: &[(&str, &str)], apply: &str) -> Action {
+    let params = vars
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "\"ParameterName={n},ParameterValue={},ApplyMethod={apply}\"",
+                v.trim_matches('\'')
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Action::advice(format!(
+        "RDS/Aurora does not allow SET GLOBAL: change the DB parameter group instead: aws rds modify-db-parameter-group --db-parameter-group-name <group> --parameters {params}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{ActionKind, fixtures};
+
+    #[test]
+    fn on_a_server_and_on_rds() {
+        let mut s = fixtures::mariadb();
+        let vars = [("slow_query_log", "'ON'"), ("long_query_time", "1")];
+        let a = change_globals(&s, Some("conncheck set-slow-log on"), &vars);
+        assert_eq!(a[0].kind, ActionKind::Command);
+        assert_eq!(
+            a[1].text,
+            "SET GLOBAL slow_query_log = 'ON'; SET GLOBAL long_query_time = 1;"
+        );
+        assert_eq!(
+            a[2].text,
+            "[mysqld]\nslow_query_log = ON\nlong_query_time = 1"
+        );
+        assert_eq!(change_globals(&s, None, &vars).len(), 2);
+        s.server.rds = true;
+        let a = change_globals(&s, Some("conncheck set-slow-log on"), &vars);
+        assert_eq!(a.len(), 1);
+        assert!(
+            a[0].text.contains(
+                "\"ParameterName=slow_query_log,ParameterValue=ON,ApplyMethod=immediate\""
+            )
+        );
+        assert!(!a[0].text.contains("SET GLOBAL slow"));
+    }
+}

@@ -1,0 +1,305 @@
+//! `idle-transactions`: client sessions asleep inside an open transaction older than
+//! `--trx-threshold`: the forgotten `BEGIN; UPDATE …` whose client never commits.
+//!
+//! The session shows `Sleep` in the processlist while INNODB_TRX still lists its transaction
+//! (`trx_state RUNNING`, `trx_query NULL`: see shared/reference/mysql8-locks.md). It keeps its
+//! slot, its row locks and its metadata locks until the client commits or the connection ends,
+//! so the sessions queueing behind it hold slots too. Any such transaction older than the
+//! threshold (default 60 s) is a warning; critical when it blocks other sessions (listed lock
+//! waits naming it as the holder) or when they hold half the slots (the shared scale of
+//! [`super::common`]). Killing the session rolls its transaction back.
+
+use super::common::{clients, ids, oldest_first, pct, severity_for_slots};
+use super::{Action, Finding, Severity, Thresholds, dur};
+use crate::render::secs;
+use crate::snapshot::Snapshot;
+
+pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+    let idle_trx = oldest_first(
+        snap,
+        clients(snap)
+            .filter(|s| {
+                s.is_sleeping()
+                    && snap
+                        .transaction_of(s.id)
+                        .is_some_and(|t| t.age_s >= th.trx.as_secs())
+            })
+            .collect(),
+    );
+    if idle_trx.is_empty() {
+        return vec![];
+    }
+    let max = snap.max_connections();
+    let n = idle_trx.len() as u64;
+    // Distinct sessions each one holds up.
+    let blocked = |id: u64| {
+        let mut w: Vec<u64> = snap
+            .lock_waits
+            .iter()
+            .filter(|w| w.blocking_id == Some(id))
+            .map(|w| w.waiting_id)
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        w.len()
+    };
+    let total_blocked: usize = idle_trx.iter().map(|s| blocked(s.id)).sum();
+    let rows: u64 = idle_trx
+        .iter()
+        .filter_map(|s| snap.transaction_of(s.id))
+        .map(|t| t.rows_modified)
+        .sum();
+    let oldest = snap.transaction_of(idle_trx[0].id).map_or(0, |t| t.age_s);
+    let threshold = dur(th.trx);
+    let severity = if total_blocked > 0 {
+        Severity::Critical
+    } else {
+        severity_for_slots(n, max).max(Severity::Warning)
+    };
+    let blocking = if total_blocked > 0 {
+        format!(", blocking {total_blocked} other sessions")
+    } else {
+        String::new()
+    };
+    let mut f = Finding::new(
+        "idle-transactions",
+        severity,
+        format!("{n} sessions sit idle inside a transaction open for {threshold} or more"),
+        format!(
+            "{n} sleeping sessions ({} of max_connections {max}) hold a transaction open for {threshold} or more, the oldest for {}{blocking}.",
+            pct(n, max),
+            secs(oldest),
+        ),
+    )
+    .evidence("idle transactions", n)
+    .evidence("sessions they block", total_blocked)
+    .evidence("rows modified (rolled back if killed)", rows);
+    for s in &idle_trx {
+        let Some(t) = snap.transaction_of(s.id) else {
+            continue;
+        };
+        f = f.evidence(
+            &format!("session {}", s.id),
+            format!(
+                "{}, transaction open {}, idle {}, {} rows modified, blocks {}",
+                s.account(),
+                secs(t.age_s),
+                secs(s.time_s),
+                t.rows_modified,
+                blocked(s.id),
+            ),
+        );
+    }
+    f = f
+        .sessions(ids(&idle_trx))
+        .slots(n + total_blocked as u64)
+        .action(Action::command(format!(
+            "conncheck kill-idle --older-than {threshold} --with-open-trx only   # rolls back their transactions ({rows} modified rows); --dry-run first"
+        )))
+        .action(Action::advice(
+            "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
+        ));
+    f = if snap.server.flavor.is_mariadb() {
+        // https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout (10.3+).
+        f.action(Action::config(format!(
+            "[mysqld]\nidle_transaction_timeout = {}   # MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
+            th.trx.as_secs().max(1)
+        )))
+    } else {
+        f.action(Action::advice(format!(
+            "MySQL has no idle-transaction timeout: wait_timeout ends them only after {}; run `conncheck kill-idle --older-than {threshold} --with-open-trx only --repeat 30s --for 1h` (or pt-kill) until the application is fixed",
+            snap.var_u64("wait_timeout").map_or("wait_timeout".into(), secs)
+        )))
+    };
+    vec![f]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::ActionKind;
+    use crate::diagnose::fixtures::{self, lock_wait, session, trx};
+    use crate::snapshot::{LockKind, Session};
+    use std::time::Duration;
+
+    fn sleeping(id: u64, idle_s: u64) -> Session {
+        session(id, "app", "10.0.0.7", "Sleep", idle_s, "", None)
+    }
+
+    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
+        f.evidence
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.value.as_str())
+            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
+    }
+
+    #[test]
+    fn healthy_servers_have_no_idle_transactions() {
+        let th = Thresholds::default();
+        assert!(check(&fixtures::mariadb(), &th).is_empty());
+        assert!(check(&fixtures::mysql8(), &th).is_empty());
+    }
+
+    #[test]
+    fn forgotten_transaction_is_a_warning_and_the_threshold_is_inclusive() {
+        // MariaDB live shape: Sleep, State '', INNODB_TRX RUNNING with trx_query NULL.
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                sleeping(64, 50),
+                sleeping(65, 40),
+                sleeping(66, 3000), // no transaction: idle-connections' business
+                session(
+                    67,
+                    "app",
+                    "10.0.0.7",
+                    "Query",
+                    90,
+                    "Updating",
+                    Some("UPDATE t SET v=1"),
+                ),
+            ],
+        );
+        s.transactions = vec![
+            trx(64, "RUNNING", 60, 1, None),
+            trx(65, "RUNNING", 59, 4, None),
+            trx(67, "RUNNING", 90, 7, Some("UPDATE t SET v=1")),
+        ];
+        let f = check(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "idle-transactions");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].sessions, vec![64]);
+        assert_eq!(f[0].slots, 1);
+        assert_eq!(
+            ev(&f[0], "session 64"),
+            "app@10.0.0.7, transaction open 1m00s, idle 50s, 1 rows modified, blocks 0"
+        );
+        assert!(f[0].actions[0].text.starts_with(
+            "conncheck kill-idle --older-than 60s --with-open-trx only   # rolls back their transactions (1 modified rows)"
+        ));
+        let config = f[0]
+            .actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Config)
+            .unwrap();
+        assert!(config.text.contains("idle_transaction_timeout = 60"));
+    }
+
+    #[test]
+    fn blocking_others_is_critical() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                sleeping(24, 100),
+                session(
+                    25,
+                    "root",
+                    "localhost",
+                    "Query",
+                    20,
+                    "Updating",
+                    Some("UPDATE t SET v=v+10 WHERE id=1"),
+                ),
+                session(
+                    26,
+                    "root",
+                    "localhost",
+                    "Query",
+                    15,
+                    "Updating",
+                    Some("UPDATE t SET v=v+1 WHERE id=1"),
+                ),
+                sleeping(40, 500),
+            ],
+        );
+        s.transactions = vec![
+            trx(24, "RUNNING", 120, 1, None),
+            trx(
+                25,
+                "LOCK WAIT",
+                20,
+                0,
+                Some("UPDATE t SET v=v+10 WHERE id=1"),
+            ),
+            trx(
+                26,
+                "LOCK WAIT",
+                15,
+                0,
+                Some("UPDATE t SET v=v+1 WHERE id=1"),
+            ),
+            trx(40, "RUNNING", 600, 12, None),
+        ];
+        // 26 waits for both 24 and 25 (listed once per holder, as sys.innodb_lock_waits does).
+        s.lock_waits = vec![
+            lock_wait(LockKind::Row, 25, Some(24), 20),
+            lock_wait(LockKind::Row, 26, Some(24), 15),
+            lock_wait(LockKind::Row, 26, Some(25), 15),
+        ];
+        let f = &check(&s, &Thresholds::default())[0];
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.sessions, vec![40, 24]);
+        assert_eq!(ev(f, "sessions they block"), "2");
+        assert_eq!(ev(f, "rows modified (rolled back if killed)"), "13");
+        assert!(ev(f, "session 24").ends_with("blocks 2"));
+        assert_eq!(f.slots, 4);
+        assert!(
+            f.summary.contains("blocking 2 other sessions"),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn half_the_slots_is_critical_without_blocking() {
+        let mut s = fixtures::mysql8();
+        s.variables.insert("max_connections".into(), "20".into());
+        fixtures::with_sessions(&mut s, (1..=10).map(|i| sleeping(i, 100)).collect());
+        s.transactions = (1..=10)
+            .map(|i| trx(i, "RUNNING", 100 + i, 0, None))
+            .collect();
+        let f = &check(&s, &Thresholds::default())[0];
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.sessions, vec![10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+        fixtures::with_sessions(&mut s, (1..=9).map(|i| sleeping(i, 100)).collect());
+        assert_eq!(
+            check(&s, &Thresholds::default())[0].severity,
+            Severity::Warning
+        );
+    }
+
+    #[test]
+    fn mysql_has_no_timeout_and_only_clients_count() {
+        let mut s = fixtures::mysql8();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                sleeping(9, 200),
+                session(10, "system user", "", "Sleep", 200, "", None),
+                session(11, "app", "10.0.0.7", "Killed", 200, "", None),
+            ],
+        );
+        s.transactions = (9..=11).map(|i| trx(i, "RUNNING", 300, 2, None)).collect();
+        let th = Thresholds {
+            trx: Duration::from_secs(120),
+            ..Thresholds::default()
+        };
+        let f = &check(&s, &th)[0];
+        assert_eq!(f.sessions, vec![9]);
+        assert!(
+            f.actions[0]
+                .text
+                .starts_with("conncheck kill-idle --older-than 120s --with-open-trx only")
+        );
+        assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
+        assert!(
+            f.actions
+                .iter()
+                .any(|a| a.text.starts_with("MySQL has no idle-transaction timeout"))
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! `long-running-queries`: client statements running longer than `--long-query-threshold`.
+//!
+//! A slow statement holds its connection the whole time, and while it runs the application opens
+//! more connections for the requests queueing behind it: a few slow queries are how a busy server
+//! climbs to max_connections. Counted: client sessions in command `Query` or `Execute` (a prepared
+//! statement) for at least the threshold (default 60 s). Sessions that wait for a lock are left to
+//! lock-pileup: killing a waiter frees one slot and fixes nothing, the blocker is the cause.
+//! Even one such statement is a warning; many (10, or 10 % of max_connections: the shared "many"
+//! bar of [`super::common`]) are critical.
+
+use super::common::{
+    at_least, by_client, clients, ids, is_waiting, oldest_first, pct, severity_from_one,
+};
+use super::{Action, Finding, Thresholds, dur};
+use crate::render::{secs, snippet};
+use crate::snapshot::Snapshot;
+
+/// Statements listed one by one in the evidence; the rest are counted.
+const LISTED: usize = 10;
+
+pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+    let busy = |cmd: &str| cmd.eq_ignore_ascii_case("Query") || cmd.eq_ignore_ascii_case("Execute");
+    let (waiting, long): (Vec<_>, Vec<_>) = clients(snap)
+        .filter(|s| busy(&s.command) && at_least(s, th.long_query))
+        .partition(|s| is_waiting(snap, s));
+    let long = oldest_first(snap, long);
+    let Some(oldest) = long.first() else {
+        return vec![];
+    };
+    let max = snap.max_connections();
+    let n = long.len() as u64;
+    let threshold = dur(th.long_query);
+    let mut f = Finding::new(
+        "long-running-queries",
+        severity_from_one(n, max),
+        format!("{n} statements have been running for {threshold} or more"),
+        format!(
+            "{n} client statements have run for {threshold} or more ({} of max_connections {max}); the longest for {} (session {}).",
+            pct(n, max),
+            secs(oldest.time_s),
+            oldest.id,
+        ),
+    )
+    .evidence("statements", n)
+    .evidence("clients", by_client(&long, 5));
+    for s in long.iter().take(LISTED) {
+        f = f.evidence(
+            &format!("session {}", s.id),
+            format!(
+                "{}, {} {}: {}",
+                s.account(),
+                s.command,
+                secs(s.time_s),
+                snippet(s.info.as_deref(), 100)
+            ),
+        );
+    }
+    if long.len() > LISTED {
+        f = f.evidence("not listed", format!("{} more", long.len() - LISTED));
+    }
+    if !waiting.is_empty() {
+        f = f.evidence(
+            "left out",
+            format!(
+                "{} long statements waiting for a lock (see lock-pileup)",
+                waiting.len()
+            ),
+        );
+    }
+    f = f
+        .sessions(ids(&long))
+        .slots(n)
+        .action(Action::command(format!(
+            "conncheck kill-long --longer-than {threshold} --query-only --dry-run   # KILL QUERY: stop the statements, keep the connections"
+        )))
+        .action(Action::command(format!(
+            "conncheck kill-long --longer-than {threshold} --dry-run   # or end the connections too"
+        )))
+        .action(Action::advice(
+            "EXPLAIN these statements and add the missing indexes (or rewrite them): a query that scans instead of seeking holds its connection for the whole scan",
+        ))
+        .action(Action::config(timeout_config(snap, th)));
+    if snap.var_bool("slow_query_log") == Some(true) {
+        f = f.action(Action::advice(format!(
+            "the slow query log is on (long_query_time {}s): rank its statements (pt-query-digest, mysqldumpslow) and fix the top ones",
+            snap.var_f64("long_query_time").map_or("?".to_string(), |t| t.to_string()),
+        )));
+    } else {
+        f = f.action(Action::command(
+            "conncheck set-slow-log on --long-query-time 1s   # record every statement slower than 1s",
+        ));
+    }
+    vec![f]
+}
+
+/// A server-side statement time limit in the flavor's own variable.
+fn timeout_config(snap: &Snapshot, th: &Thresholds) -> String {
+    let limit = th.long_query.as_secs().max(1);
+    if snap.server.flavor.is_mariadb() {
+        // https://mariadb.com/kb/en/server-system-variables/#max_statement_time: seconds, every
+        // statement (MariaDB 10.1+).
+        format!(
+            "[mysqld]\nmax_statement_time = {limit}   # seconds; aborts any statement running longer (MariaDB 10.1+)"
+        )
+    } else {
+        // https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time:
+        // milliseconds, read-only SELECT statements only.
+        format!(
+            "[mysqld]\nmax_execution_time = {}   # milliseconds; aborts SELECT statements running longer (MySQL 5.7.8+, SELECT only)",
+            limit * 1000
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, lock_wait, session, trx};
+    use crate::diagnose::{ActionKind, Severity};
+    use crate::snapshot::{LockKind, Session};
+    use std::time::Duration;
+
+    fn query(id: u64, time_s: u64, sql: &str) -> Session {
+        session(
+            id,
+            "app",
+            "10.0.0.7",
+            "Query",
+            time_s,
+            "executing",
+            Some(sql),
+        )
+    }
+
+    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
+        f.evidence
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.value.as_str())
+            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
+    }
+
+    #[test]
+    fn healthy_servers_have_no_long_queries() {
+        let th = Thresholds::default();
+        assert!(check(&fixtures::mariadb(), &th).is_empty());
+        assert!(check(&fixtures::mysql8(), &th).is_empty());
+    }
+
+    #[test]
+    fn one_long_query_is_a_warning_and_the_threshold_is_inclusive() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                query(1, 59, "SELECT 1"),
+                query(2, 60, "SELECT * FROM orders WHERE note LIKE '%x%'"),
+                session(3, "app", "10.0.0.7", "Sleep", 5000, "", None),
+            ],
+        );
+        let f = check(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "long-running-queries");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].sessions, vec![2]);
+        assert_eq!(f[0].slots, 1);
+        assert_eq!(
+            ev(&f[0], "session 2"),
+            "app@10.0.0.7, Query 1m00s: SELECT * FROM orders WHERE note LIKE '%x%'"
+        );
+    }
+
+    #[test]
+    fn mariadb_time_ms_counts() {
+        let mut s = fixtures::mariadb();
+        let mut q = query(1, 60, "SELECT SLEEP(120)");
+        q.time_ms = Some(59_900); // TIME rounds, TIME_MS does not
+        fixtures::with_sessions(&mut s, vec![q]);
+        assert!(check(&s, &Thresholds::default()).is_empty());
+    }
+
+    #[test]
+    fn many_long_queries_are_critical() {
+        let th = Thresholds::default();
+        let mut s = fixtures::mysql8();
+        fixtures::with_sessions(
+            &mut s,
+            (1..=9).map(|i| query(i, 100 + i, "SELECT 1")).collect(),
+        );
+        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        let mut v: Vec<Session> = (1..=10).map(|i| query(i, 100 + i, "SELECT 1")).collect();
+        v[0].command = "Execute".into();
+        fixtures::with_sessions(&mut s, v);
+        let f = &check(&s, &th)[0];
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.sessions, vec![10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+        assert!(!f.evidence.iter().any(|e| e.name == "not listed"));
+
+        // 10 % of a small server.
+        s.variables.insert("max_connections".into(), "40".into());
+        fixtures::with_sessions(&mut s, (1..=4).map(|i| query(i, 100, "SELECT 1")).collect());
+        assert_eq!(check(&s, &th)[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn long_text_is_cut_and_long_lists_are_counted() {
+        let mut s = fixtures::mysql8();
+        let long_sql = format!("SELECT {} FROM t", "a, ".repeat(60));
+        fixtures::with_sessions(
+            &mut s,
+            (1..=12).map(|i| query(i, 100 + i, &long_sql)).collect(),
+        );
+        let f = &check(&s, &Thresholds::default())[0];
+        let text = ev(f, "session 12");
+        let sql = text.split_once(": ").unwrap().1;
+        assert_eq!(sql.chars().count(), 100);
+        assert!(sql.ends_with('…'));
+        assert_eq!(ev(f, "not listed"), "2 more");
+        assert!(!f.evidence.iter().any(|e| e.name == "session 1"));
+    }
+
+    #[test]
+    fn lock_waiters_replication_and_sleepers_are_left_out() {
+        // MariaDB shapes: a row-lock waiter shows only `Updating` with trx_state LOCK WAIT, a
+        // metadata-lock waiter shows its wait state.
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(
+                    24,
+                    "root",
+                    "localhost",
+                    "Query",
+                    300,
+                    "User sleep",
+                    Some("SELECT SLEEP(600)"),
+                ),
+                session(
+                    25,
+                    "root",
+                    "localhost",
+                    "Query",
+                    200,
+                    "Updating",
+                    Some("UPDATE t SET v=v+10 WHERE id=1"),
+                ),
+                session(
+                    26,
+                    "root",
+                    "localhost",
+                    "Query",
+                    200,
+                    "Waiting for table metadata lock",
+                    Some("ALTER TABLE t ADD COLUMN w INT"),
+                ),
+                session(
+                    27,
+                    "root",
+                    "localhost",
+                    "Query",
+                    200,
+                    "Sending data",
+                    Some("SELECT * FROM big"),
+                ),
+                session(
+                    30,
+                    "system user",
+                    "",
+                    "Slave_SQL",
+                    9000,
+                    "Slave has read all relay log; waiting for more updates",
+                    None,
+                ),
+                session(31, "app", "10.0.0.7", "Killed", 9000, "", Some("SELECT 1")),
+            ],
+        );
+        s.transactions = vec![
+            trx(24, "RUNNING", 310, 1, Some("SELECT SLEEP(600)")),
+            trx(25, "LOCK WAIT", 200, 0, None),
+        ];
+        s.lock_waits
+            .push(lock_wait(LockKind::Row, 27, Some(24), 200));
+        let f = &check(&s, &Thresholds::default())[0];
+        assert_eq!(f.sessions, vec![24]);
+        assert_eq!(
+            ev(f, "left out"),
+            "3 long statements waiting for a lock (see lock-pileup)"
+        );
+    }
+
+    #[test]
+    fn actions_follow_the_flavor_and_the_threshold() {
+        let th = Thresholds {
+            long_query: Duration::from_secs(30),
+            ..Thresholds::default()
+        };
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(&mut s, vec![query(1, 45, "SELECT 1")]);
+        let f = &check(&s, &th)[0];
+        assert!(
+            f.actions[0]
+                .text
+                .starts_with("conncheck kill-long --longer-than 30s --query-only --dry-run")
+        );
+        assert!(
+            f.actions[1]
+                .text
+                .starts_with("conncheck kill-long --longer-than 30s --dry-run")
+        );
+        let config = f
+            .actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Config)
+            .unwrap();
+        assert!(
+            config.text.contains("max_statement_time = 30"),
+            "{}",
+            config.text
+        );
+        assert!(
+            f.actions
+                .iter()
+                .any(|a| a.text.contains("long_query_time 1s"))
+        );
+
+        let mut s = fixtures::mysql8();
+        s.variables.insert("slow_query_log".into(), "OFF".into());
+        fixtures::with_sessions(&mut s, vec![query(1, 45, "SELECT 1")]);
+        let f = &check(&s, &th)[0];
+        let config = f
+            .actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Config)
+            .unwrap();
+        assert!(
+            config.text.contains("max_execution_time = 30000"),
+            "{}",
+            config.text
+        );
+        assert!(
+            f.actions
+                .iter()
+                .any(|a| a.text.starts_with("conncheck set-slow-log on"))
+        );
+    }
+}

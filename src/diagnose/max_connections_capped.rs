@@ -1,0 +1,232 @@
+//! `max-connections-capped`: the open-files limit cannot hold max_connections.
+//!
+//! Every connection needs a file descriptor, and so do the open tables. MySQL asks for
+//! `10 + max_connections + 2 × table_open_cache` descriptors at startup; when the process limit is
+//! lower it first shrinks table_open_cache (down to 400) and then lowers max_connections to
+//! `open_files_limit - 10 - 2 × 400 = open_files_limit - 810`, so the classic 1024-descriptor
+//! limit gives max_connections 214 whatever my.cnf says
+//! (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_open_files_limit,
+//! https://dev.mysql.com/doc/refman/8.0/en/table-cache.html; shared/reference/server-variables.tsv).
+//! The error log then says `Changed limits: max_connections: 214 (requested 500)`.
+//!
+//! MariaDB keeps max_connections as configured; when the descriptors run out, new clients hang
+//! without a greeting and without ERROR 1040 while the error log fills with
+//! `Error in accept: Too many open files`
+//! (https://mariadb.com/kb/en/server-system-variables/#open_files_limit).
+//! We judge it with MySQL's own sizing formula above.
+
+use super::globals::{mysqld_config, parameter_group};
+use super::{Action, Finding, Severity, Thresholds};
+use crate::snapshot::Snapshot;
+
+/// The smallest table cache MySQL shrinks table_open_cache to before it lowers max_connections.
+const TABLE_OPEN_CACHE_MIN: u64 = 400;
+/// What MySQL keeps for itself and a minimal table cache: 10 + 2 × TABLE_OPEN_CACHE_MIN = 810.
+const MYSQL_RESERVED_FDS: u64 = 10 + 2 * TABLE_OPEN_CACHE_MIN;
+/// max_connections when MySQL capped it to a 1024-descriptor limit (1024 - 810).
+const CLASSIC_CAP: u64 = 214;
+/// The descriptor limit we suggest: the usual LimitNOFILE of distribution packages.
+const SUGGESTED_FDS: u64 = 65_535;
+
+/// Descriptors needed for `max_connections`: 10 + max_connections + 2 × table_open_cache.
+fn needed(snap: &Snapshot, max_connections: u64) -> u64 {
+    10 + max_connections + 2 * snap.var_u64("table_open_cache").unwrap_or(2000)
+}
+
+/// The largest max_connections this server's open-files limit can hold: open_files_limit - 810
+/// on MySQL (what it would keep at startup), open_files_limit - 10 - 2 × table_open_cache on
+/// MariaDB. None when the limit is unknown.
+pub fn fd_capacity(snap: &Snapshot) -> Option<u64> {
+    let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0)?;
+    Some(if snap.server.flavor.is_mariadb() {
+        limit.saturating_sub(needed(snap, 0))
+    } else {
+        limit.saturating_sub(MYSQL_RESERVED_FDS)
+    })
+}
+
+pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+    let max = snap.max_connections();
+    let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0);
+    let f = if snap.server.flavor.is_mariadb() {
+        let (Some(limit), Some(cap)) = (limit, fd_capacity(snap)) else {
+            return vec![];
+        };
+        if cap >= max {
+            return vec![];
+        }
+        let toc = snap.var_u64("table_open_cache").unwrap_or(2000);
+        Finding::new(
+            "max-connections-capped",
+            Severity::Warning,
+            "The open-files limit cannot hold max_connections",
+            format!(
+                "open_files_limit {limit} holds only about {cap} connections next to table_open_cache {toc}, not max_connections {max}: past that, new clients hang without ERROR 1040 (`Error in accept: Too many open files` in the error log)."
+            ),
+        )
+        .evidence("open_files_limit", limit)
+        .evidence(
+            "descriptors needed",
+            format!("10 + {max} + 2 × {toc} = {}", needed(snap, max)),
+        )
+        .evidence("connections the limit holds", cap)
+        .slots(max - cap)
+    } else {
+        let (cap, how) = match limit {
+            Some(l) => (
+                l.saturating_sub(MYSQL_RESERVED_FDS),
+                format!("open_files_limit {l} - 810"),
+            ),
+            None => (CLASSIC_CAP, "1024 - 810, the classic cap".to_string()),
+        };
+        if max < cap || (limit.is_none() && max != CLASSIC_CAP) {
+            return vec![];
+        }
+        let mut f = Finding::new(
+            "max-connections-capped",
+            Severity::Warning,
+            "MySQL lowered max_connections to fit the open-files limit",
+            format!(
+                "max_connections {max} is all that {how} = {cap} allows: MySQL lowers a higher configured value at startup (`Changed limits: max_connections` in the error log)."
+            ),
+        )
+        .evidence("max_connections", max)
+        .evidence("cap", format!("{how} = {cap}"))
+        .slots(max);
+        if let Some(toc) = snap.var_u64("table_open_cache") {
+            let note = if toc == TABLE_OPEN_CACHE_MIN {
+                " (MySQL's minimum: it shrank the table cache first)"
+            } else {
+                ""
+            };
+            f = f.evidence("table_open_cache", format!("{toc}{note}"));
+        }
+        f
+    };
+    let fds = SUGGESTED_FDS
+        .max(needed(snap, max).next_multiple_of(1024))
+        .to_string();
+    let vars = [("open_files_limit", fds.as_str())];
+    if snap.server.rds {
+        // open_files_limit is static: it needs a reboot.
+        return vec![f.action(parameter_group(&vars, "pending-reboot"))];
+    }
+    let service = if snap.server.flavor.is_mariadb() {
+        "mariadb"
+    } else {
+        "mysql"
+    };
+    vec![
+        f.action(Action::advice(format!(
+            "raise the service's descriptor limit: `systemctl edit {service}` with [Service] LimitNOFILE={fds}, then `systemctl daemon-reload`"
+        )))
+        .action(mysqld_config(&vars))
+        .action(Action::advice(
+            "both are read only at startup: restart the server, then check the error log for `Changed limits` or `Too many open files`; a restored max_connections costs memory too (see memory-headroom)",
+        )),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+
+    fn with(mut s: Snapshot, vars: &[(&str, &str)]) -> Snapshot {
+        for (k, v) in vars {
+            s.variables.insert(k.to_string(), v.to_string());
+        }
+        s
+    }
+
+    #[test]
+    fn healthy_servers_have_descriptors() {
+        let th = Thresholds::default();
+        assert!(check(&fixtures::mariadb(), &th).is_empty());
+        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert_eq!(fd_capacity(&fixtures::mysql8()), Some(10_000 - 810));
+        assert_eq!(fd_capacity(&fixtures::mariadb()), Some(32_186 - 4_010));
+    }
+
+    #[test]
+    fn mysql_classic_214() {
+        let th = Thresholds::default();
+        let s = with(
+            fixtures::mysql8(),
+            &[
+                ("open_files_limit", "1024"),
+                ("max_connections", "214"),
+                ("table_open_cache", "400"),
+            ],
+        );
+        let f = check(&s, &th);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(
+            f[0].summary.contains("1024 - 810 = 214"),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|a| a.text.contains("LimitNOFILE=65535"))
+        );
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|a| a.text == "[mysqld]\nopen_files_limit = 65535")
+        );
+        // One below the cap: configured like that, not lowered.
+        let s = with(s, &[("max_connections", "213")]);
+        assert!(check(&s, &th).is_empty());
+        // Unknown limit: only the classic value is recognised.
+        let mut s = with(s, &[("max_connections", "214")]);
+        s.variables.remove("open_files_limit");
+        assert_eq!(check(&s, &th).len(), 1);
+        assert_eq!(fd_capacity(&s), None);
+        let s = with(s, &[("max_connections", "300")]);
+        assert!(check(&s, &th).is_empty());
+    }
+
+    #[test]
+    fn mariadb_short_of_descriptors() {
+        let th = Thresholds::default();
+        // 10 + 500 + 2 × 2000 = 4510 needed.
+        let s = with(
+            fixtures::mariadb(),
+            &[("open_files_limit", "4509"), ("max_connections", "500")],
+        );
+        let f = check(&s, &th);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].summary.contains("without ERROR 1040"),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|e| e.value == "10 + 500 + 2 × 2000 = 4510")
+        );
+        assert_eq!(f[0].slots, 1);
+        let s = with(s, &[("open_files_limit", "4510")]);
+        assert!(check(&s, &th).is_empty());
+    }
+
+    #[test]
+    fn rds_uses_the_parameter_group() {
+        let mut s = with(
+            fixtures::mysql8(),
+            &[("open_files_limit", "1024"), ("max_connections", "214")],
+        );
+        s.server.rds = true;
+        let f = check(&s, &Thresholds::default());
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|a| a.text.contains("ApplyMethod=pending-reboot"))
+        );
+        assert!(!f[0].actions.iter().any(|a| a.text.starts_with("[mysqld]")));
+    }
+}

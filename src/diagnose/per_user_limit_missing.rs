@@ -1,0 +1,193 @@
+//! `per-user-limit-missing`: one account can take every slot because nothing limits it.
+//!
+//! With max_user_connections 0 (the default: unlimited) a leak or an oversized pool in one app
+//! fills max_connections for everybody. A per-account limit makes that app get ERROR 1226 (global
+//! limit: 1203) instead of every client getting ERROR 1040
+//! (https://dev.mysql.com/doc/refman/8.0/en/user-resources.html,
+//! https://mariadb.com/kb/en/server-system-variables/#max_user_connections). Fires when one user
+//! (across hosts) holds at least half of the client sessions and either 20 of them or half of
+//! max_connections.
+//!
+//! MariaDB started with max_user_connections 0 refuses to change it at runtime (ERROR 1290,
+//! shared/reference/server-variables.tsv): there we advise `ALTER USER` and my.cnf, not SET GLOBAL.
+
+use std::collections::BTreeMap;
+
+use super::common::{clients, pct};
+use super::globals::{change_globals, mysqld_config, parameter_group};
+use super::{Action, Finding, Severity, Thresholds};
+use crate::snapshot::{Session, Snapshot};
+
+/// An account holding this many sessions is worth a limit even when max_connections is large.
+const MIN_SESSIONS: usize = 20;
+
+pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+    if snap.var_u64("max_user_connections") != Some(0) {
+        return vec![];
+    }
+    let clients: Vec<&Session> = clients(snap).collect();
+    let mut by_user: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
+    for s in &clients {
+        by_user.entry(s.user.as_str()).or_default().push(s);
+    }
+    let Some((user, held)) = by_user.into_iter().max_by_key(|(_, v)| v.len()) else {
+        return vec![];
+    };
+    let n = held.len();
+    let max = snap.max_connections();
+    let big = n >= MIN_SESSIONS || n as u64 * 2 >= max;
+    if n * 2 < clients.len() || !big {
+        return vec![];
+    }
+    // Leave a quarter of the slots (at least one) to everybody else.
+    let limit = max.saturating_sub((max / 4).max(1)).max(1);
+    let mut hosts: Vec<&str> = held.iter().map(|s| s.client_host()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let quoted = user.replace('\'', "''");
+    let mut f = Finding::new(
+        "per-user-limit-missing",
+        Severity::Warning,
+        format!("Account '{user}' holds most connections and nothing limits it"),
+        format!(
+            "'{user}' holds {n} of {} client sessions ({}) and max_user_connections is 0: a leak in that app can take all {max} slots for everybody.",
+            clients.len(),
+            pct(n as u64, clients.len() as u64)
+        ),
+    )
+    .evidence("account", user)
+    .evidence("sessions", n)
+    .evidence("share of client sessions", pct(n as u64, clients.len() as u64))
+    .evidence("client hosts", hosts.join(", "))
+    .evidence("max_user_connections", 0)
+    .evidence("max_connections", max)
+    .sessions(held.iter().map(|s| s.id))
+    .slots(n as u64)
+    .action(Action::sql(format!(
+        "ALTER USER '{quoted}'@'%' WITH MAX_USER_CONNECTIONS {limit};   -- use the account's real host part: SELECT user, host FROM mysql.user WHERE user = '{quoted}';"
+    )))
+    .action(Action::advice(format!(
+        "size the limit to the app's pool (max pool size × instances); {limit} leaves {} slots to other accounts",
+        max - limit
+    )));
+    let value = limit.to_string();
+    let vars = [("max_user_connections", value.as_str())];
+    let global = if !snap.server.flavor.is_mariadb() {
+        change_globals(snap, None, &vars)
+    } else if snap.server.rds {
+        vec![parameter_group(&vars, "pending-reboot")]
+    } else {
+        vec![
+            mysqld_config(&vars),
+            Action::advice(
+                "MariaDB started with max_user_connections = 0 refuses SET GLOBAL max_user_connections (ERROR 1290): set it in my.cnf for the next restart, use ALTER USER now",
+            ),
+        ]
+    };
+    for a in global {
+        f = f.action(a);
+    }
+    vec![f]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{ActionKind, fixtures};
+
+    fn sessions(s: &mut Snapshot, users: &[(&str, u64)]) {
+        let mut id = 0;
+        let mut all = Vec::new();
+        for (user, n) in users {
+            for _ in 0..*n {
+                id += 1;
+                let host = format!("10.0.0.{}", id % 3);
+                all.push(fixtures::session(id, user, &host, "Sleep", 5, "", None));
+            }
+        }
+        fixtures::with_sessions(s, all);
+    }
+
+    #[test]
+    fn healthy_servers_need_no_limit() {
+        let th = Thresholds::default();
+        assert!(check(&fixtures::mariadb(), &th).is_empty());
+        assert!(check(&fixtures::mysql8(), &th).is_empty());
+    }
+
+    #[test]
+    fn boundaries() {
+        let th = Thresholds::default();
+        let mut s = fixtures::mysql8();
+        sessions(&mut s, &[("app", 19), ("report", 5)]);
+        assert!(check(&s, &th).is_empty(), "19 sessions are too few");
+        sessions(&mut s, &[("app", 20), ("report", 20)]);
+        assert_eq!(check(&s, &th).len(), 1, "exactly half");
+        sessions(&mut s, &[("app", 20), ("report", 19), ("web", 2)]);
+        assert!(check(&s, &th).is_empty(), "under half");
+        // Small server: 8 of max_connections 15 is over half of it.
+        s.variables.insert("max_connections".into(), "15".into());
+        sessions(&mut s, &[("app", 8)]);
+        let f = check(&s, &th);
+        assert!(
+            f[0].actions[0].text.contains("MAX_USER_CONNECTIONS 12;"),
+            "15 - 15/4"
+        );
+        s.variables
+            .insert("max_user_connections".into(), "10".into());
+        assert!(check(&s, &th).is_empty(), "a limit is set");
+    }
+
+    #[test]
+    fn mysql_gets_set_global() {
+        let mut s = fixtures::mysql8();
+        sessions(&mut s, &[("app", 30), ("o'neil", 2)]);
+        let f = &check(&s, &Thresholds::default())[0];
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.sessions.len(), 30);
+        assert!(
+            f.summary.contains("30 of 32 client sessions (93.8%)"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.value == "10.0.0.0, 10.0.0.1, 10.0.0.2")
+        );
+        assert!(
+            f.actions[0]
+                .text
+                .starts_with("ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 114;")
+        );
+        assert!(
+            f.actions
+                .iter()
+                .any(|a| a.text == "SET GLOBAL max_user_connections = 114;")
+        );
+    }
+
+    #[test]
+    fn mariadb_gets_config_not_set_global() {
+        let mut s = fixtures::mariadb();
+        sessions(&mut s, &[("app", 30)]);
+        let f = &check(&s, &Thresholds::default())[0];
+        assert!(!f.actions.iter().any(|a| a.text.starts_with("SET GLOBAL")));
+        assert!(
+            f.actions
+                .iter()
+                .any(|a| a.text == "[mysqld]\nmax_user_connections = 114")
+        );
+        assert!(f.actions.iter().any(|a| a.text.contains("ERROR 1290")));
+        s.server.rds = true;
+        let f = &check(&s, &Thresholds::default())[0];
+        assert!(f.actions.iter().any(|a| a.text.contains("pending-reboot")));
+        assert_eq!(
+            f.actions
+                .iter()
+                .filter(|a| a.kind == ActionKind::Sql)
+                .count(),
+            1
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! `traffic-spike`: connections arrive or work piles up much faster than usual.
+//!
+//! Three signs, any of which fires: during the sample, new connections per second (Connections,
+//! https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connections) at
+//! least 5/s and 5 × the lifetime average; Threads_running at least 20 and half of
+//! Threads_connected (the server is busy, not just full); or a login storm, 10 or more sessions
+//! still authenticating (`unauthenticated user`, state `login`, or `Connect` + `Reading from net`,
+//! https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html). A warning, critical when
+//! usage is also at the critical threshold. Usual causes: an app restart or deploy opening whole
+//! pools at once, or clients retrying ERROR 1040 in a tight loop.
+
+use super::common::per_sec;
+use super::{Action, Finding, Severity, Thresholds};
+use crate::snapshot::{Session, Snapshot};
+
+/// New connections per second that count as a spike, and how many times the lifetime average.
+const MIN_RATE: f64 = 5.0;
+const RATE_FACTOR: f64 = 5.0;
+/// Threads_running that counts as a pile-up (and its share of Threads_connected).
+const MIN_RUNNING: u64 = 20;
+/// Sessions authenticating at once that make a login storm.
+const MIN_LOGINS: usize = 10;
+
+/// A session still logging in.
+fn logging_in(s: &Session) -> bool {
+    s.user == "unauthenticated user"
+        || s.state.eq_ignore_ascii_case("login")
+        || (s.command.eq_ignore_ascii_case("Connect")
+            && s.state.eq_ignore_ascii_case("Reading from net"))
+}
+
+pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+    let connected = snap.threads_connected();
+    let mut signs = Vec::new();
+    let mut evidence = Vec::new();
+
+    if let (Some(new), true) = (snap.status_delta("connections"), snap.sample_s > 0.0) {
+        let rate = new as f64 / snap.sample_s;
+        let lifetime = snap
+            .status_u64("uptime")
+            .filter(|u| *u > 0)
+            .map_or(0.0, |u| {
+                snap.status_u64("connections").unwrap_or(0) as f64 / u as f64
+            });
+        evidence.push(("connection rate (sample)", per_sec(rate)));
+        evidence.push(("connection rate (lifetime)", per_sec(lifetime)));
+        if rate >= MIN_RATE && rate >= RATE_FACTOR * lifetime {
+            signs.push(format!(
+                "connections arrive at {} during the sample, {:.0}× the lifetime average of {}",
+                per_sec(rate),
+                rate / lifetime.max(f64::MIN_POSITIVE),
+                per_sec(lifetime)
+            ));
+        }
+    }
+    let running = snap.status_now_u64("threads_running").unwrap_or(0);
+    evidence.push(("Threads_running", running.to_string()));
+    evidence.push(("Threads_connected", connected.to_string()));
+    if running >= MIN_RUNNING && running * 2 >= connected {
+        signs.push(format!(
+            "{running} of {connected} connected threads are running at once"
+        ));
+    }
+    let logins: Vec<u64> = snap
+        .sessions
+        .iter()
+        .filter(|s| s.is_client() && logging_in(s))
+        .map(|s| s.id)
+        .collect();
+    evidence.push(("sessions logging in", logins.len().to_string()));
+    if logins.len() >= MIN_LOGINS {
+        signs.push(format!("{} sessions are still logging in", logins.len()));
+    }
+    if signs.is_empty() {
+        return vec![];
+    }
+    let max = snap.max_connections();
+    let near_full = connected as f64 >= th.critical.connections(max);
+    let (severity, tail) = if near_full {
+        (
+            Severity::Critical,
+            format!(", with {connected} of {max} connections in use"),
+        )
+    } else {
+        (Severity::Warning, String::new())
+    };
+    let f = Finding::new(
+        "traffic-spike",
+        severity,
+        "Connections arrive or pile up much faster than usual",
+        format!("{}{tail}.", signs.join("; ")),
+    );
+    let f = evidence
+        .into_iter()
+        .fold(f, |f, (name, value)| f.evidence(name, value));
+    vec![
+        f.sessions(logins)
+            .slots(connected)
+            .action(Action::advice(
+                "look for a retry storm: clients reconnecting in a loop after errors (ERROR 1040, timeouts) need exponential backoff with jitter",
+            ))
+            .action(Action::advice(
+                "warm pools up gradually (a small minimum idle, not the whole pool at start) and stagger app restarts and deploys",
+            ))
+            .action(Action::command(
+                "conncheck sessions --group-by host   # which clients the new connections come from",
+            ))
+            .action(Action::advice(
+                "many running threads mean the server is busy, not just full: see the long-query and lock findings; a warm thread cache (thread-cache) makes connection bursts cheaper",
+            )),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Threshold;
+    use crate::diagnose::fixtures;
+
+    fn finding(s: &Snapshot) -> Option<Finding> {
+        check(s, &Thresholds::default()).into_iter().next()
+    }
+
+    #[test]
+    fn healthy_servers_are_calm() {
+        assert!(finding(&fixtures::mariadb()).is_none());
+        assert!(finding(&fixtures::mysql8()).is_none());
+        // A sample at the usual pace (50000 / 864000 s ≈ 0.06/s).
+        let mut s = fixtures::mysql8();
+        fixtures::sample(&mut s, 1.0, &[("connections", 50_000)]);
+        assert!(finding(&s).is_none());
+    }
+
+    #[test]
+    fn connection_rate_boundaries() {
+        let mut s = fixtures::mariadb();
+        fixtures::sample(&mut s, 2.0, &[("connections", 50_009)]); // 4.5/s
+        assert!(finding(&s).is_none());
+        fixtures::sample(&mut s, 2.0, &[("connections", 50_010)]); // 5/s
+        let f = finding(&s).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.summary.contains("5.00/s during the sample"),
+            "{}",
+            f.summary
+        );
+        // 5/s is no spike on a server that always takes 2/s.
+        fixtures::set_status(&mut s, "connections", 1_728_000);
+        fixtures::sample(&mut s, 2.0, &[("connections", 1_728_010)]);
+        assert!(finding(&s).is_none());
+    }
+
+    #[test]
+    fn running_pileup() {
+        let mut s = fixtures::mysql8();
+        fixtures::set_status(&mut s, "threads_connected", 40);
+        fixtures::set_status(&mut s, "threads_running", 19);
+        assert!(finding(&s).is_none());
+        fixtures::set_status(&mut s, "threads_running", 20);
+        assert!(finding(&s).is_some());
+        fixtures::set_status(&mut s, "threads_connected", 41);
+        assert!(finding(&s).is_none(), "under half of connected");
+    }
+
+    #[test]
+    fn login_storm_near_the_limit_is_critical() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("max_connections".into(), "20".into());
+        let mut sessions: Vec<_> = (1..=9)
+            .map(|i| {
+                fixtures::session(
+                    i,
+                    "unauthenticated user",
+                    "10.0.0.2",
+                    "Connect",
+                    0,
+                    "Reading from net",
+                    None,
+                )
+            })
+            .collect();
+        sessions.push(fixtures::session(
+            10, "app", "10.0.0.2", "Sleep", 0, "", None,
+        ));
+        fixtures::with_sessions(&mut s, sessions.clone());
+        assert!(finding(&s).is_none());
+        sessions.push(fixtures::session(
+            11, "app", "10.0.0.2", "Connect", 0, "login", None,
+        ));
+        fixtures::with_sessions(&mut s, sessions);
+        let f = finding(&s).unwrap();
+        assert_eq!(f.sessions.len(), 10);
+        assert_eq!(f.severity, Severity::Warning, "12 of 20 is under 90%");
+        // 12 of 13 is over 90 %.
+        s.variables.insert("max_connections".into(), "13".into());
+        let f = finding(&s).unwrap();
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(
+            f.summary.ends_with("with 12 of 13 connections in use."),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn critical_threshold_decides() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("max_connections".into(), "100".into());
+        fixtures::set_status(&mut s, "threads_connected", 30);
+        fixtures::set_status(&mut s, "threads_running", 25);
+        assert_eq!(finding(&s).unwrap().severity, Severity::Warning);
+        let th = Thresholds {
+            critical: Threshold::Count(30),
+            ..Thresholds::default()
+        };
+        assert_eq!(check(&s, &th)[0].severity, Severity::Critical);
+    }
+}
