@@ -96,10 +96,7 @@ fn filters_match_exactly_and_combine() {
         ids(&sessions(s, &["--match-info", "^marker-42"])),
         Vec::<u64>::new()
     );
-    assert_eq!(
-        ids(&sessions(s, &["--match-state", "^User sleep$"])).contains(&busy.id),
-        true
-    );
+    assert!(ids(&sessions(s, &["--match-state", "^User sleep$"])).contains(&busy.id));
     assert_eq!(
         ids(&sessions(
             s,
