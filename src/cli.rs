@@ -20,6 +20,34 @@ Connection settings are read like the mysql client reads them: [client] and [con
 of /etc/my.cnf, /etc/mysql/my.cnf and ~/.my.cnf, then MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT,
 MYSQL_PWD, then --url, then the flags. Exit codes are listed in `man conncheck` and the README.";
 
+const CHECK_AFTER_HELP: &str = "\
+Exit codes (monitoring-plugin convention):
+  0 OK        every rule passed
+  1 WARNING   usage at --warning or more, more than --max-idle/--max-long/--max-idle-trx,
+              or a warning finding with --fail-on warning
+  2 CRITICAL  usage at --critical or more, more than twice --max-idle, connections refused with
+              ERROR 1040 during --sample, conncheck itself refused with ERROR 1040, or a
+              critical finding with --fail-on
+  3 UNKNOWN   no verdict: bad arguments, unreachable server, access denied, timeout ...
+With several targets (repeated --url or --targets FILE) they are checked concurrently (--jobs)
+and the exit code is the worst state, in the Nagios order CRITICAL > WARNING > UNKNOWN > OK.
+
+Examples:
+  conncheck -h db1 check                              CONNCHECK OK - 12 of 151 connections ...
+  conncheck check --warning 70% --critical 400 --max-idle 50
+  conncheck check --format prometheus > /var/lib/node_exporter/conncheck.prom.$$
+  conncheck --targets fleet.txt check --format json";
+
+const WATCH_AFTER_HELP: &str = "\
+On a terminal the screen is redrawn every --interval; press q (or Ctrl-C) to quit. Otherwise one
+line per sample is printed, for logs:
+  2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0 refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s
+A lost connection is shown and retried after 1s, 2s, 4s ... (at most 30s) instead of ending the run.
+
+Examples:
+  conncheck -h db1 watch --interval 1s
+  conncheck watch --count 30 --interval 10s >> connections.log";
+
 /// Diagnose and remedy MySQL/MariaDB "ERROR 1040 (HY000): Too many connections".
 #[derive(Debug, Parser)]
 #[command(
@@ -96,7 +124,8 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub targets: Option<PathBuf>,
 
-    /// How many targets to query at once when there are several.
+    /// How many targets to query at once when there are several (each has its own connection
+    /// and timeouts, so a dead server delays no other).
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
 
@@ -241,8 +270,10 @@ pub enum Command {
     /// Turn the slow query log on or off (find the queries that hold connections).
     SetSlowLog(SetSlowLogArgs),
     /// Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output.
+    #[command(after_help = CHECK_AFTER_HELP)]
     Check(CheckArgs),
     /// Live view of connection usage, refreshed every --interval.
+    #[command(after_help = WATCH_AFTER_HELP)]
     Watch(WatchArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
@@ -526,12 +557,12 @@ pub struct WatchArgs {
     /// Time between samples.
     #[arg(long, value_parser = parse_duration, default_value = "2s", value_name = "DUR")]
     pub interval: Duration,
-    /// Stop after this many samples (default: until q or Ctrl-C).
+    /// Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
     /// Number of samples kept for the sparkline.
-    #[arg(long, default_value_t = 60)]
-    pub window: usize,
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..))]
+    pub window: u16,
 }
 
 #[derive(Debug, Args)]

@@ -16,7 +16,7 @@ pub struct ClientGroup {
     pub running: u64,
     /// Longest idle time among its sleeping sessions, seconds.
     pub oldest_idle_s: u64,
-    /// Ids of its sessions, oldest first.
+    /// Ids of its sessions, in processlist order.
     #[serde(skip)]
     pub ids: Vec<u64>,
 }

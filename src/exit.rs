@@ -65,6 +65,14 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kebab-case name used in JSON, e.g. `server-full`.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "other".into())
+    }
+
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Usage => USAGE,

@@ -4,6 +4,7 @@
 //! → judgement ([`diagnose`]) → plan ([`remedy`]) → confirmation → action → report ([`render`]).
 //! [`commands`] wires one subcommand through that flow.
 
+pub mod check;
 pub mod cli;
 pub mod clients;
 pub mod commands;
@@ -33,9 +34,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SetTimeouts(a) => commands::settings::timeouts(&ctx, &a)?,
         Command::SetMaxConnections(a) => commands::settings::max_connections(&ctx, &a)?,
         Command::SetSlowLog(a) => commands::settings::slow_log(&ctx, &a)?,
+        Command::Check(a) => commands::check::run(&ctx, &a)?,
+        Command::Watch(a) => commands::watch::run(&ctx, &a)?,
         Command::Completions(a) => commands::generate::completions(&a)?,
         Command::Man(a) => commands::generate::man(&a)?,
-        _ => anyhow::bail!(exit::AppError::usage("this command is not available yet")),
     };
     Ok(ExitCode::from(code))
 }

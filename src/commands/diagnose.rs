@@ -10,13 +10,15 @@ use serde::Serialize;
 
 use crate::cli::{DiagnoseArgs, Format, SnapshotArgs};
 use crate::connect::{self, ConnectOptions};
-use crate::diagnose::{self, Finding, Thresholds};
+use crate::diagnose::{self, Finding, Severity, Thresholds};
 use crate::exit::{self, AppError, ErrorKind};
+use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
 
 use super::Context;
+use super::multi::{self, Outcome, Target};
 use super::status::{self, ConnectionSummary, ServerSummary};
 
 /// Bumped when a field of the diagnose JSON changes meaning or disappears.
@@ -47,8 +49,27 @@ pub struct Rates {
     pub threads_created_per_s: f64,
 }
 
+impl Rates {
+    /// Per-second growth of the counters over the snapshot's sample. Pure; also used by `watch`.
+    pub fn of(snap: &Snapshot) -> Rates {
+        let rate = |name: &str| (snap.status_rate(name).unwrap_or(0.0) * 100.0).round() / 100.0;
+        Rates {
+            sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
+            connections_per_s: rate("connections"),
+            aborted_connects_per_s: rate("aborted_connects"),
+            refused_per_s: rate("connection_errors_max_connections"),
+            threads_created_per_s: rate("threads_created"),
+        }
+    }
+}
+
 pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     let th = Thresholds::from(&args.thresholds);
+    if args.from.is_none()
+        && let Some(list) = multi::targets(ctx)?
+    {
+        return run_many(ctx, args, &th, &list);
+    }
     let snap = match &args.from {
         Some(file) => load(file)?,
         None => {
@@ -62,11 +83,67 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         Format::Table => human(&report, &snap, ctx.style, args.verbose),
     };
     render::print(&text)?;
-    let failed = args
-        .fail_on
+    Ok(if fails(args, &report) {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+/// Whether `--fail-on` is met by the report's findings.
+fn fails(args: &DiagnoseArgs, report: &DiagnoseReport) -> bool {
+    args.fail_on
         .zip(diagnose::worst(&report.findings))
-        .is_some_and(|(fail_on, worst)| worst.at_least(fail_on));
-    Ok(if failed { exit::FINDINGS } else { exit::OK })
+        .is_some_and(|(fail_on, worst)| worst.at_least(fail_on))
+}
+
+/// Several targets: one summary table (or a JSON array of reports). The exit code is that of the
+/// first target that could not be read, else FINDINGS when `--fail-on` is met on any target.
+fn run_many(
+    ctx: &Context,
+    args: &DiagnoseArgs,
+    th: &Thresholds,
+    list: &[Target],
+) -> anyhow::Result<u8> {
+    let outcomes = multi::run_all(list, usize::from(ctx.conn.jobs), |t| {
+        let r = t.opts.as_ref().map_err(Clone::clone).and_then(|opts| {
+            take_or_refused(opts, args.sample, th.server_memory).map(|snap| build(&snap, th))
+        });
+        Outcome::of(t, r)
+    });
+    let text = match args.format {
+        Format::Json => render::json(&outcomes),
+        Format::Table => {
+            let rows: Vec<Row> = outcomes
+                .iter()
+                .map(|o| match o {
+                    Outcome::Report(r) => Row {
+                        target: r.target.clone(),
+                        state: r.state.clone(),
+                        tone: match diagnose::worst(&r.findings) {
+                            Some(Severity::Critical) => Tone::Bad,
+                            Some(Severity::Warning) => Tone::Warn,
+                            _ => Tone::Good,
+                        },
+                        usage: r.connections.as_ref().map_or("-".into(), |c| {
+                            targets::usage(c.threads_connected, c.max_connections, c.usage_pct)
+                        }),
+                        top: r
+                            .findings
+                            .first()
+                            .map_or("-".into(), |f| format!("{}: {}", f.id, f.title)),
+                    },
+                    Outcome::Failed(f) => status::failed_row(f),
+                })
+                .collect();
+            targets::table(&rows, "top finding", ctx.style)
+        }
+    };
+    render::print(&text)?;
+    let failed = outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Report(r) if fails(args, r)));
+    Ok(Outcome::first_failure(&outcomes).unwrap_or(if failed { exit::FINDINGS } else { exit::OK }))
 }
 
 /// A live snapshot, or the "refused" snapshot when the server is full even for us.
@@ -163,18 +240,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         (None, None, None)
     } else {
         let s = status::build(snap, 0);
-        let rate = |name: &str| (snap.status_rate(name).unwrap_or(0.0) * 100.0).round() / 100.0;
-        (
-            Some(s.server),
-            Some(s.connections),
-            Some(Rates {
-                sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
-                connections_per_s: rate("connections"),
-                aborted_connects_per_s: rate("aborted_connects"),
-                refused_per_s: rate("connection_errors_max_connections"),
-                threads_created_per_s: rate("threads_created"),
-            }),
-        )
+        (Some(s.server), Some(s.connections), Some(Rates::of(snap)))
     };
     DiagnoseReport {
         schema_version: DIAGNOSE_SCHEMA_VERSION,

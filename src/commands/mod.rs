@@ -1,12 +1,15 @@
 //! One module per subcommand: each wires arguments through connect → snapshot → judgement →
 //! plan → action → report, calling the modules that do the work. Shared plumbing lives here.
 
+pub mod check;
 pub mod diagnose;
 pub mod generate;
 pub mod kill;
+pub mod multi;
 pub mod sessions;
 pub mod settings;
 pub mod status;
+pub mod watch;
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -4,12 +4,15 @@ use serde::Serialize;
 
 use crate::cli::{Format, StatusArgs};
 use crate::clients::{ClientGroup, group_clients};
-use crate::exit;
+use crate::connect::{self, ConnectOptions, Connection};
+use crate::exit::{self, AppError};
+use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Flavor, Route, Snapshot};
 
 use super::Context;
+use super::multi::{self, Failed, Outcome, Target};
 
 /// Bumped when a field of the status JSON changes meaning or disappears.
 pub const STATUS_SCHEMA_VERSION: u32 = 1;
@@ -61,16 +64,11 @@ pub struct ConnectionSummary {
 }
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
+    if let Some(list) = multi::targets(ctx)? {
+        return run_many(ctx, args, &list);
+    }
     let (mut conn, opts) = ctx.connect()?;
-    let snap = read::read(
-        &mut conn,
-        ReadOptions {
-            sample: std::time::Duration::ZERO,
-            transactions: false,
-            server_memory: None,
-            local: opts.is_local(),
-        },
-    )?;
+    let snap = read_for_status(&mut conn, &opts)?;
     let report = build(&snap, args.top);
     let text = match args.format {
         Format::Json => render::json(&report),
@@ -78,6 +76,71 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     };
     render::print(&text)?;
     Ok(exit::OK)
+}
+
+/// What `status` reads: one round trip for variables and status, one for the processlist.
+fn read_for_status(conn: &mut Connection, opts: &ConnectOptions) -> Result<Snapshot, AppError> {
+    read::read(
+        conn,
+        ReadOptions {
+            sample: std::time::Duration::ZERO,
+            transactions: false,
+            server_memory: None,
+            local: opts.is_local(),
+        },
+    )
+}
+
+/// Several targets: one summary table (or a JSON array); exit code of the first failed target.
+fn run_many(ctx: &Context, args: &StatusArgs, list: &[Target]) -> anyhow::Result<u8> {
+    let outcomes = multi::run_all(list, usize::from(ctx.conn.jobs), |t| {
+        let r = t.opts.clone().and_then(|opts| {
+            let mut conn = connect::open(&opts)?;
+            read_for_status(&mut conn, &opts).map(|snap| build(&snap, args.top))
+        });
+        Outcome::of(t, r)
+    });
+    let text = match args.format {
+        Format::Json => render::json(&outcomes),
+        Format::Table => {
+            let rows: Vec<Row> = outcomes
+                .iter()
+                .map(|o| match o {
+                    Outcome::Report(r) => Row {
+                        target: r.target.clone(),
+                        state: "up".into(),
+                        tone: Tone::Good,
+                        usage: targets::usage(
+                            r.connections.threads_connected,
+                            r.connections.max_connections,
+                            r.connections.usage_pct,
+                        ),
+                        top: r.clients.first().map_or("-".into(), |g| {
+                            format!(
+                                "{}@{} ({} sessions, {} sleeping)",
+                                g.user, g.host, g.total, g.sleeping
+                            )
+                        }),
+                    },
+                    Outcome::Failed(f) => failed_row(f),
+                })
+                .collect();
+            targets::table(&rows, "top client", ctx.style)
+        }
+    };
+    render::print(&text)?;
+    Ok(Outcome::first_failure(&outcomes).unwrap_or(exit::OK))
+}
+
+/// The summary-table line of a target that could not be read.
+pub fn failed_row(f: &Failed) -> Row {
+    Row {
+        target: f.target.clone(),
+        state: f.error.kind.name(),
+        tone: Tone::Bad,
+        usage: "-".into(),
+        top: f.error.message.clone(),
+    }
 }
 
 /// The report from a snapshot. Pure.
@@ -203,6 +266,16 @@ fn human(r: &StatusReport, style: Style) -> String {
         out.push_str("\nNo other sessions.\n");
         return out;
     }
+    out.push('\n');
+    out.push_str(&format!(
+        "Top clients\n{}\n",
+        clients_table(&r.clients, style)
+    ));
+    out
+}
+
+/// The top-clients table of `status` (also on the `watch` screen).
+pub fn clients_table(clients: &[ClientGroup], style: Style) -> String {
     let mut t = style.table();
     t.set_header(vec![
         "client (user@host)",
@@ -211,7 +284,7 @@ fn human(r: &StatusReport, style: Style) -> String {
         "running",
         "oldest idle",
     ]);
-    for g in &r.clients {
+    for g in clients {
         t.add_row(vec![
             format!("{}@{}", g.user, g.host),
             g.total.to_string(),
@@ -224,7 +297,5 @@ fn human(r: &StatusReport, style: Style) -> String {
             },
         ]);
     }
-    out.push('\n');
-    out.push_str(&format!("Top clients\n{t}\n"));
-    out
+    t.to_string()
 }

@@ -63,6 +63,15 @@ pub fn pct(n: u64, max_connections: u64) -> String {
     format!("{:.1}%", share(n, max_connections) * 100.0)
 }
 
+/// `1 session`, `2 sessions`.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `18 of 151 (11.9%)`.
 pub fn of_max(n: u64, max_connections: u64) -> String {
     format!("{n} of {max_connections} ({})", pct(n, max_connections))
@@ -223,6 +232,8 @@ mod tests {
             "no division by 0"
         );
         assert_eq!(of_max(18, 151), "18 of 151 (11.9%)");
+        assert_eq!(plural(1, "session"), "1 session");
+        assert_eq!(plural(0, "session"), "0 sessions");
     }
 
     #[test]

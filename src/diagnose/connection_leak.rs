@@ -16,7 +16,7 @@
 //! sleepers are still in use.
 
 use super::common::{
-    at_least, clients, group_by, ids, of_max, oldest_first, pct, severity_for_slots, share,
+    at_least, clients, group_by, ids, of_max, oldest_first, pct, plural, severity_for_slots, share,
     shell_arg, timeout_actions,
 };
 use super::{Action, Finding, Thresholds, dur};
@@ -92,9 +92,9 @@ fn finding(snap: &Snapshot, th: &Thresholds, sleeping: &[&Session], stale: &[&Se
         severity_for_slots(n, max),
         format!("{} is leaking connections", s0.account()),
         format!(
-            "{} holds {} sleeping connections; {n} of them ({} of max_connections {max}) have been idle for {} to {}, a staircase of ages that opened connections never closed leave.",
+            "{} holds {}, {n} of them ({} of max_connections {max}) idle from {} to {}: a staircase of idle ages, connections opened and never closed.",
             s0.account(),
-            sleeping.len(),
+            plural(sleeping.len() as u64, "sleeping connection"),
             pct(n, max),
             secs(stale[stale.len() - 1].time_s),
             secs(s0.time_s),

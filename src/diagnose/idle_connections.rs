@@ -12,7 +12,7 @@
 //! this finding says how many slots can be had back now.
 
 use super::common::{
-    at_least, by_client, clients, ids, of_max, oldest_first, pct, severity_for_slots,
+    at_least, by_client, clients, ids, of_max, oldest_first, pct, plural, severity_for_slots,
     timeout_actions,
 };
 use super::{Action, Finding, Thresholds, dur};
@@ -42,9 +42,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let mut f = Finding::new(
         "idle-connections",
         severity_for_slots(n, max),
-        format!("{n} client sessions have been idle for {threshold} or more"),
+        format!("{} idle for {threshold} or more", plural(n, "client session")),
         format!(
-            "{n} sleeping sessions idle for {threshold} or more hold {} of max_connections {max}; the oldest has been idle for {}.",
+            "{} idle for {threshold} or more, taking {} of max_connections {max}; the oldest idle for {}.",
+            plural(n, "sleeping session"),
             pct(n, max),
             secs(oldest.time_s),
         ),

@@ -9,7 +9,7 @@
 //! waits naming it as the holder) or when they hold half the slots (the shared scale of
 //! [`super::common`]). Killing the session rolls its transaction back.
 
-use super::common::{clients, ids, oldest_first, pct, severity_for_slots};
+use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
 use super::{Action, Finding, Severity, Thresholds, dur};
 use crate::render::secs;
 use crate::snapshot::Snapshot;
@@ -57,16 +57,23 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         severity_for_slots(n, max).max(Severity::Warning)
     };
     let blocking = if total_blocked > 0 {
-        format!(", blocking {total_blocked} other sessions")
+        format!(
+            ", blocking {}",
+            plural(total_blocked as u64, "other session")
+        )
     } else {
         String::new()
     };
     let mut f = Finding::new(
         "idle-transactions",
         severity,
-        format!("{n} sessions sit idle inside a transaction open for {threshold} or more"),
         format!(
-            "{n} sleeping sessions ({} of max_connections {max}) hold a transaction open for {threshold} or more, the oldest for {}{blocking}.",
+            "{} idle inside a transaction open for {threshold} or more",
+            plural(n, "session")
+        ),
+        format!(
+            "{} ({} of max_connections {max}) holding a transaction open for {threshold} or more, the oldest for {}{blocking}.",
+            plural(n, "sleeping session"),
             pct(n, max),
             secs(oldest),
         ),
@@ -81,11 +88,11 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         f = f.evidence(
             &format!("session {}", s.id),
             format!(
-                "{}, transaction open {}, idle {}, {} rows modified, blocks {}",
+                "{}, transaction open {}, idle {}, {} modified, blocks {}",
                 s.account(),
                 secs(t.age_s),
                 secs(s.time_s),
-                t.rows_modified,
+                plural(t.rows_modified, "row"),
                 blocked(s.id),
             ),
         );
@@ -94,7 +101,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .sessions(ids(&idle_trx))
         .slots(n + total_blocked as u64)
         .action(Action::command(format!(
-            "conncheck kill-idle --older-than {threshold} --with-open-trx only   # rolls back their transactions ({rows} modified rows); --dry-run first"
+            "conncheck kill-idle --older-than {threshold} --with-open-trx only   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
         )))
         .action(Action::advice(
             "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
@@ -175,10 +182,10 @@ mod tests {
         assert_eq!(f[0].slots, 1);
         assert_eq!(
             ev(&f[0], "session 64"),
-            "app@10.0.0.7, transaction open 1m00s, idle 50s, 1 rows modified, blocks 0"
+            "app@10.0.0.7, transaction open 1m00s, idle 50s, 1 row modified, blocks 0"
         );
         assert!(f[0].actions[0].text.starts_with(
-            "conncheck kill-idle --older-than 60s --with-open-trx only   # rolls back their transactions (1 modified rows)"
+            "conncheck kill-idle --older-than 60s --with-open-trx only   # rolls back their transactions (1 modified row)"
         ));
         let config = f[0]
             .actions

@@ -19,7 +19,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::common::{age_s, clients, ids, is_waiting, oldest_first, pct, severity_from_one};
+use super::common::{
+    age_s, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
+};
 use super::{Action, Finding, Thresholds};
 use crate::render::{secs, snippet};
 use crate::snapshot::locks::waits_from_states;
@@ -209,11 +211,17 @@ fn pileup(
 
     let (title, who) = match root {
         Some(r) => (
-            format!("Lock pile-up: {n} sessions wait behind session {r}"),
+            format!(
+                "Lock pile-up: {} waiting behind session {r}",
+                plural(n as u64, "session")
+            ),
             format!("session {r} ({})", describe(snap, r)),
         ),
         None => (
-            format!("Lock pile-up: {n} sessions wait for a lock whose holder is unknown"),
+            format!(
+                "Lock pile-up: {} waiting for a lock whose holder is unknown",
+                plural(n as u64, "session")
+            ),
             "a session the server does not show".to_string(),
         ),
     };
@@ -222,7 +230,8 @@ fn pileup(
         severity_from_one(n as u64, max),
         title,
         format!(
-            "{n} sessions ({} of max_connections {max}) wait for locks held by {who}{}; the longest has waited {}.",
+            "{} ({} of max_connections {max}) waiting for locks held by {who}{}; the longest has waited {}.",
+            plural(n as u64, "session"),
             pct(n as u64, max),
             if inferred { ", inferred" } else { "" },
             secs(longest),

@@ -9,7 +9,7 @@
 //! bar of [`super::common`]) are critical.
 
 use super::common::{
-    at_least, by_client, clients, ids, is_waiting, oldest_first, pct, severity_from_one,
+    at_least, by_client, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
 };
 use super::{Action, Finding, Thresholds, dur};
 use crate::render::{secs, snippet};
@@ -33,9 +33,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let mut f = Finding::new(
         "long-running-queries",
         severity_from_one(n, max),
-        format!("{n} statements have been running for {threshold} or more"),
+        format!("{} running for {threshold} or more", plural(n, "statement")),
         format!(
-            "{n} client statements have run for {threshold} or more ({} of max_connections {max}); the longest for {} (session {}).",
+            "{} running for {threshold} or more ({} of max_connections {max}); the longest for {} (session {}).",
+            plural(n, "client statement"),
             pct(n, max),
             secs(oldest.time_s),
             oldest.id,

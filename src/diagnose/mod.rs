@@ -7,8 +7,12 @@
 
 pub mod aborted_clients;
 pub mod common;
+pub mod connection_leak;
 pub mod globals;
 pub mod idle_connections;
+pub mod idle_transactions;
+pub mod lock_pileup;
+pub mod long_running_queries;
 pub mod max_connections_capped;
 pub mod max_connections_low;
 pub mod memory;
@@ -16,6 +20,7 @@ pub mod memory_headroom;
 pub mod near_limit;
 pub mod no_process_privilege;
 pub mod per_user_limit_missing;
+pub mod pool_oversized;
 pub mod refused_connections;
 pub mod server_full;
 pub mod slow_query_log_off;
@@ -214,6 +219,11 @@ const CHECKS: &[fn(&Snapshot, &Thresholds) -> Vec<Finding>] = &[
     server_full::check,
     near_limit::check,
     idle_connections::check,
+    connection_leak::check,
+    idle_transactions::check,
+    lock_pileup::check,
+    long_running_queries::check,
+    pool_oversized::check,
     aborted_clients::check,
     max_connections_capped::check,
     max_connections_low::check,

@@ -17,7 +17,7 @@
 //! a multiple of 5. One snapshot only sees the present, so the evidence says so.
 
 use super::common::{
-    at_least, clients, group_by, ids, of_max, oldest_first, per_sec, rate_basis,
+    at_least, clients, group_by, ids, of_max, oldest_first, pct, per_sec, plural, rate_basis,
     severity_for_slots, share, shell_arg,
 };
 use super::{Action, Finding, Severity, Thresholds, dur};
@@ -128,9 +128,9 @@ fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Fin
         severity_for_slots(warm, max),
         format!("Connection pools keep {warm} idle connections warm"),
         format!(
-            "{} clients keep {} of max_connections idle in their pools (idle under {}): the next instance or burst gets ERROR 1040; pools of about {recommended} connections in all would do.",
-            pools.len(),
-            of_max(warm, max),
+            "{} keeping {warm} connections idle in their pools ({} of max_connections {max}, idle under {}): the next instance or burst gets ERROR 1040; pools of about {recommended} connections in all would do.",
+            plural(pools.len() as u64, "client"),
+            pct(warm, max),
             dur(th.idle),
         ),
     )
@@ -144,8 +144,8 @@ fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Fin
         f = f.evidence(
             &format!("pool {}", p.account),
             format!(
-                "{} connections: {} in use, {} idle ({} warm) → maximumPoolSize ≈ {}",
-                p.total,
+                "{}: {} in use, {} idle ({} warm) → maximumPoolSize ≈ {}",
+                plural(p.total as u64, "connection"),
                 p.in_use,
                 p.idle,
                 p.warm.len(),
@@ -240,7 +240,7 @@ mod tests {
         );
         assert_eq!(
             ev(f, "pool web@10.0.0.3"),
-            "1 connections: 0 in use, 1 idle (1 warm) → maximumPoolSize ≈ 5"
+            "1 connection: 0 in use, 1 idle (1 warm) → maximumPoolSize ≈ 5"
         );
         assert_eq!(
             ev(f, "recommended pool sizes, in all"),

@@ -2,6 +2,9 @@
 //! monitoring. The same report structs feed every format; nothing here talks to a server.
 
 pub mod findings;
+pub mod nagios;
+pub mod prometheus;
+pub mod targets;
 
 use std::io::IsTerminal;
 
@@ -86,6 +89,27 @@ pub fn usage_bar(pct: f64, width: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
+/// `▁▂▄█▅`: one block per value, scaled from 0 to `top` (the largest value when `top` is 0).
+pub fn sparkline(values: &[u64], top: u64) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let top = if top == 0 {
+        values.iter().copied().max().unwrap_or(0)
+    } else {
+        top
+    };
+    values
+        .iter()
+        .map(|v| {
+            if top == 0 {
+                BLOCKS[0]
+            } else {
+                let i = (*v.min(&top) as f64 / top as f64 * 7.0).round() as usize;
+                BLOCKS[i.min(7)]
+            }
+        })
+        .collect()
+}
+
 /// Seconds as a short human duration: `45s`, `5m03s`, `2h10m`, `3d4h`.
 pub fn secs(s: u64) -> String {
     match s {
@@ -158,6 +182,11 @@ mod tests {
         assert_eq!(bytes(1536 * 1024 * 1024), "1.5 GiB");
         assert_eq!(usage_bar(50.0, 10), "[#####.....]");
         assert_eq!(usage_bar(150.0, 4), "[####]");
+        assert_eq!(sparkline(&[0, 1, 2, 4, 7], 7), "▁▂▃▅█");
+        assert_eq!(sparkline(&[3, 6, 12], 0), "▃▅█");
+        assert_eq!(sparkline(&[0, 0], 0), "▁▁");
+        assert_eq!(sparkline(&[20], 10), "█");
+        assert_eq!(sparkline(&[], 10), "");
         assert_eq!(snippet(Some("SELECT  *\n FROM t"), 100), "SELECT * FROM t");
         assert_eq!(snippet(Some("abcdef"), 4), "abc…");
         assert_eq!(snippet(None, 4), "");

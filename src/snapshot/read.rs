@@ -289,6 +289,32 @@ pub fn read_status(c: &mut Connection) -> Result<BTreeMap<String, String>, AppEr
     ))
 }
 
+/// Global status and the processlist in one round trip (each `watch` refresh). `snap` is the
+/// full snapshot read when the connection was opened: it names the flavor and our own id.
+pub fn read_live(
+    c: &mut Connection,
+    snap: &Snapshot,
+) -> Result<(BTreeMap<String, String>, Vec<Session>), AppError> {
+    let mut results = c
+        .batch(
+            &[
+                status_sql(),
+                processlist_sql(snap.server.flavor, snap.server.processlist_source),
+            ],
+            "reading global status and the processlist",
+        )
+        .into_iter();
+    let status = name_values(&results.next().expect("2 results")?);
+    let sessions = results
+        .next()
+        .expect("2 results")?
+        .iter()
+        .map(session_from_row)
+        .filter(|s| s.id != snap.access.connection_id)
+        .collect();
+    Ok((status, sessions))
+}
+
 /// Only the processlist (for re-checking a kill plan right before executing it).
 pub fn read_sessions(c: &mut Connection, snap: &Snapshot) -> Result<Vec<Session>, AppError> {
     let rows = c.rows(

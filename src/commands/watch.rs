@@ -1,0 +1,431 @@
+//! `conncheck watch`: connection usage over time, one connection for the whole run.
+//!
+//! Each refresh is one round trip (global status and the processlist, [`read::read_live`]); rates
+//! come from the difference between two status readings. On a terminal the screen is redrawn
+//! (ANSI clear + home) and `q` or Ctrl-C quits: the terminal is put in raw mode with crossterm,
+//! which comfy-table already brings in, and a thread reads the keys from stdin. Otherwise one
+//! line per refresh is printed, for logs. A lost connection is shown and retried with backoff
+//! (1 s, 2 s, 4 s … 30 s) instead of ending the run.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{IsTerminal, Read, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::check::Activity;
+use crate::cli::WatchArgs;
+use crate::connect::{self, ConnectOptions, Connection};
+use crate::diagnose::{Thresholds, common};
+use crate::exit::{self, AppError, ErrorKind};
+use crate::render::{self, Style};
+use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::{Session, Snapshot};
+
+use super::Context;
+use super::diagnose::Rates;
+use super::status;
+
+/// How many client groups the screen lists.
+const TOP_CLIENTS: usize = 5;
+/// The longest wait between reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
+    if args.interval.is_zero() {
+        return Err(AppError::usage("--interval must be more than 0").into());
+    }
+    let opts = ctx.single_target()?;
+    let (first, mut base) = open(&opts)?;
+    let mut conn = Some(first);
+    let screen = std::io::stdout().is_terminal();
+    let keys = if screen && std::io::stdin().is_terminal() {
+        Keys::start()
+    } else {
+        None
+    };
+    let mut out = Output {
+        screen,
+        raw: keys.is_some(),
+        style: ctx.style,
+    };
+    let mut history: VecDeque<u64> = VecDeque::new();
+    let mut prev = (base.status.clone(), Instant::now());
+    let mut last_frame = String::new();
+    let mut backoff = Backoff::default();
+    let mut done = 0u64;
+    if screen {
+        history.push_back(base.threads_connected());
+        last_frame = frame(
+            &tick(
+                &base,
+                &base.status,
+                base.status.clone(),
+                base.sessions.clone(),
+                0.0,
+            ),
+            &history,
+            args,
+            &opts,
+            ctx.style,
+        );
+        out.show(&last_frame, None)?;
+    }
+    loop {
+        if args.count.is_some_and(|n| done >= n) {
+            break;
+        }
+        let wait = if conn.is_some() {
+            args.interval
+        } else {
+            backoff.delay()
+        };
+        if keys.as_ref().is_some_and(|k| k.quit_within(wait)) {
+            break;
+        }
+        if keys.is_none() {
+            std::thread::sleep(wait);
+        }
+        done += 1;
+        let now = SystemTime::now();
+        match conn.as_mut() {
+            Some(c) => match read::read_live(c, &base) {
+                Ok((status, sessions)) => {
+                    let at = Instant::now();
+                    let dt = at.duration_since(prev.1).as_secs_f64();
+                    let snap = tick(&base, &prev.0, status.clone(), sessions, dt);
+                    history.push_back(snap.threads_connected());
+                    while history.len() > usize::from(args.window) {
+                        history.pop_front();
+                    }
+                    if screen {
+                        last_frame = frame(&snap, &history, args, &opts, ctx.style);
+                        out.show(&last_frame, None)?;
+                    } else {
+                        out.line(&line(&timestamp(now), &snap))?;
+                    }
+                    prev = (status, at);
+                }
+                Err(e) if e.kind == ErrorKind::Privilege => return Err(e.into()),
+                Err(e) => {
+                    conn = None;
+                    backoff = Backoff::default();
+                    let msg = format!(
+                        "connection lost: {}; reconnecting in {}s",
+                        e.message,
+                        backoff.peek().as_secs()
+                    );
+                    out.note(&last_frame, &timestamp(now), &msg)?;
+                }
+            },
+            None => match open(&opts) {
+                Ok((c, snap)) => {
+                    prev = (snap.status.clone(), Instant::now());
+                    base = snap;
+                    conn = Some(c);
+                    out.note(
+                        &last_frame,
+                        &timestamp(now),
+                        &format!("reconnected to {}", opts.target()),
+                    )?;
+                }
+                Err(e) => {
+                    let msg = format!(
+                        "reconnect failed: {}; next attempt in {}s",
+                        e.message,
+                        backoff.peek().as_secs()
+                    );
+                    out.note(&last_frame, &timestamp(now), &msg)?;
+                }
+            },
+        }
+    }
+    drop(keys);
+    Ok(exit::OK)
+}
+
+/// Connect and read the full snapshot the refreshes build on (flavor, our id, variables).
+fn open(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
+    let mut c = connect::open(opts)?;
+    let snap = read::read(
+        &mut c,
+        ReadOptions {
+            sample: Duration::ZERO,
+            transactions: false,
+            server_memory: None,
+            local: opts.is_local(),
+        },
+    )?;
+    Ok((c, snap))
+}
+
+/// The snapshot of one refresh: `base` (variables, flavor) with the new sessions, the previous
+/// status reading as the first reading and the new one as the second, `dt` seconds apart, so
+/// that [`Snapshot::status_rate`] gives the rates. Pure.
+pub fn tick(
+    base: &Snapshot,
+    prev: &BTreeMap<String, String>,
+    status: BTreeMap<String, String>,
+    sessions: Vec<Session>,
+    dt: f64,
+) -> Snapshot {
+    let mut s = base.clone();
+    s.status = prev.clone();
+    s.status_after = Some(status);
+    s.sample_s = dt;
+    s.sessions = sessions;
+    s.transactions.clear();
+    s.lock_waits.clear();
+    s
+}
+
+/// `2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0
+/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s`. Pure.
+pub fn line(ts: &str, snap: &Snapshot) -> String {
+    let c = status::build(snap, 0).connections;
+    let r = Rates::of(snap);
+    let a = Activity::of(snap, &Thresholds::default());
+    format!(
+        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s",
+        c.threads_connected,
+        c.max_connections,
+        c.usage_pct,
+        c.threads_running,
+        r.connections_per_s,
+        r.aborted_connects_per_s,
+        r.refused_per_s,
+        a.sleeping,
+        a.oldest_idle_s,
+        a.longest_query_s,
+    )
+}
+
+/// The whole screen for one refresh (without the clear-screen escape).
+fn frame(
+    snap: &Snapshot,
+    history: &VecDeque<u64>,
+    args: &WatchArgs,
+    opts: &ConnectOptions,
+    style: Style,
+) -> String {
+    let report = status::build(snap, TOP_CLIENTS);
+    let mut out = format!(
+        "{} {}, every {} (q to quit)  {}\n\n",
+        style.bold("conncheck watch"),
+        opts.target(),
+        humantime::format_duration(args.interval),
+        timestamp(SystemTime::now()),
+    );
+    out.push_str(&status::header(&report, style));
+    let values: Vec<u64> = history.iter().copied().collect();
+    let (lo, hi) = (
+        values.iter().min().copied().unwrap_or(0),
+        values.iter().max().copied().unwrap_or(0),
+    );
+    out.push_str(&format!(
+        "History      {} Threads_connected {lo}..{hi} over the last {} samples\n",
+        render::sparkline(&values, 0),
+        values.len()
+    ));
+    if snap.sample_s > 0.0 {
+        let r = Rates::of(snap);
+        out.push_str(&format!(
+            "Rates        {:.1} connections/s, {:.2} aborted connects/s, {:.2} refused/s, {:.1} threads created/s\n",
+            r.connections_per_s, r.aborted_connects_per_s, r.refused_per_s, r.threads_created_per_s
+        ));
+    }
+    let (idle, busy) = extremes(snap);
+    let who = |s: &Session| format!("#{} {} {}", s.id, s.account(), render::secs(s.time_s));
+    out.push_str(&format!(
+        "Oldest idle  {}\nLongest run  {}\n",
+        idle.map_or("-".into(), who),
+        busy.map_or("-".into(), |s| format!(
+            "{} {}",
+            who(s),
+            render::snippet(s.info.as_deref(), 60)
+        )),
+    ));
+    if !report.clients.is_empty() {
+        out.push_str(&format!(
+            "\nTop clients\n{}\n",
+            status::clients_table(&report.clients, style)
+        ));
+    }
+    out
+}
+
+/// The longest-idle sleeping client session and the longest-running busy one. Pure.
+pub fn extremes(snap: &Snapshot) -> (Option<&Session>, Option<&Session>) {
+    let longest = |sleeping: bool| {
+        common::clients(snap)
+            .filter(|s| s.is_sleeping() == sleeping)
+            .max_by_key(|s| (s.time_s, std::cmp::Reverse(s.id)))
+    };
+    (longest(true), longest(false))
+}
+
+/// `2026-11-23T19:40:00Z`.
+fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Reconnect delays: 1 s, 2 s, 4 s … capped at 30 s.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    attempts: u32,
+}
+
+impl Backoff {
+    /// The delay before the next attempt, without counting it.
+    pub fn peek(&self) -> Duration {
+        Duration::from_secs(1u64 << self.attempts.min(5)).min(MAX_BACKOFF)
+    }
+
+    /// The delay before the next attempt.
+    pub fn delay(&mut self) -> Duration {
+        let d = self.peek();
+        self.attempts = self.attempts.saturating_add(1);
+        d
+    }
+}
+
+/// Where the refreshes go: a redrawn screen or log lines.
+struct Output {
+    screen: bool,
+    /// The terminal is in raw mode: lines need `\r\n`.
+    raw: bool,
+    style: Style,
+}
+
+impl Output {
+    fn show(&mut self, frame: &str, note: Option<&str>) -> std::io::Result<()> {
+        let mut text = String::from("\x1b[H\x1b[2J");
+        text.push_str(frame);
+        if let Some(n) = note {
+            text.push_str(&format!("\n{}\n", self.style.red(n)));
+        }
+        if self.raw {
+            text = text.replace('\n', "\r\n");
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
+    fn line(&mut self, line: &str) -> std::io::Result<()> {
+        render::print(line)
+    }
+
+    /// A connection event: under the last screen, or as a log line.
+    fn note(&mut self, frame: &str, ts: &str, msg: &str) -> std::io::Result<()> {
+        if self.screen {
+            self.show(frame, Some(&format!("{ts} {msg}")))
+        } else {
+            self.line(&format!("{ts} {msg}"))
+        }
+    }
+}
+
+/// Keys from a terminal in raw mode (restored on drop, also when unwinding from a panic).
+struct Keys {
+    rx: mpsc::Receiver<u8>,
+}
+
+impl Keys {
+    fn start() -> Option<Keys> {
+        crossterm::terminal::enable_raw_mode().ok()?;
+        let (tx, rx) = mpsc::channel();
+        // The thread blocks on stdin until a key comes; it ends with the process.
+        let spawned = std::thread::Builder::new()
+            .name("watch-keys".into())
+            .spawn(move || {
+                let mut stdin = std::io::stdin();
+                let mut b = [0u8; 1];
+                while let Ok(1) = stdin.read(&mut b) {
+                    if tx.send(b[0]).is_err() {
+                        break;
+                    }
+                }
+            });
+        let keys = Keys { rx };
+        spawned.ok()?;
+        let _ = std::io::stdout().write_all(b"\x1b[?25l");
+        Some(keys)
+    }
+
+    /// Wait up to `d`; true when `q`, Ctrl-C or Ctrl-D was pressed (raw mode delivers Ctrl-C as
+    /// a byte instead of SIGINT).
+    fn quit_within(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(b'q' | b'Q' | 3 | 4) => return true,
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => return false,
+                // stdin is gone (read error): no more keys, just wait.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(left);
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+        // Show the cursor again; never panic here (stdout may be gone).
+        let mut out = std::io::stdout();
+        let _ = out.write_all(b"\x1b[?25h\n");
+        let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, session};
+
+    #[test]
+    fn backoff_doubles_up_to_thirty_seconds() {
+        let mut b = Backoff::default();
+        let delays: Vec<u64> = (0..8).map(|_| b.delay().as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+
+    #[test]
+    fn rates_and_the_log_line() {
+        let mut base = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut base,
+            vec![
+                session(1, "app", "10.0.0.1", "Sleep", 35, "", None),
+                session(2, "app", "10.0.0.1", "Query", 3, "", Some("SELECT 1")),
+            ],
+        );
+        fixtures::set_status(&mut base, "connections", 1000);
+        fixtures::set_status(&mut base, "aborted_connects", 10);
+        fixtures::set_status(&mut base, "connection_errors_max_connections", 4);
+        let mut now = base.status.clone();
+        now.insert("connections".into(), "1005".into());
+        now.insert("aborted_connects".into(), "12".into());
+        now.insert("connection_errors_max_connections".into(), "4".into());
+        let snap = tick(&base, &base.status, now, base.sessions.clone(), 2.0);
+        let r = Rates::of(&snap);
+        assert_eq!(
+            (
+                r.connections_per_s,
+                r.aborted_connects_per_s,
+                r.refused_per_s
+            ),
+            (2.5, 1.0, 0.0)
+        );
+        assert_eq!(
+            line("2026-11-23T19:40:00Z", &snap),
+            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s"
+        );
+        let (idle, busy) = extremes(&snap);
+        assert_eq!((idle.map(|s| s.id), busy.map(|s| s.id)), (Some(1), Some(2)));
+    }
+}

@@ -1,0 +1,236 @@
+//! Monitoring-plugin output for `check` (Nagios, Icinga, Naemon, Sensu, Zabbix's Nagios
+//! compatibility): `CONNCHECK <STATE> - <summary> | <perfdata>` on the first line, then the long
+//! output, one reason per line.
+//!
+//! Perfdata follows the plugin development guidelines:
+//! `'label'=value[UOM];[warn];[crit];[min];[max]`, UOM `%`, `s` or `c` (a counter).
+//! <https://www.monitoring-plugins.org/doc/guidelines.html#AEN200>
+
+use crate::check::{CheckReport, State};
+
+/// The plugin output for one target.
+pub fn render(r: &CheckReport) -> String {
+    let mut out = first_line(r.state, &r.summary, &perfdata(r, ""));
+    for reason in r.reasons.iter().filter(|x| x.state != State::Ok) {
+        out.push_str(&format!(
+            "{}: {}\n",
+            reason.state.name(),
+            clean(&reason.message)
+        ));
+    }
+    out
+}
+
+/// The plugin output for several targets: the worst state and the count per state on the first
+/// line (perfdata labels prefixed with the target), then `table`, then each target's reasons.
+pub fn render_many(reports: &[CheckReport], table: &str) -> String {
+    let state = State::worst(reports.iter().map(|r| r.state));
+    let counts: Vec<String> = [State::Critical, State::Warning, State::Unknown, State::Ok]
+        .iter()
+        .filter_map(|s| {
+            let n = reports.iter().filter(|r| r.state == *s).count();
+            (n > 0).then(|| format!("{n} {}", s.name()))
+        })
+        .collect();
+    let summary = format!("{} targets: {}", reports.len(), counts.join(", "));
+    let perf: Vec<String> = reports
+        .iter()
+        .map(|r| perfdata(r, &format!("{} ", r.target)))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut out = first_line(state, &summary, &perf.join(" "));
+    out.push_str(table);
+    if !table.ends_with('\n') {
+        out.push('\n');
+    }
+    for r in reports {
+        for reason in r.reasons.iter().filter(|x| x.state != State::Ok) {
+            out.push_str(&format!(
+                "{} {}: {}\n",
+                clean(&r.target),
+                reason.state.name(),
+                clean(&reason.message)
+            ));
+        }
+    }
+    out
+}
+
+fn first_line(state: State, summary: &str, perf: &str) -> String {
+    let mut line = format!("CONNCHECK {} - {}", state.name(), clean(summary));
+    if !perf.is_empty() {
+        line.push_str(" | ");
+        line.push_str(perf);
+    }
+    line.push('\n');
+    line
+}
+
+/// `|` separates perfdata and newlines end the first line: neither may appear in text.
+fn clean(s: &str) -> String {
+    s.replace('|', "/").replace(['\n', '\r'], " ")
+}
+
+/// The perfdata of one report (empty when the server could not be read), labels prefixed.
+pub fn perfdata(r: &CheckReport, prefix: &str) -> String {
+    let Some(m) = &r.metrics else {
+        return String::new();
+    };
+    let c = &m.connections;
+    let max = c.max_connections as f64;
+    let pct = |n: f64| {
+        if max > 0.0 { n * 100.0 / max } else { 0.0 }
+    };
+    let items = [
+        item(
+            prefix,
+            "connected",
+            c.threads_connected as f64,
+            "",
+            Some(m.warning_connections),
+            Some(m.critical_connections),
+            Some(max),
+        ),
+        item(
+            prefix,
+            "running",
+            c.threads_running as f64,
+            "",
+            None,
+            None,
+            Some(max),
+        ),
+        item(
+            prefix,
+            "usage",
+            c.usage_pct,
+            "%",
+            Some(pct(m.warning_connections)),
+            Some(pct(m.critical_connections)),
+            Some(100.0),
+        ),
+        item(
+            prefix,
+            "max_used",
+            c.max_used_connections as f64,
+            "",
+            None,
+            None,
+            Some(max),
+        ),
+        item(
+            prefix,
+            "refused",
+            c.connection_errors_max_connections as f64,
+            "c",
+            None,
+            None,
+            None,
+        ),
+        item(
+            prefix,
+            "sleeping",
+            m.activity.sleeping as f64,
+            "",
+            None,
+            None,
+            Some(max),
+        ),
+        item(
+            prefix,
+            "oldest_idle",
+            m.activity.oldest_idle_s as f64,
+            "s",
+            None,
+            None,
+            None,
+        ),
+        item(
+            prefix,
+            "longest_query",
+            m.activity.longest_query_s as f64,
+            "s",
+            None,
+            None,
+            None,
+        ),
+    ];
+    items.join(" ")
+}
+
+fn item(
+    prefix: &str,
+    label: &str,
+    value: f64,
+    uom: &str,
+    warn: Option<f64>,
+    crit: Option<f64>,
+    max: Option<f64>,
+) -> String {
+    let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+    // A quote inside a label is written as two quotes; `=` cannot appear in a label at all.
+    let label = format!("{prefix}{label}")
+        .replace('\'', "''")
+        .replace('=', "_");
+    format!(
+        "'{label}'={}{uom};{};{};0;{}",
+        num(value),
+        opt(warn),
+        opt(crit),
+        opt(max)
+    )
+}
+
+/// `12`, `120.8`, `33.33`: integers without decimals, others with at most two.
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Limits, judge};
+    use crate::diagnose::fixtures::{self, session};
+
+    #[test]
+    fn first_line_and_perfdata() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.1", "Sleep", 35, "", None),
+                session(2, "app", "10.0.0.1", "Query", 3, "", Some("SELECT 1")),
+            ],
+        );
+        fixtures::set_status(&mut s, "max_used_connections", 40);
+        fixtures::set_status(&mut s, "connection_errors_max_connections", 5);
+        let r = judge(&s, &Limits::default());
+        let text = render(&r);
+        let line = text.lines().next().unwrap();
+        assert_eq!(
+            line,
+            "CONNCHECK OK - 3 of 151 connections (2%), 2 running, 1 sleeping | \
+             'connected'=3;120.8;135.9;0;151 'running'=2;;;0;151 'usage'=2%;80;90;0;100 \
+             'max_used'=40;;;0;151 'refused'=5c;;;0; 'sleeping'=1;;;0;151 \
+             'oldest_idle'=35s;;;0; 'longest_query'=3s;;;0;"
+        );
+        assert_eq!(text.lines().count(), 1, "no long output when OK");
+    }
+
+    #[test]
+    fn text_cannot_break_the_format() {
+        assert_eq!(clean("a|b\nc"), "a/b c");
+        assert_eq!(num(120.8), "120.8");
+        assert_eq!(num(1.0 / 3.0), "0.33");
+        assert_eq!(num(7.0), "7");
+        assert_eq!(
+            item("db'1 ", "x", 1.0, "", None, None, None),
+            "'db''1 x'=1;;;0;"
+        );
+    }
+}
