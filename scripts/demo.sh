@@ -6,17 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 scripts/ensure-deps.sh
-cargo build --quiet
+cargo build --quiet --bin conncheck --example scenario
 cc="$PWD/target/debug/conncheck"
 
 dir=$(mktemp -d /tmp/conncheck-demo.XXXXXX)
 sock="$dir/mysqld.sock"
 pid=""
 cleanup() {
-  local jobs_pids
-  jobs_pids=$(jobs -p)
-  [ -n "$jobs_pids" ] && kill $jobs_pids 2>/dev/null || true
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  exec 3>&- 2>/dev/null || true
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+  [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -29,30 +29,23 @@ mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authenticatio
 mkdir -p "$dir/tmp"
 mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --skip-networking \
   --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" --tmpdir="$dir/tmp" \
-  --innodb-buffer-pool-size=16M --innodb-log-file-size=8M --max-connections=60 "${as_root[@]}" &
+  --innodb-buffer-pool-size=16M --innodb-log-file-size=8M --max-connections=60 "${as_root[@]}" \
+  >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 100); do
   mariadb -S "$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
   sleep 0.1
 done
 sql() { mariadb -S "$sock" -uroot -e "$1"; }
-sql "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, qty INT);
-     INSERT INTO shop.orders VALUES (1, 1), (2, 2);
-     CREATE USER app@localhost IDENTIFIED BY 'app'; GRANT ALL ON shop.* TO app@localhost;
-     CREATE USER report@localhost IDENTIFIED BY 'report'; GRANT SELECT ON shop.* TO report@localhost;"
+sql "CREATE DATABASE shop; CREATE USER app@localhost IDENTIFIED BY 'app'; GRANT ALL ON shop.* TO app@localhost;"
 
-app() { mariadb -S "$sock" -uapp -papp shop "$@"; }
-echo "== a leaking app: 36 connections opened over 8 seconds and never closed"
-for i in $(seq 36); do
-  (sleep 600 | app) &
-  sleep 0.22
-done
-echo "== a transaction left open (BEGIN; UPDATE ...) and three sessions waiting for its row lock"
-( (echo "BEGIN; UPDATE orders SET qty = qty + 1 WHERE id = 1;"; sleep 600) | app ) &
-sleep 1
-for i in 1 2 3; do (app -e "UPDATE orders SET qty = qty + 1 WHERE id = 1" >/dev/null 2>&1 &); done
-echo "== a report query that runs and runs"
-(mariadb -S "$sock" -ureport -preport shop -e "SELECT SLEEP(600)" >/dev/null 2>&1 &)
+echo "== a leaking app (36 connections opened over 7 seconds, never closed), a transaction left"
+echo "   open with three sessions queued on its row lock, and a report query that runs and runs"
+mkfifo "$dir/hold"
+target/debug/examples/scenario --socket "$sock" --user app --password app --table shop.orders \
+  --idle 36 --stagger 200ms --idle-trx --lock-waiters 3 --long-query <"$dir/hold" >"$dir/scenario.out" 2>&1 &
+exec 3>"$dir/hold" # the scenario holds its connections until this script closes fd 3
+for _ in $(seq 200); do grep -q ready "$dir/scenario.out" && break; sleep 0.1; done
 sleep 3
 
 echo
@@ -60,6 +53,6 @@ echo "\$ conncheck -S $sock -u root diagnose --idle-threshold 5s --long-query-th
 "$cc" --no-defaults -S "$sock" -u root diagnose --idle-threshold 5s --long-query-threshold 2s --trx-threshold 2s || true
 echo
 echo "\$ conncheck -S $sock -u root kill-idle --older-than 5s --match-user app --dry-run"
-"$cc" --no-defaults -S "$sock" -u root kill-idle --older-than 5s --match-user app --dry-run | tail -n 4
+"$cc" --no-defaults -S "$sock" -u root kill-idle --older-than 5s --match-user app --dry-run --limit 5
 echo
 echo "== stopping the throw-away server"

@@ -24,9 +24,6 @@ use crate::render::secs;
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, Snapshot};
 
-// NOTE: per_sec and rate_basis were written by another engineer; this file was overwritten by
-// accident and they were restored from their uses in refused_connections.rs. Check them.
-
 /// A rate for people: `2.50/s`, or per hour when too small to read per second (`3.6/h`:
 /// lifetime averages of rare events).
 pub fn per_sec(rate: f64) -> String {
