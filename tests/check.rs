@@ -1,0 +1,354 @@
+//! `conncheck check` against private MariaDB servers: every path to each monitoring-plugin state
+//! (OK, WARNING and CRITICAL from usage, CRITICAL from refusals during the sample and from our
+//! own refusal, UNKNOWN from a dead port and from bad flags), the exact Nagios line and perfdata
+//! syntax, and the Prometheus output read by a real parser.
+
+mod support;
+
+use std::time::Duration;
+
+use regex::Regex;
+use support::{Server, ServerOpts, json};
+
+/// One perfdata item: `'label'=value[UOM];[warn];[crit];[min];[max]`.
+const PERF_ITEM: &str = r"'[^'=]+'=[0-9]+(\.[0-9]+)?(%|s|c)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?";
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn small_server() -> Server {
+    let s = Server::start(ServerOpts {
+        max_connections: 10,
+        ..ServerOpts::default()
+    });
+    s.create_user("app", "apppw", "USAGE");
+    s
+}
+
+/// The first line split into state, summary and perfdata, with the syntax checked.
+fn plugin_line(text: &str) -> (String, String, String) {
+    let line = text.lines().next().expect("a first line");
+    let re = Regex::new(&format!(
+        r"^CONNCHECK (OK|WARNING|CRITICAL|UNKNOWN) - ([^|]+?)(?: \| ((?:{PERF_ITEM})(?: {PERF_ITEM})*))?$"
+    ))
+    .unwrap();
+    let caps = re
+        .captures(line)
+        .unwrap_or_else(|| panic!("not a plugin line: {line}"));
+    (
+        caps[1].to_string(),
+        caps[2].to_string(),
+        caps.get(3)
+            .map_or(String::new(), |m| m.as_str().to_string()),
+    )
+}
+
+#[test]
+fn ok_with_the_exact_perfdata_labels() {
+    let s = Server::shared();
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--sample", "0"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (state, summary, perf) = plugin_line(&text);
+    assert_eq!(state, "OK");
+    assert!(
+        Regex::new(r"^\d+ of 200 connections \(\d+%\), \d+ running, \d+ sleeping$")
+            .unwrap()
+            .is_match(&summary),
+        "{summary}"
+    );
+    let labels: Vec<&str> = Regex::new(r"'([^']+)'=")
+        .unwrap()
+        .captures_iter(&perf)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "connected",
+            "running",
+            "usage",
+            "max_used",
+            "refused",
+            "sleeping",
+            "oldest_idle",
+            "longest_query"
+        ]
+    );
+    assert!(perf.contains(";160;180;0;200 "), "warn/crit/max: {perf}");
+    assert!(perf.contains("'usage'="), "{perf}");
+    assert!(
+        Regex::new(r"'usage'=[0-9.]+%;80;90;0;100")
+            .unwrap()
+            .is_match(&perf)
+    );
+    assert!(
+        Regex::new(r"'refused'=\d+c;;;0;").unwrap().is_match(&perf),
+        "{perf}"
+    );
+    assert_eq!(text.lines().count(), 1, "no long output when OK: {text}");
+}
+
+#[test]
+fn warning_then_critical_from_usage() {
+    let s = small_server();
+    // 7 idle + conncheck itself = 8 of 10 = 80 %.
+    let mut conns = s.idle_connections("app", "apppw", 7);
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--sample", "0"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (state, summary, _) = plugin_line(&text);
+    assert_eq!(state, "WARNING");
+    assert_eq!(
+        summary,
+        "8 of 10 connections in use (80%), warning threshold 80%"
+    );
+    assert!(text.contains("\nWARNING: 8 of 10 connections"), "{text}");
+
+    // Absolute thresholds.
+    s.conncheck("root", "")
+        .args([
+            "check",
+            "--sample",
+            "0",
+            "--warning",
+            "20",
+            "--critical",
+            "30",
+        ])
+        .assert()
+        .code(0);
+
+    conns.extend(s.idle_connections("app", "apppw", 1));
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--sample", "0", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["state"], "CRITICAL");
+    assert_eq!(v["exit_code"], 2);
+    assert_eq!(v["reasons"][0]["id"], "usage");
+    assert_eq!(v["reasons"][0]["state"], "CRITICAL");
+    assert_eq!(v["metrics"]["threads_connected"], 9);
+    assert_eq!(v["metrics"]["max_connections"], 10);
+    assert_eq!(v["metrics"]["sleeping"], 8);
+    assert!(v["findings"].is_array());
+}
+
+#[test]
+fn idle_session_limits_and_fail_on() {
+    let s = small_server();
+    let _conns = s.idle_connections("app", "apppw", 3);
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", "--sample", "0", "--idle-threshold", "1s"];
+        args.extend_from_slice(extra);
+        s.conncheck("root", "").args(&args).output().unwrap()
+    };
+    assert_eq!(run(&["--max-idle", "3"]).status.code(), Some(0));
+    let out = run(&["--max-idle", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("3 sessions idle for 1s or more (--max-idle 2)"));
+    assert_eq!(run(&["--max-idle", "1"]).status.code(), Some(2));
+}
+
+#[test]
+fn critical_when_connections_are_refused_during_the_sample() {
+    let s = small_server();
+    s.create_user("ops", "opspw", "PROCESS, CONNECTION ADMIN");
+    // Every ordinary slot taken: conncheck gets in through the reserved slot, the app does not.
+    let _full = s.idle_connections("app", "apppw", 10);
+    let opts = s.opts("app", "apppw");
+    let knocker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        let mut refused = 0;
+        for _ in 0..5 {
+            if mysql::Conn::new(opts.clone()).is_err() {
+                refused += 1;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        refused
+    });
+    // Usage thresholds out of reach, so that only the refusals can make it critical.
+    let out = s
+        .conncheck("ops", "opspw")
+        .args([
+            "check",
+            "--sample",
+            "2s",
+            "--warning",
+            "999%",
+            "--critical",
+            "1000%",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(knocker.join().unwrap() > 0, "the app logins were refused");
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(2), "{v}");
+    assert_eq!(v["state"], "CRITICAL");
+    assert_eq!(v["reasons"][0]["id"], "refused-during-sample", "{v}");
+    assert!(v["metrics"]["refused_during_sample"].as_u64().unwrap() > 0);
+
+    // The same in the plugin format.
+    let out = s
+        .conncheck("ops", "opspw")
+        .args(["check", "--sample", "0"])
+        .output()
+        .unwrap();
+    let (state, summary, _) = plugin_line(&stdout(&out));
+    assert_eq!((state.as_str(), out.status.code()), ("CRITICAL", Some(2)));
+    assert!(summary.contains("11 of 10 connections"), "{summary}");
+
+    // With the reserved slot taken too, our own refusal is CRITICAL (not UNKNOWN).
+    let _admin = s.connect("ops", "opspw").unwrap();
+    let out = s
+        .conncheck("ops", "opspw")
+        .args(["check", "--sample", "0"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (state, summary, perf) = plugin_line(&text);
+    assert_eq!(state, "CRITICAL");
+    assert!(
+        summary.contains("refused conncheck with ERROR 1040"),
+        "{summary}"
+    );
+    assert!(perf.is_empty(), "nothing could be measured");
+}
+
+#[test]
+fn unknown_from_a_dead_port_and_from_bad_flags() {
+    let port = support::unused_port().to_string();
+    let out = support::conncheck()
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            "root",
+        ])
+        .args(["check", "--connect-timeout", "2s"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    let (state, summary, perf) = plugin_line(&text);
+    assert_eq!(state, "UNKNOWN");
+    assert!(summary.contains(&port), "{summary}");
+    assert!(perf.is_empty());
+    assert!(text.contains("\nUNKNOWN: "), "reason with its hint: {text}");
+
+    for bad in [
+        vec!["check", "--bogus"],
+        vec!["check", "--warning", "lots"],
+        vec!["check", "--format", "xml"],
+        vec!["check", "--sample", "-1s"],
+    ] {
+        let out = support::conncheck().args(&bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?} explains itself");
+    }
+}
+
+#[test]
+fn prometheus_output_parses() {
+    let s = Server::shared();
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--sample", "0", "--format", "prometheus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert_valid_exposition(&text);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let value = |name: &str| -> f64 {
+        let sample = scrape
+            .samples
+            .iter()
+            .find(|x| x.metric == name)
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"));
+        match sample.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{name}: unexpected type"),
+        }
+    };
+    assert_eq!(value("mysql_up"), 1.0);
+    assert_eq!(value("mysql_global_variables_max_connections"), 200.0);
+    assert!(value("mysql_global_status_threads_connected") >= 1.0);
+    assert_eq!(value("conncheck_check_state"), 0.0);
+    let ratio = value("conncheck_usage_ratio");
+    assert!(ratio > 0.0 && ratio < 1.0);
+    let errors = scrape
+        .samples
+        .iter()
+        .find(|x| x.metric == "mysql_global_status_connection_errors_total")
+        .expect("connection errors");
+    assert_eq!(errors.labels.get("error"), Some("max_connection"));
+    assert!(matches!(errors.value, prometheus_parse::Value::Counter(_)));
+    assert!(
+        scrape
+            .docs
+            .contains_key("mysql_global_status_threads_connected"),
+        "HELP lines"
+    );
+}
+
+/// A strict check of the text format, line by line, on top of the (lenient) parser: every line
+/// is a HELP, a TYPE or a sample of the family announced just before it; every family is
+/// announced once; label values are properly quoted and escaped.
+pub fn assert_valid_exposition(text: &str) {
+    let name = r"[a-zA-Z_:][a-zA-Z0-9_:]*";
+    let help = Regex::new(&format!(r"^# HELP ({name}) (\S.*)$")).unwrap();
+    let typ = Regex::new(&format!(
+        r"^# TYPE ({name}) (counter|gauge|untyped|summary|histogram)$"
+    ))
+    .unwrap();
+    let sample = Regex::new(&format!(
+        r#"^({name})(\{{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*\}})? (-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|NaN|[+-]Inf)$"#
+    ))
+    .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut current = String::new();
+    assert!(text.ends_with('\n'), "ends with a newline");
+    for line in text.lines() {
+        if let Some(c) = help.captures(line) {
+            assert!(seen.insert(c[1].to_string()), "{} announced twice", &c[1]);
+            current = c[1].to_string();
+        } else if let Some(c) = typ.captures(line) {
+            assert_eq!(&c[1], current, "TYPE right after its HELP: {line}");
+        } else if let Some(c) = sample.captures(line) {
+            assert_eq!(&c[1], current, "sample under its own family: {line}");
+            assert!(
+                matches!(
+                    prometheus_parse::LineInfo::parse(line),
+                    prometheus_parse::LineInfo::Sample { .. }
+                ),
+                "{line}"
+            );
+        } else {
+            panic!("not exposition format: {line:?}\n{text}");
+        }
+    }
+}
