@@ -20,7 +20,7 @@ use crate::render::{self, Style};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
 
-use super::{Context, can_prompt};
+use super::Context;
 
 /// Bumped when a field of the kill JSON / audit record changes meaning or disappears.
 pub const KILL_SCHEMA_VERSION: u32 = 1;
@@ -229,29 +229,11 @@ fn confirm(plan: &KillPlan, repeat: Option<(Duration, Duration)>) -> Result<(), 
         ),
         None => format!("Kill these {} sessions?", plan.victims.len()),
     };
-    if !can_prompt() {
-        return Err(AppError::new(
-            ErrorKind::NeedsConfirmation,
-            format!(
-                "refusing to kill {} sessions without confirmation: no terminal to ask on",
-                plan.victims.len()
-            ),
-        )
-        .hint("review the plan with --dry-run, then pass --yes to run non-interactively"));
-    }
-    let yes = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot read the answer: {e}")))?;
-    if yes {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            ErrorKind::Declined,
-            "nothing killed: declined at the prompt",
-        ))
-    }
+    super::confirm(
+        &question,
+        &format!("kill {} sessions", plan.victims.len()),
+        "killed",
+    )
 }
 
 fn append_log(path: &Path, report: &KillReport) -> Result<(), AppError> {

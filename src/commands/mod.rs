@@ -119,3 +119,29 @@ fn prompt_password() -> Result<String, AppError> {
 pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
+
+/// Ask before a destructive step. Without a terminal this refuses (the caller skips it with
+/// `--yes`); "no" is [`ErrorKind::Declined`]. `action` completes "refusing to ... without
+/// confirmation" and "nothing ...: declined", e.g. ("kill 3 sessions", "killed").
+pub fn confirm(question: &str, action: &str, nothing: &str) -> Result<(), AppError> {
+    if !can_prompt() {
+        return Err(AppError::new(
+            ErrorKind::NeedsConfirmation,
+            format!("refusing to {action} without confirmation: no terminal to ask on"),
+        )
+        .hint("review the plan with --dry-run, then pass --yes to run non-interactively"));
+    }
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot read the answer: {e}")))?;
+    if yes {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorKind::Declined,
+            format!("nothing {nothing}: declined at the prompt"),
+        ))
+    }
+}

@@ -18,7 +18,7 @@ use crate::render::{self, Style};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
 
-use super::{Context, can_prompt};
+use super::Context;
 
 pub const SETTINGS_SCHEMA_VERSION: u32 = 1;
 
@@ -167,7 +167,7 @@ fn execute(
         return Ok(exit::OK);
     }
     if !a.yes {
-        confirm()?;
+        super::confirm("Apply this change?", "change server settings", "changed")?;
     }
     report.applied = settings::apply(conn, &report.plan, snap.server.flavor)?;
     if let Some(kp) = &report.kill_plan
@@ -195,29 +195,6 @@ fn execute(
         }
     }
     Ok(exit::OK)
-}
-
-fn confirm() -> Result<(), AppError> {
-    if !can_prompt() {
-        return Err(AppError::new(
-            ErrorKind::NeedsConfirmation,
-            "refusing to change server settings without confirmation: no terminal to ask on",
-        )
-        .hint("review the plan with --dry-run, then pass --yes to run non-interactively"));
-    }
-    let yes = dialoguer::Confirm::new()
-        .with_prompt("Apply this change?")
-        .default(false)
-        .interact()
-        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot read the answer: {e}")))?;
-    if yes {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            ErrorKind::Declined,
-            "nothing changed: declined at the prompt",
-        ))
-    }
 }
 
 fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, style: Style) -> String {
