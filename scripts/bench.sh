@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Benchmark conncheck against the `mariadb` client (the floor), pt-kill and mysqltuner on a
+# throw-away MariaDB with 100, 1,000 and 2,000 idle connections; print the ratios and write them
+# into the generated section of BENCHMARKS.md (see there for the method and the goals).
+#
+# Usage: scripts/bench.sh            (about 5-10 minutes on 2 cores)
+#   RUNS=40 KILL_RUNS=10 TUNER_RUNS=3 SIZES="100 1000 2000" KILL_N=1000 scripts/bench.sh
+#   NO_WRITE=1 scripts/bench.sh      (print only, leave BENCHMARKS.md alone)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/usr/local/sbin"
+export LC_ALL=C
+
+RUNS=${RUNS:-40}             # timed runs per command, diagnose
+WARMUP=${WARMUP:-5}
+KILL_RUNS=${KILL_RUNS:-15}   # each kill run first restarts the scenario (~3 s)
+TUNER_RUNS=${TUNER_RUNS:-3}  # mysqltuner takes seconds per run
+SIZES=${SIZES:-"100 1000 2000"}
+KILL_N=${KILL_N:-1000}
+
+scripts/ensure-deps.sh hyperfine percona-toolkit mysqltuner time jq
+echo "== building (release)" >&2
+cargo build --quiet --release --bin conncheck --example scenario
+repo=$PWD
+cc="$repo/target/release/conncheck"
+scenario_bin="$repo/target/release/examples/scenario"
+
+dir=$(mktemp -d /tmp/conncheck-bench.XXXXXX)
+sock="$dir/mysqld.sock"
+worker=""
+# The work runs in its own process group (below): on exit, error or Ctrl-C this shell stops that
+# whole group (hyperfine, clients, the scenario, mariadbd), waits for the server and removes $dir.
+# (Waiting in `wait` lets the INT trap fire at once; a trap deferred behind a foreground child
+# that handles SIGINT itself, like the mariadb client, can be lost.)
+cleanup() {
+  local rc=$? p pids=()
+  set +e
+  trap - EXIT INT TERM
+  for p in "$dir/scenario.pid" "$dir/mysqld.pid"; do [ -s "$p" ] && pids+=("$(cat "$p")"); done
+  [ -n "$worker" ] && kill -TERM -- "-$worker" 2>/dev/null
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null
+    for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
+  [ -n "$worker" ] && wait "$worker" 2>/dev/null
+  rm -rf "$dir"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bench() {
+  # --- the server -------------------------------------------------------------------------------
+  # 3,000 connections need one descriptor each plus the table cache: raise the soft limit to the
+  # hard one (capped) when it is lower, and tell mariadbd what it may use
+  # (https://mariadb.com/kb/en/server-system-variables/#open_files_limit).
+  want_files=16384
+  hard=$(ulimit -Hn)
+  [ "$hard" != unlimited ] && [ "$hard" -lt "$want_files" ] && want_files=$hard
+  [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$want_files" ] && ulimit -n "$want_files"
+  files=$(ulimit -Sn)
+  [ "$files" = unlimited ] && files=$want_files
+  if [ "$files" -lt 7000 ]; then
+    echo "bench: only $files open files allowed (ulimit -n); 3,000 connections need ~7,000" >&2
+    exit 1
+  fi
+
+  # A free loopback port: mysqltuner's client insists on TCP once it is given a port.
+  port=""
+  for _ in $(seq 50); do
+    p=$((30000 + RANDOM % 30000))
+    if ! ss -Hltn "sport = :$p" | grep -q .; then port=$p; break; fi
+  done
+  [ -n "$port" ] || { echo "bench: no free TCP port found" >&2; exit 1; }
+
+  as_root=()
+  [ "$(id -u)" = 0 ] && as_root=(--user=root)
+  echo "== starting a throw-away MariaDB in $dir (socket + 127.0.0.1:$port)" >&2
+  mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
+    --skip-test-db "${as_root[@]}" --innodb-log-file-size=8M >"$dir/install.log" 2>&1
+  mkdir -p "$dir/tmp"
+  mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --port="$port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
+    --tmpdir="$dir/tmp" --innodb-buffer-pool-size=32M --innodb-log-file-size=8M \
+    --max-connections=3000 --thread-cache-size=3000 --open-files-limit="$files" \
+    --table-open-cache=400 --skip-name-resolve --log-warnings=0 "${as_root[@]}" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 300); do
+    mariadb --no-defaults -S "$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/error.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  sql() { mariadb --no-defaults -S "$sock" -uroot -Bse "$1"; }
+  sql "CREATE USER app@localhost IDENTIFIED BY 'app'; CREATE USER IF NOT EXISTS root@'127.0.0.1'; \
+       GRANT ALL ON *.* TO root@'127.0.0.1' WITH GRANT OPTION"
+
+  # --- the scenario: N idle connections as `app`, restartable from hyperfine's --prepare --------
+  mkfifo "$dir/hold"
+  exec 3<>"$dir/hold" # read-write: opening never blocks, and the scenario sees EOF only at exit
+  cat >"$dir/scenario.sh" <<EOF
+#!/usr/bin/env bash
+# Stop the running scenario, start one holding \$1 idle connections, wait until the server shows
+# exactly those, and write their ids as KILL scripts (one per line, and one single line).
+set -euo pipefail
+n=\$1
+if [ -s "$dir/scenario.pid" ]; then
+  old=\$(cat "$dir/scenario.pid")
+  kill "\$old" 2>/dev/null || true
+  while kill -0 "\$old" 2>/dev/null; do sleep 0.01; done
+fi
+: >"$dir/scenario.out"
+"$scenario_bin" --socket "$sock" --user app --password app --idle "\$n" \\
+  <"$dir/hold" >"$dir/scenario.out" 2>&1 &
+echo \$! >"$dir/scenario.pid"
+q() { mariadb --no-defaults -S "$sock" -uroot -Bse "\$1"; }
+for _ in \$(seq 1200); do
+  if grep -q ready "$dir/scenario.out" &&
+    [ "\$(q "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'")" = "\$n" ]; then
+    q "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app' AND COMMAND = 'Sleep' ORDER BY ID" \\
+      >"$dir/ids"
+    awk '{ print "KILL CONNECTION " \$1 ";" }' "$dir/ids" >"$dir/kill-lines.sql"
+    awk '{ printf "%sKILL CONNECTION %s", (NR > 1 ? ";" : ""), \$1 } END { print "" }' "$dir/ids" \\
+      >"$dir/kill-packet.sql"
+    [ "\$(wc -l <"$dir/ids")" = "\$n" ] && exit 0
+  fi
+  kill -0 "\$(cat "$dir/scenario.pid")" 2>/dev/null || { cat "$dir/scenario.out" >&2; exit 1; }
+  sleep 0.05
+done
+echo "scenario: \$n idle connections not in place" >&2
+exit 1
+EOF
+  chmod +x "$dir/scenario.sh"
+
+  # --- what we run ------------------------------------------------------------------------------
+  cc_args=(--no-defaults -S "$sock" -u root)
+  my="mariadb --no-defaults -S $sock -uroot"
+  diagnose_cmd="$cc ${cc_args[*]} diagnose --sample 0 --format json"
+  floor_fetch="$my -e 'SHOW FULL PROCESSLIST; SHOW GLOBAL STATUS; SHOW GLOBAL VARIABLES; SELECT * FROM information_schema.INNODB_TRX'"
+  kill_cmd="$cc ${cc_args[*]} kill-idle --older-than 0s --yes"
+  floor_lines="$my <$dir/kill-lines.sql"
+  # --delimiter: the client then sends the whole line as ONE COM_QUERY with multiple statements
+  # (with ';' it would split it and send 1,000 queries); checked with strace below.
+  floor_packet="$my --delimiter='\$\$' <$dir/kill-packet.sql"
+  # pt-kill's --interval defaults to 30 s without --busy-time and it sleeps one interval before
+  # honouring --run-time: --interval 1 (its minimum, whole seconds) makes it check once and exit.
+  ptkill="pt-kill --no-version-check --idle-time 0 --match-command Sleep --kill --victims all --run-time 1 --interval 1 S=$sock,u=root"
+  status_cmd="$cc ${cc_args[*]} status"
+  mem_mb=$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
+  tuner="mysqltuner --host 127.0.0.1 --port $port --user root --nocolor --forcemem $mem_mb --forceswap 0 --server-log $dir/error.log"
+
+  results="$dir/results.tsv" # section, n, subject, median ms, mean ms, sd ms, baseline, ratio, goal, verdict
+  : >"$results"
+  # Median, mean and sd in ms of one command in a hyperfine JSON export.
+  stat() { jq -r --arg c "$2" '.results[] | select(.command == $c) | [.median, .mean, (.stddev // 0)] | map(. * 1000 * 100 | round / 100) | @tsv' "$1"; }
+  median() { jq -r --arg c "$2" '.results[] | select(.command == $c) | .median' "$1"; }
+  # ratio FILE A B: median(A) / median(B)
+  ratio() { awk -v a="$(median "$1" "$2")" -v b="$(median "$1" "$3")" 'BEGIN { printf "%.2f", a / b }'; }
+  le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+  row() { (IFS=$'\t'; echo "$*") >>"$results"; }
+  # record FILE SECTION N SUBJECT BASELINE GOAL_MAX: one row; GOAL_MAX empty = no goal
+  record() {
+    local f=$1 sec=$2 n=$3 subj=$4 base=$5 goal=$6 r verdict="-" goaltext="-"
+    r=$( [ "$subj" = "$base" ] && echo 1.00 || ratio "$f" "$subj" "$base")
+    if [ -n "$goal" ]; then
+      goaltext="<= ${goal}x"
+      if le "$r" "$goal"; then verdict=met; else verdict=MISSED; fi
+    fi
+    row "$sec" "$n" "$subj" "$(stat "$f" "$subj")" "$base" "$r" "$goaltext" "$verdict"
+  }
+  hf() { hyperfine --style basic --export-json "$@"; }
+  conns() { sql "SHOW GLOBAL STATUS LIKE 'Connections'" | cut -f2; }
+
+  # --- 1. diagnose vs the mariadb client, at each N --------------------------------------------
+  for n in $SIZES; do
+    echo "== 1. diagnose vs the mariadb client, $n idle connections" >&2
+    "$dir/scenario.sh" "$n"
+    hf "$dir/diag-$n.json" -N --warmup "$WARMUP" --runs "$RUNS" \
+      -n conncheck-diagnose "$diagnose_cmd" -n mariadb-client "$floor_fetch"
+    record "$dir/diag-$n.json" diagnose "$n" mariadb-client mariadb-client ""
+    record "$dir/diag-$n.json" diagnose "$n" conncheck-diagnose mariadb-client 1.3
+  done
+
+  # --- 4. peak memory at the largest N (the scenario from step 1 is still running) -------------
+  n_max=${SIZES##* }
+  maxrss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'; }
+  rss_cc=$(maxrss $diagnose_cmd)
+  rss_my=$(maxrss bash -c "$floor_fetch")
+  row memory "$n_max" "conncheck diagnose max RSS" "$rss_cc MB" - - - - "< 30 MB" \
+    "$(le "$rss_cc" 30 && echo met || echo MISSED)"
+  row memory "$n_max" "mariadb client max RSS" "$rss_my MB" - - - - - -
+
+  # --- 5. server connections per run -----------------------------------------------------------
+  # Connections counts every login, including the one that reads it: subtract that one.
+  delta() { local b a; b=$(conns); "$@" >/dev/null 2>&1 || true; a=$(conns); echo $((a - b - 1)); }
+  conn_row() { # N NAME COMMAND...: the goal (exactly 1) applies to diagnose and kill-idle
+    local d goal=- verdict=-
+    d=$(delta "${@:3}")
+    case $2 in
+      conncheck-diagnose | conncheck-kill-idle)
+        goal="= 1"
+        if [ "$d" = 1 ]; then verdict=met; else verdict=MISSED; fi
+        ;;
+    esac
+    row connections "$1" "$2" "$d" - - - - "$goal" "$verdict"
+  }
+  conn_row "$n_max" conncheck-diagnose $diagnose_cmd
+  conn_row "$n_max" conncheck-status $status_cmd
+  conn_row "$n_max" mysqltuner $tuner
+  "$dir/scenario.sh" "$KILL_N"
+  conn_row "$KILL_N" conncheck-kill-idle $kill_cmd
+  "$dir/scenario.sh" "$KILL_N"
+  conn_row "$KILL_N" pt-kill $ptkill
+
+  # --- 2. killing 1,000 idle sessions ----------------------------------------------------------
+  echo "== 2. kill-idle vs the mariadb client and pt-kill, $KILL_N idle connections" >&2
+  # First check that every contender really kills them all, and how many packets the floors send.
+  remaining() { sleep 0.3; sql "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'"; }
+  packets() { # COM_QUERY packets carrying KILL sent by the command (strace), or "-"
+    if command -v strace >/dev/null; then
+      strace -f -qq -e trace=sendto,write -s 64 -o "$dir/strace.out" bash -c "$1" >/dev/null 2>&1
+      grep -c '\\3KILL ' "$dir/strace.out" || true
+    else
+      bash -c "$1" >/dev/null 2>&1
+      echo -
+    fi
+  }
+  declare -A killed sent
+  for name in conncheck-kill-idle mariadb-one-per-round-trip mariadb-one-packet pt-kill; do
+    case $name in
+      conncheck-kill-idle) c=$kill_cmd ;;
+      mariadb-one-per-round-trip) c=$floor_lines ;;
+      mariadb-one-packet) c=$floor_packet ;;
+      pt-kill) c=$ptkill ;;
+    esac
+    "$dir/scenario.sh" "$KILL_N"
+    sent[$name]=$(packets "$c")
+    killed[$name]=$((KILL_N - $(remaining)))
+  done
+  hf "$dir/kill.json" --warmup 1 --runs "$KILL_RUNS" --prepare "$dir/scenario.sh $KILL_N" \
+    -n conncheck-kill-idle "$kill_cmd" -n mariadb-one-per-round-trip "$floor_lines" \
+    -n mariadb-one-packet "$floor_packet" -n pt-kill "$ptkill"
+  record "$dir/kill.json" kill "$KILL_N" mariadb-one-packet mariadb-one-packet ""
+  record "$dir/kill.json" kill "$KILL_N" mariadb-one-per-round-trip mariadb-one-packet ""
+  record "$dir/kill.json" kill "$KILL_N" pt-kill mariadb-one-packet ""
+  record "$dir/kill.json" kill "$KILL_N" conncheck-kill-idle mariadb-one-packet 1.5
+  pt_ratio=$(ratio "$dir/kill.json" conncheck-kill-idle pt-kill)
+  row kill "$KILL_N" "conncheck-kill-idle vs pt-kill" - - - pt-kill "$pt_ratio" "< 1x" \
+    "$(le "$pt_ratio" 0.999 && echo met || echo MISSED)"
+
+  # --- 3. status vs mysqltuner -----------------------------------------------------------------
+  echo "== 3. status vs mysqltuner, $n_max idle connections" >&2
+  "$dir/scenario.sh" "$n_max"
+  tuner_rc=0
+  $tuner >"$dir/tuner.out" 2>&1 || tuner_rc=$?
+  hf "$dir/status.json" -N -i --warmup 1 --runs "$TUNER_RUNS" \
+    -n conncheck-status "$status_cmd" -n mysqltuner "$tuner"
+  record "$dir/status.json" status "$n_max" conncheck-status conncheck-status ""
+  record "$dir/status.json" status "$n_max" mysqltuner conncheck-status ""
+
+  # --- the report ------------------------------------------------------------------------------
+  cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+  rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock examples || echo "+uncommitted")
+  report="$dir/report.md"
+  {
+    echo "Generated by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) (UTC)."
+    echo
+    echo "- Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(free -h | awk '/Mem:/ { print $2 }')B RAM, $(uname -sr)"
+    echo "- conncheck $rev ($("$cc" --version | awk '{ print $2 }'), $(rustc --version | awk '{ print $1, $2 }'))"
+    echo "- $(mariadbd --version | sed 's/ for .*//;s/^mariadbd *//;s/^Ver/mariadbd/') · $(hyperfine --version) · $(pt-kill --version) · mysqltuner $(sed -n 's/^.*\$tunerversion *= *"\([^"]*\)".*/\1/p' "$(command -v mysqltuner)" | head -1)"
+    echo "- Runs: diagnose $RUNS (+$WARMUP warm-up), kill $KILL_RUNS (+1), status/mysqltuner $TUNER_RUNS (+1)."
+    echo "  Ratios are of medians (hyperfine subtracts its own shell start-up where it uses one)."
+    if [ "$tuner_rc" != 0 ]; then
+      echo "  mysqltuner exited with $tuner_rc: $(grep -m1 -E '^(Illegal|Can.t|Uncaught|ERROR)' "$dir/tuner.out" || tail -1 "$dir/tuner.out")"
+    fi
+    echo
+    echo "| what | N | command | median ms | mean ms | ± ms | vs | ratio | goal | |"
+    echo "|---|---:|---|---:|---:|---:|---|---:|---|---|"
+    awk -F'\t' '$1 != "memory" && $1 != "connections" { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$results"
+    echo
+    echo "Kill check (sessions of $KILL_N gone afterwards; COM_QUERY packets carrying KILL, by strace):"
+    echo
+    echo "| command | killed | KILL packets |"
+    echo "|---|---:|---:|"
+    for name in conncheck-kill-idle mariadb-one-per-round-trip mariadb-one-packet pt-kill; do
+      echo "| $name | ${killed[$name]} | ${sent[$name]} |"
+    done
+    echo
+    echo "| what | N | measure | value | goal | |"
+    echo "|---|---:|---|---:|---|---|"
+    awk -F'\t' '$1 == "memory" || $1 == "connections" { printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $9, $10 }' "$results"
+  } >"$report"
+
+  echo
+  cat "$report"
+  if grep -q MISSED "$results"; then echo; echo "Some goals were MISSED (see above)."; fi
+
+  if [ -z "${NO_WRITE:-}" ]; then
+    begin='<!-- BEGIN GENERATED by scripts/bench.sh: do not edit by hand -->'
+    end='<!-- END GENERATED -->'
+    [ -f BENCHMARKS.md ] || printf '# Benchmarks\n\n' >BENCHMARKS.md
+    grep -qF "$begin" BENCHMARKS.md || printf '\n## Latest results\n\n%s\n%s\n' "$begin" "$end" >>BENCHMARKS.md
+    awk -v b="$begin" -v e="$end" -v r="$report" '
+      $0 == b { print; while ((getline l < r) > 0) print l; skip = 1; next }
+      $0 == e { skip = 0 }
+      !skip' BENCHMARKS.md >"$dir/BENCHMARKS.md"
+    cp "$dir/BENCHMARKS.md" BENCHMARKS.md
+    echo "(written to BENCHMARKS.md)"
+  fi
+}
+
+set -m # the work gets its own process group, and Ctrl-C reaches it through the trap only
+bench </dev/null &
+worker=$!
+set +m
+wait "$worker"
