@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::globals::parameter_group;
 use super::{Action, Severity, dur};
 use crate::render::secs;
 use crate::snapshot::locks::waiting_for;
@@ -169,6 +170,13 @@ pub fn by_client(sessions: &[&Session], top: usize) -> String {
     out.join(", ")
 }
 
+/// The inside of a single-quoted SQL string literal for a suggested statement: `'` doubled and `\`
+/// escaped (the default sql_mode treats a backslash as an escape), so that an account name read
+/// from the server cannot end the literal in SQL the user copies.
+pub fn sql_quoted(v: &str) -> String {
+    v.replace('\\', r"\\").replace('\'', "''")
+}
+
 /// A value for a conncheck command line, single-quoted when the shell would split or expand it.
 pub fn shell_arg(v: &str) -> String {
     if !v.is_empty()
@@ -191,6 +199,14 @@ pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
             secs(w),
             snap.var_u64("interactive_timeout").map_or("?".into(), secs),
         ))],
+        // RDS/Aurora: no my.cnf and no SET GLOBAL (set-timeouts refuses there): the parameter group.
+        _ if snap.server.rds => {
+            let v = idle_s.to_string();
+            vec![parameter_group(
+                &[("wait_timeout", &v), ("interactive_timeout", &v)],
+                "immediate",
+            )]
+        }
         w => vec![
             Action::command(format!(
                 "conncheck set-timeouts --wait-timeout {} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
@@ -207,7 +223,18 @@ pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::ActionKind;
     use crate::diagnose::fixtures::{self, session, trx};
+
+    /// An account name from the server ends up in a suggested `ALTER USER '...'`: a quote or a
+    /// trailing backslash must not end the literal.
+    #[test]
+    fn sql_quoted_escapes_quotes_and_backslashes() {
+        assert_eq!(sql_quoted("app"), "app");
+        assert_eq!(sql_quoted("o'brien"), "o''brien");
+        assert_eq!(sql_quoted("evil\\"), "evil\\\\");
+        assert_eq!(sql_quoted("a\\'; DROP"), "a\\\\''; DROP");
+    }
 
     #[test]
     fn the_scale() {
@@ -307,5 +334,19 @@ mod tests {
             "{}",
             a[0].text
         );
+    }
+
+    #[test]
+    fn timeouts_on_rds_go_to_the_parameter_group() {
+        let mut s = fixtures::mysql8();
+        s.server.rds = true;
+        s.variables.insert("wait_timeout".into(), "28800".into());
+        let a = timeout_actions(&s, Duration::from_secs(300));
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(a[0].kind, ActionKind::Advice);
+        assert!(a[0].text.contains(
+            "\"ParameterName=wait_timeout,ParameterValue=300,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=300,ApplyMethod=immediate\""
+        ), "{}", a[0].text);
+        assert!(!a.iter().any(|x| x.text.contains("[mysqld]")));
     }
 }

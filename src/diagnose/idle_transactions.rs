@@ -5,12 +5,16 @@
 //! (`trx_state RUNNING`, `trx_query NULL`: see shared/reference/mysql8-locks.md). It keeps its
 //! slot, its row locks and its metadata locks until the client commits or the connection ends,
 //! so the sessions queueing behind it hold slots too. Any such transaction older than the
-//! threshold (default 60 s) is a warning; critical when it blocks other sessions (listed lock
-//! waits naming it as the holder) or when they hold half the slots (the shared scale of
-//! [`super::common`]). Killing the session rolls its transaction back.
+//! threshold (default 60 s) is a warning; critical when it blocks other sessions or when they
+//! hold half the slots (the shared scale of [`super::common`]). Who blocks whom is lock-pileup's
+//! attribution ([`super::lock_pileup::blocked_by`]): lock waits naming it as the holder, and on
+//! MariaDB, which does not show metadata-lock holders, the waits it is the likely holder of (an
+//! idle transaction that read a table blocks the `ALTER TABLE` and every query queued behind it).
+//! Killing the session rolls its transaction back.
 
 use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
-use super::{Action, Finding, Severity, Thresholds, dur};
+use super::globals::parameter_group;
+use super::{Action, Finding, Severity, Thresholds, dur, lock_pileup};
 use crate::render::secs;
 use crate::snapshot::Snapshot;
 
@@ -31,24 +35,22 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     }
     let max = snap.max_connections();
     let n = idle_trx.len() as u64;
-    // Distinct sessions each one holds up.
+    // Distinct sessions each one holds up, and how many of those only by inference (MariaDB does
+    // not name metadata-lock holders): the same attribution lock-pileup makes.
     let blocked = |id: u64| {
-        let mut w: Vec<u64> = snap
-            .lock_waits
-            .iter()
-            .filter(|w| w.blocking_id == Some(id))
-            .map(|w| w.waiting_id)
-            .collect();
-        w.sort_unstable();
-        w.dedup();
-        w.len()
+        let b = lock_pileup::blocked_by(snap, id);
+        (b.len(), b.iter().filter(|(_, inferred)| *inferred).count())
     };
-    let total_blocked: usize = idle_trx.iter().map(|s| blocked(s.id)).sum();
-    let rows: u64 = idle_trx
+    let blocks = |id: u64| match blocked(id) {
+        (n, 0) => n.to_string(),
+        (n, i) => format!("{n} ({i} inferred: likely holder of the locks they wait for)"),
+    };
+    let total_blocked: usize = idle_trx.iter().map(|s| blocked(s.id).0).sum();
+    let rows = idle_trx
         .iter()
         .filter_map(|s| snap.transaction_of(s.id))
         .map(|t| t.rows_modified)
-        .sum();
+        .fold(0u64, u64::saturating_add);
     let oldest = snap.transaction_of(idle_trx[0].id).map_or(0, |t| t.age_s);
     let threshold = dur(th.trx);
     let severity = if total_blocked > 0 {
@@ -93,7 +95,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
                 secs(t.age_s),
                 secs(s.time_s),
                 plural(t.rows_modified, "row"),
-                blocked(s.id),
+                blocks(s.id),
             ),
         );
     }
@@ -106,7 +108,15 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::advice(
             "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
         ));
-    f = if snap.server.flavor.is_mariadb() {
+    f = if snap.server.flavor.is_mariadb() && snap.server.rds {
+        f.action(parameter_group(
+            &[(
+                "idle_transaction_timeout",
+                &th.trx.as_secs().max(1).to_string(),
+            )],
+            "immediate",
+        ))
+    } else if snap.server.flavor.is_mariadb() {
         // https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout (10.3+).
         f.action(Action::config(format!(
             "[mysqld]\nidle_transaction_timeout = {}   # MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
@@ -259,6 +269,61 @@ mod tests {
             "{}",
             f.summary
         );
+    }
+
+    #[test]
+    fn the_inferred_holder_of_a_mariadb_metadata_lock_queue_blocks_it() {
+        // MariaDB live shape: 8 read t inside BEGIN and sleeps; 9 is an ALTER waiting for the
+        // metadata lock, 10 and 11 SELECTs queued behind it. Only the states show the waits.
+        const MDL: &str = "Waiting for table metadata lock";
+        let mut s = fixtures::mariadb();
+        let mdl = |id, t, sql| session(id, "ddl", "localhost", "Query", t, MDL, Some(sql));
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(8, "ddl", "localhost", "Sleep", 95, "", None),
+                mdl(9, 90, "ALTER TABLE t ADD COLUMN w INT"),
+                mdl(10, 80, "SELECT * FROM t WHERE id = 0"),
+                mdl(11, 70, "SELECT * FROM t WHERE id = 1"),
+                sleeping(12, 100), // idle, no transaction: blocks nobody
+            ],
+        );
+        s.transactions = vec![trx(8, "RUNNING", 100, 0, None)];
+        let f = &check(&s, &Thresholds::default())[0];
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.sessions, vec![8]);
+        assert_eq!(ev(f, "sessions they block"), "3");
+        assert!(
+            ev(f, "session 8")
+                .ends_with("blocks 3 (3 inferred: likely holder of the locks they wait for)"),
+            "{}",
+            ev(f, "session 8")
+        );
+        assert!(
+            f.summary.contains("blocking 3 other sessions"),
+            "{}",
+            f.summary
+        );
+        // The same attribution as lock-pileup's.
+        let p = &crate::diagnose::lock_pileup::check(&s, &Thresholds::default())[0];
+        assert!(
+            p.evidence
+                .iter()
+                .any(|e| e.name == "blocker" && e.value.starts_with("session 8:"))
+        );
+    }
+
+    #[test]
+    fn rds_mariadb_sets_the_timeout_in_the_parameter_group() {
+        let mut s = fixtures::mariadb();
+        s.server.rds = true;
+        fixtures::with_sessions(&mut s, vec![sleeping(64, 50)]);
+        s.transactions = vec![trx(64, "RUNNING", 90, 1, None)];
+        let f = &check(&s, &Thresholds::default())[0];
+        assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
+        assert!(f.actions.iter().any(|a| a.text.contains(
+            "\"ParameterName=idle_transaction_timeout,ParameterValue=60,ApplyMethod=immediate\""
+        )));
     }
 
     #[test]

@@ -42,48 +42,88 @@ struct Edge<'a> {
     inferred: bool,
 }
 
+/// Every client lock wait (the snapshot's list plus wait states it does not list), the sessions
+/// that wait, and the likely holder of the waits whose holder the server does not show.
+struct Waits {
+    waits: Vec<LockWait>,
+    waiting: BTreeSet<u64>,
+    guess: Option<u64>,
+}
+
+impl Waits {
+    fn of(snap: &Snapshot) -> Waits {
+        let is_client = |id: u64| snap.session(id).is_some_and(Session::is_client);
+        let from_states = waits_from_states(&snap.sessions, &snap.lock_waits);
+        let waits: Vec<LockWait> = snap
+            .lock_waits
+            .iter()
+            .chain(&from_states)
+            .filter(|w| is_client(w.waiting_id))
+            .cloned()
+            .collect();
+        let waiting: BTreeSet<u64> = waits
+            .iter()
+            .map(|w| w.waiting_id)
+            .chain(clients(snap).filter(|s| is_waiting(snap, s)).map(|s| s.id))
+            .collect();
+        let queued_for = waits
+            .iter()
+            .filter(|w| w.blocking_id.is_none())
+            .map(|w| w.wait_s)
+            .max();
+        let guess = queued_for.and_then(|q| likely_holder(snap, &waiting, q));
+        Waits {
+            waits,
+            waiting,
+            guess,
+        }
+    }
+
+    /// Who waits for whom: listed holders as they are, the others attributed to the guess (or
+    /// [`UNKNOWN`]).
+    fn edges(&self) -> Vec<Edge<'_>> {
+        self.waits
+            .iter()
+            .map(|w| match w.blocking_id {
+                Some(b) => Edge {
+                    wait: w,
+                    blocker: b,
+                    inferred: false,
+                },
+                None => Edge {
+                    wait: w,
+                    blocker: self.guess.unwrap_or(UNKNOWN),
+                    inferred: self.guess.is_some(),
+                },
+            })
+            .filter(|e| e.blocker != e.wait.waiting_id)
+            .collect()
+    }
+}
+
+/// The sessions that `id` holds up directly, each once: `(waiter, inferred)`, where `inferred`
+/// means the server did not name the holder and `id` is the likely one (see the module doc). A
+/// waiter listed both ways counts as listed. For other findings that must agree with this one on
+/// who blocks whom (idle-transactions).
+pub fn blocked_by(snap: &Snapshot, id: u64) -> Vec<(u64, bool)> {
+    let w = Waits::of(snap);
+    let mut out: BTreeMap<u64, bool> = BTreeMap::new();
+    for e in w.edges().into_iter().filter(|e| e.blocker == id) {
+        let inferred = out.entry(e.wait.waiting_id).or_insert(true);
+        *inferred &= e.inferred;
+    }
+    out.into_iter().collect()
+}
+
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
-    let is_client = |id: u64| snap.session(id).is_some_and(Session::is_client);
-    let from_states = waits_from_states(&snap.sessions, &snap.lock_waits);
-    let waits: Vec<&LockWait> = snap
-        .lock_waits
-        .iter()
-        .chain(&from_states)
-        .filter(|w| is_client(w.waiting_id))
-        .collect();
-    if waits.is_empty() {
+    let w = Waits::of(snap);
+    if w.waits.is_empty() {
         return vec![];
     }
-    let waiting: BTreeSet<u64> = waits
-        .iter()
-        .map(|w| w.waiting_id)
-        .chain(clients(snap).filter(|s| is_waiting(snap, s)).map(|s| s.id))
-        .collect();
-    let queued_for = waits
-        .iter()
-        .filter(|w| w.blocking_id.is_none())
-        .map(|w| w.wait_s)
-        .max();
-    let guess = queued_for.and_then(|q| likely_holder(snap, &waiting, q));
-    let edges: Vec<Edge> = waits
-        .iter()
-        .map(|w| match w.blocking_id {
-            Some(b) => Edge {
-                wait: w,
-                blocker: b,
-                inferred: false,
-            },
-            None => Edge {
-                wait: w,
-                blocker: guess.unwrap_or(UNKNOWN),
-                inferred: guess.is_some(),
-            },
-        })
-        .filter(|e| e.blocker != e.wait.waiting_id)
-        .collect();
+    let (waiting, edges) = (&w.waiting, w.edges());
     components(&edges)
         .into_iter()
-        .filter_map(|nodes| pileup(snap, &edges, &waiting, &nodes))
+        .filter_map(|nodes| pileup(snap, &edges, waiting, &nodes))
         .collect()
 }
 

@@ -11,6 +11,7 @@
 use super::common::{
     at_least, by_client, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
 };
+use super::globals::parameter_group;
 use super::{Action, Finding, Thresholds, dur};
 use crate::render::{secs, snippet};
 use crate::snapshot::Snapshot;
@@ -80,7 +81,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::advice(
             "EXPLAIN these statements and add the missing indexes (or rewrite them): a query that scans instead of seeking holds its connection for the whole scan",
         ))
-        .action(Action::config(timeout_config(snap, th)));
+        .action(timeout_action(snap, th));
     if snap.var_bool("slow_query_log") == Some(true) {
         f = f.action(Action::advice(format!(
             "the slow query log is on (long_query_time {}s): rank its statements (pt-query-digest, mysqldumpslow) and fix the top ones",
@@ -94,9 +95,22 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     vec![f]
 }
 
-/// A server-side statement time limit in the flavor's own variable.
-fn timeout_config(snap: &Snapshot, th: &Thresholds) -> String {
+/// A server-side statement time limit in the flavor's own variable: a `[mysqld]` snippet, or the
+/// DB parameter group on RDS/Aurora (no my.cnf there).
+fn timeout_action(snap: &Snapshot, th: &Thresholds) -> Action {
     let limit = th.long_query.as_secs().max(1);
+    if snap.server.rds {
+        let (name, value) = if snap.server.flavor.is_mariadb() {
+            ("max_statement_time", limit)
+        } else {
+            ("max_execution_time", limit * 1000)
+        };
+        return parameter_group(&[(name, &value.to_string())], "immediate");
+    }
+    Action::config(timeout_config(snap, limit))
+}
+
+fn timeout_config(snap: &Snapshot, limit: u64) -> String {
     if snap.server.flavor.is_mariadb() {
         // https://mariadb.com/kb/en/server-system-variables/#max_statement_time: seconds, every
         // statement (MariaDB 10.1+).
@@ -344,5 +358,18 @@ mod tests {
                 .iter()
                 .any(|a| a.text.starts_with("conncheck set-slow-log on"))
         );
+    }
+
+    #[test]
+    fn rds_limits_statements_through_the_parameter_group() {
+        let mut s = fixtures::mysql8();
+        s.server.rds = true;
+        fixtures::with_sessions(&mut s, vec![query(1, 90, "SELECT 1")]);
+        let f = &check(&s, &Thresholds::default())[0];
+        assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
+        assert!(f.actions.iter().any(|a| a.kind == ActionKind::Advice
+            && a.text.contains(
+                "\"ParameterName=max_execution_time,ParameterValue=60000,ApplyMethod=immediate\""
+            )));
     }
 }
