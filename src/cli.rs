@@ -159,12 +159,12 @@ pub struct ConnArgs {
     pub ssl_key: Option<PathBuf>,
 
     /// Give up connecting after this long (TCP connect, greeting and login together).
-    #[arg(long, global = true, value_parser = parse_duration, default_value = "5s", value_name = "DUR")]
+    #[arg(long, global = true, value_parser = parse_timeout, default_value = "5s", value_name = "DUR")]
     pub connect_timeout: Duration,
 
     /// Give up on any single query after this long (network read/write timeout; our statements
     /// also get a server-side limit so they never pile up on a sick server).
-    #[arg(long, global = true, value_parser = parse_duration, default_value = "10s", value_name = "DUR")]
+    #[arg(long, global = true, value_parser = parse_timeout, default_value = "10s", value_name = "DUR")]
     pub query_timeout: Duration,
 
     /// Try this port first: MySQL's admin_port (33062) or MariaDB's extra_port, which keep working
@@ -433,7 +433,7 @@ pub struct KillArgs {
     #[arg(long)]
     pub allow_system: bool,
     /// Repeat the selection and kill every DUR (with --for), like a bounded pt-kill daemon.
-    #[arg(long, value_parser = parse_duration, value_name = "DUR", requires = "for_")]
+    #[arg(long, value_parser = parse_repeat, value_name = "DUR", requires = "for_")]
     pub repeat: Option<Duration>,
     /// How long to keep repeating (with --repeat).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DUR", requires = "repeat")]
@@ -631,6 +631,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--connect-timeout`, `--query-timeout`: a duration of at least 1ms. A zero (or sub-millisecond)
+/// socket timeout means "wait forever" to the operating system, the opposite of what was asked.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(1) {
+        return Err(format!(
+            "'{s}' is too short: a timeout must be at least 1ms"
+        ));
+    }
+    Ok(d)
+}
+
+/// `--repeat`: at least 1s, since every round reads the whole processlist (0 would spin).
+pub fn parse_repeat(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "'{s}' is too short: rounds must be at least 1s apart"
+        ));
+    }
+    Ok(d)
+}
+
 /// `80%` or `400`.
 pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
     let t = s.trim();
@@ -700,6 +723,19 @@ mod tests {
             "100000y",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_and_repeat_have_a_floor() {
+        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
+        assert_eq!(parse_timeout("5s"), Ok(Duration::from_secs(5)));
+        for bad in ["0", "0s", "1ns", "999us", "-1s", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_repeat("10s"), Ok(Duration::from_secs(10)));
+        for bad in ["0s", "500ms", "-1s"] {
+            assert!(parse_repeat(bad).is_err(), "{bad}");
         }
     }
 

@@ -24,6 +24,25 @@ pub struct SessionFilter {
     busy: bool,
 }
 
+/// One line for a bad user regex: the regex crate's message spans several lines (pattern, caret,
+/// `error: ...`), which would read as a second error after ours.
+fn regex_error(flag: &str, e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => {
+            let why = text
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("error:"))
+                .map_or_else(|| text.trim().to_string(), |w| w.trim().to_string());
+            format!("invalid regex for {flag}: {why}")
+        }
+        regex::Error::CompiledTooBig(limit) => {
+            format!("regex for {flag} is too big (over {limit} bytes compiled)")
+        }
+        other => format!("invalid regex for {flag}: {other}"),
+    }
+}
+
 impl SessionFilter {
     pub fn from_args(a: &SessionFilterArgs) -> Result<Self, AppError> {
         let re = |flag: &str, pat: &Option<String>| -> Result<Option<Regex>, AppError> {
@@ -33,7 +52,7 @@ impl SessionFilter {
                     regex::RegexBuilder::new(p)
                         .size_limit(1 << 20)
                         .build()
-                        .map_err(|e| AppError::usage(format!("invalid regex for {flag}: {e}")))
+                        .map_err(|e| AppError::usage(regex_error(flag, &e)))
                 })
                 .transpose()
         };
@@ -121,6 +140,23 @@ impl SessionFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_regex_is_one_line() {
+        let a = SessionFilterArgs {
+            match_state: Some("(".into()),
+            ..SessionFilterArgs::default()
+        };
+        let e = SessionFilter::from_args(&a).unwrap_err();
+        assert_eq!(e.message, "invalid regex for --match-state: unclosed group");
+        let a = SessionFilterArgs {
+            match_info: Some("\\w{1000}{1000}".into()),
+            ..SessionFilterArgs::default()
+        };
+        let e = SessionFilter::from_args(&a).unwrap_err();
+        assert!(!e.message.contains('\n'), "{}", e.message);
+        assert!(e.message.contains("too big"), "{}", e.message);
+    }
 
     fn s(
         id: u64,

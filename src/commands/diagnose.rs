@@ -254,7 +254,8 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
     }
 }
 
-fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -> String {
+/// The human-readable report (the table format). Pure.
+pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -> String {
     let mut out = String::new();
     if snap.refused.is_none() {
         out.push_str(&status::header(&status::build(snap, 0), style));

@@ -163,16 +163,30 @@ impl KillSession<'_> {
                     confirm(&plan, self.args.repeat.zip(self.args.for_))?;
                     confirmed = true;
                 }
-                let now = read::read_sessions(conn, &snap)?;
-                let (go, skipped) = execute::recheck(&plan, &self.criteria, &now);
-                let dialect = KillDialect {
-                    flavor: snap.server.flavor,
-                    rds: snap.server.rds || self.args.rds,
-                };
-                let (killed, err) = execute::kill(conn, dialect, plan.mode, &go);
-                results = killed;
-                results.extend(skipped);
-                fatal = err;
+                match read::read_sessions(conn, &snap) {
+                    Ok(now) => {
+                        let (go, skipped) = execute::recheck(&plan, &self.criteria, &now);
+                        let dialect = KillDialect {
+                            flavor: snap.server.flavor,
+                            rds: snap.server.rds || self.args.rds,
+                        };
+                        let (killed, err) = execute::kill(conn, dialect, plan.mode, &go);
+                        results = killed;
+                        results.extend(skipped);
+                        fatal = err;
+                    }
+                    // The server went away (or stalled) while the plan was on screen: nothing
+                    // was attempted, and the report and the audit log say so per session.
+                    Err(e) => {
+                        let why = if e.kind == ErrorKind::ConnectionLost {
+                            "not attempted: the connection was lost before the kill".to_string()
+                        } else {
+                            format!("not attempted: {}", e.message)
+                        };
+                        results = execute::not_attempted(plan.victims.iter(), &why);
+                        fatal = Some(e);
+                    }
+                }
             }
             let report = KillReport {
                 schema_version: KILL_SCHEMA_VERSION,

@@ -65,8 +65,14 @@ pub fn server_message(e: &MyError) -> String {
 fn clean_message(m: &str) -> String {
     let m = m.trim();
     // Some paths report `#08004Too many connections`.
+    // A SQLSTATE is five ASCII letters or digits; anything else is left alone (slicing five bytes
+    // off a message starting with `#é` would split a character and panic).
     let m = match m.strip_prefix('#') {
-        Some(rest) if rest.len() >= 5 => &rest[5..],
+        Some(rest)
+            if rest.len() >= 5 && rest.as_bytes()[..5].iter().all(u8::is_ascii_alphanumeric) =>
+        {
+            &rest[5..]
+        }
         _ => m,
     };
     m.trim().to_string()
@@ -257,12 +263,24 @@ pub fn query_error(e: &MyError, target: &str, what: &str) -> AppError {
             mysql::DriverError::PacketOutOfSync | mysql::DriverError::UnexpectedPacket,
         ) => AppError::new(
             ErrorKind::ConnectionLost,
-            format!("{what}: lost the connection to {target} ({e})"),
+            format!(
+                "{what}: lost the connection to {target} ({})",
+                lost_detail(e)
+            ),
         )
         .hint(
             "the server went away (restart, crash, or our session was killed): check it and retry",
         ),
         other => AppError::new(ErrorKind::Other, format!("{what}: {other}")),
+    }
+}
+
+/// The driver's reason without its Debug-style wrapper (`IoError { server disconnected }`).
+fn lost_detail(e: &MyError) -> String {
+    match e {
+        MyError::IoError(io) => io.to_string(),
+        MyError::CodecError(c) => c.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -369,6 +387,19 @@ mod tests {
         );
     }
 
+    /// Found while auditing for panics: a server message starting with `#` and a multi-byte
+    /// character (a localized error message) was sliced inside a character.
+    #[test]
+    fn non_sqlstate_hash_prefix_is_kept_and_never_panics() {
+        assert_eq!(
+            clean_message("#éééé trop de connexions"),
+            "#éééé trop de connexions"
+        );
+        assert_eq!(clean_message("#abc"), "#abc");
+        assert_eq!(clean_message("#"), "#");
+        assert_eq!(clean_message("#HY000"), "");
+    }
+
     #[test]
     fn query_errors() {
         assert_eq!(
@@ -401,6 +432,15 @@ mod tests {
         assert_eq!(
             query_error(&lost, "t", "reading").kind,
             ErrorKind::ConnectionLost
+        );
+        let gone = query_error(
+            &MyError::IoError(io::Error::other("server disconnected")),
+            "db:3306",
+            "reading global status",
+        );
+        assert_eq!(
+            gone.message,
+            "reading global status: lost the connection to db:3306 (server disconnected)"
         );
     }
 }

@@ -121,14 +121,23 @@ pub fn parse(url: &str) -> Result<ConnUrl, UrlError> {
 /// Works on any text, valid URL or not; it over-redacts rather than leaks.
 /// A `password=` query parameter is redacted too.
 pub fn redact(url: &str) -> String {
+    // Trimmed like `parse` does, so that both agree on where the scheme and the user info end.
+    let url = url.trim();
+    // Only a real scheme ends at "://": in `app:pw@db/x?ca=file://...` the password comes first.
     let (prefix_len, rest) = match url.find("://") {
-        Some(i) => (i + 3, &url[i + 3..]),
-        None => (0, url),
+        Some(i) if is_scheme(&url[..i]) => (i + 3, &url[i + 3..]),
+        _ => (0, url),
     };
-    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    // Fall back to the last '@' anywhere: with a raw '/' or '?' in the
-    // password the real user-info end lies beyond the apparent authority.
-    let at = rest[..auth_end].rfind('@').or_else(|| rest.rfind('@'));
+    // For a URL that parses, the user info ends where the parser says: at the last '@' before
+    // the first '/' or '?'. For anything else, at the last '@' anywhere: with a raw '@' in the
+    // user name or a raw '/' or '?' in the password the real end lies beyond the apparent
+    // authority, and hiding too much is better than printing a password.
+    let at = if parse(url).is_ok() {
+        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        rest[..auth_end].rfind('@')
+    } else {
+        rest.rfind('@')
+    };
 
     let mut out = String::with_capacity(url.len());
     out.push_str(&url[..prefix_len]);
@@ -161,6 +170,13 @@ pub fn redact(url: &str) -> String {
     out.truncate(q + 1);
     out.push_str(&pairs.join("&"));
     out
+}
+
+/// RFC 3986: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
 fn is_secret_param(key: &str) -> bool {
@@ -632,6 +648,46 @@ mod tests {
         assert_eq!(redact("mysql://app:secret%zz@db1"), "mysql://app:***@db1");
         assert_eq!(redact("not a url at all"), "not a url at all");
         assert_eq!(redact("mysql://app:secret"), "mysql://app:secret");
+    }
+
+    /// Found by tests/fuzz_parsers.rs: a "://" after the password was taken for the scheme's,
+    /// and everything before it, the password too, was printed as is.
+    #[test]
+    fn redact_when_the_only_scheme_separator_follows_the_password() {
+        assert_eq!(
+            redact(":Zq9_@db1:3306/shopmysql://"),
+            ":***@db1:3306/shopmysql://"
+        );
+        assert_eq!(
+            redact("app:secret@db1/x?ssl-ca=file:///etc/ca.pem"),
+            "app:***@db1/x?ssl-ca=file:///etc/ca.pem"
+        );
+        // Not a scheme: over-redacted, never leaked.
+        assert_eq!(redact("a b://u:secret@h"), "a b:***@h");
+    }
+
+    /// Found by fuzz/fuzz_targets/url.rs: a raw '@' in the user name (Azure's `user@server`)
+    /// and a raw '/' in the password made redact stop at the first '@' and print the rest.
+    #[test]
+    fn redact_with_raw_at_in_user_and_slash_in_password() {
+        assert_eq!(
+            redact("mariadb://u@[::1]:mysql:/)a3307pp:/p%40ss@db1:3306/shop?"),
+            "mariadb://u@[:***@db1:3306/shop?"
+        );
+        assert_eq!(
+            redact("mysql://admin@srv:pa/ss@srv.example.com/db"),
+            "mysql://admin@srv:***@srv.example.com/db"
+        );
+        // Leading whitespace hid the scheme from redact but not from parse.
+        assert_eq!(
+            redact("\n mysql://app:pD40ss@db?x=1\n"),
+            "mysql://app:***@db?x=1"
+        );
+        // A URL that parses keeps its host even with an '@' in a query value.
+        assert_eq!(
+            redact("mysql://u:p@h/db?ssl-ca=/x@y"),
+            "mysql://u:***@h/db?ssl-ca=/x@y"
+        );
     }
 
     #[test]

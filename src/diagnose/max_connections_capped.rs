@@ -30,7 +30,10 @@ const SUGGESTED_FDS: u64 = 65_535;
 
 /// Descriptors needed for `max_connections`: 10 + max_connections + 2 × table_open_cache.
 fn needed(snap: &Snapshot, max_connections: u64) -> u64 {
-    10 + max_connections + 2 * snap.var_u64("table_open_cache").unwrap_or(2000)
+    let cache = snap.var_u64("table_open_cache").unwrap_or(2000);
+    10u64
+        .saturating_add(max_connections)
+        .saturating_add(cache.saturating_mul(2))
 }
 
 /// The largest max_connections this server's open-files limit can hold: open_files_limit - 810
@@ -104,7 +107,11 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         f
     };
     let fds = SUGGESTED_FDS
-        .max(needed(snap, max).next_multiple_of(1024))
+        .max(
+            needed(snap, max)
+                .checked_next_multiple_of(1024)
+                .unwrap_or(u64::MAX),
+        )
         .to_string();
     let vars = [("open_files_limit", fds.as_str())];
     if snap.server.rds {

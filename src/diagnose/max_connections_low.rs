@@ -25,9 +25,11 @@ pub const DEFAULT_MAX_CONNECTIONS: u64 = 151;
 /// multiple of 50.
 pub fn suggest(snap: &Snapshot) -> u64 {
     let peak = peak(snap);
-    (peak + peak.div_ceil(4))
-        .max(snap.max_connections() + 50)
-        .next_multiple_of(50)
+    // Saturating: the numbers come from the server or a snapshot file and may be absurd.
+    peak.saturating_add(peak.div_ceil(4))
+        .max(snap.max_connections().saturating_add(50))
+        .checked_next_multiple_of(50)
+        .unwrap_or(u64::MAX)
 }
 
 /// The highest number of connections seen: Max_used_connections, or more if open right now.
@@ -40,7 +42,8 @@ fn peak(snap: &Snapshot) -> u64 {
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let max = snap.max_connections();
     let peak = peak(snap);
-    let default_busy = max == DEFAULT_MAX_CONNECTIONS && peak * 10 >= max * 8;
+    let default_busy =
+        max == DEFAULT_MAX_CONNECTIONS && peak.saturating_mul(10) >= max.saturating_mul(8);
     if peak < max && !default_busy {
         return vec![];
     }

@@ -65,11 +65,19 @@ pub fn estimate(snap: &Snapshot, max_connections: u64, host_memory: Option<u64>)
     };
     let per_connection_items = items(PER_CONNECTION);
     let global_items = items(GLOBAL);
-    let per_connection_bytes: u64 = per_connection_items.iter().map(|(_, v)| v).sum();
-    let global_bytes: u64 = global_items.iter().map(|(_, v)| v).sum();
-    let baseline_per_connection_bytes = snap.var_u64("thread_stack").unwrap_or(262_144)
-        + 2 * snap.var_u64("net_buffer_length").unwrap_or(16_384)
-        + snap.var_u64("binlog_cache_size").unwrap_or(32_768);
+    // Saturating: a hand-edited snapshot (or a server with absurd settings) must not overflow.
+    let total = |items: &[(String, u64)]| items.iter().fold(0u64, |t, (_, v)| t.saturating_add(*v));
+    let per_connection_bytes = total(&per_connection_items);
+    let global_bytes = total(&global_items);
+    let baseline_per_connection_bytes = snap
+        .var_u64("thread_stack")
+        .unwrap_or(262_144)
+        .saturating_add(
+            snap.var_u64("net_buffer_length")
+                .unwrap_or(16_384)
+                .saturating_mul(2),
+        )
+        .saturating_add(snap.var_u64("binlog_cache_size").unwrap_or(32_768));
     MemoryEstimate {
         max_connections,
         per_connection_items,

@@ -28,7 +28,9 @@ pub mod thread_cache;
 pub mod traffic_spike;
 pub mod wait_timeout_high;
 
-#[cfg(test)]
+// Public (but hidden) so that the property tests in tests/ and the fuzz targets in fuzz/ start
+// from the same realistic snapshots as the unit tests.
+#[doc(hidden)]
 pub mod fixtures;
 
 use std::time::Duration;

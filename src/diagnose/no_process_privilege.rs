@@ -14,8 +14,8 @@ fn account_sql(user_at_host: &str) -> String {
     let (user, host) = user_at_host.rsplit_once('@').unwrap_or((user_at_host, "%"));
     format!(
         "'{}'@'{}'",
-        user.replace('\'', "''"),
-        host.replace('\'', "''")
+        super::common::sql_quoted(user),
+        super::common::sql_quoted(host)
     )
 }
 

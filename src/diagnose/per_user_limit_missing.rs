@@ -44,7 +44,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let mut hosts: Vec<&str> = held.iter().map(|s| s.client_host()).collect();
     hosts.sort_unstable();
     hosts.dedup();
-    let quoted = user.replace('\'', "''");
+    let quoted = super::common::sql_quoted(user);
     let mut f = Finding::new(
         "per-user-limit-missing",
         Severity::Warning,
@@ -68,7 +68,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     )))
     .action(Action::advice(format!(
         "size the limit to the app's pool (max pool size × instances); {limit} leaves {} slots to other accounts",
-        max - limit
+        max.saturating_sub(limit)
     )));
     let value = limit.to_string();
     let vars = [("max_user_connections", value.as_str())];

@@ -92,7 +92,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .evidence("Threads_connected", connected)
         .evidence("max_connections", max);
     if let Some(peak) = snap.status_now_u64("max_used_connections") {
-        let note = match peak.cmp(&(max + 1)) {
+        let note = match peak.cmp(&max.saturating_add(1)) {
             Ordering::Equal => " (= max_connections + 1: the reserved admin slot was used too)",
             Ordering::Greater => " (above max_connections + 1: the limit was lowered since)",
             Ordering::Less => "",

@@ -55,7 +55,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     };
     let n = (8 + snap.max_connections() / 100)
         .max(16)
-        .max(size * 2)
+        .max(size.saturating_mul(2))
         .min(MAX_CACHE);
     let value = n.to_string();
     let mut f = Finding::new(

@@ -56,7 +56,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let running = snap.status_now_u64("threads_running").unwrap_or(0);
     evidence.push(("Threads_running", running.to_string()));
     evidence.push(("Threads_connected", connected.to_string()));
-    if running >= MIN_RUNNING && running * 2 >= connected {
+    if running >= MIN_RUNNING && running.saturating_mul(2) >= connected {
         signs.push(format!(
             "{running} of {connected} connected threads are running at once"
         ));

@@ -167,13 +167,10 @@ pub fn kill(
             None => {}
             Some(e) if is_connection_lost(&e) => {
                 let err = error::query_error(&e, &c.target, "killing sessions");
-                for v in &victims[next..] {
-                    results.push(result(
-                        v,
-                        Outcome::Error,
-                        Some("not attempted: the connection was lost".into()),
-                    ));
-                }
+                results.extend(not_attempted(
+                    victims[next..].iter().copied(),
+                    "not attempted: the connection was lost",
+                ));
                 return (results, Some(err));
             }
             Some(e) => {
@@ -184,6 +181,17 @@ pub fn kill(
         }
     }
     (results, None)
+}
+
+/// Results for victims we never sent a KILL for, because the connection failed first.
+pub fn not_attempted<'a>(
+    victims: impl IntoIterator<Item = &'a Victim>,
+    why: &str,
+) -> Vec<KillResult> {
+    victims
+        .into_iter()
+        .map(|v| result(v, Outcome::Error, Some(why.to_string())))
+        .collect()
 }
 
 /// Send one multi-statement batch: how many statements succeeded before the first failure.
@@ -335,6 +343,24 @@ mod tests {
             rds.statement(&v, KillMode::Query),
             "CALL mysql.rds_kill_query(42)"
         );
+    }
+
+    #[test]
+    fn victims_never_sent_are_errors_that_say_so() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.1", "Sleep", 400, "", None),
+                session(2, "app", "10.0.0.1", "Sleep", 500, "", None),
+            ],
+        );
+        let p = plan(&s, &criteria());
+        let r = not_attempted(p.victims.iter(), "not attempted: the connection was lost");
+        assert_eq!(r.iter().map(|x| x.id).collect::<Vec<_>>(), vec![2, 1]);
+        assert!(r.iter().all(|x| x.outcome == Outcome::Error
+            && x.error.as_deref() == Some("not attempted: the connection was lost")));
+        assert_eq!(failure_kind(&r), Some(ErrorKind::ActionFailed));
     }
 
     #[test]

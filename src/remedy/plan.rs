@@ -107,11 +107,11 @@ impl KillPlan {
         };
         let trx = self.with_open_trx();
         if trx > 0 {
-            let rows: u64 = self
+            let rows = self
                 .victims
                 .iter()
                 .filter_map(|v| v.trx_rows_modified)
-                .sum();
+                .fold(0u64, u64::saturating_add);
             s.push_str(&format!(
                 "; {trx} hold{} open transactions that will roll back first ({rows} modified rows)",
                 if trx == 1 { "s" } else { "" }
