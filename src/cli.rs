@@ -788,8 +788,43 @@ pub fn is_check(args: &[std::ffi::OsString]) -> bool {
 
 /// Parse the command line. `-pSECRET` is rewritten to `--password=SECRET` first, so that a bare
 /// `-p` never swallows the next word (`conncheck -p status` prompts, as mysql does).
+///
+/// `mysql -p secret` prompts and takes `secret` as the database; here the stray word is a parse
+/// error, and clap would quote it. A word right after a bare `-p` may well be a password typed
+/// with a space, so it is hidden in the error.
 pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
-    Cli::try_parse_from(normalize_password_flag(args))
+    let suspects = words_after_bare_password_flag(&args);
+    Cli::try_parse_from(normalize_password_flag(args)).map_err(|e| hide_words(e, &suspects))
+}
+
+/// Words that follow a bare `-p`/`--password` and are neither an option nor a command name.
+fn words_after_bare_password_flag(args: &[std::ffi::OsString]) -> Vec<String> {
+    args.windows(2)
+        .take_while(|w| w[0] != "--")
+        .filter(|w| w[0] == "-p" || w[0] == "--password")
+        .filter_map(|w| w[1].to_str())
+        .filter(|w| !w.starts_with('-') && !SUBCOMMANDS.contains(w))
+        .map(str::to_string)
+        .collect()
+}
+
+fn hide_words(e: clap::Error, words: &[String]) -> clap::Error {
+    let rendered = e.render().to_string();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    if !quoted.iter().any(|q| rendered.contains(q.as_str())) {
+        return e;
+    }
+    let mut text = rendered;
+    for q in &quoted {
+        text = text.replace(q.as_str(), "'***'");
+    }
+    let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
+    clap::Error::raw(
+        e.kind(),
+        format!(
+            "{text}\n\nnote: the word after -p is hidden in case it is a password: -p prompts when given alone; attach a value as -pSECRET or --password=SECRET\n"
+        ),
+    )
 }
 
 fn normalize_password_flag(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
@@ -831,6 +866,19 @@ mod parse_tests {
         assert_eq!(c.conn.password, Some(Some("s e".into())));
         let c = p(&["conncheck", "status"]).unwrap();
         assert_eq!(c.conn.password, None);
+    }
+
+    #[test]
+    fn a_word_after_bare_p_is_hidden_in_errors() {
+        let e = p(&["conncheck", "-p", "hunter2", "status"]).unwrap_err();
+        let text = e.render().to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("'***'"), "{text}");
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidSubcommand);
+        // Other errors and a value that legitimately follows -p are untouched.
+        let e = p(&["conncheck", "-p", "status", "--bogus"]).unwrap_err();
+        assert!(e.render().to_string().contains("'--bogus'"));
+        assert!(p(&["conncheck", "set-max-connections", "-p", "500", "--dry-run"]).is_ok());
     }
 
     #[test]

@@ -321,6 +321,26 @@ fn a_password_on_the_command_line_is_warned_about() {
     assert!(!text(&out).contains("command line"), "{}", text(&out));
 }
 
+/// `mysql -p secret` is a common slip (the space): the word after a bare `-p` is not taken as the
+/// password, and the usage error that follows must not quote it back.
+#[test]
+fn a_password_typed_after_a_space_is_not_echoed() {
+    for args in [
+        vec!["-p", PW, "status"],
+        vec!["status", "-p", PW],
+        vec!["--password", PW, "diagnose"],
+    ] {
+        let out = conncheck()
+            .arg("--no-defaults")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("hidden"), "{args:?}: {}", text(&out));
+        assert_no_password(&format!("{args:?}"), &text(&out));
+    }
+}
+
 #[test]
 fn a_world_readable_option_file_with_a_password_is_warned_about() {
     let s = Server::shared();

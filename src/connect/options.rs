@@ -91,7 +91,7 @@ struct Partial {
     port: Option<u16>,
     socket: Option<PathBuf>,
     user: Option<String>,
-    password: Option<String>,
+    password: Option<Secret>,
     database: Option<String>,
     ssl_mode: Option<SslMode>,
     ssl_ca: Option<PathBuf>,
@@ -140,7 +140,7 @@ impl Resolver {
                 None => None,
             },
             socket: env.var("MYSQL_UNIX_PORT").map(PathBuf::from),
-            password: env.var("MYSQL_PWD"),
+            password: env.var("MYSQL_PWD").map(Secret),
             ..Partial::default()
         };
 
@@ -166,7 +166,7 @@ impl Resolver {
             port: args.port,
             socket: args.socket.clone(),
             user: args.user.clone(),
-            password: flag_password,
+            password: flag_password.map(Secret),
             database: args.database.clone(),
             ssl_mode: args.ssl_mode,
             ssl_ca: args.ssl_ca.clone(),
@@ -211,7 +211,7 @@ fn target_partial(t: &str) -> Result<Partial, AppError> {
             port: u.port,
             socket: socket.clone(),
             user: u.user,
-            password: u.password,
+            password: u.password.map(Secret),
             database: u.database,
             protocol: socket.map(|_| Protocol::Socket),
             ssl_mode: u
@@ -322,7 +322,7 @@ fn apply_option_set(p: &mut Partial, set: &OptionSet) -> Result<(), AppError> {
     // `password` without a value in a file means "prompt" for mysql; we cannot prompt per
     // target, so it is ignored (documented).
     if let Some(pw) = get("password") {
-        p.password = Some(pw);
+        p.password = Some(Secret(pw));
     }
     if let Some(d) = get("database") {
         p.database = Some(d);
@@ -397,7 +397,7 @@ fn finish(p: Partial, r: &Resolver, env: &dyn Env) -> Result<ConnectOptions, App
     Ok(ConnectOptions {
         transport,
         user,
-        password: p.password.map(Secret),
+        password: p.password,
         database: p.database,
         ssl_mode,
         ssl_ca: p.ssl_ca,
@@ -577,6 +577,7 @@ mod tests {
         assert!(r.warnings.iter().any(|w| w.contains("command line")));
         let o = r.resolve(None, &env).unwrap();
         assert!(!format!("{o:?}").contains("hunter2"));
+        assert!(!format!("{r:?}").contains("hunter2"));
     }
 
     #[test]

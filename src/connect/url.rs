@@ -12,7 +12,7 @@ use std::net::Ipv6Addr;
 
 /// The pieces of a connection URL, percent-decoded. Empty components are `None`
 /// (except an explicit empty password `user:@host`, which is `Some("")`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ConnUrl {
     pub user: Option<String>,
     pub password: Option<String>,
@@ -22,6 +22,36 @@ pub struct ConnUrl {
     pub database: Option<String>,
     /// Every query parameter in order (including `socket`), decoded.
     pub params: Vec<(String, String)>,
+}
+
+/// By hand, so that a debug print (a log line, a failed test) never shows the password; a
+/// `password=` query parameter is hidden too.
+impl std::fmt::Debug for ConnUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if is_secret_param(k) {
+                        "***"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        f.debug_struct("ConnUrl")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("socket", &self.socket)
+            .field("database", &self.database)
+            .field("params", &params)
+            .finish()
+    }
 }
 
 /// Why a URL could not be parsed. The text never contains the password.
@@ -688,6 +718,14 @@ mod tests {
             redact("mysql://u:p@h/db?ssl-ca=/x@y"),
             "mysql://u:***@h/db?ssl-ca=/x@y"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let u = ok("mysql://app:hunter2@db/x?password=hunter3&ssl-mode=REQUIRED");
+        let d = format!("{u:?}");
+        assert!(!d.contains("hunter"), "{d}");
+        assert!(d.contains("REQUIRED") && d.contains("\"app\""), "{d}");
     }
 
     #[test]
