@@ -877,7 +877,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__idle)
-            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -937,6 +937,10 @@ _conncheck() {
                     ;;
                 --with-open-trx)
                     COMPREPLY=($(compgen -W "include only skip" -- "${cur}"))
+                    return 0
+                    ;;
+                --trx-older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --repeat)
@@ -1067,7 +1071,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__long)
-            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1127,6 +1131,10 @@ _conncheck() {
                     ;;
                 --with-open-trx)
                     COMPREPLY=($(compgen -W "include only skip" -- "${cur}"))
+                    return 0
+                    ;;
+                --trx-older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --repeat)

@@ -233,6 +233,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l limit 
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l with-open-trx -d 'Sessions holding an open transaction: include (default; they roll back first), only, skip' -r -f -a "include\t'Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks)'
 only\t'Only sessions that hold an open transaction'
 skip\t'Never sessions that hold an open transaction'"
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l trx-older-than -d 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l repeat -d 'Repeat the selection and kill every DUR (with --for), like a bounded pt-kill daemon' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l for -d 'How long to keep repeating (with --repeat)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l log -d 'Append the plan and the results as JSON lines to this file (an audit log)' -r -F
@@ -287,6 +288,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l limit 
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l with-open-trx -d 'Sessions holding an open transaction: include (default; they roll back first), only, skip' -r -f -a "include\t'Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks)'
 only\t'Only sessions that hold an open transaction'
 skip\t'Never sessions that hold an open transaction'"
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l trx-older-than -d 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l repeat -d 'Repeat the selection and kill every DUR (with --for), like a bounded pt-kill daemon' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l for -d 'How long to keep repeating (with --repeat)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l log -d 'Append the plan and the results as JSON lines to this file (an audit log)' -r -F

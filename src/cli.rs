@@ -417,6 +417,10 @@ pub struct KillArgs {
     /// Sessions holding an open transaction: include (default; they roll back first), only, skip.
     #[arg(long, value_enum, default_value_t = WithOpenTrx::Include)]
     pub with_open_trx: WithOpenTrx,
+    /// Only sessions whose open transaction is at least this old (INNODB_TRX trx_started),
+    /// however long they have been idle or running; sessions without one are left alone.
+    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    pub trx_older_than: Option<Duration>,
     /// Show the plan and kill nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,

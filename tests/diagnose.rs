@@ -331,7 +331,7 @@ fn an_idle_transaction_is_found_with_its_session() {
     );
     assert!(has_action(
         f,
-        "conncheck kill-idle --older-than 1s --with-open-trx only"
+        "conncheck kill-idle --older-than 0s --trx-older-than 1s"
     ));
     assert!(
         actions(f)

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use conncheck::check::{self, Limits};
-use conncheck::cli::{self, Threshold, WithOpenTrx};
+use conncheck::cli::{self, Threshold};
 use conncheck::commands::{diagnose, sessions, status, watch};
 use conncheck::connect::{optfile, url};
 use conncheck::diagnose::{Thresholds, fixtures};
@@ -594,15 +594,9 @@ fn judge_and_render(snap: &Snapshot, th: &Thresholds) {
     let _ = prometheus::render(std::slice::from_ref(&checked), false);
     for (target, threshold) in [(Target::Idle, th.idle), (Target::Long, th.long_query)] {
         let c = Criteria {
-            target,
-            mode: KillMode::Connection,
-            threshold,
-            filter: SessionFilter::default(),
-            exclude_users: vec![],
             limit: Some(3),
-            with_open_trx: WithOpenTrx::Include,
-            allow_replication: false,
-            allow_system: false,
+            min_trx_age: Some(th.trx),
+            ..Criteria::new(target, KillMode::Connection, threshold)
         };
         let p = plan::plan(snap, &c);
         let _ = p.summary();

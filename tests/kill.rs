@@ -404,3 +404,69 @@ fn a_session_that_wakes_up_before_the_kill_is_skipped() {
     assert_eq!(outcome(sleeper), "killed");
     assert_eq!(alive(s, &[waker]), vec![waker]);
 }
+
+/// `--trx-older-than` picks sessions by the age of their open transaction, not their idle time:
+/// the forgotten `BEGIN; UPDATE` goes, a fresh transaction and an idle session without one stay.
+#[test]
+fn trx_older_than_kills_by_transaction_age() {
+    let s = Server::shared();
+    s.create_user("trxage", "pw", "ALL");
+    s.sql("CREATE DATABASE IF NOT EXISTS trxage");
+    s.sql("CREATE TABLE IF NOT EXISTS trxage.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB");
+    s.sql("INSERT IGNORE INTO trxage.t VALUES (1, 0), (2, 0)");
+    let mut forgotten = s.connect("trxage", "pw").unwrap();
+    forgotten
+        .query_drop("BEGIN; UPDATE trxage.t SET v = v + 1 WHERE id = 1")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2200));
+    // Opened later: idle just as long as the check below allows, but a young transaction.
+    let mut fresh = s.connect("trxage", "pw").unwrap();
+    fresh
+        .query_drop("BEGIN; UPDATE trxage.t SET v = v + 1 WHERE id = 2")
+        .unwrap();
+    let plain = s.idle_connections("trxage", "pw", 1);
+    let (old_id, fresh_id, plain_id) = (conn_id(&forgotten), conn_id(&fresh), conn_id(&plain[0]));
+
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--trx-older-than",
+            "2s",
+            "--match-user",
+            "trxage",
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(killed_ids(&v), vec![old_id], "{v}");
+    assert!(
+        v["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "open transaction >= 2s"),
+        "{v}"
+    );
+    s.wait_until("victim gone", Duration::from_secs(10), |_| {
+        alive(s, &[old_id]).is_empty()
+    });
+    assert_eq!(alive(s, &[fresh_id, plain_id]), vec![fresh_id, plain_id]);
+    // Its update was rolled back; the young transaction still holds its row.
+    fresh.query_drop("COMMIT").unwrap();
+    let v1: Option<i64> = s
+        .root()
+        .query_first("SELECT v FROM trxage.t WHERE id = 1")
+        .unwrap();
+    assert_eq!(v1, Some(0));
+}

@@ -94,15 +94,14 @@ pub fn criteria(
     a: &KillArgs,
 ) -> Result<Criteria, AppError> {
     Ok(Criteria {
-        target,
-        mode,
-        threshold,
         filter: SessionFilter::from_args(&a.filter)?,
         exclude_users: a.exclude_user.clone(),
         limit: a.limit,
         with_open_trx: a.with_open_trx,
+        min_trx_age: a.trx_older_than,
         allow_replication: a.allow_replication,
         allow_system: a.allow_system,
+        ..Criteria::new(target, mode, threshold)
     })
 }
 

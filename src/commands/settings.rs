@@ -6,11 +6,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{
-    ChangeArgs, Format, OnOff, SetMaxConnectionsArgs, SetSlowLogArgs, SetTimeoutsArgs, WithOpenTrx,
+    ChangeArgs, Format, OnOff, SetMaxConnectionsArgs, SetSlowLogArgs, SetTimeoutsArgs,
 };
 use crate::connect::Connection;
 use crate::exit::{self, AppError, ErrorKind};
-use crate::filter::SessionFilter;
 use crate::remedy::execute::{self, KillDialect, KillResult};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
 use crate::remedy::settings::{self, Applied, Persist, SettingsPlan};
@@ -90,17 +89,7 @@ fn kill_existing(snap: &Snapshot, older_than: Duration) -> KillPlan {
 }
 
 fn idle_criteria(older_than: Duration) -> Criteria {
-    Criteria {
-        target: Target::Idle,
-        mode: KillMode::Connection,
-        threshold: older_than,
-        filter: SessionFilter::default(),
-        exclude_users: Vec::new(),
-        limit: None,
-        with_open_trx: WithOpenTrx::Include,
-        allow_replication: false,
-        allow_system: false,
-    }
+    Criteria::new(Target::Idle, KillMode::Connection, older_than)
 }
 
 fn run(

@@ -209,9 +209,9 @@ pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
         }
         w => vec![
             Action::command(format!(
-                "conncheck set-timeouts --wait-timeout {} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
-                dur(idle),
+                "conncheck set-timeouts --wait-timeout {d} --interactive-timeout {d} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
                 w.map_or("unknown".into(), secs),
+                d = dur(idle),
             )),
             Action::config(format!(
                 "[mysqld]\nwait_timeout = {idle_s}          # seconds idle before the server closes a connection\ninteractive_timeout = {idle_s}"

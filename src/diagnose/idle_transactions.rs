@@ -103,7 +103,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .sessions(ids(&idle_trx))
         .slots(n + total_blocked as u64)
         .action(Action::command(format!(
-            "conncheck kill-idle --older-than {threshold} --with-open-trx only   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
+            "conncheck kill-idle --older-than 0s --trx-older-than {threshold}   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
         )))
         .action(Action::advice(
             "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
@@ -124,7 +124,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         )))
     } else {
         f.action(Action::advice(format!(
-            "MySQL has no idle-transaction timeout: wait_timeout ends them only after {}; run `conncheck kill-idle --older-than {threshold} --with-open-trx only --repeat 30s --for 1h` (or pt-kill) until the application is fixed",
+            "MySQL has no idle-transaction timeout: wait_timeout ends them only after {}; run `conncheck kill-idle --older-than 0s --trx-older-than {threshold} --repeat 30s --for 1h` (or pt-kill) until the application is fixed",
             snap.var_u64("wait_timeout").map_or("wait_timeout".into(), secs)
         )))
     };
@@ -195,7 +195,7 @@ mod tests {
             "app@10.0.0.7, transaction open 1m00s, idle 50s, 1 row modified, blocks 0"
         );
         assert!(f[0].actions[0].text.starts_with(
-            "conncheck kill-idle --older-than 60s --with-open-trx only   # rolls back their transactions (1 modified row)"
+            "conncheck kill-idle --older-than 0s --trx-older-than 60s   # rolls back their transactions (1 modified row)"
         ));
         let config = f[0]
             .actions
@@ -365,7 +365,7 @@ mod tests {
         assert!(
             f.actions[0]
                 .text
-                .starts_with("conncheck kill-idle --older-than 120s --with-open-trx only")
+                .starts_with("conncheck kill-idle --older-than 0s --trx-older-than 120s")
         );
         assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
         assert!(

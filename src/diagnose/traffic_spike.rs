@@ -3,13 +3,14 @@
 //! Three signs, any of which fires: during the sample, new connections per second (Connections,
 //! https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connections) at
 //! least 5/s and 5 × the lifetime average; Threads_running at least 20 and half of
-//! Threads_connected (the server is busy, not just full); or a login storm, 10 or more sessions
+//! Threads_connected (the server is busy, not just full; sessions waiting for a lock are not
+//! counted, they are a `lock-pileup`); or a login storm, 10 or more sessions
 //! still authenticating (`unauthenticated user`, state `login`, or `Connect` + `Reading from net`,
 //! https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html). A warning, critical when
 //! usage is also at the critical threshold. Usual causes: an app restart or deploy opening whole
 //! pools at once, or clients retrying ERROR 1040 in a tight loop.
 
-use super::common::per_sec;
+use super::common::{is_waiting, per_sec};
 use super::{Action, Finding, Severity, Thresholds};
 use crate::snapshot::{Session, Snapshot};
 
@@ -54,11 +55,22 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         }
     }
     let running = snap.status_now_u64("threads_running").unwrap_or(0);
+    // Sessions queued on a lock count as running but are a lock pile-up (its own finding), not
+    // traffic: one ALTER TABLE behind a long transaction would otherwise look like a spike.
+    let waiting = snap
+        .sessions
+        .iter()
+        .filter(|s| s.is_client() && !s.is_sleeping() && is_waiting(snap, s))
+        .count() as u64;
+    let working = running.saturating_sub(waiting);
     evidence.push(("Threads_running", running.to_string()));
+    if waiting > 0 {
+        evidence.push(("of them waiting for a lock", waiting.to_string()));
+    }
     evidence.push(("Threads_connected", connected.to_string()));
-    if running >= MIN_RUNNING && running.saturating_mul(2) >= connected {
+    if working >= MIN_RUNNING && working.saturating_mul(2) >= connected {
         signs.push(format!(
-            "{running} of {connected} connected threads are running at once"
+            "{working} of {connected} connected threads are running at once"
         ));
     }
     let logins: Vec<u64> = snap
@@ -160,6 +172,39 @@ mod tests {
         assert!(finding(&s).is_some());
         fixtures::set_status(&mut s, "threads_connected", 41);
         assert!(finding(&s).is_none(), "under half of connected");
+    }
+
+    /// 25 sessions queued behind a metadata lock are a lock pile-up, not a traffic spike.
+    #[test]
+    fn lock_waiters_are_not_traffic() {
+        let mut s = fixtures::mariadb();
+        let waiters: Vec<_> = (1..=25)
+            .map(|i| {
+                fixtures::session(
+                    i,
+                    "app",
+                    "10.0.0.2",
+                    "Query",
+                    30,
+                    "Waiting for table metadata lock",
+                    Some("SELECT * FROM orders"),
+                )
+            })
+            .collect();
+        fixtures::with_sessions(&mut s, waiters.clone());
+        assert_eq!(s.status_now_u64("threads_running"), Some(26));
+        assert!(finding(&s).is_none());
+        // The same number really working is a spike.
+        let busy = waiters
+            .into_iter()
+            .map(|mut w| {
+                w.state = "Sending data".into();
+                w
+            })
+            .collect();
+        fixtures::with_sessions(&mut s, busy);
+        let f = finding(&s).unwrap();
+        assert!(f.summary.contains("26 of 26"), "{}", f.summary);
     }
 
     #[test]

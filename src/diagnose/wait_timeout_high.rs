@@ -6,8 +6,9 @@
 //! https://mariadb.com/kb/en/server-system-variables/#wait_timeout). Above an hour while idle
 //! client sessions pile up (10 of them, or 10 % of max_connections, sleeping over
 //! `--idle-threshold`) is a warning; the 8-hour default without a pile-up is an info
-//! (prevention). We suggest 300 s, the seed problem statement's value. A new value only applies to
-//! sessions that connect afterwards (the session copies it at connect).
+//! (prevention). We suggest `--idle-threshold` (300 s by default, the seed problem statement's
+//! value), the same value the idle-session findings suggest. A new value only applies to sessions
+//! that connect afterwards (the session copies it at connect).
 
 use super::common::{at_least, clients, is_many};
 use super::globals::change_globals;
@@ -18,9 +19,6 @@ use crate::snapshot::Snapshot;
 const DEFAULT_TIMEOUT: u64 = 28_800;
 /// Above this, idle sessions hold their slots longer than any pool needs.
 const SENSIBLE_MAX: u64 = 3_600;
-/// What we suggest (seconds).
-const SUGGESTED: u64 = 300;
-
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let wait = snap.var_u64("wait_timeout").unwrap_or(DEFAULT_TIMEOUT);
     let interactive = snap
@@ -65,9 +63,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     )
     .sessions(idle.iter().map(|s| s.id))
     .slots(idle.len() as u64);
-    let s = SUGGESTED.to_string();
+    let suggested = th.idle.as_secs().max(1);
+    let s = suggested.to_string();
     let command = format!(
-        "conncheck set-timeouts --wait-timeout {SUGGESTED}s --interactive-timeout {SUGGESTED}s"
+        "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s"
     );
     for a in change_globals(
         snap,
@@ -77,7 +76,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         f = f.action(a);
     }
     f = f.action(Action::advice(format!(
-        "keep wait_timeout above the apps' pool idle timeout / maxLifetime, or pools will hand out connections the server already closed; the new value only applies to new sessions: existing ones keep theirs (conncheck kill-idle --older-than {SUGGESTED}s clears them)"
+        "keep wait_timeout above the apps' pool idle timeout / maxLifetime, or pools will hand out connections the server already closed; the new value only applies to new sessions: existing ones keep theirs (conncheck kill-idle --older-than {suggested}s clears them)"
     )));
     // MariaDB can also end sessions idle inside an open transaction
     // (https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout).
@@ -138,6 +137,23 @@ mod tests {
         );
         // High but not the default, no pile-up: nothing.
         assert!(check(&timeouts(fixtures::mysql8(), 7_200, 600), &th).is_empty());
+    }
+
+    /// The value suggested is the idle threshold, as in the idle-session findings: one report
+    /// never proposes two different timeouts.
+    #[test]
+    fn suggests_the_idle_threshold() {
+        let th = Thresholds {
+            idle: std::time::Duration::from_secs(600),
+            ..Thresholds::default()
+        };
+        let f = check(&timeouts(fixtures::mysql8(), 28_800, 28_800), &th);
+        assert!(
+            f[0].actions.iter().any(|a| a.text
+                == "conncheck set-timeouts --wait-timeout 600s --interactive-timeout 600s"),
+            "{:?}",
+            f[0].actions
+        );
     }
 
     #[test]

@@ -247,24 +247,12 @@ pub fn failure_kind(results: &[KillResult]) -> Option<ErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::WithOpenTrx;
     use crate::diagnose::fixtures::{self, session};
-    use crate::filter::SessionFilter;
     use crate::remedy::plan::{Target, plan};
     use std::time::Duration;
 
     fn criteria() -> Criteria {
-        Criteria {
-            target: Target::Idle,
-            mode: KillMode::Connection,
-            threshold: Duration::from_secs(300),
-            filter: SessionFilter::default(),
-            exclude_users: vec![],
-            limit: None,
-            with_open_trx: WithOpenTrx::Include,
-            allow_replication: false,
-            allow_system: false,
-        }
+        Criteria::new(Target::Idle, KillMode::Connection, Duration::from_secs(300))
     }
 
     #[test]

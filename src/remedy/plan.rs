@@ -40,8 +40,28 @@ pub struct Criteria {
     pub exclude_users: Vec<String>,
     pub limit: Option<usize>,
     pub with_open_trx: WithOpenTrx,
+    /// Only sessions whose open transaction is at least this old (`--trx-older-than`).
+    pub min_trx_age: Option<Duration>,
     pub allow_replication: bool,
     pub allow_system: bool,
+}
+
+impl Criteria {
+    /// Every session of `target` over `threshold`: no filters, nothing protected made killable.
+    pub fn new(target: Target, mode: KillMode, threshold: Duration) -> Self {
+        Criteria {
+            target,
+            mode,
+            threshold,
+            filter: SessionFilter::default(),
+            exclude_users: Vec::new(),
+            limit: None,
+            with_open_trx: WithOpenTrx::Include,
+            min_trx_age: None,
+            allow_replication: false,
+            allow_system: false,
+        }
+    }
 }
 
 /// One session chosen to be killed, with what we knew about it when choosing.
@@ -166,11 +186,16 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         {
             continue;
         }
-        let has_trx = snap.transaction_of(s.id).is_some();
+        let trx = snap.transaction_of(s.id);
         match c.with_open_trx {
-            WithOpenTrx::Only if !has_trx => continue,
-            WithOpenTrx::Skip if has_trx => continue,
+            WithOpenTrx::Only if trx.is_none() => continue,
+            WithOpenTrx::Skip if trx.is_some() => continue,
             _ => {}
+        }
+        if let Some(min) = c.min_trx_age
+            && trx.is_none_or(|t| t.age_s < min.as_secs())
+        {
+            continue;
         }
         if protection(s, c).is_some() {
             protected.push(s.id);
@@ -233,6 +258,9 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         WithOpenTrx::Skip => criteria.push("without open transaction".into()),
         WithOpenTrx::Include => {}
     }
+    if let Some(min) = c.min_trx_age {
+        criteria.push(format!("open transaction >= {}s", min.as_secs()));
+    }
     KillPlan {
         target: c.target,
         mode: c.mode,
@@ -252,17 +280,7 @@ mod tests {
     use crate::diagnose::fixtures::{self, session, trx};
 
     fn criteria(target: Target, secs: u64) -> Criteria {
-        Criteria {
-            target,
-            mode: KillMode::Connection,
-            threshold: Duration::from_secs(secs),
-            filter: SessionFilter::default(),
-            exclude_users: vec![],
-            limit: None,
-            with_open_trx: WithOpenTrx::Include,
-            allow_replication: false,
-            allow_system: false,
-        }
+        Criteria::new(target, KillMode::Connection, Duration::from_secs(secs))
     }
 
     fn snap() -> Snapshot {
@@ -379,6 +397,14 @@ mod tests {
         assert_eq!(ids(&plan(&snap(), &c)), vec![8]);
         c.with_open_trx = WithOpenTrx::Skip;
         assert_eq!(ids(&plan(&snap(), &c)), vec![2, 1]);
+        // --trx-older-than: by the transaction's age (690 s), whatever the idle time.
+        let mut c = criteria(Target::Idle, 0);
+        c.min_trx_age = Some(Duration::from_secs(690));
+        let p = plan(&snap(), &c);
+        assert_eq!(ids(&p), vec![8]);
+        assert!(p.criteria.contains(&"open transaction >= 690s".to_string()));
+        c.min_trx_age = Some(Duration::from_secs(691));
+        assert!(ids(&plan(&snap(), &c)).is_empty());
         let mut c = criteria(Target::Idle, 300);
         c.limit = Some(2);
         let p = plan(&snap(), &c);
