@@ -111,34 +111,22 @@ fn run_many(
         });
         Outcome::of(t, r)
     });
-    let text = match args.format {
-        Format::Json => render::json(&outcomes),
-        Format::Table => {
-            let rows: Vec<Row> = outcomes
-                .iter()
-                .map(|o| match o {
-                    Outcome::Report(r) => Row {
-                        target: r.target.clone(),
-                        state: r.state.clone(),
-                        tone: match diagnose::worst(&r.findings) {
-                            Some(Severity::Critical) => Tone::Bad,
-                            Some(Severity::Warning) => Tone::Warn,
-                            _ => Tone::Good,
-                        },
-                        usage: r.connections.as_ref().map_or("-".into(), |c| {
-                            targets::usage(c.threads_connected, c.max_connections, c.usage_pct)
-                        }),
-                        top: r
-                            .findings
-                            .first()
-                            .map_or("-".into(), |f| format!("{}: {}", f.id, f.title)),
-                    },
-                    Outcome::Failed(f) => status::failed_row(f),
-                })
-                .collect();
-            targets::table(&rows, "top finding", ctx.style)
-        }
-    };
+    let text = multi::render_outcomes(&outcomes, args.format, "top finding", ctx.style, |r| Row {
+        target: r.target.clone(),
+        state: r.state.clone(),
+        tone: match diagnose::worst(&r.findings) {
+            Some(Severity::Critical) => Tone::Bad,
+            Some(Severity::Warning) => Tone::Warn,
+            _ => Tone::Good,
+        },
+        usage: r.connections.as_ref().map_or("-".into(), |c| {
+            targets::usage(c.threads_connected, c.max_connections, c.usage_pct)
+        }),
+        top: r
+            .findings
+            .first()
+            .map_or("-".into(), |f| format!("{}: {}", f.id, f.title)),
+    });
     render::print(&text)?;
     let failed = outcomes
         .iter()

@@ -10,8 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
+use crate::cli::Format;
 use crate::connect::{ConnectOptions, ProcessEnv, url};
 use crate::exit::{AppError, ErrorKind};
+use crate::render::targets::{self, Row, Tone};
+use crate::render::{self, Style};
 
 use super::Context;
 
@@ -128,6 +131,41 @@ impl<R> Outcome<R> {
             Outcome::Failed(f) => Some(f.error.exit_code),
             Outcome::Report(_) => None,
         })
+    }
+}
+
+/// What `status` and `diagnose` print for several targets: a JSON array, or the summary table
+/// with `row` for each target that answered and the error for each one that did not.
+pub fn render_outcomes<R: Serialize>(
+    outcomes: &[Outcome<R>],
+    format: Format,
+    top_header: &str,
+    style: Style,
+    row: impl Fn(&R) -> Row,
+) -> String {
+    match format {
+        Format::Json => render::json(&outcomes),
+        Format::Table => {
+            let rows: Vec<Row> = outcomes
+                .iter()
+                .map(|o| match o {
+                    Outcome::Report(r) => row(r),
+                    Outcome::Failed(f) => failed_row(f),
+                })
+                .collect();
+            targets::table(&rows, top_header, style)
+        }
+    }
+}
+
+/// The summary-table line of a target that could not be read.
+fn failed_row(f: &Failed) -> Row {
+    Row {
+        target: f.target.clone(),
+        state: f.error.kind.name(),
+        tone: Tone::Bad,
+        usage: "-".into(),
+        top: f.error.message.clone(),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Flavor, Route, Snapshot};
 
 use super::Context;
-use super::multi::{self, Failed, Outcome, Target};
+use super::multi::{self, Outcome, Target};
 
 /// Bumped when a field of the status JSON changes meaning or disappears.
 pub const STATUS_SCHEMA_VERSION: u32 = 1;
@@ -100,47 +100,24 @@ fn run_many(ctx: &Context, args: &StatusArgs, list: &[Target]) -> anyhow::Result
         });
         Outcome::of(t, r)
     });
-    let text = match args.format {
-        Format::Json => render::json(&outcomes),
-        Format::Table => {
-            let rows: Vec<Row> = outcomes
-                .iter()
-                .map(|o| match o {
-                    Outcome::Report(r) => Row {
-                        target: r.target.clone(),
-                        state: "up".into(),
-                        tone: Tone::Good,
-                        usage: targets::usage(
-                            r.connections.threads_connected,
-                            r.connections.max_connections,
-                            r.connections.usage_pct,
-                        ),
-                        top: r.clients.first().map_or("-".into(), |g| {
-                            format!(
-                                "{}@{} ({} sessions, {} sleeping)",
-                                g.user, g.host, g.total, g.sleeping
-                            )
-                        }),
-                    },
-                    Outcome::Failed(f) => failed_row(f),
-                })
-                .collect();
-            targets::table(&rows, "top client", ctx.style)
-        }
-    };
+    let text = multi::render_outcomes(&outcomes, args.format, "top client", ctx.style, |r| Row {
+        target: r.target.clone(),
+        state: "up".into(),
+        tone: Tone::Good,
+        usage: targets::usage(
+            r.connections.threads_connected,
+            r.connections.max_connections,
+            r.connections.usage_pct,
+        ),
+        top: r.clients.first().map_or("-".into(), |g| {
+            format!(
+                "{}@{} ({} sessions, {} sleeping)",
+                g.user, g.host, g.total, g.sleeping
+            )
+        }),
+    });
     render::print(&text)?;
     Ok(Outcome::first_failure(&outcomes).unwrap_or(exit::OK))
-}
-
-/// The summary-table line of a target that could not be read.
-pub fn failed_row(f: &Failed) -> Row {
-    Row {
-        target: f.target.clone(),
-        state: f.error.kind.name(),
-        tone: Tone::Bad,
-        usage: "-".into(),
-        top: f.error.message.clone(),
-    }
 }
 
 /// The report from a snapshot. Pure.

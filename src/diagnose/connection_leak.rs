@@ -139,6 +139,7 @@ fn quantile(sorted: &[u64], p: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::fixtures::ev;
     use crate::diagnose::fixtures::{self, session};
     use crate::diagnose::{ActionKind, Severity};
 
@@ -151,14 +152,6 @@ mod tests {
         (0..n)
             .map(|i| sleeper(first + i, "app", "10.0.0.7", start + i * step))
             .collect()
-    }
-
-    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
-        f.evidence
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| e.value.as_str())
-            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
     }
 
     #[test]

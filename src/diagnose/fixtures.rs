@@ -231,3 +231,21 @@ pub fn lock_wait(
         wait_s,
     }
 }
+
+/// The value of the evidence item `name` of a finding (panics listing them all when missing).
+pub fn ev<'a>(f: &'a super::Finding, name: &str) -> &'a str {
+    evidence_where(f, name, |e| e == name)
+}
+
+/// The value of the first evidence item whose name starts with `prefix`.
+pub fn ev_starting<'a>(f: &'a super::Finding, prefix: &str) -> &'a str {
+    evidence_where(f, prefix, |e| e.starts_with(prefix))
+}
+
+fn evidence_where<'a>(f: &'a super::Finding, what: &str, pick: impl Fn(&str) -> bool) -> &'a str {
+    f.evidence
+        .iter()
+        .find(|e| pick(&e.name))
+        .map(|e| e.value.as_str())
+        .unwrap_or_else(|| panic!("no evidence {what}: {:?}", f.evidence))
+}

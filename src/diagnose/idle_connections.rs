@@ -85,6 +85,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::fixtures::ev_starting as ev;
     use crate::diagnose::fixtures::{self, session, trx};
     use crate::diagnose::{ActionKind, Severity};
     use crate::snapshot::Session;
@@ -92,14 +93,6 @@ mod tests {
 
     fn idle(id: u64, user: &str, time_s: u64) -> Session {
         session(id, user, "10.0.0.7", "Sleep", time_s, "", None)
-    }
-
-    fn ev<'a>(f: &'a Finding, prefix: &str) -> &'a str {
-        f.evidence
-            .iter()
-            .find(|e| e.name.starts_with(prefix))
-            .map(|e| e.value.as_str())
-            .unwrap_or_else(|| panic!("no evidence {prefix}: {:?}", f.evidence))
     }
 
     #[test]

@@ -135,20 +135,13 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::ActionKind;
+    use crate::diagnose::fixtures::ev;
     use crate::diagnose::fixtures::{self, lock_wait, session, trx};
     use crate::snapshot::{LockKind, Session};
     use std::time::Duration;
 
     fn sleeping(id: u64, idle_s: u64) -> Session {
         session(id, "app", "10.0.0.7", "Sleep", idle_s, "", None)
-    }
-
-    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
-        f.evidence
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| e.value.as_str())
-            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
     }
 
     #[test]

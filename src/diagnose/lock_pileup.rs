@@ -421,18 +421,11 @@ fn is_ddl(sql: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::fixtures::ev;
     use crate::diagnose::fixtures::{self, lock_wait, session, trx};
     use crate::diagnose::{ActionKind, Severity};
 
     const MDL: &str = "Waiting for table metadata lock";
-
-    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
-        f.evidence
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| e.value.as_str())
-            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
-    }
 
     fn check_default(s: &Snapshot) -> Vec<Finding> {
         check(s, &Thresholds::default())

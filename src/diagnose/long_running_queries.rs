@@ -130,6 +130,7 @@ fn timeout_config(snap: &Snapshot, limit: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::fixtures::ev;
     use crate::diagnose::fixtures::{self, lock_wait, session, trx};
     use crate::diagnose::{ActionKind, Severity};
     use crate::snapshot::{LockKind, Session};
@@ -145,14 +146,6 @@ mod tests {
             "executing",
             Some(sql),
         )
-    }
-
-    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
-        f.evidence
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| e.value.as_str())
-            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
     }
 
     #[test]

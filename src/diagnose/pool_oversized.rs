@@ -178,6 +178,7 @@ fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Fin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::fixtures::ev;
     use crate::diagnose::fixtures::{self, session, trx};
 
     fn sleeper(id: u64, user: &str, host: &str, idle_s: u64) -> Session {
@@ -186,14 +187,6 @@ mod tests {
 
     fn busy(id: u64, user: &str, host: &str) -> Session {
         session(id, user, host, "Query", 1, "executing", Some("SELECT 1"))
-    }
-
-    fn ev<'a>(f: &'a Finding, name: &str) -> &'a str {
-        f.evidence
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| e.value.as_str())
-            .unwrap_or_else(|| panic!("no evidence {name}: {:?}", f.evidence))
     }
 
     #[test]
