@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use serde_json::Value;
-use support::{BackgroundQuery, Server, ServerOpts, conn_id, json};
+use support::findings::*;
+use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok};
 
 /// How long to wait for a server state before failing.
 const WAIT: Duration = Duration::from_secs(20);
@@ -29,90 +30,7 @@ fn diagnose(s: &Server, user: &str, pw: &str, args: &[&str]) -> Value {
         .args(["--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "diagnose {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)
-}
-
-/// `id severity` of every finding, in report order (for assertion messages).
-fn summary(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("{} {}", f["id"].as_str().unwrap(), f["severity"]))
-        .collect()
-}
-
-fn all<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
-}
-
-/// The one finding with this id.
-fn the<'a>(v: &'a Value, id: &str) -> &'a Value {
-    let f = all(v, id);
-    assert_eq!(
-        f.len(),
-        1,
-        "expected exactly one {id} finding, report has {:?}",
-        summary(v)
-    );
-    f[0]
-}
-
-fn absent(v: &Value, id: &str) {
-    assert!(
-        all(v, id).is_empty(),
-        "unexpected {id}: {}",
-        serde_json::to_string_pretty(&all(v, id)).unwrap()
-    );
-}
-
-/// The finding's session ids, in report order.
-fn sessions(f: &Value) -> Vec<u64> {
-    f["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect()
-}
-
-fn sorted(ids: impl IntoIterator<Item = u64>) -> Vec<u64> {
-    let mut v: Vec<u64> = ids.into_iter().collect();
-    v.sort_unstable();
-    v
-}
-
-fn evidence<'a>(f: &'a Value, name: &str) -> &'a str {
-    f["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .and_then(|e| e["value"].as_str())
-        .unwrap_or_else(|| panic!("no evidence {name:?} in {}", f["evidence"]))
-}
-
-fn actions(f: &Value) -> Vec<&str> {
-    f["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["text"].as_str().unwrap())
-        .collect()
-}
-
-fn has_action(f: &Value, prefix: &str) -> bool {
-    actions(f).iter().any(|a| a.starts_with(prefix))
+    json_ok(&out)
 }
 
 /// A number from the root connection (`SELECT COUNT(*) …`).
@@ -528,7 +446,7 @@ fn a_full_server_is_critical_and_refusals_during_the_sample_are_counted() {
     assert_eq!(v["state"], "critical");
     let full = the(&v, "server-full");
     assert_eq!(full["severity"], "critical");
-    assert_eq!(v["findings"][0]["id"], "server-full", "{:?}", summary(&v));
+    assert_eq!(v["findings"][0]["id"], "server-full", "{:?}", ranked(&v));
     assert!(sessions(full).is_empty());
     assert_eq!(evidence(full, "Threads_connected"), "11");
     assert_eq!(
@@ -729,7 +647,7 @@ fn a_healthy_server_has_no_warnings() {
     assert!(
         v["state"] == "ok" || v["state"] == "info",
         "{:?}",
-        summary(&v)
+        ranked(&v)
     );
     assert!(
         v["findings"]
@@ -738,7 +656,7 @@ fn a_healthy_server_has_no_warnings() {
             .iter()
             .all(|f| f["severity"] == "info"),
         "{:?}",
-        summary(&v)
+        ranked(&v)
     );
     assert_eq!(v["connections"]["max_connections"], 200);
     let out = s

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
 use rexpect::process::WaitStatus;
-use support::{Server, ServerOpts, conn_id, json};
+use support::{Server, ServerOpts, conn_id, json, json_ok};
 
 fn alive(s: &Server, ids: &[u64]) -> Vec<u64> {
     let all: Vec<u64> = s
@@ -64,12 +64,7 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
         .arg(audit.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = json_ok(&out);
     assert_eq!(v["dry_run"], false);
     let mut expected = old_ids.clone();
     expected.sort();
@@ -443,12 +438,7 @@ fn trx_older_than_kills_by_transaction_age() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = json_ok(&out);
     assert_eq!(killed_ids(&v), vec![old_id], "{v}");
     assert!(
         v["criteria"]

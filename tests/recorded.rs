@@ -11,6 +11,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use support::findings::*;
 
 fn path(name: &str) -> String {
     format!("{}/tests/data/{name}.json", env!("CARGO_MANIFEST_DIR"))
@@ -28,76 +29,7 @@ fn diagnose(name: &str) -> Value {
         .args(["diagnose", "--from", &path(name), "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    support::json(&out)
-}
-
-fn findings(v: &Value) -> &Vec<Value> {
-    v["findings"].as_array().unwrap()
-}
-
-/// `(id, severity)` in report order.
-fn ranked(v: &Value) -> Vec<(String, String)> {
-    findings(v)
-        .iter()
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().to_string(),
-                f["severity"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn expect(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(i, s)| (i.to_string(), s.to_string()))
-        .collect()
-}
-
-fn the<'a>(v: &'a Value, id: &str) -> &'a Value {
-    let f: Vec<&Value> = findings(v).iter().filter(|f| f["id"] == id).collect();
-    assert_eq!(f.len(), 1, "one {id}: {:?}", ranked(v));
-    f[0]
-}
-
-fn sessions(f: &Value) -> Vec<u64> {
-    f["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect()
-}
-
-fn sorted(ids: impl IntoIterator<Item = u64>) -> Vec<u64> {
-    let mut v: Vec<u64> = ids.into_iter().collect();
-    v.sort_unstable();
-    v
-}
-
-fn evidence<'a>(f: &'a Value, name: &str) -> &'a str {
-    f["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .and_then(|e| e["value"].as_str())
-        .unwrap_or_else(|| panic!("no evidence {name:?} in {}", f["evidence"]))
-}
-
-fn actions<'a>(f: &'a Value, kind: &str) -> Vec<&'a str> {
-    f["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["kind"] == kind)
-        .map(|a| a["text"].as_str().unwrap())
-        .collect()
+    support::json_ok(&out)
 }
 
 /// Ids of the recorded sessions that match.
@@ -230,7 +162,7 @@ fn mysql80_incident() {
     ));
     assert_eq!(evidence(pile, "waiters"), "14");
     assert_eq!(evidence(pile, "tables"), "shop.inventory");
-    let kills = actions(pile, "sql");
+    let kills = actions_of(pile, "sql");
     assert_eq!(kills.len(), 1, "{kills:?}");
     assert!(kills[0].starts_with("KILL 88213;"));
     let trx = the(&v, "idle-transactions");
@@ -243,7 +175,7 @@ fn mysql80_incident() {
     assert_eq!(sessions(long), vec![7001, 7002, 7003, 7004]);
     assert!(evidence(long, "session 7003").starts_with("reporting@10.0.7.5, Execute 5m05s: "));
     assert!(
-        actions(long, "config")[0].contains("max_execution_time = 60000"),
+        actions_of(long, "config")[0].contains("max_execution_time = 60000"),
         "MySQL's own limit"
     );
 
@@ -260,13 +192,13 @@ fn mysql80_incident() {
     );
     // More slots only give the leak more room: pooling and timeouts first, with the cost.
     let low = the(&v, "max-connections-low");
-    assert!(actions(low, "advice")[0].starts_with(
+    assert!(actions_of(low, "advice")[0].starts_with(
         "131 client sessions have been idle over 300s: fix pooling and timeouts first"
     ));
     assert!(
-        actions(low, "sql")[0].starts_with("SET GLOBAL max_connections = 650;   -- +"),
+        actions_of(low, "sql")[0].starts_with("SET GLOBAL max_connections = 650;   -- +"),
         "{:?}",
-        actions(low, "sql")
+        actions_of(low, "sql")
     );
     assert_eq!(
         evidence(the(&v, "per-user-limit-missing"), "account"),
@@ -339,13 +271,13 @@ fn rds_mysql_full() {
 
     // RDS: kill through the procedure, change settings in the parameter group.
     assert_eq!(
-        actions(pile, "sql"),
+        actions_of(pile, "sql"),
         vec![
             "CALL mysql.rds_kill(7712001);   -- the root blocker: killing it rolls its transaction back and releases its locks"
         ]
     );
     for f in findings(&v) {
-        for sql in actions(f, "sql") {
+        for sql in actions_of(f, "sql") {
             assert!(
                 !sql.starts_with("SET GLOBAL") && !sql.starts_with("KILL "),
                 "{}: {sql}",
@@ -353,10 +285,10 @@ fn rds_mysql_full() {
             );
         }
         assert!(
-            actions(f, "config").is_empty(),
+            actions_of(f, "config").is_empty(),
             "{}: no my.cnf on RDS: {:?}",
             f["id"],
-            actions(f, "config")
+            actions_of(f, "config")
         );
     }
     for (id, var) in [
@@ -368,12 +300,12 @@ fn rds_mysql_full() {
         ("aborted-clients", "log_error_verbosity"),
     ] {
         assert!(
-            actions(the(&v, id), "advice")
+            actions_of(the(&v, id), "advice")
                 .iter()
                 .any(|a| a.contains("aws rds modify-db-parameter-group")
                     && a.contains(&format!("ParameterName={var},"))),
             "{id}: {:?}",
-            actions(the(&v, id), "advice")
+            actions_of(the(&v, id), "advice")
         );
     }
     internal_rows_ignored_rds(&snap, &v);
@@ -420,9 +352,9 @@ fn aurora_idle() {
     );
     assert_eq!(sorted(sessions(the(&v, "wait-timeout-high"))), stale);
     for f in findings(&v) {
-        assert!(actions(f, "config").is_empty(), "{}", f["id"]);
+        assert!(actions_of(f, "config").is_empty(), "{}", f["id"]);
         assert!(
-            actions(f, "sql")
+            actions_of(f, "sql")
                 .iter()
                 .all(|s| !s.starts_with("SET GLOBAL")),
             "{}",
@@ -430,11 +362,11 @@ fn aurora_idle() {
         );
     }
     assert!(
-        actions(idle, "advice")
+        actions_of(idle, "advice")
             .iter()
             .any(|a| a.contains("ParameterName=wait_timeout,ParameterValue=300")),
         "{:?}",
-        actions(idle, "advice")
+        actions_of(idle, "advice")
     );
     internal_rows_ignored_rds(&snap, &v);
     renders(name, &v);
@@ -482,10 +414,10 @@ fn mariadb_metadata_lock_pileup_known_only_from_states() {
     );
     assert_eq!(evidence(pile, "waiters"), "38");
     assert_eq!(evidence(pile, "waiting for"), "metadata locks 38");
-    assert_eq!(actions(pile, "sql").len(), 1);
-    assert!(actions(pile, "sql")[0].starts_with("KILL 51230;"));
+    assert_eq!(actions_of(pile, "sql").len(), 1);
+    assert!(actions_of(pile, "sql")[0].starts_with("KILL 51230;"));
     assert!(
-        actions(pile, "advice")
+        actions_of(pile, "advice")
             .iter()
             .any(|a| a.contains("INSTALL SONAME 'metadata_lock_info'"))
     );
@@ -493,9 +425,9 @@ fn mariadb_metadata_lock_pileup_known_only_from_states() {
     assert_eq!(sessions(trx), vec![51230]);
     assert_eq!(evidence(trx, "sessions they block"), "38");
     assert!(
-        actions(trx, "config")[0].starts_with("[mysqld]\nidle_transaction_timeout = 60"),
+        actions_of(trx, "config")[0].starts_with("[mysqld]\nidle_transaction_timeout = 60"),
         "{:?}",
-        actions(trx, "config")
+        actions_of(trx, "config")
     );
     assert_eq!(sessions(the(&v, "idle-connections")), vec![51230]);
     // The waiters are not long queries: killing them frees nothing.

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use support::{Server, json};
+use support::{Server, json_ok};
 
 fn ids(v: &serde_json::Value) -> Vec<u64> {
     let mut ids: Vec<u64> = v["sessions"]
@@ -26,12 +26,7 @@ fn sessions(s: &Server, args: &[&str]) -> serde_json::Value {
         .args(["--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)
+    json_ok(&out)
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
-use support::{Server, ServerOpts, conn_id, json};
+use support::{Server, ServerOpts, conn_id, json_ok};
 
 fn global(s: &Server, var: &str) -> String {
     s.root()
@@ -46,12 +46,7 @@ fn set_timeouts_changes_the_globals_only_when_confirmed() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = json_ok(&out);
     assert_eq!(v["applied"][0]["variable"], "wait_timeout");
     assert_eq!(v["applied"][0]["old"], "28800");
     assert_eq!(v["applied"][0]["new"], "300");
@@ -85,12 +80,7 @@ fn set_timeouts_can_kill_sessions_already_idle_longer() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = json_ok(&out);
     let killed: Vec<u64> = v["kill_results"]
         .as_array()
         .unwrap()

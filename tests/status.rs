@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
-use support::{Server, ServerOpts, json};
+use support::{Server, ServerOpts, json, json_ok};
 
 #[test]
 fn status_counts_what_the_test_opened() {
@@ -28,12 +28,7 @@ fn status_counts_what_the_test_opened() {
         .args(["status", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = json_ok(&out);
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["server"]["flavor"], "mariadb");
     assert!(v["server"]["version"].as_str().unwrap().contains("MariaDB"));
@@ -246,12 +241,7 @@ fn a_full_server_refuses_ordinary_accounts_and_admits_admins_through_the_reserve
         .args(["status", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = json_ok(&out);
     assert_eq!(v["account"]["route"], "reserved-slot");
     assert_eq!(v["connections"]["threads_connected"], 11);
     assert_eq!(v["connections"]["max_connections"], 10);

@@ -18,6 +18,8 @@
 //!   processes.
 #![allow(dead_code)]
 
+pub mod findings;
+
 use std::fs;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -1020,6 +1022,17 @@ pub fn conn_id(c: &mysql::Conn) -> u64 {
 }
 
 /// Parse stdout as JSON.
+/// The JSON on stdout of a run that must have succeeded (its stderr in the failure message).
+pub fn json_ok(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(out)
+}
+
 pub fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
