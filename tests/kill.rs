@@ -295,22 +295,8 @@ fn an_account_without_connection_admin_is_denied() {
 }
 
 fn pty(s: &Server, args: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1")
-        .args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &s.port().to_string(),
-            "-u",
-            "root",
-        ])
-        .args(args);
+    let mut cmd = s.process("root", "");
+    cmd.args(args);
     rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
 }
 

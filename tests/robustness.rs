@@ -22,20 +22,7 @@ use support::{Server, ServerOpts};
 
 /// conncheck as `user` on `s`, with piped output, started in the background.
 fn spawn(s: &Server, user: &str, password: &str, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_conncheck"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("NO_COLOR", "1")
-        .env("MYSQL_PWD", password)
-        .args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &s.port().to_string(),
-        ])
-        .args(["-u", user])
+    s.process(user, password)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -264,22 +251,8 @@ fn lock_pileups_do_not_block_our_statements() {
 }
 
 fn pty(s: &Server, args: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_conncheck"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "200")
-        .args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &s.port().to_string(),
-        ])
-        .args(["-u", "root"])
-        .args(args);
+    let mut cmd = s.process("root", "");
+    cmd.env("COLUMNS", "200").args(args);
     rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
 }
 

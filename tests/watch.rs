@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
@@ -65,26 +65,9 @@ fn bad_arguments_are_usage_errors() {
 fn a_lost_connection_is_shown_and_reconnected() {
     let s = Server::start(support::ServerOpts::default());
     s.create_user("watcher", "wpw", "PROCESS");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conncheck"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("MYSQL_PWD", "wpw")
-        .args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &s.port().to_string(),
-        ])
-        .args([
-            "-u",
-            "watcher",
-            "watch",
-            "--count",
-            "6",
-            "--interval",
-            "300ms",
-        ])
+    let mut child = s
+        .process("watcher", "wpw")
+        .args(["watch", "--count", "6", "--interval", "300ms"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -129,20 +112,8 @@ fn a_lost_connection_is_shown_and_reconnected() {
 #[test]
 fn the_terminal_screen_redraws_and_quits_on_q() {
     let s = Server::shared();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_conncheck"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1")
-        .args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &s.port().to_string(),
-        ])
-        .args(["-u", "root", "watch", "--interval", "200ms"]);
+    let mut cmd = s.process("root", "");
+    cmd.args(["watch", "--interval", "200ms"]);
     let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
     p.exp_string("\x1b[H\x1b[2J").unwrap();
     p.exp_string("q to quit").unwrap();

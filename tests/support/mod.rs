@@ -998,6 +998,30 @@ impl Server {
         c
     }
 
+    /// The same as a plain `std::process::Command`, for tests that need a child process (spawn
+    /// and kill, a pseudo-terminal): TERM=xterm, no colour, no option files.
+    pub fn process(&self, user: &str, password: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port().to_string(),
+                "-u",
+                user,
+            ]);
+        if !password.is_empty() {
+            c.env("MYSQL_PWD", password);
+        }
+        c
+    }
+
     /// Run SQL as root.
     pub fn sql(&self, sql: &str) {
         self.root()
