@@ -983,15 +983,7 @@ impl Server {
     /// command-line warning), ignoring the machine's option files.
     pub fn conncheck(&self, user: &str, password: &str) -> assert_cmd::Command {
         let mut c = conncheck();
-        c.args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &self.port().to_string(),
-            "-u",
-            user,
-        ]);
+        c.args(self.login_args(user));
         if !password.is_empty() {
             c.env("MYSQL_PWD", password);
         }
@@ -1007,19 +999,23 @@ impl Server {
             .env("HOME", "/nonexistent")
             .env("TERM", "xterm")
             .env("NO_COLOR", "1")
-            .args([
-                "--no-defaults",
-                "-h",
-                "127.0.0.1",
-                "-P",
-                &self.port().to_string(),
-                "-u",
-                user,
-            ]);
+            .args(self.login_args(user));
         if !password.is_empty() {
             c.env("MYSQL_PWD", password);
         }
         c
+    }
+
+    /// TCP to this server as `user`, ignoring the machine's option files.
+    fn login_args(&self, user: &str) -> [String; 6] {
+        [
+            "--no-defaults".into(),
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-P".into(),
+            self.port().to_string(),
+            format!("--user={user}"),
+        ]
     }
 
     /// Run SQL as root.
