@@ -80,7 +80,13 @@ fn ok_with_the_exact_perfdata_labels() {
             "longest_query"
         ]
     );
-    assert!(perf.contains(";160;180;0;200 "), "warn/crit/max: {perf}");
+    // 80 % / 90 % of 200: alert at 160 / 180 connections, i.e. above 159 / 179 for a plugin.
+    assert!(
+        Regex::new(r"^'connected'=\d+;159;179;0;200 ")
+            .unwrap()
+            .is_match(&perf),
+        "warn/crit/max: {perf}"
+    );
     assert!(perf.contains("'usage'="), "{perf}");
     assert!(
         Regex::new(r"'usage'=[0-9.]+%;80;90;0;100")

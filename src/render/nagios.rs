@@ -87,8 +87,8 @@ pub fn perfdata(r: &CheckReport, prefix: &str) -> String {
             "connected",
             c.threads_connected as f64,
             "",
-            Some(m.warning_connections),
-            Some(m.critical_connections),
+            Some(count_threshold(m.warning_connections)),
+            Some(count_threshold(m.critical_connections)),
             Some(max),
         ),
         item(
@@ -158,6 +158,12 @@ pub fn perfdata(r: &CheckReport, prefix: &str) -> String {
     items.join(" ")
 }
 
+/// A plugin threshold `N` means "alert above N", ours "alert at or above x" (80 % of 151 is
+/// 120.8): for a whole-number count that is the largest integer below x, 120.
+fn count_threshold(x: f64) -> f64 {
+    (x.ceil() - 1.0).max(0.0)
+}
+
 fn item(
     prefix: &str,
     label: &str,
@@ -215,7 +221,7 @@ mod tests {
         assert_eq!(
             line,
             "CONNCHECK OK - 3 of 151 connections (2%), 2 running, 1 sleeping | \
-             'connected'=3;120.8;135.9;0;151 'running'=2;;;0;151 'usage'=2%;80;90;0;100 \
+             'connected'=3;120;135;0;151 'running'=2;;;0;151 'usage'=2%;80;90;0;100 \
              'max_used'=40;;;0;151 'refused'=5c;;;0; 'sleeping'=1;;;0;151 \
              'oldest_idle'=35s;;;0; 'longest_query'=3s;;;0;"
         );
@@ -226,6 +232,10 @@ mod tests {
     fn text_cannot_break_the_format() {
         assert_eq!(clean("a|b\nc"), "a/b c");
         assert_eq!(num(120.8), "120.8");
+        // At or above 120.8 (121 connections) is "above 120" for a plugin; 80 of 100 is above 79.
+        assert_eq!(count_threshold(120.8), 120.0);
+        assert_eq!(count_threshold(80.0), 79.0);
+        assert_eq!(count_threshold(0.0), 0.0);
         assert_eq!(num(1.0 / 3.0), "0.33");
         assert_eq!(num(7.0), "7");
         assert_eq!(
