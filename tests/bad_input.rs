@@ -283,6 +283,16 @@ fn values_of_the_right_type_that_make_no_sense() {
         vec!["diagnose", "--server-memory", "16384P"],
         vec!["diagnose", "--server-memory", "17179869184G"],
         vec!["kill-idle", "--older-than", "11y"],
+        // Selects by open transaction and excludes every open transaction: nothing, ever.
+        vec![
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--trx-older-than",
+            "1m",
+            "--with-open-trx",
+            "skip",
+        ],
     ] {
         let out = conncheck()
             .args(["--no-defaults", "-h", "127.0.0.1", "-P", &port])

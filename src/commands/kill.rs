@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::cli::{Format, KillArgs, KillIdleArgs, KillLongArgs};
+use crate::cli::{Format, KillArgs, KillIdleArgs, KillLongArgs, WithOpenTrx};
 use crate::connect::Connection;
 use crate::exit::{self, AppError, ErrorKind};
 use crate::filter::SessionFilter;
@@ -93,6 +93,11 @@ pub fn criteria(
     threshold: Duration,
     a: &KillArgs,
 ) -> Result<Criteria, AppError> {
+    if a.trx_older_than.is_some() && a.with_open_trx == WithOpenTrx::Skip {
+        return Err(AppError::usage(
+            "--trx-older-than selects sessions by their open transaction; --with-open-trx skip leaves all of those out",
+        ));
+    }
     Ok(Criteria {
         filter: SessionFilter::from_args(&a.filter)?,
         exclude_users: a.exclude_user.clone(),
