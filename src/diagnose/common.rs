@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::globals::parameter_group;
+use super::globals::persistent_config;
 use super::{Action, Severity, dur};
 use crate::render::secs;
 use crate::snapshot::locks::waiting_for;
@@ -199,24 +199,29 @@ pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
             secs(w),
             snap.var_u64("interactive_timeout").map_or("?".into(), secs),
         ))],
-        // RDS/Aurora: no my.cnf and no SET GLOBAL (set-timeouts refuses there): the parameter group.
-        _ if snap.server.rds => {
+        w => {
             let v = idle_s.to_string();
-            vec![parameter_group(
-                &[("wait_timeout", &v), ("interactive_timeout", &v)],
-                "immediate",
-            )]
+            let config = persistent_config(
+                snap,
+                &[
+                    (
+                        "wait_timeout",
+                        &v,
+                        "seconds idle before the server closes a connection",
+                    ),
+                    ("interactive_timeout", &v, ""),
+                ],
+            );
+            // RDS/Aurora: set-timeouts would only print the same parameter-group change.
+            let command = (!snap.server.rds).then(|| {
+                Action::command(format!(
+                    "conncheck set-timeouts --wait-timeout {d} --interactive-timeout {d} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
+                    w.map_or("unknown".into(), secs),
+                    d = dur(idle),
+                ))
+            });
+            command.into_iter().chain([config]).collect()
         }
-        w => vec![
-            Action::command(format!(
-                "conncheck set-timeouts --wait-timeout {d} --interactive-timeout {d} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
-                w.map_or("unknown".into(), secs),
-                d = dur(idle),
-            )),
-            Action::config(format!(
-                "[mysqld]\nwait_timeout = {idle_s}          # seconds idle before the server closes a connection\ninteractive_timeout = {idle_s}"
-            )),
-        ],
     }
 }
 

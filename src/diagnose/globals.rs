@@ -31,9 +31,30 @@ pub fn change_globals(
 
 /// A `[mysqld]` snippet for my.cnf.
 pub fn mysqld_config(vars: &[(&str, &str)]) -> Action {
+    mysqld_lines(vars.iter().map(|(n, v)| (*n, *v, "")))
+}
+
+/// Settings to keep across restarts, each `(name, value, note)` with a short note on what it does
+/// (or `""`): `[mysqld]` lines for my.cnf, or on RDS/Aurora, where there is no my.cnf, the DB
+/// parameter group. For advice that stops short of `SET GLOBAL` (see [`change_globals`]).
+pub fn persistent_config(snap: &Snapshot, vars: &[(&str, &str, &str)]) -> Action {
+    if snap.server.rds {
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(n, v, _)| (*n, *v)).collect();
+        return parameter_group(&pairs, "immediate");
+    }
+    mysqld_lines(vars.iter().copied())
+}
+
+fn mysqld_lines<'a>(vars: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> Action {
     let lines: String = vars
-        .iter()
-        .map(|(n, v)| format!("\n{n} = {}", v.trim_matches('\'')))
+        .map(|(n, v, note)| {
+            let v = v.trim_matches('\'');
+            if note.is_empty() {
+                format!("\n{n} = {v}")
+            } else {
+                format!("\n{n} = {v}   # {note}")
+            }
+        })
         .collect();
     Action::config(format!("[mysqld]{lines}"))
 }
@@ -85,5 +106,26 @@ mod tests {
             )
         );
         assert!(!a[0].text.contains("SET GLOBAL slow"));
+    }
+
+    #[test]
+    fn persistent_config_with_notes_or_the_parameter_group() {
+        let mut s = fixtures::mysql8();
+        let vars = [
+            ("wait_timeout", "300", "seconds idle"),
+            ("interactive_timeout", "300", ""),
+        ];
+        let a = persistent_config(&s, &vars);
+        assert_eq!(a.kind, ActionKind::Config);
+        assert_eq!(
+            a.text,
+            "[mysqld]\nwait_timeout = 300   # seconds idle\ninteractive_timeout = 300"
+        );
+        s.server.rds = true;
+        let a = persistent_config(&s, &vars);
+        assert_eq!(a.kind, ActionKind::Advice);
+        assert!(a.text.ends_with(
+            "\"ParameterName=wait_timeout,ParameterValue=300,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=300,ApplyMethod=immediate\""
+        ), "{}", a.text);
     }
 }

@@ -13,7 +13,7 @@
 //! Killing the session rolls its transaction back.
 
 use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
-use super::globals::parameter_group;
+use super::globals::persistent_config;
 use super::{Action, Finding, Severity, Thresholds, dur, lock_pileup};
 use crate::render::secs;
 use crate::snapshot::Snapshot;
@@ -108,20 +108,16 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::advice(
             "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
         ));
-    f = if snap.server.flavor.is_mariadb() && snap.server.rds {
-        f.action(parameter_group(
+    f = if snap.server.flavor.is_mariadb() {
+        // https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout (10.3+).
+        f.action(persistent_config(
+            snap,
             &[(
                 "idle_transaction_timeout",
                 &th.trx.as_secs().max(1).to_string(),
+                "MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
             )],
-            "immediate",
         ))
-    } else if snap.server.flavor.is_mariadb() {
-        // https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout (10.3+).
-        f.action(Action::config(format!(
-            "[mysqld]\nidle_transaction_timeout = {}   # MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
-            th.trx.as_secs().max(1)
-        )))
     } else {
         f.action(Action::advice(format!(
             "MySQL has no idle-transaction timeout: wait_timeout ends them only after {}; run `conncheck kill-idle --older-than 0s --trx-older-than {threshold} --repeat 30s --for 1h` (or pt-kill) until the application is fixed",

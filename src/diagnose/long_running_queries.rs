@@ -11,7 +11,7 @@
 use super::common::{
     at_least, by_client, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
 };
-use super::globals::parameter_group;
+use super::globals::persistent_config;
 use super::{Action, Finding, Thresholds, dur};
 use crate::render::{secs, snippet};
 use crate::snapshot::Snapshot;
@@ -96,35 +96,27 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 }
 
 /// A server-side statement time limit in the flavor's own variable: a `[mysqld]` snippet, or the
-/// DB parameter group on RDS/Aurora (no my.cnf there).
+/// DB parameter group on RDS/Aurora.
 fn timeout_action(snap: &Snapshot, th: &Thresholds) -> Action {
     let limit = th.long_query.as_secs().max(1);
-    if snap.server.rds {
-        let (name, value) = if snap.server.flavor.is_mariadb() {
-            ("max_statement_time", limit)
-        } else {
-            ("max_execution_time", limit * 1000)
-        };
-        return parameter_group(&[(name, &value.to_string())], "immediate");
-    }
-    Action::config(timeout_config(snap, limit))
-}
-
-fn timeout_config(snap: &Snapshot, limit: u64) -> String {
-    if snap.server.flavor.is_mariadb() {
+    let (name, value, note) = if snap.server.flavor.is_mariadb() {
         // https://mariadb.com/kb/en/server-system-variables/#max_statement_time: seconds, every
         // statement (MariaDB 10.1+).
-        format!(
-            "[mysqld]\nmax_statement_time = {limit}   # seconds; aborts any statement running longer (MariaDB 10.1+)"
+        (
+            "max_statement_time",
+            limit,
+            "seconds; aborts any statement running longer (MariaDB 10.1+)",
         )
     } else {
         // https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time:
         // milliseconds, read-only SELECT statements only.
-        format!(
-            "[mysqld]\nmax_execution_time = {}   # milliseconds; aborts SELECT statements running longer (MySQL 5.7.8+, SELECT only)",
-            limit * 1000
+        (
+            "max_execution_time",
+            limit.saturating_mul(1000),
+            "milliseconds; aborts SELECT statements running longer (MySQL 5.7.8+, SELECT only)",
         )
-    }
+    };
+    persistent_config(snap, &[(name, &value.to_string(), note)])
 }
 
 #[cfg(test)]
