@@ -490,7 +490,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;watch'= {
-            cand --interval 'Time between samples'
+            cand --interval 'Time between samples (at least 100ms)'
             cand --count 'Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C)'
             cand --window 'Number of samples kept for the sparkline'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'

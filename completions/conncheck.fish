@@ -483,7 +483,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-defaults -d 'Read no option files at all'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l help -d 'Print help (-h is the host, as in the mysql client)'
-complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l interval -d 'Time between samples' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l interval -d 'Time between samples (at least 100ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l count -d 'Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l window -d 'Number of samples kept for the sparkline' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r

@@ -558,8 +558,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Time between samples.
-    #[arg(long, value_parser = parse_duration, default_value = "2s", value_name = "DUR")]
+    /// Time between samples (at least 100ms).
+    #[arg(long, value_parser = parse_interval, default_value = "2s", value_name = "DUR")]
     pub interval: Duration,
     /// Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C).
     #[arg(long, value_name = "N")]
@@ -638,22 +638,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// `--connect-timeout`, `--query-timeout`: a duration of at least 1ms. A zero (or sub-millisecond)
 /// socket timeout means "wait forever" to the operating system, the opposite of what was asked.
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_millis(1) {
-        return Err(format!(
-            "'{s}' is too short: a timeout must be at least 1ms"
-        ));
-    }
-    Ok(d)
+    parse_at_least(
+        s,
+        Duration::from_millis(1),
+        "a timeout must be at least 1ms",
+    )
 }
 
 /// `--repeat`: at least 1s, since every round reads the whole processlist (0 would spin).
 pub fn parse_repeat(s: &str) -> Result<Duration, String> {
+    parse_at_least(
+        s,
+        Duration::from_secs(1),
+        "rounds must be at least 1s apart",
+    )
+}
+
+/// `watch --interval`: at least 100ms, since every sample reads the processlist (0 would spin).
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_at_least(
+        s,
+        Duration::from_millis(100),
+        "samples must be at least 100ms apart",
+    )
+}
+
+fn parse_at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
-    if d < Duration::from_secs(1) {
-        return Err(format!(
-            "'{s}' is too short: rounds must be at least 1s apart"
-        ));
+    if d < min {
+        return Err(format!("'{s}' is too short: {rule}"));
     }
     Ok(d)
 }
@@ -741,6 +754,11 @@ mod tests {
         for bad in ["0s", "500ms", "-1s"] {
             assert!(parse_repeat(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_interval("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(
+            parse_interval("1ns"),
+            Err("'1ns' is too short: samples must be at least 100ms apart".into())
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ fn bad_arguments_are_usage_errors() {
     support::conncheck()
         .args(["watch", "--interval", "0s"])
         .assert()
-        .code(2);
+        .code(2)
+        .stderr(predicates::str::contains(
+            "'0s' is too short: samples must be at least 100ms apart",
+        ));
     support::conncheck()
         .args(["watch", "--count", "many"])
         .assert()

@@ -31,9 +31,6 @@ const TOP_CLIENTS: usize = 5;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
-    if args.interval.is_zero() {
-        return Err(AppError::usage("--interval must be more than 0").into());
-    }
     let opts = ctx.single_target()?;
     let (first, mut base) = open(&opts)?;
     let mut conn = Some(first);
