@@ -290,18 +290,10 @@ fn help_hides_environment_values() {
 fn a_password_on_the_command_line_is_warned_about() {
     let s = Server::shared();
     s.create_user("sec_warn", PW, "USAGE");
-    let port = s.port().to_string();
     for pw_arg in [format!("-p{PW}"), format!("--password={PW}")] {
-        let out = conncheck()
-            .args([
-                "--no-defaults",
-                "-h",
-                "127.0.0.1",
-                "-P",
-                &port,
-                "-u",
-                "sec_warn",
-            ])
+        // No password for the harness (no MYSQL_PWD): it comes from the command line only.
+        let out = s
+            .conncheck("sec_warn", "")
             .arg(&pw_arg)
             .args(["status"])
             .output()
