@@ -49,6 +49,19 @@ fn innodb_number(c: &mut mysql::Conn, sql: &str) -> u64 {
     number(c, sql)
 }
 
+/// Wait until the InnoDB transaction of session `id` is at least `secs` old.
+fn wait_trx_age(s: &Server, id: u64, secs: u64) {
+    let sql = format!(
+        "SELECT TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX \
+         WHERE trx_mysql_thread_id = {id}"
+    );
+    s.wait_until(
+        &format!("the transaction of session {id} is {secs} s old"),
+        WAIT,
+        |c| innodb_number(c, &sql) >= secs,
+    );
+}
+
 /// Wait until every session of `user` in `command` has been in its state at least `ms`.
 fn wait_aged(s: &Server, user: &str, command: &str, n: u64, ms: u64) {
     let sql = format!(
@@ -221,15 +234,7 @@ fn an_idle_transaction_is_found_with_its_session() {
     let id = conn_id(&open);
     // Autocommit sessions that sleep hold no transaction.
     let _idle = s.idle_connections("trx", "pw", 2);
-    s.wait_until("the transaction is 2 s old", WAIT, |c| {
-        innodb_number(
-            c,
-            &format!(
-                "SELECT TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX \
-                 WHERE trx_mysql_thread_id = {id}"
-            ),
-        ) >= 2
-    });
+    wait_trx_age(&s, id, 2);
 
     let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "idle-transactions");
@@ -290,15 +295,7 @@ fn a_metadata_lock_pileup_behind_an_alter_names_the_idle_transaction() {
         .map(|i| s.background_query("ddl", "pw", &format!("SELECT * FROM {t} WHERE id = {i}")))
         .collect();
     s.wait_until("4 sessions wait for the metadata lock", WAIT, waiting(4));
-    s.wait_until("A's transaction is 2 s old", WAIT, |c| {
-        innodb_number(
-            c,
-            &format!(
-                "SELECT TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX \
-                 WHERE trx_mysql_thread_id = {a_id}"
-            ),
-        ) >= 2
-    });
+    wait_trx_age(&s, a_id, 2);
 
     let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "lock-pileup");
@@ -384,15 +381,7 @@ fn a_row_lock_pileup_names_the_blocker_from_the_lock_tables() {
             lock_waits(c) >= i
         });
     }
-    s.wait_until("the blocking transaction is 2 s old", WAIT, |c| {
-        innodb_number(
-            c,
-            &format!(
-                "SELECT TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX \
-                 WHERE trx_mysql_thread_id = {blocker_id}"
-            ),
-        ) >= 2
-    });
+    wait_trx_age(&s, blocker_id, 2);
 
     let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "lock-pileup");
