@@ -255,18 +255,20 @@ mod tests {
         Criteria::new(Target::Idle, KillMode::Connection, Duration::from_secs(300))
     }
 
+    /// Sessions 1, 2, … of `app`, sleeping for the given seconds.
+    fn sleeping(idle_s: &[u64]) -> crate::snapshot::Snapshot {
+        let mut s = fixtures::mariadb();
+        let sessions = (1..)
+            .zip(idle_s)
+            .map(|(id, t)| session(id, "app", "10.0.0.1", "Sleep", *t, "", None))
+            .collect();
+        fixtures::with_sessions(&mut s, sessions);
+        s
+    }
+
     #[test]
     fn recheck_skips_sessions_that_woke_up_changed_or_vanished() {
-        let mut s = fixtures::mariadb();
-        fixtures::with_sessions(
-            &mut s,
-            vec![
-                session(1, "app", "10.0.0.1", "Sleep", 400, "", None),
-                session(2, "app", "10.0.0.1", "Sleep", 500, "", None),
-                session(3, "app", "10.0.0.1", "Sleep", 600, "", None),
-                session(4, "app", "10.0.0.1", "Sleep", 700, "", None),
-            ],
-        );
+        let s = sleeping(&[400, 500, 600, 700]);
         let c = criteria();
         let p = plan(&s, &c);
         assert_eq!(p.victims.len(), 4);
@@ -335,14 +337,7 @@ mod tests {
 
     #[test]
     fn victims_never_sent_are_errors_that_say_so() {
-        let mut s = fixtures::mariadb();
-        fixtures::with_sessions(
-            &mut s,
-            vec![
-                session(1, "app", "10.0.0.1", "Sleep", 400, "", None),
-                session(2, "app", "10.0.0.1", "Sleep", 500, "", None),
-            ],
-        );
+        let s = sleeping(&[400, 500]);
         let p = plan(&s, &criteria());
         let r = not_attempted(p.victims.iter(), "not attempted: the connection was lost");
         assert_eq!(r.iter().map(|x| x.id).collect::<Vec<_>>(), vec![2, 1]);
