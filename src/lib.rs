@@ -16,6 +16,7 @@ pub mod filter;
 pub mod remedy;
 pub mod render;
 pub mod snapshot;
+pub mod text;
 
 use std::process::ExitCode;
 

@@ -138,18 +138,9 @@ pub fn bytes(b: u64) -> String {
     }
 }
 
-/// A query text on one line, cut to `max` characters.
+/// A query text on one line, terminal-safe, cut to `max` characters (see [`crate::text::snippet`]).
 pub fn snippet(text: Option<&str>, max: usize) -> String {
-    let Some(t) = text else {
-        return String::new();
-    };
-    let one_line: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
+    text.map_or_else(String::new, |t| crate::text::snippet(t, max))
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error worth reporting.

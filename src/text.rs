@@ -1,0 +1,190 @@
+//! Terminal-safe text. Every string a server, a file or a user's environment hands us passes
+//! through one of these functions before a person reads it: any database user controls query
+//! texts, user names, host names and database names, and a raw ESC can erase a kill plan from the
+//! screen right before the confirmation prompt, or retitle the terminal window.
+//!
+//! What is escaped: C0 controls (newline and tab too, except in [`prose`]), DEL, ESC, the C1
+//! range U+0080–U+009F, and the bidirectional overrides and isolates (U+202A–U+202E,
+//! U+2066–U+2069) that reorder how a line reads ("Trojan Source"). They are shown visibly: `\e`,
+//! `\n`, `\t`, `\r`, `\0` or `\xHH`/`\u{HHHH}`. Invalid UTF-8 becomes U+FFFD ([`lossy`]).
+//! JSON output is not passed through here: serde_json keeps the text exact and escapes controls.
+//!
+//! Nothing here knows about servers or rendering; `connect` (error messages), `render` and the
+//! commands all use it.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Whether `c` must never reach a terminal raw.
+fn is_dangerous(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{80}'..='\u{9f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\u{1b}' => out.push_str("\\e"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\0' => out.push_str("\\0"),
+        c if (c as u32) < 0x100 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+}
+
+fn escape_where(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| is_dangerous(c) && !keep(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_dangerous(c) && !keep(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A value shown on one line (a table cell, a user or host name, a word in a sentence): every
+/// control character is escaped, newlines and tabs included.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    escape_where(s, |_| false)
+}
+
+/// Text that may span lines (an error message quoting the server, `sessions --full`): newlines and
+/// tabs are kept, every other control character is escaped.
+pub fn prose(s: &str) -> Cow<'_, str> {
+    escape_where(s, |c| c == '\n' || c == '\t')
+}
+
+/// Bytes from the wire as text: invalid UTF-8 becomes U+FFFD.
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A query text (or any long value) on one line: runs of whitespace become one space, controls
+/// are escaped, and the result is cut to at most `max` characters with `…` at the end. An escape
+/// such as `\e` is never cut in half.
+pub fn snippet(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0usize;
+    let mut pending_space = false;
+    let mut truncated = false;
+    let mut unit = String::new();
+    for c in text.chars() {
+        if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+            pending_space = count > 0;
+            continue;
+        }
+        unit.clear();
+        if pending_space {
+            unit.push(' ');
+            pending_space = false;
+        }
+        if is_dangerous(c) {
+            push_escaped(&mut unit, c);
+        } else {
+            unit.push(c);
+        }
+        let n = unit.chars().count();
+        // Keep room for the ellipsis unless this unit ends the text exactly at `max`.
+        if count + n > max {
+            truncated = true;
+            break;
+        }
+        out.push_str(&unit);
+        count += n;
+    }
+    if truncated {
+        while count + 1 > max && !out.is_empty() {
+            out.pop();
+            count -= 1;
+        }
+        // Do not leave half an escape (`\x0`) or a trailing space before the ellipsis.
+        if let Some(pos) = out.rfind('\\') {
+            let tail = &out[pos..];
+            if !is_complete_escape(tail) {
+                count -= tail.chars().count();
+                out.truncate(pos);
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        if max > 0 {
+            out.push('…');
+        }
+    }
+    out
+}
+
+fn is_complete_escape(tail: &str) -> bool {
+    let rest = &tail[1..];
+    match rest.chars().next() {
+        None => false,
+        Some('e' | 'n' | 't' | 'r' | '0') => true,
+        Some('x') => rest.len() >= 3,
+        Some('u') => rest.contains('}'),
+        // A backslash the server sent itself, followed by ordinary text.
+        Some(_) => true,
+    }
+}
+
+/// Whether `s` would reach a terminal unchanged.
+pub fn is_safe(s: &str) -> bool {
+    !s.chars().any(is_dangerous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        let hostile = "SLEEP(600)/*\x1b[H\x1b[2J\x1b[3J*/";
+        assert_eq!(escape(hostile), "SLEEP(600)/*\\e[H\\e[2J\\e[3J*/");
+        assert_eq!(escape("a\x07b\0c\x7f"), "a\\x07b\\0c\\x7f");
+        assert_eq!(escape("x\u{9b}31m"), "x\\x9b31m");
+        assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
+        assert_eq!(escape("two\nlines\t"), "two\\nlines\\t");
+        assert!(matches!(escape("plain ünïcode"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn prose_keeps_line_structure() {
+        assert_eq!(
+            prose("line1\n\tline2\x1b]0;title\x07"),
+            "line1\n\tline2\\e]0;title\\x07"
+        );
+    }
+
+    #[test]
+    fn lossy_replaces_invalid_utf8() {
+        assert_eq!(lossy(b"ok\xff\xfe!"), "ok\u{fffd}\u{fffd}!");
+    }
+
+    #[test]
+    fn snippets_are_one_line_escaped_and_bounded() {
+        assert_eq!(snippet("SELECT  *\n FROM t", 100), "SELECT * FROM t");
+        assert_eq!(snippet("abcdef", 4), "abc…");
+        assert_eq!(snippet("abcd", 4), "abcd");
+        assert_eq!(snippet("  leading", 20), "leading");
+        assert_eq!(snippet("ab\x1bcdef", 4), "ab…");
+        assert_eq!(snippet("ab\x1bcdef", 5), "ab\\e…");
+        assert_eq!(snippet("ab\x1bcdef", 6), "ab\\ec…");
+        assert_eq!(snippet("a\x07", 10), "a\\x07");
+        assert_eq!(snippet("word another", 6), "word…");
+        for max in 0..30 {
+            let s = snippet("x\x1b[2J y\u{9b} z\u{202e}", max);
+            assert!(s.chars().count() <= max.max(1), "{max}: {s}");
+            assert!(is_safe(&s), "{max}: {s:?}");
+        }
+    }
+}
