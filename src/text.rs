@@ -112,7 +112,6 @@ pub fn snippet(text: &str, max: usize) -> String {
         if let Some(pos) = out.rfind('\\') {
             let tail = &out[pos..];
             if !is_complete_escape(tail) {
-                count -= tail.chars().count();
                 out.truncate(pos);
             }
         }
