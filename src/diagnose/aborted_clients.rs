@@ -6,6 +6,13 @@
 //! passwords, missing privileges, connect_timeout, and on MariaDB the ERROR 1040 given at login
 //! (https://dev.mysql.com/doc/refman/8.0/en/communication-errors.html; shared/reference/flavors.md).
 //!
+//! A KILLed connection also ends without COM_QUIT and counts as an aborted client. Those are not
+//! the application's fault (conncheck's own `kill-idle`, pt-kill, a DBA), so Aborted_clients is
+//! judged net of Com_kill, the server-wide count of KILL statements
+//! (https://mariadb.com/kb/en/server-status-variables/#com_kill). Com_kill also counts
+//! `KILL QUERY`, which leaves the client connected, so the net figure can only be too low, never
+//! blame the application for a kill.
+//!
 //! Each counter is judged against Connections: more than 1 % of all connections since startup
 //! (and more than 100 of them) is an info; growing during the sample by at least 5 and more than
 //! 1 % of the sample's connections is a warning: it is happening now.
@@ -22,12 +29,35 @@ const MIN_TOTAL: u64 = 100;
 /// Fewer than this during the sample are noise.
 const MIN_DELTA: u64 = 5;
 
+/// What part of a counter KILL statements explain: Com_kill for Aborted_clients, nothing else.
+fn killed(snap: &Snapshot, name: &str, delta: bool) -> u64 {
+    if name != "aborted_clients" {
+        return 0;
+    }
+    if delta {
+        snap.status_delta("com_kill").unwrap_or(0)
+    } else {
+        snap.status_now_u64("com_kill").unwrap_or(0)
+    }
+}
+
+/// A counter since startup, net of what KILL statements explain.
+fn net_total(snap: &Snapshot, name: &str) -> Option<u64> {
+    Some(
+        snap.status_now_u64(name)?
+            .saturating_sub(killed(snap, name, false)),
+    )
+}
+
 /// How one counter looks, and how bad.
 fn judge(snap: &Snapshot, name: &str) -> Option<(Severity, String)> {
-    let total = snap.status_now_u64(name)?;
+    let total = net_total(snap, name)?;
     let connections = snap.status_now_u64("connections").unwrap_or(0);
     let lifetime = share(total, connections);
-    if let Some(d) = snap.status_delta(name) {
+    if let Some(d) = snap
+        .status_delta(name)
+        .map(|d| d.saturating_sub(killed(snap, name, true)))
+    {
         let new = snap.status_delta("connections").unwrap_or(0);
         if d >= MIN_DELTA && d as f64 > HIGH_SHARE * new as f64 {
             return Some((
@@ -78,7 +108,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     )
     .evidence("Connections", connections);
     for (label, name, _) in counters {
-        let Some(total) = snap.status_now_u64(name) else {
+        let Some(total) = net_total(snap, name) else {
             continue;
         };
         f = f
@@ -94,6 +124,12 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
                     rate_basis(snap)
                 ),
             );
+    }
+    if clients.is_some() && killed(snap, "aborted_clients", false) > 0 {
+        f = f.evidence(
+            "KILL statements (Com_kill), not counted above",
+            killed(snap, "aborted_clients", false),
+        );
     }
     // MariaDB tells bad passwords apart.
     if let Some(denied) = snap.status_now_u64("access_denied_errors") {
@@ -123,7 +159,8 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     } else {
         ("log_error_verbosity", 3)
     };
-    if snap.var_u64(var).is_none_or(|v| v < level) {
+    // Only when the current level is known to be lower: no advice that is already in effect.
+    if snap.var_u64(var).is_some_and(|v| v < level) {
         for a in change_globals(snap, None, &[(var, &level.to_string())]) {
             f = f.action(a);
         }
@@ -172,6 +209,7 @@ mod tests {
     #[test]
     fn rising_during_the_sample_is_a_warning() {
         let mut s = fixtures::mysql8();
+        s.variables.insert("log_error_verbosity".into(), "2".into());
         fixtures::sample(
             &mut s,
             2.0,
@@ -210,6 +248,7 @@ mod tests {
     #[test]
     fn mariadb_logging_hint() {
         let mut s = fixtures::mariadb();
+        s.variables.insert("log_warnings".into(), "1".into());
         fixtures::sample(&mut s, 1.0, &[("aborted_clients", 20)]);
         let f = finding(&s).unwrap();
         assert!(
@@ -218,6 +257,46 @@ mod tests {
                 .any(|a| a.text == "SET GLOBAL log_warnings = 2;")
         );
         s.variables.insert("log_warnings".into(), "2".into());
+        let f = finding(&s).unwrap();
+        assert!(!f.actions.iter().any(|a| a.text.contains("log_warnings")));
+    }
+
+    #[test]
+    fn our_own_kills_are_not_the_applications_fault() {
+        // 215 sessions killed during the sample: 215 aborted clients, 215 KILL statements.
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "aborted_clients", 0);
+        fixtures::set_status(&mut s, "com_kill", 0);
+        fixtures::sample(&mut s, 2.0, &[("aborted_clients", 215), ("com_kill", 215)]);
+        assert!(finding(&s).is_none());
+        // Since startup too.
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "aborted_clients", 900);
+        fixtures::set_status(&mut s, "com_kill", 800);
+        assert!(finding(&s).is_none());
+        // What the kills do not explain is still reported, with the kills as evidence.
+        fixtures::set_status(&mut s, "aborted_clients", 1_900);
+        let f = finding(&s).unwrap();
+        assert!(
+            f.summary.starts_with("Aborted_clients 1100 since startup"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.name.contains("Com_kill") && e.value == "800")
+        );
+    }
+
+    #[test]
+    fn no_logging_advice_when_unknown_or_in_effect() {
+        let mut s = fixtures::mariadb();
+        fixtures::sample(&mut s, 1.0, &[("aborted_clients", 20)]);
+        s.variables.remove("log_warnings");
+        let f = finding(&s).unwrap();
+        assert!(!f.actions.iter().any(|a| a.text.contains("log_warnings")));
+        s.variables.insert("log_warnings".into(), "3".into());
         let f = finding(&s).unwrap();
         assert!(!f.actions.iter().any(|a| a.text.contains("log_warnings")));
     }

@@ -68,6 +68,8 @@ pub const VARIABLES: &[&str] = &[
     "read_only",
     "log_bin",
     "skip_name_resolve",
+    "log_warnings",
+    "log_error_verbosity",
 ];
 
 /// Global status values kept in the snapshot.
@@ -83,6 +85,10 @@ pub const STATUS: &[&str] = &[
     "connection_errors_max_connections",
     "connection_errors_internal",
     "connection_errors_accept",
+    "connection_errors_peer_address",
+    "connection_errors_select",
+    "connection_errors_tcpwrap",
+    "com_kill",
     "aborted_connects",
     "aborted_clients",
     "aborted_connects_preauth",
