@@ -70,6 +70,15 @@ pub fn plural(n: u64, noun: &str) -> String {
     }
 }
 
+/// `1 client was`, `2 clients were`: a count with its own singular and plural wording.
+pub fn count_phrase(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// `18 of 151 (11.9%)`.
 pub fn of_max(n: u64, max_connections: u64) -> String {
     format!("{n} of {max_connections} ({})", pct(n, max_connections))

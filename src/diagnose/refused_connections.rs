@@ -10,13 +10,105 @@
 //!
 //! Any refusal since startup is a warning; a refusal during the sample is critical: it is
 //! happening now.
+//!
+//! The server can also fail to take a connection before any limit is checked: accept() failing
+//! (out of file descriptors, Connection_errors_accept), internal errors such as a thread that
+//! could not be created (Connection_errors_internal), select()/poll() errors and TCP wrappers
+//! (https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connection_errors_xxx).
+//! Those clients hang or are dropped rather than told 1040, and peers see the same outage, so
+//! they are evidence here, and a finding of their own when no 1040 was counted.
 
 use std::cmp::Ordering;
 
-use super::common::{per_sec, rate_basis};
+use super::common::{count_phrase, per_sec, rate_basis};
 use super::{Action, Finding, Severity, Thresholds, dur};
 use crate::render::secs;
 use crate::snapshot::Snapshot;
+
+/// Failures to take a connection before any limit is checked, as (evidence label, status name).
+const ACCEPT_ERRORS: [(&str, &str); 5] = [
+    ("Connection_errors_accept", "connection_errors_accept"),
+    ("Connection_errors_internal", "connection_errors_internal"),
+    ("Connection_errors_select", "connection_errors_select"),
+    (
+        "Connection_errors_peer_address",
+        "connection_errors_peer_address",
+    ),
+    ("Connection_errors_tcpwrap", "connection_errors_tcpwrap"),
+];
+
+fn accept_value(total: u64, now: u64) -> String {
+    if now > 0 {
+        format!("{total} since startup, {now} during the sample")
+    } else {
+        format!("{total} since startup")
+    }
+}
+
+/// Why Max_used_connections can be above max_connections + 1.
+fn peak_note(snap: &Snapshot, peak: u64, max: u64) -> String {
+    let extra_port = snap.var_u64("extra_port").filter(|p| *p > 0);
+    let admin = snap
+        .var_str("admin_address")
+        .is_some_and(|a| !a.trim().is_empty());
+    match peak.cmp(&max.saturating_add(1)) {
+        Ordering::Equal => " (= max_connections + 1: the reserved admin slot was used too)".into(),
+        Ordering::Less => String::new(),
+        // MariaDB's extra port has its own extra_max_connections on top of max_connections
+        // (https://mariadb.com/kb/en/thread-pool-system-status-variables/#extra_port), MySQL's
+        // admin interface has no limit at all
+        // (https://dev.mysql.com/doc/refman/8.0/en/administrative-connection-interface.html);
+        // both count in Max_used_connections.
+        Ordering::Greater => match (extra_port, admin) {
+            (Some(port), _) => format!(
+                " (above max_connections + 1: sessions on the extra port {port} count too, up to extra_max_connections {})",
+                snap.var_u64("extra_max_connections").unwrap_or(1)
+            ),
+            (None, true) => " (above max_connections + 1: sessions on the administrative interface (admin_address) count too)".into(),
+            (None, false) => " (above max_connections + 1: the limit was lowered since)".into(),
+        },
+    }
+}
+
+/// A finding for connections the server failed to accept when no ERROR 1040 was counted.
+fn accept_failures(snap: &Snapshot, errors: &[(&str, u64, u64)]) -> Option<Finding> {
+    if errors.is_empty() {
+        return None;
+    }
+    let now: u64 = errors.iter().map(|e| e.2).sum();
+    let total: u64 = errors.iter().map(|e| e.1).sum();
+    let severity = if now > 0 {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|(label, t, n)| format!("{label} {}", accept_value(*t, *n)))
+        .collect();
+    let mut f = Finding::new(
+        "refused-connections",
+        severity,
+        "The server failed to accept connections before any limit was checked",
+        format!(
+            "{} could not be taken by the server ({}): such clients hang or are dropped without ERROR 1040.",
+            count_phrase(total, "connection", "connections"),
+            parts.join("; ")
+        ),
+    );
+    for (label, t, n) in errors {
+        f = f.evidence(label, accept_value(*t, *n));
+    }
+    if let Some(limit) = snap.var_u64("open_files_limit") {
+        f = f.evidence("open_files_limit", limit);
+    }
+    if let Some(open) = snap.status_now_u64("open_files") {
+        f = f.evidence("Open_files", open);
+    }
+    Some(f.action(Action::advice(
+        "accept() errors mean the server ran out of file descriptors or threads: check open_files_limit against max_connections + table_open_cache (max-connections-capped), the service's LimitNOFILE and the host's thread and memory limits, and the error log for 'Too many open files' / 'Can't create thread'",
+    )))
+}
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let max = snap.max_connections();
@@ -30,8 +122,15 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let aborted_now = snap.status_delta("aborted_connects").unwrap_or(0);
     // Soft refusals: only Aborted_connects moves, and only while the normal slots are all taken.
     let soft_now = if connected >= max { aborted_now } else { 0 };
+    let accept_errors: Vec<(&str, u64, u64)> = ACCEPT_ERRORS
+        .iter()
+        .filter_map(|(label, name)| {
+            let total = snap.status_now_u64(name).filter(|n| *n > 0)?;
+            Some((*label, total, snap.status_delta(name).unwrap_or(0)))
+        })
+        .collect();
     if total == 0 && soft_now == 0 {
-        return vec![];
+        return accept_failures(snap, &accept_errors).into_iter().collect();
     }
     let hard_rate = per_sec(
         snap.status_rate("connection_errors_max_connections")
@@ -42,7 +141,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         (
             Severity::Critical,
             format!(
-                "{hard_now} clients were refused with ERROR 1040 {} ({hard_rate}), {total} since startup {uptime} ago.",
+                "{} refused with ERROR 1040 {} ({hard_rate}), {total} since startup {uptime} ago.",
+                count_phrase(hard_now, "client was", "clients were"),
                 rate_basis(snap),
             ),
         )
@@ -58,7 +158,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         (
             Severity::Warning,
             format!(
-                "{total} clients have been refused with ERROR 1040 since startup {uptime} ago{}.",
+                "{} refused with ERROR 1040 since startup {uptime} ago{}.",
+                count_phrase(total, "client has been", "clients have been"),
                 if snap.status_after.is_some() {
                     ", none during the sample"
                 } else {
@@ -92,12 +193,13 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .evidence("Threads_connected", connected)
         .evidence("max_connections", max);
     if let Some(peak) = snap.status_now_u64("max_used_connections") {
-        let note = match peak.cmp(&max.saturating_add(1)) {
-            Ordering::Equal => " (= max_connections + 1: the reserved admin slot was used too)",
-            Ordering::Greater => " (above max_connections + 1: the limit was lowered since)",
-            Ordering::Less => "",
-        };
-        f = f.evidence("Max_used_connections", format!("{peak}{note}"));
+        f = f.evidence(
+            "Max_used_connections",
+            format!("{peak}{}", peak_note(snap, peak, max)),
+        );
+    }
+    for (label, total, now) in &accept_errors {
+        f = f.evidence(label, accept_value(*total, *now));
     }
     // MySQL only: MariaDB 10.11 has no Max_used_connections_time.
     if let Some(t) = snap.status.get("max_used_connections_time") {
@@ -215,5 +317,74 @@ mod tests {
         fixtures::set_status(&mut s, "threads_connected", 9);
         fixtures::sample(&mut s, 1.0, &[("aborted_connects", 4)]);
         assert!(refused(&s).is_none());
+    }
+
+    #[test]
+    fn one_refusal_reads_right() {
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "connection_errors_max_connections", 1);
+        let f = refused(&s).unwrap();
+        assert!(
+            f.summary.starts_with("1 client has been refused"),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn extra_port_sessions_explain_a_peak_above_the_limit() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("max_connections".into(), "151".into());
+        s.variables.insert("extra_port".into(), "3307".into());
+        s.variables
+            .insert("extra_max_connections".into(), "10".into());
+        fixtures::set_status(&mut s, "connection_errors_max_connections", 3);
+        fixtures::set_status(&mut s, "max_used_connections", 158);
+        let f = refused(&s).unwrap();
+        let peak = f
+            .evidence
+            .iter()
+            .find(|e| e.name == "Max_used_connections")
+            .unwrap();
+        assert!(peak.value.contains("extra port 3307"), "{}", peak.value);
+        assert!(!peak.value.contains("lowered"), "{}", peak.value);
+    }
+
+    #[test]
+    fn accept_errors_are_shown_and_reported_alone() {
+        // A descriptor-starved server: accept() failed 219 times, no 1040 was ever counted.
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "connection_errors_accept", 219);
+        let f = refused(&s).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.summary.starts_with("219 connections could not be taken"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.name == "Connection_errors_accept" && e.value == "219 since startup")
+        );
+        fixtures::sample(&mut s, 1.0, &[("connection_errors_accept", 230)]);
+        assert_eq!(refused(&s).unwrap().severity, Severity::Critical);
+        // Beside real refusals they are evidence.
+        fixtures::set_status(&mut s, "connection_errors_max_connections", 5);
+        fixtures::sample(
+            &mut s,
+            1.0,
+            &[
+                ("connection_errors_accept", 230),
+                ("connection_errors_max_connections", 5),
+            ],
+        );
+        let f = refused(&s).unwrap();
+        assert!(f.title.contains("ERROR 1040"));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.name == "Connection_errors_accept")
+        );
     }
 }
