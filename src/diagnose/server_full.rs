@@ -3,6 +3,12 @@
 //! The server keeps one extra connection for accounts with SUPER / CONNECTION_ADMIN
 //! (https://dev.mysql.com/doc/refman/8.0/en/too-many-connections.html), so Threads_connected can
 //! reach max_connections + 1 and we may be sitting in that slot ourselves.
+//!
+//! When we are refused, *when* tells who we are: the server refuses before its greeting only when
+//! the reserved slot is taken too (MariaDB `create_new_thread`, MySQL
+//! `Connection_handler_manager::check_and_incr_conn_count`), and after the handshake only an
+//! account without SUPER / CONNECTION_ADMIN, at max_connections. So an admin account is never told
+//! to log in as an admin: before the greeting that would be refused as well.
 
 use super::{Action, Finding, Severity, Thresholds, dur};
 use crate::snapshot::{Route, Snapshot};
@@ -23,20 +29,33 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         if let Some(p) = r.admin_port_tried {
             f = f.evidence("admin port tried", p);
         }
-        let f = f
+        let admin_port = Action::command(
+            "conncheck --admin-port 33062 diagnose   # MySQL 8.0.14+ admin_address/admin_port, MariaDB extra_port: not counted against max_connections",
+        );
+        let keep_a_way_in = Action::config(
+            "[mysqld]\n# keep a way in for the next incident\nadmin_address = 127.0.0.1   # MySQL 8.0.14+ (admin_port 33062)\nextra_port = 3307            # MariaDB (with extra_max_connections = 5)",
+        );
+        let f = if r.before_greeting {
+            f.action(Action::advice(
+                "the reserved admin slot is taken as well, so any other account would be refused too: get in through the admin/extra port if the server has one, or use the session that holds the reserved slot (an admin is probably logged in already)",
+            ))
+            .action(admin_port)
+            .action(keep_a_way_in)
+        } else {
+            f.evidence(
+                "why this account was refused",
+                "it has no SUPER / CONNECTION_ADMIN: the server let it log in, then refused it at max_connections",
+            )
             .action(Action::command(
                 "conncheck -u <admin> diagnose   # an account with SUPER or CONNECTION_ADMIN (MariaDB: CONNECTION ADMIN) gets the one reserved slot",
             ))
-            .action(Action::command(
-                "conncheck --admin-port 33062 diagnose   # MySQL 8.0.14+ admin_address/admin_port, MariaDB extra_port: not counted against max_connections",
-            ))
+            .action(admin_port)
             .action(Action::command(format!(
                 "conncheck -u <admin> kill-idle --older-than {} --dry-run   # then without --dry-run to free slots",
                 dur(th.idle)
             )))
-            .action(Action::config(
-                "[mysqld]\n# keep a way in for the next incident\nadmin_address = 127.0.0.1   # MySQL 8.0.14+ (admin_port 33062)\nextra_port = 3307            # MariaDB (with extra_max_connections = 5)",
-            ));
+            .action(keep_a_way_in)
+        };
         return vec![f];
     }
     let max = snap.max_connections();
@@ -122,5 +141,28 @@ mod tests {
                 .any(|a| a.text.contains("CONNECTION_ADMIN"))
         );
         assert!(f[0].actions.iter().any(|a| a.text.contains("--admin-port")));
+    }
+
+    #[test]
+    fn no_admin_advice_when_the_reserved_slot_is_taken_too() {
+        let mut s = fixtures::mariadb();
+        s.refused = Some(Refusal {
+            code: 1040,
+            message: "Too many connections".into(),
+            before_greeting: true,
+            admin_port_tried: None,
+        });
+        let f = check(&s, &Thresholds::default());
+        assert!(
+            !f[0].actions.iter().any(|a| a.text.contains("-u <admin>")),
+            "{:?}",
+            f[0].actions
+        );
+        assert!(f[0].actions.iter().any(|a| a.text.contains("--admin-port")));
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|a| a.text.contains("reserved admin slot is taken as well"))
+        );
     }
 }
