@@ -1,8 +1,12 @@
 //! `traffic-spike`: connections arrive or work piles up much faster than usual.
 //!
-//! Three signs, any of which fires: during the sample, new connections per second (Connections,
+//! Four signs, any of which fires: during the sample, new connections per second (Connections,
 //! https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connections) at
-//! least 5/s and 5 × the lifetime average; Threads_running at least 20 and half of
+//! least 5/s and 5 × the lifetime average; or, whatever the average (a storm running since
+//! startup has made itself the average), an absolute storm: at least 100 connections/s and
+//! enough to turn over a tenth of max_connections every second, or 50 new threads/s
+//! (Threads_created, thread-per-connection servers only: a thread pool creates none per
+//! connection); Threads_running at least 20 and half of
 //! Threads_connected (the server is busy, not just full; sessions waiting for a lock are not
 //! counted, they are a `lock-pileup`); or a login storm, 10 or more sessions
 //! still authenticating (`unauthenticated user`, state `login`, or `Connect` + `Reading from net`,
@@ -17,6 +21,12 @@ use crate::snapshot::{Session, Snapshot};
 /// New connections per second that count as a spike, and how many times the lifetime average.
 const MIN_RATE: f64 = 5.0;
 const RATE_FACTOR: f64 = 5.0;
+/// Connections per second that are a storm whatever the average, and the share of
+/// max_connections per second that must also be reached (busy servers legitimately churn).
+const STORM_RATE: f64 = 100.0;
+const STORM_SHARE_PER_S: f64 = 0.10;
+/// New threads per second that are a storm on a thread-per-connection server.
+const STORM_THREADS: f64 = 50.0;
 /// Threads_running that counts as a pile-up (and its share of Threads_connected).
 const MIN_RUNNING: u64 = 20;
 /// Sessions authenticating at once that make a login storm.
@@ -45,12 +55,37 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             });
         evidence.push(("connection rate (sample)", per_sec(rate)));
         evidence.push(("connection rate (lifetime)", per_sec(lifetime)));
+        let storm = STORM_RATE.max(STORM_SHARE_PER_S * snap.max_connections() as f64);
         if rate >= MIN_RATE && rate >= RATE_FACTOR * lifetime {
             signs.push(format!(
                 "connections arrive at {} during the sample, {:.0}× the lifetime average of {}",
                 per_sec(rate),
                 rate / lifetime.max(f64::MIN_POSITIVE),
                 per_sec(lifetime)
+            ));
+        } else if rate >= storm {
+            signs.push(format!(
+                "connections arrive at {} during the sample (a storm from {} on, whatever the lifetime average of {})",
+                per_sec(rate),
+                per_sec(storm),
+                per_sec(lifetime)
+            ));
+        }
+    }
+    let pool = snap
+        .var_str("thread_handling")
+        .is_some_and(|h| h.contains("pool"));
+    if let (Some(created), true, false) = (
+        snap.status_delta("threads_created"),
+        snap.sample_s > 0.0,
+        pool,
+    ) {
+        let rate = created as f64 / snap.sample_s;
+        evidence.push(("threads created (sample)", per_sec(rate)));
+        if rate >= STORM_THREADS && !signs.iter().any(|s| s.starts_with("connections arrive")) {
+            signs.push(format!(
+                "{} new threads are created during the sample",
+                per_sec(rate)
             ));
         }
     }
@@ -131,6 +166,49 @@ mod tests {
 
     fn finding(s: &Snapshot) -> Option<Finding> {
         check(s, &Thresholds::default()).into_iter().next()
+    }
+
+    #[test]
+    fn a_storm_since_startup_is_still_a_storm() {
+        // 2,249 connections/s for the whole uptime: the lifetime average is the storm itself.
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "uptime", 600);
+        fixtures::set_status(&mut s, "connections", 1_349_400);
+        fixtures::sample(&mut s, 1.0, &[("connections", 1_351_649)]);
+        let f = finding(&s).unwrap();
+        assert!(
+            f.summary.contains("2249.00/s") || f.summary.contains("2249"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("whatever the lifetime average"),
+            "{}",
+            f.summary
+        );
+        // 50/s on a 151-connection server is ordinary churn.
+        fixtures::set_status(&mut s, "connections", 30_000);
+        fixtures::sample(&mut s, 1.0, &[("connections", 30_050)]);
+        assert!(finding(&s).is_none());
+    }
+
+    #[test]
+    fn thread_creation_storm() {
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "uptime", 600);
+        fixtures::set_status(&mut s, "connections", 30_000);
+        fixtures::set_status(&mut s, "threads_created", 100);
+        fixtures::sample(
+            &mut s,
+            2.0,
+            &[("connections", 30_100), ("threads_created", 200)],
+        );
+        let f = finding(&s).unwrap();
+        assert!(f.summary.contains("new threads"), "{}", f.summary);
+        // A thread pool creates no thread per connection.
+        s.variables
+            .insert("thread_handling".into(), "pool-of-threads".into());
+        assert!(finding(&s).is_none());
     }
 
     #[test]
