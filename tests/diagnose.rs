@@ -90,50 +90,98 @@ fn a_leak_is_one_account_with_a_staircase_of_idle_ages() {
     let s = Server::start(ServerOpts::default());
     s.create_user("leaky", "pw", "USAGE");
     s.create_user("pooled", "pw", "USAGE");
-    // Three batches of 4 connections, 1.2 s apart, never closed.
+    s.create_user("burst", "pw", "USAGE");
+    // 12 connections opened one by one, 1.3 s apart, never used again: a leak as it happens.
     let mut leaked = Vec::new();
-    for step in 0..3 {
+    for step in 0..12 {
         if step > 0 {
-            thread::sleep(Duration::from_millis(1200));
+            thread::sleep(Duration::from_millis(1300));
         }
-        leaked.extend(s.idle_connections("leaky", "pw", 4));
+        leaked.extend(s.idle_connections("leaky", "pw", 1));
     }
     let leaked_ids: Vec<u64> = leaked.iter().map(conn_id).collect();
-    // The youngest batch past the 2 s threshold: ages about 4.6 s, 3.4 s, 2.2 s.
-    wait_aged(&s, "leaky", "Sleep", 12, 2200);
+    // 12 connections opened at once: a burst, not a leak.
+    let burst = s.idle_connections("burst", "pw", 12);
+    // The youngest leaked connection past the 5 s floor.
+    wait_aged(&s, "leaky", "Sleep", 12, 5200);
     // A healthy pool next to it: young idle connections are in use, not leaked.
     let pool = s.idle_connections("pooled", "pw", 3);
 
+    let snapshot = tempfile::NamedTempFile::new().unwrap();
+    let out = s
+        .conncheck("root", "")
+        .args(["snapshot", "--sample", "0", "-o"])
+        .arg(snapshot.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = diagnose(&s, "root", "", &["--sample", "0", "--idle-threshold", "2s"]);
     let leak = the(&v, "connection-leak");
     assert_eq!(leak["severity"], "warning", "12 of 200 slots");
     assert_eq!(sorted(sessions(leak)), sorted(leaked_ids.clone()));
-    assert!(
-        leaked_ids[..4].contains(&sessions(leak)[0]),
-        "oldest first: {:?}",
-        sessions(leak)
-    );
+    assert_eq!(sessions(leak)[0], leaked_ids[0], "oldest first");
     assert_eq!(leak["slots"], 12);
     assert_eq!(evidence(leak, "client"), "leaky@localhost");
     assert_eq!(evidence(leak, "sleeping connections"), "12");
-    assert_eq!(evidence(leak, "idle ≥ 2s"), "12 of 200 (6.0%)");
-    assert!(
-        has_action(
-            leak,
-            "conncheck kill-idle --older-than 2s --match-user leaky --match-host localhost --dry-run"
-        ),
-        "{:?}",
-        actions(leak)
+    assert_eq!(
+        evidence(leak, "leaked (idle in connect order)"),
+        "12 of 200 (6.0%)"
     );
-    // idle-connections counts the same sessions, and not the young pool.
+    let kill = actions(leak)
+        .into_iter()
+        .find(|a| a.starts_with("conncheck kill-idle --older-than "))
+        .expect("a command that frees the slots");
+    assert!(
+        kill.contains("--match-user leaky --match-host localhost --dry-run"),
+        "{kill}"
+    );
+    // The burst is one client with one idle age: no leak of its own.
+    assert_eq!(all(&v, "connection-leak").len(), 1, "only the leak");
+    // idle-connections counts the leaked and the burst sessions, and not the young pool.
     let idle = the(&v, "idle-connections");
-    assert_eq!(idle["severity"], "warning");
-    assert_eq!(sorted(sessions(idle)), sorted(leaked_ids));
     let pool_ids: Vec<u64> = pool.iter().map(conn_id).collect();
     assert!(
         !sessions(idle).iter().any(|id| pool_ids.contains(id)),
         "the pool is not idle"
     );
+    drop(burst);
+
+    // The same sessions judged 100 s, an hour and a day later: the leak does not fade.
+    let mut snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(snapshot.path()).unwrap()).unwrap();
+    let base = snap.clone();
+    for later in [100u64, 3600, 86_400] {
+        for (s_new, s_old) in snap["sessions"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .zip(base["sessions"].as_array().unwrap())
+        {
+            let t = s_old["time_s"].as_u64().unwrap();
+            s_new["time_s"] = (t + later).into();
+            if let Some(ms) = s_old["time_ms"].as_u64() {
+                s_new["time_ms"] = (ms + later * 1000).into();
+            }
+        }
+        let aged = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(aged.path(), serde_json::to_vec(&snap).unwrap()).unwrap();
+        let out = support::conncheck()
+            .args(["diagnose", "--format", "json", "--from"])
+            .arg(aged.path())
+            .output()
+            .unwrap();
+        let v = json_ok(&out);
+        let leak = the(&v, "connection-leak");
+        assert_eq!(
+            sorted(sessions(leak)),
+            sorted(leaked_ids.clone()),
+            "{later}s later"
+        );
+    }
 }
 
 #[test]

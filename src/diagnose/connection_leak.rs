@@ -1,37 +1,98 @@
 //! `connection-leak`: one client opens connections and never closes them.
 //!
-//! A leak leaves a staircase: one client (user@host, same default database and program name when
-//! the server shows them) with many sleeping sessions whose idle ages are spread out, one step
-//! each time a code path forgot to close its connection. A pool that pings or reuses its
-//! connections keeps every idle age short; a job that stalled leaves ages that are all the same.
-//! So, per client, with `stale` = its sleeping sessions idle for `--idle-threshold` or more:
+//! A leaked connection is used once, right after it connects, and then abandoned: its idle age
+//! is its age. Connection ids grow with connect time, so a leak's sessions, read in id order,
+//! show idle ages that fall step by step: the earlier a connection came, the longer it has been
+//! idle. That order never fades: an hour later every age is an hour longer and the staircase is
+//! the same, and on a full server, where no new connection arrives, it stays exactly as it was.
+//! A pool that reuses its connections has short ages in no order (or rising with the id, when
+//! it hands out its oldest connections first); connections opened together in a burst have one
+//! age, not a staircase. So, per client (user@host, same default database and program name when
+//! the server shows them), with the candidates = its sleeping sessions idle at least 5 s:
 //!
-//! - at least 10 stale sessions and 5 % of max_connections (fewer is noise; idle-connections
-//!   still counts them);
-//! - their ages are spread: the oldest is idle at least 1.5 × as long as the youngest (connections
-//!   were abandoned over time, not in one burst).
+//! - at least 10 candidates and 5 % of max_connections (fewer is noise; idle-connections still
+//!   counts them);
+//! - their idle ages span at least 10 s (a burst opened at once spans a second or two);
+//! - read in id order, at least 5 steps (ages differing by a second or more) go down, and at
+//!   least 3 of every 4 steps go down: abandoned in the order they connected.
 //!
-//! Severity follows the shared slot scale of [`super::common`] on the stale sessions (so at least
-//! a warning). The stale sessions are the ones listed and the slots at stake: the client's young
-//! sleepers are still in use.
+//! Limits: a leak whose connections were each used for a while before being abandoned still
+//! falls, as long as they were abandoned in about the order they connected; a leak of a few
+//! connections a second over less than 10 s is a burst until it goes on. The idle ages used are
+//! milliseconds where the server shows them (MariaDB's TIME_MS). Nothing here depends on
+//! `--idle-threshold`: the kill command it suggests selects exactly the staircase.
+//!
+//! Severity follows the shared slot scale of [`super::common`] on the leaked sessions, which are
+//! the ones listed and the slots at stake. pool-oversized leaves them out of its warm pools.
+
+use std::collections::BTreeSet;
 
 use super::common::{
-    at_least, clients, group_by, ids, of_max, oldest_first, pct, plural, severity_for_slots, share,
+    clients, group_by, ids, of_max, oldest_first, pct, plural, severity_for_slots, share,
     shell_arg, timeout_actions,
 };
-use super::{Action, Finding, Thresholds, dur};
+use super::{Action, Finding, Thresholds};
 use crate::render::secs;
 use crate::snapshot::{Session, Snapshot};
 
-/// The fewest stale sessions from one client that make a leak.
+/// The fewest leaked sessions from one client that make a leak.
 const MIN_STALE: usize = 10;
 /// ... and their smallest share of max_connections.
 const MIN_SHARE: f64 = 0.05;
+/// Sessions idle for less than this may be in use between two statements.
+const FLOOR_S: f64 = 5.0;
+/// Two idle ages closer than this were opened together: no step.
+const STEP_S: f64 = 1.0;
+/// A staircase spans at least this many seconds of idle age.
+const MIN_SPREAD_S: f64 = 10.0;
+/// Steps down a staircase has at least, and their smallest share of all steps.
+const MIN_STEPS: usize = 5;
+const MIN_ORDER: f64 = 0.75;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
-    let max = snap.max_connections();
+/// How a client's candidates read in connect order.
+struct Staircase {
+    down: usize,
+    up: usize,
+    spread_s: f64,
+}
+
+fn staircase(candidates: &[&Session]) -> Staircase {
+    let mut by_id: Vec<&Session> = candidates.to_vec();
+    by_id.sort_by_key(|s| s.id);
+    let (mut down, mut up) = (0, 0);
+    for w in by_id.windows(2) {
+        let d = w[1].time_secs_f64() - w[0].time_secs_f64();
+        if d <= -STEP_S {
+            down += 1;
+        } else if d >= STEP_S {
+            up += 1;
+        }
+    }
+    let ages = candidates.iter().map(|s| s.time_secs_f64());
+    let oldest = ages.clone().fold(f64::MIN, f64::max);
+    let youngest = ages.fold(f64::MAX, f64::min);
+    Staircase {
+        down,
+        up,
+        spread_s: oldest - youngest,
+    }
+}
+
+/// Whether candidates of one client are a leak under the rule of the module doc.
+fn is_leak(snap: &Snapshot, candidates: &[&Session], st: &Staircase) -> bool {
+    candidates.len() >= MIN_STALE
+        && share(candidates.len() as u64, snap.max_connections()) >= MIN_SHARE
+        && st.spread_s >= MIN_SPREAD_S
+        && st.down >= MIN_STEPS
+        && st.down as f64 >= MIN_ORDER * (st.down + st.up) as f64
+}
+
+type ClientKey<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// Sleeping client sessions grouped by client, with the leak candidates of each.
+fn by_client(snap: &Snapshot) -> Vec<(Vec<&Session>, Vec<&Session>)> {
     let sleeping = clients(snap).filter(|s| s.is_sleeping());
-    let by_client = group_by(sleeping, |s| {
+    let groups = group_by(sleeping, |s| -> ClientKey<'_> {
         (
             s.user.as_str(),
             s.client_host(),
@@ -39,32 +100,55 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             s.program.as_deref(),
         )
     });
-    by_client
+    groups
         .into_values()
-        .filter_map(|sessions| {
-            let stale = oldest_first(
-                snap,
-                sessions
-                    .iter()
-                    .copied()
-                    .filter(|s| at_least(s, th.idle))
-                    .collect(),
-            );
-            let (oldest, youngest) = (stale.first()?.time_s, stale.last()?.time_s);
-            let leak = stale.len() >= MIN_STALE
-                && share(stale.len() as u64, max) >= MIN_SHARE
-                && oldest > youngest
-                && 2 * oldest >= 3 * youngest;
-            leak.then(|| finding(snap, th, &sessions, &stale))
+        .map(|sessions| {
+            let candidates = sessions
+                .iter()
+                .copied()
+                .filter(|s| s.time_secs_f64() >= FLOOR_S)
+                .collect();
+            (sessions, candidates)
         })
         .collect()
 }
 
-fn finding(snap: &Snapshot, th: &Thresholds, sleeping: &[&Session], stale: &[&Session]) -> Finding {
+/// Ids of every session some client leaked (for pool-oversized, which must not count them as
+/// a warm pool).
+pub fn leaked_ids(snap: &Snapshot) -> BTreeSet<u64> {
+    by_client(snap)
+        .into_iter()
+        .filter(|(_, c)| is_leak(snap, c, &staircase(c)))
+        .flat_map(|(_, c)| c.into_iter().map(|s| s.id))
+        .collect()
+}
+
+pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+    by_client(snap)
+        .into_iter()
+        .filter_map(|(sessions, candidates)| {
+            let st = staircase(&candidates);
+            is_leak(snap, &candidates, &st).then(|| {
+                let stale = oldest_first(snap, candidates);
+                finding(snap, th, &sessions, &stale, &st)
+            })
+        })
+        .collect()
+}
+
+fn finding(
+    snap: &Snapshot,
+    th: &Thresholds,
+    sleeping: &[&Session],
+    stale: &[&Session],
+    st: &Staircase,
+) -> Finding {
     let max = snap.max_connections();
     let s0 = stale[0];
+    let youngest = stale[stale.len() - 1];
     let n = stale.len() as u64;
-    let threshold = dur(th.idle);
+    // Exactly the staircase: its youngest idle age, in whole seconds.
+    let older_than = format!("{}s", (youngest.time_secs_f64().floor() as u64).max(1));
     let mut client = s0.account();
     let mut details: Vec<String> = Vec::new();
     if let Some(db) = &s0.db {
@@ -92,17 +176,25 @@ fn finding(snap: &Snapshot, th: &Thresholds, sleeping: &[&Session], stale: &[&Se
         severity_for_slots(n, max),
         format!("{} is leaking connections", s0.account()),
         format!(
-            "{} holds {}, {n} of them ({} of max_connections {max}) idle from {} to {}: a staircase of idle ages, connections opened and never closed.",
+            "{} holds {}, {n} of them ({} of max_connections {max}) idle from {} to {} in the order they connected: a staircase of connections opened and never used again.",
             s0.account(),
             plural(sleeping.len() as u64, "sleeping connection"),
             pct(n, max),
-            secs(stale[stale.len() - 1].time_s),
+            secs(youngest.time_s),
             secs(s0.time_s),
         ),
     )
     .evidence("client", client)
     .evidence("sleeping connections", sleeping.len())
-    .evidence(&format!("idle ≥ {threshold}"), of_max(n, max))
+    .evidence("leaked (idle in connect order)", of_max(n, max))
+    .evidence(
+        "connect order",
+        format!(
+            "{} of {} steps: the earlier the connection, the longer idle",
+            st.down,
+            st.down + st.up
+        ),
+    )
     .evidence(
         "idle ages",
         format!(
@@ -116,7 +208,7 @@ fn finding(snap: &Snapshot, th: &Thresholds, sleeping: &[&Session], stale: &[&Se
     .sessions(ids(stale))
     .slots(n)
     .action(Action::command(format!(
-        "conncheck kill-idle --older-than {threshold} {filter} --dry-run   # the {n} stale connections of this client; then without --dry-run"
+        "conncheck kill-idle --older-than {older_than} {filter} --dry-run   # the {n} leaked connections of this client; then without --dry-run"
     )))
     .action(Action::command(format!(
         "conncheck sessions {filter} --sleeping"
@@ -147,10 +239,22 @@ mod tests {
         session(id, user, host, "Sleep", idle_s, "", None)
     }
 
-    /// `n` sessions of app@10.0.0.7 idle `start`, `start + step`, … seconds, ids from `first`.
-    fn staircase(first: u64, n: u64, start: u64, step: u64) -> Vec<Session> {
+    /// `n` leaked sessions of app@10.0.0.7, ids from `first` in connect order: the first is idle
+    /// longest, `oldest` seconds, each later one `step` seconds less.
+    fn leak(first: u64, n: u64, oldest: u64, step: u64) -> Vec<Session> {
         (0..n)
-            .map(|i| sleeper(first + i, "app", "10.0.0.7", start + i * step))
+            .map(|i| sleeper(first + i, "app", "10.0.0.7", oldest - i * step))
+            .collect()
+    }
+
+    /// The same leak `later` seconds on: every age longer, nothing else changed.
+    fn aged(v: &[Session], later: u64) -> Vec<Session> {
+        v.iter()
+            .cloned()
+            .map(|mut s| {
+                s.time_s += later;
+                s
+            })
             .collect()
     }
 
@@ -162,13 +266,12 @@ mod tests {
     }
 
     #[test]
-    fn a_staircase_of_stale_connections_is_a_leak() {
+    fn a_staircase_in_connect_order_is_a_leak() {
         let mut s = fixtures::mariadb();
-        // A warm pool of 5 plus 12 leaked connections idle 300s, 400s … 1400s.
-        let mut v: Vec<Session> = (100..105)
-            .map(|i| sleeper(i, "app", "10.0.0.7", 2))
-            .collect();
-        v.extend(staircase(1, 12, 300, 100));
+        // A warm pool of 5 (connected first, reused: idle 2s) plus 12 leaked connections idle
+        // 1400s, 1300s … 300s in the order they connected.
+        let mut v: Vec<Session> = (1..6).map(|i| sleeper(i, "app", "10.0.0.7", 2)).collect();
+        v.extend(leak(100, 12, 1400, 100));
         v.push(sleeper(200, "web", "10.0.0.8", 5000));
         fixtures::with_sessions(&mut s, v);
         let f = check(&s, &Thresholds::default());
@@ -176,11 +279,15 @@ mod tests {
         let f = &f[0];
         assert_eq!(f.id, "connection-leak");
         assert_eq!(f.severity, Severity::Warning);
-        assert_eq!(f.sessions, vec![12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(f.sessions, (100..112).collect::<Vec<_>>());
         assert_eq!(f.slots, 12);
         assert_eq!(ev(f, "client"), "app@10.0.0.7 (db shop)");
         assert_eq!(ev(f, "sleeping connections"), "17");
-        assert_eq!(ev(f, "idle ≥ 300s"), "12 of 151 (7.9%)");
+        assert_eq!(ev(f, "leaked (idle in connect order)"), "12 of 151 (7.9%)");
+        assert_eq!(
+            ev(f, "connect order"),
+            "11 of 11 steps: the earlier the connection, the longer idle"
+        );
         // 17 ages: five of 2s, then 300..=1400: median is the 9th (600s), p90 the 16th (1300s).
         assert_eq!(
             ev(f, "idle ages"),
@@ -205,22 +312,97 @@ mod tests {
                 .iter()
                 .any(|a| a.kind == ActionKind::Advice && a.text.contains("finally"))
         );
-        assert!(f.actions.iter().any(|a| a.text.contains("wait_timeout")));
+    }
+
+    #[test]
+    fn a_leak_stays_a_leak_as_it_ages() {
+        // Found at idle ages 6–47 s; the same sessions 100 s, an hour and a day later.
+        let th = Thresholds::default();
+        let mut s = fixtures::mariadb();
+        let young = leak(1, 15, 47, 3); // 47, 44, … 5: the youngest just at the 5 s floor
+        for later in [0, 100, 3600, 86_400] {
+            fixtures::with_sessions(&mut s, aged(&young, later));
+            let f = check(&s, &th);
+            assert_eq!(f.len(), 1, "{later}s later");
+            assert_eq!(f[0].slots, 15, "{later}s later");
+        }
+    }
+
+    #[test]
+    fn a_fresh_leak_is_found_below_the_idle_threshold() {
+        // Default --idle-threshold 300s; the leak is a minute old.
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(&mut s, leak(1, 12, 60, 5));
+        let f = check(&s, &Thresholds::default());
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].actions[0].text.contains("--older-than 5s"),
+            "{}",
+            f[0].actions[0].text
+        );
+        assert_eq!(leaked_ids(&s).len(), 12);
+    }
+
+    #[test]
+    fn a_burst_is_not_a_leak() {
+        // 15 connections opened at once, plus an older lock holder of the same client.
+        let th = Thresholds::default();
+        let mut s = fixtures::mariadb();
+        let mut v: Vec<Session> = (10..25)
+            .map(|i| sleeper(i, "app", "10.0.0.7", 120))
+            .collect();
+        v.push(sleeper(3, "app", "10.0.0.7", 900));
+        fixtures::with_sessions(&mut s, v);
+        assert!(check(&s, &th).is_empty());
+        // Opened within a second of each other (ages 120.0 … 120.9 s).
+        let v: Vec<Session> = (10..25)
+            .map(|i| {
+                let mut x = sleeper(i, "app", "10.0.0.7", 120);
+                x.time_ms = Some(120_900 - (i - 10) * 60);
+                x
+            })
+            .collect();
+        fixtures::with_sessions(&mut s, v);
+        assert!(check(&s, &th).is_empty());
+    }
+
+    #[test]
+    fn a_pool_in_no_order_is_not_a_leak() {
+        // 30 pooled connections last used at scattered times, or oldest-first (ages rising with
+        // the id): not abandoned in connect order.
+        let th = Thresholds::default();
+        let mut s = fixtures::mariadb();
+        let scattered = [40, 7, 90, 12, 65, 33, 8, 71, 55, 20, 95, 14, 60, 9, 80];
+        let v: Vec<Session> = scattered
+            .iter()
+            .enumerate()
+            .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
+            .collect();
+        fixtures::with_sessions(&mut s, v);
+        assert!(check(&s, &th).is_empty());
+        let v: Vec<Session> = (1..31)
+            .map(|i| sleeper(i, "app", "10.0.0.7", 5 + 3 * i))
+            .collect();
+        fixtures::with_sessions(&mut s, v);
+        assert!(check(&s, &th).is_empty());
     }
 
     #[test]
     fn count_and_share_boundaries() {
         let th = Thresholds::default();
         let mut s = fixtures::mariadb();
-        fixtures::with_sessions(&mut s, staircase(1, 9, 300, 60));
-        assert!(check(&s, &th).is_empty(), "9 stale sessions are not enough");
-        fixtures::with_sessions(&mut s, staircase(1, 10, 300, 60));
+        fixtures::with_sessions(&mut s, leak(1, 9, 900, 60));
+        assert!(
+            check(&s, &th).is_empty(),
+            "9 leaked sessions are not enough"
+        );
+        fixtures::with_sessions(&mut s, leak(1, 10, 900, 60));
         assert_eq!(check(&s, &th).len(), 1);
 
         // 10 sessions are under 5 % of 201 slots; 11 are not (5.5 %).
         s.variables.insert("max_connections".into(), "201".into());
         assert!(check(&s, &th).is_empty());
-        fixtures::with_sessions(&mut s, staircase(1, 11, 300, 60));
+        fixtures::with_sessions(&mut s, leak(1, 11, 900, 60));
         assert_eq!(check(&s, &th).len(), 1);
 
         // Half the slots: critical.
@@ -229,52 +411,68 @@ mod tests {
     }
 
     #[test]
-    fn ages_must_be_spread() {
+    fn order_and_spread_boundaries() {
         let th = Thresholds::default();
         let mut s = fixtures::mysql8();
-        // A stalled batch: 20 connections all idle about an hour.
-        fixtures::with_sessions(&mut s, staircase(1, 20, 3600, 1));
+        // A stalled batch: 20 connections all idle about an hour, one second apart at most.
+        fixtures::with_sessions(&mut s, leak(1, 20, 3600, 0));
         assert!(check(&s, &th).is_empty());
-        // Oldest at exactly 1.5 × the youngest: a staircase.
-        fixtures::with_sessions(&mut s, staircase(1, 11, 400, 20));
+        // Spread just under 10 s (ages 3609.5 … 3600 in ms): no.
+        let mut v = leak(1, 11, 3609, 1);
+        for (i, x) in v.iter_mut().enumerate() {
+            x.time_ms = Some(3_609_950 - i as u64 * 995);
+        }
+        fixtures::with_sessions(&mut s, v);
+        assert!(check(&s, &th).is_empty());
+        // 10 steps, 7 down and 3 up (70 %): not in connect order.
+        let ages = [400, 380, 360, 370, 340, 320, 330, 300, 280, 290, 260];
+        let v: Vec<Session> = ages
+            .iter()
+            .enumerate()
+            .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
+            .collect();
+        fixtures::with_sessions(&mut s, v);
+        assert!(check(&s, &th).is_empty());
+        // 8 down and 2 up (80 %): a leak.
+        let ages = [400, 380, 360, 370, 340, 320, 310, 300, 280, 290, 260];
+        let v: Vec<Session> = ages
+            .iter()
+            .enumerate()
+            .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
+            .collect();
+        fixtures::with_sessions(&mut s, v);
         assert_eq!(check(&s, &th).len(), 1);
-        // Just under 1.5 ×.
-        fixtures::with_sessions(&mut s, staircase(1, 11, 401, 20));
-        assert!(check(&s, &th).is_empty());
-        // A busy pool keeps every age short: nothing is stale.
-        fixtures::with_sessions(&mut s, staircase(1, 60, 0, 3));
-        assert!(check(&s, &th).is_empty());
     }
 
     #[test]
     fn clients_are_told_apart_by_host_db_and_program() {
         let mut s = fixtures::mysql8();
-        let mut v = staircase(1, 10, 300, 60);
+        let mut v = leak(1, 10, 900, 60);
         // Same user and host, other port and other program: a different client.
-        for (i, x) in staircase(11, 10, 300, 60).into_iter().enumerate() {
+        for (i, x) in leak(11, 10, 900, 60).into_iter().enumerate() {
             let mut x = x;
             x.program = Some("billing".into());
             x.host = format!("10.0.0.7:{}", 50_000 + i);
             v.push(x);
         }
         // Another host, one short of a leak.
-        v.extend((0..9).map(|i| sleeper(30 + i, "app", "10.0.0.9", 300 + 60 * i)));
+        v.extend((0..9).map(|i| sleeper(30 + i, "app", "10.0.0.9", 900 - 60 * i)));
         fixtures::with_sessions(&mut s, v);
         let f = check(&s, &Thresholds::default());
         assert_eq!(f.len(), 2);
         assert_eq!(ev(&f[0], "client"), "app@10.0.0.7 (db shop)");
-        assert_eq!(f[0].sessions, (1..=10).rev().collect::<Vec<_>>());
+        assert_eq!(f[0].sessions, (1..=10).collect::<Vec<_>>());
         assert_eq!(
             ev(&f[1], "client"),
             "app@10.0.0.7 (db shop, program billing)"
         );
-        assert_eq!(f[1].sessions, (11..=20).rev().collect::<Vec<_>>());
+        assert_eq!(f[1].sessions, (11..=20).collect::<Vec<_>>());
     }
 
     #[test]
     fn replication_system_and_killed_rows_are_not_clients() {
         let mut s = fixtures::mariadb();
-        let mut v = staircase(1, 9, 300, 60);
+        let mut v = leak(1, 9, 900, 60);
         v.push(session(10, "app", "10.0.0.7", "Killed", 5000, "", None));
         v.push(session(11, "system user", "", "Sleep", 5000, "", None));
         fixtures::with_sessions(&mut s, v);

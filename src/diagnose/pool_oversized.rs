@@ -15,6 +15,9 @@
 //!
 //! Recommended pool size per client: twice its connections in use now, at least 5, rounded up to
 //! a multiple of 5. One snapshot only sees the present, so the evidence says so.
+//!
+//! Sessions that connection-leak finds leaked are left out: a fresh leak sleeps under the idle
+//! threshold too, but no pool size frees it.
 
 use super::common::{
     at_least, clients, group_by, ids, of_max, oldest_first, pct, per_sec, plural, rate_basis,
@@ -50,20 +53,24 @@ impl Pool<'_> {
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let max = snap.max_connections();
     let in_trx = |s: &Session| snap.transaction_of(s.id).is_some();
+    // A fresh leak also sleeps under the idle threshold, but it is no pool: connection-leak
+    // reports it, with a command that frees its slots.
+    let leaked = super::connection_leak::leaked_ids(snap);
     let mut pools: Vec<Pool> = group_by(clients(snap), |s| (s.user.as_str(), s.client_host()))
         .into_iter()
         .map(|((user, host), sessions)| {
             let idle: Vec<&Session> = sessions
                 .iter()
                 .copied()
-                .filter(|s| s.is_sleeping() && !in_trx(s))
+                .filter(|s| s.is_sleeping() && !in_trx(s) && !leaked.contains(&s.id))
                 .collect();
+            let leaked_here = sessions.iter().filter(|s| leaked.contains(&s.id)).count();
             Pool {
                 account: sessions[0].account(),
                 user,
                 host,
                 total: sessions.len(),
-                in_use: sessions.len() - idle.len(),
+                in_use: sessions.len() - idle.len() - leaked_here,
                 idle: idle.len(),
                 warm: idle.into_iter().filter(|s| !at_least(s, th.idle)).collect(),
             }
