@@ -123,26 +123,20 @@ pub fn leaked_ids(snap: &Snapshot) -> BTreeSet<u64> {
         .collect()
 }
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     by_client(snap)
         .into_iter()
         .filter_map(|(sessions, candidates)| {
             let st = staircase(&candidates);
             is_leak(snap, &candidates, &st).then(|| {
                 let stale = oldest_first(snap, candidates);
-                finding(snap, th, &sessions, &stale, &st)
+                finding(snap, &sessions, &stale, &st)
             })
         })
         .collect()
 }
 
-fn finding(
-    snap: &Snapshot,
-    th: &Thresholds,
-    sleeping: &[&Session],
-    stale: &[&Session],
-    st: &Staircase,
-) -> Finding {
+fn finding(snap: &Snapshot, sleeping: &[&Session], stale: &[&Session], st: &Staircase) -> Finding {
     let max = snap.max_connections();
     let s0 = stale[0];
     let youngest = stale[stale.len() - 1];
@@ -216,7 +210,7 @@ fn finding(
     .action(Action::advice(
         "close every connection you open on every path: finally / try-with-resources (Java), `with` (Python), defer db.Close() / rows.Close() (Go); better, borrow from a pool with leak detection (HikariCP leakDetectionThreshold)",
     ));
-    for a in timeout_actions(snap, th.idle) {
+    for a in timeout_actions(snap) {
         f = f.action(a);
     }
     f

@@ -76,7 +76,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::command(format!(
             "conncheck kill-idle --older-than {threshold}   # then free the slots (asks before killing)"
         )));
-    for a in timeout_actions(snap, th.idle) {
+    for a in timeout_actions(snap) {
         f = f.action(a);
     }
     vec![f]
@@ -226,7 +226,9 @@ mod tests {
         assert!(
             f.actions
                 .iter()
-                .any(|a| a.kind == ActionKind::Config && a.text.contains("wait_timeout = 120"))
+                .any(|a| a.kind == ActionKind::Config && a.text.contains("wait_timeout = 360")),
+            "1.5 × the longest idle age (220s), never the 120s threshold: {:?}",
+            f.actions
         );
     }
 }

@@ -81,7 +81,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::advice(
             "EXPLAIN these statements and add the missing indexes (or rewrite them): a query that scans instead of seeking holds its connection for the whole scan",
         ))
-        .action(timeout_action(snap, th));
+        .action(per_query_limit(snap))
+        .action(timeout_action(snap));
     if snap.var_bool("slow_query_log") == Some(true) {
         f = f.action(Action::advice(format!(
             "the slow query log is on (long_query_time {}s): rank its statements (pt-query-digest, mysqldumpslow) and fix the top ones",
@@ -95,17 +96,41 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     vec![f]
 }
 
-/// A server-side statement time limit in the flavor's own variable: a `[mysqld]` snippet, or the
-/// DB parameter group on RDS/Aurora.
-fn timeout_action(snap: &Snapshot, th: &Thresholds) -> Action {
-    let limit = th.long_query.as_secs().max(1);
+/// The server-wide statement limit conncheck suggests, never `--long-query-threshold` (a probe
+/// setting): five minutes leaves room for reports and batch jobs, and still ends a runaway.
+const SERVER_STATEMENT_LIMIT_S: u64 = 300;
+/// The per-query limit in the example for the application's own statements.
+const QUERY_LIMIT_S: u64 = 60;
+
+/// Limit the application's own statements, where the limit can fit each one.
+fn per_query_limit(snap: &Snapshot) -> Action {
+    if snap.server.flavor.is_mariadb() {
+        // https://mariadb.com/kb/en/set-statement/ and
+        // https://mariadb.com/kb/en/create-user/#resource-limit-options (MAX_STATEMENT_TIME).
+        Action::advice(format!(
+            "limit the application's statements where they are issued: `SET STATEMENT max_statement_time={QUERY_LIMIT_S} FOR SELECT …`, or for one account `ALTER USER … WITH MAX_STATEMENT_TIME {QUERY_LIMIT_S}` (seconds); reports and batch jobs keep their own accounts without a limit"
+        ))
+    } else {
+        // https://dev.mysql.com/doc/refman/8.0/en/optimizer-hints.html#optimizer-hints-execution-time
+        Action::advice(format!(
+            "limit the application's SELECTs where they are issued: `SELECT /*+ MAX_EXECUTION_TIME({}) */ …` (milliseconds), or `SET SESSION max_execution_time = {}` in the application's pool init SQL; reports and batch jobs keep their own sessions without a limit",
+            QUERY_LIMIT_S * 1000,
+            QUERY_LIMIT_S * 1000
+        ))
+    }
+}
+
+/// A server-wide statement time limit in the flavor's own variable, as a last resort with a
+/// production floor: a `[mysqld]` snippet, or the DB parameter group on RDS/Aurora.
+fn timeout_action(snap: &Snapshot) -> Action {
+    let limit = SERVER_STATEMENT_LIMIT_S;
     let (name, value, note) = if snap.server.flavor.is_mariadb() {
         // https://mariadb.com/kb/en/server-system-variables/#max_statement_time: seconds, every
-        // statement (MariaDB 10.1+).
+        // statement (MariaDB 10.1+), DDL and batch jobs included.
         (
             "max_statement_time",
             limit,
-            "seconds; aborts any statement running longer (MariaDB 10.1+)",
+            "seconds; server-wide, it also aborts reports, batch jobs and ALTER TABLE running longer: prefer the per-query limit",
         )
     } else {
         // https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time:
@@ -113,7 +138,7 @@ fn timeout_action(snap: &Snapshot, th: &Thresholds) -> Action {
         (
             "max_execution_time",
             limit.saturating_mul(1000),
-            "milliseconds; aborts SELECT statements running longer (MySQL 5.7.8+, SELECT only)",
+            "milliseconds; server-wide, it aborts any SELECT running longer, reports included (not DDL or writes): prefer the per-query limit",
         )
     };
     persistent_config(snap, &[(name, &value.to_string(), note)])
@@ -314,7 +339,7 @@ mod tests {
             .find(|a| a.kind == ActionKind::Config)
             .unwrap();
         assert!(
-            config.text.contains("max_statement_time = 30"),
+            config.text.contains("max_statement_time = 300"),
             "{}",
             config.text
         );
@@ -334,7 +359,7 @@ mod tests {
             .find(|a| a.kind == ActionKind::Config)
             .unwrap();
         assert!(
-            config.text.contains("max_execution_time = 30000"),
+            config.text.contains("max_execution_time = 300000"),
             "{}",
             config.text
         );
@@ -354,7 +379,7 @@ mod tests {
         assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
         assert!(f.actions.iter().any(|a| a.kind == ActionKind::Advice
             && a.text.contains(
-                "\"ParameterName=max_execution_time,ParameterValue=60000,ApplyMethod=immediate\""
+                "\"ParameterName=max_execution_time,ParameterValue=300000,ApplyMethod=immediate\""
             )));
     }
 }

@@ -6,17 +6,21 @@
 //! https://mariadb.com/kb/en/server-system-variables/#wait_timeout). Above an hour while idle
 //! client sessions pile up (10 of them, or 10 % of max_connections, sleeping over
 //! `--idle-threshold`) is a warning; the 8-hour default without a pile-up is an info
-//! (prevention). We suggest `--idle-threshold` (300 s by default, the seed problem statement's
+//! (prevention). We suggest [`suggested_wait_timeout`]: from the idle ages of the pools seen on
+//! the server, 5 to 30 minutes, never `--idle-threshold` (a probe setting, not a production
 //! value), the same value the idle-session findings suggest. A new value only applies to sessions
 //! that connect afterwards (the session copies it at connect).
 
-use super::common::{at_least, clients, is_many};
+use super::common::{at_least, clients, is_many, suggested_wait_timeout};
 use super::globals::change_globals;
 use super::{Action, Finding, Severity, Thresholds, dur};
 use crate::snapshot::Snapshot;
 
 /// The compiled-in default of both timeouts (8 hours) in MySQL and MariaDB.
 const DEFAULT_TIMEOUT: u64 = 28_800;
+/// idle_transaction_timeout to suggest: an application that keeps a transaction open and idle for
+/// five minutes is broken, and its locks block everyone meanwhile.
+const IDLE_TRX_TIMEOUT_S: u64 = 300;
 /// Above this, idle sessions hold their slots longer than any pool needs.
 const SENSIBLE_MAX: u64 = 3_600;
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
@@ -63,7 +67,11 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     )
     .sessions(idle.iter().map(|s| s.id))
     .slots(idle.len() as u64);
-    let suggested = th.idle.as_secs().max(1);
+    let suggested = suggested_wait_timeout(snap);
+    if suggested >= highest {
+        // Nothing lower fits the pools seen here.
+        return vec![];
+    }
     let s = suggested.to_string();
     let command = format!(
         "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s"
@@ -76,7 +84,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         f = f.action(a);
     }
     f = f.action(Action::advice(format!(
-        "keep wait_timeout above the apps' pool idle timeout / maxLifetime, or pools will hand out connections the server already closed; the new value only applies to new sessions: existing ones keep theirs (conncheck kill-idle --older-than {suggested}s clears them)"
+        "keep wait_timeout above the apps' pool idle timeout / maxLifetime, or pools will hand out connections the server already closed; the new value only applies to new sessions: existing ones keep theirs (conncheck kill-idle --older-than {} clears them)",
+        dur(th.idle)
     )));
     // MariaDB can also end sessions idle inside an open transaction
     // (https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout).
@@ -86,7 +95,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .count();
     if snap.var_u64("idle_transaction_timeout") == Some(0) && idle_in_trx > 0 {
         f = f.evidence("idle sessions with an open transaction", idle_in_trx);
-        for a in change_globals(snap, None, &[("idle_transaction_timeout", &s)]) {
+        let t = IDLE_TRX_TIMEOUT_S.to_string();
+        for a in change_globals(snap, None, &[("idle_transaction_timeout", &t)]) {
             f = f.action(a);
         }
     }
@@ -139,21 +149,22 @@ mod tests {
         assert!(check(&timeouts(fixtures::mysql8(), 7_200, 600), &th).is_empty());
     }
 
-    /// The value suggested is the idle threshold, as in the idle-session findings: one report
-    /// never proposes two different timeouts.
+    /// A probe threshold never becomes a server setting: `--idle-threshold 5s` still suggests a
+    /// production value, the same one the idle-session findings suggest.
     #[test]
-    fn suggests_the_idle_threshold() {
+    fn never_suggests_the_idle_threshold() {
         let th = Thresholds {
-            idle: std::time::Duration::from_secs(600),
+            idle: std::time::Duration::from_secs(5),
             ..Thresholds::default()
         };
         let f = check(&timeouts(fixtures::mysql8(), 28_800, 28_800), &th);
         assert!(
             f[0].actions.iter().any(|a| a.text
-                == "conncheck set-timeouts --wait-timeout 600s --interactive-timeout 600s"),
+                == "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s"),
             "{:?}",
             f[0].actions
         );
+        assert!(!f[0].actions.iter().any(|a| a.text.contains("= 5;")));
     }
 
     #[test]
