@@ -116,11 +116,12 @@ fn mysql80_incident() {
             ("lock-pileup", "critical"),
             ("max-connections-low", "warning"),
             ("refused-connections", "warning"),
-            ("per-user-limit-missing", "warning"),
             ("idle-connections", "warning"),
-            ("wait-timeout-high", "warning"),
             ("connection-leak", "warning"),
             ("long-running-queries", "warning"),
+            // Prevention advice never outranks a cause.
+            ("per-user-limit-missing", "warning"),
+            ("wait-timeout-high", "warning"),
             ("memory-headroom", "info"),
         ])
     );
@@ -175,8 +176,8 @@ fn mysql80_incident() {
     assert_eq!(sessions(long), vec![7001, 7002, 7003, 7004]);
     assert!(evidence(long, "session 7003").starts_with("reporting@10.0.7.5, Execute 5m05s: "));
     assert!(
-        actions_of(long, "config")[0].contains("max_execution_time = 60000"),
-        "MySQL's own limit"
+        actions_of(long, "config")[0].contains("max_execution_time = 300000"),
+        "MySQL's own limit, with a production floor whatever the threshold"
     );
 
     // Refusals in the past, none now; the peak took the reserved slot too.
@@ -224,10 +225,11 @@ fn rds_mysql_full() {
             ("pool-oversized", "critical"),
             ("idle-transactions", "critical"),
             ("max-connections-low", "warning"),
-            ("per-user-limit-missing", "warning"),
             ("lock-pileup", "warning"),
             ("aborted-clients", "warning"),
             ("idle-connections", "info"),
+            // Prevention advice never outranks a cause.
+            ("per-user-limit-missing", "warning"),
             ("wait-timeout-high", "info"),
             ("memory-headroom", "info"),
             ("slow-query-log-off", "info"),
@@ -294,7 +296,7 @@ fn rds_mysql_full() {
     for (id, var) in [
         ("max-connections-low", "max_connections"),
         ("per-user-limit-missing", "max_user_connections"),
-        ("wait-timeout-high", "wait_timeout"),
+        // Suggested once, by the higher-ranked cause; wait-timeout-high points there.
         ("idle-connections", "wait_timeout"),
         ("slow-query-log-off", "slow_query_log"),
         ("aborted-clients", "log_error_verbosity"),
@@ -364,8 +366,8 @@ fn aurora_idle() {
     assert!(
         actions_of(idle, "advice")
             .iter()
-            .any(|a| a.contains("ParameterName=wait_timeout,ParameterValue=300")),
-        "{:?}",
+            .any(|a| a.contains("ParameterName=wait_timeout,ParameterValue=1800")),
+        "1.5 × the longest idle age under 30 min, capped at 30 min: {:?}",
         actions_of(idle, "advice")
     );
     internal_rows_ignored_rds(&snap, &v);

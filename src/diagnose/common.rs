@@ -253,6 +253,7 @@ pub fn timeout_actions(snap: &Snapshot) -> Vec<Action> {
                     w.map_or("unknown".into(), secs),
                     secs(suggested),
                 ))
+                .changes(["wait_timeout", "interactive_timeout"])
             });
             command.into_iter().chain([config]).collect()
         }

@@ -22,10 +22,11 @@ pub fn change_globals(
         .map(|(n, v)| format!("SET GLOBAL {n} = {v};"))
         .collect::<Vec<_>>()
         .join(" ");
+    let names = || vars.iter().map(|(n, _)| *n);
     command
-        .map(Action::command)
+        .map(|c| Action::command(c).changes(names()))
         .into_iter()
-        .chain([Action::sql(sql), mysqld_config(vars)])
+        .chain([Action::sql(sql).changes(names()), mysqld_config(vars)])
         .collect()
 }
 
@@ -46,8 +47,10 @@ pub fn persistent_config(snap: &Snapshot, vars: &[(&str, &str, &str)]) -> Action
 }
 
 fn mysqld_lines<'a>(vars: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> Action {
+    let mut names = Vec::new();
     let lines: String = vars
         .map(|(n, v, note)| {
+            names.push(n);
             let v = v.trim_matches('\'');
             if note.is_empty() {
                 format!("\n{n} = {v}")
@@ -56,7 +59,7 @@ fn mysqld_lines<'a>(vars: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> 
             }
         })
         .collect();
-    Action::config(format!("[mysqld]{lines}"))
+    Action::config(format!("[mysqld]{lines}")).changes(names)
 }
 
 /// The RDS/Aurora way: the DB parameter group. `apply` is `immediate` for dynamic variables,
@@ -75,6 +78,7 @@ pub fn parameter_group(vars: &[(&str, &str)], apply: &str) -> Action {
     Action::advice(format!(
         "RDS/Aurora does not allow SET GLOBAL: change the DB parameter group instead: aws rds modify-db-parameter-group --db-parameter-group-name <group> --parameters {params}"
     ))
+    .changes(vars.iter().map(|(n, _)| *n))
 }
 
 #[cfg(test)]

@@ -84,32 +84,36 @@ pub enum ActionKind {
 pub struct Action {
     pub kind: ActionKind,
     pub text: String,
+    /// The server variables this action changes (`wait_timeout`, ...): a report suggests each
+    /// setting once, in the highest-ranked finding (see [`suggest_each_setting_once`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
 }
 
 impl Action {
-    pub fn command(t: impl Into<String>) -> Self {
+    fn of(kind: ActionKind, t: impl Into<String>) -> Self {
         Action {
-            kind: ActionKind::Command,
+            kind,
             text: t.into(),
+            settings: Vec::new(),
         }
+    }
+    pub fn command(t: impl Into<String>) -> Self {
+        Action::of(ActionKind::Command, t)
     }
     pub fn sql(t: impl Into<String>) -> Self {
-        Action {
-            kind: ActionKind::Sql,
-            text: t.into(),
-        }
+        Action::of(ActionKind::Sql, t)
     }
     pub fn config(t: impl Into<String>) -> Self {
-        Action {
-            kind: ActionKind::Config,
-            text: t.into(),
-        }
+        Action::of(ActionKind::Config, t)
     }
     pub fn advice(t: impl Into<String>) -> Self {
-        Action {
-            kind: ActionKind::Advice,
-            text: t.into(),
-        }
+        Action::of(ActionKind::Advice, t)
+    }
+    /// Mark the server variables this action changes.
+    pub fn changes<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.settings = names.into_iter().map(str::to_string).collect();
+        self
     }
 }
 
@@ -239,7 +243,22 @@ const CHECKS: &[fn(&Snapshot, &Thresholds) -> Vec<Finding>] = &[
     wait_timeout_high::check,
 ];
 
-/// Run every heuristic and rank: severity first, then slots at stake, then id (stable output).
+/// Findings that advise how to prevent the next incident rather than explain this one. They never
+/// outrank a finding that holds slots or blocks sessions, whatever their severity.
+const PREVENTION: &[&str] = &[
+    "per-user-limit-missing",
+    "wait-timeout-high",
+    "slow-query-log-off",
+    "thread-cache",
+    "memory-headroom",
+];
+
+/// Whether a finding is prevention advice (see [`PREVENTION`]).
+pub fn is_prevention(id: &str) -> bool {
+    PREVENTION.contains(&id)
+}
+
+/// Run every heuristic, rank, and suggest each setting once.
 pub fn diagnose(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     if snap.refused.is_some() {
         // Nothing but the refusal could be read.
@@ -247,16 +266,56 @@ pub fn diagnose(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     }
     let mut findings: Vec<Finding> = CHECKS.iter().flat_map(|c| c(snap, th)).collect();
     rank(&mut findings);
+    suggest_each_setting_once(&mut findings);
     findings
 }
 
+/// Rank by impact: causes (findings that hold slots or block sessions) before prevention advice,
+/// then severity, then slots at stake, then id (stable output).
 pub fn rank(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
+        is_prevention(&a.id)
+            .cmp(&is_prevention(&b.id))
+            .then(b.severity.cmp(&a.severity))
             .then(b.slots.cmp(&a.slots))
             .then_with(|| a.id.cmp(&b.id))
     });
+}
+
+/// A report suggests each server setting once: the highest-ranked finding that changes it keeps
+/// its actions, a later one gets a pointer instead of the same change again.
+pub fn suggest_each_setting_once(findings: &mut [Finding]) {
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    for f in findings.iter_mut() {
+        let mut pointers: Vec<(String, String)> = Vec::new();
+        let id = f.id.clone();
+        f.actions.retain(|a| {
+            let earlier = a
+                .settings
+                .iter()
+                .find_map(|s| owner.get(s).filter(|o| **o != id));
+            match earlier {
+                Some(o) => {
+                    let p = (o.clone(), a.settings.join(" and "));
+                    if !pointers.contains(&p) {
+                        pointers.push(p);
+                    }
+                    false
+                }
+                None => true,
+            }
+        });
+        for a in &f.actions {
+            for s in &a.settings {
+                owner.entry(s.clone()).or_insert_with(|| id.clone());
+            }
+        }
+        for (o, names) in pointers {
+            f.actions.push(Action::advice(format!(
+                "{names}: see the change suggested under {o}"
+            )));
+        }
+    }
 }
 
 /// The worst severity among findings, if any.
@@ -267,4 +326,69 @@ pub fn worst(findings: &[Finding]) -> Option<Severity> {
 /// A duration as whole seconds (`300s`), the form conncheck flags and SQL examples use.
 pub fn dur(d: Duration) -> String {
     format!("{}s", d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, session};
+
+    #[test]
+    fn prevention_never_outranks_a_cause() {
+        let mut v = vec![
+            Finding::new("per-user-limit-missing", Severity::Critical, "t", "s").slots(100),
+            Finding::new("wait-timeout-high", Severity::Warning, "t", "s").slots(50),
+            Finding::new("connection-leak", Severity::Info, "t", "s").slots(12),
+            Finding::new("idle-connections", Severity::Warning, "t", "s").slots(12),
+        ];
+        rank(&mut v);
+        let ids: Vec<&str> = v.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "idle-connections",
+                "connection-leak",
+                "per-user-limit-missing",
+                "wait-timeout-high"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_simple_leak_puts_the_leak_first_and_suggests_wait_timeout_once() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("wait_timeout".into(), "28800".into());
+        s.variables
+            .insert("interactive_timeout".into(), "28800".into());
+        // 30 connections leaked over 30 minutes, in connect order.
+        let v = (0..30)
+            .map(|i| session(i + 1, "app", "10.0.0.7", "Sleep", 1900 - i * 60, "", None))
+            .collect();
+        fixtures::with_sessions(&mut s, v);
+        let f = diagnose(&s, &Thresholds::default());
+        assert_eq!(f[0].id, "connection-leak", "{:?}", ids(&f));
+        let changing: Vec<&str> = f
+            .iter()
+            .filter(|f| {
+                f.actions
+                    .iter()
+                    .any(|a| a.settings.iter().any(|s| s == "wait_timeout"))
+            })
+            .map(|f| f.id.as_str())
+            .collect();
+        assert_eq!(changing, ["connection-leak"], "{:?}", ids(&f));
+        let idle = f.iter().find(|f| f.id == "idle-connections").unwrap();
+        assert!(
+            idle.actions
+                .iter()
+                .any(|a| a.text
+                    == "wait_timeout and interactive_timeout: see the change suggested under connection-leak"),
+            "{:?}",
+            idle.actions
+        );
+    }
+
+    fn ids(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|f| f.id.as_str()).collect()
+    }
 }
