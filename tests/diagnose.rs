@@ -830,3 +830,42 @@ fn a_saved_snapshot_gives_the_same_findings_as_the_live_run() {
             .any(|x| x["id"].as_u64() == Some(own))
     );
 }
+
+/// The limit suggestion names the account row the sessions really logged in as (the server's own
+/// CURRENT_USER() in each session is the truth), and a limit set on that row clears the finding.
+#[test]
+fn the_per_account_limit_names_the_real_account_and_clears_once_set() {
+    let s = Server::start(ServerOpts {
+        max_connections: 20,
+        ..ServerOpts::default()
+    });
+    // Both 'app'@'%' and 'app'@'localhost' exist, as in most installs.
+    s.create_user("app", "apppw", "USAGE");
+    let mut held = s.idle_connections("app", "apppw", 12);
+    let truth: String = held[0]
+        .query_first("SELECT CURRENT_USER()")
+        .unwrap()
+        .unwrap();
+    let (user, host) = truth.split_once('@').unwrap();
+    let account = format!("'{user}'@'{host}'");
+
+    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let limit = the(&v, "per-user-limit-missing");
+    assert_eq!(evidence(limit, "account"), account);
+    let alter = actions_of(limit, "sql")
+        .into_iter()
+        .find(|a| a.starts_with("ALTER USER"))
+        .expect("an ALTER USER")
+        .to_string();
+    assert!(
+        alter.starts_with(&format!(
+            "ALTER USER {account} WITH MAX_USER_CONNECTIONS 15;"
+        )),
+        "{alter}"
+    );
+    // Pasted as printed, it limits the right row, and the finding clears.
+    s.sql(&alter);
+    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    absent(&v, "per-user-limit-missing");
+    held.clear();
+}

@@ -94,6 +94,7 @@ pub fn mariadb() -> Snapshot {
         transactions: Vec::new(),
         lock_waits: Vec::new(),
         host_memory_bytes: Some(16 << 30),
+        accounts: None,
         notes: Vec::new(),
     }
 }

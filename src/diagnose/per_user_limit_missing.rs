@@ -8,29 +8,58 @@
 //! (across hosts) holds at least half of the client sessions and either 20 of them or half of
 //! max_connections.
 //!
+//! Per account, not per user name: the sessions are matched to the account rows they logged in
+//! as (`snapshot::accounts::account_for`, as the server matches them), an account that has its
+//! own MAX_USER_CONNECTIONS is limited already (no finding), and the `ALTER USER` names that
+//! exact row. Without SELECT on mysql.user the rows are unknown: sessions are grouped by user
+//! name and the suggestion says to look the host part up.
+//!
 //! MariaDB started with max_user_connections 0 refuses to change it at runtime (ERROR 1290,
 //! shared/reference/server-variables.tsv): there we advise `ALTER USER` and my.cnf, not SET GLOBAL.
 
 use std::collections::BTreeMap;
 
-use super::common::{clients, pct};
+use super::common::{clients, pct, sql_quoted};
 use super::globals::{change_globals, mysqld_config, parameter_group};
 use super::{Action, Finding, Severity, Thresholds};
-use crate::snapshot::{Session, Snapshot};
+use crate::snapshot::accounts::account_for;
+use crate::snapshot::{Account, Session, Snapshot};
 
 /// An account holding this many sessions is worth a limit even when max_connections is large.
 const MIN_SESSIONS: usize = 20;
+
+/// The account a group of sessions logged in as: the matched row when the rows are known.
+struct Holder<'a> {
+    user: &'a str,
+    row: Option<&'a Account>,
+}
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     if snap.var_u64("max_user_connections") != Some(0) {
         return vec![];
     }
     let clients: Vec<&Session> = clients(snap).collect();
-    let mut by_user: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
+    let rows = snap.accounts.as_deref();
+    // Keyed by user name and matched host part (None: rows unknown or no row matched).
+    type Key<'a> = (&'a str, Option<&'a str>);
+    let mut by_account: BTreeMap<Key, (Holder, Vec<&Session>)> = BTreeMap::new();
     for s in &clients {
-        by_user.entry(s.user.as_str()).or_default().push(s);
+        let row = rows.and_then(|r| account_for(r, &s.user, s.client_host()));
+        by_account
+            .entry((s.user.as_str(), row.map(|r| r.host.as_str())))
+            .or_insert_with(|| {
+                (
+                    Holder {
+                        user: s.user.as_str(),
+                        row,
+                    },
+                    Vec::new(),
+                )
+            })
+            .1
+            .push(s);
     }
-    let Some((user, held)) = by_user.into_iter().max_by_key(|(_, v)| v.len()) else {
+    let Some((holder, held)) = by_account.into_values().max_by_key(|(_, v)| v.len()) else {
         return vec![];
     };
     let n = held.len();
@@ -39,33 +68,59 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     if n * 2 < clients.len() || !big {
         return vec![];
     }
+    // The account has a limit of its own: the global 0 does not apply to it.
+    if holder.row.is_some_and(|r| r.max_user_connections > 0) {
+        return vec![];
+    }
+    let user = holder.user;
     // Leave a quarter of the slots (at least one) to everybody else.
     let limit = max.saturating_sub((max / 4).max(1)).max(1);
     let mut hosts: Vec<&str> = held.iter().map(|s| s.client_host()).collect();
     hosts.sort_unstable();
     hosts.dedup();
-    let quoted = super::common::sql_quoted(user);
+    let quoted = sql_quoted(user);
+    let (account, alter) = match holder.row {
+        Some(r) => {
+            let name = format!("'{quoted}'@'{}'", sql_quoted(&r.host));
+            (
+                name.clone(),
+                format!("ALTER USER {name} WITH MAX_USER_CONNECTIONS {limit};"),
+            )
+        }
+        None => (
+            user.to_string(),
+            format!(
+                "ALTER USER '{quoted}'@'%' WITH MAX_USER_CONNECTIONS {limit};   -- use the account's real host part: SELECT user, host FROM mysql.user WHERE user = '{quoted}';"
+            ),
+        ),
+    };
     let mut f = Finding::new(
         "per-user-limit-missing",
         Severity::Warning,
-        format!("Account '{user}' holds most connections and nothing limits it"),
+        format!("Account {account} holds most connections and nothing limits it"),
         format!(
-            "'{user}' holds {n} of {} client sessions ({}) and max_user_connections is 0: a leak in that app can take all {max} slots for everybody.",
+            "{account} holds {n} of {} client sessions ({}) and neither it nor max_user_connections sets a limit: a leak in that app can take all {max} slots for everybody.",
             clients.len(),
             pct(n as u64, clients.len() as u64)
         ),
     )
-    .evidence("account", user)
+    .evidence("account", &account)
     .evidence("sessions", n)
     .evidence("share of client sessions", pct(n as u64, clients.len() as u64))
     .evidence("client hosts", hosts.join(", "))
     .evidence("max_user_connections", 0)
+    .evidence(
+        "account limit (MAX_USER_CONNECTIONS)",
+        if holder.row.is_some() {
+            "0 (none)"
+        } else {
+            "unknown: account rows not readable (SELECT on mysql.user)"
+        },
+    )
     .evidence("max_connections", max)
     .sessions(held.iter().map(|s| s.id))
     .slots(n as u64)
-    .action(Action::sql(format!(
-        "ALTER USER '{quoted}'@'%' WITH MAX_USER_CONNECTIONS {limit};   -- use the account's real host part: SELECT user, host FROM mysql.user WHERE user = '{quoted}';"
-    )))
+    .action(Action::sql(alter))
     .action(Action::advice(format!(
         "size the limit to the app's pool (max pool size × instances); {limit} leaves {} slots to other accounts",
         max.saturating_sub(limit)
@@ -189,5 +244,41 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    fn row(user: &str, host: &str, limit: u64) -> Account {
+        Account {
+            user: user.into(),
+            host: host.into(),
+            max_user_connections: limit,
+        }
+    }
+
+    #[test]
+    fn the_real_account_is_named() {
+        let mut s = fixtures::mariadb();
+        sessions(&mut s, &[("app", 30)]);
+        s.accounts = Some(vec![row("app", "10.0.0.%", 0), row("app", "%", 0)]);
+        let f = &check(&s, &Thresholds::default())[0];
+        assert!(
+            f.actions[0]
+                .text
+                .starts_with("ALTER USER 'app'@'10.0.0.%' WITH MAX_USER_CONNECTIONS 114;"),
+            "{}",
+            f.actions[0].text
+        );
+        assert!(!f.actions[0].text.contains("SELECT user, host"));
+        assert!(f.title.contains("'app'@'10.0.0.%'"), "{}", f.title);
+    }
+
+    #[test]
+    fn an_account_with_its_own_limit_is_limited() {
+        let mut s = fixtures::mariadb();
+        sessions(&mut s, &[("app", 30)]);
+        s.accounts = Some(vec![row("app", "10.0.0.%", 40)]);
+        assert!(check(&s, &Thresholds::default()).is_empty());
+        // A limit on another row of the same user does not count.
+        s.accounts = Some(vec![row("app", "10.0.0.%", 0), row("app", "localhost", 40)]);
+        assert_eq!(check(&s, &Thresholds::default()).len(), 1);
     }
 }

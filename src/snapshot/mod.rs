@@ -1,11 +1,13 @@
 //! The server as data: the serializable [`Snapshot`], how to read it, and the flavor knowledge
 //! that decides which SQL reads it.
 
+pub mod accounts;
 pub mod flavor;
 pub mod grants;
 pub mod locks;
 pub mod model;
 pub mod read;
 
+pub use accounts::Account;
 pub use flavor::{Flavor, ProcesslistSource};
 pub use model::*;

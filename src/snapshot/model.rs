@@ -47,6 +47,10 @@ pub struct Snapshot {
     /// RAM of the server host in bytes, when known (flag, or /proc/meminfo for a local server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_memory_bytes: Option<u64>,
+    /// Account rows (mysql.user) with their own connection limits; None when not read (no
+    /// privilege, or a command that does not need them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<super::Account>>,
     /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

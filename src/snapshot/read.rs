@@ -236,6 +236,16 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
     let from_states = waits_from_states(&sessions, &lock_waits);
     lock_waits.extend(from_states);
 
+    // Diagnose only: the account rows behind the sessions, for per-account limits. One more
+    // round trip of its own, so that a refusal (no SELECT on mysql.user) costs nothing else.
+    let accounts = if opts.transactions {
+        super::accounts::read(c)
+            .map_err(|note| notes.push(note))
+            .ok()
+    } else {
+        None
+    };
+
     // Round trip 3: the second status reading.
     let (status_after, sample_s) = if opts.sample.is_zero() {
         (None, 0.0)
@@ -275,6 +285,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         transactions,
         lock_waits,
         host_memory_bytes,
+        accounts,
         notes,
     };
     snap.access.route = if c.via_admin_port {
@@ -359,6 +370,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         transactions: Vec::new(),
         lock_waits: Vec::new(),
         host_memory_bytes: None,
+        accounts: None,
         notes: Vec::new(),
     }
 }
