@@ -16,6 +16,7 @@ use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
+use crate::text::{escape, prose};
 
 use super::Context;
 use super::multi::{self, Outcome, Target};
@@ -179,7 +180,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
             })?;
             eprintln!(
                 "conncheck: snapshot of {} ({} sessions) written to {}",
-                snap.target,
+                escape(&snap.target),
                 snap.sessions.len(),
                 path.display()
             );
@@ -264,7 +265,7 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
             "{}\n\n",
             style.red(&format!(
                 "{} refused conncheck: ERROR 1040 Too many connections",
-                r.target
+                render::server_line(&r.target, None, "")
             ))
         ));
     }
@@ -275,7 +276,7 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
         verbose,
     ));
     for n in &r.notes {
-        out.push_str(&format!("\n{} {n}", style.dim("note:")));
+        out.push_str(&format!("\n{} {}", style.dim("note:"), prose(n)));
     }
     out
 }

@@ -143,6 +143,26 @@ pub fn snippet(text: Option<&str>, max: usize) -> String {
     text.map_or_else(String::new, |t| crate::text::snippet(t, max))
 }
 
+/// `Server: 127.0.0.1:3306 (db1) as root@localhost`: which server a report, plan or result is
+/// about (the target as connected, the server's own `@@hostname` when known) and the account we
+/// act as (`CURRENT_USER()`). Terminal-safe: the hostname and the account come from the server.
+pub fn server_line(target: &str, hostname: Option<&str>, account: &str) -> String {
+    use crate::text::escape;
+    let mut line = format!("Server: {}", escape(target));
+    if let Some(h) = hostname.filter(|h| !h.is_empty()) {
+        line.push_str(&format!(" ({})", escape(h)));
+    }
+    if !account.is_empty() {
+        line.push_str(&format!(" as {}", escape(account)));
+    }
+    line
+}
+
+/// The `Server:` line of a snapshot (see [`server_line`]).
+pub fn snapshot_server_line(snap: &crate::snapshot::Snapshot) -> String {
+    server_line(&snap.target, snap.var_str("hostname"), &snap.access.user)
+}
+
 /// Write to stdout; a closed pipe (`| head`) is not an error worth reporting.
 pub fn print(text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -181,5 +201,21 @@ mod tests {
         assert_eq!(snippet(Some("SELECT  *\n FROM t"), 100), "SELECT * FROM t");
         assert_eq!(snippet(Some("abcdef"), 4), "abc…");
         assert_eq!(snippet(None, 4), "");
+    }
+
+    #[test]
+    fn server_line_names_target_host_and_account_safely() {
+        assert_eq!(
+            server_line("127.0.0.1:3306", Some("db1"), "root@localhost"),
+            "Server: 127.0.0.1:3306 (db1) as root@localhost"
+        );
+        assert_eq!(
+            server_line("/run/mysqld.sock", Some(""), ""),
+            "Server: /run/mysqld.sock"
+        );
+        assert_eq!(
+            server_line("h:1", Some("x\x1b]0;t\x07"), "a\x1b[2J@%"),
+            "Server: h:1 (x\\e]0;t\\x07) as a\\e[2J@%"
+        );
     }
 }

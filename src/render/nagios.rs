@@ -66,9 +66,11 @@ fn first_line(state: State, summary: &str, perf: &str) -> String {
     line
 }
 
-/// `|` separates perfdata and newlines end the first line: neither may appear in text.
+/// `|` separates perfdata and newlines end the first line: neither may appear in text. Every
+/// other control character is escaped ([`crate::text::escape`]): reasons and summaries may quote
+/// the server, and the output is read on terminals and in web UIs.
 fn clean(s: &str) -> String {
-    s.replace('|', "/").replace(['\n', '\r'], " ")
+    crate::text::escape(&s.replace('|', "/").replace(['\n', '\r'], " ")).into_owned()
 }
 
 /// The perfdata of one report (empty when the server could not be read), labels prefixed.
@@ -174,8 +176,9 @@ fn item(
     max: Option<f64>,
 ) -> String {
     let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
-    // A quote inside a label is written as two quotes; `=` cannot appear in a label at all.
-    let label = format!("{prefix}{label}")
+    // A quote inside a label is written as two quotes; `=` cannot appear in a label at all, nor
+    // `|` (the perfdata separator) or a control character.
+    let label = clean(&format!("{prefix}{label}"))
         .replace('\'', "''")
         .replace('=', "_");
     format!(
@@ -231,6 +234,7 @@ mod tests {
     #[test]
     fn text_cannot_break_the_format() {
         assert_eq!(clean("a|b\nc"), "a/b c");
+        assert_eq!(clean("u\x1b]0;t\x07\u{9b}"), "u\\e]0;t\\x07\\x9b");
         assert_eq!(num(120.8), "120.8");
         // At or above 120.8 (121 connections) is "above 120" for a plugin; 80 of 100 is above 79.
         assert_eq!(count_threshold(120.8), 120.0);
