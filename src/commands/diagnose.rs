@@ -169,7 +169,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
             local: opts.is_local(),
         },
     )?;
-    let json = serde_json::to_string_pretty(&snap)?;
+    let json = render::json(&snap);
     match &args.output {
         Some(path) => {
             std::fs::write(path, json + "\n").map_err(|e| {

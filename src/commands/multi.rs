@@ -32,6 +32,7 @@ pub fn targets(ctx: &Context) -> Result<Option<Vec<Target>>, AppError> {
         return Ok(None);
     }
     let resolver = ctx.resolver()?;
+    let mut seen = std::collections::HashSet::new();
     Ok(Some(
         given
             .iter()
@@ -43,6 +44,9 @@ pub fn targets(ctx: &Context) -> Result<Option<Vec<Target>>, AppError> {
                 };
                 Target { label, opts }
             })
+            // A server listed twice is read once: its rows, perfdata labels and Prometheus
+            // series would otherwise repeat (the exposition format forbids duplicate series).
+            .filter(|t| seen.insert(t.label.clone()))
             .collect(),
     ))
 }

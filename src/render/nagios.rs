@@ -24,6 +24,12 @@ pub fn render(r: &CheckReport) -> String {
 /// The plugin output for several targets: the worst state and the count per state on the first
 /// line (perfdata labels prefixed with the target), then `table`, then each target's reasons.
 pub fn render_many(reports: &[CheckReport], table: &str) -> String {
+    // A target listed twice would repeat its perfdata labels: render it once.
+    let mut seen = std::collections::HashSet::new();
+    let reports: Vec<&CheckReport> = reports
+        .iter()
+        .filter(|r| seen.insert(r.target.as_str()))
+        .collect();
     let state = State::worst(reports.iter().map(|r| r.state));
     let counts: Vec<String> = [State::Critical, State::Warning, State::Unknown, State::Ok]
         .iter()
