@@ -380,6 +380,40 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_names_the_server_and_escapes_what_the_server_sent() {
+        use crate::diagnose::fixtures::{self, session};
+        let mut snap = fixtures::mariadb();
+        snap.variables
+            .insert("hostname".into(), "db1\x1b]0;x\x07".into());
+        fixtures::with_sessions(
+            &mut snap,
+            vec![session(
+                7,
+                "a\x1b]0;pwned\x07",
+                "10.0.0.1",
+                "Sleep",
+                900,
+                "",
+                None,
+            )],
+        );
+        let plan = settings::timeouts(&snap, Some(Duration::from_secs(600)), None, false);
+        let kill = kill_existing(&snap, Duration::from_secs(600));
+        assert_eq!(kill.victims.len(), 1);
+        let server = render::snapshot_server_line(&snap);
+        let text = plan_text(&plan, Some(&kill), &server, Style::plain());
+        assert!(
+            text.contains("  Server: 127.0.0.1:3306 (db1\\e]0;x\\x07) as root@localhost\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("7 a\\e]0;pwned\\x07@10.0.0.1:40007 idle 15m00s"),
+            "{text}"
+        );
+        assert!(crate::text::is_safe(&text.replace('\n', "")), "{text:?}");
+    }
+
+    #[test]
     fn a_partial_change_is_reported_per_variable() {
         let r = report(vec![
             result("slow_query_log", "OFF", "ON", ChangeOutcome::Applied),

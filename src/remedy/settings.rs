@@ -11,7 +11,7 @@ use crate::diagnose::max_connections_capped::fd_capacity;
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
 use crate::render;
-use crate::snapshot::{Flavor, Snapshot};
+use crate::snapshot::{Flavor, Snapshot, read};
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,9 +140,11 @@ pub fn timeouts(
         .filter(|s| s.is_client() && s.is_sleeping() && s.time_s >= lowest)
         .count();
     if idle_longer > 0 {
-        plan.notes.push(format!(
-            "{idle_longer} sessions are already idle longer than {lowest}s."
-        ));
+        plan.notes.push(if idle_longer == 1 {
+            format!("1 session is already idle longer than {lowest}s.")
+        } else {
+            format!("{idle_longer} sessions are already idle longer than {lowest}s.")
+        });
     }
     plan
 }
@@ -367,9 +369,11 @@ pub fn apply(
             .query_drop(&sql)
             .map_err(|e| set_error(&e, &c.target, change.variable, flavor))
             .and_then(|()| {
+                // As a raw row: a value that is not valid UTF-8 becomes U+FFFD, never a panic.
                 c.conn
-                    .query_first::<String, _>(format!("SELECT @@GLOBAL.{}", change.variable))
+                    .query_first::<mysql::Row, _>(format!("SELECT @@GLOBAL.{}", change.variable))
                     .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))
+                    .map(|row| row.and_then(|r| read::text(&r, 0)))
             });
         match sent {
             Ok(now) => {
