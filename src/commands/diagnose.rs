@@ -262,10 +262,11 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
         out.push('\n');
     } else {
         out.push_str(&format!(
-            "{}\n\n",
+            "{}\n{}\n\n",
+            render::server_line(&r.target, None, ""),
             style.red(&format!(
                 "{} refused conncheck: ERROR 1040 Too many connections",
-                render::server_line(&r.target, None, "")
+                escape(&r.target)
             ))
         ));
     }

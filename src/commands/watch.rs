@@ -168,6 +168,10 @@ pub fn tick(
     dt: f64,
 ) -> Snapshot {
     let mut s = base.clone();
+    // The uptime moves on with every refresh (it is a status value, read again each time).
+    if let Some(up) = status.get("uptime").and_then(|u| u.trim().parse().ok()) {
+        s.server.uptime_s = up;
+    }
     s.status = prev.clone();
     s.status_after = Some(status);
     s.sample_s = dt;
@@ -418,7 +422,9 @@ mod tests {
         now.insert("connections".into(), "1005".into());
         now.insert("aborted_connects".into(), "12".into());
         now.insert("connection_errors_max_connections".into(), "4".into());
+        now.insert("uptime".into(), (base.server.uptime_s + 2).to_string());
         let snap = tick(&base, &base.status, now, base.sessions.clone(), 2.0);
+        assert_eq!(snap.server.uptime_s, base.server.uptime_s + 2, "the uptime moves on");
         let r = Rates::of(&snap);
         assert_eq!(
             (
