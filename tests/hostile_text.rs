@@ -174,6 +174,12 @@ fn no_human_output_passes_a_control_character_and_json_keeps_the_exact_text() {
             && status.contains(" as root@"),
         "status names the server and the account:\n{status}"
     );
+    let diagnose = String::from_utf8(run(s, &["diagnose", "--sample", "0"]).stdout).unwrap();
+    assert!(
+        diagnose.starts_with(&format!("Server: 127.0.0.1:{} (", s.port()))
+            && diagnose.contains(" as root@"),
+        "diagnose names the server and the account:\n{diagnose}"
+    );
     let nagios = String::from_utf8(
         run(
             s,

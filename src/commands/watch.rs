@@ -424,7 +424,11 @@ mod tests {
         now.insert("connection_errors_max_connections".into(), "4".into());
         now.insert("uptime".into(), (base.server.uptime_s + 2).to_string());
         let snap = tick(&base, &base.status, now, base.sessions.clone(), 2.0);
-        assert_eq!(snap.server.uptime_s, base.server.uptime_s + 2, "the uptime moves on");
+        assert_eq!(
+            snap.server.uptime_s,
+            base.server.uptime_s + 2,
+            "the uptime moves on"
+        );
         let r = Rates::of(&snap);
         assert_eq!(
             (

@@ -76,7 +76,10 @@ fn first_line(state: State, summary: &str, perf: &str) -> String {
 /// other control character is escaped ([`crate::text::escape`]): reasons and summaries may quote
 /// the server, and the output is read on terminals and in web UIs.
 fn clean(s: &str) -> String {
-    crate::text::escape(&s.replace('|', "/").replace(['\n', '\r'], " ")).into_owned()
+    let one_line = s
+        .replace('|', "/")
+        .replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ");
+    crate::text::escape(&one_line).into_owned()
 }
 
 /// The perfdata of one report (empty when the server could not be read), labels prefixed.
@@ -240,6 +243,7 @@ mod tests {
     #[test]
     fn text_cannot_break_the_format() {
         assert_eq!(clean("a|b\nc"), "a/b c");
+        assert_eq!(clean("a\u{2028}b\u{2029}c\u{85}"), "a b c\\x85");
         assert_eq!(clean("u\x1b]0;t\x07\u{9b}"), "u\\e]0;t\\x07\\x9b");
         assert_eq!(num(120.8), "120.8");
         // At or above 120.8 (121 connections) is "above 120" for a plugin; 80 of 100 is above 79.
