@@ -255,3 +255,35 @@ fn no_human_output_passes_a_control_character_and_json_keeps_the_exact_text() {
     ));
     assert!(d.to_string().contains("pwned"), "{d}");
 }
+
+/// `watch` on a terminal: the screen shows the hostile user name escaped; no OSC sequence (window
+/// title), BEL or C1 control from the server reaches the pseudo-terminal. Our own screen control
+/// (clear, home, hide the cursor) is the only ESC in the output.
+#[test]
+fn watch_on_a_terminal_cannot_be_retitled() {
+    let h = hostile_server();
+    let mut cmd = h.server.process("root", "");
+    cmd.env("COLUMNS", "200")
+        .args(["watch", "--interval", "200ms"]);
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let mut screen = p.exp_string("History").unwrap();
+    screen.push_str(&p.exp_string("Top clients").unwrap());
+    screen.push_str(&p.exp_string("History").unwrap());
+    screen.push_str(&p.exp_string("Top clients").unwrap());
+    p.send("q").unwrap();
+    p.flush().unwrap();
+    p.exp_eof().unwrap();
+    assert!(screen.contains(r"a\e]0;pwned\x07"), "{screen:?}");
+    for bad in ["\x1b]", "\x07", "\u{9b}", "\u{202e}", "\0"] {
+        assert!(
+            !screen.contains(bad),
+            "{bad:?} reached the terminal: {screen:?}"
+        );
+    }
+    let ours = screen.matches("\x1b[H\x1b[2J").count() + screen.matches("\x1b[?25l").count();
+    assert_eq!(
+        screen.matches('\x1b').count(),
+        2 * screen.matches("\x1b[H\x1b[2J").count() + screen.matches("\x1b[?25l").count(),
+        "only our own screen control ({ours} sequences): {screen:?}"
+    );
+}
