@@ -456,6 +456,13 @@ fn prometheus_has_one_series_per_label_set() {
         "no floating-point noise:\n{text}"
     );
 
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "note: {target} is listed more than once: checked once"
+        )),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let nagios = stdout(&run("nagios"));
     let perf = nagios.lines().next().unwrap().split_once(" | ").unwrap().1;
     let labels: Vec<&str> = perf

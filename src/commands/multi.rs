@@ -46,7 +46,16 @@ pub fn targets(ctx: &Context) -> Result<Option<Vec<Target>>, AppError> {
             })
             // A server listed twice is read once: its rows, perfdata labels and Prometheus
             // series would otherwise repeat (the exposition format forbids duplicate series).
-            .filter(|t| seen.insert(t.label.clone()))
+            .filter(|t| {
+                let first = seen.insert(t.label.clone());
+                if !first {
+                    eprintln!(
+                        "conncheck: note: {} is listed more than once: checked once",
+                        crate::text::escape(&t.label)
+                    );
+                }
+                first
+            })
             .collect(),
     ))
 }
