@@ -267,9 +267,11 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
 fn metrics(snap: &Snapshot, th: &Thresholds) -> Metrics {
     let connections = status::build(snap, 0).connections;
     let max = connections.max_connections;
+    // 80 % of 151 is 120.80000000000001 in floating point: two decimals are all a count has.
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
     Metrics {
-        warning_connections: th.warning.connections(max),
-        critical_connections: th.critical.connections(max),
+        warning_connections: round2(th.warning.connections(max)),
+        critical_connections: round2(th.critical.connections(max)),
         activity: Activity::of(snap, th),
         refused_during_sample: snap.status_delta("connection_errors_max_connections"),
         sample_s: (snap.sample_s * 1000.0).round() / 1000.0,

@@ -358,3 +358,120 @@ pub fn assert_valid_exposition(text: &str) {
         }
     }
 }
+
+/// Two independent row-lock pile-ups (two `lock-pileup` findings) on a server listed twice, next
+/// to a dead target: every Prometheus series (name and label set) appears once, the finding
+/// series counts 2, and the Nagios perfdata labels are not repeated.
+#[test]
+fn prometheus_has_one_series_per_label_set() {
+    use mysql::prelude::Queryable;
+    let s = Server::start(ServerOpts {
+        extra_args: vec!["--innodb-lock-wait-timeout=300".into()],
+        ..ServerOpts::default()
+    });
+    s.create_user("piles", "pw", "USAGE");
+    s.sql("CREATE TABLE piles_db.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB");
+    s.sql("INSERT INTO piles_db.t VALUES (1, 0), (2, 0)");
+    let mut blockers = Vec::new();
+    let mut waiters = Vec::new();
+    for row in [1, 2] {
+        let mut b = s.connect("piles", "pw").unwrap();
+        b.query_drop("BEGIN").unwrap();
+        b.query_drop(format!("UPDATE piles_db.t SET v = v + 1 WHERE id = {row}"))
+            .unwrap();
+        blockers.push(b);
+        for i in 0..3 {
+            waiters.push(s.background_query(
+                "piles",
+                "pw",
+                &format!("UPDATE piles_db.t SET v = v + {i} WHERE id = {row}"),
+            ));
+        }
+    }
+    s.wait_until("6 row-lock waiters", Duration::from_secs(20), |c| {
+        let n: Option<u64> = c
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+            )
+            .unwrap();
+        n == Some(6)
+    });
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let url = s.url("root", "");
+    let dead = format!("mysql://root@127.0.0.1:{}/", support::unused_port());
+    let run = |format: &str| {
+        support::conncheck()
+            .args(["check", "--sample", "0", "--trx-threshold", "1s"])
+            .args(["--format", format, "--connect-timeout", "2s"])
+            .args(["--url", &url, "--url", &dead, "--url", &url])
+            .output()
+            .unwrap()
+    };
+    let out = run("prometheus");
+    let text = stdout(&out);
+    assert_valid_exposition(&text);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let mut series = std::collections::HashSet::new();
+    for sample in &scrape.samples {
+        let mut labels: Vec<(String, String)> = sample
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.sort();
+        assert!(
+            series.insert((sample.metric.clone(), labels.clone())),
+            "duplicate series {} {labels:?}:\n{text}",
+            sample.metric
+        );
+    }
+    let target = format!("127.0.0.1:{}", s.port());
+    let piles: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|x| {
+            x.metric == "conncheck_finding"
+                && x.labels.get("id") == Some("lock-pileup")
+                && x.labels.get("target") == Some(target.as_str())
+        })
+        .collect();
+    assert_eq!(piles.len(), 1, "{text}");
+    assert!(
+        matches!(piles[0].value, prometheus_parse::Value::Gauge(v) if v == 2.0),
+        "two pile-ups count 2:\n{text}"
+    );
+    let up: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|x| x.metric == "mysql_up")
+        .collect();
+    assert_eq!(
+        up.len(),
+        2,
+        "the server once, the dead target once:\n{text}"
+    );
+    assert!(
+        !text.contains("120.80000000000001") && !text.contains("0000000001"),
+        "no floating-point noise:\n{text}"
+    );
+
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "note: {target} is listed more than once: checked once"
+        )),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nagios = stdout(&run("nagios"));
+    let perf = nagios.lines().next().unwrap().split_once(" | ").unwrap().1;
+    let labels: Vec<&str> = perf
+        .split(' ')
+        .filter_map(|item| item.split_once("'=").map(|(l, _)| l))
+        .collect();
+    let unique: std::collections::HashSet<&&str> = labels.iter().collect();
+    assert_eq!(labels.len(), unique.len(), "{nagios}");
+    assert!(!labels.is_empty(), "{nagios}");
+    drop(waiters);
+    drop(blockers);
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
+use support::err_proxy::ErrProxy;
 use support::{Server, ServerOpts, conn_id, json_ok};
 
 fn global(s: &Server, var: &str) -> String {
@@ -149,4 +150,108 @@ fn set_slow_log_and_missing_privilege() {
         .code(17)
         .stderr(predicate::str::contains("SUPER"));
     assert_eq!(global(&s, "wait_timeout"), "28800");
+}
+
+/// The second SET GLOBAL of a change fails after the first succeeded (a proxy answers it with the
+/// server's "read only variable" error): the table, the JSON and the exit code say exactly that,
+/// never `applied: []`, and the change names the server it acted on.
+#[test]
+fn a_partial_change_is_reported_per_variable_and_exits_3() {
+    let s = Server::start(ServerOpts::default());
+    let proxy = ErrProxy::start(
+        s.port(),
+        "SET GLOBAL long_query_time",
+        1238,
+        "HY000",
+        "Variable 'long_query_time' is a read only variable",
+    );
+    let through_proxy = |format: &str| {
+        support::conncheck()
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &proxy.port().to_string(),
+                "--user=root",
+                "--ssl-mode",
+                "DISABLED",
+                "set-slow-log",
+                "on",
+                "--long-query-time",
+                "2s",
+                "--yes",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap()
+    };
+
+    let out = through_proxy("json");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(proxy.hits(), 1);
+    let v = support::json(&out);
+    assert_eq!(v["applied"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["applied"][0]["variable"], "slow_query_log");
+    assert_eq!(v["applied"][0]["old"], "OFF");
+    assert_eq!(v["applied"][0]["new"], "ON", "read back as ON, not 1: {v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{v}");
+    assert_eq!(results[0]["variable"], "slow_query_log");
+    assert_eq!(results[0]["from"], "OFF");
+    assert_eq!(results[0]["to"], "ON");
+    assert_eq!(results[0]["outcome"], "applied");
+    assert_eq!(results[1]["variable"], "long_query_time");
+    assert_eq!(results[1]["from"], "10.000000");
+    assert_eq!(results[1]["to"], "2.000");
+    assert_eq!(results[1]["outcome"], "failed");
+    assert!(
+        results[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("read only variable"),
+        "{v}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("partial change: slow_query_log changed, long_query_time not"),
+        "{stderr}"
+    );
+    assert_eq!(global(&s, "slow_query_log"), "1");
+    assert_eq!(global(&s, "long_query_time"), "10.000000");
+
+    s.sql("SET GLOBAL slow_query_log = OFF");
+    let out = through_proxy("table");
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("Server: 127.0.0.1:{} (", proxy.port()))
+            && text.contains(" as root@"),
+        "the plan names the server and the account:\n{text}"
+    );
+    assert!(
+        text.contains("Changed slow_query_log: OFF -> ON\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAILED long_query_time: still 10.000000 (2.000 was not applied: "),
+        "{text}"
+    );
+    assert_eq!(global(&s, "slow_query_log"), "1");
+
+    // Asking for what is already there: every variable `unchanged`, nothing sent, exit 0.
+    let out = s
+        .conncheck("root", "")
+        .args(["set-slow-log", "on", "--yes", "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json_ok(&out);
+    assert_eq!(v["results"][0]["outcome"], "unchanged", "{v}");
+    assert_eq!(v["applied"].as_array().unwrap().len(), 0);
 }

@@ -16,6 +16,7 @@ use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
+use crate::text::{escape, prose};
 
 use super::Context;
 use super::multi::{self, Outcome, Target};
@@ -168,7 +169,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
             local: opts.is_local(),
         },
     )?;
-    let json = serde_json::to_string_pretty(&snap)?;
+    let json = render::json(&snap);
     match &args.output {
         Some(path) => {
             std::fs::write(path, json + "\n").map_err(|e| {
@@ -179,7 +180,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
             })?;
             eprintln!(
                 "conncheck: snapshot of {} ({} sessions) written to {}",
-                snap.target,
+                escape(&snap.target),
                 snap.sessions.len(),
                 path.display()
             );
@@ -261,10 +262,11 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
         out.push('\n');
     } else {
         out.push_str(&format!(
-            "{}\n\n",
+            "{}\n{}\n\n",
+            render::server_line(&r.target, None, ""),
             style.red(&format!(
                 "{} refused conncheck: ERROR 1040 Too many connections",
-                r.target
+                escape(&r.target)
             ))
         ));
     }
@@ -275,7 +277,7 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
         verbose,
     ));
     for n in &r.notes {
-        out.push_str(&format!("\n{} {n}", style.dim("note:")));
+        out.push_str(&format!("\n{} {}", style.dim("note:"), prose(n)));
     }
     out
 }

@@ -32,6 +32,7 @@ pub fn targets(ctx: &Context) -> Result<Option<Vec<Target>>, AppError> {
         return Ok(None);
     }
     let resolver = ctx.resolver()?;
+    let mut seen = std::collections::HashSet::new();
     Ok(Some(
         given
             .iter()
@@ -42,6 +43,18 @@ pub fn targets(ctx: &Context) -> Result<Option<Vec<Target>>, AppError> {
                     Err(_) => t.as_deref().map_or_else(|| "default".into(), url::redact),
                 };
                 Target { label, opts }
+            })
+            // A server listed twice is read once: its rows, perfdata labels and Prometheus
+            // series would otherwise repeat (the exposition format forbids duplicate series).
+            .filter(|t| {
+                let first = seen.insert(t.label.clone());
+                if !first {
+                    eprintln!(
+                        "conncheck: note: {} is listed more than once: checked once",
+                        crate::text::escape(&t.label)
+                    );
+                }
+                first
             })
             .collect(),
     ))

@@ -10,6 +10,7 @@ use crate::filter::SessionFilter;
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Session, Snapshot};
+use crate::text::{escape, prose};
 
 use super::Context;
 
@@ -171,7 +172,7 @@ fn human(r: &SessionsReport, style: Style, full: bool) -> String {
         ]);
         for g in groups {
             t.add_row(vec![
-                g.key.clone(),
+                escape(&g.key).into_owned(),
                 g.count.to_string(),
                 g.sleeping.to_string(),
                 render::secs(g.oldest_s),
@@ -194,17 +195,19 @@ fn human(r: &SessionsReport, style: Style, full: bool) -> String {
         "id", "user", "host", "db", "command", "time", "state", "trx", "info",
     ]);
     for s in &r.sessions {
+        // Every text column comes from the server and any database user controls it: escaped
+        // (`--full` keeps the whole query text and its line breaks, never a control character).
         t.add_row(vec![
             s.id.to_string(),
-            s.user.clone(),
-            s.host.clone(),
-            s.db.clone().unwrap_or_default(),
-            s.command.clone(),
+            escape(&s.user).into_owned(),
+            escape(&s.host).into_owned(),
+            escape(s.db.as_deref().unwrap_or_default()).into_owned(),
+            escape(&s.command).into_owned(),
             render::secs(s.time_s),
-            s.state.clone(),
+            escape(&s.state).into_owned(),
             s.trx_age_s.map(render::secs).unwrap_or_default(),
             if full {
-                s.info.clone().unwrap_or_default()
+                prose(s.info.as_deref().unwrap_or_default()).into_owned()
             } else {
                 render::snippet(s.info.as_deref(), 60)
             },

@@ -10,6 +10,7 @@ use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Flavor, Route, Snapshot};
+use crate::text::escape;
 
 use super::Context;
 use super::multi::{self, Outcome, Target};
@@ -33,6 +34,9 @@ pub struct ServerSummary {
     pub version: String,
     pub uptime_s: u64,
     pub rds: bool,
+    /// The server's own name (`@@hostname`), when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,7 +116,10 @@ fn run_many(ctx: &Context, args: &StatusArgs, list: &[Target]) -> anyhow::Result
         top: r.clients.first().map_or("-".into(), |g| {
             format!(
                 "{}@{} ({} sessions, {} sleeping)",
-                g.user, g.host, g.total, g.sleeping
+                escape(&g.user),
+                escape(&g.host),
+                g.total,
+                g.sleeping
             )
         }),
     });
@@ -134,6 +141,10 @@ pub fn build(snap: &Snapshot, top: usize) -> StatusReport {
             version: snap.server.version.clone(),
             uptime_s: snap.server.uptime_s,
             rds: snap.server.rds,
+            hostname: snap
+                .var_str("hostname")
+                .filter(|h| !h.is_empty())
+                .map(str::to_string),
         },
         account: AccountSummary {
             user: snap.access.user.clone(),
@@ -167,15 +178,21 @@ pub fn build(snap: &Snapshot, top: usize) -> StatusReport {
     }
 }
 
-/// The header lines shared by `status` and `diagnose`.
+/// The header lines shared by `status` and `diagnose`: which server and account, then the
+/// numbers. Every server-provided string is escaped (see [`crate::text`]).
 pub fn header(r: &StatusReport, style: Style) -> String {
     let c = &r.connections;
     let mut out = String::new();
+    out.push_str(&render::server_line(
+        &r.target,
+        r.server.hostname.as_deref(),
+        &r.account.user,
+    ));
+    out.push('\n');
     out.push_str(&format!(
-        "{} {} at {}, up {}{}\n",
+        "{} {}, up {}{}\n",
         style.bold(r.server.flavor.name()),
-        r.server.version,
-        r.target,
+        escape(&r.server.version),
         render::secs(r.server.uptime_s),
         if r.server.rds { " (Amazon RDS)" } else { "" }
     ));
@@ -200,7 +217,7 @@ pub fn header(r: &StatusReport, style: Style) -> String {
         c.max_used_connections,
         c.max_used_connections_time
             .as_ref()
-            .map(|t| format!(" (at {t})"))
+            .map(|t| format!(" (at {})", escape(t)))
             .unwrap_or_default()
     ));
     out.push_str(&format!(
@@ -230,7 +247,7 @@ pub fn header(r: &StatusReport, style: Style) -> String {
             "{}\n",
             style.red(&format!(
                 "WARNING: {} lacks the PROCESS privilege: only its own sessions are visible, so per-client numbers are incomplete (GRANT PROCESS ON *.* TO ...)",
-                r.account.user
+                escape(&r.account.user)
             ))
         ));
     }
@@ -263,7 +280,7 @@ pub fn clients_table(clients: &[ClientGroup], style: Style) -> String {
     ]);
     for g in clients {
         t.add_row(vec![
-            format!("{}@{}", g.user, g.host),
+            format!("{}@{}", escape(&g.user), escape(&g.host)),
             g.total.to_string(),
             g.sleeping.to_string(),
             g.running.to_string(),

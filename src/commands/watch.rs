@@ -20,6 +20,7 @@ use crate::exit::{self, AppError, ErrorKind};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Session, Snapshot};
+use crate::text::escape;
 
 use super::Context;
 use super::diagnose::Rates;
@@ -61,8 +62,8 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                 0.0,
             ),
             &history,
-            args,
-            &opts,
+            args.interval,
+            &opts.target(),
             ctx.style,
         );
         out.show(&last_frame, None)?;
@@ -95,7 +96,8 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                         history.pop_front();
                     }
                     if screen {
-                        last_frame = frame(&snap, &history, args, &opts, ctx.style);
+                        last_frame =
+                            frame(&snap, &history, args.interval, &opts.target(), ctx.style);
                         out.show(&last_frame, None)?;
                     } else {
                         out.line(&line(&timestamp(now), &snap))?;
@@ -108,7 +110,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                     backoff = Backoff::default();
                     let msg = format!(
                         "connection lost: {}; reconnecting in {}s",
-                        e.message,
+                        escape(&e.message),
                         backoff.peek().as_secs()
                     );
                     out.note(&last_frame, &timestamp(now), &msg)?;
@@ -122,13 +124,13 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                     out.note(
                         &last_frame,
                         &timestamp(now),
-                        &format!("reconnected to {}", opts.target()),
+                        &format!("reconnected to {}", escape(&opts.target())),
                     )?;
                 }
                 Err(e) => {
                     let msg = format!(
                         "reconnect failed: {}; next attempt in {}s",
-                        e.message,
+                        escape(&e.message),
                         backoff.peek().as_secs()
                     );
                     out.note(&last_frame, &timestamp(now), &msg)?;
@@ -166,6 +168,10 @@ pub fn tick(
     dt: f64,
 ) -> Snapshot {
     let mut s = base.clone();
+    // The uptime moves on with every refresh (it is a status value, read again each time).
+    if let Some(up) = status.get("uptime").and_then(|u| u.trim().parse().ok()) {
+        s.server.uptime_s = up;
+    }
     s.status = prev.clone();
     s.status_after = Some(status);
     s.sample_s = dt;
@@ -196,20 +202,21 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
     )
 }
 
-/// The whole screen for one refresh (without the clear-screen escape).
+/// The whole screen for one refresh (without the clear-screen escape). User names, hosts and
+/// query texts are escaped: a user name must never retitle the terminal or clear the screen.
 fn frame(
     snap: &Snapshot,
     history: &VecDeque<u64>,
-    args: &WatchArgs,
-    opts: &ConnectOptions,
+    interval: Duration,
+    target: &str,
     style: Style,
 ) -> String {
     let report = status::build(snap, TOP_CLIENTS);
     let mut out = format!(
         "{} {}, every {} (q to quit)  {}\n\n",
         style.bold("conncheck watch"),
-        opts.target(),
-        humantime::format_duration(args.interval),
+        escape(target),
+        humantime::format_duration(interval),
         timestamp(SystemTime::now()),
     );
     out.push_str(&status::header(&report, style));
@@ -231,7 +238,14 @@ fn frame(
         ));
     }
     let (idle, busy) = extremes(snap);
-    let who = |s: &Session| format!("#{} {} {}", s.id, s.account(), render::secs(s.time_s));
+    let who = |s: &Session| {
+        format!(
+            "#{} {} {}",
+            s.id,
+            escape(&s.account()),
+            render::secs(s.time_s)
+        )
+    };
     out.push_str(&format!(
         "Oldest idle  {}\nLongest run  {}\n",
         idle.map_or("-".into(), who),
@@ -408,7 +422,13 @@ mod tests {
         now.insert("connections".into(), "1005".into());
         now.insert("aborted_connects".into(), "12".into());
         now.insert("connection_errors_max_connections".into(), "4".into());
+        now.insert("uptime".into(), (base.server.uptime_s + 2).to_string());
         let snap = tick(&base, &base.status, now, base.sessions.clone(), 2.0);
+        assert_eq!(
+            snap.server.uptime_s,
+            base.server.uptime_s + 2,
+            "the uptime moves on"
+        );
         let r = Rates::of(&snap);
         assert_eq!(
             (
@@ -424,5 +444,41 @@ mod tests {
         );
         let (idle, busy) = extremes(&snap);
         assert_eq!((idle.map(|s| s.id), busy.map(|s| s.id)), (Some(1), Some(2)));
+    }
+
+    #[test]
+    fn the_screen_never_passes_control_characters_through() {
+        let mut base = fixtures::mariadb();
+        let title = "a\x1b]0;pwned\x07";
+        fixtures::with_sessions(
+            &mut base,
+            vec![
+                session(1, title, "10.0.0.1", "Sleep", 35, "", None),
+                session(
+                    2,
+                    "b\u{9b}31m",
+                    "h\u{202e}x",
+                    "Query",
+                    3,
+                    "User sleep",
+                    Some("SELECT SLEEP(600)/*\x1b[H\x1b[2J\x1b[3J*/"),
+                ),
+            ],
+        );
+        let history: VecDeque<u64> = [3, 4].into_iter().collect();
+        let text = frame(
+            &base,
+            &history,
+            Duration::from_secs(2),
+            "127.0.0.1:3306",
+            Style::plain(),
+        );
+        assert!(
+            text.chars()
+                .all(|c| c == '\n' || crate::text::is_safe(&c.to_string())),
+            "{text:?}"
+        );
+        assert!(text.contains("a\\e]0;pwned\\x07@10.0.0.1"), "{text}");
+        assert!(text.contains("Server: 127.0.0.1:3306"), "{text}");
     }
 }

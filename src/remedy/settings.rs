@@ -11,7 +11,7 @@ use crate::diagnose::max_connections_capped::fd_capacity;
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
 use crate::render;
-use crate::snapshot::{Flavor, Snapshot};
+use crate::snapshot::{Flavor, Snapshot, read};
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,9 +140,11 @@ pub fn timeouts(
         .filter(|s| s.is_client() && s.is_sleeping() && s.time_s >= lowest)
         .count();
     if idle_longer > 0 {
-        plan.notes.push(format!(
-            "{idle_longer} sessions are already idle longer than {lowest}s."
-        ));
+        plan.notes.push(if idle_longer == 1 {
+            format!("1 session is already idle longer than {lowest}s.")
+        } else {
+            format!("{idle_longer} sessions are already idle longer than {lowest}s.")
+        });
     }
     plan
 }
@@ -242,7 +244,8 @@ pub fn slow_log(
     plan
 }
 
-/// Old and verified new value of one variable.
+/// Old and verified new value of one variable whose value changed (the `applied` list of the
+/// settings JSON, kept for scripts written before `results`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
     pub variable: &'static str,
@@ -250,29 +253,150 @@ pub struct Applied {
     pub new: String,
 }
 
-/// Execute the plan's statements and read the values back.
+/// What happened to one planned variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeOutcome {
+    /// The server accepted the statement and now has the value in `to`.
+    Applied,
+    /// The statement failed (or was not sent after the connection was lost): `error` says why.
+    Failed,
+    /// The value was already what was asked (nothing sent), or the server kept it.
+    Unchanged,
+}
+
+/// One planned variable after execution: `from` the value before, `to` the value the server
+/// reports now (the requested value when the change failed).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeResult {
+    pub variable: &'static str,
+    pub from: String,
+    pub to: String,
+    pub outcome: ChangeOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ChangeResult {
+    /// The entry of the `applied` list, for a change that took effect.
+    pub fn applied(&self) -> Option<Applied> {
+        (self.outcome == ChangeOutcome::Applied).then(|| Applied {
+            variable: self.variable,
+            old: self.from.clone(),
+            new: self.to.clone(),
+        })
+    }
+}
+
+impl Change {
+    /// Whether the server already has the new value (`ON` = `1`, `0.5` = `0.500000`).
+    pub fn is_noop(&self) -> bool {
+        same_value(&self.current, &self.new)
+    }
+}
+
+/// Two spellings of one variable value: case-insensitive text, booleans, or equal numbers.
+pub fn same_value(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    let as_bool = |v: &str| match v.to_ascii_uppercase().as_str() {
+        "ON" | "1" | "TRUE" | "YES" => Some(true),
+        "OFF" | "0" | "FALSE" | "NO" => Some(false),
+        _ => None,
+    };
+    if let (Some(x), Some(y)) = (as_bool(a), as_bool(b)) {
+        return x == y;
+    }
+    matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// The value read back, spelled like the plan: `SELECT @@GLOBAL.slow_query_log` answers `1`
+/// where the plan said `ON`.
+fn spelled_like(read_back: &str, planned: &str) -> String {
+    let upper = planned.to_ascii_uppercase();
+    if upper == "ON" || upper == "OFF" {
+        match read_back.trim() {
+            "1" => return "ON".into(),
+            "0" => return "OFF".into(),
+            _ => {}
+        }
+    }
+    read_back.to_string()
+}
+
+/// Execute the plan's statements one by one and read each value back. Every planned variable
+/// gets a result, also after a failure: a change that failed after another one succeeded must be
+/// reported as exactly that. The error of the first failure is returned beside the results (the
+/// caller chooses the exit code); after a lost connection nothing more is sent.
 pub fn apply(
     c: &mut Connection,
     plan: &SettingsPlan,
     flavor: Flavor,
-) -> Result<Vec<Applied>, AppError> {
+) -> (Vec<ChangeResult>, Option<AppError>) {
+    use mysql::prelude::Queryable;
     let mut out = Vec::new();
+    let mut first_error: Option<AppError> = None;
+    let mut lost = false;
     for (change, sql) in plan.changes.iter().zip(plan.statements()) {
-        use mysql::prelude::Queryable;
-        c.conn
-            .query_drop(&sql)
-            .map_err(|e| set_error(&e, &c.target, change.variable, flavor))?;
-        let now: Option<String> = c
-            .conn
-            .query_first(format!("SELECT @@GLOBAL.{}", change.variable))
-            .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))?;
-        out.push(Applied {
+        let result = |outcome, to: String, error: Option<String>| ChangeResult {
             variable: change.variable,
-            old: change.current.clone(),
-            new: now.unwrap_or_default(),
-        });
+            from: change.current.clone(),
+            to,
+            outcome,
+            error,
+        };
+        if lost {
+            out.push(result(
+                ChangeOutcome::Failed,
+                change.new.clone(),
+                Some("not sent: the connection was lost".into()),
+            ));
+            continue;
+        }
+        // SET PERSIST is still worth sending for an unchanged value: it writes mysqld-auto.cnf.
+        if change.is_noop() && plan.persist != Persist::SetPersist {
+            out.push(result(
+                ChangeOutcome::Unchanged,
+                change.current.clone(),
+                None,
+            ));
+            continue;
+        }
+        let sent = c
+            .conn
+            .query_drop(&sql)
+            .map_err(|e| set_error(&e, &c.target, change.variable, flavor))
+            .and_then(|()| {
+                // As a raw row: a value that is not valid UTF-8 becomes U+FFFD, never a panic.
+                c.conn
+                    .query_first::<mysql::Row, _>(format!("SELECT @@GLOBAL.{}", change.variable))
+                    .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))
+                    .map(|row| row.and_then(|r| read::text(&r, 0)))
+            });
+        match sent {
+            Ok(now) => {
+                let now = spelled_like(&now.unwrap_or_default(), &change.new);
+                let outcome = if same_value(&now, &change.current) {
+                    ChangeOutcome::Unchanged
+                } else {
+                    ChangeOutcome::Applied
+                };
+                out.push(result(outcome, now, None));
+            }
+            Err(e) => {
+                lost = e.kind == ErrorKind::ConnectionLost;
+                out.push(result(
+                    ChangeOutcome::Failed,
+                    change.new.clone(),
+                    Some(e.message.clone()),
+                ));
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(out)
+    (out, first_error)
 }
 
 fn set_error(e: &mysql::Error, target: &str, var: &str, flavor: Flavor) -> AppError {
@@ -367,6 +491,26 @@ mod tests {
             b.contains("ParameterName=max_connections,ParameterValue=400"),
             "{b}"
         );
+    }
+
+    #[test]
+    fn values_compare_across_spellings() {
+        assert!(same_value("ON", "1"));
+        assert!(same_value("off", "OFF"));
+        assert!(same_value("0.500000", "0.500"));
+        assert!(same_value("300", "300"));
+        assert!(!same_value("OFF", "ON"));
+        assert!(!same_value("28800", "300"));
+        assert!(!same_value("", "0"));
+        assert_eq!(spelled_like("1", "ON"), "ON");
+        assert_eq!(spelled_like("0", "OFF"), "OFF");
+        assert_eq!(spelled_like("300", "300"), "300");
+        let c = Change {
+            variable: "slow_query_log",
+            current: "OFF".into(),
+            new: "OFF".into(),
+        };
+        assert!(c.is_noop());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::diagnose::{ActionKind, Finding, Severity};
 use crate::snapshot::Snapshot;
+use crate::text::{escape, prose};
 
 use super::{Style, secs, snippet};
 
@@ -14,6 +15,8 @@ pub fn severity_label(s: Severity, style: Style) -> String {
 }
 
 /// The findings block of the diagnose report. `verbose` adds a table of the sessions involved.
+/// Findings quote what the server sent (user names, hosts, query texts, variable values): every
+/// text is escaped here, while the JSON keeps it exact.
 pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bool) -> String {
     let mut out = String::new();
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
@@ -37,15 +40,15 @@ pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bo
         out.push_str(&format!(
             "{}  {}  {}\n",
             severity_label(f.severity, style),
-            style.bold(&f.id),
-            f.title
+            style.bold(&escape(&f.id)),
+            escape(&f.title)
         ));
-        out.push_str(&format!("  {}\n", f.summary));
+        out.push_str(&format!("  {}\n", indent_prose(&f.summary, "  ")));
         if !f.evidence.is_empty() {
             let ev: Vec<String> = f
                 .evidence
                 .iter()
-                .map(|e| format!("{} = {}", e.name, e.value))
+                .map(|e| format!("{} = {}", escape(&e.name), escape(&e.value)))
                 .collect();
             out.push_str(&format!("  {} {}\n", style.dim("evidence:"), ev.join("; ")));
         }
@@ -72,14 +75,22 @@ pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bo
 
 fn action_text(kind: ActionKind, text: &str) -> String {
     match kind {
-        ActionKind::Command => format!("    $ {text}\n"),
-        ActionKind::Sql => format!("    sql> {text}\n"),
+        ActionKind::Command => format!("    $ {}\n", escape(text)),
+        ActionKind::Sql => format!("    sql> {}\n", escape(text)),
         ActionKind::Config => {
-            let body: Vec<String> = text.lines().map(|l| format!("      {l}")).collect();
+            let body: Vec<String> = text
+                .lines()
+                .map(|l| format!("      {}", escape(l)))
+                .collect();
             format!("    config:\n{}\n", body.join("\n"))
         }
-        ActionKind::Advice => format!("    - {text}\n"),
+        ActionKind::Advice => format!("    - {}\n", indent_prose(text, "      ")),
     }
+}
+
+/// Multi-line text, terminal-safe, its continuation lines indented like the first.
+fn indent_prose(text: &str, indent: &str) -> String {
+    prose(text).replace('\n', &format!("\n{indent}"))
 }
 
 /// `12, 13, 14 … and 40 more`
@@ -104,12 +115,12 @@ fn session_table(ids: &[u64], snap: &Snapshot, style: Style) -> String {
         let trx = snap.transaction_of(*id);
         t.add_row(vec![
             s.id.to_string(),
-            s.user.clone(),
-            s.host.clone(),
-            s.db.clone().unwrap_or_default(),
-            s.command.clone(),
+            escape(&s.user).into_owned(),
+            escape(&s.host).into_owned(),
+            escape(s.db.as_deref().unwrap_or_default()).into_owned(),
+            escape(&s.command).into_owned(),
             secs(s.time_s),
-            s.state.clone(),
+            escape(&s.state).into_owned(),
             trx.map(|t| format!("{} ({} rows)", secs(t.age_s), t.rows_modified))
                 .unwrap_or_default(),
             snippet(s.info.as_deref(), 50),

@@ -143,6 +143,26 @@ pub fn snippet(text: Option<&str>, max: usize) -> String {
     text.map_or_else(String::new, |t| crate::text::snippet(t, max))
 }
 
+/// `Server: 127.0.0.1:3306 (db1) as root@localhost`: which server a report, plan or result is
+/// about (the target as connected, the server's own `@@hostname` when known) and the account we
+/// act as (`CURRENT_USER()`). Terminal-safe: the hostname and the account come from the server.
+pub fn server_line(target: &str, hostname: Option<&str>, account: &str) -> String {
+    use crate::text::escape;
+    let mut line = format!("Server: {}", escape(target));
+    if let Some(h) = hostname.filter(|h| !h.is_empty()) {
+        line.push_str(&format!(" ({})", escape(h)));
+    }
+    if !account.is_empty() {
+        line.push_str(&format!(" as {}", escape(account)));
+    }
+    line
+}
+
+/// The `Server:` line of a snapshot (see [`server_line`]).
+pub fn snapshot_server_line(snap: &crate::snapshot::Snapshot) -> String {
+    server_line(&snap.target, snap.var_str("hostname"), &snap.access.user)
+}
+
 /// Write to stdout; a closed pipe (`| head`) is not an error worth reporting.
 pub fn print(text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -154,9 +174,75 @@ pub fn print(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Pretty JSON for `--format json`.
+/// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
+/// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
+/// DEL, the C1 controls and the bidi overrides as `\uXXXX` (the same string once parsed).
 pub fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("report types serialize")
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        SafeFormatter(serde_json::ser::PrettyFormatter::new()),
+    );
+    value.serialize(&mut ser).expect("report types serialize");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// serde_json's pretty formatter, with `\uXXXX` for the characters a terminal acts on that JSON
+/// does not require to be escaped.
+pub struct SafeFormatter<'a>(pub serde_json::ser::PrettyFormatter<'a>);
+
+impl serde_json::ser::Formatter for SafeFormatter<'_> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if crate::text::is_safe(c.encode_utf8(&mut [0; 4])) {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            write!(w, "\\u{:04x}", c as u32)?;
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
 }
 
 #[cfg(test)]
@@ -181,5 +267,46 @@ mod tests {
         assert_eq!(snippet(Some("SELECT  *\n FROM t"), 100), "SELECT * FROM t");
         assert_eq!(snippet(Some("abcdef"), 4), "abc…");
         assert_eq!(snippet(None, 4), "");
+    }
+
+    #[test]
+    fn json_escapes_terminal_controls_and_keeps_the_text() {
+        let text = "a\x1b]0;t\x07 \u{9b}2J \u{202e}x \u{7f} ünï\n";
+        let out = json(&serde_json::json!({ "user": text, "list": [1, 2] }));
+        assert!(crate::text::is_safe(&out.replace('\n', "")), "{out:?}");
+        assert!(out.contains("\\u009b2J"), "{out}");
+        assert!(out.contains("\\u202ex"), "{out}");
+        assert!(out.contains("ünï"), "{out}");
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["user"], text);
+        assert_eq!(
+            out,
+            serde_json::to_string_pretty(&serde_json::json!({ "list": [1, 2], "user": "x" }))
+                .unwrap()
+                .replace(
+                    "\"x\"",
+                    &serde_json::to_string(text)
+                        .unwrap()
+                        .replace('\u{9b}', "\\u009b")
+                        .replace('\u{202e}', "\\u202e")
+                        .replace('\u{7f}', "\\u007f")
+                )
+        );
+    }
+
+    #[test]
+    fn server_line_names_target_host_and_account_safely() {
+        assert_eq!(
+            server_line("127.0.0.1:3306", Some("db1"), "root@localhost"),
+            "Server: 127.0.0.1:3306 (db1) as root@localhost"
+        );
+        assert_eq!(
+            server_line("/run/mysqld.sock", Some(""), ""),
+            "Server: /run/mysqld.sock"
+        );
+        assert_eq!(
+            server_line("h:1", Some("x\x1b]0;t\x07"), "a\x1b[2J@%"),
+            "Server: h:1 (x\\e]0;t\\x07) as a\\e[2J@%"
+        );
     }
 }

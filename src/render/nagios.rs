@@ -24,6 +24,12 @@ pub fn render(r: &CheckReport) -> String {
 /// The plugin output for several targets: the worst state and the count per state on the first
 /// line (perfdata labels prefixed with the target), then `table`, then each target's reasons.
 pub fn render_many(reports: &[CheckReport], table: &str) -> String {
+    // A target listed twice would repeat its perfdata labels: render it once.
+    let mut seen = std::collections::HashSet::new();
+    let reports: Vec<&CheckReport> = reports
+        .iter()
+        .filter(|r| seen.insert(r.target.as_str()))
+        .collect();
     let state = State::worst(reports.iter().map(|r| r.state));
     let counts: Vec<String> = [State::Critical, State::Warning, State::Unknown, State::Ok]
         .iter()
@@ -66,9 +72,14 @@ fn first_line(state: State, summary: &str, perf: &str) -> String {
     line
 }
 
-/// `|` separates perfdata and newlines end the first line: neither may appear in text.
+/// `|` separates perfdata and newlines end the first line: neither may appear in text. Every
+/// other control character is escaped ([`crate::text::escape`]): reasons and summaries may quote
+/// the server, and the output is read on terminals and in web UIs.
 fn clean(s: &str) -> String {
-    s.replace('|', "/").replace(['\n', '\r'], " ")
+    let one_line = s
+        .replace('|', "/")
+        .replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ");
+    crate::text::escape(&one_line).into_owned()
 }
 
 /// The perfdata of one report (empty when the server could not be read), labels prefixed.
@@ -174,8 +185,9 @@ fn item(
     max: Option<f64>,
 ) -> String {
     let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
-    // A quote inside a label is written as two quotes; `=` cannot appear in a label at all.
-    let label = format!("{prefix}{label}")
+    // A quote inside a label is written as two quotes; `=` cannot appear in a label at all, nor
+    // `|` (the perfdata separator) or a control character.
+    let label = clean(&format!("{prefix}{label}"))
         .replace('\'', "''")
         .replace('=', "_");
     format!(
@@ -231,6 +243,8 @@ mod tests {
     #[test]
     fn text_cannot_break_the_format() {
         assert_eq!(clean("a|b\nc"), "a/b c");
+        assert_eq!(clean("a\u{2028}b\u{2029}c\u{85}"), "a b c\\x85");
+        assert_eq!(clean("u\x1b]0;t\x07\u{9b}"), "u\\e]0;t\\x07\\x9b");
         assert_eq!(num(120.8), "120.8");
         // At or above 120.8 (121 connections) is "above 120" for a plugin; 80 of 100 is above 79.
         assert_eq!(count_threshold(120.8), 120.0);

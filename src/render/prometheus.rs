@@ -6,6 +6,10 @@
 //! `mysql_global_status_connection_errors_total{error="max_connection"}`, `mysql_up`), so
 //! dashboards and alerts written for it work unchanged; conncheck's own judgement is under
 //! `conncheck_*`. With several targets every sample gets a `target` label.
+//!
+//! The format forbids two samples with the same name and labels: findings are counted per
+//! `{id, severity}` (two lock pile-ups are one sample with the value 2), and a target listed twice
+//! is rendered once.
 //! <https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>
 
 use crate::check::CheckReport;
@@ -17,8 +21,14 @@ struct Family {
     samples: Vec<(Vec<(&'static str, String)>, f64)>,
 }
 
-/// The exposition text for one or more reports. `labelled`: add `target="host:port"`.
+/// The exposition text for one or more reports. `labelled`: add `target="host:port"`. A report
+/// whose target was already rendered is skipped (its samples would repeat the same series).
 pub fn render(reports: &[CheckReport], labelled: bool) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let reports: Vec<&CheckReport> = reports
+        .iter()
+        .filter(|r| seen.insert(r.target.as_str()))
+        .collect();
     let mut families: Vec<Family> = Vec::new();
     let mut add = |name, kind, help, labels: Vec<(&'static str, String)>, value: f64| {
         let i = match families.iter().position(|f| f.name == name) {
@@ -172,13 +182,13 @@ pub fn render(reports: &[CheckReport], labelled: bool) -> String {
                 );
             }
         }
-        for f in &r.findings {
+        for ((id, severity), n) in finding_counts(r) {
             add(
                 "conncheck_finding",
                 "gauge",
-                "A diagnose finding present on the server (1), by id and severity.",
-                with(&[("id", &f.id), ("severity", f.severity.name())]),
-                1.0,
+                "How many diagnose findings of this id and severity are present on the server.",
+                with(&[("id", id), ("severity", severity)]),
+                n as f64,
             );
         }
     }
@@ -201,6 +211,19 @@ pub fn render(reports: &[CheckReport], labelled: bool) -> String {
     out
 }
 
+/// The findings of one report counted per (id, severity), in the order they first appear.
+fn finding_counts(r: &CheckReport) -> Vec<((&str, &'static str), u64)> {
+    let mut counts: Vec<((&str, &'static str), u64)> = Vec::new();
+    for f in &r.findings {
+        let key = (f.id.as_str(), f.severity.name());
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    counts
+}
+
 /// Label values escape backslash, double quote and newline.
 fn escape_label(v: &str) -> String {
     v.replace('\\', r"\\")
@@ -213,9 +236,15 @@ fn escape_help(v: &str) -> String {
     v.replace('\\', r"\\").replace('\n', r"\n")
 }
 
+/// Integers without a fraction; other values with at most six decimals, so that floating-point
+/// noise (`120.80000000000001`) never reaches the file.
 fn value(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
+    } else if v.is_finite() {
+        let s = format!("{v:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" { "0".into() } else { s.to_string() }
     } else {
         format!("{v}")
     }
@@ -233,6 +262,55 @@ mod tests {
         assert_eq!(escape_help("x\\y\nz"), r"x\\y\nz");
         assert_eq!(value(3.0), "3");
         assert_eq!(value(0.25), "0.25");
+        assert_eq!(value(151.0 * 0.8), "120.8");
+        assert_eq!(value(12.0 / 151.0), "0.07947");
+        assert_eq!(value(1e-9), "0");
+    }
+
+    /// Every sample line's name and labels, for duplicate checks.
+    fn series(text: &str) -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn findings_are_counted_per_id_and_severity() {
+        use crate::diagnose::{Finding, Severity};
+        let mut r = judge(&fixtures::mariadb(), &Limits::default());
+        r.findings = vec![
+            Finding::new("lock-pileup", Severity::Warning, "t", "s"),
+            Finding::new("idle-connections", Severity::Info, "t", "s"),
+            Finding::new("lock-pileup", Severity::Warning, "t", "s"),
+            Finding::new("lock-pileup", Severity::Critical, "t", "s"),
+        ];
+        let text = render(std::slice::from_ref(&r), false);
+        assert!(
+            text.contains("conncheck_finding{id=\"lock-pileup\",severity=\"warning\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("conncheck_finding{id=\"lock-pileup\",severity=\"critical\"} 1\n"));
+        assert!(text.contains("conncheck_finding{id=\"idle-connections\",severity=\"info\"} 1\n"));
+        let all = series(&text);
+        let unique: std::collections::HashSet<&String> = all.iter().collect();
+        assert_eq!(all.len(), unique.len(), "{text}");
+    }
+
+    #[test]
+    fn a_target_listed_twice_is_rendered_once() {
+        let mut a = fixtures::mariadb();
+        a.target = "db1:3306".into();
+        let mut b = fixtures::mariadb();
+        b.target = "db2:3306".into();
+        let l = Limits::default();
+        let reports = [judge(&a, &l), judge(&b, &l), judge(&a, &l)];
+        let text = render(&reports, true);
+        let all = series(&text);
+        let unique: std::collections::HashSet<&String> = all.iter().collect();
+        assert_eq!(all.len(), unique.len(), "{text}");
+        assert_eq!(text.matches("mysql_up{target=\"db1:3306\"} 1\n").count(), 1);
+        assert_eq!(text.matches("mysql_up{target=\"db2:3306\"} 1\n").count(), 1);
     }
 
     #[test]

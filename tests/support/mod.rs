@@ -18,6 +18,7 @@
 //!   processes.
 #![allow(dead_code)]
 
+pub mod err_proxy;
 pub mod findings;
 
 use std::fs;
