@@ -99,12 +99,18 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
     );
     // A killed connection really is gone for its client.
     assert!(old[0].query_drop("SELECT 1").is_err());
-    // The audit log holds one JSON line with the results.
+    // The audit log holds the plan (written before the first KILL), then the results.
     let log = std::fs::read_to_string(audit.path()).unwrap();
-    assert_eq!(log.lines().count(), 1);
-    let rec: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let recs: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2, "{log}");
+    assert_eq!(recs[0]["event"], "plan");
+    assert_eq!(recs[0]["victims"], v["victims"]);
+    assert_eq!(recs[1]["event"], "result");
     assert_eq!(
-        rec["counts"]["killed"].as_u64().unwrap() as usize,
+        recs[1]["counts"]["killed"].as_u64().unwrap() as usize,
         old_ids.len()
     );
 }
