@@ -457,14 +457,14 @@ fn results_text(r: &KillReport, style: Style) -> String {
         let what = match (x.reconnected, x.connection_id) {
             (true, Some(id)) => format!("reconnected as connection {id}"),
             _ => format!(
-                "could not reconnect ({})",
+                "could not reconnect: {}",
                 x.error.as_deref().unwrap_or("unknown error")
             ),
         };
         out.push_str(&format!(
-            "Reconnect: lost the connection while {} ({}); {what}.\n",
+            "Reconnect: lost the connection while {}; {}.\n",
             text::escape(&x.during),
-            text::escape(&x.reason)
+            text::escape(&what)
         ));
     }
     let mut line = format!("{} {} killed", style.bold("Result:"), c.killed,);

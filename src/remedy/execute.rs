@@ -330,11 +330,7 @@ fn send_all(
                         .map(|v| result(v, Outcome::Killed, None)),
                 );
                 let unanswered = &chunk[done..];
-                let during = format!(
-                    "killing ({} of {} KILLs of the batch answered)",
-                    done,
-                    chunk.len()
-                );
+                let during = format!("killing ({done} of {} KILLs answered)", chunk.len());
                 match reconnect_and_read(link, x, &during, &failure.error) {
                     Ok(now) => {
                         let by_id: HashMap<u64, &Session> = now.iter().map(|s| (s.id, s)).collect();

@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod findings;
+pub mod proxy;
 
 use std::fs;
 use std::io;
