@@ -269,7 +269,12 @@ pub fn execute(
     let now = match fresh_processlist(link, &mut x, "re-reading the processlist before the kill") {
         Ok(now) => now,
         Err(e) => {
-            let why = format!("not attempted: {}", e.message);
+            let why = if e.kind == ErrorKind::ConnectionLost {
+                "not attempted: the connection was lost before the kill and could not be restored"
+                    .to_string()
+            } else {
+                format!("not attempted: {}", e.message)
+            };
             x.results.extend(with_outcome(
                 plan.victims.iter(),
                 Outcome::NotAttempted,
