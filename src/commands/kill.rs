@@ -226,17 +226,20 @@ impl KillSession<'_> {
                     confirmed = true;
                 }
                 if let Some(log) = log.as_deref_mut() {
-                    log.write(&PlanRecord {
-                        schema_version: KILL_SCHEMA_VERSION,
-                        event: "plan",
-                        command: self.command,
-                        time: unix_now(),
-                        target: &snap.target,
-                        server_hostname: hostname.map(String::as_str),
-                        account: &snap.access.user,
-                        summary: plan.summary(),
-                        plan: &plan,
-                    })?;
+                    log.write(
+                        &PlanRecord {
+                            schema_version: KILL_SCHEMA_VERSION,
+                            event: "plan",
+                            command: self.command,
+                            time: unix_now(),
+                            target: &snap.target,
+                            server_hostname: hostname.map(String::as_str),
+                            account: &snap.access.user,
+                            summary: plan.summary(),
+                            plan: &plan,
+                        },
+                        "nothing was killed in this round",
+                    )?;
                 }
                 let dialect = KillDialect {
                     flavor: snap.server.flavor,
@@ -262,7 +265,7 @@ impl KillSession<'_> {
             };
             // The report reaches the person even when the log cannot take it.
             let logged = match log.as_deref_mut() {
-                Some(log) => log.write(&report),
+                Some(log) => log.write(&report, "the results shown were not recorded in it"),
                 None => Ok(()),
             };
             match self.args.format {
@@ -340,23 +343,24 @@ impl AuditLog {
                 path: path.to_path_buf(),
                 file,
             })
-            .map_err(|e| Self::error(path, "open", &e))
+            .map_err(|e| Self::error(path, "open", &e, "nothing was killed"))
     }
 
-    fn write<T: Serialize>(&mut self, record: &T) -> Result<(), AppError> {
+    /// Append one record; `otherwise` says what the failure means for the kills.
+    fn write<T: Serialize>(&mut self, record: &T, otherwise: &str) -> Result<(), AppError> {
         let mut line = serde_json::to_string(record).expect("records serialize");
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| Self::error(&self.path, "write", &e))
+            .map_err(|e| Self::error(&self.path, "write", &e, otherwise))
     }
 
-    fn error(path: &Path, what: &str, e: &std::io::Error) -> AppError {
+    fn error(path: &Path, what: &str, e: &std::io::Error, otherwise: &str) -> AppError {
         AppError::new(
             ErrorKind::Other,
             format!(
-                "cannot {what} the audit log {}: {e}; nothing more was killed",
+                "cannot {what} the audit log {}: {e}; {otherwise}",
                 text::escape(&path.to_string_lossy())
             ),
         )

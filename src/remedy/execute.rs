@@ -230,6 +230,8 @@ pub trait Link {
     fn reconnect(&mut self) -> Result<u64, AppError>;
     /// Tell the person watching (stderr): every reconnect is announced as it happens.
     fn announce(&mut self, message: &str);
+    /// Our connection id on the server (None: not connected).
+    fn connection_id(&mut self) -> Option<u64>;
 }
 
 /// One reconnect during an execution, as the report and the audit log record it.
@@ -336,11 +338,13 @@ fn send_all(
                 );
                 let unanswered = &chunk[done..];
                 let during = format!("killing ({done} of {} KILLs answered)", chunk.len());
+                let old = link.connection_id();
                 match reconnect_and_read(link, x, &during, &failure.error) {
                     Ok(now) => {
+                        let (now, old_busy) = wait_for_old_connection(link, now, old);
                         let by_id: HashMap<u64, &Session> = now.iter().map(|s| (s.id, s)).collect();
                         x.results
-                            .extend(unanswered.iter().map(|v| settle(v, mode, &by_id)));
+                            .extend(unanswered.iter().map(|v| settle(v, mode, &by_id, old_busy)));
                         if let Some(c) = c {
                             let (go, skipped) = recheck_victims(queue.drain(..), c, &now);
                             x.results.extend(skipped);
@@ -441,8 +445,35 @@ fn lost_for_good(cause: &AppError, why: &str) -> AppError {
     .hint("check the server with `conncheck sessions` before retrying: sessions marked unknown may or may not have been killed")
 }
 
-/// What a fresh processlist says about a victim whose KILL went unanswered.
-fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>) -> KillResult {
+/// How long to wait for our previous connection to finish (or abandon) its batch of KILLs
+/// before settling: the server keeps running a multi-statement batch after the client is gone,
+/// until it fails to send an answer.
+const OLD_CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Re-read the processlist until our previous connection `old` is gone or idle (bounded by
+/// [`OLD_CONNECTION_WAIT`]): the processlist to settle by, and whether `old` is still busy.
+fn wait_for_old_connection(
+    link: &mut dyn Link,
+    mut now: Vec<Session>,
+    old: Option<u64>,
+) -> (Vec<Session>, bool) {
+    let busy =
+        |now: &[Session]| old.is_some_and(|o| now.iter().any(|s| s.id == o && !s.is_sleeping()));
+    let started = std::time::Instant::now();
+    while busy(&now) && started.elapsed() < OLD_CONNECTION_WAIT {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        match link.processlist() {
+            Ok(n) => now = n,
+            Err(_) => break,
+        }
+    }
+    let still = busy(&now);
+    (now, still)
+}
+
+/// What a fresh processlist says about a victim whose KILL went unanswered. `old_busy`: our
+/// previous connection was still running its batch, so a victim still there may yet be killed.
+fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>, old_busy: bool) -> KillResult {
     let killed = |why: &str| {
         let mut r = result(v, Outcome::Killed, None);
         r.note = Some(format!("{CONFIRMED_AFTER_RECONNECT}: {why}"));
@@ -469,7 +500,16 @@ fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>) -> KillResul
                 }
         }
     };
-    if still_running {
+    if still_running && old_busy {
+        result(
+            v,
+            Outcome::Unknown,
+            Some(
+                "KILL sent but not answered; still on the server, and our previous connection was still running its KILLs"
+                    .to_string(),
+            ),
+        )
+    } else if still_running {
         result(
             v,
             Outcome::NotKilled,
@@ -637,6 +677,10 @@ impl Link for ServerLink<'_> {
     fn announce(&mut self, message: &str) {
         eprintln!("conncheck: {}", text::escape(message));
     }
+
+    fn connection_id(&mut self) -> Option<u64> {
+        self.conn.as_ref().map(Connection::id)
+    }
 }
 
 /// A link over a borrowed connection that does not reconnect.
@@ -660,6 +704,9 @@ impl Link for Borrowed<'_> {
     }
     fn announce(&mut self, message: &str) {
         eprintln!("conncheck: {}", text::escape(message));
+    }
+    fn connection_id(&mut self) -> Option<u64> {
+        Some(self.0.id())
     }
 }
 
@@ -850,6 +897,10 @@ mod tests {
         reconnects: usize,
         announced: Vec<String>,
         sent: Vec<String>,
+        /// Reads during which our old connection (999) still runs its batch; when they are used
+        /// up it finishes: it leaves and the `late` victims are killed.
+        old_busy_reads: usize,
+        late: Vec<u64>,
     }
 
     impl Fake {
@@ -862,6 +913,8 @@ mod tests {
                 reconnects: 0,
                 announced: Vec::new(),
                 sent: Vec::new(),
+                old_busy_reads: 0,
+                late: Vec::new(),
             }
         }
         fn lost(what: &str) -> Failure {
@@ -877,6 +930,13 @@ mod tests {
             if self.lost_reads > 0 {
                 self.lost_reads -= 1;
                 return Err(Fake::lost("reading: lost the connection"));
+            }
+            if self.old_busy_reads > 0 {
+                self.old_busy_reads -= 1;
+            } else {
+                let late = std::mem::take(&mut self.late);
+                self.sessions
+                    .retain(|s| s.id != 999 && !late.contains(&s.id));
             }
             Ok(self.sessions.clone())
         }
@@ -908,6 +968,9 @@ mod tests {
         }
         fn announce(&mut self, message: &str) {
             self.announced.push(message.to_string());
+        }
+        fn connection_id(&mut self) -> Option<u64> {
+            Some(999)
         }
     }
 
@@ -953,6 +1016,38 @@ mod tests {
         assert_eq!(failure_kind(&x.results), Some(ErrorKind::ActionFailed));
         // Never sent twice.
         assert_eq!(link.sent.len(), 4);
+    }
+
+    #[test]
+    fn settling_waits_for_our_previous_connection_to_finish_its_batch() {
+        let s = sleeping(&[900, 800, 700]);
+        let c = criteria();
+        let p = plan(&s, &c);
+        let mut server = s.sessions.clone();
+        server.push(session(
+            999,
+            "root",
+            "localhost",
+            "Query",
+            0,
+            "starting",
+            Some("KILL ..."),
+        ));
+        let mut link = Fake::new(server);
+        // The server has run one KILL when the answers are lost; the old connection runs the
+        // other two while we reconnect and look.
+        link.script.push_back((1, Some(0)));
+        link.old_busy_reads = 2;
+        link.late = vec![2, 3];
+        let x = execute(&mut link, &p, &c, dialect());
+        assert_eq!(
+            outcomes(&x),
+            vec![
+                (1, Outcome::Killed),
+                (2, Outcome::Killed),
+                (3, Outcome::Killed)
+            ]
+        );
     }
 
     #[test]
@@ -1060,7 +1155,7 @@ mod tests {
         let r: Vec<Outcome> = p
             .victims
             .iter()
-            .map(|v| settle(v, KillMode::Query, &by_id).outcome)
+            .map(|v| settle(v, KillMode::Query, &by_id, false).outcome)
             .collect();
         assert_eq!(r, vec![Outcome::Killed, Outcome::NotKilled]);
     }
