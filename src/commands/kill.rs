@@ -279,11 +279,17 @@ impl KillSession<'_> {
             if let Some(e) = fatal {
                 return Err(e.into());
             }
-            // Any failed kill outranks a merely denied one across rounds.
-            if let Some(k) = execute::failure_kind(&report.results)
-                && worst != Some(ErrorKind::ActionFailed)
-            {
-                worst = Some(k);
+            // Across rounds the gravest outcome decides: an unknown one (18) outranks a failed
+            // kill (3), which outranks a merely denied one (17).
+            let rank = |k: Option<ErrorKind>| match k {
+                Some(ErrorKind::ConnectionLost) => 3,
+                Some(ErrorKind::ActionFailed) => 2,
+                Some(_) => 1,
+                None => 0,
+            };
+            let this = execute::failure_kind(&report.results);
+            if rank(this) > rank(worst) {
+                worst = this;
             }
             match (self.args.repeat, self.args.for_) {
                 (Some(every), Some(total)) if started.elapsed() + every <= total => {
