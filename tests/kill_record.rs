@@ -388,7 +388,7 @@ fn hostile_server_text_is_shown_escaped_in_the_plan() {
     assert_eq!(
         stdout
             .lines()
-            .filter(|l| l.contains(&q.id.to_string()))
+            .filter(|l| l.starts_with(&format!("│ {} ", q.id)))
             .count(),
         1,
         "{stdout}"
