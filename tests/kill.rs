@@ -99,12 +99,18 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
     );
     // A killed connection really is gone for its client.
     assert!(old[0].query_drop("SELECT 1").is_err());
-    // The audit log holds one JSON line with the results.
+    // The audit log holds the plan (written before the first KILL), then the results.
     let log = std::fs::read_to_string(audit.path()).unwrap();
-    assert_eq!(log.lines().count(), 1);
-    let rec: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let recs: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2, "{log}");
+    assert_eq!(recs[0]["event"], "plan");
+    assert_eq!(recs[0]["victims"], v["victims"]);
+    assert_eq!(recs[1]["event"], "result");
     assert_eq!(
-        rec["counts"]["killed"].as_u64().unwrap() as usize,
+        recs[1]["counts"]["killed"].as_u64().unwrap() as usize,
         old_ids.len()
     );
 }
@@ -329,7 +335,7 @@ fn confirmation_through_a_real_terminal() {
         &["kill-idle", "--older-than", "0s", "--match-user", "kp_user"],
     );
     answer(&mut p, "Kill these 2 sessions?", "n");
-    p.exp_string("declined").unwrap();
+    p.exp_string("Nothing was killed: declined").unwrap();
     assert_eq!(exit_code(&p), 4);
     assert_eq!(alive(s, &ids), ids, "answering no kills nothing");
 
@@ -343,6 +349,25 @@ fn confirmation_through_a_real_terminal() {
     s.wait_until("killed", Duration::from_secs(10), |_| {
         alive(s, &ids).is_empty()
     });
+}
+
+/// One session is "this 1 session", and answering no is a plain statement, not an error.
+#[test]
+fn declining_a_single_session_plan_is_not_an_error() {
+    let s = Server::shared();
+    s.create_user("kn_user", "pw", "USAGE");
+    let idle = s.idle_connections("kn_user", "pw", 1);
+    let ids = vec![conn_id(&idle[0])];
+    let mut p = pty(
+        s,
+        &["kill-idle", "--older-than", "0s", "--match-user", "kn_user"],
+    );
+    answer(&mut p, "Kill this 1 session?", "n");
+    let out = p.exp_eof().unwrap();
+    assert!(out.contains("Nothing was killed"), "{out}");
+    assert!(!out.contains("error"), "{out}");
+    assert_eq!(exit_code(&p), 4);
+    assert_eq!(alive(s, &ids), ids);
 }
 
 #[test]

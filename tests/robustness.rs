@@ -295,7 +295,7 @@ fn server_killed_between_the_kill_plan_and_the_confirmation() {
     };
     assert_eq!(code, 18, "{screen}");
     assert!(screen.contains("0 killed"), "{screen}");
-    assert!(screen.contains("3 errors"), "{screen}");
+    assert!(screen.contains("3 not attempted"), "{screen}");
     assert_eq!(
         screen
             .matches("not attempted: the connection was lost before the kill")
@@ -309,13 +309,17 @@ fn server_killed_between_the_kill_plan_and_the_confirmation() {
     );
     assert!(!screen.contains("panicked"), "{screen}");
 
-    let record: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    // The plan record came first (before any KILL); the result record is the last line.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let record: serde_json::Value = serde_json::from_str(log_text.lines().last().unwrap()).unwrap();
     let results = record["results"].as_array().unwrap();
     let mut logged: Vec<u64> = results.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     logged.sort();
     assert_eq!(logged, ids);
-    assert!(results.iter().all(|r| r["outcome"] == "error"), "{record}");
+    assert!(
+        results.iter().all(|r| r["outcome"] == "not-attempted"),
+        "{record}"
+    );
     assert_eq!(record["counts"]["killed"], 0);
-    assert_eq!(record["counts"]["errors"], 3);
+    assert_eq!(record["counts"]["not_attempted"], 3);
 }

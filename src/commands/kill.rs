@@ -4,6 +4,7 @@
 //! (scripts); `--dry-run` always works. `--repeat EVERY --for TOTAL` runs bounded rounds on the
 //! same connection, the pt-kill use case without a daemon.
 
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,28 +12,33 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::cli::{Format, KillArgs, KillIdleArgs, KillLongArgs, WithOpenTrx};
-use crate::connect::Connection;
 use crate::exit::{self, AppError, ErrorKind};
 use crate::filter::SessionFilter;
-use crate::remedy::execute::{self, KillDialect, KillResult, Outcome};
+use crate::remedy::execute::{self, KillDialect, KillResult, Outcome, Reconnect, ServerLink};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
 use crate::render::{self, Style};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
+use crate::text;
 
 use super::Context;
 
 /// Bumped when a field of the kill JSON / audit record changes meaning or disappears.
 pub const KILL_SCHEMA_VERSION: u32 = 1;
 
-/// One round: the plan and what happened to it. Also the audit-log record.
+/// One round: the plan and what happened to it. Also the audit log's `"event": "result"` record.
 #[derive(Debug, Serialize)]
 pub struct KillReport {
     pub schema_version: u32,
+    /// `result` (the audit log also holds `plan` records, written before the first KILL).
+    pub event: &'static str,
     pub command: &'static str,
     /// Unix time of the round.
     pub time: u64,
     pub target: String,
+    /// The server's `@@hostname`, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_hostname: Option<String>,
     pub account: String,
     pub dry_run: bool,
     pub summary: String,
@@ -40,6 +46,26 @@ pub struct KillReport {
     pub plan: KillPlan,
     pub results: Vec<KillResult>,
     pub counts: Counts,
+    /// Every reconnect during the round (a lost or stalled connection), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reconnects: Vec<Reconnect>,
+}
+
+/// The audit log's `"event": "plan"` record: what is about to be killed, written (and synced)
+/// before the first KILL.
+#[derive(Debug, Serialize)]
+struct PlanRecord<'a> {
+    schema_version: u32,
+    event: &'static str,
+    command: &'static str,
+    time: u64,
+    target: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_hostname: Option<&'a str>,
+    account: &'a str,
+    summary: String,
+    #[serde(flatten)]
+    plan: &'a KillPlan,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -50,6 +76,14 @@ pub struct Counts {
     pub skipped_changed: usize,
     pub denied: usize,
     pub errors: usize,
+    /// Sent but unanswered, and still on the server after reconnecting.
+    pub not_killed: usize,
+    /// Sent but unanswered, and the server could not be reached again.
+    pub unknown: usize,
+    /// Never sent: the connection was lost first and not restored.
+    pub not_attempted: usize,
+    /// Of `killed`: established from a fresh processlist after reconnecting.
+    pub confirmed_after_reconnect: usize,
 }
 
 impl Counts {
@@ -62,6 +96,13 @@ impl Counts {
             skipped_changed: n(Outcome::SkippedChanged),
             denied: n(Outcome::Denied),
             errors: n(Outcome::Error),
+            not_killed: n(Outcome::NotKilled),
+            unknown: n(Outcome::Unknown),
+            not_attempted: n(Outcome::NotAttempted),
+            confirmed_after_reconnect: results
+                .iter()
+                .filter(|r| r.outcome == Outcome::Killed && r.note.is_some())
+                .count(),
         }
     }
 }
@@ -119,14 +160,20 @@ fn run(
     a: &KillArgs,
 ) -> anyhow::Result<u8> {
     let c = criteria(target, mode, threshold, a)?;
-    let (mut conn, _) = ctx.connect()?;
+    // The audit log is opened before anything else: if it cannot be, nothing is killed.
+    let mut log = match &a.log {
+        Some(path) => Some(AuditLog::open(path)?),
+        None => None,
+    };
+    let (conn, opts) = ctx.connect()?;
+    let mut link = ServerLink::new(conn, Some(&opts));
     let session = KillSession {
         command,
         criteria: c,
         args: a,
         style: ctx.style,
     };
-    session.run(&mut conn)
+    session.run(&mut link, log.as_mut())
 }
 
 struct KillSession<'a> {
@@ -137,15 +184,19 @@ struct KillSession<'a> {
 }
 
 impl KillSession<'_> {
-    fn run(&self, conn: &mut Connection) -> anyhow::Result<u8> {
+    fn run(&self, link: &mut ServerLink, mut log: Option<&mut AuditLog>) -> anyhow::Result<u8> {
         let started = Instant::now();
         let mut confirmed = self.args.yes;
         let mut worst: Option<ErrorKind> = None;
         let mut round = 0u64;
+        // A prompt may wait, and --repeat sleeps between rounds: keep our session open meanwhile.
+        if !self.args.dry_run && (!self.args.yes || self.args.repeat.is_some()) {
+            link.keep_alive();
+        }
         loop {
             round += 1;
             let snap = read::read(
-                conn,
+                link.conn()?,
                 ReadOptions {
                     sample: Duration::ZERO,
                     transactions: true,
@@ -153,62 +204,70 @@ impl KillSession<'_> {
                     local: false,
                 },
             )?;
+            link.learn(&snap);
             let plan = plan::plan(&snap, &self.criteria);
+            let hostname = snap.variables.get("hostname").filter(|h| !h.is_empty());
             if self.args.repeat.is_some() && self.args.format == Format::Table {
                 render::print(&format!("--- round {round} ---"))?;
             }
             if self.args.format == Format::Table {
                 render::print(&plan_text(&plan, &snap, self.style))?;
             }
-            let mut results = Vec::new();
-            let mut fatal = None;
+            let mut execution = execute::Execution::default();
             if !plan.victims.is_empty() && !self.args.dry_run {
                 if !confirmed {
-                    confirm(&plan, self.args.repeat.zip(self.args.for_))?;
+                    match confirm(&plan, self.args.repeat.zip(self.args.for_)) {
+                        Err(e) if e.kind == ErrorKind::Declined => {
+                            eprintln!("Nothing was killed: declined at the prompt.");
+                            return Ok(exit::DECLINED);
+                        }
+                        other => other?,
+                    }
                     confirmed = true;
                 }
-                match read::read_sessions(conn, &snap) {
-                    Ok(now) => {
-                        let (go, skipped) = execute::recheck(&plan, &self.criteria, &now);
-                        let dialect = KillDialect {
-                            flavor: snap.server.flavor,
-                            rds: snap.server.rds || self.args.rds,
-                        };
-                        let (killed, err) = execute::kill(conn, dialect, plan.mode, &go);
-                        results = killed;
-                        results.extend(skipped);
-                        fatal = err;
-                    }
-                    // The server went away (or stalled) while the plan was on screen: nothing
-                    // was attempted, and the report and the audit log say so per session.
-                    Err(e) => {
-                        let why = if e.kind == ErrorKind::ConnectionLost {
-                            "not attempted: the connection was lost before the kill".to_string()
-                        } else {
-                            format!("not attempted: {}", e.message)
-                        };
-                        results = execute::not_attempted(plan.victims.iter(), &why);
-                        fatal = Some(e);
-                    }
+                if let Some(log) = log.as_deref_mut() {
+                    log.write(
+                        &PlanRecord {
+                            schema_version: KILL_SCHEMA_VERSION,
+                            event: "plan",
+                            command: self.command,
+                            time: unix_now(),
+                            target: &snap.target,
+                            server_hostname: hostname.map(String::as_str),
+                            account: &snap.access.user,
+                            summary: plan.summary(),
+                            plan: &plan,
+                        },
+                        "nothing was killed in this round",
+                    )?;
                 }
+                let dialect = KillDialect {
+                    flavor: snap.server.flavor,
+                    rds: snap.server.rds || self.args.rds,
+                };
+                execution = execute::execute(link, &plan, &self.criteria, dialect);
             }
+            let fatal = execution.fatal.take();
             let report = KillReport {
                 schema_version: KILL_SCHEMA_VERSION,
+                event: "result",
                 command: self.command,
-                time: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                time: unix_now(),
                 target: snap.target.clone(),
+                server_hostname: hostname.cloned(),
                 account: snap.access.user.clone(),
                 dry_run: self.args.dry_run,
                 summary: plan.summary(),
-                counts: Counts::of(plan.victims.len(), &results),
+                counts: Counts::of(plan.victims.len(), &execution.results),
                 plan,
-                results,
+                results: execution.results,
+                reconnects: execution.reconnects,
             };
-            if let Some(path) = &self.args.log {
-                append_log(path, &report)?;
-            }
+            // The report reaches the person even when the log cannot take it.
+            let logged = match log.as_deref_mut() {
+                Some(log) => log.write(&report, "the results shown were not recorded in it"),
+                None => Ok(()),
+            };
             match self.args.format {
                 Format::Json if self.args.repeat.is_some() => {
                     render::print(&serde_json::to_string(&report)?)?
@@ -216,14 +275,21 @@ impl KillSession<'_> {
                 Format::Json => render::print(&render::json(&report))?,
                 Format::Table => render::print(&results_text(&report, self.style))?,
             }
+            logged?;
             if let Some(e) = fatal {
                 return Err(e.into());
             }
-            // Any failed kill outranks a merely denied one across rounds.
-            if let Some(k) = execute::failure_kind(&report.results)
-                && worst != Some(ErrorKind::ActionFailed)
-            {
-                worst = Some(k);
+            // Across rounds the gravest outcome decides: an unknown one (18) outranks a failed
+            // kill (3), which outranks a merely denied one (17).
+            let rank = |k: Option<ErrorKind>| match k {
+                Some(ErrorKind::ConnectionLost) => 3,
+                Some(ErrorKind::ActionFailed) => 2,
+                Some(_) => 1,
+                None => 0,
+            };
+            let this = execute::failure_kind(&report.results);
+            if rank(this) > rank(worst) {
+                worst = this;
             }
             match (self.args.repeat, self.args.for_) {
                 (Some(every), Some(total)) if started.elapsed() + every <= total => {
@@ -236,46 +302,103 @@ impl KillSession<'_> {
     }
 }
 
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// "1 session", "2 sessions".
+fn sessions(n: usize) -> String {
+    format!("{n} session{}", if n == 1 { "" } else { "s" })
+}
+
 /// Ask before killing; refuse without a terminal unless --yes.
 fn confirm(plan: &KillPlan, repeat: Option<(Duration, Duration)>) -> Result<(), AppError> {
+    let n = plan.victims.len();
+    let these = if n == 1 { "this" } else { "these" };
     let question = match repeat {
         Some((every, total)) => format!(
-            "Kill these {} sessions now, and whatever matches every {} for {}?",
-            plan.victims.len(),
+            "Kill {these} {} now, and whatever matches every {} for {}?",
+            sessions(n),
             humantime::format_duration(every),
             humantime::format_duration(total)
         ),
-        None => format!("Kill these {} sessions?", plan.victims.len()),
+        None => format!("Kill {these} {}?", sessions(n)),
     };
-    super::confirm(
-        &question,
-        &format!("kill {} sessions", plan.victims.len()),
-        "killed",
+    super::confirm(&question, &format!("kill {}", sessions(n)), "killed")
+}
+
+/// The `--log` file: JSON lines, appended, created readable by its owner only (it holds full
+/// query texts). Opened before connecting; every record is written whole and synced, the plan
+/// record before the first KILL.
+struct AuditLog {
+    path: std::path::PathBuf,
+    file: File,
+}
+
+impl AuditLog {
+    fn open(path: &Path) -> Result<AuditLog, AppError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map(|file| AuditLog {
+                path: path.to_path_buf(),
+                file,
+            })
+            .map_err(|e| Self::error(path, "open", &e, "nothing was killed"))
+    }
+
+    /// Append one record; `otherwise` says what the failure means for the kills.
+    fn write<T: Serialize>(&mut self, record: &T, otherwise: &str) -> Result<(), AppError> {
+        let mut line = serde_json::to_string(record).expect("records serialize");
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| Self::error(&self.path, "write", &e, otherwise))
+    }
+
+    fn error(path: &Path, what: &str, e: &std::io::Error, otherwise: &str) -> AppError {
+        AppError::new(
+            ErrorKind::Other,
+            format!(
+                "cannot {what} the audit log {}: {e}; {otherwise}",
+                text::escape(&path.to_string_lossy())
+            ),
+        )
+        .hint("give --log a writable file (its directory must exist), or leave --log out")
+    }
+}
+
+/// `Target: 127.0.0.1:3306 (db1) as root@localhost`: the server a plan or a result is about.
+fn target_line(target: &str, hostname: Option<&str>, account: &str) -> String {
+    let host = hostname
+        .filter(|h| !h.is_empty())
+        .map(|h| format!(" ({})", text::escape(h)))
+        .unwrap_or_default();
+    format!(
+        "Target: {}{host} as {}",
+        text::escape(target),
+        text::escape(account)
     )
 }
 
-fn append_log(path: &Path, report: &KillReport) -> Result<(), AppError> {
-    let line = serde_json::to_string(report).expect("report serializes");
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| writeln!(f, "{line}"))
-        .map_err(|e| {
-            AppError::new(
-                ErrorKind::Other,
-                format!("cannot write the audit log {}: {e}", path.display()),
-            )
-        })
-}
-
-/// The plan as a table with its summary.
+/// The plan as a table with its summary: one line per session, every server string escaped.
 pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
-    let mut out = String::new();
+    let mut out = target_line(
+        &snap.target,
+        snap.variables.get("hostname").map(String::as_str),
+        &snap.access.user,
+    );
+    out.push('\n');
     if plan.victims.is_empty() {
         out.push_str(&format!(
             "Nothing to kill: no session matches ({}) among {} sessions.",
-            plan.criteria.join(", "),
+            text::escape(&plan.criteria.join(", ")),
             plan.total_sessions
         ));
         if !plan.protected.is_empty() {
@@ -287,20 +410,25 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
         return out;
     }
     out.push_str(&format!("{} {}\n", style.bold("Plan:"), plan.summary()));
-    out.push_str(&format!("Criteria: {}\n", plan.criteria.join(", ")));
+    out.push_str(&format!(
+        "Criteria: {}\n",
+        text::escape(&plan.criteria.join(", "))
+    ));
     let mut t = style.table();
+    // One line per session, whatever the width: a wrapped row is easy to misread.
+    t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
     t.set_header(vec![
         "id", "user", "host", "db", "command", "time", "state", "open trx", "query", "why",
     ]);
     for v in &plan.victims {
         t.add_row(vec![
             v.id.to_string(),
-            v.user.clone(),
-            v.host.clone(),
-            v.db.clone().unwrap_or_default(),
-            v.command.clone(),
+            text::snippet(&v.user, 32),
+            text::snippet(&v.host, 40),
+            text::snippet(v.db.as_deref().unwrap_or_default(), 24),
+            text::snippet(&v.command, 20),
             render::secs(v.time_s),
-            v.state.clone(),
+            text::snippet(&v.state, 30),
             v.trx_age_s
                 .map(|a| {
                     format!(
@@ -311,7 +439,7 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
                 })
                 .unwrap_or_default(),
             render::snippet(v.info.as_deref(), 40),
-            v.reason.clone(),
+            text::escape(&v.reason).into_owned(),
         ]);
     }
     out.push_str(&format!("{t}\n"));
@@ -320,7 +448,7 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
     if others > 0 && !snap.access.privileges.can_kill_others() && !snap.server.rds {
         out.push_str(&style.yellow(&format!(
             "Warning: {others} of these belong to other accounts and {} lacks CONNECTION_ADMIN/SUPER: those kills will be denied.\n",
-            snap.access.user
+            text::escape(&snap.access.user)
         )));
     }
     out
@@ -334,15 +462,47 @@ fn results_text(r: &KillReport, style: Style) -> String {
         return "Dry run: nothing was killed.".into();
     }
     let c = &r.counts;
-    let mut out = format!(
-        "{} {} killed, {} already gone, {} skipped (changed since the plan), {} denied, {} errors\n",
-        style.bold("Result:"),
-        c.killed,
-        c.gone,
-        c.skipped_changed,
-        c.denied,
-        c.errors
-    );
+    let mut out = String::new();
+    for x in &r.reconnects {
+        let what = match (x.reconnected, x.connection_id) {
+            (true, Some(id)) => format!("reconnected as connection {id}"),
+            _ => format!(
+                "could not reconnect: {}",
+                x.error.as_deref().unwrap_or("unknown error")
+            ),
+        };
+        out.push_str(&format!(
+            "Reconnect: lost the connection while {}; {}.\n",
+            text::escape(&x.during),
+            text::escape(&what)
+        ));
+    }
+    let mut line = format!("{} {} killed", style.bold("Result:"), c.killed,);
+    if c.confirmed_after_reconnect > 0 {
+        line.push_str(&format!(
+            " ({} {})",
+            c.confirmed_after_reconnect,
+            execute::CONFIRMED_AFTER_RECONNECT
+        ));
+    }
+    line.push_str(&format!(
+        ", {} already gone, {} skipped (changed since the plan), {} denied, {} errors",
+        c.gone, c.skipped_changed, c.denied, c.errors
+    ));
+    for (n, what) in [
+        (c.not_killed, "not killed (still there after reconnecting)"),
+        (c.unknown, "unknown (no answer, server unreachable)"),
+        (c.not_attempted, "not attempted"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {n} {what}"));
+        }
+    }
+    out.push_str(&line);
+    out.push_str(&format!(
+        "\n{}\n",
+        target_line(&r.target, r.server_hostname.as_deref(), &r.account)
+    ));
     let not_killed: Vec<&KillResult> = r
         .results
         .iter()
@@ -350,16 +510,17 @@ fn results_text(r: &KillReport, style: Style) -> String {
         .collect();
     if !not_killed.is_empty() {
         let mut t = style.table();
+        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
         t.set_header(vec!["id", "user", "outcome", "detail"]);
         for x in not_killed {
             t.add_row(vec![
                 x.id.to_string(),
-                x.user.clone(),
+                text::snippet(&x.user, 32),
                 serde_json::to_value(x.outcome)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
-                x.error.clone().unwrap_or_default(),
+                text::snippet(x.error.as_deref().unwrap_or_default(), 120),
             ]);
         }
         out.push_str(&format!("{t}\n"));

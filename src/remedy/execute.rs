@@ -1,19 +1,32 @@
-//! Carrying out a confirmed kill plan, race-safely, with one result per session.
+//! Carrying out a confirmed kill plan, race-safely, with one truthful result per session.
 //!
 //! Right before killing, the processlist is read again in ONE query and every victim is checked:
 //! same user, host and command, still over the threshold, and not active since the plan was made
 //! (its time in state did not go backwards). Anything else is skipped, never killed. The KILLs
 //! then go out as multi-statement batches (one round trip for hundreds of sessions); a batch
 //! stops at the first failing KILL, so we record that one and resume after it.
+//!
+//! A KILL that was sent but never answered (the connection was cut or stalled past the query
+//! timeout) is never reported as "not attempted": we reconnect (after dropping the old
+//! connection, so there are never two), read the processlist again and settle each such victim
+//! by what the server shows: gone or `Killed` means killed, still there means not killed. Victims
+//! of later batches, never sent, are re-checked against that fresh processlist like before the
+//! first KILL and then killed. When we cannot reconnect, the unanswered ones are `unknown`.
+//!
+//! Everything that talks to the server goes through [`Link`], so the settling logic is tested
+//! here without one.
 
 use std::collections::HashMap;
 
-use mysql::prelude::Queryable;
 use serde::Serialize;
 
-use crate::connect::{Connection, error};
+use mysql::prelude::Queryable;
+
+use crate::connect::{self, ConnectOptions, Connection, error};
 use crate::exit::{AppError, ErrorKind};
-use crate::snapshot::{Flavor, Session};
+use crate::snapshot::read;
+use crate::snapshot::{Flavor, ProcesslistSource, Session, SessionKind, Snapshot, flavor};
+use crate::text;
 
 use super::plan::{Criteria, KillMode, KillPlan, Victim, meets_threshold, protection};
 
@@ -21,15 +34,25 @@ use super::plan::{Criteria, KillMode, KillPlan, Victim, meets_threshold, protect
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// The server confirmed the KILL, or, after a lost answer, the session is gone or `Killed`
+    /// in a fresh processlist (then `note` says so).
     Killed,
-    /// The session had already ended (ERROR 1094, or gone from the processlist).
+    /// The session had already ended before our KILL (ERROR 1094, or gone from the processlist
+    /// at the re-check).
     Gone,
     /// The session woke up or changed since the plan: left alone.
     SkippedChanged,
     /// ERROR 1095: we may not kill it (missing CONNECTION_ADMIN / SUPER).
     Denied,
-    /// Anything else, including a lost connection (not attempted).
+    /// The KILL failed with another server error.
     Error,
+    /// The KILL was sent but not answered, and after reconnecting the session is still there.
+    NotKilled,
+    /// The KILL was sent but not answered, and the server could not be reached again to check.
+    Unknown,
+    /// No KILL was sent for it: the connection was lost before, and could not be restored (or
+    /// the processlist could not be read to re-check it).
+    NotAttempted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +65,13 @@ pub struct KillResult {
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How a `killed` outcome was established when not from the KILL's own answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The words on a result settled from a fresh processlist after reconnecting.
+pub const CONFIRMED_AFTER_RECONNECT: &str = "confirmed after reconnecting";
 
 /// How KILL is spelled on this server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +105,19 @@ pub fn recheck<'a>(
     c: &Criteria,
     now: &[Session],
 ) -> (Vec<&'a Victim>, Vec<KillResult>) {
+    recheck_victims(plan.victims.iter(), c, now)
+}
+
+/// [`recheck`] for some of the plan's victims.
+fn recheck_victims<'a>(
+    victims: impl IntoIterator<Item = &'a Victim>,
+    c: &Criteria,
+    now: &[Session],
+) -> (Vec<&'a Victim>, Vec<KillResult>) {
     let by_id: HashMap<u64, &Session> = now.iter().map(|s| (s.id, s)).collect();
     let mut go = Vec::new();
     let mut skipped = Vec::new();
-    for v in &plan.victims {
+    for v in victims {
         match by_id.get(&v.id) {
             None => skipped.push(result(
                 v,
@@ -109,12 +147,7 @@ fn changed(v: &Victim, s: &Session, c: &Criteria) -> Option<String> {
     if v.query_id.is_some() && s.query_id != v.query_id {
         return Some("runs another statement now".into());
     }
-    // Time in state only grows while nothing happens; if it went back, the session was active.
-    let went_back = match (v.time_ms, s.time_ms) {
-        (Some(before), Some(now)) => now < before,
-        _ => s.time_s < v.time_s,
-    };
-    if went_back {
+    if went_back(v, s) {
         return Some(format!(
             "active since the plan (time in state {}s, was {}s)",
             s.time_s, v.time_s
@@ -129,6 +162,14 @@ fn changed(v: &Victim, s: &Session, c: &Criteria) -> Option<String> {
     None
 }
 
+/// Time in state only grows while nothing happens; if it went back, the session was active.
+fn went_back(v: &Victim, s: &Session) -> bool {
+    match (v.time_ms, s.time_ms) {
+        (Some(before), Some(now)) => now < before,
+        _ => s.time_s < v.time_s,
+    }
+}
+
 fn result(v: &Victim, outcome: Outcome, error: Option<String>) -> KillResult {
     KillResult {
         id: v.id,
@@ -138,6 +179,7 @@ fn result(v: &Victim, outcome: Outcome, error: Option<String>) -> KillResult {
         time_s: v.time_s,
         outcome,
         error,
+        note: None,
     }
 }
 
@@ -145,53 +187,561 @@ fn result(v: &Victim, outcome: Outcome, error: Option<String>) -> KillResult {
 /// cost two round trips.
 const BATCH: usize = 500;
 
-/// Kill the victims, one result each. A lost connection ends the run: the remaining victims are
-/// reported as not attempted, and the error is returned beside the results.
-pub fn kill(
-    c: &mut Connection,
+/// At most this many reconnects in one execution: a server that drops every connection we open
+/// ends the run (the victims left are `unknown` or `not-attempted`) instead of looping.
+const MAX_RECONNECTS: usize = 3;
+
+/// A server error answering one KILL.
+#[derive(Debug, Clone)]
+pub struct ServerError {
+    pub code: u16,
+    pub message: String,
+}
+
+/// A statement or read that did not get its answer.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The connection is unusable (cut, closed, or stalled past the query timeout): reconnect.
+    pub lost: bool,
+    pub error: AppError,
+}
+
+/// What came back for one batch of KILL statements.
+#[derive(Debug)]
+pub enum Answer {
+    /// The first `done` statements succeeded; then either the end of the batch, or a server
+    /// error for statement `done` (the server runs no statement after a failing one).
+    Answered {
+        done: usize,
+        error: Option<ServerError>,
+    },
+    /// The first `done` statements succeeded, then the connection failed: the statements after
+    /// them were sent but got no answer.
+    Lost { done: usize, failure: Failure },
+}
+
+/// The one connection an execution talks through, and how to open it again.
+pub trait Link {
+    /// The processlist now, without our own session.
+    fn processlist(&mut self) -> Result<Vec<Session>, Failure>;
+    /// Send these statements in one round trip.
+    fn send(&mut self, stmts: &[String]) -> Answer;
+    /// Drop the current connection, then open a new one: its connection id.
+    fn reconnect(&mut self) -> Result<u64, AppError>;
+    /// Tell the person watching (stderr): every reconnect is announced as it happens.
+    fn announce(&mut self, message: &str);
+    /// Our connection id on the server (None: not connected).
+    fn connection_id(&mut self) -> Option<u64>;
+}
+
+/// One reconnect during an execution, as the report and the audit log record it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconnect {
+    /// What we were doing when the connection failed.
+    pub during: String,
+    /// Why the old connection was given up.
+    pub reason: String,
+    pub reconnected: bool,
+    /// Our new connection id on the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<u64>,
+    /// Why reconnecting failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The outcome of an execution: one result per victim of the plan, the reconnects, and the
+/// error that ended it early (the connection was lost and could not be restored).
+#[derive(Debug, Default)]
+pub struct Execution {
+    pub results: Vec<KillResult>,
+    pub reconnects: Vec<Reconnect>,
+    pub fatal: Option<AppError>,
+}
+
+/// Re-check the plan against a fresh processlist and kill what still qualifies; settle every
+/// KILL whose answer was lost. One result per victim of the plan, in no particular order.
+pub fn execute(
+    link: &mut dyn Link,
+    plan: &KillPlan,
+    c: &Criteria,
     dialect: KillDialect,
-    mode: KillMode,
-    victims: &[&Victim],
-) -> (Vec<KillResult>, Option<AppError>) {
-    let mut results = Vec::with_capacity(victims.len());
-    let mut next = 0;
-    while next < victims.len() {
-        let chunk = &victims[next..(next + BATCH).min(victims.len())];
-        let sql: Vec<String> = chunk.iter().map(|v| dialect.statement(v, mode)).collect();
-        let (done, failure) = run_batch(c, &sql.join(";"));
-        for v in &chunk[..done] {
-            results.push(result(v, Outcome::Killed, None));
+) -> Execution {
+    let mut x = Execution::default();
+    let now = match fresh_processlist(link, &mut x, "re-reading the processlist before the kill") {
+        Ok(now) => now,
+        Err(e) => {
+            let why = if e.kind == ErrorKind::ConnectionLost {
+                "not attempted: the connection was lost before the kill and could not be restored"
+                    .to_string()
+            } else {
+                format!("not attempted: {}", e.message)
+            };
+            x.results.extend(with_outcome(
+                plan.victims.iter(),
+                Outcome::NotAttempted,
+                &why,
+            ));
+            x.fatal = Some(e);
+            return x;
         }
-        next += done;
-        match failure {
-            None => {}
-            Some(e) if is_connection_lost(&e) => {
-                let err = error::query_error(&e, &c.target, "killing sessions");
-                results.extend(not_attempted(
-                    victims[next..].iter().copied(),
-                    "not attempted: the connection was lost",
-                ));
-                return (results, Some(err));
+    };
+    let (mut queue, skipped) = recheck(plan, c, &now);
+    x.results.extend(skipped);
+    send_all(link, &mut x, &mut queue, plan.mode, dialect, Some(c));
+    x
+}
+
+/// Send the KILLs for `queue` in batches, settling lost answers after reconnecting; the victims
+/// not yet sent after a reconnect are re-checked under `c` first (when given).
+fn send_all(
+    link: &mut dyn Link,
+    x: &mut Execution,
+    queue: &mut Vec<&Victim>,
+    mode: KillMode,
+    dialect: KillDialect,
+    c: Option<&Criteria>,
+) {
+    while !queue.is_empty() {
+        let chunk: Vec<&Victim> = queue.drain(..BATCH.min(queue.len())).collect();
+        let sql: Vec<String> = chunk.iter().map(|v| dialect.statement(v, mode)).collect();
+        match link.send(&sql) {
+            Answer::Answered { done, error } => {
+                let done = done.min(chunk.len());
+                x.results.extend(
+                    chunk[..done]
+                        .iter()
+                        .map(|v| result(v, Outcome::Killed, None)),
+                );
+                let rest = &chunk[done..];
+                match (error, rest.split_first()) {
+                    (Some(e), Some((v, after))) => {
+                        x.results.push(failed(v, &e));
+                        // The server runs no statement after a failing one: send them again.
+                        queue.splice(0..0, after.iter().copied());
+                    }
+                    // Fewer answers than statements and no error (never seen): say so rather
+                    // than send them again forever.
+                    _ => x.results.extend(with_outcome(
+                        rest.iter().copied(),
+                        Outcome::Error,
+                        "the server returned no answer for this KILL",
+                    )),
+                }
             }
-            Some(e) => {
-                // The failing statement is victims[next]; the server ran none after it.
-                results.push(failed(victims[next], &e));
-                next += 1;
+            Answer::Lost { done, failure } => {
+                let done = done.min(chunk.len());
+                x.results.extend(
+                    chunk[..done]
+                        .iter()
+                        .map(|v| result(v, Outcome::Killed, None)),
+                );
+                let unanswered = &chunk[done..];
+                let during = format!("killing ({done} of {} KILLs answered)", chunk.len());
+                let old = link.connection_id();
+                match reconnect_and_read(link, x, &during, &failure.error) {
+                    Ok(now) => {
+                        let (now, old_busy) = wait_for_old_connection(link, now, old);
+                        let by_id: HashMap<u64, &Session> = now.iter().map(|s| (s.id, s)).collect();
+                        x.results
+                            .extend(unanswered.iter().map(|v| settle(v, mode, &by_id, old_busy)));
+                        if let Some(c) = c {
+                            let (go, skipped) = recheck_victims(queue.drain(..), c, &now);
+                            x.results.extend(skipped);
+                            *queue = go;
+                        }
+                    }
+                    Err(e) => {
+                        x.results.extend(with_outcome(
+                            unanswered.iter().copied(),
+                            Outcome::Unknown,
+                            "KILL sent, but no answer came and the server could not be reached again to check",
+                        ));
+                        x.results.extend(with_outcome(
+                            queue.drain(..),
+                            Outcome::NotAttempted,
+                            "not attempted: the connection was lost and could not be restored",
+                        ));
+                        x.fatal = Some(e);
+                        return;
+                    }
+                }
             }
         }
     }
-    (results, None)
 }
 
-/// Results for victims we never sent a KILL for, because the connection failed first.
-pub fn not_attempted<'a>(
+/// The processlist, reconnecting once (announced) when the connection turns out to be gone.
+fn fresh_processlist(
+    link: &mut dyn Link,
+    x: &mut Execution,
+    during: &str,
+) -> Result<Vec<Session>, AppError> {
+    match link.processlist() {
+        Ok(now) => Ok(now),
+        Err(f) if f.lost => reconnect_and_read(link, x, during, &f.error),
+        Err(f) => Err(f.error),
+    }
+}
+
+/// Reconnect (announced and recorded) and read the processlist on the new connection. An error
+/// here means the server could not be reached again: [`ErrorKind::ConnectionLost`].
+fn reconnect_and_read(
+    link: &mut dyn Link,
+    x: &mut Execution,
+    during: &str,
+    cause: &AppError,
+) -> Result<Vec<Session>, AppError> {
+    let mut cause = cause.clone();
+    loop {
+        if x.reconnects.len() >= MAX_RECONNECTS {
+            return Err(lost_for_good(&cause, "too many reconnects"));
+        }
+        link.announce(&format!(
+            "lost the connection while {during}: {}; reconnecting",
+            cause.message
+        ));
+        match link.reconnect() {
+            Err(e) => {
+                x.reconnects.push(Reconnect {
+                    during: during.to_string(),
+                    reason: cause.message.clone(),
+                    reconnected: false,
+                    connection_id: None,
+                    error: Some(e.message.clone()),
+                });
+                link.announce(&format!("could not reconnect: {}", e.message));
+                return Err(lost_for_good(&cause, &e.message));
+            }
+            Ok(id) => {
+                x.reconnects.push(Reconnect {
+                    during: during.to_string(),
+                    reason: cause.message.clone(),
+                    reconnected: true,
+                    connection_id: Some(id),
+                    error: None,
+                });
+                link.announce(&format!(
+                    "reconnected (connection id {id}); checking every victim against a fresh processlist"
+                ));
+            }
+        }
+        match link.processlist() {
+            Ok(now) => return Ok(now),
+            Err(f) if f.lost => cause = f.error,
+            Err(f) => return Err(f.error),
+        }
+    }
+}
+
+fn lost_for_good(cause: &AppError, why: &str) -> AppError {
+    AppError::new(
+        ErrorKind::ConnectionLost,
+        format!(
+            "{}; reconnecting failed ({why})",
+            cause.message.trim_end_matches('.')
+        ),
+    )
+    .hint("check the server with `conncheck sessions` before retrying: sessions marked unknown may or may not have been killed")
+}
+
+/// How long to wait for our previous connection to finish (or abandon) its batch of KILLs
+/// before settling: the server keeps running a multi-statement batch after the client is gone,
+/// until it fails to send an answer.
+const OLD_CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Re-read the processlist until our previous connection `old` is gone or idle (bounded by
+/// [`OLD_CONNECTION_WAIT`]): the processlist to settle by, and whether `old` is still busy.
+fn wait_for_old_connection(
+    link: &mut dyn Link,
+    mut now: Vec<Session>,
+    old: Option<u64>,
+) -> (Vec<Session>, bool) {
+    let busy =
+        |now: &[Session]| old.is_some_and(|o| now.iter().any(|s| s.id == o && !s.is_sleeping()));
+    let started = std::time::Instant::now();
+    while busy(&now) && started.elapsed() < OLD_CONNECTION_WAIT {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        match link.processlist() {
+            Ok(n) => now = n,
+            Err(_) => break,
+        }
+    }
+    let still = busy(&now);
+    (now, still)
+}
+
+/// What a fresh processlist says about a victim whose KILL went unanswered. `old_busy`: our
+/// previous connection was still running its batch, so a victim still there may yet be killed.
+fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>, old_busy: bool) -> KillResult {
+    let killed = |why: &str| {
+        let mut r = result(v, Outcome::Killed, None);
+        r.note = Some(format!("{CONFIRMED_AFTER_RECONNECT}: {why}"));
+        r
+    };
+    // An id is only the same session with the same account (ids restart with the server).
+    let same = now
+        .get(&v.id)
+        .filter(|s| s.user == v.user && s.host == v.host);
+    let Some(s) = same else {
+        return killed("the session is gone");
+    };
+    if s.kind() == SessionKind::Killed {
+        return killed("the server is ending it");
+    }
+    let still_running = match mode {
+        KillMode::Connection => true,
+        // KILL QUERY leaves the connection: the statement is what must be gone.
+        KillMode::Query => {
+            !s.is_sleeping()
+                && match (v.query_id, s.query_id) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => !went_back(v, s),
+                }
+        }
+    };
+    if still_running && old_busy {
+        result(
+            v,
+            Outcome::Unknown,
+            Some(
+                "KILL sent but not answered; still on the server, and our previous connection was still running its KILLs"
+                    .to_string(),
+            ),
+        )
+    } else if still_running {
+        result(
+            v,
+            Outcome::NotKilled,
+            Some("KILL sent but not answered; still on the server after reconnecting".to_string()),
+        )
+    } else {
+        killed("its statement is no longer running")
+    }
+}
+
+/// The same outcome and words for several victims.
+fn with_outcome<'a>(
     victims: impl IntoIterator<Item = &'a Victim>,
+    outcome: Outcome,
     why: &str,
 ) -> Vec<KillResult> {
     victims
         .into_iter()
-        .map(|v| result(v, Outcome::Error, Some(why.to_string())))
+        .map(|v| result(v, outcome, Some(why.to_string())))
         .collect()
+}
+
+fn failed(v: &Victim, e: &ServerError) -> KillResult {
+    let outcome = match e.code {
+        crate::connect::error::code::NO_SUCH_THREAD => Outcome::Gone,
+        crate::connect::error::code::KILL_DENIED
+        | crate::connect::error::code::SPECIFIC_ACCESS_DENIED => Outcome::Denied,
+        _ => Outcome::Error,
+    };
+    let text = match outcome {
+        Outcome::Denied => format!(
+            "{}: killing another account's session needs CONNECTION_ADMIN or SUPER (MariaDB: CONNECTION ADMIN; RDS: use mysql.rds_kill)",
+            e.message
+        ),
+        _ => e.message.clone(),
+    };
+    result(v, outcome, Some(text))
+}
+
+/// Our own session's `wait_timeout` and `interactive_timeout` while a kill may wait (at the
+/// confirmation prompt, between `--repeat` rounds): the server default
+/// (https://mariadb.com/kb/en/server-system-variables/#wait_timeout), so a short server-wide
+/// value (as diagnose may advise) cannot close our session meanwhile.
+pub const OWN_WAIT_TIMEOUT_S: u64 = 28_800;
+
+/// The [`Link`] to a real server: the run's one connection (never two at once: the old one is
+/// dropped before a new one is opened) and the options to open it again.
+pub struct ServerLink<'a> {
+    conn: Option<Connection>,
+    /// None: this link cannot reconnect.
+    opts: Option<&'a ConnectOptions>,
+    target: String,
+    flavor: Flavor,
+    version: (u16, u16, u16),
+    source: ProcesslistSource,
+    keep_alive: bool,
+}
+
+impl<'a> ServerLink<'a> {
+    /// `opts`: how to reconnect (None: a lost connection stays lost).
+    pub fn new(conn: Connection, opts: Option<&'a ConnectOptions>) -> Self {
+        ServerLink {
+            target: conn.target.clone(),
+            conn: Some(conn),
+            opts,
+            flavor: Flavor::default(),
+            version: (0, 0, 0),
+            source: ProcesslistSource::default(),
+            keep_alive: false,
+        }
+    }
+
+    /// Learn from a snapshot how to read this server's processlist.
+    pub fn learn(&mut self, snap: &Snapshot) {
+        self.flavor = snap.server.flavor;
+        self.version = snap.server.version_number;
+        self.source = snap.server.processlist_source;
+    }
+
+    /// The current connection (for reading a snapshot).
+    pub fn conn(&mut self) -> Result<&mut Connection, AppError> {
+        self.conn.as_mut().ok_or_else(|| {
+            AppError::new(
+                ErrorKind::ConnectionLost,
+                format!("not connected to {} any more", self.target),
+            )
+        })
+    }
+
+    /// Set our session's wait_timeout long ([`OWN_WAIT_TIMEOUT_S`]), now and after every
+    /// reconnect. Best effort: a server that refuses it only costs us the protection.
+    pub fn keep_alive(&mut self) {
+        self.keep_alive = true;
+        if let Some(c) = self.conn.as_mut() {
+            let _ = c.conn.query_drop(format!(
+                "SET SESSION wait_timeout = {OWN_WAIT_TIMEOUT_S}, interactive_timeout = {OWN_WAIT_TIMEOUT_S}"
+            ));
+        }
+    }
+
+    fn failure(&self, e: &mysql::Error, what: &str) -> Failure {
+        Failure {
+            lost: error::server_code(e).is_none(),
+            error: error::query_error(e, &self.target, what),
+        }
+    }
+
+    fn not_connected(&self) -> Failure {
+        Failure {
+            lost: true,
+            error: AppError::new(
+                ErrorKind::ConnectionLost,
+                format!("not connected to {} any more", self.target),
+            ),
+        }
+    }
+}
+
+impl Link for ServerLink<'_> {
+    fn processlist(&mut self) -> Result<Vec<Session>, Failure> {
+        let sql = read::processlist_sql(self.flavor, self.source);
+        let Some(c) = self.conn.as_mut() else {
+            return Err(self.not_connected());
+        };
+        let own = c.id();
+        let rows: Result<Vec<mysql::Row>, mysql::Error> = c.conn.query(sql);
+        match rows {
+            Ok(rows) => Ok(rows
+                .iter()
+                .map(read::session_from_row)
+                .filter(|s| s.id != own)
+                .collect()),
+            Err(e) => Err(self.failure(&e, "re-reading the processlist")),
+        }
+    }
+
+    fn send(&mut self, stmts: &[String]) -> Answer {
+        match self.conn.as_mut() {
+            Some(c) => send_on(c, stmts),
+            None => Answer::Lost {
+                done: 0,
+                failure: self.not_connected(),
+            },
+        }
+    }
+
+    fn reconnect(&mut self) -> Result<u64, AppError> {
+        // Drop (and so close) the old connection first: never two at once.
+        self.conn = None;
+        let opts = self.opts.ok_or_else(|| {
+            AppError::new(ErrorKind::ConnectionLost, "this step does not reconnect")
+        })?;
+        let mut c = connect::open(opts)?;
+        for sql in flavor::session_guards(self.flavor, self.version, c.query_timeout.as_secs()) {
+            let _ = c.conn.query_drop(sql);
+        }
+        let id = c.id();
+        self.conn = Some(c);
+        if self.keep_alive {
+            self.keep_alive();
+        }
+        Ok(id)
+    }
+
+    fn announce(&mut self, message: &str) {
+        eprintln!("conncheck: {}", text::escape(message));
+    }
+
+    fn connection_id(&mut self) -> Option<u64> {
+        self.conn.as_ref().map(Connection::id)
+    }
+}
+
+/// A link over a borrowed connection that does not reconnect.
+struct Borrowed<'c>(&'c mut Connection);
+
+impl Link for Borrowed<'_> {
+    fn processlist(&mut self) -> Result<Vec<Session>, Failure> {
+        Err(Failure {
+            lost: true,
+            error: AppError::new(ErrorKind::ConnectionLost, "not re-read here"),
+        })
+    }
+    fn send(&mut self, stmts: &[String]) -> Answer {
+        send_on(self.0, stmts)
+    }
+    fn reconnect(&mut self) -> Result<u64, AppError> {
+        Err(AppError::new(
+            ErrorKind::ConnectionLost,
+            "this step does not reconnect",
+        ))
+    }
+    fn announce(&mut self, message: &str) {
+        eprintln!("conncheck: {}", text::escape(message));
+    }
+    fn connection_id(&mut self) -> Option<u64> {
+        Some(self.0.id())
+    }
+}
+
+/// One batch of KILLs on `c`, and what came back.
+fn send_on(c: &mut Connection, stmts: &[String]) -> Answer {
+    let (done, e) = run_batch(c, &stmts.join(";"));
+    match e {
+        None if done < stmts.len() => Answer::Lost {
+            done,
+            failure: Failure {
+                lost: true,
+                error: AppError::new(
+                    ErrorKind::ConnectionLost,
+                    "killing sessions: the server answered fewer KILLs than were sent",
+                ),
+            },
+        },
+        None => Answer::Answered { done, error: None },
+        Some(e) => match error::server_code(&e) {
+            Some(code) => Answer::Answered {
+                done,
+                error: Some(ServerError {
+                    code,
+                    message: error::server_message(&e),
+                }),
+            },
+            None => Answer::Lost {
+                done,
+                failure: Failure {
+                    lost: true,
+                    error: error::query_error(&e, &c.target, "killing sessions"),
+                },
+            },
+        },
+    }
 }
 
 /// Send one multi-statement batch: how many statements succeeded before the first failure.
@@ -213,35 +763,35 @@ fn run_batch(c: &mut Connection, sql: &str) -> (usize, Option<mysql::Error>) {
     (done, None)
 }
 
-fn is_connection_lost(e: &mysql::Error) -> bool {
-    error::server_code(e).is_none()
-}
-
-fn failed(v: &Victim, e: &mysql::Error) -> KillResult {
-    let msg = error::server_message(e);
-    let outcome = match error::server_code(e) {
-        Some(error::code::NO_SUCH_THREAD) => Outcome::Gone,
-        Some(error::code::KILL_DENIED | error::code::SPECIFIC_ACCESS_DENIED) => Outcome::Denied,
-        _ => Outcome::Error,
-    };
-    let text = match outcome {
-        Outcome::Denied => format!(
-            "{msg}: killing another account's session needs CONNECTION_ADMIN or SUPER (MariaDB: CONNECTION ADMIN; RDS: use mysql.rds_kill)"
-        ),
-        _ => msg,
-    };
-    result(v, outcome, Some(text))
+/// Kill victims that were already re-checked, over `c`, without reconnecting (used by
+/// `set-timeouts --kill-existing`). A KILL whose answer is lost is `unknown`, the victims never
+/// sent `not-attempted`, and the error is returned beside the results.
+pub fn kill(
+    c: &mut Connection,
+    dialect: KillDialect,
+    mode: KillMode,
+    victims: &[&Victim],
+) -> (Vec<KillResult>, Option<AppError>) {
+    let mut link = Borrowed(c);
+    let mut x = Execution::default();
+    let mut queue: Vec<&Victim> = victims.to_vec();
+    send_all(&mut link, &mut x, &mut queue, mode, dialect, None);
+    (x.results, x.fatal)
 }
 
 /// The exit code's kind for a finished run: None when everything was killed or correctly skipped.
 pub fn failure_kind(results: &[KillResult]) -> Option<ErrorKind> {
-    let denied = results.iter().any(|r| r.outcome == Outcome::Denied);
-    let errors = results.iter().any(|r| r.outcome == Outcome::Error);
-    match (denied, errors) {
-        (_, true) => Some(ErrorKind::ActionFailed),
-        (true, false) => Some(ErrorKind::Privilege),
-        (false, false) => None,
+    let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
+    if has(Outcome::Unknown) {
+        return Some(ErrorKind::ConnectionLost);
     }
+    if has(Outcome::Error) || has(Outcome::NotKilled) || has(Outcome::NotAttempted) {
+        return Some(ErrorKind::ActionFailed);
+    }
+    if has(Outcome::Denied) {
+        return Some(ErrorKind::Privilege);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -335,15 +885,279 @@ mod tests {
         );
     }
 
+    /// A server in memory: KILL CONNECTION removes a session; a scripted batch may execute only
+    /// some of its statements and lose the answers after some.
+    struct Fake {
+        sessions: Vec<Session>,
+        /// Per batch: (statements the server executes, answers that arrive before the loss).
+        script: std::collections::VecDeque<(usize, Option<usize>)>,
+        /// Processlist reads that fail as a lost connection before one succeeds.
+        lost_reads: usize,
+        can_reconnect: bool,
+        reconnects: usize,
+        announced: Vec<String>,
+        sent: Vec<String>,
+        /// Reads during which our old connection (999) still runs its batch; when they are used
+        /// up it finishes: it leaves and the `late` victims are killed.
+        old_busy_reads: usize,
+        late: Vec<u64>,
+    }
+
+    impl Fake {
+        fn new(sessions: Vec<Session>) -> Self {
+            Fake {
+                sessions,
+                script: Default::default(),
+                lost_reads: 0,
+                can_reconnect: true,
+                reconnects: 0,
+                announced: Vec::new(),
+                sent: Vec::new(),
+                old_busy_reads: 0,
+                late: Vec::new(),
+            }
+        }
+        fn lost(what: &str) -> Failure {
+            Failure {
+                lost: true,
+                error: AppError::new(ErrorKind::ConnectionLost, what),
+            }
+        }
+    }
+
+    impl Link for Fake {
+        fn processlist(&mut self) -> Result<Vec<Session>, Failure> {
+            if self.lost_reads > 0 {
+                self.lost_reads -= 1;
+                return Err(Fake::lost("reading: lost the connection"));
+            }
+            if self.old_busy_reads > 0 {
+                self.old_busy_reads -= 1;
+            } else {
+                let late = std::mem::take(&mut self.late);
+                self.sessions
+                    .retain(|s| s.id != 999 && !late.contains(&s.id));
+            }
+            Ok(self.sessions.clone())
+        }
+        fn send(&mut self, stmts: &[String]) -> Answer {
+            self.sent.extend(stmts.iter().cloned());
+            let (executed, answered) = self.script.pop_front().unwrap_or((stmts.len(), None));
+            for s in &stmts[..executed] {
+                let id: u64 = s.rsplit(' ').next().unwrap().parse().unwrap();
+                self.sessions.retain(|x| x.id != id);
+            }
+            match answered {
+                None => Answer::Answered {
+                    done: executed,
+                    error: None,
+                },
+                Some(done) => Answer::Lost {
+                    done,
+                    failure: Fake::lost("killing: lost the connection"),
+                },
+            }
+        }
+        fn reconnect(&mut self) -> Result<u64, AppError> {
+            self.reconnects += 1;
+            if self.can_reconnect {
+                Ok(1000 + self.reconnects as u64)
+            } else {
+                Err(AppError::new(ErrorKind::Unreachable, "nothing listens"))
+            }
+        }
+        fn announce(&mut self, message: &str) {
+            self.announced.push(message.to_string());
+        }
+        fn connection_id(&mut self) -> Option<u64> {
+            Some(999)
+        }
+    }
+
+    fn dialect() -> KillDialect {
+        KillDialect {
+            flavor: Flavor::Mariadb,
+            rds: false,
+        }
+    }
+
+    fn outcomes(x: &Execution) -> Vec<(u64, Outcome)> {
+        let mut v: Vec<(u64, Outcome)> = x.results.iter().map(|r| (r.id, r.outcome)).collect();
+        v.sort_by_key(|p| p.0);
+        v
+    }
+
     #[test]
-    fn victims_never_sent_are_errors_that_say_so() {
-        let s = sleeping(&[400, 500]);
-        let p = plan(&s, &criteria());
-        let r = not_attempted(p.victims.iter(), "not attempted: the connection was lost");
-        assert_eq!(r.iter().map(|x| x.id).collect::<Vec<_>>(), vec![2, 1]);
-        assert!(r.iter().all(|x| x.outcome == Outcome::Error
-            && x.error.as_deref() == Some("not attempted: the connection was lost")));
-        assert_eq!(failure_kind(&r), Some(ErrorKind::ActionFailed));
+    fn unanswered_kills_are_settled_by_a_fresh_processlist() {
+        let s = sleeping(&[900, 800, 700, 600]);
+        let c = criteria();
+        let p = plan(&s, &c);
+        let mut link = Fake::new(s.sessions.clone());
+        // The server runs 3 of the 4 KILLs (oldest first: 1, 2, 3), one answer arrives.
+        link.script.push_back((3, Some(1)));
+        let x = execute(&mut link, &p, &c, dialect());
+        assert_eq!(
+            outcomes(&x),
+            vec![
+                (1, Outcome::Killed),
+                (2, Outcome::Killed),
+                (3, Outcome::Killed),
+                (4, Outcome::NotKilled)
+            ]
+        );
+        let note = |id| x.results.iter().find(|r| r.id == id).unwrap().note.clone();
+        assert_eq!(note(1), None, "answered by the server");
+        assert!(note(2).unwrap().starts_with(CONFIRMED_AFTER_RECONNECT));
+        assert!(x.fatal.is_none());
+        assert_eq!(x.reconnects.len(), 1);
+        assert!(x.reconnects[0].reconnected);
+        assert_eq!(x.reconnects[0].connection_id, Some(1001));
+        assert_eq!(link.announced.len(), 2, "{:?}", link.announced);
+        assert_eq!(failure_kind(&x.results), Some(ErrorKind::ActionFailed));
+        // Never sent twice.
+        assert_eq!(link.sent.len(), 4);
+    }
+
+    #[test]
+    fn settling_waits_for_our_previous_connection_to_finish_its_batch() {
+        let s = sleeping(&[900, 800, 700]);
+        let c = criteria();
+        let p = plan(&s, &c);
+        let mut server = s.sessions.clone();
+        server.push(session(
+            999,
+            "root",
+            "localhost",
+            "Query",
+            0,
+            "starting",
+            Some("KILL ..."),
+        ));
+        let mut link = Fake::new(server);
+        // The server has run one KILL when the answers are lost; the old connection runs the
+        // other two while we reconnect and look.
+        link.script.push_back((1, Some(0)));
+        link.old_busy_reads = 2;
+        link.late = vec![2, 3];
+        let x = execute(&mut link, &p, &c, dialect());
+        assert_eq!(
+            outcomes(&x),
+            vec![
+                (1, Outcome::Killed),
+                (2, Outcome::Killed),
+                (3, Outcome::Killed)
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_way_back_the_unanswered_are_unknown_and_the_run_fails_as_lost() {
+        let s = sleeping(&[900, 800, 700]);
+        let c = criteria();
+        let p = plan(&s, &c);
+        let mut link = Fake::new(s.sessions.clone());
+        link.script.push_back((3, Some(1)));
+        link.can_reconnect = false;
+        let x = execute(&mut link, &p, &c, dialect());
+        assert_eq!(
+            outcomes(&x),
+            vec![
+                (1, Outcome::Killed),
+                (2, Outcome::Unknown),
+                (3, Outcome::Unknown)
+            ]
+        );
+        assert_eq!(x.fatal.as_ref().unwrap().kind, ErrorKind::ConnectionLost);
+        assert_eq!(failure_kind(&x.results), Some(ErrorKind::ConnectionLost));
+        assert!(!x.reconnects[0].reconnected);
+    }
+
+    #[test]
+    fn a_session_closed_at_the_prompt_reconnects_and_rechecks_before_killing() {
+        let s = sleeping(&[900, 800]);
+        let c = criteria();
+        let p = plan(&s, &c);
+        let mut now = s.sessions.clone();
+        now[1].time_s = 1; // woke up meanwhile
+        now[1].time_ms = Some(1000);
+        let mut link = Fake::new(now);
+        link.lost_reads = 1;
+        let x = execute(&mut link, &p, &c, dialect());
+        assert_eq!(
+            outcomes(&x),
+            vec![(1, Outcome::Killed), (2, Outcome::SkippedChanged)]
+        );
+        assert_eq!(x.reconnects.len(), 1);
+        assert_eq!(link.sent, vec!["KILL CONNECTION 1".to_string()]);
+        // Unable to come back: nothing was sent, and each victim says so.
+        let mut link = Fake::new(s.sessions.clone());
+        link.lost_reads = 1;
+        link.can_reconnect = false;
+        let x = execute(&mut link, &p, &c, dialect());
+        assert!(x.results.iter().all(|r| r.outcome == Outcome::NotAttempted));
+        assert!(link.sent.is_empty());
+        assert_eq!(x.fatal.unwrap().kind, ErrorKind::ConnectionLost);
+    }
+
+    #[test]
+    fn batches_not_yet_sent_are_rechecked_after_a_reconnect() {
+        let idle: Vec<u64> = (0..BATCH as u64 + 2).map(|i| 10_000 - i).collect();
+        let s = sleeping(&idle);
+        let c = criteria();
+        let p = plan(&s, &c);
+        let mut link = Fake::new(s.sessions.clone());
+        // The first batch runs whole but its answers stop after 10.
+        link.script.push_back((BATCH, Some(10)));
+        // Meanwhile the second-to-last victim (not yet sent) woke up.
+        let woke = p.victims[BATCH].id;
+        link.sessions
+            .iter_mut()
+            .find(|x| x.id == woke)
+            .unwrap()
+            .time_s = 0;
+        let x = execute(&mut link, &p, &c, dialect());
+        assert_eq!(x.results.len(), p.victims.len());
+        let n = |o| x.results.iter().filter(|r| r.outcome == o).count();
+        assert_eq!(n(Outcome::Killed), BATCH + 1);
+        assert_eq!(n(Outcome::SkippedChanged), 1);
+        assert_eq!(
+            x.results.iter().filter(|r| r.note.is_some()).count(),
+            BATCH - 10
+        );
+        assert_eq!(link.sent.len(), BATCH + 1, "the woken one is never sent");
+    }
+
+    #[test]
+    fn kill_query_settles_by_the_statement_not_the_connection() {
+        let mut c = criteria();
+        c.target = crate::remedy::plan::Target::Long;
+        c.mode = KillMode::Query;
+        c.threshold = Duration::from_secs(10);
+        let mut s = fixtures::mariadb();
+        let busy = |id| {
+            let mut x = session(
+                id,
+                "app",
+                "10.0.0.1",
+                "Query",
+                60,
+                "User sleep",
+                Some("SELECT SLEEP(600)"),
+            );
+            x.query_id = Some(id * 10);
+            x
+        };
+        fixtures::with_sessions(&mut s, vec![busy(1), busy(2)]);
+        let p = plan(&s, &c);
+        let mut now = s.sessions.clone();
+        now[0] = session(1, "app", "10.0.0.1", "Sleep", 0, "", None);
+        let by_id: HashMap<u64, &Session> = now.iter().map(|x| (x.id, x)).collect();
+        let r: Vec<Outcome> = p
+            .victims
+            .iter()
+            .map(|v| settle(v, KillMode::Query, &by_id, false).outcome)
+            .collect();
+        assert_eq!(r, vec![Outcome::Killed, Outcome::NotKilled]);
     }
 
     #[test]
@@ -356,6 +1170,7 @@ mod tests {
             time_s: 0,
             outcome: o,
             error: None,
+            note: None,
         };
         assert_eq!(
             failure_kind(&[
@@ -372,6 +1187,14 @@ mod tests {
         assert_eq!(
             failure_kind(&[r(Outcome::Denied), r(Outcome::Error)]),
             Some(ErrorKind::ActionFailed)
+        );
+        assert_eq!(
+            failure_kind(&[r(Outcome::Killed), r(Outcome::NotKilled)]),
+            Some(ErrorKind::ActionFailed)
+        );
+        assert_eq!(
+            failure_kind(&[r(Outcome::NotKilled), r(Outcome::Unknown)]),
+            Some(ErrorKind::ConnectionLost)
         );
     }
 }

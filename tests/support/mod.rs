@@ -20,6 +20,7 @@
 
 pub mod err_proxy;
 pub mod findings;
+pub mod proxy;
 
 use std::fs;
 use std::io;
