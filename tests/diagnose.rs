@@ -213,10 +213,12 @@ fn long_queries_are_named_and_the_human_report_shows_the_fix() {
         "{text}"
     );
     assert!(text.contains("  fix:\n"), "{text}");
+    // With the connection options of this run, so that it reaches this server when pasted.
     assert!(
-        text.contains(
-            "    $ conncheck kill-long --longer-than 1s --query-only --dry-run   # KILL QUERY"
-        ),
+        text.contains(&format!(
+            "    $ conncheck -h 127.0.0.1 -P {} -u root --no-defaults kill-long --longer-than 1s --query-only --dry-run   # KILL QUERY",
+            s.port()
+        )),
         "{text}"
     );
     assert!(text.contains("max_statement_time = 1"), "{text}");
@@ -331,7 +333,7 @@ fn a_metadata_lock_pileup_behind_an_alter_names_the_idle_transaction() {
         "{}",
         f["summary"]
     );
-    let kills: Vec<&str> = actions(f)
+    let kills: Vec<String> = actions(f)
         .into_iter()
         .filter(|a| a.starts_with("KILL "))
         .collect();
@@ -405,7 +407,7 @@ fn a_row_lock_pileup_names_the_blocker_from_the_lock_tables() {
     assert_eq!(evidence(f, "waiters"), "3");
     assert_eq!(evidence(f, "waiting for"), "row locks 3");
     assert_eq!(evidence(f, "tables"), "rows_db.t");
-    let kills: Vec<&str> = actions(f)
+    let kills: Vec<String> = actions(f)
         .into_iter()
         .filter(|a| a.starts_with("KILL "))
         .collect();
@@ -571,13 +573,16 @@ fn the_default_wait_timeout_with_idle_sessions_is_a_warning() {
     assert_eq!(sorted(sessions(f)), sorted(ids));
     assert_eq!(evidence(f, "wait_timeout"), "28800s");
     assert_eq!(evidence(f, "interactive_timeout"), "28800s");
-    // The value suggested is the idle threshold given, as in the idle-session findings.
+    // The value suggested is the idle threshold given, as in the idle-session findings, but
+    // never below the 10 s that set-timeouts takes without --force.
     assert!(has_action(
         f,
-        "conncheck set-timeouts --wait-timeout 1s --interactive-timeout 1s"
+        "conncheck set-timeouts --wait-timeout 10s --interactive-timeout 10s"
     ));
     assert!(
-        actions(f).contains(&"SET GLOBAL wait_timeout = 1; SET GLOBAL interactive_timeout = 1;"),
+        actions(f)
+            .iter()
+            .any(|a| a == "SET GLOBAL wait_timeout = 10; SET GLOBAL interactive_timeout = 10;"),
         "{:?}",
         actions(f)
     );

@@ -20,6 +20,9 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     let check = |t: &Target, source: Option<&str>| match &t.opts {
         Ok(opts) => match take_or_refused(opts, args.sample, limits.th.server_memory) {
             Ok(snap) => {
+                if let Err(e) = super::diagnose::thresholds_fit(&limits.th, &snap) {
+                    return CheckReport::unknown(&t.label, &e);
+                }
                 let mut r = crate::check::judge(&snap, &limits);
                 let replay = Replay::of_run(&ctx.conn, opts, source);
                 crate::diagnose::for_target(&mut r.findings, &replay);

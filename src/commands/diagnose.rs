@@ -84,6 +84,7 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
             (snap, Replay::of_run(&ctx.conn, &opts, source.as_deref()))
         }
     };
+    thresholds_fit(&th, &snap)?;
     let mut report = build(&snap, &th);
     report.for_target(&replay);
     let text = match args.format {
@@ -121,11 +122,11 @@ fn run_many(
             .position(|x| std::ptr::eq(x, t))
             .and_then(|i| sources.get(i).cloned().flatten());
         let r = t.opts.as_ref().map_err(Clone::clone).and_then(|opts| {
-            take_or_refused(opts, args.sample, th.server_memory).map(|snap| {
-                let mut r = build(&snap, th);
-                r.for_target(&Replay::of_run(&ctx.conn, opts, source.as_deref()));
-                r
-            })
+            let snap = take_or_refused(opts, args.sample, th.server_memory)?;
+            thresholds_fit(th, &snap)?;
+            let mut r = build(&snap, th);
+            r.for_target(&Replay::of_run(&ctx.conn, opts, source.as_deref()));
+            Ok(r)
         });
         Outcome::of(t, r)
     });
@@ -175,6 +176,18 @@ pub fn take_or_refused(
     };
     snap.access.login_user = opts.user.clone();
     Ok(snap)
+}
+
+/// `--warning` below `--critical` on this server: a percentage and a count can only be compared
+/// once max_connections is known (a usage error, as if the flags had been compared at once).
+pub fn thresholds_fit(th: &Thresholds, snap: &Snapshot) -> Result<(), AppError> {
+    match crate::cli::threshold_conflict(th.warning, th.critical, snap.var_u64("max_connections"))
+    {
+        Some(msg) => Err(AppError::usage(msg).hint(
+            "give both thresholds, the warning below the critical one (defaults: --warning 80% --critical 90%)",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The connection options for the commands suggested from a saved snapshot: its target, the user

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::globals::persistent_config;
-use super::{Action, Severity, dur};
+use super::{Action, Severity};
 use crate::render::secs;
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, Snapshot};
@@ -192,7 +192,8 @@ pub fn shell_arg(v: &str) -> String {
 /// Lower wait_timeout to `idle` so the server closes forgotten connections itself, or explain why
 /// it does not when it is already that low (clients raise it per session, or are interactive).
 pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
-    let idle_s = idle.as_secs().max(1);
+    // Never below what `set-timeouts` accepts without --force: a suggestion must run as printed.
+    let idle_s = idle.as_secs().max(crate::cli::MIN_SAFE_SERVER_TIMEOUT_S);
     match snap.var_u64("wait_timeout") {
         Some(w) if w <= idle_s => vec![Action::advice(format!(
             "wait_timeout is already {}: these clients raise it per session (SET SESSION wait_timeout) or count as interactive (interactive_timeout {}); fix that on the client side",
@@ -217,7 +218,7 @@ pub fn timeout_actions(snap: &Snapshot, idle: Duration) -> Vec<Action> {
                 Action::command(format!(
                     "conncheck set-timeouts --wait-timeout {d} --interactive-timeout {d} --dry-run   # wait_timeout is {}: new sessions idle that long get closed by the server",
                     w.map_or("unknown".into(), secs),
-                    d = dur(idle),
+                    d = format!("{idle_s}s"),
                 ))
             });
             command.into_iter().chain([config]).collect()

@@ -63,7 +63,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     )
     .sessions(idle.iter().map(|s| s.id))
     .slots(idle.len() as u64);
-    let suggested = th.idle.as_secs().max(1);
+    // Never below what `set-timeouts` accepts without --force: a suggestion must run as printed.
+    let suggested = th.idle.as_secs().max(crate::cli::MIN_SAFE_SERVER_TIMEOUT_S);
     let s = suggested.to_string();
     let command = format!(
         "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s"
