@@ -354,3 +354,39 @@ fn suggestions_from_a_saved_snapshot_reach_the_recorded_target_and_user() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_command_in_a_settings_note_reaches_the_same_server() {
+    let server = Server::start(ServerOpts::default());
+    server.create_user("ops", OPS_PW, "ALL PRIVILEGES");
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = defaults_file(dir.path(), &server);
+    let out = support::conncheck()
+        .env("HOME", dir.path())
+        .arg(format!("--defaults-file={}", cnf.display()))
+        .args([
+            "--connect-timeout",
+            "7s",
+            "set-max-connections",
+            "300",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    no_secret(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines = human_commands(&text);
+    let want = Transport::Socket(server.socket().to_path_buf());
+    assert_eq!(
+        assert_all_reach(&lines, &want, "ops", dir.path()),
+        1,
+        "{text}"
+    );
+    // A non-default timeout goes along (a slow server stays slow).
+    assert!(lines[0].contains(" --connect-timeout 7s "), "{}", lines[0]);
+}

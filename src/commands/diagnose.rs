@@ -79,9 +79,8 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         }
         None => {
             let opts = ctx.single_target()?;
-            let source = ctx.targets()?.into_iter().next().flatten();
             let snap = take_or_refused(&opts, args.sample, th.server_memory)?;
-            (snap, Replay::of_run(&ctx.conn, &opts, source.as_deref()))
+            (snap, ctx.replay(&opts)?)
         }
     };
     thresholds_fit(&th, &snap)?;

@@ -12,6 +12,7 @@
 //! against the current directory so the command still works from elsewhere).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::cli::{ConnArgs, Protocol, SslMode};
 
@@ -64,6 +65,7 @@ impl Replay {
         if let Some(port) = opts.admin_port.or(conn.admin_port) {
             args.extend(["--admin-port".into(), port.to_string()]);
         }
+        args.extend(timeout_args(conn));
         Replay { args }
     }
 
@@ -96,6 +98,7 @@ impl Replay {
         if let Some(port) = conn.admin_port {
             args.extend(["--admin-port".into(), port.to_string()]);
         }
+        args.extend(timeout_args(conn));
         Replay { args }
     }
 
@@ -204,6 +207,34 @@ fn file_args(conn: &ConnArgs) -> Vec<String> {
     }
     if let Some(f) = &conn.defaults_extra_file {
         args.extend(["--defaults-extra-file".to_string(), absolute(f)]);
+    }
+    args
+}
+
+/// `--connect-timeout` / `--query-timeout` when not the defaults (5s, 10s): a slow server needs
+/// them again.
+fn timeout_args(conn: &ConnArgs) -> Vec<String> {
+    let mut args = Vec::new();
+    for (flag, d, default) in [
+        (
+            "--connect-timeout",
+            conn.connect_timeout,
+            Duration::from_secs(5),
+        ),
+        (
+            "--query-timeout",
+            conn.query_timeout,
+            Duration::from_secs(10),
+        ),
+    ] {
+        if d != default && !d.is_zero() {
+            let text = if d.subsec_nanos() == 0 {
+                format!("{}s", d.as_secs())
+            } else {
+                format!("{}ms", d.as_millis().max(1))
+            };
+            args.extend([flag.to_string(), text]);
+        }
     }
     args
 }
@@ -319,7 +350,6 @@ pub fn split(line: &str) -> (Vec<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn conn() -> ConnArgs {
         ConnArgs {
@@ -404,10 +434,12 @@ mod tests {
         o.ssl_mode = SslMode::VerifyIdentity;
         o.ssl_ca = Some("/ca.pem".into());
         o.admin_port = Some(33062);
+        c.connect_timeout = Duration::from_secs(30);
+        c.query_timeout = Duration::from_millis(2500);
         let r = Replay::of_run(&c, &o, None);
         assert_eq!(
             r.args().join(" "),
-            "-h 127.0.0.1 -P 3306 --protocol tcp -u root --ssl-mode VERIFY_IDENTITY --ssl-ca /ca.pem --admin-port 33062"
+            "-h 127.0.0.1 -P 3306 --protocol tcp -u root --ssl-mode VERIFY_IDENTITY --ssl-ca /ca.pem --admin-port 33062 --connect-timeout 30s --query-timeout 2500ms"
         );
         // The command's own -u and --admin-port win.
         assert_eq!(
@@ -415,7 +447,7 @@ mod tests {
                 &own(&["-u", "<admin>", "--admin-port", "1", "diagnose"]),
                 None
             ),
-            "conncheck -h 127.0.0.1 -P 3306 --protocol tcp --ssl-mode VERIFY_IDENTITY --ssl-ca /ca.pem -u <admin> --admin-port 1 diagnose"
+            "conncheck -h 127.0.0.1 -P 3306 --protocol tcp --ssl-mode VERIFY_IDENTITY --ssl-ca /ca.pem --connect-timeout 30s --query-timeout 2500ms -u <admin> --admin-port 1 diagnose"
         );
     }
 
