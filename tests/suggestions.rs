@@ -207,7 +207,9 @@ fn suggestions_reach_the_socket_and_user_of_a_defaults_file_and_one_runs_as_prin
     std::fs::create_dir(&home).unwrap();
     let want = Transport::Socket(inc.server.socket().to_path_buf());
     let run = |format: &str| {
+        // Wide, so that no suggested command is wrapped (each must be pasted as one line).
         let out = support::conncheck()
+            .env("COLUMNS", "1000")
             .env("HOME", &home)
             .arg(format!("--defaults-file={}", cnf.display()))
             .args(["diagnose", "--format", format])
@@ -362,6 +364,7 @@ fn a_command_in_a_settings_note_reaches_the_same_server() {
     let dir = tempfile::tempdir().unwrap();
     let cnf = defaults_file(dir.path(), &server);
     let out = support::conncheck()
+        .env("COLUMNS", "1000")
         .env("HOME", dir.path())
         .arg(format!("--defaults-file={}", cnf.display()))
         .args([
