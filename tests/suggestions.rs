@@ -393,3 +393,34 @@ fn a_command_in_a_settings_note_reaches_the_same_server() {
     // A non-default timeout goes along (a slow server stays slow).
     assert!(lines[0].contains(" --connect-timeout 7s "), "{}", lines[0]);
 }
+
+mod quoting {
+    use conncheck::connect::replay::{Replay, quote, split};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a server sends as a user or host name, the shell reads back exactly that word
+        /// from a suggested command, and runs nothing else.
+        #[test]
+        fn a_quoted_word_is_one_word_for_sh(word in "\\PC{0,12}|[ '\"`$;&|<>#*?~!(){}\\\\\n\t]{1,8}") {
+            prop_assume!(!word.contains('\0'));
+            let own = vec!["sessions".to_string(), "--match-user".to_string(), word.clone()];
+            let line = Replay::none().command_line(&own, Some("note; $(touch /tmp/x)"));
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s\\0' {line}"))
+                .env_clear()
+                .output()
+                .unwrap();
+            let words: Vec<String> = out.stdout.split(|b| *b == 0).map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+            prop_assert_eq!(&words[..4], &["conncheck".to_string(), own[0].clone(), own[1].clone(), word.clone()][..], "{}", line);
+            // Our own reader agrees with sh.
+            let (mine, note) = split(&line);
+            prop_assert_eq!(&mine[1..], &own[..]);
+            prop_assert_eq!(note.as_deref(), Some("note; $(touch /tmp/x)"));
+            prop_assert_eq!(split(&quote(&word)).0, vec![word.clone()]);
+        }
+    }
+}

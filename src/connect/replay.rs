@@ -144,10 +144,21 @@ impl Replay {
     /// The command as a person pastes it: [`argv`](Self::argv) shell-quoted, and the note after
     /// `#` (a shell comment, so the line still runs as pasted).
     pub fn command_line(&self, own: &[String], note: Option<&str>) -> String {
-        let mut line = self
-            .argv(own)
+        let argv = self.argv(own);
+        let mut line = argv
             .iter()
-            .map(|w| quote(w))
+            .enumerate()
+            .map(|(i, w)| {
+                // `-u <admin>`: a placeholder to replace, not a word to run (the only one we
+                // write; anything from the server is always quoted).
+                let placeholder = i > 0
+                    && argv[i - 1] == "-u"
+                    && w.len() > 2
+                    && w.starts_with('<')
+                    && w.ends_with('>')
+                    && w[1..w.len() - 1].bytes().all(|b| b.is_ascii_lowercase());
+                if placeholder { w.clone() } else { quote(w) }
+            })
             .collect::<Vec<_>>()
             .join(" ");
         if let Some(n) = note.filter(|n| !n.is_empty()) {
@@ -276,14 +287,9 @@ fn absolute(p: &Path) -> String {
 }
 
 /// One word for a POSIX shell: as is when it is made of safe characters, else in single quotes.
-/// A placeholder such as `<admin>` stays as is: it is meant to be replaced, not run.
 pub fn quote(w: &str) -> String {
-    let safe = |b: u8| b.is_ascii_alphanumeric() || b"@%_+=:,./-[]".contains(&b);
-    let placeholder = w.len() > 2
-        && w.starts_with('<')
-        && w.ends_with('>')
-        && w[1..w.len() - 1].bytes().all(|b| b.is_ascii_lowercase());
-    if placeholder || (!w.is_empty() && w.bytes().all(safe)) {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"@%_+=:,./-".contains(&b);
+    if !w.is_empty() && w.bytes().all(safe) {
         w.to_string()
     } else {
         format!("'{}'", w.replace('\'', r"'\''"))
@@ -478,7 +484,16 @@ mod tests {
             assert_eq!(words, vec![w.to_string()], "{w}");
             assert_eq!(note, None);
         }
-        assert_eq!(quote("<admin>"), "<admin>");
+        // Only a placeholder we wrote after -u stays unquoted; the same text from a server is
+        // quoted like any other.
+        assert_eq!(quote("<admin>"), "'<admin>'");
+        assert_eq!(
+            Replay::none().command_line(
+                &own(&["-u", "<admin>", "sessions", "--match-user", "<admin>"]),
+                None
+            ),
+            "conncheck -u <admin> sessions --match-user '<admin>'"
+        );
         assert_eq!(
             split("conncheck sessions --match-user 'o'\\''b' --sleeping   # the pool"),
             (
