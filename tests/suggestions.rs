@@ -424,3 +424,46 @@ mod quoting {
         }
     }
 }
+
+#[test]
+fn with_several_targets_each_report_suggests_its_own_server() {
+    let inc = incident();
+    let home = tempfile::tempdir().unwrap();
+    let tcp = format!("mysql://ops:{OPS_PW}@127.0.0.1:{}/", inc.server.port());
+    let socket = format!(
+        "mysql://ops@localhost/?socket={}",
+        inc.server.socket().display()
+    );
+    let out = support::conncheck()
+        .env("HOME", home.path())
+        // The socket URL has no password: it comes from the environment, found again when pasted.
+        .env("MYSQL_PWD", OPS_PW)
+        .args(["--url", &tcp, "--url", &socket])
+        .args(["diagnose", "--format", "json"])
+        .args(THRESHOLDS)
+        .output()
+        .unwrap();
+    no_secret(&out);
+    let v = json(&out);
+    let reports = v.as_array().unwrap_or_else(|| panic!("not an array: {v}"));
+    assert_eq!(reports.len(), 2, "{v}");
+    let want = [
+        Transport::Tcp {
+            host: "127.0.0.1".into(),
+            port: inc.server.port(),
+        },
+        Transport::Socket(inc.server.socket().to_path_buf()),
+    ];
+    for (report, (want, asks)) in reports.iter().zip(want.iter().zip([true, false])) {
+        let report = report.get("report").unwrap_or(report);
+        let lines = json_commands(report);
+        assert!(
+            assert_all_reach(&lines, want, "ops", home.path()) >= 4,
+            "{lines:?}"
+        );
+        for line in &lines {
+            let (_, _, words) = resolve(line, home.path());
+            assert_eq!(words.iter().any(|w| w == "-p"), asks, "{line}");
+        }
+    }
+}
