@@ -101,7 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             break
         }
         'conncheck;sessions' {
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user (exact match; repeat for several)')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -151,8 +151,8 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--idle-threshold', '--idle-threshold', [CompletionResultType]::ParameterName, 'A sleeping session idle this long counts as idle')
             [CompletionResult]::new('--long-query-threshold', '--long-query-threshold', [CompletionResultType]::ParameterName, 'A statement running this long counts as long-running')
             [CompletionResult]::new('--trx-threshold', '--trx-threshold', [CompletionResultType]::ParameterName, 'A transaction open this long while its session sleeps counts as an idle transaction')
-            [CompletionResult]::new('--warning', '--warning', [CompletionResultType]::ParameterName, 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400)')
-            [CompletionResult]::new('--critical', '--critical', [CompletionResultType]::ParameterName, 'Connection usage that is critical: a percentage of max_connections (90%) or a count')
+            [CompletionResult]::new('--warning', '--warning', [CompletionResultType]::ParameterName, 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server''s max_connections)')
+            [CompletionResult]::new('--critical', '--critical', [CompletionResultType]::ParameterName, 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count')
             [CompletionResult]::new('--server-memory', '--server-memory', [CompletionResultType]::ParameterName, 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown')
             [CompletionResult]::new('--sample', '--sample', [CompletionResultType]::ParameterName, 'Read global status twice this far apart to measure rates (0 = one reading)')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting')
@@ -226,7 +226,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;kill-idle' {
             [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user (exact match; repeat for several)')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -236,7 +236,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user (repeat for several)')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -285,7 +285,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;kill-long' {
             [CompletionResult]::new('--longer-than', '--longer-than', [CompletionResultType]::ParameterName, 'Kill statements running at least this long, e.g. 60s or 2m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user (exact match; repeat for several)')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -295,7 +295,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user (repeat for several)')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -344,8 +344,8 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             break
         }
         'conncheck;set-timeouts' {
-            [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s')
-            [CompletionResult]::new('--interactive-timeout', '--interactive-timeout', [CompletionResultType]::ParameterName, 'New global interactive_timeout (idle limit of interactive clients such as mysql)')
+            [CompletionResult]::new('--wait-timeout', '--wait-timeout', [CompletionResultType]::ParameterName, 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force')
+            [CompletionResult]::new('--interactive-timeout', '--interactive-timeout', [CompletionResultType]::ParameterName, 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
@@ -373,6 +373,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Allow a timeout below 10s: every client that pauses that long between two statements (a pool between borrows, a person at a prompt) is disconnected by the server')
             [CompletionResult]::new('--kill-existing', '--kill-existing', [CompletionResultType]::ParameterName, 'Also kill sessions already idle longer than the new timeout (the new value only applies to new sessions)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Show the plan and change nothing')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the plan and change nothing')
@@ -464,8 +465,8 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--idle-threshold', '--idle-threshold', [CompletionResultType]::ParameterName, 'A sleeping session idle this long counts as idle')
             [CompletionResult]::new('--long-query-threshold', '--long-query-threshold', [CompletionResultType]::ParameterName, 'A statement running this long counts as long-running')
             [CompletionResult]::new('--trx-threshold', '--trx-threshold', [CompletionResultType]::ParameterName, 'A transaction open this long while its session sleeps counts as an idle transaction')
-            [CompletionResult]::new('--warning', '--warning', [CompletionResultType]::ParameterName, 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400)')
-            [CompletionResult]::new('--critical', '--critical', [CompletionResultType]::ParameterName, 'Connection usage that is critical: a percentage of max_connections (90%) or a count')
+            [CompletionResult]::new('--warning', '--warning', [CompletionResultType]::ParameterName, 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server''s max_connections)')
+            [CompletionResult]::new('--critical', '--critical', [CompletionResultType]::ParameterName, 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count')
             [CompletionResult]::new('--server-memory', '--server-memory', [CompletionResultType]::ParameterName, 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown')
             [CompletionResult]::new('--max-idle', '--max-idle', [CompletionResultType]::ParameterName, 'WARNING when more sessions than this are idle over --idle-threshold (CRITICAL over twice)')
             [CompletionResult]::new('--max-long', '--max-long', [CompletionResultType]::ParameterName, 'WARNING when more statements than this run over --long-query-threshold')
@@ -505,7 +506,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;watch' {
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time between samples (at least 100ms)')
-            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Stop after this many samples, at least 1 (reconnect attempts count too; default: until q or Ctrl-C)')
             [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Number of samples kept for the sparkline')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')

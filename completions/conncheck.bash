@@ -1805,7 +1805,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__timeouts)
-            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

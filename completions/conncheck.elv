@@ -96,7 +96,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
-            cand --match-user 'Only sessions of this user (exact match; repeat for several)'
+            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several'
             cand --match-host 'Only sessions from this client host (exact match, without the :port; repeat for several)'
             cand --match-db 'Only sessions whose default database is this (exact; repeat for several)'
             cand --db 'Only sessions whose default database is this (exact; repeat for several)'
@@ -145,8 +145,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --idle-threshold 'A sleeping session idle this long counts as idle'
             cand --long-query-threshold 'A statement running this long counts as long-running'
             cand --trx-threshold 'A transaction open this long while its session sleeps counts as an idle transaction'
-            cand --warning 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400)'
-            cand --critical 'Connection usage that is critical: a percentage of max_connections (90%) or a count'
+            cand --warning 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server''s max_connections)'
+            cand --critical 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count'
             cand --server-memory 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown'
             cand --sample 'Read global status twice this far apart to measure rates (0 = one reading)'
             cand --from 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting'
@@ -218,7 +218,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
         }
         &'conncheck;kill-idle'= {
             cand --older-than 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m'
-            cand --match-user 'Only sessions of this user (exact match; repeat for several)'
+            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several'
             cand --match-host 'Only sessions from this client host (exact match, without the :port; repeat for several)'
             cand --match-db 'Only sessions whose default database is this (exact; repeat for several)'
             cand --db 'Only sessions whose default database is this (exact; repeat for several)'
@@ -228,7 +228,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --state 'Only sessions whose state matches this regex (unanchored unless you anchor it)'
             cand --match-info 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)'
             cand --min-time 'Only sessions at least this long in their current state (e.g. 30s, 5m)'
-            cand --exclude-user 'Never kill sessions of this user (repeat for several)'
+            cand --exclude-user 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several'
             cand --limit 'Kill at most this many sessions, oldest first'
             cand --with-open-trx 'Sessions holding an open transaction: include (default; they roll back first), only, skip'
             cand --trx-older-than 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone'
@@ -276,7 +276,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
         }
         &'conncheck;kill-long'= {
             cand --longer-than 'Kill statements running at least this long, e.g. 60s or 2m'
-            cand --match-user 'Only sessions of this user (exact match; repeat for several)'
+            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several'
             cand --match-host 'Only sessions from this client host (exact match, without the :port; repeat for several)'
             cand --match-db 'Only sessions whose default database is this (exact; repeat for several)'
             cand --db 'Only sessions whose default database is this (exact; repeat for several)'
@@ -286,7 +286,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --state 'Only sessions whose state matches this regex (unanchored unless you anchor it)'
             cand --match-info 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)'
             cand --min-time 'Only sessions at least this long in their current state (e.g. 30s, 5m)'
-            cand --exclude-user 'Never kill sessions of this user (repeat for several)'
+            cand --exclude-user 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several'
             cand --limit 'Kill at most this many sessions, oldest first'
             cand --with-open-trx 'Sessions holding an open transaction: include (default; they roll back first), only, skip'
             cand --trx-older-than 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone'
@@ -334,8 +334,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-timeouts'= {
-            cand --wait-timeout 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s'
-            cand --interactive-timeout 'New global interactive_timeout (idle limit of interactive clients such as mysql)'
+            cand --wait-timeout 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force'
+            cand --interactive-timeout 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force'
             cand --format 'Output format'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
             cand --host 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
@@ -363,6 +363,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
+            cand --force 'Allow a timeout below 10s: every client that pauses that long between two statements (a pool between borrows, a person at a prompt) is disconnected by the server'
             cand --kill-existing 'Also kill sessions already idle longer than the new timeout (the new value only applies to new sessions)'
             cand -n 'Show the plan and change nothing'
             cand --dry-run 'Show the plan and change nothing'
@@ -451,8 +452,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --idle-threshold 'A sleeping session idle this long counts as idle'
             cand --long-query-threshold 'A statement running this long counts as long-running'
             cand --trx-threshold 'A transaction open this long while its session sleeps counts as an idle transaction'
-            cand --warning 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400)'
-            cand --critical 'Connection usage that is critical: a percentage of max_connections (90%) or a count'
+            cand --warning 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server''s max_connections)'
+            cand --critical 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count'
             cand --server-memory 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown'
             cand --max-idle 'WARNING when more sessions than this are idle over --idle-threshold (CRITICAL over twice)'
             cand --max-long 'WARNING when more statements than this run over --long-query-threshold'
@@ -491,7 +492,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
         }
         &'conncheck;watch'= {
             cand --interval 'Time between samples (at least 100ms)'
-            cand --count 'Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C)'
+            cand --count 'Stop after this many samples, at least 1 (reconnect attempts count too; default: until q or Ctrl-C)'
             cand --window 'Number of samples kept for the sparkline'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
             cand --host 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'

@@ -100,7 +100,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-defaults -d 'Read no option files at all'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l help -d 'Print help (-h is the host, as in the mysql client)'
-complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-user -d 'Only sessions of this user (exact match; repeat for several)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-db -l db -d 'Only sessions whose default database is this (exact; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-command -l command -d 'Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several)' -r
@@ -150,8 +150,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l help -d
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l trx-threshold -d 'A transaction open this long while its session sleeps counts as an idle transaction' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l warning -d 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l critical -d 'Connection usage that is critical: a percentage of max_connections (90%) or a count' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l warning -d 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server\'s max_connections)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l critical -d 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l server-memory -d 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l sample -d 'Read global status twice this far apart to measure rates (0 = one reading)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l from -d 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting' -r -F
@@ -221,14 +221,14 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-defaults -d 'Read no option files at all'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l older-than -d 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-user -d 'Only sessions of this user (exact match; repeat for several)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-db -l db -d 'Only sessions whose default database is this (exact; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-command -l command -d 'Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-state -l state -d 'Only sessions whose state matches this regex (unanchored unless you anchor it)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-info -d 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. \'^SELECT\'; use (?i) for case-insensitive)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l min-time -d 'Only sessions at least this long in their current state (e.g. 30s, 5m)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l exclude-user -d 'Never kill sessions of this user (repeat for several)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l exclude-user -d 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l limit -d 'Kill at most this many sessions, oldest first' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l with-open-trx -d 'Sessions holding an open transaction: include (default; they roll back first), only, skip' -r -f -a "include\t'Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks)'
 only\t'Only sessions that hold an open transaction'
@@ -276,14 +276,14 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l allow-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-defaults -d 'Read no option files at all'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l longer-than -d 'Kill statements running at least this long, e.g. 60s or 2m' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-user -d 'Only sessions of this user (exact match; repeat for several)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-db -l db -d 'Only sessions whose default database is this (exact; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-command -l command -d 'Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-state -l state -d 'Only sessions whose state matches this regex (unanchored unless you anchor it)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-info -d 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. \'^SELECT\'; use (?i) for case-insensitive)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l min-time -d 'Only sessions at least this long in their current state (e.g. 30s, 5m)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l exclude-user -d 'Never kill sessions of this user (repeat for several)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l exclude-user -d 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l limit -d 'Kill at most this many sessions, oldest first' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l with-open-trx -d 'Sessions holding an open transaction: include (default; they roll back first), only, skip' -r -f -a "include\t'Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks)'
 only\t'Only sessions that hold an open transaction'
@@ -331,8 +331,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-system -d 'Also allow killing system threads (system user, event_scheduler). Dangerous'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-defaults -d 'Read no option files at all'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l help -d 'Print help (-h is the host, as in the mysql client)'
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l wait-timeout -d 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l interactive-timeout -d 'New global interactive_timeout (idle limit of interactive clients such as mysql)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l wait-timeout -d 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l interactive-timeout -d 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'Versioned JSON (see the README for the schema)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
@@ -362,6 +362,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l adm
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l force -d 'Allow a timeout below 10s: every client that pauses that long between two statements (a pool between borrows, a person at a prompt) is disconnected by the server'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l kill-existing -d 'Also kill sessions already idle longer than the new timeout (the new value only applies to new sessions)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s n -l dry-run -d 'Show the plan and change nothing'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s y -l yes -d 'Do not ask for confirmation (needed when there is no terminal)'
@@ -442,8 +443,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l hel
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l trx-threshold -d 'A transaction open this long while its session sleeps counts as an idle transaction' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l warning -d 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l critical -d 'Connection usage that is critical: a percentage of max_connections (90%) or a count' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l warning -d 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server\'s max_connections)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l critical -d 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l server-memory -d 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l max-idle -d 'WARNING when more sessions than this are idle over --idle-threshold (CRITICAL over twice)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l max-long -d 'WARNING when more statements than this run over --long-query-threshold' -r
@@ -484,7 +485,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-defaults -d 'Read no option files at all'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l interval -d 'Time between samples (at least 100ms)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l count -d 'Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l count -d 'Stop after this many samples, at least 1 (reconnect attempts count too; default: until q or Ctrl-C)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l window -d 'Number of samples kept for the sparkline' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r

@@ -299,8 +299,10 @@ pub struct StatusArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Filters (all given must match)")]
 pub struct SessionFilterArgs {
-    /// Only sessions of this user (exact match; repeat for several).
-    #[arg(long, value_name = "USER")]
+    /// Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form
+    /// conncheck prints (host without the client's port; `app@%` is any host). Exact match;
+    /// repeat for several.
+    #[arg(long, value_name = "USER[@HOST]")]
     pub match_user: Vec<String>,
     /// Only sessions from this client host (exact match, without the :port; repeat for several).
     #[arg(long, value_name = "HOST")]
@@ -361,9 +363,12 @@ pub struct ThresholdArgs {
     #[arg(long, value_parser = parse_duration, default_value = "60s", value_name = "DUR")]
     pub trx_threshold: Duration,
     /// Connection usage that is a warning: a percentage of max_connections (80%) or a count (400).
+    /// Must be below --critical (a percentage and a count are compared on the server's
+    /// max_connections).
     #[arg(long, value_parser = parse_threshold, default_value = "80%", value_name = "N|N%")]
     pub warning: Threshold,
-    /// Connection usage that is critical: a percentage of max_connections (90%) or a count.
+    /// Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a
+    /// count.
     #[arg(long, value_parser = parse_threshold, default_value = "90%", value_name = "N|N%")]
     pub critical: Threshold,
     /// Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from
@@ -408,8 +413,10 @@ pub struct SnapshotArgs {
 pub struct KillArgs {
     #[command(flatten)]
     pub filter: SessionFilterArgs,
-    /// Never kill sessions of this user (repeat for several).
-    #[arg(long, value_name = "USER")]
+    /// Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form
+    /// conncheck prints (host without the client's port; `app@%` is any host). Repeat for
+    /// several.
+    #[arg(long, value_name = "USER[@HOST]")]
     pub exclude_user: Vec<String>,
     /// Kill at most this many sessions, oldest first.
     #[arg(long, value_name = "N")]
@@ -491,12 +498,18 @@ pub struct ChangeArgs {
 
 #[derive(Debug, Args)]
 pub struct SetTimeoutsArgs {
-    /// New global wait_timeout (idle limit of non-interactive clients), e.g. 300s.
-    #[arg(long, value_parser = parse_duration, value_name = "DUR", required_unless_present = "interactive_timeout")]
+    /// New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole
+    /// seconds, at least 1s; below 10s needs --force.
+    #[arg(long, value_parser = parse_server_timeout, value_name = "DUR", required_unless_present = "interactive_timeout")]
     pub wait_timeout: Option<Duration>,
-    /// New global interactive_timeout (idle limit of interactive clients such as mysql).
-    #[arg(long, value_parser = parse_duration, value_name = "DUR")]
+    /// New global interactive_timeout (idle limit of interactive clients such as mysql): whole
+    /// seconds, at least 1s; below 10s needs --force.
+    #[arg(long, value_parser = parse_server_timeout, value_name = "DUR")]
     pub interactive_timeout: Option<Duration>,
+    /// Allow a timeout below 10s: every client that pauses that long between two statements
+    /// (a pool between borrows, a person at a prompt) is disconnected by the server.
+    #[arg(long)]
+    pub force: bool,
     /// Also kill sessions already idle longer than the new timeout (the new value only applies to
     /// new sessions).
     #[arg(long)]
@@ -561,8 +574,9 @@ pub struct WatchArgs {
     /// Time between samples (at least 100ms).
     #[arg(long, value_parser = parse_interval, default_value = "2s", value_name = "DUR")]
     pub interval: Duration,
-    /// Stop after this many samples (reconnect attempts count too; default: until q or Ctrl-C).
-    #[arg(long, value_name = "N")]
+    /// Stop after this many samples, at least 1 (reconnect attempts count too; default: until q
+    /// or Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Number of samples kept for the sparkline.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..))]
@@ -679,14 +693,85 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
             .trim()
             .parse()
             .map_err(|_| format!("'{s}' is not a percentage: use e.g. 80%"))?;
-        if !(0.0..=1000.0).contains(&v) || !v.is_finite() {
-            return Err(format!("'{s}' must be between 0% and 1000%"));
+        // More than 100% of max_connections can never be reached (the +1 admin slot aside).
+        if !(0.0..=100.0).contains(&v) || !v.is_finite() {
+            return Err(format!("'{s}' must be between 0% and 100%"));
         }
         Ok(Threshold::Percent(v))
     } else {
         t.parse::<u64>()
             .map(Threshold::Count)
             .map_err(|_| format!("'{s}' is neither a count (400) nor a percentage (80%)"))
+    }
+}
+
+/// The server's maximum wait_timeout / interactive_timeout: 31536000 s, 365 days
+/// (https://mariadb.com/kb/en/server-system-variables/#wait_timeout,
+/// https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_wait_timeout).
+pub const MAX_SERVER_TIMEOUT_S: u64 = 31_536_000;
+
+/// Below this a timeout set by `set-timeouts` needs `--force`.
+pub const MIN_SAFE_SERVER_TIMEOUT_S: u64 = 10;
+
+/// `set-timeouts --wait-timeout / --interactive-timeout`: whole seconds from 1s to 365 days. The
+/// server takes whole seconds and turns 0 into 1: `0`, `0.5s` or `1ns` would close every idle
+/// connection after one second, server-wide.
+pub fn parse_server_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{s}' would make the server close every connection idle for 1 second: use e.g. 300s"
+        ));
+    }
+    if d.subsec_nanos() != 0 {
+        return Err(format!(
+            "'{s}' is not a whole number of seconds: the server takes wait_timeout in seconds"
+        ));
+    }
+    if d.as_secs() > MAX_SERVER_TIMEOUT_S {
+        return Err(format!(
+            "'{s}' is above the server's maximum of {MAX_SERVER_TIMEOUT_S}s (365 days)"
+        ));
+    }
+    Ok(d)
+}
+
+/// Why `--warning` and `--critical` cannot both be meant, once `max_connections` is known (it
+/// is needed only to compare a percentage with a count): the warning must come first.
+pub fn threshold_conflict(
+    warning: Threshold,
+    critical: Threshold,
+    max_connections: Option<u64>,
+) -> Option<String> {
+    let (w, c) = match (warning, critical, max_connections) {
+        (Threshold::Percent(w), Threshold::Percent(c), _) => (w, c),
+        (Threshold::Count(w), Threshold::Count(c), _) => (w as f64, c as f64),
+        (w, c, Some(max)) => (w.connections(max), c.connections(max)),
+        (_, _, None) => return None,
+    };
+    if w < c {
+        return None;
+    }
+    let on = match (warning, critical, max_connections) {
+        (Threshold::Percent(_), Threshold::Count(_), Some(max))
+        | (Threshold::Count(_), Threshold::Percent(_), Some(max)) => format!(
+            " ({} against {} connections with max_connections {max})",
+            fmt_connections(w),
+            fmt_connections(c)
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "--warning {warning} must be below --critical {critical}{on}"
+    ))
+}
+
+fn fmt_connections(n: f64) -> String {
+    let r = (n * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
     }
 }
 
@@ -772,6 +857,42 @@ mod tests {
     }
 
     #[test]
+    fn percentages_stop_at_100_and_the_warning_comes_first() {
+        assert_eq!(parse_threshold("100%"), Ok(Threshold::Percent(100.0)));
+        assert!(parse_threshold("100.5%").is_err());
+        assert!(parse_threshold("200%").is_err());
+        let (p, n) = (Threshold::Percent, Threshold::Count);
+        assert_eq!(threshold_conflict(p(80.0), p(90.0), None), None);
+        assert_eq!(
+            threshold_conflict(p(90.0), p(80.0), None).as_deref(),
+            Some("--warning 90% must be below --critical 80%")
+        );
+        assert!(threshold_conflict(p(80.0), p(80.0), None).is_some());
+        assert!(threshold_conflict(n(500), n(400), None).is_some());
+        // A percentage against a count: only with max_connections.
+        assert_eq!(threshold_conflict(n(150), p(70.0), None), None);
+        assert_eq!(
+            threshold_conflict(n(150), p(70.0), Some(200)).as_deref(),
+            Some(
+                "--warning 150 must be below --critical 70% (150 against 140 connections with max_connections 200)"
+            )
+        );
+        assert_eq!(threshold_conflict(n(100), p(70.0), Some(200)), None);
+        assert_eq!(threshold_conflict(p(90.0), n(150), Some(151)), None);
+        assert!(threshold_conflict(p(90.0), n(150), Some(200)).is_some());
+    }
+
+    #[test]
+    fn server_timeouts_are_whole_seconds_from_1s() {
+        assert_eq!(parse_server_timeout("300s"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_server_timeout("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_server_timeout("1000ms"), Ok(Duration::from_secs(1)));
+        for bad in ["0", "0s", "0.5s", "1ns", "1500ms", "366days", "-1s"] {
+            assert!(parse_server_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bytes() {
         assert_eq!(parse_bytes("16G"), Ok(16 << 30));
         assert_eq!(parse_bytes("512m"), Ok(512 << 20));
@@ -816,7 +937,40 @@ pub fn is_check(args: &[std::ffi::OsString]) -> bool {
 /// with a space, so it is hidden in the error.
 pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
     let suspects = words_after_bare_password_flag(&args);
-    Cli::try_parse_from(normalize_password_flag(args)).map_err(|e| hide_words(e, &suspects))
+    let cli =
+        Cli::try_parse_from(normalize_password_flag(args)).map_err(|e| hide_words(e, &suspects))?;
+    match combination_error(&cli.command) {
+        Some(msg) => {
+            use clap::CommandFactory;
+            Err(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg))
+        }
+        None => Ok(cli),
+    }
+}
+
+/// Values that parse one by one but do harm or nothing together. (A percentage against a count
+/// is compared later, once max_connections is known: [`threshold_conflict`].)
+fn combination_error(command: &Command) -> Option<String> {
+    match command {
+        Command::Diagnose(DiagnoseArgs { thresholds: t, .. })
+        | Command::Check(CheckArgs { thresholds: t, .. }) => {
+            threshold_conflict(t.warning, t.critical, None)
+        }
+        Command::SetTimeouts(a) if !a.force => [
+            ("--wait-timeout", a.wait_timeout),
+            ("--interactive-timeout", a.interactive_timeout),
+        ]
+        .into_iter()
+        .find_map(|(flag, d)| {
+            d.filter(|d| d.as_secs() < MIN_SAFE_SERVER_TIMEOUT_S).map(|d| {
+                format!(
+                    "{flag} {}s is below {MIN_SAFE_SERVER_TIMEOUT_S}s: the server would disconnect every client (pools, batch jobs, people at a prompt) that pauses that long; add --force if you mean it",
+                    d.as_secs()
+                )
+            })
+        }),
+        _ => None,
+    }
 }
 
 /// Words that follow a bare `-p`/`--password` and are neither an option nor a command name.
@@ -909,6 +1063,53 @@ mod parse_tests {
         assert_eq!(c.conn.host.as_deref(), Some("db1"));
         assert_eq!(c.conn.port, Some(3307));
         assert!(p(&["conncheck", "--help"]).is_err()); // DisplayHelp
+    }
+
+    #[test]
+    fn combinations_that_do_harm_are_refused() {
+        let refused = |args: &[&str]| {
+            let e = p(args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+            e.render().to_string()
+        };
+        let e = refused(&["conncheck", "set-timeouts", "--wait-timeout", "5s"]);
+        assert!(e.contains("--wait-timeout 5s is below 10s"), "{e}");
+        assert!(e.contains("--force"), "{e}");
+        refused(&["conncheck", "set-timeouts", "--interactive-timeout", "9"]);
+        assert!(
+            p(&[
+                "conncheck",
+                "set-timeouts",
+                "--wait-timeout",
+                "5s",
+                "--force"
+            ])
+            .is_ok()
+        );
+        assert!(p(&["conncheck", "set-timeouts", "--wait-timeout", "10s"]).is_ok());
+        let e = refused(&["conncheck", "check", "--warning", "95%"]);
+        assert!(
+            e.contains("--warning 95% must be below --critical 90%"),
+            "{e}"
+        );
+        refused(&["conncheck", "diagnose", "--critical", "50%"]);
+        assert!(
+            p(&[
+                "conncheck",
+                "diagnose",
+                "--warning",
+                "70%",
+                "--critical",
+                "400"
+            ])
+            .is_ok()
+        );
+        assert!(p(&["conncheck", "watch", "--count", "0"]).is_err());
+        assert!(p(&["conncheck", "watch", "--count", "1"]).is_ok());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Selecting sessions: the filters of `sessions`, `kill-idle` and `kill-long`, in one place.
 //!
 //! Every given criterion must match (AND). Names match exactly; `--command` ignores case;
-//! `--state` and `--match-info` are regexes, unanchored unless the user anchors them. Pure.
+//! `--state` and `--match-info` are regexes, unanchored unless the user anchors them. A user
+//! (`--match-user`, `--exclude-user`) is `user` or `user@host`, the form conncheck prints. Pure.
 
 use std::time::Duration;
 
@@ -10,10 +11,82 @@ use regex::Regex;
 use crate::cli::SessionFilterArgs;
 use crate::exit::AppError;
 use crate::snapshot::Session;
+use crate::snapshot::model::strip_port;
+
+/// A user as given to `--match-user` / `--exclude-user`: `app` (any host), or `app@10.0.0.7`,
+/// the account form conncheck prints everywhere (host as shown, without the client's port).
+/// `'app'@'localhost'` (SQL quotes) and `app@%` (any host) work too. A user name that itself
+/// contains `@` still matches when given whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    whole: String,
+    user: String,
+    /// None: any host.
+    host: Option<String>,
+}
+
+impl UserSpec {
+    pub fn parse(given: &str) -> UserSpec {
+        let unquote = |t: &str| {
+            let t = t.trim();
+            ['\'', '"', '`']
+                .iter()
+                .find_map(|q| t.strip_prefix(*q).and_then(|r| r.strip_suffix(*q)))
+                .unwrap_or(t)
+                .to_string()
+        };
+        let (user, host) = match given.rsplit_once('@') {
+            Some((u, h)) => {
+                let h = unquote(h);
+                let h = h
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .unwrap_or(&h);
+                (unquote(u), (h != "%").then(|| h.to_string()))
+            }
+            None => (unquote(given), None),
+        };
+        UserSpec {
+            whole: given.to_string(),
+            user,
+            host,
+        }
+    }
+
+    pub fn matches(&self, s: &Session) -> bool {
+        if s.user == self.whole {
+            return true;
+        }
+        s.user == self.user && self.host.as_deref().is_none_or(|h| host_is(h, &s.host))
+    }
+}
+
+/// Whether the processlist host `shown` (maybe with the client's port, IPv6 maybe bracketed) is
+/// `host`.
+fn host_is(host: &str, shown: &str) -> bool {
+    let shown = strip_port(shown);
+    let shown = shown
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(shown);
+    shown == host
+        // Unbracketed IPv6 with the client's port: `::1:53422`.
+        || shown
+            .strip_prefix(host)
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && host.contains(':'))
+}
+
+/// Whether any of `given` (`user` or `user@host`) names the session's user.
+pub fn any_user_matches(given: &[String], s: &Session) -> bool {
+    given.iter().any(|g| UserSpec::parse(g).matches(s))
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
-    users: Vec<String>,
+    users: Vec<UserSpec>,
+    /// As given, for [`SessionFilter::describe`].
+    user_names: Vec<String>,
     hosts: Vec<String>,
     dbs: Vec<String>,
     commands: Vec<String>,
@@ -57,7 +130,8 @@ impl SessionFilter {
                 .transpose()
         };
         Ok(SessionFilter {
-            users: a.match_user.clone(),
+            users: a.match_user.iter().map(|u| UserSpec::parse(u)).collect(),
+            user_names: a.match_user.clone(),
             hosts: a.match_host.clone(),
             dbs: a.match_db.clone(),
             commands: a
@@ -90,7 +164,7 @@ impl SessionFilter {
     }
 
     pub fn matches(&self, s: &Session) -> bool {
-        (self.users.is_empty() || self.users.contains(&s.user))
+        (self.users.is_empty() || self.users.iter().any(|u| u.matches(s)))
             && (self.hosts.is_empty() || self.hosts.iter().any(|h| h == s.client_host()))
             && (self.dbs.is_empty() || s.db.as_ref().is_some_and(|d| self.dbs.contains(d)))
             && (self.commands.is_empty() || self.commands.contains(&s.command.to_ascii_lowercase()))
@@ -114,7 +188,7 @@ impl SessionFilter {
                 v.push(format!("{name}={}", xs.join("|")));
             }
         };
-        list("user", &self.users, &mut v);
+        list("user", &self.user_names, &mut v);
         list("host", &self.hosts, &mut v);
         list("db", &self.dbs, &mut v);
         list("command", &self.commands, &mut v);
@@ -233,6 +307,42 @@ mod tests {
             ..Default::default()
         });
         assert!(cmd.matches(&rows[1]) && !cmd.matches(&rows[0]));
+    }
+
+    #[test]
+    fn users_match_as_user_or_as_the_printed_account() {
+        let rows = [
+            s(1, "app", "localhost", "Sleep", 1, None),
+            s(2, "app", "10.0.0.7:5123", "Sleep", 1, None),
+            s(3, "app", "[::1]:5124", "Sleep", 1, None),
+            s(4, "app", "::1:5125", "Sleep", 1, None),
+            s(5, "a@b", "h", "Sleep", 1, None),
+            s(6, "application", "localhost", "Sleep", 1, None),
+        ];
+        let ids = |given: &str| -> Vec<u64> {
+            rows.iter()
+                .filter(|r| any_user_matches(&[given.to_string()], r))
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(ids("app"), vec![1, 2, 3, 4]);
+        // The account as conncheck prints it (Session::account).
+        assert_eq!(ids(&rows[0].account()), vec![1]);
+        assert_eq!(ids("app@localhost"), vec![1]);
+        assert_eq!(ids("app@10.0.0.7"), vec![2]);
+        assert_eq!(ids("'app'@'10.0.0.7'"), vec![2]);
+        assert_eq!(ids("app@::1"), vec![3, 4]);
+        assert_eq!(ids("app@[::1]"), vec![3, 4]);
+        assert_eq!(ids("app@%"), vec![1, 2, 3, 4]);
+        assert_eq!(ids("app@10.0.0.8"), Vec::<u64>::new());
+        assert_eq!(ids("a@b"), vec![5]);
+        assert_eq!(ids("a@b@h"), vec![5]);
+        let filter = f(SessionFilterArgs {
+            match_user: vec!["app@10.0.0.7".into()],
+            ..Default::default()
+        });
+        assert!(filter.matches(&rows[1]) && !filter.matches(&rows[0]));
+        assert_eq!(filter.describe(), vec!["user=app@10.0.0.7".to_string()]);
     }
 
     #[test]

@@ -196,9 +196,9 @@ fn critical_when_connections_are_refused_during_the_sample() {
             "--sample",
             "2s",
             "--warning",
-            "999%",
+            "99999",
             "--critical",
-            "1000%",
+            "100000",
             "--format",
             "json",
         ])

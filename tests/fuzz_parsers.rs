@@ -298,12 +298,12 @@ proptest! {
         prop_assert_eq!(cli::parse_duration(&shown), Ok(d), "{}", shown);
     }
 
-    /// Accepted thresholds are finite, non-negative percentages or counts.
+    /// Accepted thresholds are finite percentages within 0–100 % or counts.
     #[test]
     fn accepted_thresholds_are_sane(text in quantity_text()) {
         if let Ok(t) = cli::parse_threshold(&text) {
             match t {
-                Threshold::Percent(p) => prop_assert!(p.is_finite() && (0.0..=1000.0).contains(&p), "{text}"),
+                Threshold::Percent(p) => prop_assert!(p.is_finite() && (0.0..=100.0).contains(&p), "{text}"),
                 Threshold::Count(_) => {}
             }
             prop_assert!(!t.connections(u64::MAX).is_nan());
@@ -312,11 +312,13 @@ proptest! {
     }
 
     #[test]
-    fn thresholds_round_trip(n in any::<u64>(), p in 0u32..=1000) {
+    fn thresholds_round_trip(n in any::<u64>(), p in 0u32..=100, over in 101u32..=100_000) {
         prop_assert_eq!(cli::parse_threshold(&n.to_string()), Ok(Threshold::Count(n)));
         let t = cli::parse_threshold(&format!("{p}%")).unwrap();
         prop_assert_eq!(t, Threshold::Percent(f64::from(p)));
         prop_assert_eq!(cli::parse_threshold(&t.to_string()), Ok(t));
+        let over_text = format!("{over}%");
+        prop_assert!(cli::parse_threshold(&over_text).is_err());
     }
 
     #[test]

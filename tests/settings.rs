@@ -74,6 +74,8 @@ fn set_timeouts_can_kill_sessions_already_idle_longer() {
             "set-timeouts",
             "--wait-timeout",
             "2s",
+            // Below 10s: every client pausing 2s would be cut off.
+            "--force",
             "--kill-existing",
             "--yes",
             "--format",

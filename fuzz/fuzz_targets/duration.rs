@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(d <= Duration::from_secs(10 * 365 * 86_400), "{text:?} -> {d:?}");
     }
     if let Ok(Threshold::Percent(p)) = parse_threshold(&text) {
-        assert!(p.is_finite() && (0.0..=1000.0).contains(&p), "{text:?} -> {p}");
+        assert!(p.is_finite() && (0.0..=100.0).contains(&p), "{text:?} -> {p}");
     }
     let _ = parse_bytes(&text);
 });

@@ -7,6 +7,7 @@
 
 use crate::check::{CheckReport, Limits, State};
 use crate::cli::{CheckArgs, CheckFormat};
+use crate::connect::replay::Replay;
 use crate::render::{self, nagios, prometheus, targets};
 
 use super::Context;
@@ -15,9 +16,18 @@ use super::multi::{self, Target};
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     let limits = Limits::from(args);
-    let check = |t: &Target| match &t.opts {
+    let sources = ctx.targets()?;
+    let check = |t: &Target, source: Option<&str>| match &t.opts {
         Ok(opts) => match take_or_refused(opts, args.sample, limits.th.server_memory) {
-            Ok(snap) => crate::check::judge(&snap, &limits),
+            Ok(snap) => {
+                if let Err(e) = super::diagnose::thresholds_fit(&limits.th, &snap) {
+                    return CheckReport::unknown(&t.label, &e);
+                }
+                let mut r = crate::check::judge(&snap, &limits);
+                let replay = Replay::of_run(&ctx.conn, opts, source);
+                crate::diagnose::for_target(&mut r.findings, &replay);
+                r
+            }
             Err(e) => CheckReport::unknown(&t.label, &e),
         },
         Err(e) => CheckReport::unknown(&t.label, e),
@@ -29,7 +39,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
                 label: opts.target(),
                 opts: Ok(opts),
             };
-            let r = check(&target);
+            let r = check(&target, sources.first().cloned().flatten().as_deref());
             let text = match args.format {
                 CheckFormat::Nagios => nagios::render(&r),
                 CheckFormat::Json => render::json(&r),
@@ -38,7 +48,11 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
             (text, r.state)
         }
         Some(list) => {
-            let reports = multi::run_all(&list, usize::from(ctx.conn.jobs), check);
+            // `list` was made from `ctx.targets()`, in the same order.
+            let reports = multi::run_all(&list, usize::from(ctx.conn.jobs), |t| {
+                let i = list.iter().position(|x| std::ptr::eq(x, t));
+                check(t, i.and_then(|i| sources.get(i)).and_then(|s| s.as_deref()))
+            });
             let text = match args.format {
                 CheckFormat::Nagios => nagios::render_many(&reports, &table(&reports, ctx)),
                 CheckFormat::Json => render::json(&reports),

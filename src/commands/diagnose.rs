@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{DiagnoseArgs, Format, SnapshotArgs};
+use crate::connect::replay::Replay;
 use crate::connect::{self, ConnectOptions};
 use crate::diagnose::{self, Finding, Severity, Thresholds};
 use crate::exit::{self, AppError, ErrorKind};
@@ -71,14 +72,21 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     {
         return run_many(ctx, args, &th, &list);
     }
-    let snap = match &args.from {
-        Some(file) => load(file)?,
+    let (snap, replay) = match &args.from {
+        Some(file) => {
+            let snap = load(file)?;
+            let replay = replay_of_snapshot(ctx, &snap);
+            (snap, replay)
+        }
         None => {
             let opts = ctx.single_target()?;
-            take_or_refused(&opts, args.sample, th.server_memory)?
+            let snap = take_or_refused(&opts, args.sample, th.server_memory)?;
+            (snap, ctx.replay(&opts)?)
         }
     };
-    let report = build(&snap, &th);
+    thresholds_fit(&th, &snap)?;
+    let mut report = build(&snap, &th);
+    report.for_target(&replay);
     let text = match args.format {
         Format::Json => render::json(&report),
         Format::Table => human(&report, &snap, ctx.style, args.verbose),
@@ -106,9 +114,19 @@ fn run_many(
     th: &Thresholds,
     list: &[Target],
 ) -> anyhow::Result<u8> {
+    let sources = ctx.targets()?;
     let outcomes = multi::run_all(list, usize::from(ctx.conn.jobs), |t| {
+        // `list` was made from `ctx.targets()`, in the same order.
+        let source = list
+            .iter()
+            .position(|x| std::ptr::eq(x, t))
+            .and_then(|i| sources.get(i).cloned().flatten());
         let r = t.opts.as_ref().map_err(Clone::clone).and_then(|opts| {
-            take_or_refused(opts, args.sample, th.server_memory).map(|snap| build(&snap, th))
+            let snap = take_or_refused(opts, args.sample, th.server_memory)?;
+            thresholds_fit(th, &snap)?;
+            let mut r = build(&snap, th);
+            r.for_target(&Replay::of_run(&ctx.conn, opts, source.as_deref()));
+            Ok(r)
         });
         Outcome::of(t, r)
     });
@@ -141,7 +159,7 @@ pub fn take_or_refused(
     sample: Duration,
     server_memory: Option<u64>,
 ) -> Result<Snapshot, AppError> {
-    match connect::open(opts) {
+    let mut snap = match connect::open(opts) {
         Ok(mut c) => read::read(
             &mut c,
             ReadOptions {
@@ -150,17 +168,41 @@ pub fn take_or_refused(
                 server_memory,
                 local: opts.is_local(),
             },
-        ),
+        )?,
         Err(e) if e.kind == ErrorKind::ServerFull => {
-            Ok(read::refused(&opts.target(), &e, opts.admin_port))
+            read::refused(&opts.target(), &e, opts.admin_port)
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
+    };
+    snap.access.login_user = opts.user.clone();
+    Ok(snap)
+}
+
+/// `--warning` below `--critical` on this server: a percentage and a count can only be compared
+/// once max_connections is known (a usage error, as if the flags had been compared at once).
+pub fn thresholds_fit(th: &Thresholds, snap: &Snapshot) -> Result<(), AppError> {
+    match crate::cli::threshold_conflict(th.warning, th.critical, snap.var_u64("max_connections"))
+    {
+        Some(msg) => Err(AppError::usage(msg).hint(
+            "give both thresholds, the warning below the critical one (defaults: --warning 80% --critical 90%)",
+        )),
+        None => Ok(()),
     }
+}
+
+/// The connection options for the commands suggested from a saved snapshot: its target, the user
+/// it logged in as (or, in older snapshots, the user part of `CURRENT_USER()`), and this run's
+/// option-file, TLS and password flags.
+fn replay_of_snapshot(ctx: &Context, snap: &Snapshot) -> Replay {
+    let user = Some(snap.access.login_user.as_str())
+        .filter(|u| !u.is_empty())
+        .or_else(|| snap.access.user.rsplit_once('@').map(|(u, _)| u));
+    Replay::of_snapshot(&ctx.conn, &snap.target, user)
 }
 
 pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
     let (mut c, opts) = ctx.connect()?;
-    let snap = read::read(
+    let mut snap = read::read(
         &mut c,
         ReadOptions {
             sample: args.sample,
@@ -169,6 +211,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
             local: opts.is_local(),
         },
     )?;
+    snap.access.login_user = opts.user.clone();
     let json = render::json(&snap);
     match &args.output {
         Some(path) => {
@@ -217,6 +260,17 @@ pub fn load(file: &Path) -> Result<Snapshot, AppError> {
         .hint("upgrade conncheck"));
     }
     Ok(snap)
+}
+
+impl DiagnoseReport {
+    /// Make every suggested command (and every `` `conncheck …` `` in advice and notes) reach the
+    /// server this report is about.
+    pub fn for_target(&mut self, replay: &Replay) {
+        diagnose::for_target(&mut self.findings, replay);
+        for n in &mut self.notes {
+            *n = replay.in_prose(n);
+        }
+    }
 }
 
 /// The report from a snapshot. Pure.

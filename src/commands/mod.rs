@@ -70,6 +70,17 @@ impl Context {
         self.resolver()?.resolve(targets[0].as_deref(), &ProcessEnv)
     }
 
+    /// The connection options of the single target, for the `conncheck …` commands we suggest
+    /// (see `connect::replay`).
+    pub fn replay(&self, opts: &ConnectOptions) -> Result<connect::replay::Replay, AppError> {
+        let source = self.targets()?.into_iter().next().flatten();
+        Ok(connect::replay::Replay::of_run(
+            &self.conn,
+            opts,
+            source.as_deref(),
+        ))
+    }
+
     /// Connect to the single target.
     pub fn connect(&self) -> Result<(Connection, ConnectOptions), AppError> {
         let opts = self.single_target()?;

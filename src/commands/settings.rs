@@ -112,7 +112,12 @@ fn run(
             local: opts.is_local(),
         },
     )?;
-    let (plan, kill_plan) = make(&snap);
+    let (mut plan, kill_plan) = make(&snap);
+    // A `conncheck …` in a warning or note must reach this server too.
+    let replay = ctx.replay(&opts)?;
+    for t in plan.warnings.iter_mut().chain(plan.notes.iter_mut()) {
+        *t = replay.in_prose(t);
+    }
     let server = render::snapshot_server_line(&snap);
     if a.format == Format::Table {
         render::print(&plan_text(&plan, kill_plan.as_ref(), &server, ctx.style))?;

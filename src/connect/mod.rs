@@ -8,6 +8,7 @@
 pub mod error;
 pub mod optfile;
 pub mod options;
+pub mod replay;
 pub mod url;
 
 use std::sync::mpsc;

@@ -39,6 +39,7 @@ pub fn mariadb() -> Snapshot {
                 system_variables_admin: true,
             },
             route: Route::Normal,
+            login_user: String::new(),
         },
         refused: None,
         variables: map(&[

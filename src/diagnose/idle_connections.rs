@@ -52,7 +52,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     )
     .evidence(&format!("sessions idle ≥ {threshold}"), of_max(n, max))
     .evidence(
-        &format!("slots freed by `conncheck kill-idle --older-than {threshold}`"),
+        &format!("slots freed by kill-idle --older-than {threshold}"),
         if in_trx > 0 {
             format!("{n} ({in_trx} of them roll back an open transaction)")
         } else {

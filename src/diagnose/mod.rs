@@ -83,7 +83,20 @@ pub enum ActionKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
     pub kind: ActionKind,
+    /// What a person reads: for a command, the whole line to paste (connection options
+    /// included once the report knows its target), with the note after `#`.
     pub text: String,
+    /// Commands only: the command's own arguments after `conncheck` (subcommand and flags),
+    /// without connection options. Heuristics stay pure: the target is added by the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Commands only: the complete command to run, one word per element, starting with
+    /// `conncheck` and the connection options of the run (never a password value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    /// Commands only: what the command is for (shown after `#`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The server variables this action changes (`wait_timeout`, ...): a report suggests each
     /// setting once, in the highest-ranked finding (see [`suggest_each_setting_once`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -91,29 +104,72 @@ pub struct Action {
 }
 
 impl Action {
-    fn of(kind: ActionKind, t: impl Into<String>) -> Self {
+    /// A conncheck command written as for a shell: `conncheck kill-idle --older-than 300s   #
+    /// note`. Quoted words (see `common::shell_arg`) keep their spaces; `-u <admin>` style
+    /// placeholders are kept as they are.
+    pub fn command(t: impl Into<String>) -> Self {
+        let (mut words, note) = crate::connect::replay::split(&t.into());
+        if words.first().is_some_and(|w| w == "conncheck") {
+            words.remove(0);
+        }
+        Action::conncheck(words, note)
+    }
+    /// A conncheck command from its own arguments (after `conncheck`) and an optional note.
+    pub fn conncheck(args: Vec<String>, note: Option<String>) -> Self {
+        let mut a = Action {
+            kind: ActionKind::Command,
+            text: String::new(),
+            args,
+            argv: Vec::new(),
+            note,
+            settings: Vec::new(),
+        };
+        a.for_target(&crate::connect::replay::Replay::none());
+        a
+    }
+    fn plain(kind: ActionKind, text: String) -> Self {
         Action {
             kind,
-            text: t.into(),
+            text,
+            args: Vec::new(),
+            argv: Vec::new(),
+            note: None,
             settings: Vec::new(),
         }
     }
-    pub fn command(t: impl Into<String>) -> Self {
-        Action::of(ActionKind::Command, t)
-    }
     pub fn sql(t: impl Into<String>) -> Self {
-        Action::of(ActionKind::Sql, t)
+        Action::plain(ActionKind::Sql, t.into())
     }
     pub fn config(t: impl Into<String>) -> Self {
-        Action::of(ActionKind::Config, t)
+        Action::plain(ActionKind::Config, t.into())
     }
     pub fn advice(t: impl Into<String>) -> Self {
-        Action::of(ActionKind::Advice, t)
+        Action::plain(ActionKind::Advice, t.into())
     }
     /// Mark the server variables this action changes.
     pub fn changes<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
         self.settings = names.into_iter().map(str::to_string).collect();
         self
+    }
+
+    /// Make the action reach `replay`'s server: a command gets the connection options in front
+    /// of its own arguments (`text` and `argv`); prose gets them in every `` `conncheck …` ``.
+    pub fn for_target(&mut self, replay: &crate::connect::replay::Replay) {
+        match self.kind {
+            ActionKind::Command => {
+                self.text = replay.command_line(&self.args, self.note.as_deref());
+                self.argv = replay.argv(&self.args);
+            }
+            _ => self.text = replay.in_prose(&self.text),
+        }
+    }
+}
+
+/// Every suggested command of these findings, made to reach `replay`'s server (the one place the
+/// connection options are added; see `connect::replay`).
+pub fn for_target(findings: &mut [Finding], replay: &crate::connect::replay::Replay) {
+    for a in findings.iter_mut().flat_map(|f| f.actions.iter_mut()) {
+        a.for_target(replay);
     }
 }
 

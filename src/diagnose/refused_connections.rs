@@ -75,8 +75,8 @@ fn accept_failures(snap: &Snapshot, errors: &[(&str, u64, u64)]) -> Option<Findi
     if errors.is_empty() {
         return None;
     }
-    let now: u64 = errors.iter().map(|e| e.2).sum();
-    let total: u64 = errors.iter().map(|e| e.1).sum();
+    let now = errors.iter().fold(0u64, |a, e| a.saturating_add(e.2));
+    let total = errors.iter().fold(0u64, |a, e| a.saturating_add(e.1));
     let severity = if now > 0 {
         Severity::Critical
     } else {

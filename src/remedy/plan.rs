@@ -182,7 +182,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         if s.id == snap.access.connection_id
             || !meets_threshold(s, c)
             || !c.filter.matches(s)
-            || c.exclude_users.contains(&s.user)
+            || crate::filter::any_user_matches(&c.exclude_users, s)
         {
             continue;
         }

@@ -84,6 +84,10 @@ pub struct Access {
     pub connection_id: u64,
     pub privileges: Privileges,
     pub route: Route,
+    /// The user name we logged in as (`-u`), to suggest commands that log in the same way
+    /// (`diagnose --from`); empty in snapshots written before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub login_user: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

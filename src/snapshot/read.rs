@@ -275,6 +275,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             connection_id,
             privileges,
             route: Route::Normal,
+            login_user: String::new(),
         },
         refused: None,
         variables,

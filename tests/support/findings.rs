@@ -78,23 +78,34 @@ pub fn evidence<'a>(f: &'a Value, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no evidence {name:?} in {}", f["evidence"]))
 }
 
-/// The texts of the finding's actions, all kinds.
-pub fn actions(f: &Value) -> Vec<&str> {
+/// The texts of the finding's actions, all kinds. A command is shown as the heuristic wrote it,
+/// `conncheck <subcommand> …   # note`, without the connection options the report puts in front
+/// (tests/suggestions.rs checks those).
+pub fn actions(f: &Value) -> Vec<String> {
     actions_where(f, |_| true)
 }
 
 /// The texts of the finding's actions of one kind (`command`, `sql`, `config`, `advice`).
-pub fn actions_of<'a>(f: &'a Value, kind: &str) -> Vec<&'a str> {
+pub fn actions_of(f: &Value, kind: &str) -> Vec<String> {
     actions_where(f, |a| a["kind"] == kind)
 }
 
-fn actions_where(f: &Value, pick: impl Fn(&Value) -> bool) -> Vec<&str> {
+fn actions_where(f: &Value, pick: impl Fn(&Value) -> bool) -> Vec<String> {
     f["actions"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|a| pick(a))
-        .map(|a| a["text"].as_str().unwrap())
+        .map(|a| match a["args"].as_array() {
+            Some(args) if a["kind"] == "command" => {
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|w| w.as_str().unwrap().to_string())
+                    .collect();
+                conncheck::connect::replay::Replay::none().command_line(&args, a["note"].as_str())
+            }
+            _ => a["text"].as_str().unwrap().to_string(),
+        })
         .collect()
 }
 
