@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// MySQL refuses to follow `!include` chains deeper than this.
@@ -230,6 +230,18 @@ impl Reader {
             return self.open_failed(origin, path, e);
         }
         let mode = file_mode(&meta);
+        if mode & 0o002 != 0 && matches!(origin, Origin::Top { required: true }) {
+            // Named explicitly (--defaults-file, --defaults-extra-file): skipping it as mysql does
+            // would silently reach whatever server the other files or defaults name.
+            return Err(OptFileError {
+                file: path.to_path_buf(),
+                line: 0,
+                message: format!(
+                    "is world-writable, so its options cannot be trusted and it was not read (fix with: chmod o-w {})",
+                    path.display()
+                ),
+            });
+        }
         if mode & 0o002 != 0 {
             // Anyone could have planted options here; MySQL skips such files.
             self.warnings.push(format!(
@@ -238,10 +250,10 @@ impl Reader {
             ));
             return Ok(());
         }
-        let mut bytes = Vec::new();
-        if let Err(e) = file.read_to_end(&mut bytes) {
-            return self.open_failed(origin, path, e);
-        }
+        let bytes = match crate::input::read_stream(&mut file, crate::input::SMALL_FILE_MAX) {
+            Ok(b) => b,
+            Err(e) => return self.open_failed(origin, path, e),
+        };
         let text = match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => {
@@ -1192,8 +1204,15 @@ g="unknown\xkeep"
                 &format!("[client]\nuser=evil\npassword={SECRET}\n"),
             );
             set_mode(&p, mode);
+            // Named explicitly (--defaults-file): an error, never a silent fall-back.
+            let e = OptionSet::default()
+                .read_file(&p, GROUPS, true)
+                .unwrap_err();
+            assert!(e.message.contains("chmod o-w"), "{e}");
+            assert_no_secret(&e.to_string());
+            // Found on the default search list: skipped with a warning, as mysql does.
             let mut set = OptionSet::default();
-            set.read_file(&p, GROUPS, true).unwrap();
+            set.read_file(&p, GROUPS, false).unwrap();
             assert!(set.values.is_empty());
             assert_eq!(
                 set.warnings,
