@@ -259,6 +259,15 @@ fn io_error_on_connect(io: &io::Error, target: &str) -> AppError {
             format!("{target} did not answer in time (connect timeout)"),
         )
         .hint("check the network path and firewall, or raise --connect-timeout"),
+        // The first bytes did not parse as a greeting: something else listens on this port.
+        K::InvalidData => AppError::new(
+            ErrorKind::Unreachable,
+            format!(
+                "{target} does not speak the MySQL protocol ({})",
+                crate::text::escape(&text)
+            ),
+        )
+        .hint("check the port (-P): is a MySQL or MariaDB server listening there?"),
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
             AppError::new(
                 ErrorKind::Unreachable,
@@ -318,7 +327,7 @@ pub fn deadline_passed(target: &str, what: &str, budget: std::time::Duration) ->
     AppError::new(
         ErrorKind::Timeout,
         format!(
-            "{what}: {target} did not finish answering within {} (--query-timeout); the connection was closed",
+            "{what}: {target} did not answer within the query timeout ({} for the statement as a whole); the connection was closed",
             humantime::format_duration(budget)
         ),
     )

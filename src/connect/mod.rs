@@ -6,10 +6,10 @@
 //!
 //! Deadlines hold whatever the server sends. The whole login (TCP connect, greeting, TLS,
 //! authentication) is bounded by `--connect-timeout`: it runs on a thread that is abandoned when
-//! the deadline passes. Each statement (or batch) is bounded as a whole by `--query-timeout` (per
-//! statement of a batch): a watchdog thread shuts the socket down when the deadline passes, so a
-//! server that trickles one byte a second cannot keep us past it (the socket read timeout alone
-//! restarts with every byte).
+//! the deadline passes. Each round trip (a statement, or a batch of statements sent together) is
+//! bounded as a whole by `--query-timeout`: a watchdog thread shuts the socket down when the
+//! deadline passes, so a server that trickles one byte a second cannot keep us past it (the
+//! socket read timeout alone restarts with every byte).
 
 pub mod error;
 pub mod optfile;
@@ -94,7 +94,9 @@ impl Connection {
     ) -> Vec<Result<Vec<mysql::Row>, AppError>> {
         let sql = stmts.join(";\n");
         let target = self.target.clone();
-        let collected = self.with_deadline(stmts.len(), what, |c| {
+        // One round trip: the batch as a whole gets one --query-timeout (its statements are
+        // small and bounded on the server side each by the same timeout).
+        let collected = self.with_deadline(1, what, |c| {
             let mut sets: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::new();
             let mut result = c.query_iter(sql)?;
             while let Some(set) = result.iter() {

@@ -18,6 +18,7 @@
 //!   processes.
 #![allow(dead_code)]
 
+pub mod fake_server;
 pub mod findings;
 
 use std::fs;
