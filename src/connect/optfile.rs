@@ -43,7 +43,11 @@ pub struct OptFileError {
 
 impl fmt::Display for OptFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
     }
 }
 
@@ -229,7 +233,12 @@ impl Reader {
             let e = io::Error::other("is a directory");
             return self.open_failed(origin, path, e);
         }
-        let mode = file_mode(&meta);
+        // As in mysql, only a regular file counts as world-writable (not /dev/stdin or a pipe).
+        let mode = if meta.is_file() {
+            file_mode(&meta)
+        } else {
+            file_mode(&meta) & !0o002
+        };
         if mode & 0o002 != 0 && matches!(origin, Origin::Top { required: true }) {
             // Named explicitly (--defaults-file, --defaults-extra-file): skipping it as mysql does
             // would silently reach whatever server the other files or defaults name.
@@ -837,7 +846,7 @@ g="unknown\xkeep"
         assert_eq!(e.line, 0);
         assert!(
             e.to_string()
-                .starts_with(&format!("{}:0: ", missing.display()))
+                .starts_with(&format!("{}: cannot read", missing.display()))
         );
     }
 
