@@ -314,3 +314,109 @@ fn a_missing_ssl_ca_is_a_tls_error_naming_the_file() {
     assert_error(&o, 16, "/nonexistent/ca.pem");
     assert!(!stderr(&o).contains("socket"), "{}", stderr(&o));
 }
+
+/// A CA and a server certificate for `CN=db.example` (so not valid for 127.0.0.1), made with the
+/// openssl command; plus a second, unrelated CA.
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn make() -> Certs {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = r#"set -e
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.pem
+openssl req -newkey rsa:2048 -nodes -subj /CN=db.example -keyout server.key -out server.csr
+printf 'subjectAltName=DNS:db.example\n' > san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem
+chmod 644 *.pem *.key
+"#;
+        let out = std::process::Command::new("sh")
+            .args(["-c", sh])
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl (apt-get install openssl; scripts/ensure-deps.sh does this)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    fn server(&self, extra: &[&str]) -> Server {
+        let mut args = vec![
+            format!("--ssl-ca={}", self.path("ca.pem")),
+            format!("--ssl-cert={}", self.path("server.pem")),
+            format!("--ssl-key={}", self.path("server.key")),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Server::start(support::ServerOpts {
+            extra_args: args,
+            ..support::ServerOpts::default()
+        })
+    }
+}
+
+/// Found by the adversarial review: a wrong CA or host name gave exit 10 and a raw
+/// `CodecError { ... UnknownIssuer }`; a TLS failure is exit 16 with a plain reason.
+#[test]
+fn tls_verification_failures_exit_16_with_a_plain_reason() {
+    let certs = Certs::make();
+    let s = certs.server(&[]);
+    let other = certs.path("other.pem");
+    let o = s
+        .conncheck("root", "")
+        .args(["--ssl-mode", "VERIFY_CA", "--ssl-ca", &other, "status"])
+        .output()
+        .unwrap();
+    assert_error(&o, 16, "not signed by the CA given with --ssl-ca");
+    let ca = certs.path("ca.pem");
+    let o = s
+        .conncheck("root", "")
+        .args(["--ssl-mode", "VERIFY_IDENTITY", "--ssl-ca", &ca, "status"])
+        .output()
+        .unwrap();
+    assert_error(&o, 16, "not valid for this host name");
+    // The right CA without the host name check works.
+    let o = s
+        .conncheck("root", "")
+        .args(["--ssl-mode", "VERIFY_CA", "--ssl-ca", &ca, "status"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Found by the adversarial review: with require_secure_transport=ON, PREFERRED on 127.0.0.1
+/// never tried TLS and looked like a wrong password, while the mariadb client connects.
+#[test]
+fn require_secure_transport_on_loopback_is_met_by_retrying_with_tls() {
+    let certs = Certs::make();
+    let s = certs.server(&[]);
+    s.sql("SET GLOBAL require_secure_transport = ON");
+    let o = s
+        .conncheck("root", "")
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    support::json_ok(&o);
+    // DISABLED means plain text: the server's refusal is shown as it is.
+    let o = s
+        .conncheck("root", "")
+        .args(["--ssl-mode", "DISABLED", "status"])
+        .output()
+        .unwrap();
+    assert_error(&o, 13, "denied access");
+    // A wrong password is still a wrong password after the retry.
+    let o = s
+        .conncheck("root", "wrong")
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_error(&o, 13, "denied access");
+}

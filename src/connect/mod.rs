@@ -174,14 +174,19 @@ fn open_once(opts: &ConnectOptions) -> Result<Connection, AppError> {
             connect_with_deadline(opts, None)
         }
         // PREFERRED on loopback starts in plain text; a server with require_secure_transport=ON
-        // refuses that, and the mariadb/mysql clients would have used TLS: retry once with it.
+        // refuses that (MySQL with 3159, MariaDB with a plain 1045 "Access denied"), where the
+        // mariadb/mysql clients would have used TLS: retry once with it. When the server has no
+        // TLS at all, the first answer stands.
         Err(e)
             if opts.ssl_mode == SslMode::Preferred
                 && tls.is_none()
                 && e.secure_transport_required
                 && matches!(opts.transport, Transport::Tcp { .. }) =>
         {
-            connect_with_deadline(opts, Some(accept_any_cert(opts)))
+            match connect_with_deadline(opts, Some(accept_any_cert(opts))) {
+                Err(retry) if retry.kind == ErrorKind::Tls => Err(e),
+                other => other,
+            }
         }
         other => other,
     }
@@ -261,7 +266,7 @@ fn tls_for(opts: &ConnectOptions) -> Result<Option<SslOpts>, AppError> {
     })
 }
 
-/// A failed login, and whether the server refused it for want of TLS.
+/// A failed login, and whether the server may have refused it for want of TLS.
 struct LoginError {
     error: AppError,
     secure_transport_required: bool,
@@ -329,6 +334,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
                 Some(
                     error::code::SECURE_TRANSPORT_REQUIRED
                         | error::code::MARIADB_SECURE_TRANSPORT_REQUIRED
+                        | error::code::ACCESS_DENIED
                 )
             ),
             error: error::connect_error(&e, &target, &opts.user),
