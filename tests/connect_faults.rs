@@ -420,3 +420,25 @@ fn require_secure_transport_on_loopback_is_met_by_retrying_with_tls() {
         .unwrap();
     assert_error(&o, 13, "denied access");
 }
+
+/// Found by the adversarial review: a panic in the driver while connecting (then: an ed25519
+/// account) was reported after 0.09 s as "sent no greeting within 30s", exit 15. It is an
+/// internal error with the panic's message.
+#[test]
+fn a_panic_while_connecting_is_an_internal_error_not_a_silent_server() {
+    let fake = FakeServer::start(Behavior::ParsecSalt);
+    let start = Instant::now();
+    let o = run(&with(
+        &tcp(fake.port),
+        &["--connect-timeout", "20s", "status"],
+    ));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(10), "{err}");
+    assert_error(&o, 10, "internal error while connecting");
+    assert!(!err.contains("greeting"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}

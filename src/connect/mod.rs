@@ -312,9 +312,10 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
     // shorter) connect timeout by waiting on a thread. A login that overruns is abandoned: the
     // thread dies with the process, and the server frees the half-open slot by itself. A panic
     // in the driver is caught and reported as what it is, never as a silent server.
+    quiet_connect_panics();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
-        .name("connect".into())
+        .name(CONNECT_THREAD.into())
         .spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Conn::new(b)))
                 .map_err(|payload| panic_text(payload.as_ref()));
@@ -347,6 +348,22 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
             Err(error::no_greeting(&target, opts.connect_timeout).into())
         }
     }
+}
+
+const CONNECT_THREAD: &str = "connect";
+
+/// A panic on the connect thread is caught and reported as one error line: keep the default
+/// hook from printing it a second time (with a backtrace hint) there. Other threads are untouched.
+fn quiet_connect_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(CONNECT_THREAD) {
+                default(info);
+            }
+        }));
+    });
 }
 
 /// The message of a caught panic.

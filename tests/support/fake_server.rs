@@ -21,6 +21,10 @@ pub enum Behavior {
     /// Send a bare ERROR packet instead of the greeting, as a server with every slot (the reserved
     /// one too) taken does for 1040, then close.
     ErrorBeforeGreeting { code: u16, message: String },
+    /// Switch the login to MariaDB's `parsec` plugin and send its salt: the driver (mysql 28.0)
+    /// panics on it (`gen_data(..).unwrap()` on a 20-byte nonce), so this exercises the path of a
+    /// panic while connecting.
+    ParsecSalt,
     /// Proxy to a real server on `upstream`; once the client has sent `after_queries` COM_QUERY
     /// packets, forward the server's bytes one at a time, `every` apart (a trickling server).
     Trickle {
@@ -88,9 +92,24 @@ fn serve(mut s: TcpStream, b: &Behavior, stop: &AtomicBool) {
             hold(&s, stop);
         }
         Behavior::GreetingThenClose => {
-            let _ = s.write_all(&packet(0, &greeting()));
+            let _ = s.write_all(&packet(0, &greeting(b"mysql_native_password")));
             let _ = s.flush();
             let _ = s.shutdown(Shutdown::Both);
+        }
+        Behavior::ParsecSalt => {
+            // Greeting → handshake response → switch to parsec → empty packet → salt.
+            let _ = s.write_all(&packet(0, &greeting(b"mysql_native_password")));
+            if let Some(seq) = read_packet(&mut s) {
+                let mut switch = b"\xfeparsec\0".to_vec();
+                switch.extend_from_slice(b"0123456789abcdefghij\0");
+                let _ = s.write_all(&packet(seq.wrapping_add(1), &switch));
+                if let Some(seq) = read_packet(&mut s) {
+                    let mut salt = b"P\x03".to_vec();
+                    salt.extend_from_slice(&[7u8; 18]);
+                    let _ = s.write_all(&packet(seq.wrapping_add(1), &salt));
+                }
+            }
+            hold(&s, stop);
         }
         Behavior::ErrorBeforeGreeting { code, message } => {
             let mut payload = vec![0xff];
@@ -128,6 +147,16 @@ fn hold(s: &TcpStream, stop: &AtomicBool) {
     }
 }
 
+/// Read one client packet; its sequence number.
+fn read_packet(s: &mut TcpStream) -> Option<u8> {
+    let mut header = [0u8; 4];
+    s.read_exact(&mut header).ok()?;
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some(header[3])
+}
+
 fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
     let mut p = vec![len[0], len[1], len[2], seq];
@@ -135,8 +164,8 @@ fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
     p
 }
 
-/// A protocol-10 greeting as MariaDB 10.11 sends it (mysql_native_password, no TLS).
-fn greeting() -> Vec<u8> {
+/// A protocol-10 greeting as MariaDB 10.11 sends it (no TLS), offering `plugin`.
+fn greeting(plugin: &[u8]) -> Vec<u8> {
     let mut g = vec![0x0a];
     g.extend_from_slice(b"5.5.5-10.11.0-MariaDB-fake\0");
     g.extend_from_slice(&7u32.to_le_bytes());
@@ -150,7 +179,8 @@ fn greeting() -> Vec<u8> {
     g.push(21);
     g.extend_from_slice(&[0u8; 10]);
     g.extend_from_slice(b"ijklmnopqrst\0");
-    g.extend_from_slice(b"mysql_native_password\0");
+    g.extend_from_slice(plugin);
+    g.push(0);
     g
 }
 
