@@ -313,6 +313,14 @@ fn a_missing_ssl_ca_is_a_tls_error_naming_the_file() {
         .unwrap();
     assert_error(&o, 16, "/nonexistent/ca.pem");
     assert!(!stderr(&o).contains("socket"), "{}", stderr(&o));
+    // The driver reads these files whole: never an endless device.
+    let o = s
+        .conncheck("root", "")
+        .args(["--ssl-ca", "/dev/zero", "status"])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert_error(&o, 16, "not a regular file");
 }
 
 /// A CA and a server certificate for `CN=db.example` (so not valid for 127.0.0.1), made with the

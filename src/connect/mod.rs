@@ -212,8 +212,10 @@ fn client_identity(opts: &ConnectOptions) -> SslOpts {
     s
 }
 
-/// `--ssl-ca`, `--ssl-cert` and `--ssl-key` must be readable files: checked before connecting so
-/// that a typo is a TLS error naming the file, not a network error ("no server socket").
+/// `--ssl-ca`, `--ssl-cert` and `--ssl-key` must be readable regular files of at most 1 MiB:
+/// checked before connecting so that a typo is a TLS error naming the file, not a network error
+/// ("no server socket"), and so that the driver (which reads them whole, possibly more than
+/// once) is never handed `/dev/zero` or a pipe.
 fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
     for (flag, path) in [
         ("--ssl-ca", &opts.ssl_ca),
@@ -222,8 +224,13 @@ fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
     ] {
         let Some(path) = path else { continue };
         if let Err(e) = std::fs::File::open(path).and_then(|f| {
-            if f.metadata()?.is_dir() {
+            let meta = f.metadata()?;
+            if meta.is_dir() {
                 Err(std::io::Error::other("is a directory"))
+            } else if !meta.is_file() {
+                Err(std::io::Error::other("not a regular file"))
+            } else if meta.len() > crate::input::SMALL_FILE_MAX {
+                Err(std::io::Error::other("larger than the 1 MiB limit"))
             } else {
                 Ok(())
             }
