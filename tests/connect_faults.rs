@@ -450,3 +450,17 @@ fn a_panic_while_connecting_is_an_internal_error_not_a_silent_server() {
         start.elapsed()
     );
 }
+
+/// MariaDB answers a failed unix_socket login with ERROR 1698: access denied (13), not "other".
+#[test]
+fn error_1698_is_access_denied() {
+    let s = Server::shared();
+    s.sql("CREATE USER IF NOT EXISTS 'nosuchosuser'@'localhost' IDENTIFIED VIA unix_socket");
+    let o = conncheck()
+        .args(["--no-defaults", "-S"])
+        .arg(s.socket())
+        .args(["-u", "nosuchosuser", "status"])
+        .output()
+        .unwrap();
+    assert_error(&o, 13, "1698");
+}
