@@ -136,8 +136,8 @@ impl Connection {
 
 /// Connect, trying `--admin-port` first when given. Whatever goes wrong there (refused, full,
 /// silent, not MySQL), the main port is tried next and a note on stderr says which port was
-/// used: a full extra port must never make a healthy server look full. Only a usage or TLS
-/// configuration error (the same on both ports) stops at the admin port.
+/// used: a full extra port must never make a healthy server look full. Only a usage error (the
+/// same on both ports) stops at the admin port.
 pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
     if let (Some(admin), Transport::Tcp { host, port }) = (opts.admin_port, &opts.transport) {
         let mut admin_opts = opts.clone();
