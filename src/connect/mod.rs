@@ -51,25 +51,35 @@ impl Connection {
         }
     }
 
-    /// Run `f` on the connection with a deadline of `statements` × `--query-timeout`. When the
-    /// deadline passes the socket is shut down (the connection is then unusable) and the result
-    /// is a timeout error, whatever `f` returned.
+    /// Arm a deadline of `round_trips` × `--query-timeout` for what is sent on `self.conn` next;
+    /// it is disarmed when the returned guard is dropped. When it passes, the socket is shut
+    /// down (the driver's blocked read returns at once; the connection is then unusable) and
+    /// [`Deadline::passed`] is true. For code that talks to `conn` directly:
+    /// `let d = c.deadline(1); let r = c.conn.query_iter(sql); if d.passed() { ... }`.
+    pub fn deadline(&self, round_trips: usize) -> Deadline {
+        let budget = self
+            .query_timeout
+            .saturating_mul(u32::try_from(round_trips.max(1)).unwrap_or(u32::MAX));
+        let watch = self.watchdog.as_ref().map(|w| {
+            w.arm(Instant::now() + budget);
+            (Arc::clone(&w.shared), Arc::clone(&w.fired))
+        });
+        Deadline { watch, budget }
+    }
+
+    /// Run `f` on the connection under [`Connection::deadline`]. When the deadline passes the
+    /// result is a timeout error (exit 15), whatever `f` returned; other errors are classified
+    /// by [`error::query_error`].
     pub fn with_deadline<T>(
         &mut self,
-        statements: usize,
+        round_trips: usize,
         what: &str,
         f: impl FnOnce(&mut Conn) -> mysql::Result<T>,
     ) -> Result<T, AppError> {
-        let budget = self
-            .query_timeout
-            .saturating_mul(u32::try_from(statements.max(1)).unwrap_or(u32::MAX));
-        if let Some(w) = &self.watchdog {
-            w.arm(Instant::now() + budget);
-        }
+        let deadline = self.deadline(round_trips);
         let result = f(&mut self.conn);
-        let fired = self.watchdog.as_ref().is_some_and(Watchdog::disarm);
-        if fired {
-            return Err(error::deadline_passed(&self.target, what, budget));
+        if deadline.passed() {
+            return Err(error::deadline_passed(&self.target, what, deadline.budget));
         }
         result.map_err(|e| error::query_error(&e, &self.target, what))
     }
@@ -382,13 +392,44 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_string())
 }
 
+/// An armed deadline from [`Connection::deadline`]; dropping it disarms the watchdog.
+pub struct Deadline {
+    watch: Option<(Arc<Shared>, Arc<AtomicBool>)>,
+    /// The time allowed.
+    pub budget: Duration,
+}
+
+impl Deadline {
+    /// Whether the deadline passed and the connection was shut down.
+    pub fn passed(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_some_and(|(_, fired)| fired.load(Ordering::SeqCst))
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some((shared, _)) = &self.watch {
+            let (lock, cv) = &**shared;
+            if let Ok(mut st) = lock.lock() {
+                st.deadline = None;
+                cv.notify_all();
+            }
+        }
+    }
+}
+
 /// Shuts the connection's socket down when a statement's deadline passes. The socket is a
 /// duplicate of the driver's descriptor: `shutdown(2)` acts on the socket itself, so the
 /// driver's blocked read returns at once.
 struct Watchdog {
-    shared: Arc<(Mutex<WatchState>, Condvar)>,
+    shared: Arc<Shared>,
     fired: Arc<AtomicBool>,
 }
+
+/// The watchdog's state and the condition variable that wakes it.
+type Shared = (Mutex<WatchState>, Condvar);
 
 #[derive(Default)]
 struct WatchState {
@@ -422,16 +463,6 @@ impl Watchdog {
             cv.notify_all();
         }
     }
-
-    /// Disarm; whether the deadline had passed (and the socket was shut down).
-    fn disarm(&self) -> bool {
-        let (lock, cv) = &*self.shared;
-        if let Ok(mut st) = lock.lock() {
-            st.deadline = None;
-            cv.notify_all();
-        }
-        self.fired.load(Ordering::SeqCst)
-    }
 }
 
 impl Drop for Watchdog {
@@ -444,7 +475,7 @@ impl Drop for Watchdog {
     }
 }
 
-fn watch(shared: &(Mutex<WatchState>, Condvar), fired: &AtomicBool, socket: &std::net::TcpStream) {
+fn watch(shared: &Shared, fired: &AtomicBool, socket: &std::net::TcpStream) {
     let (lock, cv) = shared;
     let Ok(mut st) = lock.lock() else { return };
     loop {
