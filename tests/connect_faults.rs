@@ -84,7 +84,10 @@ fn a_port_or_host_containing_1040_is_unreachable_not_a_full_server() {
         "5s",
         "status",
     ]);
-    assert_eq!(o.status.code(), Some(14), "{}", stderr(&o));
+    // Unreachable (14) when the resolver answers at once, as here; a resolver that cannot be
+    // reached may run into the connect timeout (15) instead. Never a full server.
+    assert!(matches!(o.status.code(), Some(14 | 15)), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("full"), "{}", stderr(&o));
 }
 
 /// Found by the adversarial review: `-u check ... status` exited with the Nagios codes.
