@@ -25,6 +25,9 @@ pub struct Context {
     pub style: Style,
     /// `--targets` is read once (it may be a pipe or standard input).
     targets: std::sync::OnceLock<Result<Vec<Option<String>>, AppError>>,
+    /// Option files are read (a FIFO can be read only once), the password prompted for and
+    /// warnings printed once per run.
+    resolver: std::sync::OnceLock<Result<Resolver, AppError>>,
 }
 
 impl Context {
@@ -33,11 +36,16 @@ impl Context {
             conn,
             style: Style::detect(color),
             targets: std::sync::OnceLock::new(),
+            resolver: std::sync::OnceLock::new(),
         }
     }
 
     /// Read option files and environment once, prompting for a bare `-p`. Warnings go to stderr.
     pub fn resolver(&self) -> Result<Resolver, AppError> {
+        self.resolver.get_or_init(|| self.read_resolver()).clone()
+    }
+
+    fn read_resolver(&self) -> Result<Resolver, AppError> {
         let prompted = match &self.conn.password {
             Some(None) => Some(prompt_password()?),
             _ => None,
