@@ -489,6 +489,24 @@ fn a_url_without_its_scheme_is_a_usage_error_that_never_echoes_the_password() {
         let expected = if args.contains(&"check") { 3 } else { 2 };
         assert_eq!(code, Some(expected), "{args:?}: {shown}");
     }
+    // Among several targets (each reported on its own: labels, perfdata, JSON).
+    let two = dir.path().join("two.txt");
+    std::fs::write(&two, format!("{bare}\n127.0.0.1:{}\n", unused_port())).unwrap();
+    let t = two.to_str().unwrap();
+    for args in [
+        vec!["--targets", t, "status", "--format", "json"],
+        vec!["--targets", t, "check"],
+        vec!["--targets", t, "check", "--format", "prometheus"],
+        vec!["--targets", t, "diagnose", "--format", "json"],
+    ] {
+        let out = conncheck()
+            .arg("--no-defaults")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_no_password(&format!("{args:?}"), &text(&out));
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
 }
 
 /// Snapshots and audit logs hold full query texts: created 0600, never 0644.
