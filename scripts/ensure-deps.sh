@@ -8,6 +8,8 @@ export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 missing=()
 command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
+# tests/connect_faults.rs makes TLS certificates with the openssl command.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

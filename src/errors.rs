@@ -67,6 +67,17 @@ pub fn clap_error(e: &clap::Error, is_check: bool) -> ExitCode {
     ExitCode::from(code_for(ErrorKind::Usage, is_check))
 }
 
+/// For a command line clap refused: whether it was meant as `check`, i.e. whether clap, parsing
+/// as far as it can, lands in the `check` subcommand (`-u check status` is `status`).
+pub fn is_check_attempt(args: &[std::ffi::OsString]) -> bool {
+    use clap::CommandFactory;
+    crate::cli::Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()
+        .is_some_and(|m| m.subcommand_name() == Some("check"))
+}
+
 /// The exit code for an error kind; `check` uses the monitoring-plugin codes.
 pub fn code_for(kind: ErrorKind, is_check: bool) -> u8 {
     if is_check {
@@ -82,6 +93,37 @@ pub fn code_for(kind: ErrorKind, is_check: bool) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+        args.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_check_convention_follows_the_subcommand_not_a_word() {
+        assert!(is_check_attempt(&os(&["conncheck", "check", "--bogus"])));
+        assert!(is_check_attempt(&os(&[
+            "conncheck",
+            "-u",
+            "x",
+            "check",
+            "--warning",
+            "zz"
+        ])));
+        assert!(!is_check_attempt(&os(&[
+            "conncheck",
+            "-u",
+            "check",
+            "status",
+            "--bogus"
+        ])));
+        assert!(!is_check_attempt(&os(&[
+            "conncheck",
+            "--url",
+            "check",
+            "status"
+        ])));
+        assert!(!is_check_attempt(&os(&["conncheck", "status", "--bogus"])));
+    }
 
     #[test]
     fn check_uses_plugin_codes() {

@@ -4,6 +4,7 @@
 //! → judgement ([`diagnose`]) → plan ([`remedy`]) → confirmation → action → report ([`render`]).
 //! [`commands`] wires one subcommand through that flow.
 
+pub mod argv;
 pub mod check;
 pub mod cli;
 pub mod clients;
@@ -13,6 +14,7 @@ pub mod diagnose;
 pub mod errors;
 pub mod exit;
 pub mod filter;
+pub mod input;
 pub mod remedy;
 pub mod render;
 pub mod snapshot;

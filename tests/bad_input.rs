@@ -131,11 +131,12 @@ fn check_output(case: &Case, out: &Output) -> Result<(), String> {
     let ok_codes: &[i32] = if case.is_check {
         &[3]
     } else if case.free_text {
-        // Usage, other (unreadable file), access denied, unreachable, timeout; man writes pages.
+        // Usage, other (unreadable file), access denied, unreachable, timeout, TLS (an
+        // unreadable --ssl-ca/--ssl-cert/--ssl-key); man writes pages.
         if case.is_man {
             &[0, 2, 10]
         } else {
-            &[2, 10, 13, 14, 15]
+            &[2, 10, 13, 14, 15, 16]
         }
     } else {
         &[usage]
@@ -388,4 +389,140 @@ fn non_utf8_and_odd_arguments_anywhere() {
         assert!(err.contains("error"), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Write `body` into the FIFO `path` from a thread (the reader opens it once).
+fn feed_fifo(path: &Path, body: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) {
+            use std::io::Write;
+            let _ = f.write_all(&body);
+        }
+    })
+}
+
+/// Found by the adversarial review: `--from /dev/zero` and `--targets /dev/urandom` read until
+/// out of memory. Every file input has a cap and is one quick, clear error past it.
+#[test]
+fn endless_inputs_are_a_quick_clear_error() {
+    for (args, what) in [
+        (vec!["diagnose", "--from", "/dev/zero"], "64 MiB"),
+        (vec!["--targets", "/dev/urandom", "status"], "1 MiB"),
+        (vec!["--targets", "/dev/zero", "check"], "1 MiB"),
+        (vec!["--defaults-file", "/dev/zero", "status"], "1 MiB"),
+        (
+            vec!["--defaults-extra-file", "/dev/urandom", "status"],
+            "1 MiB",
+        ),
+    ] {
+        let start = std::time::Instant::now();
+        let out = conncheck().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("larger than the {what} limit")),
+            "{args:?}: {err}"
+        );
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+/// Found by the adversarial review: a FIFO hung, and `--targets /dev/stdin` read the pipe twice
+/// and found nothing. Each input is read once; `-` is standard input; a UTF-8 BOM is accepted.
+#[test]
+fn pipes_and_standard_input_are_read_once() {
+    let port = unused_port();
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("\u{feff}127.0.0.1:{port}\n");
+
+    for file in ["/dev/stdin", "-"] {
+        let out = conncheck()
+            .args(["--no-defaults", "--targets", file, "status"])
+            .write_stdin(target.clone())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // The target was read (nothing listens there): exit 14 naming it.
+        assert_eq!(out.status.code(), Some(14), "{file}: {err}");
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{file}: {err}");
+    }
+
+    let fifo = dir.path().join("targets.fifo");
+    mkfifo(&fifo);
+    let writer = feed_fifo(&fifo, target.clone().into_bytes());
+    let out = conncheck()
+        .args([
+            "--no-defaults",
+            "--targets",
+            fifo.to_str().unwrap(),
+            "status",
+        ])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(14), "fifo: {err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "fifo: {err}");
+
+    let cnf = dir.path().join("my.fifo");
+    mkfifo(&cnf);
+    let body = format!("\u{feff}[client]\nhost=127.0.0.1\nport={port}\n").into_bytes();
+    let writer = feed_fifo(&cnf, body);
+    let out = conncheck()
+        .args(["--defaults-file", cnf.to_str().unwrap(), "status"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(14), "option fifo: {err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")),
+        "option fifo: {err}"
+    );
+}
+
+/// A snapshot through a pipe and with a byte-order mark loads like the file itself.
+#[test]
+fn a_snapshot_from_standard_input_with_a_bom_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let Some(snap) = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .min()
+    else {
+        panic!("no snapshot in {}", dir.display());
+    };
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    body.extend(std::fs::read(&snap).unwrap());
+    let out = conncheck()
+        .args(["diagnose", "--from", "-", "--format", "json"])
+        .write_stdin(body)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}: {err}",
+        snap.display()
+    );
+    support::json(&out);
 }

@@ -382,7 +382,145 @@ fn a_world_readable_option_file_with_a_password_is_warned_about() {
         .output()
         .unwrap();
     let t = text(&out);
-    assert!(t.contains("World-writable config file"), "{t}");
-    assert_ne!(out.status.code(), Some(0), "{t}");
+    // Named explicitly, so not skipped silently (which would reach the default server): an
+    // error before any connection, with the fix.
+    assert_eq!(out.status.code(), Some(10), "{t}");
+    assert!(
+        t.contains("is world-writable") && t.contains("chmod o-w"),
+        "{t}"
+    );
+    assert!(!t.contains("connect"), "no connection attempted: {t}");
     assert_no_password("writable", &t);
+}
+
+/// Found by the adversarial review: `-pX`, `--password=X` and a URL's password stayed readable
+/// in `ps` / /proc/PID/cmdline. They are overwritten with `x`, as the mysql client does.
+#[test]
+fn passwords_are_masked_in_the_process_arguments() {
+    // A server that never greets keeps conncheck waiting while we look at its arguments.
+    let fake = support::fake_server::FakeServer::start(support::fake_server::Behavior::Silent);
+    let url = format!("mysql://u:{PW_URL}@127.0.0.1:{}/", fake.port);
+    for args in [
+        vec![format!("-p{PW}"), "--url".to_string(), url.clone()],
+        vec![format!("--password={PW}"), format!("--url={url}")],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
+            .env_clear()
+            .env("HOME", "/nonexistent")
+            .arg("--no-defaults")
+            .args(&args)
+            .args(["--connect-timeout", "10s", "status"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while fake.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && start.elapsed() < std::time::Duration::from_secs(10)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(
+            shown.contains("127.0.0.1"),
+            "the arguments are there: {shown}"
+        );
+        assert_no_password(&format!("{args:?}"), &shown);
+        assert!(shown.contains("xxxx"), "{shown}");
+    }
+}
+
+#[test]
+fn a_url_password_on_the_command_line_is_warned_about() {
+    let s = Server::shared();
+    s.create_user("sec_url", PW, "USAGE");
+    let url = format!("mysql://sec_url:{PW_URL}@127.0.0.1:{}/", s.port());
+    let out = conncheck()
+        .args(["--no-defaults", "--url", &url, "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("[Warning] Using a password in --url"),
+        "{}",
+        text(&out)
+    );
+    // From the environment: not on the command line, no warning.
+    let out = conncheck()
+        .env("CONNCHECK_URL", &url)
+        .args(["--no-defaults", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("Warning"), "{}", text(&out));
+}
+
+/// Found by the adversarial review: `lab:SECRET@host` without `mysql://` was taken as a host name
+/// and the password appeared in the error, Nagios output, Prometheus label and JSON.
+#[test]
+fn a_url_without_its_scheme_is_a_usage_error_that_never_echoes_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = format!("lab:{PW}@127.0.0.1:3306");
+    let targets = dir.path().join("targets.txt");
+    std::fs::write(&targets, format!("{bare}\n")).unwrap();
+    let t = targets.to_str().unwrap();
+    for args in [
+        vec!["--url", &bare, "status"],
+        vec!["--url", &bare, "check"],
+        vec!["--url", &bare, "check", "--format", "prometheus"],
+        vec!["--targets", t, "status", "--format", "json"],
+        vec!["--targets", t, "check"],
+        vec!["--targets", t, "check", "--format", "prometheus"],
+        vec!["--targets", t, "diagnose", "--format", "json"],
+    ] {
+        let out = conncheck()
+            .arg("--no-defaults")
+            .args(&args)
+            .output()
+            .unwrap();
+        let shown = text(&out);
+        assert_no_password(&format!("{args:?}"), &shown);
+        assert!(shown.contains("mysql://"), "{args:?}: {shown}");
+        let code = out.status.code();
+        let expected = if args.contains(&"check") { 3 } else { 2 };
+        assert_eq!(code, Some(expected), "{args:?}: {shown}");
+    }
+    // Among several targets (each reported on its own: labels, perfdata, JSON).
+    let two = dir.path().join("two.txt");
+    std::fs::write(&two, format!("{bare}\n127.0.0.1:{}\n", unused_port())).unwrap();
+    let t = two.to_str().unwrap();
+    for args in [
+        vec!["--targets", t, "status", "--format", "json"],
+        vec!["--targets", t, "check"],
+        vec!["--targets", t, "check", "--format", "prometheus"],
+        vec!["--targets", t, "diagnose", "--format", "json"],
+    ] {
+        let out = conncheck()
+            .arg("--no-defaults")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_no_password(&format!("{args:?}"), &text(&out));
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+}
+
+/// Snapshots and audit logs hold full query texts: created 0600, never 0644.
+#[test]
+fn files_conncheck_writes_are_private() {
+    let s = Server::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.json");
+    let out = s
+        .conncheck("root", "")
+        .args(["snapshot", "-o", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mode = std::fs::metadata(&snap).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
 }

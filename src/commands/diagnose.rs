@@ -215,7 +215,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
     let json = render::json(&snap);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, json + "\n").map_err(|e| {
+            crate::input::write_private(path, (json + "\n").as_bytes()).map_err(|e| {
                 AppError::new(
                     ErrorKind::Other,
                     format!("cannot write {}: {e}", path.display()),
@@ -235,7 +235,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
 
 /// Load a saved snapshot. Malformed or foreign files are one clear error, never a panic.
 pub fn load(file: &Path) -> Result<Snapshot, AppError> {
-    let text = std::fs::read(file).map_err(|e| {
+    let text = crate::input::read_capped(file, crate::input::SNAPSHOT_MAX).map_err(|e| {
         AppError::new(
             ErrorKind::Other,
             format!("cannot read snapshot {}: {e}", file.display()),

@@ -67,7 +67,7 @@ Exit codes (check uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN instead):
   10  other error (option file, snapshot file, unexpected server answer)
   11  server full: ERROR 1040 Too many connections
   12  per-user connection limit: ERROR 1203/1226
-  13  access denied: ERROR 1045/1044
+  13  access denied: ERROR 1045/1044/1698
   14  server unreachable (refused, no socket, DNS)
   15  timeout (connect, greeting or query)
   16  TLS failure

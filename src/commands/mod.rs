@@ -23,6 +23,11 @@ use crate::render::Style;
 pub struct Context {
     pub conn: ConnArgs,
     pub style: Style,
+    /// `--targets` is read once (it may be a pipe or standard input).
+    targets: std::sync::OnceLock<Result<Vec<Option<String>>, AppError>>,
+    /// Option files are read (a FIFO can be read only once), the password prompted for and
+    /// warnings printed once per run.
+    resolver: std::sync::OnceLock<Result<Resolver, AppError>>,
 }
 
 impl Context {
@@ -30,11 +35,17 @@ impl Context {
         Context {
             conn,
             style: Style::detect(color),
+            targets: std::sync::OnceLock::new(),
+            resolver: std::sync::OnceLock::new(),
         }
     }
 
     /// Read option files and environment once, prompting for a bare `-p`. Warnings go to stderr.
     pub fn resolver(&self) -> Result<Resolver, AppError> {
+        self.resolver.get_or_init(|| self.read_resolver()).clone()
+    }
+
+    fn read_resolver(&self) -> Result<Resolver, AppError> {
         let prompted = match &self.conn.password {
             Some(None) => Some(prompt_password()?),
             _ => None,
@@ -49,6 +60,10 @@ impl Context {
     /// The targets named by repeated `--url` and `--targets FILE`; `[None]` means "the one
     /// server the flags, environment and option files describe".
     pub fn targets(&self) -> Result<Vec<Option<String>>, AppError> {
+        self.targets.get_or_init(|| self.read_targets()).clone()
+    }
+
+    fn read_targets(&self) -> Result<Vec<Option<String>>, AppError> {
         let mut t: Vec<Option<String>> = self.conn.url.iter().cloned().map(Some).collect();
         if let Some(file) = &self.conn.targets {
             t.extend(read_targets(file)?.into_iter().map(Some));
@@ -91,7 +106,7 @@ impl Context {
 
 /// One target per line: a URL or host[:port]; blank lines and `#` comments are skipped.
 pub fn read_targets(file: &Path) -> Result<Vec<String>, AppError> {
-    let text = std::fs::read(file).map_err(|e| {
+    let text = crate::input::read_capped(file, crate::input::SMALL_FILE_MAX).map_err(|e| {
         AppError::usage(format!("cannot read targets file {}: {e}", file.display()))
     })?;
     let text = String::from_utf8_lossy(&text);

@@ -1,10 +1,13 @@
 //! Turning driver errors into one clear message, a hint, and the exit code's kind.
 //!
-//! ERROR 1040 arrives in three shapes (https://mariadb.com/kb/en/e1040/): as a normal error after
-//! the handshake (SQLSTATE 08004, the reserved slot still free), as a bare error packet instead of
-//! the greeting (all max_connections + 1 slots taken), and wrapped in a TLS-handshake complaint.
-//! All three become [`ErrorKind::ServerFull`]. Messages never contain a password: the driver's
-//! errors do not carry one, and we never add one.
+//! ERROR 1040 arrives in two shapes (https://mariadb.com/kb/en/e1040/): as a normal error after
+//! the handshake (SQLSTATE 08004, the reserved slot still free), and as a bare error packet
+//! instead of the greeting (all max_connections + 1 slots taken), which the driver also reports
+//! as a server error with its code. Both become [`ErrorKind::ServerFull`]. The kind is decided
+//! from the server's error code only, never from free text: a port, a host name or an operating
+//! system message that happens to contain `1040` is not a full server. Server text quoted in a
+//! message passes through [`crate::text::escape`]. Messages never contain a password: the
+//! driver's errors do not carry one, and we never add one.
 
 use std::io;
 
@@ -20,6 +23,12 @@ pub mod code {
     pub const DB_ACCESS_DENIED: u16 = 1044;
     /// ER_ACCESS_DENIED_ERROR.
     pub const ACCESS_DENIED: u16 = 1045;
+    /// ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MySQL 5.7+: e.g. an auth_socket account).
+    pub const ACCESS_DENIED_NO_PASSWORD: u16 = 1698;
+    /// MySQL ER_SECURE_TRANSPORT_REQUIRED: `require_secure_transport=ON` and we came in plain.
+    pub const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
+    /// MariaDB's ER_SECURE_TRANSPORT_REQUIRED (10.5.2+), same meaning.
+    pub const MARIADB_SECURE_TRANSPORT_REQUIRED: u16 = 4188;
     /// ER_NO_SUCH_THREAD: the session is already gone.
     pub const NO_SUCH_THREAD: u16 = 1094;
     /// ER_KILL_DENIED_ERROR: not owner of thread.
@@ -54,12 +63,14 @@ pub fn server_code(e: &MyError) -> Option<u16> {
     }
 }
 
-/// The server message without driver decoration (`#08004` prefixes, `ERROR nnnn (...)`).
+/// The server message without driver decoration (`#08004` prefixes, `ERROR nnnn (...)`), with
+/// control characters escaped so that it is safe to show on a terminal.
 pub fn server_message(e: &MyError) -> String {
-    match e {
+    let m = match e {
         MyError::MySqlError(m) => clean_message(&m.message),
         other => clean_message(&other.to_string()),
-    }
+    };
+    crate::text::escape(&m).into_owned()
 }
 
 fn clean_message(m: &str) -> String {
@@ -78,12 +89,6 @@ fn clean_message(m: &str) -> String {
     m.trim().to_string()
 }
 
-/// Whether the error text says 1040 even though it did not arrive as a normal server error
-/// (error packet instead of the greeting, or inside a TLS complaint).
-fn mentions_too_many_connections(text: &str) -> bool {
-    text.contains("Too many connections") || text.contains("1040")
-}
-
 /// Classify an error that happened while connecting to `target`.
 pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
     if let MyError::MySqlError(m) = e
@@ -96,17 +101,19 @@ pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
     if let Some(code) = server_code(e) {
         return server_error_on_connect(code, &server_message(e), target, user);
     }
-    let text = e.to_string();
-    if mentions_too_many_connections(&text) {
-        return server_full(target, true);
+    if let Some(tls) = tls_failure(e, target) {
+        return tls;
     }
     match e {
         MyError::IoError(io) => io_error_on_connect(io, target),
-        MyError::TlsError(t) => {
-            AppError::new(ErrorKind::Tls, format!("TLS with {target} failed: {t}")).hint(
-                "check --ssl-ca and the server certificate, or use --ssl-mode=PREFERRED/DISABLED",
-            )
+        MyError::CodecError(mysql_common::proto::codec::error::PacketCodecError::Io(io)) => {
+            io_error_on_connect(io, target)
         }
+        MyError::CodecError(c) => AppError::new(
+            ErrorKind::Unreachable,
+            format!("{target} does not speak the MySQL protocol ({c})"),
+        )
+        .hint("check the port (-P): is a MySQL or MariaDB server listening there?"),
         MyError::DriverError(mysql::DriverError::TlsNotSupported) => AppError::new(
             ErrorKind::Tls,
             format!("{target} does not support TLS, but --ssl-mode requires it"),
@@ -118,15 +125,78 @@ pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
         MyError::DriverError(mysql::DriverError::ConnectTimeout | mysql::DriverError::Timeout) => {
             io_error_on_connect(&io::Error::from(io::ErrorKind::TimedOut), target)
         }
+        MyError::DriverError(
+            mysql::DriverError::UnexpectedPacket
+            | mysql::DriverError::PacketOutOfSync
+            | mysql::DriverError::Protocol41NotSet
+            | mysql::DriverError::UnsupportedProtocol(_),
+        ) => AppError::new(
+            ErrorKind::Unreachable,
+            format!(
+                "{target} does not speak the MySQL protocol ({})",
+                crate::text::escape(&e.to_string())
+            ),
+        )
+        .hint("check the port (-P): is a MySQL or MariaDB server listening there?"),
         MyError::DriverError(d) => AppError::new(
             ErrorKind::Other,
-            format!("could not connect to {target}: {d}"),
+            format!(
+                "could not connect to {target}: {}",
+                crate::text::escape(&d.to_string())
+            ),
         ),
         other => AppError::new(
             ErrorKind::Other,
-            format!("could not connect to {target}: {other}"),
+            format!(
+                "could not connect to {target}: {}",
+                crate::text::escape(&other.to_string())
+            ),
         ),
     }
+}
+
+/// A TLS failure anywhere in the error: the driver's own TLS error, or a rustls error that
+/// surfaced as an I/O error of the encrypted stream (unknown issuer, name mismatch ...).
+fn tls_failure(e: &MyError, target: &str) -> Option<AppError> {
+    let io = match e {
+        MyError::TlsError(t) => return Some(tls_error(target, &t.to_string())),
+        MyError::IoError(io)
+        | MyError::CodecError(mysql_common::proto::codec::error::PacketCodecError::Io(io)) => io,
+        _ => return None,
+    };
+    let inner = io.get_ref()?;
+    let tls = inner.downcast_ref::<rustls::Error>()?;
+    Some(tls_error(target, &tls_reason(tls)))
+}
+
+/// rustls' reason in words a DBA knows.
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::{CertificateError as C, Error as R};
+    match e {
+        R::InvalidCertificate(C::UnknownIssuer) => {
+            "the server certificate is not signed by the CA given with --ssl-ca (unknown issuer)"
+                .into()
+        }
+        R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "the server certificate is not valid for this host name (VERIFY_IDENTITY)".into()
+        }
+        R::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "the server certificate has expired".into()
+        }
+        R::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "the server certificate is not valid yet".into()
+        }
+        R::InvalidCertificate(other) => format!("the server certificate is invalid ({other:?})"),
+        other => other.to_string(),
+    }
+}
+
+fn tls_error(target: &str, reason: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Tls,
+        format!("TLS with {target} failed: {}", crate::text::escape(reason)),
+    )
+    .hint("check --ssl-ca and the server certificate, or use --ssl-mode=PREFERRED/DISABLED")
 }
 
 /// A refusal by the server during login.
@@ -141,7 +211,7 @@ fn server_error_on_connect(code: u16, msg: &str, target: &str, user: &str) -> Ap
         } else {
             "the global max_user_connections is used up for this account: connect as another account (e.g. an admin)"
         }),
-        code::ACCESS_DENIED | code::DB_ACCESS_DENIED => AppError::new(
+        code::ACCESS_DENIED | code::DB_ACCESS_DENIED | code::ACCESS_DENIED_NO_PASSWORD => AppError::new(
             ErrorKind::AccessDenied,
             format!("{target} denied access (ERROR {code}: {msg})"),
         )
@@ -189,6 +259,15 @@ fn io_error_on_connect(io: &io::Error, target: &str) -> AppError {
             format!("{target} did not answer in time (connect timeout)"),
         )
         .hint("check the network path and firewall, or raise --connect-timeout"),
+        // The first bytes did not parse as a greeting: something else listens on this port.
+        K::InvalidData => AppError::new(
+            ErrorKind::Unreachable,
+            format!(
+                "{target} does not speak the MySQL protocol ({})",
+                crate::text::escape(&text)
+            ),
+        )
+        .hint("check the port (-P): is a MySQL or MariaDB server listening there?"),
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
             AppError::new(
                 ErrorKind::Unreachable,
@@ -223,11 +302,36 @@ pub fn no_greeting(target: &str, after: std::time::Duration) -> AppError {
     AppError::new(
         ErrorKind::Timeout,
         format!(
-            "{target} accepted the connection but sent no greeting within {} (a server out of file descriptors or threads does this)",
+            "{target} accepted the connection but sent no greeting within {}, or did not finish the login in that time (a server out of file descriptors or threads does this)",
             humantime::format_duration(after)
         ),
     )
     .hint("check the server's error log for 'Too many open files' / 'Can't create thread'; raise --connect-timeout if the server is just slow")
+}
+
+/// A bug, not a condition of the server: a panic in the driver while connecting.
+pub fn internal(target: &str, what: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Other,
+        format!(
+            "internal error while connecting to {target}: {}",
+            crate::text::escape(what)
+        ),
+    )
+    .hint("this is a bug in conncheck or its MySQL driver: please report it with the server version and the account's authentication plugin")
+}
+
+/// A statement (or batch) ran past its `--query-timeout` deadline as a whole; the connection was
+/// shut down.
+pub fn deadline_passed(target: &str, what: &str, budget: std::time::Duration) -> AppError {
+    AppError::new(
+        ErrorKind::Timeout,
+        format!(
+            "{what}: {target} did not answer within the query timeout ({} for the statement as a whole); the connection was closed",
+            humantime::format_duration(budget)
+        ),
+    )
+    .hint("raise --query-timeout, or check the server's load and the network")
 }
 
 /// Classify an error that happened on an established connection.
@@ -317,12 +421,52 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::ServerFull);
         assert!(e.hint.as_deref().unwrap().contains("CONNECTION_ADMIN"));
-        let io = MyError::IoError(io::Error::other(
-            "Received error packet before completion of TLS handshake: 1040 - Too many connections",
-        ));
+        // The bare error packet instead of the greeting: the driver parses it as a server error.
+        let e = connect_error(
+            &server_err(1040, "HY000", "Too many connections"),
+            "db:3306",
+            "app",
+        );
+        assert_eq!(e.kind, ErrorKind::ServerFull);
+        assert!(e.message.contains("before the greeting"), "{}", e.message);
+    }
+
+    /// Found by the adversarial review: any text containing 1040 (a port, a host name) was
+    /// taken as a full server.
+    #[test]
+    fn free_text_never_makes_a_full_server() {
+        for text in [
+            "Too many connections",
+            "failed to lookup address information: db1040.invalid",
+            "could not connect to 127.0.0.1:1040",
+        ] {
+            let e = connect_error(&MyError::IoError(io::Error::other(text)), "t:1040", "u");
+            assert_ne!(e.kind, ErrorKind::ServerFull, "{text}");
+        }
+        let refused = MyError::IoError(io::Error::from(io::ErrorKind::ConnectionRefused));
         assert_eq!(
-            connect_error(&io, "db:3306", "app").kind,
-            ErrorKind::ServerFull
+            connect_error(&refused, "127.0.0.1:1040", "u").kind,
+            ErrorKind::Unreachable
+        );
+    }
+
+    #[test]
+    fn access_denied_without_password_is_access_denied() {
+        let e = connect_error(
+            &server_err(1698, "28000", "Access denied for user 'root'@'localhost'"),
+            "t",
+            "root",
+        );
+        assert_eq!(e.kind, ErrorKind::AccessDenied);
+    }
+
+    #[test]
+    fn server_text_in_messages_is_escaped() {
+        let e = connect_error(&server_err(1045, "28000", "denied\x1b[2J\x07"), "t", "u");
+        assert!(
+            !e.message.chars().any(|c| c.is_control()),
+            "{:?}",
+            e.message
         );
     }
 

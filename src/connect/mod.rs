@@ -2,8 +2,14 @@
 //!
 //! One connection per run and per target, never a pool: on a full server every slot counts.
 //! `prefer_socket(false)` stops the driver from opening a second connection to "upgrade" to the
-//! socket. The whole login (TCP connect, greeting, authentication) is bounded by
-//! `--connect-timeout`, so a server that accepts and never answers cannot hang us.
+//! socket.
+//!
+//! Deadlines hold whatever the server sends. The whole login (TCP connect, greeting, TLS,
+//! authentication) is bounded by `--connect-timeout`: it runs on a thread that is abandoned when
+//! the deadline passes. Each round trip (a statement, or a batch of statements sent together) is
+//! bounded as a whole by `--query-timeout`: a watchdog thread shuts the socket down when the
+//! deadline passes, so a server that trickles one byte a second cannot keep us past it (the
+//! socket read timeout alone restarts with every byte).
 
 pub mod error;
 pub mod optfile;
@@ -11,8 +17,9 @@ pub mod options;
 pub mod replay;
 pub mod url;
 
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder, SslOpts};
@@ -30,21 +37,62 @@ pub struct Connection {
     /// True when we came in through `--admin-port`.
     pub via_admin_port: bool,
     pub query_timeout: Duration,
+    watchdog: Option<Watchdog>,
 }
 
 impl Connection {
+    fn new(conn: Conn, target: String, query_timeout: Duration) -> Connection {
+        let watchdog = Watchdog::start(&conn);
+        Connection {
+            conn,
+            target,
+            via_admin_port: false,
+            query_timeout,
+            watchdog,
+        }
+    }
+
+    /// Arm a deadline of `round_trips` × `--query-timeout` for what is sent on `self.conn` next;
+    /// it is disarmed when the returned guard is dropped. When it passes, the socket is shut
+    /// down (the driver's blocked read returns at once; the connection is then unusable) and
+    /// [`Deadline::passed`] is true. For code that talks to `conn` directly:
+    /// `let d = c.deadline(1); let r = c.conn.query_iter(sql); if d.passed() { ... }`.
+    pub fn deadline(&self, round_trips: usize) -> Deadline {
+        let budget = self
+            .query_timeout
+            .saturating_mul(u32::try_from(round_trips.max(1)).unwrap_or(u32::MAX));
+        let watch = self.watchdog.as_ref().map(|w| {
+            w.arm(Instant::now() + budget);
+            (Arc::clone(&w.shared), Arc::clone(&w.fired))
+        });
+        Deadline { watch, budget }
+    }
+
+    /// Run `f` on the connection under [`Connection::deadline`]. When the deadline passes the
+    /// result is a timeout error (exit 15), whatever `f` returned; other errors are classified
+    /// by [`error::query_error`].
+    pub fn with_deadline<T>(
+        &mut self,
+        round_trips: usize,
+        what: &str,
+        f: impl FnOnce(&mut Conn) -> mysql::Result<T>,
+    ) -> Result<T, AppError> {
+        let deadline = self.deadline(round_trips);
+        let result = f(&mut self.conn);
+        if deadline.passed() {
+            return Err(error::deadline_passed(&self.target, what, deadline.budget));
+        }
+        result.map_err(|e| error::query_error(&e, &self.target, what))
+    }
+
     /// Run statements whose results we do not need.
     pub fn exec_drop(&mut self, sql: &str, what: &str) -> Result<(), AppError> {
-        self.conn
-            .query_drop(sql)
-            .map_err(|e| error::query_error(&e, &self.target, what))
+        self.with_deadline(1, what, |c| c.query_drop(sql))
     }
 
     /// Rows of one statement, with error classification.
     pub fn rows(&mut self, sql: &str, what: &str) -> Result<Vec<mysql::Row>, AppError> {
-        self.conn
-            .query(sql)
-            .map_err(|e| error::query_error(&e, &self.target, what))
+        self.with_deadline(1, what, |c| c.query(sql))
     }
 
     /// Several statements in one round trip (multi-statement text protocol). One entry per
@@ -56,25 +104,28 @@ impl Connection {
         what: &str,
     ) -> Vec<Result<Vec<mysql::Row>, AppError>> {
         let sql = stmts.join(";\n");
-        let mut out: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::with_capacity(stmts.len());
-        match self.conn.query_iter(sql) {
-            Err(e) => {
-                let err = error::query_error(&e, &self.target, what);
-                out.push(Err(err));
-            }
-            Ok(mut result) => {
-                while let Some(set) = result.iter() {
-                    let rows: Result<Vec<mysql::Row>, mysql::Error> = set.collect();
-                    match rows {
-                        Ok(r) => out.push(Ok(r)),
-                        Err(e) => {
-                            out.push(Err(error::query_error(&e, &self.target, what)));
-                            break;
-                        }
+        let target = self.target.clone();
+        // One round trip: the batch as a whole gets one --query-timeout (its statements are
+        // small and bounded on the server side each by the same timeout).
+        let collected = self.with_deadline(1, what, |c| {
+            let mut sets: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::new();
+            let mut result = c.query_iter(sql)?;
+            while let Some(set) = result.iter() {
+                let rows: Result<Vec<mysql::Row>, mysql::Error> = set.collect();
+                match rows {
+                    Ok(r) => sets.push(Ok(r)),
+                    Err(e) => {
+                        sets.push(Err(error::query_error(&e, &target, what)));
+                        break;
                     }
                 }
             }
-        }
+            Ok(sets)
+        });
+        let mut out = match collected {
+            Ok(sets) => sets,
+            Err(e) => vec![Err(e)],
+        };
         // Fill in the statements the server never ran.
         let last_err = out.iter().rev().find_map(|r| r.as_ref().err().cloned());
         while out.len() < stmts.len() {
@@ -94,10 +145,12 @@ impl Connection {
     }
 }
 
-/// Connect, trying `--admin-port` first when given (and falling back to the normal port when
-/// nothing answers there).
+/// Connect, trying `--admin-port` first when given. Whatever goes wrong there (refused, full,
+/// silent, not MySQL), the main port is tried next and a note on stderr says which port was
+/// used: a full extra port must never make a healthy server look full. Only a usage error (the
+/// same on both ports) stops at the admin port.
 pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
-    if let (Some(admin), Transport::Tcp { host, .. }) = (opts.admin_port, &opts.transport) {
+    if let (Some(admin), Transport::Tcp { host, port }) = (opts.admin_port, &opts.transport) {
         let mut admin_opts = opts.clone();
         admin_opts.transport = Transport::Tcp {
             host: host.clone(),
@@ -108,8 +161,13 @@ pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
                 c.via_admin_port = true;
                 return Ok(c);
             }
-            Err(e) if matches!(e.kind, ErrorKind::Unreachable | ErrorKind::Timeout) => {}
-            Err(e) => return Err(e),
+            Err(e) if e.kind == ErrorKind::Usage => return Err(e),
+            Err(e) => {
+                eprintln!(
+                    "conncheck: note: admin port {admin} failed ({}); using the main port {port}",
+                    e.message
+                );
+            }
         }
     }
     open_once(opts)
@@ -126,14 +184,76 @@ fn open_once(opts: &ConnectOptions) -> Result<Connection, AppError> {
         {
             connect_with_deadline(opts, None)
         }
+        // PREFERRED on loopback starts in plain text; a server with require_secure_transport=ON
+        // refuses that (MySQL with 3159, MariaDB with a plain 1045 "Access denied"), where the
+        // mariadb/mysql clients would have used TLS: retry once with it. When the server has no
+        // TLS at all, the first answer stands.
+        Err(e)
+            if opts.ssl_mode == SslMode::Preferred
+                && tls.is_none()
+                && e.secure_transport_required
+                && matches!(opts.transport, Transport::Tcp { .. }) =>
+        {
+            match connect_with_deadline(opts, Some(accept_any_cert(opts))) {
+                Err(retry) if retry.kind == ErrorKind::Tls => Err(e),
+                other => other,
+            }
+        }
         other => other,
     }
-    .map(|conn| Connection {
-        conn,
-        target,
-        via_admin_port: false,
-        query_timeout: opts.query_timeout,
-    })
+    .map(|conn| Connection::new(conn, target, opts.query_timeout))
+    .map_err(|e| e.error)
+}
+
+/// Encrypted but not verified, as REQUIRED (and PREFERRED) mean in the mysql client.
+fn accept_any_cert(opts: &ConnectOptions) -> SslOpts {
+    client_identity(opts)
+        .with_danger_accept_invalid_certs(true)
+        .with_danger_skip_domain_validation(true)
+}
+
+fn client_identity(opts: &ConnectOptions) -> SslOpts {
+    let mut s = SslOpts::default();
+    if let (Some(cert), Some(key)) = (&opts.ssl_cert, &opts.ssl_key) {
+        s = s.with_client_identity(Some(mysql::ClientIdentity::new(
+            std::borrow::Cow::<'static, std::path::Path>::Owned(cert.clone()),
+            std::borrow::Cow::<'static, std::path::Path>::Owned(key.clone()),
+        )));
+    }
+    s
+}
+
+/// `--ssl-ca`, `--ssl-cert` and `--ssl-key` must be readable regular files of at most 1 MiB:
+/// checked before connecting so that a typo is a TLS error naming the file, not a network error
+/// ("no server socket"), and so that the driver (which reads them whole, possibly more than
+/// once) is never handed `/dev/zero` or a pipe.
+fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
+    for (flag, path) in [
+        ("--ssl-ca", &opts.ssl_ca),
+        ("--ssl-cert", &opts.ssl_cert),
+        ("--ssl-key", &opts.ssl_key),
+    ] {
+        let Some(path) = path else { continue };
+        if let Err(e) = std::fs::File::open(path).and_then(|f| {
+            let meta = f.metadata()?;
+            if meta.is_dir() {
+                Err(std::io::Error::other("is a directory"))
+            } else if !meta.is_file() {
+                Err(std::io::Error::other("not a regular file"))
+            } else if meta.len() > crate::input::SMALL_FILE_MAX {
+                Err(std::io::Error::other("larger than the 1 MiB limit"))
+            } else {
+                Ok(())
+            }
+        }) {
+            return Err(AppError::new(
+                ErrorKind::Tls,
+                format!("cannot read the {flag} file {}: {e}", path.display()),
+            )
+            .hint(format!("give {flag} a readable PEM file")));
+        }
+    }
+    Ok(())
 }
 
 /// The TLS settings for this mode, or None for plain text.
@@ -143,24 +263,14 @@ fn tls_for(opts: &ConnectOptions) -> Result<Option<SslOpts>, AppError> {
         // itself being local, as in the mysql client.
         return Ok(None);
     }
-    let base = || {
-        let mut s = SslOpts::default();
-        if let (Some(cert), Some(key)) = (&opts.ssl_cert, &opts.ssl_key) {
-            s = s.with_client_identity(Some(mysql::ClientIdentity::new(
-                std::borrow::Cow::<'static, std::path::Path>::Owned(cert.clone()),
-                std::borrow::Cow::<'static, std::path::Path>::Owned(key.clone()),
-            )));
-        }
-        s
-    };
+    if opts.ssl_mode != SslMode::Disabled {
+        check_tls_files(opts)?;
+    }
+    let base = || client_identity(opts);
     Ok(match opts.ssl_mode {
         SslMode::Disabled => None,
         SslMode::Preferred if opts.is_local() => None,
-        SslMode::Preferred | SslMode::Required => Some(
-            base()
-                .with_danger_accept_invalid_certs(true)
-                .with_danger_skip_domain_validation(true),
-        ),
+        SslMode::Preferred | SslMode::Required => Some(accept_any_cert(opts)),
         SslMode::VerifyCa | SslMode::VerifyIdentity => {
             let ca = opts.ssl_ca.clone().ok_or_else(|| {
                 AppError::usage("--ssl-mode=VERIFY_CA/VERIFY_IDENTITY needs --ssl-ca FILE")
@@ -174,7 +284,29 @@ fn tls_for(opts: &ConnectOptions) -> Result<Option<SslOpts>, AppError> {
     })
 }
 
-fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<Conn, AppError> {
+/// A failed login, and whether the server may have refused it for want of TLS.
+struct LoginError {
+    error: AppError,
+    secure_transport_required: bool,
+}
+
+impl From<AppError> for LoginError {
+    fn from(error: AppError) -> Self {
+        LoginError {
+            error,
+            secure_transport_required: false,
+        }
+    }
+}
+
+impl std::ops::Deref for LoginError {
+    type Target = AppError;
+    fn deref(&self) -> &AppError {
+        &self.error
+    }
+}
+
+fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<Conn, LoginError> {
     let target = opts.target();
     let mut b = OptsBuilder::new()
         .user(Some(opts.user.clone()))
@@ -196,12 +328,16 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
     };
     // The driver's read timeout is the query timeout; the login as a whole gets the (usually
     // shorter) connect timeout by waiting on a thread. A login that overruns is abandoned: the
-    // thread dies with the process, and the server frees the half-open slot by itself.
+    // thread dies with the process, and the server frees the half-open slot by itself. A panic
+    // in the driver is caught and reported as what it is, never as a silent server.
+    quiet_connect_panics();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
-        .name("connect".into())
+        .name(CONNECT_THREAD.into())
         .spawn(move || {
-            let _ = tx.send(Conn::new(b));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Conn::new(b)))
+                .map_err(|payload| panic_text(payload.as_ref()));
+            let _ = tx.send(outcome);
         })
         .map_err(|e| {
             AppError::new(
@@ -210,8 +346,158 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
             )
         })?;
     match rx.recv_timeout(opts.connect_timeout + Duration::from_millis(100)) {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(error::connect_error(&e, &target, &opts.user)),
-        Err(_) => Err(error::no_greeting(&target, opts.connect_timeout)),
+        Ok(Ok(Ok(conn))) => Ok(conn),
+        Ok(Ok(Err(e))) => Err(LoginError {
+            secure_transport_required: matches!(
+                error::server_code(&e),
+                Some(
+                    error::code::SECURE_TRANSPORT_REQUIRED
+                        | error::code::MARIADB_SECURE_TRANSPORT_REQUIRED
+                        | error::code::ACCESS_DENIED
+                )
+            ),
+            error: error::connect_error(&e, &target, &opts.user),
+        }),
+        Ok(Err(panic)) => Err(error::internal(&target, &panic).into()),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(error::internal(&target, "the connect thread ended without an answer").into())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(error::no_greeting(&target, opts.connect_timeout).into())
+        }
+    }
+}
+
+const CONNECT_THREAD: &str = "connect";
+
+/// A panic on the connect thread is caught and reported as one error line: keep the default
+/// hook from printing it a second time (with a backtrace hint) there. Other threads are untouched.
+fn quiet_connect_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(CONNECT_THREAD) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// The message of a caught panic.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// An armed deadline from [`Connection::deadline`]; dropping it disarms the watchdog.
+pub struct Deadline {
+    watch: Option<(Arc<Shared>, Arc<AtomicBool>)>,
+    /// The time allowed.
+    pub budget: Duration,
+}
+
+impl Deadline {
+    /// Whether the deadline passed and the connection was shut down.
+    pub fn passed(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_some_and(|(_, fired)| fired.load(Ordering::SeqCst))
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some((shared, _)) = &self.watch {
+            let (lock, cv) = &**shared;
+            if let Ok(mut st) = lock.lock() {
+                st.deadline = None;
+                cv.notify_all();
+            }
+        }
+    }
+}
+
+/// Shuts the connection's socket down when a statement's deadline passes. The socket is a
+/// duplicate of the driver's descriptor: `shutdown(2)` acts on the socket itself, so the
+/// driver's blocked read returns at once.
+struct Watchdog {
+    shared: Arc<Shared>,
+    fired: Arc<AtomicBool>,
+}
+
+/// The watchdog's state and the condition variable that wakes it.
+type Shared = (Mutex<WatchState>, Condvar);
+
+#[derive(Default)]
+struct WatchState {
+    deadline: Option<Instant>,
+    stop: bool,
+}
+
+impl Watchdog {
+    fn start(conn: &Conn) -> Option<Watchdog> {
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        // SAFETY: the descriptor belongs to `conn`, which is alive for this call; we only
+        // duplicate it (the duplicate is ours to own and close).
+        let fd = unsafe { BorrowedFd::borrow_raw(conn.as_raw_fd()) }
+            .try_clone_to_owned()
+            .ok()?;
+        let socket = std::net::TcpStream::from(fd);
+        let shared = Arc::new((Mutex::new(WatchState::default()), Condvar::new()));
+        let fired = Arc::new(AtomicBool::new(false));
+        let (shared2, fired2) = (Arc::clone(&shared), Arc::clone(&fired));
+        std::thread::Builder::new()
+            .name("deadline".into())
+            .spawn(move || watch(&shared2, &fired2, &socket))
+            .ok()?;
+        Some(Watchdog { shared, fired })
+    }
+
+    fn arm(&self, deadline: Instant) {
+        let (lock, cv) = &*self.shared;
+        if let Ok(mut st) = lock.lock() {
+            st.deadline = Some(deadline);
+            cv.notify_all();
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.shared;
+        if let Ok(mut st) = lock.lock() {
+            st.stop = true;
+            cv.notify_all();
+        }
+    }
+}
+
+fn watch(shared: &Shared, fired: &AtomicBool, socket: &std::net::TcpStream) {
+    let (lock, cv) = shared;
+    let Ok(mut st) = lock.lock() else { return };
+    loop {
+        if st.stop {
+            return;
+        }
+        st = match st.deadline {
+            None => match cv.wait(st) {
+                Ok(g) => g,
+                Err(_) => return,
+            },
+            Some(d) if Instant::now() >= d => {
+                fired.store(true, Ordering::SeqCst);
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+                st.deadline = None;
+                st
+            }
+            Some(d) => match cv.wait_timeout(st, d.saturating_duration_since(Instant::now())) {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            },
+        };
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// MySQL refuses to follow `!include` chains deeper than this.
@@ -43,7 +43,11 @@ pub struct OptFileError {
 
 impl fmt::Display for OptFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
     }
 }
 
@@ -229,7 +233,24 @@ impl Reader {
             let e = io::Error::other("is a directory");
             return self.open_failed(origin, path, e);
         }
-        let mode = file_mode(&meta);
+        // As in mysql, only a regular file counts as world-writable (not /dev/stdin or a pipe).
+        let mode = if meta.is_file() {
+            file_mode(&meta)
+        } else {
+            file_mode(&meta) & !0o002
+        };
+        if mode & 0o002 != 0 && matches!(origin, Origin::Top { required: true }) {
+            // Named explicitly (--defaults-file, --defaults-extra-file): skipping it as mysql does
+            // would silently reach whatever server the other files or defaults name.
+            return Err(OptFileError {
+                file: path.to_path_buf(),
+                line: 0,
+                message: format!(
+                    "is world-writable, so its options cannot be trusted and it was not read (fix with: chmod o-w {})",
+                    path.display()
+                ),
+            });
+        }
         if mode & 0o002 != 0 {
             // Anyone could have planted options here; MySQL skips such files.
             self.warnings.push(format!(
@@ -238,10 +259,10 @@ impl Reader {
             ));
             return Ok(());
         }
-        let mut bytes = Vec::new();
-        if let Err(e) = file.read_to_end(&mut bytes) {
-            return self.open_failed(origin, path, e);
-        }
+        let bytes = match crate::input::read_stream(&mut file, crate::input::SMALL_FILE_MAX) {
+            Ok(b) => b,
+            Err(e) => return self.open_failed(origin, path, e),
+        };
         let text = match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => {
@@ -825,7 +846,7 @@ g="unknown\xkeep"
         assert_eq!(e.line, 0);
         assert!(
             e.to_string()
-                .starts_with(&format!("{}:0: ", missing.display()))
+                .starts_with(&format!("{}: cannot read", missing.display()))
         );
     }
 
@@ -1192,8 +1213,15 @@ g="unknown\xkeep"
                 &format!("[client]\nuser=evil\npassword={SECRET}\n"),
             );
             set_mode(&p, mode);
+            // Named explicitly (--defaults-file): an error, never a silent fall-back.
+            let e = OptionSet::default()
+                .read_file(&p, GROUPS, true)
+                .unwrap_err();
+            assert!(e.message.contains("chmod o-w"), "{e}");
+            assert_no_secret(&e.to_string());
+            // Found on the default search list: skipped with a warning, as mysql does.
             let mut set = OptionSet::default();
-            set.read_file(&p, GROUPS, true).unwrap();
+            set.read_file(&p, GROUPS, false).unwrap();
             assert!(set.values.is_empty());
             assert_eq!(
                 set.warnings,

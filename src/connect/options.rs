@@ -161,6 +161,17 @@ impl Resolver {
             Some(None) => prompted_password,
             None => None,
         };
+        // A URL from CONNCHECK_URL is in the environment, not the argument list.
+        let from_env = env.var("CONNCHECK_URL");
+        if args.url.iter().any(|u| {
+            from_env.as_deref() != Some(u.as_str())
+                && crate::argv::url_password(u.as_bytes()).is_some()
+        }) {
+            warnings.push(
+                "[Warning] Using a password in --url on the command line interface can be insecure."
+                    .to_string(),
+            );
+        }
         let flags = Partial {
             host: args.host.clone(),
             port: args.port,
@@ -225,12 +236,45 @@ fn target_partial(t: &str) -> Result<Partial, AppError> {
             ..Partial::default()
         });
     }
-    let (host, port) = split_host_port(t)?;
+    if t.contains('@') {
+        // `user:password@host` without a scheme: never taken as a host name (which would put
+        // the password in every message and report). Nothing after the first ':' is echoed.
+        return Err(AppError::usage(format!(
+            "bad target '{}': a target with a user or password needs the mysql:// scheme",
+            shown_target(t)
+        ))
+        .hint("write mysql://user:password@host:port, or give only host[:port] and the credentials in ~/.my.cnf"));
+    }
+    let (host, port) = split_host_port(t).map_err(|_| {
+        AppError::usage(format!(
+            "bad target '{}': use host, host:port, [v6]:port or mysql://user@host:port",
+            shown_target(t)
+        ))
+    })?;
     Ok(Partial {
         host: Some(host),
         port,
         ..Partial::default()
     })
+}
+
+/// A bare target as it may be quoted in an error: whole when it is `host`, `host:port` or
+/// `[v6]:port`; otherwise only up to the first ':' (what follows may be a password).
+fn shown_target(t: &str) -> String {
+    let plain = !t.contains('@')
+        && match t.rsplit_once(':') {
+            None => true,
+            Some((h, p)) => {
+                (!h.contains(':') || (h.starts_with('[') && h.ends_with(']')))
+                    && p.bytes().all(|b| b.is_ascii_digit())
+            }
+        };
+    let shown = if plain {
+        t.to_string()
+    } else {
+        format!("{}:…", t.split(':').next().unwrap_or_default())
+    };
+    crate::text::escape(&shown).into_owned()
 }
 
 fn split_host_port(t: &str) -> Result<(String, Option<u16>), AppError> {
@@ -250,6 +294,10 @@ fn split_host_port(t: &str) -> Result<(String, Option<u16>), AppError> {
     }
     match t.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') => Ok((h.to_string(), Some(parse_port(p, t)?))),
+        // Several ':' only in a bare IPv6 address (`::1`); anything else is not a host name.
+        Some(_) if t.parse::<std::net::Ipv6Addr>().is_err() => {
+            Err(AppError::usage(format!("bad target '{t}'")))
+        }
         _ => Ok((t.to_string(), None)),
     }
 }
@@ -566,6 +614,37 @@ mod tests {
             .resolve(Some("mysql://u:secretpw@h:xx/"), &env)
             .unwrap_err();
         assert!(!e.message.contains("secretpw"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_url_without_scheme_is_refused_without_echoing_the_password() {
+        let a = args();
+        let env = FakeEnv(HashMap::new());
+        let r = Resolver::new(&a, &env, None).unwrap();
+        for t in [
+            "lab:SECRET@127.0.0.1:3306",
+            "lab:SECRET",
+            "lab:SECRET:x",
+            "[::1]:SECRET",
+        ] {
+            let e = r.resolve(Some(t), &env).unwrap_err();
+            assert_eq!(e.kind, crate::exit::ErrorKind::Usage, "{t}");
+            assert!(!e.message.contains("SECRET"), "{t}: {}", e.message);
+        }
+        let e = r.resolve(Some("db:99999"), &env).unwrap_err();
+        assert!(e.message.contains("db:99999"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_url_password_on_the_command_line_warns_but_not_from_the_environment() {
+        let mut a = args();
+        a.url = vec!["mysql://u:pw@h/".into()];
+        let none = FakeEnv(HashMap::new());
+        let r = Resolver::new(&a, &none, None).unwrap();
+        assert!(r.warnings.iter().any(|w| w.contains("--url")));
+        let env = FakeEnv(HashMap::from([("CONNCHECK_URL", "mysql://u:pw@h/")]));
+        let r = Resolver::new(&a, &env, None).unwrap();
+        assert!(!r.warnings.iter().any(|w| w.contains("--url")));
     }
 
     #[test]

@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod err_proxy;
+pub mod fake_server;
 pub mod findings;
 pub mod proxy;
 
