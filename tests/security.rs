@@ -400,6 +400,7 @@ fn passwords_are_masked_in_the_process_arguments() {
     // A server that never greets keeps conncheck waiting while we look at its arguments.
     let fake = support::fake_server::FakeServer::start(support::fake_server::Behavior::Silent);
     let url = format!("mysql://u:{PW_URL}@127.0.0.1:{}/", fake.port);
+    let mut accepted = 0;
     for args in [
         vec![format!("-p{PW}"), "--url".to_string(), url.clone()],
         vec![format!("--password={PW}"), format!("--url={url}")],
@@ -415,19 +416,24 @@ fn passwords_are_masked_in_the_process_arguments() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Wait for this run's connection (the count goes on from the previous run), then read
+        // the arguments while it waits for the greeting.
+        let before = accepted;
         let start = std::time::Instant::now();
-        while fake.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0
+        while fake.accepted.load(std::sync::atomic::Ordering::SeqCst) == before
             && start.elapsed() < std::time::Duration::from_secs(10)
         {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        accepted = fake.accepted.load(std::sync::atomic::Ordering::SeqCst);
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+        let exited = child.try_wait().unwrap();
         let _ = child.kill();
         let _ = child.wait();
         let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         assert!(
             shown.contains("127.0.0.1"),
-            "the arguments are there: {shown}"
+            "the arguments are there: {shown:?} (exited: {exited:?})"
         );
         assert_no_password(&format!("{args:?}"), &shown);
         assert!(shown.contains("xxxx"), "{shown}");

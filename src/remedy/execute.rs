@@ -604,6 +604,7 @@ impl<'a> ServerLink<'a> {
     pub fn keep_alive(&mut self) {
         self.keep_alive = true;
         if let Some(c) = self.conn.as_mut() {
+            let _deadline = c.deadline(1);
             let _ = c.conn.query_drop(format!(
                 "SET SESSION wait_timeout = {OWN_WAIT_TIMEOUT_S}, interactive_timeout = {OWN_WAIT_TIMEOUT_S}"
             ));
@@ -635,6 +636,8 @@ impl Link for ServerLink<'_> {
             return Err(self.not_connected());
         };
         let own = c.id();
+        // Under --query-timeout as a whole: a stalled server shuts the socket, which reads as lost.
+        let _deadline = c.deadline(1);
         let rows: Result<Vec<mysql::Row>, mysql::Error> = c.conn.query(sql);
         match rows {
             Ok(rows) => Ok(rows
@@ -664,6 +667,7 @@ impl Link for ServerLink<'_> {
         })?;
         let mut c = connect::open(opts)?;
         for sql in flavor::session_guards(self.flavor, self.version, c.query_timeout.as_secs()) {
+            let _deadline = c.deadline(1);
             let _ = c.conn.query_drop(sql);
         }
         let id = c.id();
@@ -746,6 +750,9 @@ fn send_on(c: &mut Connection, stmts: &[String]) -> Answer {
 
 /// Send one multi-statement batch: how many statements succeeded before the first failure.
 fn run_batch(c: &mut Connection, sql: &str) -> (usize, Option<mysql::Error>) {
+    // One round trip under --query-timeout as a whole, whatever the server trickles: when it
+    // passes the socket is shut down and the unanswered KILLs are settled as lost ones.
+    let _deadline = c.deadline(1);
     let mut done = 0;
     match c.conn.query_iter(sql) {
         Err(e) => return (0, Some(e)),

@@ -364,7 +364,9 @@ pub fn apply(
             ));
             continue;
         }
-        let sent = c
+        // Two round trips under --query-timeout each, whatever the server trickles.
+        let deadline = c.deadline(2);
+        let mut sent = c
             .conn
             .query_drop(&sql)
             .map_err(|e| set_error(&e, &c.target, change.variable, flavor))
@@ -375,6 +377,13 @@ pub fn apply(
                     .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))
                     .map(|row| row.and_then(|r| read::text(&r, 0)))
             });
+        if deadline.passed() {
+            sent = Err(error::deadline_passed(
+                &c.target,
+                "changing a setting",
+                deadline.budget,
+            ));
+        }
         match sent {
             Ok(now) => {
                 let now = spelled_like(&now.unwrap_or_default(), &change.new);
