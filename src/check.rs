@@ -171,6 +171,9 @@ pub struct CheckReport {
     pub metrics: Option<Metrics>,
     /// Every diagnose finding, ranked (whether or not `--fail-on` made it count).
     pub findings: Vec<Finding>,
+    /// The diagnosis' main cause (its verdict), a finding id; also named on the plugin line when
+    /// the state is not OK.
+    pub cause: Option<String>,
 }
 
 impl CheckReport {
@@ -193,6 +196,7 @@ impl CheckReport {
             }],
             metrics: None,
             findings: Vec::new(),
+            cause: None,
         }
     }
 }
@@ -233,7 +237,7 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
     // Worst first; the sort is stable, so rules keep their order within a state.
     reasons.sort_by_key(|r| std::cmp::Reverse(r.state.rank()));
     let state = State::worst(reasons.iter().map(|r| r.state));
-    let summary = match (&metrics, state) {
+    let mut summary = match (&metrics, state) {
         (Some(m), State::Ok) => {
             let c = &m.connections;
             format!(
@@ -252,6 +256,15 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
             .collect::<Vec<_>>()
             .join("; "),
     };
+    // The verdict's cause: the top-ranked finding that explains connections.
+    let cause = diagnose::verdict::account(snap, &limits.th, &findings)
+        .verdict
+        .cause;
+    if state != State::Ok
+        && let Some(c) = &cause
+    {
+        summary.push_str(&format!("; cause: {c}"));
+    }
     CheckReport {
         schema_version: CHECK_SCHEMA_VERSION,
         target: snap.target.clone(),
@@ -261,6 +274,7 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
         reasons,
         metrics,
         findings,
+        cause,
     }
 }
 
@@ -386,10 +400,12 @@ mod tests {
         let r = judge(&server_with(80), &l);
         assert_eq!(r.state, State::Warning);
         assert_eq!(r.reasons[0].id, "usage");
+        // The verdict's cause follows: 79 pooled connections idle 10 s hold the slots.
         assert_eq!(
             r.summary,
-            "80 of 100 connections in use (80%), warning threshold 80%"
+            "80 of 100 connections in use (80%), warning threshold 80%; cause: pool-oversized"
         );
+        assert_eq!(r.cause.as_deref(), Some("pool-oversized"));
         assert_eq!(judge(&server_with(90), &l).state, State::Critical);
         assert_eq!(judge(&server_with(79), &l).state, State::Ok);
 

@@ -114,9 +114,10 @@ fn warning_then_critical_from_usage() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     let (state, summary, _) = plugin_line(&text);
     assert_eq!(state, "WARNING");
+    // The plugin line names the verdict's cause: 7 pooled connections hold the slots.
     assert_eq!(
         summary,
-        "8 of 10 connections in use (80%), warning threshold 80%"
+        "8 of 10 connections in use (80%), warning threshold 80%; cause: pool-oversized"
     );
     assert!(text.contains("\nWARNING: 8 of 10 connections"), "{text}");
 
@@ -147,6 +148,7 @@ fn warning_then_critical_from_usage() {
     assert_eq!(v["exit_code"], 2);
     assert_eq!(v["reasons"][0]["id"], "usage");
     assert_eq!(v["reasons"][0]["state"], "CRITICAL");
+    assert_eq!(v["cause"], "pool-oversized");
     assert_eq!(v["metrics"]["threads_connected"], 9);
     assert_eq!(v["metrics"]["max_connections"], 10);
     assert_eq!(v["metrics"]["sleeping"], 8);

@@ -141,6 +141,54 @@ fn a_leak_is_one_account_with_a_staircase_of_idle_ages() {
     );
     // The burst is one client with one idle age: no leak of its own.
     assert_eq!(all(&v, "connection-leak").len(), 1, "only the leak");
+    // The verdict comes first: the leak is the cause, every connection is in one bucket, the
+    // buckets add up to Threads_connected, and the relief frees the leaked slots when run.
+    assert_eq!(v["verdict"]["cause"], "connection-leak", "{}", v["verdict"]);
+    let total: i64 = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        total,
+        v["connections"]["threads_connected"].as_i64().unwrap(),
+        "{}",
+        v["slots"]
+    );
+    let leaked_slot = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["bucket"] == "leaked")
+        .expect("a leaked bucket");
+    assert_eq!(leaked_slot["count"], 12);
+    assert_eq!(leaked_slot["client"], "leaky@localhost");
+    assert_eq!(leaked_slot["finding"], "connection-leak");
+    let relief = &v["verdict"]["relief"];
+    assert_eq!(relief["frees"], 12, "{relief}");
+    let argv: Vec<String> = relief["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    assert!(!argv.iter().any(|w| w == "--dry-run"), "{argv:?}");
+    // Run as printed (plus --dry-run and JSON): it selects exactly the leaked sessions.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
+        .args(&argv[1..])
+        .args(["--dry-run", "--format", "json"])
+        .output()
+        .unwrap();
+    let plan = json_ok(&out);
+    let planned: Vec<u64> = plan["victims"]
+        .as_array()
+        .or_else(|| plan["plan"]["victims"].as_array())
+        .expect("victims")
+        .iter()
+        .map(|x| x["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sorted(planned), sorted(leaked_ids.clone()));
     // idle-connections counts the leaked and the burst sessions, and not the young pool.
     let idle = the(&v, "idle-connections");
     let pool_ids: Vec<u64> = pool.iter().map(conn_id).collect();

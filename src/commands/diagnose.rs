@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cli::{DiagnoseArgs, Format, SnapshotArgs};
 use crate::connect::replay::Replay;
 use crate::connect::{self, ConnectOptions};
+use crate::diagnose::verdict::{self, Slot, Verdict};
 use crate::diagnose::{self, Finding, Severity, Thresholds};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::render::targets::{self, Row, Tone};
@@ -30,6 +31,12 @@ pub const DIAGNOSE_SCHEMA_VERSION: u32 = 1;
 pub struct DiagnoseReport {
     pub schema_version: u32,
     pub target: String,
+    /// The answer first: the main cause, one sentence, and the fastest safe relief.
+    pub verdict: Verdict,
+    /// Where the connections are: buckets that add up to `connections.threads_connected`.
+    pub slots: Vec<Slot>,
+    /// Threads that are not client connections (replication, system).
+    pub background: Vec<Slot>,
     /// None when the server refused us (nothing could be read).
     pub server: Option<ServerSummary>,
     pub connections: Option<ConnectionSummary>,
@@ -267,6 +274,9 @@ impl DiagnoseReport {
     /// server this report is about.
     pub fn for_target(&mut self, replay: &Replay) {
         diagnose::for_target(&mut self.findings, replay);
+        if let Some(r) = &mut self.verdict.relief {
+            r.for_target(replay);
+        }
         for n in &mut self.notes {
             *n = replay.in_prose(n);
         }
@@ -285,9 +295,13 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         let s = status::build(snap, 0);
         (Some(s.server), Some(s.connections), Some(Rates::of(snap)))
     };
+    let accounting = verdict::account(snap, th, &findings);
     DiagnoseReport {
         schema_version: DIAGNOSE_SCHEMA_VERSION,
         target: snap.target.clone(),
+        verdict: accounting.verdict,
+        slots: accounting.slots,
+        background: accounting.background,
         server,
         connections,
         rates,
@@ -295,6 +309,71 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         findings,
         notes: snap.notes.clone(),
     }
+}
+
+/// The verdict block: the cause, the fastest relief, and where every connection is. Pure.
+pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
+    let v = &r.verdict;
+    let mut out = String::new();
+    let cause = match (
+        &v.cause,
+        r.findings.iter().find(|f| Some(&f.id) == v.cause.as_ref()),
+    ) {
+        (Some(id), Some(f)) => format!("{} ({id})", escape(&f.title)),
+        _ => "no cause found".to_string(),
+    };
+    out.push_str(&format!(
+        "{} {}\n",
+        style.bold("Verdict     "),
+        style.bold(&cause)
+    ));
+    if let Some(relief) = &v.relief {
+        out.push_str(&format!(
+            "Relief       frees {}: $ {}\n",
+            relief.frees,
+            escape(&relief.command)
+        ));
+    }
+    if !r.slots.is_empty() {
+        let total: i64 = r.slots.iter().map(|s| s.count).sum();
+        out.push_str(&format!(
+            "Where the {total} connections are (Threads_connected):\n"
+        ));
+        let clients: Vec<String> = r
+            .slots
+            .iter()
+            .map(|s| {
+                s.client
+                    .as_deref()
+                    .map(|c| crate::text::snippet(c, 40))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let width = clients.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+        for (s, client) in r.slots.iter().zip(&clients) {
+            let finding = s.finding.as_deref().unwrap_or("");
+            let line = format!(
+                "  {:<19} {:>6}  {client:<width$}  {finding}",
+                s.bucket, s.count
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if !r.background.is_empty() {
+            let parts: Vec<String> = r
+                .background
+                .iter()
+                .map(|b| format!("{} {}", b.count, b.bucket))
+                .collect();
+            out.push_str(&format!(
+                "  not counted: {} background thread(s): {}\n",
+                r.background.iter().map(|b| b.count).sum::<i64>(),
+                parts.join(", ")
+            ));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// The human-readable report (the table format). Pure.
@@ -324,6 +403,7 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
             ))
         ));
     }
+    out.push_str(&verdict_text(r, style));
     out.push_str(&render::findings::findings(
         &r.findings,
         snap,

@@ -26,6 +26,7 @@ pub mod server_full;
 pub mod slow_query_log_off;
 pub mod thread_cache;
 pub mod traffic_spike;
+pub mod verdict;
 pub mod wait_timeout_high;
 
 // Public (but hidden) so that the property tests in tests/ and the fuzz targets in fuzz/ start

@@ -1,0 +1,504 @@
+//! The verdict: where every connection is, the main cause, and the fastest safe relief.
+//!
+//! Every session the server counts in Threads_connected is put in exactly one bucket, the first
+//! that applies, in this order: conncheck itself, `logging-in`, `killed` (killed, not yet gone),
+//! `waiting-for-lock`, `idle-in-transaction`, `leaked` (connection-leak's staircase), `idle`
+//! (sleeping at least `--idle-threshold`), `idle-in-pool` (sleeping less), `long-query`
+//! (running at least `--long-query-threshold`), `running`. Replication and system threads are
+//! not client connections: they go to a separate `background` list. `unaccounted` is the counter
+//! minus the processlist rows (the two are read a moment apart, and a server may count threads
+//! the processlist does not show), so the buckets add up to Threads_connected exactly, and the
+//! difference is visible instead of hidden; it is negative when the processlist had more rows.
+//!
+//! Buckets that belong to a client (`leaked`, `idle`, `idle-in-pool`) get one entry per client
+//! (user@host, and the program when the server names it), the biggest first, the rest in one
+//! entry without a client. Each entry names the finding that explains it when that finding lists
+//! its sessions.
+//!
+//! The cause is the top-ranked finding that explains connections (never prevention advice, see
+//! [`super::is_prevention`], and a symptom such as `near-limit` or `server-full` only when
+//! nothing else explains them; `idle-connections` gives way to an equally severe
+//! `connection-leak`, which says why they are idle); the relief is the first kill command among the ranked causes,
+//! without `--dry-run` (it still shows its plan and asks before killing), with the sessions it
+//! ends as the slots it frees (sessions a killed lock holder unblocks come back later, and are
+//! not counted). Pure: no I/O.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{ActionKind, Finding, Thresholds, common, connection_leak, is_prevention};
+use crate::snapshot::locks::waiting_for;
+use crate::snapshot::{Session, SessionKind, Snapshot};
+
+/// Clients listed one by one in a per-client bucket; the rest are summed.
+const LISTED_CLIENTS: usize = 5;
+
+/// One bucket of connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Kebab-case bucket id (`leaked`, `idle-in-pool`, …).
+    pub bucket: String,
+    /// Connections in it; only `unaccounted` can be negative.
+    pub count: i64,
+    /// The finding that explains these connections, if any.
+    pub finding: Option<String>,
+    /// The client (user@host, or the application) for per-client buckets.
+    pub client: Option<String>,
+}
+
+/// The fastest safe relief: a conncheck command and the slots it frees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relief {
+    /// The whole command line to paste (connection options included once the report knows its
+    /// target).
+    pub command: String,
+    /// The same, one word per element.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    pub frees: u64,
+    /// The command's own arguments, to add the connection options of a target to.
+    #[serde(skip)]
+    args: Vec<String>,
+}
+
+impl Relief {
+    /// Make the command reach `replay`'s server (see `connect::replay`).
+    pub fn for_target(&mut self, replay: &crate::connect::replay::Replay) {
+        self.command = replay.command_line(&self.args, None);
+        self.argv = replay.argv(&self.args);
+    }
+}
+
+/// The answer first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The finding id of the main cause, or None when nothing explains the connections.
+    pub cause: Option<String>,
+    /// One sentence.
+    pub summary: String,
+    pub relief: Option<Relief>,
+}
+
+/// Where the connections are, and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accounting {
+    pub verdict: Verdict,
+    /// Sums to `threads_connected` exactly.
+    pub slots: Vec<Slot>,
+    /// Threads that are not client connections (replication, system).
+    pub background: Vec<Slot>,
+    /// Threads_connected as read in the same snapshot.
+    pub threads_connected: u64,
+}
+
+/// A session still authenticating (storms show up here).
+pub fn logging_in(s: &Session) -> bool {
+    s.user == "unauthenticated user"
+        || s.state.eq_ignore_ascii_case("login")
+        || (s.command.eq_ignore_ascii_case("Connect")
+            && s.state.eq_ignore_ascii_case("Reading from net"))
+}
+
+/// Account the connections of `snap` against its ranked `findings`.
+pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accounting {
+    let threads_connected = snap.threads_connected();
+    if snap.refused.is_some() {
+        return Accounting {
+            verdict: verdict(findings, &[], threads_connected),
+            slots: Vec::new(),
+            background: Vec::new(),
+            threads_connected,
+        };
+    }
+    let listed_by = |id: &str| -> HashSet<u64> {
+        findings
+            .iter()
+            .filter(|f| f.id == id)
+            .flat_map(|f| f.sessions.iter().copied())
+            .collect()
+    };
+    let in_finding: HashMap<&str, HashSet<u64>> = [
+        "lock-pileup",
+        "idle-transactions",
+        "connection-leak",
+        "idle-connections",
+        "pool-oversized",
+        "long-running-queries",
+        "traffic-spike",
+    ]
+    .into_iter()
+    .map(|id| (id, listed_by(id)))
+    .collect();
+    let trx: HashMap<u64, &str> = snap
+        .transactions
+        .iter()
+        .map(|t| (t.session_id, t.state.as_str()))
+        .collect();
+    let mut waiting: HashSet<u64> = snap.lock_waits.iter().map(|w| w.waiting_id).collect();
+    waiting.extend(
+        trx.iter()
+            .filter(|(_, state)| state.eq_ignore_ascii_case("LOCK WAIT"))
+            .map(|(id, _)| *id),
+    );
+    let leaked = connection_leak::leaked_ids(snap);
+
+    // (bucket, natural finding, client) -> count
+    let mut counts: BTreeMap<(&'static str, &'static str, Option<String>), i64> = BTreeMap::new();
+    let mut background: BTreeMap<&'static str, i64> = BTreeMap::new();
+    let mut rows: i64 = 0;
+    for s in &snap.sessions {
+        let (bucket, finding, per_client) = match s.kind() {
+            SessionKind::Replication => {
+                *background.entry("replication").or_default() += 1;
+                continue;
+            }
+            SessionKind::System => {
+                *background.entry("system").or_default() += 1;
+                continue;
+            }
+            SessionKind::Killed => ("killed", "", false),
+            SessionKind::Client => bucket_of(s, th, &waiting, &trx, &leaked),
+        };
+        rows += 1;
+        let client = per_client.then(|| client_of(s));
+        *counts.entry((bucket, finding, client)).or_default() += 1;
+    }
+    // Our own connection: the processlist read leaves it out.
+    rows += 1;
+    let mut per_bucket: BTreeMap<(&str, &str), Vec<(Option<String>, i64)>> = BTreeMap::new();
+    for ((bucket, finding, client), n) in counts {
+        per_bucket
+            .entry((bucket, finding))
+            .or_default()
+            .push((client, n));
+    }
+    let mut entries: Vec<Slot> = Vec::new();
+    for ((bucket, finding), mut clients) in per_bucket {
+        clients.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let explained = in_finding.get(finding).is_some_and(|ids| !ids.is_empty());
+        let finding = explained.then(|| finding.to_string());
+        let rest: i64 = clients.iter().skip(LISTED_CLIENTS).map(|c| c.1).sum();
+        for (client, n) in clients.into_iter().take(LISTED_CLIENTS) {
+            entries.push(Slot {
+                bucket: bucket.into(),
+                count: n,
+                finding: finding.clone(),
+                client,
+            });
+        }
+        if rest > 0 {
+            entries.push(Slot {
+                bucket: bucket.into(),
+                count: rest,
+                finding: finding.clone(),
+                client: None,
+            });
+        }
+    }
+    entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.bucket.cmp(&b.bucket)));
+    let mut slots = entries;
+    slots.push(Slot {
+        bucket: "conncheck".into(),
+        count: 1,
+        finding: None,
+        client: None,
+    });
+    let unaccounted = i64::try_from(threads_connected).unwrap_or(i64::MAX) - rows;
+    if unaccounted != 0 {
+        slots.push(Slot {
+            bucket: "unaccounted".into(),
+            count: unaccounted,
+            finding: None,
+            client: None,
+        });
+    }
+    let background = background
+        .into_iter()
+        .map(|(bucket, count)| Slot {
+            bucket: bucket.into(),
+            count,
+            finding: None,
+            client: None,
+        })
+        .collect();
+    Accounting {
+        verdict: verdict(findings, &slots, threads_connected),
+        slots,
+        background,
+        threads_connected,
+    }
+}
+
+/// The bucket of one client session, the finding that would explain it, and whether the bucket
+/// is per client.
+fn bucket_of(
+    s: &Session,
+    th: &Thresholds,
+    waiting: &HashSet<u64>,
+    trx: &HashMap<u64, &str>,
+    leaked: &std::collections::BTreeSet<u64>,
+) -> (&'static str, &'static str, bool) {
+    if logging_in(s) {
+        ("logging-in", "traffic-spike", false)
+    } else if waiting.contains(&s.id) || waiting_for(&s.state).is_some() {
+        ("waiting-for-lock", "lock-pileup", false)
+    } else if s.is_sleeping() && trx.contains_key(&s.id) {
+        ("idle-in-transaction", "idle-transactions", false)
+    } else if s.is_sleeping() && leaked.contains(&s.id) {
+        ("leaked", "connection-leak", true)
+    } else if s.is_sleeping() && common::at_least(s, th.idle) {
+        ("idle", "idle-connections", true)
+    } else if s.is_sleeping() {
+        ("idle-in-pool", "pool-oversized", true)
+    } else if common::at_least(s, th.long_query) {
+        ("long-query", "long-running-queries", false)
+    } else {
+        ("running", "", false)
+    }
+}
+
+/// `user@host`, with the program when the server names it.
+fn client_of(s: &Session) -> String {
+    match &s.program {
+        Some(p) if !p.is_empty() => format!("{} ({p})", s.account()),
+        _ => s.account(),
+    }
+}
+
+/// Findings that say the server is (nearly) full rather than why: the cause only when nothing
+/// else explains it (a refused snapshot has nothing else).
+const SYMPTOMS: &[&str] = &["near-limit", "server-full", "refused-connections"];
+
+fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verdict {
+    let causes: Vec<&Finding> = findings.iter().filter(|f| !is_prevention(&f.id)).collect();
+    let mut cause = causes
+        .iter()
+        .find(|f| !SYMPTOMS.contains(&f.id.as_str()))
+        .or_else(|| causes.first())
+        .copied();
+    // Idle sessions are how a leak shows; the leak says why. Name it when it is as severe.
+    if let Some(f) = cause.filter(|f| f.id == "idle-connections")
+        && let Some(leak) = causes
+            .iter()
+            .filter(|l| l.id == "connection-leak" && l.severity == f.severity)
+            .max_by_key(|l| l.slots)
+    {
+        cause = Some(leak);
+    }
+    // The cause's own relief first, then the next cause's.
+    let relief = cause
+        .into_iter()
+        .chain(causes.iter().copied())
+        .find_map(relief_of);
+    let summary = match cause {
+        None => format!(
+            "No cause found: {threads_connected} connections, {}.",
+            top_buckets(slots)
+        ),
+        Some(f) => {
+            let mut s = format!(
+                "{} ({}); {threads_connected} connections: {}.",
+                f.title,
+                f.id,
+                top_buckets(slots)
+            );
+            if let Some(r) = &relief {
+                s.push_str(&format!(
+                    " Fastest relief frees {}.",
+                    common::plural(r.frees, "slot")
+                ));
+            }
+            s
+        }
+    };
+    Verdict {
+        cause: cause.map(|f| f.id.clone()),
+        summary,
+        relief,
+    }
+}
+
+/// `120 leaked, 20 idle-in-pool, 1 conncheck`: the biggest buckets, summed per bucket.
+fn top_buckets(slots: &[Slot]) -> String {
+    let mut per: BTreeMap<&str, i64> = BTreeMap::new();
+    for s in slots {
+        *per.entry(s.bucket.as_str()).or_default() += s.count;
+    }
+    let mut v: Vec<(&str, i64)> = per.into_iter().filter(|(_, n)| *n != 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    if v.is_empty() {
+        return "none read".into();
+    }
+    v.iter()
+        .take(3)
+        .map(|(b, n)| format!("{n} {b}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The kill command of a finding that frees slots: `kill-idle`, or `kill-long` without
+/// `--query-only` (which keeps the connections), made to run for real (it still asks first).
+fn relief_of(f: &Finding) -> Option<Relief> {
+    if f.slots == 0 {
+        return None;
+    }
+    let a = f.actions.iter().find(|a| {
+        a.kind == ActionKind::Command
+            && matches!(
+                a.args.first().map(String::as_str),
+                Some("kill-idle" | "kill-long")
+            )
+            && !a.args.iter().any(|w| w == "--query-only")
+    })?;
+    let mut args = a.args.clone();
+    args.retain(|w| w != "--dry-run");
+    // The sessions the command ends; the slots their waiters then give back are not counted.
+    let frees = if f.sessions.is_empty() {
+        f.slots
+    } else {
+        f.sessions.len() as u64
+    };
+    let mut r = Relief {
+        command: String::new(),
+        argv: Vec::new(),
+        frees,
+        args,
+    };
+    r.for_target(&crate::connect::replay::Replay::none());
+    Some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, session, trx};
+    use crate::diagnose::{Severity, diagnose};
+
+    fn total(a: &Accounting) -> i64 {
+        a.slots.iter().map(|s| s.count).sum()
+    }
+
+    #[test]
+    fn every_connection_is_in_one_bucket_and_the_sum_is_exact() {
+        let mut s = fixtures::mariadb();
+        let mut v: Vec<Session> = (0..12)
+            .map(|i| session(i + 1, "app", "10.0.0.7", "Sleep", 900 - i * 30, "", None))
+            .collect();
+        v.push(session(50, "web", "10.0.0.8", "Sleep", 2, "", None));
+        v.push(session(
+            51,
+            "web",
+            "10.0.0.8",
+            "Query",
+            1,
+            "executing",
+            Some("SELECT 1"),
+        ));
+        v.push(session(
+            52,
+            "report",
+            "10.0.0.9",
+            "Query",
+            500,
+            "executing",
+            Some("SELECT"),
+        ));
+        v.push(session(53, "app", "10.0.0.7", "Sleep", 40, "", None));
+        v.push(session(60, "system user", "", "Daemon", 0, "", None));
+        fixtures::with_sessions(&mut s, v);
+        s.transactions = vec![trx(53, "RUNNING", 40, 1, None)];
+        // 16 client sessions and ours; the counter read a moment later saw two more (system
+        // threads are not counted in Threads_connected).
+        let counted = 16 + 1 + 2;
+        fixtures::set_status(&mut s, "threads_connected", counted);
+        let th = Thresholds::default();
+        let f = diagnose(&s, &th);
+        let a = account(&s, &th, &f);
+        assert_eq!(total(&a), counted as i64);
+        let get = |b: &str| -> i64 {
+            a.slots
+                .iter()
+                .filter(|x| x.bucket == b)
+                .map(|x| x.count)
+                .sum()
+        };
+        assert_eq!(get("leaked"), 12);
+        assert_eq!(get("idle-in-pool"), 1);
+        assert_eq!(get("running"), 1);
+        assert_eq!(get("long-query"), 1);
+        assert_eq!(get("idle-in-transaction"), 1);
+        assert_eq!(get("conncheck"), 1);
+        assert_eq!(get("unaccounted"), 2);
+        assert_eq!(
+            a.background,
+            vec![Slot {
+                bucket: "system".into(),
+                count: 1,
+                finding: None,
+                client: None
+            }]
+        );
+        let leaked = a.slots.iter().find(|x| x.bucket == "leaked").unwrap();
+        assert_eq!(leaked.client.as_deref(), Some("app@10.0.0.7"));
+        assert_eq!(leaked.finding.as_deref(), Some("connection-leak"));
+        assert_eq!(a.verdict.cause.as_deref(), Some(f[0].id.as_str()));
+        assert!(!is_prevention(f[0].id.as_str()));
+    }
+
+    #[test]
+    fn the_relief_is_the_first_kill_that_frees_slots() {
+        let mut s = fixtures::mariadb();
+        let v: Vec<Session> = (0..30)
+            .map(|i| session(i + 1, "app", "10.0.0.7", "Sleep", 1900 - i * 60, "", None))
+            .collect();
+        fixtures::with_sessions(&mut s, v);
+        let th = Thresholds::default();
+        let f = diagnose(&s, &th);
+        let a = account(&s, &th, &f);
+        assert_eq!(a.verdict.cause.as_deref(), Some("connection-leak"));
+        let r = a.verdict.relief.unwrap();
+        assert!(
+            r.command.starts_with("conncheck kill-idle --older-than "),
+            "{}",
+            r.command
+        );
+        assert!(!r.command.contains("--dry-run"), "{}", r.command);
+        assert_eq!(r.frees, 30);
+        assert!(
+            a.verdict.summary.contains("30 leaked"),
+            "{}",
+            a.verdict.summary
+        );
+    }
+
+    #[test]
+    fn a_quiet_server_has_no_cause_and_no_relief() {
+        let s = fixtures::mariadb();
+        let th = Thresholds::default();
+        let f: Vec<Finding> = diagnose(&s, &th)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Critical)
+            .collect();
+        let a = account(&s, &th, &f);
+        assert_eq!(a.verdict.cause, None);
+        assert_eq!(a.verdict.relief, None);
+        assert_eq!(total(&a), s.threads_connected() as i64);
+    }
+
+    #[test]
+    fn a_refused_snapshot_has_no_slots() {
+        let mut s = fixtures::mariadb();
+        s.refused = Some(crate::snapshot::Refusal {
+            code: 1040,
+            message: "Too many connections".into(),
+            before_greeting: false,
+            admin_port_tried: None,
+        });
+        let th = Thresholds::default();
+        let f = diagnose(&s, &th);
+        let a = account(&s, &th, &f);
+        assert!(a.slots.is_empty());
+        assert_eq!(a.verdict.cause.as_deref(), Some("server-full"));
+    }
+}
