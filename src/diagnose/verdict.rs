@@ -166,7 +166,9 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
     }
     // Our own connection: the processlist read leaves it out.
     rows += 1;
-    let mut per_bucket: BTreeMap<(&str, &str), Vec<(Option<String>, i64)>> = BTreeMap::new();
+    // (bucket, natural finding) -> [(client, count)]
+    type Clients = Vec<(Option<String>, i64)>;
+    let mut per_bucket: BTreeMap<(&str, &str), Clients> = BTreeMap::new();
     for ((bucket, finding, client), n) in counts {
         per_bucket
             .entry((bucket, finding))
