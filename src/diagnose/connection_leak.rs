@@ -12,13 +12,14 @@
 //!
 //! - at least 10 candidates and 5 % of max_connections (fewer is noise; idle-connections still
 //!   counts them);
-//! - their idle ages span at least 10 s (a burst opened at once spans a second or two);
-//! - read in id order, at least 5 steps (ages differing by a second or more) go down, and at
-//!   least 3 of every 4 steps go down: abandoned in the order they connected.
+//! - read in id order, the longest run whose idle ages never rise (compared in whole seconds)
+//!   holds at least 3 of every 4 candidates, spans at least 5 s of idle age and has at least 5
+//!   distinct steps: abandoned in the order they connected, not opened in one burst (a burst
+//!   spans a second or two, a pool in no order keeps about 2√n of n in such a run).
 //!
 //! Limits: a leak whose connections were each used for a while before being abandoned still
-//! falls, as long as they were abandoned in about the order they connected; a leak of a few
-//! connections a second over less than 10 s is a burst until it goes on. The idle ages used are
+//! falls, as long as they were abandoned in about the order they connected; a leak younger than
+//! 5 s of spread is a burst until it goes on. Finding the run is O(n log n) per client. The idle ages used are
 //! milliseconds where the server shows them (MariaDB's TIME_MS). Nothing here depends on
 //! `--idle-threshold`: the kill command it suggests selects exactly the staircase.
 //!
@@ -41,40 +42,57 @@ const MIN_STALE: usize = 10;
 const MIN_SHARE: f64 = 0.05;
 /// Sessions idle for less than this may be in use between two statements.
 const FLOOR_S: f64 = 5.0;
-/// Two idle ages closer than this were opened together: no step.
+/// Idle ages are compared in steps of this size: closer than that, opened together.
 const STEP_S: f64 = 1.0;
-/// A staircase spans at least this many seconds of idle age.
-const MIN_SPREAD_S: f64 = 10.0;
-/// Steps down a staircase has at least, and their smallest share of all steps.
+/// A staircase spans at least this many seconds of idle age (a burst spans a second or two).
+const MIN_SPREAD_S: f64 = 5.0;
+/// A staircase has at least this many distinct steps, and holds this share of the candidates.
 const MIN_STEPS: usize = 5;
 const MIN_ORDER: f64 = 0.75;
 
-/// How a client's candidates read in connect order.
+/// How a client's candidates read in connect order: the longest run of them, in id order, whose
+/// idle ages never rise (in whole [`STEP_S`] steps), its distinct steps and the ages it spans.
 struct Staircase {
-    down: usize,
-    up: usize,
+    len: usize,
+    steps: usize,
     spread_s: f64,
 }
 
 fn staircase(candidates: &[&Session]) -> Staircase {
     let mut by_id: Vec<&Session> = candidates.to_vec();
     by_id.sort_by_key(|s| s.id);
-    let (mut down, mut up) = (0, 0);
-    for w in by_id.windows(2) {
-        let d = w[1].time_secs_f64() - w[0].time_secs_f64();
-        if d <= -STEP_S {
-            down += 1;
-        } else if d >= STEP_S {
-            up += 1;
+    // Longest non-increasing subsequence of the stepped ages, O(n log n) (patience sorting on
+    // the negated keys, keeping predecessors to read the run back).
+    let keys: Vec<i64> = by_id
+        .iter()
+        .map(|s| -((s.time_secs_f64() / STEP_S).floor() as i64))
+        .collect();
+    let mut tails: Vec<usize> = Vec::new();
+    let mut prev: Vec<Option<usize>> = vec![None; keys.len()];
+    for (i, k) in keys.iter().enumerate() {
+        let pos = tails.partition_point(|&t| keys[t] <= *k);
+        prev[i] = pos.checked_sub(1).map(|p| tails[p]);
+        if pos == tails.len() {
+            tails.push(i);
+        } else {
+            tails[pos] = i;
         }
     }
-    let ages = candidates.iter().map(|s| s.time_secs_f64());
+    let mut run = Vec::new();
+    let mut at = tails.last().copied();
+    while let Some(i) = at {
+        run.push(i);
+        at = prev[i];
+    }
+    let mut steps: Vec<i64> = run.iter().map(|i| keys[*i]).collect();
+    steps.dedup();
+    let ages = run.iter().map(|i| by_id[*i].time_secs_f64());
     let oldest = ages.clone().fold(f64::MIN, f64::max);
     let youngest = ages.fold(f64::MAX, f64::min);
     Staircase {
-        down,
-        up,
-        spread_s: oldest - youngest,
+        len: run.len(),
+        steps: steps.len(),
+        spread_s: if run.is_empty() { 0.0 } else { oldest - youngest },
     }
 }
 
@@ -83,8 +101,8 @@ fn is_leak(snap: &Snapshot, candidates: &[&Session], st: &Staircase) -> bool {
     candidates.len() >= MIN_STALE
         && share(candidates.len() as u64, snap.max_connections()) >= MIN_SHARE
         && st.spread_s >= MIN_SPREAD_S
-        && st.down >= MIN_STEPS
-        && st.down as f64 >= MIN_ORDER * (st.down + st.up) as f64
+        && st.steps >= MIN_STEPS
+        && st.len as f64 >= MIN_ORDER * candidates.len() as f64
 }
 
 type ClientKey<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
@@ -184,9 +202,8 @@ fn finding(snap: &Snapshot, sleeping: &[&Session], stale: &[&Session], st: &Stai
     .evidence(
         "connect order",
         format!(
-            "{} of {} steps: the earlier the connection, the longer idle",
-            st.down,
-            st.down + st.up
+            "{} of {n} in a staircase of {} steps: the earlier the connection, the longer idle",
+            st.len, st.steps
         ),
     )
     .evidence(
@@ -280,7 +297,7 @@ mod tests {
         assert_eq!(ev(f, "leaked (idle in connect order)"), "12 of 151 (7.9%)");
         assert_eq!(
             ev(f, "connect order"),
-            "11 of 11 steps: the earlier the connection, the longer idle"
+            "12 of 12 in a staircase of 12 steps: the earlier the connection, the longer idle"
         );
         // 17 ages: five of 2s, then 300..=1400: median is the 9th (600s), p90 the 16th (1300s).
         assert_eq!(
@@ -404,38 +421,45 @@ mod tests {
         assert_eq!(check(&s, &th)[0].severity, Severity::Critical);
     }
 
+    fn ages(s: &mut Snapshot, ages: &[u64]) {
+        let v: Vec<Session> = ages
+            .iter()
+            .enumerate()
+            .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
+            .collect();
+        fixtures::with_sessions(s, v);
+    }
+
     #[test]
     fn order_and_spread_boundaries() {
         let th = Thresholds::default();
         let mut s = fixtures::mysql8();
-        // A stalled batch: 20 connections all idle about an hour, one second apart at most.
+        // A stalled batch: 20 connections all idle about an hour.
         fixtures::with_sessions(&mut s, leak(1, 20, 3600, 0));
         assert!(check(&s, &th).is_empty());
-        // Spread just under 10 s (ages 3609.5 … 3600 in ms): no.
-        let mut v = leak(1, 11, 3609, 1);
+        // A fast leak: 36 connections over 7 seconds, five a second (ages in ms).
+        let mut v = leak(1, 36, 60, 0);
         for (i, x) in v.iter_mut().enumerate() {
-            x.time_ms = Some(3_609_950 - i as u64 * 995);
+            x.time_ms = Some(67_000 - i as u64 * 200);
+        }
+        fixtures::with_sessions(&mut s, v);
+        assert_eq!(check(&s, &th).len(), 1, "a fast leak is still a leak");
+        // Spread just under 5 s: a burst.
+        let mut v = leak(1, 11, 3609, 0);
+        for (i, x) in v.iter_mut().enumerate() {
+            x.time_ms = Some(3_604_950 - i as u64 * 495);
         }
         fixtures::with_sessions(&mut s, v);
         assert!(check(&s, &th).is_empty());
-        // 10 steps, 7 down and 3 up (70 %): not in connect order.
-        let ages = [400, 380, 360, 370, 340, 320, 330, 300, 280, 290, 260];
-        let v: Vec<Session> = ages
-            .iter()
-            .enumerate()
-            .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
-            .collect();
-        fixtures::with_sessions(&mut s, v);
+        // 7 of 11 in a falling run (64 %): not in connect order.
+        ages(&mut s, &[400, 380, 360, 390, 340, 320, 395, 300, 385, 290, 375]);
         assert!(check(&s, &th).is_empty());
-        // 8 down and 2 up (80 %): a leak.
-        let ages = [400, 380, 360, 370, 340, 320, 310, 300, 280, 290, 260];
-        let v: Vec<Session> = ages
-            .iter()
-            .enumerate()
-            .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
-            .collect();
-        fixtures::with_sessions(&mut s, v);
+        // 9 of 11 (82 %): a leak.
+        ages(&mut s, &[400, 380, 360, 390, 340, 320, 310, 300, 385, 290, 280]);
         assert_eq!(check(&s, &th).len(), 1);
+        // Only 4 distinct steps (ages 400, 399, 398, 397 in whole seconds): no staircase.
+        ages(&mut s, &[400, 400, 400, 399, 399, 399, 398, 398, 398, 397, 397]);
+        assert!(check(&s, &th).is_empty());
     }
 
     #[test]
