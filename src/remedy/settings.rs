@@ -98,9 +98,9 @@ fn current(snap: &Snapshot, var: &str) -> String {
     snap.var_str(var).unwrap_or("?").to_string()
 }
 
-/// A common pool's connection lifetime: HikariCP's default maxLifetime is 30 minutes, and
-/// the app must recycle connections before the server closes them.
-const COMMON_POOL_LIFETIME_S: u64 = 1800;
+/// Below this, set-timeouts warns: the same floor diagnose suggests wait_timeout from (pools
+/// keep connections idle for minutes; see `diagnose::common::suggested_wait_timeout`).
+const POOL_IDLE_FLOOR_S: u64 = crate::diagnose::common::WAIT_TIMEOUT_MIN_S;
 
 pub fn timeouts(
     snap: &Snapshot,
@@ -129,9 +129,9 @@ pub fn timeouts(
         .map(|d| d.as_secs())
         .min()
         .unwrap_or(0);
-    if lowest < COMMON_POOL_LIFETIME_S {
+    if lowest < POOL_IDLE_FLOOR_S {
         plan.warnings.push(format!(
-            "{lowest}s is below common pool lifetimes (HikariCP maxLifetime defaults to 30 min): set each pool's maxLifetime/idleTimeout below {lowest}s, or applications will get 'MySQL server has gone away' / 'Communications link failure' on connections the server closed."
+            "{lowest}s is below the {POOL_IDLE_FLOOR_S}s conncheck ever suggests: pools keep connections idle for minutes, so set each pool's idleTimeout/maxLifetime (HikariCP: 10/30 min by default) below {lowest}s, or applications will get 'MySQL server has gone away' / 'Communications link failure' on connections the server closed."
         ));
     }
     let idle_longer = snap
@@ -195,7 +195,8 @@ pub fn max_connections(
             "{connected} connections are open now: they stay, but no new client gets in until fewer than {new} remain"
         ));
     }
-    if let Some(cap) = fd_capacity(snap).filter(|cap| new > *cap) {
+    // Only raising can run into the descriptor limit: lowering is the safe direction.
+    if let Some(cap) = fd_capacity(snap).filter(|cap| new > *cap && new > cur) {
         let why = if snap.server.flavor.is_mariadb() {
             format!(
                 "open_files_limit {} holds about {cap} connections: beyond that new clients hang without a greeting (raise LimitNOFILE / open_files_limit and restart)",
@@ -431,21 +432,24 @@ mod tests {
     #[test]
     fn timeouts_warn_below_pool_lifetimes_and_persist_per_flavor() {
         let s = fixtures::mariadb();
-        let p = timeouts(&s, Some(Duration::from_secs(300)), None, true);
+        let p = timeouts(&s, Some(Duration::from_secs(120)), None, true);
         assert_eq!(
             p.changes,
             vec![Change {
                 variable: "wait_timeout",
                 current: "600".into(),
-                new: "300".into()
+                new: "120".into()
             }]
         );
         assert!(p.warnings[0].contains("maxLifetime"));
         assert_eq!(
             p.persist,
-            Persist::Snippet("[mysqld]\nwait_timeout = 300\n".into())
+            Persist::Snippet("[mysqld]\nwait_timeout = 120\n".into())
         );
-        assert_eq!(p.statements(), vec!["SET GLOBAL wait_timeout = 300"]);
+        assert_eq!(p.statements(), vec!["SET GLOBAL wait_timeout = 120"]);
+        // What diagnose suggests (5 minutes at least) gets no warning: advice and command agree.
+        let p = timeouts(&s, Some(Duration::from_secs(300)), None, false);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let m = timeouts(
             &fixtures::mysql8(),
             Some(Duration::from_secs(3600)),
@@ -481,6 +485,10 @@ mod tests {
         let forced = max_connections(&s, 500, true, None, false);
         assert!(forced.blocked.is_none());
         assert!(forced.warnings.iter().any(|w| w.starts_with("--force")));
+        // Lowering is the safe direction: never blocked, never needs --force.
+        s.variables.insert("max_connections".into(), "2000".into());
+        let lower = max_connections(&s, 1000, false, None, false);
+        assert!(lower.blocked.is_none(), "{:?}", lower.blocked);
         let ok = max_connections(&fixtures::mariadb(), 300, false, Some(1 << 30), false);
         assert!(ok.blocked.is_none());
         assert!(
