@@ -918,3 +918,35 @@ fn the_per_account_limit_names_the_real_account_and_clears_once_set() {
     absent(&v, "per-user-limit-missing");
     held.clear();
 }
+
+/// Our own KILLs are not the application's fault: sessions killed by `kill-idle` end without a
+/// proper close and count as aborted clients, which aborted-clients judges net of Com_kill.
+#[test]
+fn our_own_kills_do_not_blame_the_application() {
+    let s = Server::start(ServerOpts::default());
+    s.create_user("killme", "pw", "USAGE");
+    let idle = s.idle_connections("killme", "pw", 120);
+    let aborted_before = s.status("Aborted_clients");
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--match-user",
+            "killme",
+            "--yes",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v = json_ok(&out);
+    assert_eq!(v["counts"]["killed"], 120, "{v}");
+    s.wait_until("the killed sessions counted as aborted", WAIT, |c| {
+        number(c, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'ABORTED_CLIENTS'")
+            >= aborted_before + 120
+    });
+    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    absent(&v, "aborted-clients");
+    drop(idle);
+}

@@ -92,7 +92,11 @@ fn staircase(candidates: &[&Session]) -> Staircase {
     Staircase {
         len: run.len(),
         steps: steps.len(),
-        spread_s: if run.is_empty() { 0.0 } else { oldest - youngest },
+        spread_s: if run.is_empty() {
+            0.0
+        } else {
+            oldest - youngest
+        },
     }
 }
 
@@ -452,13 +456,22 @@ mod tests {
         fixtures::with_sessions(&mut s, v);
         assert!(check(&s, &th).is_empty());
         // 7 of 11 in a falling run (64 %): not in connect order.
-        ages(&mut s, &[400, 380, 360, 390, 340, 320, 395, 300, 385, 290, 375]);
+        ages(
+            &mut s,
+            &[400, 380, 360, 390, 340, 320, 395, 300, 385, 290, 375],
+        );
         assert!(check(&s, &th).is_empty());
         // 9 of 11 (82 %): a leak.
-        ages(&mut s, &[400, 380, 360, 390, 340, 320, 310, 300, 385, 290, 280]);
+        ages(
+            &mut s,
+            &[400, 380, 360, 390, 340, 320, 310, 300, 385, 290, 280],
+        );
         assert_eq!(check(&s, &th).len(), 1);
         // Only 4 distinct steps (ages 400, 399, 398, 397 in whole seconds): no staircase.
-        ages(&mut s, &[400, 400, 400, 399, 399, 399, 398, 398, 398, 397, 397]);
+        ages(
+            &mut s,
+            &[400, 400, 400, 399, 399, 399, 398, 398, 398, 397, 397],
+        );
         assert!(check(&s, &th).is_empty());
     }
 
