@@ -3,6 +3,7 @@
 
 pub mod flavor;
 pub mod grants;
+pub mod index;
 pub mod locks;
 pub mod model;
 pub mod read;

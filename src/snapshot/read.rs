@@ -7,7 +7,7 @@
 //! that reads the server; the remedies that execute a confirmed plan are the only others that
 //! send SQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql::{Row, Value};
@@ -17,7 +17,6 @@ use crate::exit::AppError;
 
 use super::flavor::{self, Flavor, Identity, ProcesslistSource};
 use super::grants::parse_grants;
-use super::locks::waits_from_states;
 use super::model::*;
 
 /// Global variables kept in the snapshot.
@@ -177,7 +176,11 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
     let want_trx = opts.transactions && see_all;
     if want_trx {
         stmts.push(TRX_SQL.to_string());
-        stmts.extend(lock_wait_sql(server.flavor, server.version_number));
+        stmts.extend(
+            lock_wait_sql(server.flavor, server.version_number)
+                .into_iter()
+                .map(|(_, sql)| sql),
+        );
     }
     let mut results = c.batch(&stmts, "reading the processlist").into_iter();
     for _ in 0..guards {
@@ -194,7 +197,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         .filter(|s| s.id != connection_id)
         .collect();
     let mut transactions = Vec::new();
-    let mut lock_waits = Vec::new();
+    let mut lock_reads: Vec<(LockRead, Vec<Row>)> = Vec::new();
     if want_trx {
         match results.next().expect("trx result") {
             Ok(rows) => {
@@ -206,29 +209,18 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             }
             Err(e) => notes.push(format!("open transactions not read: {}", e.message)),
         }
-        for r in results {
+        let reads = lock_wait_sql(server.flavor, server.version_number);
+        for ((what, _), r) in reads.into_iter().zip(results) {
             match r {
-                Ok(rows) => lock_waits.extend(
-                    rows.iter()
-                        .filter_map(|r| lock_wait_from_row(r, LockKind::Row)),
-                ),
+                Ok(rows) => lock_reads.push((what, rows)),
                 Err(e) => notes.push(format!("lock waits not read: {}", e.message)),
             }
         }
     }
-    // Metadata-lock rows come back with the row-lock rows: tell them apart by their object
-    // marker (see `lock_wait_sql`).
-    for w in &mut lock_waits {
-        if let Some(obj) = w.object.as_mut()
-            && let Some(rest) = obj.strip_prefix("mdl:")
-        {
-            *obj = rest.to_string();
-            w.kind = LockKind::Metadata;
-        }
-    }
+    // Waits the processlist states show are not stored: they are derived when judging
+    // (`snapshot::locks::waits_from_states`), so a saved snapshot holds only what was read.
+    let mut lock_waits = lock_waits_from(&lock_reads, &transactions, &mut notes);
     lock_waits.retain(|w| w.waiting_id != connection_id);
-    let from_states = waits_from_states(&sessions, &lock_waits);
-    lock_waits.extend(from_states);
 
     // Round trip 3: the second status reading.
     let (status_after, sample_s) = if opts.sample.is_zero() {
@@ -411,46 +403,158 @@ pub const TRX_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_state, \
      trx_rows_modified, trx_rows_locked, trx_query \
      FROM information_schema.INNODB_TRX";
 
-/// Lock-wait queries: columns waiting id, blocking id, object, wait seconds. Metadata-lock rows
-/// mark their object with an `mdl:` prefix.
-pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<String> {
+/// At most this many rows are read from each lock table: MySQL 8's `data_lock_waits` lists one
+/// row per conflicting lock ahead of each waiter (the holder and every earlier waiter: 14 waiters
+/// behind one holder give 105 rows, 2,000 give 2,001,000), so the rows grow with the square of a
+/// queue. Beyond the bound the waits are cut and a note says so; the waiters themselves are
+/// still known from INNODB_TRX (`LOCK WAIT`).
+pub const MAX_LOCK_ROWS: usize = 20_000;
+
+/// What a lock-table query reads (see [`lock_wait_sql`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockRead {
+    /// Raw row-lock wait pairs: requesting trx id, blocking trx id, requested lock id. Mapped to
+    /// sessions through the transactions read in the same batch.
+    RowWaits,
+    /// Lock id and table (`schema.table`) of the locks being waited for.
+    LockTables,
+    /// Metadata-lock waits, already as sessions: waiting id, blocking id, object, wait seconds.
+    Metadata,
+}
+
+/// The lock-table queries of a flavor, each with what it reads. Each reads one table without
+/// joins (plus MySQL's metadata-lock query, over performance_schema's indexed tables), bounded by
+/// [`MAX_LOCK_ROWS`] (one more row is asked for, to know when rows were cut): the joins with
+/// INNODB_TRX happen here, client side, because MariaDB evaluates the server-side join of its
+/// information_schema lock tables in time that grows with the square of the waiters (a
+/// 450-waiter pile-up passed the 10 s statement guard).
+pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<(LockRead, String)> {
+    let limit = MAX_LOCK_ROWS + 1;
     if flavor::has_data_lock_waits(flavor, version) {
         vec![
             // InnoDB row locks (MySQL 8: performance_schema.data_lock_waits).
-            "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id, \
-             CONCAT(dl.OBJECT_SCHEMA, '.', dl.OBJECT_NAME), \
-             GREATEST(0, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW())) \
-             FROM performance_schema.data_lock_waits w \
-             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.REQUESTING_ENGINE_TRANSACTION_ID \
-             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID \
-             LEFT JOIN performance_schema.data_locks dl ON dl.ENGINE_LOCK_ID = w.REQUESTING_ENGINE_LOCK_ID"
-                .to_string(),
+            (
+                LockRead::RowWaits,
+                format!(
+                    "SELECT REQUESTING_ENGINE_TRANSACTION_ID, BLOCKING_ENGINE_TRANSACTION_ID, \
+                     REQUESTING_ENGINE_LOCK_ID FROM performance_schema.data_lock_waits LIMIT {limit}"
+                ),
+            ),
+            (
+                LockRead::LockTables,
+                format!(
+                    "SELECT ENGINE_LOCK_ID, CONCAT(OBJECT_SCHEMA, '.', OBJECT_NAME) \
+                     FROM performance_schema.data_locks WHERE LOCK_STATUS = 'WAITING' LIMIT {limit}"
+                ),
+            ),
             // Metadata locks: a PENDING request against a GRANTED lock on the same object held by
             // another thread; thread ids mapped to processlist ids through threads.
-            "SELECT wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, \
-             CONCAT('mdl:', w.OBJECT_SCHEMA, '.', w.OBJECT_NAME), wt.PROCESSLIST_TIME \
-             FROM performance_schema.metadata_locks w \
-             JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE \
-             AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND b.OBJECT_NAME <=> w.OBJECT_NAME \
-             AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
-             JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
-             JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
-             WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE = 'TABLE' \
-             AND bt.PROCESSLIST_ID IS NOT NULL"
-                .to_string(),
+            (
+                LockRead::Metadata,
+                format!(
+                    "SELECT wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, \
+                     CONCAT(w.OBJECT_SCHEMA, '.', w.OBJECT_NAME), wt.PROCESSLIST_TIME \
+                     FROM performance_schema.metadata_locks w \
+                     JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE \
+                     AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND b.OBJECT_NAME <=> w.OBJECT_NAME \
+                     AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
+                     JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
+                     JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
+                     WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE = 'TABLE' \
+                     AND bt.PROCESSLIST_ID IS NOT NULL LIMIT {limit}"
+                ),
+            ),
         ]
     } else {
         // MariaDB and MySQL 5.7: INNODB_LOCK_WAITS. Metadata locks come from thread states.
         vec![
-            "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id, l.lock_table, \
-             GREATEST(0, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW())) \
-             FROM information_schema.INNODB_LOCK_WAITS w \
-             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
-             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-             LEFT JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id"
-                .to_string(),
+            (
+                LockRead::RowWaits,
+                format!(
+                    "SELECT requesting_trx_id, blocking_trx_id, requested_lock_id \
+                     FROM information_schema.INNODB_LOCK_WAITS LIMIT {limit}"
+                ),
+            ),
+            (
+                LockRead::LockTables,
+                format!(
+                    "SELECT lock_id, lock_table FROM information_schema.INNODB_LOCKS LIMIT {limit}"
+                ),
+            ),
         ]
     }
+}
+
+/// The lock waits of the lock-table reads, joined with the open transactions here: a wait pair
+/// of transactions becomes waiting session, blocking session, the table of the requested lock
+/// and how long the waiter's transaction has waited. A waiter listed once per lock ahead of it
+/// gives one wait per distinct holder. Rows beyond [`MAX_LOCK_ROWS`] are dropped with a note.
+pub fn lock_waits_from(
+    reads: &[(LockRead, Vec<Row>)],
+    transactions: &[Transaction],
+    notes: &mut Vec<String>,
+) -> Vec<LockWait> {
+    let mut cut = |what: &str, rows: &[Row]| -> usize {
+        if rows.len() > MAX_LOCK_ROWS {
+            notes.push(format!(
+                "lock waits cut: only the first {MAX_LOCK_ROWS} rows of {what} were read; sessions waiting beyond them show as waiting without their holder"
+            ));
+        }
+        rows.len().min(MAX_LOCK_ROWS)
+    };
+    let mut tables: HashMap<String, String> = HashMap::new();
+    for (what, rows) in reads {
+        if *what == LockRead::LockTables {
+            let n = cut("the lock list", rows);
+            tables.extend(
+                rows[..n]
+                    .iter()
+                    .filter_map(|r| Some((text(r, 0)?, text(r, 1)?))),
+            );
+        }
+    }
+    let by_trx: HashMap<&str, &Transaction> = transactions
+        .iter()
+        .map(|t| (t.trx_id.as_str(), t))
+        .collect();
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut out = Vec::new();
+    for (what, rows) in reads {
+        match what {
+            LockRead::LockTables => {}
+            LockRead::RowWaits => {
+                let n = cut("the row-lock waits", rows);
+                for r in &rows[..n] {
+                    let trx = |i| text(r, i).and_then(|id| by_trx.get(id.as_str()).copied());
+                    let (Some(waiter), Some(blocker)) = (trx(0), trx(1)) else {
+                        // A transaction that ended between the reads.
+                        continue;
+                    };
+                    if !seen.insert((waiter.session_id, blocker.session_id)) {
+                        continue;
+                    }
+                    out.push(LockWait {
+                        kind: LockKind::Row,
+                        waiting_id: waiter.session_id,
+                        blocking_id: Some(blocker.session_id),
+                        object: text(r, 2)
+                            .and_then(|l| tables.get(&l))
+                            .map(|o| o.replace('`', "")),
+                        wait_s: waiter.wait_s.unwrap_or(0),
+                    });
+                }
+            }
+            LockRead::Metadata => {
+                let n = cut("the metadata-lock waits", rows);
+                out.extend(
+                    rows[..n]
+                        .iter()
+                        .filter_map(|r| lock_wait_from_row(r, LockKind::Metadata)),
+                );
+            }
+        }
+    }
+    out
 }
 
 pub fn session_from_row(r: &Row) -> Session {
