@@ -298,7 +298,7 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
     f = f.evidence(
         "blocker found",
         if inferred {
-            "inferred: the server does not show who holds these metadata/table locks (MariaDB without metadata_lock_info); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
+            "inferred: the server does not show who holds these locks (metadata/table locks on MariaDB without metadata_lock_info, or row locks beyond what InnoDB's lock tables list); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
         } else if root.is_some() {
             "from the server's lock tables"
         } else {
