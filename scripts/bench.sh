@@ -11,6 +11,7 @@
 #   RUNS=40 KILL_RUNS=10 TUNER_RUNS=3 SIZES="100 1000 2000" KILL_N=1000 scripts/bench.sh
 #   PARTS=shapes SHAPE_RUNS=5 scripts/bench.sh   (only the incident shapes; PARTS=idle: only
 #                                                 the idle-connection, kill and status parts)
+#   BEFORE=/path/to/old/conncheck PARTS=shapes scripts/bench.sh   (time an older build beside it)
 #   NO_WRITE=1 scripts/bench.sh      (print only, leave BENCHMARKS.md alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ IDLE_TRX_N=${IDLE_TRX_N:-2000} # part 6 sizes: sessions idle in a transaction,
 WAITERS=${WAITERS:-"400 2000"} # row-lock waiters (check runs at the first size),
 MDL_N=${MDL_N:-500}            # metadata-lock waiters,
 IDLE_N=${IDLE_N:-5000}         # idle connections
+BEFORE=${BEFORE:-}             # another conncheck binary to time beside this one in part 6
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 scripts/ensure-deps.sh hyperfine percona-toolkit mysqltuner time jq
@@ -354,7 +356,13 @@ EOF
       for c in "${extra_names[@]}"; do srecord "$f" "$name" "$c" mariadb-same-data ""; done
       srow "$name" "finding" "$(found "$fid" "$ev" "$@")" - - - - - -
     }
+    # before_cmd ARGS...: the BEFORE binary's diagnose, as hyperfine arguments (none without it).
+    before_cmd() {
+      [ -n "$BEFORE" ] || return 0
+      printf '%s\n' -n conncheck-before "$BEFORE ${cc_args[*]} diagnose --sample 0 --format json $*"
+    }
     extra_cmds=() extra_names=()
+    if [ -n "$BEFORE" ]; then extra_names=(conncheck-before); mapfile -t extra_cmds < <(before_cmd --trx-threshold 1s); fi
     shape $((IDLE_TRX_N + 1)) "SELECT COUNT(*) FROM information_schema.INNODB_TRX" --idle-trx-n "$IDLE_TRX_N"
     sleep 2 # older than --trx-threshold 1s
     trx_shape "idle-transactions-$IDLE_TRX_N" idle-transactions "idle transactions" 1.5 --trx-threshold 1s
@@ -368,15 +376,17 @@ EOF
       lw_rows=$(sql "SELECT COUNT(*) FROM information_schema.INNODB_LOCK_WAITS")
       trx_rows=$(sql "SELECT COUNT(*) FROM information_schema.INNODB_TRX")
       extra_cmds=() extra_names=()
+      if [ -n "$BEFORE" ]; then extra_names=(conncheck-before); mapfile -t extra_cmds < <(before_cmd); fi
       if [ "$w" = "${WAITERS%% *}" ]; then
-        # check as Nagios runs it (default 1 s sample), and the old server-side join for scale.
-        extra_cmds=(-n conncheck-check "$cc ${cc_args[*]} check")
-        extra_names=(conncheck-check)
+        # check as Nagios runs it (default 1 s sample).
+        extra_cmds+=(-n conncheck-check "$cc ${cc_args[*]} check")
+        extra_names+=(conncheck-check)
       fi
       trx_shape "row-lock-waiters-$w" lock-pileup waiters 1.5
       srow "row-lock-waiters-$w" "INNODB_LOCK_WAITS rows, INNODB_TRX rows" "$lw_rows, $trx_rows" - - - - - -
     done
     extra_cmds=() extra_names=()
+    if [ -n "$BEFORE" ]; then extra_names=(conncheck-before); mapfile -t extra_cmds < <(before_cmd); fi
     mdl="Waiting for table metadata lock"
     shape "$MDL_N" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = '$mdl'" --mdl-waiters "$MDL_N"
     trx_shape "mdl-pileup-$MDL_N" lock-pileup waiters 1.5

@@ -128,8 +128,40 @@ pub struct ReadOptions {
     pub local: bool,
 }
 
-/// Read a full snapshot over an open connection.
+/// From this many connections (Threads_connected), [`read_to_judge`] reads MariaDB's processlist
+/// with `SHOW FULL PROCESSLIST`: MariaDB builds information_schema.PROCESSLIST in an on-disk
+/// temporary table (it has BLOB columns), which at 5,000 sessions cost 1.45x the plain command
+/// (BENCHMARKS.md, "The processlist source"). Below it the difference is a millisecond or two.
+pub const SHOW_PROCESSLIST_FROM: u64 = 1_000;
+
+/// Which processlist read a snapshot uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcesslistRead {
+    /// Always the flavor's precise source (MariaDB: TIME_MS, QUERY_ID, MEMORY_USED available).
+    Precise,
+    /// `SHOW FULL PROCESSLIST` on MariaDB from [`SHOW_PROCESSLIST_FROM`] connections.
+    CheapAtScale,
+}
+
+/// Read a full snapshot over an open connection, with the precise processlist (TIME_MS and
+/// QUERY_ID on MariaDB): for kill plans, `sessions` and saved snapshots.
 pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
+    read_with(c, opts, ProcesslistRead::Precise)
+}
+
+/// Read a snapshot to judge (`diagnose`, `check`): like [`read`], except that on MariaDB with
+/// [`SHOW_PROCESSLIST_FROM`] connections or more the processlist comes from
+/// `SHOW FULL PROCESSLIST` (whole-second times, no QUERY_ID), with a note. Kill plans never use
+/// it: their re-check and `KILL QUERY ID` need the precise columns.
+pub fn read_to_judge(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
+    read_with(c, opts, ProcesslistRead::CheapAtScale)
+}
+
+fn read_with(
+    c: &mut Connection,
+    opts: ReadOptions,
+    how: ProcesslistRead,
+) -> Result<Snapshot, AppError> {
     let taken_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -172,7 +204,21 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         c.query_timeout.as_secs(),
     );
     let guards = stmts.len();
-    stmts.push(processlist_sql(server.flavor, server.processlist_source));
+    let connected = status
+        .get("threads_connected")
+        .and_then(|v| parse_num(v))
+        .unwrap_or(0);
+    let show_processlist = how == ProcesslistRead::CheapAtScale
+        && server.flavor == Flavor::Mariadb
+        && connected >= SHOW_PROCESSLIST_FROM;
+    if show_processlist {
+        stmts.push("SHOW FULL PROCESSLIST".to_string());
+        notes.push(format!(
+            "processlist read with SHOW FULL PROCESSLIST ({connected} connections): times in whole seconds"
+        ));
+    } else {
+        stmts.push(processlist_sql(server.flavor, server.processlist_source));
+    }
     let want_trx = opts.transactions && see_all;
     if want_trx {
         stmts.push(TRX_SQL.to_string());
@@ -193,7 +239,11 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         .next()
         .expect("processlist result")?
         .iter()
-        .map(session_from_row)
+        .map(if show_processlist {
+            session_from_show_row
+        } else {
+            session_from_row
+        })
         .filter(|s| s.id != connection_id)
         .collect();
     let mut transactions = Vec::new();
@@ -677,6 +727,24 @@ pub fn lock_waits_from(
         ));
     }
     out
+}
+
+/// A `SHOW FULL PROCESSLIST` row (Id, User, Host, db, Command, Time, State, Info, then MariaDB's
+/// Progress, which is not a time): the columns of [`session_from_row`] without the precise ones.
+pub fn session_from_show_row(r: &Row) -> Session {
+    Session {
+        id: num(r, 0).unwrap_or(0),
+        user: text(r, 1).unwrap_or_default(),
+        host: text(r, 2).unwrap_or_default(),
+        db: text(r, 3),
+        command: text(r, 4).unwrap_or_default(),
+        time_s: num(r, 5).unwrap_or(0),
+        state: text(r, 6).unwrap_or_default(),
+        info: text(r, 7),
+        time_ms: None,
+        query_id: None,
+        program: None,
+    }
 }
 
 pub fn session_from_row(r: &Row) -> Session {
