@@ -338,7 +338,7 @@ EOF
       local id=$1 ev=$2
       shift 2
       $cc "${cc_args[@]}" diagnose --sample 0 --format json "$@" 2>/dev/null |
-        jq -r --arg id "$id" --arg ev "$ev" '[.findings[] | select(.id == $id) | (.evidence[] | select(.name == $ev) | .value)] | if length == 0 then "not found" else "\($id): \($ev) " + join(", ") end'
+        jq -r --arg id "$id" --arg ev "$ev" '[.findings[] | select(.id == $id) | "\($ev) \([.evidence[] | select(.name == $ev) | .value][0]), blocker: \([.evidence[] | select(.name == "blocker") | .value | .[0:60]][0] // "-")"] | if length == 0 then "not found" else "\($id): " + join("; ") end'
     }
     # trx_shape NAME FINDING EVIDENCE GOAL DIAGNOSE_ARGS...: hyperfine diagnose against the floors.
     trx_shape() {

@@ -76,9 +76,13 @@ impl Waits {
             .map(|w| w.waiting_id)
             .chain(clients(snap).filter(|s| is_waiting(snap, s)).map(|s| s.id))
             .collect();
+        // Only metadata and table locks get an inferred holder: a row-lock wait without one
+        // comes from InnoDB lists that were cut (see snapshot::read), and its waiting neighbours
+        // may look like running statements.
+        let inferable = |w: &LockWait| w.blocking_id.is_none() && w.kind != LockKind::Row;
         let queued_for = waits
             .iter()
-            .filter(|w| w.blocking_id.is_none())
+            .filter(|w| inferable(w))
             .map(|w| w.wait_s)
             .max();
         let guess = queued_for.and_then(|q| likely_holder(snap, &waiting, q));
@@ -86,11 +90,14 @@ impl Waits {
         let edges: Vec<Edge> = waits
             .iter()
             .enumerate()
-            .map(|(i, w)| Edge {
-                wait: i,
-                waiter: w.waiting_id,
-                blocker: w.blocking_id.or(guess).unwrap_or(UNKNOWN),
-                inferred: w.blocking_id.is_none() && guess.is_some(),
+            .map(|(i, w)| {
+                let guess = guess.filter(|_| inferable(w));
+                Edge {
+                    wait: i,
+                    waiter: w.waiting_id,
+                    blocker: w.blocking_id.or(guess).unwrap_or(UNKNOWN),
+                    inferred: w.blocking_id.is_none() && guess.is_some(),
+                }
             })
             .filter(|e| e.blocker != e.waiter)
             .collect();
@@ -242,6 +249,10 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
     roots = aged.into_iter().map(|(_, r, k)| (r, k)).collect();
     let root = roots.first().map(|r| r.0);
     let inferred = root.is_some_and(|r| mine.iter().any(|e| e.blocker == r && e.inferred));
+    let row_unknown = mine
+        .iter()
+        .any(|e| e.blocker == UNKNOWN && wait(e).kind == LockKind::Row);
+    let non_row = mine.iter().any(|e| wait(e).kind != LockKind::Row);
 
     let sessions = oldest_first(
         snap,
@@ -298,9 +309,11 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
     f = f.evidence(
         "blocker found",
         if inferred {
-            "inferred: the server does not show who holds these locks (metadata/table locks on MariaDB without metadata_lock_info, or row locks beyond what InnoDB's lock tables list); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
+            "inferred: the server does not show who holds these metadata/table locks (MariaDB without metadata_lock_info); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
         } else if root.is_some() {
             "from the server's lock tables"
+        } else if row_unknown {
+            "no session could be named: InnoDB's lock tables did not list the holder of these row locks (see the snapshot's notes)"
         } else {
             "no session could be named: no open transaction or statement is older than the wait"
         },
@@ -364,7 +377,7 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
             format!("KILL {r};   -- {why}")
         }));
     }
-    if root.is_none() || inferred {
+    if (root.is_none() || inferred) && non_row {
         f = f.action(Action::advice(if snap.server.flavor.is_mariadb() {
             "to see metadata-lock holders: INSTALL SONAME 'metadata_lock_info'; then SELECT * FROM information_schema.METADATA_LOCK_INFO"
         } else {
@@ -923,6 +936,53 @@ mod tests {
             f.actions
                 .iter()
                 .any(|a| a.text.starts_with("CALL mysql.rds_kill(24);"))
+        );
+    }
+
+    /// Row-lock waits whose holder InnoDB's (cut) lists do not name stay unattributed: the
+    /// waiters that INNODB_TRX no longer lists look like running statements and must not be
+    /// taken for the holder.
+    #[test]
+    fn row_waits_without_a_holder_are_not_attributed_to_a_statement() {
+        let mut s = fixtures::mariadb();
+        let update = |id, t| {
+            session(
+                id,
+                "app",
+                "10.0.0.7",
+                "Query",
+                t,
+                "Updating",
+                Some("UPDATE t SET v=1 WHERE id=1"),
+            )
+        };
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.7", "Sleep", 100, "", None),
+                update(2, 40),
+                update(3, 39),
+                update(4, 38),
+                update(5, 90), // a waiter INNODB_TRX did not list
+            ],
+        );
+        s.transactions = (2..=4).map(|i| trx(i, "LOCK WAIT", 40, 0, None)).collect();
+        s.lock_waits = (2..=4)
+            .map(|i| lock_wait(LockKind::Row, i, None, 40))
+            .collect();
+        let f = &check_default(&s)[0];
+        assert_eq!(ev(f, "blocker"), "unknown");
+        assert!(
+            ev(f, "blocker found").contains("InnoDB's lock tables did not list the holder"),
+            "{}",
+            ev(f, "blocker found")
+        );
+        assert_eq!(f.sessions, vec![2, 3, 4]);
+        assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Sql));
+        assert!(
+            !f.actions
+                .iter()
+                .any(|a| a.text.contains("metadata_lock_info"))
         );
     }
 
