@@ -5,6 +5,7 @@
 //!   cargo bench --bench judge                 # every shape, full sizes
 //!   cargo bench --bench judge -- pileup       # shapes whose name contains "pileup"
 //!   JUDGE_SCALE=0.1 cargo bench --bench judge # smaller sizes (quick look at a slow build)
+//!   cargo test --bench judge                  # a tenth of the sizes, once: findings only
 //!
 //! Each shape is judged `JUDGE_RUNS` times (default 7) after one warm-up; the median and the
 //! fastest run are printed in milliseconds.
@@ -142,14 +143,17 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    // `cargo bench` passes --bench; `cargo test --all-targets` does not: there, only check that
+    // every shape still produces its finding, at a tenth of the size and once.
+    let benching = std::env::args().any(|a| a == "--bench");
     let scale: f64 = std::env::var("JUDGE_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1.0);
+        .unwrap_or(if benching { 1.0 } else { 0.1 });
     let runs: usize = std::env::var("JUDGE_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(7)
+        .unwrap_or(if benching { 7 } else { 1 })
         .max(1);
     let th = Thresholds::default();
     type Shape = (String, Box<dyn Fn() -> Snapshot>, &'static str);
