@@ -100,9 +100,18 @@ pub fn severity_from_one(n: u64, max_connections: u64) -> Severity {
     }
 }
 
+/// Which sessions are clients, by position: classified once per judgement (see
+/// [`Snapshot::memo`]), not once per heuristic.
+struct ClientMask(Vec<bool>);
+
 /// The sessions every heuristic judges: clients only (no replication, system or killed rows).
 pub fn clients(snap: &Snapshot) -> impl Iterator<Item = &Session> {
-    snap.sessions.iter().filter(|s| s.is_client())
+    let mask = snap.memo(|| ClientMask(snap.sessions.iter().map(Session::is_client).collect()));
+    snap.sessions
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| mask.0[*i])
+        .map(|(_, s)| s)
 }
 
 /// Whether the session has been in its current state (idle time for Sleep) at least `d`.
