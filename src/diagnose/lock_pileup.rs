@@ -5,12 +5,18 @@
 //! table locks, with their holder on MySQL 8, without it on MariaDB where they are known only
 //! from the `Waiting for table metadata lock` state) plus any wait state the reader did not list.
 //! Following who waits for whom to a session that is not waiting itself gives the *root*
-//! blocker: killing a waiter in the middle frees nothing. Waits without a known holder are
-//! attributed to an inferred one: the client session with the oldest open transaction that is not
-//! waiting (typically idle in transaction, `Sleep`), else the longest-running statement that is not
-//! waiting; either must be older than the longest of those waits, since it took its lock before
-//! the queue formed. The head of such a queue is typically a DDL (`ALTER`, `CREATE INDEX`, …)
+//! blocker: killing a waiter in the middle frees nothing. Metadata- and table-lock waits without a
+//! known holder are attributed to an inferred one: the client session with the oldest open
+//! transaction that is not waiting (typically idle in transaction, `Sleep`), else the
+//! longest-running statement that is not waiting; either must be older than the longest of those
+//! waits, since it took its lock before the queue formed. The head of such a queue is typically a DDL (`ALTER`, `CREATE INDEX`, …)
 //! whose exclusive metadata-lock request makes every later query on the table wait behind it.
+//! Row-lock waits without a holder (InnoDB's lists were cut, see `snapshot::read`) stay
+//! unattributed: the waiters INNODB_TRX no longer lists look like running statements.
+//!
+//! The wait graph is built once per judgement and shared with idle-transactions
+//! ([`Snapshot::memo`]); everything here is O(n log n) in sessions and waits, except counting
+//! roots, O(roots x edges) per pile-up (one or a few roots in practice).
 //!
 //! Sessions connected by waits form one pile-up, reported as one finding (so two independent
 //! pile-ups give two findings with the same id). A pile-up is at least 3 waiters, or 2 when one
