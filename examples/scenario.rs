@@ -5,6 +5,9 @@
 //!   cargo run --example scenario -- --url mysql://root@127.0.0.1:3306/ --idle 1000
 //!   cargo run --example scenario -- --socket /tmp/x.sock --user app --password app \
 //!       --idle 36 --stagger 200ms --idle-trx --lock-waiters 3 --long-query
+//!   (benchmark shapes) --idle-trx-n 2000   (2,000 sessions asleep inside a transaction)
+//!                      --mdl-waiters 500   (an ALTER waiting for the idle transaction's
+//!                                           metadata lock, 499 queries queued behind it)
 //!
 //! Prints `ready` on stdout once every connection is in place.
 
@@ -20,6 +23,8 @@ struct Args {
     stagger: Duration,
     idle_trx: bool,
     lock_waiters: usize,
+    idle_trx_n: usize,
+    mdl_waiters: usize,
     long_query: bool,
     table: String,
 }
@@ -31,6 +36,8 @@ fn parse() -> Result<Args, String> {
         stagger: Duration::ZERO,
         idle_trx: false,
         lock_waiters: 0,
+        idle_trx_n: 0,
+        mdl_waiters: 0,
         long_query: false,
         table: "conncheck_scenario.t".into(),
     };
@@ -52,6 +59,12 @@ fn parse() -> Result<Args, String> {
             "--idle-trx" => a.idle_trx = true,
             "--lock-waiters" => {
                 a.lock_waiters = val()?.parse().map_err(|e| format!("--lock-waiters: {e}"))?
+            }
+            "--idle-trx-n" => {
+                a.idle_trx_n = val()?.parse().map_err(|e| format!("--idle-trx-n: {e}"))?
+            }
+            "--mdl-waiters" => {
+                a.mdl_waiters = val()?.parse().map_err(|e| format!("--mdl-waiters: {e}"))?
             }
             "--long-query" => a.long_query = true,
             "--table" => a.table = val()?,
@@ -83,7 +96,7 @@ fn main() {
         }
     }
     let mut threads = Vec::new();
-    if a.idle_trx || a.lock_waiters > 0 {
+    if a.idle_trx || a.lock_waiters > 0 || a.idle_trx_n > 0 || a.mdl_waiters > 0 {
         let mut setup = connect(&a);
         let db = a.table.split('.').next().unwrap_or("conncheck_scenario");
         setup
@@ -103,6 +116,41 @@ fn main() {
         trx.query_drop(format!("UPDATE {} SET qty = qty + 1 WHERE id = 1", a.table))
             .expect("update");
         held.push(trx);
+        if a.idle_trx_n > 0 {
+            let many = format!("{db}.idle_trx");
+            setup
+                .query_drop(format!(
+                    "CREATE TABLE IF NOT EXISTS {many} (id INT PRIMARY KEY)"
+                ))
+                .expect("create table");
+            // Each its own row: open transactions that block nobody.
+            for i in 0..a.idle_trx_n {
+                let mut c = connect(&a);
+                c.query_drop("BEGIN").expect("begin");
+                c.query_drop(format!("INSERT INTO {many} VALUES ({i})"))
+                    .expect("insert");
+                held.push(c);
+            }
+        }
+        if a.mdl_waiters > 0 {
+            // The ALTER first (it waits for the idle transaction's metadata lock), then the
+            // queries that queue behind its exclusive request.
+            let mut alter = connect(&a);
+            let sql = format!("ALTER TABLE {} ADD COLUMN w INT", a.table);
+            threads.push(std::thread::spawn(move || {
+                let _ = alter.query_drop("SET SESSION lock_wait_timeout = 3600");
+                let _ = alter.query_drop(sql);
+            }));
+            std::thread::sleep(Duration::from_millis(300));
+            for _ in 1..a.mdl_waiters {
+                let mut c = connect(&a);
+                let sql = format!("SELECT * FROM {} WHERE id = 1", a.table);
+                threads.push(std::thread::spawn(move || {
+                    let _ = c.query_drop("SET SESSION lock_wait_timeout = 3600");
+                    let _ = c.query_drop(sql);
+                }));
+            }
+        }
         for _ in 0..a.lock_waiters {
             let mut c = connect(&a);
             let sql = format!("UPDATE {} SET qty = qty + 1 WHERE id = 1", a.table);

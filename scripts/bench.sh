@@ -3,8 +3,15 @@
 # throw-away MariaDB with 100, 1,000 and 2,000 idle connections; print the ratios and write them
 # into the generated section of BENCHMARKS.md (see there for the method and the goals).
 #
-# Usage: scripts/bench.sh            (about 5-10 minutes on 2 cores)
+# Then the incident shapes of issue 12: 2,000 idle transactions, 400 and 2,000 row-lock waiters, a
+# metadata-lock pile-up of 500, 5,000 idle connections (and the processlist sources there), peak
+# memory at 8,000 sessions, each beside the `mariadb` client fetching the same data.
+#
+# Usage: scripts/bench.sh            (about 15-20 minutes on 2 cores)
 #   RUNS=40 KILL_RUNS=10 TUNER_RUNS=3 SIZES="100 1000 2000" KILL_N=1000 scripts/bench.sh
+#   PARTS=shapes SHAPE_RUNS=5 scripts/bench.sh   (only the incident shapes; PARTS=idle: only
+#                                                 the idle-connection, kill and status parts)
+#   BEFORE=/path/to/old/conncheck PARTS=shapes scripts/bench.sh   (time an older build beside it)
 #   NO_WRITE=1 scripts/bench.sh      (print only, leave BENCHMARKS.md alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +24,15 @@ KILL_RUNS=${KILL_RUNS:-15}   # each kill run first restarts the scenario (~3 s)
 TUNER_RUNS=${TUNER_RUNS:-3}  # mysqltuner takes seconds per run
 SIZES=${SIZES:-"100 1000 2000"}
 KILL_N=${KILL_N:-1000}
+PARTS=${PARTS:-"idle shapes"}  # idle: parts 1-5; shapes: part 6
+SHAPE_RUNS=${SHAPE_RUNS:-10}   # timed runs per command, incident shapes
+RSS_N=${RSS_N:-8000}           # sessions for the peak-memory measure of part 6
+IDLE_TRX_N=${IDLE_TRX_N:-2000} # part 6 sizes: sessions idle in a transaction,
+WAITERS=${WAITERS:-"400 450 2000"} # row-lock waiters (check runs at the first size),
+MDL_N=${MDL_N:-500}            # metadata-lock waiters,
+IDLE_N=${IDLE_N:-5000}         # idle connections
+BEFORE=${BEFORE:-}             # another conncheck binary to time beside this one in part 6
+has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 scripts/ensure-deps.sh hyperfine percona-toolkit mysqltuner time jq
 echo "== building (release)" >&2
@@ -55,7 +71,7 @@ bench() {
   # 3,000 connections need one descriptor each plus the table cache: raise the soft limit to the
   # hard one (capped) when it is lower, and tell mariadbd what it may use
   # (https://mariadb.com/kb/en/server-system-variables/#open_files_limit).
-  want_files=16384
+  want_files=20000
   hard=$(ulimit -Hn)
   [ "$hard" != unlimited ] && [ "$hard" -lt "$want_files" ] && want_files=$hard
   [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$want_files" ] && ulimit -n "$want_files"
@@ -64,6 +80,18 @@ bench() {
   if [ "$files" -lt 7000 ]; then
     echo "bench: only $files open files allowed (ulimit -n); 3,000 connections need ~7,000" >&2
     exit 1
+  fi
+  # Part 6 holds RSS_N idle connections (plus the shapes' few hundred): each takes a descriptor in
+  # the server and one in the scenario process.
+  max_conn=3000
+  if has_part shapes; then
+    max_conn=$RSS_N
+    for n in $IDLE_TRX_N $WAITERS $MDL_N $IDLE_N; do [ "$n" -gt "$max_conn" ] && max_conn=$n; done
+    max_conn=$((max_conn + 500))
+    if [ "$files" -lt $((max_conn + 1000)) ]; then
+      echo "bench: only $files open files allowed (ulimit -n); $max_conn connections need $((max_conn + 1000))" >&2
+      exit 1
+    fi
   fi
 
   # A free loopback port: mysqltuner's client insists on TCP once it is given a port.
@@ -83,7 +111,7 @@ bench() {
   mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --port="$port" \
     --bind-address=127.0.0.1 --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
     --tmpdir="$dir/tmp" --innodb-buffer-pool-size=32M --innodb-log-file-size=8M \
-    --max-connections=3000 --thread-cache-size=3000 --open-files-limit="$files" \
+    --max-connections="$max_conn" --thread-cache-size=3000 --open-files-limit="$files" \
     --table-open-cache=400 --skip-name-resolve --log-warnings=0 "${as_root[@]}" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 300); do
@@ -169,8 +197,10 @@ EOF
     row "$sec" "$n" "$subj" "$(stat "$f" "$subj")" "$base" "$r" "$goaltext" "$verdict"
   }
   hf() { hyperfine --style basic --export-json "$@"; }
+  maxrss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'; }
   conns() { sql "SHOW GLOBAL STATUS LIKE 'Connections'" | cut -f2; }
 
+  if has_part idle; then
   # --- 1. diagnose vs the mariadb client, at each N --------------------------------------------
   for n in $SIZES; do
     echo "== 1. diagnose vs the mariadb client, $n idle connections" >&2
@@ -183,7 +213,6 @@ EOF
 
   # --- 4. peak memory at the largest N (the scenario from step 1 is still running) -------------
   n_max=${SIZES##* }
-  maxrss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'; }
   rss_cc=$(maxrss $diagnose_cmd)
   rss_my=$(maxrss bash -c "$floor_fetch")
   row memory "$n_max" "conncheck diagnose max RSS" "$rss_cc MB" - - - - "< 30 MB" \
@@ -257,17 +286,153 @@ EOF
     -n conncheck-status "$status_cmd" -n mysqltuner "$tuner"
   record "$dir/status.json" status "$n_max" conncheck-status conncheck-status ""
   record "$dir/status.json" status "$n_max" mysqltuner conncheck-status ""
+  fi
+
+  # --- 6. incident shapes ----------------------------------------------------------------------
+  shapes="$dir/shapes.tsv" # shape, command, median ms, mean ms, sd ms, vs, ratio, goal, verdict
+  : >"$shapes"
+  srow() { (IFS=$'\t'; echo "$*") >>"$shapes"; }
+  # srecord FILE SHAPE SUBJECT BASELINE GOAL_MAX
+  srecord() {
+    local f=$1 sh=$2 subj=$3 base=$4 goal=$5 r verdict="-" goaltext="-"
+    r=$( [ "$subj" = "$base" ] && echo 1.00 || ratio "$f" "$subj" "$base")
+    if [ -n "$goal" ]; then
+      goaltext="<= ${goal}x"
+      if le "$r" "$goal"; then verdict=met; else verdict=MISSED; fi
+    fi
+    srow "$sh" "$subj" "$(stat "$f" "$subj")" "$base" "$r" "$goaltext" "$verdict"
+  }
+  if has_part shapes; then
+    # shape EXPECTED COUNT_SQL SCENARIO_ARGS...: stop the running scenario, start one with the
+    # arguments, and wait until COUNT_SQL (run as root) returns EXPECTED.
+    shape() {
+      local want=$1 count=$2 old
+      shift 2
+      if [ -s "$dir/scenario.pid" ]; then
+        old=$(cat "$dir/scenario.pid")
+        kill "$old" 2>/dev/null || true
+        while kill -0 "$old" 2>/dev/null; do sleep 0.05; done
+        # The server needs a moment to end the old sessions (and roll back their transactions).
+        for _ in $(seq 600); do
+          [ "$(sql "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'")" = 0 ] && break
+          sleep 0.1
+        done
+      fi
+      : >"$dir/scenario.out"
+      "$scenario_bin" --socket "$sock" --user app --password app "$@" \
+        <"$dir/hold" >"$dir/scenario.out" 2>&1 &
+      echo $! >"$dir/scenario.pid"
+      for _ in $(seq 3000); do
+        if grep -q ready "$dir/scenario.out" && [ "$(sql "$count")" = "$want" ]; then return 0; fi
+        kill -0 "$(cat "$dir/scenario.pid")" 2>/dev/null || { cat "$dir/scenario.out" >&2; exit 1; }
+        sleep 0.1
+      done
+      echo "bench: shape $* not in place ($(sql "$count") of $want)" >&2
+      exit 1
+    }
+    sql "GRANT ALL ON conncheck_scenario.* TO app@localhost"
+    lock_floor="$my -e 'SELECT * FROM information_schema.PROCESSLIST; SHOW GLOBAL STATUS; SHOW GLOBAL VARIABLES; SELECT * FROM information_schema.INNODB_TRX; SELECT * FROM information_schema.INNODB_LOCK_WAITS LIMIT 20001; SELECT * FROM information_schema.INNODB_LOCKS LIMIT 20001'"
+    show_floor="$my -e 'SHOW FULL PROCESSLIST; SHOW GLOBAL STATUS; SHOW GLOBAL VARIABLES; SELECT * FROM information_schema.INNODB_TRX; SELECT * FROM information_schema.INNODB_LOCK_WAITS LIMIT 20001; SELECT * FROM information_schema.INNODB_LOCKS LIMIT 20001'"
+    # What a finding says, from one diagnose run: "id waiters/sessions" for the shape's finding.
+    found() { # FINDING_ID EVIDENCE_NAME DIAGNOSE_ARGS...
+      local id=$1 ev=$2
+      shift 2
+      $cc "${cc_args[@]}" diagnose --sample 0 --format json "$@" 2>/dev/null |
+        jq -r --arg id "$id" --arg ev "$ev" '[.findings[] | select(.id == $id) | "\($ev) \([.evidence[] | select(.name == $ev) | .value][0]), blocker: \([.evidence[] | select(.name == "blocker") | .value | .[0:60]][0] // "-")"] | if length == 0 then "not found" else "\($id): " + join("; ") end'
+    }
+    # trx_shape NAME FINDING EVIDENCE GOAL DIAGNOSE_ARGS...: hyperfine diagnose against the floors.
+    trx_shape() {
+      local name=$1 fid=$2 ev=$3 goal=$4 f
+      shift 4
+      f="$dir/shape-$name.json"
+      echo "== 6. $name" >&2
+      # -i: diagnose and check exit non-zero on what they find.
+      hf "$f" -N -i --warmup 2 --runs "$SHAPE_RUNS" \
+        -n conncheck-diagnose "$cc ${cc_args[*]} diagnose --sample 0 --format json $*" \
+        -n mariadb-same-data "$lock_floor" -n mariadb-show-processlist "$show_floor" "${extra_cmds[@]}"
+      srecord "$f" "$name" mariadb-same-data mariadb-same-data ""
+      srecord "$f" "$name" mariadb-show-processlist mariadb-same-data ""
+      srecord "$f" "$name" conncheck-diagnose mariadb-same-data "$goal"
+      for c in "${extra_names[@]}"; do srecord "$f" "$name" "$c" mariadb-same-data ""; done
+      srow "$name" "finding" "$(found "$fid" "$ev" "$@")" - - - - - -
+    }
+    # before_cmd ARGS...: the BEFORE binary's diagnose, as hyperfine arguments (none without it).
+    before_cmd() {
+      [ -n "$BEFORE" ] || return 0
+      printf '%s\n' -n conncheck-before "$BEFORE ${cc_args[*]} diagnose --sample 0 --format json $*"
+    }
+    extra_cmds=() extra_names=()
+    if [ -n "$BEFORE" ]; then extra_names=(conncheck-before); mapfile -t extra_cmds < <(before_cmd --trx-threshold 1s); fi
+    shape $((IDLE_TRX_N + 1)) "SELECT COUNT(*) FROM information_schema.INNODB_TRX" --idle-trx-n "$IDLE_TRX_N"
+    sleep 2 # older than --trx-threshold 1s
+    trx_shape "idle-transactions-$IDLE_TRX_N" idle-transactions "idle transactions" 1.5 --trx-threshold 1s
+    for w in $WAITERS; do
+      # Counted in the processlist: MariaDB's INNODB_TRX stops at its 16 MiB cache limit (about
+      # 600 transactions behind one row lock, where INNODB_LOCK_WAITS has ~1M rows).
+      shape "$w" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app' AND STATE = 'Updating'" \
+        --lock-waiters "$w"
+      sleep 2 # the last ones reach their lock wait
+      # The lock tables' real multiplicity on this server: rows per waiter.
+      lw_rows=$(sql "SELECT COUNT(*) FROM information_schema.INNODB_LOCK_WAITS")
+      trx_rows=$(sql "SELECT COUNT(*) FROM information_schema.INNODB_TRX")
+      extra_cmds=() extra_names=()
+      if [ -n "$BEFORE" ]; then extra_names=(conncheck-before); mapfile -t extra_cmds < <(before_cmd); fi
+      if [ "$w" = "${WAITERS%% *}" ]; then
+        # check as Nagios runs it (default 1 s sample).
+        extra_cmds+=(-n conncheck-check "$cc ${cc_args[*]} check")
+        extra_names+=(conncheck-check)
+      fi
+      trx_shape "row-lock-waiters-$w" lock-pileup waiters 1.5
+      srow "row-lock-waiters-$w" "INNODB_LOCK_WAITS rows, INNODB_TRX rows" "$lw_rows, $trx_rows" - - - - - -
+    done
+    extra_cmds=() extra_names=()
+    if [ -n "$BEFORE" ]; then extra_names=(conncheck-before); mapfile -t extra_cmds < <(before_cmd); fi
+    mdl="Waiting for table metadata lock"
+    shape "$MDL_N" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = '$mdl'" --mdl-waiters "$MDL_N"
+    trx_shape "mdl-pileup-$MDL_N" lock-pileup waiters 1.5
+
+    # 5,000 idle connections: diagnose against SHOW FULL PROCESSLIST, and the processlist sources
+    # side by side (the decision recorded in BENCHMARKS.md).
+    shape "$IDLE_N" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'" --idle "$IDLE_N"
+    f="$dir/shape-idle-$IDLE_N.json"
+    echo "== 6. idle-$IDLE_N" >&2
+    idle_floor="$my -e 'SHOW FULL PROCESSLIST; SHOW GLOBAL STATUS; SHOW GLOBAL VARIABLES; SELECT * FROM information_schema.INNODB_TRX'"
+    hf "$f" -N --warmup 3 --runs "$RUNS" \
+      -n conncheck-diagnose "$diagnose_cmd" -n mariadb-show-processlist "$idle_floor" \
+      -n show-full-processlist-only "$my -e 'SHOW FULL PROCESSLIST'" \
+      -n is-processlist-only "$my -e 'SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID FROM information_schema.PROCESSLIST'" \
+      -n is-processlist-memory-used "$my -e 'SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, MEMORY_USED FROM information_schema.PROCESSLIST'"
+    for c in mariadb-show-processlist conncheck-diagnose show-full-processlist-only \
+      is-processlist-only is-processlist-memory-used; do
+      case $c in
+        conncheck-diagnose) srecord "$f" "idle-$IDLE_N" "$c" mariadb-show-processlist 1.2 ;;
+        mariadb-show-processlist) srecord "$f" "idle-$IDLE_N" "$c" "$c" "" ;;
+        *) srecord "$f" "idle-$IDLE_N" "$c" show-full-processlist-only "" ;;
+      esac
+    done
+
+    # Peak memory at RSS_N sessions.
+    shape "$RSS_N" "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'" --idle "$RSS_N"
+    rss8=$(maxrss $diagnose_cmd)
+    srow "idle-$RSS_N" "conncheck diagnose max RSS" "$rss8 MB" - - - - "< 30 MB" \
+      "$(le "$rss8" 30 && echo met || echo MISSED)"
+    if [ -s "$dir/scenario.pid" ]; then kill "$(cat "$dir/scenario.pid")" 2>/dev/null || true; fi
+  fi
 
   # --- the report ------------------------------------------------------------------------------
   cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
   rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock examples || echo "+uncommitted")
-  report="$dir/report.md"
-  {
+  header() {
     echo "Generated by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) (UTC)."
     echo
-    echo "- Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(free -h | awk '/Mem:/ { print $2 }')B RAM, $(uname -sr)"
+    echo "- Machine: $(nproc) cores, ${cpu:-unknown CPU}, $(free -h | awk '/Mem:/ { print $2 }')B RAM, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo "- conncheck $rev ($("$cc" --version | awk '{ print $2 }'), $(rustc --version | awk '{ print $1, $2 }'))"
     echo "- $(mariadbd --version | sed 's/ for .*//;s/^mariadbd *//;s/^Ver/mariadbd/') · $(hyperfine --version) · $(pt-kill --version) · mysqltuner $(sed -n 's/^.*\$tunerversion *= *"\([^"]*\)".*/\1/p' "$(command -v mysqltuner)" | head -1)"
+  }
+  report="$dir/report.md"
+  if has_part idle; then
+  {
+    header
     echo "- Runs: diagnose $RUNS (+$WARMUP warm-up), kill $KILL_RUNS (+1), status/mysqltuner $TUNER_RUNS (+1)."
     echo "  Ratios are of medians (hyperfine subtracts its own shell start-up where it uses one)."
     if [ "$tuner_rc" != 0 ]; then
@@ -290,21 +455,42 @@ EOF
     echo "|---|---:|---|---:|---|---|"
     awk -F'\t' '$1 == "memory" || $1 == "connections" { printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $9, $10 }' "$results"
   } >"$report"
-
   echo
   cat "$report"
-  if grep -q MISSED "$results"; then echo; echo "Some goals were MISSED (see above)."; fi
+  fi
+  report6="$dir/report6.md"
+  if has_part shapes; then
+  {
+    header
+    echo "- Runs: $SHAPE_RUNS per command (+2 warm-up), idle-5000 $RUNS (+3). Ratios are of medians."
+    echo "  \`mariadb-same-data\` reads what conncheck reads (information_schema.PROCESSLIST with TIME_MS,"
+    echo "  the lock tables, bounded like conncheck's reads at 20,001 rows); \`mariadb-show-processlist\` the"
+    echo "  same with SHOW FULL PROCESSLIST."
+    echo "  \`conncheck-check\` runs with its default 1 s status sample."
+    echo
+    echo "| shape | command | median ms | mean ms | ± ms | vs | ratio | goal | |"
+    echo "|---|---|---:|---:|---:|---|---:|---|---|"
+    awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$shapes"
+  } >"$report6"
+  echo
+  cat "$report6"
+  fi
+  if grep -q MISSED "$results" "$shapes"; then echo; echo "Some goals were MISSED (see above)."; fi
 
   if [ -z "${NO_WRITE:-}" ]; then
-    begin='<!-- BEGIN GENERATED by scripts/bench.sh: do not edit by hand -->'
-    end='<!-- END GENERATED -->'
-    [ -f BENCHMARKS.md ] || printf '# Benchmarks\n\n' >BENCHMARKS.md
-    grep -qF "$begin" BENCHMARKS.md || printf '\n## Latest results\n\n%s\n%s\n' "$begin" "$end" >>BENCHMARKS.md
-    awk -v b="$begin" -v e="$end" -v r="$report" '
-      $0 == b { print; while ((getline l < r) > 0) print l; skip = 1; next }
-      $0 == e { skip = 0 }
-      !skip' BENCHMARKS.md >"$dir/BENCHMARKS.md"
-    cp "$dir/BENCHMARKS.md" BENCHMARKS.md
+    # write_block BEGIN_MARKER REPORT: replace the generated block (added at the end when missing).
+    write_block() {
+      local begin=$1 r=$2 end='<!-- END GENERATED -->'
+      [ -f BENCHMARKS.md ] || printf '# Benchmarks\n\n' >BENCHMARKS.md
+      grep -qF "$begin" BENCHMARKS.md || printf '\n%s\n%s\n' "$begin" "$end" >>BENCHMARKS.md
+      awk -v b="$begin" -v e="$end" -v r="$r" '
+        $0 == b { print; while ((getline l < r) > 0) print l; skip = 1; next }
+        $0 == e && skip { skip = 0 }
+        !skip' BENCHMARKS.md >"$dir/BENCHMARKS.md"
+      cp "$dir/BENCHMARKS.md" BENCHMARKS.md
+    }
+    has_part idle && write_block '<!-- BEGIN GENERATED by scripts/bench.sh: do not edit by hand -->' "$report"
+    has_part shapes && write_block '<!-- BEGIN GENERATED incident shapes by scripts/bench.sh: do not edit by hand -->' "$report6"
     echo "(written to BENCHMARKS.md)"
   fi
 }

@@ -167,7 +167,7 @@ pub fn take_or_refused(
     server_memory: Option<u64>,
 ) -> Result<Snapshot, AppError> {
     let mut snap = match connect::open(opts) {
-        Ok(mut c) => read::read(
+        Ok(mut c) => read::read_to_judge(
             &mut c,
             ReadOptions {
                 sample,

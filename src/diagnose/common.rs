@@ -109,9 +109,18 @@ pub fn severity_from_one(n: u64, max_connections: u64) -> Severity {
     }
 }
 
+/// Which sessions are clients, by position: classified once per judgement (see
+/// [`Snapshot::memo`]), not once per heuristic.
+struct ClientMask(Vec<bool>);
+
 /// The sessions every heuristic judges: clients only (no replication, system or killed rows).
 pub fn clients(snap: &Snapshot) -> impl Iterator<Item = &Session> {
-    snap.sessions.iter().filter(|s| s.is_client())
+    let mask = snap.memo(|| ClientMask(snap.sessions.iter().map(Session::is_client).collect()));
+    snap.sessions
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| mask.0[*i])
+        .map(|(_, s)| s)
 }
 
 /// Whether the session has been in its current state (idle time for Sleep) at least `d`.
@@ -127,13 +136,11 @@ pub fn age_s(snap: &Snapshot, s: &Session) -> f64 {
 }
 
 /// Sort oldest first (see [`age_s`]), then by id for a stable order.
-pub fn oldest_first<'a>(snap: &Snapshot, mut v: Vec<&'a Session>) -> Vec<&'a Session> {
-    v.sort_by(|a, b| {
-        age_s(snap, b)
-            .total_cmp(&age_s(snap, a))
-            .then(a.id.cmp(&b.id))
-    });
-    v
+pub fn oldest_first<'a>(snap: &Snapshot, v: Vec<&'a Session>) -> Vec<&'a Session> {
+    // Each age once (a transaction lookup each), not twice per comparison.
+    let mut aged: Vec<(f64, &Session)> = v.into_iter().map(|s| (age_s(snap, s), s)).collect();
+    aged.sort_by(|(a_age, a), (b_age, b)| b_age.total_cmp(a_age).then(a.id.cmp(&b.id)));
+    aged.into_iter().map(|(_, s)| s).collect()
 }
 
 pub fn ids(v: &[&Session]) -> Vec<u64> {
@@ -142,7 +149,7 @@ pub fn ids(v: &[&Session]) -> Vec<u64> {
 
 /// Whether the session waits for a lock (listed wait, InnoDB `LOCK WAIT`, or a wait state).
 pub fn is_waiting(snap: &Snapshot, s: &Session) -> bool {
-    snap.lock_waits.iter().any(|w| w.waiting_id == s.id)
+    snap.has_lock_wait(s.id)
         || snap
             .transaction_of(s.id)
             .is_some_and(|t| t.state.eq_ignore_ascii_case("LOCK WAIT"))

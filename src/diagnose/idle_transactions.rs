@@ -12,6 +12,8 @@
 //! idle transaction that read a table blocks the `ALTER TABLE` and every query queued behind it).
 //! Killing the session rolls its transaction back.
 
+use std::collections::HashMap;
+
 use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
 use super::globals::persistent_config;
 use super::{Action, Finding, Severity, Thresholds, dur, lock_pileup};
@@ -19,6 +21,11 @@ use crate::render::secs;
 use crate::snapshot::Snapshot;
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+    // Indexed: transaction lookups and lock-pileup's wait graph are built once, not per session.
+    snap.with_index(|| judge(snap, th))
+}
+
+fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let idle_trx = oldest_first(
         snap,
         clients(snap)
@@ -37,15 +44,19 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let n = idle_trx.len() as u64;
     // Distinct sessions each one holds up, and how many of those only by inference (MariaDB does
     // not name metadata-lock holders): the same attribution lock-pileup makes.
-    let blocked = |id: u64| {
-        let b = lock_pileup::blocked_by(snap, id);
-        (b.len(), b.iter().filter(|(_, inferred)| *inferred).count())
-    };
-    let blocks = |id: u64| match blocked(id) {
+    let blocked: HashMap<u64, (usize, usize)> = idle_trx
+        .iter()
+        .map(|s| {
+            let b = lock_pileup::blocked_by(snap, s.id);
+            let inferred = b.iter().filter(|(_, inferred)| *inferred).count();
+            (s.id, (b.len(), inferred))
+        })
+        .collect();
+    let blocks = |id: u64| match blocked[&id] {
         (n, 0) => n.to_string(),
         (n, i) => format!("{n} ({i} inferred: likely holder of the locks they wait for)"),
     };
-    let total_blocked: usize = idle_trx.iter().map(|s| blocked(s.id).0).sum();
+    let total_blocked: usize = blocked.values().map(|b| b.0).sum();
     let rows = idle_trx
         .iter()
         .filter_map(|s| snap.transaction_of(s.id))

@@ -5,19 +5,25 @@
 //! table locks, with their holder on MySQL 8, without it on MariaDB where they are known only
 //! from the `Waiting for table metadata lock` state) plus any wait state the reader did not list.
 //! Following who waits for whom to a session that is not waiting itself gives the *root*
-//! blocker: killing a waiter in the middle frees nothing. Waits without a known holder are
-//! attributed to an inferred one: the client session with the oldest open transaction that is not
-//! waiting (typically idle in transaction, `Sleep`), else the longest-running statement that is not
-//! waiting; either must be older than the longest of those waits, since it took its lock before
-//! the queue formed. The head of such a queue is typically a DDL (`ALTER`, `CREATE INDEX`, …)
+//! blocker: killing a waiter in the middle frees nothing. Metadata- and table-lock waits without a
+//! known holder are attributed to an inferred one: the client session with the oldest open
+//! transaction that is not waiting (typically idle in transaction, `Sleep`), else the
+//! longest-running statement that is not waiting; either must be older than the longest of those
+//! waits, since it took its lock before the queue formed. The head of such a queue is typically a DDL (`ALTER`, `CREATE INDEX`, …)
 //! whose exclusive metadata-lock request makes every later query on the table wait behind it.
+//! Row-lock waits without a holder (InnoDB's lists were cut, see `snapshot::read`) stay
+//! unattributed: the waiters INNODB_TRX no longer lists look like running statements.
+//!
+//! The wait graph is built once per judgement and shared with idle-transactions
+//! ([`Snapshot::memo`]); everything here is O(n log n) in sessions and waits, except counting
+//! roots, O(roots x edges) per pile-up (one or a few roots in practice).
 //!
 //! Sessions connected by waits form one pile-up, reported as one finding (so two independent
 //! pile-ups give two findings with the same id). A pile-up is at least 3 waiters, or 2 when one
 //! has waited 10 s or more (a moment of row-lock contention is normal). Warning; critical from
 //! the shared "many" bar of [`super::common`] (10 waiters or 10 % of max_connections).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::common::{
     age_s, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
@@ -35,22 +41,32 @@ const LONG_WAIT_S: u64 = 10;
 /// Stands for "a holder nobody could name" in the wait graph (no processlist id is this large).
 const UNKNOWN: u64 = u64::MAX;
 
-/// One edge of the wait graph: `waiter` waits for `blocker` (or [`UNKNOWN`]).
-struct Edge<'a> {
-    wait: &'a LockWait,
+/// One edge of the wait graph: `waiter` waits for `blocker` (or [`UNKNOWN`]) in `waits[wait]`.
+struct Edge {
+    wait: usize,
+    waiter: u64,
     blocker: u64,
     inferred: bool,
 }
 
-/// Every client lock wait (the snapshot's list plus wait states it does not list), the sessions
-/// that wait, and the likely holder of the waits whose holder the server does not show.
+/// The wait graph: every client lock wait (the snapshot's list plus wait states it does not
+/// list), the likely holder of the waits whose holder the server does not
+/// show, who waits for whom, and whom each session holds up. Built once per judgement
+/// ([`Snapshot::memo`]) and shared by this finding and idle-transactions. O(n log n) in sessions,
+/// transactions and waits.
 struct Waits {
     waits: Vec<LockWait>,
-    waiting: BTreeSet<u64>,
-    guess: Option<u64>,
+    edges: Vec<Edge>,
+    /// blocker -> the sessions it holds up directly -> whether only by inference.
+    blocked: HashMap<u64, BTreeMap<u64, bool>>,
 }
 
 impl Waits {
+    /// The graph of `snap`, shared inside a [`Snapshot::with_index`] scope.
+    fn shared(snap: &Snapshot) -> std::rc::Rc<Waits> {
+        snap.memo(|| Waits::of(snap))
+    }
+
     fn of(snap: &Snapshot) -> Waits {
         let is_client = |id: u64| snap.session(id).is_some_and(Session::is_client);
         let from_states = waits_from_states(&snap.sessions, &snap.lock_waits);
@@ -61,74 +77,84 @@ impl Waits {
             .filter(|w| is_client(w.waiting_id))
             .cloned()
             .collect();
-        let waiting: BTreeSet<u64> = waits
+        let waiting: HashSet<u64> = waits
             .iter()
             .map(|w| w.waiting_id)
             .chain(clients(snap).filter(|s| is_waiting(snap, s)).map(|s| s.id))
             .collect();
+        // Only metadata and table locks get an inferred holder: a row-lock wait without one
+        // comes from InnoDB lists that were cut (see snapshot::read), and its waiting neighbours
+        // may look like running statements.
+        let inferable = |w: &LockWait| w.blocking_id.is_none() && w.kind != LockKind::Row;
         let queued_for = waits
             .iter()
-            .filter(|w| w.blocking_id.is_none())
+            .filter(|w| inferable(w))
             .map(|w| w.wait_s)
             .max();
         let guess = queued_for.and_then(|q| likely_holder(snap, &waiting, q));
+        // Listed holders as they are, the others attributed to the guess (or UNKNOWN).
+        let edges: Vec<Edge> = waits
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let guess = guess.filter(|_| inferable(w));
+                Edge {
+                    wait: i,
+                    waiter: w.waiting_id,
+                    blocker: w.blocking_id.or(guess).unwrap_or(UNKNOWN),
+                    inferred: w.blocking_id.is_none() && guess.is_some(),
+                }
+            })
+            .filter(|e| e.blocker != e.waiter)
+            .collect();
+        // A waiter listed both ways counts as listed.
+        let mut blocked: HashMap<u64, BTreeMap<u64, bool>> = HashMap::new();
+        for e in &edges {
+            let inferred = blocked
+                .entry(e.blocker)
+                .or_default()
+                .entry(e.waiter)
+                .or_insert(true);
+            *inferred &= e.inferred;
+        }
         Waits {
             waits,
-            waiting,
-            guess,
+            edges,
+            blocked,
         }
-    }
-
-    /// Who waits for whom: listed holders as they are, the others attributed to the guess (or
-    /// [`UNKNOWN`]).
-    fn edges(&self) -> Vec<Edge<'_>> {
-        self.waits
-            .iter()
-            .map(|w| match w.blocking_id {
-                Some(b) => Edge {
-                    wait: w,
-                    blocker: b,
-                    inferred: false,
-                },
-                None => Edge {
-                    wait: w,
-                    blocker: self.guess.unwrap_or(UNKNOWN),
-                    inferred: self.guess.is_some(),
-                },
-            })
-            .filter(|e| e.blocker != e.wait.waiting_id)
-            .collect()
     }
 }
 
 /// The sessions that `id` holds up directly, each once: `(waiter, inferred)`, where `inferred`
 /// means the server did not name the holder and `id` is the likely one (see the module doc). A
 /// waiter listed both ways counts as listed. For other findings that must agree with this one on
-/// who blocks whom (idle-transactions).
+/// who blocks whom (idle-transactions). The wait graph is built once per
+/// [`Snapshot::with_index`] scope, so call it inside one when asking for many ids.
 pub fn blocked_by(snap: &Snapshot, id: u64) -> Vec<(u64, bool)> {
-    let w = Waits::of(snap);
-    let mut out: BTreeMap<u64, bool> = BTreeMap::new();
-    for e in w.edges().into_iter().filter(|e| e.blocker == id) {
-        let inferred = out.entry(e.wait.waiting_id).or_insert(true);
-        *inferred &= e.inferred;
-    }
-    out.into_iter().collect()
+    snap.with_index(|| {
+        Waits::shared(snap)
+            .blocked
+            .get(&id)
+            .map(|m| m.iter().map(|(&w, &i)| (w, i)).collect())
+            .unwrap_or_default()
+    })
 }
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
-    let w = Waits::of(snap);
-    if w.waits.is_empty() {
-        return vec![];
-    }
-    let (waiting, edges) = (&w.waiting, w.edges());
-    components(&edges)
-        .into_iter()
-        .filter_map(|nodes| pileup(snap, &edges, waiting, &nodes))
-        .collect()
+    snap.with_index(|| {
+        let w = Waits::shared(snap);
+        if w.waits.is_empty() {
+            return vec![];
+        }
+        components(&w.edges)
+            .into_iter()
+            .filter_map(|mine| pileup(snap, &w, &mine))
+            .collect()
+    })
 }
 
 /// The likely holder of locks whose holder the server does not show.
-fn likely_holder(snap: &Snapshot, waiting: &BTreeSet<u64>, queued_for: u64) -> Option<u64> {
+fn likely_holder(snap: &Snapshot, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
     let candidates = || {
         clients(snap)
             .filter(|s| !waiting.contains(&s.id) && age_s(snap, s) + 1.0 >= queued_for as f64)
@@ -145,88 +171,94 @@ fn likely_holder(snap: &Snapshot, waiting: &BTreeSet<u64>, queued_for: u64) -> O
     oldest_trx.map(|(_, id)| id).or_else(longest_query)
 }
 
-/// Groups of session ids connected by waits.
-fn components(edges: &[Edge]) -> Vec<BTreeSet<u64>> {
-    let mut adj: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+/// The edges of each group of sessions connected by waits, groups in the order of their lowest
+/// session id, edges in graph order.
+fn components(edges: &[Edge]) -> Vec<Vec<&Edge>> {
+    let nodes: BTreeSet<u64> = edges.iter().flat_map(|e| [e.waiter, e.blocker]).collect();
+    let at: HashMap<u64, usize> = nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     for e in edges {
-        adj.entry(e.wait.waiting_id).or_default().push(e.blocker);
-        adj.entry(e.blocker).or_default().push(e.wait.waiting_id);
+        let (a, b) = (at[&e.waiter], at[&e.blocker]);
+        adj[a].push(b);
+        adj[b].push(a);
     }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for &start in adj.keys() {
-        if seen.contains(&start) {
+    let mut group = vec![usize::MAX; nodes.len()];
+    let mut groups = 0;
+    for start in 0..nodes.len() {
+        if group[start] != usize::MAX {
             continue;
         }
-        let mut group = BTreeSet::new();
         let mut stack = vec![start];
+        group[start] = groups;
         while let Some(n) = stack.pop() {
-            if seen.insert(n) {
-                group.insert(n);
-                stack.extend(adj[&n].iter().copied());
+            for &m in &adj[n] {
+                if group[m] == usize::MAX {
+                    group[m] = groups;
+                    stack.push(m);
+                }
             }
         }
-        out.push(group);
+        groups += 1;
+    }
+    let mut out: Vec<Vec<&Edge>> = vec![Vec::new(); groups];
+    for e in edges {
+        out[group[at[&e.waiter]]].push(e);
     }
     out
 }
 
-/// The roots `from` reaches by following waits.
-fn roots_of(from: u64, edges: &[Edge], waiting: &BTreeSet<u64>) -> BTreeSet<u64> {
-    let mut roots = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![from];
-    while let Some(n) = stack.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        let next: Vec<u64> = edges
-            .iter()
-            .filter(|e| e.wait.waiting_id == n)
-            .map(|e| e.blocker)
-            .collect();
-        if n != from && (next.is_empty() || !waiting.contains(&n)) {
-            roots.insert(n);
-        } else {
-            stack.extend(next);
-        }
+/// For every root of a group (a session it waits for that does not wait itself, or waits for
+/// nobody listed), how many of the group's waiters it holds up, directly or through a chain.
+/// One reverse walk per root: O(roots x edges) for the group, and a group has few roots.
+fn held_by_roots(mine: &[&Edge]) -> BTreeMap<u64, usize> {
+    let waits_for_someone: HashSet<u64> = mine.iter().map(|e| e.waiter).collect();
+    let mut waiters_of: HashMap<u64, Vec<u64>> = HashMap::new();
+    for e in mine {
+        waiters_of.entry(e.blocker).or_default().push(e.waiter);
     }
-    roots
+    let mut held = BTreeMap::new();
+    for root in mine
+        .iter()
+        .map(|e| e.blocker)
+        .filter(|b| !waits_for_someone.contains(b))
+        .collect::<BTreeSet<u64>>()
+    {
+        let mut seen: HashSet<u64> = HashSet::from([root]);
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            for &w in waiters_of.get(&n).map_or(&[][..], Vec::as_slice) {
+                if seen.insert(w) {
+                    stack.push(w);
+                }
+            }
+        }
+        held.insert(root, seen.len() - 1);
+    }
+    held
 }
 
-fn pileup(
-    snap: &Snapshot,
-    edges: &[Edge],
-    waiting: &BTreeSet<u64>,
-    nodes: &BTreeSet<u64>,
-) -> Option<Finding> {
+fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
     let max = snap.max_connections();
-    let mine: Vec<&Edge> = edges
-        .iter()
-        .filter(|e| nodes.contains(&e.wait.waiting_id))
-        .collect();
-    let waiter_ids: BTreeSet<u64> = mine.iter().map(|e| e.wait.waiting_id).collect();
-    let longest = mine.iter().map(|e| e.wait.wait_s).max().unwrap_or(0);
+    let wait = |e: &Edge| &w.waits[e.wait];
+    let waiter_ids: BTreeSet<u64> = mine.iter().map(|e| e.waiter).collect();
+    let longest = mine.iter().map(|e| wait(e).wait_s).max().unwrap_or(0);
     let n = waiter_ids.len();
     if n < MIN_WAITERS && !(n >= MIN_WAITERS_LONG && longest >= LONG_WAIT_S) {
         return None;
     }
     // Roots by how many waiters they hold up, then the oldest.
-    let mut held: BTreeMap<u64, usize> = BTreeMap::new();
-    for &w in &waiter_ids {
-        for r in roots_of(w, edges, waiting) {
-            *held.entry(r).or_default() += 1;
-        }
-    }
+    let held = held_by_roots(mine);
     let mut roots: Vec<(u64, usize)> = held.into_iter().filter(|&(r, _)| r != UNKNOWN).collect();
     let age = |id| snap.session(id).map_or(0.0, |s| age_s(snap, s));
-    roots.sort_by(|a, b| {
-        b.1.cmp(&a.1)
-            .then(age(b.0).total_cmp(&age(a.0)))
-            .then(a.0.cmp(&b.0))
-    });
+    let mut aged: Vec<(f64, u64, usize)> = roots.iter().map(|&(r, k)| (age(r), r, k)).collect();
+    aged.sort_by(|a, b| b.2.cmp(&a.2).then(b.0.total_cmp(&a.0)).then(a.1.cmp(&b.1)));
+    roots = aged.into_iter().map(|(_, r, k)| (r, k)).collect();
     let root = roots.first().map(|r| r.0);
     let inferred = root.is_some_and(|r| mine.iter().any(|e| e.blocker == r && e.inferred));
+    let row_unknown = mine
+        .iter()
+        .any(|e| e.blocker == UNKNOWN && wait(e).kind == LockKind::Row);
+    let non_row = mine.iter().any(|e| wait(e).kind != LockKind::Row);
 
     let sessions = oldest_first(
         snap,
@@ -236,13 +268,12 @@ fn pileup(
             .filter_map(|&id| snap.session(id))
             .collect(),
     );
-    let wait_of = |id: u64| {
-        mine.iter()
-            .filter(|e| e.wait.waiting_id == id)
-            .map(|e| e.wait.wait_s)
-            .max()
-            .unwrap_or(0)
-    };
+    let mut longest_of: HashMap<u64, u64> = HashMap::new();
+    for e in mine {
+        let l = longest_of.entry(e.waiter).or_default();
+        *l = (*l).max(wait(e).wait_s);
+    }
+    let wait_of = |id: u64| longest_of.get(&id).copied().unwrap_or(0);
     let ddl = waiter_ids
         .iter()
         .filter_map(|&id| snap.session(id))
@@ -287,6 +318,8 @@ fn pileup(
             "inferred: the server does not show who holds these metadata/table locks (MariaDB without metadata_lock_info); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
         } else if root.is_some() {
             "from the server's lock tables"
+        } else if row_unknown {
+            "no session could be named: InnoDB's lock tables did not list the holder of these row locks (see the snapshot's notes)"
         } else {
             "no session could be named: no open transaction or statement is older than the wait"
         },
@@ -309,15 +342,12 @@ fn pileup(
         );
     }
     let mut kinds: BTreeMap<LockKind, BTreeSet<u64>> = BTreeMap::new();
-    for e in &mine {
-        kinds
-            .entry(e.wait.kind)
-            .or_default()
-            .insert(e.wait.waiting_id);
+    for e in mine {
+        kinds.entry(wait(e).kind).or_default().insert(e.waiter);
     }
     let objects: BTreeSet<&str> = mine
         .iter()
-        .filter_map(|e| e.wait.object.as_deref())
+        .filter_map(|e| wait(e).object.as_deref())
         .collect();
     f = f
         .evidence("waiters", n)
@@ -353,7 +383,7 @@ fn pileup(
             format!("KILL {r};   -- {why}")
         }));
     }
-    if root.is_none() || inferred {
+    if (root.is_none() || inferred) && non_row {
         f = f.action(Action::advice(if snap.server.flavor.is_mariadb() {
             "to see metadata-lock holders: INSTALL SONAME 'metadata_lock_info'; then SELECT * FROM information_schema.METADATA_LOCK_INFO"
         } else {
@@ -912,6 +942,53 @@ mod tests {
             f.actions
                 .iter()
                 .any(|a| a.text.starts_with("CALL mysql.rds_kill(24);"))
+        );
+    }
+
+    /// Row-lock waits whose holder InnoDB's (cut) lists do not name stay unattributed: the
+    /// waiters that INNODB_TRX no longer lists look like running statements and must not be
+    /// taken for the holder.
+    #[test]
+    fn row_waits_without_a_holder_are_not_attributed_to_a_statement() {
+        let mut s = fixtures::mariadb();
+        let update = |id, t| {
+            session(
+                id,
+                "app",
+                "10.0.0.7",
+                "Query",
+                t,
+                "Updating",
+                Some("UPDATE t SET v=1 WHERE id=1"),
+            )
+        };
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.7", "Sleep", 100, "", None),
+                update(2, 40),
+                update(3, 39),
+                update(4, 38),
+                update(5, 90), // a waiter INNODB_TRX did not list
+            ],
+        );
+        s.transactions = (2..=4).map(|i| trx(i, "LOCK WAIT", 40, 0, None)).collect();
+        s.lock_waits = (2..=4)
+            .map(|i| lock_wait(LockKind::Row, i, None, 40))
+            .collect();
+        let f = &check_default(&s)[0];
+        assert_eq!(ev(f, "blocker"), "unknown");
+        assert!(
+            ev(f, "blocker found").contains("InnoDB's lock tables did not list the holder"),
+            "{}",
+            ev(f, "blocker found")
+        );
+        assert_eq!(f.sessions, vec![2, 3, 4]);
+        assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Sql));
+        assert!(
+            !f.actions
+                .iter()
+                .any(|a| a.text.contains("metadata_lock_info"))
         );
     }
 

@@ -4,6 +4,8 @@
 //! waits only through the processlist `State`, without the holder. These become [`LockWait`]s
 //! with `blocking_id: None`; the diagnosis infers the likely holder. Pure.
 
+use std::collections::HashSet;
+
 use super::model::{LockKind, LockWait, Session};
 
 /// The kind of lock a thread state is waiting for, if any.
@@ -23,9 +25,10 @@ pub fn waiting_for(state: &str) -> Option<LockKind> {
 
 /// Waits visible in the processlist states that `known` does not already list.
 pub fn waits_from_states(sessions: &[Session], known: &[LockWait]) -> Vec<LockWait> {
+    let known: HashSet<u64> = known.iter().map(|w| w.waiting_id).collect();
     sessions
         .iter()
-        .filter(|s| !known.iter().any(|w| w.waiting_id == s.id))
+        .filter(|s| !known.contains(&s.id))
         .filter_map(|s| {
             waiting_for(&s.state).map(|kind| LockWait {
                 kind,

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod flavor;
 pub mod grants;
+pub mod index;
 pub mod locks;
 pub mod model;
 pub mod read;

@@ -365,15 +365,8 @@ impl Snapshot {
         self.threads_connected() as f64 * 100.0 / max as f64
     }
 
-    pub fn transaction_of(&self, session_id: u64) -> Option<&Transaction> {
-        self.transactions
-            .iter()
-            .find(|t| t.session_id == session_id)
-    }
-
-    pub fn session(&self, id: u64) -> Option<&Session> {
-        self.sessions.iter().find(|s| s.id == id)
-    }
+    // `session`, `transaction_of`, `has_lock_wait` and `memo` are in `super::index`: hash
+    // lookups inside `Snapshot::with_index`, scans outside.
 
     /// Whether we can see every session (PROCESS privilege) or only our own.
     pub fn sees_all_sessions(&self) -> bool {

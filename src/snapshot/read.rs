@@ -7,7 +7,7 @@
 //! that reads the server; the remedies that execute a confirmed plan are the only others that
 //! send SQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql::{Row, Value};
@@ -17,7 +17,6 @@ use crate::exit::AppError;
 
 use super::flavor::{self, Flavor, Identity, ProcesslistSource};
 use super::grants::parse_grants;
-use super::locks::waits_from_states;
 use super::model::*;
 
 /// Global variables kept in the snapshot.
@@ -135,8 +134,40 @@ pub struct ReadOptions {
     pub local: bool,
 }
 
-/// Read a full snapshot over an open connection.
+/// From this many connections (Threads_connected), [`read_to_judge`] reads MariaDB's processlist
+/// with `SHOW FULL PROCESSLIST`: MariaDB builds information_schema.PROCESSLIST in an on-disk
+/// temporary table (it has BLOB columns), which at 5,000 sessions cost 1.45x the plain command
+/// (BENCHMARKS.md, "The processlist source"). Below it the difference is a millisecond or two.
+pub const SHOW_PROCESSLIST_FROM: u64 = 1_000;
+
+/// Which processlist read a snapshot uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcesslistRead {
+    /// Always the flavor's precise source (MariaDB: TIME_MS, QUERY_ID, MEMORY_USED available).
+    Precise,
+    /// `SHOW FULL PROCESSLIST` on MariaDB from [`SHOW_PROCESSLIST_FROM`] connections.
+    CheapAtScale,
+}
+
+/// Read a full snapshot over an open connection, with the precise processlist (TIME_MS and
+/// QUERY_ID on MariaDB): for kill plans, `sessions` and saved snapshots.
 pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
+    read_with(c, opts, ProcesslistRead::Precise)
+}
+
+/// Read a snapshot to judge (`diagnose`, `check`): like [`read`], except that on MariaDB with
+/// [`SHOW_PROCESSLIST_FROM`] connections or more the processlist comes from
+/// `SHOW FULL PROCESSLIST` (whole-second times, no QUERY_ID), with a note. Kill plans never use
+/// it: their re-check and `KILL QUERY ID` need the precise columns.
+pub fn read_to_judge(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
+    read_with(c, opts, ProcesslistRead::CheapAtScale)
+}
+
+fn read_with(
+    c: &mut Connection,
+    opts: ReadOptions,
+    how: ProcesslistRead,
+) -> Result<Snapshot, AppError> {
     let taken_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -179,11 +210,29 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         c.query_timeout.as_secs(),
     );
     let guards = stmts.len();
-    stmts.push(processlist_sql(server.flavor, server.processlist_source));
+    let connected = status
+        .get("threads_connected")
+        .and_then(|v| parse_num(v))
+        .unwrap_or(0);
+    let show_processlist = how == ProcesslistRead::CheapAtScale
+        && server.flavor == Flavor::Mariadb
+        && connected >= SHOW_PROCESSLIST_FROM;
+    if show_processlist {
+        stmts.push("SHOW FULL PROCESSLIST".to_string());
+        notes.push(format!(
+            "processlist read with SHOW FULL PROCESSLIST ({connected} connections): times in whole seconds"
+        ));
+    } else {
+        stmts.push(processlist_sql(server.flavor, server.processlist_source));
+    }
     let want_trx = opts.transactions && see_all;
     if want_trx {
         stmts.push(TRX_SQL.to_string());
-        stmts.extend(lock_wait_sql(server.flavor, server.version_number));
+        stmts.extend(
+            lock_wait_sql(server.flavor, server.version_number)
+                .into_iter()
+                .map(|(_, sql)| sql),
+        );
     }
     let mut results = c.batch(&stmts, "reading the processlist").into_iter();
     for _ in 0..guards {
@@ -196,11 +245,18 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         .next()
         .expect("processlist result")?
         .iter()
-        .map(session_from_row)
+        .map(if show_processlist {
+            session_from_show_row
+        } else {
+            session_from_row
+        })
         .filter(|s| s.id != connection_id)
         .collect();
     let mut transactions = Vec::new();
-    let mut lock_waits = Vec::new();
+    // trx id -> the lock it waits for (INNODB_TRX.trx_requested_lock_id): not kept in the
+    // snapshot, only used to attribute waiters beyond the bound on the lock rows.
+    let mut requested: HashMap<String, String> = HashMap::new();
+    let mut lock_rows = LockRows::default();
     if want_trx {
         match results.next().expect("trx result") {
             Ok(rows) => {
@@ -208,33 +264,30 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
                     .iter()
                     .map(trx_from_row)
                     .filter(|t| t.session_id != connection_id)
-                    .collect()
+                    .collect();
+                requested = rows
+                    .iter()
+                    .filter_map(|r| Some((text(r, 0)?, text(r, 8)?)))
+                    .collect();
             }
             Err(e) => notes.push(format!("open transactions not read: {}", e.message)),
         }
-        for r in results {
+        let reads = lock_wait_sql(server.flavor, server.version_number);
+        for ((what, _), r) in reads.into_iter().zip(results) {
             match r {
-                Ok(rows) => lock_waits.extend(
-                    rows.iter()
-                        .filter_map(|r| lock_wait_from_row(r, LockKind::Row)),
-                ),
+                Ok(rows) => lock_rows.add(what, &rows),
                 Err(e) => notes.push(format!("lock waits not read: {}", e.message)),
             }
         }
     }
-    // Metadata-lock rows come back with the row-lock rows: tell them apart by their object
-    // marker (see `lock_wait_sql`).
-    for w in &mut lock_waits {
-        if let Some(obj) = w.object.as_mut()
-            && let Some(rest) = obj.strip_prefix("mdl:")
-        {
-            *obj = rest.to_string();
-            w.kind = LockKind::Metadata;
-        }
-    }
+    // Waits the processlist states show are not stored: they are derived when judging
+    // (`snapshot::locks::waits_from_states`), so a saved snapshot holds only what was read.
+    let ids = LockIds {
+        requested: &requested,
+        pointer_suffix: flavor::has_data_lock_waits(server.flavor, server.version_number),
+    };
+    let mut lock_waits = lock_waits_from(&lock_rows, &transactions, &ids, &mut notes);
     lock_waits.retain(|w| w.waiting_id != connection_id);
-    let from_states = waits_from_states(&sessions, &lock_waits);
-    lock_waits.extend(from_states);
 
     // Diagnose only: the account rows behind the sessions, for per-account limits. One more
     // round trip of its own, so that a refusal (no SELECT on mysql.user) costs nothing else.
@@ -423,52 +476,293 @@ pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
     }
 }
 
-/// Open transactions: id, session, state, age, wait, rows modified, rows locked, query.
+/// Open transactions: id, session, state, age, wait, rows modified, rows locked, query, and the
+/// id of the lock it waits for (used by the reader only).
 pub const TRX_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_state, \
      GREATEST(0, TIMESTAMPDIFF(SECOND, trx_started, NOW())), \
      IF(trx_wait_started IS NULL, NULL, GREATEST(0, TIMESTAMPDIFF(SECOND, trx_wait_started, NOW()))), \
-     trx_rows_modified, trx_rows_locked, trx_query \
+     trx_rows_modified, trx_rows_locked, trx_query, trx_requested_lock_id \
      FROM information_schema.INNODB_TRX";
 
-/// Lock-wait queries: columns waiting id, blocking id, object, wait seconds. Metadata-lock rows
-/// mark their object with an `mdl:` prefix.
-pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<String> {
+/// At most this many rows are read from each lock table: MySQL 8's `data_lock_waits` lists one
+/// row per conflicting lock ahead of each waiter (the holder and every earlier waiter: 14 waiters
+/// behind one holder give 105 rows, 2,000 give 2,001,000), so the rows grow with the square of a
+/// queue. Beyond the bound the waits are cut and a note says so; the waiters themselves are
+/// still known from INNODB_TRX (`LOCK WAIT`).
+pub const MAX_LOCK_ROWS: usize = 20_000;
+
+/// What a lock-table query reads (see [`lock_wait_sql`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockRead {
+    /// Raw row-lock wait pairs: requesting trx id, blocking trx id, requested lock id. Mapped to
+    /// sessions through the transactions read in the same batch.
+    RowWaits,
+    /// Lock id and table (`schema.table`) of the locks being waited for.
+    LockTables,
+    /// Metadata-lock waits, already as sessions: waiting id, blocking id, object, wait seconds.
+    Metadata,
+}
+
+/// The lock-table queries of a flavor, each with what it reads. Each reads one table without
+/// joins (plus MySQL's metadata-lock query, over performance_schema's indexed tables), bounded by
+/// [`MAX_LOCK_ROWS`] (one more row is asked for, to know when rows were cut): the joins with
+/// INNODB_TRX happen here, client side, because MariaDB evaluates the server-side join of its
+/// information_schema lock tables in time that grows with the square of the waiters (a
+/// 450-waiter pile-up passed the 10 s statement guard).
+pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<(LockRead, String)> {
+    let limit = MAX_LOCK_ROWS + 1;
     if flavor::has_data_lock_waits(flavor, version) {
         vec![
             // InnoDB row locks (MySQL 8: performance_schema.data_lock_waits).
-            "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id, \
-             CONCAT(dl.OBJECT_SCHEMA, '.', dl.OBJECT_NAME), \
-             GREATEST(0, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW())) \
-             FROM performance_schema.data_lock_waits w \
-             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.REQUESTING_ENGINE_TRANSACTION_ID \
-             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID \
-             LEFT JOIN performance_schema.data_locks dl ON dl.ENGINE_LOCK_ID = w.REQUESTING_ENGINE_LOCK_ID"
-                .to_string(),
+            (
+                LockRead::RowWaits,
+                format!(
+                    "SELECT REQUESTING_ENGINE_TRANSACTION_ID, BLOCKING_ENGINE_TRANSACTION_ID, \
+                     REQUESTING_ENGINE_LOCK_ID FROM performance_schema.data_lock_waits LIMIT {limit}"
+                ),
+            ),
+            (
+                LockRead::LockTables,
+                format!(
+                    "SELECT ENGINE_LOCK_ID, CONCAT(OBJECT_SCHEMA, '.', OBJECT_NAME) \
+                     FROM performance_schema.data_locks WHERE LOCK_STATUS = 'WAITING' LIMIT {limit}"
+                ),
+            ),
             // Metadata locks: a PENDING request against a GRANTED lock on the same object held by
             // another thread; thread ids mapped to processlist ids through threads.
-            "SELECT wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, \
-             CONCAT('mdl:', w.OBJECT_SCHEMA, '.', w.OBJECT_NAME), wt.PROCESSLIST_TIME \
-             FROM performance_schema.metadata_locks w \
-             JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE \
-             AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND b.OBJECT_NAME <=> w.OBJECT_NAME \
-             AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
-             JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
-             JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
-             WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE = 'TABLE' \
-             AND bt.PROCESSLIST_ID IS NOT NULL"
-                .to_string(),
+            (
+                LockRead::Metadata,
+                format!(
+                    "SELECT wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, \
+                     CONCAT(w.OBJECT_SCHEMA, '.', w.OBJECT_NAME), wt.PROCESSLIST_TIME \
+                     FROM performance_schema.metadata_locks w \
+                     JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE \
+                     AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND b.OBJECT_NAME <=> w.OBJECT_NAME \
+                     AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
+                     JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
+                     JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
+                     WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE = 'TABLE' \
+                     AND bt.PROCESSLIST_ID IS NOT NULL LIMIT {limit}"
+                ),
+            ),
         ]
     } else {
         // MariaDB and MySQL 5.7: INNODB_LOCK_WAITS. Metadata locks come from thread states.
         vec![
-            "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id, l.lock_table, \
-             GREATEST(0, TIMESTAMPDIFF(SECOND, r.trx_wait_started, NOW())) \
-             FROM information_schema.INNODB_LOCK_WAITS w \
-             JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
-             JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-             LEFT JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id"
-                .to_string(),
+            (
+                LockRead::RowWaits,
+                format!(
+                    "SELECT requesting_trx_id, blocking_trx_id, requested_lock_id \
+                     FROM information_schema.INNODB_LOCK_WAITS LIMIT {limit}"
+                ),
+            ),
+            (
+                LockRead::LockTables,
+                format!(
+                    "SELECT lock_id, lock_table FROM information_schema.INNODB_LOCKS LIMIT {limit}"
+                ),
+            ),
         ]
+    }
+}
+
+/// What the reader knows about lock ids besides the lock tables.
+pub struct LockIds<'a> {
+    /// trx id -> the id of the lock it waits for (INNODB_TRX.trx_requested_lock_id).
+    pub requested: &'a HashMap<String, String>,
+    /// MySQL 8 lock ids end with a pointer (`trx:space:page:heap:ptr`); MariaDB's do not
+    /// (`trx:space:page:heap`).
+    pub pointer_suffix: bool,
+}
+
+impl LockIds<'_> {
+    /// What a lock is on, the same for every transaction's lock on it: the lock id without its
+    /// transaction (and pointer) part: `space:page:heap` for a record, the table id for a table.
+    fn target<'l>(&self, lock_id: &'l str) -> Option<&'l str> {
+        let (_, rest) = lock_id.split_once(':')?;
+        if self.pointer_suffix {
+            rest.rsplit_once(':').map(|(t, _)| t)
+        } else {
+            Some(rest)
+        }
+    }
+}
+
+/// The lock-table rows as read, each read bounded by [`MAX_LOCK_ROWS`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LockRows {
+    /// Requesting trx id, blocking trx id, requested lock id.
+    pub row_waits: Vec<(String, String, Option<String>)>,
+    /// Lock id -> `schema.table` (quotes removed).
+    pub tables: HashMap<String, String>,
+    /// Metadata-lock waits, already as sessions.
+    pub metadata: Vec<LockWait>,
+    /// The reads that had more rows than the bound (their extra rows are dropped).
+    pub cut: Vec<&'static str>,
+}
+
+impl LockRows {
+    pub fn add(&mut self, what: LockRead, rows: &[Row]) {
+        let (name, n) = match what {
+            LockRead::RowWaits => ("the row-lock waits", rows.len()),
+            LockRead::LockTables => ("the lock list", rows.len()),
+            LockRead::Metadata => ("the metadata-lock waits", rows.len()),
+        };
+        if n > MAX_LOCK_ROWS {
+            self.cut.push(name);
+        }
+        let rows = &rows[..n.min(MAX_LOCK_ROWS)];
+        match what {
+            LockRead::RowWaits => self.row_waits.extend(
+                rows.iter()
+                    .filter_map(|r| Some((text(r, 0)?, text(r, 1)?, text(r, 2)))),
+            ),
+            LockRead::LockTables => self.tables.extend(
+                rows.iter()
+                    .filter_map(|r| Some((text(r, 0)?, text(r, 1)?.replace('`', "")))),
+            ),
+            LockRead::Metadata => self.metadata.extend(
+                rows.iter()
+                    .filter_map(|r| lock_wait_from_row(r, LockKind::Metadata)),
+            ),
+        }
+    }
+}
+
+/// The lock waits of the lock-table rows, joined with the open transactions here: a wait pair
+/// of transactions becomes waiting session, blocking session, the table of the requested lock
+/// and how long the waiter's transaction has waited. A waiter listed once per lock ahead of it
+/// gives one wait per distinct holder. When a read was cut at [`MAX_LOCK_ROWS`], a note says so,
+/// and the transactions in `LOCK WAIT` that no row lists are attributed to the holders listed
+/// for the same record (every request on one record queues behind the same granted locks), or
+/// kept as waits without a known holder. Pure.
+pub fn lock_waits_from(
+    rows: &LockRows,
+    transactions: &[Transaction],
+    ids: &LockIds,
+    notes: &mut Vec<String>,
+) -> Vec<LockWait> {
+    for what in &rows.cut {
+        notes.push(format!(
+            "lock waits cut: only the first {MAX_LOCK_ROWS} rows of {what} were read"
+        ));
+    }
+    let by_trx: HashMap<&str, &Transaction> = transactions
+        .iter()
+        .map(|t| (t.trx_id.as_str(), t))
+        .collect();
+    let waits_itself = |t: &Transaction| t.state.eq_ignore_ascii_case("LOCK WAIT");
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    // lock target -> (holders not waiting themselves, table): for the waiters beyond the cut.
+    let mut holders: HashMap<String, (BTreeSet<u64>, Option<String>)> = HashMap::new();
+    const UNKNOWN_HOLDER: u64 = u64::MAX;
+    let mut unlisted_holder = 0;
+    let mut out = Vec::new();
+    for (waiter, blocker, lock) in &rows.row_waits {
+        let trx = |id: &String| by_trx.get(id.as_str()).copied();
+        let Some(waiter) = trx(waiter) else {
+            // A transaction that ended between the reads.
+            continue;
+        };
+        let object = lock.as_ref().and_then(|l| rows.tables.get(l)).cloned();
+        let Some(blocker) = trx(blocker) else {
+            // A holder INNODB_TRX does not list: ended between the reads, or beyond InnoDB's
+            // memory limit for these tables (MariaDB truncates INNODB_TRX at 16 MiB, ~600
+            // transactions behind one row lock). The wait stays, its holder unknown.
+            unlisted_holder += 1;
+            if seen.insert((waiter.session_id, UNKNOWN_HOLDER)) {
+                out.push(LockWait {
+                    kind: LockKind::Row,
+                    waiting_id: waiter.session_id,
+                    blocking_id: None,
+                    object,
+                    wait_s: waiter.wait_s.unwrap_or(0),
+                });
+            }
+            continue;
+        };
+        if !waits_itself(blocker)
+            && let Some(target) = lock.as_deref().and_then(|l| ids.target(l))
+        {
+            let h = holders.entry(target.to_string()).or_default();
+            h.0.insert(blocker.session_id);
+            h.1 = h.1.take().or(object.clone());
+        }
+        if seen.insert((waiter.session_id, blocker.session_id)) {
+            out.push(LockWait {
+                kind: LockKind::Row,
+                waiting_id: waiter.session_id,
+                blocking_id: Some(blocker.session_id),
+                object,
+                wait_s: waiter.wait_s.unwrap_or(0),
+            });
+        }
+    }
+    if unlisted_holder > 0 {
+        notes.push(format!(
+            "{unlisted_holder} lock-wait rows name a holder transaction that INNODB_TRX does not list (it lists {} transactions; MariaDB truncates it at its 16 MiB limit): those waits are kept without their holder",
+            transactions.len()
+        ));
+    }
+    out.extend(rows.metadata.iter().cloned());
+    if !rows.cut.is_empty() {
+        let listed: HashSet<u64> = out.iter().map(|w| w.waiting_id).collect();
+        let (mut attributed, mut unknown) = (0, 0);
+        for t in transactions
+            .iter()
+            .filter(|t| waits_itself(t) && !listed.contains(&t.session_id))
+        {
+            let queue = ids
+                .requested
+                .get(&t.trx_id)
+                .and_then(|l| ids.target(l))
+                .and_then(|k| holders.get(k));
+            let Some((hs, object)) = queue else {
+                unknown += 1;
+                out.push(LockWait {
+                    kind: LockKind::Row,
+                    waiting_id: t.session_id,
+                    blocking_id: None,
+                    object: None,
+                    wait_s: t.wait_s.unwrap_or(0),
+                });
+                continue;
+            };
+            attributed += 1;
+            out.extend(
+                hs.iter()
+                    .filter(|&&h| h != t.session_id)
+                    .map(|&h| LockWait {
+                        kind: LockKind::Row,
+                        waiting_id: t.session_id,
+                        blocking_id: Some(h),
+                        object: object.clone(),
+                        wait_s: t.wait_s.unwrap_or(0),
+                    }),
+            );
+        }
+        notes.push(format!(
+            "lock waits beyond the cut: {attributed} more waiting transactions attributed to the holders listed for the same record, {unknown} left without a known holder"
+        ));
+    }
+    out
+}
+
+/// A `SHOW FULL PROCESSLIST` row (Id, User, Host, db, Command, Time, State, Info, then MariaDB's
+/// Progress, which is not a time): the columns of [`session_from_row`] without the precise ones.
+pub fn session_from_show_row(r: &Row) -> Session {
+    Session {
+        id: num(r, 0).unwrap_or(0),
+        user: text(r, 1).unwrap_or_default(),
+        host: text(r, 2).unwrap_or_default(),
+        db: text(r, 3),
+        command: text(r, 4).unwrap_or_default(),
+        time_s: num(r, 5).unwrap_or(0),
+        state: text(r, 6).unwrap_or_default(),
+        info: text(r, 7),
+        time_ms: None,
+        query_id: None,
+        program: None,
     }
 }
 
@@ -563,4 +857,158 @@ fn local_memory() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trx(id: &str, session_id: u64, state: &str, wait_s: Option<u64>) -> Transaction {
+        Transaction {
+            trx_id: id.into(),
+            session_id,
+            state: state.into(),
+            wait_s,
+            ..Transaction::default()
+        }
+    }
+
+    /// One holder (trx 100, session 1) and `n` waiters (trx 100+k, session 1+k) on the record
+    /// `5:3:2`, listed as InnoDB lists them: each waiter once per lock ahead of it.
+    fn queue(n: u64) -> (Vec<Transaction>, LockRows, HashMap<String, String>) {
+        let mut t = vec![trx("100", 1, "RUNNING", None)];
+        let mut rows = LockRows::default();
+        let mut requested = HashMap::new();
+        for k in 1..=n {
+            let id = format!("{}", 100 + k);
+            t.push(trx(&id, 1 + k, "LOCK WAIT", Some(k)));
+            let lock = format!("{id}:5:3:2");
+            requested.insert(id.clone(), lock.clone());
+            rows.tables.insert(lock.clone(), "shop.t".into());
+            for ahead in 0..k {
+                rows.row_waits
+                    .push((id.clone(), format!("{}", 100 + ahead), Some(lock.clone())));
+            }
+        }
+        (t, rows, requested)
+    }
+
+    #[test]
+    fn wait_pairs_become_session_waits_once_per_holder() {
+        let (t, rows, requested) = queue(14);
+        assert_eq!(rows.row_waits.len(), 105, "InnoDB's multiplicity");
+        let ids = LockIds {
+            requested: &requested,
+            pointer_suffix: false,
+        };
+        let mut notes = Vec::new();
+        let w = lock_waits_from(&rows, &t, &ids, &mut notes);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(w.len(), 105, "pairs of sessions are distinct here");
+        let first = &w[0];
+        assert_eq!(
+            (first.waiting_id, first.blocking_id, first.kind),
+            (2, Some(1), LockKind::Row)
+        );
+        assert_eq!(first.object.as_deref(), Some("shop.t"));
+        assert_eq!(first.wait_s, 1);
+        // Listed twice (two rows, same pair): one wait.
+        let mut rows2 = rows.clone();
+        rows2.row_waits.push(rows.row_waits[0].clone());
+        assert_eq!(lock_waits_from(&rows2, &t, &ids, &mut notes).len(), 105);
+        // A transaction that ended between the reads is skipped.
+        let mut t2 = t.clone();
+        t2.retain(|x| x.trx_id != "101");
+        let w2 = lock_waits_from(&rows, &t2, &ids, &mut notes);
+        assert!(w2.iter().all(|x| x.waiting_id != 2));
+        // ... and a holder INNODB_TRX does not list (its 16 MiB limit) leaves the waits it
+        // held up without a holder, once per waiter, with a note.
+        let unknown: Vec<u64> = w2
+            .iter()
+            .filter(|x| x.blocking_id.is_none())
+            .map(|x| x.waiting_id)
+            .collect();
+        assert_eq!(unknown, (3..=15).collect::<Vec<u64>>());
+        assert_eq!(w2.len(), 105 - 14 + 13);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("13 lock-wait rows name a holder transaction that INNODB_TRX does not list (it lists 14 transactions"), "{}", notes[0]);
+    }
+
+    /// Rows cut at the bound: the waiters no row lists still get the record's holder, and the
+    /// note says what happened.
+    #[test]
+    fn waiters_beyond_the_cut_get_the_holder_of_their_record() {
+        let (mut t, mut rows, mut requested) = queue(5);
+        // Five more waiters on the same record that the (cut) rows do not list, and one on
+        // another record.
+        for k in 6..=10u64 {
+            let id = format!("{}", 100 + k);
+            t.push(trx(&id, 1 + k, "LOCK WAIT", Some(k)));
+            requested.insert(id.clone(), format!("{id}:5:3:2"));
+        }
+        t.push(trx("999", 99, "LOCK WAIT", Some(3)));
+        requested.insert("999".into(), "999:7:1:4".into());
+        rows.cut.push("the row-lock waits");
+        let ids = LockIds {
+            requested: &requested,
+            pointer_suffix: false,
+        };
+        let mut notes = Vec::new();
+        let w = lock_waits_from(&rows, &t, &ids, &mut notes);
+        let to_holder: BTreeSet<u64> = w
+            .iter()
+            .filter(|x| x.blocking_id == Some(1))
+            .map(|x| x.waiting_id)
+            .collect();
+        assert_eq!(to_holder, (2..=11).collect());
+        let other: Vec<&LockWait> = w.iter().filter(|x| x.waiting_id == 99).collect();
+        assert_eq!(other.len(), 1);
+        assert_eq!(
+            other[0].blocking_id, None,
+            "no row names the holder of its record"
+        );
+        assert!(
+            w.iter()
+                .filter(|x| (7..=11).contains(&x.waiting_id))
+                .all(|x| x.object.as_deref() == Some("shop.t") && x.wait_s == x.waiting_id - 1)
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].starts_with("lock waits cut: only the first 20000 rows of the row-lock waits")
+        );
+        assert!(
+            notes[1].contains("5 more waiting transactions attributed"),
+            "{}",
+            notes[1]
+        );
+        assert!(
+            notes[1].contains("1 left without a known holder"),
+            "{}",
+            notes[1]
+        );
+    }
+
+    #[test]
+    fn lock_targets_drop_the_transaction_and_mysql_pointer() {
+        let requested = HashMap::new();
+        let mariadb = LockIds {
+            requested: &requested,
+            pointer_suffix: false,
+        };
+        let mysql = LockIds {
+            requested: &requested,
+            pointer_suffix: true,
+        };
+        assert_eq!(mariadb.target("24:5:3:2"), Some("5:3:2"));
+        assert_eq!(mariadb.target("24:17"), Some("17"));
+        assert_eq!(
+            mysql.target("140211201964816:2:4:2:140211086465800"),
+            Some("2:4:2")
+        );
+        assert_eq!(
+            mysql.target("140211201964816:1059:139664350547912"),
+            Some("1059")
+        );
+        assert_eq!(mariadb.target("garbage"), None);
+    }
 }
