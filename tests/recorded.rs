@@ -427,7 +427,7 @@ fn mariadb_metadata_lock_pileup_known_only_from_states() {
     assert_eq!(sessions(trx), vec![51230]);
     assert_eq!(evidence(trx, "sessions they block"), "38");
     assert!(
-        actions_of(trx, "config")[0].starts_with("[mysqld]\nidle_transaction_timeout = 60"),
+        actions_of(trx, "config")[0].starts_with("[mysqld]\nidle_transaction_timeout = 300"),
         "{:?}",
         actions_of(trx, "config")
     );

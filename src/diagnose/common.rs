@@ -214,6 +214,11 @@ const POOL_LIFETIME_S: f64 = 1800.0;
 pub const WAIT_TIMEOUT_MIN_S: u64 = 300;
 pub const WAIT_TIMEOUT_MAX_S: u64 = 1800;
 
+/// idle_transaction_timeout to suggest (MariaDB): an application that keeps a transaction open
+/// and idle for five minutes is broken, and its locks block everyone meanwhile. A constant, never
+/// `--trx-threshold` (a probe setting: 2 s would end every slow client's transaction).
+pub const IDLE_TRX_TIMEOUT_S: u64 = 300;
+
 /// The wait_timeout to suggest, from what the server shows rather than from `--idle-threshold`
 /// (a probe setting, not a production value): half again the longest idle age of a session that
 /// may belong to a pool (sleeping, not leaked, idle under 30 minutes), rounded up to a minute,

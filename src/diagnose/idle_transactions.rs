@@ -125,7 +125,7 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             snap,
             &[(
                 "idle_transaction_timeout",
-                &th.trx.as_secs().max(1).to_string(),
+                &super::common::IDLE_TRX_TIMEOUT_S.to_string(),
                 "MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
             )],
         ))
@@ -202,7 +202,7 @@ mod tests {
             .iter()
             .find(|a| a.kind == ActionKind::Config)
             .unwrap();
-        assert!(config.text.contains("idle_transaction_timeout = 60"));
+        assert!(config.text.contains("idle_transaction_timeout = 300"));
     }
 
     #[test]
@@ -322,7 +322,7 @@ mod tests {
         let f = &check(&s, &Thresholds::default())[0];
         assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
         assert!(f.actions.iter().any(|a| a.text.contains(
-            "\"ParameterName=idle_transaction_timeout,ParameterValue=60,ApplyMethod=immediate\""
+            "\"ParameterName=idle_transaction_timeout,ParameterValue=300,ApplyMethod=immediate\""
         )));
     }
 

@@ -11,16 +11,13 @@
 //! value), the same value the idle-session findings suggest. A new value only applies to sessions
 //! that connect afterwards (the session copies it at connect).
 
-use super::common::{at_least, clients, is_many, suggested_wait_timeout};
+use super::common::{IDLE_TRX_TIMEOUT_S, at_least, clients, is_many, suggested_wait_timeout};
 use super::globals::change_globals;
 use super::{Action, Finding, Severity, Thresholds, dur};
 use crate::snapshot::Snapshot;
 
 /// The compiled-in default of both timeouts (8 hours) in MySQL and MariaDB.
 const DEFAULT_TIMEOUT: u64 = 28_800;
-/// idle_transaction_timeout to suggest: an application that keeps a transaction open and idle for
-/// five minutes is broken, and its locks block everyone meanwhile.
-const IDLE_TRX_TIMEOUT_S: u64 = 300;
 /// Above this, idle sessions hold their slots longer than any pool needs.
 const SENSIBLE_MAX: u64 = 3_600;
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
