@@ -284,6 +284,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Read global status twice this far apart for the connection, abort and refusal rates
+    /// (0 = one reading; the rates are then averages since the server started).
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
+    pub sample: Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

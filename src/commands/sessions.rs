@@ -7,6 +7,8 @@ use serde::Serialize;
 use crate::cli::{Format, GroupBy, SessionsArgs};
 use crate::exit;
 use crate::filter::SessionFilter;
+use crate::render::findings::SESSION_COLUMNS;
+use crate::render::layout::{self, Col};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Session, Snapshot};
@@ -152,7 +154,27 @@ fn group(sessions: &[&Session], by: GroupBy) -> Vec<Group> {
     v
 }
 
-fn human(r: &SessionsReport, style: Style, full: bool) -> String {
+/// `--full`: the whole query text, wrapped inside its column; every other column keeps its
+/// content width (ids, users, hosts and durations are never broken).
+fn full_table(rows: &[Vec<String>], style: Style) -> String {
+    use comfy_table::{ColumnConstraint, Width};
+    let mut t = style.table();
+    t.set_header(SESSION_COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>());
+    for r in rows {
+        t.add_row(r.clone());
+    }
+    for (i, col) in t.column_iter_mut().enumerate() {
+        if i + 1 < SESSION_COLUMNS.len() {
+            col.set_constraint(ColumnConstraint::ContentWidth);
+        } else {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(12)));
+        }
+    }
+    t.to_string()
+}
+
+/// The human table. Pure.
+pub fn human(r: &SessionsReport, style: Style, full: bool) -> String {
     let mut out = String::new();
     if !r.sees_all_sessions {
         out.push_str(
@@ -162,24 +184,26 @@ fn human(r: &SessionsReport, style: Style, full: bool) -> String {
         );
     }
     if let Some(groups) = &r.groups {
-        let mut t = style.table();
-        t.set_header(vec![
-            "group",
-            "sessions",
-            "sleeping",
-            "oldest",
-            "total time",
-        ]);
-        for g in groups {
-            t.add_row(vec![
-                escape(&g.key).into_owned(),
-                g.count.to_string(),
-                g.sleeping.to_string(),
-                render::secs(g.oldest_s),
-                render::secs(g.total_time_s),
-            ]);
-        }
-        out.push_str(&format!("{t}\n"));
+        const COLUMNS: [Col; 5] = [
+            Col::cut("group", 16, 0),
+            Col::keep("sessions"),
+            Col::keep("sleeping"),
+            Col::keep("oldest"),
+            Col::keep("total time"),
+        ];
+        let rows: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| {
+                vec![
+                    escape(&g.key).into_owned(),
+                    g.count.to_string(),
+                    g.sleeping.to_string(),
+                    render::secs(g.oldest_s),
+                    render::secs(g.total_time_s),
+                ]
+            })
+            .collect();
+        out.push_str(&format!("{}\n", layout::fit_table(style, &COLUMNS, &rows)));
         out.push_str(&format!(
             "{} of {} sessions matched\n",
             r.matched, r.total_sessions
@@ -190,30 +214,39 @@ fn human(r: &SessionsReport, style: Style, full: bool) -> String {
         out.push_str(&format!("No session matched (of {}).\n", r.total_sessions));
         return out;
     }
-    let mut t = style.table();
-    t.set_header(vec![
-        "id", "user", "host", "db", "command", "time", "state", "trx", "info",
-    ]);
-    for s in &r.sessions {
-        // Every text column comes from the server and any database user controls it: escaped
-        // (`--full` keeps the whole query text and its line breaks, never a control character).
-        t.add_row(vec![
-            s.id.to_string(),
-            escape(&s.user).into_owned(),
-            escape(&s.host).into_owned(),
-            escape(s.db.as_deref().unwrap_or_default()).into_owned(),
-            escape(&s.command).into_owned(),
-            render::secs(s.time_s),
-            escape(&s.state).into_owned(),
-            s.trx_age_s.map(render::secs).unwrap_or_default(),
-            if full {
-                prose(s.info.as_deref().unwrap_or_default()).into_owned()
-            } else {
-                render::snippet(s.info.as_deref(), 60)
-            },
-        ]);
+    let rows: Vec<Vec<String>> = r
+        .sessions
+        .iter()
+        .map(|s| {
+            // Every text column comes from the server and any database user controls it:
+            // escaped (`--full` keeps the whole query text and its line breaks, never a control
+            // character).
+            vec![
+                s.id.to_string(),
+                escape(&s.user).into_owned(),
+                escape(&s.host).into_owned(),
+                escape(s.db.as_deref().unwrap_or_default()).into_owned(),
+                escape(&s.command).into_owned(),
+                render::secs(s.time_s),
+                escape(&s.state).into_owned(),
+                s.trx_age_s.map(render::secs).unwrap_or_default(),
+                if full {
+                    prose(s.info.as_deref().unwrap_or_default()).into_owned()
+                } else {
+                    // Cut to the column's width by the table; 200 keeps wide terminals useful.
+                    render::snippet(s.info.as_deref(), 200)
+                },
+            ]
+        })
+        .collect();
+    if full {
+        out.push_str(&format!("{}\n", full_table(&rows, style)));
+    } else {
+        out.push_str(&format!(
+            "{}\n",
+            layout::fit_table(style, &SESSION_COLUMNS, &rows)
+        ));
     }
-    out.push_str(&format!("{t}\n"));
     let shown = r.sessions.len();
     if shown < r.matched {
         out.push_str(&format!(
