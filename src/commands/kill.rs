@@ -408,7 +408,7 @@ const PLAN_COLUMNS: [Col; 10] = [
     Col::cut("state", 10, 4),
     Col::whole("open trx", 1),
     Col::cut("query", 12, 2),
-    Col::cut("why", 16, 0),
+    Col::whole("why", 6),
 ];
 
 /// The plan as a table with its summary: one line per session at any width (columns give way,
@@ -532,7 +532,12 @@ pub fn results_text(r: &KillReport, style: Style) -> String {
         ));
         out.push('\n');
     }
-    let mut line = format!("{} {} killed", style.bold("Result:"), c.killed,);
+    let mut line = format!(
+        "{} {}{}killed",
+        style.bold("Result:"),
+        c.killed,
+        layout::GLUE
+    );
     if c.confirmed_after_reconnect > 0 {
         line.push_str(&format!(
             " ({} {})",
@@ -540,8 +545,10 @@ pub fn results_text(r: &KillReport, style: Style) -> String {
             execute::CONFIRMED_AFTER_RECONNECT
         ));
     }
+    // A count stays on the line of what it counts.
+    let g = layout::GLUE;
     line.push_str(&format!(
-        ", {} already gone, {} skipped (changed since the plan), {} denied, {} errors",
+        ", {}{g}already gone, {}{g}skipped (changed since the plan), {}{g}denied, {}{g}errors",
         c.gone, c.skipped_changed, c.denied, c.errors
     ));
     for (n, what) in [
@@ -550,7 +557,7 @@ pub fn results_text(r: &KillReport, style: Style) -> String {
         (c.not_attempted, "not attempted"),
     ] {
         if n > 0 {
-            line.push_str(&format!(", {n} {what}"));
+            line.push_str(&format!(", {n}{}{what}", layout::GLUE));
         }
     }
     out.push_str(&layout::wrap(&line, style.width, "", "  "));

@@ -349,8 +349,10 @@ pub fn header(r: &StatusReport, style: Style) -> String {
     out
 }
 
-fn human(r: &StatusReport, style: Style) -> String {
+/// The status screen for people. Pure.
+pub fn human(r: &StatusReport, style: Style) -> String {
     let mut out = header(r, style);
+    out.push_str(&rates_line(&r.rates, style));
     if r.clients.is_empty() {
         out.push_str("\nNo other sessions.\n");
         return out;

@@ -103,7 +103,7 @@ fn shrink(cols: &[Col], natural: &[usize], keep: &[usize], width: usize) -> (Vec
             .enumerate()
             .filter_map(|(k, &i)| {
                 let min = cols[i].min?.max(width_of(cols[i].name));
-                (w[k] > min).then_some((k, w[k] - min))
+                (w[k] > min).then(|| (k, w[k] - min))
             })
             .max_by_key(|&(k, room)| (w[k], room, std::cmp::Reverse(k)))
         else {
