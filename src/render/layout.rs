@@ -374,11 +374,11 @@ fn with_comment(
     end: &str,
 ) -> String {
     let width = width.max(MIN_WIDTH);
-    let all = words(text);
-    let one_line = format!("{first}{}", all.join(" "));
+    let one_line = format!("{first}{text}");
     if width_of(&one_line) <= width {
         return one_line;
     }
+    let all = words(text);
     let (code, note) = comment(&all, marker);
     let mut out = fill(&spaced(code), width, first, rest, end, false);
     if let Some(note) = note {
