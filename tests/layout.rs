@@ -309,3 +309,21 @@ fn the_width_comes_from_columns_else_80() {
     let wide = diagnose_text(&file, 160, false);
     assert!(wide.lines().any(|l| width_of(l) > 100), "{wide}");
 }
+
+/// `sessions --full` keeps the whole query text, wrapped inside its column; the other columns
+/// keep their content whole.
+#[test]
+fn sessions_full_wraps_only_the_query_text() {
+    let snap = load(&path("mariadb-mdl-pileup"));
+    let r = sessions::build(&snap, &SessionFilter::default(), None, 8);
+    let text = sessions::human(&r, style(80), true);
+    assert_fits("sessions --full", &text, 80);
+    for s in &r.sessions {
+        assert!(
+            text.contains(&format!("│ {:<5} ┆ {} ", s.id, s.user)),
+            "{}: {text}",
+            s.id
+        );
+    }
+    insta::assert_snapshot!("sessions_full_80", text);
+}

@@ -154,23 +154,38 @@ fn group(sessions: &[&Session], by: GroupBy) -> Vec<Group> {
     v
 }
 
-/// `--full`: the whole query text, wrapped inside its column; every other column keeps its
-/// content width (ids, users, hosts and durations are never broken).
+/// `--full`: the whole query text, wrapped inside its column (the db, command and state may wrap
+/// too); ids, users, hosts and durations keep their content width and are never broken. Columns
+/// that do not fit are left out as in the other tables.
 fn full_table(rows: &[Vec<String>], style: Style) -> String {
     use comfy_table::{ColumnConstraint, Width};
-    let mut t = style.table();
-    t.set_header(SESSION_COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>());
-    for r in rows {
-        t.add_row(r.clone());
+    let mut cols = SESSION_COLUMNS;
+    for c in cols.iter_mut().filter(|c| c.name == "info") {
+        c.min = Some(20);
     }
-    for (i, col) in t.column_iter_mut().enumerate() {
-        if i + 1 < SESSION_COLUMNS.len() {
-            col.set_constraint(ColumnConstraint::ContentWidth);
-        } else {
-            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(12)));
+    let fit = layout::choose(style.width, &cols, rows);
+    let mut t = style.table();
+    t.set_header(fit.keep.iter().map(|&i| cols[i].name).collect::<Vec<_>>());
+    for r in rows {
+        t.add_row(fit.keep.iter().map(|&i| r[i].clone()).collect::<Vec<_>>());
+    }
+    for (k, col) in t.column_iter_mut().enumerate() {
+        match cols[fit.keep[k]].name {
+            "id" | "user" | "host" | "time" | "trx" => {
+                col.set_constraint(ColumnConstraint::ContentWidth);
+            }
+            "info" => {
+                col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(20)));
+            }
+            _ => {}
         }
     }
-    t.to_string()
+    let mut out = t.to_string();
+    if !fit.dropped.is_empty() {
+        out.push('\n');
+        out.push_str(&layout::dropped_note(style, &cols, &fit.dropped));
+    }
+    out
 }
 
 /// The human table. Pure.

@@ -189,13 +189,14 @@ pub fn tick(
 }
 
 /// `2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0
-/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s`. Pure.
+/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-` (`cause` is the id of the
+/// screen's cause line, `-` when there is none). Pure.
 pub fn line(ts: &str, snap: &Snapshot) -> String {
     let c = status::build(snap, 0).connections;
     let r = Rates::of(snap);
     let a = Activity::of(snap, &Thresholds::default());
     format!(
-        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s",
+        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s cause={}",
         c.threads_connected,
         c.max_connections,
         c.usage_pct,
@@ -206,6 +207,7 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
         a.sleeping,
         a.oldest_idle_s,
         a.longest_query_s,
+        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| escape(&id).into_owned()),
     )
 }
 
@@ -490,7 +492,7 @@ mod tests {
         );
         assert_eq!(
             line("2026-11-23T19:40:00Z", &snap),
-            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s"
+            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s cause=refused-connections"
         );
         let (idle, busy) = extremes(&snap);
         assert_eq!((idle.map(|s| s.id), busy.map(|s| s.id)), (Some(1), Some(2)));

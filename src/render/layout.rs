@@ -115,11 +115,21 @@ fn shrink(cols: &[Col], natural: &[usize], keep: &[usize], width: usize) -> (Vec
     (w, excess == 0)
 }
 
-/// A table that fits `style.width` on one line per row: cells cut with `…` where allowed,
-/// columns left out (named in a note under the table) when cutting is not enough. `rows` hold
-/// terminal-safe text already (escaped by the caller).
-pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
-    let width = style.width.max(MIN_WIDTH);
+/// Which columns of a table fit `width`, and how wide each kept one is.
+#[derive(Debug)]
+pub struct Fit {
+    /// Indexes of the kept columns, in order.
+    pub keep: Vec<usize>,
+    /// The width of each kept column.
+    pub widths: Vec<usize>,
+    /// Indexes of the columns left out.
+    pub dropped: Vec<usize>,
+}
+
+/// Measure the cells and decide: cut the truncatable columns down to their minimum, and when
+/// that is not enough leave columns out, empty ones first, then by rank.
+pub fn choose(width: usize, cols: &[Col], rows: &[Vec<String>]) -> Fit {
+    let width = width.max(MIN_WIDTH);
     let natural: Vec<usize> = cols
         .iter()
         .enumerate()
@@ -132,7 +142,6 @@ pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
         })
         .collect();
     let empty = |i: usize| rows.iter().all(|r| r.get(i).is_none_or(|s| s.is_empty()));
-    // Drop order: empty columns first (they say nothing), then by rank.
     let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop > 0).collect();
     order.sort_by_key(|&i| {
         (
@@ -157,31 +166,60 @@ pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
             None => break w,
         }
     };
+    dropped.sort_unstable();
+    Fit {
+        keep,
+        widths,
+        dropped,
+    }
+}
+
+/// The line under a table naming the columns left out (empty when none was).
+pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
+    if dropped.is_empty() {
+        return String::new();
+    }
+    let width = style.width.max(MIN_WIDTH);
+    let names: Vec<&str> = dropped.iter().map(|&i| cols[i].name).collect();
+    style.dim(&wrap(
+        &format!(
+            "(not shown at {width} columns: {}; a wider terminal or --format json shows all)",
+            names.join(", ")
+        ),
+        width,
+        "",
+        " ",
+    ))
+}
+
+/// A table that fits `style.width` on one line per row: cells cut with `…` where allowed,
+/// columns left out (named in a note under the table) when cutting is not enough. `rows` hold
+/// terminal-safe text already (escaped by the caller).
+pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
+    let chosen = choose(style.width, cols, rows);
     let mut t = style.table();
     t.set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(keep.iter().map(|&i| cols[i].name).collect::<Vec<_>>());
+    t.set_header(
+        chosen
+            .keep
+            .iter()
+            .map(|&i| cols[i].name)
+            .collect::<Vec<_>>(),
+    );
     for r in rows {
         t.add_row(
-            keep.iter()
-                .zip(&widths)
+            chosen
+                .keep
+                .iter()
+                .zip(&chosen.widths)
                 .map(|(&i, &w)| fit(r.get(i).map_or("", String::as_str), w))
                 .collect::<Vec<_>>(),
         );
     }
     let mut out = t.to_string();
-    if !dropped.is_empty() {
-        dropped.sort_unstable();
-        let names: Vec<&str> = dropped.iter().map(|&i| cols[i].name).collect();
+    if !chosen.dropped.is_empty() {
         out.push('\n');
-        out.push_str(&style.dim(&wrap(
-            &format!(
-                "(not shown at {width} columns: {}; a wider terminal or --format json shows all)",
-                names.join(", ")
-            ),
-            width,
-            "",
-            " ",
-        )));
+        out.push_str(&dropped_note(style, cols, &chosen.dropped));
     }
     out
 }
