@@ -400,10 +400,10 @@ fn target_line(target: &str, hostname: Option<&str>, account: &str) -> String {
 /// the state; the query is cut; ids, users, hosts, times, open transactions and the reason stay.
 const PLAN_COLUMNS: [Col; 10] = [
     Col::keep("id"),
-    Col::cut("user", 12, 0),
-    Col::cut("host", 16, 0),
+    Col::cut("user", 32, 0),
+    Col::cut("host", 21, 0),
     Col::cut("db", 8, 5),
-    Col::cut("command", 7, 3),
+    Col::whole("command", 3),
     Col::keep("time"),
     Col::cut("state", 10, 4),
     Col::whole("open trx", 1),
@@ -578,7 +578,7 @@ pub fn results_text(r: &KillReport, style: Style) -> String {
     if !not_killed.is_empty() {
         const COLUMNS: [Col; 4] = [
             Col::keep("id"),
-            Col::cut("user", 12, 0),
+            Col::cut("user", 32, 0),
             Col::keep("outcome"),
             Col::cut("detail", 16, 0),
         ];

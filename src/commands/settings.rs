@@ -315,7 +315,12 @@ pub fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style:
 /// One line per planned variable with what really happened, then the kills. Pure.
 pub fn result_text(r: &SettingsReport, server: &str, style: Style) -> String {
     if r.dry_run {
-        return format!("Dry run: nothing was changed on {}.", server_name(server));
+        return layout::wrap(
+            &format!("Dry run: nothing was changed on {}.", server_name(server)),
+            style.width,
+            "",
+            "  ",
+        );
     }
     let mut out = String::new();
     if !r.results.is_empty() {

@@ -137,10 +137,10 @@ pub fn id_list(ids: &[u64], max: usize) -> String {
 /// state and command columns are left out (see [`layout::fit_table`]).
 pub const SESSION_COLUMNS: [layout::Col; 9] = [
     layout::Col::keep("id"),
-    layout::Col::cut("user", 12, 0),
-    layout::Col::cut("host", 16, 0),
+    layout::Col::cut("user", 32, 0),
+    layout::Col::cut("host", 21, 0),
     layout::Col::cut("db", 8, 5),
-    layout::Col::cut("command", 7, 3),
+    layout::Col::whole("command", 3),
     layout::Col::keep("time"),
     layout::Col::cut("state", 10, 4),
     layout::Col::whole("trx", 6),

@@ -96,16 +96,17 @@ fn table_width(widths: &[usize]) -> usize {
 fn shrink(cols: &[Col], natural: &[usize], keep: &[usize], width: usize) -> (Vec<usize>, bool) {
     let mut w: Vec<usize> = keep.iter().map(|&i| natural[i]).collect();
     let mut excess = table_width(&w).saturating_sub(width);
-    // Cut the widest truncatable columns first, so that the cut is shared fairly.
+    // Cut the columns that may be left out before those that may not (the query before the
+    // user), the widest first, so that a cut is shared fairly among them.
     while excess > 0 {
         let Some((k, _)) = keep
             .iter()
             .enumerate()
             .filter_map(|(k, &i)| {
                 let min = cols[i].min?.max(width_of(cols[i].name));
-                (w[k] > min).then(|| (k, w[k] - min))
+                (w[k] > min).then(|| (k, cols[i].drop > 0))
             })
-            .max_by_key(|&(k, room)| (w[k], room, std::cmp::Reverse(k)))
+            .max_by_key(|&(k, optional)| (optional, w[k], std::cmp::Reverse(k)))
         else {
             break;
         };
