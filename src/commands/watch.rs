@@ -499,6 +499,46 @@ mod tests {
     }
 
     #[test]
+    fn the_cause_line_is_judged_again_at_every_refresh() {
+        let mut base = fixtures::mariadb();
+        fixtures::with_sessions(&mut base, vec![]);
+        let quiet = tick(&base, &base.status, base.status.clone(), Vec::new(), 2.0);
+        assert_eq!(cause(&quiet), None);
+        let history: VecDeque<u64> = [1].into_iter().collect();
+        let at = SystemTime::UNIX_EPOCH;
+        let screen = |s: &Snapshot| {
+            frame(
+                s,
+                &history,
+                Duration::from_secs(2),
+                "h:1",
+                Style::plain(),
+                at,
+            )
+        };
+        assert!(
+            screen(&quiet).contains("Cause        none: nothing points to a connection shortage"),
+            "{}",
+            screen(&quiet)
+        );
+        // The next refresh reads 140 sessions idle for an hour: the cause line follows.
+        let idle: Vec<Session> = (1..=140)
+            .map(|i| session(i, "app", "10.0.0.1", "Sleep", 3600 + i, "", None))
+            .collect();
+        let mut now = base.status.clone();
+        now.insert("threads_connected".into(), "141".into());
+        let busy = tick(&base, &base.status, now, idle, 2.0);
+        let (id, title) = cause(&busy).expect("a cause");
+        let text = screen(&busy);
+        assert!(text.contains(&format!("Cause        {id}: ")), "{text}");
+        assert!(
+            text.contains(&format!("Cause        {id}: {title}\n")),
+            "{text}"
+        );
+        assert!(line("t", &busy).ends_with(&format!(" cause={id}")));
+    }
+
+    #[test]
     fn the_screen_never_passes_control_characters_through() {
         let mut base = fixtures::mariadb();
         let title = "a\x1b]0;pwned\x07";
