@@ -434,15 +434,6 @@ fn with_comment(
     out
 }
 
-/// A table built elsewhere (with `style.table()`), kept as is: every line is cut to the width,
-/// for the rare table whose cells cannot be measured first.
-pub fn clip_lines(text: &str, width: usize) -> String {
-    text.lines()
-        .map(|l| fit(l, width.max(MIN_WIDTH)))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
