@@ -218,11 +218,12 @@ pub fn rates_line(r: &Rates, style: Style) -> String {
     row(
         "Rates",
         &format!(
-            "{} connections/s, {} aborted clients/s, {} aborted connects/s, {} refused/s ({window})",
+            "{}{g}connections/s, {}{g}aborted{g}clients/s, {}{g}aborted{g}connects/s, {}{g}refused/s ({window})",
             format_args!("{:.1}", r.connections_per_s),
             format_args!("{:.2}", r.aborted_clients_per_s),
             format_args!("{:.2}", r.aborted_connects_per_s),
             format_args!("{:.2}", r.refused_per_s),
+            g = layout::GLUE,
         ),
         style.width,
     )
