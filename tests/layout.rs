@@ -327,3 +327,22 @@ fn sessions_full_wraps_only_the_query_text() {
     }
     insta::assert_snapshot!("sessions_full_80", text);
 }
+
+/// A server that refused conncheck itself (ERROR 1040): the report still fits 80 columns.
+#[test]
+fn a_refused_report_fits_80_columns() {
+    use conncheck::exit::{AppError, ErrorKind};
+    let target = "orders-prod.cluster-xyz.eu-west-1.rds.amazonaws.com:3306";
+    let err = AppError::new(
+        ErrorKind::ServerFull,
+        "ERROR 1040 (08004): Too many connections",
+    );
+    let snap = conncheck::snapshot::read::refused(target, &err, Some(33062));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refused.json");
+    std::fs::write(&file, serde_json::to_string(&snap).unwrap()).unwrap();
+    let text = diagnose_text(&file, 80, false);
+    assert_fits("refused diagnose", &text, 80);
+    assert!(text.contains("server-full"), "{text}");
+    insta::assert_snapshot!("diagnose_refused_80", text);
+}
