@@ -68,6 +68,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             break
         }
         'conncheck;status' {
+            [CompletionResult]::new('--sample', '--sample', [CompletionResultType]::ParameterName, 'Read global status twice this far apart for the connection, abort and refusal rates (0 = one reading; the rates are then averages since the server started)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'How many client groups (user@host) to list')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')

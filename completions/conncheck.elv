@@ -64,6 +64,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'conncheck;status'= {
+            cand --sample 'Read global status twice this far apart for the connection, abort and refusal rates (0 = one reading; the rates are then averages since the server started)'
             cand --format 'Output format'
             cand --top 'How many client groups (user@host) to list'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'

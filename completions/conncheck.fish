@@ -68,6 +68,7 @@ complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "watch" -d 'Live
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "man" -d 'Write the man pages into a directory'
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l sample -d 'Read global status twice this far apart for the connection, abort and refusal rates (0 = one reading; the rates are then averages since the server started)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'Versioned JSON (see the README for the schema)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l top -d 'How many client groups (user@host) to list' -r

@@ -39,9 +39,10 @@ Examples:
   conncheck --targets fleet.txt check --format json";
 
 const WATCH_AFTER_HELP: &str = "\
-On a terminal the screen is redrawn every --interval; press q (or Ctrl-C) to quit. Otherwise one
+On a terminal the screen is redrawn every --interval (usage, history, rates, the cause line: the
+top finding judged again at each refresh, top clients); press q (or Ctrl-C) to quit. Otherwise one
 line per sample is printed, for logs:
-  2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0 refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s
+  2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0 refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-
 A lost connection is shown and retried after 1s, 2s, 4s ... (at most 30s) instead of ending the run.
 
 Examples:
@@ -284,6 +285,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Read global status twice this far apart for the connection, abort and refusal rates
+    /// (0 = one reading; the rates are then averages since the server started).
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
+    pub sample: Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -471,3 +471,59 @@ fn trx_older_than_kills_by_transaction_age() {
         .unwrap();
     assert_eq!(v1, Some(0));
 }
+
+/// Issue 11: at 80 columns a kill plan is one line per session (the query text is cut with `…`,
+/// columns that cannot fit are named under the table), and no line is wider than the terminal.
+#[test]
+fn an_80_column_kill_plan_is_one_line_per_session() {
+    let s = Server::shared();
+    let user = "kt_a_rather_long_reporting_user";
+    s.create_user(user, "pw", "USAGE");
+    let busy: Vec<_> = (0..4)
+        .map(|i| {
+            s.background_query(
+                user,
+                "pw",
+                &format!(
+                    "SELECT SLEEP(30) AS a_long_alias_{i}, 'a long string literal that makes the query text far wider than the terminal'"
+                ),
+            )
+        })
+        .collect();
+    s.wait_until("4 busy", Duration::from_secs(10), |c| {
+        c.query_first::<u64, _>(format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER='{user}' AND COMMAND='Query'"
+        ))
+        .unwrap()
+            == Some(4)
+    });
+    let out = s
+        .conncheck("root", "")
+        .env("COLUMNS", "80")
+        .args([
+            "kill-long",
+            "--longer-than",
+            "0s",
+            "--match-user",
+            user,
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    drop(busy);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for l in text.lines() {
+        assert!(
+            l.chars().count() <= 80,
+            "{} columns: {l}\n{text}",
+            l.chars().count()
+        );
+    }
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('│') && l.contains(user))
+        .collect();
+    assert_eq!(rows.len(), 4, "one line per session:\n{text}");
+    assert!(rows.iter().all(|r| r.contains('…')), "{text}");
+}

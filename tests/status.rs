@@ -282,3 +282,55 @@ fn a_full_server_refuses_ordinary_accounts_and_admits_admins_through_the_reserve
         .assert()
         .code(1);
 }
+
+/// Issue 11: status shows connection, abort and refusal rates measured over its sample while a
+/// client connects in a loop, and averages since startup with `--sample 0`.
+#[test]
+fn status_shows_rates_over_its_sample() {
+    let s = Server::start(ServerOpts::default());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (stop, url) = (stop.clone(), s.url("root", ""));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap());
+            }
+        })
+    };
+    let out = s
+        .conncheck("root", "")
+        .args(["status", "--sample", "1s", "--format", "json"])
+        .output()
+        .unwrap();
+    let human = s
+        .conncheck("root", "")
+        .args(["status", "--sample", "500ms"])
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+    let v = json_ok(&out);
+    let r = &v["rates"];
+    assert_eq!(r["since_startup"], false, "{r}");
+    assert!(r["sample_s"].as_f64().unwrap() >= 1.0, "{r}");
+    assert!(r["connections_per_s"].as_f64().unwrap() >= 1.0, "{r}");
+    for field in [
+        "aborted_clients_per_s",
+        "aborted_connects_per_s",
+        "refused_per_s",
+    ] {
+        assert!(r[field].as_f64().is_some(), "{field}: {r}");
+    }
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("connections/s"), "{text}");
+    assert!(text.contains("aborted clients/s"), "{text}");
+    assert!(text.contains("(over 0.5s)"), "{text}");
+
+    let once = s
+        .conncheck("root", "")
+        .args(["status", "--sample", "0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&once.stdout);
+    assert!(text.contains("(averages since startup)"), "{text}");
+}

@@ -56,6 +56,10 @@ pub struct Rates {
     pub aborted_connects_per_s: f64,
     pub refused_per_s: f64,
     pub threads_created_per_s: f64,
+    /// Clients that went away without closing (Aborted_clients) per second.
+    pub aborted_clients_per_s: f64,
+    /// True when there was no sample: the rates are averages since the server started.
+    pub since_startup: bool,
 }
 
 impl Rates {
@@ -68,6 +72,8 @@ impl Rates {
             aborted_connects_per_s: rate("aborted_connects"),
             refused_per_s: rate("connection_errors_max_connections"),
             threads_created_per_s: rate("threads_created"),
+            aborted_clients_per_s: rate("aborted_clients"),
+            since_startup: snap.status_after.is_none() || snap.sample_s <= 0.0,
         }
     }
 }
@@ -382,25 +388,27 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
     if snap.refused.is_none() {
         out.push_str(&status::header(&status::build(snap, 0), style));
         if let Some(rates) = &r.rates {
-            let window = if rates.sample_s > 0.0 {
-                format!("over {:.1}s", rates.sample_s)
-            } else {
-                "lifetime average".to_string()
-            };
-            out.push_str(&format!(
-                "Rates        {:.1} connections/s, {:.2} aborted connects/s, {:.2} refused/s ({window})\n",
-                rates.connections_per_s, rates.aborted_connects_per_s, rates.refused_per_s
-            ));
+            out.push_str(&status::rates_line(rates, style));
         }
         out.push('\n');
     } else {
         out.push_str(&format!(
             "{}\n{}\n\n",
-            render::server_line(&r.target, None, ""),
-            style.red(&format!(
-                "{} refused conncheck: ERROR 1040 Too many connections",
-                escape(&r.target)
-            ))
+            render::layout::wrap(
+                &render::server_line(&r.target, None, ""),
+                style.width,
+                "",
+                "  "
+            ),
+            render::layout::wrap(
+                &style.red(&format!(
+                    "{} refused conncheck: ERROR 1040 Too many connections",
+                    escape(&r.target)
+                )),
+                style.width,
+                "",
+                "  "
+            )
         ));
     }
     out.push_str(&verdict_text(r, style));
@@ -411,7 +419,13 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
         verbose,
     ));
     for n in &r.notes {
-        out.push_str(&format!("\n{} {}", style.dim("note:"), prose(n)));
+        out.push('\n');
+        out.push_str(&render::layout::wrap(
+            &format!("{} {}", style.dim("note:"), prose(n)),
+            style.width,
+            "",
+            "  ",
+        ));
     }
     out
 }

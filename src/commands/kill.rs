@@ -16,6 +16,7 @@ use crate::exit::{self, AppError, ErrorKind};
 use crate::filter::SessionFilter;
 use crate::remedy::execute::{self, KillDialect, KillResult, Outcome, Reconnect, ServerLink};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
+use crate::render::layout::{self, Col};
 use crate::render::{self, Style};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
@@ -208,7 +209,7 @@ impl KillSession<'_> {
             let plan = plan::plan(&snap, &self.criteria);
             let hostname = snap.variables.get("hostname").filter(|h| !h.is_empty());
             if self.args.repeat.is_some() && self.args.format == Format::Table {
-                render::print(&format!("--- round {round} ---"))?;
+                render::print(&round_header(round, SystemTime::now()))?;
             }
             if self.args.format == Format::Table {
                 render::print(&plan_text(&plan, &snap, self.style))?;
@@ -302,6 +303,14 @@ impl KillSession<'_> {
     }
 }
 
+/// `--- round 3 at 2026-11-23T19:40:00Z ---`: which round of `--repeat`, and when.
+fn round_header(round: u64, at: SystemTime) -> String {
+    format!(
+        "--- round {round} at {} ---",
+        humantime::format_rfc3339_seconds(at)
+    )
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -387,74 +396,114 @@ fn target_line(target: &str, hostname: Option<&str>, account: &str) -> String {
     )
 }
 
-/// The plan as a table with its summary: one line per session, every server string escaped.
+/// The kill plan's columns: at 80 columns empty ones go first, then the db, the command and
+/// the state; the query is cut; ids, users, hosts, times, open transactions and the reason stay.
+const PLAN_COLUMNS: [Col; 10] = [
+    Col::keep("id"),
+    Col::cut("user", 32, 0),
+    Col::cut("host", 21, 0),
+    Col::cut("db", 8, 5),
+    Col::whole("command", 3),
+    Col::keep("time"),
+    Col::cut("state", 10, 4),
+    Col::whole("open trx", 1),
+    Col::cut("query", 12, 2),
+    Col::whole("why", 6),
+];
+
+/// The plan as a table with its summary: one line per session at any width (columns give way,
+/// see [`PLAN_COLUMNS`]), every server string escaped.
 pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
-    let mut out = target_line(
-        &snap.target,
-        snap.variables.get("hostname").map(String::as_str),
-        &snap.access.user,
+    let mut out = layout::wrap(
+        &target_line(
+            &snap.target,
+            snap.variables.get("hostname").map(String::as_str),
+            &snap.access.user,
+        ),
+        style.width,
+        "",
+        "  ",
     );
     out.push('\n');
     if plan.victims.is_empty() {
-        out.push_str(&format!(
+        let mut nothing = format!(
             "Nothing to kill: no session matches ({}) among {} sessions.",
             text::escape(&plan.criteria.join(", ")),
             plan.total_sessions
-        ));
+        );
         if !plan.protected.is_empty() {
-            out.push_str(&format!(
+            nothing.push_str(&format!(
                 " {} protected session(s) were left alone.",
                 plan.protected.len()
             ));
         }
+        out.push_str(&layout::wrap(&nothing, style.width, "", "  "));
         return out;
     }
-    out.push_str(&format!("{} {}\n", style.bold("Plan:"), plan.summary()));
-    out.push_str(&format!(
-        "Criteria: {}\n",
-        text::escape(&plan.criteria.join(", "))
+    out.push_str(&layout::wrap(
+        &format!("{} {}", style.bold("Plan:"), plan.summary()),
+        style.width,
+        "",
+        "  ",
     ));
-    let mut t = style.table();
+    out.push('\n');
+    out.push_str(&layout::wrap(
+        &format!("Criteria: {}", text::escape(&plan.criteria.join(", "))),
+        style.width,
+        "",
+        "  ",
+    ));
+    out.push('\n');
+    let rows: Vec<Vec<String>> = plan
+        .victims
+        .iter()
+        .map(|v| {
+            vec![
+                v.id.to_string(),
+                text::snippet(&v.user, 32),
+                text::snippet(&v.host, 40),
+                text::snippet(v.db.as_deref().unwrap_or_default(), 24),
+                text::snippet(&v.command, 20),
+                render::secs(v.time_s),
+                text::snippet(&v.state, 30),
+                v.trx_age_s
+                    .map(|a| {
+                        format!(
+                            "{} ({} rows)",
+                            render::secs(a),
+                            v.trx_rows_modified.unwrap_or(0)
+                        )
+                    })
+                    .unwrap_or_default(),
+                render::snippet(v.info.as_deref(), 40),
+                text::escape(&v.reason).into_owned(),
+            ]
+        })
+        .collect();
     // One line per session, whatever the width: a wrapped row is easy to misread.
-    t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-    t.set_header(vec![
-        "id", "user", "host", "db", "command", "time", "state", "open trx", "query", "why",
-    ]);
-    for v in &plan.victims {
-        t.add_row(vec![
-            v.id.to_string(),
-            text::snippet(&v.user, 32),
-            text::snippet(&v.host, 40),
-            text::snippet(v.db.as_deref().unwrap_or_default(), 24),
-            text::snippet(&v.command, 20),
-            render::secs(v.time_s),
-            text::snippet(&v.state, 30),
-            v.trx_age_s
-                .map(|a| {
-                    format!(
-                        "{} ({} rows)",
-                        render::secs(a),
-                        v.trx_rows_modified.unwrap_or(0)
-                    )
-                })
-                .unwrap_or_default(),
-            render::snippet(v.info.as_deref(), 40),
-            text::escape(&v.reason).into_owned(),
-        ]);
-    }
-    out.push_str(&format!("{t}\n"));
+    out.push_str(&format!(
+        "{}\n",
+        layout::fit_table(style, &PLAN_COLUMNS, &rows)
+    ));
     let own = snap.access.user.split('@').next().unwrap_or("");
     let others = plan.victims.iter().filter(|v| v.user != own).count();
     if others > 0 && !snap.access.privileges.can_kill_others() && !snap.server.rds {
-        out.push_str(&style.yellow(&format!(
-            "Warning: {others} of these belong to other accounts and {} lacks CONNECTION_ADMIN/SUPER: those kills will be denied.\n",
-            text::escape(&snap.access.user)
-        )));
+        out.push_str(&layout::wrap(
+            &style.yellow(&format!(
+                "Warning: {others} of these belong to other accounts and {} lacks CONNECTION_ADMIN/SUPER: those kills will be denied.",
+                text::escape(&snap.access.user)
+            )),
+            style.width,
+            "",
+            "  ",
+        ));
+        out.push('\n');
     }
     out
 }
 
-fn results_text(r: &KillReport, style: Style) -> String {
+/// The result of a round for people. Pure.
+pub fn results_text(r: &KillReport, style: Style) -> String {
     if r.plan.victims.is_empty() {
         return String::new();
     }
@@ -471,13 +520,24 @@ fn results_text(r: &KillReport, style: Style) -> String {
                 x.error.as_deref().unwrap_or("unknown error")
             ),
         };
-        out.push_str(&format!(
-            "Reconnect: lost the connection while {}; {}.\n",
-            text::escape(&x.during),
-            text::escape(&what)
+        out.push_str(&layout::wrap(
+            &format!(
+                "Reconnect: lost the connection while {}; {}.",
+                text::escape(&x.during),
+                text::escape(&what)
+            ),
+            style.width,
+            "",
+            "  ",
         ));
+        out.push('\n');
     }
-    let mut line = format!("{} {} killed", style.bold("Result:"), c.killed,);
+    let mut line = format!(
+        "{} {}{}killed",
+        style.bold("Result:"),
+        c.killed,
+        layout::GLUE
+    );
     if c.confirmed_after_reconnect > 0 {
         line.push_str(&format!(
             " ({} {})",
@@ -485,8 +545,10 @@ fn results_text(r: &KillReport, style: Style) -> String {
             execute::CONFIRMED_AFTER_RECONNECT
         ));
     }
+    // A count stays on the line of what it counts.
+    let g = layout::GLUE;
     line.push_str(&format!(
-        ", {} already gone, {} skipped (changed since the plan), {} denied, {} errors",
+        ", {}{g}already gone, {}{g}skipped (changed since the plan), {}{g}denied, {}{g}errors",
         c.gone, c.skipped_changed, c.denied, c.errors
     ));
     for (n, what) in [
@@ -495,13 +557,18 @@ fn results_text(r: &KillReport, style: Style) -> String {
         (c.not_attempted, "not attempted"),
     ] {
         if n > 0 {
-            line.push_str(&format!(", {n} {what}"));
+            line.push_str(&format!(", {n}{}{what}", layout::GLUE));
         }
     }
-    out.push_str(&line);
+    out.push_str(&layout::wrap(&line, style.width, "", "  "));
     out.push_str(&format!(
         "\n{}\n",
-        target_line(&r.target, r.server_hostname.as_deref(), &r.account)
+        layout::wrap(
+            &target_line(&r.target, r.server_hostname.as_deref(), &r.account),
+            style.width,
+            "",
+            "  "
+        )
     ));
     let not_killed: Vec<&KillResult> = r
         .results
@@ -509,21 +576,41 @@ fn results_text(r: &KillReport, style: Style) -> String {
         .filter(|x| x.outcome != Outcome::Killed)
         .collect();
     if !not_killed.is_empty() {
-        let mut t = style.table();
-        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-        t.set_header(vec!["id", "user", "outcome", "detail"]);
-        for x in not_killed {
-            t.add_row(vec![
-                x.id.to_string(),
-                text::snippet(&x.user, 32),
-                serde_json::to_value(x.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                text::snippet(x.error.as_deref().unwrap_or_default(), 120),
-            ]);
-        }
-        out.push_str(&format!("{t}\n"));
+        const COLUMNS: [Col; 4] = [
+            Col::keep("id"),
+            Col::cut("user", 32, 0),
+            Col::keep("outcome"),
+            Col::cut("detail", 16, 0),
+        ];
+        let rows: Vec<Vec<String>> = not_killed
+            .into_iter()
+            .map(|x| {
+                vec![
+                    x.id.to_string(),
+                    text::snippet(&x.user, 32),
+                    serde_json::to_value(x.outcome)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    text::snippet(x.error.as_deref().unwrap_or_default(), 120),
+                ]
+            })
+            .collect();
+        out.push_str(&format!("{}\n", layout::fit_table(style, &COLUMNS, &rows)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeat_rounds_say_when_they_ran() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_462_800);
+        assert_eq!(
+            round_header(3, at),
+            "--- round 3 at 2026-11-23T19:40:00Z ---"
+        );
+    }
 }

@@ -152,7 +152,7 @@ impl<R> Outcome<R> {
 pub fn render_outcomes<R: Serialize>(
     outcomes: &[Outcome<R>],
     format: Format,
-    top_header: &str,
+    top_header: &'static str,
     style: Style,
     row: impl Fn(&R) -> Row,
 ) -> String {

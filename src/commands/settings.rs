@@ -13,7 +13,7 @@ use crate::exit::{self, AppError, ErrorKind};
 use crate::remedy::execute::{self, KillDialect, KillResult};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
 use crate::remedy::settings::{self, Applied, ChangeOutcome, ChangeResult, Persist, SettingsPlan};
-use crate::render::{self, Style};
+use crate::render::{self, Style, layout};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
 use crate::text::{escape, prose};
@@ -241,10 +241,14 @@ fn change_failure(results: &[ChangeResult], first: AppError) -> AppError {
     .hint("the changed values stay in effect: set them back by hand if the change must be all or nothing")
 }
 
-fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style: Style) -> String {
+/// The plan for people. Pure.
+pub fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style: Style) -> String {
     let mut out = String::new();
     out.push_str(&format!("{}\n", style.bold("Plan:")));
-    out.push_str(&format!("  {server}\n"));
+    out.push_str(&format!(
+        "{}\n",
+        layout::wrap(server, style.width, "  ", "    ")
+    ));
     for c in &p.changes {
         out.push_str(&format!(
             "  {}: {} -> {}\n",
@@ -253,14 +257,13 @@ fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style: Sty
             escape(&c.new)
         ));
     }
+    let width = style.width;
+    let para = |text: &str| format!("{}\n", layout::wrap(text, width, "  ", "    "));
     for n in &p.notes {
-        out.push_str(&format!("  {}\n", prose(n)));
+        out.push_str(&para(&prose(n)));
     }
     for w in &p.warnings {
-        out.push_str(&format!(
-            "  {}\n",
-            style.yellow(&format!("Warning: {}", prose(w)))
-        ));
+        out.push_str(&para(&style.yellow(&format!("Warning: {}", prose(w)))));
     }
     match &p.persist {
         Persist::No => {
@@ -268,42 +271,63 @@ fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style: Sty
         }
         Persist::SetPersist => out.push_str("  Persisted with SET PERSIST (mysqld-auto.cnf).\n"),
         Persist::Snippet(s) => {
-            out.push_str("  This server has no SET PERSIST: add this to my.cnf to keep the change after a restart:\n");
+            out.push_str(&para("This server has no SET PERSIST: add this to my.cnf to keep the change after a restart:"));
             for l in s.lines() {
                 out.push_str(&format!("    {}\n", escape(l)));
             }
         }
     }
     if let Some(b) = &p.blocked {
-        out.push_str(&format!(
-            "  {}\n",
-            style.red(&format!("Blocked: {}", prose(b)))
-        ));
+        out.push_str(&para(&style.red(&format!("Blocked: {}", prose(b)))));
     }
-    out.push_str(&format!("  SQL: {}\n", escape(&p.statements().join("; "))));
+    out.push_str(&format!(
+        "{}\n",
+        layout::sql(
+            &escape(&p.statements().join("; ")),
+            width,
+            "  SQL: ",
+            "       "
+        )
+    ));
     if let Some(k) = kill {
-        out.push_str(&format!("\nAlso (--kill-existing): {}\n", k.summary()));
+        out.push_str(&format!(
+            "\n{}\n",
+            layout::wrap(
+                &format!("Also (--kill-existing): {}", k.summary()),
+                width,
+                "",
+                "  "
+            )
+        ));
         for v in &k.victims {
-            out.push_str(&format!(
-                "  {} {}@{} idle {}\n",
+            out.push_str(&para(&format!(
+                "{} {}@{} idle {}",
                 v.id,
                 escape(&v.user),
                 escape(&v.host),
                 render::secs(v.time_s)
-            ));
+            )));
         }
     }
     out
 }
 
 /// One line per planned variable with what really happened, then the kills. Pure.
-fn result_text(r: &SettingsReport, server: &str, style: Style) -> String {
+pub fn result_text(r: &SettingsReport, server: &str, style: Style) -> String {
     if r.dry_run {
-        return format!("Dry run: nothing was changed on {}.", server_name(server));
+        return layout::wrap(
+            &format!("Dry run: nothing was changed on {}.", server_name(server)),
+            style.width,
+            "",
+            "  ",
+        );
     }
     let mut out = String::new();
     if !r.results.is_empty() {
-        out.push_str(&format!("Result ({server}):\n"));
+        out.push_str(&format!(
+            "{}\n",
+            layout::wrap(&format!("Result ({server}):"), style.width, "", "  ")
+        ));
     }
     for c in &r.results {
         let line = match c.outcome {
@@ -329,7 +353,10 @@ fn result_text(r: &SettingsReport, server: &str, style: Style) -> String {
                 escape(c.error.as_deref().unwrap_or("error"))
             ),
         };
-        out.push_str(&format!("  {line}\n"));
+        out.push_str(&format!(
+            "{}\n",
+            layout::wrap(&line, style.width, "  ", "    ")
+        ));
     }
     if !r.kill_results.is_empty() {
         let killed = r
@@ -429,7 +456,11 @@ mod tests {
                 ChangeOutcome::Failed,
             ),
         ]);
-        let text = result_text(&r, "Server: h:1 as root@localhost", Style::plain());
+        let text = result_text(
+            &r,
+            "Server: h:1 as root@localhost",
+            Style::plain().with_width(200),
+        );
         assert!(
             text.contains("Result (Server: h:1 as root@localhost):\n"),
             "{text}"

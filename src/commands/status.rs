@@ -6,6 +6,7 @@ use crate::cli::{Format, StatusArgs};
 use crate::clients::{ClientGroup, group_clients};
 use crate::connect::{self, ConnectOptions, Connection};
 use crate::exit::{self, AppError};
+use crate::render::layout::{self, Col};
 use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
@@ -13,6 +14,7 @@ use crate::snapshot::{Flavor, Route, Snapshot};
 use crate::text::escape;
 
 use super::Context;
+use super::diagnose::Rates;
 use super::multi::{self, Outcome, Target};
 
 /// Bumped when a field of the status JSON changes meaning or disappears.
@@ -25,6 +27,9 @@ pub struct StatusReport {
     pub server: ServerSummary,
     pub account: AccountSummary,
     pub connections: ConnectionSummary,
+    /// Connection, abort and refusal rates over the `--sample` (averages since startup with
+    /// `--sample 0`).
+    pub rates: Rates,
     pub clients: Vec<ClientGroup>,
 }
 
@@ -72,7 +77,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
         return run_many(ctx, args, &list);
     }
     let (mut conn, opts) = ctx.connect()?;
-    let snap = read_for_status(&mut conn, &opts)?;
+    let snap = read_for_status(&mut conn, &opts, args.sample)?;
     let report = build(&snap, args.top);
     let text = match args.format {
         Format::Json => render::json(&report),
@@ -82,12 +87,17 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// What `status` reads: one round trip for variables and status, one for the processlist.
-fn read_for_status(conn: &mut Connection, opts: &ConnectOptions) -> Result<Snapshot, AppError> {
+/// What `status` reads: one round trip for variables and status, one for the processlist, and
+/// with a `--sample` one more for the second status reading the rates come from.
+fn read_for_status(
+    conn: &mut Connection,
+    opts: &ConnectOptions,
+    sample: std::time::Duration,
+) -> Result<Snapshot, AppError> {
     read::read(
         conn,
         ReadOptions {
-            sample: std::time::Duration::ZERO,
+            sample,
             transactions: false,
             server_memory: None,
             local: opts.is_local(),
@@ -100,7 +110,7 @@ fn run_many(ctx: &Context, args: &StatusArgs, list: &[Target]) -> anyhow::Result
     let outcomes = multi::run_all(list, usize::from(ctx.conn.jobs), |t| {
         let r = t.opts.clone().and_then(|opts| {
             let mut conn = connect::open(&opts)?;
-            read_for_status(&mut conn, &opts).map(|snap| build(&snap, args.top))
+            read_for_status(&mut conn, &opts, args.sample).map(|snap| build(&snap, args.top))
         });
         Outcome::of(t, r)
     });
@@ -174,28 +184,78 @@ pub fn build(snap: &Snapshot, top: usize) -> StatusReport {
             interactive_timeout: snap.var_u64("interactive_timeout").unwrap_or(0),
             max_user_connections: snap.var_u64("max_user_connections").unwrap_or(0),
         },
+        rates: Rates::of(snap),
         clients,
     }
 }
 
+/// One labelled line of the header (`Peak         …`), wrapped under its text at `width`.
+fn row(label: &str, text: &str, width: usize) -> String {
+    let pad = format!("{label:<13}");
+    format!(
+        "{}\n",
+        layout::wrap(
+            &format!("{pad}{text}"),
+            width,
+            "",
+            &" ".repeat(layout::width_of(&pad))
+        )
+    )
+}
+
+/// Glue `name value` so that a wrapped line never separates a counter from its number.
+fn pair(name: &str, value: impl std::fmt::Display) -> String {
+    format!("{name}{}{value}", layout::GLUE)
+}
+
+/// `Rates        2.5 connections/s, …`: the `Rates` line of `status`, `diagnose` and `watch`.
+pub fn rates_line(r: &Rates, style: Style) -> String {
+    let window = if r.since_startup {
+        "averages since startup".to_string()
+    } else {
+        format!("over {:.1}s", r.sample_s)
+    };
+    row(
+        "Rates",
+        &format!(
+            "{}{g}connections/s, {}{g}aborted{g}clients/s, {}{g}aborted{g}connects/s, {}{g}refused/s ({window})",
+            format_args!("{:.1}", r.connections_per_s),
+            format_args!("{:.2}", r.aborted_clients_per_s),
+            format_args!("{:.2}", r.aborted_connects_per_s),
+            format_args!("{:.2}", r.refused_per_s),
+            g = layout::GLUE,
+        ),
+        style.width,
+    )
+}
+
 /// The header lines shared by `status` and `diagnose`: which server and account, then the
-/// numbers. Every server-provided string is escaped (see [`crate::text`]).
+/// numbers, each wrapped under its label at the style's width (a counter and its number stay
+/// on one line). Every server-provided string is escaped (see [`crate::text`]).
 pub fn header(r: &StatusReport, style: Style) -> String {
     let c = &r.connections;
+    let width = style.width;
     let mut out = String::new();
-    out.push_str(&render::server_line(
-        &r.target,
-        r.server.hostname.as_deref(),
-        &r.account.user,
+    out.push_str(&layout::wrap(
+        &render::server_line(&r.target, r.server.hostname.as_deref(), &r.account.user),
+        width,
+        "",
+        "  ",
     ));
     out.push('\n');
-    out.push_str(&format!(
-        "{} {}, up {}{}\n",
-        style.bold(r.server.flavor.name()),
-        escape(&r.server.version),
-        render::secs(r.server.uptime_s),
-        if r.server.rds { " (Amazon RDS)" } else { "" }
+    out.push_str(&layout::wrap(
+        &format!(
+            "{} {}, up {}{}",
+            style.bold(r.server.flavor.name()),
+            escape(&r.server.version),
+            render::secs(r.server.uptime_s),
+            if r.server.rds { " (Amazon RDS)" } else { "" }
+        ),
+        width,
+        "",
+        "  ",
     ));
+    out.push('\n');
     let pct = format!("{:.0}%", c.usage_pct);
     let pct = if c.usage_pct >= 90.0 {
         style.red(&pct)
@@ -204,40 +264,71 @@ pub fn header(r: &StatusReport, style: Style) -> String {
     } else {
         style.green(&pct)
     };
-    out.push_str(&format!(
-        "Connections  {} {pct}  {} of max_connections {} ({} free), {} running\n",
-        render::usage_bar(c.usage_pct, 30),
-        c.threads_connected,
-        c.max_connections,
-        c.free.max(0),
-        c.threads_running,
+    // The bar gives way first: 30 marks from 100 columns, 20 below.
+    let bar = if width >= 100 { 30 } else { 20 };
+    out.push_str(&row(
+        "Connections",
+        &format!(
+            "{} {pct}  {} of {} ({} free), {} running",
+            render::usage_bar(c.usage_pct, bar),
+            c.threads_connected,
+            pair("max_connections", c.max_connections),
+            c.free.max(0),
+            c.threads_running,
+        ),
+        width,
     ));
-    out.push_str(&format!(
-        "Peak         Max_used_connections {}{}\n",
-        c.max_used_connections,
-        c.max_used_connections_time
-            .as_ref()
-            .map(|t| format!(" (at {})", escape(t)))
-            .unwrap_or_default()
+    out.push_str(&row(
+        "Peak",
+        &format!(
+            "{}{}",
+            pair("Max_used_connections", c.max_used_connections),
+            c.max_used_connections_time
+                .as_ref()
+                .map(|t| format!(" (at {})", escape(t)))
+                .unwrap_or_default()
+        ),
+        width,
     ));
-    out.push_str(&format!(
-        "Refusals     Connection_errors_max_connections {}, Aborted_connects {}, Aborted_clients {}\n",
-        c.connection_errors_max_connections, c.aborted_connects, c.aborted_clients
+    out.push_str(&row(
+        "Refusals",
+        &format!(
+            "{}, {}, {}",
+            pair(
+                "Connection_errors_max_connections",
+                c.connection_errors_max_connections
+            ),
+            pair("Aborted_connects", c.aborted_connects),
+            pair("Aborted_clients", c.aborted_clients)
+        ),
+        width,
     ));
-    out.push_str(&format!(
-        "Timeouts     wait_timeout {}s, interactive_timeout {}s, max_user_connections {}\n",
-        c.wait_timeout,
-        c.interactive_timeout,
-        if c.max_user_connections == 0 {
-            "0 (unlimited)".to_string()
-        } else {
-            c.max_user_connections.to_string()
-        }
+    out.push_str(&row(
+        "Timeouts",
+        &format!(
+            "{}, {}, {}",
+            pair("wait_timeout", format!("{}s", c.wait_timeout)),
+            pair("interactive_timeout", format!("{}s", c.interactive_timeout)),
+            pair(
+                "max_user_connections",
+                if c.max_user_connections == 0 {
+                    format!("0{}(unlimited)", layout::GLUE)
+                } else {
+                    c.max_user_connections.to_string()
+                }
+            )
+        ),
+        width,
     ));
     match r.account.route {
         Route::ReservedSlot => out.push_str(&format!(
             "{}\n",
-            style.red("Note: we got in through the one slot reserved for SUPER/CONNECTION_ADMIN: the server is full")
+            layout::wrap(
+                &style.red("Note: we got in through the one slot reserved for SUPER/CONNECTION_ADMIN: the server is full"),
+                width,
+                "",
+                "  "
+            )
         )),
         Route::AdminPort => out.push_str("Note: connected through the admin/extra port\n"),
         Route::Normal => {}
@@ -245,17 +336,24 @@ pub fn header(r: &StatusReport, style: Style) -> String {
     if !r.account.sees_all_sessions {
         out.push_str(&format!(
             "{}\n",
-            style.red(&format!(
-                "WARNING: {} lacks the PROCESS privilege: only its own sessions are visible, so per-client numbers are incomplete (GRANT PROCESS ON *.* TO ...)",
-                escape(&r.account.user)
-            ))
+            layout::wrap(
+                &style.red(&format!(
+                    "WARNING: {} lacks the PROCESS privilege: only its own sessions are visible, so per-client numbers are incomplete (GRANT PROCESS ON *.* TO ...)",
+                    escape(&r.account.user)
+                )),
+                width,
+                "",
+                "  "
+            )
         ));
     }
     out
 }
 
-fn human(r: &StatusReport, style: Style) -> String {
+/// The status screen for people. Pure.
+pub fn human(r: &StatusReport, style: Style) -> String {
     let mut out = header(r, style);
+    out.push_str(&rates_line(&r.rates, style));
     if r.clients.is_empty() {
         out.push_str("\nNo other sessions.\n");
         return out;
@@ -268,28 +366,31 @@ fn human(r: &StatusReport, style: Style) -> String {
     out
 }
 
-/// The top-clients table of `status` (also on the `watch` screen).
+/// The top-clients table of `status` (also on the `watch` screen), one line per client at any
+/// width (a long user@host is cut with `…`; the counts never are).
 pub fn clients_table(clients: &[ClientGroup], style: Style) -> String {
-    let mut t = style.table();
-    t.set_header(vec![
-        "client (user@host)",
-        "total",
-        "sleeping",
-        "running",
-        "oldest idle",
-    ]);
-    for g in clients {
-        t.add_row(vec![
-            format!("{}@{}", escape(&g.user), escape(&g.host)),
-            g.total.to_string(),
-            g.sleeping.to_string(),
-            g.running.to_string(),
-            if g.sleeping > 0 {
-                render::secs(g.oldest_idle_s)
-            } else {
-                "-".into()
-            },
-        ]);
-    }
-    t.to_string()
+    const COLUMNS: [Col; 5] = [
+        Col::cut("client (user@host)", 20, 0),
+        Col::keep("total"),
+        Col::keep("sleeping"),
+        Col::keep("running"),
+        Col::keep("oldest idle"),
+    ];
+    let rows: Vec<Vec<String>> = clients
+        .iter()
+        .map(|g| {
+            vec![
+                format!("{}@{}", escape(&g.user), escape(&g.host)),
+                g.total.to_string(),
+                g.sleeping.to_string(),
+                g.running.to_string(),
+                if g.sleeping > 0 {
+                    render::secs(g.oldest_idle_s)
+                } else {
+                    "-".into()
+                },
+            ]
+        })
+        .collect();
+    layout::fit_table(style, &COLUMNS, &rows)
 }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::check::Activity;
 use crate::cli::WatchArgs;
 use crate::connect::{self, ConnectOptions, Connection};
-use crate::diagnose::{Thresholds, common};
+use crate::diagnose::{self, Thresholds, common};
 use crate::exit::{self, AppError, ErrorKind};
-use crate::render::{self, Style};
+use crate::render::{self, Style, layout};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Session, Snapshot};
 use crate::text::escape;
@@ -64,7 +64,8 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
             &history,
             args.interval,
             &opts.target(),
-            ctx.style,
+            screen_style(ctx.style),
+            SystemTime::now(),
         );
         out.show(&last_frame, None)?;
     }
@@ -96,8 +97,14 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                         history.pop_front();
                     }
                     if screen {
-                        last_frame =
-                            frame(&snap, &history, args.interval, &opts.target(), ctx.style);
+                        last_frame = frame(
+                            &snap,
+                            &history,
+                            args.interval,
+                            &opts.target(),
+                            screen_style(ctx.style),
+                            now,
+                        );
                         out.show(&last_frame, None)?;
                     } else {
                         out.line(&line(&timestamp(now), &snap))?;
@@ -182,13 +189,14 @@ pub fn tick(
 }
 
 /// `2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0
-/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s`. Pure.
+/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-` (`cause` is the id of the
+/// screen's cause line, `-` when there is none). Pure.
 pub fn line(ts: &str, snap: &Snapshot) -> String {
     let c = status::build(snap, 0).connections;
     let r = Rates::of(snap);
     let a = Activity::of(snap, &Thresholds::default());
     format!(
-        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s",
+        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s cause={}",
         c.threads_connected,
         c.max_connections,
         c.usage_pct,
@@ -199,44 +207,78 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
         a.sleeping,
         a.oldest_idle_s,
         a.longest_query_s,
+        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| escape(&id).into_owned()),
     )
 }
 
-/// The whole screen for one refresh (without the clear-screen escape). User names, hosts and
-/// query texts are escaped: a user name must never retitle the terminal or clear the screen.
-fn frame(
+/// The cause line of the screen: the top-ranked finding (warning or worse) judged from this
+/// refresh's data, as `(id, title)`. One place, so that it can later show the diagnosis'
+/// verdict instead. A refresh reads the status and the processlist only (no transactions or
+/// lock waits), so causes that need those (idle transactions, lock pile-ups) are not seen here;
+/// judging is linear in the sessions, cheap enough for every refresh.
+pub fn cause(snap: &Snapshot) -> Option<(String, String)> {
+    diagnose::diagnose(snap, &Thresholds::default())
+        .into_iter()
+        .find(|f| f.severity != diagnose::Severity::Info)
+        .map(|f| (f.id, f.title))
+}
+
+/// The whole screen for one refresh (without the clear-screen escape), fitted to the style's
+/// width. User names, hosts and query texts are escaped: a user name must never retitle the
+/// terminal or clear the screen.
+pub fn frame(
     snap: &Snapshot,
     history: &VecDeque<u64>,
     interval: Duration,
     target: &str,
     style: Style,
+    at: SystemTime,
 ) -> String {
     let report = status::build(snap, TOP_CLIENTS);
-    let mut out = format!(
-        "{} {}, every {} (q to quit)  {}\n\n",
-        style.bold("conncheck watch"),
-        escape(target),
-        humantime::format_duration(interval),
-        timestamp(SystemTime::now()),
+    let width = style.width;
+    let mut out = layout::wrap(
+        &format!(
+            "{} {}, every {} (q to quit)  {}",
+            style.bold("conncheck watch"),
+            escape(target),
+            humantime::format_duration(interval),
+            timestamp(at),
+        ),
+        width,
+        "",
+        "  ",
     );
+    out.push_str("\n\n");
     out.push_str(&status::header(&report, style));
+    let cause = match cause(snap) {
+        Some((id, title)) => format!("{}: {}", style.bold(&escape(&id)), escape(&title)),
+        None => "none: nothing points to a connection shortage".to_string(),
+    };
+    out.push_str(&layout::wrap(
+        &format!("Cause        {cause}"),
+        width,
+        "",
+        "             ",
+    ));
+    out.push('\n');
     let values: Vec<u64> = history.iter().copied().collect();
     let (lo, hi) = (
         values.iter().min().copied().unwrap_or(0),
         values.iter().max().copied().unwrap_or(0),
     );
-    out.push_str(&format!(
-        "History      {} Threads_connected {lo}..{hi} over the last {} samples\n",
-        render::sparkline(&values, 0),
-        values.len()
+    out.push_str(&layout::wrap(
+        &format!(
+            "History      {} Threads_connected {lo}..{hi} over the last {} samples",
+            render::sparkline(&values, 0),
+            values.len()
+        ),
+        width,
+        "",
+        "             ",
     ));
-    if snap.sample_s > 0.0 {
-        let r = Rates::of(snap);
-        out.push_str(&format!(
-            "Rates        {:.1} connections/s, {:.2} aborted connects/s, {:.2} refused/s, {:.1} threads created/s\n",
-            r.connections_per_s, r.aborted_connects_per_s, r.refused_per_s, r.threads_created_per_s
-        ));
-    }
+    out.push('\n');
+    // The first screen has no previous reading: its rates are averages since startup.
+    out.push_str(&status::rates_line(&Rates::of(snap), style));
     let (idle, busy) = extremes(snap);
     let who = |s: &Session| {
         format!(
@@ -246,14 +288,19 @@ fn frame(
             render::secs(s.time_s)
         )
     };
+    // One line each, whatever the width: the query text is cut to what is left.
+    let room = width.saturating_sub(13).max(20);
     out.push_str(&format!(
         "Oldest idle  {}\nLongest run  {}\n",
-        idle.map_or("-".into(), who),
-        busy.map_or("-".into(), |s| format!(
-            "{} {}",
-            who(s),
-            render::snippet(s.info.as_deref(), 60)
-        )),
+        layout::fit(&idle.map_or("-".into(), who), room),
+        layout::fit(
+            &busy.map_or("-".into(), |s| format!(
+                "{} {}",
+                who(s),
+                render::snippet(s.info.as_deref(), 60)
+            )),
+            room
+        ),
     ));
     if !report.clients.is_empty() {
         out.push_str(&format!(
@@ -262,6 +309,11 @@ fn frame(
         ));
     }
     out
+}
+
+/// The style of one screen: the terminal's width read again, so that a resized window fits.
+fn screen_style(style: Style) -> Style {
+    style.with_width(render::terminal_width())
 }
 
 /// The longest-idle sleeping client session and the longest-running busy one. Pure.
@@ -440,10 +492,50 @@ mod tests {
         );
         assert_eq!(
             line("2026-11-23T19:40:00Z", &snap),
-            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s"
+            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s cause=refused-connections"
         );
         let (idle, busy) = extremes(&snap);
         assert_eq!((idle.map(|s| s.id), busy.map(|s| s.id)), (Some(1), Some(2)));
+    }
+
+    #[test]
+    fn the_cause_line_is_judged_again_at_every_refresh() {
+        let mut base = fixtures::mariadb();
+        fixtures::with_sessions(&mut base, vec![]);
+        let quiet = tick(&base, &base.status, base.status.clone(), Vec::new(), 2.0);
+        assert_eq!(cause(&quiet), None);
+        let history: VecDeque<u64> = [1].into_iter().collect();
+        let at = SystemTime::UNIX_EPOCH;
+        let screen = |s: &Snapshot| {
+            frame(
+                s,
+                &history,
+                Duration::from_secs(2),
+                "h:1",
+                Style::plain(),
+                at,
+            )
+        };
+        assert!(
+            screen(&quiet).contains("Cause        none: nothing points to a connection shortage"),
+            "{}",
+            screen(&quiet)
+        );
+        // The next refresh reads 140 sessions idle for an hour: the cause line follows.
+        let idle: Vec<Session> = (1..=140)
+            .map(|i| session(i, "app", "10.0.0.1", "Sleep", 3600 + i, "", None))
+            .collect();
+        let mut now = base.status.clone();
+        now.insert("threads_connected".into(), "141".into());
+        let busy = tick(&base, &base.status, now, idle, 2.0);
+        let (id, title) = cause(&busy).expect("a cause");
+        let text = screen(&busy);
+        assert!(text.contains(&format!("Cause        {id}: ")), "{text}");
+        assert!(
+            text.contains(&format!("Cause        {id}: {title}\n")),
+            "{text}"
+        );
+        assert!(line("t", &busy).ends_with(&format!(" cause={id}")));
     }
 
     #[test]
@@ -472,6 +564,7 @@ mod tests {
             Duration::from_secs(2),
             "127.0.0.1:3306",
             Style::plain(),
+            SystemTime::now(),
         );
         assert!(
             text.chars()

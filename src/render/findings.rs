@@ -4,7 +4,7 @@ use crate::diagnose::{ActionKind, Finding, Severity};
 use crate::snapshot::Snapshot;
 use crate::text::{escape, prose};
 
-use super::{Style, secs, snippet};
+use super::{Style, layout, secs, snippet};
 
 pub fn severity_label(s: Severity, style: Style) -> String {
     match s {
@@ -35,62 +35,91 @@ pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bo
             if crit + warn + info == 1 { "" } else { "s" }
         )));
     }
+    let width = style.width;
     for f in findings {
         out.push('\n');
-        out.push_str(&format!(
-            "{}  {}  {}\n",
-            severity_label(f.severity, style),
-            style.bold(&escape(&f.id)),
-            escape(&f.title)
+        out.push_str(&layout::wrap(
+            &format!(
+                "{}  {}  {}",
+                severity_label(f.severity, style),
+                style.bold(&escape(&f.id)),
+                escape(&f.title)
+            ),
+            width,
+            "",
+            "    ",
         ));
-        out.push_str(&format!("  {}\n", indent_prose(&f.summary, "  ")));
+        out.push('\n');
+        out.push_str(&layout::wrap(&prose(&f.summary), width, "  ", "  "));
+        out.push('\n');
         if !f.evidence.is_empty() {
             let ev: Vec<String> = f
                 .evidence
                 .iter()
                 .map(|e| format!("{} = {}", escape(&e.name), escape(&e.value)))
                 .collect();
-            out.push_str(&format!("  {} {}\n", style.dim("evidence:"), ev.join("; ")));
+            out.push_str(&layout::wrap(
+                &format!("{} {}", style.dim("evidence:"), ev.join("; ")),
+                width,
+                "  ",
+                "    ",
+            ));
+            out.push('\n');
         }
         if !f.sessions.is_empty() {
             if verbose {
                 out.push_str(&session_table(&f.sessions, snap, style));
             } else {
-                out.push_str(&format!(
-                    "  {} {}\n",
-                    style.dim("sessions:"),
-                    id_list(&f.sessions, 12)
+                out.push_str(&layout::wrap(
+                    &format!("{} {}", style.dim("sessions:"), id_list(&f.sessions, 12)),
+                    width,
+                    "  ",
+                    "    ",
                 ));
+                out.push('\n');
             }
         }
         if !f.actions.is_empty() {
             out.push_str(&format!("  {}\n", style.dim("fix:")));
             for a in &f.actions {
-                out.push_str(&action_text(a.kind, &a.text));
+                out.push_str(&action_text(a.kind, &a.text, width));
             }
         }
     }
     out
 }
 
-fn action_text(kind: ActionKind, text: &str) -> String {
-    match kind {
-        ActionKind::Command => format!("    $ {}\n", escape(text)),
-        ActionKind::Sql => format!("    sql> {}\n", escape(text)),
+/// One step of a fix at `width` columns: a command wrapped between its words with ` \` (it still
+/// pastes), SQL between its tokens, a config snippet line by line, advice as prose.
+fn action_text(kind: ActionKind, text: &str, width: usize) -> String {
+    let text = match kind {
+        ActionKind::Command => layout::command(&escape(text), width, "    $ ", "        "),
+        ActionKind::Sql => layout::sql(&escape(text), width, "    sql> ", "         "),
         ActionKind::Config => {
-            let body: Vec<String> = text
-                .lines()
-                .map(|l| format!("      {}", escape(l)))
-                .collect();
-            format!("    config:\n{}\n", body.join("\n"))
+            let body: Vec<String> = text.lines().map(|l| config_line(l, width)).collect();
+            format!("    config:\n{}", body.join("\n"))
         }
-        ActionKind::Advice => format!("    - {}\n", indent_prose(text, "      ")),
-    }
+        ActionKind::Advice => layout::wrap(&prose(text), width, "    - ", "      "),
+    };
+    format!("{text}\n")
 }
 
-/// Multi-line text, terminal-safe, its continuation lines indented like the first.
-fn indent_prose(text: &str, indent: &str) -> String {
-    prose(text).replace('\n', &format!("\n{indent}"))
+/// A my.cnf line; when it does not fit, its `# comment` goes on comment lines above it (a
+/// wrapped setting would not parse).
+fn config_line(line: &str, width: usize) -> String {
+    let line = escape(line);
+    let whole = format!("      {line}");
+    if layout::width_of(&whole) <= width {
+        return whole;
+    }
+    match line.split_once(" #") {
+        Some((setting, note)) => format!(
+            "{}\n      {}",
+            layout::wrap(note.trim(), width, "      # ", "      # "),
+            setting.trim_end()
+        ),
+        None => whole,
+    }
 }
 
 /// `12, 13, 14 … and 40 more`
@@ -103,30 +132,47 @@ pub fn id_list(ids: &[u64], max: usize) -> String {
     }
 }
 
+/// The columns of a session table and how they give way at narrow widths: ids, users, hosts
+/// and durations are never broken; the query is cut first, then empty columns, the trx, db,
+/// state and command columns are left out (see [`layout::fit_table`]).
+pub const SESSION_COLUMNS: [layout::Col; 9] = [
+    layout::Col::keep("id"),
+    layout::Col::cut("user", 32, 0),
+    layout::Col::cut("host", 21, 0),
+    layout::Col::cut("db", 8, 5),
+    layout::Col::whole("command", 3),
+    layout::Col::keep("time"),
+    layout::Col::cut("state", 10, 4),
+    layout::Col::whole("trx", 6),
+    layout::Col::cut("info", 12, 2),
+];
+
 fn session_table(ids: &[u64], snap: &Snapshot, style: Style) -> String {
-    let mut t = style.table();
-    t.set_header(vec![
-        "id", "user", "host", "db", "command", "time", "state", "trx", "info",
-    ]);
-    for id in ids {
-        let Some(s) = snap.session(*id) else {
-            continue;
-        };
-        let trx = snap.transaction_of(*id);
-        t.add_row(vec![
-            s.id.to_string(),
-            escape(&s.user).into_owned(),
-            escape(&s.host).into_owned(),
-            escape(s.db.as_deref().unwrap_or_default()).into_owned(),
-            escape(&s.command).into_owned(),
-            secs(s.time_s),
-            escape(&s.state).into_owned(),
-            trx.map(|t| format!("{} ({} rows)", secs(t.age_s), t.rows_modified))
-                .unwrap_or_default(),
-            snippet(s.info.as_deref(), 50),
-        ]);
-    }
-    let text = t.to_string();
+    let rows: Vec<Vec<String>> = ids
+        .iter()
+        .filter_map(|id| snap.session(*id))
+        .map(|s| {
+            let trx = snap.transaction_of(s.id);
+            vec![
+                s.id.to_string(),
+                escape(&s.user).into_owned(),
+                escape(&s.host).into_owned(),
+                escape(s.db.as_deref().unwrap_or_default()).into_owned(),
+                escape(&s.command).into_owned(),
+                secs(s.time_s),
+                escape(&s.state).into_owned(),
+                trx.map(|t| format!("{} ({} rows)", secs(t.age_s), t.rows_modified))
+                    .unwrap_or_default(),
+                snippet(s.info.as_deref(), 50),
+            ]
+        })
+        .collect();
+    // Indented by two: the table fits in two columns less.
+    let text = layout::fit_table(
+        style.with_width(style.width.saturating_sub(2)),
+        &SESSION_COLUMNS,
+        &rows,
+    );
     let indented: Vec<String> = text.lines().map(|l| format!("  {l}")).collect();
     format!("{}\n", indented.join("\n"))
 }

@@ -2,6 +2,7 @@
 //! monitoring. The same report structs feed every format; nothing here talks to a server.
 
 pub mod findings;
+pub mod layout;
 pub mod nagios;
 pub mod prometheus;
 pub mod targets;
@@ -16,6 +17,27 @@ use crate::cli::ColorChoice;
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// Terminal columns human output must fit in (see [`terminal_width`]).
+    pub width: usize,
+}
+
+/// The width human output fits in: `COLUMNS` when set, else the terminal's width when stdout is
+/// a terminal, else 80.
+pub fn terminal_width() -> usize {
+    if let Some(w) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0)
+    {
+        return w.max(layout::MIN_WIDTH);
+    }
+    if std::io::stdout().is_terminal()
+        && let Ok((w, _)) = crossterm::terminal::size()
+        && w > 0
+    {
+        return usize::from(w).max(layout::MIN_WIDTH);
+    }
+    80
 }
 
 impl Style {
@@ -30,11 +52,23 @@ impl Style {
                     && std::env::var("TERM").map_or(true, |t| t != "dumb")
             }
         };
-        Style { color }
+        Style {
+            color,
+            width: terminal_width(),
+        }
     }
 
+    /// No color, 80 columns.
     pub fn plain() -> Style {
-        Style { color: false }
+        Style {
+            color: false,
+            width: 80,
+        }
+    }
+
+    /// The same style at another width.
+    pub fn with_width(self, width: usize) -> Style {
+        Style { width, ..self }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -66,12 +100,7 @@ impl Style {
         let mut t = Table::new();
         t.load_style(presets::UTF8_FULL_CONDENSED);
         t.set_content_arrangement(ContentArrangement::Dynamic);
-        if let Some(w) = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse::<u16>().ok())
-        {
-            t.set_width(w);
-        }
+        t.set_width(u16::try_from(self.width).unwrap_or(u16::MAX));
         if self.color {
             t.enforce_styling();
         } else {

@@ -1,0 +1,542 @@
+//! Fitting human output to the terminal's width (issue 11, "readable at 80 columns").
+//!
+//! - Tables never wrap a row: [`fit_table`] measures every column, shortens the truncatable ones
+//!   (query texts, states, reasons; cut with `…` by [`crate::text::snippet`]) down to their
+//!   minimum, and when that is not enough leaves whole columns out, least useful first, and says
+//!   so under the table. Ids, counts and durations are never cut.
+//! - Prose ([`wrap`]) wraps at spaces with a hanging indent; a number or a `name = value` pair is
+//!   never split. A word longer than a whole line (a hostile 200-character user name) is cut
+//!   hard: nothing else could keep the line within the width.
+//! - Suggested commands ([`command`]) wrap only between shell words, with a trailing ` \` so the
+//!   lines still paste as one command; SQL wraps between tokens (the client joins the lines until
+//!   `;`). Quoted words stay whole, so a pasted command or statement means what it did on one
+//!   line; a single word longer than the line is left long rather than broken.
+//!
+//! Widths are display columns (`unicode-width`, as comfy-table counts them), so wide characters
+//! in a hostile user name cannot push a row past the edge. Nothing here reads the environment:
+//! the width comes from [`super::Style`].
+
+use comfy_table::ContentArrangement;
+use unicode_width::UnicodeWidthStr;
+
+use super::Style;
+
+/// Put between two words that must stay on one line (`Aborted_clients` and its number); shown
+/// as a space.
+pub const GLUE: char = '\u{e000}';
+
+/// Narrower terminals are treated as this wide (nothing useful fits in less).
+pub const MIN_WIDTH: usize = 40;
+
+/// Display width of `s` in terminal columns.
+pub fn width_of(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` display columns with `…` (unchanged when it fits). An escape such as
+/// `\e` is never cut in half (see [`crate::text::snippet`]).
+pub fn fit(s: &str, max: usize) -> String {
+    if width_of(s) <= max {
+        return s.to_string();
+    }
+    let mut chars = max;
+    loop {
+        let cut = crate::text::snippet(s, chars);
+        let w = width_of(cut.as_str());
+        if w <= max || chars == 0 {
+            return cut;
+        }
+        chars = chars.saturating_sub((w - max).max(1));
+    }
+}
+
+/// How a table column behaves when the table is too wide.
+#[derive(Debug, Clone, Copy)]
+pub struct Col {
+    pub name: &'static str,
+    /// Cut with `…` down to this many columns (None: never cut: ids, counts, durations).
+    pub min: Option<usize>,
+    /// Left out when even the cut table does not fit, highest first (0: never left out).
+    pub drop: u8,
+}
+
+impl Col {
+    /// A column that is never cut or left out.
+    pub const fn keep(name: &'static str) -> Col {
+        Col {
+            name,
+            min: None,
+            drop: 0,
+        }
+    }
+    /// A column cut down to `min` columns when needed, left out at rank `drop`.
+    pub const fn cut(name: &'static str, min: usize, drop: u8) -> Col {
+        Col {
+            name,
+            min: Some(min),
+            drop,
+        }
+    }
+    /// A column never cut, left out at rank `drop`.
+    pub const fn whole(name: &'static str, drop: u8) -> Col {
+        Col {
+            name,
+            min: None,
+            drop,
+        }
+    }
+}
+
+/// comfy-table's condensed UTF-8 style: `│ a ┆ b │` is 3 columns per cell plus 1.
+fn table_width(widths: &[usize]) -> usize {
+    widths.iter().sum::<usize>() + 3 * widths.len() + 1
+}
+
+/// The widths of the kept columns once the truncatable ones are cut, or None if it cannot fit.
+fn shrink(cols: &[Col], natural: &[usize], keep: &[usize], width: usize) -> (Vec<usize>, bool) {
+    let mut w: Vec<usize> = keep.iter().map(|&i| natural[i]).collect();
+    let mut excess = table_width(&w).saturating_sub(width);
+    // Cut the columns that may be left out before those that may not (the query before the
+    // user), the widest first, so that a cut is shared fairly among them.
+    while excess > 0 {
+        let Some((k, _)) = keep
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &i)| {
+                let min = cols[i].min?.max(width_of(cols[i].name));
+                (w[k] > min).then(|| (k, cols[i].drop > 0))
+            })
+            .max_by_key(|&(k, optional)| (optional, w[k], std::cmp::Reverse(k)))
+        else {
+            break;
+        };
+        w[k] -= 1;
+        excess -= 1;
+    }
+    (w, excess == 0)
+}
+
+/// Which columns of a table fit `width`, and how wide each kept one is.
+#[derive(Debug)]
+pub struct Fit {
+    /// Indexes of the kept columns, in order.
+    pub keep: Vec<usize>,
+    /// The width of each kept column.
+    pub widths: Vec<usize>,
+    /// Indexes of the columns left out.
+    pub dropped: Vec<usize>,
+}
+
+/// Measure the cells and decide: cut the truncatable columns down to their minimum, and when
+/// that is not enough leave columns out, empty ones first, then by rank.
+pub fn choose(width: usize, cols: &[Col], rows: &[Vec<String>]) -> Fit {
+    let width = width.max(MIN_WIDTH);
+    let natural: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |s| width_of(s)))
+                .chain([width_of(c.name)])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let empty = |i: usize| rows.iter().all(|r| r.get(i).is_none_or(|s| s.is_empty()));
+    let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop > 0).collect();
+    order.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(empty(i)),
+            std::cmp::Reverse(cols[i].drop),
+            i,
+        )
+    });
+    let mut keep: Vec<usize> = (0..cols.len()).collect();
+    let mut dropped: Vec<usize> = Vec::new();
+    let mut next = order.into_iter();
+    let widths = loop {
+        let (w, fits) = shrink(cols, &natural, &keep, width);
+        if fits {
+            break w;
+        }
+        match next.next() {
+            Some(i) => {
+                keep.retain(|&k| k != i);
+                dropped.push(i);
+            }
+            None => break w,
+        }
+    };
+    dropped.sort_unstable();
+    Fit {
+        keep,
+        widths,
+        dropped,
+    }
+}
+
+/// The line under a table naming the columns left out (empty when none was).
+pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
+    if dropped.is_empty() {
+        return String::new();
+    }
+    let width = style.width.max(MIN_WIDTH);
+    let names: Vec<&str> = dropped.iter().map(|&i| cols[i].name).collect();
+    style.dim(&wrap(
+        &format!(
+            "(not shown at {width} columns: {}; a wider terminal or --format json shows all)",
+            names.join(", ")
+        ),
+        width,
+        "",
+        " ",
+    ))
+}
+
+/// A table that fits `style.width` on one line per row: cells cut with `…` where allowed,
+/// columns left out (named in a note under the table) when cutting is not enough. `rows` hold
+/// terminal-safe text already (escaped by the caller).
+pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
+    let chosen = choose(style.width, cols, rows);
+    let mut t = style.table();
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(
+        chosen
+            .keep
+            .iter()
+            .map(|&i| cols[i].name)
+            .collect::<Vec<_>>(),
+    );
+    for r in rows {
+        t.add_row(
+            chosen
+                .keep
+                .iter()
+                .zip(&chosen.widths)
+                .map(|(&i, &w)| fit(r.get(i).map_or("", String::as_str), w))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let mut out = t.to_string();
+    if !chosen.dropped.is_empty() {
+        out.push('\n');
+        out.push_str(&dropped_note(style, cols, &chosen.dropped));
+    }
+    out
+}
+
+/// Join `text` into lines of at most `width` columns: the first starts with `first`, the others
+/// with `rest` (a hanging indent). Breaks only at spaces (runs of spaces inside a line are kept);
+/// a `name = value` pair stays together. Line breaks already in the text are kept (each line is
+/// wrapped on its own, with `rest`).
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let width = width.max(MIN_WIDTH);
+    let mut out = String::new();
+    for (n, para) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let lead = if n == 0 { first } else { rest };
+        // Glue `a = b` into one unit (GLUE is turned back into spaces below).
+        let glued = para.replace(" = ", &format!("{GLUE}={GLUE}"));
+        let mut words: Vec<(String, String)> = Vec::new();
+        let mut sep = String::new();
+        let mut word = String::new();
+        for c in glued.chars() {
+            if c == ' ' {
+                if !word.is_empty() {
+                    words.push((std::mem::take(&mut sep), std::mem::take(&mut word)));
+                }
+                sep.push(' ');
+            } else {
+                word.push(if c == GLUE { ' ' } else { c });
+            }
+        }
+        if !word.is_empty() {
+            words.push((sep, word));
+        }
+        out.push_str(&fill(&words, width, lead, rest, "", true));
+    }
+    out
+}
+
+/// Lay out `words` (each with the spaces before it) in lines of at most `width` columns: `lead`
+/// before the first, `rest` before the others (the spaces at a break are dropped) and `end` at
+/// the end of every line but the last. `hard` cuts a word longer than a whole line (prose);
+/// otherwise it stays long (commands).
+fn fill(
+    words: &[(String, String)],
+    width: usize,
+    lead: &str,
+    rest: &str,
+    end: &str,
+    hard: bool,
+) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = lead.to_string();
+    let mut empty = true;
+    for (i, (sep, word)) in words.iter().enumerate() {
+        // The first word keeps its leading spaces (an indented line of prose).
+        let sep = if empty && i > 0 { "" } else { sep.as_str() };
+        if !empty && width_of(&line) + width_of(sep) + width_of(word) + width_of(end) > width {
+            lines.push(line);
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty || i == 0 {
+            line.push_str(sep);
+        }
+        let room = width.saturating_sub(width_of(&line) + width_of(end)).max(1);
+        if hard && width_of(word) > room {
+            // Cut a word that cannot fit on any line into pieces that do.
+            let mut piece = String::new();
+            for c in word.chars() {
+                let mut s = piece.clone();
+                s.push(c);
+                if width_of(&line) + width_of(&s) > width && !piece.is_empty() {
+                    line.push_str(&piece);
+                    lines.push(line);
+                    line = rest.to_string();
+                    piece = c.to_string();
+                } else {
+                    piece = s;
+                }
+            }
+            line.push_str(&piece);
+        } else {
+            line.push_str(word);
+        }
+        empty = false;
+    }
+    lines.push(line);
+    let n = lines.len();
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| if i + 1 < n { format!("{l}{end}") } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Shell or SQL words: split at spaces outside quotes and backquotes (a backslash escapes the
+/// next character), so a quoted `'my user'@'%'` stays one word.
+pub fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in s.chars() {
+        if escaped {
+            cur.push(c);
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') if quote != Some('\'') => {
+                cur.push(c);
+                escaped = true;
+            }
+            (None, ' ') => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            (None, '\'' | '"' | '`') => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Words joined by single spaces, for [`fill`]; an option stays with its value (`--older-than
+/// 300s` is never split over two lines).
+fn spaced(words: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut option = false;
+    for w in words {
+        let value = !w.starts_with('-') && !w.starts_with('#');
+        match out.last_mut() {
+            Some((_, prev)) if option && value => {
+                prev.push(' ');
+                prev.push_str(w);
+                option = false;
+            }
+            _ => {
+                let sep = if out.is_empty() { "" } else { " " };
+                out.push((sep.to_string(), w.clone()));
+                option = w.len() > 1 && w.starts_with('-') && !w.contains('=');
+            }
+        }
+    }
+    out
+}
+
+/// Split off a trailing comment: the first word that starts with `marker` (outside quotes)
+/// begins it.
+fn comment<'a>(words: &'a [String], marker: &str) -> (&'a [String], Option<String>) {
+    match words.iter().position(|w| w.starts_with(marker)) {
+        Some(i) => (&words[..i], Some(words[i..].join(" "))),
+        None => (words, None),
+    }
+}
+
+/// A suggested shell command: `first` then the command, wrapped between words with ` \` at the
+/// end of each continued line, so that it still pastes as one command. A trailing `# comment`
+/// that does not fit goes on lines of its own under the command (a backslash inside a comment
+/// would not continue the line: the next line would run as a command).
+pub fn command(cmd: &str, width: usize, first: &str, rest: &str) -> String {
+    with_comment(cmd, width, first, rest, "#", " \\")
+}
+
+/// A SQL statement, wrapped between tokens (never inside a quoted name or string); a trailing
+/// `-- comment` that does not fit goes on `-- ` lines of its own under the statement.
+pub fn sql(stmt: &str, width: usize, first: &str, rest: &str) -> String {
+    with_comment(stmt, width, first, rest, "--", "")
+}
+
+fn with_comment(
+    text: &str,
+    width: usize,
+    first: &str,
+    rest: &str,
+    marker: &str,
+    end: &str,
+) -> String {
+    let width = width.max(MIN_WIDTH);
+    let one_line = format!("{first}{text}");
+    if width_of(&one_line) <= width {
+        return one_line;
+    }
+    let all = words(text);
+    let (code, note) = comment(&all, marker);
+    let mut out = fill(&spaced(code), width, first, rest, end, false);
+    if let Some(note) = note {
+        let body = note.trim_start_matches(marker).trim_start();
+        let pad = " ".repeat(width_of(rest));
+        out.push('\n');
+        out.push_str(&wrap(
+            body,
+            width,
+            &format!("{pad}{marker} "),
+            &format!("{pad}{marker} "),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn style(width: usize) -> Style {
+        Style {
+            color: false,
+            width,
+        }
+    }
+
+    #[test]
+    fn fit_cuts_by_display_width() {
+        assert_eq!(fit("abcdef", 10), "abcdef");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        let wide = "漢字漢字漢字";
+        let f = fit(wide, 5);
+        assert!(width_of(&f) <= 5, "{f}");
+        assert!(f.ends_with('…'));
+    }
+
+    #[test]
+    fn prose_wraps_at_spaces_with_a_hanging_indent() {
+        let text = "the quick brown fox jumps over the lazy dog and keeps running far away 1234567";
+        let out = wrap(text, 40, "  ", "    ");
+        for l in out.lines() {
+            assert!(width_of(l) <= 40, "{l:?}");
+        }
+        assert!(out.starts_with("  the quick"), "{out}");
+        assert!(out.lines().skip(1).all(|l| l.starts_with("    ")), "{out}");
+        assert!(out.contains("1234567"), "numbers never split: {out}");
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>().join(" "), text);
+    }
+
+    #[test]
+    fn name_value_pairs_stay_together() {
+        let out = wrap(
+            "evidence: Threads_connected = 150; max_connections = 151; Aborted_clients = 12345",
+            40,
+            "",
+            "  ",
+        );
+        for l in out.lines() {
+            assert!(!l.trim_end().ends_with('='), "{out}");
+            assert!(!l.trim_start().starts_with('='), "{out}");
+        }
+    }
+
+    #[test]
+    fn an_overlong_word_is_cut_to_fit() {
+        let long = "x".repeat(100);
+        let out = wrap(&format!("user {long} is here"), 40, "", "  ");
+        assert!(out.lines().all(|l| width_of(l) <= 40), "{out}");
+        assert_eq!(out.matches('x').count(), 100);
+    }
+
+    #[test]
+    fn commands_wrap_between_words_and_still_paste() {
+        let cmd = "conncheck -h db1.example.com -u admin kill-idle --older-than 300s --match-user 'report user'@'%' --yes";
+        let out = command(cmd, 40, "    $ ", "        ");
+        for l in out.lines() {
+            assert!(width_of(l) <= 40, "{l:?}");
+        }
+        assert!(out.contains("'report user'@'%'"), "{out}");
+        // Joining the continued lines as a shell does gives the command back.
+        let joined = out
+            .trim_start_matches("    $ ")
+            .replace(" \\\n        ", " ");
+        assert_eq!(joined, cmd);
+    }
+
+    #[test]
+    fn sql_never_breaks_a_quoted_name() {
+        let out = sql(
+            "ALTER USER 'a very long user name'@'10.0.0.%' WITH MAX_USER_CONNECTIONS 50;",
+            40,
+            "    sql> ",
+            "         ",
+        );
+        assert!(out.contains("'a very long user name'@'10.0.0.%'"), "{out}");
+    }
+
+    #[test]
+    fn tables_fit_by_cutting_then_leaving_columns_out() {
+        let cols = [
+            Col::keep("id"),
+            Col::cut("user", 8, 0),
+            Col::whole("db", 2),
+            Col::cut("query", 10, 1),
+        ];
+        let rows = vec![vec![
+            "123456".to_string(),
+            "a_rather_long_user_name".to_string(),
+            "some_database_name".to_string(),
+            "SELECT * FROM a_table WHERE x = 1".to_string(),
+        ]];
+        let wide = fit_table(style(120), &cols, &rows);
+        assert!(wide.contains("SELECT * FROM a_table WHERE x = 1"), "{wide}");
+        let narrow = fit_table(style(40), &cols, &rows);
+        for l in narrow.lines() {
+            assert!(width_of(l) <= 40, "{l:?}\n{narrow}");
+        }
+        assert!(narrow.contains("123456"), "{narrow}");
+        assert!(narrow.contains("not shown at 40 columns: db"), "{narrow}");
+    }
+}
