@@ -450,6 +450,15 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
             "Warning: {others} of these belong to other accounts and {} lacks CONNECTION_ADMIN/SUPER: those kills will be denied.\n",
             text::escape(&snap.access.user)
         )));
+    } else if others > 0
+        && snap.dialect().system_user_guards_kill()
+        && !snap.access.privileges.system_user
+        && !snap.server.rds
+    {
+        out.push_str(&style.yellow(&format!(
+            "Warning: {} lacks SYSTEM_USER: kills of sessions whose account has SYSTEM_USER (root, other admins) will be denied (MySQL 8.0.16+).\n",
+            text::escape(&snap.access.user)
+        )));
     }
     out
 }

@@ -37,6 +37,7 @@ pub fn mariadb() -> Snapshot {
                 super_: true,
                 connection_admin: true,
                 system_variables_admin: true,
+                system_user: true,
             },
             route: Route::Normal,
             login_user: String::new(),

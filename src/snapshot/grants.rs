@@ -27,6 +27,8 @@ pub fn parse_grants<S: AsRef<str>>(lines: &[S]) -> Privileges {
                     p.connection_admin = true;
                     p.system_variables_admin = true;
                 }
+                // ALL on MySQL 8 lists the dynamic privileges one by one (SYSTEM_USER among them).
+                "SYSTEM_USER" => p.system_user = true,
                 "PROCESS" => p.process = true,
                 "SUPER" => p.super_ = true,
                 "CONNECTION_ADMIN" => p.connection_admin = true,
@@ -60,6 +62,12 @@ mod tests {
             "GRANT CONNECTION_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `mon`@`%`",
         ]);
         assert!(p.process && p.connection_admin && p.system_variables_admin && !p.super_);
+        assert!(!p.system_user);
+        let root = parse_grants(&[
+            "GRANT SELECT, PROCESS, SUPER ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+            "GRANT CONNECTION_ADMIN,SYSTEM_USER,SYSTEM_VARIABLES_ADMIN ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+        ]);
+        assert!(root.system_user && root.connection_admin);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! that decides which SQL reads it.
 
 pub mod accounts;
+pub mod batch;
+pub mod connect_attrs;
+pub mod dialect;
 pub mod flavor;
 pub mod grants;
 pub mod locks;

@@ -15,6 +15,9 @@ use mysql::{Row, Value};
 use crate::connect::Connection;
 use crate::exit::AppError;
 
+use super::batch;
+use super::connect_attrs;
+use super::dialect::Dialect;
 use super::flavor::{self, Flavor, Identity, ProcesslistSource};
 use super::grants::parse_grants;
 use super::locks::waits_from_states;
@@ -171,8 +174,11 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
     let server = server_info(&variables, &status);
     let mut notes = Vec::new();
 
-    // Round trip 2: flavor-specific.
-    let see_all = privileges.process || privileges.super_;
+    // Round trip 2: flavor-specific. Only the processlist is required: every other read is
+    // attempted whatever the grants say (roles and SUPER make the parsed grants unreliable) and
+    // on failure leaves a note; a refused statement costs one more round trip for the rest
+    // (`batch::run`), never the read.
+    let dialect = Dialect::new(&server, &variables);
     let mut stmts: Vec<String> = flavor::session_guards(
         server.flavor,
         server.version_number,
@@ -180,25 +186,48 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
     );
     let guards = stmts.len();
     stmts.push(processlist_sql(server.flavor, server.processlist_source));
-    let want_trx = opts.transactions && see_all;
+    let processlist_at = stmts.len() - 1;
+    let want_attrs = dialect.reads_connect_attrs();
+    if want_attrs {
+        stmts.push(connect_attrs::sql());
+    }
+    let want_trx = opts.transactions;
+    let lock_tables_note = dialect.lock_tables_unavailable();
     if want_trx {
         stmts.push(TRX_SQL.to_string());
-        stmts.extend(lock_wait_sql(server.flavor, server.version_number));
+        if lock_tables_note.is_none() {
+            stmts.extend(lock_wait_sql(server.flavor, server.version_number));
+        }
     }
-    let mut results = c.batch(&stmts, "reading the processlist").into_iter();
+    let mut results = batch::run(
+        c,
+        &stmts,
+        |i| i == processlist_at,
+        "reading the processlist",
+    )
+    .into_iter();
     for _ in 0..guards {
         // A guard the server does not know (old versions) only costs us the guard.
         if let Some(Err(e)) = results.next() {
             notes.push(format!("session guard not set: {}", e.message));
         }
     }
-    let sessions: Vec<Session> = results
+    let mut sessions: Vec<Session> = results
         .next()
         .expect("processlist result")?
         .iter()
         .map(session_from_row)
         .filter(|s| s.id != connection_id)
         .collect();
+    if want_attrs {
+        match results.next().expect("connect attributes result") {
+            Ok(rows) => connect_attrs::apply(&mut sessions, &connect_attrs::rows(&rows)),
+            Err(e) => notes.push(connect_attrs::note(&e.message)),
+        }
+    }
+    if want_trx && let Some(note) = lock_tables_note {
+        notes.push(note);
+    }
     let mut transactions = Vec::new();
     let mut lock_waits = Vec::new();
     if want_trx {
@@ -336,7 +365,7 @@ pub fn read_live(
 /// Only the processlist (for re-checking a kill plan right before executing it).
 pub fn read_sessions(c: &mut Connection, snap: &Snapshot) -> Result<Vec<Session>, AppError> {
     let rows = c.rows(
-        &processlist_sql(snap.server.flavor, snap.server.processlist_source),
+        &processlist_sql(snap.server.flavor, snap.dialect().recheck_source()),
         "re-reading the processlist",
     )?;
     Ok(rows
@@ -407,14 +436,18 @@ fn server_info(vars: &BTreeMap<String, String>, status: &BTreeMap<String, String
 /// state, info, time_ms, query_id, program.
 pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
     match (flavor, source) {
-        (Flavor::Mariadb, _) => "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL \
+        (Flavor::Mariadb, _) => {
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL \
              FROM information_schema.PROCESSLIST"
-            .to_string(),
-        (_, ProcesslistSource::PerformanceSchema) => "SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, p.INFO, NULL, NULL, a.ATTR_VALUE \
-             FROM performance_schema.processlist p \
-             LEFT JOIN performance_schema.session_connect_attrs a \
-             ON a.PROCESSLIST_ID = p.ID AND a.ATTR_NAME = 'program_name'"
-            .to_string(),
+                .to_string()
+        }
+        // Readable by every account (PFS_readonly_processlist_acl); the connection attributes
+        // need SELECT on performance_schema and are read apart (`connect_attrs`).
+        (_, ProcesslistSource::PerformanceSchema) => {
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, NULL, NULL, NULL \
+             FROM performance_schema.processlist"
+                .to_string()
+        }
         (_, ProcesslistSource::InformationSchema) => {
             "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, NULL, NULL, NULL \
              FROM information_schema.PROCESSLIST"

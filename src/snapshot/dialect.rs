@@ -1,0 +1,240 @@
+//! What a detected server can do and how to ask it: the answers the readers, judgements and
+//! remedies need about a flavor, in one place.
+//!
+//! Built from [`ServerInfo`] and the global variables already read, so it is pure: unit-tested
+//! for every flavor we cannot run here (MySQL 5.7/8.0/8.4, Percona, RDS, Aurora). Each answer
+//! names where it comes from (the server source or manual, see
+//! `../shared/reference/mysql8-audit.md`). Sends no SQL.
+
+use std::collections::BTreeMap;
+
+use super::flavor::{Flavor, ProcesslistSource};
+use super::model::{ServerInfo, parse_bool};
+
+/// Accounts the hosting provider runs its own sessions as (RDS/Aurora: monitoring, backups,
+/// replication). They are never a client's leak and must never be killed.
+/// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_MySQL.html ("rdsadmin").
+pub const PROTECTED_USERS: &[&str] = &["rdsadmin", "rdsrepladmin"];
+
+/// The dialect of one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    pub flavor: Flavor,
+    pub version: (u16, u16, u16),
+    pub rds: bool,
+    /// `@@performance_schema` is ON.
+    pub performance_schema: bool,
+}
+
+impl Dialect {
+    pub fn new(server: &ServerInfo, variables: &BTreeMap<String, String>) -> Dialect {
+        Dialect {
+            flavor: server.flavor,
+            version: server.version_number,
+            rds: server.rds,
+            performance_schema: variables
+                .get("performance_schema")
+                .and_then(|v| parse_bool(v))
+                .unwrap_or(false),
+        }
+    }
+
+    fn mysql(&self) -> bool {
+        !self.flavor.is_mariadb()
+    }
+
+    /// Where the main processlist read comes from (see `flavor::processlist_source`).
+    pub fn processlist_source(&self) -> ProcesslistSource {
+        super::flavor::processlist_source(self.flavor, self.version, self.performance_schema)
+    }
+
+    /// Where the re-read right before a kill comes from: `information_schema.PROCESSLIST`
+    /// everywhere, because `performance_schema.processlist` never shows `Killed`
+    /// (table_processlist.cc takes COMMAND from `m_command`), and a session still rolling back
+    /// after a kill must not be selected again. One read per kill round: its global mutex costs
+    /// nothing there.
+    pub fn recheck_source(&self) -> ProcesslistSource {
+        ProcesslistSource::InformationSchema
+    }
+
+    /// Whether `performance_schema.session_connect_attrs` can name each session's program
+    /// (`program_name`, `_client_name`): MySQL 5.6+ and MariaDB 10.0+, only with
+    /// performance_schema ON (the table is not perpetual: empty when OFF). It needs SELECT on
+    /// performance_schema on MySQL (`pfs_readonly_acl`), so it is read on its own and may fail.
+    pub fn reads_connect_attrs(&self) -> bool {
+        self.performance_schema
+    }
+
+    /// Whether the MySQL 8 lock tables (`data_lock_waits`, `data_locks`, `metadata_locks`,
+    /// `threads`) are the lock source. They exist on MySQL 8.0.1+.
+    pub fn has_data_lock_waits(&self) -> bool {
+        super::flavor::has_data_lock_waits(self.flavor, self.version)
+    }
+
+    /// Why lock holders cannot be named from the lock tables, if they cannot: MySQL 8's
+    /// performance_schema lock tables are not perpetual, so with performance_schema OFF (the RDS
+    /// default without Performance Insights) they answer with no rows and no error
+    /// (ha_perfschema.cc).
+    pub fn lock_tables_unavailable(&self) -> Option<String> {
+        if self.has_data_lock_waits() && !self.performance_schema {
+            let enable = if self.rds {
+                "set performance_schema = 1 in the DB parameter group (or turn on Performance Insights) and reboot"
+            } else {
+                "start the server with performance_schema = ON (my.cnf [mysqld]; not dynamic)"
+            };
+            Some(format!(
+                "lock holders cannot be named: performance_schema is OFF, so data_lock_waits and metadata_locks are empty; waiters are still seen in INNODB_TRX (LOCK WAIT) and the processlist states; to name holders, {enable}"
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Whether killing a session of an account with SYSTEM_USER needs SYSTEM_USER too (MySQL
+    /// 8.0.16+, WL#12364: ER_KILL_DENIED_ERROR 1095 otherwise).
+    pub fn system_user_guards_kill(&self) -> bool {
+        self.mysql() && self.version >= (8, 0, 16)
+    }
+
+    /// Whether SUPER lets an account see every session. MySQL checks only PROCESS for the
+    /// processlist and INNODB_TRX (`PROCESS_ACL`); MariaDB before 10.5.2 let SUPER imply it.
+    pub fn super_sees_all(&self) -> bool {
+        self.flavor.is_mariadb() && self.version < (10, 5, 2)
+    }
+
+    /// The privilege killing another account's session needs, spelled for this server.
+    pub fn kill_privilege(&self) -> &'static str {
+        if self.rds {
+            "the RDS master user (CALL mysql.rds_kill)"
+        } else if self.flavor.is_mariadb() {
+            "CONNECTION ADMIN or SUPER"
+        } else if self.system_user_guards_kill() {
+            "CONNECTION_ADMIN or SUPER, plus SYSTEM_USER for sessions of SYSTEM_USER accounts"
+        } else {
+            "CONNECTION_ADMIN or SUPER"
+        }
+    }
+
+    /// Whether the account conncheck normally uses on this server can take the reserved
+    /// `max_connections + 1` slot. On RDS MySQL the master user has neither CONNECTION_ADMIN nor
+    /// SUPER before 8.0.36 (AWS "Master user account privileges"), so no account a customer can
+    /// log in as gets that slot; Aurora MySQL 3's master user has CONNECTION_ADMIN.
+    pub fn master_has_reserved_slot(&self) -> bool {
+        !(self.rds && self.flavor != Flavor::Aurora && self.version < (8, 0, 36))
+    }
+
+    /// Whether a user name is the provider's own (never a client, never killed).
+    pub fn is_protected_user(user: &str) -> bool {
+        PROTECTED_USERS.contains(&user)
+    }
+}
+
+/// Client connections the processlist read does not list, on servers whose processlist hides
+/// them: MySQL 8's `performance_schema.processlist` drops every thread that has not finished
+/// authenticating (table_processlist.cc `make_row`: "Ignore background threads" skips an empty
+/// user), exactly the connections of a login storm (slow DNS, TLS, auth plugins). They are
+/// Threads_connected (client connections only, connection_handler_manager.cc) minus the client
+/// connections listed, ourselves included. Known only when we see every session; `None`
+/// elsewhere (information_schema lists them as `unauthenticated user`).
+pub fn unlisted_connections(snap: &super::Snapshot) -> Option<u64> {
+    if snap.server.processlist_source != ProcesslistSource::PerformanceSchema
+        || !snap.sees_all_sessions()
+    {
+        return None;
+    }
+    let connected = snap.status_u64("threads_connected")?;
+    // Server threads are listed but are not connections: the event scheduler, replica
+    // receiver/applier/workers (`system user`), daemons.
+    let listed = snap
+        .sessions
+        .iter()
+        .filter(|s| {
+            !(s.user == "system user"
+                || s.user == "event_scheduler"
+                || s.command.eq_ignore_ascii_case("daemon"))
+        })
+        .count() as u64
+        + 1;
+    Some(connected.saturating_sub(listed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(flavor: Flavor, version: (u16, u16, u16), rds: bool, ps: bool) -> Dialect {
+        Dialect {
+            flavor,
+            version,
+            rds,
+            performance_schema: ps,
+        }
+    }
+
+    #[test]
+    fn lock_tables_need_performance_schema_on_mysql8() {
+        let rds_default = d(Flavor::Mysql, (8, 0, 41), true, false);
+        let note = rds_default.lock_tables_unavailable().unwrap();
+        assert!(note.contains("performance_schema is OFF"));
+        assert!(note.contains("parameter group"));
+        assert!(
+            d(Flavor::Mysql, (8, 0, 41), false, false)
+                .lock_tables_unavailable()
+                .unwrap()
+                .contains("my.cnf")
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (8, 0, 41), false, true).lock_tables_unavailable(),
+            None
+        );
+        // MariaDB and 5.7 read INNODB_LOCK_WAITS, which does not depend on performance_schema.
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, false).lock_tables_unavailable(),
+            None
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (5, 7, 44), false, false).lock_tables_unavailable(),
+            None
+        );
+    }
+
+    #[test]
+    fn kills_are_rechecked_where_killed_shows() {
+        for f in [
+            Flavor::Mysql,
+            Flavor::Percona,
+            Flavor::Aurora,
+            Flavor::Mariadb,
+        ] {
+            assert_eq!(
+                d(f, (8, 0, 36), false, true).recheck_source(),
+                ProcesslistSource::InformationSchema
+            );
+        }
+    }
+
+    #[test]
+    fn system_user_and_super() {
+        assert!(d(Flavor::Mysql, (8, 0, 16), false, true).system_user_guards_kill());
+        assert!(!d(Flavor::Mysql, (8, 0, 15), false, true).system_user_guards_kill());
+        assert!(!d(Flavor::Mariadb, (10, 11, 6), false, true).system_user_guards_kill());
+        assert!(
+            d(Flavor::Mysql, (8, 4, 0), false, true)
+                .kill_privilege()
+                .contains("SYSTEM_USER")
+        );
+        assert!(!d(Flavor::Mysql, (8, 0, 36), false, true).super_sees_all());
+        assert!(d(Flavor::Mariadb, (10, 4, 0), false, true).super_sees_all());
+        assert!(!d(Flavor::Mariadb, (10, 11, 6), false, true).super_sees_all());
+    }
+
+    #[test]
+    fn rds_master_reserved_slot() {
+        assert!(!d(Flavor::Mysql, (8, 0, 35), true, false).master_has_reserved_slot());
+        assert!(d(Flavor::Mysql, (8, 0, 36), true, false).master_has_reserved_slot());
+        assert!(d(Flavor::Aurora, (8, 0, 32), true, false).master_has_reserved_slot());
+        assert!(d(Flavor::Mysql, (8, 0, 35), false, true).master_has_reserved_slot());
+        assert!(Dialect::is_protected_user("rdsadmin"));
+        assert!(!Dialect::is_protected_user("app"));
+    }
+}
