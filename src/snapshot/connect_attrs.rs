@@ -102,6 +102,24 @@ mod tests {
     }
 
     #[test]
+    fn no_processlist_read_joins_the_attributes() {
+        // MySQL 8.0.22+: performance_schema.processlist is readable by every account, but a join
+        // to session_connect_attrs made the whole read fail with ERROR 1142 for an account
+        // without SELECT on performance_schema (audit defect 1).
+        use crate::snapshot::flavor::{Flavor, ProcesslistSource};
+        for flavor in [Flavor::Mysql, Flavor::Percona, Flavor::Aurora, Flavor::Mariadb] {
+            for source in [
+                ProcesslistSource::PerformanceSchema,
+                ProcesslistSource::InformationSchema,
+            ] {
+                let q = crate::snapshot::read::processlist_sql(flavor, source);
+                assert!(!q.contains("session_connect_attrs"), "{q}");
+                assert!(!q.to_ascii_uppercase().contains("JOIN"), "{q}");
+            }
+        }
+    }
+
+    #[test]
     fn the_statement_is_bounded_and_joins_nothing() {
         let q = sql();
         assert!(q.contains("LIMIT 20000"));
