@@ -3,7 +3,11 @@
 
 mod support;
 
-use support::{Server, ServerOpts, json_ok};
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use support::findings::{actions, evidence, has_action, sessions, sorted, the};
+use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok};
 
 fn snapshot(s: &Server, user: &str, pw: &str) -> serde_json::Value {
     let out = s
@@ -156,4 +160,88 @@ fn a_refused_session_guard_does_not_abort_the_read() {
         .args(["sessions"])
         .assert()
         .success();
+}
+
+/// With MariaDB's metadata_lock_info plugin the holders of a metadata-lock pile-up are read, not
+/// inferred: the ALTER waits for the idle transaction holding the table, the queries queue
+/// behind the ALTER, and the finding says the blocker was found in the lock tables. (Without the
+/// plugin `tests/diagnose.rs` shows the same pile-up with an inferred holder.)
+#[test]
+fn metadata_lock_holders_are_read_where_the_plugin_is_installed() {
+    let s = Server::start(ServerOpts::default());
+    s.sql("INSTALL SONAME 'metadata_lock_info'");
+    s.create_user("ddl", "pw", "USAGE");
+    s.create_user("adm", "p", "PROCESS, CONNECTION ADMIN");
+    s.sql("CREATE TABLE ddl_db.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB");
+    s.sql("INSERT INTO ddl_db.t VALUES (1, 0), (2, 0)");
+    let mut a = s.connect("ddl", "pw").unwrap();
+    a.query_drop("BEGIN").unwrap();
+    a.query_drop("SELECT * FROM ddl_db.t").unwrap();
+    let a_id = conn_id(&a);
+    let waiting = |n: u64| {
+        move |c: &mut mysql::Conn| {
+            c.query_first::<u64, _>(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE STATE = 'Waiting for table metadata lock'",
+            )
+            .unwrap()
+            .unwrap_or(0)
+                >= n
+        }
+    };
+    let wait = Duration::from_secs(20);
+    let b = s.background_query("ddl", "pw", "ALTER TABLE ddl_db.t ADD COLUMN w INT");
+    s.wait_until("the ALTER waits", wait, waiting(1));
+    let queued: Vec<BackgroundQuery> = (0..3)
+        .map(|i| {
+            s.background_query(
+                "ddl",
+                "pw",
+                &format!("SELECT * FROM ddl_db.t WHERE id = {i}"),
+            )
+        })
+        .collect();
+    s.wait_until("4 sessions wait", wait, waiting(4));
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // PROCESS is enough to read METADATA_LOCK_INFO.
+    let out = s
+        .conncheck("adm", "p")
+        .args(["diagnose", "--sample", "0", "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json_ok(&out);
+    let f = the(&v, "lock-pileup");
+    let mut expected = vec![a_id, b.id];
+    expected.extend(queued.iter().map(|q| q.id));
+    assert_eq!(sorted(sessions(f)), sorted(expected));
+    assert_eq!(sessions(f)[0], a_id);
+    assert!(
+        !evidence(f, "blocker found").starts_with("inferred"),
+        "{}",
+        f["evidence"]
+    );
+    assert!(
+        !f["summary"].as_str().unwrap().contains("inferred"),
+        "{}",
+        f["summary"]
+    );
+    assert!(
+        evidence(f, "tables").contains("ddl_db.t"),
+        "{}",
+        f["evidence"]
+    );
+    assert!(
+        !has_action(f, "to see metadata-lock holders"),
+        "{:?}",
+        actions(f)
+    );
+    assert!(
+        actions(f)
+            .iter()
+            .any(|a| a.starts_with(&format!("KILL {a_id};")) && a.contains("the root blocker")),
+        "{:?}",
+        actions(f)
+    );
+    drop(a);
 }

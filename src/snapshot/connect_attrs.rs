@@ -107,7 +107,12 @@ mod tests {
         // to session_connect_attrs made the whole read fail with ERROR 1142 for an account
         // without SELECT on performance_schema (audit defect 1).
         use crate::snapshot::flavor::{Flavor, ProcesslistSource};
-        for flavor in [Flavor::Mysql, Flavor::Percona, Flavor::Aurora, Flavor::Mariadb] {
+        for flavor in [
+            Flavor::Mysql,
+            Flavor::Percona,
+            Flavor::Aurora,
+            Flavor::Mariadb,
+        ] {
             for source in [
                 ProcesslistSource::PerformanceSchema,
                 ProcesslistSource::InformationSchema,

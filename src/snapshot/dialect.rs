@@ -65,6 +65,12 @@ impl Dialect {
         self.performance_schema
     }
 
+    /// Whether `information_schema.METADATA_LOCK_INFO` (MariaDB's `metadata_lock_info` plugin)
+    /// can name metadata-lock holders: MariaDB only; absent until the plugin is installed.
+    pub fn reads_metadata_lock_info(&self) -> bool {
+        self.flavor.is_mariadb()
+    }
+
     /// Whether the MySQL 8 lock tables (`data_lock_waits`, `data_locks`, `metadata_locks`,
     /// `threads`) are the lock source. They exist on MySQL 8.0.1+.
     pub fn has_data_lock_waits(&self) -> bool {

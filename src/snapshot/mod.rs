@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod flavor;
 pub mod grants;
 pub mod locks;
+pub mod mdl;
 pub mod model;
 pub mod read;
 

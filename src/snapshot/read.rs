@@ -21,6 +21,7 @@ use super::dialect::Dialect;
 use super::flavor::{self, Flavor, Identity, ProcesslistSource};
 use super::grants::parse_grants;
 use super::locks::waits_from_states;
+use super::mdl;
 use super::model::*;
 
 /// Global variables kept in the snapshot.
@@ -193,11 +194,19 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
     }
     let want_trx = opts.transactions;
     let lock_tables_note = dialect.lock_tables_unavailable();
+    let mut lock_reads = 0;
     if want_trx {
         stmts.push(TRX_SQL.to_string());
         if lock_tables_note.is_none() {
-            stmts.extend(lock_wait_sql(server.flavor, server.version_number));
+            let locks = lock_wait_sql(server.flavor, server.version_number);
+            lock_reads = locks.len();
+            stmts.extend(locks);
         }
+    }
+    // MariaDB's metadata-lock holders, last: without the plugin its failure costs nothing else.
+    let want_mdl = want_trx && dialect.reads_metadata_lock_info();
+    if want_mdl {
+        stmts.push(mdl::sql());
     }
     let mut results = batch::run(
         c,
@@ -241,7 +250,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             }
             Err(e) => notes.push(format!("open transactions not read: {}", e.message)),
         }
-        for r in results {
+        for r in results.by_ref().take(lock_reads) {
             match r {
                 Ok(rows) => lock_waits.extend(
                     rows.iter()
@@ -259,6 +268,13 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         {
             *obj = rest.to_string();
             w.kind = LockKind::Metadata;
+        }
+    }
+    if want_mdl {
+        match results.next().expect("metadata lock result") {
+            Ok(rows) => lock_waits.extend(mdl::waits(&sessions, &mdl::rows(&rows))),
+            Err(e) if mdl::not_installed(&e.message) => {}
+            Err(e) => notes.push(format!("metadata-lock holders not read: {}", e.message)),
         }
     }
     lock_waits.retain(|w| w.waiting_id != connection_id);
