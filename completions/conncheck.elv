@@ -36,6 +36,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -44,7 +45,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
             cand -V 'Print version'
             cand --version 'Print version'
@@ -84,6 +86,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -92,7 +95,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
@@ -127,6 +131,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -138,7 +143,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --sleeping 'Only sleeping (idle) sessions'
             cand --busy 'Only busy (non-Sleep) sessions'
             cand --full 'Show full query texts instead of a 60-character snippet'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;diagnose'= {
@@ -170,6 +176,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -180,7 +187,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand -v 'Also list the sessions behind each finding'
             cand --verbose 'Also list the sessions behind each finding'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;snapshot'= {
@@ -205,6 +213,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -213,7 +222,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-idle'= {
@@ -254,6 +264,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -271,7 +282,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --rds 'Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected'
             cand --allow-replication 'Also allow killing replication threads (Binlog Dump, replica threads). Dangerous'
             cand --allow-system 'Also allow killing system threads (system user, event_scheduler). Dangerous'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-long'= {
@@ -312,6 +324,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -330,7 +343,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --rds 'Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected'
             cand --allow-replication 'Also allow killing replication threads (Binlog Dump, replica threads). Dangerous'
             cand --allow-system 'Also allow killing system threads (system user, event_scheduler). Dangerous'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-timeouts'= {
@@ -355,6 +369,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -370,7 +385,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand -y 'Do not ask for confirmation (needed when there is no terminal)'
             cand --yes 'Do not ask for confirmation (needed when there is no terminal)'
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-max-connections'= {
@@ -394,6 +410,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -408,7 +425,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand -y 'Do not ask for confirmation (needed when there is no terminal)'
             cand --yes 'Do not ask for confirmation (needed when there is no terminal)'
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-slow-log'= {
@@ -432,6 +450,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -445,7 +464,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand -y 'Do not ask for confirmation (needed when there is no terminal)'
             cand --yes 'Do not ask for confirmation (needed when there is no terminal)'
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;check'= {
@@ -479,6 +499,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -487,7 +508,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;watch'= {
@@ -512,6 +534,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -520,7 +543,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;completions'= {
@@ -542,6 +566,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -550,7 +575,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;man'= {
@@ -572,6 +598,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -580,7 +607,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;help'= {

@@ -137,9 +137,19 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub defaults_extra_file: Option<PathBuf>,
 
-    /// Read no option files at all.
+    /// Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does;
+    /// --no-login-paths skips it).
     #[arg(long, global = true)]
     pub no_defaults: bool,
+
+    /// Also read option group [NAME] of every option file and of the login path file
+    /// ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub login_path: Option<String>,
+
+    /// Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE).
+    #[arg(long, global = true)]
+    pub no_login_paths: bool,
 
     /// TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain),
     /// REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket.
