@@ -11,6 +11,7 @@ pub mod locks;
 pub mod mdl;
 pub mod model;
 pub mod read;
+pub mod trx_waits;
 
 pub use accounts::Account;
 pub use flavor::{Flavor, ProcesslistSource};

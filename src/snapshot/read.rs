@@ -234,6 +234,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             Err(e) => notes.push(connect_attrs::note(&e.message)),
         }
     }
+    let holders_unnamed = want_trx && lock_tables_note.is_some();
     if want_trx && let Some(note) = lock_tables_note {
         notes.push(note);
     }
@@ -269,6 +270,10 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             *obj = rest.to_string();
             w.kind = LockKind::Metadata;
         }
+    }
+    if holders_unnamed {
+        let unnamed = super::trx_waits::waits_without_holder(&transactions, &lock_waits);
+        lock_waits.extend(unnamed);
     }
     if want_mdl {
         match results.next().expect("metadata lock result") {
