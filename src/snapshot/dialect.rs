@@ -135,6 +135,108 @@ impl Dialect {
     }
 }
 
+/// One statement conncheck's reader may send, with what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    /// What it reads, as notes name it.
+    pub what: &'static str,
+    pub sql: String,
+    /// Whether the whole read fails without it (only the processlist and round trip 1).
+    pub required: bool,
+    /// The privilege it needs beyond logging in, on this server; "" for none.
+    pub needs: &'static str,
+}
+
+impl Dialect {
+    /// Every statement the reader may send to this server, in one place (built from the same
+    /// functions the reader uses), with what each needs: the conformance tests check each table
+    /// and column against the server's own definitions, and the privilege matrix against what a
+    /// least-privilege account may do. `transactions`: `diagnose`'s extra reads.
+    pub fn reads(&self, query_timeout_s: u64, transactions: bool) -> Vec<Read> {
+        let read = |what, sql: String, required, needs| Read {
+            what,
+            sql,
+            required,
+            needs,
+        };
+        let mut v = vec![
+            read(
+                "our id",
+                "SELECT CONNECTION_ID(), CURRENT_USER()".into(),
+                true,
+                "",
+            ),
+            read("grants", "SHOW GRANTS".into(), true, ""),
+            read(
+                "variables",
+                format!(
+                    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ({})",
+                    super::read::VARIABLES
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                true,
+                "",
+            ),
+            read("status", super::read::status_sql(), true, ""),
+        ];
+        for g in super::flavor::session_guards(self.flavor, self.version, query_timeout_s) {
+            v.push(read("session guard", g, false, ""));
+        }
+        v.push(read(
+            "processlist",
+            super::read::processlist_sql(self.flavor, self.processlist_source()),
+            true,
+            "PROCESS to see other accounts' sessions",
+        ));
+        if self.reads_connect_attrs() {
+            v.push(read(
+                "client programs",
+                super::connect_attrs::sql(),
+                false,
+                "SELECT on performance_schema",
+            ));
+        }
+        if transactions {
+            v.push(read(
+                "open transactions",
+                super::read::TRX_SQL.into(),
+                false,
+                "PROCESS",
+            ));
+            if self.lock_tables_unavailable().is_none() {
+                let needs = if self.has_data_lock_waits() {
+                    "PROCESS and SELECT on performance_schema"
+                } else {
+                    "PROCESS"
+                };
+                for sql in super::read::lock_wait_sql(self.flavor, self.version) {
+                    v.push(read("lock waits", sql, false, needs));
+                }
+            }
+            if self.reads_metadata_lock_info() {
+                v.push(read(
+                    "metadata-lock holders",
+                    super::mdl::sql(),
+                    false,
+                    // No privilege is checked (seen live on MariaDB 10.11: a USAGE account
+                    // reads it); it exists only with the plugin.
+                    "the metadata_lock_info plugin",
+                ));
+            }
+            v.push(read(
+                "account rows",
+                super::accounts::accounts_sql(),
+                false,
+                "SELECT on mysql.user",
+            ));
+        }
+        v
+    }
+}
+
 /// Client connections the processlist read does not list, on servers whose processlist hides
 /// them: MySQL 8's `performance_schema.processlist` drops every thread that has not finished
 /// authenticating (table_processlist.cc `make_row`: "Ignore background threads" skips an empty
