@@ -16,6 +16,26 @@ use super::model::{ServerInfo, parse_bool};
 /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_MySQL.html ("rdsadmin").
 pub const PROTECTED_USERS: &[&str] = &["rdsadmin", "rdsrepladmin"];
 
+/// How a changed global survives a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// `SET PERSIST` (MySQL 8.0+).
+    SetPersist,
+    /// A `[mysqld]` snippet for my.cnf.
+    ConfigFile,
+    /// The DB parameter group (RDS/Aurora: no SET GLOBAL).
+    ParameterGroup,
+}
+
+/// How the open-files limit caps max_connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescriptorCap {
+    /// MySQL: `open_files_limit - 810`.
+    Fixed810,
+    /// MariaDB: `open_files_limit - 10 - 2 × table_open_cache`.
+    TableCacheReserved,
+}
+
 /// The dialect of one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
@@ -127,6 +147,69 @@ impl Dialect {
     /// log in as gets that slot; Aurora MySQL 3's master user has CONNECTION_ADMIN.
     pub fn master_has_reserved_slot(&self) -> bool {
         !(self.rds && self.flavor != Flavor::Aurora && self.version < (8, 0, 36))
+    }
+
+    /// How a changed global is made to survive a restart.
+    pub fn persistence(&self) -> Persistence {
+        if self.rds {
+            // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html
+            Persistence::ParameterGroup
+        } else if self.mysql() && self.version >= (8, 0, 0) {
+            // https://dev.mysql.com/doc/refman/8.0/en/persisted-system-variables.html
+            Persistence::SetPersist
+        } else {
+            Persistence::ConfigFile
+        }
+    }
+
+    /// The server-wide statement time limit: variable name and how many of its units make one
+    /// second. MariaDB `max_statement_time` (seconds, every statement, 10.1.1+); MySQL
+    /// `max_execution_time` (milliseconds, read-only SELECTs only, 5.7.8+).
+    pub fn statement_time_variable(&self) -> (&'static str, u64) {
+        if self.flavor.is_mariadb() {
+            ("max_statement_time", 1)
+        } else {
+            ("max_execution_time", 1000)
+        }
+    }
+
+    /// The variable and level that log each aborted connection with user and host: MySQL 8
+    /// `log_error_verbosity` 3, MariaDB `log_warnings` 2.
+    pub fn aborted_connection_logging(&self) -> (&'static str, u64) {
+        if self.flavor.is_mariadb() {
+            ("log_warnings", 2)
+        } else {
+            ("log_error_verbosity", 3)
+        }
+    }
+
+    /// How the open-files limit caps max_connections at startup: MySQL keeps
+    /// `open_files_limit - 810` (mysqld.cc `adjust_max_connections`), MariaDB
+    /// `open_files_limit - 10 - 2 × table_open_cache`.
+    pub fn descriptor_cap(&self) -> DescriptorCap {
+        if self.flavor.is_mariadb() {
+            DescriptorCap::TableCacheReserved
+        } else {
+            DescriptorCap::Fixed810
+        }
+    }
+
+    /// The systemd unit the server usually runs as.
+    pub fn service_name(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            "mariadb"
+        } else {
+            "mysql"
+        }
+    }
+
+    /// Whether `thread_handling` names a thread pool, where connections do not own a thread:
+    /// MariaDB `pool-of-threads`, MySQL Enterprise / Percona `loaded-dynamically`, Aurora
+    /// `thread-pools` (a real Aurora 3.02.2 capture).
+    pub fn is_thread_pool(thread_handling: &str) -> bool {
+        thread_handling.contains("pool-of-threads")
+            || thread_handling.contains("loaded-dynamically")
+            || thread_handling.contains("thread-pools")
     }
 
     /// Whether a user name is the provider's own (never a client, never killed).
@@ -334,6 +417,37 @@ mod tests {
         assert!(!d(Flavor::Mysql, (8, 0, 36), false, true).super_sees_all());
         assert!(d(Flavor::Mariadb, (10, 4, 0), false, true).super_sees_all());
         assert!(!d(Flavor::Mariadb, (10, 11, 6), false, true).super_sees_all());
+    }
+
+    #[test]
+    fn persistence_and_variables_per_flavor() {
+        assert_eq!(
+            d(Flavor::Mysql, (8, 0, 36), false, true).persistence(),
+            Persistence::SetPersist
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (5, 7, 44), false, true).persistence(),
+            Persistence::ConfigFile
+        );
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, false).persistence(),
+            Persistence::ConfigFile
+        );
+        assert_eq!(
+            d(Flavor::Aurora, (8, 0, 32), true, true).persistence(),
+            Persistence::ParameterGroup
+        );
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, false).statement_time_variable(),
+            ("max_statement_time", 1)
+        );
+        assert_eq!(
+            d(Flavor::Percona, (8, 0, 40), false, true).statement_time_variable(),
+            ("max_execution_time", 1000)
+        );
+        assert!(Dialect::is_thread_pool("thread-pools"));
+        assert!(Dialect::is_thread_pool("pool-of-threads"));
+        assert!(!Dialect::is_thread_pool("one-thread-per-connection"));
     }
 
     #[test]
