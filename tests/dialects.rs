@@ -245,3 +245,49 @@ fn metadata_lock_holders_are_read_where_the_plugin_is_installed() {
     );
     drop(a);
 }
+
+/// PROCESS granted through a role: the account sees other accounts' sessions and reads
+/// INNODB_TRX, which only PROCESS allows, so conncheck treats it as having PROCESS (no "grant
+/// PROCESS" finding). MariaDB also lists the active role's grants in `SHOW GRANTS` (printed
+/// below); MySQL 8 lists only the role's name, which the unit test
+/// `grants::process_is_proven_by_what_could_be_read` covers.
+#[test]
+fn process_through_a_role_is_recognised() {
+    let s = Server::start(ServerOpts::default());
+    s.create_user("app", "apppw", "USAGE");
+    s.create_user("viarole", "p", "USAGE");
+    s.sql("CREATE ROLE watcher");
+    s.sql("GRANT PROCESS ON *.* TO watcher");
+    s.sql("GRANT watcher TO 'viarole'@'%', 'viarole'@'localhost'");
+    s.sql("SET DEFAULT ROLE watcher FOR 'viarole'@'%'");
+    s.sql("SET DEFAULT ROLE watcher FOR 'viarole'@'localhost'");
+    let _idle = s.idle_connections("app", "apppw", 3);
+    let grants: Vec<String> = s
+        .connect("viarole", "p")
+        .unwrap()
+        .query("SHOW GRANTS")
+        .unwrap();
+    eprintln!("SHOW GRANTS as viarole: {grants:?}");
+    let v = snapshot(&s, "viarole", "p");
+    assert_eq!(
+        programs_of(&v, "app").len(),
+        3,
+        "sees the other account's sessions"
+    );
+    assert_eq!(
+        v["access"]["privileges"]["process"], true,
+        "{}",
+        v["access"]
+    );
+    let out = s
+        .conncheck("viarole", "p")
+        .args(["diagnose", "--sample", "0", "--format", "json"])
+        .output()
+        .unwrap();
+    let d = json_ok(&out);
+    assert!(
+        !d.to_string().contains("\"no-process-privilege\""),
+        "{}",
+        d["findings"]
+    );
+}

@@ -170,7 +170,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         .map(|r| (num(r, 0).unwrap_or(0), text(r, 1).unwrap_or_default()))
         .unwrap_or_default();
     let grant_lines: Vec<String> = grants.iter().filter_map(|r| text(r, 0)).collect();
-    let privileges = parse_grants(&grant_lines);
+    let mut privileges = parse_grants(&grant_lines);
 
     let server = server_info(&variables, &status);
     let mut notes = Vec::new();
@@ -226,8 +226,12 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         .expect("processlist result")?
         .iter()
         .map(session_from_row)
-        .filter(|s| s.id != connection_id)
         .collect();
+    let own_login = sessions
+        .iter()
+        .find(|s| s.id == connection_id)
+        .map(|s| s.user.clone());
+    sessions.retain(|s| s.id != connection_id);
     if want_attrs {
         match results.next().expect("connect attributes result") {
             Ok(rows) => connect_attrs::apply(&mut sessions, &connect_attrs::rows(&rows)),
@@ -239,10 +243,12 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         notes.push(note);
     }
     let mut transactions = Vec::new();
+    let mut trx_read = false;
     let mut lock_waits = Vec::new();
     if want_trx {
         match results.next().expect("trx result") {
             Ok(rows) => {
+                trx_read = true;
                 transactions = rows
                     .iter()
                     .map(trx_from_row)
@@ -295,6 +301,12 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
     } else {
         None
     };
+
+    // What the account could read proves PROCESS where SHOW GRANTS does not list it (granted
+    // through a role).
+    if super::grants::process_shown(own_login.as_deref(), &sessions, trx_read) {
+        privileges.process = true;
+    }
 
     // Round trip 3: the second status reading.
     let (status_after, sample_s) = if opts.sample.is_zero() {
