@@ -97,6 +97,7 @@ pub fn mariadb() -> Snapshot {
         lock_waits: Vec::new(),
         host_memory_bytes: Some(16 << 30),
         accounts: None,
+        system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }
 }

@@ -299,6 +299,14 @@ impl Dialect {
                     v.push(read("lock waits", sql, false, needs));
                 }
             }
+            if self.system_user_guards_kill() {
+                v.push(read(
+                    "accounts with SYSTEM_USER",
+                    super::read::SYSTEM_USERS_SQL.into(),
+                    false,
+                    "SELECT on mysql.global_grants (read only without SYSTEM_USER)",
+                ));
+            }
             if self.reads_metadata_lock_info() {
                 v.push(read(
                     "metadata-lock holders",

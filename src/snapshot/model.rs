@@ -51,6 +51,10 @@ pub struct Snapshot {
     /// privilege, or a command that does not need them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<super::Account>>,
+    /// User names of accounts with SYSTEM_USER (MySQL 8.0.16+, from mysql.global_grants), read
+    /// when our account lacks SYSTEM_USER: their sessions cannot be killed by us (ERROR 1095).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_user_accounts: Vec<String>,
     /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -203,6 +203,12 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             stmts.extend(locks);
         }
     }
+    // Kill reads on MySQL 8.0.16+ without SYSTEM_USER: which accounts' sessions we may not kill.
+    let want_system_users =
+        want_trx && dialect.system_user_guards_kill() && !privileges.system_user;
+    if want_system_users {
+        stmts.push(SYSTEM_USERS_SQL.to_string());
+    }
     // MariaDB's metadata-lock holders, last: without the plugin its failure costs nothing else.
     let want_mdl = want_trx && dialect.reads_metadata_lock_info();
     if want_mdl {
@@ -277,6 +283,16 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
             w.kind = LockKind::Metadata;
         }
     }
+    let mut system_user_accounts = Vec::new();
+    if want_system_users {
+        match results.next().expect("system user result") {
+            Ok(rows) => system_user_accounts = rows.iter().filter_map(|r| text(r, 0)).collect(),
+            Err(e) => notes.push(format!(
+                "accounts with SYSTEM_USER not read (needs SELECT on mysql.global_grants): kills of their sessions will be denied (ERROR 1095): {}",
+                e.message
+            )),
+        }
+    }
     if holders_unnamed {
         let unnamed = super::trx_waits::waits_without_holder(&transactions, &lock_waits);
         lock_waits.extend(unnamed);
@@ -349,6 +365,7 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
         lock_waits,
         host_memory_bytes,
         accounts,
+        system_user_accounts,
         notes,
     };
     snap.access.route = if c.via_admin_port {
@@ -434,6 +451,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         lock_waits: Vec::new(),
         host_memory_bytes: None,
         accounts: None,
+        system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }
 }
@@ -488,6 +506,11 @@ pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
         }
     }
 }
+
+/// Accounts holding SYSTEM_USER (MySQL 8.0.16+ dynamic privilege, stored in
+/// mysql.global_grants): user names only, bounded.
+pub const SYSTEM_USERS_SQL: &str = "SELECT DISTINCT USER FROM mysql.global_grants \
+     WHERE PRIV = 'SYSTEM_USER' LIMIT 10000";
 
 /// Open transactions: id, session, state, age, wait, rows modified, rows locked, query.
 pub const TRX_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_state, \
