@@ -241,6 +241,39 @@ fn rds_mysql_default_without_performance_schema() {
     );
 }
 
+/// A quiet MySQL 8.4 replica with its receiver, coordinator and 4 parallel workers
+/// (`replica_parallel_workers` = 4 since 8.0.27): none of them is a client, none is counted as a
+/// connection still logging in, and only the reporting account is judged.
+#[test]
+fn mysql84_replica_threads_are_never_clients() {
+    let name = "mysql84-replica";
+    let snap = snapshot(name);
+    assert_eq!(
+        ids_where(&snap, |s| s["state"]
+            == "Waiting for an event from Coordinator")
+        .len(),
+        4
+    );
+    let v = diagnose(name);
+    assert_eq!(
+        ranked(&v),
+        expect(&[
+            ("per-user-limit-missing", "warning"),
+            ("memory-headroom", "info"),
+            ("wait-timeout-high", "info"),
+        ])
+    );
+    let reporting = ids_where(&snap, |s| s["user"] == "reporting");
+    for f in findings(&v) {
+        assert!(
+            sessions(f).iter().all(|id| reporting.contains(id)),
+            "{}: {:?}",
+            f["id"],
+            sessions(f)
+        );
+    }
+}
+
 #[test]
 fn rds_mysql_full() {
     let name = "rds-mysql-full";
