@@ -194,6 +194,13 @@ impl Dialect {
         }
     }
 
+    /// Whether `SET GLOBAL max_user_connections` can fail at runtime: MariaDB refuses to raise
+    /// it from 0 when the server started with 0 (ERROR 1290, seen live on 10.11), so the limit
+    /// goes to the config file for the next restart.
+    pub fn max_user_connections_static_from_zero(&self) -> bool {
+        self.flavor.is_mariadb()
+    }
+
     /// The systemd unit the server usually runs as.
     pub fn service_name(&self) -> &'static str {
         if self.flavor.is_mariadb() {
