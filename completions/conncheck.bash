@@ -107,7 +107,7 @@ _conncheck() {
 
     case "${cmd}" in
         conncheck)
-            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch completions man help"
+            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,6 +185,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -225,7 +229,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__check)
-            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +355,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -391,7 +399,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__completions)
-            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help bash elvish fish powershell zsh"
+            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -469,6 +477,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -509,7 +521,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__diagnose)
-            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -624,6 +636,10 @@ _conncheck() {
                     return 0
                     ;;
                 --defaults-extra-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --login-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -877,7 +893,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__idle)
-            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1031,6 +1047,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1071,7 +1091,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__long)
-            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1225,6 +1245,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1265,7 +1289,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__man)
-            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1343,6 +1367,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1383,7 +1411,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__sessions)
-            opts="-h -P -u -p -S -D --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --group-by --format --limit --full --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --group-by --format --limit --full --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1513,6 +1541,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1553,7 +1585,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__max__subcmd__connections)
-            opts="-n -y -h -P -u -p -S -D --force --server-memory --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --force --server-memory --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1639,6 +1671,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1679,7 +1715,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__slow__subcmd__log)
-            opts="-n -y -h -P -u -p -S -D --long-query-time --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help on off"
+            opts="-n -y -h -P -u -p -S -D --long-query-time --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help on off"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1765,6 +1801,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1805,7 +1845,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__timeouts)
-            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1895,6 +1935,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -1935,7 +1979,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__snapshot)
-            opts="-o -h -P -u -p -S -D --output --sample --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-o -h -P -u -p -S -D --output --sample --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2025,6 +2069,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -2065,7 +2113,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__status)
-            opts="-h -P -u -p -S -D --sample --format --top --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --sample --format --top --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2155,6 +2203,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssl-mode)
                     COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
                     return 0
@@ -2195,7 +2247,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__watch)
-            opts="-h -P -u -p -S -D --interval --count --window --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --interval --count --window --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2282,6 +2334,10 @@ _conncheck() {
                     return 0
                     ;;
                 --defaults-extra-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --login-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -44,7 +45,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
             cand -V 'Print version'
             cand --version 'Print version'
@@ -85,6 +87,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -93,7 +96,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
@@ -128,6 +132,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -139,7 +144,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --sleeping 'Only sleeping (idle) sessions'
             cand --busy 'Only busy (non-Sleep) sessions'
             cand --full 'Show full query texts instead of a 60-character snippet'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;diagnose'= {
@@ -171,6 +177,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -181,7 +188,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand -v 'Also list the sessions behind each finding'
             cand --verbose 'Also list the sessions behind each finding'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;snapshot'= {
@@ -206,6 +214,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -214,7 +223,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-idle'= {
@@ -255,6 +265,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -272,7 +283,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --rds 'Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected'
             cand --allow-replication 'Also allow killing replication threads (Binlog Dump, replica threads). Dangerous'
             cand --allow-system 'Also allow killing system threads (system user, event_scheduler). Dangerous'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-long'= {
@@ -313,6 +325,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -331,7 +344,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --rds 'Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected'
             cand --allow-replication 'Also allow killing replication threads (Binlog Dump, replica threads). Dangerous'
             cand --allow-system 'Also allow killing system threads (system user, event_scheduler). Dangerous'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-timeouts'= {
@@ -356,6 +370,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -371,7 +386,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand -y 'Do not ask for confirmation (needed when there is no terminal)'
             cand --yes 'Do not ask for confirmation (needed when there is no terminal)'
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-max-connections'= {
@@ -395,6 +411,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -409,7 +426,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand -y 'Do not ask for confirmation (needed when there is no terminal)'
             cand --yes 'Do not ask for confirmation (needed when there is no terminal)'
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-slow-log'= {
@@ -433,6 +451,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -446,7 +465,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand -y 'Do not ask for confirmation (needed when there is no terminal)'
             cand --yes 'Do not ask for confirmation (needed when there is no terminal)'
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;check'= {
@@ -480,6 +500,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -488,7 +509,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;watch'= {
@@ -513,6 +535,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -521,7 +544,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;completions'= {
@@ -543,6 +567,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -551,7 +576,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;man'= {
@@ -573,6 +599,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
             cand --defaults-file 'Read options only from this file (no other option files)'
             cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
             cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
@@ -581,7 +608,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
-            cand --no-defaults 'Read no option files at all'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;help'= {

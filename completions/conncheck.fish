@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_conncheck_global_optspecs
-    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= defaults-file= defaults-extra-file= no-defaults ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= query-timeout= admin-port= color= help V/version
+    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= query-timeout= admin-port= color= help V/version
 end
 
 function __fish_conncheck_needs_command
@@ -37,6 +37,7 @@ complete -c conncheck -n "__fish_conncheck_needs_command" -l targets -d 'File wi
 complete -c conncheck -n "__fish_conncheck_needs_command" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_needs_command" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_needs_command" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_needs_command" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_needs_command" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -51,7 +52,8 @@ complete -c conncheck -n "__fish_conncheck_needs_command" -l admin-port -d 'Try 
 complete -c conncheck -n "__fish_conncheck_needs_command" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_needs_command" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_needs_command" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_needs_command" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -s V -l version -d 'Print version'
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "status" -d 'One screen: flavor, usage against max_connections, counters, timeouts and the top clients'
@@ -85,6 +87,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l targets -
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -99,7 +102,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l admin-por
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
@@ -129,6 +133,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l targets
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -146,7 +151,8 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l sleeping -d 'Only sleeping (idle) sessions'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l busy -d 'Only busy (non-Sleep) sessions'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l full -d 'Show full query texts instead of a 60-character snippet'
-complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
@@ -173,6 +179,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l targets
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -188,7 +195,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l color -
 always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -s v -l verbose -d 'Also list the sessions behind each finding'
-complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -s o -l output -d 'Write the snapshot here (default: standard output)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l sample -d 'Read global status twice this far apart to measure rates (0 = one reading)' -r
@@ -205,6 +213,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l targets
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -219,7 +228,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l admin-p
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l older-than -d 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
@@ -253,6 +263,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l target
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -274,7 +285,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -s y -l y
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l rds -d 'Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l allow-replication -d 'Also allow killing replication threads (Binlog Dump, replica threads). Dangerous'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l allow-system -d 'Also allow killing system threads (system user, event_scheduler). Dangerous'
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l longer-than -d 'Kill statements running at least this long, e.g. 60s or 2m' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
@@ -308,6 +320,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l target
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -330,7 +343,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -s y -l y
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l rds -d 'Use Amazon RDS procedures (CALL mysql.rds_kill) even if RDS is not detected'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-replication -d 'Also allow killing replication threads (Binlog Dump, replica threads). Dangerous'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-system -d 'Also allow killing system threads (system user, event_scheduler). Dangerous'
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l wait-timeout -d 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l interactive-timeout -d 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force' -r
@@ -349,6 +363,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l tar
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -368,7 +383,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l kil
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s n -l dry-run -d 'Show the plan and change nothing'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s y -l yes -d 'Do not ask for confirmation (needed when there is no terminal)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l persist -d 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l server-memory -d 'Server RAM in bytes (K/M/G/T suffixes) for the memory estimate' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -386,6 +402,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -404,7 +421,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -s n -l dry-run -d 'Show the plan and change nothing'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -s y -l yes -d 'Do not ask for confirmation (needed when there is no terminal)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l persist -d 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l long-query-time -d 'Also set long_query_time (e.g. 1s, 500ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -422,6 +440,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l tar
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -439,7 +458,8 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -s n -l dry-run -d 'Show the plan and change nothing'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -s y -l yes -d 'Do not ask for confirmation (needed when there is no terminal)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l persist -d 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
@@ -469,6 +489,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l targets -d
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -483,7 +504,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l admin-port
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l interval -d 'Time between samples (at least 100ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l count -d 'Stop after this many samples, at least 1 (reconnect attempts count too; default: until q or Ctrl-C)' -r
@@ -501,6 +523,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l targets -d
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -515,7 +538,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l admin-port
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -530,6 +554,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l targ
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -544,7 +569,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l admi
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -559,6 +585,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l targets -d '
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l ssl-mode -d 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket' -r -f -a "DISABLED\t''
 PREFERRED\t''
 REQUIRED\t''
@@ -573,7 +600,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l admin-port -
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-defaults -d 'Read no option files at all'
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand help; and not __fish_seen_subcommand_from status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch completions man help" -f -a "status" -d 'One screen: flavor, usage against max_connections, counters, timeouts and the top clients'
 complete -c conncheck -n "__fish_conncheck_using_subcommand help; and not __fish_seen_subcommand_from status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch completions man help" -f -a "sessions" -d 'The processlist with filters, grouping and open-transaction ages'

@@ -138,9 +138,19 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub defaults_extra_file: Option<PathBuf>,
 
-    /// Read no option files at all.
+    /// Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does;
+    /// --no-login-paths skips it).
     #[arg(long, global = true)]
     pub no_defaults: bool,
+
+    /// Also read option group [NAME] of every option file and of the login path file
+    /// ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`).
+    #[arg(long, global = true, value_name = "NAME", value_parser = login_path_name)]
+    pub login_path: Option<String>,
+
+    /// Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE).
+    #[arg(long, global = true)]
+    pub no_login_paths: bool,
 
     /// TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain),
     /// REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket.
@@ -1127,4 +1137,17 @@ mod parse_tests {
         assert!(is_check(&a(&["conncheck", "-h", "db", "check", "--bogus"])));
         assert!(!is_check(&a(&["conncheck", "status"])));
     }
+}
+
+/// A `--login-path` name: an option-file group name (no brackets, no control characters).
+fn login_path_name(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() {
+        return Err("a login path name cannot be empty".into());
+    }
+    if v.chars().any(|c| c == '[' || c == ']' || c.is_control()) {
+        return Err(
+            "a login path name is an option group name: no brackets or control characters".into(),
+        );
+    }
+    Ok(v.to_string())
 }

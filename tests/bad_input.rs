@@ -21,6 +21,8 @@ use support::{conncheck, unused_port};
 /// that cannot be read, a host that does not answer, a regex that does not compile, ...).
 const FREE_TEXT: &[&str] = &[
     "host",
+    // Any option group name (a missing group reads nothing, as in mysql).
+    "login_path",
     "user",
     "password",
     "socket",

@@ -209,6 +209,71 @@ fn mysql80_incident() {
     renders(name, &v);
 }
 
+/// The default RDS MySQL shape: performance_schema OFF (no Performance Insights), so the
+/// processlist comes from information_schema and the lock tables are empty. The waiters are known
+/// only from INNODB_TRX (`LOCK WAIT`): the pile-up is still found, its holder inferred, and both
+/// the finding and the note say why holders cannot be named and how to enable it.
+#[test]
+fn rds_mysql_default_without_performance_schema() {
+    let name = "rds-mysql-default";
+    let snap = snapshot(name);
+    assert_eq!(snap["variables"]["performance_schema"], "OFF");
+    assert_eq!(snap["server"]["processlist_source"], "information_schema");
+    let v = diagnose(name);
+    let pile = the(&v, "lock-pileup");
+    assert_eq!(
+        sessions(pile),
+        vec![7712001, 7712002, 7712003, 7712004, 7712005]
+    );
+    assert!(
+        evidence(pile, "blocker found").starts_with("inferred: performance_schema is OFF"),
+        "{}",
+        pile["evidence"]
+    );
+    let advice = actions(pile).join("\n");
+    assert!(advice.contains("DB parameter group"), "{advice}");
+    assert!(!advice.contains("sys.schema_table_lock_waits"), "{advice}");
+    assert!(
+        actions_of(pile, "sql")[0]
+            .starts_with("CALL mysql.rds_kill(7712001);   -- the likely holder"),
+        "{:?}",
+        actions_of(pile, "sql")
+    );
+}
+
+/// A quiet MySQL 8.4 replica with its receiver, coordinator and 4 parallel workers
+/// (`replica_parallel_workers` = 4 since 8.0.27): none of them is a client, none is counted as a
+/// connection still logging in, and only the reporting account is judged.
+#[test]
+fn mysql84_replica_threads_are_never_clients() {
+    let name = "mysql84-replica";
+    let snap = snapshot(name);
+    assert_eq!(
+        ids_where(&snap, |s| s["state"]
+            == "Waiting for an event from Coordinator")
+        .len(),
+        4
+    );
+    let v = diagnose(name);
+    assert_eq!(
+        ranked(&v),
+        expect(&[
+            ("per-user-limit-missing", "warning"),
+            ("memory-headroom", "info"),
+            ("wait-timeout-high", "info"),
+        ])
+    );
+    let reporting = ids_where(&snap, |s| s["user"] == "reporting");
+    for f in findings(&v) {
+        assert!(
+            sessions(f).iter().all(|id| reporting.contains(id)),
+            "{}: {:?}",
+            f["id"],
+            sessions(f)
+        );
+    }
+}
+
 #[test]
 fn rds_mysql_full() {
     let name = "rds-mysql-full";
@@ -237,10 +302,14 @@ fn rds_mysql_full() {
     );
     let full = the(&v, "server-full");
     assert!(sessions(full).is_empty());
-    assert_eq!(
-        evidence(full, "route"),
-        "the reserved admin slot (max_connections + 1)"
-    );
+    // The RDS MySQL master user before 8.0.36 has no CONNECTION_ADMIN or SUPER (AWS master user
+    // privileges), so no reserved slot: conncheck holds the last normal one, and the advice is
+    // what works there.
+    assert_eq!(evidence(full, "route"), "a normal slot");
+    let advice = actions(full).join("\n");
+    assert!(advice.contains("modify-db-parameter-group"), "{advice}");
+    assert!(advice.contains("before 8.0.36"), "{advice}");
+    assert!(!advice.contains("reconnect as an account with"), "{advice}");
     let refused = the(&v, "refused-connections");
     assert!(
         refused["summary"]
@@ -259,6 +328,8 @@ fn rds_mysql_full() {
         s["command"] == "Sleep"
             && s["time_s"].as_u64().unwrap() < 300
             && s["user"] != "event_scheduler"
+            // RDS's own sessions are not clients (and never kill candidates).
+            && s["user"] != "rdsadmin"
             && !in_trx.contains(&s["id"].as_u64().unwrap())
     });
     assert_eq!(sorted(sessions(the(&v, "pool-oversized"))), warm);

@@ -498,6 +498,21 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
             "  ",
         ));
         out.push('\n');
+    } else if others > 0
+        && snap.dialect().system_user_guards_kill()
+        && !snap.access.privileges.system_user
+        && !snap.server.rds
+    {
+        out.push_str(&layout::wrap(
+            &style.yellow(&format!(
+                "Warning: {} lacks SYSTEM_USER: kills of sessions whose account has SYSTEM_USER (root, other admins) will be denied (MySQL 8.0.16+).",
+                text::escape(&snap.access.user)
+            )),
+            style.width,
+            "",
+            "  ",
+        ));
+        out.push('\n');
     }
     out
 }

@@ -12,6 +12,7 @@
 //! socket read timeout alone restarts with every byte).
 
 pub mod error;
+pub mod loginpath;
 pub mod optfile;
 pub mod options;
 pub mod replay;

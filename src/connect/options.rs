@@ -12,11 +12,21 @@ use std::time::Duration;
 use crate::cli::{ConnArgs, Protocol, SslMode};
 use crate::exit::AppError;
 
+use super::loginpath;
 use super::optfile::{self, OptionSet};
 use super::url as connurl;
 
 /// Option-file groups we read, in this order.
-pub const GROUPS: &[&str] = &["client", "conncheck"];
+pub const GROUPS: &[&str] = &["client", "client-server", "client-mariadb", "conncheck"];
+
+/// The option groups read: [`GROUPS`] plus `--login-path`'s group.
+fn groups(args: &ConnArgs) -> Vec<&str> {
+    let mut g = GROUPS.to_vec();
+    if let Some(name) = args.login_path.as_deref() {
+        g.push(name);
+    }
+    g
+}
 
 /// Where the Unix socket usually is when nothing says otherwise (Debian/Ubuntu, RHEL, tarballs).
 const DEFAULT_SOCKETS: &[&str] = &[
@@ -148,6 +158,13 @@ impl Resolver {
             let files = read_option_files(args, env)?;
             warnings.extend(files.warnings.iter().cloned());
             apply_option_set(&mut base, &files)?;
+        }
+        // The login path file is read last, even with --no-defaults or --defaults-file (as the
+        // mysql client does), so its values win over the other files'.
+        if !args.no_login_paths {
+            let login = read_login_file(args, env)?;
+            warnings.extend(login.warnings.iter().cloned());
+            apply_option_set(&mut base, &login)?;
         }
 
         let flag_password = match &args.password {
@@ -328,22 +345,95 @@ fn overlay(p: &mut Partial, top: Partial) {
     );
 }
 
+/// `~/.mylogin.cnf` (or `$MYSQL_TEST_LOGIN_FILE`), decrypted, groups [client] (and the other
+/// [`GROUPS`]) and `--login-path`'s. A missing file is normal; a file others may read is ignored
+/// with the client's warning; an unreadable or corrupt one is a warning, or an error when
+/// `--login-path` asked for it.
+fn read_login_file(args: &ConnArgs, env: &dyn Env) -> Result<OptionSet, AppError> {
+    let mut set = OptionSet::default();
+    let home = env.var("HOME").map(PathBuf::from);
+    let test_file = env.var("MYSQL_TEST_LOGIN_FILE");
+    let Some(path) = loginpath::path(home.as_deref(), test_file.as_deref()) else {
+        return Ok(set);
+    };
+    let problem = |set: &mut OptionSet, what: String| -> Result<(), AppError> {
+        let msg = format!("login path file {}: {what}", path.display());
+        if args.login_path.is_some() {
+            Err(AppError::new(crate::exit::ErrorKind::Usage, msg)
+                .hint("recreate it with mysql_config_editor, or skip it with --no-login-paths"))
+        } else {
+            set.warnings.push(format!("warning: {msg}; ignored"));
+            Ok(())
+        }
+    };
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(name) = &args.login_path {
+                // mysql says nothing either; but a login path asked for and not found is
+                // worth a word.
+                set.warnings.push(format!(
+                    "warning: --login-path={name}: no login path file {}",
+                    path.display()
+                ));
+            }
+            return Ok(set);
+        }
+        Err(e) => {
+            problem(&mut set, e.kind().to_string())?;
+            return Ok(set);
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // my_default.cc check_file_permissions(): executable or group/other access -> ignored.
+        if meta.permissions().mode() & 0o177 != 0 {
+            set.warnings.push(format!(
+                "warning: {} should be readable/writable only by current user; ignored",
+                path.display()
+            ));
+            return Ok(set);
+        }
+    }
+    let _ = meta;
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            problem(&mut set, e.kind().to_string())?;
+            return Ok(set);
+        }
+    };
+    let text = match loginpath::decrypt(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            problem(&mut set, e)?;
+            return Ok(set);
+        }
+    };
+    if let Err(e) = optfile::parse_str(&text, &path, &groups(args), &mut set) {
+        problem(&mut set, format!("line {}: {}", e.line, e.message))?;
+    }
+    Ok(set)
+}
+
 fn read_option_files(args: &ConnArgs, env: &dyn Env) -> Result<OptionSet, AppError> {
     let mut set = OptionSet::default();
+    let groups = groups(args);
     let err = |e: optfile::OptFileError| {
         AppError::new(crate::exit::ErrorKind::Other, format!("option file {e}"))
             .hint("fix the file, or skip option files with --no-defaults")
     };
     if let Some(f) = &args.defaults_file {
-        set.read_file(f, GROUPS, true).map_err(err)?;
+        set.read_file(f, &groups, true).map_err(err)?;
     } else {
         let home = env.var("HOME").map(PathBuf::from);
         for f in optfile::default_files(home.as_deref()) {
-            set.read_file(&f, GROUPS, false).map_err(err)?;
+            set.read_file(&f, &groups, false).map_err(err)?;
         }
     }
     if let Some(f) = &args.defaults_extra_file {
-        set.read_file(f, GROUPS, true).map_err(err)?;
+        set.read_file(f, &groups, true).map_err(err)?;
     }
     Ok(set)
 }
@@ -657,6 +747,127 @@ mod tests {
         let o = r.resolve(None, &env).unwrap();
         assert!(!format!("{o:?}").contains("hunter2"));
         assert!(!format!("{r:?}").contains("hunter2"));
+    }
+
+    /// A login path file in a fresh directory, mode `mode`; the env pointing at it.
+    fn login_file(text: &str, mode: u32) -> (tempfile::TempDir, &'static str) {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(".mylogin.cnf");
+        std::fs::write(&f, super::loginpath::encrypt(text, b"abcdefghijklmnopqrst")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let home: &'static str = Box::leak(dir.path().display().to_string().into_boxed_str());
+        (dir, home)
+    }
+
+    #[test]
+    fn login_paths_as_the_mysql_client_reads_them() {
+        let text =
+            "[client]\nuser=\"lpuser\"\npassword=\"lp pw\"\n[prod]\nhost=\"prodhost\"\nport=3399\n";
+        let (_dir, home) = login_file(text, 0o600);
+        // --no-defaults still reads it (MySQL: "the .mylogin.cnf file is read in all cases").
+        let a = args();
+        let o = resolve(&a, &[("HOME", home)], None);
+        assert_eq!(o.user, "lpuser");
+        assert_eq!(o.password.as_ref().map(|p| p.0.as_str()), Some("lp pw"));
+        assert_ne!(
+            o.transport,
+            Transport::Tcp {
+                host: "prodhost".into(),
+                port: 3399
+            }
+        );
+        // --login-path=prod adds that group.
+        let mut a = args();
+        a.login_path = Some("prod".into());
+        let o = resolve(&a, &[("HOME", home)], None);
+        assert_eq!(
+            o.transport,
+            Transport::Tcp {
+                host: "prodhost".into(),
+                port: 3399
+            }
+        );
+        // It is read after --defaults-file, so its values win; flags still win over it.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("my.cnf");
+        std::fs::write(&f, "[client]\nuser=fileuser\n").unwrap();
+        let mut a = args();
+        a.no_defaults = false;
+        a.defaults_file = Some(f);
+        assert_eq!(resolve(&a, &[("HOME", home)], None).user, "lpuser");
+        a.user = Some("flaguser".into());
+        assert_eq!(resolve(&a, &[("HOME", home)], None).user, "flaguser");
+        // --no-login-paths skips it.
+        let mut a = args();
+        a.no_login_paths = true;
+        assert_ne!(resolve(&a, &[("HOME", home)], None).user, "lpuser");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_login_path_file_others_can_read_is_ignored() {
+        let (_dir, home) = login_file("[client]\nuser=lpuser\n", 0o644);
+        let a = args();
+        let env = FakeEnv(HashMap::from([("HOME", home)]));
+        let r = Resolver::new(&a, &env, None).unwrap();
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("should be readable/writable only by current user")),
+            "{:?}",
+            r.warnings
+        );
+        assert_ne!(r.resolve(None, &env).unwrap().user, "lpuser");
+    }
+
+    #[test]
+    fn a_corrupt_login_path_file_warns_or_fails_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("login.cnf");
+        std::fs::write(
+            &f,
+            b"\0\0\0\0abcdefghijklmnopqrst\x10\0\0\0garbage-garbage!",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let path: &'static str = Box::leak(f.display().to_string().into_boxed_str());
+        let env = FakeEnv(HashMap::from([("MYSQL_TEST_LOGIN_FILE", path)]));
+        let r = Resolver::new(&args(), &env, None).unwrap();
+        assert!(
+            r.warnings.iter().any(|w| w.contains("login path file")),
+            "{:?}",
+            r.warnings
+        );
+        let mut a = args();
+        a.login_path = Some("prod".into());
+        let e = Resolver::new(&a, &env, None).unwrap_err();
+        assert!(e.message.contains("login path file"), "{}", e.message);
+    }
+
+    #[test]
+    fn mariadb_client_groups_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("my.cnf");
+        std::fs::write(
+            &f,
+            "[client-server]\nport=3311\n[client-mariadb]\nuser=mdbuser\n",
+        )
+        .unwrap();
+        let mut a = args();
+        a.no_defaults = false;
+        a.defaults_file = Some(f);
+        a.host = Some("127.0.0.1".into());
+        let o = resolve(&a, &[], None);
+        assert_eq!(o.user, "mdbuser");
+        assert!(matches!(o.transport, Transport::Tcp { port: 3311, .. }));
     }
 
     #[test]

@@ -219,6 +219,12 @@ fn file_args(conn: &ConnArgs) -> Vec<String> {
     if let Some(f) = &conn.defaults_extra_file {
         args.extend(["--defaults-extra-file".to_string(), absolute(f)]);
     }
+    if let Some(name) = &conn.login_path {
+        args.push(format!("--login-path={name}"));
+    }
+    if conn.no_login_paths {
+        args.push("--no-login-paths".to_string());
+    }
     args
 }
 

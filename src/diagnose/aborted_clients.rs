@@ -154,11 +154,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     // Log each aborted connection with user and host: MySQL 8 logs them as notes at
     // log_error_verbosity 3 (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_log_error_verbosity),
     // MariaDB from log_warnings 2 on (https://mariadb.com/kb/en/server-system-variables/#log_warnings).
-    let (var, level) = if snap.server.flavor.is_mariadb() {
-        ("log_warnings", 2)
-    } else {
-        ("log_error_verbosity", 3)
-    };
+    let (var, level) = snap.dialect().aborted_connection_logging();
     // Only when the current level is known to be lower: no advice that is already in effect.
     if snap.var_u64(var).is_some_and(|v| v < level) {
         for a in change_globals(snap, None, &[(var, &level.to_string())]) {

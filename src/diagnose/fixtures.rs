@@ -37,6 +37,7 @@ pub fn mariadb() -> Snapshot {
                 super_: true,
                 connection_admin: true,
                 system_variables_admin: true,
+                system_user: true,
             },
             route: Route::Normal,
             login_user: String::new(),
@@ -96,6 +97,7 @@ pub fn mariadb() -> Snapshot {
         lock_waits: Vec::new(),
         host_memory_bytes: Some(16 << 30),
         accounts: None,
+        system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }
 }

@@ -6,6 +6,7 @@
 
 use super::Action;
 use crate::snapshot::Snapshot;
+use crate::snapshot::dialect::Persistence;
 
 /// Change dynamic globals: the conncheck command (if any), `SET GLOBAL`, and `[mysqld]`; on
 /// RDS/Aurora only the parameter group. Values are SQL literals (`300`, `'ON'`).
@@ -14,7 +15,7 @@ pub fn change_globals(
     command: Option<&str>,
     vars: &[(&str, &str)],
 ) -> Vec<Action> {
-    if snap.server.rds {
+    if snap.dialect().persistence() == Persistence::ParameterGroup {
         return vec![parameter_group(vars, "immediate")];
     }
     let sql = vars
@@ -39,7 +40,7 @@ pub fn mysqld_config(vars: &[(&str, &str)]) -> Action {
 /// (or `""`): `[mysqld]` lines for my.cnf, or on RDS/Aurora, where there is no my.cnf, the DB
 /// parameter group. For advice that stops short of `SET GLOBAL` (see [`change_globals`]).
 pub fn persistent_config(snap: &Snapshot, vars: &[(&str, &str, &str)]) -> Action {
-    if snap.server.rds {
+    if snap.dialect().persistence() == Persistence::ParameterGroup {
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(n, v, _)| (*n, *v)).collect();
         return parameter_group(&pairs, "immediate");
     }

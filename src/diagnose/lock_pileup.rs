@@ -314,7 +314,9 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
     };
     f = f.evidence(
         "blocker found",
-        if inferred {
+        if inferred && snap.dialect().lock_tables_unavailable().is_some() {
+            "inferred: performance_schema is OFF, so the lock tables name no holder; the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
+        } else if inferred {
             "inferred: the server does not show who holds these metadata/table locks (MariaDB without metadata_lock_info); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
         } else if root.is_some() {
             "from the server's lock tables"
@@ -383,7 +385,12 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
             format!("KILL {r};   -- {why}")
         }));
     }
-    if (root.is_none() || inferred) && non_row {
+    if let (true, Some(why)) = (
+        root.is_none() || inferred,
+        snap.dialect().lock_tables_unavailable(),
+    ) {
+        f = f.action(Action::advice(why));
+    } else if (root.is_none() || inferred) && non_row {
         f = f.action(Action::advice(if snap.server.flavor.is_mariadb() {
             "to see metadata-lock holders: INSTALL SONAME 'metadata_lock_info'; then SELECT * FROM information_schema.METADATA_LOCK_INFO"
         } else {

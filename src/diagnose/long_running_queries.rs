@@ -124,23 +124,17 @@ fn per_query_limit(snap: &Snapshot) -> Action {
 /// production floor: a `[mysqld]` snippet, or the DB parameter group on RDS/Aurora.
 fn timeout_action(snap: &Snapshot) -> Action {
     let limit = SERVER_STATEMENT_LIMIT_S;
-    let (name, value, note) = if snap.server.flavor.is_mariadb() {
+    let (name, per_second) = snap.dialect().statement_time_variable();
+    let note = if per_second == 1 {
         // https://mariadb.com/kb/en/server-system-variables/#max_statement_time: seconds, every
         // statement (MariaDB 10.1+), DDL and batch jobs included.
-        (
-            "max_statement_time",
-            limit,
-            "seconds; server-wide, it also aborts reports, batch jobs and ALTER TABLE running longer: prefer the per-query limit",
-        )
+        "seconds; server-wide, it also aborts reports, batch jobs and ALTER TABLE running longer: prefer the per-query limit"
     } else {
         // https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_max_execution_time:
         // milliseconds, read-only SELECT statements only.
-        (
-            "max_execution_time",
-            limit.saturating_mul(1000),
-            "milliseconds; server-wide, it aborts any SELECT running longer, reports included (not DDL or writes): prefer the per-query limit",
-        )
+        "milliseconds; server-wide, it aborts any SELECT running longer, reports included (not DDL or writes): prefer the per-query limit"
     };
+    let value = limit.saturating_mul(per_second);
     persistent_config(snap, &[(name, &value.to_string(), note)])
 }
 

@@ -24,6 +24,7 @@
 use super::globals::{mysqld_config, parameter_group};
 use super::{Action, Finding, Severity, Thresholds};
 use crate::snapshot::Snapshot;
+use crate::snapshot::dialect::DescriptorCap;
 
 /// The smallest table cache MySQL shrinks table_open_cache to before it lowers max_connections.
 const TABLE_OPEN_CACHE_MIN: u64 = 400;
@@ -47,11 +48,13 @@ fn needed(snap: &Snapshot, max_connections: u64) -> u64 {
 /// MariaDB. None when the limit is unknown.
 pub fn fd_capacity(snap: &Snapshot) -> Option<u64> {
     let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0)?;
-    Some(if snap.server.flavor.is_mariadb() {
-        limit.saturating_sub(needed(snap, 0))
-    } else {
-        limit.saturating_sub(MYSQL_RESERVED_FDS)
-    })
+    Some(
+        if snap.dialect().descriptor_cap() == DescriptorCap::TableCacheReserved {
+            limit.saturating_sub(needed(snap, 0))
+        } else {
+            limit.saturating_sub(MYSQL_RESERVED_FDS)
+        },
+    )
 }
 
 /// Connections the open-files limit holds with the files open now: open_files_limit − 10 − the
@@ -167,11 +170,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         // open_files_limit is static: it needs a reboot.
         return vec![f.action(parameter_group(&vars, "pending-reboot"))];
     }
-    let service = if snap.server.flavor.is_mariadb() {
-        "mariadb"
-    } else {
-        "mysql"
-    };
+    let service = snap.dialect().service_name();
     vec![
         f.action(Action::advice(format!(
             "raise the service's descriptor limit: `systemctl edit {service}` with [Service] LimitNOFILE={fds}, then `systemctl daemon-reload`"

@@ -82,13 +82,22 @@ mod tests {
     }
 
     #[test]
-    fn super_alone_is_enough() {
+    fn super_alone_is_enough_only_where_it_implies_process() {
+        // MySQL checks PROCESS alone for the processlist and INNODB_TRX (PROCESS_ACL).
         let mut s = fixtures::mysql8();
         s.access.privileges = Privileges {
             super_: true,
             ..Privileges::default()
         };
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(!s.sees_all_sessions());
+        // MariaDB before 10.5.2 let SUPER imply it.
+        let mut m = fixtures::mariadb();
+        m.access.privileges = s.access.privileges;
+        m.server.version_number = (10, 4, 30);
+        assert!(m.sees_all_sessions());
+        assert!(check(&m, &Thresholds::default()).is_empty());
+        m.server.version_number = (10, 11, 6);
+        assert!(!m.sees_all_sessions());
         assert_eq!(account_sql("o'brien@localhost"), "'o''brien'@'localhost'");
         assert_eq!(account_sql("odd"), "'odd'@'%'");
     }

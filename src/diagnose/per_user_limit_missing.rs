@@ -127,7 +127,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     )));
     let value = limit.to_string();
     let vars = [("max_user_connections", value.as_str())];
-    let global = if !snap.server.flavor.is_mariadb() {
+    let global = if !snap.dialect().max_user_connections_static_from_zero() {
         change_globals(snap, None, &vars)
     } else if snap.server.rds {
         vec![parameter_group(&vars, "pending-reboot")]

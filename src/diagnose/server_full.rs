@@ -50,6 +50,9 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
                 "conncheck -u <admin> diagnose   # an account with SUPER or CONNECTION_ADMIN (MariaDB: CONNECTION ADMIN) gets the one reserved slot",
             ))
             .action(admin_port)
+            .action(Action::advice(
+                "RDS MySQL before 8.0.36: the master user has neither CONNECTION_ADMIN nor SUPER (no reserved slot, no admin port): raise max_connections in the DB parameter group instead; it is dynamic and applies without a reboot (ApplyMethod=immediate)",
+            ))
             .action(Action::command(format!(
                 "conncheck -u <admin> kill-idle --older-than {} --dry-run   # then without --dry-run to free slots",
                 dur(th.idle)
@@ -87,10 +90,24 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     .action(Action::advice(
         "read the other findings: they say why the slots are taken (leak, idle transactions, lock pile-up, long queries)",
     ));
-    if !snap.access.privileges.can_kill_others() {
-        f = f.action(Action::advice(
-            "this account cannot kill other sessions: reconnect as an account with CONNECTION_ADMIN or SUPER",
-        ));
+    let dialect = snap.dialect();
+    if snap.server.rds {
+        // RDS/Aurora: max_connections is dynamic in the DB parameter group, and kills go through
+        // mysql.rds_kill, which the master user may call for any session.
+        f = f.action(Action::advice(format!(
+            "RDS/Aurora: max_connections is dynamic: raise it in the DB parameter group (aws rds modify-db-parameter-group --db-parameter-group-name <group> --parameters \"ParameterName=max_connections,ParameterValue={},ApplyMethod=immediate\"); it applies without a reboot",
+            max + max / 4 + 1
+        )));
+        if !dialect.master_has_reserved_slot() {
+            f = f.action(Action::advice(
+                "RDS MySQL before 8.0.36: the master user has neither CONNECTION_ADMIN nor SUPER, so no account you can log in as gets the reserved slot: keep this session open until slots are freed",
+            ));
+        }
+    } else if !snap.access.privileges.can_kill_others() {
+        f = f.action(Action::advice(format!(
+            "this account cannot kill other sessions: reconnect as an account with {}",
+            dialect.kill_privilege()
+        )));
     }
     vec![f]
 }
@@ -122,6 +139,43 @@ mod tests {
             f[0].summary
         );
         assert_eq!(f[0].slots, 11);
+    }
+
+    #[test]
+    fn rds_full_server_advice_works_there() {
+        let mut s = fixtures::mysql8();
+        s.server.rds = true;
+        s.server.version_number = (8, 0, 35);
+        s.access.privileges = crate::snapshot::Privileges {
+            process: true,
+            ..Default::default()
+        };
+        s.variables.insert("max_connections".into(), "100".into());
+        fixtures::set_status(&mut s, "threads_connected", 100);
+        let f = check(&s, &Thresholds::default());
+        let texts: Vec<&str> = f[0].actions.iter().map(|a| a.text.as_str()).collect();
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("modify-db-parameter-group")),
+            "{texts:?}"
+        );
+        assert!(
+            texts.iter().any(|t| t.contains("before 8.0.36")),
+            "{texts:?}"
+        );
+        assert!(
+            !texts.iter().any(|t| t.contains("reconnect as")),
+            "{texts:?}"
+        );
+        s.server.version_number = (8, 0, 36);
+        let f = check(&s, &Thresholds::default());
+        assert!(
+            !f[0]
+                .actions
+                .iter()
+                .any(|a| a.text.contains("before 8.0.36"))
+        );
     }
 
     #[test]

@@ -33,9 +33,7 @@ const MAX_CACHE: u64 = 16_384;
 
 /// Whether the server runs a thread pool, where connections do not own a thread.
 fn thread_pool(handling: &str) -> bool {
-    handling.contains("pool-of-threads")
-        || handling.contains("loaded-dynamically")
-        || handling.contains("thread-pools")
+    crate::snapshot::dialect::Dialect::is_thread_pool(handling)
 }
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {

@@ -115,8 +115,18 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .map(|s| s.id)
         .collect();
     evidence.push(("sessions logging in", logins.len().to_string()));
-    if logins.len() >= MIN_LOGINS {
-        signs.push(format!("{} sessions are still logging in", logins.len()));
+    // MySQL 8's performance_schema.processlist does not list connections still authenticating:
+    // they are counted from Threads_connected instead.
+    let unlisted = crate::snapshot::dialect::unlisted_connections(snap).unwrap_or(0);
+    if unlisted > 0 {
+        evidence.push((
+            "connections not listed (still authenticating: Threads_connected minus the sessions performance_schema.processlist lists)",
+            unlisted.to_string(),
+        ));
+    }
+    let logging_in_total = logins.len() as u64 + unlisted;
+    if logging_in_total >= MIN_LOGINS as u64 {
+        signs.push(format!("{logging_in_total} sessions are still logging in"));
     }
     if signs.is_empty() {
         return vec![];
@@ -243,6 +253,9 @@ mod tests {
     #[test]
     fn running_pileup() {
         let mut s = fixtures::mysql8();
+        // Only the counters are set here: on information_schema a Threads_connected above the
+        // listed sessions is not read as connections still logging in.
+        s.server.processlist_source = crate::snapshot::ProcesslistSource::InformationSchema;
         fixtures::set_status(&mut s, "threads_connected", 40);
         fixtures::set_status(&mut s, "threads_running", 19);
         assert!(finding(&s).is_none());
@@ -323,6 +336,42 @@ mod tests {
             "{}",
             f.summary
         );
+    }
+
+    #[test]
+    fn login_storm_hidden_by_performance_schema_is_counted() {
+        // MySQL 8.0.22+: performance_schema.processlist omits connections still authenticating,
+        // so 30 of them show only in Threads_connected.
+        let mut s = fixtures::mysql8();
+        let sessions: Vec<_> = (1..=20)
+            .map(|i| fixtures::session(i, "app", "10.0.0.2:4000", "Sleep", 5, "", None))
+            .chain([fixtures::session(
+                90,
+                "event_scheduler",
+                "localhost",
+                "Daemon",
+                100,
+                "Waiting on empty queue",
+                None,
+            )])
+            .collect();
+        fixtures::with_sessions(&mut s, sessions);
+        fixtures::set_status(&mut s, "threads_connected", 51);
+        assert_eq!(crate::snapshot::dialect::unlisted_connections(&s), Some(30));
+        let f = finding(&s).expect("a login storm");
+        assert!(
+            f.summary.contains("30 sessions are still logging in"),
+            "{}",
+            f.summary
+        );
+        // Without PROCESS the unlisted count says nothing.
+        s.access.privileges.process = false;
+        s.access.privileges.super_ = false;
+        assert_eq!(crate::snapshot::dialect::unlisted_connections(&s), None);
+        // information_schema lists them itself.
+        s.access.privileges.process = true;
+        s.server.processlist_source = crate::snapshot::ProcesslistSource::InformationSchema;
+        assert_eq!(crate::snapshot::dialect::unlisted_connections(&s), None);
     }
 
     #[test]

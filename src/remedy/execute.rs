@@ -541,7 +541,7 @@ fn failed(v: &Victim, e: &ServerError) -> KillResult {
     };
     let text = match outcome {
         Outcome::Denied => format!(
-            "{}: killing another account's session needs CONNECTION_ADMIN or SUPER (MariaDB: CONNECTION ADMIN; RDS: use mysql.rds_kill)",
+            "{}: killing another account's session needs CONNECTION_ADMIN or SUPER, and on MySQL 8.0.16+ also SYSTEM_USER when that session's account has SYSTEM_USER (MariaDB: CONNECTION ADMIN; RDS: use mysql.rds_kill)",
             e.message
         ),
         _ => e.message.clone(),
@@ -586,7 +586,7 @@ impl<'a> ServerLink<'a> {
     pub fn learn(&mut self, snap: &Snapshot) {
         self.flavor = snap.server.flavor;
         self.version = snap.server.version_number;
-        self.source = snap.server.processlist_source;
+        self.source = snap.dialect().recheck_source();
     }
 
     /// The current connection (for reading a snapshot).

@@ -165,6 +165,16 @@ pub fn protection(s: &Session, c: &Criteria) -> Option<&'static str> {
     }
 }
 
+/// Whether a session belongs to an account with SYSTEM_USER that our account, lacking it, may
+/// not kill (MySQL 8.0.16+, WL#12364: ERROR 1095). Matched by user name, whatever the host: a
+/// wrongly spared session is better than a denied kill counted as a freed slot.
+pub fn system_user_guarded(snap: &Snapshot, s: &Session) -> bool {
+    snap.dialect().system_user_guards_kill()
+        && !snap.access.privileges.system_user
+        && !snap.server.rds
+        && snap.system_user_accounts.contains(&s.user)
+}
+
 /// Whether a session meets the threshold part of the criteria (command and time).
 pub fn meets_threshold(s: &Session, c: &Criteria) -> bool {
     let long_enough = s.time_secs_f64() >= c.threshold.as_secs_f64();
@@ -197,7 +207,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         {
             continue;
         }
-        if protection(s, c).is_some() {
+        if protection(s, c).is_some() || system_user_guarded(snap, s) {
             protected.push(s.id);
             continue;
         }
@@ -361,6 +371,25 @@ mod tests {
         assert_eq!(ids(&plan(&snap(), &c)), vec![5, 7, 4]);
         c.allow_system = true;
         assert_eq!(ids(&plan(&snap(), &c)), vec![5, 6, 7, 4]);
+    }
+
+    #[test]
+    fn sessions_of_system_user_accounts_are_spared_without_system_user() {
+        // MySQL 8.0.16+: CONNECTION_ADMIN alone cannot kill a SYSTEM_USER account's session.
+        let mut s = snap();
+        s.server = fixtures::mysql8().server;
+        s.system_user_accounts = vec!["batch".into()];
+        s.access.privileges.system_user = false;
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert_eq!(ids(&p), vec![2, 1]);
+        assert!(p.protected.contains(&8), "{:?}", p.protected);
+        // With SYSTEM_USER, or on MariaDB (no such privilege), it is a victim again.
+        s.access.privileges.system_user = true;
+        assert_eq!(ids(&plan(&s, &criteria(Target::Idle, 300))), vec![2, 8, 1]);
+        let mut m = snap();
+        m.system_user_accounts = vec!["batch".into()];
+        m.access.privileges.system_user = false;
+        assert_eq!(ids(&plan(&m, &criteria(Target::Idle, 300))), vec![2, 8, 1]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::diagnose::max_connections_capped::fd_capacity;
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
 use crate::render;
+use crate::snapshot::dialect::Persistence;
 use crate::snapshot::{Flavor, Snapshot, read};
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
@@ -48,12 +49,12 @@ impl SettingsPlan {
     fn new(snap: &Snapshot, changes: Vec<Change>, persist: bool) -> SettingsPlan {
         let persist = if !persist {
             Persist::No
-        } else if !snap.server.flavor.is_mariadb() && snap.server.version_number >= (8, 0, 0) {
+        } else if snap.dialect().persistence() == Persistence::SetPersist {
             Persist::SetPersist
         } else {
             Persist::Snippet(snippet(&changes))
         };
-        let blocked = snap.server.rds.then(|| {
+        let blocked = (snap.dialect().persistence() == Persistence::ParameterGroup).then(|| {
             let params: Vec<String> = changes
                 .iter()
                 .map(|c| format!("ParameterName={},ParameterValue={},ApplyMethod=immediate", c.variable, c.new))

@@ -27,6 +27,8 @@ pub fn parse_grants<S: AsRef<str>>(lines: &[S]) -> Privileges {
                     p.connection_admin = true;
                     p.system_variables_admin = true;
                 }
+                // ALL on MySQL 8 lists the dynamic privileges one by one (SYSTEM_USER among them).
+                "SYSTEM_USER" => p.system_user = true,
                 "PROCESS" => p.process = true,
                 "SUPER" => p.super_ = true,
                 "CONNECTION_ADMIN" => p.connection_admin = true,
@@ -36,6 +38,20 @@ pub fn parse_grants<S: AsRef<str>>(lines: &[S]) -> Privileges {
         }
     }
     p
+}
+
+/// Whether what the account could read proves it has PROCESS, whatever `SHOW GRANTS` listed:
+/// a privilege granted through a role shows there only as the role's name (MySQL 8 without
+/// `USING`, MariaDB for a role not set). Only PROCESS shows other accounts' sessions and lets
+/// INNODB_TRX be read (MySQL `PROCESS_ACL`, MariaDB the same). `own_login`: the user name of our
+/// own processlist row (the login name, which an anonymous or proxied account's CURRENT_USER()
+/// does not give).
+pub fn process_shown(
+    own_login: Option<&str>,
+    sessions: &[super::model::Session],
+    innodb_trx_read: bool,
+) -> bool {
+    innodb_trx_read || own_login.is_some_and(|me| sessions.iter().any(|s| s.user != me))
 }
 
 #[cfg(test)]
@@ -60,6 +76,30 @@ mod tests {
             "GRANT CONNECTION_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `mon`@`%`",
         ]);
         assert!(p.process && p.connection_admin && p.system_variables_admin && !p.super_);
+        assert!(!p.system_user);
+        let root = parse_grants(&[
+            "GRANT SELECT, PROCESS, SUPER ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+            "GRANT CONNECTION_ADMIN,SYSTEM_USER,SYSTEM_VARIABLES_ADMIN ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+        ]);
+        assert!(root.system_user && root.connection_admin);
+    }
+
+    #[test]
+    fn process_is_proven_by_what_could_be_read() {
+        use crate::snapshot::Session;
+        let s = |user: &str| Session {
+            user: user.into(),
+            ..Session::default()
+        };
+        assert!(!process_shown(Some("app"), &[s("app"), s("app")], false));
+        assert!(process_shown(
+            Some("app"),
+            &[s("app"), s("event_scheduler")],
+            false
+        ));
+        assert!(process_shown(Some("app"), &[], true));
+        // Our own row not seen: nothing is concluded from the others.
+        assert!(!process_shown(None, &[s("other")], false));
     }
 
     #[test]

@@ -2,12 +2,17 @@
 //! that decides which SQL reads it.
 
 pub mod accounts;
+pub mod batch;
+pub mod connect_attrs;
+pub mod dialect;
 pub mod flavor;
 pub mod grants;
 pub mod index;
 pub mod locks;
+pub mod mdl;
 pub mod model;
 pub mod read;
+pub mod trx_waits;
 
 pub use accounts::Account;
 pub use flavor::{Flavor, ProcesslistSource};

@@ -51,6 +51,10 @@ pub struct Snapshot {
     /// privilege, or a command that does not need them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<super::Account>>,
+    /// User names of accounts with SYSTEM_USER (MySQL 8.0.16+, from mysql.global_grants), read
+    /// when our account lacks SYSTEM_USER: their sessions cannot be killed by us (ERROR 1095).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_user_accounts: Vec<String>,
     /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -101,9 +105,15 @@ pub struct Privileges {
     pub connection_admin: bool,
     /// SYSTEM_VARIABLES_ADMIN (MySQL) or SUPER: SET GLOBAL.
     pub system_variables_admin: bool,
+    /// SYSTEM_USER (MySQL 8.0.16+): needed besides CONNECTION_ADMIN/SUPER to kill a session of
+    /// an account that has it (WL#12364, ERROR 1095 otherwise).
+    #[serde(default)]
+    pub system_user: bool,
 }
 
 impl Privileges {
+    /// Whether this account may kill other accounts' sessions at all. On MySQL 8.0.16+ without
+    /// [`Privileges::system_user`] that excludes sessions of SYSTEM_USER accounts (root, admins).
     pub fn can_kill_others(&self) -> bool {
         self.super_ || self.connection_admin
     }
@@ -209,7 +219,11 @@ impl Session {
         {
             return SessionKind::Replication;
         }
-        if self.user == "system user" || self.user == "event_scheduler" || cmd == "daemon" {
+        if self.user == "system user"
+            || self.user == "event_scheduler"
+            || cmd == "daemon"
+            || super::dialect::Dialect::is_protected_user(&self.user)
+        {
             return SessionKind::System;
         }
         SessionKind::Client
@@ -241,13 +255,24 @@ impl Session {
     }
 }
 
-/// `10.0.0.5:51234` -> `10.0.0.5`; `[::1]:5000` -> `[::1]`; `localhost` unchanged.
+/// `10.0.0.5:51234` -> `10.0.0.5`; `[::1]:5000` -> `[::1]`; `2001:db8::5:40001` ->
+/// `2001:db8::5` (the processlist appends `:port` to an IPv6 address without brackets:
+/// table_processlist.cc, sql_show.cc); `localhost` unchanged. An IPv6 host keeps its last group
+/// when what is left would not be an address (`2001:db8::5` has no port).
 pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.find(']').map_or(host, |i| &host[..=i]);
     }
     match host.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some((h, p))
+            if !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok()
+                && h.parse::<std::net::Ipv6Addr>().is_ok() =>
+        {
+            h
+        }
         _ => host,
     }
 }
@@ -368,9 +393,16 @@ impl Snapshot {
     // `session`, `transaction_of`, `has_lock_wait` and `memo` are in `super::index`: hash
     // lookups inside `Snapshot::with_index`, scans outside.
 
-    /// Whether we can see every session (PROCESS privilege) or only our own.
+    /// Whether we can see every session (PROCESS privilege) or only our own. SUPER counts only
+    /// where the server lets it imply PROCESS (old MariaDB): MySQL checks PROCESS alone.
     pub fn sees_all_sessions(&self) -> bool {
-        self.access.privileges.process || self.access.privileges.super_
+        self.access.privileges.process
+            || (self.access.privileges.super_ && self.dialect().super_sees_all())
+    }
+
+    /// What this server can do and how to ask it.
+    pub fn dialect(&self) -> super::dialect::Dialect {
+        super::dialect::Dialect::new(&self.server, &self.variables)
     }
 }
 
@@ -406,6 +438,13 @@ mod tests {
         assert_eq!(strip_port("localhost"), "localhost");
         assert_eq!(strip_port("[::1]:5000"), "[::1]");
         assert_eq!(strip_port("fe80::1"), "fe80::1");
+        // MySQL 8 performance_schema.processlist and I_S: `host:port` without brackets.
+        assert_eq!(strip_port("2001:db8::5:40001"), "2001:db8::5");
+        assert_eq!(strip_port("2001:db8::5:40002"), "2001:db8::5");
+        assert_eq!(strip_port("::1:53422"), "::1");
+        assert_eq!(strip_port("::ffff:10.0.0.5:51234"), "::ffff:10.0.0.5");
+        assert_eq!(strip_port("::1"), "::1");
+        assert_eq!(strip_port("2001:db8::5:99999"), "2001:db8::5:99999");
         assert_eq!(strip_port("app-1.example.com:3306"), "app-1.example.com");
         assert_eq!(strip_port(""), "");
     }
@@ -466,6 +505,9 @@ mod tests {
         );
         assert_eq!(s("app", "Killed", "").kind(), SessionKind::Killed);
         assert_eq!(s("app", "Query", "Killed").kind(), SessionKind::Killed);
+        // RDS/Aurora's own sessions are neither clients nor kill candidates.
+        assert_eq!(s("rdsadmin", "Sleep", "").kind(), SessionKind::System);
+        assert_eq!(s("rdsrepladmin", "Sleep", "").kind(), SessionKind::System);
     }
 
     #[test]

@@ -15,8 +15,12 @@ use mysql::{Row, Value};
 use crate::connect::Connection;
 use crate::exit::AppError;
 
+use super::batch;
+use super::connect_attrs;
+use super::dialect::Dialect;
 use super::flavor::{self, Flavor, Identity, ProcesslistSource};
 use super::grants::parse_grants;
+use super::mdl;
 use super::model::*;
 
 /// Global variables kept in the snapshot.
@@ -197,13 +201,16 @@ fn read_with(
         .map(|r| (num(r, 0).unwrap_or(0), text(r, 1).unwrap_or_default()))
         .unwrap_or_default();
     let grant_lines: Vec<String> = grants.iter().filter_map(|r| text(r, 0)).collect();
-    let privileges = parse_grants(&grant_lines);
+    let mut privileges = parse_grants(&grant_lines);
 
     let server = server_info(&variables, &status);
     let mut notes = Vec::new();
 
-    // Round trip 2: flavor-specific.
-    let see_all = privileges.process || privileges.super_;
+    // Round trip 2: flavor-specific. Only the processlist is required: every other read is
+    // attempted whatever the grants say (roles and SUPER make the parsed grants unreliable) and
+    // on failure leaves a note; a refused statement costs one more round trip for the rest
+    // (`batch::run`), never the read.
+    let dialect = Dialect::new(&server, &variables);
     let mut stmts: Vec<String> = flavor::session_guards(
         server.flavor,
         server.version_number,
@@ -225,23 +232,47 @@ fn read_with(
     } else {
         stmts.push(processlist_sql(server.flavor, server.processlist_source));
     }
-    let want_trx = opts.transactions && see_all;
+    let processlist_at = stmts.len() - 1;
+    let want_attrs = dialect.reads_connect_attrs();
+    if want_attrs {
+        stmts.push(connect_attrs::sql());
+    }
+    let want_trx = opts.transactions;
+    let lock_tables_note = dialect.lock_tables_unavailable();
+    let lock_reads = if want_trx && lock_tables_note.is_none() {
+        lock_wait_sql(server.flavor, server.version_number)
+    } else {
+        Vec::new()
+    };
     if want_trx {
         stmts.push(TRX_SQL.to_string());
-        stmts.extend(
-            lock_wait_sql(server.flavor, server.version_number)
-                .into_iter()
-                .map(|(_, sql)| sql),
-        );
+        stmts.extend(lock_reads.iter().map(|(_, sql)| sql.clone()));
     }
-    let mut results = c.batch(&stmts, "reading the processlist").into_iter();
+    // Kill reads on MySQL 8.0.16+ without SYSTEM_USER: which accounts' sessions we may not kill.
+    let want_system_users =
+        want_trx && dialect.system_user_guards_kill() && !privileges.system_user;
+    if want_system_users {
+        stmts.push(SYSTEM_USERS_SQL.to_string());
+    }
+    // MariaDB's metadata-lock holders, last: without the plugin its failure costs nothing else.
+    let want_mdl = want_trx && dialect.reads_metadata_lock_info();
+    if want_mdl {
+        stmts.push(mdl::sql());
+    }
+    let mut results = batch::run(
+        c,
+        &stmts,
+        |i| i == processlist_at,
+        "reading the processlist",
+    )
+    .into_iter();
     for _ in 0..guards {
         // A guard the server does not know (old versions) only costs us the guard.
         if let Some(Err(e)) = results.next() {
             notes.push(format!("session guard not set: {}", e.message));
         }
     }
-    let sessions: Vec<Session> = results
+    let mut sessions: Vec<Session> = results
         .next()
         .expect("processlist result")?
         .iter()
@@ -250,9 +281,24 @@ fn read_with(
         } else {
             session_from_row
         })
-        .filter(|s| s.id != connection_id)
         .collect();
+    let own_login = sessions
+        .iter()
+        .find(|s| s.id == connection_id)
+        .map(|s| s.user.clone());
+    sessions.retain(|s| s.id != connection_id);
+    if want_attrs {
+        match results.next().expect("connect attributes result") {
+            Ok(rows) => connect_attrs::apply(&mut sessions, &connect_attrs::rows(&rows)),
+            Err(e) => notes.push(connect_attrs::note(&e.message)),
+        }
+    }
+    let holders_unnamed = want_trx && lock_tables_note.is_some();
+    if want_trx && let Some(note) = lock_tables_note {
+        notes.push(note);
+    }
     let mut transactions = Vec::new();
+    let mut trx_read = false;
     // trx id -> the lock it waits for (INNODB_TRX.trx_requested_lock_id): not kept in the
     // snapshot, only used to attribute waiters beyond the bound on the lock rows.
     let mut requested: HashMap<String, String> = HashMap::new();
@@ -260,6 +306,7 @@ fn read_with(
     if want_trx {
         match results.next().expect("trx result") {
             Ok(rows) => {
+                trx_read = true;
                 transactions = rows
                     .iter()
                     .map(trx_from_row)
@@ -272,8 +319,7 @@ fn read_with(
             }
             Err(e) => notes.push(format!("open transactions not read: {}", e.message)),
         }
-        let reads = lock_wait_sql(server.flavor, server.version_number);
-        for ((what, _), r) in reads.into_iter().zip(results) {
+        for ((what, _), r) in lock_reads.into_iter().zip(results.by_ref()) {
             match r {
                 Ok(rows) => lock_rows.add(what, &rows),
                 Err(e) => notes.push(format!("lock waits not read: {}", e.message)),
@@ -287,6 +333,27 @@ fn read_with(
         pointer_suffix: flavor::has_data_lock_waits(server.flavor, server.version_number),
     };
     let mut lock_waits = lock_waits_from(&lock_rows, &transactions, &ids, &mut notes);
+    let mut system_user_accounts = Vec::new();
+    if want_system_users {
+        match results.next().expect("system user result") {
+            Ok(rows) => system_user_accounts = rows.iter().filter_map(|r| text(r, 0)).collect(),
+            Err(e) => notes.push(format!(
+                "accounts with SYSTEM_USER not read (needs SELECT on mysql.global_grants): kills of their sessions will be denied (ERROR 1095): {}",
+                e.message
+            )),
+        }
+    }
+    if holders_unnamed {
+        let unnamed = super::trx_waits::waits_without_holder(&transactions, &lock_waits);
+        lock_waits.extend(unnamed);
+    }
+    if want_mdl {
+        match results.next().expect("metadata lock result") {
+            Ok(rows) => lock_waits.extend(mdl::waits(&sessions, &mdl::rows(&rows))),
+            Err(e) if mdl::not_installed(&e.message) => {}
+            Err(e) => notes.push(format!("metadata-lock holders not read: {}", e.message)),
+        }
+    }
     lock_waits.retain(|w| w.waiting_id != connection_id);
 
     // Diagnose only: the account rows behind the sessions, for per-account limits. One more
@@ -298,6 +365,12 @@ fn read_with(
     } else {
         None
     };
+
+    // What the account could read proves PROCESS where SHOW GRANTS does not list it (granted
+    // through a role).
+    if super::grants::process_shown(own_login.as_deref(), &sessions, trx_read) {
+        privileges.process = true;
+    }
 
     // Round trip 3: the second status reading.
     let (status_after, sample_s) = if opts.sample.is_zero() {
@@ -340,6 +413,7 @@ fn read_with(
         lock_waits,
         host_memory_bytes,
         accounts,
+        system_user_accounts,
         notes,
     };
     snap.access.route = if c.via_admin_port {
@@ -389,7 +463,7 @@ pub fn read_live(
 /// Only the processlist (for re-checking a kill plan right before executing it).
 pub fn read_sessions(c: &mut Connection, snap: &Snapshot) -> Result<Vec<Session>, AppError> {
     let rows = c.rows(
-        &processlist_sql(snap.server.flavor, snap.server.processlist_source),
+        &processlist_sql(snap.server.flavor, snap.dialect().recheck_source()),
         "re-reading the processlist",
     )?;
     Ok(rows
@@ -425,6 +499,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         lock_waits: Vec::new(),
         host_memory_bytes: None,
         accounts: None,
+        system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }
 }
@@ -460,14 +535,18 @@ fn server_info(vars: &BTreeMap<String, String>, status: &BTreeMap<String, String
 /// state, info, time_ms, query_id, program.
 pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
     match (flavor, source) {
-        (Flavor::Mariadb, _) => "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL \
+        (Flavor::Mariadb, _) => {
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL \
              FROM information_schema.PROCESSLIST"
-            .to_string(),
-        (_, ProcesslistSource::PerformanceSchema) => "SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, p.INFO, NULL, NULL, a.ATTR_VALUE \
-             FROM performance_schema.processlist p \
-             LEFT JOIN performance_schema.session_connect_attrs a \
-             ON a.PROCESSLIST_ID = p.ID AND a.ATTR_NAME = 'program_name'"
-            .to_string(),
+                .to_string()
+        }
+        // Readable by every account (PFS_readonly_processlist_acl); the connection attributes
+        // need SELECT on performance_schema and are read apart (`connect_attrs`).
+        (_, ProcesslistSource::PerformanceSchema) => {
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, NULL, NULL, NULL \
+             FROM performance_schema.processlist"
+                .to_string()
+        }
         (_, ProcesslistSource::InformationSchema) => {
             "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, NULL, NULL, NULL \
              FROM information_schema.PROCESSLIST"
@@ -475,6 +554,11 @@ pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
         }
     }
 }
+
+/// Accounts holding SYSTEM_USER (MySQL 8.0.16+ dynamic privilege, stored in
+/// mysql.global_grants): user names only, bounded.
+pub const SYSTEM_USERS_SQL: &str = "SELECT DISTINCT USER FROM mysql.global_grants \
+     WHERE PRIV = 'SYSTEM_USER' LIMIT 10000";
 
 /// Open transactions: id, session, state, age, wait, rows modified, rows locked, query, and the
 /// id of the lock it waits for (used by the reader only).

@@ -1,0 +1,316 @@
+//! The login path file (`~/.mylogin.cnf`, written by `mysql_config_editor`), read as the mysql
+//! client reads it (mysys/my_default.cc `my_read_login_file`, mysys/my_aes_openssl.cc):
+//!
+//! - 4 unused bytes, then a 20-byte key, XOR-folded into the 16-byte AES-128 key
+//!   (`rkey[i % 16] ^= key[i]`);
+//! - then records: a 4-byte little-endian length and that many bytes of AES-128-ECB with PKCS#7
+//!   padding, each decrypting to one option-file line (`[client]`, `user = "app"`, ...).
+//!
+//! The decrypted text is an ordinary option file, merged after every other one (it is the last
+//! file the client reads), also under `--defaults-file` and `--no-defaults` as MySQL does, unless
+//! `--no-login-paths`. Like the client, a file others may read or that is executable is ignored
+//! with a warning. The path is `$MYSQL_TEST_LOGIN_FILE` when set, else `$HOME/.mylogin.cnf`.
+//!
+//! AES-128 decryption is implemented here (FIPS-197, decryption only plus the encryption the
+//! tests use to write files): one block cipher for a file of a few hundred bytes does not warrant
+//! a crypto dependency. It must never panic on any input, and never put decrypted text into an
+//! error message.
+
+use std::path::{Path, PathBuf};
+
+/// The file's path for this environment.
+pub fn path(home: Option<&Path>, test_file: Option<&str>) -> Option<PathBuf> {
+    match test_file {
+        Some(f) if !f.is_empty() => Some(PathBuf::from(f)),
+        _ => home.map(|h| h.join(".mylogin.cnf")),
+    }
+}
+
+/// The largest login file read (mysql_config_editor files are a few hundred bytes).
+const MAX_FILE: usize = 1 << 20;
+
+/// The decrypted text of a login file's bytes. The error never contains file contents.
+pub fn decrypt(bytes: &[u8]) -> Result<String, String> {
+    if bytes.len() > MAX_FILE {
+        return Err("larger than 1 MiB: not a login path file".into());
+    }
+    if bytes.len() < 24 {
+        return Err("too short to be a login path file".into());
+    }
+    let key = fold_key(&bytes[4..24]);
+    let rk = expand_key(&key);
+    let mut out = Vec::new();
+    let mut rest = &bytes[24..];
+    while !rest.is_empty() {
+        if rest.len() < 4 {
+            return Err("truncated record length".into());
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        rest = &rest[4..];
+        if len == 0 || !len.is_multiple_of(16) || len > rest.len() {
+            return Err("corrupt record (length is not whole AES blocks)".into());
+        }
+        let mut plain = Vec::with_capacity(len);
+        for block in rest[..len].chunks_exact(16) {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(block);
+            decrypt_block(&rk, &mut b);
+            plain.extend_from_slice(&b);
+        }
+        let pad = *plain.last().unwrap_or(&0) as usize;
+        if pad == 0
+            || pad > 16
+            || plain[plain.len() - pad..]
+                .iter()
+                .any(|&p| p as usize != pad)
+        {
+            return Err("corrupt record (bad padding: wrong key?)".into());
+        }
+        plain.truncate(plain.len() - pad);
+        out.extend_from_slice(&plain);
+        rest = &rest[len..];
+    }
+    String::from_utf8(out).map_err(|_| "decrypted text is not UTF-8".to_string())
+}
+
+/// Encrypt option-file text as mysql_config_editor does (for tests and fixtures): `key` is the
+/// 20 bytes stored in the file, each line one record.
+pub fn encrypt(text: &str, key: &[u8; 20]) -> Vec<u8> {
+    let rk = expand_key(&fold_key(key));
+    let mut out = vec![0u8; 4];
+    out.extend_from_slice(key);
+    for line in text.lines() {
+        let mut plain = format!("{line}\n").into_bytes();
+        let pad = 16 - plain.len() % 16;
+        plain.extend(std::iter::repeat_n(pad as u8, pad));
+        out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+        for block in plain.chunks_exact(16) {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(block);
+            encrypt_block(&rk, &mut b);
+            out.extend_from_slice(&b);
+        }
+    }
+    out
+}
+
+fn fold_key(key: &[u8]) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    for (i, b) in key.iter().enumerate() {
+        k[i % 16] ^= b;
+    }
+    k
+}
+
+// ---- AES-128 (FIPS-197) ----
+
+/// Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1.
+fn gmul(mut a: u8, mut b: u8) -> u8 {
+    let mut p = 0u8;
+    while b != 0 {
+        if b & 1 != 0 {
+            p ^= a;
+        }
+        let hi = a & 0x80;
+        a <<= 1;
+        if hi != 0 {
+            a ^= 0x1b;
+        }
+        b >>= 1;
+    }
+    p
+}
+
+/// The S-box and its inverse, computed (multiplicative inverse, then the affine map).
+fn sboxes() -> ([u8; 256], [u8; 256]) {
+    let mut s = [0u8; 256];
+    let mut inv = [0u8; 256];
+    for x in 0..=255u8 {
+        let mut y = 0u8;
+        if x != 0 {
+            // x^254 is the inverse of x.
+            let mut r = 1u8;
+            let mut base = x;
+            let mut e = 254u32;
+            while e > 0 {
+                if e & 1 != 0 {
+                    r = gmul(r, base);
+                }
+                base = gmul(base, base);
+                e >>= 1;
+            }
+            y = r;
+        }
+        let v =
+            y ^ y.rotate_left(1) ^ y.rotate_left(2) ^ y.rotate_left(3) ^ y.rotate_left(4) ^ 0x63;
+        s[x as usize] = v;
+        inv[v as usize] = x;
+    }
+    (s, inv)
+}
+
+struct RoundKeys {
+    k: [[u8; 16]; 11],
+    s: [u8; 256],
+    inv: [u8; 256],
+}
+
+fn expand_key(key: &[u8; 16]) -> RoundKeys {
+    let (s, inv) = sboxes();
+    let mut w = [[0u8; 4]; 44];
+    for i in 0..4 {
+        w[i].copy_from_slice(&key[4 * i..4 * i + 4]);
+    }
+    let mut rcon = 1u8;
+    for i in 4..44 {
+        let mut t = w[i - 1];
+        if i % 4 == 0 {
+            t = [
+                s[t[1] as usize] ^ rcon,
+                s[t[2] as usize],
+                s[t[3] as usize],
+                s[t[0] as usize],
+            ];
+            rcon = gmul(rcon, 2);
+        }
+        for j in 0..4 {
+            w[i][j] = w[i - 4][j] ^ t[j];
+        }
+    }
+    let mut k = [[0u8; 16]; 11];
+    for (r, rk) in k.iter_mut().enumerate() {
+        for c in 0..4 {
+            rk[4 * c..4 * c + 4].copy_from_slice(&w[4 * r + c]);
+        }
+    }
+    RoundKeys { k, s, inv }
+}
+
+fn add(b: &mut [u8; 16], k: &[u8; 16]) {
+    for (x, y) in b.iter_mut().zip(k) {
+        *x ^= y;
+    }
+}
+
+/// Row `r` of the state is bytes `r, r+4, r+8, r+12`; shift it left by `r` (or right to undo).
+fn shift_rows(b: &mut [u8; 16], inverse: bool) {
+    let old = *b;
+    for r in 1..4 {
+        for c in 0..4 {
+            let from = if inverse {
+                (c + 4 - r) % 4
+            } else {
+                (c + r) % 4
+            };
+            b[r + 4 * c] = old[r + 4 * from];
+        }
+    }
+}
+
+fn mix_columns(b: &mut [u8; 16], m: [u8; 4]) {
+    for c in 0..4 {
+        let a = [b[4 * c], b[4 * c + 1], b[4 * c + 2], b[4 * c + 3]];
+        for r in 0..4 {
+            b[4 * c + r] = gmul(a[0], m[(4 - r) % 4])
+                ^ gmul(a[1], m[(5 - r) % 4])
+                ^ gmul(a[2], m[(6 - r) % 4])
+                ^ gmul(a[3], m[(7 - r) % 4]);
+        }
+    }
+}
+
+fn encrypt_block(rk: &RoundKeys, b: &mut [u8; 16]) {
+    add(b, &rk.k[0]);
+    for round in 1..=10 {
+        for x in b.iter_mut() {
+            *x = rk.s[*x as usize];
+        }
+        shift_rows(b, false);
+        if round != 10 {
+            mix_columns(b, [2, 3, 1, 1]);
+        }
+        add(b, &rk.k[round]);
+    }
+}
+
+fn decrypt_block(rk: &RoundKeys, b: &mut [u8; 16]) {
+    add(b, &rk.k[10]);
+    for round in (0..10).rev() {
+        shift_rows(b, true);
+        for x in b.iter_mut() {
+            *x = rk.inv[*x as usize];
+        }
+        add(b, &rk.k[round]);
+        if round != 0 {
+            mix_columns(b, [14, 11, 13, 9]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn fips_197_appendix_c1() {
+        let key: [u8; 16] = hex("000102030405060708090a0b0c0d0e0f").try_into().unwrap();
+        let rk = expand_key(&key);
+        let mut b: [u8; 16] = hex("00112233445566778899aabbccddeeff").try_into().unwrap();
+        encrypt_block(&rk, &mut b);
+        assert_eq!(b.to_vec(), hex("69c4e0d86a7b0430d8cdb78070b4c55a"));
+        decrypt_block(&rk, &mut b);
+        assert_eq!(b.to_vec(), hex("00112233445566778899aabbccddeeff"));
+    }
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let text =
+            "[client]\nuser = \"app\"\npassword = \"s3cr3t pw\"\n[prod]\nhost = \"db.example\"\n";
+        let key = *b"0123456789abcdefghij";
+        let bytes = encrypt(text, &key);
+        assert_eq!(decrypt(&bytes).unwrap(), text);
+        // Every truncation and every flipped byte is an error or text, never a panic.
+        for n in 0..bytes.len() {
+            let _ = decrypt(&bytes[..n]);
+            let mut b = bytes.clone();
+            b[n] ^= 0x5a;
+            let _ = decrypt(&b);
+        }
+        let mut wrong = bytes.clone();
+        wrong[5] ^= 1;
+        let e = decrypt(&wrong).unwrap_err();
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+
+    /// A file written by an independent implementation (Python `cryptography`'s AES-128-ECB, the
+    /// script in tests/data/mylogin/README.md), as mysql_config_editor lays it out.
+    #[test]
+    fn reads_a_file_written_by_another_implementation() {
+        let bytes = include_bytes!("../../tests/data/mylogin/mylogin.cnf");
+        let text = decrypt(bytes).unwrap();
+        assert_eq!(
+            text,
+            "[client]\nuser = \"localuser\"\npassword = \"p@ss word\"\n[remote]\nhost = \"db1.example.com\"\nport = 3307\n"
+        );
+    }
+
+    #[test]
+    fn path_follows_the_test_variable() {
+        assert_eq!(
+            path(Some(Path::new("/home/u")), None),
+            Some(PathBuf::from("/home/u/.mylogin.cnf"))
+        );
+        assert_eq!(
+            path(Some(Path::new("/home/u")), Some("/tmp/x.cnf")),
+            Some(PathBuf::from("/tmp/x.cnf"))
+        );
+        assert_eq!(path(None, None), None);
+    }
+}

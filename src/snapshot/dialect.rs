@@ -1,0 +1,477 @@
+//! What a detected server can do and how to ask it: the answers the readers, judgements and
+//! remedies need about a flavor, in one place.
+//!
+//! Built from [`ServerInfo`] and the global variables already read, so it is pure: unit-tested
+//! for every flavor we cannot run here (MySQL 5.7/8.0/8.4, Percona, RDS, Aurora). Each answer
+//! names where it comes from (the server source or manual, see
+//! `../shared/reference/mysql8-audit.md`). Sends no SQL.
+
+use std::collections::BTreeMap;
+
+use super::flavor::{Flavor, ProcesslistSource};
+use super::model::{ServerInfo, parse_bool};
+
+/// Accounts the hosting provider runs its own sessions as (RDS/Aurora: monitoring, backups,
+/// replication). They are never a client's leak and must never be killed.
+/// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_MySQL.html ("rdsadmin").
+pub const PROTECTED_USERS: &[&str] = &["rdsadmin", "rdsrepladmin"];
+
+/// How a changed global survives a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// `SET PERSIST` (MySQL 8.0+).
+    SetPersist,
+    /// A `[mysqld]` snippet for my.cnf.
+    ConfigFile,
+    /// The DB parameter group (RDS/Aurora: no SET GLOBAL).
+    ParameterGroup,
+}
+
+/// How the open-files limit caps max_connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescriptorCap {
+    /// MySQL: `open_files_limit - 810`.
+    Fixed810,
+    /// MariaDB: `open_files_limit - 10 - 2 × table_open_cache`.
+    TableCacheReserved,
+}
+
+/// The dialect of one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    pub flavor: Flavor,
+    pub version: (u16, u16, u16),
+    pub rds: bool,
+    /// `@@performance_schema` is ON.
+    pub performance_schema: bool,
+}
+
+impl Dialect {
+    pub fn new(server: &ServerInfo, variables: &BTreeMap<String, String>) -> Dialect {
+        Dialect {
+            flavor: server.flavor,
+            version: server.version_number,
+            rds: server.rds,
+            performance_schema: variables
+                .get("performance_schema")
+                .and_then(|v| parse_bool(v))
+                .unwrap_or(false),
+        }
+    }
+
+    fn mysql(&self) -> bool {
+        !self.flavor.is_mariadb()
+    }
+
+    /// Where the main processlist read comes from (see `flavor::processlist_source`).
+    pub fn processlist_source(&self) -> ProcesslistSource {
+        super::flavor::processlist_source(self.flavor, self.version, self.performance_schema)
+    }
+
+    /// Where the re-read right before a kill comes from: `information_schema.PROCESSLIST`
+    /// everywhere, because `performance_schema.processlist` never shows `Killed`
+    /// (table_processlist.cc takes COMMAND from `m_command`), and a session still rolling back
+    /// after a kill must not be selected again. One read per kill round: its global mutex costs
+    /// nothing there.
+    pub fn recheck_source(&self) -> ProcesslistSource {
+        ProcesslistSource::InformationSchema
+    }
+
+    /// Whether `performance_schema.session_connect_attrs` can name each session's program
+    /// (`program_name`, `_client_name`): MySQL 5.6+ and MariaDB 10.0+, only with
+    /// performance_schema ON (the table is not perpetual: empty when OFF). It needs SELECT on
+    /// performance_schema on MySQL (`pfs_readonly_acl`), so it is read on its own and may fail.
+    pub fn reads_connect_attrs(&self) -> bool {
+        self.performance_schema
+    }
+
+    /// Whether `information_schema.METADATA_LOCK_INFO` (MariaDB's `metadata_lock_info` plugin)
+    /// can name metadata-lock holders: MariaDB only; absent until the plugin is installed.
+    pub fn reads_metadata_lock_info(&self) -> bool {
+        self.flavor.is_mariadb()
+    }
+
+    /// Whether the MySQL 8 lock tables (`data_lock_waits`, `data_locks`, `metadata_locks`,
+    /// `threads`) are the lock source. They exist on MySQL 8.0.1+.
+    pub fn has_data_lock_waits(&self) -> bool {
+        super::flavor::has_data_lock_waits(self.flavor, self.version)
+    }
+
+    /// Why lock holders cannot be named from the lock tables, if they cannot: MySQL 8's
+    /// performance_schema lock tables are not perpetual, so with performance_schema OFF (the RDS
+    /// default without Performance Insights) they answer with no rows and no error
+    /// (ha_perfschema.cc).
+    pub fn lock_tables_unavailable(&self) -> Option<String> {
+        if self.has_data_lock_waits() && !self.performance_schema {
+            let enable = if self.rds {
+                "set performance_schema = 1 in the DB parameter group (or turn on Performance Insights) and reboot"
+            } else {
+                "start the server with performance_schema = ON (my.cnf [mysqld]; not dynamic)"
+            };
+            Some(format!(
+                "lock holders cannot be named: performance_schema is OFF, so data_lock_waits and metadata_locks are empty; waiters are still seen in INNODB_TRX (LOCK WAIT) and the processlist states; to name holders, {enable}"
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Whether killing a session of an account with SYSTEM_USER needs SYSTEM_USER too (MySQL
+    /// 8.0.16+, WL#12364: ER_KILL_DENIED_ERROR 1095 otherwise).
+    pub fn system_user_guards_kill(&self) -> bool {
+        self.mysql() && self.version >= (8, 0, 16)
+    }
+
+    /// Whether SUPER lets an account see every session. MySQL checks only PROCESS for the
+    /// processlist and INNODB_TRX (`PROCESS_ACL`); MariaDB before 10.5.2 let SUPER imply it.
+    pub fn super_sees_all(&self) -> bool {
+        self.flavor.is_mariadb() && self.version < (10, 5, 2)
+    }
+
+    /// The privilege killing another account's session needs, spelled for this server.
+    pub fn kill_privilege(&self) -> &'static str {
+        if self.rds {
+            "the RDS master user (CALL mysql.rds_kill)"
+        } else if self.flavor.is_mariadb() {
+            "CONNECTION ADMIN or SUPER"
+        } else if self.system_user_guards_kill() {
+            "CONNECTION_ADMIN or SUPER, plus SYSTEM_USER for sessions of SYSTEM_USER accounts"
+        } else {
+            "CONNECTION_ADMIN or SUPER"
+        }
+    }
+
+    /// Whether the account conncheck normally uses on this server can take the reserved
+    /// `max_connections + 1` slot. On RDS MySQL the master user has neither CONNECTION_ADMIN nor
+    /// SUPER before 8.0.36 (AWS "Master user account privileges"), so no account a customer can
+    /// log in as gets that slot; Aurora MySQL 3's master user has CONNECTION_ADMIN.
+    pub fn master_has_reserved_slot(&self) -> bool {
+        !(self.rds && self.flavor != Flavor::Aurora && self.version < (8, 0, 36))
+    }
+
+    /// How a changed global is made to survive a restart.
+    pub fn persistence(&self) -> Persistence {
+        if self.rds {
+            // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html
+            Persistence::ParameterGroup
+        } else if self.mysql() && self.version >= (8, 0, 0) {
+            // https://dev.mysql.com/doc/refman/8.0/en/persisted-system-variables.html
+            Persistence::SetPersist
+        } else {
+            Persistence::ConfigFile
+        }
+    }
+
+    /// The server-wide statement time limit: variable name and how many of its units make one
+    /// second. MariaDB `max_statement_time` (seconds, every statement, 10.1.1+); MySQL
+    /// `max_execution_time` (milliseconds, read-only SELECTs only, 5.7.8+).
+    pub fn statement_time_variable(&self) -> (&'static str, u64) {
+        if self.flavor.is_mariadb() {
+            ("max_statement_time", 1)
+        } else {
+            ("max_execution_time", 1000)
+        }
+    }
+
+    /// The variable and level that log each aborted connection with user and host: MySQL 8
+    /// `log_error_verbosity` 3, MariaDB `log_warnings` 2.
+    pub fn aborted_connection_logging(&self) -> (&'static str, u64) {
+        if self.flavor.is_mariadb() {
+            ("log_warnings", 2)
+        } else {
+            ("log_error_verbosity", 3)
+        }
+    }
+
+    /// How the open-files limit caps max_connections at startup: MySQL keeps
+    /// `open_files_limit - 810` (mysqld.cc `adjust_max_connections`), MariaDB
+    /// `open_files_limit - 10 - 2 × table_open_cache`.
+    pub fn descriptor_cap(&self) -> DescriptorCap {
+        if self.flavor.is_mariadb() {
+            DescriptorCap::TableCacheReserved
+        } else {
+            DescriptorCap::Fixed810
+        }
+    }
+
+    /// Whether `SET GLOBAL max_user_connections` can fail at runtime: MariaDB refuses to raise
+    /// it from 0 when the server started with 0 (ERROR 1290, seen live on 10.11), so the limit
+    /// goes to the config file for the next restart.
+    pub fn max_user_connections_static_from_zero(&self) -> bool {
+        self.flavor.is_mariadb()
+    }
+
+    /// The systemd unit the server usually runs as.
+    pub fn service_name(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            "mariadb"
+        } else {
+            "mysql"
+        }
+    }
+
+    /// Whether `thread_handling` names a thread pool, where connections do not own a thread:
+    /// MariaDB `pool-of-threads`, MySQL Enterprise / Percona `loaded-dynamically`, Aurora
+    /// `thread-pools` (a real Aurora 3.02.2 capture).
+    pub fn is_thread_pool(thread_handling: &str) -> bool {
+        thread_handling.contains("pool-of-threads")
+            || thread_handling.contains("loaded-dynamically")
+            || thread_handling.contains("thread-pools")
+    }
+
+    /// Whether a user name is the provider's own (never a client, never killed).
+    pub fn is_protected_user(user: &str) -> bool {
+        PROTECTED_USERS.contains(&user)
+    }
+}
+
+/// One statement conncheck's reader may send, with what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    /// What it reads, as notes name it.
+    pub what: &'static str,
+    pub sql: String,
+    /// Whether the whole read fails without it (only the processlist and round trip 1).
+    pub required: bool,
+    /// The privilege it needs beyond logging in, on this server; "" for none.
+    pub needs: &'static str,
+}
+
+impl Dialect {
+    /// Every statement the reader may send to this server, in one place (built from the same
+    /// functions the reader uses), with what each needs: the conformance tests check each table
+    /// and column against the server's own definitions, and the privilege matrix against what a
+    /// least-privilege account may do. `transactions`: `diagnose`'s extra reads.
+    pub fn reads(&self, query_timeout_s: u64, transactions: bool) -> Vec<Read> {
+        let read = |what, sql: String, required, needs| Read {
+            what,
+            sql,
+            required,
+            needs,
+        };
+        let mut v = vec![
+            read(
+                "our id",
+                "SELECT CONNECTION_ID(), CURRENT_USER()".into(),
+                true,
+                "",
+            ),
+            read("grants", "SHOW GRANTS".into(), true, ""),
+            read(
+                "variables",
+                format!(
+                    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ({})",
+                    super::read::VARIABLES
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                true,
+                "",
+            ),
+            read("status", super::read::status_sql(), true, ""),
+        ];
+        for g in super::flavor::session_guards(self.flavor, self.version, query_timeout_s) {
+            v.push(read("session guard", g, false, ""));
+        }
+        v.push(read(
+            "processlist",
+            super::read::processlist_sql(self.flavor, self.processlist_source()),
+            true,
+            "PROCESS to see other accounts' sessions",
+        ));
+        if self.reads_connect_attrs() {
+            v.push(read(
+                "client programs",
+                super::connect_attrs::sql(),
+                false,
+                "SELECT on performance_schema",
+            ));
+        }
+        if transactions {
+            v.push(read(
+                "open transactions",
+                super::read::TRX_SQL.into(),
+                false,
+                "PROCESS",
+            ));
+            if self.lock_tables_unavailable().is_none() {
+                let needs = if self.has_data_lock_waits() {
+                    "PROCESS and SELECT on performance_schema"
+                } else {
+                    "PROCESS"
+                };
+                for (_, sql) in super::read::lock_wait_sql(self.flavor, self.version) {
+                    v.push(read("lock waits", sql, false, needs));
+                }
+            }
+            if self.system_user_guards_kill() {
+                v.push(read(
+                    "accounts with SYSTEM_USER",
+                    super::read::SYSTEM_USERS_SQL.into(),
+                    false,
+                    "SELECT on mysql.global_grants (read only without SYSTEM_USER)",
+                ));
+            }
+            if self.reads_metadata_lock_info() {
+                v.push(read(
+                    "metadata-lock holders",
+                    super::mdl::sql(),
+                    false,
+                    // No privilege is checked (seen live on MariaDB 10.11: a USAGE account
+                    // reads it); it exists only with the plugin.
+                    "the metadata_lock_info plugin",
+                ));
+            }
+            v.push(read(
+                "account rows",
+                super::accounts::accounts_sql(),
+                false,
+                "SELECT on mysql.user",
+            ));
+        }
+        v
+    }
+}
+
+/// Client connections the processlist read does not list, on servers whose processlist hides
+/// them: MySQL 8's `performance_schema.processlist` drops every thread that has not finished
+/// authenticating (table_processlist.cc `make_row`: "Ignore background threads" skips an empty
+/// user), exactly the connections of a login storm (slow DNS, TLS, auth plugins). They are
+/// Threads_connected (client connections only, connection_handler_manager.cc) minus the client
+/// connections listed, ourselves included. Known only when we see every session; `None`
+/// elsewhere (information_schema lists them as `unauthenticated user`).
+pub fn unlisted_connections(snap: &super::Snapshot) -> Option<u64> {
+    if snap.server.processlist_source != ProcesslistSource::PerformanceSchema
+        || !snap.sees_all_sessions()
+    {
+        return None;
+    }
+    let connected = snap.status_u64("threads_connected")?;
+    // Server threads are listed but are not connections: the event scheduler, replica
+    // receiver/applier/workers (`system user`), daemons.
+    let listed = snap
+        .sessions
+        .iter()
+        .filter(|s| {
+            !(s.user == "system user"
+                || s.user == "event_scheduler"
+                || s.command.eq_ignore_ascii_case("daemon"))
+        })
+        .count() as u64
+        + 1;
+    Some(connected.saturating_sub(listed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(flavor: Flavor, version: (u16, u16, u16), rds: bool, ps: bool) -> Dialect {
+        Dialect {
+            flavor,
+            version,
+            rds,
+            performance_schema: ps,
+        }
+    }
+
+    #[test]
+    fn lock_tables_need_performance_schema_on_mysql8() {
+        let rds_default = d(Flavor::Mysql, (8, 0, 41), true, false);
+        let note = rds_default.lock_tables_unavailable().unwrap();
+        assert!(note.contains("performance_schema is OFF"));
+        assert!(note.contains("parameter group"));
+        assert!(
+            d(Flavor::Mysql, (8, 0, 41), false, false)
+                .lock_tables_unavailable()
+                .unwrap()
+                .contains("my.cnf")
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (8, 0, 41), false, true).lock_tables_unavailable(),
+            None
+        );
+        // MariaDB and 5.7 read INNODB_LOCK_WAITS, which does not depend on performance_schema.
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, false).lock_tables_unavailable(),
+            None
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (5, 7, 44), false, false).lock_tables_unavailable(),
+            None
+        );
+    }
+
+    #[test]
+    fn kills_are_rechecked_where_killed_shows() {
+        for f in [
+            Flavor::Mysql,
+            Flavor::Percona,
+            Flavor::Aurora,
+            Flavor::Mariadb,
+        ] {
+            assert_eq!(
+                d(f, (8, 0, 36), false, true).recheck_source(),
+                ProcesslistSource::InformationSchema
+            );
+        }
+    }
+
+    #[test]
+    fn system_user_and_super() {
+        assert!(d(Flavor::Mysql, (8, 0, 16), false, true).system_user_guards_kill());
+        assert!(!d(Flavor::Mysql, (8, 0, 15), false, true).system_user_guards_kill());
+        assert!(!d(Flavor::Mariadb, (10, 11, 6), false, true).system_user_guards_kill());
+        assert!(
+            d(Flavor::Mysql, (8, 4, 0), false, true)
+                .kill_privilege()
+                .contains("SYSTEM_USER")
+        );
+        assert!(!d(Flavor::Mysql, (8, 0, 36), false, true).super_sees_all());
+        assert!(d(Flavor::Mariadb, (10, 4, 0), false, true).super_sees_all());
+        assert!(!d(Flavor::Mariadb, (10, 11, 6), false, true).super_sees_all());
+    }
+
+    #[test]
+    fn persistence_and_variables_per_flavor() {
+        assert_eq!(
+            d(Flavor::Mysql, (8, 0, 36), false, true).persistence(),
+            Persistence::SetPersist
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (5, 7, 44), false, true).persistence(),
+            Persistence::ConfigFile
+        );
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, false).persistence(),
+            Persistence::ConfigFile
+        );
+        assert_eq!(
+            d(Flavor::Aurora, (8, 0, 32), true, true).persistence(),
+            Persistence::ParameterGroup
+        );
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, false).statement_time_variable(),
+            ("max_statement_time", 1)
+        );
+        assert_eq!(
+            d(Flavor::Percona, (8, 0, 40), false, true).statement_time_variable(),
+            ("max_execution_time", 1000)
+        );
+        assert!(Dialect::is_thread_pool("thread-pools"));
+        assert!(Dialect::is_thread_pool("pool-of-threads"));
+        assert!(!Dialect::is_thread_pool("one-thread-per-connection"));
+    }
+
+    #[test]
+    fn rds_master_reserved_slot() {
+        assert!(!d(Flavor::Mysql, (8, 0, 35), true, false).master_has_reserved_slot());
+        assert!(d(Flavor::Mysql, (8, 0, 36), true, false).master_has_reserved_slot());
+        assert!(d(Flavor::Aurora, (8, 0, 32), true, false).master_has_reserved_slot());
+        assert!(d(Flavor::Mysql, (8, 0, 35), false, true).master_has_reserved_slot());
+        assert!(Dialect::is_protected_user("rdsadmin"));
+        assert!(!Dialect::is_protected_user("app"));
+    }
+}
