@@ -15,7 +15,7 @@ use crate::diagnose::verdict::{self, Slot, Verdict};
 use crate::diagnose::{self, Finding, Severity, Thresholds};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::render::targets::{self, Row, Tone};
-use crate::render::{self, Style};
+use crate::render::{self, Style, layout};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
 use crate::text::{escape, prose};
@@ -317,9 +317,12 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
     }
 }
 
-/// The verdict block: the cause, the fastest relief, and where every connection is. Pure.
+/// The verdict block: the cause, the fastest relief, and where every connection is, fitted to
+/// the terminal width (the relief command wraps between words with ` \`, so it still pastes).
+/// Pure.
 pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
     let v = &r.verdict;
+    let width = style.width;
     let mut out = String::new();
     let cause = match (
         &v.cause,
@@ -328,38 +331,57 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
         (Some(id), Some(f)) => format!("{} ({id})", escape(&f.title)),
         _ => "no cause found".to_string(),
     };
-    out.push_str(&format!(
-        "{} {}\n",
-        style.bold("Verdict     "),
-        style.bold(&cause)
-    ));
+    let verdict = layout::wrap(&cause, width, "Verdict      ", "             ");
+    out.push_str(&style.bold(&verdict));
+    out.push('\n');
     if let Some(relief) = &v.relief {
         out.push_str(&format!(
-            "Relief       frees {}: $ {}\n",
-            relief.frees,
-            escape(&relief.command)
+            "Relief       frees {}:\n",
+            diagnose::common::plural(relief.frees, "slot")
         ));
+        out.push_str(&layout::command(
+            &escape(&relief.command),
+            width,
+            "  $ ",
+            "      ",
+        ));
+        out.push('\n');
     }
     if !r.slots.is_empty() {
         let total: i64 = r.slots.iter().map(|s| s.count).sum();
         out.push_str(&format!(
             "Where the {total} connections are (Threads_connected):\n"
         ));
+        // Bucket, count and finding are short ids; the client is cut to what is left.
+        let finding_w = r
+            .slots
+            .iter()
+            .map(|s| s.finding.as_deref().map_or(0, str::len))
+            .max()
+            .unwrap_or(0);
+        let room = width
+            .saturating_sub(2 + 19 + 1 + 6 + 2 + 2 + finding_w)
+            .max(12);
         let clients: Vec<String> = r
             .slots
             .iter()
             .map(|s| {
                 s.client
                     .as_deref()
-                    .map(|c| crate::text::snippet(c, 40))
+                    .map(|c| crate::text::snippet(c, room.min(40)))
                     .unwrap_or_default()
             })
             .collect();
-        let width = clients.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+        let client_w = clients
+            .iter()
+            .map(|c| layout::width_of(c))
+            .max()
+            .unwrap_or(0);
         for (s, client) in r.slots.iter().zip(&clients) {
             let finding = s.finding.as_deref().unwrap_or("");
+            let pad = " ".repeat(client_w - layout::width_of(client));
             let line = format!(
-                "  {:<19} {:>6}  {client:<width$}  {finding}",
+                "  {:<19} {:>6}  {client}{pad}  {finding}",
                 s.bucket, s.count
             );
             out.push_str(line.trim_end());
@@ -371,11 +393,17 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
                 .iter()
                 .map(|b| format!("{} {}", b.count, b.bucket))
                 .collect();
-            out.push_str(&format!(
-                "  not counted: {} background thread(s): {}\n",
-                r.background.iter().map(|b| b.count).sum::<i64>(),
-                parts.join(", ")
+            out.push_str(&layout::wrap(
+                &format!(
+                    "not counted: {} background thread(s): {}",
+                    r.background.iter().map(|b| b.count).sum::<i64>(),
+                    parts.join(", ")
+                ),
+                width,
+                "  ",
+                "    ",
             ));
+            out.push('\n');
         }
     }
     out.push('\n');

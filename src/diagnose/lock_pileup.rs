@@ -84,8 +84,12 @@ impl Waits {
             .collect();
         // Only metadata and table locks get an inferred holder: a row-lock wait without one
         // comes from InnoDB lists that were cut (see snapshot::read), and its waiting neighbours
-        // may look like running statements.
-        let inferable = |w: &LockWait| w.blocking_id.is_none() && w.kind != LockKind::Row;
+        // may look like running statements. The exception is a server whose lock tables cannot
+        // name any holder (MySQL with performance_schema OFF): there every row wait comes from
+        // INNODB_TRX alone, which lists every transaction, and the guess is said to be one.
+        let no_lock_tables = snap.dialect().lock_tables_unavailable().is_some();
+        let inferable =
+            |w: &LockWait| w.blocking_id.is_none() && (w.kind != LockKind::Row || no_lock_tables);
         let queued_for = waits
             .iter()
             .filter(|w| inferable(w))

@@ -151,8 +151,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .into_iter()
         .fold(f, |f, (name, value)| f.evidence(name, value));
     vec![
-        f.sessions(logins)
-            .slots(connected)
+        // What the spike itself holds: the logins and the statements running at once (the
+        // rest of the connections are other findings' to explain).
+        f.sessions(logins.iter().copied())
+            .slots(logins.len() as u64 + working)
             .action(Action::advice(
                 "look for a retry storm: clients reconnecting in a loop after errors (ERROR 1040, timeouts) need exponential backoff with jitter",
             ))

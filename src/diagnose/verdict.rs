@@ -18,8 +18,8 @@
 //! The cause is the top-ranked finding that explains connections (never prevention advice, see
 //! [`super::is_prevention`], and a symptom such as `near-limit` or `server-full` only when
 //! nothing else explains them; `idle-connections` gives way to an equally severe
-//! `connection-leak`, which says why they are idle); the relief is the first kill command among the ranked causes,
-//! without `--dry-run` (it still shows its plan and asks before killing), with the sessions it
+//! `connection-leak`, which says why they are idle); the relief is the cause's own kill command,
+//! else the kill command among the causes that frees the most slots, without `--dry-run` (it still shows its plan and asks before killing), with the sessions it
 //! ends as the slots it frees (sessions a killed lock holder unblocks come back later, and are
 //! not counted). Pure: no I/O.
 
@@ -288,11 +288,17 @@ fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verd
     {
         cause = Some(leak);
     }
-    // The cause's own relief first, then the next cause's.
-    let relief = cause
-        .into_iter()
-        .chain(causes.iter().copied())
-        .find_map(relief_of);
+    // The cause's own relief first (the most targeted kill), else the one that frees the most
+    // slots (the earlier ranked on a tie).
+    let relief = cause.and_then(relief_of).or_else(|| {
+        causes.iter().filter_map(|f| relief_of(f)).fold(
+            None,
+            |best: Option<Relief>, r| match best {
+                Some(b) if b.frees >= r.frees => Some(b),
+                _ => Some(r),
+            },
+        )
+    });
     let summary = match cause {
         None => format!(
             "No cause found: {threads_connected} connections, {}.",
@@ -342,7 +348,9 @@ fn top_buckets(slots: &[Slot]) -> String {
 /// The kill command of a finding that frees slots: `kill-idle`, or `kill-long` without
 /// `--query-only` (which keeps the connections), made to run for real (it still asks first).
 fn relief_of(f: &Finding) -> Option<Relief> {
-    if f.slots == 0 {
+    // Only a finding that lists its sessions knows what its command frees: a generic kill
+    // suggestion (refused-connections' "kill-idle --older-than 300s") frees what it finds.
+    if f.sessions.is_empty() {
         return None;
     }
     let a = f.actions.iter().find(|a| {
@@ -356,11 +364,7 @@ fn relief_of(f: &Finding) -> Option<Relief> {
     let mut args = a.args.clone();
     args.retain(|w| w != "--dry-run");
     // The sessions the command ends; the slots their waiters then give back are not counted.
-    let frees = if f.sessions.is_empty() {
-        f.slots
-    } else {
-        f.sessions.len() as u64
-    };
+    let frees = f.sessions.len() as u64;
     let mut r = Relief {
         command: String::new(),
         argv: Vec::new(),
