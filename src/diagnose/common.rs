@@ -123,6 +123,16 @@ pub fn clients(snap: &Snapshot) -> impl Iterator<Item = &Session> {
         .map(|(_, s)| s)
 }
 
+/// A session still logging in (`unauthenticated user`, state `login`, or `Connect` +
+/// `Reading from net`, https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html):
+/// login storms show up here.
+pub fn logging_in(s: &Session) -> bool {
+    s.user == "unauthenticated user"
+        || s.state.eq_ignore_ascii_case("login")
+        || (s.command.eq_ignore_ascii_case("Connect")
+            && s.state.eq_ignore_ascii_case("Reading from net"))
+}
+
 /// Whether the session has been in its current state (idle time for Sleep) at least `d`.
 pub fn at_least(s: &Session, d: Duration) -> bool {
     s.time_secs_f64() >= d.as_secs_f64()

@@ -14,7 +14,7 @@
 //! usage is also at the critical threshold. Usual causes: an app restart or deploy opening whole
 //! pools at once, or clients retrying ERROR 1040 in a tight loop.
 
-use super::common::{is_waiting, per_sec};
+use super::common::{is_waiting, logging_in, per_sec};
 use super::{Action, Finding, Severity, Thresholds};
 use crate::snapshot::{Session, Snapshot};
 
@@ -31,14 +31,6 @@ const STORM_THREADS: f64 = 50.0;
 const MIN_RUNNING: u64 = 20;
 /// Sessions authenticating at once that make a login storm.
 const MIN_LOGINS: usize = 10;
-
-/// A session still logging in.
-fn logging_in(s: &Session) -> bool {
-    s.user == "unauthenticated user"
-        || s.state.eq_ignore_ascii_case("login")
-        || (s.command.eq_ignore_ascii_case("Connect")
-            && s.state.eq_ignore_ascii_case("Reading from net"))
-}
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let connected = snap.threads_connected();

@@ -92,14 +92,6 @@ pub struct Accounting {
     pub threads_connected: u64,
 }
 
-/// A session still authenticating (storms show up here).
-pub fn logging_in(s: &Session) -> bool {
-    s.user == "unauthenticated user"
-        || s.state.eq_ignore_ascii_case("login")
-        || (s.command.eq_ignore_ascii_case("Connect")
-            && s.state.eq_ignore_ascii_case("Reading from net"))
-}
-
 /// Account the connections of `snap` against its ranked `findings`.
 pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accounting {
     let threads_connected = snap.threads_connected();
@@ -241,7 +233,7 @@ fn bucket_of(
     trx: &HashMap<u64, &str>,
     leaked: &std::collections::BTreeSet<u64>,
 ) -> (&'static str, &'static str, bool) {
-    if logging_in(s) {
+    if common::logging_in(s) {
         ("logging-in", "traffic-spike", false)
     } else if waiting.contains(&s.id) || waiting_for(&s.state).is_some() {
         ("waiting-for-lock", "lock-pileup", false)
