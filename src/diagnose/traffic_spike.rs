@@ -16,7 +16,7 @@
 
 use super::common::{is_waiting, logging_in, per_sec};
 use super::{Action, Finding, Severity, Thresholds};
-use crate::snapshot::{Session, Snapshot};
+use crate::snapshot::Snapshot;
 
 /// New connections per second that count as a spike, and how many times the lifetime average.
 const MIN_RATE: f64 = 5.0;
