@@ -836,20 +836,15 @@ pub fn lock_waits_from(
 /// Progress, which is not a time): the columns of [`session_from_row`] without the precise ones.
 pub fn session_from_show_row(r: &Row) -> Session {
     Session {
-        id: num(r, 0).unwrap_or(0),
-        user: text(r, 1).unwrap_or_default(),
-        host: text(r, 2).unwrap_or_default(),
-        db: text(r, 3),
-        command: text(r, 4).unwrap_or_default(),
-        time_s: num(r, 5).unwrap_or(0),
-        state: text(r, 6).unwrap_or_default(),
-        info: text(r, 7),
         time_ms: None,
         query_id: None,
         program: None,
+        ..session_from_row(r)
     }
 }
 
+/// A processlist row in the column order of [`processlist_sql`]: the `SHOW PROCESSLIST`
+/// columns, then TIME_MS, QUERY_ID and the program name (NULL where a source has none).
 pub fn session_from_row(r: &Row) -> Session {
     Session {
         id: num(r, 0).unwrap_or(0),
