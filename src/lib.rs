@@ -5,7 +5,6 @@
 //! [`commands`] wires one subcommand through that flow.
 
 pub mod argv;
-pub mod check;
 pub mod cli;
 pub mod clients;
 pub mod commands;
@@ -14,9 +13,11 @@ pub mod diagnose;
 pub mod errors;
 pub mod exit;
 pub mod filter;
+pub mod fleet;
 pub mod input;
 pub mod remedy;
 pub mod render;
+pub mod report;
 pub mod snapshot;
 pub mod text;
 

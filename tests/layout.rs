@@ -14,12 +14,12 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use conncheck::commands::{diagnose, kill, sessions, settings, status, watch};
 use conncheck::filter::SessionFilter;
 use conncheck::remedy::execute::{KillResult, Outcome};
 use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
 use conncheck::render::layout::width_of;
 use conncheck::render::{self, Style};
+use conncheck::report;
 use conncheck::snapshot::Snapshot;
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ fn path(name: &str) -> PathBuf {
 }
 
 fn load(p: &Path) -> Snapshot {
-    diagnose::load(p).unwrap()
+    conncheck::snapshot::source::load(p).unwrap()
 }
 
 /// `diagnose --from FILE` as a person sees it at `width` columns.
@@ -61,12 +61,12 @@ fn style(width: usize) -> Style {
 }
 
 fn status_text(snap: &Snapshot, width: usize) -> String {
-    status::human(&status::build(snap, 10), style(width))
+    render::status::human(&report::status::build(snap, 10), style(width))
 }
 
 fn sessions_text(snap: &Snapshot, width: usize) -> String {
-    let r = sessions::build(snap, &SessionFilter::default(), None, 25);
-    sessions::human(&r, style(width), false)
+    let r = report::sessions::build(snap, &SessionFilter::default(), None, 25);
+    render::sessions::human(&r, style(width), false)
 }
 
 fn criteria(target: Target, secs: u64) -> Criteria {
@@ -75,7 +75,7 @@ fn criteria(target: Target, secs: u64) -> Criteria {
 
 fn kill_plan_text(snap: &Snapshot, target: Target, secs: u64, width: usize) -> String {
     let p = plan::plan(snap, &criteria(target, secs));
-    kill::plan_text(&p, snap, style(width))
+    render::kill::plan_text(&p, snap, style(width))
 }
 
 /// A result where every third kill was denied and every fifth session was already gone.
@@ -107,8 +107,8 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         })
         .collect();
     let n = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
-    let report = kill::KillReport {
-        schema_version: kill::KILL_SCHEMA_VERSION,
+    let report = report::kill::KillReport {
+        schema_version: report::kill::KILL_SCHEMA_VERSION,
         event: "result",
         command: "kill-idle",
         time: 0,
@@ -117,7 +117,7 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         account: snap.access.user.clone(),
         dry_run: false,
         summary: p.summary(),
-        counts: kill::Counts {
+        counts: report::kill::Counts {
             planned: p.victims.len(),
             killed: n(Outcome::Killed),
             gone: n(Outcome::Gone),
@@ -128,7 +128,7 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         results,
         reconnects: Vec::new(),
     };
-    kill::results_text(&report, style(width))
+    render::kill::results_text(&report, style(width))
 }
 
 fn settings_text(snap: &Snapshot, width: usize) -> String {
@@ -139,7 +139,7 @@ fn settings_text(snap: &Snapshot, width: usize) -> String {
         false,
     );
     let kill = plan::plan(snap, &criteria(Target::Idle, 600));
-    settings::plan_text(
+    render::settings::plan_text(
         &p,
         Some(&kill),
         &render::snapshot_server_line(snap),
@@ -149,7 +149,7 @@ fn settings_text(snap: &Snapshot, width: usize) -> String {
 
 fn watch_text(snap: &Snapshot, width: usize) -> String {
     let history: VecDeque<u64> = [120, 180, 240, 276, 300, 276].into_iter().collect();
-    watch::frame(
+    render::watch::frame(
         snap,
         &history,
         Duration::from_secs(2),
@@ -315,8 +315,8 @@ fn the_width_comes_from_columns_else_80() {
 #[test]
 fn sessions_full_wraps_only_the_query_text() {
     let snap = load(&path("mariadb-mdl-pileup"));
-    let r = sessions::build(&snap, &SessionFilter::default(), None, 8);
-    let text = sessions::human(&r, style(80), true);
+    let r = report::sessions::build(&snap, &SessionFilter::default(), None, 8);
+    let text = render::sessions::human(&r, style(80), true);
     assert_fits("sessions --full", &text, 80);
     for s in &r.sessions {
         assert!(

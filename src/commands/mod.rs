@@ -5,7 +5,6 @@ pub mod check;
 pub mod diagnose;
 pub mod generate;
 pub mod kill;
-pub mod multi;
 pub mod sessions;
 pub mod settings;
 pub mod status;
@@ -72,6 +71,11 @@ impl Context {
             t.push(None);
         }
         Ok(t)
+    }
+
+    /// The targets when there are several (run by [`crate::fleet`]), None for the usual one.
+    pub fn fleet(&self) -> Result<Option<Vec<crate::fleet::Target>>, AppError> {
+        crate::fleet::targets(&self.targets()?, || self.resolver())
     }
 
     /// Options for the single target of a command that handles only one.

@@ -1,17 +1,25 @@
 //! Turning reports into text: tables for people, JSON for programs, Nagios and Prometheus for
 //! monitoring. The same report structs feed every format; nothing here talks to a server.
 
+pub mod check;
+pub mod diagnose;
 pub mod findings;
+pub mod kill;
 pub mod layout;
 pub mod nagios;
+pub mod outcomes;
 pub mod prometheus;
+pub mod sessions;
+pub mod settings;
+pub mod status;
 pub mod targets;
+pub mod watch;
 
 use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::cli::ColorChoice;
+use crate::cli::{ColorChoice, Format};
 
 /// How human output looks on this terminal.
 #[derive(Debug, Clone, Copy)]
@@ -206,6 +214,19 @@ pub fn print(text: &str) -> std::io::Result<()> {
 /// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
 /// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
 /// DEL, the C1 controls and the bidi overrides as `\uXXXX` (the same string once parsed).
+/// The one place a report and `--format` become text: JSON for programs, or the report's human
+/// renderer (`human`, from this module's submodules) for people.
+pub fn text<R: serde::Serialize>(
+    report: &R,
+    format: Format,
+    human: impl FnOnce(&R) -> String,
+) -> String {
+    match format {
+        Format::Json => json(report),
+        Format::Table => human(report),
+    }
+}
+
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(

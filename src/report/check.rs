@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
+use super::status::{self, ConnectionSummary};
 use crate::cli::{CheckArgs, FailOn};
-use crate::commands::status::{self, ConnectionSummary};
 use crate::diagnose::{self, Finding, Severity, Thresholds, common};
 use crate::exit::{AppError, nagios};
 use crate::snapshot::Snapshot;
