@@ -20,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod snapshot;
 pub mod text;
+pub mod units;
 
 use std::process::ExitCode;
 

@@ -14,13 +14,14 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::cli::{ColorChoice, ConnArgs};
+use crate::connect::ConnFlags;
 use crate::connect::{self, ConnectOptions, Connection, ProcessEnv, Resolver};
 use crate::exit::{AppError, ErrorKind};
 use crate::render::Style;
 
 /// What every command gets: the connection arguments and the terminal style.
 pub struct Context {
-    pub conn: ConnArgs,
+    pub conn: ConnFlags,
     pub style: Style,
     /// `--targets` is read once (it may be a pipe or standard input).
     targets: std::sync::OnceLock<Result<Vec<Option<String>>, AppError>>,
@@ -32,7 +33,7 @@ pub struct Context {
 impl Context {
     pub fn new(conn: ConnArgs, color: ColorChoice) -> Self {
         Context {
-            conn,
+            conn: ConnFlags::from(&conn),
             style: Style::detect(color),
             targets: std::sync::OnceLock::new(),
             resolver: std::sync::OnceLock::new(),

@@ -12,6 +12,7 @@
 //! socket read timeout alone restarts with every byte).
 
 pub mod error;
+pub mod flags;
 pub mod loginpath;
 pub mod optfile;
 pub mod options;
@@ -25,9 +26,9 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder, SslOpts};
 
-use crate::cli::SslMode;
 use crate::exit::{AppError, ErrorKind};
 
+pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
 
 /// An open connection and how we got it.

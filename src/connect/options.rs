@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{ConnArgs, Protocol, SslMode};
+use super::flags::{ConnFlags, Protocol, SslMode};
 use crate::exit::AppError;
 
 use super::loginpath;
@@ -20,7 +20,7 @@ use super::url as connurl;
 pub const GROUPS: &[&str] = &["client", "client-server", "client-mariadb", "conncheck"];
 
 /// The option groups read: [`GROUPS`] plus `--login-path`'s group.
-fn groups(args: &ConnArgs) -> Vec<&str> {
+fn groups(args: &ConnFlags) -> Vec<&str> {
     let mut g = GROUPS.to_vec();
     if let Some(name) = args.login_path.as_deref() {
         g.push(name);
@@ -138,7 +138,7 @@ pub struct Resolver {
 impl Resolver {
     /// Read option files and environment. `prompted_password` is the answer to a bare `-p`.
     pub fn new(
-        args: &ConnArgs,
+        args: &ConnFlags,
         env: &dyn Env,
         prompted_password: Option<String>,
     ) -> Result<Self, AppError> {
@@ -349,7 +349,7 @@ fn overlay(p: &mut Partial, top: Partial) {
 /// [`GROUPS`]) and `--login-path`'s. A missing file is normal; a file others may read is ignored
 /// with the client's warning; an unreadable or corrupt one is a warning, or an error when
 /// `--login-path` asked for it.
-fn read_login_file(args: &ConnArgs, env: &dyn Env) -> Result<OptionSet, AppError> {
+fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppError> {
     let mut set = OptionSet::default();
     let home = env.var("HOME").map(PathBuf::from);
     let test_file = env.var("MYSQL_TEST_LOGIN_FILE");
@@ -417,7 +417,7 @@ fn read_login_file(args: &ConnArgs, env: &dyn Env) -> Result<OptionSet, AppError
     Ok(set)
 }
 
-fn read_option_files(args: &ConnArgs, env: &dyn Env) -> Result<OptionSet, AppError> {
+fn read_option_files(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppError> {
     let mut set = OptionSet::default();
     let groups = groups(args);
     let err = |e: optfile::OptFileError| {
@@ -568,18 +568,18 @@ mod tests {
         }
     }
 
-    fn args() -> ConnArgs {
-        ConnArgs {
+    fn args() -> ConnFlags {
+        ConnFlags {
             no_defaults: true,
             connect_timeout: Duration::from_secs(5),
             query_timeout: Duration::from_secs(10),
             jobs: 8,
-            ..ConnArgs::default()
+            ..ConnFlags::default()
         }
     }
 
     fn resolve(
-        a: &ConnArgs,
+        a: &ConnFlags,
         env: &[(&'static str, &'static str)],
         target: Option<&str>,
     ) -> ConnectOptions {

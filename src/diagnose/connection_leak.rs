@@ -33,8 +33,8 @@ use super::common::{
     shell_arg, timeout_actions,
 };
 use super::{Action, Finding, Thresholds};
-use crate::render::secs;
 use crate::snapshot::{Session, Snapshot};
+use crate::units::secs;
 
 /// The fewest leaked sessions from one client that make a leak.
 const MIN_STALE: usize = 10;

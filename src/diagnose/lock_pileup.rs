@@ -29,9 +29,9 @@ use super::common::{
     age_s, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
 };
 use super::{Action, Finding, Thresholds};
-use crate::render::{secs, snippet};
 use crate::snapshot::locks::waits_from_states;
 use crate::snapshot::{LockKind, LockWait, Session, Snapshot};
+use crate::units::{secs, snippet};
 
 /// Waiters that make a pile-up ...
 const MIN_WAITERS: usize = 3;

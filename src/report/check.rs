@@ -8,7 +8,8 @@
 use serde::Serialize;
 
 use super::status::{self, ConnectionSummary};
-use crate::cli::{CheckArgs, FailOn};
+use crate::cli::CheckArgs;
+use crate::diagnose::FailOn;
 use crate::diagnose::{self, Finding, Severity, Thresholds, common};
 use crate::exit::{AppError, nagios};
 use crate::snapshot::Snapshot;
@@ -372,7 +373,7 @@ fn rule_reasons(m: &Metrics, limits: &Limits) -> Vec<Reason> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Threshold;
+    use crate::diagnose::Threshold;
     use crate::diagnose::fixtures::{self, session, trx};
     use crate::exit::ErrorKind;
     use crate::snapshot::Refusal;
