@@ -25,15 +25,15 @@ Connection settings are read like the mysql client reads them: [client] and [con
 of /etc/my.cnf, /etc/mysql/my.cnf and ~/.my.cnf, then MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT,
 MYSQL_PWD, then --url, then the flags. Exit codes are listed in `man conncheck` and the README.";
 
-const CHECK_AFTER_HELP: &str = "\
-Exit codes (monitoring-plugin convention):
-  0 OK        every rule passed
-  1 WARNING   usage at --warning or more, more than --max-idle/--max-long/--max-idle-trx,
-              or a warning finding with --fail-on warning
-  2 CRITICAL  usage at --critical or more, more than twice --max-idle, connections refused with
-              ERROR 1040 during --sample, conncheck itself refused with ERROR 1040, or a
-              critical finding with --fail-on
-  3 UNKNOWN   no verdict: bad arguments, unreachable server, access denied, timeout ...
+/// `check --help`'s epilogue: the exit codes from [`crate::exit::nagios::CODES`], then examples.
+fn check_after_help() -> String {
+    format!(
+        "Exit codes (monitoring-plugin convention):\n{}{CHECK_AFTER_CODES}",
+        crate::exit::nagios::help_lines()
+    )
+}
+
+const CHECK_AFTER_CODES: &str = "\
 With several targets (repeated --url or --targets FILE) they are checked concurrently (--jobs)
 and the exit code is the worst state, in the Nagios order CRITICAL > WARNING > UNKNOWN > OK.
 
@@ -251,7 +251,7 @@ pub enum Command {
     /// Turn the slow query log on or off (find the queries that hold connections).
     SetSlowLog(SetSlowLogArgs),
     /// Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output.
-    #[command(after_help = CHECK_AFTER_HELP)]
+    #[command(after_help = check_after_help())]
     Check(CheckArgs),
     /// Live view of connection usage, refreshed every --interval.
     #[command(after_help = WATCH_AFTER_HELP)]
@@ -865,30 +865,30 @@ mod tests {
     }
 }
 
-/// Names of the subcommands, to tell whether a failed parse was meant for `check`.
-const SUBCOMMANDS: &[&str] = &[
-    "status",
-    "sessions",
-    "diagnose",
-    "snapshot",
-    "kill-idle",
-    "kill-long",
-    "set-timeouts",
-    "set-max-connections",
-    "set-slow-log",
-    "check",
-    "watch",
-    "completions",
-    "man",
-    "help",
-];
+/// Names of the subcommands (and their aliases), read from the clap definition: to tell whether
+/// a failed parse was meant for `check`, and which words after a bare `-p` are commands.
+fn subcommands() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let mut names: Vec<String> = cmd
+            .get_subcommands()
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+            .map(str::to_string)
+            .collect();
+        // clap adds `help` when it builds the command.
+        names.push("help".into());
+        names
+    })
+}
 
 /// Whether the command line asks for `check` (its parse errors exit UNKNOWN, not USAGE).
 pub fn is_check(args: &[std::ffi::OsString]) -> bool {
     args.iter()
         .skip(1)
         .filter_map(|a| a.to_str())
-        .find(|a| SUBCOMMANDS.contains(a))
+        .find(|a| subcommands().iter().any(|n| n == a))
         == Some("check")
 }
 
@@ -942,7 +942,7 @@ fn words_after_bare_password_flag(args: &[std::ffi::OsString]) -> Vec<String> {
         .take_while(|w| w[0] != "--")
         .filter(|w| w[0] == "-p" || w[0] == "--password")
         .filter_map(|w| w[1].to_str())
-        .filter(|w| !w.starts_with('-') && !SUBCOMMANDS.contains(w))
+        .filter(|w| !w.starts_with('-') && !subcommands().iter().any(|n| n == w))
         .map(str::to_string)
         .collect()
 }

@@ -84,7 +84,7 @@ impl Connection {
         if deadline.passed() {
             return Err(error::deadline_passed(&self.target, what, deadline.budget));
         }
-        result.map_err(|e| error::query_error(&e, &self.target, what))
+        result.map_err(|e| error::query_error(&e, &self.target, what).with_source(e))
     }
 
     /// Run statements whose results we do not need.
@@ -358,7 +358,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
                         | error::code::ACCESS_DENIED
                 )
             ),
-            error: error::connect_error(&e, &target, &opts.user),
+            error: error::connect_error(&e, &target, &opts.user).with_source(e),
         }),
         Ok(Err(panic)) => Err(error::internal(&target, &panic).into()),
         Err(mpsc::RecvTimeoutError::Disconnected) => {

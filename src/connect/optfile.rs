@@ -9,7 +9,6 @@
 //! and it must never panic on arbitrary input.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,24 +33,22 @@ pub struct OptionSet {
 
 /// A problem in an option file. `line` is 1-based; 0 means the whole file
 /// (e.g. it could not be read).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), at_line(*line))]
 pub struct OptFileError {
     pub file: PathBuf,
     pub line: usize,
     pub message: String,
 }
 
-impl fmt::Display for OptFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
-        }
+/// `:12` for line 12; nothing for the whole file (line 0).
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
     }
 }
-
-impl std::error::Error for OptFileError {}
 
 impl OptionSet {
     /// Read one file, merging the given groups (e.g. ["client", "conncheck"]) into self; later values win.

@@ -7,7 +7,6 @@
 //! it must never put the password into an error message or a redacted string,
 //! nor panic on any input.
 
-use std::fmt;
 use std::net::Ipv6Addr;
 
 /// The pieces of a connection URL, percent-decoded. Empty components are `None`
@@ -55,16 +54,9 @@ impl std::fmt::Debug for ConnUrl {
 }
 
 /// Why a URL could not be parsed. The text never contains the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct UrlError(pub String);
-
-impl fmt::Display for UrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UrlError {}
 
 fn err(msg: impl Into<String>) -> UrlError {
     UrlError(msg.into())
