@@ -36,6 +36,10 @@ pub mod wait_timeout_high;
 // Public (but hidden) so that the property tests in tests/ and the fuzz targets in fuzz/ start
 // from the same realistic snapshots as the unit tests.
 #[doc(hidden)]
+/// Snapshot builders for tests and benchmarks: only in test builds and with the `fixtures`
+/// feature (which `cargo test` and `cargo bench` turn on through the dev-dependency on this
+/// crate), never in the release library.
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 
 use std::time::Duration;
