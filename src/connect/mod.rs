@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod flags;
+pub mod hostport;
 pub mod loginpath;
 pub mod optfile;
 pub mod options;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::flags::{ConnFlags, Protocol, SslMode};
+use super::hostport::{self, SplitError};
 use crate::exit::AppError;
 
 use super::loginpath;
@@ -298,33 +299,22 @@ fn split_host_port(t: &str) -> Result<(String, Option<u16>), AppError> {
     if t.is_empty() {
         return Err(AppError::usage("empty target"));
     }
-    if let Some(rest) = t.strip_prefix('[') {
-        let (h, after) = rest
-            .split_once(']')
-            .ok_or_else(|| AppError::usage(format!("bad target '{t}': missing ']'")))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(parse_port(p, t)?),
-            None if after.is_empty() => None,
-            None => return Err(AppError::usage(format!("bad target '{t}'"))),
-        };
-        return Ok((h.to_string(), port));
-    }
-    match t.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => Ok((h.to_string(), Some(parse_port(p, t)?))),
-        // Several ':' only in a bare IPv6 address (`::1`); anything else is not a host name.
-        Some(_) if t.parse::<std::net::Ipv6Addr>().is_err() => {
-            Err(AppError::usage(format!("bad target '{t}'")))
+    match hostport::split(t) {
+        Ok((h, port, _)) => Ok((h.to_string(), port.map(|p| parse_port(p, t)).transpose()?)),
+        Err(SplitError::Unterminated) => {
+            Err(AppError::usage(format!("bad target '{t}': missing ']'")))
         }
-        _ => Ok((t.to_string(), None)),
+        // Several ':' only in a bare IPv6 address (`::1`); anything else is not a host name.
+        Err(SplitError::ManyColons) if t.parse::<std::net::Ipv6Addr>().is_ok() => {
+            Ok((t.to_string(), None))
+        }
+        Err(_) => Err(AppError::usage(format!("bad target '{t}'"))),
     }
 }
 
 fn parse_port(p: &str, what: &str) -> Result<u16, AppError> {
-    p.trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| AppError::usage(format!("invalid port '{p}' in {what}: use 1-65535")))
+    hostport::port(p.trim())
+        .map_err(|_| AppError::usage(format!("invalid port '{p}' in {what}: use 1-65535")))
 }
 
 fn parse_ssl_mode(v: &str) -> Result<SslMode, AppError> {

@@ -332,3 +332,19 @@ fn option_files_are_below_flags_and_above_env() {
     a.user = Some("flaguser".into());
     assert_eq!(resolve(&a, &[], None).user, "flaguser");
 }
+
+#[test]
+fn targets_and_urls_agree_on_ports() {
+    // One port parser: a sign is no more a port in a targets line than in a URL.
+    assert!(split_host_port("127.0.0.1:+1041").is_err());
+    assert!(crate::connect::url::parse("mysql://127.0.0.1:+1041").is_err());
+    assert_eq!(
+        split_host_port("127.0.0.1:1041").unwrap(),
+        ("127.0.0.1".to_string(), Some(1041))
+    );
+    assert_eq!(
+        split_host_port("[::1]:3307").unwrap(),
+        ("::1".to_string(), Some(3307))
+    );
+    assert_eq!(split_host_port("::1").unwrap(), ("::1".to_string(), None));
+}

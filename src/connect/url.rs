@@ -9,6 +9,8 @@
 
 use std::net::Ipv6Addr;
 
+use super::hostport::{self, PortError, SplitError};
+
 /// The pieces of a connection URL, percent-decoded. Empty components are `None`
 /// (except an explicit empty password `user:@host`, which is `Some("")`).
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -213,35 +215,22 @@ fn strip_scheme(url: &str) -> Option<&str> {
 }
 
 fn split_host_port(hostport: &str) -> Result<(Option<String>, Option<u16>), UrlError> {
-    let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
-        let (addr, after) = inner
-            .split_once(']')
-            .ok_or_else(|| err("unterminated '[' in IPv6 host of URL"))?;
-        let addr = decode(addr, "host")?;
+    let (host, port, bracketed) = hostport::split(hostport).map_err(|e| match e {
+        SplitError::Unterminated => err("unterminated '[' in IPv6 host of URL"),
+        SplitError::AfterBracket => err("unexpected text after ']' in URL host"),
+        SplitError::ManyColons => {
+            err("IPv6 addresses in URLs must be in brackets, e.g. mysql://[::1]:3306")
+        }
+    })?;
+    let host = if bracketed {
+        let addr = decode(host, "host")?;
         // Allow a zone id (fe80::1%eth0, written %25eth0 in URLs).
         let bare = addr.split('%').next().unwrap_or("");
         if bare.parse::<Ipv6Addr>().is_err() {
             return Err(err("invalid IPv6 address in URL"));
         }
-        let port = match after {
-            "" => None,
-            _ => Some(
-                after
-                    .strip_prefix(':')
-                    .ok_or_else(|| err("unexpected text after ']' in URL host"))?,
-            ),
-        };
-        (Some(addr), port)
+        Some(addr)
     } else {
-        let (host, port) = match hostport.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        };
-        if port.is_some_and(|p| p.contains(':')) {
-            return Err(err(
-                "IPv6 addresses in URLs must be in brackets, e.g. mysql://[::1]:3306",
-            ));
-        }
         let host = decode(host, "host")?;
         if host.contains('/') {
             return Err(err(
@@ -254,84 +243,47 @@ fn split_host_port(hostport: &str) -> Result<(Option<String>, Option<u16>), UrlE
         {
             return Err(err("invalid character in host of URL"));
         }
-        ((!host.is_empty()).then_some(host), port)
+        (!host.is_empty()).then_some(host)
     };
     let port = port.map(parse_port).transpose()?;
     Ok((host, port))
 }
 
 fn parse_port(text: &str) -> Result<u16, UrlError> {
-    if text.is_empty() {
-        return Err(err("empty port after ':' in URL"));
-    }
     // Echo at most a short prefix so garbage input can't flood the message.
     let shown: String = text.chars().take(20).collect();
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err(format!("invalid port '{shown}' in URL")));
-    }
-    match text.parse::<u16>() {
-        Ok(p) if p != 0 => Ok(p),
-        _ => Err(err(format!(
-            "invalid port '{shown}' in URL (must be 1-65535)"
-        ))),
-    }
+    hostport::port(text).map_err(|e| match e {
+        PortError::Empty => err("empty port after ':' in URL"),
+        PortError::NotDigits => err(format!("invalid port '{shown}' in URL")),
+        PortError::OutOfRange => err(format!("invalid port '{shown}' in URL (must be 1-65535)")),
+    })
 }
 
-/// Strict percent-decoding; `what` names the component (never its value).
+/// Strict percent-decoding (every `%` must start a `%XX` escape); `what` names the component
+/// (never its value).
 fn decode(text: &str, what: &str) -> Result<String, UrlError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = bytes.get(i + 1).and_then(|b| hex_val(*b));
-            let lo = bytes.get(i + 2).and_then(|b| hex_val(*b));
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                _ => return Err(err(format!("invalid percent-encoding in {what} of URL"))),
-            }
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let b = text.as_bytes();
+    let well_formed = b.iter().enumerate().all(|(i, c)| {
+        *c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return Err(err(format!("invalid percent-encoding in {what} of URL")));
     }
-    String::from_utf8(out).map_err(|_| {
-        err(format!(
-            "{what} in URL is not valid UTF-8 after percent-decoding"
-        ))
-    })
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| {
+            err(format!(
+                "{what} in URL is not valid UTF-8 after percent-decoding"
+            ))
+        })
 }
 
 /// Lenient decoding for `redact`, which must accept anything.
 fn percent_decode_lossy(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = (bytes[i] == b'%')
-            .then(|| {
-                let hi = hex_val(*bytes.get(i + 1)?)?;
-                let lo = hex_val(*bytes.get(i + 2)?)?;
-                Some(hi << 4 | lo)
-            })
-            .flatten();
-        match hex {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    percent_encoding::percent_decode_str(text).collect()
 }
 
 #[cfg(test)]
