@@ -1,5 +1,7 @@
-//! One module per subcommand: each wires arguments through connect → snapshot → judgement →
-//! plan → action → report, calling the modules that do the work. Shared plumbing lives here.
+//! One module per subcommand: each only wires arguments through connect → snapshot → judgement
+//! → plan → action → report → text, calling the modules that do the work (reports are built in
+//! [`crate::report`], rendered by [`crate::render`]). No command imports another; shared plumbing
+//! (targets, the resolver, prompts) lives here.
 
 pub mod check;
 pub mod diagnose;

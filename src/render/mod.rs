@@ -1,5 +1,8 @@
-//! Turning reports into text: tables for people, JSON for programs, Nagios and Prometheus for
-//! monitoring. The same report structs feed every format; nothing here talks to a server.
+//! Turning reports ([`crate::report`]) into text: tables for people (one submodule per report:
+//! `status`, `diagnose`, `sessions`, `kill`, `settings`, `watch`, `check`; `findings` and the
+//! multi-target `targets`/`outcomes` tables), JSON for programs, Nagios and Prometheus for
+//! monitoring. [`text`] is the one place a report and `--format` meet. The same report structs
+//! feed every format; nothing here talks to a server or judges.
 
 pub mod check;
 pub mod diagnose;
