@@ -2,8 +2,9 @@
 
 use crate::remedy::execute::{self, KillResult, Outcome};
 use crate::remedy::plan::KillPlan;
+use crate::render::Style;
 use crate::render::layout::{self, Col};
-use crate::render::{self, Style};
+use crate::render::session_table::{Cells, Info, SessionLine};
 use crate::report::kill::KillReport;
 use crate::snapshot::Snapshot;
 use crate::text;
@@ -83,26 +84,13 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
         .victims
         .iter()
         .map(|v| {
-            vec![
-                v.id.to_string(),
-                text::snippet(&v.user, 32),
-                text::snippet(&v.host, 40),
-                text::snippet(v.db.as_deref().unwrap_or_default(), 24),
-                text::snippet(&v.command, 20),
-                render::secs(v.time_s),
-                text::snippet(&v.state, 30),
-                v.trx_age_s
-                    .map(|a| {
-                        format!(
-                            "{} ({} rows)",
-                            render::secs(a),
-                            v.trx_rows_modified.unwrap_or(0)
-                        )
-                    })
-                    .unwrap_or_default(),
-                render::snippet(v.info.as_deref(), 40),
-                text::escape(&v.reason).into_owned(),
-            ]
+            let mut cells = SessionLine::from(v).cells(&Cells {
+                cut: Some([32, 40, 24, 20, 30]),
+                trx_rows: true,
+                info: Info::Snippet(40),
+            });
+            cells.push(text::escape(&v.reason).into_owned());
+            cells
         })
         .collect();
     // One line per session, whatever the width: a wrapped row is easy to misread.

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod nagios;
 pub mod outcomes;
 pub mod prometheus;
+pub mod session_table;
 pub mod sessions;
 pub mod settings;
 pub mod status;

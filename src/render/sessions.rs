@@ -2,9 +2,10 @@
 
 use crate::render::findings::SESSION_COLUMNS;
 use crate::render::layout::{self, Col};
+use crate::render::session_table::{Cells, Info, SessionLine};
 use crate::render::{self, Style};
 use crate::report::sessions::SessionsReport;
-use crate::text::{escape, prose};
+use crate::text::escape;
 
 /// `--full`: the whole query text, wrapped inside its column (the db, command and state may wrap
 /// too); ids, users, hosts and durations keep their content width and are never broken. Columns
@@ -85,25 +86,18 @@ pub fn human(r: &SessionsReport, style: Style, full: bool) -> String {
         .sessions
         .iter()
         .map(|s| {
-            // Every text column comes from the server and any database user controls it:
-            // escaped (`--full` keeps the whole query text and its line breaks, never a control
-            // character).
-            vec![
-                s.id.to_string(),
-                escape(&s.user).into_owned(),
-                escape(&s.host).into_owned(),
-                escape(s.db.as_deref().unwrap_or_default()).into_owned(),
-                escape(&s.command).into_owned(),
-                render::secs(s.time_s),
-                escape(&s.state).into_owned(),
-                s.trx_age_s.map(render::secs).unwrap_or_default(),
-                if full {
-                    prose(s.info.as_deref().unwrap_or_default()).into_owned()
+            // `--full` keeps the whole query text and its line breaks, never a control
+            // character; otherwise it is cut to the column's width by the table (200 keeps wide
+            // terminals useful).
+            SessionLine::from(s).cells(&Cells {
+                cut: None,
+                trx_rows: false,
+                info: if full {
+                    Info::Prose
                 } else {
-                    // Cut to the column's width by the table; 200 keeps wide terminals useful.
-                    render::snippet(s.info.as_deref(), 200)
+                    Info::Snippet(200)
                 },
-            ]
+            })
         })
         .collect();
     if full {
