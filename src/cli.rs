@@ -12,6 +12,8 @@ pub use crate::connect::{ConnFlags, Protocol, SslMode};
 use crate::diagnose::Thresholds;
 pub use crate::diagnose::{FailOn, Threshold, threshold_conflict};
 pub use crate::remedy::plan::WithOpenTrx;
+use crate::report::check::Limits;
+pub use crate::report::sessions::GroupBy;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -213,15 +215,6 @@ pub enum CheckFormat {
     Json,
     /// Prometheus text exposition format (node_exporter textfile collector).
     Prometheus,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupBy {
-    User,
-    Host,
-    Db,
-    Command,
-    State,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -744,6 +737,19 @@ impl From<&ConnArgs> for ConnFlags {
             connect_timeout: a.connect_timeout,
             query_timeout: a.query_timeout,
             admin_port: a.admin_port,
+        }
+    }
+}
+
+/// The edge: `check`'s arguments as its limits.
+impl From<&CheckArgs> for Limits {
+    fn from(a: &CheckArgs) -> Self {
+        Limits {
+            th: Thresholds::from(&a.thresholds),
+            max_idle: a.max_idle,
+            max_long: a.max_long,
+            max_idle_trx: a.max_idle_trx,
+            fail_on: a.fail_on,
         }
     }
 }

@@ -67,7 +67,7 @@ impl Rates {
 /// `--warning` below `--critical` on this server: a percentage and a count can only be compared
 /// once max_connections is known (a usage error, as if the flags had been compared at once).
 pub fn thresholds_fit(th: &Thresholds, snap: &Snapshot) -> Result<(), AppError> {
-    match crate::cli::threshold_conflict(th.warning, th.critical, snap.var_u64("max_connections"))
+    match diagnose::threshold_conflict(th.warning, th.critical, snap.var_u64("max_connections"))
     {
         Some(msg) => Err(AppError::usage(msg).hint(
             "give both thresholds, the warning below the critical one (defaults: --warning 80% --critical 90%)",

@@ -8,7 +8,14 @@ use crate::filter::SessionFilter;
 use crate::snapshot::{Session, Snapshot};
 
 /// How sessions are grouped (`sessions --group-by`).
-pub use crate::cli::GroupBy;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    User,
+    Host,
+    Db,
+    Command,
+    State,
+}
 
 pub const SESSIONS_SCHEMA_VERSION: u32 = 1;
 
