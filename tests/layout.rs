@@ -346,3 +346,85 @@ fn a_refused_report_fits_80_columns() {
     assert!(text.contains("server-full"), "{text}");
     insta::assert_snapshot!("diagnose_refused_80", text);
 }
+
+/// `set-timeouts` after the change: the first variable applied, the second refused.
+fn settings_result_text(snap: &Snapshot, width: usize) -> String {
+    use conncheck::remedy::settings::{ChangeOutcome, ChangeResult};
+    let p = conncheck::remedy::settings::timeouts(
+        snap,
+        Some(Duration::from_secs(600)),
+        Some(Duration::from_secs(600)),
+        false,
+    );
+    let results: Vec<ChangeResult> = p
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChangeResult {
+            variable: c.variable,
+            from: c.current.clone(),
+            to: c.new.clone(),
+            outcome: if i == 0 {
+                ChangeOutcome::Applied
+            } else {
+                ChangeOutcome::Failed
+            },
+            error: (i > 0).then(|| {
+                "Access denied; you need (at least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s) for this operation (ERROR 1227)".to_string()
+            }),
+        })
+        .collect();
+    let r = report::settings::SettingsReport {
+        schema_version: report::settings::SETTINGS_SCHEMA_VERSION,
+        target: snap.target.clone(),
+        dry_run: false,
+        applied: results.iter().filter_map(ChangeResult::applied).collect(),
+        plan: p,
+        results,
+        kill_plan: None,
+        kill_results: Vec::new(),
+    };
+    render::settings::result_text(&r, &render::snapshot_server_line(snap), style(width))
+}
+
+/// Every recorded snapshot checked at once, as `check` prints it for several targets (the
+/// Nagios summary and the multi-target table).
+fn check_many_text(width: usize) -> String {
+    use conncheck::cli::CheckFormat;
+    use conncheck::report::check::{Limits, judge};
+    let limits = Limits {
+        th: conncheck::diagnose::Thresholds::default(),
+        max_idle: Some(50),
+        max_long: None,
+        max_idle_trx: None,
+        fail_on: None,
+    };
+    let reports: Vec<_> = RECORDED
+        .iter()
+        .map(|name| judge(&load(&path(name)), &limits))
+        .collect();
+    render::check::many(&reports, CheckFormat::Nagios, style(width))
+}
+
+#[test]
+fn grouped_sessions_settings_result_and_multi_target_layouts() {
+    let snap = load(&path("mysql80-incident"));
+    let long = load(&path("mariadb-mdl-pileup"));
+    for width in [80, 120] {
+        let grouped = report::sessions::build(
+            &long,
+            &SessionFilter::default(),
+            Some(report::sessions::GroupBy::User),
+            25,
+        );
+        insta::assert_snapshot!(
+            format!("sessions_grouped_{width}"),
+            render::sessions::human(&grouped, style(width), false)
+        );
+        insta::assert_snapshot!(
+            format!("settings_result_{width}"),
+            settings_result_text(&snap, width)
+        );
+        insta::assert_snapshot!(format!("check_many_{width}"), check_many_text(width));
+    }
+}
