@@ -8,6 +8,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::connect::{ConnFlags, Protocol, SslMode};
+use crate::diagnose::Thresholds;
+pub use crate::diagnose::{FailOn, Threshold, threshold_conflict};
+pub use crate::remedy::plan::WithOpenTrx;
+use crate::report::check::Limits;
+pub use crate::report::sessions::GroupBy;
+
 const AFTER_HELP: &str = "\
 Examples:
   conncheck diagnose                       why is the server running out of connections?
@@ -20,15 +27,15 @@ Connection settings are read like the mysql client reads them: [client] and [con
 of /etc/my.cnf, /etc/mysql/my.cnf and ~/.my.cnf, then MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT,
 MYSQL_PWD, then --url, then the flags. Exit codes are listed in `man conncheck` and the README.";
 
-const CHECK_AFTER_HELP: &str = "\
-Exit codes (monitoring-plugin convention):
-  0 OK        every rule passed
-  1 WARNING   usage at --warning or more, more than --max-idle/--max-long/--max-idle-trx,
-              or a warning finding with --fail-on warning
-  2 CRITICAL  usage at --critical or more, more than twice --max-idle, connections refused with
-              ERROR 1040 during --sample, conncheck itself refused with ERROR 1040, or a
-              critical finding with --fail-on
-  3 UNKNOWN   no verdict: bad arguments, unreachable server, access denied, timeout ...
+/// `check --help`'s epilogue: the exit codes from [`crate::exit::nagios::CODES`], then examples.
+fn check_after_help() -> String {
+    format!(
+        "Exit codes (monitoring-plugin convention):\n{}{CHECK_AFTER_CODES}",
+        crate::exit::nagios::help_lines()
+    )
+}
+
+const CHECK_AFTER_CODES: &str = "\
 With several targets (repeated --url or --targets FILE) they are checked concurrently (--jobs)
 and the exit code is the worst state, in the Nagios order CRITICAL > WARNING > UNKNOWN > OK.
 
@@ -185,23 +192,6 @@ pub struct ConnArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Protocol {
-    Tcp,
-    Socket,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SslMode {
-    Disabled,
-    Preferred,
-    Required,
-    VerifyCa,
-    VerifyIdentity,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -225,33 +215,6 @@ pub enum CheckFormat {
     Json,
     /// Prometheus text exposition format (node_exporter textfile collector).
     Prometheus,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum FailOn {
-    Warning,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupBy {
-    User,
-    Host,
-    Db,
-    Command,
-    State,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WithOpenTrx {
-    /// Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks).
-    #[default]
-    Include,
-    /// Only sessions that hold an open transaction.
-    Only,
-    /// Never sessions that hold an open transaction.
-    Skip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -281,7 +244,7 @@ pub enum Command {
     /// Turn the slow query log on or off (find the queries that hold connections).
     SetSlowLog(SetSlowLogArgs),
     /// Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output.
-    #[command(after_help = CHECK_AFTER_HELP)]
+    #[command(after_help = check_after_help())]
     Check(CheckArgs),
     /// Live view of connection usage, refreshed every --interval.
     #[command(after_help = WATCH_AFTER_HELP)]
@@ -612,33 +575,6 @@ pub struct ManArgs {
     pub dir: PathBuf,
 }
 
-/// A usage threshold: a share of max_connections or an absolute count.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Threshold {
-    Percent(f64),
-    Count(u64),
-}
-
-impl Threshold {
-    /// The threshold as a connection count for a server with `max_connections`.
-    pub fn connections(self, max_connections: u64) -> f64 {
-        match self {
-            Threshold::Percent(p) => p / 100.0 * max_connections as f64,
-            Threshold::Count(n) => n as f64,
-        }
-    }
-}
-
-impl std::fmt::Display for Threshold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Threshold::Percent(p) => write!(f, "{p}%"),
-            Threshold::Count(n) => write!(f, "{n}"),
-        }
-    }
-}
-
 /// `300s`, `5m`, `1h30m`, `250ms`; a bare number means seconds (as in my.cnf).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -751,45 +687,6 @@ pub fn parse_server_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Why `--warning` and `--critical` cannot both be meant, once `max_connections` is known (it
-/// is needed only to compare a percentage with a count): the warning must come first.
-pub fn threshold_conflict(
-    warning: Threshold,
-    critical: Threshold,
-    max_connections: Option<u64>,
-) -> Option<String> {
-    let (w, c) = match (warning, critical, max_connections) {
-        (Threshold::Percent(w), Threshold::Percent(c), _) => (w, c),
-        (Threshold::Count(w), Threshold::Count(c), _) => (w as f64, c as f64),
-        (w, c, Some(max)) => (w.connections(max), c.connections(max)),
-        (_, _, None) => return None,
-    };
-    if w < c {
-        return None;
-    }
-    let on = match (warning, critical, max_connections) {
-        (Threshold::Percent(_), Threshold::Count(_), Some(max))
-        | (Threshold::Count(_), Threshold::Percent(_), Some(max)) => format!(
-            " ({} against {} connections with max_connections {max})",
-            fmt_connections(w),
-            fmt_connections(c)
-        ),
-        _ => String::new(),
-    };
-    Some(format!(
-        "--warning {warning} must be below --critical {critical}{on}"
-    ))
-}
-
-fn fmt_connections(n: f64) -> String {
-    let r = (n * 10.0).round() / 10.0;
-    if r.fract() == 0.0 {
-        format!("{r:.0}")
-    } else {
-        format!("{r:.1}")
-    }
-}
-
 /// `16G`, `512M`, `1073741824`.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -812,6 +709,63 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("'{s}' is not a size: use e.g. 16G or 512M"))?;
     n.checked_mul(mult)
         .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// The edge: clap's connection arguments as the plain flags `connect` works from.
+impl From<&ConnArgs> for ConnFlags {
+    fn from(a: &ConnArgs) -> Self {
+        ConnFlags {
+            host: a.host.clone(),
+            port: a.port,
+            user: a.user.clone(),
+            password: a.password.clone(),
+            socket: a.socket.clone(),
+            database: a.database.clone(),
+            protocol: a.protocol,
+            url: a.url.clone(),
+            targets: a.targets.clone(),
+            jobs: a.jobs,
+            defaults_file: a.defaults_file.clone(),
+            defaults_extra_file: a.defaults_extra_file.clone(),
+            no_defaults: a.no_defaults,
+            login_path: a.login_path.clone(),
+            no_login_paths: a.no_login_paths,
+            ssl_mode: a.ssl_mode,
+            ssl_ca: a.ssl_ca.clone(),
+            ssl_cert: a.ssl_cert.clone(),
+            ssl_key: a.ssl_key.clone(),
+            connect_timeout: a.connect_timeout,
+            query_timeout: a.query_timeout,
+            admin_port: a.admin_port,
+        }
+    }
+}
+
+/// The edge: `check`'s arguments as its limits.
+impl From<&CheckArgs> for Limits {
+    fn from(a: &CheckArgs) -> Self {
+        Limits {
+            th: Thresholds::from(&a.thresholds),
+            max_idle: a.max_idle,
+            max_long: a.max_long,
+            max_idle_trx: a.max_idle_trx,
+            fail_on: a.fail_on,
+        }
+    }
+}
+
+/// The edge: clap's threshold arguments as the judgement's thresholds.
+impl From<&ThresholdArgs> for Thresholds {
+    fn from(a: &ThresholdArgs) -> Self {
+        Thresholds {
+            idle: a.idle_threshold,
+            long_query: a.long_query_threshold,
+            trx: a.trx_threshold,
+            warning: a.warning,
+            critical: a.critical,
+            server_memory: a.server_memory,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -917,30 +871,30 @@ mod tests {
     }
 }
 
-/// Names of the subcommands, to tell whether a failed parse was meant for `check`.
-const SUBCOMMANDS: &[&str] = &[
-    "status",
-    "sessions",
-    "diagnose",
-    "snapshot",
-    "kill-idle",
-    "kill-long",
-    "set-timeouts",
-    "set-max-connections",
-    "set-slow-log",
-    "check",
-    "watch",
-    "completions",
-    "man",
-    "help",
-];
+/// Names of the subcommands (and their aliases), read from the clap definition: to tell whether
+/// a failed parse was meant for `check`, and which words after a bare `-p` are commands.
+fn subcommands() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let mut names: Vec<String> = cmd
+            .get_subcommands()
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+            .map(str::to_string)
+            .collect();
+        // clap adds `help` when it builds the command.
+        names.push("help".into());
+        names
+    })
+}
 
 /// Whether the command line asks for `check` (its parse errors exit UNKNOWN, not USAGE).
 pub fn is_check(args: &[std::ffi::OsString]) -> bool {
     args.iter()
         .skip(1)
         .filter_map(|a| a.to_str())
-        .find(|a| SUBCOMMANDS.contains(a))
+        .find(|a| subcommands().iter().any(|n| n == a))
         == Some("check")
 }
 
@@ -994,7 +948,7 @@ fn words_after_bare_password_flag(args: &[std::ffi::OsString]) -> Vec<String> {
         .take_while(|w| w[0] != "--")
         .filter(|w| w[0] == "-p" || w[0] == "--password")
         .filter_map(|w| w[1].to_str())
-        .filter(|w| !w.starts_with('-') && !SUBCOMMANDS.contains(w))
+        .filter(|w| !w.starts_with('-') && !subcommands().iter().any(|n| n == w))
         .map(str::to_string)
         .collect()
 }

@@ -4,8 +4,6 @@
 //! README and the man page. `check` follows the monitoring-plugin convention instead (0/1/2/3), see
 //! [`nagios`]. Nothing here prints; `main.rs` turns an [`AppError`] into a message and a code.
 
-use std::fmt;
-
 /// Success: the report was produced, every planned action was carried out or correctly skipped.
 pub const OK: u8 = 0;
 /// `diagnose --fail-on`: a finding at or above the requested severity was found.
@@ -37,12 +35,169 @@ pub const PRIVILEGE: u8 = 17;
 /// The connection was lost in the middle of the run (server restarted, killed, network cut).
 pub const CONNECTION_LOST: u8 = 18;
 
+/// One documented exit code: the number, the error kind that produces it (None for the codes a
+/// command chooses itself) and its meaning as the man page and the README list it.
+#[derive(Debug, Clone, Copy)]
+pub struct Code {
+    pub code: u8,
+    pub kind: Option<ErrorKind>,
+    pub meaning: &'static str,
+    /// What the man page adds after the meaning (the README explains more).
+    pub detail: &'static str,
+}
+
+/// Every exit code of the commands other than `check`, in order: the one table the man page is
+/// generated from and the README's table is tested against (tests/exit_codes.rs).
+pub const CODES: &[Code] = &[
+    Code {
+        code: OK,
+        kind: None,
+        meaning: "success",
+        detail: "",
+    },
+    Code {
+        code: FINDINGS,
+        kind: None,
+        meaning: "diagnose --fail-on: a finding of that severity or worse",
+        detail: "",
+    },
+    Code {
+        code: USAGE,
+        kind: Some(ErrorKind::Usage),
+        meaning: "bad command line",
+        detail: "",
+    },
+    Code {
+        code: ACTION_FAILED,
+        kind: Some(ErrorKind::ActionFailed),
+        meaning: "an action failed for at least one item",
+        detail: " (a kill or a settings change)",
+    },
+    Code {
+        code: DECLINED,
+        kind: Some(ErrorKind::Declined),
+        meaning: "the user answered no at the confirmation prompt; nothing changed",
+        detail: "",
+    },
+    Code {
+        code: NEEDS_CONFIRMATION,
+        kind: Some(ErrorKind::NeedsConfirmation),
+        meaning: "confirmation needed, but no terminal and no --yes; nothing changed",
+        detail: "",
+    },
+    Code {
+        code: ERROR,
+        kind: Some(ErrorKind::Other),
+        meaning: "other error",
+        detail: " (option file, snapshot file, unexpected server answer)",
+    },
+    Code {
+        code: SERVER_FULL,
+        kind: Some(ErrorKind::ServerFull),
+        meaning: "server full: ERROR 1040 Too many connections",
+        detail: "",
+    },
+    Code {
+        code: USER_LIMIT,
+        kind: Some(ErrorKind::UserLimit),
+        meaning: "per-user connection limit: ERROR 1203 / 1226",
+        detail: "",
+    },
+    Code {
+        code: ACCESS_DENIED,
+        kind: Some(ErrorKind::AccessDenied),
+        meaning: "access denied: ERROR 1045 / 1044 / 1698",
+        detail: "",
+    },
+    Code {
+        code: UNREACHABLE,
+        kind: Some(ErrorKind::Unreachable),
+        meaning: "server unreachable",
+        detail: " (refused, no socket, DNS)",
+    },
+    Code {
+        code: TIMEOUT,
+        kind: Some(ErrorKind::Timeout),
+        meaning: "timeout",
+        detail: " (connect, greeting or query)",
+    },
+    Code {
+        code: TLS,
+        kind: Some(ErrorKind::Tls),
+        meaning: "TLS could not be negotiated or verified",
+        detail: "",
+    },
+    Code {
+        code: PRIVILEGE,
+        kind: Some(ErrorKind::Privilege),
+        meaning: "a privilege is missing",
+        detail: "",
+    },
+    Code {
+        code: CONNECTION_LOST,
+        kind: Some(ErrorKind::ConnectionLost),
+        meaning: "the connection was lost during the run",
+        detail: "",
+    },
+];
+
+/// The exit-code section of the man page, from [`CODES`] and [`nagios::CODES`].
+pub fn man_section() -> String {
+    let check: Vec<String> = nagios::CODES
+        .iter()
+        .map(|(code, name, _)| format!("{code} {name}"))
+        .collect();
+    let mut out = format!("Exit codes (check uses {} instead):", check.join(", "));
+    for c in CODES {
+        out.push_str(&format!("\n  {:<4}{}{}", c.code, c.meaning, c.detail));
+    }
+    out
+}
+
 /// Monitoring-plugin exit codes used by `conncheck check`.
 pub mod nagios {
     pub const OK: u8 = 0;
     pub const WARNING: u8 = 1;
     pub const CRITICAL: u8 = 2;
     pub const UNKNOWN: u8 = 3;
+
+    /// `check`'s exit codes: code, state and when (lines after the first are continuations).
+    pub const CODES: &[(u8, &str, &str)] = &[
+        (OK, "OK", "every rule passed"),
+        (
+            WARNING,
+            "WARNING",
+            "usage at --warning or more, more than --max-idle/--max-long/--max-idle-trx,\n\
+             or a warning finding with --fail-on warning",
+        ),
+        (
+            CRITICAL,
+            "CRITICAL",
+            "usage at --critical or more, more than twice --max-idle, connections refused with\n\
+             ERROR 1040 during --sample, conncheck itself refused with ERROR 1040, or a\n\
+             critical finding with --fail-on",
+        ),
+        (
+            UNKNOWN,
+            "UNKNOWN",
+            "no verdict: bad arguments, unreachable server, access denied, timeout ...",
+        ),
+    ];
+
+    /// The exit-code lines of `check --help`, from [`CODES`].
+    pub fn help_lines() -> String {
+        let mut out = String::new();
+        for (code, name, meaning) in CODES {
+            for (i, line) in meaning.lines().enumerate() {
+                if i == 0 {
+                    out.push_str(&format!("  {code} {name:<10}{line}\n"));
+                } else {
+                    out.push_str(&format!("{:14}{line}\n", ""));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// What went wrong, as far as the exit code is concerned.
@@ -67,10 +222,22 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// The kebab-case name used in JSON, e.g. `server-full`.
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "other".into())
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::ServerFull => "server-full",
+            ErrorKind::UserLimit => "user-limit",
+            ErrorKind::AccessDenied => "access-denied",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Privilege => "privilege",
+            ErrorKind::ConnectionLost => "connection-lost",
+            ErrorKind::Declined => "declined",
+            ErrorKind::NeedsConfirmation => "needs-confirmation",
+            ErrorKind::ActionFailed => "action-failed",
+            ErrorKind::Other => "other",
+        }
+        .to_string()
     }
 
     pub fn exit_code(self) -> u8 {
@@ -92,12 +259,17 @@ impl ErrorKind {
     }
 }
 
-/// An error whose kind decides the exit code, with the one-line message and an optional hint.
-#[derive(Debug, Clone)]
+/// An error whose kind decides the exit code, with the one-line message, an optional hint and
+/// the error it came from (the driver's, an I/O error), kept for the chain rather than
+/// flattened into the text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct AppError {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
+    #[source]
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl AppError {
@@ -106,7 +278,14 @@ impl AppError {
             kind,
             message: message.into(),
             hint: None,
+            source: None,
         }
+    }
+
+    /// Keep the error this one came from (see [`std::error::Error::source`]).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -119,14 +298,6 @@ impl AppError {
     }
 }
 
-impl fmt::Display for AppError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for AppError {}
-
 /// The kind of an `anyhow` error chain: the first [`AppError`] found in it, else `Other`.
 pub fn kind_of(err: &anyhow::Error) -> ErrorKind {
     app_error(err).map_or(ErrorKind::Other, |e| e.kind)
@@ -135,4 +306,56 @@ pub fn kind_of(err: &anyhow::Error) -> ErrorKind {
 /// The first [`AppError`] in the chain, if any.
 pub fn app_error(err: &anyhow::Error) -> Option<&AppError> {
     err.chain().find_map(|e| e.downcast_ref::<AppError>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [ErrorKind; 13] = [
+        ErrorKind::Usage,
+        ErrorKind::ServerFull,
+        ErrorKind::UserLimit,
+        ErrorKind::AccessDenied,
+        ErrorKind::Unreachable,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::Privilege,
+        ErrorKind::ConnectionLost,
+        ErrorKind::Declined,
+        ErrorKind::NeedsConfirmation,
+        ErrorKind::ActionFailed,
+        ErrorKind::Other,
+    ];
+
+    #[test]
+    fn every_kind_is_in_the_table_with_its_code() {
+        for k in KINDS {
+            let row = CODES.iter().find(|c| c.kind == Some(k));
+            assert_eq!(row.map(|c| c.code), Some(k.exit_code()), "{k:?}");
+        }
+        let mut codes: Vec<u8> = CODES.iter().map(|c| c.code).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), CODES.len(), "codes are listed once, in order");
+        assert!(codes.is_sorted());
+    }
+
+    #[test]
+    fn names_are_the_json_names() {
+        for k in KINDS {
+            assert_eq!(
+                serde_json::to_value(k).unwrap().as_str(),
+                Some(k.name().as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn the_driver_error_stays_in_the_chain() {
+        let io = std::io::Error::other("connection reset");
+        let e = AppError::new(ErrorKind::ConnectionLost, "lost").with_source(io);
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("connection reset"));
+        assert_eq!(e.to_string(), "lost");
+    }
 }

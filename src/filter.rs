@@ -153,6 +153,12 @@ impl SessionFilter {
         self
     }
 
+    /// Only sessions from these client hosts (`--match-host`).
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
     pub fn sleeping_only(mut self) -> Self {
         self.sleeping = true;
         self

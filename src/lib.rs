@@ -1,11 +1,16 @@
 //! conncheck: diagnose and remedy MySQL/MariaDB "ERROR 1040: Too many connections".
 //!
 //! Data flows one way: arguments ([`cli`]) → connection ([`connect`]) → snapshot ([`snapshot`])
-//! → judgement ([`diagnose`]) → plan ([`remedy`]) → confirmation → action → report ([`render`]).
-//! [`commands`] wires one subcommand through that flow.
+//! → judgement ([`diagnose`]) → plan ([`remedy`]) → confirmation → action → report ([`report`])
+//! → text ([`render`]). [`commands`] wires one subcommand through that flow (no command imports
+//! another); [`fleet`] runs it over several targets. The domain modules (`connect`, `snapshot`,
+//! `diagnose`, `remedy`) import nothing from `cli` or `render`: the command line is converted
+//! to their types at the edge, and [`units`] holds what judgement and rendering both format.
+//!
+//! Where things go: a heuristic in `diagnose/<cause>.rs` (and its `CHECKS` list), an output
+//! format in `render/`, a server flavor in `snapshot/flavor.rs` and `snapshot/dialect.rs`.
 
 pub mod argv;
-pub mod check;
 pub mod cli;
 pub mod clients;
 pub mod commands;
@@ -14,11 +19,14 @@ pub mod diagnose;
 pub mod errors;
 pub mod exit;
 pub mod filter;
+pub mod fleet;
 pub mod input;
 pub mod remedy;
 pub mod render;
+pub mod report;
 pub mod snapshot;
 pub mod text;
+pub mod units;
 
 use std::process::ExitCode;
 

@@ -10,15 +10,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use conncheck::check::{self, Limits};
 use conncheck::cli::{self, Threshold};
-use conncheck::commands::{diagnose, sessions, status, watch};
 use conncheck::connect::{optfile, url};
 use conncheck::diagnose::{Thresholds, fixtures};
 use conncheck::filter::SessionFilter;
 use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
 use conncheck::remedy::settings;
 use conncheck::render::{self, Style, nagios, prometheus};
+use conncheck::report;
+use conncheck::report::check::{self, Limits};
 use conncheck::snapshot::{LockKind, LockWait, Session, Snapshot, Transaction};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -575,15 +575,20 @@ fn thresholds() -> impl Strategy<Value = Thresholds> {
 /// Everything a snapshot goes through after loading: judgement, every renderer, every plan.
 fn judge_and_render(snap: &Snapshot, th: &Thresholds) {
     let style = Style::plain();
-    let report = diagnose::build(snap, th);
+    let report = report::diagnose::build(snap, th);
     let _ = render::json(&report);
-    let _ = diagnose::human(&report, snap, style, true);
-    let st = status::build(snap, 10);
-    let _ = status::header(&st, style);
-    let _ = status::clients_table(&st.clients, style);
+    let _ = render::diagnose::human(&report, snap, style, true);
+    let st = report::status::build(snap, 10);
+    let _ = render::status::header(&st, style);
+    let _ = render::status::clients_table(&st.clients, style);
     let _ = render::json(&st);
-    let _ = render::json(&sessions::build(snap, &SessionFilter::default(), None, 0));
-    let _ = watch::line("2026-01-01T00:00:00Z", snap);
+    let _ = render::json(&report::sessions::build(
+        snap,
+        &SessionFilter::default(),
+        None,
+        0,
+    ));
+    let _ = render::watch::line("2026-01-01T00:00:00Z", snap);
     let limits = Limits {
         th: th.clone(),
         max_idle: Some(0),
@@ -602,7 +607,7 @@ fn judge_and_render(snap: &Snapshot, th: &Thresholds) {
         };
         let p = plan::plan(snap, &c);
         let _ = p.summary();
-        let _ = conncheck::commands::kill::plan_text(&p, snap, style);
+        let _ = render::kill::plan_text(&p, snap, style);
     }
     let _ = settings::timeouts(snap, Some(th.idle), Some(th.trx), true);
     let _ = settings::max_connections(snap, 100_000, false, th.server_memory, true);

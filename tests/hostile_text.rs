@@ -280,10 +280,13 @@ fn watch_on_a_terminal_cannot_be_retitled() {
             "{bad:?} reached the terminal: {screen:?}"
         );
     }
-    let ours = screen.matches("\x1b[H\x1b[2J").count() + screen.matches("\x1b[?25l").count();
+    // Ours: home + clear per frame, and once the alternate screen and the hidden cursor.
+    let frames = screen.matches("\x1b[1;1H\x1b[2J").count();
+    let once = screen.matches("\x1b[?1049h").count() + screen.matches("\x1b[?25l").count();
+    let ours = frames + once;
     assert_eq!(
         screen.matches('\x1b').count(),
-        2 * screen.matches("\x1b[H\x1b[2J").count() + screen.matches("\x1b[?25l").count(),
+        2 * frames + once,
         "only our own screen control ({ours} sequences): {screen:?}"
     );
 }

@@ -14,12 +14,12 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use conncheck::commands::{diagnose, kill, sessions, settings, status, watch};
 use conncheck::filter::SessionFilter;
 use conncheck::remedy::execute::{KillResult, Outcome};
 use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
 use conncheck::render::layout::width_of;
 use conncheck::render::{self, Style};
+use conncheck::report;
 use conncheck::snapshot::Snapshot;
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ fn path(name: &str) -> PathBuf {
 }
 
 fn load(p: &Path) -> Snapshot {
-    diagnose::load(p).unwrap()
+    conncheck::snapshot::source::load(p).unwrap()
 }
 
 /// `diagnose --from FILE` as a person sees it at `width` columns.
@@ -61,12 +61,12 @@ fn style(width: usize) -> Style {
 }
 
 fn status_text(snap: &Snapshot, width: usize) -> String {
-    status::human(&status::build(snap, 10), style(width))
+    render::status::human(&report::status::build(snap, 10), style(width))
 }
 
 fn sessions_text(snap: &Snapshot, width: usize) -> String {
-    let r = sessions::build(snap, &SessionFilter::default(), None, 25);
-    sessions::human(&r, style(width), false)
+    let r = report::sessions::build(snap, &SessionFilter::default(), None, 25);
+    render::sessions::human(&r, style(width), false)
 }
 
 fn criteria(target: Target, secs: u64) -> Criteria {
@@ -75,7 +75,7 @@ fn criteria(target: Target, secs: u64) -> Criteria {
 
 fn kill_plan_text(snap: &Snapshot, target: Target, secs: u64, width: usize) -> String {
     let p = plan::plan(snap, &criteria(target, secs));
-    kill::plan_text(&p, snap, style(width))
+    render::kill::plan_text(&p, snap, style(width))
 }
 
 /// A result where every third kill was denied and every fifth session was already gone.
@@ -107,8 +107,8 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         })
         .collect();
     let n = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
-    let report = kill::KillReport {
-        schema_version: kill::KILL_SCHEMA_VERSION,
+    let report = report::kill::KillReport {
+        schema_version: report::kill::KILL_SCHEMA_VERSION,
         event: "result",
         command: "kill-idle",
         time: 0,
@@ -117,7 +117,7 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         account: snap.access.user.clone(),
         dry_run: false,
         summary: p.summary(),
-        counts: kill::Counts {
+        counts: report::kill::Counts {
             planned: p.victims.len(),
             killed: n(Outcome::Killed),
             gone: n(Outcome::Gone),
@@ -128,7 +128,7 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         results,
         reconnects: Vec::new(),
     };
-    kill::results_text(&report, style(width))
+    render::kill::results_text(&report, style(width))
 }
 
 fn settings_text(snap: &Snapshot, width: usize) -> String {
@@ -139,7 +139,7 @@ fn settings_text(snap: &Snapshot, width: usize) -> String {
         false,
     );
     let kill = plan::plan(snap, &criteria(Target::Idle, 600));
-    settings::plan_text(
+    render::settings::plan_text(
         &p,
         Some(&kill),
         &render::snapshot_server_line(snap),
@@ -149,7 +149,7 @@ fn settings_text(snap: &Snapshot, width: usize) -> String {
 
 fn watch_text(snap: &Snapshot, width: usize) -> String {
     let history: VecDeque<u64> = [120, 180, 240, 276, 300, 276].into_iter().collect();
-    watch::frame(
+    render::watch::frame(
         snap,
         &history,
         Duration::from_secs(2),
@@ -315,8 +315,8 @@ fn the_width_comes_from_columns_else_80() {
 #[test]
 fn sessions_full_wraps_only_the_query_text() {
     let snap = load(&path("mariadb-mdl-pileup"));
-    let r = sessions::build(&snap, &SessionFilter::default(), None, 8);
-    let text = sessions::human(&r, style(80), true);
+    let r = report::sessions::build(&snap, &SessionFilter::default(), None, 8);
+    let text = render::sessions::human(&r, style(80), true);
     assert_fits("sessions --full", &text, 80);
     for s in &r.sessions {
         assert!(
@@ -345,4 +345,86 @@ fn a_refused_report_fits_80_columns() {
     assert_fits("refused diagnose", &text, 80);
     assert!(text.contains("server-full"), "{text}");
     insta::assert_snapshot!("diagnose_refused_80", text);
+}
+
+/// `set-timeouts` after the change: the first variable applied, the second refused.
+fn settings_result_text(snap: &Snapshot, width: usize) -> String {
+    use conncheck::remedy::settings::{ChangeOutcome, ChangeResult};
+    let p = conncheck::remedy::settings::timeouts(
+        snap,
+        Some(Duration::from_secs(600)),
+        Some(Duration::from_secs(600)),
+        false,
+    );
+    let results: Vec<ChangeResult> = p
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChangeResult {
+            variable: c.variable,
+            from: c.current.clone(),
+            to: c.new.clone(),
+            outcome: if i == 0 {
+                ChangeOutcome::Applied
+            } else {
+                ChangeOutcome::Failed
+            },
+            error: (i > 0).then(|| {
+                "Access denied; you need (at least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s) for this operation (ERROR 1227)".to_string()
+            }),
+        })
+        .collect();
+    let r = report::settings::SettingsReport {
+        schema_version: report::settings::SETTINGS_SCHEMA_VERSION,
+        target: snap.target.clone(),
+        dry_run: false,
+        applied: results.iter().filter_map(ChangeResult::applied).collect(),
+        plan: p,
+        results,
+        kill_plan: None,
+        kill_results: Vec::new(),
+    };
+    render::settings::result_text(&r, &render::snapshot_server_line(snap), style(width))
+}
+
+/// Every recorded snapshot checked at once, as `check` prints it for several targets (the
+/// Nagios summary and the multi-target table).
+fn check_many_text(width: usize) -> String {
+    use conncheck::cli::CheckFormat;
+    use conncheck::report::check::{Limits, judge};
+    let limits = Limits {
+        th: conncheck::diagnose::Thresholds::default(),
+        max_idle: Some(50),
+        max_long: None,
+        max_idle_trx: None,
+        fail_on: None,
+    };
+    let reports: Vec<_> = RECORDED
+        .iter()
+        .map(|name| judge(&load(&path(name)), &limits))
+        .collect();
+    render::check::many(&reports, CheckFormat::Nagios, style(width))
+}
+
+#[test]
+fn grouped_sessions_settings_result_and_multi_target_layouts() {
+    let snap = load(&path("mysql80-incident"));
+    let long = load(&path("mariadb-mdl-pileup"));
+    for width in [80, 120] {
+        let grouped = report::sessions::build(
+            &long,
+            &SessionFilter::default(),
+            Some(report::sessions::GroupBy::User),
+            25,
+        );
+        insta::assert_snapshot!(
+            format!("sessions_grouped_{width}"),
+            render::sessions::human(&grouped, style(width), false)
+        );
+        insta::assert_snapshot!(
+            format!("settings_result_{width}"),
+            settings_result_text(&snap, width)
+        );
+        insta::assert_snapshot!(format!("check_many_{width}"), check_many_text(width));
+    }
 }

@@ -1,15 +1,13 @@
 //! Several targets at once: private servers plus a dead port and a listener that never answers.
-//! The slow targets cost their own timeout only (wall time close to the slowest target, not the
-//! sum), every output format covers every target, `check` exits with the worst state, and no
+//! A dead or silent target is reported with its own error while the others answer (that targets
+//! run concurrently is proven without a clock by `fleet`'s unit test), every output format covers
+//! every target, `check` exits with the worst state, and no
 //! password is ever printed.
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use support::{Server, ServerOpts, SilentListener, json};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const SECRET: &str = "s3cret-pw";
 
 struct Fleet {
@@ -44,16 +42,14 @@ impl Fleet {
         v
     }
 
-    fn run(&self, args: &[&str]) -> (std::process::Output, Duration) {
+    fn run(&self, args: &[&str]) -> std::process::Output {
         let mut c = support::conncheck();
         c.args(["--no-defaults", "--connect-timeout", "2s"]);
         for u in self.urls() {
             c.args(["--url", &u]);
         }
         c.args(args);
-        let start = Instant::now();
-        let out = c.output().unwrap();
-        (out, start.elapsed())
+        c.output().unwrap()
     }
 }
 
@@ -71,11 +67,7 @@ fn many_servers_concurrently_in_every_format() {
         .collect();
 
     // status: a JSON array in target order; the slow targets cost one timeout, not two.
-    let (out, took) = fleet.run(&["status", "--format", "json"]);
-    assert!(
-        took < 2 * CONNECT_TIMEOUT,
-        "took {took:?}: targets must run concurrently"
-    );
+    let out = fleet.run(&["status", "--format", "json"]);
     assert!(!text(&out).contains(SECRET), "{}", text(&out));
     assert_eq!(
         out.status.code(),
@@ -94,7 +86,7 @@ fn many_servers_concurrently_in_every_format() {
     assert_eq!(arr[4]["error"]["kind"], "timeout");
 
     // status table: one line per target.
-    let (out, _) = fleet.run(&["status"]);
+    let out = fleet.run(&["status"]);
     let t = text(&out);
     for port in &ports {
         assert!(t.contains(port.as_str()), "{t}");
@@ -103,9 +95,8 @@ fn many_servers_concurrently_in_every_format() {
     assert!(t.contains("top client"), "{t}");
 
     // check: the worst state is UNKNOWN (no server is in trouble), in the plugin format.
-    let (out, took) = fleet.run(&["check", "--sample", "0"]);
+    let out = fleet.run(&["check", "--sample", "0"]);
     let t = text(&out);
-    assert!(took < 2 * CONNECT_TIMEOUT, "took {took:?}");
     assert_eq!(out.status.code(), Some(3), "{t}");
     assert!(
         t.starts_with("CONNCHECK UNKNOWN - 5 targets: 2 UNKNOWN, 3 OK | "),
@@ -115,7 +106,7 @@ fn many_servers_concurrently_in_every_format() {
     assert!(!t.contains(SECRET));
 
     // Prometheus: one family each, a target label on every sample.
-    let (out, _) = fleet.run(&["check", "--sample", "0", "--format", "prometheus"]);
+    let out = fleet.run(&["check", "--sample", "0", "--format", "prometheus"]);
     let t = String::from_utf8_lossy(&out.stdout).into_owned();
     let scrape = prometheus_parse::Scrape::parse(t.lines().map(|l| Ok(l.to_string()))).unwrap();
     let up: Vec<(String, f64)> = scrape
@@ -141,9 +132,8 @@ fn many_servers_concurrently_in_every_format() {
     );
 
     // diagnose: a summary table with the top finding.
-    let (out, took) = fleet.run(&["diagnose", "--sample", "0"]);
+    let out = fleet.run(&["diagnose", "--sample", "0"]);
     let t = text(&out);
-    assert!(took < 2 * CONNECT_TIMEOUT, "took {took:?}");
     assert!(t.contains("top finding"), "{t}");
     for port in &ports {
         assert!(t.contains(port.as_str()), "{t}");

@@ -118,7 +118,10 @@ fn the_terminal_screen_redraws_and_quits_on_q() {
     let mut cmd = s.process("root", "");
     cmd.args(["watch", "--interval", "200ms"]);
     let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
-    p.exp_string("\x1b[H\x1b[2J").unwrap();
+    // The alternate screen, the cursor hidden, then home + clear for each frame.
+    p.exp_string("\x1b[?1049h").unwrap();
+    p.exp_string("\x1b[?25l").unwrap();
+    p.exp_string("\x1b[1;1H\x1b[2J").unwrap();
     p.exp_string("q to quit").unwrap();
     p.exp_string("of max_connections 200").unwrap();
     // The second frame has rates (they need two readings) and the sparkline.
@@ -126,9 +129,34 @@ fn the_terminal_screen_redraws_and_quits_on_q() {
     p.exp_string("History").unwrap();
     p.send("q").unwrap();
     p.flush().unwrap();
+    // The cursor shown again and the alternate screen left.
+    p.exp_string("\x1b[?25h\x1b[?1049l").unwrap();
     p.exp_eof().unwrap();
     match p.process().wait().unwrap() {
         rexpect::process::WaitStatus::Exited(_, code) => assert_eq!(code, 0),
         other => panic!("watch did not exit on q: {other:?}"),
+    }
+}
+
+/// SIGTERM and SIGHUP (a closed terminal, `timeout`, a service manager) give the terminal back
+/// too: the cursor shown, the alternate screen left, raw mode off; the exit code is 128 + the
+/// signal.
+#[test]
+fn a_signal_restores_the_terminal() {
+    let s = Server::shared();
+    for (sig, name) in [
+        (rexpect::process::Signal::SIGTERM, 15),
+        (rexpect::process::Signal::SIGHUP, 1),
+    ] {
+        let mut cmd = s.process("root", "");
+        cmd.args(["watch", "--interval", "200ms"]);
+        let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+        p.exp_string("q to quit").unwrap();
+        p.process_mut().signal(sig).unwrap();
+        p.exp_string("\x1b[?25h\x1b[?1049l").unwrap();
+        match p.process().wait().unwrap() {
+            rexpect::process::WaitStatus::Exited(_, code) => assert_eq!(code, 128 + name),
+            other => panic!("watch did not exit after {sig:?}: {other:?}"),
+        }
     }
 }

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use conncheck::check::{self, Limits};
+use conncheck::report::check::{self, Limits};
 use conncheck::cli::WithOpenTrx;
-use conncheck::commands::{diagnose, kill, sessions, status, watch};
+use conncheck::report;
 use conncheck::diagnose::Thresholds;
 use conncheck::filter::SessionFilter;
 use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
@@ -22,14 +22,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let th = Thresholds::default();
     let style = Style::plain();
-    let report = diagnose::build(&snap, &th);
+    let report = report::diagnose::build(&snap, &th);
     let _ = render::json(&report);
-    let _ = diagnose::human(&report, &snap, style, true);
-    let st = status::build(&snap, 10);
-    let _ = status::header(&st, style);
-    let _ = status::clients_table(&st.clients, style);
-    let _ = sessions::build(&snap, &SessionFilter::default(), None, 0);
-    let _ = watch::line("2026-01-01T00:00:00Z", &snap);
+    let _ = render::diagnose::human(&report, &snap, style, true);
+    let st = report::status::build(&snap, 10);
+    let _ = render::status::header(&st, style);
+    let _ = render::status::clients_table(&st.clients, style);
+    let _ = report::sessions::build(&snap, &SessionFilter::default(), None, 0);
+    let _ = render::watch::line("2026-01-01T00:00:00Z", &snap);
     let checked = check::judge(
         &snap,
         &Limits {
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
                 allow_system: false,
             },
         );
-        let _ = kill::plan_text(&p, &snap, style);
+        let _ = render::kill::plan_text(&p, &snap, style);
     }
     let _ = settings::timeouts(&snap, Some(Duration::from_secs(1)), None, true);
     let _ = settings::max_connections(&snap, 100_000, false, None, true);

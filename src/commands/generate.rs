@@ -26,7 +26,7 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<u8> {
 
 /// Man pages: `conncheck.1` and `conncheck-<command>.1` for every visible command.
 pub fn man_pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let cmd = Cli::command().after_help(EXIT_CODES_MAN);
+    let cmd = Cli::command().after_help(exit::man_section());
     let mut pages = Vec::new();
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
@@ -55,21 +55,3 @@ fn write_man(dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-const EXIT_CODES_MAN: &str = "\
-Exit codes (check uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN instead):
-  0   success
-  1   diagnose --fail-on: a finding of that severity was found
-  2   bad command line
-  3   an action (kill, setting change) failed for at least one item
-  4   the user declined the confirmation
-  5   confirmation needed but no terminal and no --yes
-  10  other error (option file, snapshot file, unexpected server answer)
-  11  server full: ERROR 1040 Too many connections
-  12  per-user connection limit: ERROR 1203/1226
-  13  access denied: ERROR 1045/1044/1698
-  14  server unreachable (refused, no socket, DNS)
-  15  timeout (connect, greeting or query)
-  16  TLS failure
-  17  missing privilege
-  18  connection lost during the run";

@@ -14,99 +14,14 @@ use serde::Serialize;
 use crate::cli::{Format, KillArgs, KillIdleArgs, KillLongArgs, WithOpenTrx};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::filter::SessionFilter;
-use crate::remedy::execute::{self, KillDialect, KillResult, Outcome, Reconnect, ServerLink};
+use crate::remedy::execute::{self, KillDialect, ServerLink};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
-use crate::render::layout::{self, Col};
 use crate::render::{self, Style};
-use crate::snapshot::Snapshot;
+use crate::report::kill::{Counts, KILL_SCHEMA_VERSION, KillReport, PlanRecord};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::text;
 
 use super::Context;
-
-/// Bumped when a field of the kill JSON / audit record changes meaning or disappears.
-pub const KILL_SCHEMA_VERSION: u32 = 1;
-
-/// One round: the plan and what happened to it. Also the audit log's `"event": "result"` record.
-#[derive(Debug, Serialize)]
-pub struct KillReport {
-    pub schema_version: u32,
-    /// `result` (the audit log also holds `plan` records, written before the first KILL).
-    pub event: &'static str,
-    pub command: &'static str,
-    /// Unix time of the round.
-    pub time: u64,
-    pub target: String,
-    /// The server's `@@hostname`, when it could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_hostname: Option<String>,
-    pub account: String,
-    pub dry_run: bool,
-    pub summary: String,
-    #[serde(flatten)]
-    pub plan: KillPlan,
-    pub results: Vec<KillResult>,
-    pub counts: Counts,
-    /// Every reconnect during the round (a lost or stalled connection), in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reconnects: Vec<Reconnect>,
-}
-
-/// The audit log's `"event": "plan"` record: what is about to be killed, written (and synced)
-/// before the first KILL.
-#[derive(Debug, Serialize)]
-struct PlanRecord<'a> {
-    schema_version: u32,
-    event: &'static str,
-    command: &'static str,
-    time: u64,
-    target: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_hostname: Option<&'a str>,
-    account: &'a str,
-    summary: String,
-    #[serde(flatten)]
-    plan: &'a KillPlan,
-}
-
-#[derive(Debug, Default, Serialize, PartialEq)]
-pub struct Counts {
-    pub planned: usize,
-    pub killed: usize,
-    pub gone: usize,
-    pub skipped_changed: usize,
-    pub denied: usize,
-    pub errors: usize,
-    /// Sent but unanswered, and still on the server after reconnecting.
-    pub not_killed: usize,
-    /// Sent but unanswered, and the server could not be reached again.
-    pub unknown: usize,
-    /// Never sent: the connection was lost first and not restored.
-    pub not_attempted: usize,
-    /// Of `killed`: established from a fresh processlist after reconnecting.
-    pub confirmed_after_reconnect: usize,
-}
-
-impl Counts {
-    fn of(planned: usize, results: &[KillResult]) -> Counts {
-        let n = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
-        Counts {
-            planned,
-            killed: n(Outcome::Killed),
-            gone: n(Outcome::Gone),
-            skipped_changed: n(Outcome::SkippedChanged),
-            denied: n(Outcome::Denied),
-            errors: n(Outcome::Error),
-            not_killed: n(Outcome::NotKilled),
-            unknown: n(Outcome::Unknown),
-            not_attempted: n(Outcome::NotAttempted),
-            confirmed_after_reconnect: results
-                .iter()
-                .filter(|r| r.outcome == Outcome::Killed && r.note.is_some())
-                .count(),
-        }
-    }
-}
 
 pub fn run_idle(ctx: &Context, a: &KillIdleArgs) -> anyhow::Result<u8> {
     run(
@@ -212,7 +127,7 @@ impl KillSession<'_> {
                 render::print(&round_header(round, SystemTime::now()))?;
             }
             if self.args.format == Format::Table {
-                render::print(&plan_text(&plan, &snap, self.style))?;
+                render::print(&render::kill::plan_text(&plan, &snap, self.style))?;
             }
             let mut execution = execute::Execution::default();
             if !plan.victims.is_empty() && !self.args.dry_run {
@@ -269,13 +184,15 @@ impl KillSession<'_> {
                 Some(log) => log.write(&report, "the results shown were not recorded in it"),
                 None => Ok(()),
             };
-            match self.args.format {
-                Format::Json if self.args.repeat.is_some() => {
-                    render::print(&serde_json::to_string(&report)?)?
-                }
-                Format::Json => render::print(&render::json(&report))?,
-                Format::Table => render::print(&results_text(&report, self.style))?,
-            }
+            // Rounds of `--repeat` are JSON lines, one compact record each.
+            let text = if self.args.repeat.is_some() && self.args.format == Format::Json {
+                serde_json::to_string(&report)?
+            } else {
+                render::text(&report, self.args.format, |r| {
+                    render::kill::results_text(r, self.style)
+                })
+            };
+            render::print(&text)?;
             logged?;
             if let Some(e) = fatal {
                 return Err(e.into());
@@ -381,239 +298,6 @@ impl AuditLog {
         )
         .hint("give --log a writable file (its directory must exist), or leave --log out")
     }
-}
-
-/// `Target: 127.0.0.1:3306 (db1) as root@localhost`: the server a plan or a result is about.
-fn target_line(target: &str, hostname: Option<&str>, account: &str) -> String {
-    let host = hostname
-        .filter(|h| !h.is_empty())
-        .map(|h| format!(" ({})", text::escape(h)))
-        .unwrap_or_default();
-    format!(
-        "Target: {}{host} as {}",
-        text::escape(target),
-        text::escape(account)
-    )
-}
-
-/// The kill plan's columns: at 80 columns empty ones go first, then the db, the command and
-/// the state; the query is cut; ids, users, hosts, times, open transactions and the reason stay.
-const PLAN_COLUMNS: [Col; 10] = [
-    Col::keep("id"),
-    Col::cut("user", 32, 0),
-    Col::cut("host", 21, 0),
-    Col::cut("db", 8, 5),
-    Col::whole("command", 3),
-    Col::keep("time"),
-    Col::cut("state", 10, 4),
-    Col::whole("open trx", 1),
-    Col::cut("query", 12, 2),
-    Col::whole("why", 6),
-];
-
-/// The plan as a table with its summary: one line per session at any width (columns give way,
-/// see [`PLAN_COLUMNS`]), every server string escaped.
-pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
-    let mut out = layout::wrap(
-        &target_line(
-            &snap.target,
-            snap.variables.get("hostname").map(String::as_str),
-            &snap.access.user,
-        ),
-        style.width,
-        "",
-        "  ",
-    );
-    out.push('\n');
-    if plan.victims.is_empty() {
-        let mut nothing = format!(
-            "Nothing to kill: no session matches ({}) among {} sessions.",
-            text::escape(&plan.criteria.join(", ")),
-            plan.total_sessions
-        );
-        if !plan.protected.is_empty() {
-            nothing.push_str(&format!(
-                " {} protected session(s) were left alone.",
-                plan.protected.len()
-            ));
-        }
-        out.push_str(&layout::wrap(&nothing, style.width, "", "  "));
-        return out;
-    }
-    out.push_str(&layout::wrap(
-        &format!("{} {}", style.bold("Plan:"), plan.summary()),
-        style.width,
-        "",
-        "  ",
-    ));
-    out.push('\n');
-    out.push_str(&layout::wrap(
-        &format!("Criteria: {}", text::escape(&plan.criteria.join(", "))),
-        style.width,
-        "",
-        "  ",
-    ));
-    out.push('\n');
-    let rows: Vec<Vec<String>> = plan
-        .victims
-        .iter()
-        .map(|v| {
-            vec![
-                v.id.to_string(),
-                text::snippet(&v.user, 32),
-                text::snippet(&v.host, 40),
-                text::snippet(v.db.as_deref().unwrap_or_default(), 24),
-                text::snippet(&v.command, 20),
-                render::secs(v.time_s),
-                text::snippet(&v.state, 30),
-                v.trx_age_s
-                    .map(|a| {
-                        format!(
-                            "{} ({} rows)",
-                            render::secs(a),
-                            v.trx_rows_modified.unwrap_or(0)
-                        )
-                    })
-                    .unwrap_or_default(),
-                render::snippet(v.info.as_deref(), 40),
-                text::escape(&v.reason).into_owned(),
-            ]
-        })
-        .collect();
-    // One line per session, whatever the width: a wrapped row is easy to misread.
-    out.push_str(&format!(
-        "{}\n",
-        layout::fit_table(style, &PLAN_COLUMNS, &rows)
-    ));
-    let own = snap.access.user.split('@').next().unwrap_or("");
-    let others = plan.victims.iter().filter(|v| v.user != own).count();
-    if others > 0 && !snap.access.privileges.can_kill_others() && !snap.server.rds {
-        out.push_str(&layout::wrap(
-            &style.yellow(&format!(
-                "Warning: {others} of these belong to other accounts and {} lacks CONNECTION_ADMIN/SUPER: those kills will be denied.",
-                text::escape(&snap.access.user)
-            )),
-            style.width,
-            "",
-            "  ",
-        ));
-        out.push('\n');
-    } else if others > 0
-        && snap.dialect().system_user_guards_kill()
-        && !snap.access.privileges.system_user
-        && !snap.server.rds
-    {
-        out.push_str(&layout::wrap(
-            &style.yellow(&format!(
-                "Warning: {} lacks SYSTEM_USER: kills of sessions whose account has SYSTEM_USER (root, other admins) will be denied (MySQL 8.0.16+).",
-                text::escape(&snap.access.user)
-            )),
-            style.width,
-            "",
-            "  ",
-        ));
-        out.push('\n');
-    }
-    out
-}
-
-/// The result of a round for people. Pure.
-pub fn results_text(r: &KillReport, style: Style) -> String {
-    if r.plan.victims.is_empty() {
-        return String::new();
-    }
-    if r.dry_run {
-        return "Dry run: nothing was killed.".into();
-    }
-    let c = &r.counts;
-    let mut out = String::new();
-    for x in &r.reconnects {
-        let what = match (x.reconnected, x.connection_id) {
-            (true, Some(id)) => format!("reconnected as connection {id}"),
-            _ => format!(
-                "could not reconnect: {}",
-                x.error.as_deref().unwrap_or("unknown error")
-            ),
-        };
-        out.push_str(&layout::wrap(
-            &format!(
-                "Reconnect: lost the connection while {}; {}.",
-                text::escape(&x.during),
-                text::escape(&what)
-            ),
-            style.width,
-            "",
-            "  ",
-        ));
-        out.push('\n');
-    }
-    let mut line = format!(
-        "{} {}{}killed",
-        style.bold("Result:"),
-        c.killed,
-        layout::GLUE
-    );
-    if c.confirmed_after_reconnect > 0 {
-        line.push_str(&format!(
-            " ({} {})",
-            c.confirmed_after_reconnect,
-            execute::CONFIRMED_AFTER_RECONNECT
-        ));
-    }
-    // A count stays on the line of what it counts.
-    let g = layout::GLUE;
-    line.push_str(&format!(
-        ", {}{g}already gone, {}{g}skipped (changed since the plan), {}{g}denied, {}{g}errors",
-        c.gone, c.skipped_changed, c.denied, c.errors
-    ));
-    for (n, what) in [
-        (c.not_killed, "not killed (still there after reconnecting)"),
-        (c.unknown, "unknown (no answer, server unreachable)"),
-        (c.not_attempted, "not attempted"),
-    ] {
-        if n > 0 {
-            line.push_str(&format!(", {n}{}{what}", layout::GLUE));
-        }
-    }
-    out.push_str(&layout::wrap(&line, style.width, "", "  "));
-    out.push_str(&format!(
-        "\n{}\n",
-        layout::wrap(
-            &target_line(&r.target, r.server_hostname.as_deref(), &r.account),
-            style.width,
-            "",
-            "  "
-        )
-    ));
-    let not_killed: Vec<&KillResult> = r
-        .results
-        .iter()
-        .filter(|x| x.outcome != Outcome::Killed)
-        .collect();
-    if !not_killed.is_empty() {
-        const COLUMNS: [Col; 4] = [
-            Col::keep("id"),
-            Col::cut("user", 32, 0),
-            Col::keep("outcome"),
-            Col::cut("detail", 16, 0),
-        ];
-        let rows: Vec<Vec<String>> = not_killed
-            .into_iter()
-            .map(|x| {
-                vec![
-                    x.id.to_string(),
-                    text::snippet(&x.user, 32),
-                    serde_json::to_value(x.outcome)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    text::snippet(x.error.as_deref().unwrap_or_default(), 120),
-                ]
-            })
-            .collect();
-        out.push_str(&format!("{}\n", layout::fit_table(style, &COLUMNS, &rows)));
-    }
-    out
 }
 
 #[cfg(test)]

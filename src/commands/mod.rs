@@ -1,11 +1,12 @@
-//! One module per subcommand: each wires arguments through connect → snapshot → judgement →
-//! plan → action → report, calling the modules that do the work. Shared plumbing lives here.
+//! One module per subcommand: each only wires arguments through connect → snapshot → judgement
+//! → plan → action → report → text, calling the modules that do the work (reports are built in
+//! [`crate::report`], rendered by [`crate::render`]). No command imports another; shared plumbing
+//! (targets, the resolver, prompts) lives here.
 
 pub mod check;
 pub mod diagnose;
 pub mod generate;
 pub mod kill;
-pub mod multi;
 pub mod sessions;
 pub mod settings;
 pub mod status;
@@ -15,13 +16,14 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::cli::{ColorChoice, ConnArgs};
+use crate::connect::ConnFlags;
 use crate::connect::{self, ConnectOptions, Connection, ProcessEnv, Resolver};
 use crate::exit::{AppError, ErrorKind};
 use crate::render::Style;
 
 /// What every command gets: the connection arguments and the terminal style.
 pub struct Context {
-    pub conn: ConnArgs,
+    pub conn: ConnFlags,
     pub style: Style,
     /// `--targets` is read once (it may be a pipe or standard input).
     targets: std::sync::OnceLock<Result<Vec<Option<String>>, AppError>>,
@@ -33,7 +35,7 @@ pub struct Context {
 impl Context {
     pub fn new(conn: ConnArgs, color: ColorChoice) -> Self {
         Context {
-            conn,
+            conn: ConnFlags::from(&conn),
             style: Style::detect(color),
             targets: std::sync::OnceLock::new(),
             resolver: std::sync::OnceLock::new(),
@@ -72,6 +74,11 @@ impl Context {
             t.push(None);
         }
         Ok(t)
+    }
+
+    /// The targets when there are several (run by [`crate::fleet`]), None for the usual one.
+    pub fn fleet(&self) -> Result<Option<Vec<crate::fleet::Target>>, AppError> {
+        crate::fleet::targets(&self.targets()?, || self.resolver())
     }
 
     /// Options for the single target of a command that handles only one.

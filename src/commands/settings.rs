@@ -3,41 +3,20 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::cli::{
     ChangeArgs, Format, OnOff, SetMaxConnectionsArgs, SetSlowLogArgs, SetTimeoutsArgs,
 };
 use crate::connect::Connection;
 use crate::exit::{self, AppError, ErrorKind};
-use crate::remedy::execute::{self, KillDialect, KillResult};
+use crate::remedy::execute::{self, KillDialect};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
-use crate::remedy::settings::{self, Applied, ChangeOutcome, ChangeResult, Persist, SettingsPlan};
-use crate::render::{self, Style, layout};
+use crate::remedy::settings::{self, ChangeOutcome, ChangeResult, Persist, SettingsPlan};
+use crate::render;
+use crate::report::settings::{SETTINGS_SCHEMA_VERSION, SettingsReport, change_failure};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
-use crate::text::{escape, prose};
 
 use super::Context;
-
-pub const SETTINGS_SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Serialize)]
-pub struct SettingsReport {
-    pub schema_version: u32,
-    pub target: String,
-    pub dry_run: bool,
-    pub plan: SettingsPlan,
-    /// The variables whose value changed (kept for scripts written before `results`).
-    pub applied: Vec<Applied>,
-    /// One entry per planned variable: `applied`, `failed` (with `error`) or `unchanged`. Empty
-    /// when nothing was executed (dry run, blocked, declined).
-    pub results: Vec<ChangeResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kill_plan: Option<KillPlan>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kill_results: Vec<KillResult>,
-}
 
 pub fn timeouts(ctx: &Context, a: &SetTimeoutsArgs) -> anyhow::Result<u8> {
     run(ctx, &a.change, |snap| {
@@ -120,7 +99,12 @@ fn run(
     }
     let server = render::snapshot_server_line(&snap);
     if a.format == Format::Table {
-        render::print(&plan_text(&plan, kill_plan.as_ref(), &server, ctx.style))?;
+        render::print(&render::settings::plan_text(
+            &plan,
+            kill_plan.as_ref(),
+            &server,
+            ctx.style,
+        ))?;
     }
     let mut report = SettingsReport {
         schema_version: SETTINGS_SCHEMA_VERSION,
@@ -133,10 +117,9 @@ fn run(
         kill_results: Vec::new(),
     };
     let outcome = execute(&mut conn, &snap, a, &mut report);
-    match a.format {
-        Format::Json => render::print(&render::json(&report))?,
-        Format::Table => render::print(&result_text(&report, &server, ctx.style))?,
-    }
+    render::print(&render::text(&report, a.format, |r| {
+        render::settings::result_text(r, &server, ctx.style)
+    }))?;
     outcome
 }
 
@@ -212,287 +195,4 @@ fn execute(
         }
     }
     Ok(exit::OK)
-}
-
-/// The error for a change that failed. Nothing changed: the first failure as it is (a missing
-/// privilege keeps its exit code). Some variables changed and others not: ACTION_FAILED, naming
-/// both, so that nobody believes the change was all or nothing.
-fn change_failure(results: &[ChangeResult], first: AppError) -> AppError {
-    let names = |o: ChangeOutcome| {
-        results
-            .iter()
-            .filter(|r| r.outcome == o)
-            .map(|r| r.variable)
-            .collect::<Vec<_>>()
-    };
-    let (applied, failed) = (names(ChangeOutcome::Applied), names(ChangeOutcome::Failed));
-    if applied.is_empty() {
-        return first;
-    }
-    AppError::new(
-        ErrorKind::ActionFailed,
-        format!(
-            "partial change: {} changed, {} not ({})",
-            applied.join(", "),
-            failed.join(", "),
-            first.message
-        ),
-    )
-    .hint("the changed values stay in effect: set them back by hand if the change must be all or nothing")
-}
-
-/// The plan for people. Pure.
-pub fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style: Style) -> String {
-    let mut out = String::new();
-    out.push_str(&format!("{}\n", style.bold("Plan:")));
-    out.push_str(&format!(
-        "{}\n",
-        layout::wrap(server, style.width, "  ", "    ")
-    ));
-    for c in &p.changes {
-        out.push_str(&format!(
-            "  {}: {} -> {}\n",
-            c.variable,
-            escape(&c.current),
-            escape(&c.new)
-        ));
-    }
-    let width = style.width;
-    let para = |text: &str| format!("{}\n", layout::wrap(text, width, "  ", "    "));
-    for n in &p.notes {
-        out.push_str(&para(&prose(n)));
-    }
-    for w in &p.warnings {
-        out.push_str(&para(&style.yellow(&format!("Warning: {}", prose(w)))));
-    }
-    match &p.persist {
-        Persist::No => {
-            out.push_str("  Runtime only: the change is lost at restart (use --persist).\n")
-        }
-        Persist::SetPersist => out.push_str("  Persisted with SET PERSIST (mysqld-auto.cnf).\n"),
-        Persist::Snippet(s) => {
-            out.push_str(&para("This server has no SET PERSIST: add this to my.cnf to keep the change after a restart:"));
-            for l in s.lines() {
-                out.push_str(&format!("    {}\n", escape(l)));
-            }
-        }
-    }
-    if let Some(b) = &p.blocked {
-        out.push_str(&para(&style.red(&format!("Blocked: {}", prose(b)))));
-    }
-    out.push_str(&format!(
-        "{}\n",
-        layout::sql(
-            &escape(&p.statements().join("; ")),
-            width,
-            "  SQL: ",
-            "       "
-        )
-    ));
-    if let Some(k) = kill {
-        out.push_str(&format!(
-            "\n{}\n",
-            layout::wrap(
-                &format!("Also (--kill-existing): {}", k.summary()),
-                width,
-                "",
-                "  "
-            )
-        ));
-        for v in &k.victims {
-            out.push_str(&para(&format!(
-                "{} {}@{} idle {}",
-                v.id,
-                escape(&v.user),
-                escape(&v.host),
-                render::secs(v.time_s)
-            )));
-        }
-    }
-    out
-}
-
-/// One line per planned variable with what really happened, then the kills. Pure.
-pub fn result_text(r: &SettingsReport, server: &str, style: Style) -> String {
-    if r.dry_run {
-        return layout::wrap(
-            &format!("Dry run: nothing was changed on {}.", server_name(server)),
-            style.width,
-            "",
-            "  ",
-        );
-    }
-    let mut out = String::new();
-    if !r.results.is_empty() {
-        out.push_str(&format!(
-            "{}\n",
-            layout::wrap(&format!("Result ({server}):"), style.width, "", "  ")
-        ));
-    }
-    for c in &r.results {
-        let line = match c.outcome {
-            ChangeOutcome::Applied => format!(
-                "{} {}: {} -> {}",
-                style.green("Changed"),
-                c.variable,
-                escape(&c.from),
-                escape(&c.to)
-            ),
-            ChangeOutcome::Unchanged => format!(
-                "{} {}: stays {}",
-                style.dim("Unchanged"),
-                c.variable,
-                escape(&c.to)
-            ),
-            ChangeOutcome::Failed => format!(
-                "{} {}: still {} ({} was not applied: {})",
-                style.red("FAILED"),
-                c.variable,
-                escape(&c.from),
-                escape(&c.to),
-                escape(c.error.as_deref().unwrap_or("error"))
-            ),
-        };
-        out.push_str(&format!(
-            "{}\n",
-            layout::wrap(&line, style.width, "  ", "    ")
-        ));
-    }
-    if !r.kill_results.is_empty() {
-        let killed = r
-            .kill_results
-            .iter()
-            .filter(|k| k.outcome == execute::Outcome::Killed)
-            .count();
-        out.push_str(&format!(
-            "Killed {killed} of {} idle sessions.\n",
-            r.kill_results.len()
-        ));
-    }
-    out
-}
-
-/// `127.0.0.1:3306 (db1) as root@localhost` from a `Server: ...` line.
-fn server_name(server: &str) -> &str {
-    server.strip_prefix("Server: ").unwrap_or(server)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn report(results: Vec<ChangeResult>) -> SettingsReport {
-        let snap = crate::diagnose::fixtures::mariadb();
-        SettingsReport {
-            schema_version: SETTINGS_SCHEMA_VERSION,
-            target: snap.target.clone(),
-            dry_run: false,
-            plan: settings::slow_log(&snap, true, None, false),
-            applied: results.iter().filter_map(ChangeResult::applied).collect(),
-            results,
-            kill_plan: None,
-            kill_results: Vec::new(),
-        }
-    }
-
-    fn result(
-        variable: &'static str,
-        from: &str,
-        to: &str,
-        outcome: ChangeOutcome,
-    ) -> ChangeResult {
-        ChangeResult {
-            variable,
-            from: from.into(),
-            to: to.into(),
-            outcome,
-            error: (outcome == ChangeOutcome::Failed)
-                .then(|| "Variable 'x' is a read only variable (ERROR 1238)".into()),
-        }
-    }
-
-    #[test]
-    fn the_plan_names_the_server_and_escapes_what_the_server_sent() {
-        use crate::diagnose::fixtures::{self, session};
-        let mut snap = fixtures::mariadb();
-        snap.variables
-            .insert("hostname".into(), "db1\x1b]0;x\x07".into());
-        fixtures::with_sessions(
-            &mut snap,
-            vec![session(
-                7,
-                "a\x1b]0;pwned\x07",
-                "10.0.0.1",
-                "Sleep",
-                900,
-                "",
-                None,
-            )],
-        );
-        let plan = settings::timeouts(&snap, Some(Duration::from_secs(600)), None, false);
-        let kill = kill_existing(&snap, Duration::from_secs(600));
-        assert_eq!(kill.victims.len(), 1);
-        let server = render::snapshot_server_line(&snap);
-        let text = plan_text(&plan, Some(&kill), &server, Style::plain());
-        assert!(
-            text.contains("  Server: 127.0.0.1:3306 (db1\\e]0;x\\x07) as root@localhost\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("7 a\\e]0;pwned\\x07@10.0.0.1:40007 idle 15m00s"),
-            "{text}"
-        );
-        assert!(crate::text::is_safe(&text.replace('\n', "")), "{text:?}");
-    }
-
-    #[test]
-    fn a_partial_change_is_reported_per_variable() {
-        let r = report(vec![
-            result("slow_query_log", "OFF", "ON", ChangeOutcome::Applied),
-            result(
-                "long_query_time",
-                "10.000000",
-                "0.500",
-                ChangeOutcome::Failed,
-            ),
-        ]);
-        let text = result_text(
-            &r,
-            "Server: h:1 as root@localhost",
-            Style::plain().with_width(200),
-        );
-        assert!(
-            text.contains("Result (Server: h:1 as root@localhost):\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Changed slow_query_log: OFF -> ON\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("FAILED long_query_time: still 10.000000 (0.500 was not applied: Variable 'x' is a read only variable (ERROR 1238))"),
-            "{text}"
-        );
-        let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["applied"].as_array().unwrap().len(), 1);
-        assert_eq!(json["results"][1]["outcome"], "failed");
-        let e = change_failure(&r.results, AppError::usage("x"));
-        assert_eq!(e.kind, ErrorKind::ActionFailed);
-        assert!(
-            e.message
-                .starts_with("partial change: slow_query_log changed, long_query_time not"),
-            "{}",
-            e.message
-        );
-        let none = [result(
-            "long_query_time",
-            "10",
-            "0.5",
-            ChangeOutcome::Failed,
-        )];
-        assert_eq!(
-            change_failure(&none, AppError::new(ErrorKind::Privilege, "denied")).kind,
-            ErrorKind::Privilege
-        );
-    }
 }

@@ -1,33 +1,32 @@
 //! `conncheck watch`: connection usage over time, one connection for the whole run.
 //!
 //! Each refresh is one round trip (global status and the processlist, [`read::read_live`]); rates
-//! come from the difference between two status readings. On a terminal the screen is redrawn
-//! (ANSI clear + home) and `q` or Ctrl-C quits: the terminal is put in raw mode with crossterm,
-//! which comfy-table already brings in, and a thread reads the keys from stdin. Otherwise one
-//! line per refresh is printed, for logs. A lost connection is shown and retried with backoff
+//! come from the difference between two status readings. On a terminal the screen is redrawn on
+//! the alternate screen with the cursor hidden, and `q` or Ctrl-C quits: the terminal is put in
+//! raw mode with crossterm (which comfy-table already brings in; its commands need no `events`
+//! feature), and a thread reads the keys from stdin. The terminal is given back on every way out:
+//! a normal end, an error, a panic (drop) and SIGTERM, SIGHUP or SIGINT (a signal thread restores
+//! it, then exits with 128 + the signal number). Otherwise one line per refresh is printed, for
+//! logs. A lost connection is shown and retried with backoff
 //! (1 s, 2 s, 4 s … 30 s) instead of ending the run.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::check::Activity;
 use crate::cli::WatchArgs;
 use crate::connect::{self, ConnectOptions, Connection};
-use crate::diagnose::{self, Thresholds, common};
 use crate::exit::{self, AppError, ErrorKind};
-use crate::render::{self, Style, layout};
+use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::{Session, Snapshot};
 use crate::text::escape;
 
 use super::Context;
-use super::diagnose::Rates;
-use super::status;
+use crate::render::watch::{frame, line, timestamp};
 
-/// How many client groups the screen lists.
-const TOP_CLIENTS: usize = 5;
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -36,14 +35,15 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let (first, mut base) = open(&opts)?;
     let mut conn = Some(first);
     let screen = std::io::stdout().is_terminal();
-    let keys = if screen && std::io::stdin().is_terminal() {
+    let terminal = screen.then(|| Terminal::enter(std::io::stdin().is_terminal()));
+    let keys = if terminal.as_ref().is_some_and(|t| t.raw) {
         Keys::start()
     } else {
         None
     };
     let mut out = Output {
         screen,
-        raw: keys.is_some(),
+        raw: terminal.as_ref().is_some_and(|t| t.raw),
         style: ctx.style,
     };
     let mut history: VecDeque<u64> = VecDeque::new();
@@ -146,6 +146,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
         }
     }
     drop(keys);
+    drop(terminal);
     Ok(exit::OK)
 }
 
@@ -188,147 +189,9 @@ pub fn tick(
     s
 }
 
-/// `2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0
-/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-` (`cause` is the id of the
-/// screen's cause line, `-` when there is none). Pure.
-pub fn line(ts: &str, snap: &Snapshot) -> String {
-    let c = status::build(snap, 0).connections;
-    let r = Rates::of(snap);
-    let a = Activity::of(snap, &Thresholds::default());
-    format!(
-        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s cause={}",
-        c.threads_connected,
-        c.max_connections,
-        c.usage_pct,
-        c.threads_running,
-        r.connections_per_s,
-        r.aborted_connects_per_s,
-        r.refused_per_s,
-        a.sleeping,
-        a.oldest_idle_s,
-        a.longest_query_s,
-        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| escape(&id).into_owned()),
-    )
-}
-
-/// The cause line of the screen: the top-ranked finding (warning or worse) judged from this
-/// refresh's data, as `(id, title)`. One place, so that it can later show the diagnosis'
-/// verdict instead. A refresh reads the status and the processlist only (no transactions or
-/// lock waits), so causes that need those (idle transactions, lock pile-ups) are not seen here;
-/// judging is linear in the sessions, cheap enough for every refresh.
-pub fn cause(snap: &Snapshot) -> Option<(String, String)> {
-    diagnose::diagnose(snap, &Thresholds::default())
-        .into_iter()
-        .find(|f| f.severity != diagnose::Severity::Info)
-        .map(|f| (f.id, f.title))
-}
-
-/// The whole screen for one refresh (without the clear-screen escape), fitted to the style's
-/// width. User names, hosts and query texts are escaped: a user name must never retitle the
-/// terminal or clear the screen.
-pub fn frame(
-    snap: &Snapshot,
-    history: &VecDeque<u64>,
-    interval: Duration,
-    target: &str,
-    style: Style,
-    at: SystemTime,
-) -> String {
-    let report = status::build(snap, TOP_CLIENTS);
-    let width = style.width;
-    let mut out = layout::wrap(
-        &format!(
-            "{} {}, every {} (q to quit)  {}",
-            style.bold("conncheck watch"),
-            escape(target),
-            humantime::format_duration(interval),
-            timestamp(at),
-        ),
-        width,
-        "",
-        "  ",
-    );
-    out.push_str("\n\n");
-    out.push_str(&status::header(&report, style));
-    let cause = match cause(snap) {
-        Some((id, title)) => format!("{}: {}", style.bold(&escape(&id)), escape(&title)),
-        None => "none: nothing points to a connection shortage".to_string(),
-    };
-    out.push_str(&layout::wrap(
-        &format!("Cause        {cause}"),
-        width,
-        "",
-        "             ",
-    ));
-    out.push('\n');
-    let values: Vec<u64> = history.iter().copied().collect();
-    let (lo, hi) = (
-        values.iter().min().copied().unwrap_or(0),
-        values.iter().max().copied().unwrap_or(0),
-    );
-    out.push_str(&layout::wrap(
-        &format!(
-            "History      {} Threads_connected {lo}..{hi} over the last {} samples",
-            render::sparkline(&values, 0),
-            values.len()
-        ),
-        width,
-        "",
-        "             ",
-    ));
-    out.push('\n');
-    // The first screen has no previous reading: its rates are averages since startup.
-    out.push_str(&status::rates_line(&Rates::of(snap), style));
-    let (idle, busy) = extremes(snap);
-    let who = |s: &Session| {
-        format!(
-            "#{} {} {}",
-            s.id,
-            escape(&s.account()),
-            render::secs(s.time_s)
-        )
-    };
-    // One line each, whatever the width: the query text is cut to what is left.
-    let room = width.saturating_sub(13).max(20);
-    out.push_str(&format!(
-        "Oldest idle  {}\nLongest run  {}\n",
-        layout::fit(&idle.map_or("-".into(), who), room),
-        layout::fit(
-            &busy.map_or("-".into(), |s| format!(
-                "{} {}",
-                who(s),
-                render::snippet(s.info.as_deref(), 60)
-            )),
-            room
-        ),
-    ));
-    if !report.clients.is_empty() {
-        out.push_str(&format!(
-            "\nTop clients\n{}\n",
-            status::clients_table(&report.clients, style)
-        ));
-    }
-    out
-}
-
 /// The style of one screen: the terminal's width read again, so that a resized window fits.
 fn screen_style(style: Style) -> Style {
     style.with_width(render::terminal_width())
-}
-
-/// The longest-idle sleeping client session and the longest-running busy one. Pure.
-pub fn extremes(snap: &Snapshot) -> (Option<&Session>, Option<&Session>) {
-    let longest = |sleeping: bool| {
-        common::clients(snap)
-            .filter(|s| s.is_sleeping() == sleeping)
-            .max_by_key(|s| (s.time_s, std::cmp::Reverse(s.id)))
-    };
-    (longest(true), longest(false))
-}
-
-/// `2026-11-23T19:40:00Z`.
-fn timestamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// Reconnect delays: 1 s, 2 s, 4 s … capped at 30 s.
@@ -361,8 +224,7 @@ struct Output {
 
 impl Output {
     fn show(&mut self, frame: &str, note: Option<&str>) -> std::io::Result<()> {
-        let mut text = String::from("\x1b[H\x1b[2J");
-        text.push_str(frame);
+        let mut text = String::from(frame);
         if let Some(n) = note {
             text.push_str(&format!("\n{}\n", self.style.red(n)));
         }
@@ -370,6 +232,11 @@ impl Output {
             text = text.replace('\n', "\r\n");
         }
         let mut out = std::io::stdout().lock();
+        crossterm::queue!(
+            out,
+            crossterm::cursor::MoveTo(0, 0),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
         out.write_all(text.as_bytes())?;
         out.flush()
     }
@@ -388,17 +255,83 @@ impl Output {
     }
 }
 
-/// Keys from a terminal in raw mode (restored on drop, also when unwinding from a panic).
+/// What [`Terminal::enter`] changed and [`restore`] must undo: 0 nothing, 1 the alternate
+/// screen and the hidden cursor, 2 raw mode too. Global, because a signal thread restores it.
+static CHANGED: AtomicU8 = AtomicU8::new(0);
+
+/// The terminal as `watch` borrows it: alternate screen, hidden cursor and (when keys can be
+/// read) raw mode. Given back on drop (also when unwinding from a panic) and on SIGTERM, SIGHUP
+/// and SIGINT.
+struct Terminal {
+    /// Raw mode is on: lines need `\r\n`, and Ctrl-C arrives as a key.
+    raw: bool,
+}
+
+impl Terminal {
+    fn enter(keys: bool) -> Terminal {
+        let raw = keys && crossterm::terminal::enable_raw_mode().is_ok();
+        CHANGED.store(if raw { 2 } else { 1 }, Ordering::SeqCst);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            crossterm::cursor::Hide
+        );
+        on_signals_restore();
+        Terminal { raw }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Give the terminal back (once; never panics, stdout may be gone).
+fn restore() {
+    let changed = CHANGED.swap(0, Ordering::SeqCst);
+    if changed == 0 {
+        return;
+    }
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::cursor::Show,
+        crossterm::terminal::LeaveAlternateScreen
+    );
+    if changed == 2 {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// A thread that waits for SIGTERM, SIGHUP or SIGINT, restores the terminal and exits with
+/// 128 + the signal (the shell's convention for a process ended by a signal).
+fn on_signals_restore() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("watch-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                // Hold stdout so that no frame is drawn between the restore and the exit.
+                let _out = std::io::stdout().lock();
+                restore();
+                std::process::exit(128 + sig);
+            }
+        });
+}
+
+/// Keys from a terminal in raw mode, read by a thread (see [`Terminal`] for the raw mode).
 struct Keys {
     rx: mpsc::Receiver<u8>,
 }
 
 impl Keys {
     fn start() -> Option<Keys> {
-        crossterm::terminal::enable_raw_mode().ok()?;
         let (tx, rx) = mpsc::channel();
         // The thread blocks on stdin until a key comes; it ends with the process.
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("watch-keys".into())
             .spawn(move || {
                 let mut stdin = std::io::stdin();
@@ -408,11 +341,9 @@ impl Keys {
                         break;
                     }
                 }
-            });
-        let keys = Keys { rx };
-        spawned.ok()?;
-        let _ = std::io::stdout().write_all(b"\x1b[?25l");
-        Some(keys)
+            })
+            .ok()?;
+        Some(Keys { rx })
     }
 
     /// Wait up to `d`; true when `q`, Ctrl-C or Ctrl-D was pressed (raw mode delivers Ctrl-C as
@@ -435,20 +366,12 @@ impl Keys {
     }
 }
 
-impl Drop for Keys {
-    fn drop(&mut self) {
-        let _ = crossterm::terminal::disable_raw_mode();
-        // Show the cursor again; never panic here (stdout may be gone).
-        let mut out = std::io::stdout();
-        let _ = out.write_all(b"\x1b[?25h\n");
-        let _ = out.flush();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diagnose::fixtures::{self, session};
+    use crate::report::diagnose::Rates;
+    use crate::report::watch::{cause, extremes};
 
     #[test]
     fn backoff_doubles_up_to_thirty_seconds() {

@@ -12,6 +12,8 @@
 //! socket read timeout alone restarts with every byte).
 
 pub mod error;
+pub mod flags;
+pub mod hostport;
 pub mod loginpath;
 pub mod optfile;
 pub mod options;
@@ -25,9 +27,9 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use mysql::{Conn, OptsBuilder, SslOpts};
 
-use crate::cli::SslMode;
 use crate::exit::{AppError, ErrorKind};
 
+pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
 
 /// An open connection and how we got it.
@@ -83,7 +85,7 @@ impl Connection {
         if deadline.passed() {
             return Err(error::deadline_passed(&self.target, what, deadline.budget));
         }
-        result.map_err(|e| error::query_error(&e, &self.target, what))
+        result.map_err(|e| error::query_error(&e, &self.target, what).with_source(e))
     }
 
     /// Run statements whose results we do not need.
@@ -357,7 +359,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
                         | error::code::ACCESS_DENIED
                 )
             ),
-            error: error::connect_error(&e, &target, &opts.user),
+            error: error::connect_error(&e, &target, &opts.user).with_source(e),
         }),
         Ok(Err(panic)) => Err(error::internal(&target, &panic).into()),
         Err(mpsc::RecvTimeoutError::Disconnected) => {

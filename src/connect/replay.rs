@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{ConnArgs, Protocol, SslMode};
+use super::flags::{ConnFlags, Protocol, SslMode};
 
 use super::options::{ConnectOptions, Transport};
 use super::url as connurl;
@@ -34,7 +34,7 @@ impl Replay {
 
     /// The options of a live run. `target` is the `--url` or `--targets` line this connection
     /// came from, if any (to tell whether its password must be asked for again).
-    pub fn of_run(conn: &ConnArgs, opts: &ConnectOptions, target: Option<&str>) -> Replay {
+    pub fn of_run(conn: &ConnFlags, opts: &ConnectOptions, target: Option<&str>) -> Replay {
         let password_given = conn.password.is_some()
             || target.is_some_and(|t| connurl::parse(t).is_ok_and(|u| u.password.is_some()));
         let mut args = transport_args(&opts.transport, conn.protocol);
@@ -71,7 +71,7 @@ impl Replay {
 
     /// The options for a report judged from a saved snapshot (`diagnose --from`): the target and
     /// login user the snapshot recorded, plus the option-file, TLS and password flags of this run.
-    pub fn of_snapshot(conn: &ConnArgs, target: &str, user: Option<&str>) -> Replay {
+    pub fn of_snapshot(conn: &ConnFlags, target: &str, user: Option<&str>) -> Replay {
         let mut args = match parse_target(target) {
             Some(t) => transport_args(&t, conn.protocol),
             None => Vec::new(),
@@ -208,7 +208,7 @@ fn transport_args(t: &Transport, protocol: Option<Protocol>) -> Vec<String> {
 
 /// `--no-defaults`, `--defaults-file`, `--defaults-extra-file` as given: the same option files
 /// are read again (they may hold the password).
-fn file_args(conn: &ConnArgs) -> Vec<String> {
+fn file_args(conn: &ConnFlags) -> Vec<String> {
     let mut args = Vec::new();
     if conn.no_defaults {
         args.push("--no-defaults".to_string());
@@ -230,7 +230,7 @@ fn file_args(conn: &ConnArgs) -> Vec<String> {
 
 /// `--connect-timeout` / `--query-timeout` when not the defaults (5s, 10s): a slow server needs
 /// them again.
-fn timeout_args(conn: &ConnArgs) -> Vec<String> {
+fn timeout_args(conn: &ConnFlags) -> Vec<String> {
     let mut args = Vec::new();
     for (flag, d, default) in [
         (
@@ -363,12 +363,12 @@ pub fn split(line: &str) -> (Vec<String>, Option<String>) {
 mod tests {
     use super::*;
 
-    fn conn() -> ConnArgs {
-        ConnArgs {
+    fn conn() -> ConnFlags {
+        ConnFlags {
             connect_timeout: Duration::from_secs(5),
             query_timeout: Duration::from_secs(10),
             jobs: 8,
-            ..ConnArgs::default()
+            ..ConnFlags::default()
         }
     }
 

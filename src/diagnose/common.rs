@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use super::globals::persistent_config;
 use super::{Action, Severity};
-use crate::render::secs;
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, Snapshot};
+use crate::units::secs;
 
 /// A rate for people: `2.50/s`, or per hour when too small to read per second (`3.6/h`:
 /// lifetime averages of rare events).

@@ -16,8 +16,8 @@ use super::common::{
     timeout_actions,
 };
 use super::{Action, Finding, Thresholds, dur};
-use crate::render::secs;
 use crate::snapshot::Snapshot;
+use crate::units::secs;
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let idle = oldest_first(

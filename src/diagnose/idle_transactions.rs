@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
 use super::globals::persistent_config;
 use super::{Action, Finding, Severity, Thresholds, dur, lock_pileup};
-use crate::render::secs;
 use crate::snapshot::Snapshot;
+use crate::units::secs;
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     // Indexed: transaction lookups and lock-pileup's wait graph are built once, not per session.

@@ -13,8 +13,8 @@ use super::common::{
 };
 use super::globals::persistent_config;
 use super::{Action, Finding, Thresholds, dur};
-use crate::render::{secs, snippet};
 use crate::snapshot::Snapshot;
+use crate::units::{secs, snippet};
 
 /// Statements listed one by one in the evidence; the rest are counted.
 const LISTED: usize = 10;

@@ -21,59 +21,13 @@
 //! a warning; only once the cache fills, an info. Neither is ever reported below the
 //! connections that already got in.
 
+use super::capacity::{
+    CLASSIC_CAP, MYSQL_RESERVED_FDS, SUGGESTED_FDS, TABLE_OPEN_CACHE_MIN, fd_capacity,
+    fd_capacity_now, needed,
+};
 use super::globals::{mysqld_config, parameter_group};
 use super::{Action, Finding, Severity, Thresholds};
 use crate::snapshot::Snapshot;
-use crate::snapshot::dialect::DescriptorCap;
-
-/// The smallest table cache MySQL shrinks table_open_cache to before it lowers max_connections.
-const TABLE_OPEN_CACHE_MIN: u64 = 400;
-/// What MySQL keeps for itself and a minimal table cache: 10 + 2 × TABLE_OPEN_CACHE_MIN = 810.
-const MYSQL_RESERVED_FDS: u64 = 10 + 2 * TABLE_OPEN_CACHE_MIN;
-/// max_connections when MySQL capped it to a 1024-descriptor limit (1024 - 810).
-const CLASSIC_CAP: u64 = 214;
-/// The descriptor limit we suggest: the usual LimitNOFILE of distribution packages.
-const SUGGESTED_FDS: u64 = 65_535;
-
-/// Descriptors needed for `max_connections`: 10 + max_connections + 2 × table_open_cache.
-fn needed(snap: &Snapshot, max_connections: u64) -> u64 {
-    let cache = snap.var_u64("table_open_cache").unwrap_or(2000);
-    10u64
-        .saturating_add(max_connections)
-        .saturating_add(cache.saturating_mul(2))
-}
-
-/// The largest max_connections this server's open-files limit can hold: open_files_limit - 810
-/// on MySQL (what it would keep at startup), open_files_limit - 10 - 2 × table_open_cache on
-/// MariaDB. None when the limit is unknown.
-pub fn fd_capacity(snap: &Snapshot) -> Option<u64> {
-    let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0)?;
-    Some(
-        if snap.dialect().descriptor_cap() == DescriptorCap::TableCacheReserved {
-            limit.saturating_sub(needed(snap, 0))
-        } else {
-            limit.saturating_sub(MYSQL_RESERVED_FDS)
-        },
-    )
-}
-
-/// Connections the open-files limit holds with the files open now: open_files_limit − 10 − the
-/// descriptors tables use at the moment, never fewer than the connections already in. None when
-/// the limit or the open-file counters are unknown.
-pub fn fd_capacity_now(snap: &Snapshot) -> Option<u64> {
-    let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0)?;
-    let files = snap.status_now_u64("open_files");
-    let tables = snap
-        .status_now_u64("open_tables")
-        .map(|t| t.saturating_mul(2));
-    let in_use = files.max(tables)?;
-    Some(
-        limit
-            .saturating_sub(10)
-            .saturating_sub(in_use)
-            .max(snap.threads_connected()),
-    )
-}
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let max = snap.max_connections();

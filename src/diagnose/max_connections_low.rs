@@ -11,12 +11,12 @@
 //! when idle sessions pile up, pooling and timeouts come first: more slots only give a leak more
 //! room.
 
+use super::capacity::fd_capacity;
 use super::common::{at_least, clients, is_many, pct};
 use super::globals::change_globals;
-use super::max_connections_capped::fd_capacity;
 use super::{Action, ActionKind, Finding, Severity, Thresholds, dur, memory};
-use crate::render::bytes;
 use crate::snapshot::Snapshot;
+use crate::units::bytes;
 
 /// The compiled-in default of max_connections in MySQL 8.0/8.4 and MariaDB 10.11.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 151;

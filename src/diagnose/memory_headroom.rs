@@ -10,8 +10,8 @@
 
 use super::common::pct;
 use super::{Action, Finding, Severity, Thresholds, memory};
-use crate::render::bytes;
 use crate::snapshot::Snapshot;
+use crate::units::bytes;
 
 /// Worst case above this share of RAM is worth knowing (info); above 1.0 it is a warning.
 const INFO_SHARE: f64 = 0.8;

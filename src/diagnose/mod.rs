@@ -6,6 +6,7 @@
 //! Finding ids are stable: scripts depend on them.
 
 pub mod aborted_clients;
+pub mod capacity;
 pub mod common;
 pub mod connection_leak;
 pub mod globals;
@@ -25,6 +26,9 @@ pub mod refused_connections;
 pub mod server_full;
 pub mod slow_query_log_off;
 pub mod thread_cache;
+pub mod threshold;
+
+pub use threshold::{FailOn, Threshold, threshold_conflict};
 pub mod traffic_spike;
 pub mod verdict;
 pub mod wait_timeout_high;
@@ -32,13 +36,16 @@ pub mod wait_timeout_high;
 // Public (but hidden) so that the property tests in tests/ and the fuzz targets in fuzz/ start
 // from the same realistic snapshots as the unit tests.
 #[doc(hidden)]
+/// Snapshot builders for tests and benchmarks: only in test builds and with the `fixtures`
+/// feature (which `cargo test` and `cargo bench` turn on through the dev-dependency on this
+/// crate), never in the release library.
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{FailOn, Threshold, ThresholdArgs};
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
@@ -260,19 +267,6 @@ impl Default for Thresholds {
             warning: Threshold::Percent(80.0),
             critical: Threshold::Percent(90.0),
             server_memory: None,
-        }
-    }
-}
-
-impl From<&ThresholdArgs> for Thresholds {
-    fn from(a: &ThresholdArgs) -> Self {
-        Thresholds {
-            idle: a.idle_threshold,
-            long_query: a.long_query_threshold,
-            trx: a.trx_threshold,
-            warning: a.warning,
-            critical: a.critical,
-            server_memory: a.server_memory,
         }
     }
 }

@@ -25,8 +25,8 @@ use std::cmp::Ordering;
 
 use super::common::{count_phrase, per_sec, rate_basis};
 use super::{Action, Finding, Severity, Thresholds, dur};
-use crate::render::secs;
 use crate::snapshot::Snapshot;
+use crate::units::secs;
 
 /// Failures to take a connection before any limit is checked, as (evidence label, status name).
 const ACCEPT_ERRORS: [(&str, &str); 5] = [

@@ -165,7 +165,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Threshold;
+    use crate::diagnose::Threshold;
     use crate::diagnose::fixtures;
 
     fn finding(s: &Snapshot) -> Option<Finding> {

@@ -42,12 +42,12 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             "{} client sessions have been sleeping over {} while wait_timeout is {wait}s and interactive_timeout {interactive}s: idle connections keep their slots for up to {}.",
             idle.len(),
             dur(th.idle),
-            crate::render::secs(highest)
+            crate::units::secs(highest)
         )
     } else {
         format!(
             "wait_timeout is {wait}s and interactive_timeout {interactive}s: a leaked or forgotten connection keeps its slot for up to {} before the server closes it.",
-            crate::render::secs(highest)
+            crate::units::secs(highest)
         )
     };
     let mut f = Finding::new(

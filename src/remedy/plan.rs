@@ -9,9 +9,21 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::WithOpenTrx;
 use crate::filter::SessionFilter;
 use crate::snapshot::{Session, SessionKind, Snapshot};
+
+/// Which sessions with an open transaction a kill may take (`--with-open-trx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithOpenTrx {
+    /// Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks).
+    #[default]
+    Include,
+    /// Only sessions that hold an open transaction.
+    Only,
+    /// Never sessions that hold an open transaction.
+    Skip,
+}
 
 /// What to kill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -286,7 +298,6 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::SessionFilterArgs;
     use crate::diagnose::fixtures::{self, session, trx};
 
     fn criteria(target: Target, secs: u64) -> Criteria {
@@ -412,11 +423,7 @@ mod tests {
     #[test]
     fn filters_exclusions_trx_and_limit() {
         let mut c = criteria(Target::Idle, 300);
-        c.filter = SessionFilter::from_args(&SessionFilterArgs {
-            match_host: vec!["10.0.0.1".into()],
-            ..Default::default()
-        })
-        .unwrap();
+        c.filter = SessionFilter::default().with_hosts(vec!["10.0.0.1".into()]);
         assert_eq!(ids(&plan(&snap(), &c)), vec![2, 1]);
         let mut c = criteria(Target::Idle, 300);
         c.exclude_users = vec!["batch".into()];

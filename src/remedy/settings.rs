@@ -7,12 +7,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::connect::{Connection, error};
-use crate::diagnose::max_connections_capped::fd_capacity;
+use crate::diagnose::capacity::fd_capacity;
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
-use crate::render;
 use crate::snapshot::dialect::Persistence;
 use crate::snapshot::{Flavor, Snapshot, read};
+use crate::units;
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,16 +170,16 @@ pub fn max_connections(
     let est = memory::estimate(snap, new, host_memory);
     plan.notes.push(format!(
         "Worst-case memory at {new} connections: {} ({} global buffers + {} per connection x {new}); a theoretical maximum, each idle connection holds about {}.",
-        render::bytes(est.worst_case_bytes),
-        render::bytes(est.global_bytes),
-        render::bytes(est.per_connection_bytes),
-        render::bytes(est.baseline_per_connection_bytes),
+        units::bytes(est.worst_case_bytes),
+        units::bytes(est.global_bytes),
+        units::bytes(est.per_connection_bytes),
+        units::bytes(est.baseline_per_connection_bytes),
     ));
     match est.worst_case_share() {
         Some(share) if share > 1.0 => plan.warnings.push(format!(
             "the worst case is {:.0}% of the server's {} RAM: under load the server could be killed by the OOM killer",
             share * 100.0,
-            render::bytes(est.host_memory_bytes.unwrap_or(0))
+            units::bytes(est.host_memory_bytes.unwrap_or(0))
         )),
         Some(_) => {}
         None => plan.notes.push("Server RAM unknown (pass --server-memory 16G to compare).".into()),

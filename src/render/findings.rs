@@ -1,10 +1,11 @@
 //! Findings for people: ranked, each with its evidence and the exact steps that fix it.
 
 use crate::diagnose::{ActionKind, Finding, Severity};
+use crate::render::session_table::{Cells, Info, SessionLine};
 use crate::snapshot::Snapshot;
 use crate::text::{escape, prose};
 
-use super::{Style, layout, secs, snippet};
+use super::{Style, layout};
 
 pub fn severity_label(s: Severity, style: Style) -> String {
     match s {
@@ -152,19 +153,11 @@ fn session_table(ids: &[u64], snap: &Snapshot, style: Style) -> String {
         .iter()
         .filter_map(|id| snap.session(*id))
         .map(|s| {
-            let trx = snap.transaction_of(s.id);
-            vec![
-                s.id.to_string(),
-                escape(&s.user).into_owned(),
-                escape(&s.host).into_owned(),
-                escape(s.db.as_deref().unwrap_or_default()).into_owned(),
-                escape(&s.command).into_owned(),
-                secs(s.time_s),
-                escape(&s.state).into_owned(),
-                trx.map(|t| format!("{} ({} rows)", secs(t.age_s), t.rows_modified))
-                    .unwrap_or_default(),
-                snippet(s.info.as_deref(), 50),
-            ]
+            SessionLine::of_session(s, snap.transaction_of(s.id)).cells(&Cells {
+                cut: None,
+                trx_rows: true,
+                info: Info::Snippet(50),
+            })
         })
         .collect();
     // Indented by two: the table fits in two columns less.

@@ -1,17 +1,29 @@
-//! Turning reports into text: tables for people, JSON for programs, Nagios and Prometheus for
-//! monitoring. The same report structs feed every format; nothing here talks to a server.
+//! Turning reports ([`crate::report`]) into text: tables for people (one submodule per report:
+//! `status`, `diagnose`, `sessions`, `kill`, `settings`, `watch`, `check`; `findings` and the
+//! multi-target `targets`/`outcomes` tables), JSON for programs, Nagios and Prometheus for
+//! monitoring. [`text`] is the one place a report and `--format` meet. The same report structs
+//! feed every format; nothing here talks to a server or judges.
 
+pub mod check;
+pub mod diagnose;
 pub mod findings;
+pub mod kill;
 pub mod layout;
 pub mod nagios;
+pub mod outcomes;
 pub mod prometheus;
+pub mod session_table;
+pub mod sessions;
+pub mod settings;
+pub mod status;
 pub mod targets;
+pub mod watch;
 
 use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::cli::ColorChoice;
+use crate::cli::{ColorChoice, Format};
 
 /// How human output looks on this terminal.
 #[derive(Debug, Clone, Copy)]
@@ -139,38 +151,7 @@ pub fn sparkline(values: &[u64], top: u64) -> String {
         .collect()
 }
 
-/// Seconds as a short human duration: `45s`, `5m03s`, `2h10m`, `3d4h`.
-pub fn secs(s: u64) -> String {
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-/// Bytes with a binary unit: `512 KiB`, `1.5 GiB`.
-pub fn bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else if v >= 100.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// A query text on one line, terminal-safe, cut to `max` characters (see [`crate::text::snippet`]).
-pub fn snippet(text: Option<&str>, max: usize) -> String {
-    text.map_or_else(String::new, |t| crate::text::snippet(t, max))
-}
+pub use crate::units::{bytes, secs, snippet};
 
 /// `Server: 127.0.0.1:3306 (db1) as root@localhost`: which server a report, plan or result is
 /// about (the target as connected, the server's own `@@hostname` when known) and the account we
@@ -206,6 +187,19 @@ pub fn print(text: &str) -> std::io::Result<()> {
 /// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
 /// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
 /// DEL, the C1 controls and the bidi overrides as `\uXXXX` (the same string once parsed).
+/// The one place a report and `--format` become text: JSON for programs, or the report's human
+/// renderer (`human`, from this module's submodules) for people.
+pub fn text<R: serde::Serialize>(
+    report: &R,
+    format: Format,
+    human: impl FnOnce(&R) -> String,
+) -> String {
+    match format {
+        Format::Json => json(report),
+        Format::Table => human(report),
+    }
+}
+
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(

@@ -6,7 +6,7 @@
 //! `'label'=value[UOM];[warn];[crit];[min];[max]`, UOM `%`, `s` or `c` (a counter).
 //! <https://www.monitoring-plugins.org/doc/guidelines.html#AEN200>
 
-use crate::check::{CheckReport, State};
+use crate::report::check::{CheckReport, State};
 
 /// The plugin output for one target.
 pub fn render(r: &CheckReport) -> String {
@@ -212,8 +212,8 @@ fn num(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Limits, judge};
     use crate::diagnose::fixtures::{self, session};
+    use crate::report::check::{Limits, judge};
 
     #[test]
     fn first_line_and_perfdata() {

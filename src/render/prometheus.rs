@@ -12,7 +12,7 @@
 //! is rendered once.
 //! <https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>
 
-use crate::check::CheckReport;
+use crate::report::check::CheckReport;
 
 struct Family {
     name: &'static str,
@@ -253,8 +253,8 @@ fn value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Limits, judge};
     use crate::diagnose::fixtures;
+    use crate::report::check::{Limits, judge};
 
     #[test]
     fn escaping() {

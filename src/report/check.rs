@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, FailOn};
-use crate::commands::status::{self, ConnectionSummary};
+use super::status::{self, ConnectionSummary};
+use crate::diagnose::FailOn;
 use crate::diagnose::{self, Finding, Severity, Thresholds, common};
 use crate::exit::{AppError, nagios};
 use crate::snapshot::Snapshot;
@@ -82,18 +82,6 @@ pub struct Limits {
     pub max_long: Option<u64>,
     pub max_idle_trx: Option<u64>,
     pub fail_on: Option<FailOn>,
-}
-
-impl From<&CheckArgs> for Limits {
-    fn from(a: &CheckArgs) -> Self {
-        Limits {
-            th: Thresholds::from(&a.thresholds),
-            max_idle: a.max_idle,
-            max_long: a.max_long,
-            max_idle_trx: a.max_idle_trx,
-            fail_on: a.fail_on,
-        }
-    }
 }
 
 /// One rule that raised the state, e.g. usage over the warning threshold.
@@ -372,7 +360,7 @@ fn rule_reasons(m: &Metrics, limits: &Limits) -> Vec<Reason> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Threshold;
+    use crate::diagnose::Threshold;
     use crate::diagnose::fixtures::{self, session, trx};
     use crate::exit::ErrorKind;
     use crate::snapshot::Refusal;

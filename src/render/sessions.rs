@@ -1,0 +1,124 @@
+//! The `sessions` table for people.
+
+use crate::render::findings::SESSION_COLUMNS;
+use crate::render::layout::{self, Col};
+use crate::render::session_table::{Cells, Info, SessionLine};
+use crate::render::{self, Style};
+use crate::report::sessions::SessionsReport;
+use crate::text::escape;
+
+/// `--full`: the whole query text, wrapped inside its column (the db, command and state may wrap
+/// too); ids, users, hosts and durations keep their content width and are never broken. Columns
+/// that do not fit are left out as in the other tables.
+fn full_table(rows: &[Vec<String>], style: Style) -> String {
+    use comfy_table::{ColumnConstraint, Width};
+    let mut cols = SESSION_COLUMNS;
+    for c in cols.iter_mut().filter(|c| c.name == "info") {
+        c.min = Some(20);
+    }
+    let fit = layout::choose(style.width, &cols, rows);
+    let mut t = style.table();
+    t.set_header(fit.keep.iter().map(|&i| cols[i].name).collect::<Vec<_>>());
+    for r in rows {
+        t.add_row(fit.keep.iter().map(|&i| r[i].clone()).collect::<Vec<_>>());
+    }
+    for (k, col) in t.column_iter_mut().enumerate() {
+        match cols[fit.keep[k]].name {
+            "id" | "user" | "host" | "time" | "trx" => {
+                col.set_constraint(ColumnConstraint::ContentWidth);
+            }
+            "info" => {
+                col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(20)));
+            }
+            _ => {}
+        }
+    }
+    let mut out = t.to_string();
+    if !fit.dropped.is_empty() {
+        out.push('\n');
+        out.push_str(&layout::dropped_note(style, &cols, &fit.dropped));
+    }
+    out
+}
+
+/// The human table. Pure.
+pub fn human(r: &SessionsReport, style: Style, full: bool) -> String {
+    let mut out = String::new();
+    if !r.sees_all_sessions {
+        out.push_str(
+            &style.red(
+                "WARNING: no PROCESS privilege: only this account's own sessions are visible\n",
+            ),
+        );
+    }
+    if let Some(groups) = &r.groups {
+        const COLUMNS: [Col; 5] = [
+            Col::cut("group", 16, 0),
+            Col::keep("sessions"),
+            Col::keep("sleeping"),
+            Col::keep("oldest"),
+            Col::keep("total time"),
+        ];
+        let rows: Vec<Vec<String>> = groups
+            .iter()
+            .map(|g| {
+                vec![
+                    escape(&g.key).into_owned(),
+                    g.count.to_string(),
+                    g.sleeping.to_string(),
+                    render::secs(g.oldest_s),
+                    render::secs(g.total_time_s),
+                ]
+            })
+            .collect();
+        out.push_str(&format!("{}\n", layout::fit_table(style, &COLUMNS, &rows)));
+        out.push_str(&format!(
+            "{} of {} sessions matched\n",
+            r.matched, r.total_sessions
+        ));
+        return out;
+    }
+    if r.sessions.is_empty() {
+        out.push_str(&format!("No session matched (of {}).\n", r.total_sessions));
+        return out;
+    }
+    let rows: Vec<Vec<String>> = r
+        .sessions
+        .iter()
+        .map(|s| {
+            // `--full` keeps the whole query text and its line breaks, never a control
+            // character; otherwise it is cut to the column's width by the table (200 keeps wide
+            // terminals useful).
+            SessionLine::from(s).cells(&Cells {
+                cut: None,
+                trx_rows: false,
+                info: if full {
+                    Info::Prose
+                } else {
+                    Info::Snippet(200)
+                },
+            })
+        })
+        .collect();
+    if full {
+        out.push_str(&format!("{}\n", full_table(&rows, style)));
+    } else {
+        out.push_str(&format!(
+            "{}\n",
+            layout::fit_table(style, &SESSION_COLUMNS, &rows)
+        ));
+    }
+    let shown = r.sessions.len();
+    if shown < r.matched {
+        out.push_str(&format!(
+            "showing {shown} of {} matched sessions ({} in all)\n",
+            r.matched, r.total_sessions
+        ));
+    } else {
+        out.push_str(&format!(
+            "{} of {} sessions matched\n",
+            r.matched, r.total_sessions
+        ));
+    }
+    out
+}

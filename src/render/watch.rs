@@ -1,0 +1,131 @@
+//! The `watch` screen and its log line, for one refresh.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use crate::diagnose::Thresholds;
+use crate::render::{self, Style, layout};
+use crate::report::check::Activity;
+use crate::report::diagnose::Rates;
+use crate::report::watch::{cause, extremes};
+use crate::snapshot::{Session, Snapshot};
+use crate::text::escape;
+
+/// How many client groups the screen lists.
+pub const TOP_CLIENTS: usize = 5;
+
+/// `2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0
+/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-` (`cause` is the id of the
+/// screen's cause line, `-` when there is none). Pure.
+pub fn line(ts: &str, snap: &Snapshot) -> String {
+    let c = crate::report::status::build(snap, 0).connections;
+    let r = Rates::of(snap);
+    let a = Activity::of(snap, &Thresholds::default());
+    format!(
+        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s cause={}",
+        c.threads_connected,
+        c.max_connections,
+        c.usage_pct,
+        c.threads_running,
+        r.connections_per_s,
+        r.aborted_connects_per_s,
+        r.refused_per_s,
+        a.sleeping,
+        a.oldest_idle_s,
+        a.longest_query_s,
+        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| escape(&id).into_owned()),
+    )
+}
+
+/// The whole screen for one refresh (without the clear-screen escape), fitted to the style's
+/// width. User names, hosts and query texts are escaped: a user name must never retitle the
+/// terminal or clear the screen.
+pub fn frame(
+    snap: &Snapshot,
+    history: &VecDeque<u64>,
+    interval: Duration,
+    target: &str,
+    style: Style,
+    at: SystemTime,
+) -> String {
+    let report = crate::report::status::build(snap, TOP_CLIENTS);
+    let width = style.width;
+    let mut out = layout::wrap(
+        &format!(
+            "{} {}, every {} (q to quit)  {}",
+            style.bold("conncheck watch"),
+            escape(target),
+            humantime::format_duration(interval),
+            timestamp(at),
+        ),
+        width,
+        "",
+        "  ",
+    );
+    out.push_str("\n\n");
+    out.push_str(&render::status::header(&report, style));
+    let cause = match cause(snap) {
+        Some((id, title)) => format!("{}: {}", style.bold(&escape(&id)), escape(&title)),
+        None => "none: nothing points to a connection shortage".to_string(),
+    };
+    out.push_str(&layout::wrap(
+        &format!("Cause        {cause}"),
+        width,
+        "",
+        "             ",
+    ));
+    out.push('\n');
+    let values: Vec<u64> = history.iter().copied().collect();
+    let (lo, hi) = (
+        values.iter().min().copied().unwrap_or(0),
+        values.iter().max().copied().unwrap_or(0),
+    );
+    out.push_str(&layout::wrap(
+        &format!(
+            "History      {} Threads_connected {lo}..{hi} over the last {} samples",
+            render::sparkline(&values, 0),
+            values.len()
+        ),
+        width,
+        "",
+        "             ",
+    ));
+    out.push('\n');
+    // The first screen has no previous reading: its rates are averages since startup.
+    out.push_str(&render::status::rates_line(&Rates::of(snap), style));
+    let (idle, busy) = extremes(snap);
+    let who = |s: &Session| {
+        format!(
+            "#{} {} {}",
+            s.id,
+            escape(&s.account()),
+            render::secs(s.time_s)
+        )
+    };
+    // One line each, whatever the width: the query text is cut to what is left.
+    let room = width.saturating_sub(13).max(20);
+    out.push_str(&format!(
+        "Oldest idle  {}\nLongest run  {}\n",
+        layout::fit(&idle.map_or("-".into(), who), room),
+        layout::fit(
+            &busy.map_or("-".into(), |s| format!(
+                "{} {}",
+                who(s),
+                render::snippet(s.info.as_deref(), 60)
+            )),
+            room
+        ),
+    ));
+    if !report.clients.is_empty() {
+        out.push_str(&format!(
+            "\nTop clients\n{}\n",
+            render::status::clients_table(&report.clients, style)
+        ));
+    }
+    out
+}
+
+/// `2026-11-23T19:40:00Z`.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}

@@ -1,0 +1,119 @@
+//! The `diagnose` report: the verdict, where the connections are, the findings and the numbers
+//! they were judged from. Pure: built from a snapshot, rendered by [`crate::render::diagnose`].
+
+use serde::Serialize;
+
+use crate::connect::replay::Replay;
+use crate::diagnose::verdict::{self, Slot, Verdict};
+use crate::diagnose::{self, Finding, Thresholds};
+use crate::exit::AppError;
+use crate::snapshot::Snapshot;
+
+use super::status::{self, ConnectionSummary, ServerSummary};
+
+/// Bumped when a field of the diagnose JSON changes meaning or disappears.
+pub const DIAGNOSE_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct DiagnoseReport {
+    pub schema_version: u32,
+    pub target: String,
+    /// The answer first: the main cause, one sentence, and the fastest safe relief.
+    pub verdict: Verdict,
+    /// Where the connections are: buckets that add up to `connections.threads_connected`.
+    pub slots: Vec<Slot>,
+    /// Threads that are not client connections (replication, system).
+    pub background: Vec<Slot>,
+    /// None when the server refused us (nothing could be read).
+    pub server: Option<ServerSummary>,
+    pub connections: Option<ConnectionSummary>,
+    pub rates: Option<Rates>,
+    /// Worst severity found, or "ok".
+    pub state: String,
+    pub findings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Per-second rates over the sample (lifetime averages with `--sample 0`).
+#[derive(Debug, Serialize)]
+pub struct Rates {
+    pub sample_s: f64,
+    pub connections_per_s: f64,
+    pub aborted_connects_per_s: f64,
+    pub refused_per_s: f64,
+    pub threads_created_per_s: f64,
+    /// Clients that went away without closing (Aborted_clients) per second.
+    pub aborted_clients_per_s: f64,
+    /// True when there was no sample: the rates are averages since the server started.
+    pub since_startup: bool,
+}
+
+impl Rates {
+    /// Per-second growth of the counters over the snapshot's sample. Pure; also used by `watch`.
+    pub fn of(snap: &Snapshot) -> Rates {
+        let rate = |name: &str| (snap.status_rate(name).unwrap_or(0.0) * 100.0).round() / 100.0;
+        Rates {
+            sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
+            connections_per_s: rate("connections"),
+            aborted_connects_per_s: rate("aborted_connects"),
+            refused_per_s: rate("connection_errors_max_connections"),
+            threads_created_per_s: rate("threads_created"),
+            aborted_clients_per_s: rate("aborted_clients"),
+            since_startup: snap.status_after.is_none() || snap.sample_s <= 0.0,
+        }
+    }
+}
+/// `--warning` below `--critical` on this server: a percentage and a count can only be compared
+/// once max_connections is known (a usage error, as if the flags had been compared at once).
+pub fn thresholds_fit(th: &Thresholds, snap: &Snapshot) -> Result<(), AppError> {
+    match diagnose::threshold_conflict(th.warning, th.critical, snap.var_u64("max_connections"))
+    {
+        Some(msg) => Err(AppError::usage(msg).hint(
+            "give both thresholds, the warning below the critical one (defaults: --warning 80% --critical 90%)",
+        )),
+        None => Ok(()),
+    }
+}
+
+impl DiagnoseReport {
+    /// Make every suggested command (and every `` `conncheck …` `` in advice and notes) reach the
+    /// server this report is about.
+    pub fn for_target(&mut self, replay: &Replay) {
+        diagnose::for_target(&mut self.findings, replay);
+        if let Some(r) = &mut self.verdict.relief {
+            r.for_target(replay);
+        }
+        for n in &mut self.notes {
+            *n = replay.in_prose(n);
+        }
+    }
+}
+
+/// The report from a snapshot. Pure.
+pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
+    let findings = diagnose::diagnose(snap, th);
+    let state = diagnose::worst(&findings)
+        .map_or("ok", |s| s.name())
+        .to_string();
+    let (server, connections, rates) = if snap.refused.is_some() {
+        (None, None, None)
+    } else {
+        let s = status::build(snap, 0);
+        (Some(s.server), Some(s.connections), Some(Rates::of(snap)))
+    };
+    let accounting = verdict::account(snap, th, &findings);
+    DiagnoseReport {
+        schema_version: DIAGNOSE_SCHEMA_VERSION,
+        target: snap.target.clone(),
+        verdict: accounting.verdict,
+        slots: accounting.slots,
+        background: accounting.background,
+        server,
+        connections,
+        rates,
+        state,
+        findings,
+        notes: snap.notes.clone(),
+    }
+}
