@@ -383,3 +383,186 @@ fn mariadb_statements_run_and_the_privilege_matrix_holds() {
     }
     eprintln!("{}", matrix.join("\n"));
 }
+
+/// What names a flavor or a version gate: outside `src/snapshot/` these are decisions the
+/// `Dialect` should answer (`Flavor::` and `.flavor`, `is_mariadb()`, `.rds`, `aurora_version`,
+/// `version_number`).
+fn flavor_branch(line: &str) -> bool {
+    let word_after = |pat: &str| {
+        line.match_indices(pat).any(|(i, _)| {
+            !line[i + pat.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    line.contains("is_mariadb()")
+        || line.contains("Flavor::")
+        || line.contains("flavor ==")
+        || line.contains("flavor !=")
+        || line.contains("aurora_version")
+        || line.contains("version_number")
+        || word_after(".flavor")
+        || word_after(".rds")
+}
+
+/// Lines outside `src/snapshot/` that may name the flavor, each with why it is not a decision.
+const FLAVOR_ALLOWED: &[(&str, &str)] = &[
+    // The status report copies the detected identity into its JSON fields (a contract).
+    ("src/report/status.rs", "flavor: snap.server.flavor,"),
+    ("src/report/status.rs", "rds: snap.server.rds,"),
+    // The status header shows that identity, worded by snapshot::flavor::describe.
+    (
+        "src/render/status.rs",
+        "let (name, hosted) = flavor::describe(r.server.flavor, r.server.rds);",
+    ),
+    // The `--rds` flag of the kill commands, handed to the Dialect.
+    (
+        "src/commands/kill.rs",
+        "let dialect = snap.dialect().with_rds_procedures(self.args.rds);",
+    ),
+];
+
+/// An attribute that compiles its item only for tests (the diagnose fixtures also for the
+/// `fixtures` feature the integration tests turn on).
+fn test_cfg(line: &str) -> bool {
+    line == "#[cfg(test)]" || line == "#[cfg(any(test, feature = \"fixtures\"))]"
+}
+
+/// Files included only in tests (`#[cfg(test)] mod x;`, with or without `#[path]`).
+fn test_only_files(file: &std::path::Path, text: &str, out: &mut BTreeSet<std::path::PathBuf>) {
+    let dir = file.parent().unwrap();
+    let stem = file.file_stem().unwrap().to_str().unwrap();
+    let children = if ["mod", "lib", "main"].contains(&stem) {
+        dir.to_path_buf()
+    } else {
+        dir.join(stem)
+    };
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for (i, l) in lines.iter().enumerate() {
+        if !test_cfg(l) {
+            continue;
+        }
+        let mut path = None;
+        for next in &lines[i + 1..] {
+            if let Some(p) = next
+                .strip_prefix("#[path = \"")
+                .and_then(|r| r.strip_suffix("\"]"))
+            {
+                path = Some(dir.join(p));
+            } else {
+                if let Some(name) = next
+                    .strip_prefix("mod ")
+                    .or_else(|| next.strip_prefix("pub mod "))
+                    .and_then(|r| r.strip_suffix(';'))
+                {
+                    out.insert(path.unwrap_or_else(|| children.join(format!("{name}.rs"))));
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// A file's lines outside `#[cfg(test)]` items, with their numbers.
+fn non_test_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    let mut depth = 0i64;
+    let mut opened = false;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if !skipping && test_cfg(t) {
+            skipping = true;
+            depth = 0;
+            opened = false;
+            continue;
+        }
+        if skipping {
+            depth += t.matches('{').count() as i64 - t.matches('}').count() as i64;
+            opened |= t.contains('{');
+            // An item without a body (`mod x;`, `use …;`) or a closed block ends the skip.
+            if (opened && depth <= 0) || (!opened && t.ends_with(';')) {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push((n + 1, line));
+    }
+    out
+}
+
+/// The Dialect is the only place that knows flavors: no `src/` file outside `src/snapshot/`
+/// branches on the flavor, RDS or a version (test modules and fixtures aside). A new flavor
+/// question gets a `Dialect` method instead.
+#[test]
+fn no_flavor_branch_outside_the_dialect() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut stack = vec![root.join("src")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut test_only = BTreeSet::new();
+    for f in &files {
+        test_only_files(f, &std::fs::read_to_string(f).unwrap(), &mut test_only);
+    }
+    assert!(
+        test_only
+            .iter()
+            .any(|p| p.ends_with("diagnose/fixtures.rs")),
+        "the test-only file detection found {test_only:?}"
+    );
+    let mut found = Vec::new();
+    let mut allowed_seen = BTreeSet::new();
+    for f in &files {
+        let rel = f
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('\\', "/");
+        if rel.starts_with("src/snapshot/") || test_only.contains(f) {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in non_test_lines(&text) {
+            if !flavor_branch(line) {
+                continue;
+            }
+            let allowed = FLAVOR_ALLOWED
+                .iter()
+                .position(|(p, l)| *p == rel && *l == line.trim());
+            match allowed {
+                Some(i) => {
+                    allowed_seen.insert(i);
+                }
+                None => found.push(format!("{rel}:{n}: {}", line.trim())),
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "flavor knowledge outside src/snapshot/ (ask a Dialect method instead, src/snapshot/dialect.rs):\n{}",
+        found.join("\n")
+    );
+    // A stale allowance would let its line come back as something else.
+    assert_eq!(
+        allowed_seen.len(),
+        FLAVOR_ALLOWED.len(),
+        "unused FLAVOR_ALLOWED entries: {:?}",
+        FLAVOR_ALLOWED
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !allowed_seen.contains(i))
+            .collect::<Vec<_>>()
+    );
+}

@@ -6,7 +6,7 @@
 //!
 //! That user text reaches SQL only as validated integers is checked by reading the code (every
 //! statement is a constant or built from server ids and validated numbers, see
-//! `remedy::execute::KillDialect` and `remedy::settings`); filters are applied in Rust.
+//! `snapshot::dialect::Dialect::kill_connection` and `remedy::settings`); filters are applied in Rust.
 
 mod support;
 

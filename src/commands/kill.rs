@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::cli::{Format, KillArgs, KillIdleArgs, KillLongArgs, WithOpenTrx};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::filter::SessionFilter;
-use crate::remedy::execute::{self, KillDialect, ServerLink};
+use crate::remedy::execute::{self, ServerLink};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
 use crate::render::{self, Style};
 use crate::report::kill::{Counts, KILL_SCHEMA_VERSION, KillReport, PlanRecord};
@@ -157,10 +157,7 @@ impl KillSession<'_> {
                         "nothing was killed in this round",
                     )?;
                 }
-                let dialect = KillDialect {
-                    flavor: snap.server.flavor,
-                    rds: snap.server.rds || self.args.rds,
-                };
+                let dialect = snap.dialect().with_rds_procedures(self.args.rds);
                 execution = execute::execute(link, &plan, &self.criteria, dialect);
             }
             let fatal = execution.fatal.take();

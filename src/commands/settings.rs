@@ -8,7 +8,7 @@ use crate::cli::{
 };
 use crate::connect::Connection;
 use crate::exit::{self, AppError, ErrorKind};
-use crate::remedy::execute::{self, KillDialect};
+use crate::remedy::execute;
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
 use crate::remedy::settings::{self, ChangeOutcome, ChangeResult, Persist, SettingsPlan};
 use crate::render;
@@ -164,7 +164,7 @@ fn execute(
     if !a.yes {
         super::confirm("Apply this change?", "change server settings", "changed")?;
     }
-    let (results, failure) = settings::apply(conn, &report.plan, snap.server.flavor);
+    let (results, failure) = settings::apply(conn, &report.plan, snap.dialect());
     report.applied = results.iter().filter_map(ChangeResult::applied).collect();
     report.results = results;
     if let Some(e) = failure {
@@ -176,15 +176,7 @@ fn execute(
         let c = idle_criteria(Duration::from_secs(kp.threshold_s));
         let now = read::read_sessions(conn, snap)?;
         let (go, skipped) = execute::recheck(kp, &c, &now);
-        let (mut results, fatal) = execute::kill(
-            conn,
-            KillDialect {
-                flavor: snap.server.flavor,
-                rds: snap.server.rds,
-            },
-            KillMode::Connection,
-            &go,
-        );
+        let (mut results, fatal) = execute::kill(conn, snap.dialect(), KillMode::Connection, &go);
         results.extend(skipped);
         report.kill_results = results;
         if let Some(e) = fatal {

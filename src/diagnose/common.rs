@@ -269,7 +269,7 @@ pub fn timeout_actions(snap: &Snapshot) -> Vec<Action> {
                 ],
             );
             // RDS/Aurora: set-timeouts would only print the same parameter-group change.
-            let command = (!snap.server.rds).then(|| {
+            let command = (!snap.dialect().parameter_group()).then(|| {
                 Action::command(format!(
                     "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s --dry-run   # wait_timeout is {}; {} covers every pool seen here (1.5 × the longest idle age under 30 min, at least 5 min)",
                     w.map_or("unknown".into(), secs),

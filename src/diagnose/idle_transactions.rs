@@ -119,12 +119,12 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::advice(
             "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
         ));
-    f = if snap.server.flavor.is_mariadb() {
+    f = if let Some(variable) = snap.dialect().idle_transaction_timeout() {
         // https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout (10.3+).
         f.action(persistent_config(
             snap,
             &[(
-                "idle_transaction_timeout",
+                variable,
                 &super::common::IDLE_TRX_TIMEOUT_S.to_string(),
                 "MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
             )],

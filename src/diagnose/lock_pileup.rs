@@ -383,11 +383,10 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
             }
             _ => "also holds a lock these sessions wait for",
         };
-        f = f.action(Action::sql(if snap.server.rds {
-            format!("CALL mysql.rds_kill({r});   -- {why}")
-        } else {
-            format!("KILL {r};   -- {why}")
-        }));
+        f = f.action(Action::sql(format!(
+            "{};   -- {why}",
+            snap.dialect().kill_to_paste(r)
+        )));
     }
     if let (true, Some(why)) = (
         root.is_none() || inferred,
@@ -395,11 +394,9 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
     ) {
         f = f.action(Action::advice(why));
     } else if (root.is_none() || inferred) && non_row {
-        f = f.action(Action::advice(if snap.server.flavor.is_mariadb() {
-            "to see metadata-lock holders: INSTALL SONAME 'metadata_lock_info'; then SELECT * FROM information_schema.METADATA_LOCK_INFO"
-        } else {
-            "to see metadata-lock holders: SELECT * FROM sys.schema_table_lock_waits (performance_schema metadata lock instrument)"
-        }));
+        f = f.action(Action::advice(
+            snap.dialect().metadata_lock_holders_advice(),
+        ));
     }
     if ddl.is_some() {
         f = f.action(Action::advice(

@@ -104,7 +104,7 @@ const QUERY_LIMIT_S: u64 = 60;
 
 /// Limit the application's own statements, where the limit can fit each one.
 fn per_query_limit(snap: &Snapshot) -> Action {
-    if snap.server.flavor.is_mariadb() {
+    if snap.dialect().has_set_statement_time() {
         // https://mariadb.com/kb/en/set-statement/ and
         // https://mariadb.com/kb/en/create-user/#resource-limit-options (MAX_STATEMENT_TIME).
         Action::advice(format!(

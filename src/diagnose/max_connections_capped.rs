@@ -28,11 +28,12 @@ use super::capacity::{
 use super::globals::{mysqld_config, parameter_group};
 use super::{Action, Finding, Severity, Thresholds};
 use crate::snapshot::Snapshot;
+use crate::snapshot::dialect::DescriptorCap;
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let max = snap.max_connections();
     let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0);
-    let f = if snap.server.flavor.is_mariadb() {
+    let f = if snap.dialect().descriptor_cap() == DescriptorCap::TableCacheReserved {
         let (Some(limit), Some(full)) = (limit, fd_capacity(snap)) else {
             return vec![];
         };
@@ -120,7 +121,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         )
         .to_string();
     let vars = [("open_files_limit", fds.as_str())];
-    if snap.server.rds {
+    if snap.dialect().parameter_group() {
         // open_files_limit is static: it needs a reboot.
         return vec![f.action(parameter_group(&vars, "pending-reboot"))];
     }

@@ -129,7 +129,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let vars = [("max_user_connections", value.as_str())];
     let global = if !snap.dialect().max_user_connections_static_from_zero() {
         change_globals(snap, None, &vars)
-    } else if snap.server.rds {
+    } else if snap.dialect().parameter_group() {
         vec![parameter_group(&vars, "pending-reboot")]
     } else {
         vec![

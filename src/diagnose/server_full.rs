@@ -91,7 +91,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         "read the other findings: they say why the slots are taken (leak, idle transactions, lock pile-up, long queries)",
     ));
     let dialect = snap.dialect();
-    if snap.server.rds {
+    if dialect.parameter_group() {
         // RDS/Aurora: max_connections is dynamic in the DB parameter group, and kills go through
         // mysql.rds_kill, which the master user may call for any session.
         f = f.action(Action::advice(format!(

@@ -24,8 +24,9 @@ use mysql::prelude::Queryable;
 
 use crate::connect::{self, ConnectOptions, Connection, error};
 use crate::exit::{AppError, ErrorKind};
+use crate::snapshot::dialect::Dialect;
 use crate::snapshot::read;
-use crate::snapshot::{Flavor, ProcesslistSource, Session, SessionKind, Snapshot, flavor};
+use crate::snapshot::{ProcesslistSource, Session, SessionKind, Snapshot};
 use crate::text;
 
 use super::plan::{Criteria, KillMode, KillPlan, Victim, meets_threshold, protection};
@@ -73,28 +74,11 @@ pub struct KillResult {
 /// The words on a result settled from a fresh processlist after reconnecting.
 pub const CONFIRMED_AFTER_RECONNECT: &str = "confirmed after reconnecting";
 
-/// How KILL is spelled on this server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KillDialect {
-    pub flavor: Flavor,
-    /// Amazon RDS / Aurora: no SUPER, use the mysql.rds_kill procedures.
-    pub rds: bool,
-}
-
-impl KillDialect {
-    /// The statement that kills this victim. Ids are integers from the server, never user text.
-    pub fn statement(&self, v: &Victim, mode: KillMode) -> String {
-        match (mode, self.rds) {
-            (KillMode::Connection, true) => format!("CALL mysql.rds_kill({})", v.id),
-            (KillMode::Query, true) => format!("CALL mysql.rds_kill_query({})", v.id),
-            (KillMode::Connection, false) => format!("KILL CONNECTION {}", v.id),
-            // MariaDB can kill a statement by its query id, so a session that has moved on to
-            // its next statement is never hit (https://mariadb.com/kb/en/kill/).
-            (KillMode::Query, false) => match (self.flavor, v.query_id) {
-                (Flavor::Mariadb, Some(q)) => format!("KILL QUERY ID {q}"),
-                _ => format!("KILL QUERY {}", v.id),
-            },
-        }
+/// The statement that kills this victim on this server (spelled by [`Dialect`]).
+pub fn statement(dialect: &Dialect, v: &Victim, mode: KillMode) -> String {
+    match mode {
+        KillMode::Connection => dialect.kill_connection(v.id),
+        KillMode::Query => dialect.kill_query(v.id, v.query_id),
     }
 }
 
@@ -261,12 +245,7 @@ pub struct Execution {
 
 /// Re-check the plan against a fresh processlist and kill what still qualifies; settle every
 /// KILL whose answer was lost. One result per victim of the plan, in no particular order.
-pub fn execute(
-    link: &mut dyn Link,
-    plan: &KillPlan,
-    c: &Criteria,
-    dialect: KillDialect,
-) -> Execution {
+pub fn execute(link: &mut dyn Link, plan: &KillPlan, c: &Criteria, dialect: Dialect) -> Execution {
     let mut x = Execution::default();
     let now = match fresh_processlist(link, &mut x, "re-reading the processlist before the kill") {
         Ok(now) => now,
@@ -299,12 +278,12 @@ fn send_all(
     x: &mut Execution,
     queue: &mut Vec<&Victim>,
     mode: KillMode,
-    dialect: KillDialect,
+    dialect: Dialect,
     c: Option<&Criteria>,
 ) {
     while !queue.is_empty() {
         let chunk: Vec<&Victim> = queue.drain(..BATCH.min(queue.len())).collect();
-        let sql: Vec<String> = chunk.iter().map(|v| dialect.statement(v, mode)).collect();
+        let sql: Vec<String> = chunk.iter().map(|v| statement(&dialect, v, mode)).collect();
         match link.send(&sql) {
             Answer::Answered { done, error } => {
                 let done = done.min(chunk.len());
@@ -562,8 +541,7 @@ pub struct ServerLink<'a> {
     /// None: this link cannot reconnect.
     opts: Option<&'a ConnectOptions>,
     target: String,
-    flavor: Flavor,
-    version: (u16, u16, u16),
+    dialect: Dialect,
     source: ProcesslistSource,
     keep_alive: bool,
 }
@@ -575,8 +553,7 @@ impl<'a> ServerLink<'a> {
             target: conn.target.clone(),
             conn: Some(conn),
             opts,
-            flavor: Flavor::default(),
-            version: (0, 0, 0),
+            dialect: Dialect::default(),
             source: ProcesslistSource::default(),
             keep_alive: false,
         }
@@ -584,9 +561,8 @@ impl<'a> ServerLink<'a> {
 
     /// Learn from a snapshot how to read this server's processlist.
     pub fn learn(&mut self, snap: &Snapshot) {
-        self.flavor = snap.server.flavor;
-        self.version = snap.server.version_number;
-        self.source = snap.dialect().recheck_source();
+        self.dialect = snap.dialect();
+        self.source = self.dialect.recheck_source();
     }
 
     /// The current connection (for reading a snapshot).
@@ -631,7 +607,7 @@ impl<'a> ServerLink<'a> {
 
 impl Link for ServerLink<'_> {
     fn processlist(&mut self) -> Result<Vec<Session>, Failure> {
-        let sql = read::processlist_sql(self.flavor, self.source);
+        let sql = self.dialect.processlist_sql(self.source);
         let Some(c) = self.conn.as_mut() else {
             return Err(self.not_connected());
         };
@@ -666,7 +642,7 @@ impl Link for ServerLink<'_> {
             AppError::new(ErrorKind::ConnectionLost, "this step does not reconnect")
         })?;
         let mut c = connect::open(opts)?;
-        for sql in flavor::session_guards(self.flavor, self.version, c.query_timeout.as_secs()) {
+        for sql in self.dialect.session_guards(c.query_timeout.as_secs()) {
             let _deadline = c.deadline(1);
             let _ = c.conn.query_drop(sql);
         }
@@ -775,7 +751,7 @@ fn run_batch(c: &mut Connection, sql: &str) -> (usize, Option<mysql::Error>) {
 /// sent `not-attempted`, and the error is returned beside the results.
 pub fn kill(
     c: &mut Connection,
-    dialect: KillDialect,
+    dialect: Dialect,
     mode: KillMode,
     victims: &[&Victim],
 ) -> (Vec<KillResult>, Option<AppError>) {

@@ -64,27 +64,21 @@ fn kill_statements_per_flavor() {
         trx_rows_modified: None,
         reason: String::new(),
     };
-    let m = KillDialect {
-        flavor: Flavor::Mariadb,
-        rds: false,
-    };
-    assert_eq!(m.statement(&v, KillMode::Connection), "KILL CONNECTION 42");
-    assert_eq!(m.statement(&v, KillMode::Query), "KILL QUERY ID 777");
-    let my = KillDialect {
-        flavor: Flavor::Mysql,
-        rds: false,
-    };
-    assert_eq!(my.statement(&v, KillMode::Query), "KILL QUERY 42");
-    let rds = KillDialect {
-        flavor: Flavor::Mysql,
-        rds: true,
-    };
+    let m = fixtures::mariadb().dialect();
     assert_eq!(
-        rds.statement(&v, KillMode::Connection),
+        statement(&m, &v, KillMode::Connection),
+        "KILL CONNECTION 42"
+    );
+    assert_eq!(statement(&m, &v, KillMode::Query), "KILL QUERY ID 777");
+    let my = fixtures::mysql8().dialect();
+    assert_eq!(statement(&my, &v, KillMode::Query), "KILL QUERY 42");
+    let rds = my.with_rds_procedures(true);
+    assert_eq!(
+        statement(&rds, &v, KillMode::Connection),
         "CALL mysql.rds_kill(42)"
     );
     assert_eq!(
-        rds.statement(&v, KillMode::Query),
+        statement(&rds, &v, KillMode::Query),
         "CALL mysql.rds_kill_query(42)"
     );
 }
@@ -178,11 +172,8 @@ impl Link for Fake {
     }
 }
 
-fn dialect() -> KillDialect {
-    KillDialect {
-        flavor: Flavor::Mariadb,
-        rds: false,
-    }
+fn dialect() -> Dialect {
+    fixtures::mariadb().dialect()
 }
 
 fn outcomes(x: &Execution) -> Vec<(u64, Outcome)> {

@@ -183,7 +183,7 @@ pub fn protection(s: &Session, c: &Criteria) -> Option<&'static str> {
 pub fn system_user_guarded(snap: &Snapshot, s: &Session) -> bool {
     snap.dialect().system_user_guards_kill()
         && !snap.access.privileges.system_user
-        && !snap.server.rds
+        && snap.dialect().kill_checks_own_privileges()
         && snap.system_user_accounts.contains(&s.user)
 }
 

@@ -10,8 +10,8 @@ use crate::connect::{Connection, error};
 use crate::diagnose::capacity::fd_capacity;
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
-use crate::snapshot::dialect::Persistence;
-use crate::snapshot::{Flavor, Snapshot, read};
+use crate::snapshot::dialect::{DescriptorCap, Dialect, Persistence};
+use crate::snapshot::{Snapshot, read};
 use crate::units;
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
@@ -198,7 +198,7 @@ pub fn max_connections(
     }
     // Only raising can run into the descriptor limit: lowering is the safe direction.
     if let Some(cap) = fd_capacity(snap).filter(|cap| new > *cap && new > cur) {
-        let why = if snap.server.flavor.is_mariadb() {
+        let why = if snap.dialect().descriptor_cap() == DescriptorCap::TableCacheReserved {
             format!(
                 "open_files_limit {} holds about {cap} connections: beyond that new clients hang without a greeting (raise LimitNOFILE / open_files_limit and restart)",
                 current(snap, "open_files_limit")
@@ -335,7 +335,7 @@ fn spelled_like(read_back: &str, planned: &str) -> String {
 pub fn apply(
     c: &mut Connection,
     plan: &SettingsPlan,
-    flavor: Flavor,
+    dialect: Dialect,
 ) -> (Vec<ChangeResult>, Option<AppError>) {
     use mysql::prelude::Queryable;
     let mut out = Vec::new();
@@ -371,7 +371,7 @@ pub fn apply(
         let mut sent = c
             .conn
             .query_drop(&sql)
-            .map_err(|e| set_error(&e, &c.target, change.variable, flavor))
+            .map_err(|e| set_error(&e, &c.target, change.variable, &dialect))
             .and_then(|()| {
                 // As a raw row: a value that is not valid UTF-8 becomes U+FFFD, never a panic.
                 c.conn
@@ -410,17 +410,13 @@ pub fn apply(
     (out, first_error)
 }
 
-fn set_error(e: &mysql::Error, target: &str, var: &str, flavor: Flavor) -> AppError {
+fn set_error(e: &mysql::Error, target: &str, var: &str, dialect: &Dialect) -> AppError {
     match error::server_code(e) {
         Some(error::code::SPECIFIC_ACCESS_DENIED) => AppError::new(
             ErrorKind::Privilege,
             format!("cannot set {var}: {}", error::server_message(e)),
         )
-        .hint(if flavor.is_mariadb() {
-            "SET GLOBAL needs SUPER (or, for some variables, a narrower admin privilege) on MariaDB: connect as an admin"
-        } else {
-            "SET GLOBAL needs SYSTEM_VARIABLES_ADMIN or SUPER on MySQL 8: GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO ..."
-        }),
+        .hint(dialect.set_global_privilege_hint()),
         _ => error::query_error(e, target, &format!("setting {var}")),
     }
 }

@@ -100,7 +100,10 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
     ));
     let own = snap.access.user.split('@').next().unwrap_or("");
     let others = plan.victims.iter().filter(|v| v.user != own).count();
-    if others > 0 && !snap.access.privileges.can_kill_others() && !snap.server.rds {
+    if others > 0
+        && !snap.access.privileges.can_kill_others()
+        && snap.dialect().kill_checks_own_privileges()
+    {
         out.push_str(&layout::wrap(
             &style.yellow(&format!(
                 "Warning: {others} of these belong to other accounts and {} lacks CONNECTION_ADMIN/SUPER: those kills will be denied.",
@@ -114,7 +117,7 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
     } else if others > 0
         && snap.dialect().system_user_guards_kill()
         && !snap.access.privileges.system_user
-        && !snap.server.rds
+        && snap.dialect().kill_checks_own_privileges()
     {
         out.push_str(&layout::wrap(
             &style.yellow(&format!(

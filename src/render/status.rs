@@ -6,7 +6,7 @@ use crate::render::layout::{self, Col};
 use crate::render::{self, Style};
 use crate::report::diagnose::Rates;
 use crate::report::status::StatusReport;
-use crate::snapshot::Route;
+use crate::snapshot::{Route, flavor};
 use crate::text::escape;
 
 /// One labelled line of the header (`Peak         …`), wrapped under its text at `width`.
@@ -63,13 +63,13 @@ pub fn header(r: &StatusReport, style: Style) -> String {
         "  ",
     ));
     out.push('\n');
+    let (name, hosted) = flavor::describe(r.server.flavor, r.server.rds);
     out.push_str(&layout::wrap(
         &format!(
-            "{} {}, up {}{}",
-            style.bold(r.server.flavor.name()),
+            "{} {}, up {}{hosted}",
+            style.bold(name),
             escape(&r.server.version),
             render::secs(r.server.uptime_s),
-            if r.server.rds { " (Amazon RDS)" } else { "" }
         ),
         width,
         "",

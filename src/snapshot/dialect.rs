@@ -36,8 +36,9 @@ pub enum DescriptorCap {
     TableCacheReserved,
 }
 
-/// The dialect of one server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The dialect of one server. `Default` is a MySQL server of unknown version (what a link uses
+/// before it has read the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Dialect {
     pub flavor: Flavor,
     pub version: (u16, u16, u16),
@@ -208,6 +209,118 @@ impl Dialect {
         } else {
             "mysql"
         }
+    }
+
+    /// The same server with the RDS procedures forced for kills (`kill-* --rds`, for an RDS
+    /// server conncheck did not recognise).
+    pub fn with_rds_procedures(self, force: bool) -> Dialect {
+        Dialect {
+            rds: self.rds || force,
+            ..self
+        }
+    }
+
+    /// Whether global settings live in a DB parameter group (RDS/Aurora): no `SET GLOBAL`, and
+    /// every change (max_connections included, a dynamic parameter there) goes through
+    /// `aws rds modify-db-parameter-group`.
+    /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html
+    pub fn parameter_group(&self) -> bool {
+        self.persistence() == Persistence::ParameterGroup
+    }
+
+    /// The statement that ends a whole session. RDS/Aurora have no SUPER / CONNECTION_ADMIN for
+    /// customers: `CALL mysql.rds_kill(id)`
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.MySQL.CommonDBATasks.html#Appendix.MySQL.CommonDBATasks.Kill);
+    /// elsewhere `KILL CONNECTION id` (https://dev.mysql.com/doc/refman/8.0/en/kill.html).
+    /// Ids are integers from the server, never user text.
+    pub fn kill_connection(&self, id: u64) -> String {
+        if self.rds {
+            format!("CALL mysql.rds_kill({id})")
+        } else {
+            format!("KILL CONNECTION {id}")
+        }
+    }
+
+    /// The statement that ends a session's running statement. RDS/Aurora
+    /// `CALL mysql.rds_kill_query(id)`; MariaDB kills by query id when known, so a session that
+    /// has moved on to its next statement is never hit (`KILL QUERY ID`,
+    /// https://mariadb.com/kb/en/kill/); MySQL `KILL QUERY id`.
+    pub fn kill_query(&self, id: u64, query_id: Option<u64>) -> String {
+        match (self.rds, self.flavor.is_mariadb(), query_id) {
+            (true, _, _) => format!("CALL mysql.rds_kill_query({id})"),
+            (false, true, Some(q)) => format!("KILL QUERY ID {q}"),
+            _ => format!("KILL QUERY {id}"),
+        }
+    }
+
+    /// The short spelling of a session kill a person pastes: `KILL id` (the manual's form,
+    /// CONNECTION is the default), or `CALL mysql.rds_kill(id)` on RDS/Aurora.
+    pub fn kill_to_paste(&self, id: u64) -> String {
+        if self.rds {
+            format!("CALL mysql.rds_kill({id})")
+        } else {
+            format!("KILL {id}")
+        }
+    }
+
+    /// Whether a KILL is checked against our own account's privileges (CONNECTION_ADMIN/SUPER
+    /// for other accounts' sessions, SYSTEM_USER for theirs). Not on RDS/Aurora: kills go
+    /// through `mysql.rds_kill`, a procedure the master user may call for any client session.
+    pub fn kill_checks_own_privileges(&self) -> bool {
+        !self.rds
+    }
+
+    /// The hint for a refused `SET GLOBAL` (ERROR 1227): MariaDB needs SUPER or a narrower admin
+    /// privilege (https://mariadb.com/kb/en/set/#global-session); MySQL 8
+    /// SYSTEM_VARIABLES_ADMIN or SUPER
+    /// (https://dev.mysql.com/doc/refman/8.0/en/system-variable-privileges.html).
+    pub fn set_global_privilege_hint(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            "SET GLOBAL needs SUPER (or, for some variables, a narrower admin privilege) on MariaDB: connect as an admin"
+        } else {
+            "SET GLOBAL needs SYSTEM_VARIABLES_ADMIN or SUPER on MySQL 8: GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO ..."
+        }
+    }
+
+    /// How to see metadata-lock holders by hand: MariaDB's `metadata_lock_info` plugin
+    /// (https://mariadb.com/kb/en/metadata-lock-info-plugin/); MySQL's
+    /// `sys.schema_table_lock_waits` (https://dev.mysql.com/doc/refman/8.0/en/sys-schema-table-lock-waits.html).
+    pub fn metadata_lock_holders_advice(&self) -> &'static str {
+        if self.reads_metadata_lock_info() {
+            "to see metadata-lock holders: INSTALL SONAME 'metadata_lock_info'; then SELECT * FROM information_schema.METADATA_LOCK_INFO"
+        } else {
+            "to see metadata-lock holders: SELECT * FROM sys.schema_table_lock_waits (performance_schema metadata lock instrument)"
+        }
+    }
+
+    /// Whether one statement or one account can carry its own time limit in seconds, for every
+    /// statement: MariaDB's `SET STATEMENT max_statement_time=N FOR …`
+    /// (https://mariadb.com/kb/en/set-statement/) and `ALTER USER … WITH MAX_STATEMENT_TIME`
+    /// (https://mariadb.com/kb/en/create-user/#resource-limit-options). MySQL has the
+    /// `MAX_EXECUTION_TIME` optimizer hint instead, SELECT only, in milliseconds
+    /// (https://dev.mysql.com/doc/refman/8.0/en/optimizer-hints.html#optimizer-hints-execution-time).
+    pub fn has_set_statement_time(&self) -> bool {
+        self.flavor.is_mariadb()
+    }
+
+    /// The variable that closes sessions idle inside a transaction, if the server has one:
+    /// MariaDB `idle_transaction_timeout` (10.3+,
+    /// https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout). MySQL has
+    /// none (only wait_timeout).
+    pub fn idle_transaction_timeout(&self) -> Option<&'static str> {
+        self.flavor
+            .is_mariadb()
+            .then_some("idle_transaction_timeout")
+    }
+
+    /// The SQL that re-reads the processlist from `source` on this server.
+    pub fn processlist_sql(&self, source: ProcesslistSource) -> String {
+        super::read::processlist_sql(self.flavor, source)
+    }
+
+    /// The statements that guard our own session (see `flavor::session_guards`).
+    pub fn session_guards(&self, query_timeout_s: u64) -> Vec<String> {
+        super::flavor::session_guards(self.flavor, self.version, query_timeout_s)
     }
 
     /// Whether `thread_handling` names a thread pool, where connections do not own a thread:
@@ -473,5 +586,131 @@ mod tests {
         assert!(d(Flavor::Mysql, (8, 0, 35), false, true).master_has_reserved_slot());
         assert!(Dialect::is_protected_user("rdsadmin"));
         assert!(!Dialect::is_protected_user("app"));
+    }
+
+    /// The servers the answers are pinned for: (name, dialect).
+    fn servers() -> [(&'static str, Dialect); 7] {
+        [
+            ("MariaDB", d(Flavor::Mariadb, (10, 11, 6), false, false)),
+            ("MySQL 5.7", d(Flavor::Mysql, (5, 7, 44), false, true)),
+            ("MySQL 8.0", d(Flavor::Mysql, (8, 0, 36), false, true)),
+            ("MySQL 8.4", d(Flavor::Mysql, (8, 4, 0), false, true)),
+            ("Percona", d(Flavor::Percona, (8, 0, 40), false, true)),
+            ("RDS MySQL", d(Flavor::Mysql, (8, 0, 41), true, false)),
+            ("Aurora", d(Flavor::Aurora, (8, 0, 32), true, true)),
+        ]
+    }
+
+    #[test]
+    fn kill_spelling_per_flavor() {
+        for (name, x) in servers() {
+            let (conn, query, query_by_id, paste, own) = match name {
+                "MariaDB" => (
+                    "KILL CONNECTION 42",
+                    "KILL QUERY 42",
+                    "KILL QUERY ID 777",
+                    "KILL 42",
+                    true,
+                ),
+                "RDS MySQL" | "Aurora" => (
+                    "CALL mysql.rds_kill(42)",
+                    "CALL mysql.rds_kill_query(42)",
+                    "CALL mysql.rds_kill_query(42)",
+                    "CALL mysql.rds_kill(42)",
+                    false,
+                ),
+                _ => (
+                    "KILL CONNECTION 42",
+                    "KILL QUERY 42",
+                    "KILL QUERY 42",
+                    "KILL 42",
+                    true,
+                ),
+            };
+            assert_eq!(x.kill_connection(42), conn, "{name}");
+            assert_eq!(x.kill_query(42, None), query, "{name}");
+            assert_eq!(x.kill_query(42, Some(777)), query_by_id, "{name}");
+            assert_eq!(x.kill_to_paste(42), paste, "{name}");
+            assert_eq!(x.kill_checks_own_privileges(), own, "{name}");
+        }
+        // `--rds` forces the procedures on a server not recognised as RDS.
+        let forced = d(Flavor::Mariadb, (10, 11, 6), false, false).with_rds_procedures(true);
+        assert_eq!(
+            forced.kill_query(42, Some(777)),
+            "CALL mysql.rds_kill_query(42)"
+        );
+        let kept = d(Flavor::Mysql, (8, 0, 41), true, false).with_rds_procedures(false);
+        assert_eq!(kept.kill_connection(42), "CALL mysql.rds_kill(42)");
+    }
+
+    #[test]
+    fn settings_answers_per_flavor() {
+        for (name, x) in servers() {
+            let mariadb = name == "MariaDB";
+            let managed = name == "RDS MySQL" || name == "Aurora";
+            assert_eq!(x.parameter_group(), managed, "{name}");
+            assert_eq!(
+                x.set_global_privilege_hint().contains("on MariaDB"),
+                mariadb,
+                "{name}"
+            );
+            assert_eq!(
+                x.set_global_privilege_hint()
+                    .contains("SYSTEM_VARIABLES_ADMIN"),
+                !mariadb,
+                "{name}"
+            );
+            assert_eq!(x.has_set_statement_time(), mariadb, "{name}");
+            assert_eq!(
+                x.idle_transaction_timeout(),
+                mariadb.then_some("idle_transaction_timeout"),
+                "{name}"
+            );
+            assert_eq!(
+                x.metadata_lock_holders_advice()
+                    .contains("METADATA_LOCK_INFO"),
+                mariadb,
+                "{name}"
+            );
+            assert_eq!(
+                x.metadata_lock_holders_advice()
+                    .contains("sys.schema_table_lock_waits"),
+                !mariadb,
+                "{name}"
+            );
+            assert_eq!(
+                x.descriptor_cap(),
+                if mariadb {
+                    DescriptorCap::TableCacheReserved
+                } else {
+                    DescriptorCap::Fixed810
+                },
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn rereads_use_the_flavor_sql() {
+        let m = d(Flavor::Mariadb, (10, 11, 6), false, false);
+        assert!(
+            m.processlist_sql(ProcesslistSource::InformationSchema)
+                .contains("TIME_MS, QUERY_ID")
+        );
+        assert!(
+            m.session_guards(10)
+                .contains(&"SET SESSION max_statement_time = 10".to_string())
+        );
+        let my = d(Flavor::Mysql, (8, 0, 36), false, true);
+        assert!(
+            !my.processlist_sql(ProcesslistSource::InformationSchema)
+                .contains("TIME_MS")
+        );
+        assert!(
+            my.session_guards(10)
+                .contains(&"SET SESSION max_execution_time = 10000".to_string())
+        );
+        // Before the server is read: MySQL of unknown version, no statement limit guard.
+        assert_eq!(Dialect::default().session_guards(10).len(), 2);
     }
 }

@@ -32,6 +32,12 @@ impl Flavor {
     }
 }
 
+/// How a person reads the server's identity: the flavor's name and, on Amazon RDS/Aurora, the
+/// words that follow the version (`status`'s header).
+pub fn describe(flavor: Flavor, rds: bool) -> (&'static str, &'static str) {
+    (flavor.name(), if rds { " (Amazon RDS)" } else { "" })
+}
+
 /// Where the processlist is read from.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
