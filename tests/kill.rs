@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
-use rexpect::process::WaitStatus;
+use support::pty::{answer, exit_code, pty};
 use support::{Server, ServerOpts, conn_id, json, json_ok};
 
 fn alive(s: &Server, ids: &[u64]) -> Vec<u64> {
@@ -300,29 +300,6 @@ fn an_account_without_connection_admin_is_denied() {
     assert_eq!(alive(s, &[conn_id(&idle[0])]).len(), 1);
 }
 
-fn pty(s: &Server, args: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = s.process("root", "");
-    cmd.args(args);
-    rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
-}
-
-/// Wait for the prompt, then answer. The terminal library switches to raw mode after printing
-/// the prompt and discards input typed before that, so give it a moment.
-fn answer(p: &mut rexpect::session::PtySession, question: &str, key: &str) {
-    p.exp_string(question).unwrap();
-    p.exp_string("[y/N]").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    p.send(key).unwrap();
-    p.flush().unwrap();
-}
-
-fn exit_code(p: &rexpect::session::PtySession) -> i32 {
-    match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => code,
-        other => panic!("{other:?}"),
-    }
-}
-
 #[test]
 fn confirmation_through_a_real_terminal() {
     let s = Server::shared();
@@ -332,6 +309,8 @@ fn confirmation_through_a_real_terminal() {
 
     let mut p = pty(
         s,
+        "root",
+        "",
         &["kill-idle", "--older-than", "0s", "--match-user", "kp_user"],
     );
     answer(&mut p, "Kill these 2 sessions?", "n");
@@ -341,6 +320,8 @@ fn confirmation_through_a_real_terminal() {
 
     let mut p = pty(
         s,
+        "root",
+        "",
         &["kill-idle", "--older-than", "0s", "--match-user", "kp_user"],
     );
     answer(&mut p, "Kill these 2 sessions?", "y");
@@ -360,6 +341,8 @@ fn declining_a_single_session_plan_is_not_an_error() {
     let ids = vec![conn_id(&idle[0])];
     let mut p = pty(
         s,
+        "root",
+        "",
         &["kill-idle", "--older-than", "0s", "--match-user", "kn_user"],
     );
     answer(&mut p, "Kill this 1 session?", "n");
@@ -380,6 +363,8 @@ fn a_session_that_wakes_up_before_the_kill_is_skipped() {
 
     let mut p = pty(
         s,
+        "root",
+        "",
         &[
             "kill-idle",
             "--older-than",

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use rexpect::process::WaitStatus;
 use support::proxy::{Fault, Proxy};
+use support::pty::{answer, exit_code, pty};
 use support::{Server, ServerOpts, conn_id, json};
 
 /// Ids of these sessions still in the processlist.
@@ -411,29 +411,6 @@ fn hostile_server_text_is_shown_escaped_in_the_plan() {
     let v = json(&out);
     assert_eq!(v["victims"][0]["info"], query);
     assert_eq!(v["victims"][0]["db"], "rec\x1b[2Jdb");
-}
-
-fn pty(s: &Server, user: &str, password: &str, args: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = s.process(user, password);
-    cmd.args(args);
-    rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
-}
-
-/// Wait for the prompt, then answer (the terminal library discards input typed before it
-/// switches to raw mode, so give it a moment).
-fn answer(p: &mut rexpect::session::PtySession, question: &str, key: &str) {
-    p.exp_string(question).unwrap();
-    p.exp_string("[y/N]").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    p.send(key).unwrap();
-    p.flush().unwrap();
-}
-
-fn exit_code(p: &rexpect::session::PtySession) -> i32 {
-    match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => code,
-        other => panic!("{other:?}"),
-    }
 }
 
 /// A server whose wait_timeout is 2 s (as diagnose may advise) does not close our session while

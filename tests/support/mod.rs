@@ -22,6 +22,7 @@ pub mod err_proxy;
 pub mod fake_server;
 pub mod findings;
 pub mod proxy;
+pub mod pty;
 
 use std::fs;
 use std::io;
