@@ -6,10 +6,10 @@
 
 mod support;
 
-use std::io::Read;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::child::finish;
 use support::fake_server::{Behavior, FakeServer};
 use support::{Server, conncheck};
 
@@ -152,42 +152,6 @@ fn spawn(args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Wait at most `limit` (then kill it and fail: a hang).
-fn finish(mut child: Child, limit: Duration) -> (Output, Duration) {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("conncheck still running after {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let took = start.elapsed();
-    let status = child.wait().unwrap();
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    (
-        Output {
-            status,
-            stdout,
-            stderr,
-        },
-        took,
-    )
 }
 
 /// Found by the adversarial review: a server that sends one byte a second kept every command

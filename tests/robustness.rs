@@ -12,12 +12,12 @@
 
 mod support;
 
-use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use rexpect::process::WaitStatus;
+use support::child::finish;
 use support::{Server, ServerOpts};
 
 /// conncheck as `user` on `s`, with piped output, started in the background.
@@ -29,43 +29,6 @@ fn spawn(s: &Server, user: &str, password: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn conncheck")
-}
-
-/// Wait for the child at most `limit` (then kill it and fail: that is a hang).
-fn finish(mut child: Child, limit: Duration) -> (Output, Duration) {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("conncheck still running after {limit:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let took = start.elapsed();
-    let status = child.wait().unwrap();
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    (
-        Output {
-            status,
-            stdout,
-            stderr,
-        },
-        took,
-    )
 }
 
 fn stderr(o: &Output) -> String {

@@ -18,6 +18,7 @@
 //!   processes.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod err_proxy;
 pub mod fake_server;
 pub mod findings;
