@@ -18,6 +18,9 @@ pub struct Target {
     /// host:port or socket path: safe to print.
     pub label: String,
     pub opts: Result<ConnectOptions, AppError>,
+    /// The target as named (`--url` or a `--targets` line; None: the flags), for the connection
+    /// options of the commands suggested for it.
+    pub source: Option<String>,
 }
 
 /// The targets when there are several, None for the usual single target.
@@ -42,7 +45,11 @@ pub fn targets(
                     Ok(o) => o.target(),
                     Err(_) => t.as_deref().map_or_else(|| "default".into(), url::redact),
                 };
-                Target { label, opts }
+                Target {
+                    label,
+                    opts,
+                    source: t.clone(),
+                }
             })
             // A server listed twice is read once: its rows, perfdata labels and Prometheus
             // series would otherwise repeat (the exposition format forbids duplicate series).
@@ -159,6 +166,7 @@ mod tests {
             .map(|i| Target {
                 label: format!("t{i}"),
                 opts: Err(AppError::usage("unused")),
+                source: None,
             })
             .collect()
     }

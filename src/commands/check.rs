@@ -39,15 +39,14 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
             let target = Target {
                 label: opts.target(),
                 opts: Ok(opts),
+                source: sources.first().cloned().flatten(),
             };
-            let r = check(&target, sources.first().cloned().flatten().as_deref());
+            let r = check(&target, target.source.as_deref());
             (render::check::one(&r, args.format), r.state)
         }
         Some(list) => {
-            // `list` was made from `ctx.targets()`, in the same order.
             let reports = fleet::run_all(&list, usize::from(ctx.conn.jobs), |t| {
-                let i = list.iter().position(|x| std::ptr::eq(x, t));
-                check(t, i.and_then(|i| sources.get(i)).and_then(|s| s.as_deref()))
+                check(t, t.source.as_deref())
             });
             let text = render::check::many(&reports, args.format, ctx.style);
             (text, State::worst(reports.iter().map(|r| r.state)))

@@ -66,13 +66,8 @@ fn run_many(
     th: &Thresholds,
     list: &[Target],
 ) -> anyhow::Result<u8> {
-    let sources = ctx.targets()?;
     let outcomes = fleet::run_all(list, usize::from(ctx.conn.jobs), |t| {
-        // `list` was made from `ctx.targets()`, in the same order.
-        let source = list
-            .iter()
-            .position(|x| std::ptr::eq(x, t))
-            .and_then(|i| sources.get(i).cloned().flatten());
+        let source = t.source.clone();
         let r = t.opts.as_ref().map_err(Clone::clone).and_then(|opts| {
             let snap = take_or_refused(opts, args.sample, th.server_memory)?;
             thresholds_fit(th, &snap)?;
@@ -123,6 +118,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
         ReadOptions {
             sample: args.sample,
             transactions: true,
+            accounts: true,
             server_memory: None,
             local: opts.is_local(),
         },

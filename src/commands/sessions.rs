@@ -17,6 +17,7 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<u8> {
         ReadOptions {
             sample: std::time::Duration::ZERO,
             transactions: true,
+            accounts: false,
             server_memory: None,
             local: opts.is_local(),
         },

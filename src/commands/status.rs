@@ -39,6 +39,7 @@ fn read_for_status(
         ReadOptions {
             sample,
             transactions: false,
+            accounts: false,
             server_memory: None,
             local: opts.is_local(),
         },

@@ -158,6 +158,7 @@ fn open(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
         ReadOptions {
             sample: Duration::ZERO,
             transactions: false,
+            accounts: false,
             server_memory: None,
             local: opts.is_local(),
         },

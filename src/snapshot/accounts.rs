@@ -11,12 +11,14 @@
 //!
 //! The rows come from `mysql.user` (a view over `mysql.global_priv` on MariaDB 10.4+), which needs
 //! SELECT on it: without that the read leaves a note and judgement falls back to the global
-//! limit. Reading sends one statement; matching is pure.
+//! limit. The statement goes out with the snapshot's other optional reads; matching is pure.
 
 use serde::{Deserialize, Serialize};
 
 use super::read::{num, text};
-use crate::connect::Connection;
+use mysql::Row;
+
+use crate::exit::AppError;
 
 /// At most this many account rows are read: a server with more is no concern of a limit
 /// suggestion, and a hostile catalogue must not cost unbounded memory.
@@ -36,9 +38,10 @@ pub struct Account {
     pub max_user_connections: u64,
 }
 
-/// Read the account rows; `Err` carries the note to keep (no privilege, no table).
-pub fn read(c: &mut Connection) -> Result<Vec<Account>, String> {
-    let rows = c.rows(&accounts_sql(), "reading account rows").map_err(|e| {
+/// The account rows from the result of [`accounts_sql`] (read with the other optional
+/// statements of the snapshot); `Err` carries the note to keep (no privilege, no table).
+pub fn from(result: Result<Vec<Row>, AppError>) -> Result<Vec<Account>, String> {
+    let rows = result.map_err(|e| {
         format!(
             "account rows not read (per-account limits unknown; needs SELECT on mysql.user): {}",
             e.message

@@ -132,6 +132,9 @@ pub struct ReadOptions {
     pub sample: Duration,
     /// Read INNODB_TRX and the lock tables (diagnose); `status` does not need them.
     pub transactions: bool,
+    /// Read the account rows (mysql.user) for per-account limits: only what is judged or saved
+    /// needs them (diagnose, check, snapshot), not kill plans or `sessions`.
+    pub accounts: bool,
     /// Server RAM given on the command line.
     pub server_memory: Option<u64>,
     /// The server is on this machine (read /proc/meminfo when no RAM is given).
@@ -254,6 +257,12 @@ fn read_with(
     if want_system_users {
         stmts.push(SYSTEM_USERS_SQL.to_string());
     }
+    // The account rows behind the sessions, for per-account limits (judging); a refusal
+    // (no SELECT on mysql.user) leaves a note.
+    let want_accounts = opts.accounts;
+    if want_accounts {
+        stmts.push(super::accounts::accounts_sql());
+    }
     // MariaDB's metadata-lock holders, last: without the plugin its failure costs nothing else.
     let want_mdl = want_trx && dialect.reads_metadata_lock_info();
     if want_mdl {
@@ -347,6 +356,13 @@ fn read_with(
         let unnamed = super::trx_waits::waits_without_holder(&transactions, &lock_waits);
         lock_waits.extend(unnamed);
     }
+    let accounts = if want_accounts {
+        super::accounts::from(results.next().expect("account rows result"))
+            .map_err(|note| notes.push(note))
+            .ok()
+    } else {
+        None
+    };
     if want_mdl {
         match results.next().expect("metadata lock result") {
             Ok(rows) => lock_waits.extend(mdl::waits(&sessions, &mdl::rows(&rows))),
@@ -355,16 +371,6 @@ fn read_with(
         }
     }
     lock_waits.retain(|w| w.waiting_id != connection_id);
-
-    // Diagnose only: the account rows behind the sessions, for per-account limits. One more
-    // round trip of its own, so that a refusal (no SELECT on mysql.user) costs nothing else.
-    let accounts = if opts.transactions {
-        super::accounts::read(c)
-            .map_err(|note| notes.push(note))
-            .ok()
-    } else {
-        None
-    };
 
     // What the account could read proves PROCESS where SHOW GRANTS does not list it (granted
     // through a role).

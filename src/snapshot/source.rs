@@ -21,6 +21,7 @@ pub fn take_or_refused(
             ReadOptions {
                 sample,
                 transactions: true,
+                accounts: true,
                 server_memory,
                 local: opts.is_local(),
             },
