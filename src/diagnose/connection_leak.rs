@@ -27,6 +27,7 @@
 //! the ones listed and the slots at stake. pool-oversized leaves them out of its warm pools.
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 use super::common::{
     clients, group_by, ids, of_max, oldest_first, pct, plural, severity_for_slots, share,
@@ -137,12 +138,15 @@ fn by_client(snap: &Snapshot) -> Vec<(Vec<&Session>, Vec<&Session>)> {
 
 /// Ids of every session some client leaked (for pool-oversized, which must not count them as
 /// a warm pool).
-pub fn leaked_ids(snap: &Snapshot) -> BTreeSet<u64> {
-    by_client(snap)
-        .into_iter()
-        .filter(|(_, c)| is_leak(snap, c, &staircase(c)))
-        .flat_map(|(_, c)| c.into_iter().map(|s| s.id))
-        .collect()
+/// Computed once per judgement (several findings and the verdict ask).
+pub fn leaked_ids(snap: &Snapshot) -> Rc<BTreeSet<u64>> {
+    snap.memo(|| {
+        by_client(snap)
+            .into_iter()
+            .filter(|(_, c)| is_leak(snap, c, &staircase(c)))
+            .flat_map(|(_, c)| c.into_iter().map(|s| s.id))
+            .collect::<BTreeSet<u64>>()
+    })
 }
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {

@@ -43,8 +43,13 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     // Keyed by user name and matched host part (None: rows unknown or no row matched).
     type Key<'a> = (&'a str, Option<&'a str>);
     let mut by_account: BTreeMap<Key, (Holder, Vec<&Session>)> = BTreeMap::new();
+    // Matched once per client (user, host), not once per session: thousands of sessions come
+    // from a few clients, and each match scans the account rows.
+    let mut matched: std::collections::HashMap<(&str, &str), Option<&Account>> = Default::default();
     for s in &clients {
-        let row = rows.and_then(|r| account_for(r, &s.user, s.client_host()));
+        let row = *matched
+            .entry((s.user.as_str(), s.client_host()))
+            .or_insert_with(|| rows.and_then(|r| account_for(r, &s.user, s.client_host())));
         by_account
             .entry((s.user.as_str(), row.map(|r| r.host.as_str())))
             .or_insert_with(|| {

@@ -14,7 +14,7 @@
 //! usage is also at the critical threshold. Usual causes: an app restart or deploy opening whole
 //! pools at once, or clients retrying ERROR 1040 in a tight loop.
 
-use super::common::{is_waiting, logging_in, per_sec};
+use super::common::{clients, is_waiting, logging_in, per_sec};
 use super::{Action, Finding, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
@@ -84,10 +84,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let running = snap.status_now_u64("threads_running").unwrap_or(0);
     // Sessions queued on a lock count as running but are a lock pile-up (its own finding), not
     // traffic: one ALTER TABLE behind a long transaction would otherwise look like a spike.
-    let waiting = snap
-        .sessions
-        .iter()
-        .filter(|s| s.is_client() && !s.is_sleeping() && is_waiting(snap, s))
+    let waiting = clients(snap)
+        .filter(|s| !s.is_sleeping() && is_waiting(snap, s))
         .count() as u64;
     let working = running.saturating_sub(waiting);
     evidence.push(("Threads_running", running.to_string()));
@@ -100,10 +98,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             "{working} of {connected} connected threads are running at once"
         ));
     }
-    let logins: Vec<u64> = snap
-        .sessions
-        .iter()
-        .filter(|s| s.is_client() && logging_in(s))
+    let logins: Vec<u64> = clients(snap)
+        .filter(|s| logging_in(s))
         .map(|s| s.id)
         .collect();
     evidence.push(("sessions logging in", logins.len().to_string()));

@@ -191,7 +191,14 @@ impl CheckReport {
 
 /// Judge a snapshot. A refused snapshot (our own login got ERROR 1040) is CRITICAL.
 pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
-    let findings = diagnose::diagnose(snap, &limits.th);
+    // One index scope for the judgement and the verdict's cause (see report::diagnose).
+    let (findings, cause) = snap.with_index(|| {
+        let findings = diagnose::diagnose(snap, &limits.th);
+        let cause = diagnose::verdict::account(snap, &limits.th, &findings)
+            .verdict
+            .cause;
+        (findings, cause)
+    });
     let mut reasons = Vec::new();
     let metrics = if snap.refused.is_some() {
         reasons.push(Reason {
@@ -244,10 +251,7 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
             .collect::<Vec<_>>()
             .join("; "),
     };
-    // The verdict's cause: the top-ranked finding that explains connections.
-    let cause = diagnose::verdict::account(snap, &limits.th, &findings)
-        .verdict
-        .cause;
+    // The verdict's cause (the top-ranked finding that explains connections) on the line.
     if state != State::Ok
         && let Some(c) = &cause
     {

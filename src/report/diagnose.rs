@@ -92,7 +92,13 @@ impl DiagnoseReport {
 
 /// The report from a snapshot. Pure.
 pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
-    let findings = diagnose::diagnose(snap, th);
+    // One index scope for the judgement and the verdict: what they both derive (the leaked
+    // sessions, the wait graph) is computed once.
+    let (findings, accounting) = snap.with_index(|| {
+        let findings = diagnose::diagnose(snap, th);
+        let accounting = verdict::account(snap, th, &findings);
+        (findings, accounting)
+    });
     let state = diagnose::worst(&findings)
         .map_or("ok", |s| s.name())
         .to_string();
@@ -102,7 +108,6 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         let s = status::build(snap, 0);
         (Some(s.server), Some(s.connections), Some(Rates::of(snap)))
     };
-    let accounting = verdict::account(snap, th, &findings);
     DiagnoseReport {
         schema_version: DIAGNOSE_SCHEMA_VERSION,
         target: snap.target.clone(),
