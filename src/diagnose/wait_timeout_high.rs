@@ -81,8 +81,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         f = f.action(a);
     }
     f = f.action(Action::advice(format!(
-        "keep wait_timeout above the apps' pool idle timeout / maxLifetime, or pools will hand out connections the server already closed; the new value only applies to new sessions: existing ones keep theirs (`conncheck kill-idle --older-than {}` clears them)",
-        dur(th.idle)
+        "keep wait_timeout above the apps' pool idle timeout / maxLifetime, or pools will hand out connections the server already closed; the new value only applies to new sessions: existing ones keep theirs (`conncheck kill-idle --older-than {suggested}s` clears those idle longer than the new value)"
     )));
     // MariaDB can also end sessions idle inside an open transaction
     // (https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout).
