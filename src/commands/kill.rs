@@ -83,13 +83,24 @@ fn run(
     };
     let (conn, opts) = ctx.connect()?;
     let mut link = ServerLink::new(conn, Some(&opts));
+    let replay = ctx.replay(&opts)?;
     let session = KillSession {
         command,
         criteria: c,
         args: a,
         style: ctx.style,
     };
-    session.run(&mut link, log.as_mut())
+    // A `conncheck …` in the error's hint (`conncheck sessions` after a lost connection) must
+    // reach this server too.
+    session
+        .run(&mut link, log.as_mut())
+        .map_err(|e| match e.downcast::<AppError>() {
+            Ok(mut app) => {
+                app.hint = app.hint.map(|h| replay.in_prose(&h));
+                app.into()
+            }
+            Err(other) => other,
+        })
 }
 
 struct KillSession<'a> {
@@ -116,6 +127,7 @@ impl KillSession<'_> {
                 ReadOptions {
                     sample: Duration::ZERO,
                     transactions: true,
+                    accounts: false,
                     server_memory: None,
                     local: false,
                 },
@@ -126,8 +138,17 @@ impl KillSession<'_> {
             if self.args.repeat.is_some() && self.args.format == Format::Table {
                 render::print(&round_header(round, SystemTime::now()))?;
             }
+            let plan_text = || render::kill::plan_text(&plan, &snap, self.style);
             if self.args.format == Format::Table {
-                render::print(&render::kill::plan_text(&plan, &snap, self.style))?;
+                render::print(&plan_text())?;
+            } else if !plan.victims.is_empty()
+                && !self.args.dry_run
+                && !confirmed
+                && super::can_prompt()
+            {
+                // JSON goes to stdout for a program, but a person is about to be asked: the
+                // question comes with the plan it is about, on the terminal.
+                eprintln!("{}", plan_text());
             }
             let mut execution = execute::Execution::default();
             if !plan.victims.is_empty() && !self.args.dry_run {
@@ -262,12 +283,8 @@ struct AuditLog {
 
 impl AuditLog {
     fn open(path: &Path) -> Result<AuditLog, AppError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
+        // 0600, and an existing log others can read is narrowed: it holds full query texts.
+        crate::input::append_private(path)
             .map(|file| AuditLog {
                 path: path.to_path_buf(),
                 file,

@@ -87,6 +87,7 @@ fn run(
         ReadOptions {
             sample: Duration::ZERO,
             transactions: true,
+            accounts: false,
             server_memory: None,
             local: opts.is_local(),
         },
@@ -98,13 +99,13 @@ fn run(
         *t = replay.in_prose(t);
     }
     let server = render::snapshot_server_line(&snap);
+    let plan_text = render::settings::plan_text(&plan, kill_plan.as_ref(), &server, ctx.style);
     if a.format == Format::Table {
-        render::print(&render::settings::plan_text(
-            &plan,
-            kill_plan.as_ref(),
-            &server,
-            ctx.style,
-        ))?;
+        render::print(&plan_text)?;
+    } else if !a.yes && !a.dry_run && super::can_prompt() {
+        // JSON goes to stdout for a program, but a person is about to be asked: the question
+        // comes with the plan it is about, on the terminal.
+        eprintln!("{plan_text}");
     }
     let mut report = SettingsReport {
         schema_version: SETTINGS_SCHEMA_VERSION,
