@@ -58,7 +58,7 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
             .map(|s| {
                 s.client
                     .as_deref()
-                    .map(|c| crate::text::snippet(c, room.min(40)))
+                    .map(|c| layout::fit(&crate::text::escape(c), room.min(40)))
                     .unwrap_or_default()
             })
             .collect();

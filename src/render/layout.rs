@@ -231,6 +231,8 @@ pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
 /// wrapped on its own, with `rest`).
 pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
     let width = width.max(MIN_WIDTH);
+    // A terminal shows a tab as up to 8 columns, its measured width is 1: spaces instead.
+    let text = &text.replace('\t', "    ");
     let mut out = String::new();
     for (n, para) in text.split('\n').enumerate() {
         if n > 0 {

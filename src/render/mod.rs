@@ -184,9 +184,6 @@ pub fn print(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
-/// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
-/// DEL, the C1 controls and the bidi overrides as `\uXXXX` (the same string once parsed).
 /// The one place a report and `--format` become text: JSON for programs, or the report's human
 /// renderer (`human`, from this module's submodules) for people.
 pub fn text<R: serde::Serialize>(
@@ -200,6 +197,9 @@ pub fn text<R: serde::Serialize>(
     }
 }
 
+/// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
+/// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
+/// DEL, the C1 controls and the bidi overrides as `\uXXXX` (the same string once parsed).
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(

@@ -45,7 +45,9 @@ pub fn render_many(reports: &[CheckReport], table: &str) -> String {
         .filter(|p| !p.is_empty())
         .collect();
     let mut out = first_line(state, &summary, &perf.join(" "));
-    out.push_str(table);
+    // A `|` in the long output starts perfdata for the plugin: a target or server message that
+    // contains one must not.
+    out.push_str(&table.replace('|', "/"));
     if !table.ends_with('\n') {
         out.push('\n');
     }
