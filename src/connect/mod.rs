@@ -164,7 +164,11 @@ pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
                 c.via_admin_port = true;
                 return Ok(c);
             }
-            Err(e) if e.kind == ErrorKind::Usage => return Err(e),
+            // A wrong password is wrong on both ports: a second try would only count as one
+            // more failed login (max_connect_errors, FAILED_LOGIN_ATTEMPTS).
+            Err(e) if matches!(e.kind, ErrorKind::Usage | ErrorKind::AccessDenied) => {
+                return Err(e);
+            }
             Err(e) => {
                 eprintln!(
                     "conncheck: note: admin port {admin} failed ({}); using the main port {port}",
