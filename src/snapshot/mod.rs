@@ -12,6 +12,7 @@ pub mod locks;
 pub mod mdl;
 pub mod model;
 pub mod read;
+pub mod sample;
 pub mod source;
 pub mod trx_waits;
 
