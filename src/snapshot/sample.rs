@@ -45,8 +45,20 @@ pub struct Sample {
     pub counters: BTreeMap<String, u64>,
     /// Client connections grouped by user, host (without the port) and application name,
     /// largest first. Our own connection and replication/system threads are left out.
+    /// At most [`MAX_CLIENTS_PER_SAMPLE`] entries: a server with thousands of client hosts
+    /// would otherwise make every sample as large as a processlist.
     #[serde(default)]
     pub clients: Vec<ClientCount>,
+    /// Connections of the clients beyond [`MAX_CLIENTS_PER_SAMPLE`], summed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_connections: u64,
+}
+
+/// The clients a sample keeps, largest first; the rest are summed in `other_connections`.
+pub const MAX_CLIENTS_PER_SAMPLE: usize = 100;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Connections of one client at one sample.
@@ -100,7 +112,7 @@ impl Sample {
                 running,
             })
             .collect();
-        sort_clients(&mut clients);
+        let other_connections = cap_clients(&mut clients);
         Sample {
             at_ms: snap.taken_at * 1000 + (snap.sample_s * 1000.0) as u64,
             threads_connected: num("threads_connected"),
@@ -111,8 +123,17 @@ impl Sample {
             lock_waits: snap.lock_waits.len() as u64,
             counters: BTreeMap::new(),
             clients,
+            other_connections,
         }
     }
+}
+
+/// Sort the clients ([`sort_clients`]) and keep the [`MAX_CLIENTS_PER_SAMPLE`] largest; returns
+/// the connections of those left out.
+pub fn cap_clients(clients: &mut Vec<ClientCount>) -> u64 {
+    sort_clients(clients);
+    let rest = clients.split_off(clients.len().min(MAX_CLIENTS_PER_SAMPLE));
+    rest.iter().map(|c| c.connections).sum()
 }
 
 /// Largest client first, then by name, so that the order is stable between samples.
@@ -219,5 +240,30 @@ mod tests {
             (2, 1)
         );
         assert_eq!(sample.clients[1].account(), "web@10.0.0.2");
+        assert_eq!(sample.other_connections, 0);
+    }
+
+    #[test]
+    fn clients_beyond_the_cap_are_summed() {
+        let mut clients: Vec<ClientCount> = (0..150)
+            .map(|i| ClientCount {
+                user: format!("u{i}"),
+                host: "h".into(),
+                connections: 1 + i % 3,
+                ..Default::default()
+            })
+            .collect();
+        let total: u64 = clients.iter().map(|c| c.connections).sum();
+        let other = cap_clients(&mut clients);
+        assert_eq!(clients.len(), MAX_CLIENTS_PER_SAMPLE);
+        assert_eq!(
+            clients.iter().map(|c| c.connections).sum::<u64>() + other,
+            total
+        );
+        assert!(
+            clients
+                .windows(2)
+                .all(|w| w[0].connections >= w[1].connections)
+        );
     }
 }
