@@ -56,6 +56,33 @@ Examples:
   conncheck -h db1 watch --interval 1s
   conncheck watch --count 30 --interval 10s >> connections.log";
 
+const RECORD_AFTER_HELP: &str = "\
+Keeps ONE connection and reads a cheap sample every --interval (global status and one grouped
+processlist query: connections per user@host and application). When a --trigger fires (any one;
+default 'usage >= 90'), it takes a full snapshot at once and another --after later, and writes
+them with the samples of the last --before into one incident folder in --dir, named by its UTC
+time (e.g. 2026-12-04T17-40-03Z): index.json, trigger.json, after.json, samples.json. Replay it
+with `conncheck diagnose --from DIR/2026-12-04T17-40-03Z/trigger.json`.
+
+Triggers: METRIC OP VALUE, OP one of >= > <= <, METRIC one of
+  usage          connections in use, % of max_connections (90 or 90%)
+  connections    Threads_connected
+  running        Threads_running
+  refused        logins refused with ERROR 1040 since the previous sample
+  connections/s  login attempts per second since the previous sample
+  lock-waits     sessions waiting for a row, table or metadata lock
+
+A lost connection is retried after 1s, 2s, 4s ... (at most 30s). To get back into a FULL server
+the account needs SUPER or CONNECTION ADMIN (the one extra connection max_connections reserves
+for it); the connection already open keeps recording while the server is full.
+One line per trigger, incident and reconnect goes to stderr (the journal under systemd: see
+docs/conncheck-record.service); a summary is printed at the end (--for, SIGINT or SIGTERM).
+
+Examples:
+  conncheck -h db1 record --dir /var/lib/conncheck/incidents
+  conncheck record --dir incidents --trigger 'usage >= 80' --trigger 'refused > 0'
+  conncheck record --dir /tmp/inc --interval 200ms --trigger 'connections >= 15' --for 2m";
+
 /// Diagnose and remedy MySQL/MariaDB "ERROR 1040 (HY000): Too many connections".
 #[derive(Debug, Parser)]
 #[command(
@@ -249,6 +276,9 @@ pub enum Command {
     /// Live view of connection usage, refreshed every --interval.
     #[command(after_help = WATCH_AFTER_HELP)]
     Watch(WatchArgs),
+    /// Flight recorder: sample every --interval, and write an incident folder when a trigger fires.
+    #[command(after_help = RECORD_AFTER_HELP)]
+    Record(RecordArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Write the man pages into a directory.
@@ -559,6 +589,40 @@ pub struct WatchArgs {
     /// Number of samples kept for the sparkline.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u16).range(1..))]
     pub window: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Write incident folders here (created 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Time between samples (at least 100ms).
+    #[arg(long, value_parser = parse_interval, default_value = "1s", value_name = "DUR")]
+    pub interval: Duration,
+    /// When to write an incident: 'METRIC OP VALUE', e.g. 'usage >= 90' (repeat: any one fires;
+    /// default 'usage >= 90').
+    #[arg(long = "trigger", value_name = "'METRIC OP VALUE'", value_parser = parse_trigger)]
+    pub triggers: Vec<crate::record::trigger::Trigger>,
+    /// After an incident, do not start another one for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "60s", value_name = "DUR")]
+    pub cooldown: Duration,
+    /// Take the second snapshot this long after the trigger.
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "DUR")]
+    pub after: Duration,
+    /// Keep the samples of this long before the trigger in the incident.
+    #[arg(long, value_parser = parse_duration, default_value = "300s", value_name = "DUR")]
+    pub before: Duration,
+    /// Disk bound for all incidents in --dir: the oldest are removed first (never the newest).
+    #[arg(long, value_parser = parse_bytes, default_value = "100M", value_name = "SIZE")]
+    pub max_size: u64,
+    /// Stop after this long (default: until SIGINT or SIGTERM).
+    #[arg(long = "for", value_parser = parse_duration, value_name = "DUR")]
+    pub run_for: Option<Duration>,
+}
+
+/// `record --trigger`: see `record::trigger::parse`.
+pub fn parse_trigger(s: &str) -> Result<crate::record::trigger::Trigger, String> {
+    crate::record::trigger::parse(s)
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod exit;
 pub mod filter;
 pub mod fleet;
 pub mod input;
+pub mod record;
 pub mod remedy;
 pub mod render;
 pub mod report;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SetSlowLog(a) => commands::settings::slow_log(&ctx, &a)?,
         Command::Check(a) => commands::check::run(&ctx, &a)?,
         Command::Watch(a) => commands::watch::run(&ctx, &a)?,
+        Command::Record(a) => commands::record::run(&ctx, &a)?,
         Command::Completions(a) => commands::generate::completions(&a)?,
         Command::Man(a) => commands::generate::man(&a)?,
     };

@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::WatchArgs;
+use crate::connect::backoff::Backoff;
 use crate::connect::{self, ConnectOptions, Connection};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::render::{self, Style};
@@ -26,9 +27,6 @@ use crate::text::escape;
 
 use super::Context;
 use crate::render::watch::{frame, line, timestamp};
-
-/// The longest wait between reconnect attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let opts = ctx.single_target()?;
@@ -195,26 +193,6 @@ fn screen_style(style: Style) -> Style {
     style.with_width(render::terminal_width())
 }
 
-/// Reconnect delays: 1 s, 2 s, 4 s … capped at 30 s.
-#[derive(Debug, Default)]
-pub struct Backoff {
-    attempts: u32,
-}
-
-impl Backoff {
-    /// The delay before the next attempt, without counting it.
-    pub fn peek(&self) -> Duration {
-        Duration::from_secs(1u64 << self.attempts.min(5)).min(MAX_BACKOFF)
-    }
-
-    /// The delay before the next attempt.
-    pub fn delay(&mut self) -> Duration {
-        let d = self.peek();
-        self.attempts = self.attempts.saturating_add(1);
-        d
-    }
-}
-
 /// Where the refreshes go: a redrawn screen or log lines.
 struct Output {
     screen: bool,
@@ -373,13 +351,6 @@ mod tests {
     use crate::diagnose::fixtures::{self, session};
     use crate::report::diagnose::Rates;
     use crate::report::watch::{cause, extremes};
-
-    #[test]
-    fn backoff_doubles_up_to_thirty_seconds() {
-        let mut b = Backoff::default();
-        let delays: Vec<u64> = (0..8).map(|_| b.delay().as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
-    }
 
     #[test]
     fn rates_and_the_log_line() {

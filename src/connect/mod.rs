@@ -11,6 +11,7 @@
 //! deadline passes, so a server that trickles one byte a second cannot keep us past it (the
 //! socket read timeout alone restarts with every byte).
 
+pub mod backoff;
 pub mod error;
 pub mod flags;
 pub mod hostport;

@@ -13,6 +13,7 @@ pub mod mdl;
 pub mod model;
 pub mod read;
 pub mod sample;
+pub mod sampling;
 pub mod source;
 pub mod trx_waits;
 
