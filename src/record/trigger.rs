@@ -77,12 +77,7 @@ impl fmt::Display for Trigger {
             .iter()
             .find(|(_, m)| *m == self.metric)
             .map_or("?", |(n, _)| n);
-        let pct = if self.metric == Metric::Usage {
-            "%"
-        } else {
-            ""
-        };
-        write!(f, "{name} {} {}{pct}", self.op.text(), self.value)
+        write!(f, "{name} {} {}", self.op.text(), self.value)
     }
 }
 
@@ -212,7 +207,7 @@ mod tests {
         assert_eq!(parse("refused > 0").unwrap().metric, Metric::Refused);
         let r = parse("connections/s >= 50.5").unwrap();
         assert_eq!((r.metric, r.value), (Metric::ConnectionsPerSec, 50.5));
-        assert_eq!(t.to_string(), "usage >= 90%");
+        assert_eq!(t.to_string(), "usage >= 90");
         assert_eq!(r.to_string(), "connections/s >= 50.5");
     }
 

@@ -78,6 +78,8 @@ pub struct Server {
     max_connections: u32,
     child: Option<Child>,
     cleaner: Option<(Child, ChildStdin)>,
+    /// The program and command line it was started with, for [`Server::restart`].
+    command: Option<(PathBuf, Vec<String>)>,
 }
 
 impl Server {
@@ -118,6 +120,7 @@ impl Server {
             pid: 0,
             max_connections: opts.max_connections,
             child: None,
+            command: None,
         };
 
         let tmpdir = root.join("tmp");
@@ -165,6 +168,7 @@ impl Server {
                     server.port = port;
                     server.pid = child.id();
                     server.child = Some(child);
+                    server.command = Some((mariadbd.clone(), args));
                     return server;
                 }
                 Err(why) => {
@@ -379,6 +383,29 @@ impl Server {
         }
         let _ = child.wait();
         self.forget_pid();
+    }
+
+    /// Stop the server (SIGTERM) and start it again on the same port and datadir; waits until it
+    /// answers. Panics (with the tail of error.log) when it does not come back within 30 s.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (program, args) = self.command.clone().expect("a started server");
+        let mut child = spawn_server(&program, &args)
+            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", program.display()));
+        if let Some(dir) = &self.dir {
+            let _ = fs::write(dir.path().join("server.pid"), child.id().to_string());
+        }
+        if let Err(why) = wait_ready(&mut child, self.port, &self.socket) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "mariadbd did not restart on port {}: {why}\n{}",
+                self.port,
+                self.error_log_tail(40)
+            );
+        }
+        self.pid = child.id();
+        self.child = Some(child);
     }
 
     /// SIGKILL the server right now (fault injection). The files stay until drop.
