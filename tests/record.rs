@@ -310,9 +310,33 @@ fn a_full_server_is_recorded_through_the_reserved_slot() {
         assert!(held.len() <= 10, "max_connections 10 never refused");
     }
     let found = wait_incidents(&dir, 1, Duration::from_secs(15));
+    // Lose the recorder's connection while the server stays full: it gets back in through the
+    // one extra connection max_connections keeps for SUPER (root here).
+    {
+        use mysql::prelude::Queryable;
+        let mut root = s.root();
+        let ids: Vec<u64> = root
+            .query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID()")
+            .unwrap();
+        assert_eq!(ids.len(), 1, "the recorder's one connection: {ids:?}");
+        root.query_drop(format!("KILL {}", ids[0])).unwrap();
+    }
+    let start = Instant::now();
+    while s.ids_of("root").len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no reconnect into the full server"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    thread::sleep(Duration::from_millis(500));
     let out = rec.stop();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("reconnects:        1"),
+        "{stdout}\n{stderr}"
+    );
     let idx = index(&found[0]);
     assert!(
         idx.trigger == "usage >= 100" || idx.trigger == "refused > 0",
