@@ -82,6 +82,12 @@ fn base(sub: &str, dir: &Path) -> Vec<OsString> {
         "set-max-connections" => vec!["500".into()],
         "set-slow-log" => vec!["on".into()],
         "watch" => vec!["--count".into(), "1".into()],
+        "record" => vec![
+            "--dir".into(),
+            dir.join("rec").display().to_string(),
+            "--for".into(),
+            "1s".into(),
+        ],
         "completions" => vec!["bash".into()],
         "man" => vec![dir.join("man").display().to_string()],
         _ => vec![],

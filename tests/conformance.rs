@@ -70,6 +70,9 @@ const KEYWORDS: &[&str] = &[
     "performance_schema",
     "information_schema",
     "mysql",
+    "like",
+    "group",
+    "by",
 ];
 
 /// Words of a statement outside quotes: (word, followed by `(`, preceded by `.`).
@@ -223,6 +226,22 @@ fn every_mysql_statement_names_real_tables_and_columns() {
         }
     }
     assert!(checked >= 30, "{checked}");
+}
+
+/// The recorder's grouped processlist read (`snapshot::sampling`), with and without the program
+/// names, names real tables and columns on every MySQL flavor.
+#[test]
+fn the_recorder_sample_names_real_tables_and_columns() {
+    for (name, d) in mysql_dialects() {
+        let defs = columns(d.version < (8, 0, 0));
+        for attrs in [false, d.reads_connect_attrs()] {
+            let sql = conncheck::snapshot::sampling::grouped_sql(d.processlist_source(), attrs);
+            match unknown_columns(&sql, &defs) {
+                Ok(bad) => assert!(bad.is_empty(), "{name}: unknown {bad:?} in {sql}"),
+                Err(e) => panic!("{name}: {e}: {sql}"),
+            }
+        }
+    }
 }
 
 #[test]
