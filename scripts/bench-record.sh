@@ -81,12 +81,18 @@ window() {
 }
 
 echo "== baseline: ${DURATION}s without the recorder" >&2
-read -r base_qps base_cpu < <(window sleep "$DURATION")
+window sleep "$DURATION" >"$dir/base.win"
+read -r base_qps base_cpu <"$dir/base.win"
 echo "== ${DURATION}s with conncheck record --interval $INTERVAL" >&2
 mkdir -p "$dir/incidents"
-read -r rec_qps rec_cpu < <(window /usr/bin/time -f "%U %S %M" -o "$dir/time.out" \
+window /usr/bin/time -f "%U %S %M" -o "$dir/time.out" \
   "$cc" --no-defaults -S "$sock" -u root record --dir "$dir/incidents" --interval "$INTERVAL" \
-  --trigger 'connections >= 1000000' --for "${DURATION}s" >"$dir/record.out" 2>"$dir/record.err")
+  --trigger "connections >= 1000000" --for "${DURATION}s" >"$dir/rec.win" 2>"$dir/record.err" ||
+  { cat "$dir/record.err" >&2; exit 1; }
+mv "$dir/rec.win" "$dir/rec.all"
+# The recorder's summary went to the same file as the window's line: split them.
+grep '^conncheck record\|^  ' "$dir/rec.all" >"$dir/record.out" || true
+read -r rec_qps rec_cpu < <(tail -1 "$dir/rec.all")
 read -r cu cs crss <"$dir/time.out"
 samples=$(awk '/samples taken/ {print $3}' "$dir/record.out")
 
