@@ -15,6 +15,7 @@ export LC_ALL=C
 N=${N:-1000}
 DURATION=${DURATION:-60}
 INTERVAL=${INTERVAL:-1s}
+PS=${PS:-ON}   # performance_schema: OFF leaves the program-name join out of each sample
 
 scripts/ensure-deps.sh time
 echo "== building (release)" >&2
@@ -45,7 +46,7 @@ mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --skip-networking 
   --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" --tmpdir="$dir/tmp" \
   --innodb-buffer-pool-size=32M --innodb-log-file-size=8M --max-connections=$((N + 100)) \
   --thread-cache-size=$((N + 100)) --open-files-limit=$((2 * N + 1000)) \
-  --performance-schema=ON "${as_root[@]}" >/dev/null 2>&1 &
+  --performance-schema="$PS" "${as_root[@]}" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 300); do
   mariadb -S "$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
