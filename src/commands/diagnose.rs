@@ -69,15 +69,10 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         }
     }
     let text = render::text(&report, args.format, |r| {
-        let mut out = render::diagnose::human(r, &snap, ctx.style, args.verbose);
-        if let Some(inc) = &incident {
-            out.push_str(&render::timeline::before_trigger(
-                r,
-                &inc.history,
-                ctx.style,
-            ));
-        }
-        out
+        let section = incident.as_ref().map_or(String::new(), |inc| {
+            render::timeline::before_trigger(r, &inc.history, ctx.style)
+        });
+        render::diagnose::human_with(r, &snap, ctx.style, args.verbose, &section)
     });
     render::print(&text)?;
     Ok(if fails(args, &report) {

@@ -9,7 +9,7 @@ use crate::snapshot::sample::SampleHistory;
 use crate::text::escape;
 
 /// Columns of a client's sparkline.
-pub const SPARK_WIDTH: usize = 16;
+pub const SPARK_WIDTH: usize = 20;
 
 /// `17:36:10Z` of an RFC 3339 time (the date is in the window line).
 fn clock(t: &str) -> &str {
@@ -22,7 +22,7 @@ pub fn before_trigger(r: &DiagnoseReport, history: &SampleHistory, style: Style)
         return String::new();
     };
     let width = style.width;
-    let mut out = format!("\n{}\n", style.bold("Before the trigger"));
+    let mut out = format!("{}\n", style.bold("Before the trigger"));
     let line = |label: &str, text: &str| {
         layout::wrap(text, width, &format!("  {label:<11}"), "             ") + "\n"
     };
@@ -77,6 +77,7 @@ pub fn before_trigger(r: &DiagnoseReport, history: &SampleHistory, style: Style)
         ));
         out.push('\n');
     }
+    out.push('\n');
     out
 }
 
@@ -103,34 +104,33 @@ fn driver(g: &Growth) -> String {
     }
 }
 
-/// One line per grower: `sparkline  from → to  since  rate/min  share  name`, the name cut to
-/// what is left of the width.
+/// Two lines per grower: its name (cut to the width), then `sparkline  from → to  since …
+/// rate/min  share`.
 fn growers(g: &Growth, history: &SampleHistory, style: Style) -> String {
     let window = timeline::window(history, u64::MAX);
     let names: Vec<&str> = g.clients.iter().map(|c| c.name.as_str()).collect();
     let series = timeline::series_for(window, &names);
+    let width = style.width.max(layout::MIN_WIDTH);
     let mut out = format!(
-        "  {:<SPARK_WIDTH$}  {:>11}  {:<9}  {:>7}  {:>5}  client\n",
-        "connections", "from → to", "since", "/min", "share"
+        "  {}\n",
+        style.dim("Clients that grew (connections over the recorded samples)")
     );
-    let fixed = 2 + SPARK_WIDTH + 2 + 11 + 2 + 9 + 2 + 7 + 2 + 5 + 2;
-    let room = style
-        .width
-        .max(layout::MIN_WIDTH)
-        .saturating_sub(fixed)
-        .max(12);
     for (c, values) in g.clients.iter().zip(&series) {
-        let spark = sparkline_fit(values, SPARK_WIDTH, 0);
-        let pad = SPARK_WIDTH.saturating_sub(spark.chars().count());
         out.push_str(&format!(
-            "  {spark}{}  {:>11}  {:<9}  {:>7.1}  {:>4.0}%  {}\n",
-            " ".repeat(pad),
-            format!("{} → {}", c.from, c.to),
+            "  {}\n",
+            layout::fit(&escape(&c.name), width.saturating_sub(2))
+        ));
+        let line = format!(
+            "    {}  {} → {} since {}, {:.1}/min, {:.0}% of the growth",
+            sparkline_fit(values, SPARK_WIDTH, 0),
+            c.from,
+            c.to,
             clock(&c.since),
             c.rate_per_min,
-            c.share * 100.0,
-            layout::fit(&escape(&c.name), room)
-        ));
+            c.share * 100.0
+        );
+        out.push_str(&layout::wrap(&line, width, "", "      "));
+        out.push('\n');
     }
     out
 }
