@@ -64,6 +64,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('set-slow-log', 'set-slow-log', [CompletionResultType]::ParameterValue, 'Turn the slow query log on or off (find the queries that hold connections)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Live view of connection usage, refreshed every --interval')
+            [CompletionResult]::new('record', 'record', [CompletionResultType]::ParameterValue, 'Flight recorder: sample every --interval, and write an incident folder when a trigger fires')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -162,7 +163,8 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--critical', '--critical', [CompletionResultType]::ParameterName, 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count')
             [CompletionResult]::new('--server-memory', '--server-memory', [CompletionResultType]::ParameterName, 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown')
             [CompletionResult]::new('--sample', '--sample', [CompletionResultType]::ParameterName, 'Read global status twice this far apart to measure rates (0 = one reading)')
-            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting, or replay an incident folder (from `conncheck record --dir`): the verdict at its peak, and what grew before the trigger')
+            [CompletionResult]::new('--chart', '--chart', [CompletionResultType]::ParameterName, 'With `--from DIR` (an incident folder): also draw connections per top client over time, with max_connections and the trigger, as an SVG file')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit with code 1 when a finding of this severity or worse is found')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
@@ -563,6 +565,47 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
+        'conncheck;record' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write incident folders here (created 0700 if missing)')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Time between samples (at least 100ms)')
+            [CompletionResult]::new('--trigger', '--trigger', [CompletionResultType]::ParameterName, 'When to write an incident: ''METRIC OP VALUE'', e.g. ''usage >= 90'' (repeat: any one fires; default ''usage >= 90'')')
+            [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'After an incident, do not start another one for this long')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Take the second snapshot this long after the trigger')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Keep the samples of this long before the trigger in the incident')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)')
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Stop after this long (default: until SIGINT or SIGTERM)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name [default: your login name]')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User name [default: your login name]')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Password. A bare -p prompts with hidden input; a value must be attached: -pSECRET or --password=SECRET (prints a warning, as mysql does). Prefer ~/.my.cnf or MYSQL_PWD')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'Password. A bare -p prompts with hidden input; a value must be attached: -pSECRET or --password=SECRET (prints a warning, as mysql does). Prefer ~/.my.cnf or MYSQL_PWD')
+            [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Unix socket file (used when the host is localhost or not given). Environment: MYSQL_UNIX_PORT')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Unix socket file (used when the host is localhost or not given). Environment: MYSQL_UNIX_PORT')
+            [CompletionResult]::new('-D', '-D ', [CompletionResultType]::ParameterName, 'Default database for the session')
+            [CompletionResult]::new('--database', '--database', [CompletionResultType]::ParameterName, 'Default database for the session')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'Force the transport: tcp, or socket. By default localhost uses the socket, anything else TCP')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)')
+            [CompletionResult]::new('--targets', '--targets', [CompletionResultType]::ParameterName, 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)')
+            [CompletionResult]::new('--defaults-file', '--defaults-file', [CompletionResultType]::ParameterName, 'Read options only from this file (no other option files)')
+            [CompletionResult]::new('--defaults-extra-file', '--defaults-extra-file', [CompletionResultType]::ParameterName, 'Read this option file after the usual ones')
+            [CompletionResult]::new('--login-path', '--login-path', [CompletionResultType]::ParameterName, 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)')
+            [CompletionResult]::new('--ssl-mode', '--ssl-mode', [CompletionResultType]::ParameterName, 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket')
+            [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
+            [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
+            [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
+            [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
+            [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
+            [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
+            [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
+            break
+        }
         'conncheck;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
@@ -641,6 +684,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('set-slow-log', 'set-slow-log', [CompletionResultType]::ParameterValue, 'Turn the slow query log on or off (find the queries that hold connections)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Live view of connection usage, refreshed every --interval')
+            [CompletionResult]::new('record', 'record', [CompletionResultType]::ParameterValue, 'Flight recorder: sample every --interval, and write an incident folder when a trigger fires')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write the man pages into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -677,6 +721,9 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             break
         }
         'conncheck;help;watch' {
+            break
+        }
+        'conncheck;help;record' {
             break
         }
         'conncheck;help;completions' {

@@ -37,6 +37,9 @@ _conncheck() {
             conncheck,man)
                 cmd="conncheck__subcmd__man"
                 ;;
+            conncheck,record)
+                cmd="conncheck__subcmd__record"
+                ;;
             conncheck,sessions)
                 cmd="conncheck__subcmd__sessions"
                 ;;
@@ -79,6 +82,9 @@ _conncheck() {
             conncheck__subcmd__help,man)
                 cmd="conncheck__subcmd__help__subcmd__man"
                 ;;
+            conncheck__subcmd__help,record)
+                cmd="conncheck__subcmd__help__subcmd__record"
+                ;;
             conncheck__subcmd__help,sessions)
                 cmd="conncheck__subcmd__help__subcmd__sessions"
                 ;;
@@ -107,7 +113,7 @@ _conncheck() {
 
     case "${cmd}" in
         conncheck)
-            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch completions man help"
+            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,7 +527,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__diagnose)
-            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --chart --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,6 +562,10 @@ _conncheck() {
                     return 0
                     ;;
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chart)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -683,7 +693,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__help)
-            opts="status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch completions man help"
+            opts="status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -781,6 +791,20 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        conncheck__subcmd__help__subcmd__record)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1295,6 +1319,160 @@ _conncheck() {
                 return 0
             fi
             case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -h)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -P)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -S)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
+                    COMPREPLY=($(compgen -W "tcp socket" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --targets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --defaults-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --defaults-extra-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --login-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssl-mode)
+                    COMPREPLY=($(compgen -W "DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY" -- "${cur}"))
+                    return 0
+                    ;;
+                --ssl-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssl-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssl-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        conncheck__subcmd__record)
+            opts="-h -P -u -p -S -D --dir --interval --trigger --cooldown --after --before --max-size --for --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trigger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cooldown)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -61,6 +61,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand set-slow-log 'Turn the slow query log on or off (find the queries that hold connections)'
             cand check 'Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output'
             cand watch 'Live view of connection usage, refreshed every --interval'
+            cand record 'Flight recorder: sample every --interval, and write an incident folder when a trigger fires'
             cand completions 'Print a shell completion script'
             cand man 'Write the man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -156,7 +157,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --critical 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count'
             cand --server-memory 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown'
             cand --sample 'Read global status twice this far apart to measure rates (0 = one reading)'
-            cand --from 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting'
+            cand --from 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting, or replay an incident folder (from `conncheck record --dir`): the verdict at its peak, and what grew before the trigger'
+            cand --chart 'With `--from DIR` (an incident folder): also draw connections per top client over time, with max_connections and the trigger, as an SVG file'
             cand --format 'Output format'
             cand --fail-on 'Exit with code 1 when a finding of this severity or worse is found'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
@@ -548,6 +550,46 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
+        &'conncheck;record'= {
+            cand --dir 'Write incident folders here (created 0700 if missing)'
+            cand --interval 'Time between samples (at least 100ms)'
+            cand --trigger 'When to write an incident: ''METRIC OP VALUE'', e.g. ''usage >= 90'' (repeat: any one fires; default ''usage >= 90'')'
+            cand --cooldown 'After an incident, do not start another one for this long'
+            cand --after 'Take the second snapshot this long after the trigger'
+            cand --before 'Keep the samples of this long before the trigger in the incident'
+            cand --max-size 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)'
+            cand --for 'Stop after this long (default: until SIGINT or SIGTERM)'
+            cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
+            cand --host 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
+            cand -P 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT'
+            cand --port 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT'
+            cand -u 'User name [default: your login name]'
+            cand --user 'User name [default: your login name]'
+            cand -p 'Password. A bare -p prompts with hidden input; a value must be attached: -pSECRET or --password=SECRET (prints a warning, as mysql does). Prefer ~/.my.cnf or MYSQL_PWD'
+            cand --password 'Password. A bare -p prompts with hidden input; a value must be attached: -pSECRET or --password=SECRET (prints a warning, as mysql does). Prefer ~/.my.cnf or MYSQL_PWD'
+            cand -S 'Unix socket file (used when the host is localhost or not given). Environment: MYSQL_UNIX_PORT'
+            cand --socket 'Unix socket file (used when the host is localhost or not given). Environment: MYSQL_UNIX_PORT'
+            cand -D 'Default database for the session'
+            cand --database 'Default database for the session'
+            cand --protocol 'Force the transport: tcp, or socket. By default localhost uses the socket, anything else TCP'
+            cand --url 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)'
+            cand --targets 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment'
+            cand --jobs 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)'
+            cand --defaults-file 'Read options only from this file (no other option files)'
+            cand --defaults-extra-file 'Read this option file after the usual ones'
+            cand --login-path 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)'
+            cand --ssl-mode 'TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain), REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket'
+            cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
+            cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
+            cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
+            cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
+            cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
+            cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
+            cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
+            cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --help 'Print help (-h is the host, as in the mysql client)'
+        }
         &'conncheck;completions'= {
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
             cand --host 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
@@ -624,6 +666,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand set-slow-log 'Turn the slow query log on or off (find the queries that hold connections)'
             cand check 'Health check for CI and monitoring: Nagios exit codes, JSON or Prometheus output'
             cand watch 'Live view of connection usage, refreshed every --interval'
+            cand record 'Flight recorder: sample every --interval, and write an incident folder when a trigger fires'
             cand completions 'Print a shell completion script'
             cand man 'Write the man pages into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -649,6 +692,8 @@ set edit:completion:arg-completer[conncheck] = {|@words|
         &'conncheck;help;check'= {
         }
         &'conncheck;help;watch'= {
+        }
+        &'conncheck;help;record'= {
         }
         &'conncheck;help;completions'= {
         }

@@ -392,9 +392,15 @@ pub struct DiagnoseArgs {
     /// Read global status twice this far apart to measure rates (0 = one reading).
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
     pub sample: Duration,
-    /// Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting.
-    #[arg(long, value_name = "FILE")]
+    /// Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting, or replay an
+    /// incident folder (from `conncheck record --dir`): the verdict at its peak, and what grew
+    /// before the trigger.
+    #[arg(long, value_name = "FILE|DIR")]
     pub from: Option<PathBuf>,
+    /// With `--from DIR` (an incident folder): also draw connections per top client over time,
+    /// with max_connections and the trigger, as an SVG file.
+    #[arg(long, value_name = "FILE.svg", requires = "from")]
+    pub chart: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -13,7 +13,7 @@ use crate::render::{self, outcomes};
 use crate::report::diagnose::{DiagnoseReport, build, thresholds_fit};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
-use crate::snapshot::source::{load, take_or_refused};
+use crate::snapshot::source::{Incident, Saved, load_saved, take_or_refused};
 use crate::text::escape;
 
 use super::Context;
@@ -25,23 +25,54 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     {
         return run_many(ctx, args, &th, &list);
     }
-    let (snap, replay) = match &args.from {
-        Some(file) => {
-            let snap = load(file)?;
-            let replay = replay_of_snapshot(ctx, &snap);
-            (snap, replay)
-        }
+    let (snap, replay, incident) = match &args.from {
+        Some(path) => match load_saved(path)? {
+            Saved::Snapshot(snap) => {
+                let replay = replay_of_snapshot(ctx, &snap);
+                (*snap, replay, None)
+            }
+            Saved::Incident(inc) => {
+                let snap = inc.peak().cloned().ok_or_else(|| {
+                    AppError::new(
+                        ErrorKind::Other,
+                        format!(
+                            "incident folder {} holds no snapshot to judge (neither trigger nor after could be read)",
+                            path.display()
+                        ),
+                    )
+                    .hint("its samples.json is still readable as JSON; the index notes say why the snapshots failed")
+                })?;
+                let replay = replay_of_snapshot(ctx, &snap);
+                (snap, replay, Some(inc))
+            }
+        },
         None => {
             let opts = ctx.single_target()?;
             let snap = take_or_refused(&opts, args.sample, th.server_memory)?;
-            (snap, ctx.replay(&opts)?)
+            (snap, ctx.replay(&opts)?, None)
         }
     };
+    if args.chart.is_some() && incident.is_none() {
+        return Err(AppError::usage(
+            "--chart draws an incident over time and needs --from DIR (an incident folder)",
+        )
+        .hint("record one with `conncheck record --dir DIR`, then `conncheck diagnose --from DIR/<incident> --chart FILE.svg`")
+        .into());
+    }
     thresholds_fit(&th, &snap)?;
     let mut report = build(&snap, &th);
     report.for_target(&replay);
+    if let Some(inc) = &incident {
+        report.with_incident(inc);
+        if let Some(file) = &args.chart {
+            write_chart(file, inc)?;
+        }
+    }
     let text = render::text(&report, args.format, |r| {
-        render::diagnose::human(r, &snap, ctx.style, args.verbose)
+        let section = incident.as_ref().map_or(String::new(), |inc| {
+            render::timeline::before_trigger(r, &inc.history, ctx.style)
+        });
+        render::diagnose::human_with(r, &snap, ctx.style, args.verbose, &section)
     });
     render::print(&text)?;
     Ok(if fails(args, &report) {
@@ -109,6 +140,38 @@ fn replay_of_snapshot(ctx: &Context, snap: &Snapshot) -> Replay {
         .filter(|u| !u.is_empty())
         .or_else(|| snap.access.user.rsplit_once('@').map(|(u, _)| u));
     Replay::of_snapshot(&ctx.conn, &snap.target, user)
+}
+
+/// Draw the incident's chart into `file`, atomically: a temporary file beside it, renamed over
+/// it once complete, so a reader never sees half a chart.
+fn write_chart(file: &std::path::Path, inc: &Incident) -> Result<(), AppError> {
+    let series = crate::report::timeline::client_series(&inc.history, render::chart::CHART_CLIENTS);
+    let title = format!(
+        "{}: connections per client, trigger {}",
+        inc.index.target, inc.index.trigger
+    );
+    let svg = render::chart::svg(&series, inc.index.triggered_at_ms, &title)
+        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot draw the chart: {e}")))?;
+    let fail = |e: std::io::Error| {
+        AppError::new(
+            ErrorKind::Other,
+            format!("cannot write chart {}: {e}", file.display()),
+        )
+    };
+    let name = file
+        .file_name()
+        .ok_or_else(|| AppError::usage(format!("--chart {} is not a file name", file.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = file.with_file_name(tmp_name);
+    crate::input::write_private(&tmp, svg.as_bytes()).map_err(fail)?;
+    std::fs::rename(&tmp, file).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })?;
+    eprintln!("conncheck: chart written to {}", file.display());
+    Ok(())
 }
 
 pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {

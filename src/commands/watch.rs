@@ -26,7 +26,9 @@ use crate::snapshot::{Session, Snapshot};
 use crate::text::escape;
 
 use super::Context;
-use crate::render::watch::{frame, line, timestamp};
+use crate::render::watch::{TOP_CLIENTS, frame_with, line, timestamp};
+use crate::report::watch::ClientHistory;
+use crate::snapshot::sample::Sample;
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let opts = ctx.single_target()?;
@@ -49,9 +51,12 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let mut last_frame = String::new();
     let mut backoff = Backoff::default();
     let mut done = 0u64;
+    // Per-client sparklines: the top clients of each refresh, `window` samples each.
+    let mut clients = ClientHistory::new(TOP_CLIENTS, usize::from(args.window));
     if screen {
         history.push_back(base.threads_connected());
-        last_frame = frame(
+        clients.push(&Sample::from_snapshot(&base));
+        last_frame = frame_with(
             &tick(
                 &base,
                 &base.status,
@@ -60,6 +65,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                 0.0,
             ),
             &history,
+            &clients,
             args.interval,
             &opts.target(),
             screen_style(ctx.style),
@@ -95,9 +101,11 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                         history.pop_front();
                     }
                     if screen {
-                        last_frame = frame(
+                        clients.push(&Sample::from_snapshot(&snap));
+                        last_frame = frame_with(
                             &snap,
                             &history,
+                            &clients,
                             args.interval,
                             &opts.target(),
                             screen_style(ctx.style),
@@ -349,8 +357,50 @@ impl Keys {
 mod tests {
     use super::*;
     use crate::diagnose::fixtures::{self, session};
+    use crate::render::watch::frame;
     use crate::report::diagnose::Rates;
     use crate::report::watch::{cause, extremes};
+
+    #[test]
+    fn the_screen_shows_a_sparkline_per_top_client_escaped_and_fitted() {
+        let mut base = fixtures::mariadb();
+        let long = format!("<script>&\"'\x1b[2J{}", "x".repeat(200));
+        let mut clients = ClientHistory::new(TOP_CLIENTS, 10);
+        let mut history = VecDeque::new();
+        for n in 1..=6u64 {
+            let mut sessions: Vec<Session> = (0..n)
+                .map(|i| session(i, &long, "10.0.0.9", "Sleep", 5, "", None))
+                .collect();
+            sessions
+                .extend((0..3).map(|i| session(100 + i, "web", "10.0.0.2", "Sleep", 5, "", None)));
+            fixtures::with_sessions(&mut base, sessions);
+            clients.push(&Sample::from_snapshot(&base));
+            history.push_back(n + 3);
+        }
+        let text = frame_with(
+            &base,
+            &history,
+            &clients,
+            Duration::from_secs(1),
+            "h:1",
+            Style::plain().with_width(80),
+            SystemTime::UNIX_EPOCH,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().position(|l| l.starts_with("History")).unwrap();
+        assert!(
+            lines[at + 1].contains("▂▃▅▆▇█  6  <script>&\"'\\e[2Jxxx"),
+            "{text}"
+        );
+        assert!(lines[at + 1].ends_with('…'), "{text}");
+        assert!(lines[at + 2].ends_with("▅▅▅▅▅▅  3  web@10.0.0.2"), "{text}");
+        assert!(
+            text.lines()
+                .all(|l| crate::render::layout::width_of(l) <= 80),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'));
+    }
 
     #[test]
     fn rates_and_the_log_line() {

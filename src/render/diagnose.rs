@@ -102,6 +102,18 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
 
 /// The human-readable report (the table format). Pure.
 pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -> String {
+    human_with(r, snap, style, verbose, "")
+}
+
+/// [`human`] with a section between the verdict and the findings (a replayed incident's
+/// "Before the trigger").
+pub fn human_with(
+    r: &DiagnoseReport,
+    snap: &Snapshot,
+    style: Style,
+    verbose: bool,
+    after_verdict: &str,
+) -> String {
     let mut out = String::new();
     if snap.refused.is_none() {
         out.push_str(&render::status::header(
@@ -133,6 +145,7 @@ pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -
         ));
     }
     out.push_str(&verdict_text(r, style));
+    out.push_str(after_verdict);
     out.push_str(&render::findings::findings(
         &r.findings,
         snap,

@@ -4,6 +4,7 @@
 //! monitoring. [`text`] is the one place a report and `--format` meet. The same report structs
 //! feed every format; nothing here talks to a server or judges.
 
+pub mod chart;
 pub mod check;
 pub mod diagnose;
 pub mod findings;
@@ -17,6 +18,7 @@ pub mod sessions;
 pub mod settings;
 pub mod status;
 pub mod targets;
+pub mod timeline;
 pub mod watch;
 
 use std::io::IsTerminal;
@@ -149,6 +151,21 @@ pub fn sparkline(values: &[u64], top: u64) -> String {
             }
         })
         .collect()
+}
+
+/// [`sparkline`] of `values` in at most `width` columns: when there are more values than
+/// columns, each column shows the highest of the values it stands for (a peak is never lost).
+pub fn sparkline_fit(values: &[u64], width: usize, top: u64) -> String {
+    if values.len() <= width || width == 0 {
+        return sparkline(values, top);
+    }
+    let cols: Vec<u64> = (0..width)
+        .map(|c| {
+            let (a, b) = (c * values.len() / width, (c + 1) * values.len() / width);
+            values[a..b.max(a + 1)].iter().copied().max().unwrap_or(0)
+        })
+        .collect();
+    sparkline(&cols, top)
 }
 
 pub use crate::units::{bytes, secs, snippet};
@@ -287,6 +304,14 @@ mod tests {
         assert_eq!(sparkline(&[0, 0], 0), "▁▁");
         assert_eq!(sparkline(&[20], 10), "█");
         assert_eq!(sparkline(&[], 10), "");
+        assert_eq!(sparkline_fit(&[0, 7, 0, 0, 0, 0], 3, 7), "█▁▁");
+        assert_eq!(sparkline_fit(&[1, 2], 5, 2), "▅█");
+        assert_eq!(
+            sparkline_fit(&(0..100).collect::<Vec<_>>(), 10, 0)
+                .chars()
+                .count(),
+            10
+        );
         assert_eq!(snippet(Some("SELECT  *\n FROM t"), 100), "SELECT * FROM t");
         assert_eq!(snippet(Some("abcdef"), 4), "abc…");
         assert_eq!(snippet(None, 4), "");

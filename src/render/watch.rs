@@ -7,7 +7,7 @@ use crate::diagnose::Thresholds;
 use crate::render::{self, Style, layout};
 use crate::report::check::Activity;
 use crate::report::diagnose::Rates;
-use crate::report::watch::{cause, extremes};
+use crate::report::watch::{ClientHistory, cause, extremes};
 use crate::snapshot::{Session, Snapshot};
 use crate::text::escape;
 
@@ -43,6 +43,28 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
 pub fn frame(
     snap: &Snapshot,
     history: &VecDeque<u64>,
+    interval: Duration,
+    target: &str,
+    style: Style,
+    at: SystemTime,
+) -> String {
+    frame_with(
+        snap,
+        history,
+        &ClientHistory::default(),
+        interval,
+        target,
+        style,
+        at,
+    )
+}
+
+/// [`frame`] with one sparkline per top client under the history line:
+/// `sparkline  count  user@host (app)`, the name escaped and cut to the width.
+pub fn frame_with(
+    snap: &Snapshot,
+    history: &VecDeque<u64>,
+    clients: &ClientHistory,
     interval: Duration,
     target: &str,
     style: Style,
@@ -91,6 +113,7 @@ pub fn frame(
         "             ",
     ));
     out.push('\n');
+    out.push_str(&client_lines(clients, history.len(), width));
     // The first screen has no previous reading: its rates are averages since startup.
     out.push_str(&render::status::rates_line(&Rates::of(snap), style));
     let (idle, busy) = extremes(snap);
@@ -121,6 +144,43 @@ pub fn frame(
             "\nTop clients\n{}\n",
             render::status::clients_table(&report.clients, style)
         ));
+    }
+    out
+}
+
+/// The per-client sparklines, indented under the history line; the sparkline is as wide as
+/// the history's (the samples kept), its scale that of the busiest client shown.
+pub fn client_lines(clients: &ClientHistory, window: usize, width: usize) -> String {
+    let list = clients.clients();
+    let top = list
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .max()
+        .unwrap_or(0);
+    let spark_w = window.clamp(1, 40);
+    let count_w = list
+        .iter()
+        .map(|(_, v)| v.back().copied().unwrap_or(0).to_string().len())
+        .max()
+        .unwrap_or(1);
+    let mut out = String::new();
+    for (name, values) in list {
+        let values: Vec<u64> = values.iter().copied().collect();
+        let spark = render::sparkline_fit(&values, spark_w, top);
+        // Right-aligned, so that a newly seen client's short line ends where the others do.
+        let pad = spark_w.saturating_sub(spark.chars().count());
+        let count = values.last().copied().unwrap_or(0);
+        let lead = format!(
+            "             {}{spark}  {count:>count_w$}  ",
+            " ".repeat(pad)
+        );
+        let room = width
+            .max(layout::MIN_WIDTH)
+            .saturating_sub(layout::width_of(&lead))
+            .max(12);
+        out.push_str(&lead);
+        out.push_str(&layout::fit(&escape(name), room));
+        out.push('\n');
     }
     out
 }

@@ -8,6 +8,9 @@ use crate::diagnose::verdict::{self, Slot, Verdict};
 use crate::diagnose::{self, Finding, Thresholds};
 use crate::exit::AppError;
 use crate::snapshot::Snapshot;
+use crate::snapshot::source::Incident;
+
+use super::timeline::{self, Growth, TimelineEntry};
 
 use super::status::{self, ConnectionSummary, ServerSummary};
 
@@ -33,6 +36,46 @@ pub struct DiagnoseReport {
     pub findings: Vec<Finding>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// From an incident folder (`diagnose --from DIR`): why and when it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentSummary>,
+    /// From an incident folder: every sample, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineEntry>>,
+    /// From an incident folder: what grew before the trigger and who drove it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub growth: Option<Growth>,
+}
+
+/// The incident a replayed report is about.
+#[derive(Debug, Serialize)]
+pub struct IncidentSummary {
+    /// The trigger as given (`usage >= 90`), the value that fired it and when.
+    pub trigger: String,
+    pub value: f64,
+    pub triggered_at: String,
+    /// The snapshot judged (the one with the highest Threads_connected): `trigger.json` or
+    /// `after.json`.
+    pub judged: Option<String>,
+    /// Problems met while recording.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl DiagnoseReport {
+    /// Add the timeline and growth of an incident folder to the report of its peak snapshot.
+    pub fn with_incident(&mut self, incident: &Incident) {
+        let at = incident.index.triggered_at_ms;
+        self.incident = Some(IncidentSummary {
+            trigger: incident.index.trigger.clone(),
+            value: incident.index.value,
+            triggered_at: timeline::rfc3339(at),
+            judged: incident.peak_file().map(str::to_string),
+            notes: incident.index.notes.clone(),
+        });
+        self.timeline = Some(timeline::timeline(&incident.history));
+        self.growth = timeline::growth(&incident.history, at);
+    }
 }
 
 /// Per-second rates over the sample (lifetime averages with `--sample 0`).
@@ -120,5 +163,8 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         state,
         findings,
         notes: snap.notes.clone(),
+        incident: None,
+        timeline: None,
+        growth: None,
     }
 }

@@ -12,4 +12,5 @@ pub mod kill;
 pub mod sessions;
 pub mod settings;
 pub mod status;
+pub mod timeline;
 pub mod watch;

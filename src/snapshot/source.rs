@@ -1,12 +1,16 @@
 //! Where a snapshot comes from: a live server (or, when it refuses us with ERROR 1040, the
-//! "refused" snapshot), or a file saved by `conncheck snapshot`.
+//! "refused" snapshot), a file saved by `conncheck snapshot`, or an incident folder written by
+//! `conncheck record` ([`Incident`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::connect::{self, ConnectOptions};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::sample::{
+    INCIDENT_KIND, INDEX_FILE, IncidentIndex, SAMPLE_SCHEMA_VERSION, SAMPLES_FILE, SampleHistory,
+};
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
 
 /// A live snapshot, or the "refused" snapshot when the server is full even for us.
@@ -62,4 +66,158 @@ pub fn load(file: &Path) -> Result<Snapshot, AppError> {
         .hint("upgrade conncheck"));
     }
     Ok(snap)
+}
+
+/// An incident folder written by `conncheck record` (format: [`crate::snapshot::sample`]): its
+/// index, the snapshots at the trigger and `--after` later (either may be missing), and the
+/// sample history.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub dir: PathBuf,
+    pub index: IncidentIndex,
+    pub trigger: Option<Snapshot>,
+    pub after: Option<Snapshot>,
+    pub history: SampleHistory,
+}
+
+impl Incident {
+    /// The snapshot to judge: of the trigger and after snapshots, the one with the highest
+    /// Threads_connected (the trigger's on a tie).
+    pub fn peak(&self) -> Option<&Snapshot> {
+        match (&self.trigger, &self.after) {
+            (Some(t), Some(a)) if a.threads_connected() > t.threads_connected() => Some(a),
+            (Some(t), _) => Some(t),
+            (None, a) => a.as_ref(),
+        }
+    }
+
+    /// Which file [`Incident::peak`] is (`trigger.json`, `after.json`).
+    pub fn peak_file(&self) -> Option<&str> {
+        let peak = self.peak()?;
+        if self.trigger.as_ref().is_some_and(|t| std::ptr::eq(t, peak)) {
+            self.index.trigger_snapshot.as_deref()
+        } else {
+            self.index.after_snapshot.as_deref()
+        }
+    }
+}
+
+/// What `diagnose --from PATH` reads: a snapshot file or an incident folder.
+#[derive(Debug)]
+pub enum Saved {
+    Snapshot(Box<Snapshot>),
+    Incident(Box<Incident>),
+}
+
+/// A snapshot file, or an incident folder (a directory with an `index.json`).
+pub fn load_saved(path: &Path) -> Result<Saved, AppError> {
+    if path.is_dir() {
+        Ok(Saved::Incident(Box::new(load_incident(path)?)))
+    } else {
+        Ok(Saved::Snapshot(Box::new(load(path)?)))
+    }
+}
+
+fn incident_error(dir: &Path, what: impl std::fmt::Display) -> AppError {
+    AppError::new(
+        ErrorKind::Other,
+        format!(
+            "{} is not a readable incident folder: {what}",
+            dir.display()
+        ),
+    )
+    .hint("give a snapshot file or a folder written by `conncheck record --dir`")
+}
+
+/// A file of an incident folder: JSON of type `T`, read with the snapshot cap.
+fn read_part<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+    what: &str,
+) -> Result<T, AppError> {
+    // The index names the files: a bare file name inside the folder, never a path elsewhere.
+    if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) || name == ".." {
+        return Err(incident_error(
+            dir,
+            format!(
+                "index.json names {what} {:?}, not a file in the folder",
+                crate::text::escape(name)
+            ),
+        ));
+    }
+    let file = dir.join(name);
+    let text = crate::input::read_capped(&file, crate::input::SNAPSHOT_MAX)
+        .map_err(|e| incident_error(dir, format!("cannot read {name}: {e}")))?;
+    serde_json::from_slice(&text)
+        .map_err(|e| incident_error(dir, format!("{name} is not a conncheck {what}: {e}")))
+}
+
+/// Load an incident folder. A missing or foreign index, a broken snapshot or sample history is
+/// one clear error, never a panic; a snapshot the index says is absent is simply absent.
+pub fn load_incident(dir: &Path) -> Result<Incident, AppError> {
+    if !dir.join(INDEX_FILE).exists() {
+        return Err(incident_error(dir, format!("it has no {INDEX_FILE}")));
+    }
+    let index: IncidentIndex = read_part(dir, INDEX_FILE, "incident index")?;
+    if index.kind != INCIDENT_KIND {
+        return Err(incident_error(
+            dir,
+            format!(
+                "{INDEX_FILE} is of kind {:?}, not {INCIDENT_KIND:?}",
+                crate::text::escape(&index.kind)
+            ),
+        ));
+    }
+    if index.schema_version > SAMPLE_SCHEMA_VERSION {
+        return Err(incident_error(
+            dir,
+            format!(
+                "it has incident schema {}, this conncheck reads up to {SAMPLE_SCHEMA_VERSION}",
+                index.schema_version
+            ),
+        )
+        .hint("upgrade conncheck"));
+    }
+    let snapshot = |name: &Option<String>| -> Result<Option<Snapshot>, AppError> {
+        let Some(name) = name else { return Ok(None) };
+        let snap: Snapshot = read_part(dir, name, "snapshot")?;
+        if snap.schema_version > SNAPSHOT_SCHEMA_VERSION {
+            return Err(incident_error(
+                dir,
+                format!(
+                    "{name} has snapshot schema {}, this conncheck reads up to {SNAPSHOT_SCHEMA_VERSION}",
+                    snap.schema_version
+                ),
+            )
+            .hint("upgrade conncheck"));
+        }
+        Ok(Some(snap))
+    };
+    let trigger = snapshot(&index.trigger_snapshot)?;
+    let after = snapshot(&index.after_snapshot)?;
+    let samples = if index.samples.is_empty() {
+        SAMPLES_FILE.to_string()
+    } else {
+        index.samples.clone()
+    };
+    let mut history: SampleHistory = read_part(dir, &samples, "sample history")?;
+    if history.schema_version > SAMPLE_SCHEMA_VERSION {
+        return Err(incident_error(
+            dir,
+            format!(
+                "{samples} has sample schema {}, this conncheck reads up to {SAMPLE_SCHEMA_VERSION}",
+                history.schema_version
+            ),
+        )
+        .hint("upgrade conncheck"));
+    }
+    // Oldest first, whatever order the file has (a clock that stepped back).
+    history.samples.sort_by_key(|s| s.at_ms);
+    Ok(Incident {
+        dir: dir.to_path_buf(),
+        index,
+        trigger,
+        after,
+        history,
+    })
 }
