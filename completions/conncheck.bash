@@ -235,7 +235,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__check)
-            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --forecast --forecast-window --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +282,14 @@ _conncheck() {
                     return 0
                     ;;
                 --sample)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forecast)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forecast-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

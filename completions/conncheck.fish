@@ -161,7 +161,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l trx-thr
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l warning -d 'Connection usage that is a warning: a percentage of max_connections (80%) or a count (400). Must be below --critical (a percentage and a count are compared on the server\'s max_connections)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l critical -d 'Connection usage that is critical: a percentage of max_connections (90%, at most 100%) or a count' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l server-memory -d 'Server RAM in bytes, with K/M/G/T suffixes (e.g. 16G), for the memory estimate. Read from /proc/meminfo when the server is local; otherwise unknown' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l sample -d 'Read global status twice this far apart to measure rates (0 = one reading)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l sample -d 'Read global status twice this far apart to measure rates (0 = one reading). From 3s the trend of Threads_connected gives a forecast: when the server is full at that rate' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l from -d 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting, or replay an incident folder (from `conncheck record --dir`): the verdict at its peak, and what grew before the trigger' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l chart -d 'With `--from DIR` (an incident folder): also draw connections per top client over time, with max_connections and the trigger, as an SVG file' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -475,6 +475,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l max-idle-t
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l fail-on -d 'Also fail on any diagnose finding of this severity or worse' -r -f -a "warning\t''
 critical\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l sample -d 'Read global status twice this far apart (refused connections during the sample are CRITICAL)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l forecast -d 'WARNING when the trend of Threads_connected reaches max_connections within this long (e.g. 15m); samples for --forecast-window' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l forecast-window -d 'How long --forecast watches the trend (Threads_connected about once a second)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l format -d 'Output format' -r -f -a "nagios\t'Monitoring-plugin output: `CONNCHECK OK - ... | perfdata`'
 json\t'JSON with state, reasons and metrics'
 prometheus\t'Prometheus text exposition format (node_exporter textfile collector)'"

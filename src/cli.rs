@@ -49,7 +49,7 @@ const WATCH_AFTER_HELP: &str = "\
 On a terminal the screen is redrawn every --interval (usage, history, rates, the cause line: the
 top finding judged again at each refresh, top clients); press q (or Ctrl-C) to quit. Otherwise one
 line per sample is printed, for logs:
-  2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0 refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-
+  2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0 refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=- full_in=-
 A lost connection is shown and retried after 1s, 2s, 4s ... (at most 30s) instead of ending the run.
 
 Examples:
@@ -389,7 +389,8 @@ pub struct ThresholdArgs {
 pub struct DiagnoseArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
-    /// Read global status twice this far apart to measure rates (0 = one reading).
+    /// Read global status twice this far apart to measure rates (0 = one reading). From 3s the
+    /// trend of Threads_connected gives a forecast: when the server is full at that rate.
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
     pub sample: Duration,
     /// Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting, or replay an
@@ -578,6 +579,13 @@ pub struct CheckArgs {
     /// Read global status twice this far apart (refused connections during the sample are CRITICAL).
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
     pub sample: Duration,
+    /// WARNING when the trend of Threads_connected reaches max_connections within this long
+    /// (e.g. 15m); samples for --forecast-window.
+    #[arg(long, value_parser = parse_horizon, value_name = "DUR")]
+    pub forecast: Option<Duration>,
+    /// How long --forecast watches the trend (Threads_connected about once a second).
+    #[arg(long, value_parser = parse_forecast_window, default_value = "30s", value_name = "DUR", requires = "forecast")]
+    pub forecast_window: Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Nagios)]
     pub format: CheckFormat,
@@ -646,6 +654,26 @@ pub struct ManArgs {
 }
 
 /// `300s`, `5m`, `1h30m`, `250ms`; a bare number means seconds (as in my.cnf).
+/// `--forecast`: a horizon, more than zero.
+fn parse_horizon(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("the horizon must be more than 0, e.g. 15m".into());
+    }
+    Ok(d)
+}
+
+/// `--forecast-window`: long enough to fit a trend to, short enough for a health check.
+fn parse_forecast_window(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(5) || d > Duration::from_secs(3600) {
+        return Err(format!(
+            "'{s}': the window must be between 5s and 1h (a trend needs readings over time)"
+        ));
+    }
+    Ok(d)
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
@@ -820,6 +848,7 @@ impl From<&CheckArgs> for Limits {
             max_long: a.max_long,
             max_idle_trx: a.max_idle_trx,
             fail_on: a.fail_on,
+            forecast: a.forecast,
         }
     }
 }

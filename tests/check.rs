@@ -5,13 +5,16 @@
 
 mod support;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 use support::{Server, ServerOpts, json};
 
 /// One perfdata item: `'label'=value[UOM];[warn];[crit];[min];[max]`.
-const PERF_ITEM: &str = r"'[^'=]+'=[0-9]+(\.[0-9]+)?(%|s|c)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?";
+const PERF_ITEM: &str = r"'[^'=]+'=(-?[0-9]+(\.[0-9]+)?|U)(%|s|c)?;(@?[0-9]+(\.[0-9]+)?(:[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?;([0-9]+(\.[0-9]+)?)?";
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -270,6 +273,9 @@ fn unknown_from_a_dead_port_and_from_bad_flags() {
         vec!["check", "--warning", "lots"],
         vec!["check", "--format", "xml"],
         vec!["check", "--sample", "-1s"],
+        vec!["check", "--forecast", "0"],
+        vec!["check", "--forecast", "15m", "--forecast-window", "1s"],
+        vec!["check", "--forecast-window", "30s"],
     ] {
         let out = support::conncheck().args(&bad).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{bad:?}");
@@ -486,4 +492,145 @@ fn prometheus_has_one_series_per_label_set() {
     assert!(!labels.is_empty(), "{nagios}");
     drop(waiters);
     drop(blockers);
+}
+
+/// A leak that opens a connection every `every` until stopped, holding them all.
+struct Leak {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<Vec<mysql::Conn>>>,
+}
+
+impl Leak {
+    fn start(s: &Server, every: Duration) -> Leak {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let opts = s.opts("app", "apppw");
+        let handle = thread::spawn(move || {
+            let mut held = Vec::new();
+            let start = Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                held.push(mysql::Conn::new(opts.clone()).expect("leaked connection"));
+                let due = every * held.len() as u32;
+                thread::sleep(due.saturating_sub(start.elapsed()));
+            }
+            held
+        });
+        Leak {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn stop(mut self) -> Vec<mysql::Conn> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+/// Issue 15: `check --forecast` fits the trend over its window. A steady leak of 4 connections a
+/// second (240/min) on a server with max_connections 300 is WARNING with a finite time to full
+/// close to what the leak really needs; a flat server has no time to full and stays OK.
+#[test]
+fn the_forecast_warns_before_a_steady_leak_fills_the_server() {
+    let s = Server::start(ServerOpts {
+        max_connections: 300,
+        ..ServerOpts::default()
+    });
+    s.create_user("app", "apppw", "USAGE");
+    let _flat = s.idle_connections("app", "apppw", 20);
+
+    // Flat: 20 idle connections and nothing else.
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--forecast", "15m", "--forecast-window", "6s"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["state"], "OK", "{v}");
+    let f = &v["forecast"];
+    assert!(
+        f["full_in_s"].is_null(),
+        "a flat line has no time to full: {f}"
+    );
+    assert!(f["rate_per_min"].as_f64().unwrap().abs() < 10.0, "{f}");
+    assert_eq!(f["trend"], "flat");
+    assert!(
+        f["points"].as_u64().unwrap() >= 20,
+        "about 30 readings: {f}"
+    );
+    assert_eq!(v["forecast_horizon_s"], 900);
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--forecast", "15m", "--forecast-window", "6s"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (_, _, perf) = plugin_line(&text);
+    assert!(
+        perf.contains("'time_to_full'=U;@0:900;;0;"),
+        "undetermined without a rising trend: {perf}"
+    );
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--forecast", "15m", "--forecast-window", "5s"])
+        .args(["--format", "prometheus"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_valid_exposition(&text);
+    assert!(
+        text.contains("\nconncheck_forecast_full_in_seconds +Inf\n"),
+        "{text}"
+    );
+
+    // A steady leak.
+    let leak = Leak::start(&s, Duration::from_millis(250));
+    thread::sleep(Duration::from_secs(1));
+    let out = s
+        .conncheck("root", "")
+        .args(["check", "--forecast", "15m", "--forecast-window", "8s"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let held = leak.stop();
+    let v = json(&out);
+    assert_eq!(v["state"], "WARNING", "{v}");
+    let reason = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "forecast")
+        .unwrap_or_else(|| panic!("a forecast reason: {}", v["reasons"]));
+    assert!(
+        reason["message"]
+            .as_str()
+            .unwrap()
+            .contains("connections/min the server is full"),
+        "{reason}"
+    );
+    let f = &v["forecast"];
+    assert_eq!(f["trend"], "rising", "{f}");
+    let rate = f["rate_per_min"].as_f64().unwrap();
+    // The leak's own pace, measured from what it opened (a loaded machine may slow it down).
+    assert!(
+        (120.0..=300.0).contains(&rate),
+        "the leak opens about 240 a minute: {f} ({} held)",
+        held.len()
+    );
+    let connected = f["connected"].as_f64().unwrap();
+    let full = f["full_in_s"].as_f64().expect("a finite time to full");
+    let expected = (300.0 - connected) / (rate / 60.0);
+    assert!(
+        (full - expected).abs() < 1.0,
+        "time to full follows from the rate: {full} vs {expected}"
+    );
+    // And roughly right against the leak itself: 300 - connected at 4/s.
+    let real = (300.0 - connected) / 4.0;
+    assert!(
+        full > real * 0.7 && full < real * 1.6,
+        "{full} s against a real {real} s"
+    );
+    drop(held);
 }

@@ -443,6 +443,7 @@ fn session() -> impl Strategy<Value = Session> {
                 info,
                 query_id,
                 program: None,
+                memory_bytes: None,
             },
         )
 }
@@ -515,9 +516,21 @@ fn hostile_snapshot() -> impl Strategy<Value = Snapshot> {
         prop::collection::vec(transaction(), 0..4),
         prop::collection::vec(lock_wait(), 0..4),
         (prop::option::of(weird_u64()), weird_u64(), weird_u64()),
+        prop::collection::vec((weird_u64(), weird_u64()), 0..40),
     )
         .prop_map(
-            |(mysql, vars, status, after, sample_s, sessions, trx, waits, (mem, cid, uptime))| {
+            |(
+                mysql,
+                vars,
+                status,
+                after,
+                sample_s,
+                sessions,
+                trx,
+                waits,
+                (mem, cid, uptime),
+                trend,
+            )| {
                 let mut s = if mysql {
                     fixtures::mysql8()
                 } else {
@@ -537,6 +550,16 @@ fn hostile_snapshot() -> impl Strategy<Value = Snapshot> {
                 s.host_memory_bytes = mem;
                 s.access.connection_id = cid;
                 s.server.uptime_s = uptime;
+                // Trend readings in any order and size: the forecast fits without panicking.
+                s.trend = trend
+                    .into_iter()
+                    .map(
+                        |(at_ms, threads_connected)| conncheck::snapshot::TrendPoint {
+                            at_ms,
+                            threads_connected,
+                        },
+                    )
+                    .collect();
                 s
             },
         )
@@ -595,6 +618,7 @@ fn judge_and_render(snap: &Snapshot, th: &Thresholds) {
         max_long: Some(u64::MAX),
         max_idle_trx: Some(1),
         fail_on: None,
+        forecast: Some(std::time::Duration::from_secs(1)),
     };
     let checked = check::judge(snap, &limits);
     let _ = nagios::render(&checked);

@@ -398,6 +398,7 @@ fn check_many_text(width: usize) -> String {
         max_long: None,
         max_idle_trx: None,
         fail_on: None,
+        forecast: None,
     };
     let reports: Vec<_> = RECORDED
         .iter()

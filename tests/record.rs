@@ -231,6 +231,68 @@ fn a_leak_past_the_trigger_is_recorded() {
     drop(leak);
 }
 
+/// Issue 15: `--trigger 'full-in <= 5m'` fires on the trend, long before usage is high: a steady
+/// leak of 4 connections a second on max_connections 200 is recorded at a few percent, and the
+/// replay carries the forecast (a finite time to full) of the minute before the trigger.
+#[test]
+fn the_forecast_trigger_fires_on_a_steady_leak_before_the_server_is_busy() {
+    let s = Server::start(ServerOpts::default());
+    s.create_user("leaky", "lk", "USAGE");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incidents");
+    let rec = Recorder::start(
+        &s,
+        &dir,
+        &[
+            "--trigger",
+            "full-in <= 5m",
+            "--interval",
+            "250ms",
+            "--after",
+            "1s",
+            "--for",
+            "40s",
+        ],
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let mut leak = Vec::new();
+    let start = Instant::now();
+    while incidents(&dir).is_empty() && start.elapsed() < Duration::from_secs(25) {
+        leak.extend(s.idle_connections("leaky", "lk", 1));
+        thread::sleep(Duration::from_millis(250));
+    }
+    let found = wait_incidents(&dir, 1, Duration::from_secs(5));
+    let out = rec.stop();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("trigger 'full-in <= 300' fired")
+            && stderr.contains("connections/min the server is full"),
+        "{stderr}"
+    );
+    let idx = index(&found[0]);
+    assert_eq!(idx.trigger, "full-in <= 300");
+    assert!(idx.value <= 300.0, "{}", idx.value);
+    assert!(
+        leak.len() < 100,
+        "fired on the trend, with half the server free ({} leaked)",
+        leak.len()
+    );
+
+    let out = support::conncheck()
+        .args(["diagnose", "--from"])
+        .arg(&found[0])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v["growth"]["forecast"];
+    assert_eq!(f["trend"], "rising", "{f}");
+    assert!(f["full_in_s"].as_f64().unwrap() <= 300.0, "{f}");
+    assert!(f["rate_per_min"].as_f64().unwrap() > 60.0, "{f}");
+    drop(leak);
+}
+
 #[test]
 fn the_recorder_keeps_going_through_a_restart() {
     let mut s = Server::start(ServerOpts::default());

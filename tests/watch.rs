@@ -11,7 +11,7 @@ use mysql::prelude::Queryable;
 use regex::Regex;
 use support::Server;
 
-const LINE: &str = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ connected=\d+/\d+ \(\d+%\) running=\d+ conn/s=\d+\.\d aborted/s=\d+\.\d refused/s=\d+\.\d sleeping=\d+ oldest_idle=\d+s longest_query=\d+s cause=(-|[a-z-]+)$";
+const LINE: &str = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ connected=\d+/\d+ \(\d+%\) running=\d+ conn/s=\d+\.\d aborted/s=\d+\.\d refused/s=\d+\.\d sleeping=\d+ oldest_idle=\d+s longest_query=\d+s cause=(-|[a-z-]+) full_in=(-|\d+s)$";
 
 #[test]
 fn one_line_per_sample_and_count() {

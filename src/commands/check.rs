@@ -17,9 +17,14 @@ use super::Context;
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     let limits = Limits::from(args);
+    // The forecast's trend is read during the sample: it lasts the window at least.
+    let sample = match args.forecast {
+        Some(_) => args.sample.max(args.forecast_window),
+        None => args.sample,
+    };
     let sources = ctx.targets()?;
     let check = |t: &Target, source: Option<&str>| match &t.opts {
-        Ok(opts) => match take_or_refused(opts, args.sample, limits.th.server_memory) {
+        Ok(opts) => match take_or_refused(opts, sample, limits.th.server_memory) {
             Ok(snap) => {
                 if let Err(e) = thresholds_fit(&limits.th, &snap) {
                     return CheckReport::unknown(&t.label, &e);

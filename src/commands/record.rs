@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cli::RecordArgs;
 use crate::connect::backoff::Backoff;
 use crate::connect::{self, ConnectOptions, Connection};
+use crate::diagnose::forecast;
 use crate::exit::{self, AppError, ErrorKind};
 use crate::record::ring::Ring;
 use crate::record::store;
@@ -87,7 +88,9 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
 
     let started = Instant::now();
     let end = args.run_for.map(|d| started + d);
-    let mut ring = Ring::new(args.before + args.after + args.interval, args.interval);
+    // Room for --before and --after, and at least the minute the `full-in` forecast is fitted to.
+    let keep = (args.before + args.after).max(Duration::from_secs_f64(forecast::RECENT_WINDOW_S));
+    let mut ring = Ring::new(keep + args.interval, args.interval);
     let mut prev: Option<Sample> = None;
     let mut pending: Option<Pending> = None;
     let mut last_incident: Option<Instant> = None;
@@ -124,20 +127,27 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
                     }
                     totals.samples += 1;
                     ring.push(s.clone());
+                    let forecast = forecast::of_recent_samples(ring.iter());
+                    let full_in_s = forecast.as_ref().and_then(|f| f.full_in_s);
                     let cooled = last_incident.is_none_or(|t| t.elapsed() >= args.cooldown);
                     if pending.is_none()
                         && cooled
                         && let Some((t, value)) =
-                            trigger::first_firing(&triggers, prev.as_ref(), &s)
+                            trigger::first_firing(&triggers, prev.as_ref(), &s, full_in_s)
                     {
                         totals.fired += 1;
                         last_incident = Some(Instant::now());
                         log(&format!(
-                            "trigger '{t}' fired: {} (connections {}/{}, running {})",
+                            "trigger '{t}' fired: {} (connections {}/{}, running {}{})",
                             round(value),
                             s.threads_connected,
                             s.max_connections,
-                            s.threads_running
+                            s.threads_running,
+                            forecast
+                                .as_ref()
+                                .filter(|f| f.full_in_s.is_some())
+                                .map(|f| format!("; {}", f.sentence()))
+                                .unwrap_or_default()
                         ));
                         let mut p = Pending {
                             at_ms: s.at_ms,

@@ -22,7 +22,7 @@ use crate::connect::{self, ConnectOptions, Connection};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
-use crate::snapshot::{Session, Snapshot};
+use crate::snapshot::{Session, Snapshot, TrendPoint};
 use crate::text::escape;
 
 use super::Context;
@@ -53,6 +53,19 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let mut done = 0u64;
     // Per-client sparklines: the top clients of each refresh, `window` samples each.
     let mut clients = ClientHistory::new(TOP_CLIENTS, usize::from(args.window));
+    // Threads_connected with its time, `window` readings: the trend the forecast is fitted to.
+    let started = Instant::now();
+    let mut trend: VecDeque<TrendPoint> = VecDeque::new();
+    let remember = |trend: &mut VecDeque<TrendPoint>, connected: u64| {
+        trend.push_back(TrendPoint {
+            at_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            threads_connected: connected,
+        });
+        while trend.len() > usize::from(args.window) {
+            trend.pop_front();
+        }
+    };
+    remember(&mut trend, base.threads_connected());
     if screen {
         history.push_back(base.threads_connected());
         clients.push(&Sample::from_snapshot(&base));
@@ -95,7 +108,9 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                 Ok((status, sessions)) => {
                     let at = Instant::now();
                     let dt = at.duration_since(prev.1).as_secs_f64();
-                    let snap = tick(&base, &prev.0, status.clone(), sessions, dt);
+                    let mut snap = tick(&base, &prev.0, status.clone(), sessions, dt);
+                    remember(&mut trend, snap.threads_connected());
+                    snap.trend = trend.iter().copied().collect();
                     history.push_back(snap.threads_connected());
                     while history.len() > usize::from(args.window) {
                         history.pop_front();
@@ -132,6 +147,9 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
             None => match open(&opts) {
                 Ok((c, snap)) => {
                     prev = (snap.status.clone(), Instant::now());
+                    // A restart empties the server: the trend before it says nothing now.
+                    trend.clear();
+                    remember(&mut trend, snap.threads_connected());
                     base = snap;
                     conn = Some(c);
                     out.note(
@@ -437,7 +455,7 @@ mod tests {
         );
         assert_eq!(
             line("2026-11-23T19:40:00Z", &snap),
-            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s cause=refused-connections"
+            "2026-11-23T19:40:00Z connected=3/151 (2%) running=2 conn/s=2.5 aborted/s=1.0 refused/s=0.0 sleeping=1 oldest_idle=35s longest_query=3s cause=refused-connections full_in=-"
         );
         let (idle, busy) = extremes(&snap);
         assert_eq!((idle.map(|s| s.id), busy.map(|s| s.id)), (Some(1), Some(2)));
@@ -480,7 +498,24 @@ mod tests {
             text.contains(&format!("Cause        {id}: {title}\n")),
             "{text}"
         );
-        assert!(line("t", &busy).ends_with(&format!(" cause={id}")));
+        assert!(line("t", &busy).ends_with(&format!(" cause={id} full_in=-")));
+        assert!(!text.contains("Forecast"), "no trend yet: {text}");
+        // A trend of one connection every 2 s (30/min): 119 of 151 is full in 64 s.
+        let mut rising = busy.clone();
+        rising.trend = (0..20)
+            .map(|i| TrendPoint {
+                at_ms: i * 2000,
+                threads_connected: 100 + i,
+            })
+            .collect();
+        assert!(line("t", &rising).ends_with(" full_in=64s"));
+        let text = screen(&rising);
+        assert!(
+            text.contains(
+                "Forecast     at +30.0 connections/min the server is full (max_connections 151)\n             in 64 s\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -90,12 +90,14 @@ pub fn mariadb() -> Snapshot {
         ]),
         status_after: None,
         sample_s: 0.0,
+        trend: Vec::new(),
         sessions: (1..=10)
             .map(|i| session(i, "app", "10.0.0.1", "Sleep", 5, "", None))
             .collect(),
         transactions: Vec::new(),
         lock_waits: Vec::new(),
         host_memory_bytes: Some(16 << 30),
+        server_rss_bytes: None,
         accounts: None,
         system_user_accounts: Vec::new(),
         notes: Vec::new(),
@@ -170,6 +172,7 @@ pub fn session(
         info: info.map(str::to_string),
         query_id: None,
         program: None,
+        memory_bytes: None,
     }
 }
 

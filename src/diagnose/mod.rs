@@ -9,6 +9,7 @@ pub mod aborted_clients;
 pub mod capacity;
 pub mod common;
 pub mod connection_leak;
+pub mod forecast;
 pub mod globals;
 pub mod idle_connections;
 pub mod idle_transactions;

@@ -52,6 +52,11 @@ impl Ring {
             .collect()
     }
 
+    /// Every sample kept, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Sample> {
+        self.samples.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.samples.len()
     }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+#[cfg(doc)]
+use crate::diagnose::forecast;
 use crate::snapshot::sample::Sample;
 
 /// What a trigger looks at.
@@ -20,6 +22,9 @@ pub enum Metric {
     ConnectionsPerSec,
     /// Sessions waiting for a row, table or metadata lock.
     LockWaits,
+    /// Seconds until Threads_connected reaches max_connections at the trend of the last
+    /// [`forecast::RECENT_WINDOW_S`] (only known while the trend is rising).
+    FullIn,
 }
 
 /// The metric names, as written on the command line.
@@ -30,6 +35,7 @@ pub const METRICS: &[(&str, Metric)] = &[
     ("refused", Metric::Refused),
     ("connections/s", Metric::ConnectionsPerSec),
     ("lock-waits", Metric::LockWaits),
+    ("full-in", Metric::FullIn),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +87,7 @@ impl fmt::Display for Trigger {
     }
 }
 
-/// `usage >= 90`, `usage>=90%`, `refused > 0`, `connections/s >= 50`.
+/// `usage >= 90`, `usage>=90%`, `refused > 0`, `connections/s >= 50`, `full-in <= 15m`.
 pub fn parse(s: &str) -> Result<Trigger, String> {
     let names = || {
         METRICS
@@ -125,9 +131,13 @@ pub fn parse(s: &str) -> Result<Trigger, String> {
         }
         v = p.trim();
     }
-    let value: f64 = v
-        .parse()
-        .ok()
+    // `full-in <= 15m`: a duration, or seconds.
+    let duration = (metric == Metric::FullIn)
+        .then(|| humantime::parse_duration(v).ok())
+        .flatten()
+        .map(|d| d.as_secs_f64());
+    let value: f64 = duration
+        .or_else(|| v.parse().ok())
         .filter(|x: &f64| x.is_finite() && *x >= 0.0)
         .ok_or_else(|| format!("'{s}': '{}' is not a number of 0 or more", right.trim()))?;
     if metric == Metric::Usage && value > 100.0 {
@@ -137,10 +147,15 @@ pub fn parse(s: &str) -> Result<Trigger, String> {
 }
 
 impl Trigger {
-    /// The metric's value at `cur` (`prev` is the sample before it, for growths), or None when
-    /// it cannot be known: no previous sample, a counter that went down (a restart), no
-    /// max_connections.
-    pub fn measure(&self, prev: Option<&Sample>, cur: &Sample) -> Option<f64> {
+    /// The metric's value at `cur` (`prev` is the sample before it, for growths; `full_in_s` the
+    /// forecast's time to full at `cur`), or None when it cannot be known: no previous sample, a
+    /// counter that went down (a restart), no max_connections, no rising trend.
+    pub fn measure(
+        &self,
+        prev: Option<&Sample>,
+        cur: &Sample,
+        full_in_s: Option<f64>,
+    ) -> Option<f64> {
         let growth = |f: fn(&Sample) -> u64| {
             let p = prev?;
             f(cur).checked_sub(f(p)).map(|d| (d, p))
@@ -151,6 +166,7 @@ impl Trigger {
             Metric::Connections => Some(cur.threads_connected as f64),
             Metric::Running => Some(cur.threads_running as f64),
             Metric::LockWaits => Some(cur.lock_waits as f64),
+            Metric::FullIn => full_in_s,
             Metric::Refused => growth(|s| s.refused_total).map(|(d, _)| d as f64),
             Metric::ConnectionsPerSec => {
                 let (d, p) = growth(|s| s.connections_total)?;
@@ -161,8 +177,13 @@ impl Trigger {
     }
 
     /// The value when the trigger fires at `cur`.
-    pub fn fires(&self, prev: Option<&Sample>, cur: &Sample) -> Option<f64> {
-        self.measure(prev, cur)
+    pub fn fires(
+        &self,
+        prev: Option<&Sample>,
+        cur: &Sample,
+        full_in_s: Option<f64>,
+    ) -> Option<f64> {
+        self.measure(prev, cur, full_in_s)
             .filter(|v| self.op.holds(*v, self.value))
     }
 }
@@ -172,10 +193,11 @@ pub fn first_firing<'a>(
     triggers: &'a [Trigger],
     prev: Option<&Sample>,
     cur: &Sample,
+    full_in_s: Option<f64>,
 ) -> Option<(&'a Trigger, f64)> {
     triggers
         .iter()
-        .find_map(|t| t.fires(prev, cur).map(|v| (t, v)))
+        .find_map(|t| t.fires(prev, cur, full_in_s).map(|v| (t, v)))
 }
 
 #[cfg(test)]
@@ -209,6 +231,22 @@ mod tests {
         assert_eq!((r.metric, r.value), (Metric::ConnectionsPerSec, 50.5));
         assert_eq!(t.to_string(), "usage >= 90");
         assert_eq!(r.to_string(), "connections/s >= 50.5");
+        // full-in takes a duration or seconds.
+        let f = parse("full-in <= 15m").unwrap();
+        assert_eq!((f.metric, f.op, f.value), (Metric::FullIn, Op::Le, 900.0));
+        assert_eq!(parse("full-in<600").unwrap().value, 600.0);
+        assert!(parse("full-in <= soon").is_err());
+    }
+
+    #[test]
+    fn full_in_fires_only_on_a_rising_trend() {
+        let a = sample(0, 100, 0, 0);
+        let t = parse("full-in <= 15m").unwrap();
+        assert_eq!(t.fires(None, &a, Some(600.0)), Some(600.0));
+        assert_eq!(t.fires(None, &a, Some(1200.0)), None);
+        // No rising trend: no time to full, nothing fires (not even `full-in > 0`).
+        assert_eq!(t.fires(None, &a, None), None);
+        assert_eq!(parse("full-in > 0").unwrap().fires(None, &a, None), None);
     }
 
     #[test]
@@ -235,28 +273,48 @@ mod tests {
         let a = sample(1_000, 100, 5, 1_000);
         let b = sample(3_000, 181, 8, 1_100);
         assert_eq!(
-            parse("usage >= 90").unwrap().fires(Some(&a), &b),
+            parse("usage >= 90").unwrap().fires(Some(&a), &b, None),
             Some(90.5)
         );
-        assert_eq!(parse("usage >= 90").unwrap().fires(Some(&b), &a), None);
-        assert_eq!(parse("refused > 0").unwrap().fires(Some(&a), &b), Some(3.0));
-        assert_eq!(parse("refused > 0").unwrap().fires(None, &b), None);
         assert_eq!(
-            parse("connections/s >= 50").unwrap().fires(Some(&a), &b),
+            parse("usage >= 90").unwrap().fires(Some(&b), &a, None),
+            None
+        );
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(3.0)
+        );
+        assert_eq!(parse("refused > 0").unwrap().fires(None, &b, None), None);
+        assert_eq!(
+            parse("connections/s >= 50")
+                .unwrap()
+                .fires(Some(&a), &b, None),
             Some(50.0)
         );
         // A restart resets the counters: no growth is known.
-        assert_eq!(parse("refused >= 0").unwrap().fires(Some(&b), &a), None);
-        assert_eq!(parse("running < 4").unwrap().fires(None, &a), Some(3.0));
-        assert_eq!(parse("lock-waits >= 4").unwrap().fires(None, &a), Some(4.0));
+        assert_eq!(
+            parse("refused >= 0").unwrap().fires(Some(&b), &a, None),
+            None
+        );
+        assert_eq!(
+            parse("running < 4").unwrap().fires(None, &a, None),
+            Some(3.0)
+        );
+        assert_eq!(
+            parse("lock-waits >= 4").unwrap().fires(None, &a, None),
+            Some(4.0)
+        );
         let mut no_max = a.clone();
         no_max.max_connections = 0;
-        assert_eq!(parse("usage >= 0").unwrap().fires(None, &no_max), None);
+        assert_eq!(
+            parse("usage >= 0").unwrap().fires(None, &no_max, None),
+            None
+        );
         let ts = [
             parse("running > 10").unwrap(),
             parse("connections >= 100").unwrap(),
         ];
-        let (t, v) = first_firing(&ts, None, &a).unwrap();
+        let (t, v) = first_firing(&ts, None, &a, None).unwrap();
         assert_eq!((t.metric, v), (Metric::Connections, 100.0));
     }
 }

@@ -2,6 +2,7 @@
 //! notes.
 
 use crate::diagnose;
+use crate::diagnose::forecast::Forecast;
 use crate::render::{self, Style, layout};
 use crate::report::diagnose::DiagnoseReport;
 use crate::snapshot::Snapshot;
@@ -100,6 +101,17 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
     out
 }
 
+/// "at +3.2 connections/min the server is full (max_connections 151) in 14 min", red when
+/// within 15 minutes. Shared with `watch`.
+pub fn forecast_text(f: &Forecast, style: Style) -> String {
+    let text = f.sentence();
+    if f.full_within(15.0 * 60.0) {
+        style.red(&text)
+    } else {
+        text
+    }
+}
+
 /// The human-readable report (the table format). Pure.
 pub fn human(r: &DiagnoseReport, snap: &Snapshot, style: Style, verbose: bool) -> String {
     human_with(r, snap, style, verbose, "")
@@ -122,6 +134,15 @@ pub fn human_with(
         ));
         if let Some(rates) = &r.rates {
             out.push_str(&render::status::rates_line(rates, style));
+        }
+        if let Some(f) = &r.forecast {
+            out.push_str(&render::layout::wrap(
+                &format!("forecast: {}", forecast_text(f, style)),
+                style.width,
+                "",
+                "  ",
+            ));
+            out.push('\n');
         }
         out.push('\n');
     } else {

@@ -168,7 +168,24 @@ pub fn perfdata(r: &CheckReport, prefix: &str) -> String {
             None,
         ),
     ];
-    items.join(" ")
+    let mut out = items.join(" ");
+    // The forecast when the sample had one: `U` (undetermined, as the guidelines allow) when the
+    // trend is not rising; with --forecast, alert inside 0..horizon (`@0:900`).
+    if let Some(f) = &r.forecast {
+        let warn = r
+            .forecast_horizon_s
+            .map(|h| format!("@0:{h}"))
+            .unwrap_or_default();
+        let value = f
+            .full_in_s
+            .map_or_else(|| "U".to_string(), |s| format!("{}s", num(s.round())));
+        out.push_str(&format!(
+            " '{prefix_clean}time_to_full'={value};{warn};;0; '{prefix_clean}connections_per_min'={};;;;",
+            num(f.rate_per_min),
+            prefix_clean = label_text(prefix)
+        ));
+    }
+    out
 }
 
 /// A plugin threshold `N` means "alert above N", ours "alert at or above x" (80 % of 151 is
@@ -187,11 +204,7 @@ fn item(
     max: Option<f64>,
 ) -> String {
     let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
-    // A quote inside a label is written as two quotes; `=` cannot appear in a label at all, nor
-    // `|` (the perfdata separator) or a control character.
-    let label = clean(&format!("{prefix}{label}"))
-        .replace('\'', "''")
-        .replace('=', "_");
+    let label = label_text(&format!("{prefix}{label}"));
     format!(
         "'{label}'={}{uom};{};{};0;{}",
         num(value),
@@ -199,6 +212,12 @@ fn item(
         opt(crit),
         opt(max)
     )
+}
+
+/// A quote inside a label is written as two quotes; `=` cannot appear in a label at all, nor
+/// `|` (the perfdata separator) or a control character.
+fn label_text(label: &str) -> String {
+    clean(label).replace('\'', "''").replace('=', "_")
 }
 
 /// `12`, `120.8`, `33.33`: integers without decimals, others with at most two.
@@ -240,6 +259,39 @@ mod tests {
              'oldest_idle'=35s;;;0; 'longest_query'=3s;;;0;"
         );
         assert_eq!(text.lines().count(), 1, "no long output when OK");
+    }
+
+    #[test]
+    fn the_forecast_is_time_to_full_perfdata_and_a_warning_reason() {
+        let mut s = fixtures::mariadb();
+        // One connection every 2 s over 38 s: 30/min, 119 of 151 at the last reading.
+        s.trend = (0..20)
+            .map(|i| crate::snapshot::TrendPoint {
+                at_ms: i * 2000,
+                threads_connected: 100 + i,
+            })
+            .collect();
+        let limits = Limits {
+            forecast: Some(std::time::Duration::from_secs(900)),
+            ..Limits::default()
+        };
+        let r = judge(&s, &limits);
+        let text = render(&r);
+        let line = text.lines().next().unwrap();
+        assert!(line.starts_with("CONNCHECK WARNING - at +30.0 connections/min the server is full (max_connections 151) in 64 s (trend over 38s, --forecast 15m)"), "{line}");
+        assert!(
+            line.ends_with(" 'time_to_full'=64s;@0:900;;0; 'connections_per_min'=30;;;;"),
+            "{line}"
+        );
+        // Without --forecast the time is graphed but judges nothing.
+        let r = judge(&s, &Limits::default());
+        assert_eq!(r.state, State::Ok);
+        assert!(render(&r).contains(" 'time_to_full'=64s;;;0; "));
+        // A flat trend: undetermined.
+        s.trend.iter_mut().for_each(|p| p.threads_connected = 100);
+        let r = judge(&s, &limits);
+        assert_eq!(r.state, State::Ok);
+        assert!(render(&r).contains(" 'time_to_full'=U;@0:900;;0; 'connections_per_min'=0;;;;"));
     }
 
     #[test]

@@ -182,6 +182,22 @@ pub fn render(reports: &[CheckReport], labelled: bool) -> String {
                 );
             }
         }
+        if let Some(f) = &r.forecast {
+            add(
+                "conncheck_forecast_connections_per_minute",
+                "gauge",
+                "Fitted growth of Threads_connected over the sample, connections per minute.",
+                with(&[]),
+                f.rate_per_min,
+            );
+            add(
+                "conncheck_forecast_full_in_seconds",
+                "gauge",
+                "Seconds until Threads_connected reaches max_connections at that rate (+Inf: no rising trend).",
+                with(&[]),
+                f.full_in_s.unwrap_or(f64::INFINITY),
+            );
+        }
         for ((id, severity), n) in finding_counts(r) {
             add(
                 "conncheck_finding",
@@ -245,8 +261,12 @@ fn value(v: f64) -> String {
         let s = format!("{v:.6}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
         if s == "-0" { "0".into() } else { s.to_string() }
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v > 0.0 {
+        "+Inf".into()
     } else {
-        format!("{v}")
+        "-Inf".into()
     }
 }
 
@@ -265,6 +285,10 @@ mod tests {
         assert_eq!(value(151.0 * 0.8), "120.8");
         assert_eq!(value(12.0 / 151.0), "0.07947");
         assert_eq!(value(1e-9), "0");
+        // The exposition format spells the special values +Inf, -Inf and NaN.
+        assert_eq!(value(f64::INFINITY), "+Inf");
+        assert_eq!(value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(value(f64::NAN), "NaN");
     }
 
     /// Every sample line's name and labels, for duplicate checks.

@@ -64,6 +64,15 @@ pub fn before_trigger(r: &DiagnoseReport, history: &SampleHistory, style: Style)
             g.running.peak
         ),
     ));
+    if let Some(f) = &g.forecast {
+        out.push_str(&line(
+            "Forecast",
+            &format!(
+                "{} (the minute before the trigger)",
+                crate::render::diagnose::forecast_text(f, style)
+            ),
+        ));
+    }
     out.push_str(&line("Driver", &driver(g)));
     if !g.clients.is_empty() {
         out.push_str(&growers(g, history, style));

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use crate::diagnose::Thresholds;
+use crate::diagnose::forecast;
 use crate::render::{self, Style, layout};
 use crate::report::check::Activity;
 use crate::report::diagnose::Rates;
@@ -15,14 +16,15 @@ use crate::text::escape;
 pub const TOP_CLIENTS: usize = 5;
 
 /// `2026-11-23T19:40:00Z connected=12/151 (8%) running=2 conn/s=0.5 aborted/s=0.0
-/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=-` (`cause` is the id of the
-/// screen's cause line, `-` when there is none). Pure.
+/// refused/s=0.0 sleeping=9 oldest_idle=35s longest_query=0s cause=- full_in=-` (`cause` is the
+/// id of the screen's cause line, `-` when there is none; `full_in` the forecast's seconds to
+/// max_connections, `-` without a rising trend). Pure.
 pub fn line(ts: &str, snap: &Snapshot) -> String {
     let c = crate::report::status::build(snap, 0).connections;
     let r = Rates::of(snap);
     let a = Activity::of(snap, &Thresholds::default());
     format!(
-        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s cause={}",
+        "{ts} connected={}/{} ({:.0}%) running={} conn/s={:.1} aborted/s={:.1} refused/s={:.1} sleeping={} oldest_idle={}s longest_query={}s cause={} full_in={}",
         c.threads_connected,
         c.max_connections,
         c.usage_pct,
@@ -34,6 +36,9 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
         a.oldest_idle_s,
         a.longest_query_s,
         cause(snap).map_or_else(|| "-".to_string(), |(id, _)| escape(&id).into_owned()),
+        forecast::of_snapshot(snap)
+            .and_then(|f| f.full_in_s)
+            .map_or_else(|| "-".to_string(), |s| format!("{s:.0}s")),
     )
 }
 
@@ -114,6 +119,18 @@ pub fn frame_with(
     ));
     out.push('\n');
     out.push_str(&client_lines(clients, history.len(), width));
+    if let Some(f) = forecast::of_snapshot(snap) {
+        out.push_str(&layout::wrap(
+            &format!(
+                "Forecast     {}",
+                render::diagnose::forecast_text(&f, style)
+            ),
+            width,
+            "",
+            "             ",
+        ));
+        out.push('\n');
+    }
     // The first screen has no previous reading: its rates are averages since startup.
     out.push_str(&render::status::rates_line(&Rates::of(snap), style));
     let (idle, busy) = extremes(snap);

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::status::{self, ConnectionSummary};
 use crate::diagnose::FailOn;
+use crate::diagnose::forecast::{self, Forecast};
 use crate::diagnose::{self, Finding, Severity, Thresholds, common};
 use crate::exit::{AppError, nagios};
 use crate::snapshot::Snapshot;
@@ -82,6 +83,8 @@ pub struct Limits {
     pub max_long: Option<u64>,
     pub max_idle_trx: Option<u64>,
     pub fail_on: Option<FailOn>,
+    /// `--forecast`: WARNING when the trend reaches max_connections within this long.
+    pub forecast: Option<std::time::Duration>,
 }
 
 /// One rule that raised the state, e.g. usage over the warning threshold.
@@ -162,6 +165,13 @@ pub struct CheckReport {
     /// The diagnosis' main cause (its verdict), a finding id; also named on the plugin line when
     /// the state is not OK.
     pub cause: Option<String>,
+    /// The trend of Threads_connected over the sample and the time until max_connections at
+    /// that rate (`rate_per_min`, `full_in_s`); absent when the sample was too short to fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
+    /// `--forecast` in seconds: the horizon the forecast was judged against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_horizon_s: Option<u64>,
 }
 
 impl CheckReport {
@@ -185,6 +195,8 @@ impl CheckReport {
             metrics: None,
             findings: Vec::new(),
             cause: None,
+            forecast: None,
+            forecast_horizon_s: None,
         }
     }
 }
@@ -200,6 +212,22 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
         (findings, cause)
     });
     let mut reasons = Vec::new();
+    let forecast = forecast::of_snapshot(snap);
+    let horizon = limits.forecast;
+    if let (Some(f), Some(h)) = (&forecast, horizon)
+        && f.full_within(h.as_secs_f64())
+    {
+        reasons.push(Reason {
+            state: State::Warning,
+            id: "forecast".into(),
+            message: format!(
+                "{} (trend over {:.0}s, --forecast {})",
+                f.sentence(),
+                f.window_s,
+                humantime::format_duration(h)
+            ),
+        });
+    }
     let metrics = if snap.refused.is_some() {
         reasons.push(Reason {
             state: State::Critical,
@@ -267,6 +295,8 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
         metrics,
         findings,
         cause,
+        forecast,
+        forecast_horizon_s: horizon.map(|h| h.as_secs()),
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::connect::replay::Replay;
+use crate::diagnose::forecast::{self, Forecast};
 use crate::diagnose::verdict::{self, Slot, Verdict};
 use crate::diagnose::{self, Finding, Thresholds};
 use crate::exit::AppError;
@@ -31,6 +32,10 @@ pub struct DiagnoseReport {
     pub server: Option<ServerSummary>,
     pub connections: Option<ConnectionSummary>,
     pub rates: Option<Rates>,
+    /// With a sample of 3 s or more: the trend of Threads_connected and the time until
+    /// max_connections at that rate (`rate_per_min`, `full_in_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
     /// Worst severity found, or "ok".
     pub state: String,
     pub findings: Vec<Finding>,
@@ -160,6 +165,7 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         server,
         connections,
         rates,
+        forecast: forecast::of_snapshot(snap),
         state,
         findings,
         notes: snap.notes.clone(),

@@ -12,6 +12,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::diagnose::forecast::{self, Forecast};
+
 use crate::snapshot::sample::{ClientCount, Sample, SampleHistory};
 
 /// Clients named in each `timeline` entry of the JSON; the rest are summed under `other`.
@@ -169,6 +171,10 @@ pub struct Growth {
     /// When the growth started: the driver's `since`, else the start of the Threads_connected
     /// rise; none on a flat history.
     pub started_at: Option<String>,
+    /// The trend of the last minute before the trigger and the time to max_connections at that
+    /// rate, as the recorder saw it (`rate_per_min`, `full_in_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
 }
 
 /// One series per client (or application): its count at every sample of the window.
@@ -309,6 +315,7 @@ pub fn growth(history: &SampleHistory, triggered_at_ms: u64) -> Option<Growth> {
         }
     }
     Some(Growth {
+        forecast: forecast::of_recent_samples(w),
         window_start: rfc3339(first.at_ms),
         trigger_at: rfc3339(last.at_ms),
         samples: w.len(),

@@ -402,6 +402,14 @@ impl Dialect {
                 "SELECT on performance_schema",
             ));
         }
+        if let Some(sql) = super::thread_memory::sql(self).filter(|_| transactions) {
+            v.push(read(
+                "memory per connection",
+                sql,
+                false,
+                "SELECT on performance_schema",
+            ));
+        }
         if transactions {
             v.push(read(
                 "open transactions",

@@ -11,10 +11,12 @@ pub mod index;
 pub mod locks;
 pub mod mdl;
 pub mod model;
+pub mod process;
 pub mod read;
 pub mod sample;
 pub mod sampling;
 pub mod source;
+pub mod thread_memory;
 pub mod trx_waits;
 
 pub use accounts::Account;

@@ -35,6 +35,10 @@ pub struct Snapshot {
     pub status_after: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub sample_s: f64,
+    /// Threads_connected read about once a second through the sample (first reading at 0): the
+    /// trend a forecast is fitted to. Empty without a sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<TrendPoint>,
     /// The processlist without our own session.
     #[serde(default)]
     pub sessions: Vec<Session>,
@@ -47,6 +51,10 @@ pub struct Snapshot {
     /// RAM of the server host in bytes, when known (flag, or /proc/meminfo for a local server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_memory_bytes: Option<u64>,
+    /// Resident memory (VmRSS) of the server process, for a local server whose process could be
+    /// found (@@pid_file, checked to be mariadbd or mysqld).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_rss_bytes: Option<u64>,
     /// Account rows (mysql.user) with their own connection limits; None when not read (no
     /// privilege, or a command that does not need them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +143,13 @@ pub enum Route {
     AdminPort,
 }
 
+/// One Threads_connected reading of the sample, `at_ms` after the first status reading.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TrendPoint {
+    pub at_ms: u64,
+    pub threads_connected: u64,
+}
+
 /// Our own connection was refused with ERROR 1040.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Refusal {
@@ -170,6 +185,11 @@ pub struct Session {
     /// Connection attribute program_name where the server exposes it (MySQL performance_schema).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<String>,
+    /// Memory the server has allocated for this session, in bytes, where it is measured:
+    /// MariaDB `information_schema.PROCESSLIST.MEMORY_USED`, MySQL 8 performance_schema
+    /// (`threads.TOTAL_MEMORY` from 8.0.31, else `memory_summary_by_thread_by_event_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 /// What a processlist row is, for deciding what may be judged or killed.

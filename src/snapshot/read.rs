@@ -31,6 +31,7 @@ pub const VARIABLES: &[&str] = &[
     "aurora_version",
     "hostname",
     "performance_schema",
+    "pid_file",
     "max_connections",
     "max_user_connections",
     "extra_max_connections",
@@ -116,6 +117,14 @@ fn in_list(names: &[&str]) -> String {
         .map(|n| format!("'{n}'"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The trend reading during a sample (any flavor).
+const THREADS_CONNECTED_SQL: &str = "SHOW GLOBAL STATUS LIKE 'Threads_connected'";
+
+/// Time between trend readings: about 30 over the sample, between 250 ms and 5 s apart.
+fn trend_tick(sample: Duration) -> Duration {
+    (sample / 30).clamp(Duration::from_millis(250), Duration::from_secs(5))
 }
 
 pub fn status_sql() -> String {
@@ -241,6 +250,12 @@ fn read_with(
         stmts.push(connect_attrs::sql());
     }
     let want_trx = opts.transactions;
+    // MySQL 8's memory per session (MariaDB's is in the processlist read), for the judgements
+    // and plans that read transactions too.
+    let memory_sql = super::thread_memory::sql(&dialect).filter(|_| want_trx);
+    if let Some(sql) = &memory_sql {
+        stmts.push(sql.clone());
+    }
     let lock_tables_note = dialect.lock_tables_unavailable();
     let lock_reads = if want_trx && lock_tables_note.is_none() {
         lock_wait_sql(server.flavor, server.version_number)
@@ -300,6 +315,14 @@ fn read_with(
         match results.next().expect("connect attributes result") {
             Ok(rows) => connect_attrs::apply(&mut sessions, &connect_attrs::rows(&rows)),
             Err(e) => notes.push(connect_attrs::note(&e.message)),
+        }
+    }
+    if memory_sql.is_some() {
+        match results.next().expect("thread memory result") {
+            Ok(rows) => {
+                super::thread_memory::apply(&mut sessions, &super::thread_memory::rows(&rows))
+            }
+            Err(e) => notes.push(super::thread_memory::note(&e.message)),
         }
     }
     let holders_unnamed = want_trx && lock_tables_note.is_some();
@@ -378,21 +401,54 @@ fn read_with(
         privileges.process = true;
     }
 
-    // Round trip 3: the second status reading.
+    // Round trip 3: the second status reading, with Threads_connected read on the way (one
+    // single-row statement per tick) for the trend a forecast is fitted to.
+    let mut trend = Vec::new();
     let (status_after, sample_s) = if opts.sample.is_zero() {
         (None, 0.0)
     } else {
+        let point = |at: Duration, map: &BTreeMap<String, String>| {
+            map.get("threads_connected")
+                .and_then(|v| v.parse().ok())
+                .map(|threads_connected| TrendPoint {
+                    at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                    threads_connected,
+                })
+        };
+        trend.extend(point(Duration::ZERO, &status));
+        let tick = trend_tick(opts.sample);
+        // On a fixed schedule from the first reading (a slow reply does not shift the rest),
+        // stopping half a tick before the final status reading.
+        for k in 1u32.. {
+            let due = tick * k;
+            if due + tick / 2 >= opts.sample {
+                break;
+            }
+            std::thread::sleep(due.saturating_sub(status_read_at.elapsed()));
+            let at = status_read_at.elapsed();
+            let rows = c.rows(THREADS_CONNECTED_SQL, "reading global status")?;
+            trend.extend(point(at, &name_values(&rows)));
+        }
         let elapsed = status_read_at.elapsed();
         if elapsed < opts.sample {
             std::thread::sleep(opts.sample - elapsed);
         }
         let rows = c.rows(&status_sql(), "reading global status")?;
-        (
-            Some(name_values(&rows)),
-            status_read_at.elapsed().as_secs_f64(),
-        )
+        let at = status_read_at.elapsed();
+        let after = name_values(&rows);
+        trend.extend(point(at, &after));
+        (Some(after), at.as_secs_f64())
     };
 
+    let server_rss_bytes = opts
+        .local
+        .then(|| {
+            super::process::server_rss(
+                variables.get("pid_file").map(String::as_str),
+                server.uptime_s,
+            )
+        })
+        .flatten();
     let host_memory_bytes = opts
         .server_memory
         .or_else(|| opts.local.then(local_memory).flatten());
@@ -414,10 +470,12 @@ fn read_with(
         status,
         status_after,
         sample_s,
+        trend,
         sessions,
         transactions,
         lock_waits,
         host_memory_bytes,
+        server_rss_bytes,
         accounts,
         system_user_accounts,
         notes,
@@ -500,10 +558,12 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         status: BTreeMap::new(),
         status_after: None,
         sample_s: 0.0,
+        trend: Vec::new(),
         sessions: Vec::new(),
         transactions: Vec::new(),
         lock_waits: Vec::new(),
         host_memory_bytes: None,
+        server_rss_bytes: None,
         accounts: None,
         system_user_accounts: Vec::new(),
         notes: Vec::new(),
@@ -542,8 +602,8 @@ fn server_info(vars: &BTreeMap<String, String>, status: &BTreeMap<String, String
 pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
     match (flavor, source) {
         (Flavor::Mariadb, _) => {
-            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL \
-             FROM information_schema.PROCESSLIST"
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL, \
+             MEMORY_USED FROM information_schema.PROCESSLIST"
                 .to_string()
         }
         // Readable by every account (PFS_readonly_processlist_acl); the connection attributes
@@ -845,6 +905,7 @@ pub fn session_from_show_row(r: &Row) -> Session {
         time_ms: None,
         query_id: None,
         program: None,
+        memory_bytes: None,
         ..session_from_row(r)
     }
 }
@@ -866,6 +927,7 @@ pub fn session_from_row(r: &Row) -> Session {
             .map(|f| f.max(0.0) as u64),
         query_id: num(r, 9),
         program: text(r, 10),
+        memory_bytes: num(r, 11),
     }
 }
 

@@ -1,0 +1,140 @@
+//! What each session costs in memory on MySQL 8, from performance_schema.
+//!
+//! MariaDB has it in the processlist itself (`information_schema.PROCESSLIST.MEMORY_USED`, read
+//! with it). MySQL 8.0.31+ keeps it per thread in `performance_schema.threads.TOTAL_MEMORY`
+//! ("controlled or not", one row per thread: table_threads.cc); earlier 8.0 releases only in
+//! `memory_summary_by_thread_by_event_name` (one row per thread and memory instrument, summed
+//! here per thread; CURRENT_NUMBER_OF_BYTES_USED is signed, memory freed by another thread can
+//! make it negative). Both need SELECT on performance_schema (CHECK_GRANT in
+//! table_threads.cc and table_mems_by_thread_by_event_name.cc) and performance_schema ON, and
+//! count only instrumented memory (the `memory/%` instruments, on by default in 8.0), so the
+//! read is its own statement, optional, and a refusal leaves a note. Parsing is pure.
+
+use mysql::Row;
+
+use super::dialect::Dialect;
+use super::model::Session;
+use super::read::text;
+
+/// At most this many rows (one per thread; 10,000 sessions and their background threads fit).
+pub const MAX_ROWS: usize = 20_000;
+
+/// Where the per-session figure comes from on this server, as reports name it; None where
+/// conncheck does not read it per session.
+pub fn source(d: &Dialect) -> Option<&'static str> {
+    if d.flavor.is_mariadb() {
+        Some("information_schema.PROCESSLIST.MEMORY_USED")
+    } else if !d.performance_schema || d.version < (8, 0, 0) {
+        None
+    } else if d.version >= (8, 0, 31) {
+        Some("performance_schema.threads.TOTAL_MEMORY")
+    } else {
+        Some("performance_schema.memory_summary_by_thread_by_event_name")
+    }
+}
+
+/// The MySQL statement (processlist id, bytes), or None where the processlist read has it
+/// (MariaDB) or nothing does.
+pub fn sql(d: &Dialect) -> Option<String> {
+    match source(d)? {
+        "performance_schema.threads.TOTAL_MEMORY" => Some(format!(
+            "SELECT PROCESSLIST_ID, TOTAL_MEMORY FROM performance_schema.threads \
+             WHERE PROCESSLIST_ID IS NOT NULL LIMIT {MAX_ROWS}"
+        )),
+        "performance_schema.memory_summary_by_thread_by_event_name" => Some(format!(
+            "SELECT t.PROCESSLIST_ID, SUM(m.CURRENT_NUMBER_OF_BYTES_USED) \
+             FROM performance_schema.memory_summary_by_thread_by_event_name m \
+             JOIN performance_schema.threads t ON t.THREAD_ID = m.THREAD_ID \
+             WHERE t.PROCESSLIST_ID IS NOT NULL GROUP BY t.PROCESSLIST_ID LIMIT {MAX_ROWS}"
+        )),
+        _ => None,
+    }
+}
+
+/// The note left when the figures could not be read.
+pub fn note(message: &str) -> String {
+    format!("memory per connection not measured (needs SELECT on performance_schema): {message}")
+}
+
+/// The rows as (processlist id, bytes); a negative sum counts as 0.
+pub fn rows(rows: &[Row]) -> Vec<(u64, u64)> {
+    rows.iter()
+        .filter_map(|r| {
+            let id = text(r, 0)?.parse().ok()?;
+            let bytes = text(r, 1)?.parse::<f64>().ok()?;
+            Some((id, if bytes > 0.0 { bytes as u64 } else { 0 }))
+        })
+        .collect()
+}
+
+/// Fill `Session::memory_bytes` from the rows.
+pub fn apply(sessions: &mut [Session], rows: &[(u64, u64)]) {
+    let by_id: std::collections::HashMap<u64, u64> = rows.iter().copied().collect();
+    for s in sessions.iter_mut() {
+        if let Some(b) = by_id.get(&s.id) {
+            s.memory_bytes = Some(*b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Flavor;
+
+    fn mysql(version: (u16, u16, u16), ps: bool) -> Dialect {
+        Dialect {
+            flavor: Flavor::Mysql,
+            version,
+            rds: false,
+            performance_schema: ps,
+        }
+    }
+
+    #[test]
+    fn the_source_follows_flavor_version_and_performance_schema() {
+        let maria = Dialect {
+            flavor: Flavor::Mariadb,
+            version: (10, 11, 6),
+            ..Dialect::default()
+        };
+        assert_eq!(
+            source(&maria),
+            Some("information_schema.PROCESSLIST.MEMORY_USED")
+        );
+        assert_eq!(sql(&maria), None, "read with the processlist");
+        assert_eq!(
+            source(&mysql((8, 0, 36), true)),
+            Some("performance_schema.threads.TOTAL_MEMORY")
+        );
+        assert!(
+            sql(&mysql((8, 4, 0), true))
+                .unwrap()
+                .contains("TOTAL_MEMORY")
+        );
+        assert!(
+            sql(&mysql((8, 0, 30), true))
+                .unwrap()
+                .contains("SUM(m.CURRENT_NUMBER_OF_BYTES_USED)")
+        );
+        assert_eq!(source(&mysql((8, 0, 36), false)), None);
+        assert_eq!(source(&mysql((5, 7, 44), true)), None);
+    }
+
+    #[test]
+    fn figures_fill_the_sessions_they_belong_to() {
+        let mut sessions = vec![
+            Session {
+                id: 5,
+                ..Session::default()
+            },
+            Session {
+                id: 6,
+                ..Session::default()
+            },
+        ];
+        apply(&mut sessions, &[(5, 120_000), (99, 1)]);
+        assert_eq!(sessions[0].memory_bytes, Some(120_000));
+        assert_eq!(sessions[1].memory_bytes, None);
+    }
+}
