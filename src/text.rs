@@ -53,6 +53,15 @@ fn escape_where(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A clause written lower-case to be quoted inline, as the start of a sentence.
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// A value shown on one line (a table cell, a user or host name, a word in a sentence): every
 /// control character is escaped, newlines and tabs included.
 pub fn escape(s: &str) -> Cow<'_, str> {

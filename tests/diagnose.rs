@@ -727,6 +727,9 @@ fn the_151_default_with_a_peak_near_it_is_max_connections_low() {
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'peak'",
         ) == 0
     });
+    // A few sessions stay: their memory is measured.
+    s.create_user("kept", "pw", "USAGE");
+    let kept = s.idle_connections("kept", "pw", 4);
 
     let v = diagnose(&s, "root", "", &["--sample", "0"]);
     let f = the(&v, "max-connections-low");
@@ -738,10 +741,11 @@ fn the_151_default_with_a_peak_near_it_is_max_connections_low() {
     assert_eq!(evidence(f, "suggested max_connections"), "250");
     // Never a higher limit without its memory cost.
     assert!(
-        actions(f)
-            .iter()
-            .any(|a| a.starts_with("conncheck set-max-connections 250   # +")
-                && a.contains("worst-case memory")),
+        actions(f).iter().any(
+            |a| a.starts_with("conncheck set-max-connections 250   # ≈ +")
+                && a.contains(" measured (p95 per connection), +")
+                && a.contains("worst-case memory")
+        ),
         "{:?}",
         actions(f)
     );
@@ -753,7 +757,10 @@ fn the_151_default_with_a_peak_near_it_is_max_connections_low() {
         "{:?}",
         actions(f)
     );
+    // MariaDB measures each session's memory: the cost relied on is the measured one.
+    assert_eq!(evidence(f, "memory relies on"), "measured");
     absent(&v, "near-limit");
+    drop(kept);
 }
 
 #[test]

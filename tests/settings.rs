@@ -257,3 +257,93 @@ fn a_partial_change_is_reported_per_variable_and_exits_3() {
     assert_eq!(v["results"][0]["outcome"], "unchanged", "{v}");
     assert_eq!(v["applied"].as_array().unwrap().len(), 0);
 }
+
+/// Issue 15: what a connection really costs. On a private MariaDB with 12 idle connections,
+/// `diagnose` measures memory per connection from PROCESSLIST.MEMORY_USED (and the server's RSS,
+/// the server being local) and relies on it: with 2 GiB of RAM the worst case of 200
+/// connections (every per-connection buffer, ~19 MiB each) is far over RAM, the measured cost
+/// is not. `set-max-connections 1000` shows both and says which one it relies on.
+#[test]
+fn measured_memory_per_connection_is_reported_beside_the_worst_case() {
+    let s = Server::start(ServerOpts::default());
+    s.create_user("app", "apppw", "USAGE");
+    let idle = s.idle_connections("app", "apppw", 12);
+    let out = s
+        .conncheck("root", "")
+        .args(["diagnose", "--sample", "0", "--server-memory", "2G"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v = support::json(&out);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "memory-headroom")
+        .unwrap_or_else(|| panic!("memory-headroom: {v}"));
+    let evidence = |name: &str| -> String {
+        f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {f}"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(f["severity"], "info", "{f}");
+    assert_eq!(evidence("relies on"), "measured");
+    let measured = evidence("measured per connection");
+    assert!(
+        measured.ends_with("over 12 sessions (information_schema.PROCESSLIST.MEMORY_USED)"),
+        "{measured}"
+    );
+    assert!(
+        evidence("server RSS").ends_with("MiB"),
+        "the local server's RSS"
+    );
+    assert!(!evidence("Memory_used").is_empty());
+
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "set-max-connections",
+            "1000",
+            "--dry-run",
+            "--server-memory",
+            "2G",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v = json_ok(&out);
+    let m = &v["plan"]["memory"];
+    assert_eq!(m["relies_on"], "measured", "{m}");
+    assert_eq!(m["added_connections"], 800);
+    let p95 = m["measured"]["p95_per_connection_bytes"].as_u64().unwrap();
+    let mean = m["measured"]["mean_per_connection_bytes"].as_u64().unwrap();
+    let worst = m["worst_case_per_connection_bytes"].as_u64().unwrap();
+    // An idle MariaDB session holds tens of KiB; the formula says ~19 MiB.
+    assert!(mean > 1024 && p95 >= mean, "{m}");
+    assert!(
+        worst > 20 * p95,
+        "measured {p95} against worst case {worst}"
+    );
+    assert_eq!(m["raise_cost_bytes"].as_u64().unwrap(), 800 * p95);
+    assert_eq!(m["worst_case_raise_bytes"].as_u64().unwrap(), 800 * worst);
+    assert!(m["server_rss_bytes"].as_u64().unwrap() > 10 << 20, "{m}");
+    let notes: Vec<&str> = v["plan"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("Memory: Measured ≈ ")
+            && n.contains("raising to 1000 costs ≈ ")
+            && n.ends_with("Relies on the measured figure.")),
+        "{notes:?}"
+    );
+    drop(idle);
+}

@@ -14,7 +14,7 @@
 use super::capacity::fd_capacity;
 use super::common::{at_least, clients, is_many, pct};
 use super::globals::change_globals;
-use super::{Action, ActionKind, Finding, Severity, Thresholds, dur, memory};
+use super::{Action, ActionKind, Finding, Severity, Thresholds, connection_cost, dur, memory};
 use crate::snapshot::Snapshot;
 use crate::units::bytes;
 
@@ -62,7 +62,16 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             bytes(est.worst_case_bytes)
         ),
     };
-    let cost = format!("+{} worst-case memory, {worst}", bytes(extra));
+    // The measured cost first where the server reports memory per session.
+    let measured = connection_cost::cost(snap, n, th.server_memory);
+    let cost = match measured.raise_cost_bytes {
+        Some(m) => format!(
+            "≈ +{} measured (p95 per connection), +{} worst-case memory, {worst}",
+            bytes(m),
+            bytes(extra)
+        ),
+        None => format!("+{} worst-case memory, {worst}", bytes(extra)),
+    };
     let default_note = if max == DEFAULT_MAX_CONNECTIONS {
         " (the default)"
     } else {
@@ -85,6 +94,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     .evidence("extra worst-case memory", bytes(extra))
     .evidence("worst case at suggestion", worst)
     .slots(peak);
+    if let Some(m) = measured.raise_cost_bytes {
+        f = f.evidence("extra measured memory", bytes(m));
+    }
+    f = f.evidence("memory relies on", measured.relies_on.name());
     let idle = clients(snap)
         .filter(|s| s.is_sleeping() && at_least(s, th.idle))
         .count();
@@ -109,10 +122,15 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             )));
         }
     }
-    if est.worst_case_share().is_some_and(|s| s > 1.0) {
-        f = f.action(Action::advice(
-            "at this value the theoretical worst case exceeds the host's RAM: lower per-connection buffers or pool connections rather than raise the limit (see memory-headroom)",
-        ));
+    if measured.share().is_some_and(|s| s > 1.0) {
+        f = f.action(Action::advice(match measured.relies_on {
+            connection_cost::Basis::Measured => {
+                "at this value even the measured cost exceeds the host's RAM: pool connections rather than raise the limit (see memory-headroom)"
+            }
+            connection_cost::Basis::WorstCase => {
+                "at this value the theoretical worst case exceeds the host's RAM: lower per-connection buffers or pool connections rather than raise the limit (see memory-headroom)"
+            }
+        }));
     }
     let value = n.to_string();
     let command = format!("conncheck set-max-connections {n}   # {cost}");

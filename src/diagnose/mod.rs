@@ -8,6 +8,7 @@
 pub mod aborted_clients;
 pub mod capacity;
 pub mod common;
+pub mod connection_cost;
 pub mod connection_leak;
 pub mod forecast;
 pub mod globals;

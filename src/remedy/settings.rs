@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::connect::{Connection, error};
 use crate::diagnose::capacity::fd_capacity;
+use crate::diagnose::connection_cost::{self, Basis, ConnectionCost};
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::dialect::{DescriptorCap, Dialect, Persistence};
@@ -43,6 +44,10 @@ pub struct SettingsPlan {
     /// Why nothing may be executed (RDS without SUPER, open-files cap without --force).
     pub blocked: Option<String>,
     pub persist: Persist,
+    /// set-max-connections: what the new limit costs, measured and worst case, and which one
+    /// the plan relies on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ConnectionCost>,
 }
 
 impl SettingsPlan {
@@ -70,6 +75,7 @@ impl SettingsPlan {
             warnings: Vec::new(),
             blocked,
             persist,
+            memory: None,
         }
     }
 
@@ -168,6 +174,7 @@ pub fn max_connections(
         persist,
     );
     let est = memory::estimate(snap, new, host_memory);
+    let cost = connection_cost::cost(snap, new, host_memory);
     plan.notes.push(format!(
         "Worst-case memory at {new} connections: {} ({} global buffers + {} per connection x {new}); a theoretical maximum, each idle connection holds about {}.",
         units::bytes(est.worst_case_bytes),
@@ -175,15 +182,30 @@ pub fn max_connections(
         units::bytes(est.per_connection_bytes),
         units::bytes(est.baseline_per_connection_bytes),
     ));
-    match est.worst_case_share() {
-        Some(share) if share > 1.0 => plan.warnings.push(format!(
-            "the worst case is {:.0}% of the server's {} RAM: under load the server could be killed by the OOM killer",
-            share * 100.0,
-            units::bytes(est.host_memory_bytes.unwrap_or(0))
+    plan.notes.push(format!(
+        "Memory: {}. Relies on the {} figure.",
+        crate::text::capitalize(&cost.sentence()),
+        cost.relies_on.name()
+    ));
+    let ram = units::bytes(cost.host_memory_bytes.unwrap_or(0));
+    match (cost.share(), cost.worst_case_share(), cost.relies_on) {
+        (Some(share), _, Basis::Measured) if share > 1.0 => plan.warnings.push(format!(
+            "at the measured cost {new} connections need {:.0}% of the server's {ram} RAM: the server could be killed by the OOM killer",
+            share * 100.0
         )),
-        Some(_) => {}
-        None => plan.notes.push("Server RAM unknown (pass --server-memory 16G to compare).".into()),
+        (Some(share), _, Basis::WorstCase) if share > 1.0 => plan.warnings.push(format!(
+            "the worst case is {:.0}% of the server's {ram} RAM (memory per connection is not measured here): under load the server could be killed by the OOM killer",
+            share * 100.0
+        )),
+        (Some(share), Some(worst), Basis::Measured) if worst > 1.0 => plan.notes.push(format!(
+            "The worst case is {:.0}% of the server's {ram} RAM, the measured cost {:.0}%: fine at today's per-connection use, not if every session sorts and joins with the largest buffers at once.",
+            worst * 100.0,
+            share * 100.0
+        )),
+        (Some(_), _, _) => {}
+        (None, _, _) => plan.notes.push("Server RAM unknown (pass --server-memory 16G to compare).".into()),
     }
+    plan.memory = Some(cost);
     if new > cur {
         plan.notes.push(
             "More connections is rarely the fix on its own: check `conncheck diagnose` for leaks, idle pools and long transactions first."
@@ -465,6 +487,45 @@ mod tests {
     }
 
     #[test]
+    fn max_connections_relies_on_the_measured_cost_and_keeps_the_worst_case() {
+        // 10 sessions of 256 KiB on an 8 GiB host; 2,000 connections: worst case far over RAM,
+        // measured about 0.7 GiB.
+        let mut s = fixtures::mariadb();
+        s.host_memory_bytes = Some(8 << 30);
+        let sessions = (1..=10)
+            .map(|i| {
+                let mut x = fixtures::session(i, "app", "10.0.0.1", "Sleep", 10, "", None);
+                x.memory_bytes = Some(256 << 10);
+                x
+            })
+            .collect();
+        fixtures::with_sessions(&mut s, sessions);
+        let p = max_connections(&s, 2000, true, None, false);
+        let m = p.memory.as_ref().unwrap();
+        assert_eq!(m.relies_on, Basis::Measured);
+        assert_eq!(m.raise_cost_bytes, Some(1849 * (256 << 10)));
+        assert!(
+            p.notes[1].starts_with(
+                "Memory: Measured ≈ 256 KiB per connection (p95 256 KiB, 10 sessions, information_schema.PROCESSLIST.MEMORY_USED); raising to 2000 costs ≈ 462 MiB (1849 more × p95); worst case"
+            ),
+            "{:?}",
+            p.notes
+        );
+        assert!(
+            p.warnings.iter().all(|w| !w.contains("OOM")),
+            "{:?}",
+            p.warnings
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.starts_with("The worst case is ") && n.contains("the measured cost")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
     fn max_connections_shows_memory_and_respects_the_open_files_cap() {
         let mut s = fixtures::mysql8();
         s.variables.insert("open_files_limit".into(), "1024".into());
@@ -474,6 +535,13 @@ mod tests {
             "{:?}",
             p.notes
         );
+        assert!(
+            p.notes[1].starts_with("Memory: Not measured per connection")
+                && p.notes[1].ends_with("Relies on the worst case figure."),
+            "{:?}",
+            p.notes
+        );
+        assert_eq!(p.memory.as_ref().unwrap().relies_on, Basis::WorstCase);
         assert!(
             p.blocked.as_deref().unwrap().contains("214"),
             "{:?}",

@@ -86,6 +86,12 @@ impl Dialect {
         self.performance_schema
     }
 
+    /// Where each session's memory is measured on this server, if anywhere
+    /// ([`super::thread_memory::source`]).
+    pub fn memory_source(&self) -> Option<&'static str> {
+        super::thread_memory::source(self)
+    }
+
     /// Whether `information_schema.METADATA_LOCK_INFO` (MariaDB's `metadata_lock_info` plugin)
     /// can name metadata-lock holders: MariaDB only; absent until the plugin is installed.
     pub fn reads_metadata_lock_info(&self) -> bool {
