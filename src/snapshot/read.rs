@@ -122,6 +122,9 @@ fn in_list(names: &[&str]) -> String {
 /// The trend reading during a sample (any flavor).
 const THREADS_CONNECTED_SQL: &str = "SHOW GLOBAL STATUS LIKE 'Threads_connected'";
 
+/// Samples shorter than this read no trend (`diagnose::forecast` fits none under 3 s).
+const TREND_FROM: Duration = Duration::from_secs(3);
+
 /// Time between trend readings: about 30 over the sample, between 250 ms and 5 s apart.
 fn trend_tick(sample: Duration) -> Duration {
     (sample / 30).clamp(Duration::from_millis(250), Duration::from_secs(5))
@@ -418,9 +421,13 @@ fn read_with(
         trend.extend(point(Duration::ZERO, &status));
         let tick = trend_tick(opts.sample);
         // On a fixed schedule from the first reading (a slow reply does not shift the rest),
-        // stopping half a tick before the final status reading.
+        // stopping half a tick before the final status reading; none in a sample too short to
+        // fit a trend to.
         for k in 1u32.. {
             let due = tick * k;
+            if opts.sample < TREND_FROM {
+                break;
+            }
             if due + tick / 2 >= opts.sample {
                 break;
             }
