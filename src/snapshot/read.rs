@@ -419,22 +419,24 @@ fn read_with(
                 })
         };
         trend.extend(point(Duration::ZERO, &status));
-        let tick = trend_tick(opts.sample);
-        // On a fixed schedule from the first reading (a slow reply does not shift the rest),
-        // stopping half a tick before the final status reading; none in a sample too short to
-        // fit a trend to.
-        for k in 1u32.. {
-            let due = tick * k;
-            if opts.sample < TREND_FROM {
-                break;
+        // On a fixed schedule from the first reading, stopping half a tick before the final
+        // status reading; none in a sample too short to fit a trend to. A slow reply (or a slow
+        // round trip 2) skips the ticks it overran instead of firing them back to back at a
+        // sick server.
+        if opts.sample >= TREND_FROM {
+            let tick = trend_tick(opts.sample);
+            let mut due = tick;
+            while due + tick / 2 < opts.sample {
+                std::thread::sleep(due.saturating_sub(status_read_at.elapsed()));
+                let at = status_read_at.elapsed();
+                let rows = c.rows(THREADS_CONNECTED_SQL, "reading global status")?;
+                trend.extend(point(at, &name_values(&rows)));
+                let now = status_read_at.elapsed();
+                due += tick;
+                while due <= now {
+                    due += tick;
+                }
             }
-            if due + tick / 2 >= opts.sample {
-                break;
-            }
-            std::thread::sleep(due.saturating_sub(status_read_at.elapsed()));
-            let at = status_read_at.elapsed();
-            let rows = c.rows(THREADS_CONNECTED_SQL, "reading global status")?;
-            trend.extend(point(at, &name_values(&rows)));
         }
         let elapsed = status_read_at.elapsed();
         if elapsed < opts.sample {
