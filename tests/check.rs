@@ -530,6 +530,15 @@ impl Leak {
     }
 }
 
+/// `check --forecast 15m` as root over a `window`, in `format`.
+fn forecast_check(s: &Server, window: &str, format: &str) -> std::process::Output {
+    s.conncheck("root", "")
+        .args(["check", "--forecast", "15m", "--forecast-window", window])
+        .args(["--format", format])
+        .output()
+        .unwrap()
+}
+
 /// Issue 15: `check --forecast` fits the trend over its window. A steady leak of 4 connections a
 /// second (240/min) on a server with max_connections 300 is WARNING with a finite time to full
 /// close to what the leak really needs; a flat server has no time to full and stays OK.
@@ -543,12 +552,7 @@ fn the_forecast_warns_before_a_steady_leak_fills_the_server() {
     let _flat = s.idle_connections("app", "apppw", 20);
 
     // Flat: 20 idle connections and nothing else.
-    let out = s
-        .conncheck("root", "")
-        .args(["check", "--forecast", "15m", "--forecast-window", "6s"])
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
+    let out = forecast_check(&s, "6s", "json");
     let v = json(&out);
     assert_eq!(v["state"], "OK", "{v}");
     let f = &v["forecast"];
@@ -563,11 +567,7 @@ fn the_forecast_warns_before_a_steady_leak_fills_the_server() {
         "about 30 readings: {f}"
     );
     assert_eq!(v["forecast_horizon_s"], 900);
-    let out = s
-        .conncheck("root", "")
-        .args(["check", "--forecast", "15m", "--forecast-window", "6s"])
-        .output()
-        .unwrap();
+    let out = forecast_check(&s, "6s", "nagios");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let (_, _, perf) = plugin_line(&text);
@@ -575,12 +575,7 @@ fn the_forecast_warns_before_a_steady_leak_fills_the_server() {
         perf.contains("'time_to_full'=U;@0:900;;0;"),
         "undetermined without a rising trend: {perf}"
     );
-    let out = s
-        .conncheck("root", "")
-        .args(["check", "--forecast", "15m", "--forecast-window", "5s"])
-        .args(["--format", "prometheus"])
-        .output()
-        .unwrap();
+    let out = forecast_check(&s, "5s", "prometheus");
     let text = stdout(&out);
     assert_valid_exposition(&text);
     assert!(
@@ -592,12 +587,7 @@ fn the_forecast_warns_before_a_steady_leak_fills_the_server() {
     let leak = Leak::start(&s, Duration::from_millis(250));
     thread::sleep(Duration::from_secs(1));
     let checked = Instant::now();
-    let out = s
-        .conncheck("root", "")
-        .args(["check", "--forecast", "15m", "--forecast-window", "8s"])
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
+    let out = forecast_check(&s, "8s", "json");
     let window = checked.elapsed();
     let (held, opened) = leak.stop();
     // The leak's real pace during the check (a loaded machine may slow it below 4/s).

@@ -136,10 +136,7 @@ pub fn cost(snap: &Snapshot, max_connections: u64, host_memory: Option<u64>) -> 
 impl ConnectionCost {
     /// The figure relied on: the measured projection, or the worst case.
     pub fn relied_bytes(&self) -> u64 {
-        match (self.relies_on, self.measured_bytes) {
-            (Basis::Measured, Some(m)) => m,
-            _ => self.worst_case_bytes,
-        }
+        self.measured_bytes.unwrap_or(self.worst_case_bytes)
     }
 
     /// The relied-on figure as a share of the host's RAM, when known.
@@ -194,8 +191,7 @@ impl ConnectionCost {
                     )
                 };
                 format!(
-                    "not measured per connection ({}); {cost}",
-                    self.why_unmeasured()
+                    "not measured per connection (fewer than {MIN_SESSIONS} client sessions measured, or the server does not report memory per session); {cost}"
                 )
             }
         }
@@ -212,10 +208,6 @@ impl ConnectionCost {
                 m.source
             )
         })
-    }
-
-    fn why_unmeasured(&self) -> &'static str {
-        "fewer than 3 client sessions measured, or the server does not report memory per session"
     }
 }
 

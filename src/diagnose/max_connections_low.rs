@@ -7,14 +7,15 @@
 //! of it. Max_used_connections is the high-water mark since startup or FLUSH STATUS
 //! (https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Max_used_connections).
 //!
-//! A higher limit is never suggested without its worst-case memory ([`memory::extra_for`]), and
+//! A higher limit is never suggested without its memory cost, measured where the server reports
+//! it and always in the worst case ([`connection_cost`]), and
 //! when idle sessions pile up, pooling and timeouts come first: more slots only give a leak more
 //! room.
 
 use super::capacity::fd_capacity;
 use super::common::{at_least, clients, is_many, pct};
 use super::globals::change_globals;
-use super::{Action, ActionKind, Finding, Severity, Thresholds, connection_cost, dur, memory};
+use super::{Action, ActionKind, Finding, Severity, Thresholds, connection_cost, dur};
 use crate::snapshot::Snapshot;
 use crate::units::bytes;
 
@@ -48,22 +49,21 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         return vec![];
     }
     let n = suggest(snap);
-    let extra = memory::extra_for(snap, n);
-    let est = memory::estimate(snap, n, th.server_memory);
-    let worst = match est.host_memory_bytes {
+    let measured = connection_cost::cost(snap, n, th.server_memory);
+    let extra = measured.worst_case_raise_bytes;
+    let worst = match measured.host_memory_bytes {
         Some(ram) => format!(
             "{} worst case in total, {} of {} RAM",
-            bytes(est.worst_case_bytes),
-            pct(est.worst_case_bytes, ram),
+            bytes(measured.worst_case_bytes),
+            pct(measured.worst_case_bytes, ram),
             bytes(ram)
         ),
         None => format!(
             "{} worst case in total, host RAM unknown",
-            bytes(est.worst_case_bytes)
+            bytes(measured.worst_case_bytes)
         ),
     };
     // The measured cost first where the server reports memory per session.
-    let measured = connection_cost::cost(snap, n, th.server_memory);
     let cost = match measured.raise_cost_bytes {
         Some(m) => format!(
             "≈ +{} measured (p95 per connection), +{} worst-case memory, {worst}",
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("100.0%"), "{}", f[0].summary);
         // MySQL 8 defaults: 20 MiB... per connection; 16 GiB host.
-        let extra = memory::extra_for(&s, 500);
+        let extra = crate::diagnose::memory::estimate(&s, 500, None).per_connection_bytes * 100;
         assert!(
             f[0].evidence
                 .iter()

@@ -1,5 +1,6 @@
-//! What connections cost in memory: the estimate behind `memory-headroom`, `max-connections-low`
-//! and `set-max-connections`.
+//! What connections cost in memory in the worst case: the estimate behind `memory-headroom`,
+//! `max-connections-low` and `set-max-connections`, next to the measured cost of
+//! [`super::connection_cost`].
 //!
 //! Worst case per connection follows MySQLTuner's well-known formula (read_buffer_size +
 //! read_rnd_buffer_size + sort_buffer_size + join_buffer_size + thread_stack +
@@ -91,13 +92,6 @@ pub fn estimate(snap: &Snapshot, max_connections: u64, host_memory: Option<u64>)
     }
 }
 
-/// The extra worst-case memory of going from the current max_connections to `new_max`.
-pub fn extra_for(snap: &Snapshot, new_max: u64) -> u64 {
-    let e = estimate(snap, new_max, None);
-    e.per_connection_bytes
-        .saturating_mul(new_max.saturating_sub(snap.max_connections()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,8 +113,6 @@ mod tests {
         );
         assert_eq!(e.baseline_per_connection_bytes, 299_008 + 32_768 + 32_768);
         assert!(e.worst_case_share().unwrap() < 1.0);
-        assert_eq!(extra_for(&s, 251), 100 * e.per_connection_bytes);
-        assert_eq!(extra_for(&s, 100), 0);
     }
 
     #[test]

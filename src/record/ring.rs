@@ -53,7 +53,7 @@ impl Ring {
     }
 
     /// Every sample kept, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &Sample> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Sample> {
         self.samples.iter()
     }
 

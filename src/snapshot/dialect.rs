@@ -89,7 +89,7 @@ impl Dialect {
     /// Where each session's memory is measured on this server, if anywhere
     /// ([`super::thread_memory::source`]).
     pub fn memory_source(&self) -> Option<&'static str> {
-        super::thread_memory::source(self)
+        super::thread_memory::source(self).map(super::thread_memory::Source::name)
     }
 
     /// Whether `information_schema.METADATA_LOCK_INFO` (MariaDB's `metadata_lock_info` plugin)

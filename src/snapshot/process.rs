@@ -23,10 +23,7 @@ pub fn server_rss(pid_file: Option<&str>, uptime_s: u64) -> Option<u64> {
         .parse::<f64>()
         .ok()?;
     let ours = |pid: u32| is_server(proc, pid, since_boot, uptime_s);
-    let from_file = pid_file
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .filter(|pid| ours(*pid));
+    let from_file = pid_file.and_then(read_pid).filter(|pid| ours(*pid));
     let pid = match from_file {
         Some(pid) => pid,
         None => {
@@ -44,6 +41,23 @@ pub fn server_rss(pid_file: Option<&str>, uptime_s: u64) -> Option<u64> {
     };
     let status = std::fs::read_to_string(proc.join(pid.to_string()).join("status")).ok()?;
     vm_rss(&status)
+}
+
+/// The pid in the server's pid file. The path is the server's own text: only a regular file
+/// is opened (never a FIFO, which would block, or a device such as /dev/zero), and only its
+/// first bytes are read.
+fn read_pid(path: &str) -> Option<u32> {
+    use std::io::Read;
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut head = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(32)
+        .read_to_string(&mut head)
+        .ok()?;
+    head.trim().parse().ok()
 }
 
 fn is_server(proc: &Path, pid: u32, since_boot: f64, uptime_s: u64) -> bool {
@@ -115,5 +129,19 @@ mod tests {
             .unwrap();
         assert!(!is_server(Path::new("/proc"), me, since_boot, 0));
         assert_eq!(server_rss(Some("/nonexistent/pid"), u64::MAX / 2), None);
+    }
+
+    #[test]
+    fn a_hostile_pid_file_path_is_never_read_past_a_few_bytes() {
+        // Devices and directories are not opened at all (/dev/zero would never end).
+        assert_eq!(read_pid("/dev/zero"), None);
+        assert_eq!(read_pid("/proc"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("mysqld.pid");
+        std::fs::write(&pid, "4242\n").unwrap();
+        assert_eq!(read_pid(pid.to_str().unwrap()), Some(4242));
+        // A large file: only its head is read, and it is not a pid.
+        std::fs::write(&pid, "1".repeat(1 << 20)).unwrap();
+        assert_eq!(read_pid(pid.to_str().unwrap()), None);
     }
 }

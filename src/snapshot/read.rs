@@ -418,12 +418,13 @@ fn read_with(
                     threads_connected,
                 })
         };
-        trend.extend(point(Duration::ZERO, &status));
-        // On a fixed schedule from the first reading, stopping half a tick before the final
-        // status reading; none in a sample too short to fit a trend to. A slow reply (or a slow
-        // round trip 2) skips the ticks it overran instead of firing them back to back at a
-        // sick server.
-        if opts.sample >= TREND_FROM {
+        // No trend in a sample too short to fit one to. The readings follow a fixed schedule
+        // from the first, stopping half a tick before the final status reading; a slow reply
+        // (or a slow round trip 2) skips the ticks it overran instead of firing them back to
+        // back at a sick server.
+        let with_trend = opts.sample >= TREND_FROM;
+        if with_trend {
+            trend.extend(point(Duration::ZERO, &status));
             let tick = trend_tick(opts.sample);
             let mut due = tick;
             while due + tick / 2 < opts.sample {
@@ -445,7 +446,9 @@ fn read_with(
         let rows = c.rows(&status_sql(), "reading global status")?;
         let at = status_read_at.elapsed();
         let after = name_values(&rows);
-        trend.extend(point(at, &after));
+        if with_trend {
+            trend.extend(point(at, &after));
+        }
         (Some(after), at.as_secs_f64())
     };
 

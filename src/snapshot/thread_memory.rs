@@ -19,17 +19,41 @@ use super::read::text;
 /// At most this many rows (one per thread; 10,000 sessions and their background threads fit).
 pub const MAX_ROWS: usize = 20_000;
 
-/// Where the per-session figure comes from on this server, as reports name it; None where
-/// conncheck does not read it per session.
-pub fn source(d: &Dialect) -> Option<&'static str> {
+/// Where the per-session figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// MariaDB: a column of the processlist read.
+    ProcesslistMemoryUsed,
+    /// MySQL 8.0.31+.
+    ThreadsTotalMemory,
+    /// MySQL 8.0.0–8.0.30.
+    MemorySummaryByThread,
+}
+
+impl Source {
+    /// As reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::ProcesslistMemoryUsed => "information_schema.PROCESSLIST.MEMORY_USED",
+            Source::ThreadsTotalMemory => "performance_schema.threads.TOTAL_MEMORY",
+            Source::MemorySummaryByThread => {
+                "performance_schema.memory_summary_by_thread_by_event_name"
+            }
+        }
+    }
+}
+
+/// Where the per-session figure comes from on this server; None where conncheck does not read
+/// it per session.
+pub fn source(d: &Dialect) -> Option<Source> {
     if d.flavor.is_mariadb() {
-        Some("information_schema.PROCESSLIST.MEMORY_USED")
+        Some(Source::ProcesslistMemoryUsed)
     } else if !d.performance_schema || d.version < (8, 0, 0) {
         None
     } else if d.version >= (8, 0, 31) {
-        Some("performance_schema.threads.TOTAL_MEMORY")
+        Some(Source::ThreadsTotalMemory)
     } else {
-        Some("performance_schema.memory_summary_by_thread_by_event_name")
+        Some(Source::MemorySummaryByThread)
     }
 }
 
@@ -37,17 +61,17 @@ pub fn source(d: &Dialect) -> Option<&'static str> {
 /// (MariaDB) or nothing does.
 pub fn sql(d: &Dialect) -> Option<String> {
     match source(d)? {
-        "performance_schema.threads.TOTAL_MEMORY" => Some(format!(
+        Source::ProcesslistMemoryUsed => None,
+        Source::ThreadsTotalMemory => Some(format!(
             "SELECT PROCESSLIST_ID, TOTAL_MEMORY FROM performance_schema.threads \
              WHERE PROCESSLIST_ID IS NOT NULL LIMIT {MAX_ROWS}"
         )),
-        "performance_schema.memory_summary_by_thread_by_event_name" => Some(format!(
+        Source::MemorySummaryByThread => Some(format!(
             "SELECT t.PROCESSLIST_ID, SUM(m.CURRENT_NUMBER_OF_BYTES_USED) \
              FROM performance_schema.memory_summary_by_thread_by_event_name m \
              JOIN performance_schema.threads t ON t.THREAD_ID = m.THREAD_ID \
              WHERE t.PROCESSLIST_ID IS NOT NULL GROUP BY t.PROCESSLIST_ID LIMIT {MAX_ROWS}"
         )),
-        _ => None,
     }
 }
 
@@ -98,14 +122,15 @@ mod tests {
             version: (10, 11, 6),
             ..Dialect::default()
         };
+        assert_eq!(source(&maria), Some(Source::ProcesslistMemoryUsed));
         assert_eq!(
-            source(&maria),
-            Some("information_schema.PROCESSLIST.MEMORY_USED")
+            Source::ProcesslistMemoryUsed.name(),
+            "information_schema.PROCESSLIST.MEMORY_USED"
         );
         assert_eq!(sql(&maria), None, "read with the processlist");
         assert_eq!(
             source(&mysql((8, 0, 36), true)),
-            Some("performance_schema.threads.TOTAL_MEMORY")
+            Some(Source::ThreadsTotalMemory)
         );
         assert!(
             sql(&mysql((8, 4, 0), true))
