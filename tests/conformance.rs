@@ -228,20 +228,29 @@ fn every_mysql_statement_names_real_tables_and_columns() {
     assert!(checked >= 30, "{checked}");
 }
 
-/// The recorder's grouped processlist read (`snapshot::sampling`), with and without the program
-/// names, names real tables and columns on every MySQL flavor.
+/// The recorder's processlist read (`snapshot::sampling`; `SHOW PROCESSLIST` names no table)
+/// and its read of the connection attributes of new sessions name real tables and columns on
+/// every MySQL flavor.
 #[test]
 fn the_recorder_sample_names_real_tables_and_columns() {
+    let mut checked = 0;
     for (name, d) in mysql_dialects() {
         let defs = columns(d.version < (8, 0, 0));
-        for attrs in [false, d.reads_connect_attrs()] {
-            let sql = conncheck::snapshot::sampling::grouped_sql(d.processlist_source(), attrs);
+        let mut reads = vec![conncheck::snapshot::sampling::sessions_sql(
+            d.processlist_source(),
+        )];
+        if d.reads_connect_attrs() {
+            reads.push(conncheck::snapshot::connect_attrs::sql_for(&[1, 2]));
+        }
+        for sql in reads.into_iter().filter(|q| !q.starts_with("SHOW ")) {
             match unknown_columns(&sql, &defs) {
                 Ok(bad) => assert!(bad.is_empty(), "{name}: unknown {bad:?} in {sql}"),
                 Err(e) => panic!("{name}: {e}: {sql}"),
             }
+            checked += 1;
         }
     }
+    assert!(checked >= 4, "{checked}");
 }
 
 #[test]

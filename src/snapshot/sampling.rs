@@ -1,29 +1,33 @@
-//! The recorder's cheap reading ([`Sample`]): ONE round trip per interval, whatever the number of
-//! sessions. Global status, `@@max_connections` and one processlist query grouped by user, host,
-//! command and program name, sent together. The grouping happens on the server, so 10,000
-//! sessions of three pools cost a few rows, not 10,000.
+//! The recorder's cheap reading ([`Sample`]): what the triggers and the ring need, read at
+//! 1,000 sessions every second for well under 1 % of a server core (BENCHMARKS.md, "Recorder").
 //!
-//! The program name comes from `performance_schema.session_connect_attrs`, joined in where the
-//! dialect says it can be read; when that join is refused (SELECT on performance_schema missing,
-//! see `connect_attrs`), the query without it is used from then on, with one note.
+//! One round trip per sample: the status counters a sample keeps ([`SAMPLE_STATUS`]),
+//! `@@max_connections`, and the processlist read the cheapest way the server offers: `SHOW
+//! PROCESSLIST` (MariaDB sends its rows straight from the thread list; information_schema
+//! .PROCESSLIST goes through a temporary table and cost twice the server time at 1,000 sessions),
+//! or MySQL 8's narrow `performance_schema.processlist` read (no global mutex). Its rows are
+//! folded as they arrive: one small [`SessionRow`] each, never more than [`MAX_SESSION_ROWS`].
 //!
-//! Hosts: SQL strips the text after the last `:` (the client port); [`strip_port`] applied in
-//! Rust to one host of each group is the truth, and groups that end up with the same
-//! `user@host` are merged again.
+//! The program names come from `performance_schema.session_connect_attrs`, read only for the
+//! connection ids not seen before (one more round trip, in the samples that see new sessions)
+//! and cached per (server start, id) in a [`ProgramCache`]: joining the table into every sample
+//! cost a fifth of a core at 1,000 sessions. When the read is refused (SELECT on
+//! performance_schema missing, see `connect_attrs`), samples go on without names, with one note.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mysql::Row;
+use mysql::prelude::Queryable;
 
 use crate::connect::Connection;
-use crate::exit::AppError;
+use crate::exit::{AppError, ErrorKind};
 
-use super::batch;
+use super::connect_attrs::{self, ProgramCache};
 use super::dialect::Dialect;
 use super::flavor::ProcesslistSource;
 use super::model::{Session, Snapshot, strip_port};
-use super::read::{num, status_sql, text};
+use super::read::{num, text};
 use super::sample::{ClientCount, Sample, cap_clients};
 
 /// Status counters a sample keeps besides its own fields, for the ticket.
@@ -39,168 +43,271 @@ pub const EXTRA_COUNTERS: &[&str] = &[
     "uptime",
 ];
 
-/// At most this many grouped rows are read (one per user, host, command and program).
-pub const MAX_GROUP_ROWS: usize = 20_000;
+/// The global status a sample reads: the triggers' values and [`EXTRA_COUNTERS`] (whose
+/// `uptime` also dates the server's start for the [`ProgramCache`]).
+pub const SAMPLE_STATUS: &[&str] = &[
+    "threads_connected",
+    "threads_running",
+    "connections",
+    "connection_errors_max_connections",
+    "aborted_clients",
+    "aborted_connects",
+    "access_denied_errors",
+    "innodb_row_lock_current_waits",
+    "max_used_connections",
+    "questions",
+    "slow_queries",
+    "threads_created",
+    "uptime",
+];
 
-/// The grouped processlist query. Columns: user, one full host of the group, command, program
-/// (NULL without `attrs`), sessions, sessions waiting for a table or metadata lock.
-pub fn grouped_sql(source: ProcesslistSource, attrs: bool) -> String {
-    let table = match source {
-        ProcesslistSource::PerformanceSchema => "performance_schema.processlist",
-        ProcesslistSource::InformationSchema => "information_schema.PROCESSLIST",
-    };
-    // Everything before the last ':' (the port the processlist appends); hosts without one as
-    // they are.
-    let host_key = "IF(LOCATE(':', p.HOST) > 0, \
-         SUBSTRING(p.HOST, 1, CHAR_LENGTH(p.HOST) - LOCATE(':', REVERSE(p.HOST))), p.HOST)";
-    let (program, joins) = if attrs {
-        (
-            "COALESCE(NULLIF(a.ATTR_VALUE, ''), NULLIF(d.ATTR_VALUE, ''))",
-            " LEFT JOIN performance_schema.session_connect_attrs a \
-             ON a.PROCESSLIST_ID = p.ID AND a.ATTR_NAME = 'program_name' \
-             LEFT JOIN performance_schema.session_connect_attrs d \
-             ON d.PROCESSLIST_ID = p.ID AND d.ATTR_NAME = '_client_name'",
-        )
-    } else {
-        ("NULL", "")
-    };
-    format!(
-        "SELECT p.USER, MIN(p.HOST), p.COMMAND, {program}, COUNT(*), \
-         COALESCE(SUM(p.STATE LIKE 'Waiting for%lock%'), 0) \
-         FROM {table} p{joins} WHERE p.ID <> CONNECTION_ID() \
-         GROUP BY p.USER, {host_key}, p.COMMAND, {program} LIMIT {MAX_GROUP_ROWS}"
-    )
+/// At most this many processlist rows are kept per sample: MariaDB's largest max_connections
+/// (https://mariadb.com/kb/en/server-system-variables/#max_connections). More rows are read
+/// and dropped; the counters still come from global status.
+pub const MAX_SESSION_ROWS: usize = 100_000;
+
+/// The status statement of a sample.
+pub fn status_sql() -> String {
+    let names = SAMPLE_STATUS
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!("SHOW GLOBAL STATUS WHERE Variable_name IN ({names})")
 }
 
-/// Reads samples over one connection; built from the snapshot read when it was opened.
+/// The processlist statement of a sample. Columns as `SHOW PROCESSLIST` sends them: Id, User,
+/// Host, db, Command, Time, State (and more, ignored).
+pub fn sessions_sql(source: ProcesslistSource) -> String {
+    match source {
+        // Readable by every account (PFS_readonly_processlist_acl), no global mutex.
+        ProcesslistSource::PerformanceSchema => format!(
+            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE FROM performance_schema.processlist \
+             WHERE ID <> CONNECTION_ID() LIMIT {MAX_SESSION_ROWS}"
+        ),
+        ProcesslistSource::InformationSchema => "SHOW PROCESSLIST".to_string(),
+    }
+}
+
+/// Reads samples over the recorder's connection, and remembers the program names it has read.
 #[derive(Debug, Clone)]
 pub struct Sampler {
     source: ProcesslistSource,
-    /// Join the connection attributes (until refused once).
+    /// Read the connection attributes (until refused once).
     attrs: bool,
+    programs: ProgramCache,
 }
 
 impl Sampler {
+    /// A sampler for the server `snap` (read when the connection was opened) describes.
     pub fn new(snap: &Snapshot) -> Sampler {
+        let mut s = Sampler {
+            source: ProcesslistSource::InformationSchema,
+            attrs: false,
+            programs: ProgramCache::default(),
+        };
+        s.reconnected(snap);
+        s
+    }
+
+    /// After a reconnect: the server may have changed (an upgrade, performance_schema turned
+    /// on). The program names stay cached as long as the server's start time is the same.
+    pub fn reconnected(&mut self, snap: &Snapshot) {
         let d = Dialect::new(&snap.server, &snap.variables);
-        Sampler {
-            source: d.processlist_source(),
-            attrs: d.reads_connect_attrs(),
-        }
+        self.source = d.processlist_source();
+        self.attrs = d.reads_connect_attrs();
     }
 
-    fn statements(&self) -> Vec<String> {
-        vec![
-            status_sql(),
-            "SELECT @@GLOBAL.max_connections".to_string(),
-            grouped_sql(self.source, self.attrs),
-        ]
+    /// The program names read so far.
+    pub fn programs(&self) -> &ProgramCache {
+        &self.programs
     }
 
-    /// One sample, one round trip. The second value is a note when the program names stopped
-    /// being read (the join was refused): that costs one more round trip, once.
+    /// One sample: one round trip, and one more when it shows connections not seen before. The
+    /// second value is a note when the program names stopped being read (the read was
+    /// refused).
     pub fn read(&mut self, c: &mut Connection) -> Result<(Sample, Option<String>), AppError> {
-        let what = "reading a sample (global status and the grouped processlist)";
-        let mut results = c.batch(&self.statements(), what);
-        let mut note = None;
-        if self.attrs
-            && let Some(Err(e)) = results.get(2)
-            && batch::is_statement_error(e)
-            && results[..2].iter().all(Result::is_ok)
-        {
-            note = Some(super::connect_attrs::note(&e.message));
-            self.attrs = false;
-            results = c.batch(&self.statements(), what);
-        }
-        let mut it = results.into_iter();
-        let status = it.next().expect("3 results")?;
-        let max = it.next().expect("3 results")?;
-        let groups = it.next().expect("3 results")?;
+        let own = c.id();
+        let Reading {
+            status,
+            max_connections,
+            sessions,
+        } = read_round_trip(c, self.source, own)?;
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let status: BTreeMap<String, u64> = status
-            .iter()
-            .filter_map(|r| Some((text(r, 0)?.to_ascii_lowercase(), num(r, 1).unwrap_or(0))))
-            .collect();
-        let max_connections = max.first().and_then(|r| num(r, 0)).unwrap_or(0);
-        Ok((sample_from(at_ms, &status, max_connections, &groups), note))
+        let uptime_ms = status
+            .get("uptime")
+            .copied()
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        self.programs
+            .server_started(at_ms.saturating_sub(uptime_ms));
+        let present: HashSet<u64> = sessions.iter().map(|s| s.id).collect();
+        self.programs.keep_only(&present);
+        let mut note = None;
+        if self.attrs {
+            // Sessions still logging in have not sent their attributes yet: next sample.
+            let new = self.programs.unknown(
+                sessions
+                    .iter()
+                    .filter(|s| s.user != "unauthenticated user")
+                    .map(|s| s.id),
+            );
+            if !new.is_empty() {
+                let asked = &new[..new.len().min(connect_attrs::MAX_IDS_PER_READ)];
+                match c.rows(
+                    &connect_attrs::sql_for(asked),
+                    "reading connection attributes",
+                ) {
+                    Ok(rows) => self.programs.fill(asked, &connect_attrs::rows(&rows)),
+                    Err(e) if super::batch::is_statement_error(&e) => {
+                        note = Some(connect_attrs::note(&e.message));
+                        self.attrs = false;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let sample = build_sample(at_ms, &status, max_connections, &sessions, |id| {
+            self.programs.program(id)
+        });
+        Ok((sample, note))
     }
 }
 
-/// One grouped row (see [`grouped_sql`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRow {
+/// What the first round trip of a sample reads.
+struct Reading {
+    /// Global status, lower-case names.
+    status: BTreeMap<String, u64>,
+    max_connections: u64,
+    /// Every session but ours.
+    sessions: Vec<SessionRow>,
+}
+
+/// The first round trip of a sample.
+fn read_round_trip(
+    c: &mut Connection,
+    source: ProcesslistSource,
+    own: u64,
+) -> Result<Reading, AppError> {
+    let what = "reading a sample (global status and the processlist)";
+    let sql = [
+        status_sql(),
+        "SELECT @@GLOBAL.max_connections".to_string(),
+        sessions_sql(source),
+    ]
+    .join(";\n");
+    let (sets, status, max, sessions) = c.with_deadline(1, what, |conn| {
+        let mut result = conn.query_iter(sql)?;
+        let mut status = BTreeMap::new();
+        let mut max = 0;
+        let mut sessions = Vec::new();
+        let mut sets = 0;
+        while let Some(set) = result.iter() {
+            for row in set {
+                let row = row?;
+                match sets {
+                    0 => {
+                        if let Some(name) = text(&row, 0) {
+                            status.insert(name.to_ascii_lowercase(), num(&row, 1).unwrap_or(0));
+                        }
+                    }
+                    1 => max = num(&row, 0).unwrap_or(0),
+                    _ => {
+                        let s = session_row(&row);
+                        if s.id != own && sessions.len() < MAX_SESSION_ROWS {
+                            sessions.push(s);
+                        }
+                    }
+                }
+            }
+            sets += 1;
+        }
+        Ok((sets, status, max, sessions))
+    })?;
+    if sets < 3 {
+        return Err(AppError::new(
+            ErrorKind::Other,
+            format!("{what}: the server returned fewer results than statements"),
+        ));
+    }
+    Ok(Reading {
+        status,
+        max_connections: max,
+        sessions,
+    })
+}
+
+/// One session of the processlist, as much as a sample needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionRow {
+    pub id: u64,
     pub user: String,
     pub host: String,
     pub command: String,
-    pub program: Option<String>,
-    pub sessions: u64,
-    pub lock_waits: u64,
+    pub state: String,
 }
 
-fn group_row(r: &Row) -> GroupRow {
-    GroupRow {
-        user: text(r, 0).unwrap_or_default(),
-        host: text(r, 1).unwrap_or_default(),
-        command: text(r, 2).unwrap_or_default(),
-        program: text(r, 3).filter(|p| !p.is_empty()),
-        sessions: num(r, 4).unwrap_or(0),
-        lock_waits: num(r, 5).unwrap_or(0),
+impl SessionRow {
+    /// Waiting for a table or metadata lock (MariaDB and MySQL spell every such state
+    /// `Waiting for ... lock`; row-lock waits are counted by InnoDB instead).
+    fn waits_for_a_lock(&self) -> bool {
+        let state = self.state.to_ascii_lowercase();
+        state
+            .strip_prefix("waiting for")
+            .is_some_and(|rest| rest.contains("lock"))
     }
 }
 
-fn sample_from(
-    at_ms: u64,
-    status: &BTreeMap<String, u64>,
-    max_connections: u64,
-    rows: &[Row],
-) -> Sample {
-    let groups: Vec<GroupRow> = rows.iter().map(group_row).collect();
-    build_sample(at_ms, status, max_connections, &groups)
+fn session_row(r: &Row) -> SessionRow {
+    SessionRow {
+        id: num(r, 0).unwrap_or(0),
+        user: text(r, 1).unwrap_or_default(),
+        host: text(r, 2).unwrap_or_default(),
+        command: text(r, 4).unwrap_or_default(),
+        state: text(r, 6).unwrap_or_default(),
+    }
 }
 
-/// The sample from status counters and grouped rows. Pure. Replication and system threads are
-/// left out as [`Session::kind`] says; row-lock waits come from
-/// `Innodb_row_lock_current_waits`, table and metadata-lock waits from the processlist states.
-pub fn build_sample(
+/// The sample from status counters and the sessions, `program` naming each session's program
+/// by id. Pure. Replication and system threads are left out as [`Session::kind`] says; row-lock
+/// waits come from `Innodb_row_lock_current_waits`, table and metadata-lock waits from the
+/// processlist states.
+pub fn build_sample<'a>(
     at_ms: u64,
     status: &BTreeMap<String, u64>,
     max_connections: u64,
-    groups: &[GroupRow],
+    sessions: &[SessionRow],
+    program: impl Fn(u64) -> Option<&'a str>,
 ) -> Sample {
     let get = |k: &str| status.get(k).copied().unwrap_or(0);
-    let mut merged: BTreeMap<(String, String, Option<String>), (u64, u64)> = BTreeMap::new();
+    let mut merged: BTreeMap<(&str, &str, Option<&str>), (u64, u64)> = BTreeMap::new();
     let mut table_lock_waits = 0;
-    for g in groups {
+    for s in sessions {
         let probe = Session {
-            user: g.user.clone(),
-            host: g.host.clone(),
-            command: g.command.clone(),
+            user: s.user.clone(),
+            host: s.host.clone(),
+            command: s.command.clone(),
+            state: s.state.clone(),
             ..Default::default()
         };
         if !probe.is_client() {
             continue;
         }
-        table_lock_waits += g.lock_waits;
+        table_lock_waits += u64::from(s.waits_for_a_lock());
         let e = merged
-            .entry((
-                g.user.clone(),
-                strip_port(&g.host).to_string(),
-                g.program.clone(),
-            ))
+            .entry((&s.user, strip_port(&s.host), program(s.id)))
             .or_default();
-        e.0 += g.sessions;
-        if !probe.is_sleeping() {
-            e.1 += g.sessions;
-        }
+        e.0 += 1;
+        e.1 += u64::from(!probe.is_sleeping());
     }
     let mut clients: Vec<ClientCount> = merged
         .into_iter()
         .map(|((user, host, app), (connections, running))| ClientCount {
-            user,
-            host,
-            app,
+            user: user.to_string(),
+            host: host.to_string(),
+            app: app.map(str::to_string),
             connections,
             running,
         })
@@ -227,56 +334,89 @@ pub fn build_sample(
 mod tests {
     use super::*;
 
-    fn g(user: &str, host: &str, command: &str, program: Option<&str>, n: u64) -> GroupRow {
-        GroupRow {
+    fn s(id: u64, user: &str, host: &str, command: &str, state: &str) -> SessionRow {
+        SessionRow {
+            id,
             user: user.into(),
             host: host.into(),
             command: command.into(),
-            program: program.map(str::to_string),
-            sessions: n,
-            lock_waits: 0,
+            state: state.into(),
         }
     }
 
     #[test]
-    fn groups_merge_by_account_and_program_and_skip_system_threads() {
+    fn sessions_merge_by_account_and_program_and_skip_system_threads() {
         let status: BTreeMap<String, u64> = [
             ("threads_connected".to_string(), 12),
             ("innodb_row_lock_current_waits".to_string(), 2),
             ("connections".to_string(), 100),
         ]
         .into();
-        let mut waiting = g("app", "10.0.0.1:1", "Query", Some("api"), 3);
-        waiting.lock_waits = 1;
-        let groups = vec![
-            g("app", "10.0.0.1:5000", "Sleep", Some("api"), 5),
-            waiting,
-            g("app", "2001:db8::5:40001", "Sleep", None, 2),
-            g("system user", "", "Connect", None, 2),
-            g("event_scheduler", "localhost", "Daemon", None, 1),
-            g("web", "localhost", "Sleep", None, 1),
-        ];
-        let s = build_sample(5, &status, 151, &groups);
-        assert_eq!(s.threads_connected, 12);
-        assert_eq!(s.max_connections, 151);
-        assert_eq!(s.lock_waits, 3);
-        assert_eq!(s.clients.len(), 3);
-        assert_eq!(s.clients[0].account(), "app@10.0.0.1");
-        assert_eq!(s.clients[0].app.as_deref(), Some("api"));
-        assert_eq!((s.clients[0].connections, s.clients[0].running), (8, 3));
-        assert_eq!(s.clients[1].account(), "app@2001:db8::5");
-        assert_eq!(s.counters.get("connections"), None);
-        assert_eq!(s.connections_total, 100);
+        let mut sessions: Vec<SessionRow> = (1..=5)
+            .map(|i| s(i, "app", &format!("10.0.0.1:{}", 5000 + i), "Sleep", ""))
+            .collect();
+        sessions.push(s(
+            6,
+            "app",
+            "10.0.0.1:1",
+            "Query",
+            "Waiting for table metadata lock",
+        ));
+        sessions.push(s(7, "app", "10.0.0.1:2", "Query", "Sending data"));
+        sessions.push(s(
+            8,
+            "app",
+            "10.0.0.1:3",
+            "Query",
+            "waiting for TABLE level LOCK",
+        ));
+        sessions.push(s(9, "app", "2001:db8::5:40001", "Sleep", ""));
+        sessions.push(s(10, "app", "2001:db8::5:40002", "Sleep", ""));
+        sessions.push(s(11, "system user", "", "Connect", ""));
+        sessions.push(s(12, "event_scheduler", "localhost", "Daemon", ""));
+        sessions.push(s(13, "web", "localhost", "Sleep", ""));
+        // A replica's I/O thread under an ordinary account name is not a client either.
+        sessions.push(s(
+            14,
+            "repl",
+            "10.0.0.9:1",
+            "Query",
+            "Waiting for master to send event",
+        ));
+        let program = |id: u64| (id <= 8).then_some("api");
+        let x = build_sample(5, &status, 151, &sessions, program);
+        assert_eq!(x.threads_connected, 12);
+        assert_eq!(x.max_connections, 151);
+        assert_eq!(x.lock_waits, 2 + 2, "InnoDB's and the two lock states");
+        assert_eq!(x.clients.len(), 3);
+        assert_eq!(x.clients[0].account(), "app@10.0.0.1");
+        assert_eq!(x.clients[0].app.as_deref(), Some("api"));
+        assert_eq!((x.clients[0].connections, x.clients[0].running), (8, 3));
+        assert_eq!(x.clients[1].account(), "app@2001:db8::5");
+        assert_eq!(x.clients[1].app, None);
+        assert_eq!(x.clients[2].account(), "web@localhost");
+        assert_eq!(x.counters.get("connections"), None);
+        assert_eq!(x.connections_total, 100);
     }
 
     #[test]
-    fn the_grouped_query_joins_program_names_only_when_asked() {
-        let with = grouped_sql(ProcesslistSource::InformationSchema, true);
-        assert!(with.contains("session_connect_attrs"));
-        assert!(with.contains("information_schema.PROCESSLIST"));
-        let without = grouped_sql(ProcesslistSource::PerformanceSchema, false);
-        assert!(!without.contains("session_connect_attrs"));
-        assert!(without.contains("performance_schema.processlist"));
-        assert!(without.contains("CONNECTION_ID()"));
+    fn the_sample_reads_no_join_and_only_what_it_keeps() {
+        let pfs = sessions_sql(ProcesslistSource::PerformanceSchema);
+        assert!(pfs.contains("performance_schema.processlist"), "{pfs}");
+        assert!(pfs.contains("CONNECTION_ID()") && pfs.contains("LIMIT 100000"));
+        assert_eq!(
+            sessions_sql(ProcesslistSource::InformationSchema),
+            "SHOW PROCESSLIST"
+        );
+        for q in [pfs, status_sql()] {
+            assert!(!q.contains("session_connect_attrs"), "{q}");
+            assert!(!q.to_ascii_uppercase().contains("JOIN"), "{q}");
+        }
+        // Every counter a sample keeps is read, and nothing else.
+        let st = status_sql();
+        for k in EXTRA_COUNTERS {
+            assert!(st.contains(&format!("'{k}'")), "{k}");
+        }
+        assert_eq!(st.matches('\'').count(), 2 * SAMPLE_STATUS.len());
     }
 }
