@@ -7,6 +7,7 @@ pub mod check;
 pub mod diagnose;
 pub mod generate;
 pub mod kill;
+pub mod live;
 pub mod record;
 pub mod sessions;
 pub mod settings;

@@ -17,23 +17,22 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::WatchArgs;
-use crate::connect::backoff::Backoff;
-use crate::connect::{self, ConnectOptions, Connection};
-use crate::exit::{self, AppError, ErrorKind};
+use crate::connect::persistent::Reconnect;
+use crate::exit::{self, ErrorKind};
 use crate::render::{self, Style};
-use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::read;
 use crate::snapshot::{Session, Snapshot, TrendPoint};
 use crate::text::escape;
 
-use super::Context;
+use super::{Context, live};
 use crate::render::watch::{TOP_CLIENTS, frame_with, line, timestamp};
 use crate::report::watch::ClientHistory;
 use crate::snapshot::sample::Sample;
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let opts = ctx.single_target()?;
-    let (first, mut base) = open(&opts)?;
-    let mut conn = Some(first);
+    let mut live = live::open(&opts)?;
+    let base = live.base();
     let screen = std::io::stdout().is_terminal();
     let terminal = screen.then(|| Terminal::enter(std::io::stdin().is_terminal()));
     let keys = if terminal.as_ref().is_some_and(|t| t.raw) {
@@ -49,7 +48,6 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let mut history: VecDeque<u64> = VecDeque::new();
     let mut prev = (base.status.clone(), Instant::now());
     let mut last_frame = String::new();
-    let mut backoff = Backoff::default();
     let mut done = 0u64;
     // Per-client sparklines: the top clients of each refresh, `window` samples each.
     let mut clients = ClientHistory::new(TOP_CLIENTS, usize::from(args.window));
@@ -68,10 +66,10 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     remember(&mut trend, base.threads_connected());
     if screen {
         history.push_back(base.threads_connected());
-        clients.push(&Sample::from_snapshot(&base));
+        clients.push(&Sample::from_snapshot(base));
         last_frame = frame_with(
             &tick(
-                &base,
+                base,
                 &base.status,
                 base.status.clone(),
                 base.sessions.clone(),
@@ -90,10 +88,10 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
         if args.count.is_some_and(|n| done >= n) {
             break;
         }
-        let wait = if conn.is_some() {
+        let wait = if live.is_connected() {
             args.interval
         } else {
-            backoff.delay()
+            live.until_retry(Instant::now())
         };
         if keys.as_ref().is_some_and(|k| k.quit_within(wait)) {
             break;
@@ -103,12 +101,12 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
         }
         done += 1;
         let now = SystemTime::now();
-        match conn.as_mut() {
-            Some(c) => match read::read_live(c, &base) {
+        match live.parts().map(|(c, base)| read::read_live(c, base)) {
+            Some(read) => match read {
                 Ok((status, sessions)) => {
                     let at = Instant::now();
                     let dt = at.duration_since(prev.1).as_secs_f64();
-                    let mut snap = tick(&base, &prev.0, status.clone(), sessions, dt);
+                    let mut snap = tick(live.base(), &prev.0, status.clone(), sessions, dt);
                     remember(&mut trend, snap.threads_connected());
                     snap.trend = trend.iter().copied().collect();
                     history.push_back(snap.threads_connected());
@@ -134,60 +132,43 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                 }
                 Err(e) if e.kind == ErrorKind::Privilege => return Err(e.into()),
                 Err(e) => {
-                    conn = None;
-                    backoff = Backoff::default();
+                    let retry_in = live.lost(Instant::now());
                     let msg = format!(
                         "connection lost: {}; reconnecting in {}s",
                         escape(&e.message),
-                        backoff.peek().as_secs()
+                        retry_in.as_secs()
                     );
                     out.note(&last_frame, &timestamp(now), &msg)?;
                 }
             },
-            None => match open(&opts) {
-                Ok((c, snap)) => {
+            None => match live.reconnect(Instant::now()) {
+                Reconnect::Reconnected => {
+                    let snap = live.base();
                     prev = (snap.status.clone(), Instant::now());
                     // A restart empties the server: the trend before it says nothing now.
                     trend.clear();
                     remember(&mut trend, snap.threads_connected());
-                    base = snap;
-                    conn = Some(c);
                     out.note(
                         &last_frame,
                         &timestamp(now),
                         &format!("reconnected to {}", escape(&opts.target())),
                     )?;
                 }
-                Err(e) => {
+                Reconnect::Failed { error, retry_in } => {
                     let msg = format!(
                         "reconnect failed: {}; next attempt in {}s",
-                        escape(&e.message),
-                        backoff.peek().as_secs()
+                        escape(&error.message),
+                        retry_in.as_secs()
                     );
                     out.note(&last_frame, &timestamp(now), &msg)?;
                 }
+                Reconnect::NotDue => {}
             },
         }
     }
     drop(keys);
     drop(terminal);
     Ok(exit::OK)
-}
-
-/// Connect and read the full snapshot the refreshes build on (flavor, our id, variables).
-fn open(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
-    let mut c = connect::open(opts)?;
-    let snap = read::read(
-        &mut c,
-        ReadOptions {
-            sample: Duration::ZERO,
-            transactions: false,
-            accounts: false,
-            server_memory: None,
-            local: opts.is_local(),
-        },
-    )?;
-    Ok((c, snap))
 }
 
 /// The snapshot of one refresh: `base` (variables, flavor) with the new sessions, the previous

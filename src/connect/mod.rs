@@ -18,6 +18,7 @@ pub mod hostport;
 pub mod loginpath;
 pub mod optfile;
 pub mod options;
+pub mod persistent;
 pub mod replay;
 pub mod url;
 
