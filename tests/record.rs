@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
@@ -331,6 +332,122 @@ fn the_recorder_keeps_going_through_a_restart() {
     assert!(found[0].join("trigger.json").is_file());
     let h = history(&found[0]);
     assert!(of(h.samples.last().unwrap(), "after") >= 8);
+}
+
+/// `n` connections of app@ that send `program` as their program_name.
+fn named(s: &Server, program: &str, n: usize) -> Vec<mysql::Conn> {
+    (0..n)
+        .map(|_| {
+            let attrs = std::collections::HashMap::from([("program_name", program)]);
+            mysql::Conn::new(s.opts("app", "ap").connect_attrs(Some(attrs)))
+                .unwrap_or_else(|e| panic!("{program}: {e}"))
+        })
+        .collect()
+}
+
+/// The app@ clients of a sample as (program, connections).
+fn apps(x: &conncheck::snapshot::sample::Sample) -> Vec<(Option<String>, u64)> {
+    x.clients
+        .iter()
+        .filter(|c| c.user == "app")
+        .map(|c| (c.app.clone(), c.connections))
+        .collect()
+}
+
+/// Program names are read once per connection id and cached by (server start, id): after a
+/// restart, new connections reuse the old ids, and the samples name their own programs, never
+/// the programs of the connections that had those ids before.
+#[test]
+fn program_names_are_read_again_after_a_restart_that_reuses_connection_ids() {
+    let mut s = Server::start(ServerOpts {
+        extra_args: vec!["--performance-schema=ON".into()],
+        ..Default::default()
+    });
+    s.create_user("app", "ap", "USAGE");
+    let before = named(&s, "billing-before", 6);
+    let before_ids: HashSet<u64> = before.iter().map(support::conn_id).collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    // 6 clients and the recorder: the first sample fires.
+    let rec = Recorder::start(
+        &s,
+        &dir,
+        &[
+            "--trigger",
+            "connections >= 7",
+            "--interval",
+            "200ms",
+            "--after",
+            "200ms",
+            "--cooldown",
+            "3s",
+            "--for",
+            "90s",
+        ],
+    );
+    let first = wait_incidents(&dir, 1, Duration::from_secs(20));
+    let h = history(&first[0]);
+    assert!(
+        h.samples
+            .iter()
+            .any(|x| apps(x) == [(Some("billing-before".to_string()), 6)]),
+        "the names are read before the restart: {:?}",
+        h.samples.iter().map(apps).collect::<Vec<_>>()
+    );
+    // The run before the restart lasts long enough that the start times differ clearly (the
+    // estimate is good to a second or two; an Uptime going back is caught apart, by unit test).
+    s.wait_until("the server is up for 5 s", Duration::from_secs(30), |c| {
+        use mysql::prelude::Queryable;
+        let up: Option<(String, u64)> = c.query_first("SHOW GLOBAL STATUS LIKE 'Uptime'").unwrap();
+        up.is_some_and(|(_, u)| u >= 5)
+    });
+    drop(before);
+    s.restart();
+    let restarted = now_ms();
+    let after = named(&s, "billing-after", 8);
+    let after_ids: HashSet<u64> = after.iter().map(support::conn_id).collect();
+    assert!(
+        !before_ids.is_disjoint(&after_ids),
+        "the restart reused connection ids: before {before_ids:?}, after {after_ids:?}"
+    );
+    // 8 clients and the recorder again: an incident after the restart.
+    let start = Instant::now();
+    let post = loop {
+        if let Some(f) = incidents(&dir)
+            .into_iter()
+            .find(|f| index(f).triggered_at_ms > restarted)
+        {
+            break f;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no incident after the restart"
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    let out = rec.stop();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("reconnected to"), "{stderr}");
+    let h = history(&post);
+    let since: Vec<Vec<(Option<String>, u64)>> = h
+        .samples
+        .iter()
+        .filter(|x| x.at_ms > restarted)
+        .map(apps)
+        .collect();
+    assert!(
+        since.contains(&vec![(Some("billing-after".to_string()), 8)]),
+        "{since:?}"
+    );
+    assert!(
+        since
+            .iter()
+            .flatten()
+            .all(|(app, _)| app.as_deref() == Some("billing-after")),
+        "an id reused after the restart kept the old program: {since:?}"
+    );
+    drop(after);
 }
 
 #[test]

@@ -101,25 +101,28 @@ pub const SAME_START_MS: u64 = 2_000;
 /// never holds more than the sessions of one processlist.
 #[derive(Debug, Clone, Default)]
 pub struct ProgramCache {
-    /// When the server the ids belong to started (unix milliseconds, our clock).
-    started_ms: Option<u64>,
+    /// When the server the ids belong to started (unix milliseconds, our clock), and its
+    /// `Uptime` at the last sample.
+    run: Option<(u64, u64)>,
     /// None: the connection sent no name.
     names: HashMap<u64, Option<String>>,
 }
 
 impl ProgramCache {
-    /// Begin a sample of the server that started at `started_ms` (now − `Uptime`). A different
-    /// start than the cached one (beyond [`SAME_START_MS`]) is another run of the server, whose
-    /// connection ids may repeat the old ones: every name is forgotten. Returns whether it was.
-    pub fn server_started(&mut self, started_ms: u64) -> bool {
-        let other = self
-            .started_ms
-            .is_some_and(|s| s.abs_diff(started_ms) > SAME_START_MS);
+    /// Begin a sample taken at `now_ms` of a server up for `uptime_s`. Another run of the server
+    /// than the cached one, whose connection ids may repeat the old ones, forgets every name: a
+    /// start time (now − `Uptime`) more than [`SAME_START_MS`] away, or an `Uptime` that went
+    /// back (a restart within a second or two of the last one). Returns whether it did.
+    pub fn server_started(&mut self, now_ms: u64, uptime_s: u64) -> bool {
+        let started_ms = now_ms.saturating_sub(uptime_s.saturating_mul(1000));
+        let other = self.run.is_some_and(|(start, uptime)| {
+            start.abs_diff(started_ms) > SAME_START_MS || uptime_s < uptime
+        });
         if other {
             self.names.clear();
         }
         // Follow the estimate, so that a slow drift of either clock never adds up to a restart.
-        self.started_ms = Some(started_ms);
+        self.run = Some((started_ms, uptime_s));
         other
     }
 
@@ -251,7 +254,7 @@ mod tests {
     #[test]
     fn the_cache_reads_each_connection_once_and_forgets_the_gone() {
         let mut c = ProgramCache::default();
-        assert!(!c.server_started(1_000_000));
+        assert!(!c.server_started(1_100_000, 100));
         assert_eq!(c.unknown([1, 2, 3]), vec![1, 2, 3]);
         // 3 sent no name: cached as such, never asked for again.
         c.fill(
@@ -266,8 +269,8 @@ mod tests {
         assert_eq!(c.program(2), Some("libmariadb"));
         assert_eq!(c.program(3), None);
         assert!(c.unknown([1, 2, 3, 4]) == vec![4]);
-        // The same run read a second later (Uptime is whole seconds): nothing forgotten.
-        assert!(!c.server_started(1_000_900));
+        // The same run read 1.9 s later (Uptime is whole seconds): nothing forgotten.
+        assert!(!c.server_started(1_101_900, 101));
         assert_eq!(c.program(1), Some("api"));
         c.keep_only(&[2, 3].into_iter().collect());
         assert_eq!((c.program(1), c.len()), (None, 2));
@@ -277,18 +280,25 @@ mod tests {
     #[test]
     fn a_restart_forgets_every_name_because_ids_start_over() {
         let mut c = ProgramCache::default();
-        c.server_started(1_000_000);
+        c.server_started(1_000_000, 0);
         c.fill(&[7], &[attrs(7, "program_name", "old-app")]);
         // The server restarted a minute later: connection 7 is another client now.
-        assert!(c.server_started(1_060_000));
+        assert!(c.server_started(1_061_000, 1));
         assert_eq!(c.program(7), None);
         assert_eq!(c.unknown([7]), vec![7]);
         c.fill(&[7], &[attrs(7, "program_name", "new-app")]);
         assert_eq!(c.program(7), Some("new-app"));
         // A clock that drifts a little each sample never looks like a restart.
-        for i in 1..100 {
-            assert!(!c.server_started(1_060_000 + i * 500));
+        for i in 1..100u64 {
+            assert!(!c.server_started(1_061_000 + i * 1_010, 1 + i));
         }
         assert_eq!(c.program(7), Some("new-app"));
+        // A server restarted within a second of its start: the start time barely moved, but
+        // Uptime went back.
+        let mut c = ProgramCache::default();
+        c.server_started(1_000_000, 1);
+        c.fill(&[7], &[attrs(7, "program_name", "old-app")]);
+        assert!(c.server_started(1_000_900, 0));
+        assert_eq!(c.program(7), None);
     }
 }

@@ -136,13 +136,8 @@ impl Sampler {
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let uptime_ms = status
-            .get("uptime")
-            .copied()
-            .unwrap_or(0)
-            .saturating_mul(1000);
         self.programs
-            .server_started(at_ms.saturating_sub(uptime_ms));
+            .server_started(at_ms, status.get("uptime").copied().unwrap_or(0));
         let present: HashSet<u64> = sessions.iter().map(|s| s.id).collect();
         self.programs.keep_only(&present);
         let mut note = None;
