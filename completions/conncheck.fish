@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_conncheck_global_optspecs
-    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= query-timeout= admin-port= color= help V/version
+    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= deadline= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= query-timeout= admin-port= color= help V/version
 end
 
 function __fish_conncheck_needs_command
@@ -34,7 +34,8 @@ complete -c conncheck -n "__fish_conncheck_needs_command" -l protocol -d 'Force 
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_needs_command" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_needs_command" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_needs_command" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_needs_command" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_needs_command" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_needs_command" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_needs_command" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_needs_command" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -85,7 +86,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l protocol 
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -131,7 +133,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l protoco
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -178,7 +181,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l protoco
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -212,7 +216,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l protoco
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -262,7 +267,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l protoc
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -319,7 +325,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l protoc
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -362,7 +369,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l pro
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -401,7 +409,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections"
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -439,7 +448,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l pro
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -490,7 +500,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l protocol -
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -524,7 +535,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l protocol -
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -563,7 +575,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l protocol 
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -594,7 +607,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l prot
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r
@@ -625,7 +639,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l protocol -d 
 socket\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l url -d 'Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several servers at once (status, check, diagnose)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l targets -d 'File with one target per line (a URL or host[:port]; # starts a comment). Credentials for host[:port] lines come from option files and the environment' -r -F
-complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l jobs -d 'How many targets to query at once when there are several (each has its own connection and timeouts, so a dead server delays no other)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l jobs -d 'How many targets to read at once when there are several (each has its own connection and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer when the open-files limit is lower), so servers that never answer delay no other' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l deadline -d 'With several targets, stop after this long: the targets not finished by then are reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still doing. Default: wait for every target (each is bounded by its own timeouts)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l defaults-file -d 'Read options only from this file (no other option files)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l defaults-extra-file -d 'Read this option file after the usual ones' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l login-path -d 'Also read option group [NAME] of every option file and of the login path file ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`)' -r

@@ -159,10 +159,17 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub targets: Option<PathBuf>,
 
-    /// How many targets to query at once when there are several (each has its own connection
-    /// and timeouts, so a dead server delays no other).
+    /// How many targets to read at once when there are several (each has its own connection
+    /// and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer
+    /// when the open-files limit is lower), so servers that never answer delay no other.
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
+
+    /// With several targets, stop after this long: the targets not finished by then are
+    /// reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still
+    /// doing. Default: wait for every target (each is bounded by its own timeouts).
+    #[arg(long, global = true, value_parser = parse_timeout, value_name = "DUR")]
+    pub deadline: Option<Duration>,
 
     /// Read options only from this file (no other option files).
     #[arg(long, global = true, value_name = "FILE")]
@@ -823,6 +830,7 @@ impl From<&ConnArgs> for ConnFlags {
             url: a.url.clone(),
             targets: a.targets.clone(),
             jobs: a.jobs,
+            deadline: a.deadline,
             defaults_file: a.defaults_file.clone(),
             defaults_extra_file: a.defaults_extra_file.clone(),
             no_defaults: a.no_defaults,

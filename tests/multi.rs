@@ -195,3 +195,110 @@ fn check_exits_with_the_worst_state() {
             "CONNCHECK CRITICAL - 2 targets: 1 CRITICAL, 1 OK",
         ));
 }
+
+/// `--deadline`: a target still connecting when it passes (a listener that never greets, with a
+/// connect timeout far beyond the deadline) is reported with the reason in every output format,
+/// while the live server's result stands; the run ends at the deadline, not at the timeout.
+#[test]
+fn the_deadline_reports_unfinished_targets_in_every_format() {
+    let live = Server::shared();
+    let silent = SilentListener::start();
+    let silent_label = format!("127.0.0.1:{}", silent.port);
+    let live_label = format!("127.0.0.1:{}", live.port());
+    let urls = [
+        live.url("root", ""),
+        format!("mysql://root@127.0.0.1:{}/", silent.port),
+    ];
+    let reason = "not finished within --deadline 6s: still connecting";
+    let run = |args: &[&str]| {
+        let mut c = support::conncheck();
+        c.args([
+            "--no-defaults",
+            "--connect-timeout",
+            "120s",
+            "--deadline",
+            "6s",
+        ]);
+        for u in &urls {
+            c.args(["--url", u]);
+        }
+        c.args(args).output().unwrap()
+    };
+    // The seven runs at once: each waits out its deadline.
+    let formats: [&[&str]; 7] = [
+        &["check", "--sample", "0"],
+        &["check", "--sample", "0", "--format", "json"],
+        &["check", "--sample", "0", "--format", "prometheus"],
+        &["status", "--sample", "0"],
+        &["status", "--sample", "0", "--format", "json"],
+        &["diagnose", "--sample", "0"],
+        &["diagnose", "--sample", "0", "--format", "json"],
+    ];
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = formats.iter().map(|a| s.spawn(|| run(a))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let nagios = text(&outs[0]);
+    assert_eq!(outs[0].status.code(), Some(3), "{nagios}");
+    assert!(
+        nagios.starts_with("CONNCHECK UNKNOWN - 2 targets: 1 UNKNOWN, 1 OK"),
+        "{nagios}"
+    );
+    assert!(nagios.contains(reason), "{nagios}");
+
+    let v = json(&outs[1]);
+    let arr = v.as_array().unwrap();
+    assert_eq!(
+        (arr[0]["target"].as_str(), arr[0]["state"].as_str()),
+        (Some(live_label.as_str()), Some("OK"))
+    );
+    assert_eq!(arr[1]["target"], silent_label.as_str());
+    assert_eq!(arr[1]["state"], "UNKNOWN");
+    assert_eq!(arr[1]["reasons"][0]["id"], "deadline");
+    assert!(
+        arr[1]["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(reason),
+        "{}",
+        arr[1]
+    );
+
+    let prom = String::from_utf8_lossy(&outs[2].stdout).into_owned();
+    assert!(
+        prom.contains(&format!(
+            "conncheck_unknown_reason{{target=\"{silent_label}\",reason=\"deadline\"}} 1"
+        )),
+        "{prom}"
+    );
+    assert!(
+        prom.contains(&format!("mysql_up{{target=\"{live_label}\"}} 1")),
+        "{prom}"
+    );
+    prometheus_parse::Scrape::parse(prom.lines().map(|l| Ok(l.to_string()))).unwrap();
+
+    for (i, what) in [(3, "status"), (5, "diagnose")] {
+        let t = text(&outs[i]);
+        assert_eq!(
+            outs[i].status.code(),
+            Some(15),
+            "{what}: the timeout exit code\n{t}"
+        );
+        assert!(t.contains(reason) && t.contains(&live_label), "{what}: {t}");
+    }
+    for (i, what) in [(4, "status"), (6, "diagnose")] {
+        let v = json(&outs[i]);
+        let arr = v.as_array().unwrap();
+        assert!(arr[0].get("error").is_none(), "{what}: {}", arr[0]);
+        assert_eq!(arr[1]["error"]["kind"], "timeout", "{what}");
+        assert!(
+            arr[1]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(reason),
+            "{what}: {}",
+            arr[1]
+        );
+    }
+}

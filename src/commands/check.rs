@@ -7,13 +7,19 @@
 
 use crate::cli::CheckArgs;
 use crate::connect::replay::Replay;
+use crate::connect::{self, Connection};
+use crate::exit::{AppError, ErrorKind};
 use crate::fleet::{self, Target};
 use crate::render;
 use crate::report::check::{CheckReport, Limits, State};
 use crate::report::diagnose::thresholds_fit;
-use crate::snapshot::source::take_or_refused;
+use crate::snapshot::source::read_or_refused;
 
 use super::Context;
+
+/// The reason id of a target not finished by `--deadline` (JSON `reasons[].id`, Prometheus
+/// `conncheck_unknown_reason{reason}`).
+pub const DEADLINE: &str = "deadline";
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     let limits = Limits::from(args);
@@ -23,14 +29,16 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
         None => args.sample,
     };
     let sources = ctx.targets()?;
-    let check = |t: &Target, source: Option<&str>| match &t.opts {
-        Ok(opts) => match take_or_refused(opts, sample, limits.th.server_memory) {
+    let flags = ctx.conn.clone();
+    // One target once its connection was attempted (the fleet connects apart from reading).
+    let check = move |t: &Target, opened: Result<Connection, AppError>| match &t.opts {
+        Ok(opts) => match read_or_refused(opened, opts, sample, limits.th.server_memory) {
             Ok(snap) => {
                 if let Err(e) = thresholds_fit(&limits.th, &snap) {
                     return CheckReport::unknown(&t.label, &e);
                 }
                 let mut r = crate::report::check::judge(&snap, &limits);
-                let replay = Replay::of_run(&ctx.conn, opts, source);
+                let replay = Replay::of_run(&flags, opts, t.source.as_deref());
                 crate::diagnose::for_target(&mut r.findings, &replay);
                 r
             }
@@ -41,18 +49,30 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
     let (text, state) = match ctx.fleet()? {
         None => {
             let opts = ctx.single_target()?;
+            let opened = connect::open(&opts);
             let target = Target {
                 label: opts.target(),
                 opts: Ok(opts),
                 source: sources.first().cloned().flatten(),
             };
-            let r = check(&target, target.source.as_deref());
+            let r = check(&target, opened);
             (render::check::one(&r, args.format), r.state)
         }
         Some(list) => {
-            let reports = fleet::run_all(&list, usize::from(ctx.conn.jobs), |t| {
-                check(t, t.source.as_deref())
-            });
+            let reports = fleet::run_all(
+                &list,
+                ctx.fleet_limits(list.len()),
+                connect::open,
+                check,
+                |t, e| {
+                    let mut r = CheckReport::unknown(&t.label, e);
+                    // The fleet reports a target as a timeout here only when --deadline passed.
+                    if e.kind == ErrorKind::Timeout {
+                        r.reasons.iter_mut().for_each(|x| x.id = DEADLINE.into());
+                    }
+                    r
+                },
+            );
             let text = render::check::many(&reports, args.format, ctx.style);
             (text, State::worst(reports.iter().map(|r| r.state)))
         }

@@ -5,15 +5,16 @@
 
 use crate::cli::{DiagnoseArgs, SnapshotArgs};
 use crate::connect::replay::Replay;
+use crate::connect::{self, Connection};
 use crate::diagnose::{self, Severity, Thresholds};
 use crate::exit::{self, AppError, ErrorKind};
-use crate::fleet::{self, Outcome, Target};
+use crate::fleet::{self, Failed, Outcome, Target};
 use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, outcomes};
 use crate::report::diagnose::{DiagnoseReport, build, thresholds_fit};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
-use crate::snapshot::source::{Incident, Saved, load_saved, take_or_refused};
+use crate::snapshot::source::{Incident, Saved, load_saved, read_or_refused, take_or_refused};
 use crate::text::escape;
 
 use super::Context;
@@ -97,17 +98,24 @@ fn run_many(
     th: &Thresholds,
     list: &[Target],
 ) -> anyhow::Result<u8> {
-    let outcomes = fleet::run_all(list, usize::from(ctx.conn.jobs), |t| {
-        let source = t.source.clone();
-        let r = t.opts.as_ref().map_err(Clone::clone).and_then(|opts| {
-            let snap = take_or_refused(opts, args.sample, th.server_memory)?;
-            thresholds_fit(th, &snap)?;
-            let mut r = build(&snap, th);
-            r.for_target(&Replay::of_run(&ctx.conn, opts, source.as_deref()));
-            Ok(r)
-        });
-        Outcome::of(t, r)
-    });
+    let (sample, flags, thresholds) = (args.sample, ctx.conn.clone(), th.clone());
+    let outcomes = fleet::run_all(
+        list,
+        ctx.fleet_limits(list.len()),
+        connect::open,
+        move |t, opened: Result<Connection, AppError>| {
+            let th = &thresholds;
+            let r = t.opts.as_ref().map_err(Clone::clone).and_then(|opts| {
+                let snap = read_or_refused(opened, opts, sample, th.server_memory)?;
+                thresholds_fit(th, &snap)?;
+                let mut r = build(&snap, th);
+                r.for_target(&Replay::of_run(&flags, opts, t.source.as_deref()));
+                Ok(r)
+            });
+            Outcome::of(t, r)
+        },
+        |t, e| Outcome::Failed(Failed::new(&t.label, e)),
+    );
     let text =
         outcomes::render_outcomes(&outcomes, args.format, "top finding", ctx.style, |r| Row {
             target: r.target.clone(),

@@ -78,6 +78,11 @@ impl Context {
         Ok(t)
     }
 
+    /// How much of a fleet of `targets` targets runs at once (`--jobs`, `--deadline`).
+    pub fn fleet_limits(&self, targets: usize) -> crate::fleet::Limits {
+        crate::fleet::Limits::new(self.conn.jobs, self.conn.deadline, targets)
+    }
+
     /// The targets when there are several (run by [`crate::fleet`]), None for the usual one.
     pub fn fleet(&self) -> Result<Option<Vec<crate::fleet::Target>>, AppError> {
         crate::fleet::targets(&self.targets()?, || self.resolver())

@@ -3,7 +3,7 @@
 use crate::cli::StatusArgs;
 use crate::connect::{self, ConnectOptions, Connection};
 use crate::exit::{self, AppError};
-use crate::fleet::{self, Outcome, Target};
+use crate::fleet::{self, Failed, Outcome, Target};
 use crate::render::targets::{self, Row, Tone};
 use crate::render::{self, outcomes};
 use crate::report::status::build;
@@ -48,13 +48,20 @@ fn read_for_status(
 
 /// Several targets: one summary table (or a JSON array); exit code of the first failed target.
 fn run_many(ctx: &Context, args: &StatusArgs, list: &[Target]) -> anyhow::Result<u8> {
-    let outcomes = fleet::run_all(list, usize::from(ctx.conn.jobs), |t| {
-        let r = t.opts.clone().and_then(|opts| {
-            let mut conn = connect::open(&opts)?;
-            read_for_status(&mut conn, &opts, args.sample).map(|snap| build(&snap, args.top))
-        });
-        Outcome::of(t, r)
-    });
+    let (sample, top) = (args.sample, args.top);
+    let outcomes = fleet::run_all(
+        list,
+        ctx.fleet_limits(list.len()),
+        connect::open,
+        move |t, opened: Result<Connection, AppError>| {
+            let r = opened.and_then(|mut conn| {
+                let opts = t.opts.as_ref().map_err(Clone::clone)?;
+                read_for_status(&mut conn, opts, sample).map(|snap| build(&snap, top))
+            });
+            Outcome::of(t, r)
+        },
+        |t, e| Outcome::Failed(Failed::new(&t.label, e)),
+    );
     let text =
         outcomes::render_outcomes(&outcomes, args.format, "top client", ctx.style, |r| Row {
             target: r.target.clone(),

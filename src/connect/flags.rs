@@ -36,6 +36,8 @@ pub struct ConnFlags {
     pub url: Vec<String>,
     pub targets: Option<PathBuf>,
     pub jobs: u16,
+    /// Several targets: stop waiting after this long (`--deadline`).
+    pub deadline: Option<Duration>,
     pub defaults_file: Option<PathBuf>,
     pub defaults_extra_file: Option<PathBuf>,
     pub no_defaults: bool,

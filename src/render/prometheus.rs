@@ -12,7 +12,7 @@
 //! is rendered once.
 //! <https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>
 
-use crate::report::check::CheckReport;
+use crate::report::check::{CheckReport, State};
 
 struct Family {
     name: &'static str,
@@ -119,6 +119,19 @@ pub fn render(reports: &[CheckReport], labelled: bool) -> String {
             with(&[]),
             f64::from(r.state.exit_code()),
         );
+        if r.state == State::Unknown {
+            let mut ids: Vec<&str> = r.reasons.iter().map(|x| x.id.as_str()).collect();
+            ids.dedup();
+            for id in ids {
+                add(
+                    "conncheck_unknown_reason",
+                    "gauge",
+                    "Why the verdict is UNKNOWN (1 per reason id: deadline, timeout, unreachable, access-denied, ...); the message is in the JSON output.",
+                    with(&[("reason", id)]),
+                    1.0,
+                );
+            }
+        }
         if let Some(m) = &r.metrics {
             let a = &m.activity;
             let max = m.connections.max_connections.max(1) as f64;

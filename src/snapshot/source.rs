@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::connect::{self, ConnectOptions};
+use crate::connect::{self, ConnectOptions, Connection};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::sample::{
@@ -19,7 +19,19 @@ pub fn take_or_refused(
     sample: Duration,
     server_memory: Option<u64>,
 ) -> Result<Snapshot, AppError> {
-    let mut snap = match connect::open(opts) {
+    read_or_refused(connect::open(opts), opts, sample, server_memory)
+}
+
+/// [`take_or_refused`] once the connection to `opts` was attempted (the fleet connects apart
+/// from reading): a snapshot read over it, or the "refused" snapshot when the login got ERROR
+/// 1040.
+pub fn read_or_refused(
+    opened: Result<Connection, AppError>,
+    opts: &ConnectOptions,
+    sample: Duration,
+    server_memory: Option<u64>,
+) -> Result<Snapshot, AppError> {
+    let mut snap = match opened {
         Ok(mut c) => read::read_to_judge(
             &mut c,
             ReadOptions {
