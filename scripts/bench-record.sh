@@ -122,7 +122,7 @@ record() {
 
 # The floor: what a sample reads, by one mariadb client connection, every INTERVAL.
 floor() {
-  # The names of snapshot::sampling::SAMPLE_STATUS.
+  # The statement of snapshot::sampling::status_sql().
   local status="SHOW GLOBAL STATUS WHERE Variable_name IN ('threads_connected','threads_running','connections','connection_errors_max_connections','aborted_clients','aborted_connects','access_denied_errors','innodb_row_lock_current_waits','max_used_connections','questions','slow_queries','threads_created','uptime')"
   local n
   n=$(awk -v d="$DURATION" -v i="$interval_s" 'BEGIN { printf "%d", d / i }')

@@ -1,7 +1,7 @@
 //! The recorder's cheap reading ([`Sample`]): what the triggers and the ring need, read at
 //! 1,000 sessions every second for well under 1 % of a server core (BENCHMARKS.md, "Recorder").
 //!
-//! One round trip per sample: the status counters a sample keeps ([`SAMPLE_STATUS`]),
+//! One round trip per sample: the status counters a sample keeps ([`status_sql`]),
 //! `@@max_connections`, and the processlist read the cheapest way the server offers: `SHOW
 //! PROCESSLIST` (MariaDB sends its rows straight from the thread list; information_schema
 //! .PROCESSLIST goes through a temporary table and cost twice the server time at 1,000 sessions),
@@ -43,22 +43,14 @@ pub const EXTRA_COUNTERS: &[&str] = &[
     "uptime",
 ];
 
-/// The global status a sample reads: the triggers' values and [`EXTRA_COUNTERS`] (whose
-/// `uptime` also dates the server's start for the [`ProgramCache`]).
-pub const SAMPLE_STATUS: &[&str] = &[
+/// The global status the triggers read (besides [`EXTRA_COUNTERS`], whose
+/// `innodb_row_lock_current_waits` counts row-lock waits and whose `uptime` dates the server's
+/// start for the [`ProgramCache`]).
+pub const TRIGGER_STATUS: &[&str] = &[
     "threads_connected",
     "threads_running",
     "connections",
     "connection_errors_max_connections",
-    "aborted_clients",
-    "aborted_connects",
-    "access_denied_errors",
-    "innodb_row_lock_current_waits",
-    "max_used_connections",
-    "questions",
-    "slow_queries",
-    "threads_created",
-    "uptime",
 ];
 
 /// At most this many processlist rows are kept per sample: MariaDB's largest max_connections
@@ -66,10 +58,11 @@ pub const SAMPLE_STATUS: &[&str] = &[
 /// and dropped; the counters still come from global status.
 pub const MAX_SESSION_ROWS: usize = 100_000;
 
-/// The status statement of a sample.
+/// The status statement of a sample: [`TRIGGER_STATUS`] and [`EXTRA_COUNTERS`], nothing else.
 pub fn status_sql() -> String {
-    let names = SAMPLE_STATUS
+    let names = TRIGGER_STATUS
         .iter()
+        .chain(EXTRA_COUNTERS)
         .map(|n| format!("'{n}'"))
         .collect::<Vec<_>>()
         .join(",");
@@ -412,6 +405,9 @@ mod tests {
         for k in EXTRA_COUNTERS {
             assert!(st.contains(&format!("'{k}'")), "{k}");
         }
-        assert_eq!(st.matches('\'').count(), 2 * SAMPLE_STATUS.len());
+        assert_eq!(
+            st.matches('\'').count(),
+            2 * (TRIGGER_STATUS.len() + EXTRA_COUNTERS.len())
+        );
     }
 }
