@@ -259,15 +259,33 @@ impl ErrorKind {
     }
 }
 
+/// Where an error from talking to a server happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Opening the connection and logging in (network, TLS, authentication, a refusal after
+    /// the greeting).
+    Connect,
+    /// The server sent an error packet instead of its greeting (ERROR 1040 with every slot,
+    /// the reserved one too, taken).
+    Greeting,
+    /// On an established connection: a statement or a batch of statements.
+    Query,
+}
+
 /// An error whose kind decides the exit code, with the one-line message, an optional hint and
 /// the error it came from (the driver's, an I/O error), kept for the chain rather than
-/// flattened into the text.
+/// flattened into the text. Errors from a server also carry its error code and the stage, so
+/// that callers decide on those, never on the message text.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
+    /// The server's error code (1040, 1045, 1109 ...) when the server refused something.
+    pub code: Option<u16>,
+    /// Where it happened, for errors from talking to a server.
+    pub stage: Option<Stage>,
     #[source]
     pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
@@ -278,8 +296,22 @@ impl AppError {
             kind,
             message: message.into(),
             hint: None,
+            code: None,
+            stage: None,
             source: None,
         }
+    }
+
+    /// Record the stage this error happened at.
+    pub fn at(mut self, stage: Stage) -> Self {
+        self.stage = Some(stage);
+        self
+    }
+
+    /// Record the server's error code.
+    pub fn server_code(mut self, code: u16) -> Self {
+        self.code = Some(code);
+        self
     }
 
     /// Keep the error this one came from (see [`std::error::Error::source`]).
