@@ -44,12 +44,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
@@ -97,12 +99,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -143,6 +147,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -152,6 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Show full query texts instead of a 60-character snippet')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -190,6 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -198,6 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also list the sessions behind each finding')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -228,12 +236,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -280,6 +290,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -295,6 +306,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--allow-system', '--allow-system', [CompletionResultType]::ParameterName, 'Also allow killing system threads (system user, event_scheduler). Dangerous')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -341,6 +353,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -357,6 +370,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--allow-system', '--allow-system', [CompletionResultType]::ParameterName, 'Also allow killing system threads (system user, event_scheduler). Dangerous')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -387,6 +401,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -400,6 +415,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -429,6 +445,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -441,6 +458,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -470,6 +488,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -481,6 +500,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -522,12 +542,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -558,12 +580,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -599,12 +623,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -632,12 +658,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -665,12 +693,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }

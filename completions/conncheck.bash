@@ -113,7 +113,7 @@ _conncheck() {
 
     case "${cmd}" in
         conncheck)
-            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help"
+            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +211,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -235,7 +239,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__check)
-            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --forecast --forecast-window --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --forecast --forecast-window --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,6 +393,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -413,7 +421,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__completions)
-            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help bash elvish fish powershell zsh"
+            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -511,6 +519,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -535,7 +547,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__diagnose)
-            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --chart --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --chart --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -674,6 +686,10 @@ _conncheck() {
                     return 0
                     ;;
                 --ssl-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server-public-key-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -925,7 +941,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__idle)
-            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1099,6 +1115,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1123,7 +1143,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__long)
-            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1297,6 +1317,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1321,7 +1345,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__man)
-            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1419,6 +1443,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1443,7 +1471,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__record)
-            opts="-h -P -u -p -S -D --dir --interval --trigger --cooldown --after --before --max-size --for --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --dir --interval --trigger --cooldown --after --before --max-size --for --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1573,6 +1601,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1597,7 +1629,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__sessions)
-            opts="-h -P -u -p -S -D --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --group-by --format --limit --full --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --group-by --format --limit --full --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1747,6 +1779,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1771,7 +1807,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__max__subcmd__connections)
-            opts="-n -y -h -P -u -p -S -D --force --server-memory --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --force --server-memory --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1877,6 +1913,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1901,7 +1941,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__slow__subcmd__log)
-            opts="-n -y -h -P -u -p -S -D --long-query-time --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help on off"
+            opts="-n -y -h -P -u -p -S -D --long-query-time --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help on off"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2007,6 +2047,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2031,7 +2075,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__timeouts)
-            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2141,6 +2185,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2165,7 +2213,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__snapshot)
-            opts="-o -h -P -u -p -S -D --output --sample --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-o -h -P -u -p -S -D --output --sample --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2275,6 +2323,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2299,7 +2351,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__status)
-            opts="-h -P -u -p -S -D --sample --format --top --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --sample --format --top --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2409,6 +2461,10 @@ _conncheck() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --server-public-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2433,7 +2489,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__watch)
-            opts="-h -P -u -p -S -D --interval --count --window --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --interval --count --window --host --port --user --password --socket --database --protocol --url --targets --jobs --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2540,6 +2596,10 @@ _conncheck() {
                     return 0
                     ;;
                 --ssl-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server-public-key-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,12 +41,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
             cand -V 'Print version'
             cand --version 'Print version'
@@ -93,12 +95,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
@@ -138,6 +142,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -147,6 +152,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --full 'Show full query texts instead of a 60-character snippet'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;diagnose'= {
@@ -184,6 +190,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -192,6 +199,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --verbose 'Also list the sessions behind each finding'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;snapshot'= {
@@ -221,12 +229,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-idle'= {
@@ -272,6 +282,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -287,6 +298,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --allow-system 'Also allow killing system threads (system user, event_scheduler). Dangerous'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-long'= {
@@ -332,6 +344,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -348,6 +361,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --allow-system 'Also allow killing system threads (system user, event_scheduler). Dangerous'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-timeouts'= {
@@ -377,6 +391,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -390,6 +405,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-max-connections'= {
@@ -418,6 +434,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -430,6 +447,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-slow-log'= {
@@ -458,6 +476,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
@@ -469,6 +488,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --persist 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;check'= {
@@ -509,12 +529,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;watch'= {
@@ -544,12 +566,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;record'= {
@@ -584,12 +608,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;completions'= {
@@ -616,12 +642,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;man'= {
@@ -648,12 +676,14 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --ssl-ca 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY'
             cand --ssl-cert 'Client certificate (PEM) for TLS client authentication'
             cand --ssl-key 'Client private key (PEM) for TLS client authentication'
+            cand --server-public-key-path 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)'
             cand --connect-timeout 'Give up connecting after this long (TCP connect, greeting and login together)'
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+            cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;help'= {

@@ -203,6 +203,18 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub ssl_key: Option<PathBuf>,
 
+    /// The server's RSA public key (PEM, its public_key.pem), for a caching_sha2_password account
+    /// over TCP without TLS: when the server asks for the password itself, it is encrypted with
+    /// this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub server_public_key_path: Option<PathBuf>,
+
+    /// Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public
+    /// key and encrypt the password with it. The key is not verified: whoever answers in the
+    /// server's place receives the password. Prefer TLS or --server-public-key-path.
+    #[arg(long, global = true)]
+    pub get_server_public_key: bool,
+
     /// Give up connecting after this long (TCP connect, greeting and login together).
     #[arg(long, global = true, value_parser = parse_timeout, default_value = "5s", value_name = "DUR")]
     pub connect_timeout: Duration,
@@ -832,6 +844,8 @@ impl From<&ConnArgs> for ConnFlags {
             ssl_ca: a.ssl_ca.clone(),
             ssl_cert: a.ssl_cert.clone(),
             ssl_key: a.ssl_key.clone(),
+            server_public_key_path: a.server_public_key_path.clone(),
+            get_server_public_key: a.get_server_public_key,
             connect_timeout: a.connect_timeout,
             query_timeout: a.query_timeout,
             admin_port: a.admin_port,

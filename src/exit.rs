@@ -34,6 +34,10 @@ pub const TLS: u8 = 16;
 pub const PRIVILEGE: u8 = 17;
 /// The connection was lost in the middle of the run (server restarted, killed, network cut).
 pub const CONNECTION_LOST: u8 = 18;
+/// conncheck refused to send the password: the server asked for it (caching_sha2_password full
+/// authentication) over TCP without TLS, and its public key is not known
+/// (`--server-public-key-path`) nor may be asked for (`--get-server-public-key`).
+pub const INSECURE_AUTH: u8 = 19;
 
 /// One documented exit code: the number, the error kind that produces it (None for the codes a
 /// command chooses itself) and its meaning as the man page and the README list it.
@@ -139,6 +143,12 @@ pub const CODES: &[Code] = &[
         meaning: "the connection was lost during the run",
         detail: "",
     },
+    Code {
+        code: INSECURE_AUTH,
+        kind: Some(ErrorKind::InsecureAuth),
+        meaning: "password not sent: the server asked for it without TLS and its public key is unknown",
+        detail: " (caching_sha2_password; see --server-public-key-path)",
+    },
 ];
 
 /// The exit-code section of the man page, from [`CODES`] and [`nagios::CODES`].
@@ -213,6 +223,7 @@ pub enum ErrorKind {
     Tls,
     Privilege,
     ConnectionLost,
+    InsecureAuth,
     Declined,
     NeedsConfirmation,
     ActionFailed,
@@ -232,6 +243,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Privilege => "privilege",
             ErrorKind::ConnectionLost => "connection-lost",
+            ErrorKind::InsecureAuth => "insecure-auth",
             ErrorKind::Declined => "declined",
             ErrorKind::NeedsConfirmation => "needs-confirmation",
             ErrorKind::ActionFailed => "action-failed",
@@ -251,6 +263,7 @@ impl ErrorKind {
             ErrorKind::Tls => TLS,
             ErrorKind::Privilege => PRIVILEGE,
             ErrorKind::ConnectionLost => CONNECTION_LOST,
+            ErrorKind::InsecureAuth => INSECURE_AUTH,
             ErrorKind::Declined => DECLINED,
             ErrorKind::NeedsConfirmation => NEEDS_CONFIRMATION,
             ErrorKind::ActionFailed => ACTION_FAILED,
@@ -344,7 +357,7 @@ pub fn app_error(err: &anyhow::Error) -> Option<&AppError> {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 13] = [
+    const KINDS: [ErrorKind; 14] = [
         ErrorKind::Usage,
         ErrorKind::ServerFull,
         ErrorKind::UserLimit,
@@ -354,6 +367,7 @@ mod tests {
         ErrorKind::Tls,
         ErrorKind::Privilege,
         ErrorKind::ConnectionLost,
+        ErrorKind::InsecureAuth,
         ErrorKind::Declined,
         ErrorKind::NeedsConfirmation,
         ErrorKind::ActionFailed,

@@ -98,7 +98,9 @@ mod tests {
         let src = include_str!("main.rs");
         let code = &src[..src.find("#[cfg(test)]").expect("this test module")];
         let gate_of = |item: &str| {
-            let at = code.find(item).unwrap_or_else(|| panic!("{item} not found"));
+            let at = code
+                .find(item)
+                .unwrap_or_else(|| panic!("{item} not found"));
             let before = code[..at].trim_end();
             let start = before.rfind("#[cfg(").expect("a cfg attribute");
             before[start..].lines().next().unwrap().trim().to_string()

@@ -14,6 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use support::fake_server::{Behavior, FakeServer, Received};
 use support::{Server, conncheck, unused_port};
 
 /// Distinctive, and full of characters that need care in URLs, shells and JSON.
@@ -529,4 +530,209 @@ fn files_conncheck_writes_are_private() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let mode = std::fs::metadata(&snap).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
+}
+
+/// A 2048-bit RSA public key (mysql_common's test key): what a server, or one pretending to be
+/// it, sends when asked for its key.
+const SERVER_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxSKOcxiet8lLMn8ImyUE
+bGGKob5EdRz/4wdiw12ED0GfKKTKhVnodFCfm1mdy7bKOX5QxL9skrvYodpW43eR
+R5bfOzIgy1qIB8RYb6qOXRBw1oA4snBDqtUjDv/lbHLJN+IbzM4oU+e3Lt9rXyLX
+VY289ewONPweXHqSCnTL91w+wkU1peIFV2QhZ+upUCdCtwOn5hnJPNgxtbklFoya
+C8W3Z7Xx7He2QDJsEWAqX197efw0L6j8X8Tyd8Uwb7zUB1tfMGhHfm9EwejPAtzx
+4GztQNtNMtGS2oGZLQBLV9hib4dDL92iiZeckg2LAf4GsJofLLR8mcHCRoqVbQJ1
+YQIDAQAB
+-----END PUBLIC KEY-----
+";
+
+/// A fake caching_sha2_password server that asks for the full password over TCP without TLS.
+fn full_auth_server() -> (FakeServer, Received) {
+    let received: Received = Default::default();
+    let fake = FakeServer::start(Behavior::CachingSha2FullAuth {
+        key: SERVER_KEY.as_bytes().to_vec(),
+        received: received.clone(),
+    });
+    (fake, received)
+}
+
+/// What the client sent after the greeting, without its COM_QUIT (`0x01`, sent when the driver
+/// closes a connection, also one that TLS could not start on).
+fn packets(r: &Received) -> Vec<Vec<u8>> {
+    r.lock()
+        .unwrap()
+        .iter()
+        .filter(|p| **p != [0x01])
+        .cloned()
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Issue "Trust under new attacks", item 1: over TCP without TLS, a server that asks for the
+/// full password used to get it encrypted with an RSA key it sent itself (so a fake server read
+/// it). Now conncheck refuses, as the mysql client does, with exit 19, and sends nothing after
+/// the scramble: no key request, no password.
+#[test]
+fn no_password_goes_to_a_key_the_server_sends() {
+    let (fake, received) = full_auth_server();
+    let port = fake.port.to_string();
+    let base = [
+        "--no-defaults",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        "root",
+    ];
+    for (extra, says) in [
+        // PREFERRED on loopback: plain, then one try with TLS, which this server lacks.
+        (vec![], "the server offers no TLS"),
+        (vec!["--ssl-mode", "DISABLED"], "the connection has no TLS"),
+    ] {
+        received.lock().unwrap().clear();
+        let out = conncheck()
+            .args(base)
+            .args(&extra)
+            .arg("status")
+            .env("MYSQL_PWD", PW)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(19), "{extra:?}: {err}");
+        assert!(err.contains("caching_sha2_password"), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains("--server-public-key-path"), "{err}");
+        assert_eq!(err.matches("conncheck: error:").count(), 1, "{err}");
+        assert_no_password(&format!("{extra:?}"), &text(&out));
+        // Only the handshake response (user and scramble) reached the server.
+        let got = packets(&received);
+        assert_eq!(got.len(), 1, "{extra:?}: {got:?}");
+        assert!(!contains(&got[0], PW.as_bytes()));
+    }
+    // check: no verdict (UNKNOWN), and still nothing sent.
+    received.lock().unwrap().clear();
+    let out = conncheck()
+        .args(base)
+        .arg("check")
+        .env("MYSQL_PWD", PW)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(packets(&received).len(), 1);
+}
+
+/// With --get-server-public-key the user accepts the risk: the key is requested and the
+/// password goes encrypted with it (the fake server then denies access: exit 13). With
+/// --server-public-key-path the key is never requested.
+#[test]
+fn a_known_or_explicitly_requested_key_lets_the_login_proceed() {
+    let (fake, received) = full_auth_server();
+    let port = fake.port.to_string();
+    let base = [
+        "--no-defaults",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        "root",
+    ];
+    let out = conncheck()
+        .args(base)
+        .args(["--get-server-public-key", "status"])
+        .env("MYSQL_PWD", PW)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out));
+    let got = packets(&received);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[1], [0x02], "the key request");
+    assert_eq!(
+        got[2].len(),
+        256,
+        "the password, RSA-encrypted with the 2048-bit key"
+    );
+    assert!(got.iter().all(|p| !contains(p, PW.as_bytes())));
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("public_key.pem");
+    std::fs::write(&key, SERVER_KEY).unwrap();
+    // From an option file too, as the mysql client reads it.
+    let cnf = option_file(
+        dir.path(),
+        "key.cnf",
+        &format!("[client]\nserver-public-key-path={}\n", key.display()),
+        0o600,
+    );
+    for args in [
+        vec![
+            "--no-defaults".to_string(),
+            "--server-public-key-path".into(),
+            key.display().to_string(),
+        ],
+        vec!["--defaults-file".into(), cnf.display().to_string()],
+    ] {
+        received.lock().unwrap().clear();
+        let out = conncheck()
+            .args(&args)
+            .args(&base[1..])
+            .arg("status")
+            .env("MYSQL_PWD", PW)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(13), "{args:?}: {}", text(&out));
+        let got = packets(&received);
+        assert_eq!(got.len(), 2, "{args:?}: {got:?}");
+        assert_eq!(got[1].len(), 256, "encrypted with our copy, no key request");
+    }
+    // A file that is not a key is one clear error before connecting (exit 10).
+    received.lock().unwrap().clear();
+    let out = conncheck()
+        .args(base)
+        .args(["--server-public-key-path", "/dev/null", "status"])
+        .env("MYSQL_PWD", PW)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out));
+    assert!(
+        text(&out).contains("not an RSA public key"),
+        "{}",
+        text(&out)
+    );
+    assert!(packets(&received).is_empty());
+}
+
+/// In fleet mode the option file's password goes to every listed host: none of them gets it
+/// for a key it sent itself.
+#[test]
+fn no_host_of_a_fleet_gets_the_shared_password_for_its_own_key() {
+    let (a, received_a) = full_auth_server();
+    let (b, received_b) = full_auth_server();
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = option_file(
+        dir.path(),
+        "fleet.cnf",
+        &format!("[client]\nuser=root\npassword=\"{PW}\"\n"),
+        0o600,
+    );
+    let targets = dir.path().join("targets.txt");
+    std::fs::write(
+        &targets,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", a.port, b.port),
+    )
+    .unwrap();
+    let out = conncheck()
+        .args(["--defaults-file", cnf.to_str().unwrap()])
+        .args(["--targets", targets.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_password("fleet", &text(&out));
+    for got in [packets(&received_a), packets(&received_b)] {
+        assert_eq!(got.len(), 1, "only the scramble: {got:?}");
+        assert!(!contains(&got[0], PW.as_bytes()));
+    }
 }

@@ -461,7 +461,10 @@ mod tests {
             "db:3306",
             "app",
         );
-        assert_eq!((after.code, after.stage), (Some(1040), Some(Stage::Connect)));
+        assert_eq!(
+            (after.code, after.stage),
+            (Some(1040), Some(Stage::Connect))
+        );
     }
 
     /// Found by the adversarial review: any text containing 1040 (a port, a host name) was

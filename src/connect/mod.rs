@@ -19,6 +19,7 @@ pub mod loginpath;
 pub mod optfile;
 pub mod options;
 pub mod replay;
+pub mod server_key;
 pub mod url;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,7 @@ use crate::exit::{AppError, ErrorKind};
 
 pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
+use server_key::KeyPolicy;
 
 /// An open connection and how we got it.
 pub struct Connection {
@@ -154,20 +156,27 @@ impl Connection {
 /// used: a full extra port must never make a healthy server look full. Only a usage error (the
 /// same on both ports) stops at the admin port.
 pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
+    let key = KeyPolicy::of(opts)?;
     if let (Some(admin), Transport::Tcp { host, port }) = (opts.admin_port, &opts.transport) {
         let mut admin_opts = opts.clone();
         admin_opts.transport = Transport::Tcp {
             host: host.clone(),
             port: admin,
         };
-        match open_once(&admin_opts) {
+        match open_once(&admin_opts, &key) {
             Ok(mut c) => {
                 c.via_admin_port = true;
                 return Ok(c);
             }
             // A wrong password is wrong on both ports: a second try would only count as one
-            // more failed login (max_connect_errors, FAILED_LOGIN_ATTEMPTS).
-            Err(e) if matches!(e.kind, ErrorKind::Usage | ErrorKind::AccessDenied) => {
+            // more failed login (max_connect_errors, FAILED_LOGIN_ATTEMPTS). A password we will
+            // not send over this connection we will not send over the other either.
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::Usage | ErrorKind::AccessDenied | ErrorKind::InsecureAuth
+                ) =>
+            {
                 return Err(e);
             }
             Err(e) => {
@@ -178,19 +187,37 @@ pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
             }
         }
     }
-    open_once(opts)
+    open_once(opts, &key)
 }
 
-fn open_once(opts: &ConnectOptions) -> Result<Connection, AppError> {
+fn open_once(opts: &ConnectOptions, key: &KeyPolicy) -> Result<Connection, AppError> {
     let target = opts.target();
     let tls = tls_for(opts)?;
-    match connect_with_deadline(opts, tls.clone()) {
+    let is_tcp = matches!(opts.transport, Transport::Tcp { .. });
+    match connect_with_deadline(opts, tls.clone(), key) {
         // PREFERRED: the driver cannot fall back inside one handshake, so a server without TLS
         // costs one retry in plain text (only on remote TCP; loopback and sockets never try TLS).
         Err(e)
             if opts.ssl_mode == SslMode::Preferred && tls.is_some() && e.kind == ErrorKind::Tls =>
         {
-            connect_with_deadline(opts, None)
+            connect_with_deadline(opts, None, key).map_err(|retry| {
+                if retry.key_refused {
+                    server_key::refusal(&target, true).into()
+                } else {
+                    retry
+                }
+            })
+        }
+        // PREFERRED on loopback starts in plain text; a caching_sha2_password server that wants
+        // the password itself gets it only over TLS (server_key.rs), as the mysql client would
+        // have used it: retry once with TLS. When the server has no TLS, we refuse.
+        Err(e) if e.key_refused && opts.ssl_mode == SslMode::Preferred && is_tcp => {
+            match connect_with_deadline(opts, Some(accept_any_cert(opts)), key) {
+                Err(retry) if retry.kind == ErrorKind::Tls => {
+                    Err(server_key::refusal(&target, true).into())
+                }
+                other => other,
+            }
         }
         // PREFERRED on loopback starts in plain text; a server with require_secure_transport=ON
         // refuses that (MySQL with 3159, MariaDB with a plain 1045 "Access denied"), where the
@@ -202,7 +229,7 @@ fn open_once(opts: &ConnectOptions) -> Result<Connection, AppError> {
                 && e.secure_transport_required
                 && matches!(opts.transport, Transport::Tcp { .. }) =>
         {
-            match connect_with_deadline(opts, Some(accept_any_cert(opts))) {
+            match connect_with_deadline(opts, Some(accept_any_cert(opts)), key) {
                 Err(retry) if retry.kind == ErrorKind::Tls => Err(e),
                 other => other,
             }
@@ -292,15 +319,18 @@ fn tls_for(opts: &ConnectOptions) -> Result<Option<SslOpts>, AppError> {
     })
 }
 
-/// A failed login, and whether the server may have refused it for want of TLS.
+/// A failed login, whether the server may have refused it for want of TLS, and whether we
+/// refused to send the password without TLS (server_key.rs).
 struct LoginError {
     error: AppError,
     secure_transport_required: bool,
+    key_refused: bool,
 }
 
 impl From<AppError> for LoginError {
     fn from(error: AppError) -> Self {
         LoginError {
+            key_refused: error.kind == ErrorKind::InsecureAuth,
             error,
             secure_transport_required: false,
         }
@@ -314,8 +344,14 @@ impl std::ops::Deref for LoginError {
     }
 }
 
-fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<Conn, LoginError> {
+fn connect_with_deadline(
+    opts: &ConnectOptions,
+    tls: Option<SslOpts>,
+    key: &KeyPolicy,
+) -> Result<Conn, LoginError> {
     let target = opts.target();
+    // Read by the driver only when the server asks for the password over TCP without TLS.
+    let driver_key = key.for_driver()?;
     let mut b = OptsBuilder::new()
         .user(Some(opts.user.clone()))
         .pass(opts.password.as_ref().map(|p| p.0.clone()))
@@ -329,7 +365,8 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
             "program_name",
             "conncheck",
         )])))
-        .ssl_opts(tls);
+        .ssl_opts(tls)
+        .server_key_path(driver_key.path.clone());
     b = match &opts.transport {
         Transport::Tcp { host, port } => b.ip_or_hostname(Some(host.clone())).tcp_port(*port),
         Transport::Socket(p) => b.socket(Some(p.to_string_lossy().into_owned())),
@@ -345,6 +382,8 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
         .spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Conn::new(b)))
                 .map_err(|payload| panic_text(payload.as_ref()));
+            // The key's pipe stays open for as long as the login runs.
+            drop(driver_key);
             let _ = tx.send(outcome);
         })
         .map_err(|e| {
@@ -355,6 +394,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
         })?;
     match rx.recv_timeout(opts.connect_timeout + Duration::from_millis(100)) {
         Ok(Ok(Ok(conn))) => Ok(conn),
+        Ok(Ok(Err(e))) if key.refused(&e) => Err(server_key::refusal(&target, false).into()),
         Ok(Ok(Err(e))) => Err(LoginError {
             secure_transport_required: matches!(
                 error::server_code(&e),
@@ -365,6 +405,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
                 )
             ),
             error: error::connect_error(&e, &target, &opts.user).with_source(e),
+            key_refused: false,
         }),
         Ok(Err(panic)) => Err(error::internal(&target, &panic).into()),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -377,6 +418,23 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
 }
 
 const CONNECT_THREAD: &str = "connect";
+
+/// Run driver code that may panic (its PEM parser does on a bad key) on a thread whose panics
+/// are caught and kept quiet, as the login's are; the panic's message on failure.
+fn catch_driver_panic<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    quiet_connect_panics();
+    std::thread::Builder::new()
+        .name(CONNECT_THREAD.into())
+        .spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .map_err(|payload| panic_text(payload.as_ref()))
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?
+        .join()
+        .map_err(|payload| panic_text(payload.as_ref()))?
+}
 
 /// A panic on the connect thread is caught and reported as one error line: keep the default
 /// hook from printing it a second time (with a backtrace hint) there. Other threads are untouched.

@@ -73,6 +73,10 @@ pub struct ConnectOptions {
     pub ssl_ca: Option<PathBuf>,
     pub ssl_cert: Option<PathBuf>,
     pub ssl_key: Option<PathBuf>,
+    /// `--server-public-key-path`: the server's RSA key for caching_sha2_password without TLS.
+    pub server_public_key: Option<PathBuf>,
+    /// `--get-server-public-key`: ask the server for that key (unverified).
+    pub get_server_public_key: bool,
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
     pub admin_port: Option<u16>,
@@ -108,6 +112,8 @@ struct Partial {
     ssl_ca: Option<PathBuf>,
     ssl_cert: Option<PathBuf>,
     ssl_key: Option<PathBuf>,
+    server_public_key: Option<PathBuf>,
+    get_server_public_key: Option<bool>,
     protocol: Option<Protocol>,
 }
 
@@ -201,6 +207,8 @@ impl Resolver {
             ssl_ca: args.ssl_ca.clone(),
             ssl_cert: args.ssl_cert.clone(),
             ssl_key: args.ssl_key.clone(),
+            server_public_key: args.server_public_key_path.clone(),
+            get_server_public_key: args.get_server_public_key.then_some(true),
             protocol: args.protocol,
         };
         Ok(Resolver {
@@ -331,7 +339,19 @@ fn overlay(p: &mut Partial, top: Partial) {
         ($($f:ident),*) => { $( if top.$f.is_some() { p.$f = top.$f; } )* };
     }
     take!(
-        host, port, socket, user, password, database, ssl_mode, ssl_ca, ssl_cert, ssl_key, protocol
+        host,
+        port,
+        socket,
+        user,
+        password,
+        database,
+        ssl_mode,
+        ssl_ca,
+        ssl_cert,
+        ssl_key,
+        server_public_key,
+        get_server_public_key,
+        protocol
     );
 }
 
@@ -467,10 +487,29 @@ fn apply_option_set(p: &mut Partial, set: &OptionSet) -> Result<(), AppError> {
         ("ssl_ca", &mut p.ssl_ca),
         ("ssl_cert", &mut p.ssl_cert),
         ("ssl_key", &mut p.ssl_key),
+        ("server_public_key_path", &mut p.server_public_key),
     ] {
         if let Some(v) = get(key) {
             *slot = Some(PathBuf::from(v));
         }
+    }
+    // A boolean option as the mysql client reads it: bare or 1/ON/TRUE is on, 0/OFF/FALSE off,
+    // and a `skip-` prefix turns it off.
+    if let Some(v) = set.get("get_server_public_key") {
+        p.get_server_public_key = Some(match v.value.as_deref().map(str::to_ascii_lowercase) {
+            None => true,
+            Some(v) if matches!(v.as_str(), "" | "1" | "on" | "true") => true,
+            Some(v) if matches!(v.as_str(), "0" | "off" | "false") => false,
+            Some(_) => {
+                return Err(AppError::usage(format!(
+                    "invalid get-server-public-key value at {}: use 1 or 0",
+                    at("get_server_public_key")
+                )));
+            }
+        });
+    }
+    if set.get("skip_get_server_public_key").is_some() {
+        p.get_server_public_key = Some(false);
     }
     if let Some(proto) = get("protocol") {
         p.protocol = match proto.to_ascii_lowercase().as_str() {
@@ -531,6 +570,8 @@ fn finish(p: Partial, r: &Resolver, env: &dyn Env) -> Result<ConnectOptions, App
         ssl_ca: p.ssl_ca,
         ssl_cert: p.ssl_cert,
         ssl_key: p.ssl_key,
+        server_public_key: p.server_public_key,
+        get_server_public_key: p.get_server_public_key.unwrap_or(false),
         connect_timeout: r.connect_timeout,
         query_timeout: r.query_timeout,
         admin_port: r.admin_port,

@@ -239,7 +239,10 @@ mod tests {
             1109,
             "Unknown table 'METADATA_LOCK_INFO' in information_schema"
         )));
-        assert!(not_installed(&refused(1109, "Table inconnue 'METADATA_LOCK_INFO'")));
+        assert!(not_installed(&refused(
+            1109,
+            "Table inconnue 'METADATA_LOCK_INFO'"
+        )));
         assert!(!not_installed(&refused(1227, "Access denied (ERROR 1109)")));
         assert!(!not_installed(&AppError::new(
             crate::exit::ErrorKind::Other,

@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -32,7 +32,16 @@ pub enum Behavior {
         after_queries: usize,
         every: Duration,
     },
+    /// Offer `caching_sha2_password` (no TLS) and answer the scramble with "perform full
+    /// authentication" (`0x01 0x04`), as a MySQL 8 server whose cache does not hold the account
+    /// does, or any fake server that wants the password. A client that then requests the public
+    /// key (`0x02`) gets `key` (PEM); whatever it sends last is answered with ERROR 1045. Every
+    /// client packet after the greeting is kept in `received`, in order.
+    CachingSha2FullAuth { key: Vec<u8>, received: Received },
 }
+
+/// The client packets a [`Behavior::CachingSha2FullAuth`] server received.
+pub type Received = Arc<Mutex<Vec<Vec<u8>>>>;
 
 pub struct FakeServer {
     pub port: u16,
@@ -124,7 +133,57 @@ fn serve(mut s: TcpStream, b: &Behavior, stop: &AtomicBool) {
             after_queries,
             every,
         } => trickle(s, *upstream, *after_queries, *every, stop),
+        Behavior::CachingSha2FullAuth { key, received } => {
+            caching_sha2_full_auth(&mut s, key, received);
+        }
     }
+}
+
+fn caching_sha2_full_auth(s: &mut TcpStream, key: &[u8], received: &Mutex<Vec<Vec<u8>>>) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let keep = |p: &[u8]| received.lock().unwrap().push(p.to_vec());
+    let _ = s.write_all(&packet(0, &greeting(b"caching_sha2_password")));
+    // The handshake response with the scramble; then "perform full authentication".
+    let Some((seq, response)) = read_payload(s) else {
+        return;
+    };
+    keep(&response);
+    let _ = s.write_all(&packet(seq.wrapping_add(1), &[0x01, 0x04]));
+    // A client that refuses closes here.
+    let Some((seq, first)) = read_payload(s) else {
+        return;
+    };
+    keep(&first);
+    let seq = if first == [0x02] {
+        let mut answer = vec![0x01];
+        answer.extend_from_slice(key);
+        let _ = s.write_all(&packet(seq.wrapping_add(1), &answer));
+        let Some((seq, encrypted)) = read_payload(s) else {
+            return;
+        };
+        keep(&encrypted);
+        seq
+    } else {
+        seq
+    };
+    let mut denied = vec![0xff];
+    denied.extend_from_slice(&1045u16.to_le_bytes());
+    denied.extend_from_slice(
+        b"#28000Access denied for user 'root'@'localhost' (using password: YES)",
+    );
+    let _ = s.write_all(&packet(seq.wrapping_add(1), &denied));
+    let _ = s.flush();
+    let _ = s.shutdown(Shutdown::Both);
+}
+
+/// Read one client packet: its sequence number and payload.
+fn read_payload(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut header = [0u8; 4];
+    s.read_exact(&mut header).ok()?;
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some((header[3], body))
 }
 
 /// Keep the connection open, reading and dropping whatever the client sends, until it closes or
@@ -149,12 +208,7 @@ fn hold(s: &TcpStream, stop: &AtomicBool) {
 
 /// Read one client packet; its sequence number.
 fn read_packet(s: &mut TcpStream) -> Option<u8> {
-    let mut header = [0u8; 4];
-    s.read_exact(&mut header).ok()?;
-    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).ok()?;
-    Some(header[3])
+    read_payload(s).map(|(seq, _)| seq)
 }
 
 fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
