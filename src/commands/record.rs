@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::RecordArgs;
 use crate::connect::backoff::Backoff;
-use crate::connect::{self, ConnectOptions, Connection};
+use crate::connect::{self, ConnectOptions, Connection, ReservedSlot};
 use crate::diagnose::forecast;
 use crate::exit::{self, AppError, ErrorKind};
 use crate::record::ring::Ring;
@@ -75,7 +75,9 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     })?;
     store::remove_stale_temp(&args.dir);
     let opts = ctx.single_target()?;
-    let (c, base) = open(&opts)?;
+    let (c, base) = open(&opts, ReservedSlot::Unknown)?;
+    // Whether a reconnect to a full server may keep trying for the reserved slot.
+    let slot = base.access.privileges.reserved_slot();
     let mut sampler = Sampler::new(&base);
     let mut conn: Option<Connection> = Some(c);
 
@@ -193,7 +195,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
                     }
                 }
             },
-            None if Instant::now() >= retry_at => match open(&opts) {
+            None if Instant::now() >= retry_at => match open(&opts, slot) {
                 Ok((c, snap)) => {
                     totals.reconnects += 1;
                     sampler = Sampler::new(&snap);
@@ -373,8 +375,8 @@ impl Recorder<'_> {
 }
 
 /// Connect and read the snapshot the samples build on (flavor, processlist source).
-fn open(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
-    let mut c = connect::open(opts)?;
+fn open(opts: &ConnectOptions, slot: ReservedSlot) -> Result<(Connection, Snapshot), AppError> {
+    let mut c = connect::open_as(opts, slot)?;
     let snap = read::read(
         &mut c,
         ReadOptions {

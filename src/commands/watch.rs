@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::WatchArgs;
 use crate::connect::backoff::Backoff;
-use crate::connect::{self, ConnectOptions, Connection};
+use crate::connect::{self, ConnectOptions, Connection, ReservedSlot};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::render::{self, Style};
 use crate::snapshot::read::{self, ReadOptions};
@@ -32,7 +32,7 @@ use crate::snapshot::sample::Sample;
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let opts = ctx.single_target()?;
-    let (first, mut base) = open(&opts)?;
+    let (first, mut base) = open(&opts, ReservedSlot::Unknown)?;
     let mut conn = Some(first);
     let screen = std::io::stdout().is_terminal();
     let terminal = screen.then(|| Terminal::enter(std::io::stdin().is_terminal()));
@@ -144,7 +144,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
                     out.note(&last_frame, &timestamp(now), &msg)?;
                 }
             },
-            None => match open(&opts) {
+            None => match open(&opts, base.access.privileges.reserved_slot()) {
                 Ok((c, snap)) => {
                     prev = (snap.status.clone(), Instant::now());
                     // A restart empties the server: the trend before it says nothing now.
@@ -175,8 +175,8 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
 }
 
 /// Connect and read the full snapshot the refreshes build on (flavor, our id, variables).
-fn open(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
-    let mut c = connect::open(opts)?;
+fn open(opts: &ConnectOptions, slot: ReservedSlot) -> Result<(Connection, Snapshot), AppError> {
+    let mut c = connect::open_as(opts, slot)?;
     let snap = read::read(
         &mut c,
         ReadOptions {

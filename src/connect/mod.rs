@@ -31,6 +31,8 @@ use mysql::{Conn, OptsBuilder, SslOpts};
 
 use crate::exit::{AppError, ErrorKind};
 
+use backoff::RefusalRetry;
+pub use backoff::ReservedSlot;
 pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
 use server_key::KeyPolicy;
@@ -42,6 +44,8 @@ pub struct Connection {
     pub target: String,
     /// True when we came in through `--admin-port`.
     pub via_admin_port: bool,
+    /// How many tries the login took (more than 1 after refusals with ERROR 1040).
+    pub login_tries: u32,
     pub query_timeout: Duration,
     watchdog: Option<Watchdog>,
 }
@@ -53,6 +57,7 @@ impl Connection {
             conn,
             target,
             via_admin_port: false,
+            login_tries: 1,
             query_timeout,
             watchdog,
         }
@@ -154,8 +159,20 @@ impl Connection {
 /// Connect, trying `--admin-port` first when given. Whatever goes wrong there (refused, full,
 /// silent, not MySQL), the main port is tried next and a note on stderr says which port was
 /// used: a full extra port must never make a healthy server look full. Only a usage error (the
-/// same on both ports) stops at the admin port.
+/// same on both ports) stops at the admin port. The first connection of a run: whether the
+/// account may take the reserved slot is not known yet (see [`open_as`]).
 pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
+    open_as(opts, ReservedSlot::Unknown)
+}
+
+/// [`open`], for an account whose right to the reserved slot is `slot` (known from an earlier
+/// login of this run). On the main port, a refusal with ERROR 1040 before the greeting is
+/// retried with jittered waits within `--connect-timeout` ([`RefusalRetry`]): under a retry
+/// storm the clients being refused hold the reserved slot for moments. As many tries as the
+/// window allows when the account may take the slot (or `--admin-port` says it is an admin's),
+/// at most [`backoff::TRIES_UNKNOWN_ENTITLEMENT`] when that is unknown, none when it may not; a
+/// refusal after the greeting (08004) means the server has judged the account and it may not.
+pub fn open_as(opts: &ConnectOptions, slot: ReservedSlot) -> Result<Connection, AppError> {
     let key = KeyPolicy::of(opts)?;
     if let (Some(admin), Transport::Tcp { host, port }) = (opts.admin_port, &opts.transport) {
         let mut admin_opts = opts.clone();
@@ -187,7 +204,101 @@ pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
             }
         }
     }
-    open_once(opts, &key)
+    let slot = match slot {
+        ReservedSlot::Unknown if opts.admin_port.is_some() => ReservedSlot::Entitled,
+        other => other,
+    };
+    open_retrying(opts, &key, slot)
+}
+
+/// The main port, with retries after refusals before the greeting (see [`open_as`]).
+fn open_retrying(
+    opts: &ConnectOptions,
+    key: &KeyPolicy,
+    slot: ReservedSlot,
+) -> Result<Connection, AppError> {
+    let started = Instant::now();
+    let retry = RefusalRetry::for_account(slot, opts.connect_timeout);
+    let mut tries = 1;
+    let mut attempt = open_once(opts, key);
+    loop {
+        let refusal = match attempt {
+            Ok(mut c) => {
+                c.login_tries = tries;
+                if tries > 1 {
+                    eprintln!(
+                        "conncheck: note: {} refused us with ERROR 1040 before its greeting {} time{} (clients being refused hold the reserved slot for moments); got in on try {tries} after {}",
+                        c.target,
+                        tries - 1,
+                        if tries == 2 { "" } else { "s" },
+                        short(started.elapsed())
+                    );
+                }
+                return Ok(c);
+            }
+            Err(e) => e,
+        };
+        let wait = retry
+            .filter(|_| refused_before_greeting(&refusal))
+            .and_then(|r| r.next(tries, started.elapsed(), random()));
+        let Some(wait) = wait else {
+            return Err(with_tries(refusal, tries, started.elapsed(), retry));
+        };
+        std::thread::sleep(wait);
+        // The retry gets what is left of --connect-timeout.
+        let mut within = opts.clone();
+        within.connect_timeout = opts
+            .connect_timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
+        tries += 1;
+        attempt = open_once(&within, key);
+        if let Err(e) = &attempt
+            && e.kind == ErrorKind::Timeout
+        {
+            // The window ran out during the try: the refusals are the news.
+            return Err(with_tries(refusal, tries - 1, started.elapsed(), retry));
+        }
+    }
+}
+
+/// ERROR 1040 instead of the greeting: every slot, the reserved one too, was taken at that
+/// moment; the server has not judged our account yet.
+fn refused_before_greeting(e: &AppError) -> bool {
+    e.kind == ErrorKind::ServerFull && e.stage == Some(crate::exit::Stage::Greeting)
+}
+
+/// The refusal, saying how many tries it took and why no more were made.
+fn with_tries(
+    mut e: AppError,
+    tries: u32,
+    elapsed: Duration,
+    retry: Option<RefusalRetry>,
+) -> AppError {
+    if tries > 1 {
+        let bound = match retry.and_then(|r| r.max_tries) {
+            Some(max) if tries >= max => format!(
+                "; at most {max}, since whether this account may take the reserved slot is known only after logging in"
+            ),
+            _ => String::new(),
+        };
+        e.message
+            .push_str(&format!(" ({tries} tries over {}{bound})", short(elapsed)));
+    }
+    e
+}
+
+fn short(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    ))
+    .to_string()
+}
+
+/// A random number for jitter, from std's randomly keyed hasher (no extra crate).
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::hash::RandomState::new().build_hasher().finish()
 }
 
 fn open_once(opts: &ConnectOptions, key: &KeyPolicy) -> Result<Connection, AppError> {

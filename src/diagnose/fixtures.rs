@@ -41,6 +41,7 @@ pub fn mariadb() -> Snapshot {
             },
             route: Route::Normal,
             login_user: String::new(),
+            login_tries: 1,
         },
         refused: None,
         variables: map(&[

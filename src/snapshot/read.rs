@@ -476,6 +476,7 @@ fn read_with(
             privileges,
             route: Route::Normal,
             login_user: String::new(),
+            login_tries: c.login_tries,
         },
         refused: None,
         variables,

@@ -38,6 +38,17 @@ pub enum Behavior {
     /// key (`0x02`) gets `key` (PEM); whatever it sends last is answered with ERROR 1045. Every
     /// client packet after the greeting is kept in `received`, in order.
     CachingSha2FullAuth { key: Vec<u8>, received: Received },
+    /// Refuse the first `refusals` connections with a bare ERROR 1040 instead of the greeting (a
+    /// server whose every slot, the reserved one too, is taken at that moment), then proxy the
+    /// following ones to the real server on `upstream`. `seen` counts the connections.
+    RefuseThenProxy {
+        refusals: usize,
+        upstream: u16,
+        seen: Arc<AtomicUsize>,
+    },
+    /// Send a greeting, read the login and refuse it with ERROR 1040 and SQLSTATE 08004, as a
+    /// full server does to an account that may not take the reserved slot.
+    TooManyAfterLogin,
 }
 
 /// The client packets a [`Behavior::CachingSha2FullAuth`] server received.
@@ -120,11 +131,26 @@ fn serve(mut s: TcpStream, b: &Behavior, stop: &AtomicBool) {
             }
             hold(&s, stop);
         }
-        Behavior::ErrorBeforeGreeting { code, message } => {
-            let mut payload = vec![0xff];
-            payload.extend_from_slice(&code.to_le_bytes());
-            payload.extend_from_slice(message.as_bytes());
-            let _ = s.write_all(&packet(0, &payload));
+        Behavior::ErrorBeforeGreeting { code, message } => error_before_greeting(s, *code, message),
+        Behavior::RefuseThenProxy {
+            refusals,
+            upstream,
+            seen,
+        } => {
+            if seen.fetch_add(1, Ordering::SeqCst) < *refusals {
+                error_before_greeting(s, 1040, "Too many connections");
+            } else {
+                trickle(s, *upstream, usize::MAX, Duration::ZERO, stop);
+            }
+        }
+        Behavior::TooManyAfterLogin => {
+            let _ = s.write_all(&packet(0, &greeting(b"mysql_native_password")));
+            if let Some(seq) = read_packet(&mut s) {
+                let mut refusal = vec![0xff];
+                refusal.extend_from_slice(&1040u16.to_le_bytes());
+                refusal.extend_from_slice(b"#08004Too many connections");
+                let _ = s.write_all(&packet(seq.wrapping_add(1), &refusal));
+            }
             let _ = s.flush();
             let _ = s.shutdown(Shutdown::Both);
         }
@@ -184,6 +210,15 @@ fn read_payload(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).ok()?;
     Some((header[3], body))
+}
+
+fn error_before_greeting(mut s: TcpStream, code: u16, message: &str) {
+    let mut payload = vec![0xff];
+    payload.extend_from_slice(&code.to_le_bytes());
+    payload.extend_from_slice(message.as_bytes());
+    let _ = s.write_all(&packet(0, &payload));
+    let _ = s.flush();
+    let _ = s.shutdown(Shutdown::Both);
 }
 
 /// Keep the connection open, reading and dropping whatever the client sends, until it closes or
