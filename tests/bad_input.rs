@@ -34,6 +34,7 @@ const FREE_TEXT: &[&str] = &[
     "ssl_ca",
     "ssl_cert",
     "ssl_key",
+    "server_public_key_path",
     "match_user",
     "match_host",
     "match_db",
