@@ -540,45 +540,34 @@ fn diagnose_gets_in_under_a_retry_storm() {
     });
     s.create_user("app", "apppw", "USAGE");
     let filled = s.idle_connections("app", "apppw", 10);
-    let port = s.port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let knocks = Arc::new(AtomicUsize::new(0));
-    let stormers: Vec<_> = (0..2)
-        .map(|_| {
-            let (stop, knocks) = (Arc::clone(&stop), Arc::clone(&knocks));
-            std::thread::spawn(move || {
+    let stop = AtomicBool::new(false);
+    let knocks = AtomicUsize::new(0);
+    let runs: Vec<Output> = std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
-                    let opts = mysql::OptsBuilder::new()
-                        .ip_or_hostname(Some("127.0.0.1"))
-                        .tcp_port(port)
-                        .prefer_socket(false)
-                        .user(Some("app"))
-                        .pass(Some("apppw"))
-                        .tcp_connect_timeout(Some(Duration::from_secs(2)));
-                    let _ = mysql::Conn::new(opts);
+                    let _ = s.connect("app", "apppw");
                     knocks.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(2));
                 }
+            });
+        }
+        // The storm is on before diagnose starts.
+        let began = Instant::now();
+        while knocks.load(Ordering::Relaxed) < 20 && began.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let runs = (0..5)
+            .map(|_| {
+                s.conncheck("root", "")
+                    .args(["diagnose", "--sample", "0", "--format", "json"])
+                    .output()
+                    .unwrap()
             })
-        })
-        .collect();
-    // The storm is on before diagnose starts.
-    let began = Instant::now();
-    while knocks.load(Ordering::Relaxed) < 20 && began.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let runs: Vec<Output> = (0..5)
-        .map(|_| {
-            s.conncheck("root", "")
-                .args(["diagnose", "--sample", "0", "--format", "json"])
-                .output()
-                .unwrap()
-        })
-        .collect();
-    stop.store(true, Ordering::Relaxed);
-    for t in stormers {
-        t.join().unwrap();
-    }
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        runs
+    });
     let retried = runs
         .iter()
         .filter(|o| stderr(o).contains("refused us with ERROR 1040"))

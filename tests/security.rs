@@ -532,18 +532,9 @@ fn files_conncheck_writes_are_private() {
     assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
 }
 
-/// A 2048-bit RSA public key (mysql_common's test key): what a server, or one pretending to be
+/// A 2048-bit RSA public key (tests/data/PROVENANCE.md): what a server, or one pretending to be
 /// it, sends when asked for its key.
-const SERVER_KEY: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAxSKOcxiet8lLMn8ImyUE
-bGGKob5EdRz/4wdiw12ED0GfKKTKhVnodFCfm1mdy7bKOX5QxL9skrvYodpW43eR
-R5bfOzIgy1qIB8RYb6qOXRBw1oA4snBDqtUjDv/lbHLJN+IbzM4oU+e3Lt9rXyLX
-VY289ewONPweXHqSCnTL91w+wkU1peIFV2QhZ+upUCdCtwOn5hnJPNgxtbklFoya
-C8W3Z7Xx7He2QDJsEWAqX197efw0L6j8X8Tyd8Uwb7zUB1tfMGhHfm9EwejPAtzx
-4GztQNtNMtGS2oGZLQBLV9hib4dDL92iiZeckg2LAf4GsJofLLR8mcHCRoqVbQJ1
-YQIDAQAB
------END PUBLIC KEY-----
-";
+const SERVER_KEY: &str = include_str!("data/server_public_key.pem");
 
 /// A fake caching_sha2_password server that asks for the full password over TCP without TLS.
 fn full_auth_server() -> (FakeServer, Received) {
@@ -566,6 +557,24 @@ fn packets(r: &Received) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// conncheck against `port` as root, the password in MYSQL_PWD, with `args` after the
+/// connection flags (`--no-defaults` unless `args` names an option file).
+fn against(port: u16, args: &[&str]) -> Output {
+    let files = args.iter().any(|a| a.starts_with("--defaults"));
+    let port = port.to_string();
+    conncheck()
+        .args(if files {
+            &[][..]
+        } else {
+            &["--no-defaults"][..]
+        })
+        .args(["-h", "127.0.0.1", "-P", &port, "-u", "root"])
+        .args(args)
+        .env("MYSQL_PWD", PW)
+        .output()
+        .unwrap()
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -577,29 +586,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn no_password_goes_to_a_key_the_server_sends() {
     let (fake, received) = full_auth_server();
-    let port = fake.port.to_string();
-    let base = [
-        "--no-defaults",
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        "root",
-    ];
     for (extra, says) in [
         // PREFERRED on loopback: plain, then one try with TLS, which this server lacks.
         (vec![], "the server offers no TLS"),
         (vec!["--ssl-mode", "DISABLED"], "the connection has no TLS"),
     ] {
         received.lock().unwrap().clear();
-        let out = conncheck()
-            .args(base)
-            .args(&extra)
-            .arg("status")
-            .env("MYSQL_PWD", PW)
-            .output()
-            .unwrap();
+        let out = against(fake.port, &[&extra[..], &["status"]].concat());
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(19), "{extra:?}: {err}");
         assert!(err.contains("caching_sha2_password"), "{err}");
@@ -614,12 +607,7 @@ fn no_password_goes_to_a_key_the_server_sends() {
     }
     // check: no verdict (UNKNOWN), and still nothing sent.
     received.lock().unwrap().clear();
-    let out = conncheck()
-        .args(base)
-        .arg("check")
-        .env("MYSQL_PWD", PW)
-        .output()
-        .unwrap();
+    let out = against(fake.port, &["check"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(packets(&received).len(), 1);
 }
@@ -630,22 +618,7 @@ fn no_password_goes_to_a_key_the_server_sends() {
 #[test]
 fn a_known_or_explicitly_requested_key_lets_the_login_proceed() {
     let (fake, received) = full_auth_server();
-    let port = fake.port.to_string();
-    let base = [
-        "--no-defaults",
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        "root",
-    ];
-    let out = conncheck()
-        .args(base)
-        .args(["--get-server-public-key", "status"])
-        .env("MYSQL_PWD", PW)
-        .output()
-        .unwrap();
+    let out = against(fake.port, &["--get-server-public-key", "status"]);
     assert_eq!(out.status.code(), Some(13), "{}", text(&out));
     let got = packets(&received);
     assert_eq!(got.len(), 3, "{got:?}");
@@ -653,36 +626,28 @@ fn a_known_or_explicitly_requested_key_lets_the_login_proceed() {
     assert_eq!(
         got[2].len(),
         256,
-        "the password, RSA-encrypted with the 2048-bit key"
+        "the password, encrypted with the 2048-bit key"
     );
     assert!(got.iter().all(|p| !contains(p, PW.as_bytes())));
 
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("public_key.pem");
     std::fs::write(&key, SERVER_KEY).unwrap();
+    let key = key.to_str().unwrap();
     // From an option file too, as the mysql client reads it.
     let cnf = option_file(
         dir.path(),
         "key.cnf",
-        &format!("[client]\nserver-public-key-path={}\n", key.display()),
+        &format!("[client]\nserver-public-key-path={key}\n"),
         0o600,
     );
+    let cnf = cnf.to_str().unwrap();
     for args in [
-        vec![
-            "--no-defaults".to_string(),
-            "--server-public-key-path".into(),
-            key.display().to_string(),
-        ],
-        vec!["--defaults-file".into(), cnf.display().to_string()],
+        ["--server-public-key-path", key, "status"],
+        ["--defaults-file", cnf, "status"],
     ] {
         received.lock().unwrap().clear();
-        let out = conncheck()
-            .args(&args)
-            .args(&base[1..])
-            .arg("status")
-            .env("MYSQL_PWD", PW)
-            .output()
-            .unwrap();
+        let out = against(fake.port, &args);
         assert_eq!(out.status.code(), Some(13), "{args:?}: {}", text(&out));
         let got = packets(&received);
         assert_eq!(got.len(), 2, "{args:?}: {got:?}");
@@ -690,12 +655,10 @@ fn a_known_or_explicitly_requested_key_lets_the_login_proceed() {
     }
     // A file that is not a key is one clear error before connecting (exit 10).
     received.lock().unwrap().clear();
-    let out = conncheck()
-        .args(base)
-        .args(["--server-public-key-path", "/dev/null", "status"])
-        .env("MYSQL_PWD", PW)
-        .output()
-        .unwrap();
+    let out = against(
+        fake.port,
+        &["--server-public-key-path", "/dev/null", "status"],
+    );
     assert_eq!(out.status.code(), Some(10), "{}", text(&out));
     assert!(
         text(&out).contains("not an RSA public key"),
