@@ -653,6 +653,26 @@ fn a_known_or_explicitly_requested_key_lets_the_login_proceed() {
         assert_eq!(got.len(), 2, "{args:?}: {got:?}");
         assert_eq!(got[1].len(), 256, "encrypted with our copy, no key request");
     }
+    // From standard input (read once).
+    received.lock().unwrap().clear();
+    let port = fake.port.to_string();
+    let out = conncheck()
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            "root",
+        ])
+        .args(["--server-public-key-path", "-", "status"])
+        .env("MYSQL_PWD", PW)
+        .write_stdin(SERVER_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out));
+    assert_eq!(packets(&received).len(), 2);
     // A file that is not a key is one clear error before connecting (exit 10).
     received.lock().unwrap().clear();
     let out = against(

@@ -123,8 +123,11 @@ fn pipe_error(e: std::io::Error) -> AppError {
 /// Read `--server-public-key-path` (capped; `-` is standard input) and check it with the
 /// driver's own parser, which panics on anything else than an RSA public key in PEM, and the
 /// key's size against the password (RSA-OAEP with SHA-1 encrypts at most the key's size in
-/// bytes minus 42; the password goes with a NUL byte).
+/// bytes minus 42; the password goes with a NUL byte). A key read once is kept for the run, so
+/// that every target of a fleet and every reconnect use it (standard input cannot be read twice).
 fn read_key(path: &Path, password_len: usize) -> Result<Vec<u8>, AppError> {
+    static READ: std::sync::Mutex<Vec<(PathBuf, Vec<u8>, usize)>> =
+        std::sync::Mutex::new(Vec::new());
     let bad = |why: String| {
         AppError::new(
             ErrorKind::Other,
@@ -132,12 +135,22 @@ fn read_key(path: &Path, password_len: usize) -> Result<Vec<u8>, AppError> {
         )
         .hint("give the server's RSA public key in PEM: the file named by caching_sha2_password_public_key_path (public_key.pem in the data directory), or SHOW STATUS LIKE 'Caching_sha2_password_rsa_public_key' over a secure connection")
     };
-    let pem = crate::input::read_capped(path, KEY_MAX).map_err(|e| bad(e.to_string()))?;
-    let copy = pem.clone();
-    let octets = super::catch_driver_panic(move || {
-        mysql_common::crypto::rsa::PublicKey::from_pem(&copy).num_octets()
-    })
-    .map_err(|_| bad("not an RSA public key in PEM (BEGIN PUBLIC KEY)".into()))?;
+    let mut read = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (pem, octets) = match read.iter().find(|(p, _, _)| p == path) {
+        Some((_, pem, octets)) => (pem.clone(), *octets),
+        None => {
+            let pem = crate::input::read_capped(path, KEY_MAX).map_err(|e| bad(e.to_string()))?;
+            let copy = pem.clone();
+            let octets = super::catch_driver_panic(move || {
+                mysql_common::crypto::rsa::PublicKey::from_pem(&copy).num_octets()
+            })
+            .map_err(|_| bad("not an RSA public key in PEM (BEGIN PUBLIC KEY)".into()))?;
+            read.push((path.to_path_buf(), pem.clone(), octets));
+            (pem, octets)
+        }
+    };
     if octets < password_len + 1 + 42 {
         return Err(bad(format!(
             "a {}-bit key is too small to encrypt this password",
