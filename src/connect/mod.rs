@@ -19,6 +19,7 @@ pub mod loginpath;
 pub mod optfile;
 pub mod options;
 pub mod replay;
+mod retry;
 pub mod server_key;
 pub mod url;
 
@@ -31,7 +32,6 @@ use mysql::{Conn, OptsBuilder, SslOpts};
 
 use crate::exit::{AppError, ErrorKind};
 
-use backoff::RefusalRetry;
 pub use backoff::ReservedSlot;
 pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
@@ -167,7 +167,7 @@ pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
 
 /// [`open`], for an account whose right to the reserved slot is `slot` (known from an earlier
 /// login of this run). On the main port, a refusal with ERROR 1040 before the greeting is
-/// retried with jittered waits within `--connect-timeout` ([`RefusalRetry`]): under a retry
+/// retried with jittered waits within `--connect-timeout` ([`backoff::RefusalRetry`]): under a retry
 /// storm the clients being refused hold the reserved slot for moments. As many tries as the
 /// window allows when the account may take the slot (or `--admin-port` says it is an admin's),
 /// at most [`backoff::TRIES_UNKNOWN_ENTITLEMENT`] when that is unknown, none when it may not; a
@@ -208,99 +208,10 @@ pub fn open_as(opts: &ConnectOptions, slot: ReservedSlot) -> Result<Connection, 
         ReservedSlot::Unknown if opts.admin_port.is_some() => ReservedSlot::Entitled,
         other => other,
     };
-    open_retrying(opts, &key, slot)
+    retry::open_retrying(opts, &key, slot)
 }
 
-/// The main port, with retries after refusals before the greeting (see [`open_as`]).
-fn open_retrying(
-    opts: &ConnectOptions,
-    key: &KeyPolicy,
-    slot: ReservedSlot,
-) -> Result<Connection, AppError> {
-    let started = Instant::now();
-    let retry = RefusalRetry::for_account(slot, opts.connect_timeout);
-    let mut tries = 1;
-    let mut attempt = open_once(opts, key);
-    loop {
-        let refusal = match attempt {
-            Ok(mut c) => {
-                c.login_tries = tries;
-                if tries > 1 {
-                    eprintln!(
-                        "conncheck: note: {} refused us with ERROR 1040 before its greeting {} time{} (clients being refused hold the reserved slot for moments); got in on try {tries} after {}",
-                        c.target,
-                        tries - 1,
-                        if tries == 2 { "" } else { "s" },
-                        short(started.elapsed())
-                    );
-                }
-                return Ok(c);
-            }
-            Err(e) => e,
-        };
-        let wait = retry
-            .filter(|_| refused_before_greeting(&refusal))
-            .and_then(|r| r.next(tries, started.elapsed(), random()));
-        let Some(wait) = wait else {
-            return Err(with_tries(refusal, tries, started.elapsed(), retry));
-        };
-        std::thread::sleep(wait);
-        // The retry gets what is left of --connect-timeout.
-        let mut within = opts.clone();
-        within.connect_timeout = opts
-            .connect_timeout
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_millis(1));
-        tries += 1;
-        attempt = open_once(&within, key);
-        if let Err(e) = &attempt
-            && e.kind == ErrorKind::Timeout
-        {
-            // The window ran out during the try: the refusals are the news.
-            return Err(with_tries(refusal, tries - 1, started.elapsed(), retry));
-        }
-    }
-}
-
-/// ERROR 1040 instead of the greeting: every slot, the reserved one too, was taken at that
-/// moment; the server has not judged our account yet.
-fn refused_before_greeting(e: &AppError) -> bool {
-    e.kind == ErrorKind::ServerFull && e.stage == Some(crate::exit::Stage::Greeting)
-}
-
-/// The refusal, saying how many tries it took and why no more were made.
-fn with_tries(
-    mut e: AppError,
-    tries: u32,
-    elapsed: Duration,
-    retry: Option<RefusalRetry>,
-) -> AppError {
-    if tries > 1 {
-        let bound = match retry.and_then(|r| r.max_tries) {
-            Some(max) if tries >= max => format!(
-                "; at most {max}, since whether this account may take the reserved slot is known only after logging in"
-            ),
-            _ => String::new(),
-        };
-        e.message
-            .push_str(&format!(" ({tries} tries over {}{bound})", short(elapsed)));
-    }
-    e
-}
-
-fn short(d: Duration) -> String {
-    humantime::format_duration(Duration::from_millis(
-        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
-    ))
-    .to_string()
-}
-
-/// A random number for jitter, from std's randomly keyed hasher (no extra crate).
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::hash::RandomState::new().build_hasher().finish()
-}
-
+/// One login on `opts`' port, with the TLS fallbacks of `--ssl-mode PREFERRED`.
 fn open_once(opts: &ConnectOptions, key: &KeyPolicy) -> Result<Connection, AppError> {
     let target = opts.target();
     let tls = tls_for(opts)?;
