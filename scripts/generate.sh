@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate completions/ and man/ from the clap definition (tests/generated.rs checks them).
+# Regenerate completions/ and man/ from the clap definition (tests/it/generated.rs checks them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet

@@ -47,7 +47,7 @@ pub struct Code {
 }
 
 /// Every exit code of the commands other than `check`, in order: the one table the man page is
-/// generated from and the README's table is tested against (tests/exit_codes.rs).
+/// generated from and the README's table is tested against (tests/it/exit_codes.rs).
 pub const CODES: &[Code] = &[
     Code {
         code: OK,

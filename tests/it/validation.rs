@@ -9,7 +9,7 @@
 //!   compared with a count once max_connections is known;
 //! * `watch --count 0` (printed nothing, exit 0).
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -1,6 +1,6 @@
 //! Test support: private, throw-away MariaDB servers for integration tests.
 //!
-//! Every test binary (tests/*.rs) gets its own servers; nothing here ever
+//! Every test file (tests/it/*.rs) gets its own servers; nothing here ever
 //! touches a server it did not start itself (in particular not the one that
 //! may run on 127.0.0.1:3306).
 //!
@@ -25,6 +25,7 @@ pub mod findings;
 pub mod proxy;
 pub mod pty;
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -192,9 +193,18 @@ impl Server {
 
     /// One server per test binary (max_connections 200), started on first use.
     /// It is SIGKILLed and its files are removed when the test binary exits.
+    /// The server shared by the tests of one test file (started on first use). All tests live
+    /// in one binary: keying by the calling file keeps each file's tests on their own server, as
+    /// when every file was a binary of its own.
+    #[track_caller]
     pub fn shared() -> &'static Server {
-        static SHARED: OnceLock<Server> = OnceLock::new();
-        SHARED.get_or_init(|| Server::start(ServerOpts::default()))
+        static SHARED: OnceLock<Mutex<HashMap<&'static str, &'static Server>>> = OnceLock::new();
+        let file = std::panic::Location::caller().file();
+        let servers = SHARED.get_or_init(Default::default);
+        let mut servers = servers.lock().unwrap_or_else(|e| e.into_inner());
+        servers
+            .entry(file)
+            .or_insert_with(|| Box::leak(Box::new(Server::start(ServerOpts::default()))))
     }
 
     pub fn port(&self) -> u16 {

@@ -1,7 +1,7 @@
 //! `kill-idle` and `kill-long` against real sessions: exactly the right victims, never our own or
 //! system threads, race safety, confirmation through a real pseudo-terminal, exit codes, audit.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! every target, `check` exits with the worst state, and no
 //! password is ever printed.
 
-mod support;
+use crate::support;
 
 use support::{Server, ServerOpts, SilentListener, json};
 

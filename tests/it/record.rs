@@ -3,7 +3,7 @@
 //! going through a server restart and while the server is full (root's reserved slot), the
 //! cooldown gives one incident per crossing and `--max-size` removes the oldest.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! system, replication and event-scheduler rows are never judged, and that the human report
 //! renders. Plans like kill-idle need a live server and are not tested from files.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -8,7 +8,7 @@
 //! results, settings plans and the watch screen are rendered by their pure renderers from the
 //! same snapshots (they need a server to run as commands).
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! after confirmation and stay untouched on --dry-run or without a terminal; --persist on MariaDB
 //! prints the my.cnf snippet; a missing privilege is named.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,13 +4,13 @@
 //! documented exit code, never a hang (each run is bounded).
 //!
 //! Covered elsewhere, not repeated here: a listener that accepts and never greets
-//! (tests/cli.rs `a_server_that_never_greets_times_out_with_its_own_message`), a server at
-//! max_connections with the reserved slot taken too (tests/status.rs
+//! (tests/it/cli.rs `a_server_that_never_greets_times_out_with_its_own_message`), a server at
+//! max_connections with the reserved slot taken too (tests/it/status.rs
 //! `a_full_server_refuses_ordinary_accounts_and_admits_admins_through_the_reserved_slot`), and a
-//! connection lost during `watch`, which reconnects (tests/watch.rs
+//! connection lost during `watch`, which reconnects (tests/it/watch.rs
 //! `a_lost_connection_is_shown_and_reconnected`).
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `conncheck sessions`: every filter and grouping against real sessions of known users.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

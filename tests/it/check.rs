@@ -3,7 +3,7 @@
 //! own refusal, UNKNOWN from a dead port and from bad flags), the exact Nagios line and perfdata
 //! syntax, and the Prometheus output read by a real parser.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

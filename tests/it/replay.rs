@@ -10,7 +10,7 @@
 //! - The human replay of the committed synthetic folder `tests/data/incident-checkout-leak`
 //!   (see PROVENANCE.md) pinned with insta at 80 and 120 columns.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -356,7 +356,7 @@ fn layout_of_the_replay() {
 }
 
 /// Writes `tests/data/incident-checkout-leak` (see tests/data/PROVENANCE.md):
-/// `cargo test --test replay make_synthetic_incident -- --ignored`.
+/// `cargo test --test it make_synthetic_incident -- --ignored`.
 #[test]
 #[ignore]
 fn make_synthetic_incident() {

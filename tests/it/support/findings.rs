@@ -1,6 +1,6 @@
 //! Reading a `diagnose --format json` report in assertions: the findings by id, their sessions,
-//! evidence and actions. Shared by the live scenarios (tests/diagnose.rs) and the recorded
-//! snapshots (tests/recorded.rs).
+//! evidence and actions. Shared by the live scenarios (tests/it/diagnose.rs) and the recorded
+//! snapshots (tests/it/recorded.rs).
 
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ pub fn evidence<'a>(f: &'a Value, name: &str) -> &'a str {
 
 /// The texts of the finding's actions, all kinds. A command is shown as the heuristic wrote it,
 /// `conncheck <subcommand> …   # note`, without the connection options the report puts in front
-/// (tests/suggestions.rs checks those).
+/// (tests/it/suggestions.rs checks those).
 pub fn actions(f: &Value) -> Vec<String> {
     actions_where(f, |_| true)
 }

@@ -1,7 +1,7 @@
 //! Reads that degrade, never fail: least-privilege accounts with performance_schema on and off,
 //! and a server that refuses a session guard, live on the private MariaDB.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -165,7 +165,7 @@ fn a_refused_session_guard_does_not_abort_the_read() {
 /// With MariaDB's metadata_lock_info plugin the holders of a metadata-lock pile-up are read, not
 /// inferred: the ALTER waits for the idle transaction holding the table, the queries queue
 /// behind the ALTER, and the finding says the blocker was found in the lock tables. (Without the
-/// plugin `tests/diagnose.rs` shows the same pile-up with an inferred holder.)
+/// plugin `tests/it/diagnose.rs` shows the same pile-up with an inferred holder.)
 #[test]
 fn metadata_lock_holders_are_read_where_the_plugin_is_installed() {
     let s = Server::start(ServerOpts::default());

@@ -4,7 +4,7 @@
 //! written (0600) before the first KILL or nothing is killed, the session survives a short
 //! wait_timeout at the prompt, and hostile server text cannot rewrite the plan on screen.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! group `--login-path` names, read even with --no-defaults (as the mysql client does), skipped
 //! with --no-login-paths.
 
-mod support;
+use crate::support;
 
 use support::{Server, ServerOpts, json_ok};
 

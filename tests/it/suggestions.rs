@@ -9,7 +9,7 @@
 //! resolved like conncheck resolves it: the target and the user must be the run's. One suggested
 //! kill command is run as printed (`--dry-run`) and must plan the idle sessions of this server.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

@@ -2,7 +2,7 @@
 //! it takes is measured by the benchmarks (scripts/bench.sh part 6, `cargo bench --bench
 //! judge`), never here.
 
-mod support;
+use crate::support;
 
 use support::*;
 

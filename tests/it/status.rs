@@ -2,7 +2,7 @@
 //! the numbers match what the test opened, one connection per run, option files, sockets, URLs,
 //! and a full server (reserved slot, refusal before the greeting).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! deadlines hold against a trickling server, a panic while connecting is never "no greeting",
 //! ed25519 accounts log in, and `--admin-port` falls back to the main port.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};

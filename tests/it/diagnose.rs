@@ -7,7 +7,7 @@
 //! Every test starts its own server (global counters and the processlist must be its own) and
 //! waits for server states with `wait_until` rather than fixed sleeps.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

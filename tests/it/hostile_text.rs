@@ -4,7 +4,7 @@
 //! (U+009B, the one-byte CSI) and bidi overrides; every human output must reach the terminal
 //! without one raw control byte, while the JSON keeps the exact text.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::Duration;

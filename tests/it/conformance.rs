@@ -5,7 +5,7 @@
 //! the privilege matrix, live on MariaDB: which reads a PROCESS-only account, a PROCESS +
 //! CONNECTION ADMIN account and a USAGE account can do, against what `Read::needs` says.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +17,7 @@ use support::{Server, ServerOpts};
 /// (schema, table) -> columns, from the reference file; `five_seven`: the 5.7-era rows only,
 /// else every other (8.x) row.
 fn columns(five_seven: bool) -> BTreeMap<(String, String), BTreeSet<String>> {
-    let text = include_str!("data/reference/mysql-columns.tsv");
+    let text = include_str!("../data/reference/mysql-columns.tsv");
     let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for line in text.lines().skip(1).filter(|l| !l.starts_with('#')) {
         let f: Vec<&str> = line.split('\t').collect();

@@ -1,7 +1,7 @@
 //! `conncheck watch` without a terminal: one log line per sample, `--count`, and a lost
 //! connection that is shown and reconnected instead of ending the run.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::process::Stdio;

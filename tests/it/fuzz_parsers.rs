@@ -24,7 +24,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 /// Enough cases to find the easy crashes every run, few enough for `cargo test`;
-/// `CONNCHECK_FUZZ_SCALE=50 cargo test --release --test fuzz_parsers` for a longer hunt.
+/// `CONNCHECK_FUZZ_SCALE=50 cargo test --release --test it fuzz_parsers` for a longer hunt.
 fn config(cases: u32) -> Config {
     let scale: u32 = std::env::var("CONNCHECK_FUZZ_SCALE")
         .ok()

@@ -8,7 +8,7 @@
 //! statement is a constant or built from server ids and validated numbers, see
 //! `snapshot::dialect::Dialect::kill_connection` and `remedy::settings`); filters are applied in Rust.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! must still end cleanly (nothing listens on the port we point at). Also: option files that are
 //! not UTF-8 or not valid, and values that parse but make no sense.
 
-mod support;
+use crate::support;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;

@@ -1,7 +1,7 @@
 //! The command line without a server: help, bad input, unreachable targets, timeouts. Every
 //! user error gets one clear message and its documented exit code, never a panic.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
