@@ -258,14 +258,26 @@ impl Server {
     }
 
     /// A root connection over TCP. Panics if the server does not accept it.
+    ///
+    /// Root may take the reserved slot of a full server, but a client the server has just
+    /// refused with 1040 still counts in Threads_connected for a moment, so root's login can
+    /// be refused too while other clients knock: that refusal is retried (bounded), any other
+    /// error is not.
     pub fn root(&self) -> mysql::Conn {
-        self.connect("root", "").unwrap_or_else(|e| {
-            panic!(
-                "root connection to 127.0.0.1:{} failed: {e}\n--- error.log ---\n{}",
-                self.port,
-                self.error_log_tail(20)
-            )
-        })
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.connect("root", "") {
+                Ok(conn) => return conn,
+                Err(mysql::Error::MySqlError(e)) if e.code == 1040 && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!(
+                    "root connection to 127.0.0.1:{} failed: {e}\n--- error.log ---\n{}",
+                    self.port,
+                    self.error_log_tail(20)
+                ),
+            }
+        }
     }
 
     /// A connection as user/password over TCP.
