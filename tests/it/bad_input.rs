@@ -443,7 +443,8 @@ fn endless_inputs_are_a_quick_clear_error() {
         assert_ne!(out.status.code(), Some(0), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
+            // A hang, not a speed limit: the capped read itself takes milliseconds.
+            start.elapsed() < std::time::Duration::from_secs(60),
             "{args:?} took {:?}",
             start.elapsed()
         );

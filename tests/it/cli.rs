@@ -3,7 +3,6 @@
 
 use crate::support;
 
-use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 use support::{SilentListener, conncheck, unused_port};
@@ -121,7 +120,6 @@ fn unresolvable_host() {
 #[test]
 fn a_server_that_never_greets_times_out_with_its_own_message() {
     let l = SilentListener::start();
-    let t = Instant::now();
     conncheck()
         .args([
             "--no-defaults",
@@ -135,12 +133,8 @@ fn a_server_that_never_greets_times_out_with_its_own_message() {
         ])
         .assert()
         .code(15)
-        .stderr(predicate::str::contains("sent no greeting"));
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        t.elapsed()
-    );
+        // The message names the timeout that fired: 1s, not the 10s default.
+        .stderr(predicate::str::contains("sent no greeting within 1s"));
 }
 
 #[test]
