@@ -242,7 +242,7 @@ impl KillSession<'_> {
 fn round_header(round: u64, at: SystemTime) -> String {
     format!(
         "--- round {round} at {} ---",
-        humantime::format_rfc3339_seconds(at)
+        crate::units::utc(at)
     )
 }
 
@@ -284,7 +284,7 @@ struct AuditLog {
 impl AuditLog {
     fn open(path: &Path) -> Result<AuditLog, AppError> {
         // 0600, and an existing log others can read is narrowed: it holds full query texts.
-        crate::input::append_private(path)
+        crate::output::append_private(path)
             .map(|file| AuditLog {
                 path: path.to_path_buf(),
                 file,

@@ -352,7 +352,7 @@ impl Recorder<'_> {
                         format!(", {} notes", index.notes.len())
                     }
                 ));
-                match store::enforce_limit(&self.args.dir, self.args.max_size, &path) {
+                match store::enforce_limit(&self.args.dir, self.args.max_size, &path, now_ms()) {
                     Ok(removed) => {
                         for r in &removed {
                             log(&format!("removed {} (--max-size)", r.display()));
@@ -399,8 +399,15 @@ fn open(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
 fn log(msg: &str) {
     eprintln!(
         "conncheck record: {} {msg}",
-        humantime::format_rfc3339_seconds(SystemTime::now())
+        crate::units::utc(SystemTime::now())
     );
+}
+
+/// The clock, Unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn round(v: f64) -> String {

@@ -8,7 +8,6 @@
 //! [`MAX_CLIENTS_PER_SAMPLE`]: crate::snapshot::sample::MAX_CLIENTS_PER_SAMPLE
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -52,7 +51,7 @@ pub fn client_name(c: &ClientCount) -> String {
 
 /// RFC 3339 UTC (seconds) of a Unix time in milliseconds.
 pub fn rfc3339(at_ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(at_ms)).to_string()
+    crate::units::utc_ms(at_ms)
 }
 
 /// The `timeline` array: every sample, oldest first.
