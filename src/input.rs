@@ -34,6 +34,16 @@ pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {
 
 /// [`read_capped`] on an open stream.
 pub fn read_stream(stream: impl Read, max: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = read_bytes(stream, max)?;
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    Ok(bytes)
+}
+
+/// At most `max` bytes of a binary stream, exactly as they are (no BOM is dropped); a larger
+/// one is an error (`InvalidData`) naming the limit.
+pub fn read_bytes(stream: impl Read, max: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     stream.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
@@ -41,9 +51,6 @@ pub fn read_stream(stream: impl Read, max: u64) -> io::Result<Vec<u8>> {
             io::ErrorKind::InvalidData,
             format!("larger than the {} limit", size(max)),
         ));
-    }
-    if bytes.starts_with(BOM) {
-        bytes.drain(..BOM.len());
     }
     Ok(bytes)
 }

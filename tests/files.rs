@@ -136,3 +136,87 @@ fn the_chart_never_replaces_what_is_not_a_regular_file_and_its_failure_keeps_the
         0o600
     );
 }
+
+/// Item 16. `record --max-size` below 1M cannot hold one incident: a usage error before any
+/// connection.
+#[test]
+fn a_max_size_below_one_mebibyte_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for size in ["512K", "1048575", "0"] {
+        let out = conncheck()
+            .args(["--no-defaults", "-h", "127.0.0.1", "-P", "1", "record", "--dir"])
+            .arg(dir.path())
+            .args(["--max-size", size])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{size}: {err}");
+        assert!(err.contains("below 1M"), "{size}: {err}");
+    }
+}
+
+/// Item 16. Found by the adversarial review: a recorder whose triggers fired but whose
+/// incidents could not be written (here: a folder it may not write into) exited 0, so a
+/// supervisor saw nothing wrong. Now the summary counts them and the run exits 10.
+#[test]
+fn record_exits_non_zero_when_an_incident_could_not_be_written() {
+    let s = support::Server::shared();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("incidents");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Root writes anywhere: run the recorder as nobody, for whom the folder is read-only.
+    let root = is_root();
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            env!("CARGO_BIN_EXE_conncheck"),
+        ]);
+        c
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
+    };
+    let out = cmd
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("NO_COLOR", "1")
+        .args(["--no-defaults", "-h", "127.0.0.1", "-P"])
+        .arg(s.port().to_string())
+        .args(["--user=root", "record", "--dir"])
+        .arg(&dir)
+        .args([
+            "--interval",
+            "200ms",
+            "--trigger",
+            "connections >= 1",
+            "--after",
+            "0s",
+            "--for",
+            "3s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    one_error(&out, 10, "1 of 1 triggered incidents could not be written");
+    assert!(summary.contains("triggers fired:    1"), "{summary}");
+    assert!(summary.contains("not written:       1"), "{summary}");
+    assert!(
+        stderr(&out).contains("cannot write the incident"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+/// Whether this test runs as root (the owner of `/proc/self` is our effective user).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}

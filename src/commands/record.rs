@@ -57,6 +57,8 @@ struct Totals {
     failed_samples: u64,
     fired: u64,
     incidents: Vec<PathBuf>,
+    /// Incidents whose folder could not be written.
+    not_written: u64,
     removed: u64,
     reconnects: u64,
 }
@@ -70,7 +72,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     store::ensure_dir(&args.dir).map_err(|e| {
         AppError::usage(format!(
             "cannot create the incident directory {}: {e}",
-            args.dir.display()
+            crate::text::path(&args.dir)
         ))
     })?;
     store::remove_stale_temp(&args.dir);
@@ -106,7 +108,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         "recording {} every {} into {} (triggers: {})",
         escape(&rec.target),
         humantime::format_duration(args.interval),
-        args.dir.display(),
+        crate::text::path(&args.dir),
         triggers
             .iter()
             .map(Trigger::to_string)
@@ -259,6 +261,19 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         args.max_size,
         why,
     ))?;
+    if totals.not_written > 0 {
+        return Err(AppError::new(
+            ErrorKind::Other,
+            format!(
+                "{} of {} triggered incidents could not be written into {}",
+                totals.not_written,
+                totals.fired,
+                crate::text::path(&args.dir)
+            ),
+        )
+        .hint("the log lines above say why; give --dir a writable folder with room")
+        .into());
+    }
     Ok(exit::OK)
 }
 
@@ -344,7 +359,7 @@ impl Recorder<'_> {
             Ok(path) => {
                 log(&format!(
                     "incident written to {} ({} samples{})",
-                    path.display(),
+                    crate::text::path(&path),
                     history.samples.len(),
                     if index.notes.is_empty() {
                         String::new()
@@ -355,7 +370,7 @@ impl Recorder<'_> {
                 match store::enforce_limit(&self.args.dir, self.args.max_size, &path, now_ms()) {
                     Ok(removed) => {
                         for r in &removed {
-                            log(&format!("removed {} (--max-size)", r.display()));
+                            log(&format!("removed {} (--max-size)", crate::text::path(r)));
                         }
                         totals.removed += removed.len() as u64;
                         totals.incidents.retain(|i| !removed.contains(i));
@@ -364,10 +379,13 @@ impl Recorder<'_> {
                 }
                 totals.incidents.push(path);
             }
-            Err(e) => log(&format!(
-                "cannot write the incident into {}: {e}",
-                self.args.dir.display()
-            )),
+            Err(e) => {
+                totals.not_written += 1;
+                log(&format!(
+                    "cannot write the incident into {}: {e}",
+                    crate::text::path(&self.args.dir)
+                ));
+            }
         }
     }
 }
@@ -429,8 +447,11 @@ fn summary(t: &Totals, ran: Duration, dir: &Path, max: u64, why: &str) -> String
         t.fired,
         t.incidents.len() as u64 + t.removed,
     );
+    if t.not_written > 0 {
+        out.push_str(&format!("  not written:       {}\n", t.not_written));
+    }
     for p in &t.incidents {
-        out.push_str(&format!("    {}\n", p.display()));
+        out.push_str(&format!("    {}\n", crate::text::path(p)));
     }
     if t.removed > 0 {
         out.push_str(&format!(
@@ -442,7 +463,7 @@ fn summary(t: &Totals, ran: Duration, dir: &Path, max: u64, why: &str) -> String
         "  reconnects:        {}\n  disk used:         {} in {} (limit {})",
         t.reconnects,
         crate::units::bytes(store::disk_used(dir)),
-        dir.display(),
+        crate::text::path(dir),
         crate::units::bytes(max)
     ));
     out
