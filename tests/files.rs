@@ -220,3 +220,173 @@ fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
+
+/// Item 6. Found by the adversarial review: a FIFO as the login path file hung the run, even
+/// under --no-defaults (the login path file is read in all cases, as MySQL does), and the file
+/// was read whole whatever its size. Now it must be a regular file, read with the 1 MiB cap.
+#[test]
+fn the_login_path_file_is_a_regular_file_of_at_most_one_mebibyte() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("login.fifo");
+    mkfifo(&fifo);
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let big = dir.path().join("big.cnf");
+    std::fs::write(&big, vec![0u8; 2 << 20]).unwrap();
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let port = support::unused_port().to_string();
+    for (file, why) in [
+        (&fifo, "not a regular file"),
+        (&big, "larger than the 1 MiB limit"),
+    ] {
+        let base = || {
+            let mut c = conncheck();
+            c.env("MYSQL_TEST_LOGIN_FILE", file)
+                .args(["--no-defaults", "-h", "127.0.0.1", "-P", &port])
+                .timeout(Duration::from_secs(20));
+            c
+        };
+        // Not asked for: a warning, and the run goes on (nothing listens: exit 14).
+        let out = base().arg("status").output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(14), "{err}");
+        assert!(err.contains("warning: login path file"), "{err}");
+        assert!(err.contains(why), "{err}");
+        // Asked for with --login-path: the run stops on it.
+        let out = base().args(["--login-path", "prod", "status"]).output().unwrap();
+        one_error(&out, 2, why);
+    }
+}
+
+/// Item 6. `!include` chains that are no cycle can fan out: each of ten files including the
+/// next ten times is 10^10 reads. The run stops with one clear error (exit 10).
+#[test]
+fn include_fan_out_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        let next = dir.path().join(format!("f{}.cnf", i + 1));
+        let body = format!("!include {}\n", next.display()).repeat(10);
+        std::fs::write(
+            dir.path().join(format!("f{i}.cnf")),
+            format!("[client]\n{body}"),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("f10.cnf"), "[client]\nuser=deep\n").unwrap();
+    let out = conncheck()
+        .arg("--defaults-file")
+        .arg(dir.path().join("f0.cnf"))
+        .arg("status")
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    one_error(&out, 10, "too many included files (more than 100 in all)");
+}
+
+/// Item 8. Found by the adversarial review: a world-writable file included from an explicit
+/// `--defaults-file` was skipped with a warning, and the run silently went to whatever server
+/// the rest named (here: a host and port anyone could have changed it from). Now it stops.
+#[test]
+fn a_world_writable_include_of_an_explicit_defaults_file_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let planted = dir.path().join("planted.cnf");
+    std::fs::write(&planted, "[client]\nhost=evil.example\n").unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let port = support::unused_port();
+    let main = dir.path().join("my.cnf");
+    std::fs::write(
+        &main,
+        format!(
+            "[client]\nhost=127.0.0.1\nport={port}\n!include {}\n",
+            planted.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = conncheck()
+        .arg("--defaults-file")
+        .arg(&main)
+        .arg("status")
+        .output()
+        .unwrap();
+    one_error(&out, 10, "world-writable");
+    let err = stderr(&out);
+    assert!(err.contains("my.cnf:4"), "names the include line: {err}");
+    assert!(err.contains("chmod o-w"), "{err}");
+}
+
+/// Item 7. Found by the adversarial review: file names reached error messages raw, so a name
+/// chosen by whoever wrote an incident's `index.json` or an option file could clear the screen
+/// or retitle the terminal. They are escaped like server strings.
+#[test]
+fn file_names_in_errors_never_carry_raw_control_bytes() {
+    let d = incident_copy();
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("index.json")).unwrap()).unwrap();
+    v["trigger_snapshot"] = "trigger\u{1b}[2J\u{1b}]0;owned\u{7}.json".into();
+    std::fs::write(d.path().join("index.json"), v.to_string()).unwrap();
+    let out = replay(d.path(), &[]);
+    one_error(&out, 10, "cannot read trigger\\e[2J\\e]0;owned\\x07.json");
+    assert!(!stderr(&out).contains('\u{1b}'), "{:?}", stderr(&out));
+
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("my\u{1b}[2J\u{9b}.cnf");
+    std::fs::write(&odd, "user=outside-a-group\n").unwrap();
+    let out = conncheck()
+        .arg("--defaults-file")
+        .arg(&odd)
+        .arg("status")
+        .output()
+        .unwrap();
+    one_error(&out, 10, "my\\e[2J\\x9b.cnf:1");
+    assert!(!stderr(&out).contains('\u{1b}'), "{:?}", stderr(&out));
+}
+
+/// Item 6. Found by the adversarial review: a FIFO in an incident folder hung `diagnose --from`
+/// for ever. Every part of a folder must be a regular file.
+#[test]
+fn a_fifo_in_an_incident_folder_is_refused_without_blocking() {
+    for part in ["trigger.json", "samples.json", "index.json"] {
+        let d = incident_copy();
+        std::fs::remove_file(d.path().join(part)).unwrap();
+        mkfifo(&d.path().join(part));
+        let out = replay(d.path(), &[]);
+        one_error(&out, 10, &format!("cannot read {part}: is not a regular file"));
+    }
+}
+
+/// Item 9. Found by the adversarial review: a time in year 10000 or later (in `index.json`, a
+/// sample, a snapshot) panicked while formatting it. It is one clear error, exit 10.
+#[test]
+fn times_after_year_9999_are_a_clear_error() {
+    const YEAR_10000_MS: u64 = 253_402_300_800_000;
+    let d = incident_copy();
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("index.json")).unwrap()).unwrap();
+    v["triggered_at_ms"] = YEAR_10000_MS.into();
+    std::fs::write(d.path().join("index.json"), v.to_string()).unwrap();
+    one_error(
+        &replay(d.path(), &[]),
+        10,
+        "index.json has triggered_at_ms 253402300800000, after year 9999",
+    );
+
+    let d = incident_copy();
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("samples.json")).unwrap()).unwrap();
+    v["samples"][3]["at_ms"] = u64::MAX.into();
+    std::fs::write(d.path().join("samples.json"), v.to_string()).unwrap();
+    one_error(
+        &replay(d.path(), &[]),
+        10,
+        "samples.json has a sample at_ms 18446744073709551615, after year 9999",
+    );
+
+    let d = incident_copy();
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("trigger.json")).unwrap()).unwrap();
+    v["taken_at"] = (YEAR_10000_MS / 1000).into();
+    std::fs::write(d.path().join("trigger.json"), v.to_string()).unwrap();
+    one_error(&replay(d.path(), &[]), 10, "trigger.json: taken_at 253402300800");
+    let out = replay(&d.path().join("trigger.json"), &[]);
+    one_error(&out, 10, "after year 9999");
+}
