@@ -390,3 +390,36 @@ fn times_after_year_9999_are_a_clear_error() {
     let out = replay(&d.path().join("trigger.json"), &[]);
     one_error(&out, 10, "after year 9999");
 }
+
+/// Item 10. Found by the adversarial review: a `program_name` holding U+FFFE or U+FFFF (which
+/// XML 1.0 forbids) made the chart an SVG no XML parser reads. The chart stays well-formed for
+/// any client name, target or trigger text.
+#[test]
+fn the_chart_is_well_formed_xml_for_any_name() {
+    let d = incident_copy();
+    let hostile = "\u{fffe}\u{ffff}\u{0}\u{1}\u{b}\u{1b}[2J\u{7f}\u{85}\u{fdd0}\u{1fffe}<&>\"'\u{202e}";
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("samples.json")).unwrap()).unwrap();
+    for s in v["samples"].as_array_mut().unwrap() {
+        s["clients"][0]["app"] = hostile.into();
+        s["clients"][1]["user"] = hostile.into();
+    }
+    std::fs::write(d.path().join("samples.json"), v.to_string()).unwrap();
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("index.json")).unwrap()).unwrap();
+    v["target"] = hostile.into();
+    v["trigger"] = hostile.into();
+    std::fs::write(d.path().join("index.json"), v.to_string()).unwrap();
+    let chart = d.path().join("chart.svg");
+    let out = replay(d.path(), &["--chart".as_ref(), chart.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{e}: {svg}"));
+    let text: String = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("\\u{fffe}\\u{ffff}\\0\\x01\\x0b\\e[2J\\x7f\\x85"), "{text}");
+    assert!(text.contains("<&>\"'"), "{text}");
+}
