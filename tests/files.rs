@@ -423,3 +423,107 @@ fn the_chart_is_well_formed_xml_for_any_name() {
     assert!(text.contains("\\u{fffe}\\u{ffff}\\0\\x01\\x0b\\e[2J\\x7f\\x85"), "{text}");
     assert!(text.contains("<&>\"'"), "{text}");
 }
+
+/// Item 4. Found by the adversarial review: 200 sessions running statements with 64 KB query
+/// texts (control bytes, six bytes each in JSON) made a snapshot that `diagnose --from` cannot
+/// read (over its 64 MiB cap) and an incident of 149 MiB. Query texts are cut at 1024
+/// characters and marked `info_truncated`; a snapshot stays readable and an incident fits in
+/// `--max-size`, the smallest one (1M) included.
+#[test]
+fn snapshots_and_incidents_stay_readable_with_huge_query_texts() {
+    const CAP: u64 = 64 * 1024 * 1024;
+    let s = support::Server::start(support::ServerOpts {
+        max_connections: 300,
+        ..Default::default()
+    });
+    s.create_user("big", "pw", "USAGE");
+    let sql = format!("SELECT SLEEP(600) /*{}*/", "\u{1}".repeat(64_000));
+    let running: Vec<_> = (0..200)
+        .map(|_| s.background_query("big", "pw", &sql))
+        .collect();
+    s.wait_until("200 statements run", Duration::from_secs(120), |c| {
+        use mysql::prelude::Queryable;
+        c.query_first::<u64, _>(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE USER = 'big' AND COMMAND = 'Query' AND LENGTH(INFO) > 64000",
+        )
+        .ok()
+        .flatten()
+            == Some(200)
+    });
+    let work = tempfile::tempdir().unwrap();
+
+    let file = work.path().join("snap.json");
+    let out = s
+        .conncheck("root", "")
+        .args(["snapshot", "--sample", "0", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::metadata(&file).unwrap().len() <= CAP);
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let big: Vec<&Value> = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["user"] == "big")
+        .collect();
+    assert_eq!(big.len(), 200);
+    for x in &big {
+        assert_eq!(x["info_truncated"], true, "{x}");
+        assert_eq!(x["info"].as_str().unwrap().chars().count(), 1024);
+    }
+    let out = replay(&file, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let dir = work.path().join("incidents");
+    let out = s
+        .conncheck("root", "")
+        .args(["record", "--dir"])
+        .arg(&dir)
+        .args([
+            "--interval",
+            "200ms",
+            "--trigger",
+            "connections >= 100",
+            "--after",
+            "0s",
+            "--for",
+            "3s",
+            "--max-size",
+            "1M",
+        ])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let folders: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}\n{}", stderr(&out));
+    let total: u64 = std::fs::read_dir(&folders[0])
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(total <= 1 << 20, "{total} bytes");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(folders[0].join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["trigger_snapshot"], "trigger.json", "{index:#}");
+    assert!(
+        index["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("query texts cut to")),
+        "{index:#}"
+    );
+    let out = replay(&folders[0], &[]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", stderr(&out));
+    });
+    assert!(v["verdict"].is_object(), "{v:#}");
+    drop(running);
+}

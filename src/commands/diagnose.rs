@@ -13,6 +13,7 @@ use crate::render::{self, outcomes};
 use crate::report::diagnose::{DiagnoseReport, build, thresholds_fit};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::saved;
 use crate::snapshot::source::{Incident, Saved, load_saved, take_or_refused};
 use crate::text::escape;
 
@@ -186,10 +187,27 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
         },
     )?;
     snap.access.login_user = opts.user.clone();
-    let json = render::json(&snap);
+    // Standard output is a file too (`conncheck snapshot > f.json`): the same bound.
+    let max = crate::input::SNAPSHOT_MAX;
+    let fitted = saved::fit_snapshot(&snap, max, max, |s| render::json(s) + "\n").map_err(|e| {
+        AppError::new(
+            ErrorKind::Other,
+            format!("the snapshot of {} is {e}", escape(&snap.target)),
+        )
+        .hint("judge this server live with `conncheck diagnose` instead")
+    })?;
+    if fitted.cut_at < saved::QUERY_TEXT_MAX {
+        eprintln!(
+            "conncheck: {} query texts cut to {} characters to keep the snapshot within {}",
+            fitted.texts_cut,
+            fitted.cut_at,
+            crate::units::bytes(max)
+        );
+    }
+    let json = fitted.text;
     match &args.output {
         Some(path) => {
-            crate::output::write_atomic(path, (json + "\n").as_bytes()).map_err(|e| {
+            crate::output::write_atomic(path, json.as_bytes()).map_err(|e| {
                 AppError::new(
                     ErrorKind::Other,
                     format!("cannot write {}: {e}", crate::text::path(path)),

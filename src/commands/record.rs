@@ -24,6 +24,7 @@ use crate::render;
 use crate::snapshot::Snapshot;
 use crate::snapshot::batch::is_statement_error;
 use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::saved;
 use crate::snapshot::sample::{
     AFTER_SNAPSHOT_FILE, INCIDENT_KIND, INDEX_FILE, IncidentIndex, SAMPLE_SCHEMA_VERSION,
     SAMPLES_FILE, Sample, SampleHistory, TRIGGER_SNAPSHOT_FILE,
@@ -37,6 +38,9 @@ use super::Context;
 /// so that sampling is not held up long.
 const SNAPSHOT_SAMPLE: Duration = Duration::from_millis(500);
 
+/// Room kept in `--max-size` for an incident's `index.json` (its notes are a few lines).
+const INDEX_RESERVE: u64 = 16 * 1024;
+
 /// The longest single sleep: signals and `--for` are noticed within it.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
 
@@ -45,7 +49,8 @@ struct Pending {
     at_ms: u64,
     trigger: String,
     value: f64,
-    trigger_json: Option<String>,
+    /// The full snapshot at the trigger, when it could be read.
+    trigger_snap: Option<Box<Snapshot>>,
     notes: Vec<String>,
     due: Instant,
 }
@@ -155,12 +160,12 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
                             at_ms: s.at_ms,
                             trigger: t.to_string(),
                             value,
-                            trigger_json: None,
+                            trigger_snap: None,
                             notes: Vec::new(),
                             due: Instant::now() + args.after,
                         };
                         match rec.snapshot(c) {
-                            Ok(json) => p.trigger_json = Some(json),
+                            Ok(snap) => p.trigger_snap = Some(Box::new(snap)),
                             Err(e) => {
                                 p.notes
                                     .push(format!("trigger snapshot failed: {}", e.message));
@@ -284,8 +289,8 @@ struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    /// A full snapshot, as `conncheck snapshot -o` writes it.
-    fn snapshot(&self, c: &mut Connection) -> Result<String, AppError> {
+    /// A full snapshot, as `conncheck snapshot -o` reads it.
+    fn snapshot(&self, c: &mut Connection) -> Result<Snapshot, AppError> {
         let mut snap: Snapshot = read::read_to_judge(
             c,
             ReadOptions {
@@ -297,7 +302,7 @@ impl Recorder<'_> {
             },
         )?;
         snap.access.login_user = self.opts.user.clone();
-        Ok(render::json(&snap) + "\n")
+        Ok(snap)
     }
 
     /// Take the after snapshot (when connected) and write the folder.
@@ -330,6 +335,44 @@ impl Recorder<'_> {
             interval_ms: self.args.interval.as_millis() as u64,
             samples: ring.since(from),
         };
+        // Every file within what `diagnose --from` reads, and the incident within --max-size:
+        // the samples take at most half of it, the snapshots share the rest (their query texts
+        // cut shorter as needed), a few KiB are left for the index.
+        let max = crate::input::SNAPSHOT_MAX;
+        let (samples_json, dropped) =
+            saved::fit_history(&history, max.min(self.args.max_size / 2), |h| {
+                render::json(h) + "\n"
+            });
+        if dropped > 0 {
+            p.notes.push(format!(
+                "{SAMPLES_FILE}: the {dropped} oldest samples were left out to stay within --max-size"
+            ));
+        }
+        let snaps = u64::from(p.trigger_snap.is_some()) + u64::from(after.is_some());
+        let budget = (self.args.max_size)
+            .saturating_sub(samples_json.len() as u64 + INDEX_RESERVE)
+            .checked_div(snaps)
+            .unwrap_or(0)
+            .min(max);
+        let mut fit = |snap: Option<&Snapshot>, file: &str| -> Option<String> {
+            match saved::fit_snapshot(snap?, budget, max, |s| render::json(s) + "\n") {
+                Ok(f) => {
+                    if f.cut_at < saved::QUERY_TEXT_MAX {
+                        p.notes.push(format!(
+                            "{file}: {} query texts cut to {} characters to stay within --max-size",
+                            f.texts_cut, f.cut_at
+                        ));
+                    }
+                    Some(f.text)
+                }
+                Err(e) => {
+                    p.notes.push(format!("{file} left out: it is {e}"));
+                    None
+                }
+            }
+        };
+        let trigger_json = fit(p.trigger_snap.as_deref(), TRIGGER_SNAPSHOT_FILE);
+        let after_json = fit(after.as_ref(), AFTER_SNAPSHOT_FILE);
         let index = IncidentIndex {
             schema_version: SAMPLE_SCHEMA_VERSION,
             kind: INCIDENT_KIND.to_string(),
@@ -337,22 +380,23 @@ impl Recorder<'_> {
             triggered_at_ms: p.at_ms,
             trigger: p.trigger.clone(),
             value: p.value,
-            trigger_snapshot: p
-                .trigger_json
+            trigger_snapshot: trigger_json
                 .as_ref()
                 .map(|_| TRIGGER_SNAPSHOT_FILE.to_string()),
-            after_snapshot: after.as_ref().map(|_| AFTER_SNAPSHOT_FILE.to_string()),
+            after_snapshot: after_json
+                .as_ref()
+                .map(|_| AFTER_SNAPSHOT_FILE.to_string()),
             samples: SAMPLES_FILE.to_string(),
             notes: p.notes.clone(),
         };
         let mut files: Vec<(&str, Vec<u8>)> = vec![
             (INDEX_FILE, (render::json(&index) + "\n").into_bytes()),
-            (SAMPLES_FILE, (render::json(&history) + "\n").into_bytes()),
+            (SAMPLES_FILE, samples_json.into_bytes()),
         ];
-        if let Some(j) = p.trigger_json {
+        if let Some(j) = trigger_json {
             files.push((TRIGGER_SNAPSHOT_FILE, j.into_bytes()));
         }
-        if let Some(j) = after {
+        if let Some(j) = after_json {
             files.push((AFTER_SNAPSHOT_FILE, j.into_bytes()));
         }
         match store::write_incident(&self.args.dir, p.at_ms, &files) {
@@ -360,7 +404,7 @@ impl Recorder<'_> {
                 log(&format!(
                     "incident written to {} ({} samples{})",
                     crate::text::path(&path),
-                    history.samples.len(),
+                    history.samples.len() - dropped,
                     if index.notes.is_empty() {
                         String::new()
                     } else {

@@ -14,6 +14,7 @@ pub mod model;
 pub mod process;
 pub mod read;
 pub mod sample;
+pub mod saved;
 pub mod sampling;
 pub mod source;
 pub mod thread_memory;
