@@ -527,3 +527,102 @@ fn snapshots_and_incidents_stay_readable_with_huge_query_texts() {
     assert!(v["verdict"].is_object(), "{v:#}");
     drop(running);
 }
+
+/// A `samples.json` of about `bytes` bytes where every sample names clients no other sample
+/// has (`clients` per sample): the shape that made replay memory distinct clients × samples.
+fn hostile_samples(bytes: usize, clients: usize) -> String {
+    let mut out = String::from(
+        r#"{"schema_version":1,"target":"t","interval_ms":1000,"samples":["#,
+    );
+    let t0 = 1_796_406_003_000u64;
+    let mut i = 0u64;
+    while out.len() < bytes {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            r#"{{"at_ms":{},"threads_connected":5,"threads_running":1,"max_connections":10,"refused_total":0,"connections_total":{i},"clients":["#,
+            t0 + i * 1000
+        ));
+        for k in 0..clients {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(
+                r#"{{"user":"u{i}-{k}","host":"h","app":"a{i}-{k}","connections":{}}}"#,
+                1 + (i + k as u64) % 7
+            ));
+        }
+        out.push_str("]}");
+        i += 1;
+    }
+    out.push_str("]}");
+    out
+}
+
+/// The peak memory (max RSS, KiB) of `conncheck diagnose --from DIR --format json` with a
+/// `--chart`, run with at most 2 GiB of address space, and its output.
+fn replay_peak_kib(dir: &Path) -> (u64, Output) {
+    let time = Path::new("/usr/bin/time");
+    assert!(time.exists(), "GNU time is needed: apt-get install time");
+    let report = dir.join("time.txt");
+    // 2 GiB of address space at most: a regression aborts here instead of taking the machine.
+    let out = std::process::Command::new("prlimit")
+        .args(["--as=2147483648", "--"])
+        .arg(time)
+        .arg("-o")
+        .arg(&report)
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_conncheck"))
+        .args(["diagnose", "--format", "json", "--from"])
+        .arg(dir)
+        .arg("--chart")
+        .arg(dir.join("chart.svg"))
+        .env_clear()
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let kib = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("max RSS from /usr/bin/time");
+    (kib, out)
+}
+
+/// Item 5. Found by the adversarial review: replay memory was distinct clients × samples (one
+/// dense series per client), so a 24 MB `samples.json` of samples that each name new clients
+/// aborted at 3.5 GB. Memory is now bounded by the file (at most 100 clients per sample on read,
+/// as on write; sparse series), and the run gives its report. Run under an address-space limit
+/// too, so that a regression fails here rather than taking the machine's memory.
+#[test]
+fn replay_memory_is_bounded_by_the_file() {
+    let cases = [
+        // 24 MB, one new client per sample: about 160,000 clients and samples.
+        (24_000_000, 1),
+        // 24 MB, 1,000 new clients per sample: 10× over the cap of 100.
+        (24_000_000, 1_000),
+    ];
+    for (bytes, clients) in cases {
+        let d = incident_copy();
+        std::fs::write(
+            d.path().join("samples.json"),
+            hostile_samples(bytes, clients),
+        )
+        .unwrap();
+        let (kib, out) = replay_peak_kib(d.path());
+        assert!(out.status.success(), "{clients}: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["timeline"].as_array().is_some_and(|t| !t.is_empty()));
+        if clients > 100 {
+            let first = &v["timeline"][0]["clients"];
+            assert!(first["other"].as_u64().unwrap() > 0, "{first}");
+        }
+        // Measured at about 10× the file (200-250 MB here; the JSON report repeats every
+        // sample); at most about 20×, far below the gigabytes it took.
+        assert!(kib < 500 * 1024, "{clients} clients per sample: {kib} KiB");
+        let svg = std::fs::read_to_string(d.path().join("chart.svg")).unwrap();
+        roxmltree::Document::parse(&svg).unwrap();
+    }
+}

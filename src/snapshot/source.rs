@@ -9,7 +9,8 @@ use crate::connect::{self, ConnectOptions};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::sample::{
-    INCIDENT_KIND, INDEX_FILE, IncidentIndex, SAMPLE_SCHEMA_VERSION, SAMPLES_FILE, SampleHistory,
+    INCIDENT_KIND, INDEX_FILE, IncidentIndex, MAX_CLIENTS_PER_SAMPLE, SAMPLE_SCHEMA_VERSION,
+    SAMPLES_FILE, SampleHistory, cap_clients,
 };
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
 use crate::units::MAX_TIME_MS;
@@ -253,6 +254,15 @@ pub fn load_incident(dir: &Path) -> Result<Incident, AppError> {
         .find_map(|s| time_error(&samples, "a sample at_ms", s.at_ms))
     {
         return Err(incident_error(dir, bad));
+    }
+    // At most MAX_CLIENTS_PER_SAMPLE clients per sample, as the recorder writes them (a foreign
+    // or hostile file may name thousands): the rest are summed in `other_connections`.
+    for s in &mut history.samples {
+        if s.clients.len() > MAX_CLIENTS_PER_SAMPLE {
+            let rest = cap_clients(&mut s.clients);
+            s.other_connections = s.other_connections.saturating_add(rest);
+            s.clients.shrink_to_fit();
+        }
     }
     // Oldest first, whatever order the file has (a clock that stepped back).
     history.samples.sort_by_key(|s| s.at_ms);
