@@ -13,8 +13,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// MySQL refuses to follow `!include` chains deeper than this (mysys/my_default.cc
-/// `max_recursion_level`).
+/// MySQL refuses to follow `!include` chains deeper than this (mysys/my_default.cc; see
+/// docs/file-limits.md).
 const MAX_INCLUDE_DEPTH: usize = 10;
 /// At most this many files are read for one top-level file, includes counted: a chain that is
 /// no cycle can still fan out (each file including the next twice reads 2^10 files).
