@@ -626,3 +626,36 @@ fn replay_memory_is_bounded_by_the_file() {
         roxmltree::Document::parse(&svg).unwrap();
     }
 }
+
+/// Item 2, for `snapshot -o`: the same helper writes it, so a symlink (here to a file someone
+/// else owns) or a device is refused with exit 10 and left as it was.
+#[test]
+fn snapshot_output_never_replaces_what_is_not_a_regular_file() {
+    let s = support::Server::shared();
+    let work = tempfile::tempdir().unwrap();
+    let victim = work.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let link = work.path().join("snap.json");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = s
+        .conncheck("root", "")
+        .args(["snapshot", "--sample", "0", "-o"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    one_error(&out, 10, "a symbolic link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    // A regular file is replaced whole.
+    let file = work.path().join("real.json");
+    std::fs::write(&file, "old").unwrap();
+    let out = s
+        .conncheck("root", "")
+        .args(["snapshot", "--sample", "0", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["schema_version"], 1);
+}
