@@ -46,7 +46,9 @@ pub fn utc(t: std::time::SystemTime) -> String {
 /// [`utc`] of a Unix time in milliseconds.
 pub fn utc_ms(at_ms: u64) -> String {
     if at_ms >= MAX_TIME_MS {
-        return utc(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(MAX_TIME_MS));
+        return utc(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(MAX_TIME_MS)
+        );
     }
     utc(std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms))
 }

@@ -109,7 +109,13 @@ fn the_chart_never_replaces_what_is_not_a_regular_file_and_its_failure_keeps_the
     assert!(to_null.symlink_metadata().unwrap().file_type().is_symlink());
     assert!(fifo.symlink_metadata().unwrap().file_type().is_fifo());
     if have_device {
-        assert!(device.symlink_metadata().unwrap().file_type().is_char_device());
+        assert!(
+            device
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
     assert!(
         Path::new("/dev/null")
@@ -144,7 +150,15 @@ fn a_max_size_below_one_mebibyte_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     for size in ["512K", "1048575", "0"] {
         let out = conncheck()
-            .args(["--no-defaults", "-h", "127.0.0.1", "-P", "1", "record", "--dir"])
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                "1",
+                "record",
+                "--dir",
+            ])
             .arg(dir.path())
             .args(["--max-size", size])
             .output()
@@ -252,7 +266,10 @@ fn the_login_path_file_is_a_regular_file_of_at_most_one_mebibyte() {
         assert!(err.contains("warning: login path file"), "{err}");
         assert!(err.contains(why), "{err}");
         // Asked for with --login-path: the run stops on it.
-        let out = base().args(["--login-path", "prod", "status"]).output().unwrap();
+        let out = base()
+            .args(["--login-path", "prod", "status"])
+            .output()
+            .unwrap();
         one_error(&out, 2, why);
     }
 }
@@ -350,7 +367,11 @@ fn a_fifo_in_an_incident_folder_is_refused_without_blocking() {
         std::fs::remove_file(d.path().join(part)).unwrap();
         mkfifo(&d.path().join(part));
         let out = replay(d.path(), &[]);
-        one_error(&out, 10, &format!("cannot read {part}: is not a regular file"));
+        one_error(
+            &out,
+            10,
+            &format!("cannot read {part}: is not a regular file"),
+        );
     }
 }
 
@@ -386,7 +407,11 @@ fn times_after_year_9999_are_a_clear_error() {
         serde_json::from_slice(&std::fs::read(d.path().join("trigger.json")).unwrap()).unwrap();
     v["taken_at"] = (YEAR_10000_MS / 1000).into();
     std::fs::write(d.path().join("trigger.json"), v.to_string()).unwrap();
-    one_error(&replay(d.path(), &[]), 10, "trigger.json: taken_at 253402300800");
+    one_error(
+        &replay(d.path(), &[]),
+        10,
+        "trigger.json: taken_at 253402300800",
+    );
     let out = replay(&d.path().join("trigger.json"), &[]);
     one_error(&out, 10, "after year 9999");
 }
@@ -397,7 +422,8 @@ fn times_after_year_9999_are_a_clear_error() {
 #[test]
 fn the_chart_is_well_formed_xml_for_any_name() {
     let d = incident_copy();
-    let hostile = "\u{fffe}\u{ffff}\u{0}\u{1}\u{b}\u{1b}[2J\u{7f}\u{85}\u{fdd0}\u{1fffe}<&>\"'\u{202e}";
+    let hostile =
+        "\u{fffe}\u{ffff}\u{0}\u{1}\u{b}\u{1b}[2J\u{7f}\u{85}\u{fdd0}\u{1fffe}<&>\"'\u{202e}";
     let mut v: Value =
         serde_json::from_slice(&std::fs::read(d.path().join("samples.json")).unwrap()).unwrap();
     for s in v["samples"].as_array_mut().unwrap() {
@@ -420,7 +446,10 @@ fn the_chart_is_well_formed_xml_for_any_name() {
         .filter_map(|n| n.text())
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(text.contains("\\u{fffe}\\u{ffff}\\0\\x01\\x0b\\e[2J\\x7f\\x85"), "{text}");
+    assert!(
+        text.contains("\\u{fffe}\\u{ffff}\\0\\x01\\x0b\\e[2J\\x7f\\x85"),
+        "{text}"
+    );
     assert!(text.contains("<&>\"'"), "{text}");
 }
 
@@ -531,9 +560,8 @@ fn snapshots_and_incidents_stay_readable_with_huge_query_texts() {
 /// A `samples.json` of about `bytes` bytes where every sample names clients no other sample
 /// has (`clients` per sample): the shape that made replay memory distinct clients × samples.
 fn hostile_samples(bytes: usize, clients: usize) -> String {
-    let mut out = String::from(
-        r#"{"schema_version":1,"target":"t","interval_ms":1000,"samples":["#,
-    );
+    let mut out =
+        String::from(r#"{"schema_version":1,"target":"t","interval_ms":1000,"samples":["#);
     let t0 = 1_796_406_003_000u64;
     let mut i = 0u64;
     while out.len() < bytes {

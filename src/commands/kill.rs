@@ -240,10 +240,7 @@ impl KillSession<'_> {
 
 /// `--- round 3 at 2026-11-23T19:40:00Z ---`: which round of `--repeat`, and when.
 fn round_header(round: u64, at: SystemTime) -> String {
-    format!(
-        "--- round {round} at {} ---",
-        crate::units::utc(at)
-    )
+    format!("--- round {round} at {} ---", crate::units::utc(at))
 }
 
 fn unix_now() -> u64 {

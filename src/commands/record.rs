@@ -24,12 +24,12 @@ use crate::render;
 use crate::snapshot::Snapshot;
 use crate::snapshot::batch::is_statement_error;
 use crate::snapshot::read::{self, ReadOptions};
-use crate::snapshot::saved;
 use crate::snapshot::sample::{
     AFTER_SNAPSHOT_FILE, INCIDENT_KIND, INDEX_FILE, IncidentIndex, SAMPLE_SCHEMA_VERSION,
     SAMPLES_FILE, Sample, SampleHistory, TRIGGER_SNAPSHOT_FILE,
 };
 use crate::snapshot::sampling::Sampler;
+use crate::snapshot::saved;
 use crate::text::escape;
 
 use super::Context;
@@ -383,9 +383,7 @@ impl Recorder<'_> {
             trigger_snapshot: trigger_json
                 .as_ref()
                 .map(|_| TRIGGER_SNAPSHOT_FILE.to_string()),
-            after_snapshot: after_json
-                .as_ref()
-                .map(|_| AFTER_SNAPSHOT_FILE.to_string()),
+            after_snapshot: after_json.as_ref().map(|_| AFTER_SNAPSHOT_FILE.to_string()),
             samples: SAMPLES_FILE.to_string(),
             notes: p.notes.clone(),
         };

@@ -253,7 +253,10 @@ fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
         }) {
             return Err(AppError::new(
                 ErrorKind::Tls,
-                format!("cannot read the {flag} file {}: {e}", crate::text::path(path)),
+                format!(
+                    "cannot read the {flag} file {}: {e}",
+                    crate::text::path(path)
+                ),
             )
             .hint(format!("give {flag} a readable PEM file")));
         }

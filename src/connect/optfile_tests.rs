@@ -768,13 +768,20 @@ fn include_fan_out_is_bounded() {
     for i in 0..10 {
         let next = dir.path().join(format!("f{}.cnf", i + 1));
         let body = format!("!include {}\n", next.display()).repeat(10);
-        write(dir.path(), &format!("f{i}.cnf"), &format!("[client]\n{body}"));
+        write(
+            dir.path(),
+            &format!("f{i}.cnf"),
+            &format!("[client]\n{body}"),
+        );
     }
     write(dir.path(), "f10.cnf", "[client]\nuser=deep\n");
     let e = OptionSet::default()
         .read_file(&dir.path().join("f0.cnf"), GROUPS, true)
         .unwrap_err();
-    assert!(e.message.contains("too many included files (more than 100"), "{e}");
+    assert!(
+        e.message.contains("too many included files (more than 100"),
+        "{e}"
+    );
 
     // A folder of more .cnf files than allowed, through !includedir.
     let many = dir.path().join("many");
@@ -823,7 +830,11 @@ fn an_included_fifo_is_refused_without_blocking() {
     // On the default search list it is skipped with a warning.
     let mut set = OptionSet::default();
     set.read_file(&fifo, GROUPS, false).unwrap();
-    assert!(set.warnings[0].contains("not a regular file"), "{:?}", set.warnings);
+    assert!(
+        set.warnings[0].contains("not a regular file"),
+        "{:?}",
+        set.warnings
+    );
 }
 
 /// File names reach error messages and warnings escaped (an `!include` line names any bytes).
@@ -839,10 +850,15 @@ fn file_names_in_errors_are_escaped() {
         .read_file(&main, GROUPS, true)
         .unwrap_err();
     let shown = e.to_string();
-    assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "{shown:?}"
+    );
     assert!(shown.contains("\\e]0;owned\\x07.cnf"), "{shown}");
     let odd = write(dir.path(), "bad\x1b[2J.cnf", "user=x\n");
-    let e = OptionSet::default().read_file(&odd, GROUPS, true).unwrap_err();
+    let e = OptionSet::default()
+        .read_file(&odd, GROUPS, true)
+        .unwrap_err();
     assert!(e.to_string().contains("bad\\e[2J.cnf:1"), "{e}");
 }
 

@@ -243,7 +243,10 @@ mod tests {
 
     #[test]
     fn folder_names_are_utc_seconds() {
-        assert_eq!(folder_name(1_796_406_003_999).unwrap(), "2026-12-04T17-40-03Z");
+        assert_eq!(
+            folder_name(1_796_406_003_999).unwrap(),
+            "2026-12-04T17-40-03Z"
+        );
         assert_eq!(folder_name(0).unwrap(), "1970-01-01T00-00-00Z");
         assert_eq!(
             folder_time_ms("2026-12-04T17-40-03Z"),

@@ -189,7 +189,10 @@ mod tests {
         let svg = svg(&series(name), 1_005_000, name).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert!(doc.root_element().has_tag_name("svg"));
-        assert!(svg.contains("a\\u{fffe}b\\u{ffff}c\\0\u{fdd0}\u{1fffe}"), "{svg}");
+        assert!(
+            svg.contains("a\\u{fffe}b\\u{ffff}c\\0\u{fdd0}\u{1fffe}"),
+            "{svg}"
+        );
         assert_eq!(xml_text("tab\there"), "tab\there");
     }
 

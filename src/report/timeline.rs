@@ -231,7 +231,12 @@ impl Sparse {
             return None;
         }
         if min > 0 {
-            return self.points.iter().rev().find(|p| p.1 == min).map(|p| (p.0, min));
+            return self
+                .points
+                .iter()
+                .rev()
+                .find(|p| p.1 == min)
+                .map(|p| (p.0, min));
         }
         // The last sample at 0: one missing from the points, or a point of 0.
         let mut expected = Some(self.len - 1);
@@ -644,7 +649,9 @@ mod tests {
     fn sparse_series_rise_like_dense_ones() {
         let mut seed = 7u64;
         let mut next = |m: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) % m
         };
         for _ in 0..5000 {

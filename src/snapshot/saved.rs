@@ -72,7 +72,11 @@ pub fn cut_query_texts(snap: &mut Snapshot, max: usize) -> usize {
         }
     }
     snap.sessions.iter().filter(|s| s.info_truncated).count()
-        + snap.transactions.iter().filter(|t| t.query_truncated).count()
+        + snap
+            .transactions
+            .iter()
+            .filter(|t| t.query_truncated)
+            .count()
 }
 
 /// The file text of `snap` (as `render` writes it): query texts cut at [`QUERY_TEXT_MAX`]
@@ -146,10 +150,8 @@ mod tests {
     }
 
     fn snap(texts: usize, len: usize) -> Snapshot {
-        let mut s: Snapshot = serde_json::from_str(include_str!(
-            "../../tests/data/mysql80-incident.json"
-        ))
-        .unwrap();
+        let mut s: Snapshot =
+            serde_json::from_str(include_str!("../../tests/data/mysql80-incident.json")).unwrap();
         let long = "\u{1}é".repeat(len / 2);
         s.sessions = (0..texts as u64)
             .map(|id| Session {
@@ -192,7 +194,11 @@ mod tests {
         assert_eq!((f.cut_at, f.texts_cut), (QUERY_TEXT_MAX, 201));
         assert!((f.text.len() as u64) < whole / 20);
         let f = fit_snapshot(&s, 400 * 1024, u64::MAX, json).unwrap();
-        assert!(f.cut_at < QUERY_TEXT_MAX && f.text.len() <= 400 * 1024, "{}", f.cut_at);
+        assert!(
+            f.cut_at < QUERY_TEXT_MAX && f.text.len() <= 400 * 1024,
+            "{}",
+            f.cut_at
+        );
         // No budget at all: no text, still within the cap.
         let f = fit_snapshot(&s, 0, 1 << 20, json).unwrap();
         assert_eq!(f.cut_at, 0);
@@ -220,7 +226,11 @@ mod tests {
         assert!(text.len() <= 50_000 && dropped > 0);
         let back: SampleHistory = serde_json::from_str(&text).unwrap();
         assert_eq!(back.samples.len(), 1000 - dropped);
-        assert_eq!(back.samples.last().unwrap().at_ms, 999, "the newest are kept");
+        assert_eq!(
+            back.samples.last().unwrap().at_ms,
+            999,
+            "the newest are kept"
+        );
         let (_, dropped) = fit_history(&h, 0, json);
         assert_eq!(dropped, 1000);
     }
