@@ -291,13 +291,7 @@ fn a_missing_ssl_ca_is_a_tls_error_naming_the_file() {
     // A FIFO is refused without waiting for a writer.
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("ca.pem");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::mkfifo(&fifo);
     let o = s
         .conncheck("root", "")
         .arg("--ssl-ca")

@@ -12,7 +12,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::conncheck;
+use support::{conncheck, mkfifo};
 
 fn synthetic() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/incident-checkout-leak")
@@ -41,13 +41,12 @@ fn one_error(out: &Output, code: i32, message: &str) {
     assert!(errors[0].contains(message), "{err}");
 }
 
-fn mkfifo(path: &Path) {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .expect("mkfifo")
-        .success();
-    assert!(ok, "mkfifo {}", path.display());
+/// Rewrite the JSON file `name` of `dir` with `edit`.
+fn edit_json(dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) {
+    let path = dir.join(name);
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, v.to_string()).unwrap();
 }
 
 fn replay(dir: &Path, extra: &[&std::ffi::OsStr]) -> Output {
@@ -337,10 +336,9 @@ fn a_world_writable_include_of_an_explicit_defaults_file_stops_the_run() {
 #[test]
 fn file_names_in_errors_never_carry_raw_control_bytes() {
     let d = incident_copy();
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("index.json")).unwrap()).unwrap();
-    v["trigger_snapshot"] = "trigger\u{1b}[2J\u{1b}]0;owned\u{7}.json".into();
-    std::fs::write(d.path().join("index.json"), v.to_string()).unwrap();
+    edit_json(d.path(), "index.json", |v| {
+        v["trigger_snapshot"] = "trigger\u{1b}[2J\u{1b}]0;owned\u{7}.json".into();
+    });
     let out = replay(d.path(), &[]);
     one_error(&out, 10, "cannot read trigger\\e[2J\\e]0;owned\\x07.json");
     assert!(!stderr(&out).contains('\u{1b}'), "{:?}", stderr(&out));
@@ -381,10 +379,9 @@ fn a_fifo_in_an_incident_folder_is_refused_without_blocking() {
 fn times_after_year_9999_are_a_clear_error() {
     const YEAR_10000_MS: u64 = 253_402_300_800_000;
     let d = incident_copy();
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("index.json")).unwrap()).unwrap();
-    v["triggered_at_ms"] = YEAR_10000_MS.into();
-    std::fs::write(d.path().join("index.json"), v.to_string()).unwrap();
+    edit_json(d.path(), "index.json", |v| {
+        v["triggered_at_ms"] = YEAR_10000_MS.into();
+    });
     one_error(
         &replay(d.path(), &[]),
         10,
@@ -392,10 +389,9 @@ fn times_after_year_9999_are_a_clear_error() {
     );
 
     let d = incident_copy();
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("samples.json")).unwrap()).unwrap();
-    v["samples"][3]["at_ms"] = u64::MAX.into();
-    std::fs::write(d.path().join("samples.json"), v.to_string()).unwrap();
+    edit_json(d.path(), "samples.json", |v| {
+        v["samples"][3]["at_ms"] = u64::MAX.into();
+    });
     one_error(
         &replay(d.path(), &[]),
         10,
@@ -403,10 +399,9 @@ fn times_after_year_9999_are_a_clear_error() {
     );
 
     let d = incident_copy();
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("trigger.json")).unwrap()).unwrap();
-    v["taken_at"] = (YEAR_10000_MS / 1000).into();
-    std::fs::write(d.path().join("trigger.json"), v.to_string()).unwrap();
+    edit_json(d.path(), "trigger.json", |v| {
+        v["taken_at"] = (YEAR_10000_MS / 1000).into();
+    });
     one_error(
         &replay(d.path(), &[]),
         10,
@@ -424,18 +419,16 @@ fn the_chart_is_well_formed_xml_for_any_name() {
     let d = incident_copy();
     let hostile =
         "\u{fffe}\u{ffff}\u{0}\u{1}\u{b}\u{1b}[2J\u{7f}\u{85}\u{fdd0}\u{1fffe}<&>\"'\u{202e}";
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("samples.json")).unwrap()).unwrap();
-    for s in v["samples"].as_array_mut().unwrap() {
-        s["clients"][0]["app"] = hostile.into();
-        s["clients"][1]["user"] = hostile.into();
-    }
-    std::fs::write(d.path().join("samples.json"), v.to_string()).unwrap();
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(d.path().join("index.json")).unwrap()).unwrap();
-    v["target"] = hostile.into();
-    v["trigger"] = hostile.into();
-    std::fs::write(d.path().join("index.json"), v.to_string()).unwrap();
+    edit_json(d.path(), "samples.json", |v| {
+        for s in v["samples"].as_array_mut().unwrap() {
+            s["clients"][0]["app"] = hostile.into();
+            s["clients"][1]["user"] = hostile.into();
+        }
+    });
+    edit_json(d.path(), "index.json", |v| {
+        v["target"] = hostile.into();
+        v["trigger"] = hostile.into();
+    });
     let chart = d.path().join("chart.svg");
     let out = replay(d.path(), &["--chart".as_ref(), chart.as_os_str()]);
     assert!(out.status.success(), "{}", stderr(&out));
