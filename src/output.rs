@@ -48,7 +48,20 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()>
     }
     #[cfg(not(unix))]
     let _ = mode;
-    let mut tmp = builder.tempfile_in(dir)?;
+    // The folder's own error first (missing, not a folder, no permission): tempfile's would name
+    // the temporary path, which the user never gave.
+    if !std::fs::metadata(dir)?.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "its folder is not a directory",
+        ));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot create a temporary file beside it: {}", e.kind()),
+        )
+    })?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     // On failure the temporary file is removed when `tmp` (inside the error) is dropped.
