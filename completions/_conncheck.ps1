@@ -574,7 +574,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'After an incident, do not start another one for this long')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Take the second snapshot this long after the trigger')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Keep the samples of this long before the trigger in the incident')
-            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it')
             [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Stop after this long (default: until SIGINT or SIGTERM)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')

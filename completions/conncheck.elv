@@ -559,7 +559,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --cooldown 'After an incident, do not start another one for this long'
             cand --after 'Take the second snapshot this long after the trigger'
             cand --before 'Keep the samples of this long before the trigger in the incident'
-            cand --max-size 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)'
+            cand --max-size 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it'
             cand --for 'Stop after this long (default: until SIGINT or SIGTERM)'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
             cand --host 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'

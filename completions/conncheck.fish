@@ -551,7 +551,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l trigger -
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l cooldown -d 'After an incident, do not start another one for this long' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l after -d 'Take the second snapshot this long after the trigger' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l before -d 'Keep the samples of this long before the trigger in the incident' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l max-size -d 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l max-size -d 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l for -d 'Stop after this long (default: until SIGINT or SIGTERM)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r

@@ -626,12 +626,28 @@ pub struct RecordArgs {
     /// Keep the samples of this long before the trigger in the incident.
     #[arg(long, value_parser = parse_duration, default_value = "300s", value_name = "DUR")]
     pub before: Duration,
-    /// Disk bound for all incidents in --dir: the oldest are removed first (never the newest).
-    #[arg(long, value_parser = parse_bytes, default_value = "100M", value_name = "SIZE")]
+    /// Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never
+    /// the newest), and query texts are cut so that one incident fits in it.
+    #[arg(long, value_parser = parse_max_size, default_value = "100M", value_name = "SIZE")]
     pub max_size: u64,
     /// Stop after this long (default: until SIGINT or SIGTERM).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DUR")]
     pub run_for: Option<Duration>,
+}
+
+/// The smallest `record --max-size`: one incident (two snapshots and the samples) of a busy
+/// server needs about this much even with its query texts cut.
+pub const MIN_MAX_SIZE: u64 = 1 << 20;
+
+/// `record --max-size`: a size of at least [`MIN_MAX_SIZE`].
+fn parse_max_size(s: &str) -> Result<u64, String> {
+    let n = parse_bytes(s)?;
+    if n < MIN_MAX_SIZE {
+        return Err(format!(
+            "'{s}' is below 1M: no incident fits in it; use e.g. 100M"
+        ));
+    }
+    Ok(n)
 }
 
 /// `record --trigger`: see `record::trigger::parse`.

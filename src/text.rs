@@ -68,6 +68,12 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     escape_where(s, |_| false)
 }
 
+/// A file name on one line, as [`escape`] shows any value: a name is bytes anyone who can create
+/// a file chose (an incident folder, an `!include` line), and invalid UTF-8 becomes U+FFFD.
+pub fn path(p: &std::path::Path) -> String {
+    escape(&p.to_string_lossy()).into_owned()
+}
+
 /// Text that may span lines (an error message quoting the server, `sessions --full`): newlines and
 /// tabs are kept, every other control character is escaped.
 pub fn prose(s: &str) -> Cow<'_, str> {
@@ -163,6 +169,16 @@ mod tests {
         assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
         assert_eq!(escape("two\nlines\t"), "two\\nlines\\t");
         assert!(matches!(escape("plain ünïcode"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn file_names_are_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"/tmp/x\x1b]0;owned\x07\n\xff.cnf");
+        assert_eq!(
+            path(std::path::Path::new(name)),
+            "/tmp/x\\e]0;owned\\x07\\n\u{fffd}.cnf"
+        );
     }
 
     #[test]

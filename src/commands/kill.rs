@@ -240,10 +240,7 @@ impl KillSession<'_> {
 
 /// `--- round 3 at 2026-11-23T19:40:00Z ---`: which round of `--repeat`, and when.
 fn round_header(round: u64, at: SystemTime) -> String {
-    format!(
-        "--- round {round} at {} ---",
-        humantime::format_rfc3339_seconds(at)
-    )
+    format!("--- round {round} at {} ---", crate::units::utc(at))
 }
 
 fn unix_now() -> u64 {
@@ -284,7 +281,7 @@ struct AuditLog {
 impl AuditLog {
     fn open(path: &Path) -> Result<AuditLog, AppError> {
         // 0600, and an existing log others can read is narrowed: it holds full query texts.
-        crate::input::append_private(path)
+        crate::output::append_private(path)
             .map(|file| AuditLog {
                 path: path.to_path_buf(),
                 file,

@@ -288,6 +288,19 @@ fn a_missing_ssl_ca_is_a_tls_error_naming_the_file() {
         .output()
         .unwrap();
     assert_error(&o, 16, "not a regular file");
+    // A FIFO is refused without waiting for a writer.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ca.pem");
+    support::mkfifo(&fifo);
+    let o = s
+        .conncheck("root", "")
+        .arg("--ssl-ca")
+        .arg(&fifo)
+        .arg("status")
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert_error(&o, 16, "not a regular file");
 }
 
 /// A CA and a server certificate for `CN=db.example` (so not valid for 127.0.0.1), made with the

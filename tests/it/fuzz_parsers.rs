@@ -441,6 +441,7 @@ fn session() -> impl Strategy<Value = Session> {
                 time_ms,
                 state,
                 info,
+                info_truncated: false,
                 query_id,
                 program: None,
                 memory_bytes: None,
@@ -467,6 +468,7 @@ fn transaction() -> impl Strategy<Value = Transaction> {
                 rows_modified,
                 rows_locked,
                 query: None,
+                query_truncated: false,
             },
         )
 }

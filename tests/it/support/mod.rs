@@ -569,6 +569,16 @@ impl Drop for SilentListener {
 }
 
 /// A free TCP port on 127.0.0.1 that nobody listens on (right now).
+/// `mkfifo PATH`: a named pipe no one writes to (opening it for reading blocks).
+pub fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
 pub fn unused_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
