@@ -11,6 +11,7 @@ mod connect_faults;
 mod diagnose;
 mod dialects;
 mod exit_codes;
+mod files;
 mod fuzz_parsers;
 mod generated;
 mod hostile_text;

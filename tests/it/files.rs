@@ -4,7 +4,7 @@
 //! outcome: one clear error with a documented exit code, never a hang, a panic, or a device
 //! replaced.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
