@@ -159,6 +159,12 @@ pub fn is_safe(s: &str) -> bool {
     !s.chars().any(is_dangerous)
 }
 
+/// `s` as a person sees it drawn: without the characters drawn as nothing or as a plain space
+/// (`app` + U+200B looks like `app`). Controls are kept: escape the result before printing it.
+pub fn as_seen(s: &str) -> String {
+    s.chars().filter(|&c| !invisible::is_invisible(c)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +195,7 @@ mod tests {
         assert_eq!(snippet("SELECT\u{200b}  1", 40), r"SELECT\u{200b} 1");
         assert_eq!(snippet("ab\u{200b}cdef", 6), "ab…");
         assert!(!is_safe("app\u{feff}") && !is_safe("\u{115f}"));
+        assert_eq!(as_seen("ro\u{200d}ot\u{200b}\x07"), "root\x07");
         // A plain space, accents, CJK and emoji stay as they are.
         assert!(matches!(escape("plain ünïcode 日本 ✓"), Cow::Borrowed(_)));
     }
