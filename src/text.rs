@@ -159,10 +159,17 @@ pub fn is_safe(s: &str) -> bool {
     !s.chars().any(is_dangerous)
 }
 
-/// `s` as a person sees it drawn: without the characters drawn as nothing or as a plain space
-/// (`app` + U+200B looks like `app`). Controls are kept: escape the result before printing it.
+/// `s` as a person sees it drawn: the invisible characters that are spaces (U+00A0, U+3000,
+/// U+2028 ...) as a plain space, the others left out (`app` + U+200B looks like `app`). Controls
+/// are kept: escape the result before printing it.
 pub fn as_seen(s: &str) -> String {
-    s.chars().filter(|&c| !invisible::is_invisible(c)).collect()
+    s.chars()
+        .filter_map(|c| match c {
+            c if !invisible::is_invisible(c) => Some(c),
+            c if c.is_whitespace() => Some(' '),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -196,6 +203,7 @@ mod tests {
         assert_eq!(snippet("ab\u{200b}cdef", 6), "ab…");
         assert!(!is_safe("app\u{feff}") && !is_safe("\u{115f}"));
         assert_eq!(as_seen("ro\u{200d}ot\u{200b}\x07"), "root\x07");
+        assert_eq!(as_seen("a\u{a0}b\u{3000}c\u{2028}d\u{ad}"), "a b c d");
         // A plain space, accents, CJK and emoji stay as they are.
         assert!(matches!(escape("plain ünïcode 日本 ✓"), Cow::Borrowed(_)));
     }
