@@ -49,33 +49,15 @@ fn hostile_server() -> Hostile {
     // create_user also creates the database `<user>_db`: a database name with the same bytes.
     server.create_user(USER, PASSWORD, "USAGE");
     server.create_user(NUL_USER, PASSWORD, "USAGE");
-    let with_program = |user: &str| {
-        let attrs: HashMap<&str, &str> = [("program_name", PROGRAM)].into_iter().collect();
-        server
-            .opts(user, PASSWORD)
-            .db_name(Some(format!("{user}_db")))
-            .connect_attrs(Some(attrs))
-    };
     // Idle sessions of the hostile user in its hostile database: it is the top client.
     let idle: Vec<mysql::Conn> = (0..3)
-        .map(|_| {
-            let mut c = mysql::Conn::new(with_program(USER)).expect("hostile user connects");
-            c.query_drop("SELECT 1").unwrap();
-            c
-        })
+        .map(|_| idle_with_program(&server, USER, PROGRAM))
         .collect();
     let queries = vec![
         server.background_query(USER, PASSWORD, QUERY),
         server.background_query(NUL_USER, PASSWORD, NUL_QUERY),
     ];
-    server.wait_until("the hostile queries run", Duration::from_secs(10), |c| {
-        let n: Option<u64> = c
-            .query_first(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(600)%'",
-            )
-            .unwrap();
-        n == Some(2)
-    });
+    wait_for_sleeps(&server, 2);
     // The queries must have run for a second or more to count as long with --long-query-threshold 1s.
     std::thread::sleep(Duration::from_millis(1100));
     Hostile {
@@ -83,6 +65,30 @@ fn hostile_server() -> Hostile {
         _queries: queries,
         _idle: idle,
     }
+}
+
+/// An idle session of `user` in its database `<user>_db`, with the program name `program`.
+fn idle_with_program(server: &Server, user: &str, program: &str) -> mysql::Conn {
+    let attrs: HashMap<&str, &str> = [("program_name", program)].into_iter().collect();
+    let opts = server
+        .opts(user, PASSWORD)
+        .db_name(Some(format!("{user}_db")))
+        .connect_attrs(Some(attrs));
+    let mut c = mysql::Conn::new(opts).expect("the hostile user connects");
+    c.query_drop("SELECT 1").unwrap();
+    c
+}
+
+/// Until `n` statements `SELECT SLEEP(600)...` run.
+fn wait_for_sleeps(server: &Server, n: u64) {
+    server.wait_until("the hostile queries run", Duration::from_secs(10), |c| {
+        let running: Option<u64> = c
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(600)%'",
+            )
+            .unwrap();
+        running == Some(n)
+    });
 }
 
 fn run(s: &Server, args: &[&str]) -> std::process::Output {
@@ -344,32 +350,12 @@ fn invisible_characters_are_escaped_in_every_human_output_and_lookalikes_differ(
     s.create_user(PLAIN, PASSWORD, "PROCESS");
     s.create_user(TWIN, PASSWORD, "USAGE");
     s.create_user(ODD, PASSWORD, "USAGE");
-    let shown: String = s
-        .root()
-        .query_first(
-            "SELECT SUBSTRING_INDEX(HOST, ':', 1) FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()",
-        )
-        .unwrap()
-        .unwrap();
+    let shown = s.client_host();
     let _plain = s.idle_connections(PLAIN, PASSWORD, 2);
     let _twin = s.idle_connections(TWIN, PASSWORD, 2);
-    let attrs: HashMap<&str, &str> = [("program_name", ODD_PROGRAM)].into_iter().collect();
-    let mut odd = mysql::Conn::new(
-        s.opts(ODD, PASSWORD)
-            .db_name(Some(format!("{ODD}_db")))
-            .connect_attrs(Some(attrs)),
-    )
-    .expect("the odd user connects");
-    odd.query_drop("SELECT 1").unwrap();
+    let odd = idle_with_program(s, ODD, ODD_PROGRAM);
     let _busy = s.background_query(ODD, PASSWORD, ODD_QUERY);
-    s.wait_until("the odd query runs", Duration::from_secs(10), |c| {
-        let n: Option<u64> = c
-            .query_first(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(600) /*%'",
-            )
-            .unwrap();
-        n == Some(1)
-    });
+    wait_for_sleeps(s, 1);
     let plain_ids = s.ids_of(PLAIN);
     let twin_ids = s.ids_of(TWIN);
     assert_eq!((plain_ids.len(), twin_ids.len()), (2, 2));

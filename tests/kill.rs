@@ -513,11 +513,11 @@ fn an_80_column_kill_plan_is_one_line_per_session() {
     assert!(rows.iter().all(|r| r.contains('…')), "{text}");
 }
 
-/// The ids of a plan's victims, sorted.
-fn victim_ids(v: &serde_json::Value) -> Vec<u64> {
-    let mut ids: Vec<u64> = v["victims"]
+/// The `id`s of the rows of the list `key` (`victims`, `sessions`), sorted.
+fn ids_in(v: &serde_json::Value, key: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = v[key]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {key}[]: {v}"))
         .iter()
         .map(|r| r["id"].as_u64().unwrap())
         .collect();
@@ -532,13 +532,7 @@ fn victim_ids(v: &serde_json::Value) -> Vec<u64> {
 #[test]
 fn match_user_at_host_is_the_account_never_a_user_named_so() {
     let s = Server::shared();
-    let shown: String = s
-        .root()
-        .query_first(
-            "SELECT SUBSTRING_INDEX(HOST, ':', 1) FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()",
-        )
-        .unwrap()
-        .unwrap();
+    let shown = s.client_host();
     let named = format!("km@{shown}");
     s.sql("DROP USER IF EXISTS 'km'@'127.0.0.1'");
     s.sql("CREATE USER 'km'@'127.0.0.1' IDENTIFIED BY 'pw'");
@@ -563,7 +557,7 @@ fn match_user_at_host_is_the_account_never_a_user_named_so() {
             "json",
         ])
         .args(args);
-        victim_ids(&json_ok(&c.output().unwrap()))
+        ids_in(&json_ok(&c.output().unwrap()), "victims")
     };
     let account = format!("km@{shown}");
     let quoted = format!("'{named}'@'%'");
@@ -588,14 +582,7 @@ fn match_user_at_host_is_the_account_never_a_user_named_so() {
             .output()
             .unwrap(),
     );
-    let mut ids: Vec<u64> = v["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_u64().unwrap())
-        .collect();
-    ids.sort();
-    assert_eq!(ids, km_ids);
+    assert_eq!(ids_in(&v, "sessions"), km_ids);
     // A malformed value is a usage error, before connecting.
     s.conncheck("root", "")
         .args(["kill-idle", "--older-than", "0s", "--match-user", "'km"])

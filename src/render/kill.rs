@@ -161,6 +161,16 @@ pub fn invisible_notes(plan: &KillPlan, style: Style, indent: &str) -> String {
         }
     }
     let mut out = String::new();
+    let rest = format!("{indent}  ");
+    let mut note = |text: &str| {
+        out.push_str(&layout::wrap(
+            &style.yellow(text),
+            style.width,
+            indent,
+            &rest,
+        ));
+        out.push('\n');
+    };
     for (user, host, ids) in accounts.iter().take(NOTED_ACCOUNTS) {
         let mut listed: Vec<String> = ids.iter().take(NOTED_IDS).map(u64::to_string).collect();
         if ids.len() > NOTED_IDS {
@@ -173,32 +183,18 @@ pub fn invisible_notes(plan: &KillPlan, style: Style, indent: &str) -> String {
         } else {
             String::new()
         };
-        let note = format!(
+        note(&format!(
             "Note: the account {} (session{} {}) has invisible characters in its name, shown escaped{looks_like}.",
             text::escape(&account),
             if ids.len() == 1 { "" } else { "s" },
             listed.join(", ")
-        );
-        out.push_str(&layout::wrap(
-            &style.yellow(&note),
-            style.width,
-            indent,
-            &format!("{indent}  "),
         ));
-        out.push('\n');
     }
     if accounts.len() > NOTED_ACCOUNTS {
-        let more = format!(
+        note(&format!(
             "Note: {} more accounts have invisible characters in their names, shown escaped.",
             accounts.len() - NOTED_ACCOUNTS
-        );
-        out.push_str(&layout::wrap(
-            &style.yellow(&more),
-            style.width,
-            indent,
-            &format!("{indent}  "),
         ));
-        out.push('\n');
     }
     out
 }
