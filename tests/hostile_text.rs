@@ -2,7 +2,9 @@
 //! and conncheck prints them to the person on call. On a private server, sessions whose query
 //! text, user name, database name and program name carry ESC sequences, BEL, NUL, a C1 control
 //! (U+009B, the one-byte CSI) and bidi overrides; every human output must reach the terminal
-//! without one raw control byte, while the JSON keeps the exact text.
+//! without one raw control byte, while the JSON keeps the exact text. Likewise the characters a
+//! terminal draws as nothing or as a plain space (zero-width, special spaces, Hangul fillers):
+//! `app` and `app` + U+200B never print the same, and a kill plan flags the lookalike.
 
 mod support;
 
@@ -95,59 +97,74 @@ fn run(s: &Server, args: &[&str]) -> std::process::Output {
     s.conncheck("root", "").args(args).output().unwrap()
 }
 
-#[test]
-fn no_human_output_passes_a_control_character_and_json_keeps_the_exact_text() {
-    let h = hostile_server();
-    let s = &h.server;
+/// Every human output (`what`, arguments), as root.
+const HUMAN: &[(&str, &[&str])] = &[
+    ("sessions", &["sessions"]),
+    ("sessions --full", &["sessions", "--full"]),
+    (
+        "sessions --group-by user",
+        &["sessions", "--group-by", "user"],
+    ),
+    ("sessions --group-by db", &["sessions", "--group-by", "db"]),
+    ("status", &["status"]),
+    (
+        "diagnose --verbose",
+        &[
+            "diagnose",
+            "--sample",
+            "0",
+            "--verbose",
+            "--long-query-threshold",
+            "1s",
+            "--idle-threshold",
+            "1s",
+        ],
+    ),
+    (
+        "check (nagios)",
+        &[
+            "check",
+            "--sample",
+            "0",
+            "--fail-on",
+            "warning",
+            "--max-long",
+            "0",
+            "--long-query-threshold",
+            "1s",
+        ],
+    ),
+    (
+        "watch --count 1",
+        &["watch", "--count", "1", "--interval", "200ms"],
+    ),
+    (
+        "set-timeouts --kill-existing --dry-run",
+        &[
+            "set-timeouts",
+            "--wait-timeout",
+            "600s",
+            "--kill-existing",
+            "--dry-run",
+        ],
+    ),
+    (
+        "kill-idle plan",
+        &["kill-idle", "--older-than", "0s", "--dry-run"],
+    ),
+    (
+        "kill-long plan",
+        &["kill-long", "--longer-than", "0s", "--dry-run"],
+    ),
+];
 
-    let human: &[(&str, &[&str])] = &[
-        ("sessions", &["sessions"]),
-        ("sessions --full", &["sessions", "--full"]),
-        (
-            "sessions --group-by user",
-            &["sessions", "--group-by", "user"],
-        ),
-        ("sessions --group-by db", &["sessions", "--group-by", "db"]),
-        ("status", &["status"]),
-        (
-            "diagnose --verbose",
-            &[
-                "diagnose",
-                "--sample",
-                "0",
-                "--verbose",
-                "--long-query-threshold",
-                "1s",
-                "--idle-threshold",
-                "1s",
-            ],
-        ),
-        (
-            "check (nagios)",
-            &[
-                "check",
-                "--sample",
-                "0",
-                "--fail-on",
-                "warning",
-                "--max-long",
-                "0",
-                "--long-query-threshold",
-                "1s",
-            ],
-        ),
-        (
-            "watch --count 1",
-            &["watch", "--count", "1", "--interval", "200ms"],
-        ),
-        (
-            "set-timeouts --dry-run",
-            &["set-timeouts", "--wait-timeout", "600s", "--dry-run"],
-        ),
-    ];
-    for (what, args) in human {
+/// Runs every [`HUMAN`] output: each is a report (exit 0-3, check's plugin states included, never
+/// a usage or connection error) and neither its stdout nor its stderr holds a raw control or
+/// invisible character. Their stdout by `what`.
+fn human_outputs(s: &Server) -> HashMap<&'static str, String> {
+    let mut outputs = HashMap::new();
+    for (what, args) in HUMAN {
         let out = run(s, args);
-        // 0-3: a report (check's plugin states included), never a usage or connection error.
         assert!(
             out.status
                 .code()
@@ -161,9 +178,19 @@ fn no_human_output_passes_a_control_character_and_json_keeps_the_exact_text() {
             "{what}: no report\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_terminal_safe(what, &out.stdout);
-        assert_terminal_safe(&format!("{what} (stderr)"), &out.stderr);
+        assert_no_invisible(what, &out.stdout);
+        assert_no_invisible(&format!("{what} (stderr)"), &out.stderr);
+        outputs.insert(*what, String::from_utf8(out.stdout).unwrap());
     }
+    outputs
+}
+
+#[test]
+fn no_human_output_passes_a_control_character_and_json_keeps_the_exact_text() {
+    let h = hostile_server();
+    let s = &h.server;
+
+    human_outputs(s);
 
     // The hostile names are shown, visibly escaped.
     let table = String::from_utf8(run(s, &["sessions"]).stdout).unwrap();
@@ -360,67 +387,7 @@ fn invisible_characters_are_escaped_in_every_human_output_and_lookalikes_differ(
     let twin_ids = s.ids_of(TWIN);
     assert_eq!((plain_ids.len(), twin_ids.len()), (2, 2));
 
-    let human: &[(&str, &[&str])] = &[
-        ("sessions", &["sessions"]),
-        ("sessions --full", &["sessions", "--full"]),
-        (
-            "sessions --group-by user",
-            &["sessions", "--group-by", "user"],
-        ),
-        ("sessions --group-by db", &["sessions", "--group-by", "db"]),
-        ("status", &["status"]),
-        (
-            "diagnose --verbose",
-            &["diagnose", "--sample", "0", "--verbose"],
-        ),
-        (
-            "check (nagios)",
-            &[
-                "check",
-                "--sample",
-                "0",
-                "--max-long",
-                "0",
-                "--long-query-threshold",
-                "0s",
-            ],
-        ),
-        (
-            "watch --count 1",
-            &["watch", "--count", "1", "--interval", "200ms"],
-        ),
-        (
-            "kill-idle plan",
-            &["kill-idle", "--older-than", "0s", "--dry-run"],
-        ),
-        (
-            "kill-long plan",
-            &["kill-long", "--longer-than", "0s", "--dry-run"],
-        ),
-        (
-            "set-timeouts --kill-existing plan",
-            &[
-                "set-timeouts",
-                "--wait-timeout",
-                "600s",
-                "--kill-existing",
-                "--dry-run",
-            ],
-        ),
-    ];
-    let mut outputs = HashMap::new();
-    for (what, args) in human {
-        let out = run(s, args);
-        assert!(
-            out.stdout.len() > 40,
-            "{what}: exit {:?}, no report\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_no_invisible(what, &out.stdout);
-        assert_no_invisible(&format!("{what} (stderr)"), &out.stderr);
-        outputs.insert(*what, String::from_utf8(out.stdout).unwrap());
-    }
+    let outputs = human_outputs(s);
 
     // `app` and `app` + U+200B never print the same: two rows of each in the sessions table.
     let table = &outputs["sessions"];
