@@ -107,7 +107,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             break
         }
         'conncheck;sessions' {
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -239,7 +239,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;kill-idle' {
             [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -249,7 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -300,7 +300,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;kill-long' {
             [CompletionResult]::new('--longer-than', '--longer-than', [CompletionResultType]::ParameterName, 'Kill statements running at least this long, e.g. 60s or 2m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -310,7 +310,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')

@@ -308,9 +308,10 @@ pub struct StatusArgs {
 #[command(next_help_heading = "Filters (all given must match)")]
 pub struct SessionFilterArgs {
     /// Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form
-    /// conncheck prints (host without the client's port; `app@%` is any host). Exact match;
-    /// repeat for several.
-    #[arg(long, value_name = "USER[@HOST]")]
+    /// conncheck prints (host without the client's port; `app@%` is any host). `a@b` is always
+    /// the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`'a@b'@'%'`).
+    /// Exact match; repeat for several.
+    #[arg(long, value_name = "USER[@HOST]", value_parser = user_spec)]
     pub match_user: Vec<String>,
     /// Only sessions from this client host (exact match, without the :port; repeat for several).
     #[arg(long, value_name = "HOST")]
@@ -429,9 +430,10 @@ pub struct KillArgs {
     #[command(flatten)]
     pub filter: SessionFilterArgs,
     /// Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form
-    /// conncheck prints (host without the client's port; `app@%` is any host). Repeat for
-    /// several.
-    #[arg(long, value_name = "USER[@HOST]")]
+    /// conncheck prints (host without the client's port; `app@%` is any host). `a@b` is always
+    /// the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`'a@b'@'%'`).
+    /// Repeat for several.
+    #[arg(long, value_name = "USER[@HOST]", value_parser = user_spec)]
     pub exclude_user: Vec<String>,
     /// Kill at most this many sessions, oldest first.
     #[arg(long, value_name = "N")]
@@ -688,6 +690,12 @@ fn parse_forecast_window(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// A `--match-user` / `--exclude-user` value, checked ([`crate::filter::UserSpec`]) and kept as
+/// given.
+fn user_spec(s: &str) -> Result<String, String> {
+    crate::filter::UserSpec::try_parse(s).map(|_| s.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -204,7 +204,7 @@ impl KillSession<'_> {
             };
             // Rounds of `--repeat` are JSON lines, one compact record each.
             let text = if self.args.repeat.is_some() && self.args.format == Format::Json {
-                serde_json::to_string(&report)?
+                render::json_line(&report)
             } else {
                 render::text(&report, self.args.format, |r| {
                     render::kill::results_text(r, self.style)
@@ -291,7 +291,8 @@ impl AuditLog {
 
     /// Append one record; `otherwise` says what the failure means for the kills.
     fn write<T: Serialize>(&mut self, record: &T, otherwise: &str) -> Result<(), AppError> {
-        let mut line = serde_json::to_string(record).expect("records serialize");
+        // Terminal-safe: people read the log with `tail -f`.
+        let mut line = render::json_line(record);
         line.push('\n');
         self.file
             .write_all(line.as_bytes())

@@ -512,3 +512,102 @@ fn an_80_column_kill_plan_is_one_line_per_session() {
     assert_eq!(rows.len(), 4, "one line per session:\n{text}");
     assert!(rows.iter().all(|r| r.contains('…')), "{text}");
 }
+
+/// The `id`s of the rows of the list `key` (`victims`, `sessions`), sorted.
+fn ids_in(v: &serde_json::Value, key: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key}[]: {v}"))
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `--match-user user@host` is the user `user` from host `host`, never a user literally named
+/// `user@host` (that one is written `'user@host'@'%'`); `--exclude-user` the same. Two real
+/// accounts: `'km'@'127.0.0.1'` and `'km@<host>'@'%'`, where <host> is what the processlist shows
+/// for our TCP connections (`localhost` when the server resolves 127.0.0.1).
+#[test]
+fn match_user_at_host_is_the_account_never_a_user_named_so() {
+    let s = Server::shared();
+    let shown = s.client_host();
+    let named = format!("km@{shown}");
+    s.sql("DROP USER IF EXISTS 'km'@'127.0.0.1'");
+    s.sql("CREATE USER 'km'@'127.0.0.1' IDENTIFIED BY 'pw'");
+    s.create_user(&named, "pw", "USAGE");
+    let km = s.idle_connections("km", "pw", 2);
+    let at = s.idle_connections(&named, "pw", 2);
+    let mut km_ids: Vec<u64> = km.iter().map(conn_id).collect();
+    let mut at_ids: Vec<u64> = at.iter().map(conn_id).collect();
+    km_ids.sort();
+    at_ids.sort();
+    assert_eq!(s.ids_of("km"), km_ids, "the user km from {shown}");
+    assert_eq!(s.ids_of(&named), at_ids, "the user named {named}");
+
+    let plan = |args: &[&str]| -> Vec<u64> {
+        let mut c = s.conncheck("root", "");
+        c.args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .args(args);
+        ids_in(&json_ok(&c.output().unwrap()), "victims")
+    };
+    let account = format!("km@{shown}");
+    let quoted = format!("'{named}'@'%'");
+    assert_eq!(plan(&["--match-user", &account]), km_ids);
+    assert_eq!(plan(&["--match-user", "km"]), km_ids);
+    assert_eq!(plan(&["--match-user", &quoted]), at_ids);
+    assert_eq!(plan(&["--match-user", &format!("'{named}'")]), at_ids);
+    assert_eq!(plan(&["--match-user", &format!("{named}@{shown}")]), at_ids);
+    let both = ["--match-user", "km", "--match-user", &quoted];
+    assert_eq!(
+        plan(&[&both[..], &["--exclude-user", &account]].concat()),
+        at_ids
+    );
+    assert_eq!(
+        plan(&[&both[..], &["--exclude-user", &quoted]].concat()),
+        km_ids
+    );
+    // `sessions` selects the same way.
+    let v = json_ok(
+        &s.conncheck("root", "")
+            .args(["sessions", "--format", "json", "--match-user", &account])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(ids_in(&v, "sessions"), km_ids);
+    // A malformed value is a usage error, before connecting.
+    s.conncheck("root", "")
+        .args(["kill-idle", "--older-than", "0s", "--match-user", "'km"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unclosed '"));
+
+    // And the kill takes exactly the user km's sessions.
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--match-user",
+            &account,
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(killed_ids(&json_ok(&out)), km_ids);
+    s.wait_until("km's sessions gone", Duration::from_secs(10), |_| {
+        alive(s, &km_ids).is_empty()
+    });
+    assert_eq!(alive(s, &at_ids), at_ids, "the user named {named} survives");
+}

@@ -1089,6 +1089,17 @@ impl Server {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
+    /// The host the processlist shows for our TCP connections, without the port (`localhost`
+    /// when the server resolves 127.0.0.1).
+    pub fn client_host(&self) -> String {
+        self.root()
+            .query_first(
+                "SELECT SUBSTRING_INDEX(HOST, ':', 1) FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()",
+            )
+            .unwrap()
+            .expect("our own processlist row")
+    }
+
     /// Processlist ids of `user`'s sessions.
     pub fn ids_of(&self, user: &str) -> Vec<u64> {
         self.root()
