@@ -111,7 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             break
         }
         'conncheck;sessions' {
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -249,7 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;kill-idle' {
             [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -259,7 +259,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -312,7 +312,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
         }
         'conncheck;kill-long' {
             [CompletionResult]::new('--longer-than', '--longer-than', [CompletionResultType]::ParameterName, 'Kill statements running at least this long, e.g. 60s or 2m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -322,7 +322,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -598,7 +598,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'After an incident, do not start another one for this long')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Take the second snapshot this long after the trigger')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Keep the samples of this long before the trigger in the incident')
-            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it')
             [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Stop after this long (default: until SIGINT or SIGTERM)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')

@@ -106,7 +106,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
-            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several'
+            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several'
             cand --match-host 'Only sessions from this client host (exact match, without the :port; repeat for several)'
             cand --match-db 'Only sessions whose default database is this (exact; repeat for several)'
             cand --db 'Only sessions whose default database is this (exact; repeat for several)'
@@ -241,7 +241,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
         }
         &'conncheck;kill-idle'= {
             cand --older-than 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m'
-            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several'
+            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several'
             cand --match-host 'Only sessions from this client host (exact match, without the :port; repeat for several)'
             cand --match-db 'Only sessions whose default database is this (exact; repeat for several)'
             cand --db 'Only sessions whose default database is this (exact; repeat for several)'
@@ -251,7 +251,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --state 'Only sessions whose state matches this regex (unanchored unless you anchor it)'
             cand --match-info 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)'
             cand --min-time 'Only sessions at least this long in their current state (e.g. 30s, 5m)'
-            cand --exclude-user 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several'
+            cand --exclude-user 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several'
             cand --limit 'Kill at most this many sessions, oldest first'
             cand --with-open-trx 'Sessions holding an open transaction: include (default; they roll back first), only, skip'
             cand --trx-older-than 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone'
@@ -303,7 +303,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
         }
         &'conncheck;kill-long'= {
             cand --longer-than 'Kill statements running at least this long, e.g. 60s or 2m'
-            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several'
+            cand --match-user 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several'
             cand --match-host 'Only sessions from this client host (exact match, without the :port; repeat for several)'
             cand --match-db 'Only sessions whose default database is this (exact; repeat for several)'
             cand --db 'Only sessions whose default database is this (exact; repeat for several)'
@@ -313,7 +313,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --state 'Only sessions whose state matches this regex (unanchored unless you anchor it)'
             cand --match-info 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)'
             cand --min-time 'Only sessions at least this long in their current state (e.g. 30s, 5m)'
-            cand --exclude-user 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several'
+            cand --exclude-user 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several'
             cand --limit 'Kill at most this many sessions, oldest first'
             cand --with-open-trx 'Sessions holding an open transaction: include (default; they roll back first), only, skip'
             cand --trx-older-than 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone'
@@ -583,7 +583,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --cooldown 'After an incident, do not start another one for this long'
             cand --after 'Take the second snapshot this long after the trigger'
             cand --before 'Keep the samples of this long before the trigger in the incident'
-            cand --max-size 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)'
+            cand --max-size 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it'
             cand --for 'Stop after this long (default: until SIGINT or SIGTERM)'
             cand -h 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'
             cand --host 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST'

@@ -16,7 +16,9 @@ pub const ACTION_FAILED: u8 = 3;
 pub const DECLINED: u8 = 4;
 /// Confirmation was needed but there is no terminal and `--yes` was not given; nothing was changed.
 pub const NEEDS_CONFIRMATION: u8 = 5;
-/// Any other failure: unreadable option or snapshot file, unexpected server answer.
+/// Any other failure: unreadable option or snapshot file, unexpected server answer, a `--chart`
+/// that could not be written (after the report), `record` when a trigger fired but its incident
+/// could not be written (after the summary).
 pub const ERROR: u8 = 10;
 /// The server refused the connection with ERROR 1040 (Too many connections).
 pub const SERVER_FULL: u8 = 11;
@@ -51,7 +53,7 @@ pub struct Code {
 }
 
 /// Every exit code of the commands other than `check`, in order: the one table the man page is
-/// generated from and the README's table is tested against (tests/exit_codes.rs).
+/// generated from and the README's table is tested against (tests/it/exit_codes.rs).
 pub const CODES: &[Code] = &[
     Code {
         code: OK,
@@ -93,7 +95,7 @@ pub const CODES: &[Code] = &[
         code: ERROR,
         kind: Some(ErrorKind::Other),
         meaning: "other error",
-        detail: " (option file, snapshot file, unexpected server answer)",
+        detail: " (option file, snapshot file, server answer, incident not written)",
     },
     Code {
         code: SERVER_FULL,

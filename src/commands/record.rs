@@ -29,6 +29,7 @@ use crate::snapshot::sample::{
     SAMPLES_FILE, Sample, SampleHistory, TRIGGER_SNAPSHOT_FILE,
 };
 use crate::snapshot::sampling::Sampler;
+use crate::snapshot::saved;
 use crate::text::escape;
 
 use super::Context;
@@ -36,6 +37,9 @@ use super::Context;
 /// A full snapshot reads global status twice at most this far apart (rates for the verdict),
 /// so that sampling is not held up long.
 const SNAPSHOT_SAMPLE: Duration = Duration::from_millis(500);
+
+/// Room kept in `--max-size` for an incident's `index.json` (its notes are a few lines).
+const INDEX_RESERVE: u64 = 16 * 1024;
 
 /// The longest single sleep: signals and `--for` are noticed within it.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
@@ -45,7 +49,8 @@ struct Pending {
     at_ms: u64,
     trigger: String,
     value: f64,
-    trigger_json: Option<String>,
+    /// The full snapshot at the trigger, when it could be read.
+    trigger_snap: Option<Box<Snapshot>>,
     notes: Vec<String>,
     due: Instant,
 }
@@ -57,6 +62,8 @@ struct Totals {
     failed_samples: u64,
     fired: u64,
     incidents: Vec<PathBuf>,
+    /// Incidents whose folder could not be written.
+    not_written: u64,
     removed: u64,
     reconnects: u64,
 }
@@ -70,7 +77,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     store::ensure_dir(&args.dir).map_err(|e| {
         AppError::usage(format!(
             "cannot create the incident directory {}: {e}",
-            args.dir.display()
+            crate::text::path(&args.dir)
         ))
     })?;
     store::remove_stale_temp(&args.dir);
@@ -108,7 +115,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         "recording {} every {} into {} (triggers: {})",
         escape(&rec.target),
         humantime::format_duration(args.interval),
-        args.dir.display(),
+        crate::text::path(&args.dir),
         triggers
             .iter()
             .map(Trigger::to_string)
@@ -155,12 +162,12 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
                             at_ms: s.at_ms,
                             trigger: t.to_string(),
                             value,
-                            trigger_json: None,
+                            trigger_snap: None,
                             notes: Vec::new(),
                             due: Instant::now() + args.after,
                         };
                         match rec.snapshot(c) {
-                            Ok(json) => p.trigger_json = Some(json),
+                            Ok(snap) => p.trigger_snap = Some(Box::new(snap)),
                             Err(e) => {
                                 p.notes
                                     .push(format!("trigger snapshot failed: {}", e.message));
@@ -261,6 +268,19 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         args.max_size,
         why,
     ))?;
+    if totals.not_written > 0 {
+        return Err(AppError::new(
+            ErrorKind::Other,
+            format!(
+                "{} of {} triggered incidents could not be written into {}",
+                totals.not_written,
+                totals.fired,
+                crate::text::path(&args.dir)
+            ),
+        )
+        .hint("the log lines above say why; give --dir a writable folder with room")
+        .into());
+    }
     Ok(exit::OK)
 }
 
@@ -271,8 +291,8 @@ struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    /// A full snapshot, as `conncheck snapshot -o` writes it.
-    fn snapshot(&self, c: &mut Connection) -> Result<String, AppError> {
+    /// A full snapshot, as `conncheck snapshot -o` reads it.
+    fn snapshot(&self, c: &mut Connection) -> Result<Snapshot, AppError> {
         let mut snap: Snapshot = read::read_to_judge(
             c,
             ReadOptions {
@@ -284,7 +304,7 @@ impl Recorder<'_> {
             },
         )?;
         snap.access.login_user = self.opts.user.clone();
-        Ok(render::json(&snap) + "\n")
+        Ok(snap)
     }
 
     /// Take the after snapshot (when connected) and write the folder.
@@ -317,6 +337,44 @@ impl Recorder<'_> {
             interval_ms: self.args.interval.as_millis() as u64,
             samples: ring.since(from),
         };
+        // Every file within what `diagnose --from` reads, and the incident within --max-size:
+        // the samples take at most half of it, the snapshots share the rest (their query texts
+        // cut shorter as needed), a few KiB are left for the index.
+        let max = crate::input::SNAPSHOT_MAX;
+        let (samples_json, dropped) =
+            saved::fit_history(&history, max.min(self.args.max_size / 2), |h| {
+                render::json(h) + "\n"
+            });
+        if dropped > 0 {
+            p.notes.push(format!(
+                "{SAMPLES_FILE}: the {dropped} oldest samples were left out to stay within --max-size"
+            ));
+        }
+        let snaps = u64::from(p.trigger_snap.is_some()) + u64::from(after.is_some());
+        let budget = (self.args.max_size)
+            .saturating_sub(samples_json.len() as u64 + INDEX_RESERVE)
+            .checked_div(snaps)
+            .unwrap_or(0)
+            .min(max);
+        let mut fit = |snap: Option<&Snapshot>, file: &str| -> Option<String> {
+            match saved::fit_snapshot(snap?, budget, max, |s| render::json(s) + "\n") {
+                Ok(f) => {
+                    if f.cut_at < saved::QUERY_TEXT_MAX {
+                        p.notes.push(format!(
+                            "{file}: {} query texts cut to {} characters to stay within --max-size",
+                            f.texts_cut, f.cut_at
+                        ));
+                    }
+                    Some(f.text)
+                }
+                Err(e) => {
+                    p.notes.push(format!("{file} left out: it is {e}"));
+                    None
+                }
+            }
+        };
+        let trigger_json = fit(p.trigger_snap.as_deref(), TRIGGER_SNAPSHOT_FILE);
+        let after_json = fit(after.as_ref(), AFTER_SNAPSHOT_FILE);
         let index = IncidentIndex {
             schema_version: SAMPLE_SCHEMA_VERSION,
             kind: INCIDENT_KIND.to_string(),
@@ -324,40 +382,39 @@ impl Recorder<'_> {
             triggered_at_ms: p.at_ms,
             trigger: p.trigger.clone(),
             value: p.value,
-            trigger_snapshot: p
-                .trigger_json
+            trigger_snapshot: trigger_json
                 .as_ref()
                 .map(|_| TRIGGER_SNAPSHOT_FILE.to_string()),
-            after_snapshot: after.as_ref().map(|_| AFTER_SNAPSHOT_FILE.to_string()),
+            after_snapshot: after_json.as_ref().map(|_| AFTER_SNAPSHOT_FILE.to_string()),
             samples: SAMPLES_FILE.to_string(),
             notes: p.notes.clone(),
         };
         let mut files: Vec<(&str, Vec<u8>)> = vec![
             (INDEX_FILE, (render::json(&index) + "\n").into_bytes()),
-            (SAMPLES_FILE, (render::json(&history) + "\n").into_bytes()),
+            (SAMPLES_FILE, samples_json.into_bytes()),
         ];
-        if let Some(j) = p.trigger_json {
+        if let Some(j) = trigger_json {
             files.push((TRIGGER_SNAPSHOT_FILE, j.into_bytes()));
         }
-        if let Some(j) = after {
+        if let Some(j) = after_json {
             files.push((AFTER_SNAPSHOT_FILE, j.into_bytes()));
         }
         match store::write_incident(&self.args.dir, p.at_ms, &files) {
             Ok(path) => {
                 log(&format!(
                     "incident written to {} ({} samples{})",
-                    path.display(),
-                    history.samples.len(),
+                    crate::text::path(&path),
+                    history.samples.len() - dropped,
                     if index.notes.is_empty() {
                         String::new()
                     } else {
                         format!(", {} notes", index.notes.len())
                     }
                 ));
-                match store::enforce_limit(&self.args.dir, self.args.max_size, &path) {
+                match store::enforce_limit(&self.args.dir, self.args.max_size, &path, now_ms()) {
                     Ok(removed) => {
                         for r in &removed {
-                            log(&format!("removed {} (--max-size)", r.display()));
+                            log(&format!("removed {} (--max-size)", crate::text::path(r)));
                         }
                         totals.removed += removed.len() as u64;
                         totals.incidents.retain(|i| !removed.contains(i));
@@ -366,10 +423,13 @@ impl Recorder<'_> {
                 }
                 totals.incidents.push(path);
             }
-            Err(e) => log(&format!(
-                "cannot write the incident into {}: {e}",
-                self.args.dir.display()
-            )),
+            Err(e) => {
+                totals.not_written += 1;
+                log(&format!(
+                    "cannot write the incident into {}: {e}",
+                    crate::text::path(&self.args.dir)
+                ));
+            }
         }
     }
 }
@@ -401,8 +461,15 @@ fn open(opts: &ConnectOptions, slot: ReservedSlot) -> Result<(Connection, Snapsh
 fn log(msg: &str) {
     eprintln!(
         "conncheck record: {} {msg}",
-        humantime::format_rfc3339_seconds(SystemTime::now())
+        crate::units::utc(SystemTime::now())
     );
+}
+
+/// The clock, Unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn round(v: f64) -> String {
@@ -424,8 +491,11 @@ fn summary(t: &Totals, ran: Duration, dir: &Path, max: u64, why: &str) -> String
         t.fired,
         t.incidents.len() as u64 + t.removed,
     );
+    if t.not_written > 0 {
+        out.push_str(&format!("  not written:       {}\n", t.not_written));
+    }
     for p in &t.incidents {
-        out.push_str(&format!("    {}\n", p.display()));
+        out.push_str(&format!("    {}\n", crate::text::path(p)));
     }
     if t.removed > 0 {
         out.push_str(&format!(
@@ -437,7 +507,7 @@ fn summary(t: &Totals, ran: Duration, dir: &Path, max: u64, why: &str) -> String
         "  reconnects:        {}\n  disk used:         {} in {} (limit {})",
         t.reconnects,
         crate::units::bytes(store::disk_used(dir)),
-        dir.display(),
+        crate::text::path(dir),
         crate::units::bytes(max)
     ));
     out

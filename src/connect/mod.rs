@@ -291,13 +291,10 @@ fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
         ("--ssl-key", &opts.ssl_key),
     ] {
         let Some(path) = path else { continue };
-        if let Err(e) = std::fs::File::open(path).and_then(|f| {
+        // Opened without blocking: a FIFO named here is refused, never waited on.
+        if let Err(e) = crate::input::open_regular(path).and_then(|f| {
             let meta = f.metadata()?;
-            if meta.is_dir() {
-                Err(std::io::Error::other("is a directory"))
-            } else if !meta.is_file() {
-                Err(std::io::Error::other("not a regular file"))
-            } else if meta.len() > crate::input::SMALL_FILE_MAX {
+            if meta.len() > crate::input::SMALL_FILE_MAX {
                 Err(std::io::Error::other("larger than the 1 MiB limit"))
             } else {
                 Ok(())
@@ -305,7 +302,10 @@ fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
         }) {
             return Err(AppError::new(
                 ErrorKind::Tls,
-                format!("cannot read the {flag} file {}: {e}", path.display()),
+                format!(
+                    "cannot read the {flag} file {}: {e}",
+                    crate::text::path(path)
+                ),
             )
             .hint(format!("give {flag} a readable PEM file")));
         }

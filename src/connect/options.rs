@@ -366,8 +366,9 @@ fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppErro
     let Some(path) = loginpath::path(home.as_deref(), test_file.as_deref()) else {
         return Ok(set);
     };
+    let shown = crate::text::path(&path);
     let problem = |set: &mut OptionSet, what: String| -> Result<(), AppError> {
-        let msg = format!("login path file {}: {what}", path.display());
+        let msg = format!("login path file {shown}: {what}");
         if args.login_path.is_some() {
             Err(AppError::new(crate::exit::ErrorKind::Usage, msg)
                 .hint("recreate it with mysql_config_editor, or skip it with --no-login-paths"))
@@ -376,21 +377,30 @@ fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppErro
             Ok(())
         }
     };
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) => m,
+    // A regular file only (a FIFO there would block the run, even under --no-defaults), read
+    // with the 1 MiB cap of option files.
+    let file = match crate::input::open_regular(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(name) = &args.login_path {
                 // mysql says nothing either; but a login path asked for and not found is
                 // worth a word.
                 set.warnings.push(format!(
-                    "warning: --login-path={name}: no login path file {}",
-                    path.display()
+                    "warning: --login-path={}: no login path file {shown}",
+                    crate::text::escape(name)
                 ));
             }
             return Ok(set);
         }
         Err(e) => {
-            problem(&mut set, e.kind().to_string())?;
+            problem(&mut set, e.to_string())?;
+            return Ok(set);
+        }
+    };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            problem(&mut set, e.to_string())?;
             return Ok(set);
         }
     };
@@ -400,17 +410,16 @@ fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppErro
         // my_default.cc check_file_permissions(): executable or group/other access -> ignored.
         if meta.permissions().mode() & 0o177 != 0 {
             set.warnings.push(format!(
-                "warning: {} should be readable/writable only by current user; ignored",
-                path.display()
+                "warning: {shown} should be readable/writable only by current user; ignored"
             ));
             return Ok(set);
         }
     }
     let _ = meta;
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::input::read_bytes(file, crate::input::SMALL_FILE_MAX) {
         Ok(b) => b,
         Err(e) => {
-            problem(&mut set, e.kind().to_string())?;
+            problem(&mut set, e.to_string())?;
             return Ok(set);
         }
     };
@@ -452,7 +461,7 @@ fn apply_option_set(p: &mut Partial, set: &OptionSet) -> Result<(), AppError> {
     let get = |k: &str| set.get(k).and_then(|v| v.value.clone());
     let at = |k: &str| {
         set.get(k)
-            .map(|v| format!("{}:{}", v.file.display(), v.line))
+            .map(|v| format!("{}:{}", crate::text::path(&v.file), v.line))
             .unwrap_or_default()
     };
     if let Some(h) = get("host") {

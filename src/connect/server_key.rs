@@ -21,7 +21,7 @@
 //! seeing our scramble). A key given with `--server-public-key-path` is read once through
 //! [`crate::input`] (capped, a pipe works), checked with the driver's own parser, and handed to
 //! the driver through an anonymous pipe, so the driver reads exactly the bytes we checked.
-//! `tests/connect_faults.rs` holds the driver to this with a fake server. docs/server-public-key.md
+//! `tests/it/security.rs` holds the driver to this with a fake server. docs/server-public-key.md
 //! has the upstream proposal for an explicit switch.
 
 use std::io::Write;

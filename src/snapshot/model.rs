@@ -197,6 +197,10 @@ pub struct Session {
     pub time_ms: Option<u64>,
     pub state: String,
     pub info: Option<String>,
+    /// True when `info` was cut to fit a file (`snapshot -o`, an incident): at most
+    /// [`crate::snapshot::saved::QUERY_TEXT_MAX`] characters of it are kept.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub info_truncated: bool,
     /// MariaDB QUERY_ID of the running statement (for `KILL QUERY ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_id: Option<u64>,
@@ -331,6 +335,13 @@ pub struct Transaction {
     pub rows_modified: u64,
     pub rows_locked: u64,
     pub query: Option<String>,
+    /// True when `query` was cut to fit a file, as [`Session::info_truncated`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub query_truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]

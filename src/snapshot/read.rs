@@ -935,6 +935,7 @@ pub fn session_from_row(r: &Row) -> Session {
         time_s: num(r, 5).unwrap_or(0),
         state: text(r, 6).unwrap_or_default(),
         info: text(r, 7),
+        info_truncated: false,
         time_ms: text(r, 8)
             .and_then(|t| t.parse::<f64>().ok())
             .map(|f| f.max(0.0) as u64),
@@ -954,6 +955,7 @@ fn trx_from_row(r: &Row) -> Transaction {
         rows_modified: num(r, 5).unwrap_or(0),
         rows_locked: num(r, 6).unwrap_or(0),
         query: text(r, 7),
+        query_truncated: false,
     }
 }
 
