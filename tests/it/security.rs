@@ -559,20 +559,24 @@ fn packets(r: &Received) -> Vec<Vec<u8>> {
 
 /// conncheck against `port` as root, the password in MYSQL_PWD, with `args` after the
 /// connection flags (`--no-defaults` unless `args` names an option file).
-fn against(port: u16, args: &[&str]) -> Output {
+fn against_cmd(port: u16, args: &[&str]) -> assert_cmd::Command {
     let files = args.iter().any(|a| a.starts_with("--defaults"));
     let port = port.to_string();
-    conncheck()
-        .args(if files {
-            &[][..]
-        } else {
-            &["--no-defaults"][..]
-        })
-        .args(["-h", "127.0.0.1", "-P", &port, "-u", "root"])
-        .args(args)
-        .env("MYSQL_PWD", PW)
-        .output()
-        .unwrap()
+    let mut c = conncheck();
+    c.args(if files {
+        &[][..]
+    } else {
+        &["--no-defaults"][..]
+    })
+    .args(["-h", "127.0.0.1", "-P", &port, "-u", "root"])
+    .args(args)
+    .env("MYSQL_PWD", PW);
+    c
+}
+
+/// [`against_cmd`], run.
+fn against(port: u16, args: &[&str]) -> Output {
+    against_cmd(port, args).output().unwrap()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -655,19 +659,7 @@ fn a_known_or_explicitly_requested_key_lets_the_login_proceed() {
     }
     // From standard input (read once).
     received.lock().unwrap().clear();
-    let port = fake.port.to_string();
-    let out = conncheck()
-        .args([
-            "--no-defaults",
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &port,
-            "-u",
-            "root",
-        ])
-        .args(["--server-public-key-path", "-", "status"])
-        .env("MYSQL_PWD", PW)
+    let out = against_cmd(fake.port, &["--server-public-key-path", "-", "status"])
         .write_stdin(SERVER_KEY)
         .output()
         .unwrap();
