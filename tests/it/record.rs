@@ -378,16 +378,14 @@ fn a_full_server_is_recorded_through_the_reserved_slot() {
     // The recorder's root sessions, seen from a harness root connection (which waits for the
     // reserved slot: a client just refused holds it for a moment).
     let recorder_ids = || -> Vec<u64> {
-        s.root_on_full_server()
+        s.root()
             .query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID()")
             .unwrap()
     };
     let ids = recorder_ids();
     assert_eq!(ids.len(), 1, "the recorder's one connection: {ids:?}");
     let killed = ids[0];
-    s.root_on_full_server()
-        .query_drop(format!("KILL {killed}"))
-        .unwrap();
+    s.root().query_drop(format!("KILL {killed}")).unwrap();
     // A new session, not the killed one lingering in the processlist.
     let start = Instant::now();
     while !recorder_ids().iter().any(|&id| id != killed) {

@@ -285,24 +285,6 @@ impl Server {
         mysql::Conn::new(self.opts(user, password))
     }
 
-    /// A root connection to a full server, through the reserved slot: a client just refused
-    /// with ERROR 1040 still holds that slot for a moment (until its thread ends), so a refusal
-    /// before the greeting is retried, for up to 20 s.
-    pub fn root_on_full_server(&self) -> mysql::Conn {
-        let start = Instant::now();
-        loop {
-            match self.connect("root", "") {
-                Ok(c) => return c,
-                Err(mysql::Error::MySqlError(e))
-                    if e.code == 1040 && start.elapsed() < Duration::from_secs(20) =>
-                {
-                    thread::sleep(Duration::from_millis(20));
-                }
-                Err(_) => return self.root(),
-            }
-        }
-    }
-
     /// A connection as user/password over the server's unix socket.
     pub fn connect_socket(&self, user: &str, password: &str) -> mysql::Result<mysql::Conn> {
         let opts = mysql::OptsBuilder::new()
