@@ -45,12 +45,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
@@ -99,17 +101,19 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
         'conncheck;sessions' {
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -146,6 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -155,6 +160,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Show full query texts instead of a 60-character snippet')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -194,6 +200,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -202,6 +209,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Also list the sessions behind each finding')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -233,18 +241,20 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
         'conncheck;kill-idle' {
             [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -254,7 +264,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -286,6 +296,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -301,12 +312,13 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--allow-system', '--allow-system', [CompletionResultType]::ParameterName, 'Also allow killing system threads (system user, event_scheduler). Dangerous')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
         'conncheck;kill-long' {
             [CompletionResult]::new('--longer-than', '--longer-than', [CompletionResultType]::ParameterName, 'Kill statements running at least this long, e.g. 60s or 2m')
-            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Exact match; repeat for several')
+            [CompletionResult]::new('--match-user', '--match-user', [CompletionResultType]::ParameterName, 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Exact match; repeat for several')
             [CompletionResult]::new('--match-host', '--match-host', [CompletionResultType]::ParameterName, 'Only sessions from this client host (exact match, without the :port; repeat for several)')
             [CompletionResult]::new('--match-db', '--match-db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Only sessions whose default database is this (exact; repeat for several)')
@@ -316,7 +328,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only sessions whose state matches this regex (unanchored unless you anchor it)')
             [CompletionResult]::new('--match-info', '--match-info', [CompletionResultType]::ParameterName, 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. ''^SELECT''; use (?i) for case-insensitive)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Only sessions at least this long in their current state (e.g. 30s, 5m)')
-            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). Repeat for several')
+            [CompletionResult]::new('--exclude-user', '--exclude-user', [CompletionResultType]::ParameterName, 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client''s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`''a@b''@''%''`). Repeat for several')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Kill at most this many sessions, oldest first')
             [CompletionResult]::new('--with-open-trx', '--with-open-trx', [CompletionResultType]::ParameterName, 'Sessions holding an open transaction: include (default; they roll back first), only, skip')
             [CompletionResult]::new('--trx-older-than', '--trx-older-than', [CompletionResultType]::ParameterName, 'Only sessions whose open transaction is at least this old (INNODB_TRX trx_started), however long they have been idle or running; sessions without one are left alone')
@@ -348,6 +360,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -364,6 +377,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--allow-system', '--allow-system', [CompletionResultType]::ParameterName, 'Also allow killing system threads (system user, event_scheduler). Dangerous')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -395,6 +409,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -408,6 +423,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -438,6 +454,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -450,6 +467,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -480,6 +498,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
@@ -491,6 +510,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -533,12 +553,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -570,12 +592,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -586,7 +610,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--cooldown', '--cooldown', [CompletionResultType]::ParameterName, 'After an incident, do not start another one for this long')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Take the second snapshot this long after the trigger')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Keep the samples of this long before the trigger in the incident')
-            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it')
             [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Stop after this long (default: until SIGINT or SIGTERM)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST')
@@ -612,12 +636,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -646,12 +672,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -680,12 +708,14 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--ssl-ca', '--ssl-ca', [CompletionResultType]::ParameterName, 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY')
             [CompletionResult]::new('--ssl-cert', '--ssl-cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for TLS client authentication')
             [CompletionResult]::new('--ssl-key', '--ssl-key', [CompletionResultType]::ParameterName, 'Client private key (PEM) for TLS client authentication')
+            [CompletionResult]::new('--server-public-key-path', '--server-public-key-path', [CompletionResultType]::ParameterName, 'The server''s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long (TCP connect, greeting and login together)')
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
+            [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }

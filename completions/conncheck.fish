@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_conncheck_global_optspecs
-    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= deadline= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= query-timeout= admin-port= color= help V/version
+    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= deadline= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= server-public-key-path= get-server-public-key connect-timeout= query-timeout= admin-port= color= help V/version
 end
 
 function __fish_conncheck_needs_command
@@ -47,6 +47,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_needs_command" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_needs_command" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_needs_command" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_needs_command" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_needs_command" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_needs_command" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_needs_command" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -55,6 +56,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_needs_command" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_needs_command" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_needs_command" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -s V -l version -d 'Print version'
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "status" -d 'One screen: flavor, usage against max_connections, counters, timeouts and the top clients'
@@ -99,6 +101,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -107,8 +110,9 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l help -d 'Print help (-h is the host, as in the mysql client)'
-complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-db -l db -d 'Only sessions whose default database is this (exact; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-command -l command -d 'Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several)' -r
@@ -146,6 +150,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -157,6 +162,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l busy -d
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l full -d 'Show full query texts instead of a 60-character snippet'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
@@ -194,6 +200,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -203,6 +210,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -s v -l verbose -d 'Also list the sessions behind each finding'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -s o -l output -d 'Write the snapshot here (default: standard output)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l sample -d 'Read global status twice this far apart to measure rates (0 = one reading)' -r
@@ -229,6 +237,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -237,16 +246,17 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l older-than -d 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-db -l db -d 'Only sessions whose default database is this (exact; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-command -l command -d 'Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-state -l state -d 'Only sessions whose state matches this regex (unanchored unless you anchor it)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-info -d 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. \'^SELECT\'; use (?i) for case-insensitive)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l min-time -d 'Only sessions at least this long in their current state (e.g. 30s, 5m)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l exclude-user -d 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Repeat for several' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l exclude-user -d 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l limit -d 'Kill at most this many sessions, oldest first' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l with-open-trx -d 'Sessions holding an open transaction: include (default; they roll back first), only, skip' -r -f -a "include\t'Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks)'
 only\t'Only sessions that hold an open transaction'
@@ -280,6 +290,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -295,16 +306,17 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l allow-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l allow-system -d 'Also allow killing system threads (system user, event_scheduler). Dangerous'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l longer-than -d 'Kill statements running at least this long, e.g. 60s or 2m' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Exact match; repeat for several' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-db -l db -d 'Only sessions whose default database is this (exact; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-command -l command -d 'Only sessions in this command, e.g. Sleep, Query (case-insensitive; repeat for several)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-state -l state -d 'Only sessions whose state matches this regex (unanchored unless you anchor it)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-info -d 'Only sessions whose query text (Info) matches this regex (unanchored unless you anchor it, e.g. \'^SELECT\'; use (?i) for case-insensitive)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l min-time -d 'Only sessions at least this long in their current state (e.g. 30s, 5m)' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l exclude-user -d 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). Repeat for several' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l exclude-user -d 'Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l limit -d 'Kill at most this many sessions, oldest first' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l with-open-trx -d 'Sessions holding an open transaction: include (default; they roll back first), only, skip' -r -f -a "include\t'Kill sessions whether or not they hold an open transaction (the plan warns about rollbacks)'
 only\t'Only sessions that hold an open transaction'
@@ -338,6 +350,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -354,6 +367,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-system -d 'Also allow killing system threads (system user, event_scheduler). Dangerous'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l wait-timeout -d 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l interactive-timeout -d 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force' -r
@@ -382,6 +396,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -395,6 +410,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s y -
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l persist -d 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l server-memory -d 'Server RAM in bytes (K/M/G/T suffixes) for the memory estimate' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -422,6 +438,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -434,6 +451,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l persist -d 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l long-query-time -d 'Also set long_query_time (e.g. 1s, 500ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -461,6 +479,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -472,6 +491,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -s y -
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l persist -d 'Make the change survive a restart: SET PERSIST on MySQL 8; on MariaDB print the my.cnf snippet to add'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
@@ -513,6 +533,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -521,6 +542,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l interval -d 'Time between samples (at least 100ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l count -d 'Stop after this many samples, at least 1 (reconnect attempts count too; default: until q or Ctrl-C)' -r
@@ -548,6 +570,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -556,6 +579,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l dir -d 'Write incident folders here (created 0700 if missing)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l interval -d 'Time between samples (at least 100ms)' -r
@@ -563,7 +587,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l trigger -
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l cooldown -d 'After an incident, do not start another one for this long' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l after -d 'Take the second snapshot this long after the trigger' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l before -d 'Keep the samples of this long before the trigger in the incident' -r
-complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l max-size -d 'Disk bound for all incidents in --dir: the oldest are removed first (never the newest)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l max-size -d 'Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never the newest), and query texts are cut so that one incident fits in it' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l for -d 'Stop after this long (default: until SIGINT or SIGTERM)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -588,6 +612,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -596,6 +621,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -620,6 +646,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -628,6 +655,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -652,6 +680,7 @@ VERIFY_IDENTITY\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l ssl-ca -d 'CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l ssl-cert -d 'Client certificate (PEM) for TLS client authentication' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l ssl-key -d 'Client private key (PEM) for TLS client authentication' -r -F
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l server-public-key-path -d 'The server\'s RSA public key (PEM, its public_key.pem), for a caching_sha2_password account over TCP without TLS: when the server asks for the password itself, it is encrypted with this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l connect-timeout -d 'Give up connecting after this long (TCP connect, greeting and login together)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l query-timeout -d 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l admin-port -d 'Try this port first: MySQL\'s admin_port (33062) or MariaDB\'s extra_port, which keep working when max_connections is reached. Falls back to the normal port' -r
@@ -660,6 +689,7 @@ always\t''
 never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand help; and not __fish_seen_subcommand_from status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help" -f -a "status" -d 'One screen: flavor, usage against max_connections, counters, timeouts and the top clients'
 complete -c conncheck -n "__fish_conncheck_using_subcommand help; and not __fish_seen_subcommand_from status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help" -f -a "sessions" -d 'The processlist with filters, grouping and open-transaction ages'

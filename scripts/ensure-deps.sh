@@ -10,6 +10,10 @@ command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
 # tests/connect_faults.rs makes TLS certificates with the openssl command.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# tests/files.rs measures replay memory with GNU time under prlimit (util-linux), and makes FIFOs
+# with mkfifo (coreutils).
+[ -x /usr/bin/time ] || missing+=(time)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Regenerate completions/ and man/ from the clap definition (tests/generated.rs checks them).
+# Regenerate completions/ and man/ from the clap definition (tests/it/generated.rs checks them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
-bin=target/debug/conncheck
+bin="${CARGO_TARGET_DIR:-target}/debug/conncheck"
 mkdir -p completions man
 "$bin" completions bash > completions/conncheck.bash
 "$bin" completions zsh > completions/_conncheck

@@ -210,6 +210,18 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub ssl_key: Option<PathBuf>,
 
+    /// The server's RSA public key (PEM, its public_key.pem), for a caching_sha2_password account
+    /// over TCP without TLS: when the server asks for the password itself, it is encrypted with
+    /// this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub server_public_key_path: Option<PathBuf>,
+
+    /// Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public
+    /// key and encrypt the password with it. The key is not verified: whoever answers in the
+    /// server's place receives the password. Prefer TLS or --server-public-key-path.
+    #[arg(long, global = true)]
+    pub get_server_public_key: bool,
+
     /// Give up connecting after this long (TCP connect, greeting and login together).
     #[arg(long, global = true, value_parser = parse_timeout, default_value = "5s", value_name = "DUR")]
     pub connect_timeout: Duration,
@@ -315,9 +327,10 @@ pub struct StatusArgs {
 #[command(next_help_heading = "Filters (all given must match)")]
 pub struct SessionFilterArgs {
     /// Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form
-    /// conncheck prints (host without the client's port; `app@%` is any host). Exact match;
-    /// repeat for several.
-    #[arg(long, value_name = "USER[@HOST]")]
+    /// conncheck prints (host without the client's port; `app@%` is any host). `a@b` is always
+    /// the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`'a@b'@'%'`).
+    /// Exact match; repeat for several.
+    #[arg(long, value_name = "USER[@HOST]", value_parser = user_spec)]
     pub match_user: Vec<String>,
     /// Only sessions from this client host (exact match, without the :port; repeat for several).
     #[arg(long, value_name = "HOST")]
@@ -436,9 +449,10 @@ pub struct KillArgs {
     #[command(flatten)]
     pub filter: SessionFilterArgs,
     /// Never kill sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form
-    /// conncheck prints (host without the client's port; `app@%` is any host). Repeat for
-    /// several.
-    #[arg(long, value_name = "USER[@HOST]")]
+    /// conncheck prints (host without the client's port; `app@%` is any host). `a@b` is always
+    /// the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`'a@b'@'%'`).
+    /// Repeat for several.
+    #[arg(long, value_name = "USER[@HOST]", value_parser = user_spec)]
     pub exclude_user: Vec<String>,
     /// Kill at most this many sessions, oldest first.
     #[arg(long, value_name = "N")]
@@ -633,12 +647,28 @@ pub struct RecordArgs {
     /// Keep the samples of this long before the trigger in the incident.
     #[arg(long, value_parser = parse_duration, default_value = "300s", value_name = "DUR")]
     pub before: Duration,
-    /// Disk bound for all incidents in --dir: the oldest are removed first (never the newest).
-    #[arg(long, value_parser = parse_bytes, default_value = "100M", value_name = "SIZE")]
+    /// Disk bound for all incidents in --dir, at least 1M: the oldest are removed first (never
+    /// the newest), and query texts are cut so that one incident fits in it.
+    #[arg(long, value_parser = parse_max_size, default_value = "100M", value_name = "SIZE")]
     pub max_size: u64,
     /// Stop after this long (default: until SIGINT or SIGTERM).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DUR")]
     pub run_for: Option<Duration>,
+}
+
+/// The smallest `record --max-size`: one incident (two snapshots and the samples) of a busy
+/// server needs about this much even with its query texts cut.
+pub const MIN_MAX_SIZE: u64 = 1 << 20;
+
+/// `record --max-size`: a size of at least [`MIN_MAX_SIZE`].
+fn parse_max_size(s: &str) -> Result<u64, String> {
+    let n = parse_bytes(s)?;
+    if n < MIN_MAX_SIZE {
+        return Err(format!(
+            "'{s}' is below 1M: no incident fits in it; use e.g. 100M"
+        ));
+    }
+    Ok(n)
 }
 
 /// `record --trigger`: see `record::trigger::parse`.
@@ -679,6 +709,12 @@ fn parse_forecast_window(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// A `--match-user` / `--exclude-user` value, checked ([`crate::filter::UserSpec`]) and kept as
+/// given.
+fn user_spec(s: &str) -> Result<String, String> {
+    crate::filter::UserSpec::try_parse(s).map(|_| s.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -840,6 +876,8 @@ impl From<&ConnArgs> for ConnFlags {
             ssl_ca: a.ssl_ca.clone(),
             ssl_cert: a.ssl_cert.clone(),
             ssl_key: a.ssl_key.clone(),
+            server_public_key_path: a.server_public_key_path.clone(),
+            get_server_public_key: a.get_server_public_key,
             connect_timeout: a.connect_timeout,
             query_timeout: a.query_timeout,
             admin_port: a.admin_port,

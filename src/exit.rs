@@ -16,7 +16,9 @@ pub const ACTION_FAILED: u8 = 3;
 pub const DECLINED: u8 = 4;
 /// Confirmation was needed but there is no terminal and `--yes` was not given; nothing was changed.
 pub const NEEDS_CONFIRMATION: u8 = 5;
-/// Any other failure: unreadable option or snapshot file, unexpected server answer.
+/// Any other failure: unreadable option or snapshot file, unexpected server answer, a `--chart`
+/// that could not be written (after the report), `record` when a trigger fired but its incident
+/// could not be written (after the summary).
 pub const ERROR: u8 = 10;
 /// The server refused the connection with ERROR 1040 (Too many connections).
 pub const SERVER_FULL: u8 = 11;
@@ -34,6 +36,10 @@ pub const TLS: u8 = 16;
 pub const PRIVILEGE: u8 = 17;
 /// The connection was lost in the middle of the run (server restarted, killed, network cut).
 pub const CONNECTION_LOST: u8 = 18;
+/// conncheck refused to send the password: the server asked for it (caching_sha2_password full
+/// authentication) over TCP without TLS, and its public key is not known
+/// (`--server-public-key-path`) nor may be asked for (`--get-server-public-key`).
+pub const INSECURE_AUTH: u8 = 19;
 
 /// One documented exit code: the number, the error kind that produces it (None for the codes a
 /// command chooses itself) and its meaning as the man page and the README list it.
@@ -47,7 +53,7 @@ pub struct Code {
 }
 
 /// Every exit code of the commands other than `check`, in order: the one table the man page is
-/// generated from and the README's table is tested against (tests/exit_codes.rs).
+/// generated from and the README's table is tested against (tests/it/exit_codes.rs).
 pub const CODES: &[Code] = &[
     Code {
         code: OK,
@@ -89,7 +95,7 @@ pub const CODES: &[Code] = &[
         code: ERROR,
         kind: Some(ErrorKind::Other),
         meaning: "other error",
-        detail: " (option file, snapshot file, unexpected server answer)",
+        detail: " (option file, snapshot file, server answer, incident not written)",
     },
     Code {
         code: SERVER_FULL,
@@ -138,6 +144,12 @@ pub const CODES: &[Code] = &[
         kind: Some(ErrorKind::ConnectionLost),
         meaning: "the connection was lost during the run",
         detail: "",
+    },
+    Code {
+        code: INSECURE_AUTH,
+        kind: Some(ErrorKind::InsecureAuth),
+        meaning: "password not sent: the server asked for it without TLS and its public key is unknown",
+        detail: " (caching_sha2_password; see --server-public-key-path)",
     },
 ];
 
@@ -213,6 +225,7 @@ pub enum ErrorKind {
     Tls,
     Privilege,
     ConnectionLost,
+    InsecureAuth,
     Declined,
     NeedsConfirmation,
     ActionFailed,
@@ -232,6 +245,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Privilege => "privilege",
             ErrorKind::ConnectionLost => "connection-lost",
+            ErrorKind::InsecureAuth => "insecure-auth",
             ErrorKind::Declined => "declined",
             ErrorKind::NeedsConfirmation => "needs-confirmation",
             ErrorKind::ActionFailed => "action-failed",
@@ -251,6 +265,7 @@ impl ErrorKind {
             ErrorKind::Tls => TLS,
             ErrorKind::Privilege => PRIVILEGE,
             ErrorKind::ConnectionLost => CONNECTION_LOST,
+            ErrorKind::InsecureAuth => INSECURE_AUTH,
             ErrorKind::Declined => DECLINED,
             ErrorKind::NeedsConfirmation => NEEDS_CONFIRMATION,
             ErrorKind::ActionFailed => ACTION_FAILED,
@@ -259,15 +274,33 @@ impl ErrorKind {
     }
 }
 
+/// Where an error from talking to a server happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Opening the connection and logging in (network, TLS, authentication, a refusal after
+    /// the greeting).
+    Connect,
+    /// The server sent an error packet instead of its greeting (ERROR 1040 with every slot,
+    /// the reserved one too, taken).
+    Greeting,
+    /// On an established connection: a statement or a batch of statements.
+    Query,
+}
+
 /// An error whose kind decides the exit code, with the one-line message, an optional hint and
 /// the error it came from (the driver's, an I/O error), kept for the chain rather than
-/// flattened into the text.
+/// flattened into the text. Errors from a server also carry its error code and the stage, so
+/// that callers decide on those, never on the message text.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
+    /// The server's error code (1040, 1045, 1109 ...) when the server refused something.
+    pub code: Option<u16>,
+    /// Where it happened, for errors from talking to a server.
+    pub stage: Option<Stage>,
     #[source]
     pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
@@ -278,8 +311,22 @@ impl AppError {
             kind,
             message: message.into(),
             hint: None,
+            code: None,
+            stage: None,
             source: None,
         }
+    }
+
+    /// Record the stage this error happened at.
+    pub fn at(mut self, stage: Stage) -> Self {
+        self.stage = Some(stage);
+        self
+    }
+
+    /// Record the server's error code.
+    pub fn server_code(mut self, code: u16) -> Self {
+        self.code = Some(code);
+        self
     }
 
     /// Keep the error this one came from (see [`std::error::Error::source`]).
@@ -312,7 +359,7 @@ pub fn app_error(err: &anyhow::Error) -> Option<&AppError> {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 13] = [
+    const KINDS: [ErrorKind; 14] = [
         ErrorKind::Usage,
         ErrorKind::ServerFull,
         ErrorKind::UserLimit,
@@ -322,6 +369,7 @@ mod tests {
         ErrorKind::Tls,
         ErrorKind::Privilege,
         ErrorKind::ConnectionLost,
+        ErrorKind::InsecureAuth,
         ErrorKind::Declined,
         ErrorKind::NeedsConfirmation,
         ErrorKind::ActionFailed,

@@ -2,7 +2,8 @@
 //!
 //! Every given criterion must match (AND). Names match exactly; `--command` ignores case;
 //! `--state` and `--match-info` are regexes, unanchored unless the user anchors them. A user
-//! (`--match-user`, `--exclude-user`) is `user` or `user@host`, the form conncheck prints. Pure.
+//! (`--match-user`, `--exclude-user`) is `user` or `user@host`, the form conncheck prints, or
+//! SQL's quoted `'user'@'host'` for a name that holds `@` ([`UserSpec`]). Pure.
 
 use std::time::Duration;
 
@@ -15,49 +16,117 @@ use crate::snapshot::model::strip_port;
 
 /// A user as given to `--match-user` / `--exclude-user`: `app` (any host), or `app@10.0.0.7`,
 /// the account form conncheck prints everywhere (host as shown, without the client's port).
-/// `'app'@'localhost'` (SQL quotes) and `app@%` (any host) work too. A user name that itself
-/// contains `@` still matches when given whole.
+/// `user@host` always means the user `user` from the host `host`, split at the last `@` (a host
+/// never holds one). A user whose name holds `@` (or starts with a quote) is written quoted, in
+/// SQL's account syntax: `'a@b'@'%'` or `'a@b'` is the user `a@b` from any host, never the user
+/// `a` from host `b`. `'app'@'localhost'`, `"app"@localhost`, `` `app` `` work too (a quote
+/// inside is doubled: `'o''brien'`); `app@%` is any host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSpec {
-    whole: String,
     user: String,
     /// None: any host.
     host: Option<String>,
 }
 
+/// The quotes of SQL's account syntax: string quotes and the identifier backtick.
+const QUOTES: [char; 3] = ['\'', '"', '`'];
+
+/// `s` starting with a quote: the unquoted text (a doubled quote is one quote) and what follows
+/// the closing quote. None when `s` does not start with a quote.
+fn quoted(s: &str) -> Option<Result<(String, &str), String>> {
+    let q = s.chars().next().filter(|c| QUOTES.contains(c))?;
+    let mut text = String::new();
+    let mut chars = s.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != q {
+            text.push(c);
+        } else if chars.peek().is_some_and(|&(_, n)| n == q) {
+            text.push(q);
+            chars.next();
+        } else {
+            return Some(Ok((text, &s[i + c.len_utf8()..])));
+        }
+    }
+    Some(Err(format!(
+        "unclosed {q} in a user name: write 'user'@'host'"
+    )))
+}
+
 impl UserSpec {
-    pub fn parse(given: &str) -> UserSpec {
-        let unquote = |t: &str| {
-            let t = t.trim();
-            ['\'', '"', '`']
-                .iter()
-                .find_map(|q| t.strip_prefix(*q).and_then(|r| r.strip_suffix(*q)))
-                .unwrap_or(t)
-                .to_string()
+    /// `given` as a user, or what is wrong with it (an unclosed quote, text after the quoted
+    /// name, an `@` without a host).
+    pub fn try_parse(given: &str) -> Result<UserSpec, String> {
+        let g = given.trim();
+        let (user, host) = match quoted(g) {
+            Some(q) => {
+                let (user, rest) = q?;
+                match rest.strip_prefix('@') {
+                    Some(h) => (user, Some(h)),
+                    None if rest.trim().is_empty() => (user, None),
+                    None => {
+                        return Err(
+                            "text after the quoted user name: write 'user'@'host'".to_string()
+                        );
+                    }
+                }
+            }
+            None => match g.rsplit_once('@') {
+                Some((u, h)) => (u.to_string(), Some(h)),
+                None => (g.to_string(), None),
+            },
         };
-        let (user, host) = match given.rsplit_once('@') {
-            Some((u, h)) => {
-                let h = unquote(h);
+        let host = match host.map(str::trim) {
+            None => None,
+            Some(h) => {
+                let h = match quoted(h) {
+                    Some(q) => {
+                        let (h, rest) = q?;
+                        if !rest.trim().is_empty() {
+                            return Err(
+                                "text after the quoted host: write 'user'@'host'".to_string()
+                            );
+                        }
+                        h
+                    }
+                    None => h.to_string(),
+                };
+                if h.is_empty() {
+                    return Err(
+                        "no host after `@`: write user@host, user@% for any host, or quote a user name that ends in @ ('a@'@'%')".to_string(),
+                    );
+                }
                 let h = h
                     .strip_prefix('[')
                     .and_then(|r| r.strip_suffix(']'))
-                    .unwrap_or(&h);
-                (unquote(u), (h != "%").then(|| h.to_string()))
+                    .map_or(h.clone(), str::to_string);
+                (h != "%").then_some(h)
             }
-            None => (unquote(given), None),
         };
-        UserSpec {
-            whole: given.to_string(),
-            user,
-            host,
-        }
+        Ok(UserSpec { user, host })
+    }
+
+    /// [`UserSpec::try_parse`] for values the command line has already checked; a malformed one
+    /// is taken as a user name, whole.
+    pub fn parse(given: &str) -> UserSpec {
+        UserSpec::try_parse(given).unwrap_or_else(|_| UserSpec {
+            user: given.to_string(),
+            host: None,
+        })
     }
 
     pub fn matches(&self, s: &Session) -> bool {
-        if s.user == self.whole {
-            return true;
-        }
         s.user == self.user && self.host.as_deref().is_none_or(|h| host_is(h, &s.host))
+    }
+}
+
+/// The `--match-user` value that selects exactly the user `user` from any host: the name itself
+/// when it reads unambiguously, quoted (`"a@b"@%`) when it holds `@`, starts with a quote or
+/// has spaces at either end. Not shell-quoted.
+pub fn user_arg(user: &str) -> String {
+    if user.contains('@') || user.starts_with(QUOTES) || user.trim() != user {
+        format!("\"{}\"@%", user.replace('"', "\"\""))
+    } else {
+        user.to_string()
     }
 }
 
@@ -324,6 +393,8 @@ mod tests {
             s(4, "app", "::1:5125", "Sleep", 1, None),
             s(5, "a@b", "h", "Sleep", 1, None),
             s(6, "application", "localhost", "Sleep", 1, None),
+            s(7, "a", "b:5126", "Sleep", 1, None),
+            s(8, "o'b", "h", "Sleep", 1, None),
         ];
         let ids = |given: &str| -> Vec<u64> {
             rows.iter()
@@ -341,14 +412,70 @@ mod tests {
         assert_eq!(ids("app@[::1]"), vec![3, 4]);
         assert_eq!(ids("app@%"), vec![1, 2, 3, 4]);
         assert_eq!(ids("app@10.0.0.8"), Vec::<u64>::new());
-        assert_eq!(ids("a@b"), vec![5]);
+        // user@host is the user `a` from host `b`, never the user literally named `a@b`.
+        assert_eq!(ids("a@b"), vec![7]);
+        assert_eq!(ids("a@%"), vec![7]);
+        // That one is quoted, as in SQL, or followed by its own host.
+        assert_eq!(ids("'a@b'@'%'"), vec![5]);
+        assert_eq!(ids("'a@b'"), vec![5]);
+        assert_eq!(ids("\"a@b\"@h"), vec![5]);
+        assert_eq!(ids("`a@b`@`h`"), vec![5]);
+        assert_eq!(ids("'a@b'@'other'"), Vec::<u64>::new());
         assert_eq!(ids("a@b@h"), vec![5]);
+        assert_eq!(ids("o'b"), vec![8]);
+        assert_eq!(ids("'o''b'@h"), vec![8]);
         let filter = f(SessionFilterArgs {
             match_user: vec!["app@10.0.0.7".into()],
             ..Default::default()
         });
         assert!(filter.matches(&rows[1]) && !filter.matches(&rows[0]));
         assert_eq!(filter.describe(), vec!["user=app@10.0.0.7".to_string()]);
+    }
+
+    #[test]
+    fn a_malformed_user_says_what_is_wrong() {
+        for (given, why) in [
+            ("'app", "unclosed '"),
+            ("\"app", "unclosed \""),
+            ("'app'x", "text after the quoted user name"),
+            ("'app'@'h'x", "text after the quoted host"),
+            ("app@", "no host after `@`"),
+            ("'app'@''", "no host after `@`"),
+        ] {
+            let e = UserSpec::try_parse(given).unwrap_err();
+            assert!(e.contains(why), "{given}: {e}");
+        }
+        assert_eq!(
+            UserSpec::try_parse(" 'a@b'@'%' "),
+            Ok(UserSpec {
+                user: "a@b".into(),
+                host: None
+            })
+        );
+    }
+
+    #[test]
+    fn user_arg_selects_exactly_that_user() {
+        let names = [
+            "app", "a@b", "a@", "@", "'q", "o'b", "x\"y@z", " sp ", "", "`t`",
+        ];
+        let rows: Vec<Session> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| s(i as u64, n, "h:1", "Sleep", 1, None))
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            let arg = user_arg(name);
+            let spec = UserSpec::try_parse(&arg).unwrap_or_else(|e| panic!("{arg}: {e}"));
+            let hit: Vec<u64> = rows
+                .iter()
+                .filter(|r| spec.matches(r))
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(hit, vec![i as u64], "{name:?} as {arg}");
+        }
+        assert_eq!(user_arg("app"), "app");
+        assert_eq!(user_arg("a@b"), "\"a@b\"@%");
     }
 
     #[test]

@@ -411,6 +411,8 @@ mod tests {
                 connect_timeout: Duration::from_secs(5),
                 query_timeout: Duration::from_secs(10),
                 admin_port: None,
+                server_public_key: None,
+                get_server_public_key: false,
             }),
             source: None,
         }

@@ -1,14 +1,13 @@
-//! Every file conncheck reads from the user, and every file it writes, goes through here.
+//! Every file conncheck reads from the user goes through here (writing is `crate::output`'s).
 //!
-//! Reading: one pass, with a size cap, so `/dev/zero` or `/dev/urandom` is a quick clear error
-//! instead of running out of memory, and a FIFO, `/dev/stdin` or `-` (standard input) is read
-//! exactly once. A leading UTF-8 byte-order mark is dropped.
-//!
-//! Writing: files are created with mode 0600 (snapshots and audit logs hold full query texts),
-//! and an existing regular file we write to is narrowed to 0600 too.
+//! One pass, with a size cap, so `/dev/zero` or `/dev/urandom` is a quick clear error instead of
+//! running out of memory, and a FIFO, `/dev/stdin` or `-` (standard input) is read exactly once
+//! ([`read_capped`]: option files, `--targets`, `diagnose --from FILE`). Files that are never a
+//! pipe (the parts of an incident folder, the login path file) are read with [`read_regular`],
+//! which refuses a FIFO or a device without blocking. A leading UTF-8 byte-order mark is dropped.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::Path;
 
 /// Cap for option files (`--defaults-file`, `--defaults-extra-file`, `!include`) and
@@ -35,6 +34,16 @@ pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {
 
 /// [`read_capped`] on an open stream.
 pub fn read_stream(stream: impl Read, max: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = read_bytes(stream, max)?;
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    Ok(bytes)
+}
+
+/// At most `max` bytes of a binary stream, exactly as they are (no BOM is dropped); a larger
+/// one is an error (`InvalidData`) naming the limit.
+pub fn read_bytes(stream: impl Read, max: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     stream.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
@@ -42,9 +51,6 @@ pub fn read_stream(stream: impl Read, max: u64) -> io::Result<Vec<u8>> {
             io::ErrorKind::InvalidData,
             format!("larger than the {} limit", size(max)),
         ));
-    }
-    if bytes.starts_with(BOM) {
-        bytes.drain(..BOM.len());
     }
     Ok(bytes)
 }
@@ -57,46 +63,34 @@ fn size(n: u64) -> String {
     }
 }
 
-/// Create (or truncate) `path` for writing, mode 0600.
-pub fn create_private(path: &Path) -> io::Result<File> {
-    open_private(path, false)
-}
-
-/// Open `path` for appending, creating it with mode 0600 (an audit log).
-pub fn append_private(path: &Path) -> io::Result<File> {
-    open_private(path, true)
-}
-
-/// Write `bytes` to `path`, created with mode 0600.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = create_private(path)?;
-    f.write_all(bytes)?;
-    f.flush()
-}
-
-fn open_private(path: &Path, append: bool) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create(true);
-    if append {
-        o.append(true);
-    } else {
-        o.truncate(true);
-    }
+/// Open `path` for reading only if it is a regular file (a symlink to one counts). It is opened
+/// with `O_NONBLOCK`, so that a FIFO never blocks the open waiting for a writer, then checked with
+/// `fstat` on the open file (no window between the check and the read). Anything else (a FIFO, a
+/// device, a directory, a socket) is an error saying what it is.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        o.mode(0o600);
-        let f = o.open(path)?;
-        // An existing file keeps its mode on open: narrow a regular file we own to 0600 too
-        // (never a device such as /dev/stdout).
-        let meta = f.metadata()?;
-        if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
-            let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
-        }
-        Ok(f)
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
     }
-    #[cfg(not(unix))]
-    o.open(path)
+    let file = o.open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() {
+        return Ok(file);
+    }
+    let what = if meta.is_dir() {
+        "is a directory"
+    } else {
+        "is not a regular file (a FIFO, a device or a socket)"
+    };
+    Err(io::Error::new(io::ErrorKind::InvalidInput, what))
+}
+
+/// [`open_regular`], then [`read_stream`] with the cap `max`.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    read_stream(open_regular(path)?, max)
 }
 
 #[cfg(test)]
@@ -115,23 +109,28 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn files_are_created_private() {
-        use std::os::unix::fs::PermissionsExt;
+    fn only_regular_files_are_read_and_a_fifo_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out.json");
-        write_private(&p, b"x").unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let q = dir.path().join("old.log");
-        std::fs::write(&q, b"a\n").unwrap();
-        std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o644)).unwrap();
-        writeln!(append_private(&q).unwrap(), "b").unwrap();
-        assert_eq!(std::fs::read(&q).unwrap(), b"a\nb\n");
-        assert_eq!(
-            std::fs::metadata(&q).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        let fifo = dir.path().join("fifo");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        // No writer: a blocking open would hang here.
+        let e = read_regular(&fifo, SMALL_FILE_MAX).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = read_regular(Path::new("/dev/zero"), SMALL_FILE_MAX).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = read_regular(dir.path(), SMALL_FILE_MAX).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"\xEF\xBB\xBFabcd").unwrap();
+        assert_eq!(read_regular(&file, 7).unwrap(), b"abcd".to_vec());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(read_regular(&link, 7).is_ok());
+        assert!(read_regular(&file, 6).is_err());
     }
 }

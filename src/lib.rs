@@ -21,6 +21,7 @@ pub mod exit;
 pub mod filter;
 pub mod fleet;
 pub mod input;
+pub mod output;
 pub mod record;
 pub mod remedy;
 pub mod render;

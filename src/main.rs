@@ -22,10 +22,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// argc/argv as the C runtime passed them, captured by a constructor before `main` (glibc hands
-/// them to every `.init_array` function). These point at the process's original argument memory,
-/// the bytes `/proc/PID/cmdline` shows.
-#[cfg(target_os = "linux")]
+/// argc/argv as the C runtime passed them, captured by a constructor before `main`. These point
+/// at the process's original argument memory, the bytes `/proc/PID/cmdline` shows.
+///
+/// Only glibc hands argc, argv and envp to `.init_array` functions (a non-standard extension);
+/// musl and the other C libraries call them with no arguments, so the parameters would be
+/// whatever the registers hold and we would write through garbage pointers. Rust's std gates its
+/// own `.init_array` capture of the arguments the same way (`really_init`, on
+/// `all(target_os = "linux", target_env = "gnu")`). Elsewhere there is no masking: the password
+/// stays visible in `ps` (README, "Secrets").
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod original_args {
     use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
@@ -45,7 +51,8 @@ mod original_args {
 /// Overwrite `-pSECRET`, `--password=SECRET` and URL passwords with `x` in place, as the mysql
 /// client does (conncheck already holds its own copy).
 fn mask_secrets_in_process_arguments() {
-    #[cfg(target_os = "linux")]
+    // Not on musl or other systems: see `original_args`.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::sync::atomic::Ordering;
         let argc = original_args::ARGC.load(Ordering::SeqCst);
@@ -77,5 +84,33 @@ fn mask_secrets_in_process_arguments() {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `.init_array` capture and the code that writes through what it captured must be
+    /// compiled only for glibc: on musl the constructor's arguments are garbage. (No musl
+    /// toolchain here to run it, so this checks how the code is gated.)
+    #[test]
+    fn the_argv_capture_is_gated_on_glibc() {
+        const GNU: &str = r#"#[cfg(all(target_os = "linux", target_env = "gnu"))]"#;
+        let src = include_str!("main.rs");
+        let code = &src[..src.find("#[cfg(test)]").expect("this test module")];
+        let gate_of = |item: &str| {
+            let at = code
+                .find(item)
+                .unwrap_or_else(|| panic!("{item} not found"));
+            let before = code[..at].trim_end();
+            let start = before.rfind("#[cfg(").expect("a cfg attribute");
+            before[start..].lines().next().unwrap().trim().to_string()
+        };
+        assert_eq!(gate_of("mod original_args"), GNU);
+        let body = &code[code.find("fn mask_secrets_in_process_arguments").unwrap()..];
+        let first_cfg = body.find("#[cfg(").unwrap();
+        assert!(body[first_cfg..].starts_with(GNU), "{}", &body[first_cfg..]);
+        // No other Linux-only gate lets the capture in on musl.
+        assert!(!code.contains(r#"#[cfg(target_os = "linux")]"#));
+        assert_eq!(code.matches("link_section").count(), 1, "one capture only");
     }
 }

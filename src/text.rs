@@ -4,22 +4,31 @@
 //! screen right before the confirmation prompt, or retitle the terminal window.
 //!
 //! What is escaped: C0 controls (newline and tab too, except in [`prose`]), DEL, ESC, the C1
-//! range U+0080–U+009F, and the bidirectional overrides and isolates (U+202A–U+202E,
-//! U+2066–U+2069) that reorder how a line reads ("Trojan Source"). They are shown visibly: `\e`,
-//! `\n`, `\t`, `\r`, `\0` or `\xHH`/`\u{HHHH}`. Invalid UTF-8 becomes U+FFFD ([`lossy`]).
-//! JSON output is not passed through here: serde_json keeps the text exact and escapes controls.
+//! range U+0080–U+009F, and every character a terminal draws as nothing or as a plain space
+//! ([`invisible`]: Unicode categories Cf, Zl, Zp, Zs other than U+0020, the Hangul fillers). Cf
+//! holds the bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069) that reorder
+//! how a line reads ("Trojan Source") and the zero-width characters that make `app` + U+200B look
+//! like the account `app`. They are shown visibly: `\e`, `\n`, `\t`, `\r`, `\0` or
+//! `\xHH`/`\u{HHHH}` (`app\u{200b}`), so two names that differ only in them never look alike.
+//! Invalid UTF-8 becomes U+FFFD ([`lossy`]). JSON output is not passed through here: it keeps the
+//! text exact and writes the same characters as `\uXXXX` (`render::json`).
 //!
 //! Nothing here knows about servers or rendering; `connect` (error messages), `render` and the
 //! commands all use it.
 
+mod invisible;
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Whether `c` must never reach a terminal raw.
+/// Whether `c` must never reach a terminal raw: a control character, or one drawn as nothing or
+/// as a plain space ([`invisible::is_invisible`]).
 fn is_dangerous(c: char) -> bool {
-    matches!(c,
-        '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{80}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    match c {
+        ' '..='~' => false,
+        '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{80}'..='\u{9f}' => true,
+        c => invisible::is_invisible(c),
+    }
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -66,6 +75,12 @@ pub fn capitalize(s: &str) -> String {
 /// control character is escaped, newlines and tabs included.
 pub fn escape(s: &str) -> Cow<'_, str> {
     escape_where(s, |_| false)
+}
+
+/// A file name on one line, as [`escape`] shows any value: a name is bytes anyone who can create
+/// a file chose (an incident folder, an `!include` line), and invalid UTF-8 becomes U+FFFD.
+pub fn path(p: &std::path::Path) -> String {
+    escape(&p.to_string_lossy()).into_owned()
 }
 
 /// Text that may span lines (an error message quoting the server, `sessions --full`): newlines and
@@ -150,6 +165,19 @@ pub fn is_safe(s: &str) -> bool {
     !s.chars().any(is_dangerous)
 }
 
+/// `s` as a person sees it drawn: the invisible characters that are spaces (U+00A0, U+3000,
+/// U+2028 ...) as a plain space, the others left out (`app` + U+200B looks like `app`). Controls
+/// are kept: escape the result before printing it.
+pub fn as_seen(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            c if !invisible::is_invisible(c) => Some(c),
+            c if c.is_whitespace() => Some(' '),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +191,37 @@ mod tests {
         assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
         assert_eq!(escape("two\nlines\t"), "two\\nlines\\t");
         assert!(matches!(escape("plain ünïcode"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn file_names_are_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"/tmp/x\x1b]0;owned\x07\n\xff.cnf");
+        assert_eq!(
+            path(std::path::Path::new(name)),
+            "/tmp/x\\e]0;owned\\x07\\n\u{fffd}.cnf"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_escaped() {
+        assert_eq!(escape("app\u{200b}"), "app\\u{200b}");
+        assert_ne!(escape("app"), escape("app\u{200b}"));
+        assert_ne!(escape("app\u{200b}"), escape("app\u{200c}"));
+        // Zs other than U+0020 (no-break, ideographic), Cf (soft hyphen, BOM), Zl, Zp, a
+        // Hangul filler, an astral tag character.
+        assert_eq!(
+            escape("a\u{a0}b\u{ad}c\u{3000}d\u{feff}e\u{2028}f\u{2029}g\u{3164}h\u{e0041}"),
+            r"a\xa0b\xadc\u{3000}d\u{feff}e\u{2028}f\u{2029}g\u{3164}h\u{e0041}"
+        );
+        assert_eq!(prose("l1\u{2029}l2\n"), "l1\\u{2029}l2\n");
+        assert_eq!(snippet("SELECT\u{200b}  1", 40), r"SELECT\u{200b} 1");
+        assert_eq!(snippet("ab\u{200b}cdef", 6), "ab…");
+        assert!(!is_safe("app\u{feff}") && !is_safe("\u{115f}"));
+        assert_eq!(as_seen("ro\u{200d}ot\u{200b}\x07"), "root\x07");
+        assert_eq!(as_seen("a\u{a0}b\u{3000}c\u{2028}d\u{ad}"), "a b c d");
+        // A plain space, accents, CJK and emoji stay as they are.
+        assert!(matches!(escape("plain ünïcode 日本 ✓"), Cow::Borrowed(_)));
     }
 
     #[test]

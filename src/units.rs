@@ -29,7 +29,46 @@ pub fn bytes(b: u64) -> String {
     }
 }
 
+/// The first Unix time (milliseconds) RFC 3339 cannot show with four year digits:
+/// 10000-01-01T00:00:00Z. Times read from files must be before it.
+pub const MAX_TIME_MS: u64 = 253_402_300_800_000;
+
+/// `2026-12-04T17:40:03Z`: UTC to the second. Never panics: a time before 1970 or in year 10000
+/// or later (a clock far off) is shown as such instead.
+pub fn utc(t: std::time::SystemTime) -> String {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Err(_) => "(a time before 1970)".to_string(),
+        Ok(d) if d.as_millis() >= u128::from(MAX_TIME_MS) => "(a time after year 9999)".to_string(),
+        Ok(_) => humantime::format_rfc3339_seconds(t).to_string(),
+    }
+}
+
+/// [`utc`] of a Unix time in milliseconds.
+pub fn utc_ms(at_ms: u64) -> String {
+    if at_ms >= MAX_TIME_MS {
+        return utc(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(MAX_TIME_MS)
+        );
+    }
+    utc(std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms))
+}
+
 /// A query text on one line, terminal-safe, cut to `max` characters (see [`crate::text::snippet`]).
 pub fn snippet(text: Option<&str>, max: usize) -> String {
     text.map_or_else(String::new, |t| crate::text::snippet(t, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_out_of_range_never_panic() {
+        assert_eq!(utc_ms(1_796_406_003_999), "2026-12-04T17:40:03Z");
+        assert_eq!(utc_ms(MAX_TIME_MS - 1), "9999-12-31T23:59:59Z");
+        assert_eq!(utc_ms(MAX_TIME_MS), "(a time after year 9999)");
+        assert_eq!(utc_ms(u64::MAX), "(a time after year 9999)");
+        let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
+        assert_eq!(utc(before), "(a time before 1970)");
+    }
 }

@@ -14,6 +14,7 @@ use crate::render::{self, outcomes};
 use crate::report::diagnose::{DiagnoseReport, build, thresholds_fit};
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
+use crate::snapshot::saved;
 use crate::snapshot::source::{Incident, Saved, load_saved, read_or_refused, take_or_refused};
 use crate::text::escape;
 
@@ -38,7 +39,7 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
                         ErrorKind::Other,
                         format!(
                             "incident folder {} holds no snapshot to judge (neither trigger nor after could be read)",
-                            path.display()
+                            crate::text::path(path)
                         ),
                     )
                     .hint("its samples.json is still readable as JSON; the index notes say why the snapshots failed")
@@ -60,14 +61,20 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         .hint("record one with `conncheck record --dir DIR`, then `conncheck diagnose --from DIR/<incident> --chart FILE.svg`")
         .into());
     }
+    if let Some(file) = &args.chart
+        && file.file_name().is_none()
+    {
+        return Err(AppError::usage(format!(
+            "--chart {} is not a file name",
+            crate::text::path(file)
+        ))
+        .into());
+    }
     thresholds_fit(&th, &snap)?;
     let mut report = build(&snap, &th);
     report.for_target(&replay);
     if let Some(inc) = &incident {
         report.with_incident(inc);
-        if let Some(file) = &args.chart {
-            write_chart(file, inc)?;
-        }
     }
     let text = render::text(&report, args.format, |r| {
         let section = incident.as_ref().map_or(String::new(), |inc| {
@@ -76,6 +83,10 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
         render::diagnose::human_with(r, &snap, ctx.style, args.verbose, &section)
     });
     render::print(&text)?;
+    // The report stands even when the chart cannot be written: its error comes after it.
+    if let (Some(inc), Some(file)) = (&incident, &args.chart) {
+        write_chart(file, inc)?;
+    }
     Ok(if fails(args, &report) {
         exit::FINDINGS
     } else {
@@ -150,8 +161,8 @@ fn replay_of_snapshot(ctx: &Context, snap: &Snapshot) -> Replay {
     Replay::of_snapshot(&ctx.conn, &snap.target, user)
 }
 
-/// Draw the incident's chart into `file`, atomically: a temporary file beside it, renamed over
-/// it once complete, so a reader never sees half a chart.
+/// Draw the incident's chart into `file`, atomically ([`crate::output::write_atomic`]): a reader
+/// never sees half a chart, and anything but a regular file is never replaced.
 fn write_chart(file: &std::path::Path, inc: &Incident) -> Result<(), AppError> {
     let series = crate::report::timeline::client_series(&inc.history, render::chart::CHART_CLIENTS);
     let title = format!(
@@ -160,25 +171,14 @@ fn write_chart(file: &std::path::Path, inc: &Incident) -> Result<(), AppError> {
     );
     let svg = render::chart::svg(&series, inc.index.triggered_at_ms, &title)
         .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot draw the chart: {e}")))?;
-    let fail = |e: std::io::Error| {
+    crate::output::write_atomic(file, svg.as_bytes()).map_err(|e| {
         AppError::new(
             ErrorKind::Other,
-            format!("cannot write chart {}: {e}", file.display()),
+            format!("cannot write chart {}: {e}", crate::text::path(file)),
         )
-    };
-    let name = file
-        .file_name()
-        .ok_or_else(|| AppError::usage(format!("--chart {} is not a file name", file.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = file.with_file_name(tmp_name);
-    crate::input::write_private(&tmp, svg.as_bytes()).map_err(fail)?;
-    std::fs::rename(&tmp, file).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
+        .hint("the report above is complete; give --chart a new file, or a regular file to replace")
     })?;
-    eprintln!("conncheck: chart written to {}", file.display());
+    eprintln!("conncheck: chart written to {}", crate::text::path(file));
     Ok(())
 }
 
@@ -195,20 +195,37 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
         },
     )?;
     snap.access.login_user = opts.user.clone();
-    let json = render::json(&snap);
+    // Standard output is a file too (`conncheck snapshot > f.json`): the same bound.
+    let max = crate::input::SNAPSHOT_MAX;
+    let fitted = saved::fit_snapshot(&snap, max, max, |s| render::json(s) + "\n").map_err(|e| {
+        AppError::new(
+            ErrorKind::Other,
+            format!("the snapshot of {} is {e}", escape(&snap.target)),
+        )
+        .hint("judge this server live with `conncheck diagnose` instead")
+    })?;
+    if fitted.cut_at < saved::QUERY_TEXT_MAX {
+        eprintln!(
+            "conncheck: {} query texts cut to {} characters to keep the snapshot within {}",
+            fitted.texts_cut,
+            fitted.cut_at,
+            crate::units::bytes(max)
+        );
+    }
+    let json = fitted.text;
     match &args.output {
         Some(path) => {
-            crate::input::write_private(path, (json + "\n").as_bytes()).map_err(|e| {
+            crate::output::write_atomic(path, json.as_bytes()).map_err(|e| {
                 AppError::new(
                     ErrorKind::Other,
-                    format!("cannot write {}: {e}", path.display()),
+                    format!("cannot write {}: {e}", crate::text::path(path)),
                 )
             })?;
             eprintln!(
                 "conncheck: snapshot of {} ({} sessions) written to {}",
                 escape(&snap.target),
                 snap.sessions.len(),
-                path.display()
+                crate::text::path(path)
             );
         }
         None => render::print(&json)?,

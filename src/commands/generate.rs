@@ -51,7 +51,7 @@ pub fn man(args: &ManArgs) -> anyhow::Result<u8> {
 fn write_man(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (name, text) in man_pages()? {
-        std::fs::write(dir.join(name), text)?;
+        crate::output::write_atomic_mode(&dir.join(name), &text, crate::output::PUBLIC)?;
     }
     Ok(())
 }

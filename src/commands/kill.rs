@@ -204,7 +204,7 @@ impl KillSession<'_> {
             };
             // Rounds of `--repeat` are JSON lines, one compact record each.
             let text = if self.args.repeat.is_some() && self.args.format == Format::Json {
-                serde_json::to_string(&report)?
+                render::json_line(&report)
             } else {
                 render::text(&report, self.args.format, |r| {
                     render::kill::results_text(r, self.style)
@@ -240,10 +240,7 @@ impl KillSession<'_> {
 
 /// `--- round 3 at 2026-11-23T19:40:00Z ---`: which round of `--repeat`, and when.
 fn round_header(round: u64, at: SystemTime) -> String {
-    format!(
-        "--- round {round} at {} ---",
-        humantime::format_rfc3339_seconds(at)
-    )
+    format!("--- round {round} at {} ---", crate::units::utc(at))
 }
 
 fn unix_now() -> u64 {
@@ -284,7 +281,7 @@ struct AuditLog {
 impl AuditLog {
     fn open(path: &Path) -> Result<AuditLog, AppError> {
         // 0600, and an existing log others can read is narrowed: it holds full query texts.
-        crate::input::append_private(path)
+        crate::output::append_private(path)
             .map(|file| AuditLog {
                 path: path.to_path_buf(),
                 file,
@@ -294,7 +291,8 @@ impl AuditLog {
 
     /// Append one record; `otherwise` says what the failure means for the kills.
     fn write<T: Serialize>(&mut self, record: &T, otherwise: &str) -> Result<(), AppError> {
-        let mut line = serde_json::to_string(record).expect("records serialize");
+        // Terminal-safe: people read the log with `tail -f`.
+        let mut line = render::json_line(record);
         line.push('\n');
         self.file
             .write_all(line.as_bytes())

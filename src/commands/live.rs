@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::connect::persistent::Persistent;
-use crate::connect::{self, ConnectOptions, Connection};
+use crate::connect::{self, ConnectOptions, Connection, ReservedSlot};
 use crate::exit::AppError;
 use crate::snapshot::Snapshot;
 use crate::snapshot::read::{self, ReadOptions};
@@ -16,13 +16,23 @@ pub type Live = Persistent<Connection, Snapshot>;
 /// Open the live connection; the first error is returned, later ones are retried.
 pub fn open(opts: &ConnectOptions) -> Result<Live, AppError> {
     let opts = opts.clone();
-    Persistent::open(Box::new(move || open_once(&opts)))
+    Persistent::open(Box::new(move |prev: Option<&Snapshot>| {
+        // Whether a reconnect to a full server may keep trying for the reserved slot: known
+        // from the grants read at the last opening.
+        let slot = prev.map_or(ReservedSlot::Unknown, |b| {
+            b.access.privileges.reserved_slot()
+        });
+        open_once(&opts, slot)
+    }))
 }
 
 /// Connect and read the snapshot the readings build on: variables and status, the processlist
 /// (no transactions, accounts or sample: the readings bring their own).
-fn open_once(opts: &ConnectOptions) -> Result<(Connection, Snapshot), AppError> {
-    let mut c = connect::open(opts)?;
+fn open_once(
+    opts: &ConnectOptions,
+    slot: ReservedSlot,
+) -> Result<(Connection, Snapshot), AppError> {
+    let mut c = connect::open_as(opts, slot)?;
     let snap = read::read(
         &mut c,
         ReadOptions {

@@ -121,7 +121,10 @@ impl Context {
 /// One target per line: a URL or host[:port]; blank lines and `#` comments are skipped.
 pub fn read_targets(file: &Path) -> Result<Vec<String>, AppError> {
     let text = crate::input::read_capped(file, crate::input::SMALL_FILE_MAX).map_err(|e| {
-        AppError::usage(format!("cannot read targets file {}: {e}", file.display()))
+        AppError::usage(format!(
+            "cannot read targets file {}: {e}",
+            crate::text::path(file)
+        ))
     })?;
     let text = String::from_utf8_lossy(&text);
     let targets: Vec<String> = text
@@ -133,7 +136,7 @@ pub fn read_targets(file: &Path) -> Result<Vec<String>, AppError> {
     if targets.is_empty() {
         return Err(AppError::usage(format!(
             "targets file {} lists no targets",
-            file.display()
+            crate::text::path(file)
         )));
     }
     Ok(targets)

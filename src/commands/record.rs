@@ -47,7 +47,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     store::ensure_dir(&args.dir).map_err(|e| {
         AppError::usage(format!(
             "cannot create the incident directory {}: {e}",
-            args.dir.display()
+            crate::text::path(&args.dir)
         ))
     })?;
     store::remove_stale_temp(&args.dir);
@@ -86,13 +86,14 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         before: args.before,
         after: args.after,
         cooldown: args.cooldown,
+        max_size: args.max_size,
         target: opts.target(),
     });
     log(&format!(
         "recording {} every {} into {} (triggers: {})",
         escape(&opts.target()),
         humantime::format_duration(args.interval),
-        args.dir.display(),
+        crate::text::path(&args.dir),
         triggers_text
     ));
 
@@ -136,6 +137,19 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         args.max_size,
         why,
     ))?;
+    if totals.not_written > 0 {
+        return Err(AppError::new(
+            ErrorKind::Other,
+            format!(
+                "{} of {} triggered incidents could not be written into {}",
+                totals.not_written,
+                totals.fired,
+                crate::text::path(&args.dir)
+            ),
+        )
+        .hint("the log lines above say why; give --dir a writable folder with room")
+        .into());
+    }
     Ok(exit::OK)
 }
 
@@ -158,8 +172,8 @@ impl machine::Link for Recorder<'_> {
         self.sampler.read(c)
     }
 
-    /// A full snapshot, as `conncheck snapshot -o` writes it.
-    fn snapshot(&mut self) -> Result<String, AppError> {
+    /// A full snapshot, as `conncheck snapshot -o` reads it.
+    fn snapshot(&mut self) -> Result<Snapshot, AppError> {
         let c = self.live.conn().ok_or_else(not_connected)?;
         let mut snap: Snapshot = read::read_to_judge(
             c,
@@ -172,7 +186,7 @@ impl machine::Link for Recorder<'_> {
             },
         )?;
         snap.access.login_user = self.opts.user.clone();
-        Ok(render::json(&snap) + "\n")
+        Ok(snap)
     }
 
     fn lost(&mut self) -> Duration {
@@ -192,9 +206,14 @@ impl machine::Link for Recorder<'_> {
 
     fn write(&mut self, at_ms: u64, files: &[(&str, Vec<u8>)]) -> Result<Written, String> {
         let dir = &self.args.dir;
-        let path = store::write_incident(dir, at_ms, files)
-            .map_err(|e| format!("cannot write the incident into {}: {e}", dir.display()))?;
-        let (removed, limit_error) = match store::enforce_limit(dir, self.args.max_size, &path) {
+        let path = store::write_incident(dir, at_ms, files).map_err(|e| {
+            format!(
+                "cannot write the incident into {}: {e}",
+                crate::text::path(dir)
+            )
+        })?;
+        let limit = store::enforce_limit(dir, self.args.max_size, &path, now_ms());
+        let (removed, limit_error) = match limit {
             Ok(removed) => (removed, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
@@ -210,6 +229,13 @@ impl machine::Link for Recorder<'_> {
     }
 }
 
+/// The clock, Unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn not_connected() -> AppError {
     AppError::new(ErrorKind::ConnectionLost, "no connection to the server")
 }
@@ -218,7 +244,7 @@ fn not_connected() -> AppError {
 fn log(msg: &str) {
     eprintln!(
         "conncheck record: {} {msg}",
-        humantime::format_rfc3339_seconds(SystemTime::now())
+        crate::units::utc(SystemTime::now())
     );
 }
 
@@ -236,8 +262,11 @@ fn summary(t: &Totals, ran: Duration, dir: &Path, max: u64, why: &str) -> String
         t.fired,
         t.incidents.len() as u64 + t.removed,
     );
+    if t.not_written > 0 {
+        out.push_str(&format!("  not written:       {}\n", t.not_written));
+    }
     for p in &t.incidents {
-        out.push_str(&format!("    {}\n", p.display()));
+        out.push_str(&format!("    {}\n", crate::text::path(p)));
     }
     if t.removed > 0 {
         out.push_str(&format!(
@@ -249,7 +278,7 @@ fn summary(t: &Totals, ran: Duration, dir: &Path, max: u64, why: &str) -> String
         "  reconnects:        {}\n  disk used:         {} in {} (limit {})",
         t.reconnects,
         crate::units::bytes(store::disk_used(dir)),
-        dir.display(),
+        crate::text::path(dir),
         crate::units::bytes(max)
     ));
     out

@@ -13,7 +13,7 @@ use std::io;
 
 use mysql::Error as MyError;
 
-use crate::exit::{AppError, ErrorKind};
+use crate::exit::{AppError, ErrorKind, Stage};
 
 /// Server error codes we treat specially.
 pub mod code {
@@ -53,6 +53,8 @@ pub mod code {
     pub const QUERY_TIMEOUT: u16 = 3024;
     /// ER_LOCK_WAIT_TIMEOUT.
     pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    /// ER_UNKNOWN_TABLE (e.g. `information_schema.METADATA_LOCK_INFO` without its plugin).
+    pub const UNKNOWN_TABLE: u16 = 1109;
 }
 
 /// The server error code, if the driver error is a server error.
@@ -89,7 +91,8 @@ fn clean_message(m: &str) -> String {
     m.trim().to_string()
 }
 
-/// Classify an error that happened while connecting to `target`.
+/// Classify an error that happened while connecting to `target`: the kind, the server's code
+/// (if any) and the stage ([`Stage::Greeting`] for a bare error packet instead of the greeting).
 pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
     if let MyError::MySqlError(m) = e
         && m.code == code::TOO_MANY_CONNECTIONS
@@ -99,8 +102,15 @@ pub fn connect_error(e: &MyError, target: &str, user: &str) -> AppError {
         return server_full(target, m.state != "08004");
     }
     if let Some(code) = server_code(e) {
-        return server_error_on_connect(code, &server_message(e), target, user);
+        return server_error_on_connect(code, &server_message(e), target, user)
+            .server_code(code)
+            .at(Stage::Connect);
     }
+    transport_error(e, target).at(Stage::Connect)
+}
+
+/// A connect failure that is not a server's error packet: network, TLS, protocol, driver.
+fn transport_error(e: &MyError, target: &str) -> AppError {
     if let Some(tls) = tls_failure(e, target) {
         return tls;
     }
@@ -229,7 +239,14 @@ pub fn server_full(target: &str, before_greeting: bool) -> AppError {
     } else {
         format!("{target} is full: ERROR 1040 Too many connections (max_connections reached)")
     };
-    AppError::new(ErrorKind::ServerFull, message).hint(
+    AppError::new(ErrorKind::ServerFull, message)
+        .server_code(code::TOO_MANY_CONNECTIONS)
+        .at(if before_greeting {
+            Stage::Greeting
+        } else {
+            Stage::Connect
+        })
+        .hint(
         "an account with SUPER or CONNECTION_ADMIN (MariaDB: CONNECTION ADMIN) gets one reserved extra connection: \
          retry as such an account (-u admin); or use MySQL's admin_port / MariaDB's extra_port with --admin-port PORT",
     )
@@ -307,6 +324,7 @@ pub fn no_greeting(target: &str, after: std::time::Duration) -> AppError {
         ),
     )
     .hint("check the server's error log for 'Too many open files' / 'Can't create thread'; raise --connect-timeout if the server is just slow")
+    .at(Stage::Connect)
 }
 
 /// A bug, not a condition of the server: a panic in the driver while connecting.
@@ -319,6 +337,7 @@ pub fn internal(target: &str, what: &str) -> AppError {
         ),
     )
     .hint("this is a bug in conncheck or its MySQL driver: please report it with the server version and the account's authentication plugin")
+    .at(Stage::Connect)
 }
 
 /// A statement (or batch) ran past its `--query-timeout` deadline as a whole; the connection was
@@ -332,13 +351,19 @@ pub fn deadline_passed(target: &str, what: &str, budget: std::time::Duration) ->
         ),
     )
     .hint("raise --query-timeout, or check the server's load and the network")
+    .at(Stage::Query)
 }
 
-/// Classify an error that happened on an established connection.
+/// Classify an error that happened on an established connection ([`Stage::Query`], with the
+/// server's code when the server refused the statement).
 pub fn query_error(e: &MyError, target: &str, what: &str) -> AppError {
+    classify_query_error(e, target, what).at(Stage::Query)
+}
+
+fn classify_query_error(e: &MyError, target: &str, what: &str) -> AppError {
     if let Some(code) = server_code(e) {
         let msg = server_message(e);
-        return match code {
+        let classified = match code {
             code::SPECIFIC_ACCESS_DENIED | code::TABLE_ACCESS_DENIED | code::KILL_DENIED => {
                 AppError::new(ErrorKind::Privilege, format!("{what}: {msg} (ERROR {code})"))
                     .hint("grant the missing privilege to this account, or connect as an admin")
@@ -349,6 +374,7 @@ pub fn query_error(e: &MyError, target: &str, what: &str) -> AppError {
             }
             _ => AppError::new(ErrorKind::Other, format!("{what}: {msg} (ERROR {code})")),
         };
+        return classified.server_code(code);
     }
     match e {
         // A read timeout surfaces as EAGAIN (os error 11), often wrapped in a codec error.
@@ -429,6 +455,16 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::ServerFull);
         assert!(e.message.contains("before the greeting"), "{}", e.message);
+        assert_eq!((e.code, e.stage), (Some(1040), Some(Stage::Greeting)));
+        let after = connect_error(
+            &server_err(1040, "08004", "Too many connections"),
+            "db:3306",
+            "app",
+        );
+        assert_eq!(
+            (after.code, after.stage),
+            (Some(1040), Some(Stage::Connect))
+        );
     }
 
     /// Found by the adversarial review: any text containing 1040 (a port, a host name) was

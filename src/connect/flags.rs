@@ -47,6 +47,8 @@ pub struct ConnFlags {
     pub ssl_ca: Option<PathBuf>,
     pub ssl_cert: Option<PathBuf>,
     pub ssl_key: Option<PathBuf>,
+    pub server_public_key_path: Option<PathBuf>,
+    pub get_server_public_key: bool,
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
     pub admin_port: Option<u16>,

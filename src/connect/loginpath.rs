@@ -11,12 +11,14 @@
 //! `--no-login-paths`. Like the client, a file others may read or that is executable is ignored
 //! with a warning. The path is `$MYSQL_TEST_LOGIN_FILE` when set, else `$HOME/.mylogin.cnf`.
 //!
-//! AES-128 decryption is implemented here (FIPS-197, decryption only plus the encryption the
-//! tests use to write files): one block cipher for a file of a few hundred bytes does not warrant
-//! a crypto dependency. It must never panic on any input, and never put decrypted text into an
-//! error message.
+//! The block cipher is RustCrypto's `aes` (decryption, plus the encryption the tests use to write
+//! files); the framing, the caps and the padding checks are ours. It must never panic on any
+//! input, and never put decrypted text into an error message.
 
 use std::path::{Path, PathBuf};
+
+use aes::Aes128;
+use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 
 /// The file's path for this environment.
 pub fn path(home: Option<&Path>, test_file: Option<&str>) -> Option<PathBuf> {
@@ -38,7 +40,7 @@ pub fn decrypt(bytes: &[u8]) -> Result<String, String> {
         return Err("too short to be a login path file".into());
     }
     let key = fold_key(&bytes[4..24]);
-    let rk = expand_key(&key);
+    let rk = cipher(&key);
     let mut out = Vec::new();
     let mut rest = &bytes[24..];
     while !rest.is_empty() {
@@ -76,7 +78,7 @@ pub fn decrypt(bytes: &[u8]) -> Result<String, String> {
 /// Encrypt option-file text as mysql_config_editor does (for tests and fixtures): `key` is the
 /// 20 bytes stored in the file, each line one record.
 pub fn encrypt(text: &str, key: &[u8; 20]) -> Vec<u8> {
-    let rk = expand_key(&fold_key(key));
+    let rk = cipher(&fold_key(key));
     let mut out = vec![0u8; 4];
     out.extend_from_slice(key);
     for line in text.lines() {
@@ -102,149 +104,18 @@ fn fold_key(key: &[u8]) -> [u8; 16] {
     k
 }
 
-// ---- AES-128 (FIPS-197) ----
-
-/// Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1.
-fn gmul(mut a: u8, mut b: u8) -> u8 {
-    let mut p = 0u8;
-    while b != 0 {
-        if b & 1 != 0 {
-            p ^= a;
-        }
-        let hi = a & 0x80;
-        a <<= 1;
-        if hi != 0 {
-            a ^= 0x1b;
-        }
-        b >>= 1;
-    }
-    p
+/// AES-128 with the folded key (RustCrypto's `aes`, the block cipher alone: the records are
+/// ECB, one block at a time, as my_aes_openssl.cc does with `EVP_aes_128_ecb`).
+fn cipher(key: &[u8; 16]) -> Aes128 {
+    Aes128::new(&(*key).into())
 }
 
-/// The S-box and its inverse, computed (multiplicative inverse, then the affine map).
-fn sboxes() -> ([u8; 256], [u8; 256]) {
-    let mut s = [0u8; 256];
-    let mut inv = [0u8; 256];
-    for x in 0..=255u8 {
-        let mut y = 0u8;
-        if x != 0 {
-            // x^254 is the inverse of x.
-            let mut r = 1u8;
-            let mut base = x;
-            let mut e = 254u32;
-            while e > 0 {
-                if e & 1 != 0 {
-                    r = gmul(r, base);
-                }
-                base = gmul(base, base);
-                e >>= 1;
-            }
-            y = r;
-        }
-        let v =
-            y ^ y.rotate_left(1) ^ y.rotate_left(2) ^ y.rotate_left(3) ^ y.rotate_left(4) ^ 0x63;
-        s[x as usize] = v;
-        inv[v as usize] = x;
-    }
-    (s, inv)
+fn encrypt_block(c: &Aes128, b: &mut [u8; 16]) {
+    c.encrypt_block(b.into());
 }
 
-struct RoundKeys {
-    k: [[u8; 16]; 11],
-    s: [u8; 256],
-    inv: [u8; 256],
-}
-
-fn expand_key(key: &[u8; 16]) -> RoundKeys {
-    let (s, inv) = sboxes();
-    let mut w = [[0u8; 4]; 44];
-    for i in 0..4 {
-        w[i].copy_from_slice(&key[4 * i..4 * i + 4]);
-    }
-    let mut rcon = 1u8;
-    for i in 4..44 {
-        let mut t = w[i - 1];
-        if i % 4 == 0 {
-            t = [
-                s[t[1] as usize] ^ rcon,
-                s[t[2] as usize],
-                s[t[3] as usize],
-                s[t[0] as usize],
-            ];
-            rcon = gmul(rcon, 2);
-        }
-        for j in 0..4 {
-            w[i][j] = w[i - 4][j] ^ t[j];
-        }
-    }
-    let mut k = [[0u8; 16]; 11];
-    for (r, rk) in k.iter_mut().enumerate() {
-        for c in 0..4 {
-            rk[4 * c..4 * c + 4].copy_from_slice(&w[4 * r + c]);
-        }
-    }
-    RoundKeys { k, s, inv }
-}
-
-fn add(b: &mut [u8; 16], k: &[u8; 16]) {
-    for (x, y) in b.iter_mut().zip(k) {
-        *x ^= y;
-    }
-}
-
-/// Row `r` of the state is bytes `r, r+4, r+8, r+12`; shift it left by `r` (or right to undo).
-fn shift_rows(b: &mut [u8; 16], inverse: bool) {
-    let old = *b;
-    for r in 1..4 {
-        for c in 0..4 {
-            let from = if inverse {
-                (c + 4 - r) % 4
-            } else {
-                (c + r) % 4
-            };
-            b[r + 4 * c] = old[r + 4 * from];
-        }
-    }
-}
-
-fn mix_columns(b: &mut [u8; 16], m: [u8; 4]) {
-    for c in 0..4 {
-        let a = [b[4 * c], b[4 * c + 1], b[4 * c + 2], b[4 * c + 3]];
-        for r in 0..4 {
-            b[4 * c + r] = gmul(a[0], m[(4 - r) % 4])
-                ^ gmul(a[1], m[(5 - r) % 4])
-                ^ gmul(a[2], m[(6 - r) % 4])
-                ^ gmul(a[3], m[(7 - r) % 4]);
-        }
-    }
-}
-
-fn encrypt_block(rk: &RoundKeys, b: &mut [u8; 16]) {
-    add(b, &rk.k[0]);
-    for round in 1..=10 {
-        for x in b.iter_mut() {
-            *x = rk.s[*x as usize];
-        }
-        shift_rows(b, false);
-        if round != 10 {
-            mix_columns(b, [2, 3, 1, 1]);
-        }
-        add(b, &rk.k[round]);
-    }
-}
-
-fn decrypt_block(rk: &RoundKeys, b: &mut [u8; 16]) {
-    add(b, &rk.k[10]);
-    for round in (0..10).rev() {
-        shift_rows(b, true);
-        for x in b.iter_mut() {
-            *x = rk.inv[*x as usize];
-        }
-        add(b, &rk.k[round]);
-        if round != 0 {
-            mix_columns(b, [14, 11, 13, 9]);
-        }
-    }
+fn decrypt_block(c: &Aes128, b: &mut [u8; 16]) {
+    c.decrypt_block(b.into());
 }
 
 #[cfg(test)]
@@ -261,7 +132,7 @@ mod tests {
     #[test]
     fn fips_197_appendix_c1() {
         let key: [u8; 16] = hex("000102030405060708090a0b0c0d0e0f").try_into().unwrap();
-        let rk = expand_key(&key);
+        let rk = cipher(&key);
         let mut b: [u8; 16] = hex("00112233445566778899aabbccddeeff").try_into().unwrap();
         encrypt_block(&rk, &mut b);
         assert_eq!(b.to_vec(), hex("69c4e0d86a7b0430d8cdb78070b4c55a"));

@@ -20,6 +20,8 @@ pub mod optfile;
 pub mod options;
 pub mod persistent;
 pub mod replay;
+mod retry;
+pub mod server_key;
 pub mod url;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,8 +33,10 @@ use mysql::{Conn, OptsBuilder, SslOpts};
 
 use crate::exit::{AppError, ErrorKind};
 
+pub use backoff::ReservedSlot;
 pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
+use server_key::KeyPolicy;
 
 /// An open connection and how we got it.
 pub struct Connection {
@@ -41,6 +45,8 @@ pub struct Connection {
     pub target: String,
     /// True when we came in through `--admin-port`.
     pub via_admin_port: bool,
+    /// How many tries the login took (more than 1 after refusals with ERROR 1040).
+    pub login_tries: u32,
     pub query_timeout: Duration,
     watchdog: Option<Watchdog>,
 }
@@ -52,6 +58,7 @@ impl Connection {
             conn,
             target,
             via_admin_port: false,
+            login_tries: 1,
             query_timeout,
             watchdog,
         }
@@ -153,22 +160,41 @@ impl Connection {
 /// Connect, trying `--admin-port` first when given. Whatever goes wrong there (refused, full,
 /// silent, not MySQL), the main port is tried next and a note on stderr says which port was
 /// used: a full extra port must never make a healthy server look full. Only a usage error (the
-/// same on both ports) stops at the admin port.
+/// same on both ports) stops at the admin port. The first connection of a run: whether the
+/// account may take the reserved slot is not known yet (see [`open_as`]).
 pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
+    open_as(opts, ReservedSlot::Unknown)
+}
+
+/// [`open`], for an account whose right to the reserved slot is `slot` (known from an earlier
+/// login of this run). On the main port, a refusal with ERROR 1040 before the greeting is
+/// retried with jittered waits within `--connect-timeout` ([`backoff::RefusalRetry`]): under a retry
+/// storm the clients being refused hold the reserved slot for moments. As many tries as the
+/// window allows when the account may take the slot (or `--admin-port` says it is an admin's),
+/// at most [`backoff::TRIES_UNKNOWN_ENTITLEMENT`] when that is unknown, none when it may not; a
+/// refusal after the greeting (08004) means the server has judged the account and it may not.
+pub fn open_as(opts: &ConnectOptions, slot: ReservedSlot) -> Result<Connection, AppError> {
+    let key = KeyPolicy::of(opts)?;
     if let (Some(admin), Transport::Tcp { host, port }) = (opts.admin_port, &opts.transport) {
         let mut admin_opts = opts.clone();
         admin_opts.transport = Transport::Tcp {
             host: host.clone(),
             port: admin,
         };
-        match open_once(&admin_opts) {
+        match open_once(&admin_opts, &key) {
             Ok(mut c) => {
                 c.via_admin_port = true;
                 return Ok(c);
             }
             // A wrong password is wrong on both ports: a second try would only count as one
-            // more failed login (max_connect_errors, FAILED_LOGIN_ATTEMPTS).
-            Err(e) if matches!(e.kind, ErrorKind::Usage | ErrorKind::AccessDenied) => {
+            // more failed login (max_connect_errors, FAILED_LOGIN_ATTEMPTS). A password we will
+            // not send over this connection we will not send over the other either.
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::Usage | ErrorKind::AccessDenied | ErrorKind::InsecureAuth
+                ) =>
+            {
                 return Err(e);
             }
             Err(e) => {
@@ -179,19 +205,42 @@ pub fn open(opts: &ConnectOptions) -> Result<Connection, AppError> {
             }
         }
     }
-    open_once(opts)
+    let slot = match slot {
+        ReservedSlot::Unknown if opts.admin_port.is_some() => ReservedSlot::Entitled,
+        other => other,
+    };
+    retry::open_retrying(opts, &key, slot)
 }
 
-fn open_once(opts: &ConnectOptions) -> Result<Connection, AppError> {
+/// One login on `opts`' port, with the TLS fallbacks of `--ssl-mode PREFERRED`.
+fn open_once(opts: &ConnectOptions, key: &KeyPolicy) -> Result<Connection, AppError> {
     let target = opts.target();
     let tls = tls_for(opts)?;
-    match connect_with_deadline(opts, tls.clone()) {
+    let is_tcp = matches!(opts.transport, Transport::Tcp { .. });
+    match connect_with_deadline(opts, tls.clone(), key) {
         // PREFERRED: the driver cannot fall back inside one handshake, so a server without TLS
         // costs one retry in plain text (only on remote TCP; loopback and sockets never try TLS).
         Err(e)
             if opts.ssl_mode == SslMode::Preferred && tls.is_some() && e.kind == ErrorKind::Tls =>
         {
-            connect_with_deadline(opts, None)
+            connect_with_deadline(opts, None, key).map_err(|retry| {
+                if retry.key_refused {
+                    server_key::refusal(&target, true).into()
+                } else {
+                    retry
+                }
+            })
+        }
+        // PREFERRED on loopback starts in plain text; a caching_sha2_password server that wants
+        // the password itself gets it only over TLS (server_key.rs), as the mysql client would
+        // have used it: retry once with TLS. When the server has no TLS, we refuse.
+        Err(e) if e.key_refused && opts.ssl_mode == SslMode::Preferred && is_tcp => {
+            match connect_with_deadline(opts, Some(accept_any_cert(opts)), key) {
+                Err(retry) if retry.kind == ErrorKind::Tls => {
+                    Err(server_key::refusal(&target, true).into())
+                }
+                other => other,
+            }
         }
         // PREFERRED on loopback starts in plain text; a server with require_secure_transport=ON
         // refuses that (MySQL with 3159, MariaDB with a plain 1045 "Access denied"), where the
@@ -203,7 +252,7 @@ fn open_once(opts: &ConnectOptions) -> Result<Connection, AppError> {
                 && e.secure_transport_required
                 && matches!(opts.transport, Transport::Tcp { .. }) =>
         {
-            match connect_with_deadline(opts, Some(accept_any_cert(opts))) {
+            match connect_with_deadline(opts, Some(accept_any_cert(opts)), key) {
                 Err(retry) if retry.kind == ErrorKind::Tls => Err(e),
                 other => other,
             }
@@ -243,13 +292,10 @@ fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
         ("--ssl-key", &opts.ssl_key),
     ] {
         let Some(path) = path else { continue };
-        if let Err(e) = std::fs::File::open(path).and_then(|f| {
+        // Opened without blocking: a FIFO named here is refused, never waited on.
+        if let Err(e) = crate::input::open_regular(path).and_then(|f| {
             let meta = f.metadata()?;
-            if meta.is_dir() {
-                Err(std::io::Error::other("is a directory"))
-            } else if !meta.is_file() {
-                Err(std::io::Error::other("not a regular file"))
-            } else if meta.len() > crate::input::SMALL_FILE_MAX {
+            if meta.len() > crate::input::SMALL_FILE_MAX {
                 Err(std::io::Error::other("larger than the 1 MiB limit"))
             } else {
                 Ok(())
@@ -257,7 +303,10 @@ fn check_tls_files(opts: &ConnectOptions) -> Result<(), AppError> {
         }) {
             return Err(AppError::new(
                 ErrorKind::Tls,
-                format!("cannot read the {flag} file {}: {e}", path.display()),
+                format!(
+                    "cannot read the {flag} file {}: {e}",
+                    crate::text::path(path)
+                ),
             )
             .hint(format!("give {flag} a readable PEM file")));
         }
@@ -293,15 +342,18 @@ fn tls_for(opts: &ConnectOptions) -> Result<Option<SslOpts>, AppError> {
     })
 }
 
-/// A failed login, and whether the server may have refused it for want of TLS.
+/// A failed login, whether the server may have refused it for want of TLS, and whether we
+/// refused to send the password without TLS (server_key.rs).
 struct LoginError {
     error: AppError,
     secure_transport_required: bool,
+    key_refused: bool,
 }
 
 impl From<AppError> for LoginError {
     fn from(error: AppError) -> Self {
         LoginError {
+            key_refused: error.kind == ErrorKind::InsecureAuth,
             error,
             secure_transport_required: false,
         }
@@ -315,8 +367,14 @@ impl std::ops::Deref for LoginError {
     }
 }
 
-fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<Conn, LoginError> {
+fn connect_with_deadline(
+    opts: &ConnectOptions,
+    tls: Option<SslOpts>,
+    key: &KeyPolicy,
+) -> Result<Conn, LoginError> {
     let target = opts.target();
+    // Read by the driver only when the server asks for the password over TCP without TLS.
+    let driver_key = key.for_driver()?;
     let mut b = OptsBuilder::new()
         .user(Some(opts.user.clone()))
         .pass(opts.password.as_ref().map(|p| p.0.clone()))
@@ -330,7 +388,8 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
             "program_name",
             "conncheck",
         )])))
-        .ssl_opts(tls);
+        .ssl_opts(tls)
+        .server_key_path(driver_key.path.clone());
     b = match &opts.transport {
         Transport::Tcp { host, port } => b.ip_or_hostname(Some(host.clone())).tcp_port(*port),
         Transport::Socket(p) => b.socket(Some(p.to_string_lossy().into_owned())),
@@ -346,6 +405,8 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
         .spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Conn::new(b)))
                 .map_err(|payload| panic_text(payload.as_ref()));
+            // The key's pipe stays open for as long as the login runs.
+            drop(driver_key);
             let _ = tx.send(outcome);
         })
         .map_err(|e| {
@@ -356,6 +417,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
         })?;
     match rx.recv_timeout(opts.connect_timeout + Duration::from_millis(100)) {
         Ok(Ok(Ok(conn))) => Ok(conn),
+        Ok(Ok(Err(e))) if key.refused(&e) => Err(server_key::refusal(&target, false).into()),
         Ok(Ok(Err(e))) => Err(LoginError {
             secure_transport_required: matches!(
                 error::server_code(&e),
@@ -366,6 +428,7 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
                 )
             ),
             error: error::connect_error(&e, &target, &opts.user).with_source(e),
+            key_refused: false,
         }),
         Ok(Err(panic)) => Err(error::internal(&target, &panic).into()),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -378,6 +441,23 @@ fn connect_with_deadline(opts: &ConnectOptions, tls: Option<SslOpts>) -> Result<
 }
 
 const CONNECT_THREAD: &str = "connect";
+
+/// Run driver code that may panic (its PEM parser does on a bad key) on a thread whose panics
+/// are caught and kept quiet, as the login's are; the panic's message on failure.
+fn catch_driver_panic<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    quiet_connect_panics();
+    std::thread::Builder::new()
+        .name(CONNECT_THREAD.into())
+        .spawn(move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .map_err(|payload| panic_text(payload.as_ref()))
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?
+        .join()
+        .map_err(|payload| panic_text(payload.as_ref()))?
+}
 
 /// A panic on the connect thread is caught and reported as one error line: keep the default
 /// hook from printing it a second time (with a backtrace hint) there. Other threads are untouched.

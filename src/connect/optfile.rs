@@ -13,8 +13,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// MySQL refuses to follow `!include` chains deeper than this.
+/// MySQL refuses to follow `!include` chains deeper than this (mysys/my_default.cc; see
+/// docs/file-limits.md).
 const MAX_INCLUDE_DEPTH: usize = 10;
+/// At most this many files are read for one top-level file, includes counted: a chain that is
+/// no cycle can still fan out (each file including the next twice reads 2^10 files).
+pub const MAX_FILES: usize = 100;
 
 /// One `key=value` from an option file, with where it came from (for error messages and the password-permission warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +38,7 @@ pub struct OptionSet {
 /// A problem in an option file. `line` is 1-based; 0 means the whole file
 /// (e.g. it could not be read).
 #[derive(Debug, thiserror::Error)]
-#[error("{}{}: {message}", file.display(), at_line(*line))]
+#[error("{}{}: {message}", crate::text::path(file), at_line(*line))]
 pub struct OptFileError {
     pub file: PathBuf,
     pub line: usize,
@@ -62,6 +66,7 @@ impl OptionSet {
         required: bool,
     ) -> Result<(), OptFileError> {
         let mut reader = Reader::new(groups);
+        reader.explicit = required;
         reader.read_path(path, Origin::Top { required }, 0)?;
         reader.commit(self);
         Ok(())
@@ -138,6 +143,11 @@ struct Reader {
     stack: Vec<PathBuf>,
     entries: Vec<(String, OptionValue)>,
     warnings: Vec<String>,
+    /// The top file was named explicitly (`--defaults-file`, `--defaults-extra-file`): a file it
+    /// includes that cannot be trusted is an error, not a warning.
+    explicit: bool,
+    /// Files opened so far, the top one included (at most [`MAX_FILES`]).
+    files: usize,
 }
 
 impl Reader {
@@ -147,6 +157,8 @@ impl Reader {
             stack: Vec::new(),
             entries: Vec::new(),
             warnings: Vec::new(),
+            explicit: false,
+            files: 0,
         }
     }
 
@@ -174,7 +186,7 @@ impl Reader {
             Origin::Top { required: false } => {
                 self.warnings.push(format!(
                     "warning: cannot read {}: {err}; skipped",
-                    path.display()
+                    crate::text::path(path)
                 ));
                 Ok(())
             }
@@ -186,7 +198,10 @@ impl Reader {
             Origin::Include { file, line } => Err(OptFileError {
                 file: file.to_path_buf(),
                 line,
-                message: format!("cannot read included file '{}': {err}", path.display()),
+                message: format!(
+                    "cannot read included file '{}': {err}",
+                    crate::text::path(path)
+                ),
             }),
         }
     }
@@ -207,18 +222,32 @@ impl Reader {
             if depth > MAX_INCLUDE_DEPTH {
                 return Err(at(format!(
                     "includes nested too deeply (more than {MAX_INCLUDE_DEPTH} levels) at '{}'",
-                    path.display()
+                    crate::text::path(path)
                 )));
             }
             if self.stack.contains(&canon) {
                 return Err(at(format!(
                     "include cycle: '{}' is already being read",
-                    path.display()
+                    crate::text::path(path)
+                )));
+            }
+            if self.files >= MAX_FILES {
+                return Err(at(format!(
+                    "too many included files (more than {MAX_FILES} in all) at '{}'",
+                    crate::text::path(path)
                 )));
             }
         }
+        self.files += 1;
 
-        let mut file = match fs::File::open(path) {
+        // A file named on the command line may be a pipe (`--defaults-file=<(...)`, /dev/stdin),
+        // read once; an included file or one of the default search list must be a regular file,
+        // so that a FIFO there never blocks the run.
+        let opened = match origin {
+            Origin::Top { required: true } => fs::File::open(path),
+            _ => crate::input::open_regular(path),
+        };
+        let mut file = match opened {
             Ok(f) => f,
             Err(e) => return self.open_failed(origin, path, e),
         };
@@ -236,23 +265,32 @@ impl Reader {
         } else {
             file_mode(&meta) & !0o002
         };
-        if mode & 0o002 != 0 && matches!(origin, Origin::Top { required: true }) {
-            // Named explicitly (--defaults-file, --defaults-extra-file): skipping it as mysql does
-            // would silently reach whatever server the other files or defaults name.
-            return Err(OptFileError {
-                file: path.to_path_buf(),
-                line: 0,
-                message: format!(
-                    "is world-writable, so its options cannot be trusted and it was not read (fix with: chmod o-w {})",
-                    path.display()
-                ),
+        if mode & 0o002 != 0 && self.explicit {
+            // Named explicitly (--defaults-file, --defaults-extra-file), or included from such a
+            // file: skipping it as mysql does would silently reach whatever server the other
+            // files or defaults name.
+            let message = format!(
+                "is world-writable, so its options cannot be trusted and it was not read (fix with: chmod o-w {})",
+                crate::text::path(path)
+            );
+            return Err(match origin {
+                Origin::Top { .. } => OptFileError {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    message,
+                },
+                Origin::Include { file, line } => OptFileError {
+                    file: file.to_path_buf(),
+                    line,
+                    message: format!("included file '{}' {message}", crate::text::path(path)),
+                },
             });
         }
         if mode & 0o002 != 0 {
             // Anyone could have planted options here; MySQL skips such files.
             self.warnings.push(format!(
                 "warning: World-writable config file '{}' is ignored",
-                path.display()
+                crate::text::path(path)
             ));
             return Ok(());
         }
@@ -265,7 +303,7 @@ impl Reader {
             Err(e) => {
                 self.warnings.push(format!(
                     "warning: {} is not valid UTF-8; invalid bytes were replaced with U+FFFD",
-                    path.display()
+                    crate::text::path(path)
                 ));
                 String::from_utf8_lossy(e.as_bytes()).into_owned()
             }
@@ -279,7 +317,7 @@ impl Reader {
         if sets_password && mode & 0o004 != 0 {
             self.warnings.push(format!(
                 "warning: {0} contains a password and is readable by other users (chmod 600 {0})",
-                path.display()
+                crate::text::path(path)
             ));
         }
         Ok(())
@@ -400,18 +438,26 @@ impl Reader {
                 if arg.is_empty() {
                     return Err(err("!includedir needs a directory name".into()));
                 }
+                let shown = crate::text::escape(arg);
                 let dir = fs::read_dir(arg)
-                    .map_err(|e| err(format!("cannot read included directory '{arg}': {e}")))?;
-                // On Unix MySQL only reads *.cnf from include directories.
-                let mut files: Vec<PathBuf> = dir
-                    .filter_map(|entry| entry.ok())
-                    .map(|entry| entry.path())
-                    .filter(|p| {
-                        p.is_file()
-                            && p.file_name()
-                                .is_some_and(|n| n.to_string_lossy().ends_with(".cnf"))
-                    })
-                    .collect();
+                    .map_err(|e| err(format!("cannot read included directory '{shown}': {e}")))?;
+                // On Unix MySQL only reads *.cnf from include directories. Never more than the
+                // files still allowed are collected (a folder may hold millions of entries).
+                let room = MAX_FILES.saturating_sub(self.files);
+                let mut files: Vec<PathBuf> = Vec::new();
+                for p in dir.filter_map(|entry| entry.ok()).map(|entry| entry.path()) {
+                    if p.is_file()
+                        && p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().ends_with(".cnf"))
+                    {
+                        if files.len() >= room {
+                            return Err(err(format!(
+                                "too many included files (more than {MAX_FILES} in all) in '{shown}'"
+                            )));
+                        }
+                        files.push(p);
+                    }
+                }
                 files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
                 for file in files {
                     self.read_path(&file, origin, depth + 1)?;

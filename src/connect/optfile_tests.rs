@@ -731,11 +731,14 @@ fn world_writable_file_ignored() {
     }
 }
 
+/// A world-writable file included from the default search list is skipped with a warning, as
+/// mysql does; included from a file named explicitly (`--defaults-file`) it is an error naming
+/// the include line: skipping it would silently send the run to another server.
 #[cfg(unix)]
 #[test]
-fn world_writable_include_ignored_rest_read() {
+fn world_writable_include_ignored_from_defaults_refused_from_an_explicit_file() {
     let dir = tempfile::tempdir().unwrap();
-    let inc = write(dir.path(), "inc.cnf", "[client]\nuser=evil\n");
+    let inc = write(dir.path(), "inc.cnf", "[client]\nhost=evil\n");
     set_mode(&inc, 0o666);
     let main = write(
         dir.path(),
@@ -743,9 +746,120 @@ fn world_writable_include_ignored_rest_read() {
         &format!("[client]\nuser=good\n!include {}\n", inc.display()),
     );
     let mut set = OptionSet::default();
-    set.read_file(&main, GROUPS, true).unwrap();
+    set.read_file(&main, GROUPS, false).unwrap();
     assert_eq!(val(&set, "user").as_deref(), Some("good"));
+    assert_eq!(val(&set, "host"), None);
     assert_eq!(set.warnings.len(), 1);
+
+    let mut set = OptionSet::default();
+    let e = set.read_file(&main, GROUPS, true).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line), (main.as_path(), 3));
+    assert!(e.message.contains("world-writable"), "{e}");
+    assert!(e.message.contains("inc.cnf"), "{e}");
+    assert!(set.values.is_empty(), "nothing is merged");
+}
+
+/// Found by the adversarial review: includes that are no cycle can still fan out (each file
+/// including the next one several times), so reading never ended. At most `MAX_FILES` files.
+#[test]
+fn include_fan_out_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // f0 includes f1 ten times, f1 includes f2 ten times ... : 10^10 reads without a bound.
+    for i in 0..10 {
+        let next = dir.path().join(format!("f{}.cnf", i + 1));
+        let body = format!("!include {}\n", next.display()).repeat(10);
+        write(
+            dir.path(),
+            &format!("f{i}.cnf"),
+            &format!("[client]\n{body}"),
+        );
+    }
+    write(dir.path(), "f10.cnf", "[client]\nuser=deep\n");
+    let e = OptionSet::default()
+        .read_file(&dir.path().join("f0.cnf"), GROUPS, true)
+        .unwrap_err();
+    assert!(
+        e.message.contains("too many included files (more than 100"),
+        "{e}"
+    );
+
+    // A folder of more .cnf files than allowed, through !includedir.
+    let many = dir.path().join("many");
+    fs::create_dir(&many).unwrap();
+    for i in 0..=super::MAX_FILES {
+        write(&many, &format!("{i:03}.cnf"), "[client]\n");
+    }
+    let main = write(
+        dir.path(),
+        "main.cnf",
+        &format!("!includedir {}\n", many.display()),
+    );
+    let e = OptionSet::default()
+        .read_file(&main, GROUPS, true)
+        .unwrap_err();
+    assert!(e.message.contains("too many included files"), "{e}");
+    // Exactly the bound is fine: the top file and 99 others.
+    for i in 99..=super::MAX_FILES {
+        fs::remove_file(many.join(format!("{i:03}.cnf"))).unwrap();
+    }
+    OptionSet::default().read_file(&main, GROUPS, true).unwrap();
+}
+
+/// An included file must be a regular file: a FIFO there would block the run.
+#[cfg(unix)]
+#[test]
+fn an_included_fifo_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("x.cnf");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let main = write(
+        dir.path(),
+        "main.cnf",
+        &format!("[client]\n!include {}\n", fifo.display()),
+    );
+    let e = OptionSet::default()
+        .read_file(&main, GROUPS, true)
+        .unwrap_err();
+    assert!(e.message.contains("not a regular file"), "{e}");
+    // On the default search list it is skipped with a warning.
+    let mut set = OptionSet::default();
+    set.read_file(&fifo, GROUPS, false).unwrap();
+    assert!(
+        set.warnings[0].contains("not a regular file"),
+        "{:?}",
+        set.warnings
+    );
+}
+
+/// File names reach error messages and warnings escaped (an `!include` line names any bytes).
+#[test]
+fn file_names_in_errors_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.cnf",
+        "[client]\n!include /nonexistent/\x1b]0;owned\x07.cnf\n",
+    );
+    let e = OptionSet::default()
+        .read_file(&main, GROUPS, true)
+        .unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("\\e]0;owned\\x07.cnf"), "{shown}");
+    let odd = write(dir.path(), "bad\x1b[2J.cnf", "user=x\n");
+    let e = OptionSet::default()
+        .read_file(&odd, GROUPS, true)
+        .unwrap_err();
+    assert!(e.to_string().contains("bad\\e[2J.cnf:1"), "{e}");
 }
 
 #[test]

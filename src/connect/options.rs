@@ -73,6 +73,10 @@ pub struct ConnectOptions {
     pub ssl_ca: Option<PathBuf>,
     pub ssl_cert: Option<PathBuf>,
     pub ssl_key: Option<PathBuf>,
+    /// `--server-public-key-path`: the server's RSA key for caching_sha2_password without TLS.
+    pub server_public_key: Option<PathBuf>,
+    /// `--get-server-public-key`: ask the server for that key (unverified).
+    pub get_server_public_key: bool,
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
     pub admin_port: Option<u16>,
@@ -108,6 +112,8 @@ struct Partial {
     ssl_ca: Option<PathBuf>,
     ssl_cert: Option<PathBuf>,
     ssl_key: Option<PathBuf>,
+    server_public_key: Option<PathBuf>,
+    get_server_public_key: Option<bool>,
     protocol: Option<Protocol>,
 }
 
@@ -201,6 +207,8 @@ impl Resolver {
             ssl_ca: args.ssl_ca.clone(),
             ssl_cert: args.ssl_cert.clone(),
             ssl_key: args.ssl_key.clone(),
+            server_public_key: args.server_public_key_path.clone(),
+            get_server_public_key: args.get_server_public_key.then_some(true),
             protocol: args.protocol,
         };
         Ok(Resolver {
@@ -331,7 +339,19 @@ fn overlay(p: &mut Partial, top: Partial) {
         ($($f:ident),*) => { $( if top.$f.is_some() { p.$f = top.$f; } )* };
     }
     take!(
-        host, port, socket, user, password, database, ssl_mode, ssl_ca, ssl_cert, ssl_key, protocol
+        host,
+        port,
+        socket,
+        user,
+        password,
+        database,
+        ssl_mode,
+        ssl_ca,
+        ssl_cert,
+        ssl_key,
+        server_public_key,
+        get_server_public_key,
+        protocol
     );
 }
 
@@ -346,8 +366,9 @@ fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppErro
     let Some(path) = loginpath::path(home.as_deref(), test_file.as_deref()) else {
         return Ok(set);
     };
+    let shown = crate::text::path(&path);
     let problem = |set: &mut OptionSet, what: String| -> Result<(), AppError> {
-        let msg = format!("login path file {}: {what}", path.display());
+        let msg = format!("login path file {shown}: {what}");
         if args.login_path.is_some() {
             Err(AppError::new(crate::exit::ErrorKind::Usage, msg)
                 .hint("recreate it with mysql_config_editor, or skip it with --no-login-paths"))
@@ -356,21 +377,30 @@ fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppErro
             Ok(())
         }
     };
-    let meta = match std::fs::metadata(&path) {
-        Ok(m) => m,
+    // A regular file only (a FIFO there would block the run, even under --no-defaults), read
+    // with the 1 MiB cap of option files.
+    let file = match crate::input::open_regular(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(name) = &args.login_path {
                 // mysql says nothing either; but a login path asked for and not found is
                 // worth a word.
                 set.warnings.push(format!(
-                    "warning: --login-path={name}: no login path file {}",
-                    path.display()
+                    "warning: --login-path={}: no login path file {shown}",
+                    crate::text::escape(name)
                 ));
             }
             return Ok(set);
         }
         Err(e) => {
-            problem(&mut set, e.kind().to_string())?;
+            problem(&mut set, e.to_string())?;
+            return Ok(set);
+        }
+    };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            problem(&mut set, e.to_string())?;
             return Ok(set);
         }
     };
@@ -380,17 +410,16 @@ fn read_login_file(args: &ConnFlags, env: &dyn Env) -> Result<OptionSet, AppErro
         // my_default.cc check_file_permissions(): executable or group/other access -> ignored.
         if meta.permissions().mode() & 0o177 != 0 {
             set.warnings.push(format!(
-                "warning: {} should be readable/writable only by current user; ignored",
-                path.display()
+                "warning: {shown} should be readable/writable only by current user; ignored"
             ));
             return Ok(set);
         }
     }
     let _ = meta;
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::input::read_bytes(file, crate::input::SMALL_FILE_MAX) {
         Ok(b) => b,
         Err(e) => {
-            problem(&mut set, e.kind().to_string())?;
+            problem(&mut set, e.to_string())?;
             return Ok(set);
         }
     };
@@ -432,7 +461,7 @@ fn apply_option_set(p: &mut Partial, set: &OptionSet) -> Result<(), AppError> {
     let get = |k: &str| set.get(k).and_then(|v| v.value.clone());
     let at = |k: &str| {
         set.get(k)
-            .map(|v| format!("{}:{}", v.file.display(), v.line))
+            .map(|v| format!("{}:{}", crate::text::path(&v.file), v.line))
             .unwrap_or_default()
     };
     if let Some(h) = get("host") {
@@ -467,10 +496,29 @@ fn apply_option_set(p: &mut Partial, set: &OptionSet) -> Result<(), AppError> {
         ("ssl_ca", &mut p.ssl_ca),
         ("ssl_cert", &mut p.ssl_cert),
         ("ssl_key", &mut p.ssl_key),
+        ("server_public_key_path", &mut p.server_public_key),
     ] {
         if let Some(v) = get(key) {
             *slot = Some(PathBuf::from(v));
         }
+    }
+    // A boolean option as the mysql client reads it: bare or 1/ON/TRUE is on, 0/OFF/FALSE off,
+    // and a `skip-` prefix turns it off.
+    if let Some(v) = set.get("get_server_public_key") {
+        p.get_server_public_key = Some(match v.value.as_deref().map(str::to_ascii_lowercase) {
+            None => true,
+            Some(v) if matches!(v.as_str(), "" | "1" | "on" | "true") => true,
+            Some(v) if matches!(v.as_str(), "0" | "off" | "false") => false,
+            Some(_) => {
+                return Err(AppError::usage(format!(
+                    "invalid get-server-public-key value at {}: use 1 or 0",
+                    at("get_server_public_key")
+                )));
+            }
+        });
+    }
+    if set.get("skip_get_server_public_key").is_some() {
+        p.get_server_public_key = Some(false);
     }
     if let Some(proto) = get("protocol") {
         p.protocol = match proto.to_ascii_lowercase().as_str() {
@@ -531,6 +579,8 @@ fn finish(p: Partial, r: &Resolver, env: &dyn Env) -> Result<ConnectOptions, App
         ssl_ca: p.ssl_ca,
         ssl_cert: p.ssl_cert,
         ssl_key: p.ssl_key,
+        server_public_key: p.server_public_key,
+        get_server_public_key: p.get_server_public_key.unwrap_or(false),
         connect_timeout: r.connect_timeout,
         query_timeout: r.query_timeout,
         admin_port: r.admin_port,

@@ -348,3 +348,60 @@ fn targets_and_urls_agree_on_ports() {
     );
     assert_eq!(split_host_port("::1").unwrap(), ("::1".to_string(), None));
 }
+
+/// The server public key options, from flags and option files as the mysql client reads them.
+#[test]
+fn server_public_key_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_file = |text: &str| {
+        let f = dir.path().join("key.cnf");
+        std::fs::write(&f, text).unwrap();
+        let mut a = args();
+        a.no_defaults = false;
+        a.no_login_paths = true;
+        a.defaults_file = Some(f);
+        a
+    };
+    let o = resolve(&args(), &[], None);
+    assert_eq!(
+        (o.server_public_key, o.get_server_public_key),
+        (None, false)
+    );
+    let o = resolve(
+        &with_file("[client]\nserver-public-key-path=/k.pem\nget-server-public-key\n"),
+        &[],
+        None,
+    );
+    assert_eq!(o.server_public_key, Some("/k.pem".into()));
+    assert!(o.get_server_public_key);
+    for (text, want) in [
+        ("[client]\nget_server_public_key=1\n", true),
+        ("[client]\nget-server-public-key=OFF\n", false),
+        ("[client]\nloose-get-server-public-key=true\n", true),
+        (
+            "[client]\nget-server-public-key\nskip-get-server-public-key\n",
+            false,
+        ),
+    ] {
+        assert_eq!(
+            resolve(&with_file(text), &[], None).get_server_public_key,
+            want,
+            "{text}"
+        );
+    }
+    let env = FakeEnv(Default::default());
+    let e = Resolver::new(
+        &with_file("[client]\nget-server-public-key=maybe\n"),
+        &env,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, crate::exit::ErrorKind::Usage);
+    // The flags win over the files.
+    let mut a = with_file("[client]\nserver-public-key-path=/k.pem\n");
+    a.server_public_key_path = Some("/flag.pem".into());
+    a.get_server_public_key = true;
+    let o = resolve(&a, &[], None);
+    assert_eq!(o.server_public_key, Some("/flag.pem".into()));
+    assert!(o.get_server_public_key);
+}

@@ -5,16 +5,18 @@
 //! its variables and our connection id).
 //!
 //! Only the timing and the bookkeeping live here; what opening means is the `open` function the
-//! caller gives, so the backoff is tested without a server. Never two connections at once: the
-//! old one is dropped before a new one is opened.
+//! caller gives (it sees the base of the previous opening, e.g. to know whether the account may
+//! take the server's reserved slot), so the backoff is tested without a server. Never two
+//! connections at once: the old one is dropped before a new one is opened.
 
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
 use crate::exit::AppError;
 
-/// Opens a connection `C` and reads its base `B`.
-pub type Open<C, B> = Box<dyn FnMut() -> Result<(C, B), AppError>>;
+/// Opens a connection `C` and reads its base `B`, given the base of the previous opening (None
+/// the first time).
+pub type Open<C, B> = Box<dyn FnMut(Option<&B>) -> Result<(C, B), AppError>>;
 
 /// A connection that is re-opened when lost.
 pub struct Persistent<C, B> {
@@ -40,7 +42,7 @@ pub enum Reconnect {
 impl<C, B> Persistent<C, B> {
     /// Open the first connection; its error is the caller's to report.
     pub fn open(mut open: Open<C, B>) -> Result<Persistent<C, B>, AppError> {
-        let (conn, base) = open()?;
+        let (conn, base) = open(None)?;
         Ok(Persistent {
             open,
             conn: Some(conn),
@@ -99,7 +101,7 @@ impl<C, B> Persistent<C, B> {
         if self.conn.is_some() || now < self.retry_at {
             return Reconnect::NotDue;
         }
-        match (self.open)() {
+        match (self.open)(Some(&self.base)) {
             Ok((conn, base)) => {
                 self.conn = Some(conn);
                 self.base = base;
@@ -123,10 +125,13 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    /// A connection that opens when `up` says so; each opening's base is its number.
+    /// A connection that opens when `up` says so; each opening's base is its number, and each
+    /// attempt after the first sees the base of the last opening.
     fn fake(up: Rc<RefCell<bool>>) -> Open<&'static str, u32> {
         let mut n = 0;
-        Box::new(move || {
+        Box::new(move |prev: Option<&u32>| {
+            assert_eq!(prev.is_none(), n == 0, "attempt {n}: {prev:?}");
+            assert!(prev.is_none_or(|p| *p >= 1));
             n += 1;
             if *up.borrow() {
                 Ok(("conn", n))

@@ -62,6 +62,10 @@ impl Replay {
                 args.extend([flag.to_string(), absolute(p)]);
             }
         }
+        args.extend(server_key_args(
+            opts.server_public_key.as_deref(),
+            opts.get_server_public_key,
+        ));
         if let Some(port) = opts.admin_port.or(conn.admin_port) {
             args.extend(["--admin-port".into(), port.to_string()]);
         }
@@ -95,6 +99,10 @@ impl Replay {
                 args.extend([flag.to_string(), absolute(p)]);
             }
         }
+        args.extend(server_key_args(
+            conn.server_public_key_path.as_deref(),
+            conn.get_server_public_key,
+        ));
         if let Some(port) = conn.admin_port {
             args.extend(["--admin-port".into(), port.to_string()]);
         }
@@ -125,7 +133,8 @@ impl Replay {
         let mut argv = vec!["conncheck".to_string()];
         let mut words = self.args.iter().peekable();
         while let Some(w) = words.next() {
-            let takes_value = w.starts_with('-') && w != "-p" && w != "--no-defaults";
+            let takes_value =
+                w.starts_with('-') && !w.contains('=') && !BARE_FLAGS.contains(&w.as_str());
             if overridden(w) {
                 if takes_value {
                     words.next();
@@ -202,6 +211,28 @@ fn transport_args(t: &Transport, protocol: Option<Protocol>) -> Vec<String> {
             Protocol::Socket => "socket",
         };
         args.extend(["--protocol".to_string(), name.to_string()]);
+    }
+    args
+}
+
+/// The connection flags we replay that take no value.
+const BARE_FLAGS: &[&str] = &[
+    "-p",
+    "--no-defaults",
+    "--no-login-paths",
+    "--get-server-public-key",
+];
+
+/// How a caching_sha2_password login over TCP without TLS may protect the password: the same
+/// key file, or the same permission to ask the server for its key (a command that logs in
+/// without them may be refused, exit 19). A key read from standard input cannot be given again.
+fn server_key_args(path: Option<&Path>, get: bool) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(p) = path.filter(|p| p.as_os_str() != "-") {
+        args.extend(["--server-public-key-path".to_string(), absolute(p)]);
+    }
+    if get {
+        args.push("--get-server-public-key".to_string());
     }
     args
 }
@@ -382,6 +413,8 @@ mod tests {
             ssl_ca: None,
             ssl_cert: None,
             ssl_key: None,
+            server_public_key: None,
+            get_server_public_key: false,
             connect_timeout: Duration::from_secs(5),
             query_timeout: Duration::from_secs(10),
             admin_port: None,
@@ -461,6 +494,44 @@ mod tests {
             ),
             "conncheck -h 127.0.0.1 -P 3306 --protocol tcp --ssl-mode VERIFY_IDENTITY --ssl-ca /ca.pem --connect-timeout 30s --query-timeout 2500ms -u <admin> --admin-port 1 diagnose"
         );
+    }
+
+    /// A run that let caching_sha2_password encrypt the password with a given or requested key
+    /// suggests commands that do the same (else they may be refused, exit 19); a bare flag
+    /// (or `--login-path=NAME`) never swallows the option after it when `own` overrides that.
+    #[test]
+    fn server_key_options_are_kept_and_bare_flags_take_no_value() {
+        let mut c = conn();
+        c.no_login_paths = true;
+        c.login_path = Some("ops".into());
+        c.get_server_public_key = true;
+        c.admin_port = Some(33062);
+        let mut o = opts(
+            Transport::Tcp {
+                host: "db".into(),
+                port: 3306,
+            },
+            "root",
+        );
+        o.server_public_key = Some("/keys/db.pem".into());
+        o.get_server_public_key = true;
+        let r = Replay::of_run(&c, &o, None);
+        assert_eq!(
+            r.command_line(&own(&["--admin-port", "1", "diagnose"]), None),
+            "conncheck -h db -P 3306 -u root --login-path=ops --no-login-paths --server-public-key-path /keys/db.pem --get-server-public-key --admin-port 1 diagnose"
+        );
+        let r = Replay::of_snapshot(&c, "db:3306", Some("root"));
+        assert!(
+            r.args().join(" ").contains("--get-server-public-key"),
+            "{:?}",
+            r.args()
+        );
+        // A key read from standard input cannot be read again.
+        o.server_public_key = Some("-".into());
+        o.get_server_public_key = false;
+        c.get_server_public_key = false;
+        let line = Replay::of_run(&c, &o, None).command_line(&own(&["status"]), None);
+        assert!(!line.contains("server-public-key"), "{line}");
     }
 
     #[test]

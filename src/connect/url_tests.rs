@@ -336,7 +336,7 @@ fn redact_unparseable() {
     assert_eq!(redact("mysql://app:secret"), "mysql://app:secret");
 }
 
-/// Found by tests/fuzz_parsers.rs: a "://" after the password was taken for the scheme's,
+/// Found by tests/it/fuzz_parsers.rs: a "://" after the password was taken for the scheme's,
 /// and everything before it, the password too, was printed as is.
 #[test]
 fn redact_when_the_only_scheme_separator_follows_the_password() {

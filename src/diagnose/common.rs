@@ -204,12 +204,31 @@ pub fn sql_quoted(v: &str) -> String {
 }
 
 /// A value for a conncheck command line, single-quoted when the shell would split or expand it.
+/// A value holding a control or invisible character (a user named `app` + U+200B) is written in
+/// bash/zsh ANSI-C quoting, `$'app\u200b'`: plain ASCII a terminal shows as it is, and pasted it
+/// is the exact name (the human output would otherwise show it escaped, `app\u{200b}`, which
+/// names another user).
 pub fn shell_arg(v: &str) -> String {
     if !v.is_empty()
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"@%._:-/[]".contains(&b))
     {
         v.to_string()
+    } else if !crate::text::is_safe(v) {
+        let mut out = String::from("$'");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str(r"\\"),
+                '\'' => out.push_str(r"\'"),
+                // Fixed widths: bash reads up to 2, 4 or 8 hex digits.
+                c if crate::text::is_safe(c.encode_utf8(&mut [0; 4])) => out.push(c),
+                c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push_str(&format!("\\U{:08x}", c as u32)),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", v.replace('\'', r"'\''"))
     }
@@ -378,6 +397,12 @@ mod tests {
         assert_eq!(shell_arg("my user"), "'my user'");
         assert_eq!(shell_arg("o'brien"), r"'o'\''brien'");
         assert_eq!(shell_arg(""), "''");
+        // Invisible or control characters: ANSI-C quoting, ASCII only, exact once pasted.
+        assert_eq!(shell_arg("app\u{200b}"), r"$'app\u200b'");
+        assert_eq!(shell_arg("a b\x1b[2J'\\c"), r"$'a b\x1b[2J\'\\c'");
+        assert_eq!(shell_arg("x\u{9b}\u{e0041}1"), r"$'x\u009b\U000e00411'");
+        assert_eq!(shell_arg("ü\u{3000}"), r"$'ü\u3000'");
+        assert!(crate::text::is_safe(&shell_arg("\u{202e}\u{a0}\x07")));
     }
 
     #[test]

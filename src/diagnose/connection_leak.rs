@@ -185,7 +185,7 @@ fn finding(snap: &Snapshot, sleeping: &[&Session], stale: &[&Session], st: &Stai
     let q = |p: f64| secs(quantile(&ages, p));
     let mut filter = format!(
         "--match-user {} --match-host {}",
-        shell_arg(&s0.user),
+        shell_arg(&crate::filter::user_arg(&s0.user)),
         shell_arg(s0.client_host())
     );
     if let Some(db) = &s0.db {

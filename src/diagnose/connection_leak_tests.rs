@@ -274,3 +274,28 @@ fn quantiles() {
     assert_eq!(quantile(&v, 1.0), 10);
     assert_eq!(quantile(&[7], 0.5), 7);
 }
+
+#[test]
+fn a_user_name_holding_at_is_quoted_in_the_commands() {
+    // `--match-user a@b` would be the user `a` from host `b`: the suggestion quotes the name.
+    let mut s = fixtures::mariadb();
+    let v = leak(100, 12, 1400, 100)
+        .into_iter()
+        .map(|mut x| {
+            x.user = "a@b".into();
+            x
+        })
+        .collect();
+    fixtures::with_sessions(&mut s, v);
+    let f = &check(&s, &Thresholds::default())[0];
+    assert_eq!(
+        f.actions[1].text,
+        r#"conncheck sessions --match-user '"a@b"@%' --match-host 10.0.0.7 --match-db shop --sleeping"#
+    );
+    let spec = crate::filter::UserSpec::try_parse(r#""a@b"@%"#).unwrap();
+    assert!(
+        f.sessions
+            .iter()
+            .all(|id| spec.matches(s.session(*id).unwrap()))
+    );
+}

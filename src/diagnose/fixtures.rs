@@ -41,6 +41,7 @@ pub fn mariadb() -> Snapshot {
             },
             route: Route::Normal,
             login_user: String::new(),
+            login_tries: 1,
         },
         refused: None,
         variables: map(&[
@@ -170,6 +171,7 @@ pub fn session(
         time_ms: None,
         state: state.into(),
         info: info.map(str::to_string),
+        info_truncated: false,
         query_id: None,
         program: None,
         memory_bytes: None,
@@ -193,6 +195,7 @@ pub fn trx(
         rows_modified,
         rows_locked: rows_modified,
         query: query.map(str::to_string),
+        query_truncated: false,
     }
 }
 

@@ -171,7 +171,7 @@ fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Fin
         .slots(warm)
         .action(Action::command(format!(
             "conncheck sessions --match-user {} --match-host {} --sleeping   # the largest pool",
-            shell_arg(top.user),
+            shell_arg(&crate::filter::user_arg(top.user)),
             shell_arg(top.host)
         )))
         .action(Action::advice(format!(

@@ -1,6 +1,7 @@
 //! The recorder's decisions, one tick at a time: sample, fire a trigger (unless an incident is in
 //! progress or the cooldown has not passed), take the trigger snapshot at once and the after
-//! snapshot `--after` later, write the incident with the samples of `--before`, and what a lost
+//! snapshot `--after` later, write the incident with the samples of `--before` (every file fitted
+//! within `--max-size` and what `diagnose --from` reads, `snapshot::saved`), and what a lost
 //! connection does to all of that (a note in the incident, a reconnect, samples resuming).
 //!
 //! Everything that reads the server, writes files or logs goes through [`Link`], and the time is
@@ -14,11 +15,13 @@ use std::time::Duration;
 use crate::diagnose::forecast;
 use crate::exit::AppError;
 use crate::render;
+use crate::snapshot::Snapshot;
 use crate::snapshot::batch::is_statement_error;
 use crate::snapshot::sample::{
     AFTER_SNAPSHOT_FILE, INCIDENT_KIND, INDEX_FILE, IncidentIndex, SAMPLE_SCHEMA_VERSION,
     SAMPLES_FILE, Sample, SampleHistory, TRIGGER_SNAPSHOT_FILE,
 };
+use crate::snapshot::saved;
 use crate::text::escape;
 
 use super::ring::Ring;
@@ -31,15 +34,15 @@ pub trait Link {
     /// One cheap reading, and a note when something about it changed (program names no longer
     /// readable).
     fn sample(&mut self) -> Result<(Sample, Option<String>), AppError>;
-    /// A full snapshot, as the JSON text `conncheck snapshot -o` writes.
-    fn snapshot(&mut self) -> Result<String, AppError>;
+    /// A full snapshot, as `conncheck snapshot -o` reads it.
+    fn snapshot(&mut self) -> Result<Snapshot, AppError>;
     /// The connection failed: give it up. Returns the delay before the first reconnect attempt.
     fn lost(&mut self) -> Duration;
     /// Reconnect when an attempt is due: None when it is not, else whether it worked (and when
     /// it did not, the delay before the next attempt).
     fn reconnect(&mut self) -> Option<Result<(), (AppError, Duration)>>;
     /// Write one incident folder named after `at_ms` from `files` (name, contents) and keep the
-    /// disk bound.
+    /// disk bound. The error is the log line that says why it could not be written.
     fn write(&mut self, at_ms: u64, files: &[(&str, Vec<u8>)]) -> Result<Written, String>;
     /// One log line (already escaped).
     fn log(&mut self, message: &str);
@@ -63,9 +66,14 @@ pub struct Config {
     pub before: Duration,
     pub after: Duration,
     pub cooldown: Duration,
+    /// `--max-size`: one incident's files fit in it.
+    pub max_size: u64,
     /// Where the samples are read, without credentials.
     pub target: String,
 }
+
+/// Room kept in `--max-size` for an incident's `index.json` (its notes are a few lines).
+const INDEX_RESERVE: u64 = 16 * 1024;
 
 /// What the summary reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +83,8 @@ pub struct Totals {
     pub fired: u64,
     /// The incidents written and still on disk.
     pub incidents: Vec<PathBuf>,
+    /// Incidents whose folder could not be written.
+    pub not_written: u64,
     /// Incidents removed to keep `--max-size`.
     pub removed: u64,
     pub reconnects: u64,
@@ -86,7 +96,8 @@ struct Pending {
     at_ms: u64,
     trigger: String,
     value: f64,
-    trigger_json: Option<String>,
+    /// The full snapshot at the trigger, when it could be read.
+    trigger_snap: Option<Box<Snapshot>>,
     notes: Vec<String>,
     /// When the after snapshot is due (the machine's time).
     due: Duration,
@@ -221,12 +232,12 @@ impl Machine {
                 at_ms: s.at_ms,
                 trigger: t.to_string(),
                 value,
-                trigger_json: None,
+                trigger_snap: None,
                 notes: Vec::new(),
                 due: now + self.config.after,
             };
             match link.snapshot() {
-                Ok(json) => p.trigger_json = Some(json),
+                Ok(snap) => p.trigger_snap = Some(Box::new(snap)),
                 Err(e) => {
                     p.notes
                         .push(format!("trigger snapshot failed: {}", e.message));
@@ -268,6 +279,43 @@ impl Machine {
             interval_ms: self.config.interval.as_millis() as u64,
             samples: self.ring.since(from),
         };
+        // Every file within what `diagnose --from` reads, and the incident within --max-size:
+        // the samples take at most half of it, the snapshots share the rest (their query texts
+        // cut shorter as needed), a few KiB are left for the index.
+        let max = crate::input::SNAPSHOT_MAX;
+        let max_size = self.config.max_size;
+        let (samples_json, dropped) =
+            saved::fit_history(&history, max.min(max_size / 2), |h| render::json(h) + "\n");
+        if dropped > 0 {
+            p.notes.push(format!(
+                "{SAMPLES_FILE}: the {dropped} oldest samples were left out to stay within --max-size"
+            ));
+        }
+        let snaps = u64::from(p.trigger_snap.is_some()) + u64::from(after.is_some());
+        let budget = max_size
+            .saturating_sub(samples_json.len() as u64 + INDEX_RESERVE)
+            .checked_div(snaps)
+            .unwrap_or(0)
+            .min(max);
+        let mut fit = |snap: Option<&Snapshot>, file: &str| -> Option<String> {
+            match saved::fit_snapshot(snap?, budget, max, |s| render::json(s) + "\n") {
+                Ok(f) => {
+                    if f.cut_at < saved::QUERY_TEXT_MAX && f.texts_cut > 0 {
+                        p.notes.push(format!(
+                            "{file}: {} query texts cut to {} characters to stay within --max-size",
+                            f.texts_cut, f.cut_at
+                        ));
+                    }
+                    Some(f.text)
+                }
+                Err(e) => {
+                    p.notes.push(format!("{file} left out: it is {e}"));
+                    None
+                }
+            }
+        };
+        let trigger_json = fit(p.trigger_snap.as_deref(), TRIGGER_SNAPSHOT_FILE);
+        let after_json = fit(after.as_ref(), AFTER_SNAPSHOT_FILE);
         let index = IncidentIndex {
             schema_version: SAMPLE_SCHEMA_VERSION,
             kind: INCIDENT_KIND.to_string(),
@@ -275,30 +323,29 @@ impl Machine {
             triggered_at_ms: p.at_ms,
             trigger: p.trigger.clone(),
             value: p.value,
-            trigger_snapshot: p
-                .trigger_json
+            trigger_snapshot: trigger_json
                 .as_ref()
                 .map(|_| TRIGGER_SNAPSHOT_FILE.to_string()),
-            after_snapshot: after.as_ref().map(|_| AFTER_SNAPSHOT_FILE.to_string()),
+            after_snapshot: after_json.as_ref().map(|_| AFTER_SNAPSHOT_FILE.to_string()),
             samples: SAMPLES_FILE.to_string(),
             notes: p.notes.clone(),
         };
         let mut files: Vec<(&str, Vec<u8>)> = vec![
             (INDEX_FILE, (render::json(&index) + "\n").into_bytes()),
-            (SAMPLES_FILE, (render::json(&history) + "\n").into_bytes()),
+            (SAMPLES_FILE, samples_json.into_bytes()),
         ];
-        if let Some(j) = p.trigger_json {
+        if let Some(j) = trigger_json {
             files.push((TRIGGER_SNAPSHOT_FILE, j.into_bytes()));
         }
-        if let Some(j) = after {
+        if let Some(j) = after_json {
             files.push((AFTER_SNAPSHOT_FILE, j.into_bytes()));
         }
         match link.write(p.at_ms, &files) {
             Ok(w) => {
                 link.log(&format!(
                     "incident written to {} ({} samples{})",
-                    w.path.display(),
-                    history.samples.len(),
+                    crate::text::path(&w.path),
+                    history.samples.len() - dropped,
                     if index.notes.is_empty() {
                         String::new()
                     } else {
@@ -306,7 +353,7 @@ impl Machine {
                     }
                 ));
                 for r in &w.removed {
-                    link.log(&format!("removed {} (--max-size)", r.display()));
+                    link.log(&format!("removed {} (--max-size)", crate::text::path(r)));
                 }
                 if let Some(e) = &w.limit_error {
                     link.log(&format!("cannot keep --max-size: {e}"));
@@ -315,7 +362,10 @@ impl Machine {
                 self.totals.incidents.retain(|i| !w.removed.contains(i));
                 self.totals.incidents.push(w.path);
             }
-            Err(e) => link.log(&e),
+            Err(e) => {
+                self.totals.not_written += 1;
+                link.log(&e);
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use super::*;
+use crate::diagnose::fixtures;
 use crate::exit::ErrorKind;
 
 const S: Duration = Duration::from_secs(1);
@@ -26,7 +27,7 @@ struct Fake {
     /// The readings to give, oldest first; an empty script is a test error.
     samples: VecDeque<Result<Sample, AppError>>,
     /// Snapshot answers; when empty, a snapshot succeeds.
-    snapshots: VecDeque<Result<String, AppError>>,
+    snapshots: VecDeque<Result<Snapshot, AppError>>,
     /// Reconnect answers when an attempt is due; when empty, no attempt is due.
     reconnects: VecDeque<Result<(), AppError>>,
     /// Folders `write` reports as removed (--max-size), per write.
@@ -77,13 +78,18 @@ impl Link for Fake {
         let s = self.samples.pop_front().expect("a scripted sample")?;
         Ok((s, None))
     }
-    fn snapshot(&mut self) -> Result<String, AppError> {
+    fn snapshot(&mut self) -> Result<Snapshot, AppError> {
         assert!(self.connected, "a snapshot without a connection");
         self.calls.push(Call::Snapshot);
         self.snapshots_taken += 1;
-        self.snapshots
-            .pop_front()
-            .unwrap_or_else(|| Ok(format!("{{\"snapshot\":{}}}\n", self.snapshots_taken)))
+        self.snapshots.pop_front().unwrap_or_else(|| {
+            let mut s = fixtures::mariadb();
+            s.taken_at = u64::from(self.snapshots_taken);
+            let long = format!("SELECT '{}'", "x".repeat(5000));
+            let busy = fixtures::session(7, "app", "10.0.0.1", "Query", 3, "", Some(&long));
+            fixtures::with_sessions(&mut s, vec![busy]);
+            Ok(s)
+        })
     }
     fn lost(&mut self) -> Duration {
         self.calls.push(Call::Lost);
@@ -125,6 +131,7 @@ fn config(triggers: &[&str]) -> Config {
         before: 2 * S,
         after: 3 * S,
         cooldown: 60 * S,
+        max_size: 100 << 20,
         target: "db1:3306".into(),
     }
 }
@@ -487,4 +494,45 @@ fn server_text_in_log_lines_is_escaped() {
         "{:?}",
         link.logs
     );
+}
+
+#[test]
+fn an_incident_fits_in_max_size_and_says_what_it_left_out() {
+    let mut c = config(&["connections >= 10"]);
+    c.before = 600 * S;
+    c.after = Duration::ZERO;
+    // Room for a few samples: the oldest go.
+    c.max_size = 4 << 10;
+    let mut m = Machine::new(c);
+    let mut link = Fake::new();
+    link.samples
+        .extend((0..60).map(|t| Ok(at(t, if t == 59 { 12 } else { 5 }))));
+    ticks(&mut m, &mut link, 0, 60);
+    let idx = link.index(0);
+    let h = link.history(0);
+    assert!(h.samples.len() < 60, "{}", h.samples.len());
+    assert_eq!(
+        h.samples.last().unwrap().at_ms,
+        T0_MS + 59_000,
+        "the newest are kept"
+    );
+    let left_out = format!(
+        "{SAMPLES_FILE}: the {} oldest samples were left out to stay within --max-size",
+        60 - h.samples.len()
+    );
+    assert!(idx.notes.contains(&left_out), "{:?}", idx.notes);
+    // The snapshots stay, their query texts cut.
+    assert_eq!(
+        link.file_names(0),
+        [
+            INDEX_FILE,
+            SAMPLES_FILE,
+            TRIGGER_SNAPSHOT_FILE,
+            AFTER_SNAPSHOT_FILE
+        ]
+    );
+    for f in [TRIGGER_SNAPSHOT_FILE, AFTER_SNAPSHOT_FILE] {
+        let note = format!("{f}: 1 query texts cut to 0 characters to stay within --max-size");
+        assert!(idx.notes.contains(&note), "{:?}", idx.notes);
+    }
 }

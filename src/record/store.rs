@@ -1,27 +1,60 @@
 //! Incident folders on disk (the layout is documented in `snapshot::sample`): written
-//! atomically (a hidden temp folder in `--dir`, every file fsynced, then one rename), files
-//! 0600 and folders 0700, and the disk bound (`--max-size`) kept by removing the oldest
-//! incidents. Only folders whose `index.json` says `conncheck-incident` are ever removed, the
-//! newest never, and symlinks are never followed.
+//! atomically (a hidden temp folder with a random name in `--dir`, every file fsynced, then one
+//! rename), files 0600 and folders 0700, and the disk bound (`--max-size`) kept by removing the
+//! oldest incidents. Only folders whose `index.json` says `conncheck-incident` are ever removed,
+//! the newest never (a folder dated in the future does not count as the newest), and symlinks
+//! are never followed.
 
 use std::fs::{self, DirBuilder, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use crate::snapshot::sample::{INCIDENT_KIND, INDEX_FILE, IncidentIndex};
+use crate::units::MAX_TIME_MS;
+
+/// A folder dated more than this far ahead of the clock was written by a clock that was ahead:
+/// its name says nothing about its age, so it never counts as the newest incident.
+pub const FUTURE_SLACK_MS: u64 = 24 * 3600 * 1000;
 
 /// Prefix of the temp folders an incident is written into before its rename.
 pub const TEMP_PREFIX: &str = ".conncheck-incident-";
 
 /// `2026-12-04T17-40-03Z`: the UTC second of `at_ms`, with `-` for `:` (valid on every file
-/// system and sorted by time).
-pub fn folder_name(at_ms: u64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs(at_ms / 1000);
-    humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .replace(':', "-")
+/// system and sorted by time). An error for a time in year 10000 or later (a clock far ahead).
+pub fn folder_name(at_ms: u64) -> io::Result<String> {
+    if at_ms >= MAX_TIME_MS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the clock says {at_ms} ms after 1970, after year 9999: no folder name for it"),
+        ));
+    }
+    Ok(crate::units::utc_ms(at_ms).replace(':', "-"))
+}
+
+/// The time (Unix milliseconds, to the second) a folder name made by [`folder_name`] stands
+/// for, with or without a `-2`, `-3` … suffix; none for any other name.
+pub fn folder_time_ms(name: &str) -> Option<u64> {
+    // YYYY-MM-DDTHH-MM-SSZ: 20 ASCII characters.
+    let stamp = name.get(..20)?;
+    let rest = &name[20..];
+    if !(rest.is_empty()
+        || rest
+            .strip_prefix('-')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+    {
+        return None;
+    }
+    let b = stamp.as_bytes();
+    if b[10] != b'T' || b[13] != b'-' || b[16] != b'-' {
+        return None;
+    }
+    let rfc = format!("{}:{}:{}", &stamp[..13], &stamp[14..16], &stamp[17..]);
+    let t = humantime::parse_rfc3339(&rfc).ok()?;
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs().saturating_mul(1000))
 }
 
 /// Create `dir` (0700) if missing.
@@ -30,27 +63,21 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Write one incident folder named after `at_ms` (with `-2`, `-3` … when that name exists) from
-/// `files` (name, contents), atomically. Returns its path.
+/// `files` (name, contents), atomically: every file is written with
+/// [`crate::output::write_atomic`] into a temp folder with a random name (0700, created
+/// exclusively), which is then renamed. Returns its path.
 pub fn write_incident(dir: &Path, at_ms: u64, files: &[(&str, Vec<u8>)]) -> io::Result<PathBuf> {
+    let base = folder_name(at_ms)?;
     ensure_dir(dir)?;
-    let temp = dir.join(format!("{TEMP_PREFIX}{}-{at_ms}", std::process::id()));
-    if temp.symlink_metadata().is_ok() {
-        fs::remove_dir_all(&temp)?;
+    let temp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir_in(dir)?;
+    for (name, bytes) in files {
+        crate::output::write_atomic(&temp.path().join(name), bytes)?;
     }
-    DirBuilder::new().mode(0o700).create(&temp)?;
-    let written = (|| {
-        for (name, bytes) in files {
-            let path = temp.join(name);
-            crate::input::write_private(&path, bytes)?;
-            File::open(&path)?.sync_all()?;
-        }
-        File::open(&temp)?.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_dir_all(&temp);
-        return Err(e);
-    }
-    let base = folder_name(at_ms);
+    // From here on the folder is ours to rename, or to remove on failure.
+    let temp = temp.keep();
     let mut n = 1;
     let target = loop {
         let name = if n == 1 {
@@ -77,6 +104,8 @@ pub fn write_incident(dir: &Path, at_ms: u64, files: &[(&str, Vec<u8>)]) -> io::
 pub struct Incident {
     pub path: PathBuf,
     pub bytes: u64,
+    /// The time its name stands for ([`folder_time_ms`]); none for a name of another form.
+    pub at_ms: Option<u64>,
 }
 
 /// The incident folders in `dir`, oldest first (by name: UTC time). A folder counts only when it
@@ -96,6 +125,7 @@ pub fn incidents(dir: &Path) -> io::Result<Vec<Incident>> {
         }
         out.push(Incident {
             bytes: folder_bytes(&path),
+            at_ms: folder_time_ms(&name.to_string_lossy()),
             path,
         });
     }
@@ -111,7 +141,7 @@ fn is_incident(path: &Path) -> bool {
     if !meta.is_file() {
         return false;
     }
-    crate::input::read_capped(&index, crate::input::SMALL_FILE_MAX)
+    crate::input::read_regular(&index, crate::input::SMALL_FILE_MAX)
         .ok()
         .and_then(|b| serde_json::from_slice::<IncidentIndex>(&b).ok())
         .is_some_and(|i| i.kind == INCIDENT_KIND)
@@ -134,10 +164,25 @@ fn folder_bytes(path: &Path) -> u64 {
 
 /// Remove the oldest incidents until all of them fit in `max_bytes`, never `keep` (the one just
 /// written) nor the newest. Returns the removed folders.
-pub fn enforce_limit(dir: &Path, max_bytes: u64, keep: &Path) -> io::Result<Vec<PathBuf>> {
-    let all = incidents(dir)?;
+///
+/// A folder whose name is no time, or a time more than [`FUTURE_SLACK_MS`] after `now_ms` (a
+/// clock that was ahead), cannot be placed in time: it goes first, so that it never stays the
+/// "newest" while every real incident is removed after it.
+pub fn enforce_limit(
+    dir: &Path,
+    max_bytes: u64,
+    keep: &Path,
+    now_ms: u64,
+) -> io::Result<Vec<PathBuf>> {
+    let mut all = incidents(dir)?;
+    let placed = |i: &Incident| {
+        i.at_ms
+            .is_some_and(|t| t <= now_ms.saturating_add(FUTURE_SLACK_MS))
+    };
+    // Stable: by name (UTC time) within each group.
+    all.sort_by_key(|i| placed(i));
     let mut total: u64 = all.iter().map(|i| i.bytes).sum();
-    let newest = all.last().map(|i| i.path.clone());
+    let newest = all.last().filter(|i| placed(i)).map(|i| i.path.clone());
     let mut removed = Vec::new();
     for i in &all {
         if total <= max_bytes {
@@ -198,8 +243,64 @@ mod tests {
 
     #[test]
     fn folder_names_are_utc_seconds() {
-        assert_eq!(folder_name(1_796_406_003_999), "2026-12-04T17-40-03Z");
-        assert_eq!(folder_name(0), "1970-01-01T00-00-00Z");
+        assert_eq!(
+            folder_name(1_796_406_003_999).unwrap(),
+            "2026-12-04T17-40-03Z"
+        );
+        assert_eq!(folder_name(0).unwrap(), "1970-01-01T00-00-00Z");
+        assert_eq!(
+            folder_time_ms("2026-12-04T17-40-03Z"),
+            Some(1_796_406_003_000)
+        );
+        assert_eq!(
+            folder_time_ms("2026-12-04T17-40-03Z-12"),
+            Some(1_796_406_003_000)
+        );
+        for other in [
+            "2026-12-04T17-40-03Z-",
+            "2026-12-04T17-40-03Zx",
+            "2026-12-04 17-40-03Z",
+            "2026-13-04T17-40-03Z",
+            "10000-01-01T00-00-00Z",
+            "keep-this-one",
+            "2026-12-04T17-40-0é",
+        ] {
+            assert_eq!(folder_time_ms(other), None, "{other}");
+        }
+    }
+
+    /// Found by the adversarial review: the clock in year 10000 panicked in the folder name.
+    #[test]
+    fn a_clock_past_year_9999_is_an_error_not_a_panic() {
+        let tmp = tempfile::tempdir().unwrap();
+        for at in [MAX_TIME_MS, u64::MAX] {
+            let e = write_incident(tmp.path(), at, &[(INDEX_FILE, index())]).unwrap_err();
+            assert!(e.to_string().contains("after year 9999"), "{e}");
+        }
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+
+    /// Found by the adversarial review: a folder from a clock that was ahead stayed the
+    /// "newest" for ever, so every real incident was removed after it.
+    #[test]
+    fn a_folder_dated_in_the_future_never_counts_as_the_newest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let day = 24 * 3600 * 1000;
+        let now = 1_796_406_003_000;
+        let ahead = write(dir, now + 3 * day, 1_000);
+        let a = write(dir, now - 2000, 1_000);
+        let b = write(dir, now - 1000, 1_000);
+        let c = write(dir, now, 1_000);
+        let per = incidents(dir).unwrap()[0].bytes;
+        let removed = enforce_limit(dir, per * 2, &c, now).unwrap();
+        assert_eq!(removed, vec![ahead, a], "the future folder goes first");
+        assert!(b.exists() && c.exists());
+        // Within the slack (a clock a few hours ahead) a folder is still placed by its name.
+        let soon = write(dir, now + day / 2, 1_000);
+        let removed = enforce_limit(dir, per, &c, now).unwrap();
+        assert_eq!(removed, vec![b]);
+        assert!(soon.exists() && c.exists());
     }
 
     #[test]
@@ -238,13 +339,13 @@ mod tests {
         std::os::unix::fs::symlink(&a, dir.join("0002-link")).unwrap();
         let per = incidents(dir).unwrap()[0].bytes;
         assert_eq!(incidents(dir).unwrap().len(), 3);
-        let removed = enforce_limit(dir, per * 2, &c).unwrap();
+        let removed = enforce_limit(dir, per * 2, &c, 3_000).unwrap();
         assert_eq!(removed, vec![a.clone()]);
         assert!(!a.exists() && b.exists() && c.exists());
         assert!(dir.join("0000-mine/big").exists());
         assert!(dir.join("0001-other/index.json").exists());
         // A bound smaller than one incident still keeps the newest.
-        let removed = enforce_limit(dir, 1, &c).unwrap();
+        let removed = enforce_limit(dir, 1, &c, 3_000).unwrap();
         assert_eq!(removed, vec![b]);
         assert!(c.exists());
         assert_eq!(disk_used(dir), per);

@@ -544,6 +544,8 @@ pub struct ServerLink<'a> {
     dialect: Dialect,
     source: ProcesslistSource,
     keep_alive: bool,
+    /// Whether our account may take the reserved slot, once a snapshot has told.
+    slot: connect::ReservedSlot,
 }
 
 impl<'a> ServerLink<'a> {
@@ -556,6 +558,7 @@ impl<'a> ServerLink<'a> {
             dialect: Dialect::default(),
             source: ProcesslistSource::default(),
             keep_alive: false,
+            slot: connect::ReservedSlot::Unknown,
         }
     }
 
@@ -563,6 +566,7 @@ impl<'a> ServerLink<'a> {
     pub fn learn(&mut self, snap: &Snapshot) {
         self.dialect = snap.dialect();
         self.source = self.dialect.recheck_source();
+        self.slot = snap.access.privileges.reserved_slot();
     }
 
     /// The current connection (for reading a snapshot).
@@ -641,7 +645,7 @@ impl Link for ServerLink<'_> {
         let opts = self.opts.ok_or_else(|| {
             AppError::new(ErrorKind::ConnectionLost, "this step does not reconnect")
         })?;
-        let mut c = connect::open(opts)?;
+        let mut c = connect::open_as(opts, self.slot)?;
         for sql in self.dialect.session_guards(c.query_timeout.as_secs()) {
             let _deadline = c.deadline(1);
             let _ = c.conn.query_drop(sql);

@@ -113,6 +113,17 @@ pub struct KillPlan {
     pub protected: Vec<u64>,
     /// Matching sessions left out by --limit.
     pub over_limit: usize,
+    /// Victims whose user or host name holds invisible or control characters (shown escaped):
+    /// an account that only looks like another (`app` + U+200B is not `app`).
+    pub names_with_invisible_characters: Vec<u64>,
+}
+
+impl Victim {
+    /// Whether the user or host name holds characters a terminal would not show (see
+    /// [`crate::text`]): they are printed escaped, and the plan says so.
+    pub fn has_invisible_name(&self) -> bool {
+        !crate::text::is_safe(&self.user) || !crate::text::is_safe(&self.host)
+    }
 }
 
 impl KillPlan {
@@ -238,7 +249,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         Target::Idle => "idle",
         Target::Long => "running",
     };
-    let victims = chosen
+    let victims: Vec<Victim> = chosen
         .into_iter()
         .map(|s| {
             let trx = snap.transaction_of(s.id);
@@ -283,6 +294,11 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     if let Some(min) = c.min_trx_age {
         criteria.push(format!("open transaction >= {}s", min.as_secs()));
     }
+    let names_with_invisible_characters = victims
+        .iter()
+        .filter(|v| v.has_invisible_name())
+        .map(|v| v.id)
+        .collect();
     KillPlan {
         target: c.target,
         mode: c.mode,
@@ -292,6 +308,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         total_sessions: snap.sessions.len(),
         protected,
         over_limit,
+        names_with_invisible_characters,
     }
 }
 
@@ -447,6 +464,37 @@ mod tests {
         assert_eq!(ids(&p), vec![2, 8]);
         assert_eq!(p.over_limit, 1);
         assert!(p.summary().contains("1 more matched beyond --limit"));
+    }
+
+    #[test]
+    fn names_with_invisible_characters_are_flagged() {
+        let mut s = snap();
+        s.sessions.push(session(
+            10,
+            "app\u{200b}",
+            "10.0.0.1",
+            "Sleep",
+            500,
+            "",
+            None,
+        ));
+        s.sessions.push(session(
+            11,
+            "app",
+            "10.0.0.1\u{202e}",
+            "Sleep",
+            450,
+            "",
+            None,
+        ));
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert_eq!(ids(&p), vec![2, 8, 10, 11, 1]);
+        assert_eq!(p.names_with_invisible_characters, vec![10, 11]);
+        assert!(
+            plan(&snap(), &criteria(Target::Idle, 300))
+                .names_with_invisible_characters
+                .is_empty()
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! marked. Pure: SVG text from a [`ClientSeries`], drawn with plotters' SVG backend (no fonts
 //! are loaded: the viewer picks a sans-serif one).
 //!
-//! Client names come from the server: they are escaped with [`crate::text::escape`] (no control
-//! characters, which XML 1.0 forbids) and plotters XML-escapes every text it writes.
+//! Client names come from the server, the title from the incident's `index.json`: every text is
+//! escaped with [`crate::text::escape`] (no control characters), then [`xml_text`] shows the
+//! characters XML 1.0 forbids even so (U+FFFE, U+FFFF) as `\u{fffe}`, and plotters XML-escapes
+//! `<&>"'`: the SVG is well-formed whatever the names.
 
 use plotters::prelude::*;
 
@@ -28,6 +30,25 @@ const COLORS: [RGBColor; 5] = [
 ];
 const OTHER: RGBColor = RGBColor(120, 120, 120);
 const LIMIT: RGBColor = RGBColor(200, 30, 30);
+
+/// Whether XML 1.0 allows `c` in a document (https://www.w3.org/TR/xml/#charsets: `Char`).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// `s` as chart text: terminal-safe ([`crate::text::escape`] already applied by the caller) and
+/// with every character XML forbids shown as `\u{hex}`.
+fn xml_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_xml_char(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
+}
 
 /// The chart as SVG text. `title` is escaped here.
 pub fn svg(s: &ClientSeries, trigger_ms: u64, title: &str) -> Result<String, String> {
@@ -61,7 +82,7 @@ fn draw(
         .max(limit);
     let y1 = (top + top / 10).max(5);
     let mut chart = ChartBuilder::on(&root)
-        .caption(escape(title).as_ref(), ("sans-serif", 20))
+        .caption(xml_text(&escape(title)), ("sans-serif", 20))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
@@ -103,7 +124,7 @@ fn draw(
         let color = COLORS[i % COLORS.len()];
         chart
             .draw_series(LineSeries::new(points(values), color.stroke_width(3)))?
-            .label(crate::text::snippet(name, LEGEND_NAME))
+            .label(xml_text(&crate::text::snippet(name, LEGEND_NAME)))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
     }
     if s.other.iter().any(|n| *n > 0) {
@@ -160,6 +181,19 @@ mod tests {
         assert!(svg.contains("max_connections (20)"));
         assert!(svg.contains("trigger at 00:16:45"));
         assert!(svg.contains("t &lt;b&gt;"));
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_shown_escaped() {
+        let name = "a\u{fffe}b\u{ffff}c\u{0}\u{fdd0}\u{1fffe}";
+        let svg = svg(&series(name), 1_005_000, name).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        assert!(doc.root_element().has_tag_name("svg"));
+        assert!(
+            svg.contains("a\\u{fffe}b\\u{ffff}c\\0\u{fdd0}\u{1fffe}"),
+            "{svg}"
+        );
+        assert_eq!(xml_text("tab\there"), "tab\there");
     }
 
     #[test]

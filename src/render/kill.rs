@@ -98,7 +98,13 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
         "{}\n",
         layout::fit_table(style, &PLAN_COLUMNS, &rows)
     ));
-    let own = snap.access.user.split('@').next().unwrap_or("");
+    out.push_str(&invisible_notes(plan, style, ""));
+    // CURRENT_USER() is `user@host`; the user name itself may hold `@`, the host never does.
+    let own = snap
+        .access
+        .user
+        .rsplit_once('@')
+        .map_or(snap.access.user.as_str(), |(u, _)| u);
     let others = plan.victims.iter().filter(|v| v.user != own).count();
     if others > 0
         && !snap.access.privileges.can_kill_others()
@@ -129,6 +135,66 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
             "  ",
         ));
         out.push('\n');
+    }
+    out
+}
+
+/// Accounts [`invisible_notes`] names one by one; more are counted.
+const NOTED_ACCOUNTS: usize = 5;
+/// Session ids a note lists for one account; more are counted.
+const NOTED_IDS: usize = 8;
+
+/// One yellow note per account among the victims whose user or host name holds invisible or
+/// control characters ([`crate::remedy::plan::Victim::has_invisible_name`]): the table shows them
+/// escaped, the note says that this is another account than the one it looks like
+/// (`app\u{200b}` is not `app`). Empty when there is none. Lines start with `indent`.
+pub fn invisible_notes(plan: &KillPlan, style: Style, indent: &str) -> String {
+    let mut accounts: Vec<(&str, &str, Vec<u64>)> = Vec::new();
+    for v in plan.victims.iter().filter(|v| v.has_invisible_name()) {
+        let host = crate::snapshot::model::strip_port(&v.host);
+        match accounts
+            .iter_mut()
+            .find(|(u, h, _)| *u == v.user && *h == host)
+        {
+            Some((_, _, ids)) => ids.push(v.id),
+            None => accounts.push((&v.user, host, vec![v.id])),
+        }
+    }
+    let mut out = String::new();
+    let rest = format!("{indent}  ");
+    let mut note = |text: &str| {
+        out.push_str(&layout::wrap(
+            &style.yellow(text),
+            style.width,
+            indent,
+            &rest,
+        ));
+        out.push('\n');
+    };
+    for (user, host, ids) in accounts.iter().take(NOTED_ACCOUNTS) {
+        let mut listed: Vec<String> = ids.iter().take(NOTED_IDS).map(u64::to_string).collect();
+        if ids.len() > NOTED_IDS {
+            listed.push(format!("{} more", ids.len() - NOTED_IDS));
+        }
+        let account = format!("{user}@{host}");
+        let seen = text::as_seen(&account);
+        let looks_like = if seen != account {
+            format!("; it only looks like {}", text::escape(&seen))
+        } else {
+            String::new()
+        };
+        note(&format!(
+            "Note: the account {} (session{} {}) has invisible characters in its name, shown escaped{looks_like}.",
+            text::escape(&account),
+            if ids.len() == 1 { "" } else { "s" },
+            listed.join(", ")
+        ));
+    }
+    if accounts.len() > NOTED_ACCOUNTS {
+        note(&format!(
+            "Note: {} more accounts have invisible characters in their names, shown escaped.",
+            accounts.len() - NOTED_ACCOUNTS
+        ));
     }
     out
 }
@@ -230,4 +296,82 @@ pub fn results_text(r: &KillReport, style: Style) -> String {
         out.push_str(&format!("{}\n", layout::fit_table(style, &COLUMNS, &rows)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, session};
+    use crate::remedy::plan::{self, Criteria, KillMode, Target};
+    use std::time::Duration;
+
+    #[test]
+    fn a_plan_flags_names_with_invisible_characters() {
+        let mut snap = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut snap,
+            vec![
+                session(1, "app", "10.0.0.1", "Sleep", 900, "", None),
+                session(2, "app\u{200b}", "10.0.0.1", "Sleep", 800, "", None),
+                session(3, "app\u{200b}", "10.0.0.1", "Sleep", 700, "", None),
+                session(4, "\u{3164}", "10.0.0.2", "Sleep", 600, "", None),
+            ],
+        );
+        let c = Criteria::new(Target::Idle, KillMode::Connection, Duration::from_secs(300));
+        let p = plan::plan(&snap, &c);
+        let out = plan_text(&p, &snap, Style::plain().with_width(200));
+        assert!(crate::text::is_safe(&out.replace('\n', "")), "{out}");
+        let rows: Vec<&str> = out.lines().filter(|l| l.contains("10.0.0.1:4")).collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        assert!(
+            rows[0].contains(" app ") && rows[1].contains(r" app\u{200b} "),
+            "{out}"
+        );
+        assert!(
+            out.contains(r"Note: the account app\u{200b}@10.0.0.1 (sessions 2, 3) has invisible characters in its name, shown escaped; it only looks like app@10.0.0.1."),
+            "{out}"
+        );
+        assert!(
+            out.contains(r"Note: the account \u{3164}@10.0.0.2 (session 4) has invisible characters in its name, shown escaped; it only looks like @10.0.0.2."),
+            "{out}"
+        );
+        assert_eq!(out.matches("Note:").count(), 2, "{out}");
+        // Nothing to say about a plan of plain names.
+        let mut plain = snap.clone();
+        plain.sessions.retain(|s| s.id == 1);
+        let p = plan::plan(&plain, &c);
+        assert!(invisible_notes(&p, Style::plain(), "").is_empty());
+    }
+
+    #[test]
+    fn notes_are_bounded() {
+        let mut snap = fixtures::mariadb();
+        let sessions = (1..=70)
+            .map(|i| {
+                session(
+                    i,
+                    &format!("u{}\u{200b}", i % 7),
+                    "h",
+                    "Sleep",
+                    900,
+                    "",
+                    None,
+                )
+            })
+            .collect();
+        fixtures::with_sessions(&mut snap, sessions);
+        let c = Criteria::new(Target::Idle, KillMode::Connection, Duration::from_secs(300));
+        let notes = invisible_notes(&plan::plan(&snap, &c), Style::plain().with_width(80), "");
+        assert_eq!(
+            notes.matches("Note:").count(),
+            NOTED_ACCOUNTS + 1,
+            "{notes}"
+        );
+        assert!(
+            notes.contains("2 more accounts have invisible characters"),
+            "{notes}"
+        );
+        // 10 sessions each: 8 listed.
+        assert!(notes.contains(", 2 more)"), "{notes}");
+    }
 }

@@ -216,7 +216,8 @@ pub fn text<R: serde::Serialize>(
 
 /// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
 /// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
-/// DEL, the C1 controls and the bidi overrides as `\uXXXX` (the same string once parsed).
+/// DEL, the C1 controls and the invisible characters ([`crate::text`]: bidi overrides,
+/// zero-width and special spaces) as `\uXXXX` (the same string once parsed).
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(
@@ -227,11 +228,22 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// serde_json's pretty formatter, with `\uXXXX` for the characters a terminal acts on that JSON
-/// does not require to be escaped.
-pub struct SafeFormatter<'a>(pub serde_json::ser::PrettyFormatter<'a>);
+/// One compact line of JSON (`--repeat` rounds, audit log records), terminal-safe like [`json`].
+pub fn json_line<T: serde::Serialize>(value: &T) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        SafeFormatter(serde_json::ser::CompactFormatter),
+    );
+    value.serialize(&mut ser).expect("report types serialize");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
 
-impl serde_json::ser::Formatter for SafeFormatter<'_> {
+/// A serde_json formatter (pretty or compact), with `\uXXXX` for the characters a terminal acts
+/// on or does not show that JSON does not require to be escaped.
+pub struct SafeFormatter<F>(pub F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeFormatter<F> {
     fn write_string_fragment<W: ?Sized + std::io::Write>(
         &mut self,
         w: &mut W,
@@ -243,7 +255,11 @@ impl serde_json::ser::Formatter for SafeFormatter<'_> {
                 continue;
             }
             w.write_all(&fragment.as_bytes()[start..i])?;
-            write!(w, "\\u{:04x}", c as u32)?;
+            // JSON's `\u` takes UTF-16 code units: an astral character (a tag, U+E0041) is a
+            // surrogate pair (RFC 8259 section 7).
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                write!(w, "\\u{:04x}", unit)?;
+            }
             start = i + c.len_utf8();
         }
         w.write_all(&fragment.as_bytes()[start..])
@@ -339,6 +355,28 @@ mod tests {
                         .replace('\u{202e}', "\\u202e")
                         .replace('\u{7f}', "\\u007f")
                 )
+        );
+    }
+
+    #[test]
+    fn json_writes_invisible_characters_as_escapes() {
+        let text = "app\u{200b}\u{a0}\u{3000}\u{2028}\u{3164}\u{feff}\u{e0041}\u{9b}";
+        let value = serde_json::json!({ "user": text, "n": [1] });
+        for out in [json(&value), json_line(&value)] {
+            assert!(
+                out.contains(r#""app\u200b\u00a0\u3000\u2028\u3164\ufeff\udb40\udc41\u009b""#),
+                "{out}"
+            );
+            assert!(out.is_ascii(), "{out}");
+            let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, value);
+        }
+        assert_eq!(
+            json_line(&value),
+            serde_json::to_string(&value).unwrap().replace(
+                text,
+                r"app\u200b\u00a0\u3000\u2028\u3164\ufeff\udb40\udc41\u009b"
+            )
         );
     }
 

@@ -75,12 +75,12 @@ fn first_line(state: State, summary: &str, perf: &str) -> String {
 }
 
 /// `|` separates perfdata and newlines end the first line: neither may appear in text. Every
-/// other control character is escaped ([`crate::text::escape`]): reasons and summaries may quote
-/// the server, and the output is read on terminals and in web UIs.
+/// other control or invisible character is escaped ([`crate::text::escape`]; the line and
+/// paragraph separators U+2028/U+2029 too, so a user name holding one never reads like one with
+/// a space): reasons and summaries may quote the server, and the output is read on terminals and
+/// in web UIs.
 fn clean(s: &str) -> String {
-    let one_line = s
-        .replace('|', "/")
-        .replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ");
+    let one_line = s.replace('|', "/").replace(['\n', '\r'], " ");
     crate::text::escape(&one_line).into_owned()
 }
 
@@ -297,7 +297,11 @@ mod tests {
     #[test]
     fn text_cannot_break_the_format() {
         assert_eq!(clean("a|b\nc"), "a/b c");
-        assert_eq!(clean("a\u{2028}b\u{2029}c\u{85}"), "a b c\\x85");
+        assert_eq!(
+            clean("a\u{2028}b\u{2029}c\u{85}"),
+            r"a\u{2028}b\u{2029}c\x85"
+        );
+        assert_ne!(clean("app\u{200b}"), clean("app"));
         assert_eq!(clean("u\x1b]0;t\x07\u{9b}"), "u\\e]0;t\\x07\\x9b");
         assert_eq!(num(120.8), "120.8");
         // At or above 120.8 (121 connections) is "above 120" for a plugin; 80 of 100 is above 79.

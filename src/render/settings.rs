@@ -74,6 +74,7 @@ pub fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style:
                 render::secs(v.time_s)
             )));
         }
+        out.push_str(&render::kill::invisible_notes(k, style, "  "));
     }
     out
 }

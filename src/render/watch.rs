@@ -204,5 +204,5 @@ pub fn client_lines(clients: &ClientHistory, window: usize, width: usize) -> Str
 
 /// `2026-11-23T19:40:00Z`.
 pub fn timestamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    crate::units::utc(t)
 }

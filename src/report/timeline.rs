@@ -8,7 +8,6 @@
 //! [`MAX_CLIENTS_PER_SAMPLE`]: crate::snapshot::sample::MAX_CLIENTS_PER_SAMPLE
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -52,7 +51,7 @@ pub fn client_name(c: &ClientCount) -> String {
 
 /// RFC 3339 UTC (seconds) of a Unix time in milliseconds.
 pub fn rfc3339(at_ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(at_ms)).to_string()
+    crate::units::utc_ms(at_ms)
 }
 
 /// The `timeline` array: every sample, oldest first.
@@ -177,10 +176,85 @@ pub struct Growth {
     pub forecast: Option<Forecast>,
 }
 
-/// One series per client (or application): its count at every sample of the window.
+/// One client's (or application's) connections, only at the samples where it appears: memory
+/// follows the file, never clients × samples (a history whose every sample names new clients
+/// would otherwise take gigabytes).
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Sparse {
+    /// (sample index, connections), in sample order, one point per index.
+    points: Vec<(usize, u64)>,
+    /// Samples in the window.
+    len: usize,
+}
+
+impl Sparse {
+    fn add(&mut self, i: usize, n: u64) {
+        match self.points.last_mut() {
+            Some((at, v)) if *at == i => *v += n,
+            _ => self.points.push((i, n)),
+        }
+    }
+
+    /// The value at the last sample.
+    fn last(&self) -> u64 {
+        match self.points.last() {
+            Some((i, v)) if *i + 1 == self.len => *v,
+            _ => 0,
+        }
+    }
+
+    fn peak(&self) -> u64 {
+        self.points.iter().map(|p| p.1).max().unwrap_or(0)
+    }
+
+    /// One value per sample.
+    fn dense(&self) -> Vec<u64> {
+        let mut v = vec![0; self.len];
+        for (i, n) in &self.points {
+            v[*i] = *n;
+        }
+        v
+    }
+
+    /// [`rise_start`] of [`Sparse::dense`], in time proportional to the points.
+    fn rise_start(&self) -> Option<(usize, u64)> {
+        if self.len == 0 {
+            return None;
+        }
+        let last = self.last();
+        let min = if self.points.len() < self.len {
+            0
+        } else {
+            self.points.iter().map(|p| p.1).min()?
+        };
+        if last <= min {
+            return None;
+        }
+        if min > 0 {
+            return self
+                .points
+                .iter()
+                .rev()
+                .find(|p| p.1 == min)
+                .map(|p| (p.0, min));
+        }
+        // The last sample at 0: one missing from the points, or a point of 0.
+        let mut expected = Some(self.len - 1);
+        for &(i, v) in self.points.iter().rev() {
+            let e = expected?;
+            if i < e || v == 0 {
+                return Some((e, 0));
+            }
+            expected = i.checked_sub(1);
+        }
+        expected.map(|e| (e, 0))
+    }
+}
+
+/// One series per client (or application) over the window.
 struct Series {
     names: Vec<String>,
-    values: Vec<Vec<u64>>,
+    values: Vec<Sparse>,
 }
 
 impl Series {
@@ -195,10 +269,13 @@ impl Series {
                 let Some(k) = key(c) else { continue };
                 let slot = *index.entry(k.clone()).or_insert_with(|| {
                     s.names.push(k);
-                    s.values.push(vec![0; samples.len()]);
+                    s.values.push(Sparse {
+                        points: Vec::new(),
+                        len: samples.len(),
+                    });
                     s.names.len() - 1
                 });
-                s.values[slot][i] += c.connections;
+                s.values[slot].add(i, c.connections);
             }
         }
         s
@@ -226,10 +303,10 @@ fn round(x: f64, places: i32) -> f64 {
 }
 
 /// The growth of one series ending at the trigger (its last value), or none if it did not grow.
-fn grower(name: &str, v: &[u64], samples: &[Sample]) -> Option<Grower> {
-    let (start, from) = rise_start(v)?;
-    let to = *v.last()?;
-    let minutes = (samples[v.len() - 1]
+fn grower(name: &str, v: &Sparse, samples: &[Sample]) -> Option<Grower> {
+    let (start, from) = v.rise_start()?;
+    let to = v.last();
+    let minutes = (samples[v.len - 1]
         .at_ms
         .saturating_sub(samples[start].at_ms)) as f64
         / 60e3;
@@ -363,7 +440,7 @@ pub fn client_series(history: &SampleHistory, top: usize) -> ClientSeries {
     let samples = &history.samples;
     let all = Series::build(samples, |c| Some(client_name(c)));
     let mut order: Vec<usize> = (0..all.names.len()).collect();
-    let peak = |i: usize| all.values[i].iter().copied().max().unwrap_or(0);
+    let peak = |i: usize| all.values[i].peak();
     order.sort_by(|a, b| {
         peak(*b)
             .cmp(&peak(*a))
@@ -372,7 +449,7 @@ pub fn client_series(history: &SampleHistory, top: usize) -> ClientSeries {
     order.truncate(top);
     let clients: Vec<(String, Vec<u64>)> = order
         .iter()
-        .map(|i| (all.names[*i].clone(), all.values[*i].clone()))
+        .map(|i| (all.names[*i].clone(), all.values[*i].dense()))
         .collect();
     let other = samples
         .iter()
@@ -565,6 +642,41 @@ mod tests {
         assert_eq!(s.other, vec![14; 60]);
         assert_eq!(s.at_ms.len(), 60);
         assert_eq!(s.max_connections[0], 151);
+    }
+
+    /// The sparse series agrees with the dense one on every shape (gaps, zeros, repeats).
+    #[test]
+    fn sparse_series_rise_like_dense_ones() {
+        let mut seed = 7u64;
+        let mut next = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        for _ in 0..5000 {
+            let len = next(8) as usize;
+            let mut sparse = Sparse {
+                points: Vec::new(),
+                len,
+            };
+            for i in 0..len {
+                // Absent, or 0..3 connections, sometimes in two parts (a name seen twice).
+                match next(4) {
+                    0 => {}
+                    _ => {
+                        sparse.add(i, next(4));
+                        if next(3) == 0 {
+                            sparse.add(i, next(2));
+                        }
+                    }
+                }
+            }
+            let dense = sparse.dense();
+            assert_eq!(sparse.rise_start(), rise_start(&dense), "{dense:?}");
+            assert_eq!(sparse.last(), dense.last().copied().unwrap_or(0));
+            assert_eq!(sparse.peak(), dense.iter().copied().max().unwrap_or(0));
+        }
     }
 
     #[test]

@@ -7,17 +7,18 @@
 //! failure costs one more. A required statement's failure, or a lost connection, stops there.
 
 use crate::connect::Connection;
-use crate::exit::{AppError, ErrorKind};
+use crate::exit::{AppError, ErrorKind, Stage};
 
 /// One result per statement, in order.
 pub type Results = Vec<Result<Vec<mysql::Row>, AppError>>;
 
 /// Whether an error came from the server refusing one statement (the connection is still in
-/// step), rather than from a lost or stalled connection.
+/// step), rather than from a lost or stalled connection: a missing privilege, or any other
+/// error the server answered a statement with (it carries the server's code).
 pub fn is_statement_error(e: &AppError) -> bool {
     match e.kind {
         ErrorKind::Privilege => true,
-        ErrorKind::Other => e.message.contains("(ERROR "),
+        ErrorKind::Other => e.stage == Some(Stage::Query) && e.code.is_some(),
         _ => false,
     }
 }
@@ -54,4 +55,37 @@ pub fn run(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_err(code: u16, message: &str) -> mysql::Error {
+        mysql::Error::MySqlError(mysql::MySqlError {
+            state: "42S02".into(),
+            message: message.into(),
+            code,
+        })
+    }
+
+    /// Decided by the server's code and the stage, never by the message text.
+    #[test]
+    fn a_statement_error_is_a_server_code_on_a_query() {
+        let refused = crate::connect::error::query_error(&server_err(1146, "no table"), "t", "w");
+        assert!(is_statement_error(&refused));
+        // Text that merely quotes an error code is no statement error.
+        let quoted = AppError::new(ErrorKind::Other, "lost the connection (ERROR 1146)");
+        assert!(!is_statement_error(&quoted));
+        // A refusal while logging in is no statement error either.
+        let login = crate::connect::error::connect_error(&server_err(1130, "host"), "t", "u");
+        assert_eq!(login.code, Some(1130));
+        assert!(!is_statement_error(&login));
+        let lost = crate::connect::error::query_error(
+            &mysql::Error::IoError(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+            "t",
+            "w",
+        );
+        assert!(!is_statement_error(&lost));
+    }
 }

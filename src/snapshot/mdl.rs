@@ -25,6 +25,7 @@ use mysql::Row;
 use super::locks::waiting_for;
 use super::model::{LockKind, LockWait, Session};
 use super::read::{num, text};
+use crate::exit::AppError;
 
 /// At most this many lock rows are read.
 pub const MAX_MDL_ROWS: usize = 20_000;
@@ -62,8 +63,8 @@ pub fn rows(rows: &[Row]) -> Vec<Granted> {
 
 /// Whether the plugin is simply not installed (ERROR 1109 Unknown table): not worth a note, the
 /// lock-pileup finding says how to install it when a holder has to be inferred.
-pub fn not_installed(message: &str) -> bool {
-    message.contains("(ERROR 1109)")
+pub fn not_installed(e: &AppError) -> bool {
+    e.code == Some(crate::connect::error::code::UNKNOWN_TABLE)
 }
 
 /// The metadata-lock waits with their holders, as far as the granted locks tell (see the
@@ -221,11 +222,31 @@ mod tests {
         assert!(waits(&sessions, &[]).is_empty());
     }
 
+    fn refused(code: u16, message: &str) -> AppError {
+        let e = mysql::Error::MySqlError(mysql::MySqlError {
+            state: "42S02".into(),
+            message: message.into(),
+            code,
+        });
+        crate::connect::error::query_error(&e, "t", "reading the processlist")
+    }
+
+    /// Decided by the server's code, never by the text (a localized message, or another error
+    /// that quotes "(ERROR 1109)", must not change it).
     #[test]
-    fn missing_plugin_is_recognised() {
-        assert!(not_installed(
-            "reading the processlist: Unknown table 'METADATA_LOCK_INFO' in information_schema (ERROR 1109)"
-        ));
-        assert!(!not_installed("Access denied (ERROR 1227)"));
+    fn missing_plugin_is_recognised_by_its_code() {
+        assert!(not_installed(&refused(
+            1109,
+            "Unknown table 'METADATA_LOCK_INFO' in information_schema"
+        )));
+        assert!(not_installed(&refused(
+            1109,
+            "Table inconnue 'METADATA_LOCK_INFO'"
+        )));
+        assert!(!not_installed(&refused(1227, "Access denied (ERROR 1109)")));
+        assert!(!not_installed(&AppError::new(
+            crate::exit::ErrorKind::Other,
+            "reading the processlist: Unknown table (ERROR 1109)"
+        )));
     }
 }

@@ -15,6 +15,7 @@ pub mod process;
 pub mod read;
 pub mod sample;
 pub mod sampling;
+pub mod saved;
 pub mod source;
 pub mod thread_memory;
 pub mod trx_waits;

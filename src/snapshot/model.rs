@@ -100,6 +100,14 @@ pub struct Access {
     /// (`diagnose --from`); empty in snapshots written before it was recorded.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub login_user: String,
+    /// How many tries our login took when the server refused us with ERROR 1040 before its
+    /// greeting first (a retry storm holding the reserved slot); absent when the first got in.
+    #[serde(default, skip_serializing_if = "tried_once")]
+    pub login_tries: u32,
+}
+
+fn tried_once(tries: &u32) -> bool {
+    *tries <= 1
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -127,6 +135,16 @@ impl Privileges {
     }
     pub fn can_set_globals(&self) -> bool {
         self.super_ || self.system_variables_admin
+    }
+    /// Whether this account may take the connection slot kept for admins (max_connections + 1),
+    /// for reconnecting to a full server: SUPER or CONNECTION_ADMIN (MariaDB: CONNECTION ADMIN)
+    /// say it may; without them it stays unknown (the grants may not have been readable).
+    pub fn reserved_slot(&self) -> crate::connect::ReservedSlot {
+        if self.super_ || self.connection_admin {
+            crate::connect::ReservedSlot::Entitled
+        } else {
+            crate::connect::ReservedSlot::Unknown
+        }
     }
 }
 
@@ -179,6 +197,10 @@ pub struct Session {
     pub time_ms: Option<u64>,
     pub state: String,
     pub info: Option<String>,
+    /// True when `info` was cut to fit a file (`snapshot -o`, an incident): at most
+    /// [`crate::snapshot::saved::QUERY_TEXT_MAX`] characters of it are kept.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub info_truncated: bool,
     /// MariaDB QUERY_ID of the running statement (for `KILL QUERY ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_id: Option<u64>,
@@ -313,6 +335,13 @@ pub struct Transaction {
     pub rows_modified: u64,
     pub rows_locked: u64,
     pub query: Option<String>,
+    /// True when `query` was cut to fit a file, as [`Session::info_truncated`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub query_truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]

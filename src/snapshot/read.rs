@@ -392,7 +392,7 @@ fn read_with(
     if want_mdl {
         match results.next().expect("metadata lock result") {
             Ok(rows) => lock_waits.extend(mdl::waits(&sessions, &mdl::rows(&rows))),
-            Err(e) if mdl::not_installed(&e.message) => {}
+            Err(e) if mdl::not_installed(&e) => {}
             Err(e) => notes.push(format!("metadata-lock holders not read: {}", e.message)),
         }
     }
@@ -476,6 +476,7 @@ fn read_with(
             privileges,
             route: Route::Normal,
             login_user: String::new(),
+            login_tries: c.login_tries,
         },
         refused: None,
         variables,
@@ -563,7 +564,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         refused: Some(Refusal {
             code: 1040,
             message: err.message.clone(),
-            before_greeting: err.message.contains("before the greeting"),
+            before_greeting: err.stage == Some(crate::exit::Stage::Greeting),
             admin_port_tried: admin_port,
         }),
         variables: BTreeMap::new(),
@@ -934,6 +935,7 @@ pub fn session_from_row(r: &Row) -> Session {
         time_s: num(r, 5).unwrap_or(0),
         state: text(r, 6).unwrap_or_default(),
         info: text(r, 7),
+        info_truncated: false,
         time_ms: text(r, 8)
             .and_then(|t| t.parse::<f64>().ok())
             .map(|f| f.max(0.0) as u64),
@@ -953,6 +955,7 @@ fn trx_from_row(r: &Row) -> Transaction {
         rows_modified: num(r, 5).unwrap_or(0),
         rows_locked: num(r, 6).unwrap_or(0),
         query: text(r, 7),
+        query_truncated: false,
     }
 }
 
@@ -1021,6 +1024,25 @@ fn local_memory() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether even the reserved slot was taken comes from where the refusal came (instead of
+    /// the greeting), never from the words of the message.
+    #[test]
+    fn a_refusal_before_the_greeting_is_known_by_its_stage() {
+        use crate::connect::error::server_full;
+        let bare = read_refused(&server_full("db:3306", true));
+        assert!(bare.before_greeting);
+        let after = read_refused(&server_full("db:3306", false));
+        assert!(!after.before_greeting);
+        // A refusal after the greeting whose text happens to say so is still after it.
+        let mut worded = server_full("db:3306", false);
+        worded.message = "refused before the greeting (said a proxy)".into();
+        assert!(!read_refused(&worded).before_greeting);
+    }
+
+    fn read_refused(e: &AppError) -> Refusal {
+        refused("db:3306", e, None).refused.expect("a refusal")
+    }
 
     fn trx(id: &str, session_id: u64, state: &str, wait_s: Option<u64>) -> Transaction {
         Transaction {

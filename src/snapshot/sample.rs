@@ -114,7 +114,10 @@ impl Sample {
             .collect();
         let other_connections = cap_clients(&mut clients);
         Sample {
-            at_ms: snap.taken_at * 1000 + (snap.sample_s * 1000.0) as u64,
+            at_ms: snap
+                .taken_at
+                .saturating_mul(1000)
+                .saturating_add((snap.sample_s * 1000.0) as u64),
             threads_connected: num("threads_connected"),
             threads_running: num("threads_running"),
             max_connections: snap.var_u64("max_connections").unwrap_or(0),

@@ -9,9 +9,11 @@ use crate::connect::{self, ConnectOptions, Connection};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::read::{self, ReadOptions};
 use crate::snapshot::sample::{
-    INCIDENT_KIND, INDEX_FILE, IncidentIndex, SAMPLE_SCHEMA_VERSION, SAMPLES_FILE, SampleHistory,
+    INCIDENT_KIND, INDEX_FILE, IncidentIndex, MAX_CLIENTS_PER_SAMPLE, SAMPLE_SCHEMA_VERSION,
+    SAMPLES_FILE, SampleHistory, cap_clients,
 };
 use crate::snapshot::{SNAPSHOT_SCHEMA_VERSION, Snapshot};
+use crate::units::MAX_TIME_MS;
 
 /// A live snapshot, or the "refused" snapshot when the server is full even for us.
 pub fn take_or_refused(
@@ -53,16 +55,17 @@ pub fn read_or_refused(
 
 /// Load a saved snapshot. Malformed or foreign files are one clear error, never a panic.
 pub fn load(file: &Path) -> Result<Snapshot, AppError> {
+    let shown = crate::text::path(file);
     let text = crate::input::read_capped(file, crate::input::SNAPSHOT_MAX).map_err(|e| {
         AppError::new(
             ErrorKind::Other,
-            format!("cannot read snapshot {}: {e}", file.display()),
+            format!("cannot read snapshot {shown}: {e}"),
         )
     })?;
     let snap: Snapshot = serde_json::from_slice(&text).map_err(|e| {
         AppError::new(
             ErrorKind::Other,
-            format!("{} is not a conncheck snapshot: {e}", file.display()),
+            format!("{shown} is not a conncheck snapshot: {e}"),
         )
         .hint("create one with `conncheck snapshot -o FILE.json`")
     })?;
@@ -70,12 +73,15 @@ pub fn load(file: &Path) -> Result<Snapshot, AppError> {
         return Err(AppError::new(
             ErrorKind::Other,
             format!(
-                "{} has snapshot schema {}, this conncheck reads up to {SNAPSHOT_SCHEMA_VERSION}",
-                file.display(),
+                "{shown} has snapshot schema {}, this conncheck reads up to {SNAPSHOT_SCHEMA_VERSION}",
                 snap.schema_version
             ),
         )
         .hint("upgrade conncheck"));
+    }
+    if let Some(bad) = snapshot_time_error(&snap) {
+        return Err(AppError::new(ErrorKind::Other, format!("{shown}: {bad}"))
+            .hint("create one with `conncheck snapshot -o FILE.json`"));
     }
     Ok(snap)
 }
@@ -130,12 +136,33 @@ pub fn load_saved(path: &Path) -> Result<Saved, AppError> {
     }
 }
 
+/// Why a time in a snapshot cannot be one conncheck wrote: `taken_at` in year 10000 or later
+/// (RFC 3339 has four year digits, and a sample's milliseconds would overflow).
+fn snapshot_time_error(snap: &Snapshot) -> Option<String> {
+    (snap.taken_at >= MAX_TIME_MS / 1000).then(|| {
+        format!(
+            "taken_at {} is after year 9999: not a time conncheck wrote",
+            snap.taken_at
+        )
+    })
+}
+
+/// Why a Unix time in milliseconds read from `file` cannot be one conncheck wrote.
+fn time_error(file: &str, field: &str, at_ms: u64) -> Option<String> {
+    (at_ms >= MAX_TIME_MS).then(|| {
+        format!(
+            "{} has {field} {at_ms}, after year 9999: not a time conncheck wrote",
+            crate::text::escape(file)
+        )
+    })
+}
+
 fn incident_error(dir: &Path, what: impl std::fmt::Display) -> AppError {
     AppError::new(
         ErrorKind::Other,
         format!(
             "{} is not a readable incident folder: {what}",
-            dir.display()
+            crate::text::path(dir)
         ),
     )
     .hint("give a snapshot file or a folder written by `conncheck record --dir`")
@@ -158,16 +185,18 @@ fn read_part<T: serde::de::DeserializeOwned>(
         ));
     }
     let file = dir.join(name);
-    let text = crate::input::read_capped(&file, crate::input::SNAPSHOT_MAX)
-        .map_err(|e| incident_error(dir, format!("cannot read {name}: {e}")))?;
+    let shown = crate::text::escape(name);
+    // Regular files only: a FIFO planted in the folder must not block the replay.
+    let text = crate::input::read_regular(&file, crate::input::SNAPSHOT_MAX)
+        .map_err(|e| incident_error(dir, format!("cannot read {shown}: {e}")))?;
     serde_json::from_slice(&text)
-        .map_err(|e| incident_error(dir, format!("{name} is not a conncheck {what}: {e}")))
+        .map_err(|e| incident_error(dir, format!("{shown} is not a conncheck {what}: {e}")))
 }
 
 /// Load an incident folder. A missing or foreign index, a broken snapshot or sample history is
 /// one clear error, never a panic; a snapshot the index says is absent is simply absent.
 pub fn load_incident(dir: &Path) -> Result<Incident, AppError> {
-    if !dir.join(INDEX_FILE).exists() {
+    if dir.join(INDEX_FILE).symlink_metadata().is_err() {
         return Err(incident_error(dir, format!("it has no {INDEX_FILE}")));
     }
     let index: IncidentIndex = read_part(dir, INDEX_FILE, "incident index")?;
@@ -190,18 +219,25 @@ pub fn load_incident(dir: &Path) -> Result<Incident, AppError> {
         )
         .hint("upgrade conncheck"));
     }
+    if let Some(bad) = time_error(INDEX_FILE, "triggered_at_ms", index.triggered_at_ms) {
+        return Err(incident_error(dir, bad));
+    }
     let snapshot = |name: &Option<String>| -> Result<Option<Snapshot>, AppError> {
         let Some(name) = name else { return Ok(None) };
         let snap: Snapshot = read_part(dir, name, "snapshot")?;
+        let shown = crate::text::escape(name);
         if snap.schema_version > SNAPSHOT_SCHEMA_VERSION {
             return Err(incident_error(
                 dir,
                 format!(
-                    "{name} has snapshot schema {}, this conncheck reads up to {SNAPSHOT_SCHEMA_VERSION}",
+                    "{shown} has snapshot schema {}, this conncheck reads up to {SNAPSHOT_SCHEMA_VERSION}",
                     snap.schema_version
                 ),
             )
             .hint("upgrade conncheck"));
+        }
+        if let Some(bad) = snapshot_time_error(&snap) {
+            return Err(incident_error(dir, format!("{shown}: {bad}")));
         }
         Ok(Some(snap))
     };
@@ -217,11 +253,28 @@ pub fn load_incident(dir: &Path) -> Result<Incident, AppError> {
         return Err(incident_error(
             dir,
             format!(
-                "{samples} has sample schema {}, this conncheck reads up to {SAMPLE_SCHEMA_VERSION}",
+                "{} has sample schema {}, this conncheck reads up to {SAMPLE_SCHEMA_VERSION}",
+                crate::text::escape(&samples),
                 history.schema_version
             ),
         )
         .hint("upgrade conncheck"));
+    }
+    if let Some(bad) = history
+        .samples
+        .iter()
+        .find_map(|s| time_error(&samples, "a sample at_ms", s.at_ms))
+    {
+        return Err(incident_error(dir, bad));
+    }
+    // At most MAX_CLIENTS_PER_SAMPLE clients per sample, as the recorder writes them (a foreign
+    // or hostile file may name thousands): the rest are summed in `other_connections`.
+    for s in &mut history.samples {
+        if s.clients.len() > MAX_CLIENTS_PER_SAMPLE {
+            let rest = cap_clients(&mut s.clients);
+            s.other_connections = s.other_connections.saturating_add(rest);
+            s.clients.shrink_to_fit();
+        }
     }
     // Oldest first, whatever order the file has (a clock that stepped back).
     history.samples.sort_by_key(|s| s.at_ms);

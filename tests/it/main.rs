@@ -1,0 +1,34 @@
+//! All integration tests, one binary (`autotests = false`): one link instead of one per file, and
+//! one process whose private servers are shared per test file (see `support::Server::shared`).
+
+mod support;
+
+mod bad_input;
+mod check;
+mod cli;
+mod conformance;
+mod connect_faults;
+mod diagnose;
+mod dialects;
+mod exit_codes;
+mod files;
+mod fuzz_parsers;
+mod generated;
+mod hostile_text;
+mod kill;
+mod kill_record;
+mod layout;
+mod login_path;
+mod multi;
+mod record;
+mod recorded;
+mod replay;
+mod robustness;
+mod scale;
+mod security;
+mod sessions;
+mod settings;
+mod status;
+mod suggestions;
+mod validation;
+mod watch;
