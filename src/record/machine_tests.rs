@@ -32,6 +32,8 @@ struct Fake {
     reconnects: VecDeque<Result<(), AppError>>,
     /// Folders `write` reports as removed (--max-size), per write.
     removed: VecDeque<Vec<PathBuf>>,
+    /// Every write fails (a full disk).
+    full: bool,
     calls: Vec<Call>,
     logs: Vec<String>,
     written: Vec<Vec<(String, Vec<u8>)>>,
@@ -104,6 +106,11 @@ impl Link for Fake {
     }
     fn write(&mut self, at_ms: u64, files: &[(&str, Vec<u8>)]) -> Result<Written, String> {
         self.calls.push(Call::Write(at_ms));
+        if self.full {
+            return Err(
+                "cannot write the incident into /incidents: No space left on device".into(),
+            );
+        }
         self.written.push(
             files
                 .iter()
@@ -535,4 +542,32 @@ fn an_incident_fits_in_max_size_and_says_what_it_left_out() {
         let note = format!("{f}: 1 query texts cut to 0 characters to stay within --max-size");
         assert!(idx.notes.contains(&note), "{:?}", idx.notes);
     }
+}
+
+#[test]
+fn an_incident_that_cannot_be_written_is_counted_and_logged() {
+    let mut m = Machine::new(config(&["connections >= 10"]));
+    let mut link = Fake::new();
+    link.full = true;
+    link.samples.push_back(Ok(at(0, 12)));
+    m.tick(&mut link, Duration::ZERO).unwrap();
+    m.stop(&mut link);
+    assert_eq!(
+        link.take_calls(),
+        [
+            Call::Sample,
+            Call::Snapshot,
+            Call::Snapshot,
+            Call::Write(T0_MS)
+        ]
+    );
+    assert!(
+        link.logs
+            .iter()
+            .any(|l| l.ends_with("No space left on device")),
+        "{:?}",
+        link.logs
+    );
+    let t = m.totals();
+    assert_eq!((t.fired, t.not_written, t.incidents.len()), (1, 1, 0));
 }
