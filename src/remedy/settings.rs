@@ -12,7 +12,7 @@ use crate::diagnose::connection_cost::{self, Basis, ConnectionCost};
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::dialect::{DescriptorCap, Dialect, Persistence};
-use crate::snapshot::{Snapshot, read};
+use crate::snapshot::{Snapshot, row};
 use crate::units;
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
@@ -399,7 +399,7 @@ pub fn apply(
                 c.conn
                     .query_first::<mysql::Row, _>(format!("SELECT @@GLOBAL.{}", change.variable))
                     .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))
-                    .map(|row| row.and_then(|r| read::text(&r, 0)))
+                    .map(|row| row.and_then(|r| row::text(&r, 0)))
             });
         if deadline.passed() {
             sent = Err(error::deadline_passed(

@@ -23,8 +23,10 @@ use super::batch;
 use super::dialect::Dialect;
 use super::flavor::ProcesslistSource;
 use super::model::{Session, Snapshot, strip_port};
-use super::read::{num, status_sql, text};
+use super::plan::{Key, Plan, Results};
+use super::row::{num, text};
 use super::sample::{ClientCount, Sample, cap_clients};
+use super::sql::status_sql;
 
 /// Status counters a sample keeps besides its own fields, for the ticket.
 pub const EXTRA_COUNTERS: &[&str] = &[
@@ -72,6 +74,30 @@ pub fn grouped_sql(source: ProcesslistSource, attrs: bool) -> String {
     )
 }
 
+/// A sample's global status: lower-case name -> value (0 when not a number).
+const STATUS: Key<BTreeMap<String, u64>> = Key {
+    what: "status counters",
+    decode: status_counters,
+};
+const MAX_CONNECTIONS: Key<u64> = Key {
+    what: "max_connections",
+    decode: max_connections,
+};
+const GROUPS: Key<Vec<GroupRow>> = Key {
+    what: "grouped processlist",
+    decode: group_rows,
+};
+
+fn status_counters(rows: &[Row]) -> BTreeMap<String, u64> {
+    rows.iter()
+        .filter_map(|r| Some((text(r, 0)?.to_ascii_lowercase(), num(r, 1).unwrap_or(0))))
+        .collect()
+}
+
+fn max_connections(rows: &[Row]) -> u64 {
+    rows.first().and_then(|r| num(r, 0)).unwrap_or(0)
+}
+
 /// Reads samples over one connection; built from the snapshot read when it was opened.
 #[derive(Debug, Clone)]
 pub struct Sampler {
@@ -89,43 +115,56 @@ impl Sampler {
         }
     }
 
-    fn statements(&self) -> Vec<String> {
-        vec![
-            status_sql(),
-            "SELECT @@GLOBAL.max_connections".to_string(),
-            grouped_sql(self.source, self.attrs),
-        ]
+    /// The statements of one sample, every one required.
+    pub fn plan(&self) -> Plan {
+        let mut p = Plan::new();
+        p.add(STATUS, status_sql(), true, "")
+            .add(MAX_CONNECTIONS, "SELECT @@GLOBAL.max_connections", true, "")
+            .add(
+                GROUPS,
+                grouped_sql(self.source, self.attrs),
+                true,
+                "PROCESS",
+            );
+        p
+    }
+
+    fn run(&self, c: &mut Connection, what: &str) -> Results {
+        let p = self.plan();
+        let stmts: Vec<String> = p.reads().iter().map(|r| r.sql.clone()).collect();
+        Results::of(&p, c.batch(&stmts, what))
     }
 
     /// One sample, one round trip. The second value is a note when the program names stopped
     /// being read (the join was refused): that costs one more round trip, once.
     pub fn read(&mut self, c: &mut Connection) -> Result<(Sample, Option<String>), AppError> {
         let what = "reading a sample (global status and the grouped processlist)";
-        let mut results = c.batch(&self.statements(), what);
+        let mut results = self.run(c, what);
         let mut note = None;
         if self.attrs
-            && let Some(Err(e)) = results.get(2)
+            && let Some(e) = results.failed(GROUPS)
             && batch::is_statement_error(e)
-            && results[..2].iter().all(Result::is_ok)
+            && results.failed(STATUS).is_none()
+            && results.failed(MAX_CONNECTIONS).is_none()
         {
             note = Some(super::connect_attrs::note(&e.message));
             self.attrs = false;
-            results = c.batch(&self.statements(), what);
+            results = self.run(c, what);
         }
-        let mut it = results.into_iter();
-        let status = it.next().expect("3 results")?;
-        let max = it.next().expect("3 results")?;
-        let groups = it.next().expect("3 results")?;
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let status: BTreeMap<String, u64> = status
-            .iter()
-            .filter_map(|r| Some((text(r, 0)?.to_ascii_lowercase(), num(r, 1).unwrap_or(0))))
-            .collect();
-        let max_connections = max.first().and_then(|r| num(r, 0)).unwrap_or(0);
-        Ok((sample_from(at_ms, &status, max_connections, &groups), note))
+        let status = results.required(STATUS)?;
+        let max_connections = results.required(MAX_CONNECTIONS)?;
+        let groups = results.required(GROUPS)?;
+        Ok((
+            build_sample(now_ms(), &status, max_connections, &groups),
+            note,
+        ))
     }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One grouped row (see [`grouped_sql`]).
@@ -150,14 +189,8 @@ fn group_row(r: &Row) -> GroupRow {
     }
 }
 
-fn sample_from(
-    at_ms: u64,
-    status: &BTreeMap<String, u64>,
-    max_connections: u64,
-    rows: &[Row],
-) -> Sample {
-    let groups: Vec<GroupRow> = rows.iter().map(group_row).collect();
-    build_sample(at_ms, status, max_connections, &groups)
+fn group_rows(rows: &[Row]) -> Vec<GroupRow> {
+    rows.iter().map(group_row).collect()
 }
 
 /// The sample from status counters and grouped rows. Pure. Replication and system threads are
