@@ -19,7 +19,7 @@
 
 use super::common::{pct, per_sec, rate_basis, share};
 use super::globals::change_globals;
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// Share of all connections above which a counter is high.
@@ -101,7 +101,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         .collect();
     let connections = snap.status_now_u64("connections").unwrap_or(0);
     let mut f = Finding::new(
-        "aborted-clients",
+        FindingId::AbortedClients,
         severity,
         "Connections are dropped without a proper close or fail to connect",
         format!("{}.", parts.join("; ")),

@@ -44,6 +44,11 @@ pub fn rate_basis(snap: &Snapshot) -> String {
     }
 }
 
+/// A duration as whole seconds (`300s`), the form conncheck flags and SQL examples use.
+pub fn dur(d: Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
 /// From this many sessions a cause is "many" whatever max_connections is.
 pub const MANY_SESSIONS: u64 = 10;
 /// ... or from this share of max_connections.

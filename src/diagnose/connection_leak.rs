@@ -33,7 +33,7 @@ use super::common::{
     clients, group_by, ids, of_max, oldest_first, pct, plural, severity_for_slots, share,
     shell_arg, timeout_actions,
 };
-use super::{Action, Finding, Thresholds};
+use super::{Action, Finding, FindingId, Thresholds};
 use crate::snapshot::{Session, Snapshot};
 use crate::units::secs;
 
@@ -192,7 +192,7 @@ fn finding(snap: &Snapshot, sleeping: &[&Session], stale: &[&Session], st: &Stai
         filter.push_str(&format!(" --match-db {}", shell_arg(db)));
     }
     let mut f = Finding::new(
-        "connection-leak",
+        FindingId::ConnectionLeak,
         severity_for_slots(n, max),
         format!("{} is leaking connections", s0.account()),
         format!(

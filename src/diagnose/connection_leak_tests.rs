@@ -47,7 +47,7 @@ fn a_staircase_in_connect_order_is_a_leak() {
     let f = check(&s, &Thresholds::default());
     assert_eq!(f.len(), 1);
     let f = &f[0];
-    assert_eq!(f.id, "connection-leak");
+    assert_eq!(f.id, FindingId::ConnectionLeak);
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.sessions, (100..112).collect::<Vec<_>>());
     assert_eq!(f.slots, 12);

@@ -15,7 +15,7 @@ use super::common::{
     at_least, by_client, clients, ids, of_max, oldest_first, pct, plural, severity_for_slots,
     timeout_actions,
 };
-use super::{Action, Finding, Thresholds, dur};
+use super::{Action, Finding, FindingId, Thresholds, dur};
 use crate::snapshot::Snapshot;
 use crate::units::secs;
 
@@ -40,7 +40,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .count();
     let threshold = dur(th.idle);
     let mut f = Finding::new(
-        "idle-connections",
+        FindingId::IdleConnections,
         severity_for_slots(n, max),
         format!("{} idle for {threshold} or more", plural(n, "client session")),
         format!(
@@ -124,7 +124,7 @@ mod tests {
         );
         let f = check(&s, &Thresholds::default());
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].id, "idle-connections");
+        assert_eq!(f[0].id, FindingId::IdleConnections);
         assert_eq!(f[0].severity, Severity::Info);
         assert_eq!(f[0].sessions, vec![3, 2]);
         assert_eq!(f[0].slots, 2);

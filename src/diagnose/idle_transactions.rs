@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
 use super::globals::persistent_config;
-use super::{Action, Finding, Severity, Thresholds, dur, lock_pileup};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur, lock_pileup};
 use crate::snapshot::Snapshot;
 use crate::units::secs;
 
@@ -78,7 +78,7 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         String::new()
     };
     let mut f = Finding::new(
-        "idle-transactions",
+        FindingId::IdleTransactions,
         severity,
         format!(
             "{} idle inside a transaction open for {threshold} or more",
@@ -186,7 +186,7 @@ mod tests {
         ];
         let f = check(&s, &Thresholds::default());
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].id, "idle-transactions");
+        assert_eq!(f[0].id, FindingId::IdleTransactions);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].sessions, vec![64]);
         assert_eq!(f[0].slots, 1);

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::common::{
     age_s, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
 };
-use super::{Action, Finding, Thresholds};
+use super::{Action, Finding, FindingId, Thresholds};
 use crate::snapshot::locks::waits_from_states;
 use crate::snapshot::{LockKind, LockWait, Session, Snapshot};
 use crate::units::{secs, snippet};
@@ -301,7 +301,7 @@ fn pileup(snap: &Snapshot, w: &Waits, mine: &[&Edge]) -> Option<Finding> {
         ),
     };
     let mut f = Finding::new(
-        "lock-pileup",
+        FindingId::LockPileup,
         severity_from_one(n as u64, max),
         title,
         format!(

@@ -12,7 +12,7 @@ use super::common::{
     at_least, by_client, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
 };
 use super::globals::persistent_config;
-use super::{Action, Finding, Thresholds, dur};
+use super::{Action, Finding, FindingId, Thresholds, dur};
 use crate::snapshot::Snapshot;
 use crate::units::{secs, snippet};
 
@@ -32,7 +32,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let n = long.len() as u64;
     let threshold = dur(th.long_query);
     let mut f = Finding::new(
-        "long-running-queries",
+        FindingId::LongRunningQueries,
         severity_from_one(n, max),
         format!("{} running for {threshold} or more", plural(n, "statement")),
         format!(
@@ -179,7 +179,7 @@ mod tests {
         );
         let f = check(&s, &Thresholds::default());
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].id, "long-running-queries");
+        assert_eq!(f[0].id, FindingId::LongRunningQueries);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].sessions, vec![2]);
         assert_eq!(f[0].slots, 1);

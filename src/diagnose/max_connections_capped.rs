@@ -26,7 +26,7 @@ use super::capacity::{
     fd_capacity_now, needed,
 };
 use super::globals::{mysqld_config, parameter_group};
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 use crate::snapshot::dialect::DescriptorCap;
 
@@ -60,7 +60,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
             )
         };
         let mut f = Finding::new(
-            "max-connections-capped",
+            FindingId::MaxConnectionsCapped,
             severity,
             "The open-files limit cannot hold max_connections",
             format!(
@@ -93,7 +93,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
             return vec![];
         }
         let mut f = Finding::new(
-            "max-connections-capped",
+            FindingId::MaxConnectionsCapped,
             Severity::Warning,
             "MySQL lowered max_connections to fit the open-files limit",
             format!(

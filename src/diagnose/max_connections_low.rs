@@ -15,7 +15,7 @@
 use super::capacity::fd_capacity;
 use super::common::{at_least, clients, is_many, pct};
 use super::globals::change_globals;
-use super::{Action, ActionKind, Finding, Severity, Thresholds, connection_cost, dur};
+use super::{Action, ActionKind, Finding, FindingId, Severity, Thresholds, connection_cost, dur};
 use crate::snapshot::Snapshot;
 use crate::units::bytes;
 
@@ -78,7 +78,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         ""
     };
     let mut f = Finding::new(
-        "max-connections-low",
+        FindingId::MaxConnectionsLow,
         Severity::Warning,
         format!("max_connections {max}{default_note} is low for the peak of {peak} connections"),
         format!(

@@ -12,7 +12,7 @@
 //! still shown, as an info, so the cost of the limit is never hidden.
 
 use super::common::pct;
-use super::{Action, Finding, Severity, Thresholds, connection_cost, memory};
+use super::{Action, Finding, FindingId, Severity, Thresholds, connection_cost, memory};
 use crate::snapshot::Snapshot;
 use crate::units::bytes;
 
@@ -79,7 +79,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
                     ),
                 ),
             };
-            Finding::new("memory-headroom", severity, summary, detail)
+            Finding::new(FindingId::MemoryHeadroom, severity, summary, detail)
                 .slots(max.saturating_sub(fits))
                 .action(Action::advice(
                     "do not raise max_connections on this host without more RAM; keep per-connection buffers (sort_buffer_size, join_buffer_size, read_rnd_buffer_size) small globally and raise them per session only for the queries that need them",
@@ -89,7 +89,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         (Some(ram), Some(_), Some(worst_share)) if worst_share > INFO_SHARE => {
             let line = measured_line.clone().unwrap_or_default();
             Finding::new(
-                "memory-headroom",
+                FindingId::MemoryHeadroom,
                 Severity::Info,
                 format!(
                     "The theoretical maximum is {} of the host's RAM, the measured connections {}",
@@ -110,7 +110,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         }
         (Some(_), _, _) => return vec![],
         (None, _, _) => Finding::new(
-            "memory-headroom",
+            FindingId::MemoryHeadroom,
             Severity::Info,
             "Host RAM unknown: the memory of max_connections connections cannot be judged",
             match &measured_line {

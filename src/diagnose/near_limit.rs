@@ -1,7 +1,7 @@
 //! `near-limit`: connection usage at or above the warning / critical threshold (default 80 % /
 //! 90 % of max_connections), before the server is actually full.
 
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
@@ -20,7 +20,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let headroom = max - connected;
     vec![
         Finding::new(
-            "near-limit",
+            FindingId::NearLimit,
             severity,
             format!("Connection usage is at {:.0}% of max_connections", snap.usage_pct()),
             format!(

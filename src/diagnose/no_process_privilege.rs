@@ -6,7 +6,7 @@
 //! https://mariadb.com/kb/en/grant/#global-privileges): idle, leak, transaction and lock findings
 //! cannot see the sessions that fill the server.
 
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// `'user'@'host'` from `CURRENT_USER()` (`app@%`), quotes escaped.
@@ -28,7 +28,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let hidden = connected.saturating_sub(visible);
     vec![
         Finding::new(
-            "no-process-privilege",
+            FindingId::NoProcessPrivilege,
             Severity::Warning,
             "The diagnosis is incomplete: this account cannot see other sessions",
             format!(

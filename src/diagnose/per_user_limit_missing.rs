@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use super::common::{clients, pct, sql_quoted};
 use super::globals::{change_globals, mysqld_config, parameter_group};
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::accounts::account_for;
 use crate::snapshot::{Account, Session, Snapshot};
 
@@ -100,7 +100,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         ),
     };
     let mut f = Finding::new(
-        "per-user-limit-missing",
+        FindingId::PerUserLimitMissing,
         Severity::Warning,
         format!("Account {account} holds most connections and nothing limits it"),
         format!(

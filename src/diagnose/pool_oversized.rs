@@ -23,7 +23,7 @@ use super::common::{
     at_least, clients, group_by, ids, of_max, oldest_first, pct, per_sec, plural, rate_basis,
     severity_for_slots, share, shell_arg,
 };
-use super::{Action, Finding, Severity, Thresholds, dur};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::{Session, Snapshot};
 
 /// Warm idle connections from this share of max_connections make pools oversized.
@@ -92,7 +92,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         oversized(snap, th, &pools, warm)
     } else if let Some(rate) = churn {
         Finding::new(
-            "pool-oversized",
+            FindingId::PoolOversized,
             Severity::Info,
             "Clients open a new connection for every request: no connection pooling",
             format!(
@@ -131,7 +131,7 @@ fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Fin
     let held: usize = pools.iter().map(|p| p.total).sum();
     let top = &pools[0];
     let mut f = Finding::new(
-        "pool-oversized",
+        FindingId::PoolOversized,
         severity_for_slots(warm, max),
         format!("Connection pools keep {warm} idle connections warm"),
         format!(
@@ -225,7 +225,7 @@ mod tests {
         let f = check(&s, &th);
         assert_eq!(f.len(), 1);
         let f = &f[0];
-        assert_eq!(f.id, "pool-oversized");
+        assert_eq!(f.id, FindingId::PoolOversized);
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.slots, 76);
         assert_eq!(ev(f, "warm idle connections"), "76 of 151 (50.3%)");

@@ -24,7 +24,7 @@
 use std::cmp::Ordering;
 
 use super::common::{count_phrase, per_sec, rate_basis};
-use super::{Action, Finding, Severity, Thresholds, dur};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::Snapshot;
 use crate::units::secs;
 
@@ -90,7 +90,7 @@ fn accept_failures(snap: &Snapshot, errors: &[(&str, u64, u64)]) -> Option<Findi
         .map(|(label, t, n)| format!("{label} {}", accept_value(*t, *n)))
         .collect();
     let mut f = Finding::new(
-        "refused-connections",
+        FindingId::RefusedConnections,
         severity,
         "The server failed to accept connections before any limit was checked",
         format!(
@@ -172,7 +172,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         )
     };
     let mut f = Finding::new(
-        "refused-connections",
+        FindingId::RefusedConnections,
         severity,
         "Clients have been refused with ERROR 1040 Too many connections",
         summary,

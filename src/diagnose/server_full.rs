@@ -10,13 +10,13 @@
 //! account without SUPER / CONNECTION_ADMIN, at max_connections. So an admin account is never told
 //! to log in as an admin: before the greeting that would be refused as well.
 
-use super::{Action, Finding, Severity, Thresholds, dur};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::{Route, Snapshot};
 
 pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     if let Some(r) = &snap.refused {
         let mut f = Finding::new(
-            "server-full",
+            FindingId::ServerFull,
             Severity::Critical,
             "The server is full: it refused conncheck with ERROR 1040",
             if r.before_greeting {
@@ -72,7 +72,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         Route::Normal => "a normal slot",
     };
     let mut f = Finding::new(
-        "server-full",
+        FindingId::ServerFull,
         Severity::Critical,
         "The server is full: every max_connections slot is taken",
         format!(
@@ -188,7 +188,7 @@ mod tests {
             admin_port_tried: None,
         });
         let f = check(&s, &Thresholds::default());
-        assert_eq!(f[0].id, "server-full");
+        assert_eq!(f[0].id, FindingId::ServerFull);
         assert!(
             f[0].actions
                 .iter()

@@ -8,7 +8,7 @@
 //! long_query_time applies to sessions that connect afterwards.
 
 use super::globals::change_globals;
-use super::{Finding, Severity, Thresholds};
+use super::{Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
@@ -18,7 +18,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let long = snap.var_f64("long_query_time").unwrap_or(10.0);
     let slow = snap.status_now_u64("slow_queries").unwrap_or(0);
     let mut f = Finding::new(
-        "slow-query-log-off",
+        FindingId::SlowQueryLogOff,
         Severity::Info,
         "The slow query log is off",
         format!(

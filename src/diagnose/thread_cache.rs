@@ -23,7 +23,7 @@
 
 use super::common::{pct, share};
 use super::globals::change_globals;
-use super::{Finding, Severity, Thresholds};
+use super::{Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// Below this many churned connections the miss rate says little.
@@ -82,7 +82,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     }
     let value = n.to_string();
     let mut f = Finding::new(
-        "thread-cache",
+        FindingId::ThreadCache,
         severity,
         "The thread cache does not serve new connections",
         summary,

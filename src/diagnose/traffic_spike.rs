@@ -15,7 +15,7 @@
 //! pools at once, or clients retrying ERROR 1040 in a tight loop.
 
 use super::common::{clients, is_waiting, logging_in, per_sec};
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// New connections per second that count as a spike, and how many times the lifetime average.
@@ -130,7 +130,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         (Severity::Warning, String::new())
     };
     let f = Finding::new(
-        "traffic-spike",
+        FindingId::TrafficSpike,
         severity,
         "Connections arrive or pile up much faster than usual",
         format!("{}{tail}.", signs.join("; ")),

@@ -13,7 +13,7 @@
 
 use super::common::{IDLE_TRX_TIMEOUT_S, at_least, clients, is_many, suggested_wait_timeout};
 use super::globals::change_globals;
-use super::{Action, Finding, Severity, Thresholds, dur};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::Snapshot;
 
 /// The compiled-in default of both timeouts (8 hours) in MySQL and MariaDB.
@@ -51,7 +51,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         )
     };
     let mut f = Finding::new(
-        "wait-timeout-high",
+        FindingId::WaitTimeoutHigh,
         severity,
         "Idle sessions are closed only after a long timeout",
         summary,
