@@ -4,11 +4,12 @@ use super::*;
 use crate::diagnose::fixtures::ev;
 use crate::diagnose::fixtures::{self, lock_wait, session, trx};
 use crate::diagnose::{ActionKind, Severity};
+use crate::snapshot::{LockWait, Snapshot};
 
 const MDL: &str = "Waiting for table metadata lock";
 
 fn check_default(s: &Snapshot) -> Vec<Finding> {
-    check(s, &Thresholds::default())
+    check(&Analysis::new(s), &Thresholds::default())
 }
 
 #[test]

@@ -11,15 +11,16 @@
 //! https://mariadb.com/kb/en/mariadb-memory-allocation/. With RAM unknown the worst case is
 //! still shown, as an info, so the cost of the limit is never hidden.
 
+use super::analysis::Analysis;
 use super::common::pct;
 use super::{Action, Finding, FindingId, Severity, Thresholds, connection_cost, memory};
-use crate::snapshot::Snapshot;
 use crate::units::bytes;
 
 /// Worst case above this share of RAM is worth knowing (info); above 1.0 it is a warning.
 const INFO_SHARE: f64 = 0.8;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
     let est = memory::estimate(snap, max, th.server_memory);
     let cost = connection_cost::cost(snap, max, th.server_memory);
@@ -186,9 +187,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
+    use crate::snapshot::Snapshot;
 
     fn finding(s: &Snapshot, th: &Thresholds) -> Option<Finding> {
-        check(s, th).into_iter().next()
+        check(&Analysis::new(s), th).into_iter().next()
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! finding is lives in `finding.rs`, the shared scale and wording in `common.rs`.
 
 pub mod aborted_clients;
+pub mod analysis;
 pub mod capacity;
 pub mod common;
 pub mod connection_cost;
@@ -33,10 +34,12 @@ pub mod server_full;
 pub mod slow_query_log_off;
 pub mod thread_cache;
 pub mod threshold;
+pub mod timeouts;
 pub mod traffic_spike;
 pub mod verdict;
 pub mod wait_timeout_high;
 
+pub use analysis::Analysis;
 pub use common::dur;
 pub use finding::{Action, ActionKind, Evidence, Finding, FindingId, Severity};
 pub use threshold::{FailOn, Threshold, Thresholds, threshold_conflict};
@@ -61,7 +64,7 @@ pub fn for_target(findings: &mut [Finding], replay: &crate::connect::replay::Rep
 }
 
 /// Every heuristic, in no particular order (the result is ranked).
-const CHECKS: &[fn(&Snapshot, &Thresholds) -> Vec<Finding>] = &[
+const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
     server_full::check,
     near_limit::check,
     idle_connections::check,
@@ -83,16 +86,21 @@ const CHECKS: &[fn(&Snapshot, &Thresholds) -> Vec<Finding>] = &[
     wait_timeout_high::check,
 ];
 
-/// Run every heuristic, rank, and suggest each setting once.
+/// Run every heuristic, rank, and suggest each setting once. Builds the [`Analysis`] of `snap`;
+/// a caller that needs it again (the verdict) builds it once and calls [`judge`].
 pub fn diagnose(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
-    if snap.refused.is_some() {
+    judge(&Analysis::new(snap), th)
+}
+
+/// [`diagnose`] over an analysis already built.
+pub fn judge(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    if a.snap.refused.is_some() {
         // Nothing but the refusal could be read.
-        return server_full::check(snap, th);
+        return server_full::check(a, th);
     }
-    // One index (and one wait graph, see lock_pileup) for every heuristic: lookups by id are
-    // hash lookups, so each heuristic stays O(n log n) at 10,000 sessions.
-    let mut findings: Vec<Finding> =
-        snap.with_index(|| CHECKS.iter().flat_map(|c| c(snap, th)).collect());
+    // One analysis (index, wait graph, leaks) for every heuristic: lookups by id are hash
+    // lookups, so each heuristic stays O(n log n) at 10,000 sessions.
+    let mut findings: Vec<Finding> = CHECKS.iter().flat_map(|c| c(a, th)).collect();
     rank(&mut findings);
     suggest_each_setting_once(&mut findings);
     findings

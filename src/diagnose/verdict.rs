@@ -27,9 +27,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ActionKind, Finding, FindingId, Thresholds, common, connection_leak};
+use super::analysis::Analysis;
+use super::{ActionKind, Finding, FindingId, Thresholds, common};
 use crate::snapshot::locks::waiting_for;
-use crate::snapshot::{Session, SessionKind, Snapshot};
+use crate::snapshot::{Session, SessionKind};
 
 /// Clients listed one by one in a per-client bucket; the rest are summed.
 const LISTED_CLIENTS: usize = 5;
@@ -185,8 +186,9 @@ pub struct Accounting {
     pub threads_connected: u64,
 }
 
-/// Account the connections of `snap` against its ranked `findings`.
-pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accounting {
+/// Account the connections of the analysed snapshot against its ranked `findings`.
+pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accounting {
+    let snap = a.snap;
     let threads_connected = snap.threads_connected();
     if snap.refused.is_some() {
         return Accounting {
@@ -213,7 +215,7 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
             .filter(|(_, state)| state.eq_ignore_ascii_case("LOCK WAIT"))
             .map(|(id, _)| *id),
     );
-    let leaked = connection_leak::leaked_ids(snap);
+    let leaked = a.leaked_ids();
 
     // (bucket, client) -> count
     let mut counts: BTreeMap<(Bucket, Option<String>), i64> = BTreeMap::new();
@@ -230,7 +232,7 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
                 continue;
             }
             SessionKind::Killed => Bucket::Killed,
-            SessionKind::Client => bucket_of(s, th, &waiting, &trx, &leaked),
+            SessionKind::Client => bucket_of(s, th, &waiting, &trx, leaked),
         };
         rows += 1;
         let client = bucket.per_client().then(|| client_of(s));
@@ -484,7 +486,7 @@ mod tests {
         fixtures::set_status(&mut s, "threads_connected", counted);
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(total(&a), counted as i64);
         let get = |b: &str| -> i64 {
             a.slots
@@ -525,7 +527,7 @@ mod tests {
         fixtures::with_sessions(&mut s, v);
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(a.verdict.cause, Some(FindingId::ConnectionLeak));
         let r = a.verdict.relief.unwrap();
         assert!(
@@ -550,7 +552,7 @@ mod tests {
             .into_iter()
             .filter(|f| f.severity == Severity::Critical)
             .collect();
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(a.verdict.cause, None);
         assert_eq!(a.verdict.relief, None);
         assert_eq!(total(&a), s.threads_connected() as i64);
@@ -567,7 +569,7 @@ mod tests {
         });
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert!(a.slots.is_empty());
         assert_eq!(a.verdict.cause, Some(FindingId::ServerFull));
     }

@@ -106,8 +106,8 @@ fn current(snap: &Snapshot, var: &str) -> String {
 }
 
 /// Below this, set-timeouts warns: the same floor diagnose suggests wait_timeout from (pools
-/// keep connections idle for minutes; see `diagnose::common::suggested_wait_timeout`).
-const POOL_IDLE_FLOOR_S: u64 = crate::diagnose::common::WAIT_TIMEOUT_MIN_S;
+/// keep connections idle for minutes; see `diagnose::timeouts::suggested_wait_timeout`).
+const POOL_IDLE_FLOOR_S: u64 = crate::diagnose::timeouts::WAIT_TIMEOUT_MIN_S;
 
 pub fn timeouts(
     snap: &Snapshot,

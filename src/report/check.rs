@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::status::{self, ConnectionSummary};
 use crate::diagnose::FailOn;
 use crate::diagnose::forecast::{self, Forecast};
-use crate::diagnose::{self, Finding, FindingId, Severity, Thresholds, common};
+use crate::diagnose::{self, Analysis, Finding, FindingId, Severity, Thresholds, common};
 use crate::exit::{AppError, nagios};
 use crate::snapshot::Snapshot;
 
@@ -115,7 +115,7 @@ pub struct Activity {
 impl Activity {
     pub fn of(snap: &Snapshot, th: &Thresholds) -> Activity {
         let mut a = Activity::default();
-        for s in common::clients(snap) {
+        for s in snap.clients() {
             if s.is_sleeping() {
                 a.sleeping += 1;
                 a.oldest_idle_s = a.oldest_idle_s.max(s.time_s);
@@ -203,14 +203,12 @@ impl CheckReport {
 
 /// Judge a snapshot. A refused snapshot (our own login got ERROR 1040) is CRITICAL.
 pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
-    // One index scope for the judgement and the verdict's cause (see report::diagnose).
-    let (findings, cause) = snap.with_index(|| {
-        let findings = diagnose::diagnose(snap, &limits.th);
-        let cause = diagnose::verdict::account(snap, &limits.th, &findings)
-            .verdict
-            .cause;
-        (findings, cause)
-    });
+    // One analysis for the judgement and the verdict's cause (see report::diagnose).
+    let a = Analysis::new(snap);
+    let findings = diagnose::judge(&a, &limits.th);
+    let cause = diagnose::verdict::account(&a, &limits.th, &findings)
+        .verdict
+        .cause;
     let mut reasons = Vec::new();
     let forecast = forecast::of_snapshot(snap);
     let horizon = limits.forecast;

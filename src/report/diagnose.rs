@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::connect::replay::Replay;
 use crate::diagnose::forecast::{self, Forecast};
 use crate::diagnose::verdict::{self, Slot, Verdict};
-use crate::diagnose::{self, Finding, Thresholds};
+use crate::diagnose::{self, Analysis, Finding, Thresholds};
 use crate::exit::AppError;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::Incident;
@@ -140,13 +140,11 @@ impl DiagnoseReport {
 
 /// The report from a snapshot. Pure.
 pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
-    // One index scope for the judgement and the verdict: what they both derive (the leaked
+    // One analysis for the judgement and the verdict: what they both derive (the leaked
     // sessions, the wait graph) is computed once.
-    let (findings, accounting) = snap.with_index(|| {
-        let findings = diagnose::diagnose(snap, th);
-        let accounting = verdict::account(snap, th, &findings);
-        (findings, accounting)
-    });
+    let a = Analysis::new(snap);
+    let findings = diagnose::judge(&a, th);
+    let accounting = verdict::account(&a, th, &findings);
     let state = diagnose::worst(&findings)
         .map_or("ok", |s| s.name())
         .to_string();

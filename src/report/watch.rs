@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::diagnose::{self, FindingId, Thresholds, common};
+use crate::diagnose::{self, FindingId, Thresholds};
 use crate::snapshot::sample::Sample;
 use crate::snapshot::{Session, Snapshot};
 
@@ -23,7 +23,7 @@ pub fn cause(snap: &Snapshot) -> Option<(FindingId, String)> {
 /// The longest-idle sleeping client session and the longest-running busy one. Pure.
 pub fn extremes(snap: &Snapshot) -> (Option<&Session>, Option<&Session>) {
     let longest = |sleeping: bool| {
-        common::clients(snap)
+        snap.clients()
             .filter(|s| s.is_sleeping() == sleeping)
             .max_by_key(|s| (s.time_s, std::cmp::Reverse(s.id)))
     };

@@ -11,7 +11,6 @@ pub mod connect_attrs;
 pub mod dialect;
 pub mod flavor;
 pub mod grants;
-pub mod index;
 pub mod locks;
 pub mod mdl;
 pub mod model;

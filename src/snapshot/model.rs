@@ -419,9 +419,26 @@ impl Snapshot {
         self.threads_connected() as f64 * 100.0 / max as f64
     }
 
-    // `session`, `transaction_of`, `has_lock_wait` and `memo` are in `super::index`: hash
-    // lookups inside `Snapshot::with_index`, scans outside. `dialect` and `sees_all_sessions`
-    // are in `super::dialect`, which knows what each server can do.
+    /// The session with processlist id `id`: a scan, for reports and plans that look up a few
+    /// ids. Judgement looks ids up in its index (`diagnose::Analysis`).
+    pub fn session(&self, id: u64) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    /// The open transaction of session `session_id`: a scan, like [`Snapshot::session`].
+    pub fn transaction_of(&self, session_id: u64) -> Option<&Transaction> {
+        self.transactions
+            .iter()
+            .find(|t| t.session_id == session_id)
+    }
+
+    /// The client sessions (no replication, system or killed rows), in processlist order.
+    pub fn clients(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.iter().filter(|s| s.is_client())
+    }
+
+    // `dialect` and `sees_all_sessions` are in `super::dialect`, which knows what each server
+    // can do.
 }
 
 /// A numeric variable or status value; ON/OFF style booleans count as 1/0.
