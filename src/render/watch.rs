@@ -7,7 +7,7 @@ use crate::diagnose::Thresholds;
 use crate::diagnose::forecast;
 use crate::render::{self, Style, layout};
 use crate::report::check::Activity;
-use crate::report::diagnose::Rates;
+use crate::report::status::Rates;
 use crate::report::watch::{ClientHistory, cause, extremes};
 use crate::snapshot::{Session, Snapshot};
 use crate::text::escape;
@@ -192,7 +192,7 @@ pub fn client_lines(clients: &ClientHistory, window: usize, width: usize) -> Str
             " ".repeat(pad)
         );
         let room = width
-            .max(layout::MIN_WIDTH)
+            .max(render::MIN_WIDTH)
             .saturating_sub(layout::width_of(&lead))
             .max(12);
         out.push_str(&lead);
