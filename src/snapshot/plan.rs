@@ -354,15 +354,6 @@ mod tests {
     use super::*;
     use crate::snapshot::Flavor;
 
-    fn d(flavor: Flavor, version: (u16, u16, u16), rds: bool, ps: bool) -> Dialect {
-        Dialect {
-            flavor,
-            version,
-            rds,
-            performance_schema: ps,
-        }
-    }
-
     #[test]
     fn key_names_are_unique() {
         let mut names = vec![
@@ -392,7 +383,12 @@ mod tests {
     #[test]
     fn the_plan_follows_the_needs() {
         let whats = |p: &Plan| p.reads().iter().map(|r| r.what).collect::<Vec<_>>();
-        let maria = d(Flavor::Mariadb, (10, 11, 6), false, true);
+        let maria = Dialect {
+            flavor: Flavor::Mariadb,
+            version: (10, 11, 6),
+            rds: false,
+            performance_schema: true,
+        };
         let all = maria.plan(&Needs::everything(10));
         assert_eq!(
             whats(&all),
@@ -421,7 +417,11 @@ mod tests {
         );
         assert!(status.reads()[3].required && !status.reads()[4].required);
         // MySQL 8.0.36 without SYSTEM_USER reads who has it; with it, not.
-        let my = d(Flavor::Mysql, (8, 0, 36), false, true);
+        let my = Dialect {
+            version: (8, 0, 36),
+            performance_schema: true,
+            ..Dialect::default()
+        };
         assert!(my.plan(&Needs::everything(10)).has(SYSTEM_USERS));
         assert!(my.plan(&Needs::everything(10)).has(THREAD_MEMORY));
         assert!(!my.plan(&Needs::everything(10)).has(METADATA_LOCK_HOLDERS));
