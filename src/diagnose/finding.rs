@@ -5,17 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use super::threshold::FailOn;
 
-/// Declares [`FindingId`] with its kebab-case name per variant, and [`FindingId::ALL`] in the
-/// same order: a new id is one line here (the compiler then asks where it stands: prevention,
+/// Declares [`FindingId`] with its kebab-case name per variant (the serialized form and
+/// [`FindingId::as_str`], from the one literal), and [`FindingId::ALL`] in the same order: a new id is one line here (the compiler then asks where it stands: prevention,
 /// symptom), one row in the docs' table (`tests/finding_ids.rs` compares them).
 macro_rules! finding_ids {
     ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
         /// The stable id of a finding. Serialized as its kebab-case name (`connection-leak`):
         /// scripts depend on the names, so a name never changes and an id is only ever added.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "kebab-case")]
         pub enum FindingId {
-            $($(#[$doc])* $variant,)*
+            $($(#[$doc])* #[serde(rename = $name)] $variant,)*
         }
 
         impl FindingId {
