@@ -209,7 +209,7 @@ fn main() {
         let snap = make();
         let found = diagnose(&snap, &th);
         assert!(
-            found.iter().any(|f| f.id == expect),
+            found.iter().any(|f| f.id.as_str() == expect),
             "{name}: no {expect} finding"
         );
         let mut times: Vec<Duration> = (0..runs)

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use crate::connect::{ConnFlags, Protocol, SslMode};
 use crate::diagnose::Thresholds;
 pub use crate::diagnose::{FailOn, Threshold, threshold_conflict};
+use crate::exit::AppError;
+use crate::filter::SessionFilter;
 pub use crate::remedy::plan::WithOpenTrx;
 use crate::report::check::Limits;
 pub use crate::report::sessions::GroupBy;
@@ -896,6 +898,36 @@ impl From<&CheckArgs> for Limits {
             fail_on: a.fail_on,
             forecast: a.forecast,
         }
+    }
+}
+
+/// The edge: the session filter flags as the filter `sessions` and the kill plans select with
+/// (a bad `--match-state` / `--match-info` regex is a usage error).
+impl TryFrom<&SessionFilterArgs> for SessionFilter {
+    type Error = AppError;
+
+    fn try_from(a: &SessionFilterArgs) -> Result<Self, AppError> {
+        let mut f = SessionFilter::default()
+            .with_users(a.match_user.clone())
+            .with_hosts(a.match_host.clone())
+            .with_dbs(a.match_db.clone())
+            .with_commands(&a.match_command);
+        if let Some(p) = &a.match_state {
+            f = f.with_state("--match-state", p)?;
+        }
+        if let Some(p) = &a.match_info {
+            f = f.with_info("--match-info", p)?;
+        }
+        if let Some(d) = a.min_time {
+            f = f.with_min_time(d);
+        }
+        if a.sleeping {
+            f = f.sleeping_only();
+        }
+        if a.busy {
+            f = f.busy_only();
+        }
+        Ok(f)
     }
 }
 

@@ -3,13 +3,13 @@
 //! Every given criterion must match (AND). Names match exactly; `--command` ignores case;
 //! `--state` and `--match-info` are regexes, unanchored unless the user anchors them. A user
 //! (`--match-user`, `--exclude-user`) is `user` or `user@host`, the form conncheck prints, or
-//! SQL's quoted `'user'@'host'` for a name that holds `@` ([`UserSpec`]). Pure.
+//! SQL's quoted `'user'@'host'` for a name that holds `@` ([`UserSpec`]). The command line
+//! converts to a [`SessionFilter`] at the edge (`cli.rs`). Pure.
 
 use std::time::Duration;
 
 use regex::Regex;
 
-use crate::cli::SessionFilterArgs;
 use crate::exit::AppError;
 use crate::snapshot::Session;
 use crate::snapshot::model::strip_port;
@@ -166,6 +166,14 @@ pub struct SessionFilter {
     busy: bool,
 }
 
+/// A regex the user gave, bounded in size: it must not eat memory on a 2,000-row processlist.
+fn user_regex(flag: &str, pattern: &str) -> Result<Regex, AppError> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| AppError::usage(regex_error(flag, &e)))
+}
+
 /// One line for a bad user regex: the regex crate's message spans several lines (pattern, caret,
 /// `error: ...`), which would read as a second error after ours.
 fn regex_error(flag: &str, e: &regex::Error) -> String {
@@ -186,34 +194,36 @@ fn regex_error(flag: &str, e: &regex::Error) -> String {
 }
 
 impl SessionFilter {
-    pub fn from_args(a: &SessionFilterArgs) -> Result<Self, AppError> {
-        let re = |flag: &str, pat: &Option<String>| -> Result<Option<Regex>, AppError> {
-            pat.as_deref()
-                .map(|p| {
-                    // Size limit: a user regex must not eat memory on a 2,000-row processlist.
-                    regex::RegexBuilder::new(p)
-                        .size_limit(1 << 20)
-                        .build()
-                        .map_err(|e| AppError::usage(regex_error(flag, &e)))
-                })
-                .transpose()
-        };
-        Ok(SessionFilter {
-            users: a.match_user.iter().map(|u| UserSpec::parse(u)).collect(),
-            user_names: a.match_user.clone(),
-            hosts: a.match_host.clone(),
-            dbs: a.match_db.clone(),
-            commands: a
-                .match_command
-                .iter()
-                .map(|c| c.to_ascii_lowercase())
-                .collect(),
-            state: re("--match-state", &a.match_state)?,
-            info: re("--match-info", &a.match_info)?,
-            min_time: a.min_time,
-            sleeping: a.sleeping,
-            busy: a.busy,
-        })
+    /// Only sessions of these users: `user` or `user@host` each (`--match-user`).
+    pub fn with_users(mut self, users: Vec<String>) -> Self {
+        self.users = users.iter().map(|u| UserSpec::parse(u)).collect();
+        self.user_names = users;
+        self
+    }
+
+    /// Only sessions in these default databases (`--match-db`).
+    pub fn with_dbs(mut self, dbs: Vec<String>) -> Self {
+        self.dbs = dbs;
+        self
+    }
+
+    /// Only sessions running these commands, any case (`--match-command`).
+    pub fn with_commands(mut self, commands: &[String]) -> Self {
+        self.commands = commands.iter().map(|c| c.to_ascii_lowercase()).collect();
+        self
+    }
+
+    /// Only sessions whose state matches the regex `pattern` (given as `flag`); a bad or huge
+    /// regex is a usage error naming the flag.
+    pub fn with_state(mut self, flag: &str, pattern: &str) -> Result<Self, AppError> {
+        self.state = Some(user_regex(flag, pattern)?);
+        Ok(self)
+    }
+
+    /// Only sessions whose statement matches the regex `pattern` (given as `flag`).
+    pub fn with_info(mut self, flag: &str, pattern: &str) -> Result<Self, AppError> {
+        self.info = Some(user_regex(flag, pattern)?);
+        Ok(self)
     }
 
     /// Only sessions at least this long in their current state (the kill thresholds).
@@ -289,6 +299,7 @@ impl SessionFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::SessionFilterArgs;
 
     #[test]
     fn a_bad_regex_is_one_line() {
@@ -296,13 +307,13 @@ mod tests {
             match_state: Some("(".into()),
             ..SessionFilterArgs::default()
         };
-        let e = SessionFilter::from_args(&a).unwrap_err();
+        let e = SessionFilter::try_from(&a).unwrap_err();
         assert_eq!(e.message, "invalid regex for --match-state: unclosed group");
         let a = SessionFilterArgs {
             match_info: Some("\\w{1000}{1000}".into()),
             ..SessionFilterArgs::default()
         };
-        let e = SessionFilter::from_args(&a).unwrap_err();
+        let e = SessionFilter::try_from(&a).unwrap_err();
         assert!(!e.message.contains('\n'), "{}", e.message);
         assert!(e.message.contains("too big"), "{}", e.message);
     }
@@ -333,7 +344,7 @@ mod tests {
     }
 
     fn f(a: SessionFilterArgs) -> SessionFilter {
-        SessionFilter::from_args(&a).unwrap()
+        SessionFilter::try_from(&a).unwrap()
     }
 
     #[test]
@@ -511,7 +522,7 @@ mod tests {
             .matches(&s(1, "app", "h", "Sleep", 1, None))
         );
         assert!(
-            SessionFilter::from_args(&SessionFilterArgs {
+            SessionFilter::try_from(&SessionFilterArgs {
                 match_state: Some("(".into()),
                 ..Default::default()
             })

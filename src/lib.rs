@@ -7,8 +7,9 @@
 //! `diagnose`, `remedy`) import nothing from `cli` or `render`: the command line is converted
 //! to their types at the edge, and [`units`] holds what judgement and rendering both format.
 //!
-//! Where things go: a heuristic in `diagnose/<cause>.rs` (and its `CHECKS` list), an output
-//! format in `render/`, a server flavor in `snapshot/flavor.rs` and `snapshot/dialect.rs`.
+//! Where things go: a heuristic in `diagnose/<cause>.rs` (and its `CHECKS` list and
+//! `FindingId`), an output format in `render/`, a server flavor in `snapshot/flavor.rs` and
+//! `snapshot/dialect.rs`.
 
 pub mod argv;
 pub mod cli;

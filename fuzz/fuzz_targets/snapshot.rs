@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
             max_long: Some(0),
             max_idle_trx: Some(0),
             fail_on: None,
+            forecast: None,
         },
     );
     let _ = nagios::render(&checked);
@@ -53,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
                 exclude_users: vec![],
                 limit: None,
                 with_open_trx: WithOpenTrx::Include,
+                min_trx_age: None,
                 allow_replication: false,
                 allow_system: false,
             },

@@ -56,7 +56,7 @@ pub fn criteria(
         ));
     }
     Ok(Criteria {
-        filter: SessionFilter::from_args(&a.filter)?,
+        filter: SessionFilter::try_from(&a.filter)?,
         exclude_users: a.exclude_user.clone(),
         limit: a.limit,
         with_open_trx: a.with_open_trx,

@@ -10,7 +10,7 @@ use crate::snapshot::read::{self, ReadOptions};
 use super::Context;
 
 pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<u8> {
-    let filter = SessionFilter::from_args(&args.filter)?;
+    let filter = SessionFilter::try_from(&args.filter)?;
     let (mut conn, opts) = ctx.connect()?;
     let snap = read::read(
         &mut conn,

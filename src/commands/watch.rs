@@ -357,7 +357,7 @@ mod tests {
     use super::*;
     use crate::diagnose::fixtures::{self, session};
     use crate::render::watch::frame;
-    use crate::report::diagnose::Rates;
+    use crate::report::status::Rates;
     use crate::report::watch::{cause, extremes};
 
     #[test]

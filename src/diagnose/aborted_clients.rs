@@ -17,9 +17,10 @@
 //! (and more than 100 of them) is an info; growing during the sample by at least 5 and more than
 //! 1 % of the sample's connections is a warning: it is happening now.
 
+use super::analysis::Analysis;
 use super::common::{pct, per_sec, rate_basis, share};
 use super::globals::change_globals;
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// Share of all connections above which a counter is high.
@@ -81,7 +82,8 @@ fn judge(snap: &Snapshot, name: &str) -> Option<(Severity, String)> {
     })
 }
 
-pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let clients = judge(snap, "aborted_clients");
     let connects = judge(snap, "aborted_connects");
     let counters = [
@@ -101,7 +103,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         .collect();
     let connections = snap.status_now_u64("connections").unwrap_or(0);
     let mut f = Finding::new(
-        "aborted-clients",
+        FindingId::AbortedClients,
         severity,
         "Connections are dropped without a proper close or fail to connect",
         format!("{}.", parts.join("; ")),
@@ -170,7 +172,9 @@ mod tests {
     use crate::diagnose::fixtures;
 
     fn finding(s: &Snapshot) -> Option<Finding> {
-        check(s, &Thresholds::default()).into_iter().next()
+        check(&Analysis::new(s), &Thresholds::default())
+            .into_iter()
+            .next()
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What the heuristics share: rates from the status sample, one severity scale for the connection
-//! slots a cause holds, the client-session filter, oldest-first ordering, and the timeout actions.
-//! Pure.
+//! slots a cause holds, session predicates and grouping, and the wording of counts, shares and
+//! quoted values. Imports nothing from the heuristics or the analysis. Pure.
 //!
 //! The scale, so that findings of different causes rank the same way:
 //!
@@ -19,11 +19,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::globals::persistent_config;
-use super::{Action, Severity};
-use crate::snapshot::locks::waiting_for;
+use super::Severity;
 use crate::snapshot::{Session, Snapshot};
-use crate::units::secs;
 
 /// A rate for people: `2.50/s`, or per hour when too small to read per second (`3.6/h`:
 /// lifetime averages of rare events).
@@ -42,6 +39,11 @@ pub fn rate_basis(snap: &Snapshot) -> String {
     } else {
         "since startup".to_string()
     }
+}
+
+/// A duration as whole seconds (`300s`), the form conncheck flags and SQL examples use.
+pub fn dur(d: Duration) -> String {
+    format!("{}s", d.as_secs())
 }
 
 /// From this many sessions a cause is "many" whatever max_connections is.
@@ -109,20 +111,6 @@ pub fn severity_from_one(n: u64, max_connections: u64) -> Severity {
     }
 }
 
-/// Which sessions are clients, by position: classified once per judgement (see
-/// [`Snapshot::memo`]), not once per heuristic.
-struct ClientMask(Vec<bool>);
-
-/// The sessions every heuristic judges: clients only (no replication, system or killed rows).
-pub fn clients(snap: &Snapshot) -> impl Iterator<Item = &Session> {
-    let mask = snap.memo(|| ClientMask(snap.sessions.iter().map(Session::is_client).collect()));
-    snap.sessions
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| mask.0[*i])
-        .map(|(_, s)| s)
-}
-
 /// A session still logging in (`unauthenticated user`, state `login`, or `Connect` +
 /// `Reading from net`, https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html):
 /// login storms show up here.
@@ -138,32 +126,8 @@ pub fn at_least(s: &Session, d: Duration) -> bool {
     s.time_secs_f64() >= d.as_secs_f64()
 }
 
-/// How long the session has held its slot for what it does now: the time in its current state,
-/// or the age of its open transaction when that is older.
-pub fn age_s(snap: &Snapshot, s: &Session) -> f64 {
-    let trx = snap.transaction_of(s.id).map_or(0.0, |t| t.age_s as f64);
-    s.time_secs_f64().max(trx)
-}
-
-/// Sort oldest first (see [`age_s`]), then by id for a stable order.
-pub fn oldest_first<'a>(snap: &Snapshot, v: Vec<&'a Session>) -> Vec<&'a Session> {
-    // Each age once (a transaction lookup each), not twice per comparison.
-    let mut aged: Vec<(f64, &Session)> = v.into_iter().map(|s| (age_s(snap, s), s)).collect();
-    aged.sort_by(|(a_age, a), (b_age, b)| b_age.total_cmp(a_age).then(a.id.cmp(&b.id)));
-    aged.into_iter().map(|(_, s)| s).collect()
-}
-
 pub fn ids(v: &[&Session]) -> Vec<u64> {
     v.iter().map(|s| s.id).collect()
-}
-
-/// Whether the session waits for a lock (listed wait, InnoDB `LOCK WAIT`, or a wait state).
-pub fn is_waiting(snap: &Snapshot, s: &Session) -> bool {
-    snap.has_lock_wait(s.id)
-        || snap
-            .transaction_of(s.id)
-            .is_some_and(|t| t.state.eq_ignore_ascii_case("LOCK WAIT"))
-        || waiting_for(&s.state).is_some()
 }
 
 /// Group sessions by a key, keeping their order inside each group.
@@ -234,78 +198,9 @@ pub fn shell_arg(v: &str) -> String {
     }
 }
 
-/// Idle ages above this belong to no healthy pool: HikariCP's default maxLifetime (30 min,
-/// https://github.com/brettwooldridge/HikariCP#frequently-used) retires a pooled connection sooner.
-const POOL_LIFETIME_S: f64 = 1800.0;
-/// The range of wait_timeout conncheck suggests: never below 5 minutes (pools keep connections
-/// idle for minutes and a client that is closed under it sees "server has gone away"), never
-/// above 30 minutes (beyond any pool's lifetime, a forgotten connection just holds its slot).
-pub const WAIT_TIMEOUT_MIN_S: u64 = 300;
-pub const WAIT_TIMEOUT_MAX_S: u64 = 1800;
-
-/// idle_transaction_timeout to suggest (MariaDB): an application that keeps a transaction open
-/// and idle for five minutes is broken, and its locks block everyone meanwhile. A constant, never
-/// `--trx-threshold` (a probe setting: 2 s would end every slow client's transaction).
-pub const IDLE_TRX_TIMEOUT_S: u64 = 300;
-
-/// The wait_timeout to suggest, from what the server shows rather than from `--idle-threshold`
-/// (a probe setting, not a production value): half again the longest idle age of a session that
-/// may belong to a pool (sleeping, not leaked, idle under 30 minutes), rounded up to a minute,
-/// within [`WAIT_TIMEOUT_MIN_S`]..=[`WAIT_TIMEOUT_MAX_S`].
-pub fn suggested_wait_timeout(snap: &Snapshot) -> u64 {
-    let leaked = super::connection_leak::leaked_ids(snap);
-    let longest = clients(snap)
-        .filter(|s| s.is_sleeping() && !leaked.contains(&s.id))
-        .map(|s| s.time_secs_f64())
-        .filter(|t| *t < POOL_LIFETIME_S)
-        .fold(0.0, f64::max);
-    let v = ((longest * 1.5) as u64).div_ceil(60) * 60;
-    v.clamp(WAIT_TIMEOUT_MIN_S, WAIT_TIMEOUT_MAX_S)
-}
-
-/// Lower wait_timeout to the [`suggested_wait_timeout`] so the server closes forgotten
-/// connections itself, or explain why it does not when it is already that low (clients raise it
-/// per session, or are interactive).
-pub fn timeout_actions(snap: &Snapshot) -> Vec<Action> {
-    let suggested = suggested_wait_timeout(snap);
-    match snap.var_u64("wait_timeout") {
-        Some(w) if w <= suggested => vec![Action::advice(format!(
-            "wait_timeout is already {}: sessions idle longer than that are raised per session (SET SESSION wait_timeout) or count as interactive (interactive_timeout {}); fix that on the client side",
-            secs(w),
-            snap.var_u64("interactive_timeout").map_or("?".into(), secs),
-        ))],
-        w => {
-            let v = suggested.to_string();
-            let config = persistent_config(
-                snap,
-                &[
-                    (
-                        "wait_timeout",
-                        &v,
-                        "seconds idle before the server closes a connection",
-                    ),
-                    ("interactive_timeout", &v, ""),
-                ],
-            );
-            // RDS/Aurora: set-timeouts would only print the same parameter-group change.
-            let command = (!snap.dialect().parameter_group()).then(|| {
-                Action::command(format!(
-                    "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s --dry-run   # wait_timeout is {}; {} covers every pool seen here (1.5 × the longest idle age under 30 min, at least 5 min)",
-                    w.map_or("unknown".into(), secs),
-                    secs(suggested),
-                ))
-                .changes(["wait_timeout", "interactive_timeout"])
-            });
-            command.into_iter().chain([config]).collect()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::ActionKind;
-    use crate::diagnose::fixtures::{self, session, trx};
 
     /// An account name from the server ends up in a suggested `ALTER USER '...'`: a quote or a
     /// trailing backslash must not end the literal.
@@ -342,55 +237,6 @@ mod tests {
     }
 
     #[test]
-    fn clients_and_order() {
-        let mut s = fixtures::mariadb();
-        fixtures::with_sessions(
-            &mut s,
-            vec![
-                session(1, "app", "10.0.0.1", "Sleep", 10, "", None),
-                session(2, "app", "10.0.0.1", "Sleep", 50, "", None),
-                session(3, "app", "10.0.0.1", "Sleep", 5, "", None),
-                session(4, "system user", "", "Slave_SQL", 900, "", None),
-                session(5, "app", "10.0.0.1", "Killed", 900, "", None),
-                session(6, "app", "10.0.0.1", "Sleep", 50, "", None),
-            ],
-        );
-        s.transactions.push(trx(3, "RUNNING", 400, 1, None));
-        let v = oldest_first(&s, clients(&s).collect());
-        assert_eq!(ids(&v), vec![3, 2, 6, 1]);
-        assert_eq!(by_client(&v, 5), "app@10.0.0.1 ×4");
-    }
-
-    #[test]
-    fn waiting_sessions() {
-        let mut s = fixtures::mariadb();
-        fixtures::with_sessions(
-            &mut s,
-            vec![
-                session(1, "app", "localhost", "Query", 3, "Updating", None),
-                session(
-                    2,
-                    "app",
-                    "localhost",
-                    "Query",
-                    3,
-                    "Waiting for table metadata lock",
-                    None,
-                ),
-                session(3, "app", "localhost", "Query", 3, "executing", None),
-            ],
-        );
-        s.transactions.push(trx(1, "LOCK WAIT", 3, 0, None));
-        let w: Vec<u64> = s
-            .sessions
-            .iter()
-            .filter(|x| is_waiting(&s, x))
-            .map(|x| x.id)
-            .collect();
-        assert_eq!(w, vec![1, 2]);
-    }
-
-    #[test]
     fn shell_quoting() {
         assert_eq!(shell_arg("app"), "app");
         assert_eq!(shell_arg("10.0.0.1"), "10.0.0.1");
@@ -403,62 +249,5 @@ mod tests {
         assert_eq!(shell_arg("x\u{9b}\u{e0041}1"), r"$'x\u009b\U000e00411'");
         assert_eq!(shell_arg("ü\u{3000}"), r"$'ü\u3000'");
         assert!(crate::text::is_safe(&shell_arg("\u{202e}\u{a0}\x07")));
-    }
-
-    #[test]
-    fn timeouts() {
-        let mut s = fixtures::mariadb(); // wait_timeout 600
-        s.variables.insert("wait_timeout".into(), "28800".into());
-        let a = timeout_actions(&s);
-        assert!(
-            a[0].text.starts_with(
-                "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s --dry-run"
-            ),
-            "{}",
-            a[0].text
-        );
-        assert!(a[1].text.contains("wait_timeout = 300"));
-        s.variables.insert("wait_timeout".into(), "300".into());
-        let a = timeout_actions(&s);
-        assert_eq!(a.len(), 1);
-        assert!(
-            a[0].text.contains("SET SESSION wait_timeout"),
-            "{}",
-            a[0].text
-        );
-    }
-
-    #[test]
-    fn the_suggested_wait_timeout_covers_the_pools_seen() {
-        // Never derived from a threshold: 5 minutes at least, whatever the sessions.
-        let mut s = fixtures::mariadb();
-        fixtures::with_sessions(&mut s, vec![]);
-        assert_eq!(suggested_wait_timeout(&s), 300);
-        // A pool member idle 9 minutes: 1.5 × 540 s = 810 s, rounded up to 840 s.
-        let mut v = vec![session(1, "app", "10.0.0.7", "Sleep", 540, "", None)];
-        // Idle beyond any pool's lifetime: not a pool, ignored.
-        v.push(session(2, "app", "10.0.0.7", "Sleep", 40_000, "", None));
-        fixtures::with_sessions(&mut s, v);
-        assert_eq!(suggested_wait_timeout(&s), 840);
-        // Capped at 30 minutes.
-        fixtures::with_sessions(
-            &mut s,
-            vec![session(1, "app", "10.0.0.7", "Sleep", 1_700, "", None)],
-        );
-        assert_eq!(suggested_wait_timeout(&s), 1800);
-    }
-
-    #[test]
-    fn timeouts_on_rds_go_to_the_parameter_group() {
-        let mut s = fixtures::mysql8();
-        s.server.rds = true;
-        s.variables.insert("wait_timeout".into(), "28800".into());
-        let a = timeout_actions(&s);
-        assert_eq!(a.len(), 1, "{a:?}");
-        assert_eq!(a[0].kind, ActionKind::Advice);
-        assert!(a[0].text.contains(
-            "\"ParameterName=wait_timeout,ParameterValue=300,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=300,ApplyMethod=immediate\""
-        ), "{}", a[0].text);
-        assert!(!a.iter().any(|x| x.text.contains("[mysqld]")));
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::diagnose::fixtures::ev;
 use crate::diagnose::fixtures::{self, session};
 use crate::diagnose::{ActionKind, Severity};
+use crate::snapshot::Snapshot;
 
 fn sleeper(id: u64, user: &str, host: &str, idle_s: u64) -> Session {
     session(id, user, host, "Sleep", idle_s, "", None)
@@ -31,8 +32,8 @@ fn aged(v: &[Session], later: u64) -> Vec<Session> {
 #[test]
 fn healthy_servers_do_not_leak() {
     let th = Thresholds::default();
-    assert!(check(&fixtures::mariadb(), &th).is_empty());
-    assert!(check(&fixtures::mysql8(), &th).is_empty());
+    assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+    assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
 }
 
 #[test]
@@ -44,10 +45,10 @@ fn a_staircase_in_connect_order_is_a_leak() {
     v.extend(leak(100, 12, 1400, 100));
     v.push(sleeper(200, "web", "10.0.0.8", 5000));
     fixtures::with_sessions(&mut s, v);
-    let f = check(&s, &Thresholds::default());
+    let f = check(&Analysis::new(&s), &Thresholds::default());
     assert_eq!(f.len(), 1);
     let f = &f[0];
-    assert_eq!(f.id, "connection-leak");
+    assert_eq!(f.id, FindingId::ConnectionLeak);
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.sessions, (100..112).collect::<Vec<_>>());
     assert_eq!(f.slots, 12);
@@ -92,7 +93,7 @@ fn a_leak_stays_a_leak_as_it_ages() {
     let young = leak(1, 15, 47, 3); // 47, 44, … 5: the youngest just at the 5 s floor
     for later in [0, 100, 3600, 86_400] {
         fixtures::with_sessions(&mut s, aged(&young, later));
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f.len(), 1, "{later}s later");
         assert_eq!(f[0].slots, 15, "{later}s later");
     }
@@ -103,14 +104,14 @@ fn a_fresh_leak_is_found_below_the_idle_threshold() {
     // Default --idle-threshold 300s; the leak is a minute old.
     let mut s = fixtures::mariadb();
     fixtures::with_sessions(&mut s, leak(1, 12, 60, 5));
-    let f = check(&s, &Thresholds::default());
+    let f = check(&Analysis::new(&s), &Thresholds::default());
     assert_eq!(f.len(), 1);
     assert!(
         f[0].actions[0].text.contains("--older-than 5s"),
         "{}",
         f[0].actions[0].text
     );
-    assert_eq!(leaked_ids(&s).len(), 12);
+    assert_eq!(Analysis::new(&s).leaked_ids().len(), 12);
 }
 
 #[test]
@@ -123,7 +124,7 @@ fn a_burst_is_not_a_leak() {
         .collect();
     v.push(sleeper(3, "app", "10.0.0.7", 900));
     fixtures::with_sessions(&mut s, v);
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
     // Opened within a second of each other (ages 120.0 … 120.9 s).
     let v: Vec<Session> = (10..25)
         .map(|i| {
@@ -133,7 +134,7 @@ fn a_burst_is_not_a_leak() {
         })
         .collect();
     fixtures::with_sessions(&mut s, v);
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
 }
 
 #[test]
@@ -149,12 +150,12 @@ fn a_pool_in_no_order_is_not_a_leak() {
         .map(|(i, a)| sleeper(i as u64 + 1, "app", "10.0.0.7", *a))
         .collect();
     fixtures::with_sessions(&mut s, v);
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
     let v: Vec<Session> = (1..31)
         .map(|i| sleeper(i, "app", "10.0.0.7", 5 + 3 * i))
         .collect();
     fixtures::with_sessions(&mut s, v);
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
 }
 
 #[test]
@@ -163,21 +164,24 @@ fn count_and_share_boundaries() {
     let mut s = fixtures::mariadb();
     fixtures::with_sessions(&mut s, leak(1, 9, 900, 60));
     assert!(
-        check(&s, &th).is_empty(),
+        check(&Analysis::new(&s), &th).is_empty(),
         "9 leaked sessions are not enough"
     );
     fixtures::with_sessions(&mut s, leak(1, 10, 900, 60));
-    assert_eq!(check(&s, &th).len(), 1);
+    assert_eq!(check(&Analysis::new(&s), &th).len(), 1);
 
     // 10 sessions are under 5 % of 201 slots; 11 are not (5.5 %).
     s.variables.insert("max_connections".into(), "201".into());
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
     fixtures::with_sessions(&mut s, leak(1, 11, 900, 60));
-    assert_eq!(check(&s, &th).len(), 1);
+    assert_eq!(check(&Analysis::new(&s), &th).len(), 1);
 
     // Half the slots: critical.
     s.variables.insert("max_connections".into(), "22".into());
-    assert_eq!(check(&s, &th)[0].severity, Severity::Critical);
+    assert_eq!(
+        check(&Analysis::new(&s), &th)[0].severity,
+        Severity::Critical
+    );
 }
 
 fn ages(s: &mut Snapshot, ages: &[u64]) {
@@ -195,39 +199,43 @@ fn order_and_spread_boundaries() {
     let mut s = fixtures::mysql8();
     // A stalled batch: 20 connections all idle about an hour.
     fixtures::with_sessions(&mut s, leak(1, 20, 3600, 0));
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
     // A fast leak: 36 connections over 7 seconds, five a second (ages in ms).
     let mut v = leak(1, 36, 60, 0);
     for (i, x) in v.iter_mut().enumerate() {
         x.time_ms = Some(67_000 - i as u64 * 200);
     }
     fixtures::with_sessions(&mut s, v);
-    assert_eq!(check(&s, &th).len(), 1, "a fast leak is still a leak");
+    assert_eq!(
+        check(&Analysis::new(&s), &th).len(),
+        1,
+        "a fast leak is still a leak"
+    );
     // Spread just under 5 s: a burst.
     let mut v = leak(1, 11, 3609, 0);
     for (i, x) in v.iter_mut().enumerate() {
         x.time_ms = Some(3_604_950 - i as u64 * 495);
     }
     fixtures::with_sessions(&mut s, v);
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
     // 7 of 11 in a falling run (64 %): not in connect order.
     ages(
         &mut s,
         &[400, 380, 360, 390, 340, 320, 395, 300, 385, 290, 375],
     );
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
     // 9 of 11 (82 %): a leak.
     ages(
         &mut s,
         &[400, 380, 360, 390, 340, 320, 310, 300, 385, 290, 280],
     );
-    assert_eq!(check(&s, &th).len(), 1);
+    assert_eq!(check(&Analysis::new(&s), &th).len(), 1);
     // Only 4 distinct steps (ages 400, 399, 398, 397 in whole seconds): no staircase.
     ages(
         &mut s,
         &[400, 400, 400, 399, 399, 399, 398, 398, 398, 397, 397],
     );
-    assert!(check(&s, &th).is_empty());
+    assert!(check(&Analysis::new(&s), &th).is_empty());
 }
 
 #[test]
@@ -244,7 +252,7 @@ fn clients_are_told_apart_by_host_db_and_program() {
     // Another host, one short of a leak.
     v.extend((0..9).map(|i| sleeper(30 + i, "app", "10.0.0.9", 900 - 60 * i)));
     fixtures::with_sessions(&mut s, v);
-    let f = check(&s, &Thresholds::default());
+    let f = check(&Analysis::new(&s), &Thresholds::default());
     assert_eq!(f.len(), 2);
     assert_eq!(ev(&f[0], "client"), "app@10.0.0.7 (db shop)");
     assert_eq!(f[0].sessions, (1..=10).collect::<Vec<_>>());
@@ -262,7 +270,7 @@ fn replication_system_and_killed_rows_are_not_clients() {
     v.push(session(10, "app", "10.0.0.7", "Killed", 5000, "", None));
     v.push(session(11, "system user", "", "Sleep", 5000, "", None));
     fixtures::with_sessions(&mut s, v);
-    assert!(check(&s, &Thresholds::default()).is_empty());
+    assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
 }
 
 #[test]
@@ -287,7 +295,7 @@ fn a_user_name_holding_at_is_quoted_in_the_commands() {
         })
         .collect();
     fixtures::with_sessions(&mut s, v);
-    let f = &check(&s, &Thresholds::default())[0];
+    let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
     assert_eq!(
         f.actions[1].text,
         r#"conncheck sessions --match-user '"a@b"@%' --match-host 10.0.0.7 --match-db shop --sleeping"#

@@ -11,18 +11,16 @@
 //! critical from half of them. connection-leak and pool-oversized say *why* sessions sit idle;
 //! this finding says how many slots can be had back now.
 
-use super::common::{
-    at_least, by_client, clients, ids, of_max, oldest_first, pct, plural, severity_for_slots,
-    timeout_actions,
-};
-use super::{Action, Finding, Thresholds, dur};
-use crate::snapshot::Snapshot;
+use super::analysis::Analysis;
+use super::common::{at_least, by_client, ids, of_max, pct, plural, severity_for_slots};
+use super::timeouts::timeout_actions;
+use super::{Action, Finding, FindingId, Thresholds, dur};
 use crate::units::secs;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
-    let idle = oldest_first(
-        snap,
-        clients(snap)
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
+    let idle = a.oldest_first(
+        a.clients()
             .filter(|s| s.is_sleeping() && at_least(s, th.idle))
             .collect(),
     );
@@ -36,11 +34,11 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let n = idle.len() as u64;
     let in_trx = idle
         .iter()
-        .filter(|s| snap.transaction_of(s.id).is_some())
+        .filter(|s| a.transaction_of(s.id).is_some())
         .count();
     let threshold = dur(th.idle);
     let mut f = Finding::new(
-        "idle-connections",
+        FindingId::IdleConnections,
         severity_for_slots(n, max),
         format!("{} idle for {threshold} or more", plural(n, "client session")),
         format!(
@@ -76,8 +74,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .action(Action::command(format!(
             "conncheck kill-idle --older-than {threshold}   # then free the slots (asks before killing)"
         )));
-    for a in timeout_actions(snap) {
-        f = f.action(a);
+    for action in timeout_actions(a) {
+        f = f.action(action);
     }
     vec![f]
 }
@@ -98,8 +96,8 @@ mod tests {
     #[test]
     fn healthy_servers_have_no_idle_sessions() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -122,9 +120,9 @@ mod tests {
                 ),
             ],
         );
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].id, "idle-connections");
+        assert_eq!(f[0].id, FindingId::IdleConnections);
         assert_eq!(f[0].severity, Severity::Info);
         assert_eq!(f[0].sessions, vec![3, 2]);
         assert_eq!(f[0].slots, 2);
@@ -138,13 +136,19 @@ mod tests {
         let th = Thresholds::default();
         let mut s = fixtures::mariadb(); // max_connections 151
         fixtures::with_sessions(&mut s, (1..=9).map(|i| idle(i, "app", 600)).collect());
-        assert_eq!(check(&s, &th)[0].severity, Severity::Info);
+        assert_eq!(check(&Analysis::new(&s), &th)[0].severity, Severity::Info);
         fixtures::with_sessions(&mut s, (1..=10).map(|i| idle(i, "app", 600)).collect());
-        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Warning
+        );
         fixtures::with_sessions(&mut s, (1..=75).map(|i| idle(i, "app", 600)).collect());
-        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Warning
+        );
         fixtures::with_sessions(&mut s, (1..=76).map(|i| idle(i, "app", 600)).collect());
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Critical);
         assert_eq!(f[0].slots, 76);
     }
@@ -155,7 +159,7 @@ mod tests {
         s.variables.insert("max_connections".into(), "30".into());
         fixtures::with_sessions(&mut s, (1..=3).map(|i| idle(i, "app", 900)).collect());
         assert_eq!(
-            check(&s, &Thresholds::default())[0].severity,
+            check(&Analysis::new(&s), &Thresholds::default())[0].severity,
             Severity::Warning
         );
     }
@@ -189,7 +193,7 @@ mod tests {
                 session(5, "system user", "", "Sleep", 900, "", None),
             ],
         );
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f[0].sessions, vec![1]);
     }
 
@@ -204,7 +208,7 @@ mod tests {
             idle: Duration::from_secs(120),
             ..Thresholds::default()
         };
-        let f = &check(&s, &th)[0];
+        let f = &check(&Analysis::new(&s), &th)[0];
         // 2..=12 are idle ≥ 120s (120..220s) plus 13.
         assert_eq!(f.sessions, vec![13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2]);
         assert_eq!(f.severity, Severity::Warning);

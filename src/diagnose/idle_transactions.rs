@@ -7,32 +7,27 @@
 //! so the sessions queueing behind it hold slots too. Any such transaction older than the
 //! threshold (default 60 s) is a warning; critical when it blocks other sessions or when they
 //! hold half the slots (the shared scale of [`super::common`]). Who blocks whom is lock-pileup's
-//! attribution ([`super::lock_pileup::blocked_by`]): lock waits naming it as the holder, and on
+//! attribution ([`Analysis::blocked_by`], the analysis' wait graph): lock waits naming it as the holder, and on
 //! MariaDB, which does not show metadata-lock holders, the waits it is the likely holder of (an
 //! idle transaction that read a table blocks the `ALTER TABLE` and every query queued behind it).
 //! Killing the session rolls its transaction back.
 
 use std::collections::HashMap;
 
-use super::common::{clients, ids, oldest_first, pct, plural, severity_for_slots};
+use super::analysis::Analysis;
+use super::common::{ids, pct, plural, severity_for_slots};
 use super::globals::persistent_config;
-use super::{Action, Finding, Severity, Thresholds, dur, lock_pileup};
-use crate::snapshot::Snapshot;
+use super::timeouts::IDLE_TRX_TIMEOUT_S;
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::units::secs;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
-    // Indexed: transaction lookups and lock-pileup's wait graph are built once, not per session.
-    snap.with_index(|| judge(snap, th))
-}
-
-fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
-    let idle_trx = oldest_first(
-        snap,
-        clients(snap)
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
+    let idle_trx = a.oldest_first(
+        a.clients()
             .filter(|s| {
                 s.is_sleeping()
-                    && snap
-                        .transaction_of(s.id)
+                    && a.transaction_of(s.id)
                         .is_some_and(|t| t.age_s >= th.trx.as_secs())
             })
             .collect(),
@@ -47,7 +42,7 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let blocked: HashMap<u64, (usize, usize)> = idle_trx
         .iter()
         .map(|s| {
-            let b = lock_pileup::blocked_by(snap, s.id);
+            let b = a.blocked_by(s.id);
             let inferred = b.iter().filter(|(_, inferred)| *inferred).count();
             (s.id, (b.len(), inferred))
         })
@@ -59,10 +54,10 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let total_blocked: usize = blocked.values().map(|b| b.0).sum();
     let rows = idle_trx
         .iter()
-        .filter_map(|s| snap.transaction_of(s.id))
+        .filter_map(|s| a.transaction_of(s.id))
         .map(|t| t.rows_modified)
         .fold(0u64, u64::saturating_add);
-    let oldest = snap.transaction_of(idle_trx[0].id).map_or(0, |t| t.age_s);
+    let oldest = a.transaction_of(idle_trx[0].id).map_or(0, |t| t.age_s);
     let threshold = dur(th.trx);
     let severity = if total_blocked > 0 {
         Severity::Critical
@@ -78,7 +73,7 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         String::new()
     };
     let mut f = Finding::new(
-        "idle-transactions",
+        FindingId::IdleTransactions,
         severity,
         format!(
             "{} idle inside a transaction open for {threshold} or more",
@@ -95,7 +90,7 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     .evidence("sessions they block", total_blocked)
     .evidence("rows modified (rolled back if killed)", rows);
     for s in &idle_trx {
-        let Some(t) = snap.transaction_of(s.id) else {
+        let Some(t) = a.transaction_of(s.id) else {
             continue;
         };
         f = f.evidence(
@@ -125,7 +120,7 @@ fn judge(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             snap,
             &[(
                 variable,
-                &super::common::IDLE_TRX_TIMEOUT_S.to_string(),
+                &IDLE_TRX_TIMEOUT_S.to_string(),
                 "MariaDB 10.3+: close sessions idle that long inside a transaction (also idle_write_transaction_timeout)",
             )],
         ))
@@ -154,8 +149,8 @@ mod tests {
     #[test]
     fn healthy_servers_have_no_idle_transactions() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -184,9 +179,9 @@ mod tests {
             trx(65, "RUNNING", 59, 4, None),
             trx(67, "RUNNING", 90, 7, Some("UPDATE t SET v=1")),
         ];
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].id, "idle-transactions");
+        assert_eq!(f[0].id, FindingId::IdleTransactions);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].sessions, vec![64]);
         assert_eq!(f[0].slots, 1);
@@ -257,7 +252,7 @@ mod tests {
             lock_wait(LockKind::Row, 26, Some(24), 15),
             lock_wait(LockKind::Row, 26, Some(25), 15),
         ];
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.sessions, vec![40, 24]);
         assert_eq!(ev(f, "sessions they block"), "2");
@@ -289,7 +284,7 @@ mod tests {
             ],
         );
         s.transactions = vec![trx(8, "RUNNING", 100, 0, None)];
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.sessions, vec![8]);
         assert_eq!(ev(f, "sessions they block"), "3");
@@ -305,7 +300,7 @@ mod tests {
             f.summary
         );
         // The same attribution as lock-pileup's.
-        let p = &crate::diagnose::lock_pileup::check(&s, &Thresholds::default())[0];
+        let p = &crate::diagnose::lock_pileup::check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(
             p.evidence
                 .iter()
@@ -319,7 +314,7 @@ mod tests {
         s.server.rds = true;
         fixtures::with_sessions(&mut s, vec![sleeping(64, 50)]);
         s.transactions = vec![trx(64, "RUNNING", 90, 1, None)];
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
         assert!(f.actions.iter().any(|a| a.text.contains(
             "\"ParameterName=idle_transaction_timeout,ParameterValue=300,ApplyMethod=immediate\""
@@ -334,12 +329,12 @@ mod tests {
         s.transactions = (1..=10)
             .map(|i| trx(i, "RUNNING", 100 + i, 0, None))
             .collect();
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.sessions, vec![10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
         fixtures::with_sessions(&mut s, (1..=9).map(|i| sleeping(i, 100)).collect());
         assert_eq!(
-            check(&s, &Thresholds::default())[0].severity,
+            check(&Analysis::new(&s), &Thresholds::default())[0].severity,
             Severity::Warning
         );
     }
@@ -360,7 +355,7 @@ mod tests {
             trx: Duration::from_secs(120),
             ..Thresholds::default()
         };
-        let f = &check(&s, &th)[0];
+        let f = &check(&Analysis::new(&s), &th)[0];
         assert_eq!(f.sessions, vec![9]);
         assert!(
             f.actions[0]

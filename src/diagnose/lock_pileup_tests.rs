@@ -4,11 +4,12 @@ use super::*;
 use crate::diagnose::fixtures::ev;
 use crate::diagnose::fixtures::{self, lock_wait, session, trx};
 use crate::diagnose::{ActionKind, Severity};
+use crate::snapshot::{LockWait, Snapshot};
 
 const MDL: &str = "Waiting for table metadata lock";
 
 fn check_default(s: &Snapshot) -> Vec<Finding> {
-    check(s, &Thresholds::default())
+    check(&Analysis::new(s), &Thresholds::default())
 }
 
 #[test]
@@ -104,7 +105,7 @@ fn mariadb_metadata_pileup_behind_an_idle_transaction() {
     let f = check_default(&s);
     assert_eq!(f.len(), 1, "{f:?}");
     let f = &f[0];
-    assert_eq!(f.id, "lock-pileup");
+    assert_eq!(f.id, FindingId::LockPileup);
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.sessions, vec![24, 25, 26, 27, 28, 29]);
     assert_eq!(f.slots, 6);
@@ -311,7 +312,7 @@ fn two_independent_pileups_give_two_findings() {
     ];
     let f = check_default(&s);
     assert_eq!(f.len(), 2);
-    assert!(f.iter().all(|f| f.id == "lock-pileup"));
+    assert!(f.iter().all(|f| f.id == FindingId::LockPileup));
     assert_eq!(f[0].sessions, vec![1, 2, 3, 4]);
     assert_eq!(f[1].sessions, vec![5, 6, 7]);
     assert!(f[1].actions.iter().any(|a| a.text.starts_with("KILL 5;")));

@@ -8,23 +8,24 @@
 //! Even one such statement is a warning; many (10, or 10 % of max_connections: the shared "many"
 //! bar of [`super::common`]) are critical.
 
-use super::common::{
-    at_least, by_client, clients, ids, is_waiting, oldest_first, pct, plural, severity_from_one,
-};
+use super::analysis::Analysis;
+use super::common::{at_least, by_client, ids, pct, plural, severity_from_one};
 use super::globals::persistent_config;
-use super::{Action, Finding, Thresholds, dur};
+use super::{Action, Finding, FindingId, Thresholds, dur};
 use crate::snapshot::Snapshot;
 use crate::units::{secs, snippet};
 
 /// Statements listed one by one in the evidence; the rest are counted.
 const LISTED: usize = 10;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let busy = |cmd: &str| cmd.eq_ignore_ascii_case("Query") || cmd.eq_ignore_ascii_case("Execute");
-    let (waiting, long): (Vec<_>, Vec<_>) = clients(snap)
+    let (waiting, long): (Vec<_>, Vec<_>) = a
+        .clients()
         .filter(|s| busy(&s.command) && at_least(s, th.long_query))
-        .partition(|s| is_waiting(snap, s));
-    let long = oldest_first(snap, long);
+        .partition(|s| a.is_waiting(s));
+    let long = a.oldest_first(long);
     let Some(oldest) = long.first() else {
         return vec![];
     };
@@ -32,7 +33,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let n = long.len() as u64;
     let threshold = dur(th.long_query);
     let mut f = Finding::new(
-        "long-running-queries",
+        FindingId::LongRunningQueries,
         severity_from_one(n, max),
         format!("{} running for {threshold} or more", plural(n, "statement")),
         format!(
@@ -162,8 +163,8 @@ mod tests {
     #[test]
     fn healthy_servers_have_no_long_queries() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -177,9 +178,9 @@ mod tests {
                 session(3, "app", "10.0.0.7", "Sleep", 5000, "", None),
             ],
         );
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].id, "long-running-queries");
+        assert_eq!(f[0].id, FindingId::LongRunningQueries);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].sessions, vec![2]);
         assert_eq!(f[0].slots, 1);
@@ -195,7 +196,7 @@ mod tests {
         let mut q = query(1, 60, "SELECT SLEEP(120)");
         q.time_ms = Some(59_900); // TIME rounds, TIME_MS does not
         fixtures::with_sessions(&mut s, vec![q]);
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
     }
 
     #[test]
@@ -206,11 +207,14 @@ mod tests {
             &mut s,
             (1..=9).map(|i| query(i, 100 + i, "SELECT 1")).collect(),
         );
-        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Warning
+        );
         let mut v: Vec<Session> = (1..=10).map(|i| query(i, 100 + i, "SELECT 1")).collect();
         v[0].command = "Execute".into();
         fixtures::with_sessions(&mut s, v);
-        let f = &check(&s, &th)[0];
+        let f = &check(&Analysis::new(&s), &th)[0];
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.sessions, vec![10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
         assert!(!f.evidence.iter().any(|e| e.name == "not listed"));
@@ -218,7 +222,10 @@ mod tests {
         // 10 % of a small server.
         s.variables.insert("max_connections".into(), "40".into());
         fixtures::with_sessions(&mut s, (1..=4).map(|i| query(i, 100, "SELECT 1")).collect());
-        assert_eq!(check(&s, &th)[0].severity, Severity::Critical);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Critical
+        );
     }
 
     #[test]
@@ -229,7 +236,7 @@ mod tests {
             &mut s,
             (1..=12).map(|i| query(i, 100 + i, &long_sql)).collect(),
         );
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         let text = ev(f, "session 12");
         let sql = text.split_once(": ").unwrap().1;
         assert_eq!(sql.chars().count(), 100);
@@ -300,7 +307,7 @@ mod tests {
         ];
         s.lock_waits
             .push(lock_wait(LockKind::Row, 27, Some(24), 200));
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert_eq!(f.sessions, vec![24]);
         assert_eq!(
             ev(f, "left out"),
@@ -316,7 +323,7 @@ mod tests {
         };
         let mut s = fixtures::mariadb();
         fixtures::with_sessions(&mut s, vec![query(1, 45, "SELECT 1")]);
-        let f = &check(&s, &th)[0];
+        let f = &check(&Analysis::new(&s), &th)[0];
         assert!(
             f.actions[0]
                 .text
@@ -346,7 +353,7 @@ mod tests {
         let mut s = fixtures::mysql8();
         s.variables.insert("slow_query_log".into(), "OFF".into());
         fixtures::with_sessions(&mut s, vec![query(1, 45, "SELECT 1")]);
-        let f = &check(&s, &th)[0];
+        let f = &check(&Analysis::new(&s), &th)[0];
         let config = f
             .actions
             .iter()
@@ -369,7 +376,7 @@ mod tests {
         let mut s = fixtures::mysql8();
         s.server.rds = true;
         fixtures::with_sessions(&mut s, vec![query(1, 90, "SELECT 1")]);
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(!f.actions.iter().any(|a| a.kind == ActionKind::Config));
         assert!(f.actions.iter().any(|a| a.kind == ActionKind::Advice
             && a.text.contains(

@@ -21,16 +21,17 @@
 //! a warning; only once the cache fills, an info. Neither is ever reported below the
 //! connections that already got in.
 
+use super::analysis::Analysis;
 use super::capacity::{
     CLASSIC_CAP, MYSQL_RESERVED_FDS, SUGGESTED_FDS, TABLE_OPEN_CACHE_MIN, fd_capacity,
     fd_capacity_now, needed,
 };
 use super::globals::{mysqld_config, parameter_group};
-use super::{Action, Finding, Severity, Thresholds};
-use crate::snapshot::Snapshot;
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::dialect::DescriptorCap;
 
-pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
     let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0);
     let f = if snap.dialect().descriptor_cap() == DescriptorCap::TableCacheReserved {
@@ -60,7 +61,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
             )
         };
         let mut f = Finding::new(
-            "max-connections-capped",
+            FindingId::MaxConnectionsCapped,
             severity,
             "The open-files limit cannot hold max_connections",
             format!(
@@ -93,7 +94,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
             return vec![];
         }
         let mut f = Finding::new(
-            "max-connections-capped",
+            FindingId::MaxConnectionsCapped,
             Severity::Warning,
             "MySQL lowered max_connections to fit the open-files limit",
             format!(
@@ -141,6 +142,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
+    use crate::snapshot::Snapshot;
 
     fn with(mut s: Snapshot, vars: &[(&str, &str)]) -> Snapshot {
         for (k, v) in vars {
@@ -152,8 +154,8 @@ mod tests {
     #[test]
     fn healthy_servers_have_descriptors() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
         assert_eq!(fd_capacity(&fixtures::mysql8()), Some(10_000 - 810));
         assert_eq!(fd_capacity(&fixtures::mariadb()), Some(32_186 - 4_010));
     }
@@ -169,7 +171,7 @@ mod tests {
                 ("table_open_cache", "400"),
             ],
         );
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(
@@ -189,14 +191,14 @@ mod tests {
         );
         // One below the cap: configured like that, not lowered.
         let s = with(s, &[("max_connections", "213")]);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         // Unknown limit: only the classic value is recognised.
         let mut s = with(s, &[("max_connections", "214")]);
         s.variables.remove("open_files_limit");
-        assert_eq!(check(&s, &th).len(), 1);
+        assert_eq!(check(&Analysis::new(&s), &th).len(), 1);
         assert_eq!(fd_capacity(&s), None);
         let s = with(s, &[("max_connections", "300")]);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
     }
 
     #[test]
@@ -207,7 +209,7 @@ mod tests {
             fixtures::mariadb(),
             &[("open_files_limit", "4509"), ("max_connections", "500")],
         );
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f.len(), 1);
         assert!(
             f[0].summary.contains("without ERROR 1040"),
@@ -221,7 +223,7 @@ mod tests {
         );
         assert_eq!(f[0].slots, 1);
         let s = with(s, &[("open_files_limit", "4510")]);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
     }
 
     #[test]
@@ -236,7 +238,7 @@ mod tests {
         fixtures::set_status(&mut s, "threads_connected", 972);
         fixtures::set_status(&mut s, "open_files", 40);
         fixtures::set_status(&mut s, "open_tables", 30);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(
             f[0].summary
@@ -247,7 +249,7 @@ mod tests {
         assert!(!f[0].summary.contains("about 0"));
         // Room now, but not once the cache fills: an info.
         let s = with(s, &[("max_connections", "1500")]);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Info, "{}", f[0].summary);
         assert_eq!(f[0].slots, 0);
     }
@@ -259,7 +261,7 @@ mod tests {
             &[("open_files_limit", "1024"), ("max_connections", "214")],
         );
         s.server.rds = true;
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert!(
             f[0].actions
                 .iter()

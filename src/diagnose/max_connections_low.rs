@@ -12,10 +12,11 @@
 //! when idle sessions pile up, pooling and timeouts come first: more slots only give a leak more
 //! room.
 
+use super::analysis::Analysis;
 use super::capacity::fd_capacity;
-use super::common::{at_least, clients, is_many, pct};
+use super::common::{at_least, is_many, pct};
 use super::globals::change_globals;
-use super::{Action, ActionKind, Finding, Severity, Thresholds, connection_cost, dur};
+use super::{Action, ActionKind, Finding, FindingId, Severity, Thresholds, connection_cost, dur};
 use crate::snapshot::Snapshot;
 use crate::units::bytes;
 
@@ -40,7 +41,8 @@ fn peak(snap: &Snapshot) -> u64 {
         .max(snap.threads_connected())
 }
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
     let peak = peak(snap);
     let default_busy =
@@ -78,7 +80,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         ""
     };
     let mut f = Finding::new(
-        "max-connections-low",
+        FindingId::MaxConnectionsLow,
         Severity::Warning,
         format!("max_connections {max}{default_note} is low for the peak of {peak} connections"),
         format!(
@@ -98,7 +100,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         f = f.evidence("extra measured memory", bytes(m));
     }
     f = f.evidence("memory relies on", measured.relies_on.name());
-    let idle = clients(snap)
+    let idle = a
+        .clients()
         .filter(|s| s.is_sleeping() && at_least(s, th.idle))
         .count();
     let pool_first = is_many(idle as u64, max);
@@ -165,8 +168,8 @@ mod tests {
     #[test]
     fn healthy_servers_are_not_low() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -182,8 +185,8 @@ mod tests {
     fn default_limit_at_80_percent() {
         let th = Thresholds::default();
         // 80 % of 151 is 120.8.
-        assert!(check(&peak_of(fixtures::mariadb(), 120), &th).is_empty());
-        let f = check(&peak_of(fixtures::mariadb(), 121), &th);
+        assert!(check(&Analysis::new(&peak_of(fixtures::mariadb(), 120)), &th).is_empty());
+        let f = check(&Analysis::new(&peak_of(fixtures::mariadb(), 121)), &th);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(f[0].title.contains("(the default)"), "{}", f[0].title);
         let set = f[0]
@@ -206,9 +209,9 @@ mod tests {
         let th = Thresholds::default();
         let mut s = peak_of(fixtures::mysql8(), 399);
         s.variables.insert("max_connections".into(), "400".into());
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         let s = peak_of(s, 400);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("100.0%"), "{}", f[0].summary);
         // MySQL 8 defaults: 20 MiB... per connection; 16 GiB host.
@@ -231,7 +234,7 @@ mod tests {
                 .map(|i| fixtures::session(i, "app", "10.0.0.1", "Sleep", 900, "", None))
                 .collect(),
         );
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert!(
             f[0].actions[0]
                 .text
@@ -250,7 +253,7 @@ mod tests {
         let mut s = peak_of(fixtures::mysql8(), 151);
         s.host_memory_bytes = None;
         s.server.rds = true;
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert!(
             f[0].summary.contains("host RAM unknown"),
             "{}",

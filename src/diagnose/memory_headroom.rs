@@ -11,15 +11,16 @@
 //! https://mariadb.com/kb/en/mariadb-memory-allocation/. With RAM unknown the worst case is
 //! still shown, as an info, so the cost of the limit is never hidden.
 
+use super::analysis::Analysis;
 use super::common::pct;
-use super::{Action, Finding, Severity, Thresholds, connection_cost, memory};
-use crate::snapshot::Snapshot;
+use super::{Action, Finding, FindingId, Severity, Thresholds, connection_cost, memory};
 use crate::units::bytes;
 
 /// Worst case above this share of RAM is worth knowing (info); above 1.0 it is a warning.
 const INFO_SHARE: f64 = 0.8;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
     let est = memory::estimate(snap, max, th.server_memory);
     let cost = connection_cost::cost(snap, max, th.server_memory);
@@ -79,7 +80,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
                     ),
                 ),
             };
-            Finding::new("memory-headroom", severity, summary, detail)
+            Finding::new(FindingId::MemoryHeadroom, severity, summary, detail)
                 .slots(max.saturating_sub(fits))
                 .action(Action::advice(
                     "do not raise max_connections on this host without more RAM; keep per-connection buffers (sort_buffer_size, join_buffer_size, read_rnd_buffer_size) small globally and raise them per session only for the queries that need them",
@@ -89,7 +90,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         (Some(ram), Some(_), Some(worst_share)) if worst_share > INFO_SHARE => {
             let line = measured_line.clone().unwrap_or_default();
             Finding::new(
-                "memory-headroom",
+                FindingId::MemoryHeadroom,
                 Severity::Info,
                 format!(
                     "The theoretical maximum is {} of the host's RAM, the measured connections {}",
@@ -110,7 +111,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         }
         (Some(_), _, _) => return vec![],
         (None, _, _) => Finding::new(
-            "memory-headroom",
+            FindingId::MemoryHeadroom,
             Severity::Info,
             "Host RAM unknown: the memory of max_connections connections cannot be judged",
             match &measured_line {
@@ -186,9 +187,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
+    use crate::snapshot::Snapshot;
 
     fn finding(s: &Snapshot, th: &Thresholds) -> Option<Finding> {
-        check(s, th).into_iter().next()
+        check(&Analysis::new(s), th).into_iter().next()
     }
 
     #[test]

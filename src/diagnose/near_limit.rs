@@ -1,10 +1,11 @@
 //! `near-limit`: connection usage at or above the warning / critical threshold (default 80 % /
 //! 90 % of max_connections), before the server is actually full.
 
-use super::{Action, Finding, Severity, Thresholds};
-use crate::snapshot::Snapshot;
+use super::analysis::Analysis;
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
     let connected = snap.threads_connected();
     if connected >= max {
@@ -20,7 +21,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let headroom = max - connected;
     vec![
         Finding::new(
-            "near-limit",
+            FindingId::NearLimit,
             severity,
             format!("Connection usage is at {:.0}% of max_connections", snap.usage_pct()),
             format!(
@@ -49,15 +50,21 @@ mod tests {
         s.variables.insert("max_connections".into(), "100".into());
         let th = Thresholds::default();
         fixtures::set_status(&mut s, "threads_connected", 79);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         fixtures::set_status(&mut s, "threads_connected", 80);
-        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Warning
+        );
         fixtures::set_status(&mut s, "threads_connected", 95);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].summary.contains("5 left"), "{}", f[0].summary);
         fixtures::set_status(&mut s, "threads_connected", 100);
-        assert!(check(&s, &th).is_empty(), "full is server-full's job");
+        assert!(
+            check(&Analysis::new(&s), &th).is_empty(),
+            "full is server-full's job"
+        );
     }
 
     #[test]
@@ -69,6 +76,9 @@ mod tests {
             ..Thresholds::default()
         };
         fixtures::set_status(&mut s, "threads_connected", 25);
-        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Warning
+        );
     }
 }

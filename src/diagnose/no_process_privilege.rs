@@ -6,8 +6,8 @@
 //! https://mariadb.com/kb/en/grant/#global-privileges): idle, leak, transaction and lock findings
 //! cannot see the sessions that fill the server.
 
-use super::{Action, Finding, Severity, Thresholds};
-use crate::snapshot::Snapshot;
+use super::analysis::Analysis;
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 
 /// `'user'@'host'` from `CURRENT_USER()` (`app@%`), quotes escaped.
 fn account_sql(user_at_host: &str) -> String {
@@ -19,7 +19,8 @@ fn account_sql(user_at_host: &str) -> String {
     )
 }
 
-pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     if snap.sees_all_sessions() {
         return vec![];
     }
@@ -28,7 +29,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     let hidden = connected.saturating_sub(visible);
     vec![
         Finding::new(
-            "no-process-privilege",
+            FindingId::NoProcessPrivilege,
             Severity::Warning,
             "The diagnosis is incomplete: this account cannot see other sessions",
             format!(
@@ -59,8 +60,8 @@ mod tests {
     #[test]
     fn healthy_servers_with_root_see_everything() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -70,7 +71,7 @@ mod tests {
             s.access.privileges = Privileges::default();
             fixtures::set_status(&mut s, "threads_connected", 40);
             s.sessions.truncate(2);
-            let f = check(&s, &Thresholds::default());
+            let f = check(&Analysis::new(&s), &Thresholds::default());
             assert_eq!(f[0].severity, Severity::Warning);
             assert!(f[0].summary.contains("sees 3 of 40"), "{}", f[0].summary);
             assert_eq!(f[0].slots, 37);
@@ -95,7 +96,7 @@ mod tests {
         m.access.privileges = s.access.privileges;
         m.server.version_number = (10, 4, 30);
         assert!(m.sees_all_sessions());
-        assert!(check(&m, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&m), &Thresholds::default()).is_empty());
         m.server.version_number = (10, 11, 6);
         assert!(!m.sees_all_sessions());
         assert_eq!(account_sql("o'brien@localhost"), "'o''brien'@'localhost'");

@@ -19,11 +19,12 @@
 
 use std::collections::BTreeMap;
 
-use super::common::{clients, pct, sql_quoted};
+use super::analysis::Analysis;
+use super::common::{pct, sql_quoted};
 use super::globals::{change_globals, mysqld_config, parameter_group};
-use super::{Action, Finding, Severity, Thresholds};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::accounts::account_for;
-use crate::snapshot::{Account, Session, Snapshot};
+use crate::snapshot::{Account, Session};
 
 /// An account holding this many sessions is worth a limit even when max_connections is large.
 const MIN_SESSIONS: usize = 20;
@@ -34,11 +35,12 @@ struct Holder<'a> {
     row: Option<&'a Account>,
 }
 
-pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     if snap.var_u64("max_user_connections") != Some(0) {
         return vec![];
     }
-    let clients: Vec<&Session> = clients(snap).collect();
+    let clients: Vec<&Session> = a.clients().collect();
     let rows = snap.accounts.as_deref();
     // Keyed by user name and matched host part (None: rows unknown or no row matched).
     type Key<'a> = (&'a str, Option<&'a str>);
@@ -100,7 +102,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
         ),
     };
     let mut f = Finding::new(
-        "per-user-limit-missing",
+        FindingId::PerUserLimitMissing,
         Severity::Warning,
         format!("Account {account} holds most connections and nothing limits it"),
         format!(
@@ -154,6 +156,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::{ActionKind, fixtures};
+    use crate::snapshot::Snapshot;
 
     fn sessions(s: &mut Snapshot, users: &[(&str, u64)]) {
         let mut id = 0;
@@ -171,8 +174,8 @@ mod tests {
     #[test]
     fn healthy_servers_need_no_limit() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -180,29 +183,32 @@ mod tests {
         let th = Thresholds::default();
         let mut s = fixtures::mysql8();
         sessions(&mut s, &[("app", 19), ("report", 5)]);
-        assert!(check(&s, &th).is_empty(), "19 sessions are too few");
+        assert!(
+            check(&Analysis::new(&s), &th).is_empty(),
+            "19 sessions are too few"
+        );
         sessions(&mut s, &[("app", 20), ("report", 20)]);
-        assert_eq!(check(&s, &th).len(), 1, "exactly half");
+        assert_eq!(check(&Analysis::new(&s), &th).len(), 1, "exactly half");
         sessions(&mut s, &[("app", 20), ("report", 19), ("web", 2)]);
-        assert!(check(&s, &th).is_empty(), "under half");
+        assert!(check(&Analysis::new(&s), &th).is_empty(), "under half");
         // Small server: 8 of max_connections 15 is over half of it.
         s.variables.insert("max_connections".into(), "15".into());
         sessions(&mut s, &[("app", 8)]);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert!(
             f[0].actions[0].text.contains("MAX_USER_CONNECTIONS 12;"),
             "15 - 15/4"
         );
         s.variables
             .insert("max_user_connections".into(), "10".into());
-        assert!(check(&s, &th).is_empty(), "a limit is set");
+        assert!(check(&Analysis::new(&s), &th).is_empty(), "a limit is set");
     }
 
     #[test]
     fn mysql_gets_set_global() {
         let mut s = fixtures::mysql8();
         sessions(&mut s, &[("app", 30), ("o'neil", 2)]);
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert_eq!(f.severity, Severity::Warning);
         assert_eq!(f.sessions.len(), 30);
         assert!(
@@ -231,7 +237,7 @@ mod tests {
     fn mariadb_gets_config_not_set_global() {
         let mut s = fixtures::mariadb();
         sessions(&mut s, &[("app", 30)]);
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(!f.actions.iter().any(|a| a.text.starts_with("SET GLOBAL")));
         assert!(
             f.actions
@@ -240,7 +246,7 @@ mod tests {
         );
         assert!(f.actions.iter().any(|a| a.text.contains("ERROR 1290")));
         s.server.rds = true;
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(f.actions.iter().any(|a| a.text.contains("pending-reboot")));
         assert_eq!(
             f.actions
@@ -264,7 +270,7 @@ mod tests {
         let mut s = fixtures::mariadb();
         sessions(&mut s, &[("app", 30)]);
         s.accounts = Some(vec![row("app", "10.0.0.%", 0), row("app", "%", 0)]);
-        let f = &check(&s, &Thresholds::default())[0];
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(
             f.actions[0]
                 .text
@@ -281,9 +287,9 @@ mod tests {
         let mut s = fixtures::mariadb();
         sessions(&mut s, &[("app", 30)]);
         s.accounts = Some(vec![row("app", "10.0.0.%", 40)]);
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
         // A limit on another row of the same user does not count.
         s.accounts = Some(vec![row("app", "10.0.0.%", 0), row("app", "localhost", 40)]);
-        assert_eq!(check(&s, &Thresholds::default()).len(), 1);
+        assert_eq!(check(&Analysis::new(&s), &Thresholds::default()).len(), 1);
     }
 }

@@ -19,12 +19,12 @@
 //! Sessions that connection-leak finds leaked are left out: a fresh leak sleeps under the idle
 //! threshold too, but no pool size frees it.
 
+use super::analysis::Analysis;
 use super::common::{
-    at_least, clients, group_by, ids, of_max, oldest_first, pct, per_sec, plural, rate_basis,
-    severity_for_slots, share, shell_arg,
+    at_least, ids, of_max, pct, per_sec, plural, rate_basis, severity_for_slots, share, shell_arg,
 };
-use super::{Action, Finding, Severity, Thresholds, dur};
-use crate::snapshot::{Session, Snapshot};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
+use crate::snapshot::Session;
 
 /// Warm idle connections from this share of max_connections make pools oversized.
 const POOL_SHARE: f64 = 0.5;
@@ -50,15 +50,17 @@ impl Pool<'_> {
     }
 }
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
-    let in_trx = |s: &Session| snap.transaction_of(s.id).is_some();
+    let in_trx = |s: &Session| a.transaction_of(s.id).is_some();
     // A fresh leak also sleeps under the idle threshold, but it is no pool: connection-leak
     // reports it, with a command that frees its slots.
-    let leaked = super::connection_leak::leaked_ids(snap);
-    let mut pools: Vec<Pool> = group_by(clients(snap), |s| (s.user.as_str(), s.client_host()))
-        .into_iter()
-        .map(|((user, host), sessions)| {
+    let leaked = a.leaked_ids();
+    let mut pools: Vec<Pool> = a
+        .by_account()
+        .iter()
+        .map(|(&(user, host), sessions)| {
             let idle: Vec<&Session> = sessions
                 .iter()
                 .copied()
@@ -77,11 +79,11 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         })
         .filter(|p| !p.warm.is_empty())
         .collect();
-    pools.sort_by(|a, b| {
-        b.warm
+    pools.sort_by(|x, y| {
+        y.warm
             .len()
-            .cmp(&a.warm.len())
-            .then_with(|| a.account.cmp(&b.account))
+            .cmp(&x.warm.len())
+            .then_with(|| x.account.cmp(&y.account))
     });
     let warm: u64 = pools.iter().map(|p| p.warm.len() as u64).sum();
     let churn = snap
@@ -89,10 +91,10 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         .filter(|r| *r >= CHURN_PER_SEC);
 
     let mut f = if share(warm, max) >= POOL_SHARE {
-        oversized(snap, th, &pools, warm)
+        oversized(a, th, &pools, warm)
     } else if let Some(rate) = churn {
         Finding::new(
-            "pool-oversized",
+            FindingId::PoolOversized,
             Severity::Info,
             "Clients open a new connection for every request: no connection pooling",
             format!(
@@ -125,13 +127,13 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     vec![f]
 }
 
-fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Finding {
-    let max = snap.max_connections();
+fn oversized(a: &Analysis, th: &Thresholds, pools: &[Pool], warm: u64) -> Finding {
+    let max = a.snap.max_connections();
     let recommended: usize = pools.iter().map(Pool::recommended).sum();
     let held: usize = pools.iter().map(|p| p.total).sum();
     let top = &pools[0];
     let mut f = Finding::new(
-        "pool-oversized",
+        FindingId::PoolOversized,
         severity_for_slots(warm, max),
         format!("Connection pools keep {warm} idle connections warm"),
         format!(
@@ -167,7 +169,7 @@ fn oversized(snap: &Snapshot, th: &Thresholds, pools: &[Pool], warm: u64) -> Fin
         );
     }
     let all_warm: Vec<&Session> = pools.iter().flat_map(|p| p.warm.iter().copied()).collect();
-    f.sessions(ids(&oldest_first(snap, all_warm)))
+    f.sessions(ids(&a.oldest_first(all_warm)))
         .slots(warm)
         .action(Action::command(format!(
             "conncheck sessions --match-user {} --match-host {} --sleeping   # the largest pool",
@@ -199,8 +201,8 @@ mod tests {
     #[test]
     fn healthy_servers_have_small_pools_and_little_churn() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -217,15 +219,15 @@ mod tests {
         v.push(sleeper(86, "web", "10.0.0.2", 4000)); // stale, not warm
         fixtures::with_sessions(&mut s, v.clone());
         let th = Thresholds::default();
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert!(f.is_empty(), "75 warm connections are under half: {f:?}");
 
         v.push(sleeper(87, "web", "10.0.0.3", 0));
         fixtures::with_sessions(&mut s, v);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f.len(), 1);
         let f = &f[0];
-        assert_eq!(f.id, "pool-oversized");
+        assert_eq!(f.id, FindingId::PoolOversized);
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.slots, 76);
         assert_eq!(ev(f, "warm idle connections"), "76 of 151 (50.3%)");
@@ -300,13 +302,13 @@ mod tests {
             2.0,
             &[("connections", 50_038), ("threads_created", 40)],
         );
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         fixtures::sample(
             &mut s,
             2.0,
             &[("connections", 50_040), ("threads_created", 60)],
         );
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Info);
         assert_eq!(f[0].slots, 0);
@@ -338,7 +340,7 @@ mod tests {
         );
         // Lifetime average without a sample: 17 280 000 connections in 10 days = 20/s.
         fixtures::set_status(&mut s, "connections", 17_280_000);
-        let f = &check(&s, &th)[0];
+        let f = &check(&Analysis::new(&s), &th)[0];
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.sessions, (1..=10).collect::<Vec<_>>());
         assert_eq!(
@@ -364,6 +366,9 @@ mod tests {
             None,
         ));
         fixtures::with_sessions(&mut s, v);
-        assert!(check(&s, &Thresholds::default()).is_empty(), "4 of 10 warm");
+        assert!(
+            check(&Analysis::new(&s), &Thresholds::default()).is_empty(),
+            "4 of 10 warm"
+        );
     }
 }

@@ -23,8 +23,9 @@
 
 use std::cmp::Ordering;
 
+use super::analysis::Analysis;
 use super::common::{count_phrase, per_sec, rate_basis};
-use super::{Action, Finding, Severity, Thresholds, dur};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::Snapshot;
 use crate::units::secs;
 
@@ -90,7 +91,7 @@ fn accept_failures(snap: &Snapshot, errors: &[(&str, u64, u64)]) -> Option<Findi
         .map(|(label, t, n)| format!("{label} {}", accept_value(*t, *n)))
         .collect();
     let mut f = Finding::new(
-        "refused-connections",
+        FindingId::RefusedConnections,
         severity,
         "The server failed to accept connections before any limit was checked",
         format!(
@@ -113,7 +114,8 @@ fn accept_failures(snap: &Snapshot, errors: &[(&str, u64, u64)]) -> Option<Findi
     )))
 }
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let max = snap.max_connections();
     let connected = snap.threads_connected();
     let total = snap
@@ -172,7 +174,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         )
     };
     let mut f = Finding::new(
-        "refused-connections",
+        FindingId::RefusedConnections,
         severity,
         "Clients have been refused with ERROR 1040 Too many connections",
         summary,
@@ -229,7 +231,9 @@ mod tests {
     use crate::diagnose::fixtures;
 
     fn refused(s: &crate::snapshot::Snapshot) -> Option<Finding> {
-        check(s, &Thresholds::default()).into_iter().next()
+        check(&Analysis::new(s), &Thresholds::default())
+            .into_iter()
+            .next()
     }
 
     #[test]

@@ -10,13 +10,15 @@
 //! account without SUPER / CONNECTION_ADMIN, at max_connections. So an admin account is never told
 //! to log in as an admin: before the greeting that would be refused as well.
 
-use super::{Action, Finding, Severity, Thresholds, dur};
-use crate::snapshot::{Route, Snapshot};
+use super::analysis::Analysis;
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
+use crate::snapshot::Route;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     if let Some(r) = &snap.refused {
         let mut f = Finding::new(
-            "server-full",
+            FindingId::ServerFull,
             Severity::Critical,
             "The server is full: it refused conncheck with ERROR 1040",
             if r.before_greeting {
@@ -72,7 +74,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         Route::Normal => "a normal slot",
     };
     let mut f = Finding::new(
-        "server-full",
+        FindingId::ServerFull,
         Severity::Critical,
         "The server is full: every max_connections slot is taken",
         format!(
@@ -120,8 +122,8 @@ mod tests {
 
     #[test]
     fn healthy_server_is_not_full() {
-        assert!(check(&fixtures::mariadb(), &Thresholds::default()).is_empty());
-        assert!(check(&fixtures::mysql8(), &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &Thresholds::default()).is_empty());
     }
 
     #[test]
@@ -130,7 +132,7 @@ mod tests {
         s.variables.insert("max_connections".into(), "10".into());
         fixtures::set_status(&mut s, "threads_connected", 11);
         s.access.route = Route::ReservedSlot;
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(
@@ -152,7 +154,7 @@ mod tests {
         };
         s.variables.insert("max_connections".into(), "100".into());
         fixtures::set_status(&mut s, "threads_connected", 100);
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         let texts: Vec<&str> = f[0].actions.iter().map(|a| a.text.as_str()).collect();
         assert!(
             texts
@@ -169,7 +171,7 @@ mod tests {
             "{texts:?}"
         );
         s.server.version_number = (8, 0, 36);
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert!(
             !f[0]
                 .actions
@@ -187,8 +189,8 @@ mod tests {
             before_greeting: false,
             admin_port_tried: None,
         });
-        let f = check(&s, &Thresholds::default());
-        assert_eq!(f[0].id, "server-full");
+        let f = check(&Analysis::new(&s), &Thresholds::default());
+        assert_eq!(f[0].id, FindingId::ServerFull);
         assert!(
             f[0].actions
                 .iter()
@@ -206,7 +208,7 @@ mod tests {
             before_greeting: true,
             admin_port_tried: None,
         });
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert!(
             !f[0].actions.iter().any(|a| a.text.contains("-u <admin>")),
             "{:?}",

@@ -7,18 +7,19 @@
 //! an info (prevention). We suggest long_query_time 1 s, the seed problem statement's value; a new
 //! long_query_time applies to sessions that connect afterwards.
 
+use super::analysis::Analysis;
 use super::globals::change_globals;
-use super::{Finding, Severity, Thresholds};
-use crate::snapshot::Snapshot;
+use super::{Finding, FindingId, Severity, Thresholds};
 
-pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     if snap.var_bool("slow_query_log") != Some(false) {
         return vec![];
     }
     let long = snap.var_f64("long_query_time").unwrap_or(10.0);
     let slow = snap.status_now_u64("slow_queries").unwrap_or(0);
     let mut f = Finding::new(
-        "slow-query-log-off",
+        FindingId::SlowQueryLogOff,
         Severity::Info,
         "The slow query log is off",
         format!(
@@ -46,8 +47,8 @@ mod tests {
     #[test]
     fn healthy_servers_log_slow_queries() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
@@ -56,7 +57,7 @@ mod tests {
             s.variables.insert("slow_query_log".into(), "OFF".into());
             s.variables
                 .insert("long_query_time".into(), "10.000000".into());
-            let f = check(&s, &Thresholds::default());
+            let f = check(&Analysis::new(&s), &Thresholds::default());
             assert_eq!(f.len(), 1);
             assert_eq!(f[0].severity, Severity::Info);
             assert!(
@@ -80,6 +81,6 @@ mod tests {
     fn unknown_is_not_off() {
         let mut s = fixtures::mysql8();
         s.variables.remove("slow_query_log");
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
     }
 }

@@ -21,10 +21,10 @@
 //! loaded-dynamically, Aurora thread-pools) where the cache is not used
 //! (https://mariadb.com/kb/en/thread-pool-in-mariadb/).
 
+use super::analysis::Analysis;
 use super::common::{pct, share};
 use super::globals::change_globals;
-use super::{Finding, Severity, Thresholds};
-use crate::snapshot::Snapshot;
+use super::{Finding, FindingId, Severity, Thresholds};
 
 /// Below this many churned connections the miss rate says little.
 const MIN_CHURN: u64 = 1000;
@@ -36,7 +36,8 @@ fn thread_pool(handling: &str) -> bool {
     crate::snapshot::dialect::Dialect::is_thread_pool(handling)
 }
 
-pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let handling = snap.var_str("thread_handling").unwrap_or_default();
     if thread_pool(handling) {
         return vec![];
@@ -82,7 +83,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
     }
     let value = n.to_string();
     let mut f = Finding::new(
-        "thread-cache",
+        FindingId::ThreadCache,
         severity,
         "The thread cache does not serve new connections",
         summary,
@@ -109,6 +110,7 @@ pub fn check(snap: &Snapshot, _th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
+    use crate::snapshot::Snapshot;
 
     fn set(s: &mut Snapshot, k: &str, v: &str) {
         s.variables.insert(k.into(), v.into());
@@ -117,15 +119,15 @@ mod tests {
     #[test]
     fn healthy_caches() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
     fn cache_off_is_a_warning() {
         let mut s = fixtures::mysql8();
         set(&mut s, "thread_cache_size", "0");
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(
             f[0].actions
@@ -148,9 +150,9 @@ mod tests {
         fixtures::set_status(&mut s, "max_used_connections", 500);
         fixtures::set_status(&mut s, "connections", 10_500);
         fixtures::set_status(&mut s, "threads_created", 1_500); // exactly 10 % of the churn
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         fixtures::set_status(&mut s, "threads_created", 1_501);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Info);
         assert!(f[0].evidence.iter().any(|e| e.value == "90.0%"));
         assert!(
@@ -159,11 +161,14 @@ mod tests {
                 .any(|a| a.text == "SET GLOBAL thread_cache_size = 20;")
         );
         fixtures::set_status(&mut s, "threads_created", 6_500);
-        assert_eq!(check(&s, &th)[0].severity, Severity::Warning);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Warning
+        );
         // Too little churn to judge.
         fixtures::set_status(&mut s, "connections", 1_400);
         fixtures::set_status(&mut s, "threads_created", 1_300);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
     }
 
     #[test]
@@ -175,10 +180,10 @@ mod tests {
         fixtures::set_status(&mut s, "max_used_connections", 8_000);
         fixtures::set_status(&mut s, "connections", 8_100);
         fixtures::set_status(&mut s, "threads_created", 8_000);
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
         // Even with the cache off, a ramp-up alone is no reason to turn it on.
         set(&mut s, "thread_cache_size", "0");
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
     }
 
     #[test]
@@ -190,10 +195,10 @@ mod tests {
         fixtures::set_status(&mut s, "max_used_connections", 151);
         fixtures::set_status(&mut s, "connections", 20_151);
         fixtures::set_status(&mut s, "threads_created", 2_551);
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
         // A smaller cache is raised, but only up to max_connections.
         set(&mut s, "thread_cache_size", "100");
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert!(
             f[0].actions
                 .iter()
@@ -208,14 +213,14 @@ mod tests {
         let mut s = fixtures::mariadb();
         set(&mut s, "thread_cache_size", "0");
         set(&mut s, "thread_handling", "pool-of-threads");
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
         let mut s = fixtures::mysql8();
         set(&mut s, "thread_cache_size", "0");
         set(&mut s, "thread_handling", "loaded-dynamically");
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
         // Aurora MySQL's own pool.
         set(&mut s, "thread_handling", "thread-pools");
-        assert!(check(&s, &Thresholds::default()).is_empty());
+        assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());
     }
 
     #[test]
@@ -223,7 +228,7 @@ mod tests {
         let mut s = fixtures::mysql8();
         set(&mut s, "thread_cache_size", "0");
         s.server.rds = true;
-        let f = check(&s, &Thresholds::default());
+        let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f[0].actions.len(), 1);
         assert!(
             f[0].actions[0]

@@ -2,6 +2,32 @@
 //! Domain types: the command line converts to them (see `cli.rs`); nothing here knows clap's
 //! parser beyond the value names.
 
+use std::time::Duration;
+
+/// The thresholds the heuristics judge against (flags with documented defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    pub idle: Duration,
+    pub long_query: Duration,
+    pub trx: Duration,
+    pub warning: Threshold,
+    pub critical: Threshold,
+    pub server_memory: Option<u64>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            idle: Duration::from_secs(300),
+            long_query: Duration::from_secs(60),
+            trx: Duration::from_secs(60),
+            warning: Threshold::Percent(80.0),
+            critical: Threshold::Percent(90.0),
+            server_memory: None,
+        }
+    }
+}
+
 /// When `--fail-on` makes `diagnose` exit with FINDINGS: at a warning or only at a critical.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum FailOn {

@@ -14,9 +14,9 @@
 //! usage is also at the critical threshold. Usual causes: an app restart or deploy opening whole
 //! pools at once, or clients retrying ERROR 1040 in a tight loop.
 
-use super::common::{clients, is_waiting, logging_in, per_sec};
-use super::{Action, Finding, Severity, Thresholds};
-use crate::snapshot::Snapshot;
+use super::analysis::Analysis;
+use super::common::{logging_in, per_sec};
+use super::{Action, Finding, FindingId, Severity, Thresholds};
 
 /// New connections per second that count as a spike, and how many times the lifetime average.
 const MIN_RATE: f64 = 5.0;
@@ -32,7 +32,8 @@ const MIN_RUNNING: u64 = 20;
 /// Sessions authenticating at once that make a login storm.
 const MIN_LOGINS: usize = 10;
 
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let connected = snap.threads_connected();
     let mut signs = Vec::new();
     let mut evidence = Vec::new();
@@ -84,8 +85,9 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     let running = snap.status_now_u64("threads_running").unwrap_or(0);
     // Sessions queued on a lock count as running but are a lock pile-up (its own finding), not
     // traffic: one ALTER TABLE behind a long transaction would otherwise look like a spike.
-    let waiting = clients(snap)
-        .filter(|s| !s.is_sleeping() && is_waiting(snap, s))
+    let waiting = a
+        .clients()
+        .filter(|s| !s.is_sleeping() && a.is_waiting(s))
         .count() as u64;
     let working = running.saturating_sub(waiting);
     evidence.push(("Threads_running", running.to_string()));
@@ -98,7 +100,8 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
             "{working} of {connected} connected threads are running at once"
         ));
     }
-    let logins: Vec<u64> = clients(snap)
+    let logins: Vec<u64> = a
+        .clients()
         .filter(|s| logging_in(s))
         .map(|s| s.id)
         .collect();
@@ -130,7 +133,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         (Severity::Warning, String::new())
     };
     let f = Finding::new(
-        "traffic-spike",
+        FindingId::TrafficSpike,
         severity,
         "Connections arrive or pile up much faster than usual",
         format!("{}{tail}.", signs.join("; ")),
@@ -163,9 +166,12 @@ mod tests {
     use super::*;
     use crate::diagnose::Threshold;
     use crate::diagnose::fixtures;
+    use crate::snapshot::Snapshot;
 
     fn finding(s: &Snapshot) -> Option<Finding> {
-        check(s, &Thresholds::default()).into_iter().next()
+        check(&Analysis::new(s), &Thresholds::default())
+            .into_iter()
+            .next()
     }
 
     #[test]
@@ -375,6 +381,9 @@ mod tests {
             critical: Threshold::Count(30),
             ..Thresholds::default()
         };
-        assert_eq!(check(&s, &th)[0].severity, Severity::Critical);
+        assert_eq!(
+            check(&Analysis::new(&s), &th)[0].severity,
+            Severity::Critical
+        );
     }
 }

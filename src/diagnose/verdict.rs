@@ -27,22 +27,116 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ActionKind, Finding, Thresholds, common, connection_leak, is_prevention};
+use super::analysis::Analysis;
+use super::{ActionKind, Finding, FindingId, Thresholds, common};
 use crate::snapshot::locks::waiting_for;
-use crate::snapshot::{Session, SessionKind, Snapshot};
+use crate::snapshot::{Session, SessionKind};
 
 /// Clients listed one by one in a per-client bucket; the rest are summed.
 const LISTED_CLIENTS: usize = 5;
+
+/// Where a connection is. Serialized as its kebab-case name (`idle-in-pool`): a JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bucket {
+    /// Our own connection.
+    Conncheck,
+    LoggingIn,
+    /// Killed, not yet gone.
+    Killed,
+    WaitingForLock,
+    IdleInTransaction,
+    /// connection-leak's staircase.
+    Leaked,
+    /// Sleeping at least `--idle-threshold`.
+    Idle,
+    /// Sleeping less.
+    IdleInPool,
+    /// Running at least `--long-query-threshold`.
+    LongQuery,
+    Running,
+    /// Threads_connected minus the processlist rows.
+    Unaccounted,
+    /// Background: replication threads.
+    Replication,
+    /// Background: system threads.
+    System,
+}
+
+impl Bucket {
+    /// The name reports show (`idle-in-pool`), as serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Conncheck => "conncheck",
+            Bucket::LoggingIn => "logging-in",
+            Bucket::Killed => "killed",
+            Bucket::WaitingForLock => "waiting-for-lock",
+            Bucket::IdleInTransaction => "idle-in-transaction",
+            Bucket::Leaked => "leaked",
+            Bucket::Idle => "idle",
+            Bucket::IdleInPool => "idle-in-pool",
+            Bucket::LongQuery => "long-query",
+            Bucket::Running => "running",
+            Bucket::Unaccounted => "unaccounted",
+            Bucket::Replication => "replication",
+            Bucket::System => "system",
+        }
+    }
+
+    /// The finding that explains the connections of this bucket, when it lists them.
+    pub const fn finding(self) -> Option<FindingId> {
+        match self {
+            Bucket::LoggingIn => Some(FindingId::TrafficSpike),
+            Bucket::WaitingForLock => Some(FindingId::LockPileup),
+            Bucket::IdleInTransaction => Some(FindingId::IdleTransactions),
+            Bucket::Leaked => Some(FindingId::ConnectionLeak),
+            Bucket::Idle => Some(FindingId::IdleConnections),
+            Bucket::IdleInPool => Some(FindingId::PoolOversized),
+            Bucket::LongQuery => Some(FindingId::LongRunningQueries),
+            Bucket::Conncheck
+            | Bucket::Killed
+            | Bucket::Running
+            | Bucket::Unaccounted
+            | Bucket::Replication
+            | Bucket::System => None,
+        }
+    }
+
+    /// Whether the bucket gets one entry per client.
+    pub const fn per_client(self) -> bool {
+        matches!(self, Bucket::Leaked | Bucket::Idle | Bucket::IdleInPool)
+    }
+}
+
+impl std::fmt::Display for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`: `{:<19}` lines the buckets up in the human report.
+        f.pad(self.as_str())
+    }
+}
+
+/// Ordered by name, as the string buckets were (the order of equal counts in a report).
+impl Ord for Bucket {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Bucket {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// One bucket of connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slot {
     /// Kebab-case bucket id (`leaked`, `idle-in-pool`, …).
-    pub bucket: String,
+    pub bucket: Bucket,
     /// Connections in it; only `unaccounted` can be negative.
     pub count: i64,
     /// The finding that explains these connections, if any.
-    pub finding: Option<String>,
+    pub finding: Option<FindingId>,
     /// The client (user@host, or the application) for per-client buckets.
     pub client: Option<String>,
 }
@@ -74,7 +168,7 @@ impl Relief {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The finding id of the main cause, or None when nothing explains the connections.
-    pub cause: Option<String>,
+    pub cause: Option<FindingId>,
     /// One sentence.
     pub summary: String,
     pub relief: Option<Relief>,
@@ -92,8 +186,9 @@ pub struct Accounting {
     pub threads_connected: u64,
 }
 
-/// Account the connections of `snap` against its ranked `findings`.
-pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accounting {
+/// Account the connections of the analysed snapshot against its ranked `findings`.
+pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accounting {
+    let snap = a.snap;
     let threads_connected = snap.threads_connected();
     if snap.refused.is_some() {
         return Accounting {
@@ -103,25 +198,12 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
             threads_connected,
         };
     }
-    let listed_by = |id: &str| -> HashSet<u64> {
+    // A bucket's finding explains its connections when that finding lists its sessions.
+    let lists_sessions = |id: FindingId| {
         findings
             .iter()
-            .filter(|f| f.id == id)
-            .flat_map(|f| f.sessions.iter().copied())
-            .collect()
+            .any(|f| f.id == id && !f.sessions.is_empty())
     };
-    let in_finding: HashMap<&str, HashSet<u64>> = [
-        "lock-pileup",
-        "idle-transactions",
-        "connection-leak",
-        "idle-connections",
-        "pool-oversized",
-        "long-running-queries",
-        "traffic-spike",
-    ]
-    .into_iter()
-    .map(|id| (id, listed_by(id)))
-    .collect();
     let trx: HashMap<u64, &str> = snap
         .transactions
         .iter()
@@ -133,59 +215,55 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
             .filter(|(_, state)| state.eq_ignore_ascii_case("LOCK WAIT"))
             .map(|(id, _)| *id),
     );
-    let leaked = connection_leak::leaked_ids(snap);
+    let leaked = a.leaked_ids();
 
-    // (bucket, natural finding, client) -> count
-    let mut counts: BTreeMap<(&'static str, &'static str, Option<String>), i64> = BTreeMap::new();
-    let mut background: BTreeMap<&'static str, i64> = BTreeMap::new();
+    // (bucket, client) -> count
+    let mut counts: BTreeMap<(Bucket, Option<String>), i64> = BTreeMap::new();
+    let mut background: BTreeMap<Bucket, i64> = BTreeMap::new();
     let mut rows: i64 = 0;
     for s in &snap.sessions {
-        let (bucket, finding, per_client) = match s.kind() {
+        let bucket = match s.kind() {
             SessionKind::Replication => {
-                *background.entry("replication").or_default() += 1;
+                *background.entry(Bucket::Replication).or_default() += 1;
                 continue;
             }
             SessionKind::System => {
-                *background.entry("system").or_default() += 1;
+                *background.entry(Bucket::System).or_default() += 1;
                 continue;
             }
-            SessionKind::Killed => ("killed", "", false),
-            SessionKind::Client => bucket_of(s, th, &waiting, &trx, &leaked),
+            SessionKind::Killed => Bucket::Killed,
+            SessionKind::Client => bucket_of(s, th, &waiting, &trx, leaked),
         };
         rows += 1;
-        let client = per_client.then(|| client_of(s));
-        *counts.entry((bucket, finding, client)).or_default() += 1;
+        let client = bucket.per_client().then(|| client_of(s));
+        *counts.entry((bucket, client)).or_default() += 1;
     }
     // Our own connection: the processlist read leaves it out.
     rows += 1;
-    // (bucket, natural finding) -> [(client, count)]
+    // bucket -> [(client, count)]
     type Clients = Vec<(Option<String>, i64)>;
-    let mut per_bucket: BTreeMap<(&str, &str), Clients> = BTreeMap::new();
-    for ((bucket, finding, client), n) in counts {
-        per_bucket
-            .entry((bucket, finding))
-            .or_default()
-            .push((client, n));
+    let mut per_bucket: BTreeMap<Bucket, Clients> = BTreeMap::new();
+    for ((bucket, client), n) in counts {
+        per_bucket.entry(bucket).or_default().push((client, n));
     }
     let mut entries: Vec<Slot> = Vec::new();
-    for ((bucket, finding), mut clients) in per_bucket {
+    for (bucket, mut clients) in per_bucket {
         clients.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let explained = in_finding.get(finding).is_some_and(|ids| !ids.is_empty());
-        let finding = explained.then(|| finding.to_string());
+        let finding = bucket.finding().filter(|id| lists_sessions(*id));
         let rest: i64 = clients.iter().skip(LISTED_CLIENTS).map(|c| c.1).sum();
         for (client, n) in clients.into_iter().take(LISTED_CLIENTS) {
             entries.push(Slot {
-                bucket: bucket.into(),
+                bucket,
                 count: n,
-                finding: finding.clone(),
+                finding,
                 client,
             });
         }
         if rest > 0 {
             entries.push(Slot {
-                bucket: bucket.into(),
+                bucket,
                 count: rest,
-                finding: finding.clone(),
+                finding,
                 client: None,
             });
         }
@@ -193,7 +271,7 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
     entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.bucket.cmp(&b.bucket)));
     let mut slots = entries;
     slots.push(Slot {
-        bucket: "conncheck".into(),
+        bucket: Bucket::Conncheck,
         count: 1,
         finding: None,
         client: None,
@@ -201,7 +279,7 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
     let unaccounted = i64::try_from(threads_connected).unwrap_or(i64::MAX) - rows;
     if unaccounted != 0 {
         slots.push(Slot {
-            bucket: "unaccounted".into(),
+            bucket: Bucket::Unaccounted,
             count: unaccounted,
             finding: None,
             client: None,
@@ -210,7 +288,7 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
     let background = background
         .into_iter()
         .map(|(bucket, count)| Slot {
-            bucket: bucket.into(),
+            bucket,
             count,
             finding: None,
             client: None,
@@ -224,31 +302,30 @@ pub fn account(snap: &Snapshot, th: &Thresholds, findings: &[Finding]) -> Accoun
     }
 }
 
-/// The bucket of one client session, the finding that would explain it, and whether the bucket
-/// is per client.
+/// The bucket of one client session: the first that applies (see the module doc).
 fn bucket_of(
     s: &Session,
     th: &Thresholds,
     waiting: &HashSet<u64>,
     trx: &HashMap<u64, &str>,
     leaked: &std::collections::BTreeSet<u64>,
-) -> (&'static str, &'static str, bool) {
+) -> Bucket {
     if common::logging_in(s) {
-        ("logging-in", "traffic-spike", false)
+        Bucket::LoggingIn
     } else if waiting.contains(&s.id) || waiting_for(&s.state).is_some() {
-        ("waiting-for-lock", "lock-pileup", false)
+        Bucket::WaitingForLock
     } else if s.is_sleeping() && trx.contains_key(&s.id) {
-        ("idle-in-transaction", "idle-transactions", false)
+        Bucket::IdleInTransaction
     } else if s.is_sleeping() && leaked.contains(&s.id) {
-        ("leaked", "connection-leak", true)
+        Bucket::Leaked
     } else if s.is_sleeping() && common::at_least(s, th.idle) {
-        ("idle", "idle-connections", true)
+        Bucket::Idle
     } else if s.is_sleeping() {
-        ("idle-in-pool", "pool-oversized", true)
+        Bucket::IdleInPool
     } else if common::at_least(s, th.long_query) {
-        ("long-query", "long-running-queries", false)
+        Bucket::LongQuery
     } else {
-        ("running", "", false)
+        Bucket::Running
     }
 }
 
@@ -260,22 +337,19 @@ fn client_of(s: &Session) -> String {
     }
 }
 
-/// Findings that say the server is (nearly) full rather than why: the cause only when nothing
-/// else explains it (a refused snapshot has nothing else).
-const SYMPTOMS: &[&str] = &["near-limit", "server-full", "refused-connections"];
-
 fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verdict {
-    let causes: Vec<&Finding> = findings.iter().filter(|f| !is_prevention(&f.id)).collect();
+    let causes: Vec<&Finding> = findings.iter().filter(|f| !f.id.is_prevention()).collect();
+    // A symptom (the server is full) is the cause only when nothing else explains it.
     let mut cause = causes
         .iter()
-        .find(|f| !SYMPTOMS.contains(&f.id.as_str()))
+        .find(|f| !f.id.is_symptom())
         .or_else(|| causes.first())
         .copied();
     // Idle sessions are how a leak shows; the leak says why. Name it when it is as severe.
-    if let Some(f) = cause.filter(|f| f.id == "idle-connections")
+    if let Some(f) = cause.filter(|f| f.id == FindingId::IdleConnections)
         && let Some(leak) = causes
             .iter()
-            .filter(|l| l.id == "connection-leak" && l.severity == f.severity)
+            .filter(|l| l.id == FindingId::ConnectionLeak && l.severity == f.severity)
             .max_by_key(|l| l.slots)
     {
         cause = Some(leak);
@@ -313,7 +387,7 @@ fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verd
         }
     };
     Verdict {
-        cause: cause.map(|f| f.id.clone()),
+        cause: cause.map(|f| f.id),
         summary,
         relief,
     }
@@ -321,12 +395,12 @@ fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verd
 
 /// `120 leaked, 20 idle-in-pool, 1 conncheck`: the biggest buckets, summed per bucket.
 fn top_buckets(slots: &[Slot]) -> String {
-    let mut per: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut per: BTreeMap<Bucket, i64> = BTreeMap::new();
     for s in slots {
-        *per.entry(s.bucket.as_str()).or_default() += s.count;
+        *per.entry(s.bucket).or_default() += s.count;
     }
-    let mut v: Vec<(&str, i64)> = per.into_iter().filter(|(_, n)| *n != 0).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let mut v: Vec<(Bucket, i64)> = per.into_iter().filter(|(_, n)| *n != 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     if v.is_empty() {
         return "none read".into();
     }
@@ -412,12 +486,12 @@ mod tests {
         fixtures::set_status(&mut s, "threads_connected", counted);
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(total(&a), counted as i64);
         let get = |b: &str| -> i64 {
             a.slots
                 .iter()
-                .filter(|x| x.bucket == b)
+                .filter(|x| x.bucket.as_str() == b)
                 .map(|x| x.count)
                 .sum()
         };
@@ -431,17 +505,17 @@ mod tests {
         assert_eq!(
             a.background,
             vec![Slot {
-                bucket: "system".into(),
+                bucket: Bucket::System,
                 count: 1,
                 finding: None,
                 client: None
             }]
         );
-        let leaked = a.slots.iter().find(|x| x.bucket == "leaked").unwrap();
+        let leaked = a.slots.iter().find(|x| x.bucket == Bucket::Leaked).unwrap();
         assert_eq!(leaked.client.as_deref(), Some("app@10.0.0.7"));
-        assert_eq!(leaked.finding.as_deref(), Some("connection-leak"));
-        assert_eq!(a.verdict.cause.as_deref(), Some(f[0].id.as_str()));
-        assert!(!is_prevention(f[0].id.as_str()));
+        assert_eq!(leaked.finding, Some(FindingId::ConnectionLeak));
+        assert_eq!(a.verdict.cause, Some(f[0].id));
+        assert!(!f[0].id.is_prevention());
     }
 
     #[test]
@@ -453,8 +527,8 @@ mod tests {
         fixtures::with_sessions(&mut s, v);
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
-        let a = account(&s, &th, &f);
-        assert_eq!(a.verdict.cause.as_deref(), Some("connection-leak"));
+        let a = account(&Analysis::new(&s), &th, &f);
+        assert_eq!(a.verdict.cause, Some(FindingId::ConnectionLeak));
         let r = a.verdict.relief.unwrap();
         assert!(
             r.command.starts_with("conncheck kill-idle --older-than "),
@@ -478,7 +552,7 @@ mod tests {
             .into_iter()
             .filter(|f| f.severity == Severity::Critical)
             .collect();
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(a.verdict.cause, None);
         assert_eq!(a.verdict.relief, None);
         assert_eq!(total(&a), s.threads_connected() as i64);
@@ -495,8 +569,34 @@ mod tests {
         });
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
-        let a = account(&s, &th, &f);
+        let a = account(&Analysis::new(&s), &th, &f);
         assert!(a.slots.is_empty());
-        assert_eq!(a.verdict.cause.as_deref(), Some("server-full"));
+        assert_eq!(a.verdict.cause, Some(FindingId::ServerFull));
+    }
+
+    /// The bucket names are the serialized form (a JSON contract).
+    #[test]
+    fn bucket_names_are_their_json() {
+        for b in [
+            Bucket::Conncheck,
+            Bucket::LoggingIn,
+            Bucket::Killed,
+            Bucket::WaitingForLock,
+            Bucket::IdleInTransaction,
+            Bucket::Leaked,
+            Bucket::Idle,
+            Bucket::IdleInPool,
+            Bucket::LongQuery,
+            Bucket::Running,
+            Bucket::Unaccounted,
+            Bucket::Replication,
+            Bucket::System,
+        ] {
+            assert_eq!(
+                serde_json::to_value(b).unwrap(),
+                serde_json::Value::String(b.as_str().into())
+            );
+            assert_eq!(format!("{b:<20}|"), format!("{:<20}|", b.as_str()));
+        }
     }
 }

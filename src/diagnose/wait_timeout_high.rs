@@ -11,22 +11,25 @@
 //! value), the same value the idle-session findings suggest. A new value only applies to sessions
 //! that connect afterwards (the session copies it at connect).
 
-use super::common::{IDLE_TRX_TIMEOUT_S, at_least, clients, is_many, suggested_wait_timeout};
+use super::analysis::Analysis;
+use super::common::{at_least, is_many};
 use super::globals::change_globals;
-use super::{Action, Finding, Severity, Thresholds, dur};
-use crate::snapshot::Snapshot;
+use super::timeouts::{IDLE_TRX_TIMEOUT_S, suggested_wait_timeout};
+use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 
 /// The compiled-in default of both timeouts (8 hours) in MySQL and MariaDB.
 const DEFAULT_TIMEOUT: u64 = 28_800;
 /// Above this, idle sessions hold their slots longer than any pool needs.
 const SENSIBLE_MAX: u64 = 3_600;
-pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+    let snap = a.snap;
     let wait = snap.var_u64("wait_timeout").unwrap_or(DEFAULT_TIMEOUT);
     let interactive = snap
         .var_u64("interactive_timeout")
         .unwrap_or(DEFAULT_TIMEOUT);
     let highest = wait.max(interactive);
-    let idle: Vec<_> = clients(snap)
+    let idle: Vec<_> = a
+        .clients()
         .filter(|s| s.is_sleeping() && at_least(s, th.idle))
         .collect();
     let pileup = is_many(idle.len() as u64, snap.max_connections());
@@ -51,7 +54,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
         )
     };
     let mut f = Finding::new(
-        "wait-timeout-high",
+        FindingId::WaitTimeoutHigh,
         severity,
         "Idle sessions are closed only after a long timeout",
         summary,
@@ -64,7 +67,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     )
     .sessions(idle.iter().map(|s| s.id))
     .slots(idle.len() as u64);
-    let suggested = suggested_wait_timeout(snap);
+    let suggested = suggested_wait_timeout(a);
     if suggested >= highest {
         // Nothing lower fits the pools seen here.
         return vec![];
@@ -87,7 +90,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
     // (https://mariadb.com/kb/en/server-system-variables/#idle_transaction_timeout).
     let idle_in_trx = idle
         .iter()
-        .filter(|s| snap.transaction_of(s.id).is_some())
+        .filter(|s| a.transaction_of(s.id).is_some())
         .count();
     if snap.var_u64("idle_transaction_timeout") == Some(0) && idle_in_trx > 0 {
         f = f.evidence("idle sessions with an open transaction", idle_in_trx);
@@ -103,6 +106,7 @@ pub fn check(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::{ActionKind, fixtures};
+    use crate::snapshot::Snapshot;
 
     fn timeouts(mut s: Snapshot, wait: u64, interactive: u64) -> Snapshot {
         s.variables.insert("wait_timeout".into(), wait.to_string());
@@ -123,14 +127,17 @@ mod tests {
     #[test]
     fn healthy_servers_have_short_timeouts() {
         let th = Thresholds::default();
-        assert!(check(&fixtures::mariadb(), &th).is_empty());
-        assert!(check(&fixtures::mysql8(), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
+        assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
     }
 
     #[test]
     fn default_without_pileup_is_info() {
         let th = Thresholds::default();
-        let f = check(&timeouts(fixtures::mysql8(), 28_800, 28_800), &th);
+        let f = check(
+            &Analysis::new(&timeouts(fixtures::mysql8(), 28_800, 28_800)),
+            &th,
+        );
         assert_eq!(f[0].severity, Severity::Info);
         assert!(f[0].summary.contains("8h00m"), "{}", f[0].summary);
         assert!(
@@ -142,7 +149,13 @@ mod tests {
                 == "SET GLOBAL wait_timeout = 300; SET GLOBAL interactive_timeout = 300;")
         );
         // High but not the default, no pile-up: nothing.
-        assert!(check(&timeouts(fixtures::mysql8(), 7_200, 600), &th).is_empty());
+        assert!(
+            check(
+                &Analysis::new(&timeouts(fixtures::mysql8(), 7_200, 600)),
+                &th
+            )
+            .is_empty()
+        );
     }
 
     /// A probe threshold never becomes a server setting: `--idle-threshold 5s` still suggests a
@@ -153,7 +166,10 @@ mod tests {
             idle: std::time::Duration::from_secs(5),
             ..Thresholds::default()
         };
-        let f = check(&timeouts(fixtures::mysql8(), 28_800, 28_800), &th);
+        let f = check(
+            &Analysis::new(&timeouts(fixtures::mysql8(), 28_800, 28_800)),
+            &th,
+        );
         assert!(
             f[0].actions.iter().any(|a| a.text
                 == "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s"),
@@ -168,19 +184,19 @@ mod tests {
         let th = Thresholds::default();
         let mut s = timeouts(fixtures::mariadb(), 3_601, 600);
         idle(&mut s, 10, 300);
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].sessions.len(), 10);
         assert_eq!(f[0].slots, 10);
         // Exactly an hour is fine.
         let s = timeouts(s, 3_600, 600);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         // Nine sessions on 151 slots are no pile-up; sleeping under the threshold don't count.
         let mut s = timeouts(fixtures::mariadb(), 7_200, 600);
         idle(&mut s, 9, 900);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
         idle(&mut s, 20, 299);
-        assert!(check(&s, &th).is_empty());
+        assert!(check(&Analysis::new(&s), &th).is_empty());
     }
 
     #[test]
@@ -191,7 +207,7 @@ mod tests {
             .insert("idle_transaction_timeout".into(), "0".into());
         idle(&mut s, 12, 1_000);
         s.transactions = vec![fixtures::trx(3, "RUNNING", 1_000, 1, None)];
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(
             f[0].actions
@@ -199,7 +215,7 @@ mod tests {
                 .any(|a| a.text == "SET GLOBAL idle_transaction_timeout = 300;")
         );
         s.server.rds = true;
-        let f = check(&s, &th);
+        let f = check(&Analysis::new(&s), &th);
         assert!(!f[0].actions.iter().any(|a| a.kind == ActionKind::Sql));
         assert!(
             f[0].actions

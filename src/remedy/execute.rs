@@ -25,7 +25,7 @@ use mysql::prelude::Queryable;
 use crate::connect::{self, ConnectOptions, Connection, error};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::dialect::Dialect;
-use crate::snapshot::read;
+use crate::snapshot::row;
 use crate::snapshot::{ProcesslistSource, Session, SessionKind, Snapshot};
 use crate::text;
 
@@ -622,7 +622,7 @@ impl Link for ServerLink<'_> {
         match rows {
             Ok(rows) => Ok(rows
                 .iter()
-                .map(read::session_from_row)
+                .map(row::session_from_row)
                 .filter(|s| s.id != own)
                 .collect()),
             Err(e) => Err(self.failure(&e, "re-reading the processlist")),

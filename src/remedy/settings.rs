@@ -12,7 +12,7 @@ use crate::diagnose::connection_cost::{self, Basis, ConnectionCost};
 use crate::diagnose::memory;
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::dialect::{DescriptorCap, Dialect, Persistence};
-use crate::snapshot::{Snapshot, read};
+use crate::snapshot::{Snapshot, row};
 use crate::units;
 
 /// One global variable to change. `new` is a validated number or ON/OFF, never user text.
@@ -106,8 +106,8 @@ fn current(snap: &Snapshot, var: &str) -> String {
 }
 
 /// Below this, set-timeouts warns: the same floor diagnose suggests wait_timeout from (pools
-/// keep connections idle for minutes; see `diagnose::common::suggested_wait_timeout`).
-const POOL_IDLE_FLOOR_S: u64 = crate::diagnose::common::WAIT_TIMEOUT_MIN_S;
+/// keep connections idle for minutes; see `diagnose::timeouts::suggested_wait_timeout`).
+const POOL_IDLE_FLOOR_S: u64 = crate::diagnose::timeouts::WAIT_TIMEOUT_MIN_S;
 
 pub fn timeouts(
     snap: &Snapshot,
@@ -399,7 +399,7 @@ pub fn apply(
                 c.conn
                     .query_first::<mysql::Row, _>(format!("SELECT @@GLOBAL.{}", change.variable))
                     .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))
-                    .map(|row| row.and_then(|r| read::text(&r, 0)))
+                    .map(|row| row.and_then(|r| row::text(&r, 0)))
             });
         if deadline.passed() {
             sent = Err(error::deadline_passed(

@@ -1,8 +1,8 @@
 //! The `diagnose` report for people: the status header, the verdict block, the findings and the
 //! notes.
 
-use crate::diagnose;
 use crate::diagnose::forecast::Forecast;
+use crate::diagnose::{self, FindingId};
 use crate::render::{self, Style, layout};
 use crate::report::diagnose::DiagnoseReport;
 use crate::snapshot::Snapshot;
@@ -47,7 +47,7 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
         let finding_w = r
             .slots
             .iter()
-            .map(|s| s.finding.as_deref().map_or(0, str::len))
+            .map(|s| s.finding.map_or(0, |f| f.as_str().len()))
             .max()
             .unwrap_or(0);
         let room = width
@@ -69,7 +69,7 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
             .max()
             .unwrap_or(0);
         for (s, client) in r.slots.iter().zip(&clients) {
-            let finding = s.finding.as_deref().unwrap_or("");
+            let finding = s.finding.map_or("", FindingId::as_str);
             let pad = " ".repeat(client_w - layout::width_of(client));
             let line = format!(
                 "  {:<19} {:>6}  {client}{pad}  {finding}",

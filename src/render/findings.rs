@@ -43,7 +43,7 @@ pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bo
             &format!(
                 "{}  {}  {}",
                 severity_label(f.severity, style),
-                style.bold(&escape(&f.id)),
+                style.bold(f.id.as_str()),
                 escape(&f.title)
             ),
             width,
@@ -173,7 +173,7 @@ fn session_table(ids: &[u64], snap: &Snapshot, style: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::Action;
+    use crate::diagnose::{Action, FindingId};
 
     #[test]
     fn lists_ids_compactly() {
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn renders_each_action_kind() {
-        let f = Finding::new("idle-connections", Severity::Warning, "t", "s")
+        let f = Finding::new(FindingId::IdleConnections, Severity::Warning, "t", "s")
             .action(Action::command("conncheck kill-idle --older-than 300s"))
             .action(Action::sql("SET GLOBAL wait_timeout = 300;"))
             .action(Action::config("[mysqld]\nwait_timeout = 300"))

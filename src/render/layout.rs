@@ -19,14 +19,11 @@
 use comfy_table::ContentArrangement;
 use unicode_width::UnicodeWidthStr;
 
-use super::Style;
+use super::{MIN_WIDTH, Style};
 
 /// Put between two words that must stay on one line (`Aborted_clients` and its number); shown
 /// as a space.
 pub const GLUE: char = '\u{e000}';
-
-/// Narrower terminals are treated as this wide (nothing useful fits in less).
-pub const MIN_WIDTH: usize = 40;
 
 /// Display width of `s` in terminal columns.
 pub fn width_of(s: &str) -> usize {

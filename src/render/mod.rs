@@ -35,6 +35,9 @@ pub struct Style {
     pub width: usize,
 }
 
+/// Narrower terminals are treated as this wide (nothing useful fits in less).
+pub const MIN_WIDTH: usize = 40;
+
 /// The width human output fits in: `COLUMNS` when set, else the terminal's width when stdout is
 /// a terminal, else 80.
 pub fn terminal_width() -> usize {
@@ -43,13 +46,13 @@ pub fn terminal_width() -> usize {
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|w| *w > 0)
     {
-        return w.max(layout::MIN_WIDTH);
+        return w.max(MIN_WIDTH);
     }
     if std::io::stdout().is_terminal()
         && let Ok((w, _)) = crossterm::terminal::size()
         && w > 0
     {
-        return usize::from(w).max(layout::MIN_WIDTH);
+        return usize::from(w).max(MIN_WIDTH);
     }
     80
 }

@@ -314,13 +314,13 @@ mod tests {
 
     #[test]
     fn findings_are_counted_per_id_and_severity() {
-        use crate::diagnose::{Finding, Severity};
+        use crate::diagnose::{Finding, FindingId, Severity};
         let mut r = judge(&fixtures::mariadb(), &Limits::default());
         r.findings = vec![
-            Finding::new("lock-pileup", Severity::Warning, "t", "s"),
-            Finding::new("idle-connections", Severity::Info, "t", "s"),
-            Finding::new("lock-pileup", Severity::Warning, "t", "s"),
-            Finding::new("lock-pileup", Severity::Critical, "t", "s"),
+            Finding::new(FindingId::LockPileup, Severity::Warning, "t", "s"),
+            Finding::new(FindingId::IdleConnections, Severity::Info, "t", "s"),
+            Finding::new(FindingId::LockPileup, Severity::Warning, "t", "s"),
+            Finding::new(FindingId::LockPileup, Severity::Critical, "t", "s"),
         ];
         let text = render(std::slice::from_ref(&r), false);
         assert!(

@@ -4,7 +4,7 @@
 use crate::clients::ClientGroup;
 use crate::render::layout::{self, Col};
 use crate::render::{self, Style};
-use crate::report::diagnose::Rates;
+use crate::report::status::Rates;
 use crate::report::status::StatusReport;
 use crate::snapshot::{Route, flavor};
 use crate::text::escape;

@@ -2,7 +2,7 @@
 //! the server-wide growth, the driver, and one sparkline line per client that grew. Pure; every
 //! client name is escaped and every line fits the style's width.
 
-use crate::render::{Style, layout, sparkline_fit};
+use crate::render::{MIN_WIDTH, Style, layout, sparkline_fit};
 use crate::report::diagnose::DiagnoseReport;
 use crate::report::timeline::{self, Growth};
 use crate::snapshot::sample::SampleHistory;
@@ -119,7 +119,7 @@ fn growers(g: &Growth, history: &SampleHistory, style: Style) -> String {
     let window = timeline::window(history, u64::MAX);
     let names: Vec<&str> = g.clients.iter().map(|c| c.name.as_str()).collect();
     let series = timeline::series_for(window, &names);
-    let width = style.width.max(layout::MIN_WIDTH);
+    let width = style.width.max(MIN_WIDTH);
     let mut out = format!(
         "  {}\n",
         style.dim("Clients that grew (connections over the recorded samples)")

@@ -7,7 +7,7 @@ use crate::diagnose::Thresholds;
 use crate::diagnose::forecast;
 use crate::render::{self, Style, layout};
 use crate::report::check::Activity;
-use crate::report::diagnose::Rates;
+use crate::report::status::Rates;
 use crate::report::watch::{ClientHistory, cause, extremes};
 use crate::snapshot::{Session, Snapshot};
 use crate::text::escape;
@@ -35,7 +35,7 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
         a.sleeping,
         a.oldest_idle_s,
         a.longest_query_s,
-        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| escape(&id).into_owned()),
+        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| id.to_string()),
         forecast::of_snapshot(snap)
             .and_then(|f| f.full_in_s)
             .map_or_else(|| "-".to_string(), |s| format!("{s:.0}s")),
@@ -92,7 +92,7 @@ pub fn frame_with(
     out.push_str("\n\n");
     out.push_str(&render::status::header(&report, style));
     let cause = match cause(snap) {
-        Some((id, title)) => format!("{}: {}", style.bold(&escape(&id)), escape(&title)),
+        Some((id, title)) => format!("{}: {}", style.bold(id.as_str()), escape(&title)),
         None => "none: nothing points to a connection shortage".to_string(),
     };
     out.push_str(&layout::wrap(
@@ -192,7 +192,7 @@ pub fn client_lines(clients: &ClientHistory, window: usize, width: usize) -> Str
             " ".repeat(pad)
         );
         let room = width
-            .max(layout::MIN_WIDTH)
+            .max(render::MIN_WIDTH)
             .saturating_sub(layout::width_of(&lead))
             .max(12);
         out.push_str(&lead);

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::status::{self, ConnectionSummary};
 use crate::diagnose::FailOn;
 use crate::diagnose::forecast::{self, Forecast};
-use crate::diagnose::{self, Finding, Severity, Thresholds, common};
+use crate::diagnose::{self, Analysis, Finding, FindingId, Severity, Thresholds, common};
 use crate::exit::{AppError, nagios};
 use crate::snapshot::Snapshot;
 
@@ -115,7 +115,7 @@ pub struct Activity {
 impl Activity {
     pub fn of(snap: &Snapshot, th: &Thresholds) -> Activity {
         let mut a = Activity::default();
-        for s in common::clients(snap) {
+        for s in snap.clients() {
             if s.is_sleeping() {
                 a.sleeping += 1;
                 a.oldest_idle_s = a.oldest_idle_s.max(s.time_s);
@@ -164,7 +164,7 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
     /// The diagnosis' main cause (its verdict), a finding id; also named on the plugin line when
     /// the state is not OK.
-    pub cause: Option<String>,
+    pub cause: Option<FindingId>,
     /// The trend of Threads_connected over the sample and the time until max_connections at
     /// that rate (`rate_per_min`, `full_in_s`); absent when the sample was too short to fit.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,14 +203,12 @@ impl CheckReport {
 
 /// Judge a snapshot. A refused snapshot (our own login got ERROR 1040) is CRITICAL.
 pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
-    // One index scope for the judgement and the verdict's cause (see report::diagnose).
-    let (findings, cause) = snap.with_index(|| {
-        let findings = diagnose::diagnose(snap, &limits.th);
-        let cause = diagnose::verdict::account(snap, &limits.th, &findings)
-            .verdict
-            .cause;
-        (findings, cause)
-    });
+    // One analysis for the judgement and the verdict's cause (see report::diagnose).
+    let a = Analysis::new(snap);
+    let findings = diagnose::judge(&a, &limits.th);
+    let cause = diagnose::verdict::account(&a, &limits.th, &findings)
+        .verdict
+        .cause;
     let mut reasons = Vec::new();
     let forecast = forecast::of_snapshot(snap);
     let horizon = limits.forecast;
@@ -231,7 +229,7 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
     let metrics = if snap.refused.is_some() {
         reasons.push(Reason {
             state: State::Critical,
-            id: "server-full".into(),
+            id: FindingId::ServerFull.to_string(),
             message: format!(
                 "{} refused conncheck with ERROR 1040 (Too many connections)",
                 snap.target
@@ -248,11 +246,11 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
             findings
                 .iter()
                 // Covered by the usage and refusal rules above, with the same thresholds.
-                .filter(|f| !matches!(f.id.as_str(), "near-limit" | "server-full"))
+                .filter(|f| !matches!(f.id, FindingId::NearLimit | FindingId::ServerFull))
                 .filter(|f| f.severity.at_least(fail_on))
                 .map(|f| Reason {
                     state: State::of_severity(f.severity),
-                    id: f.id.clone(),
+                    id: f.id.to_string(),
                     message: format!("{}: {}", f.id, f.title),
                 }),
         );
@@ -380,7 +378,7 @@ fn rule_reasons(m: &Metrics, limits: &Limits) -> Vec<Reason> {
     if let Some(max) = limits.max_idle_trx.filter(|max| a.idle_transactions > *max) {
         out.push(Reason {
             state: State::Warning,
-            id: "idle-transactions".into(),
+            id: FindingId::IdleTransactions.to_string(),
             message: format!(
                 "{} idle sessions hold a transaction open for {} or more (--max-idle-trx {max})",
                 a.idle_transactions,
@@ -427,7 +425,7 @@ mod tests {
             r.summary,
             "80 of 100 connections in use (80%), warning threshold 80%; cause: pool-oversized"
         );
-        assert_eq!(r.cause.as_deref(), Some("pool-oversized"));
+        assert_eq!(r.cause, Some(FindingId::PoolOversized));
         assert_eq!(judge(&server_with(90), &l).state, State::Critical);
         assert_eq!(judge(&server_with(79), &l).state, State::Ok);
 
@@ -567,7 +565,7 @@ mod tests {
         assert_eq!(r.state, expected);
         assert!(!r.reasons.is_empty());
         for reason in &r.reasons {
-            assert!(findings.iter().any(|f| f.id == reason.id));
+            assert!(findings.iter().any(|f| f.id.as_str() == reason.id));
         }
     }
 

@@ -6,14 +6,14 @@ use serde::Serialize;
 use crate::connect::replay::Replay;
 use crate::diagnose::forecast::{self, Forecast};
 use crate::diagnose::verdict::{self, Slot, Verdict};
-use crate::diagnose::{self, Finding, Thresholds};
+use crate::diagnose::{self, Analysis, Finding, Thresholds};
 use crate::exit::AppError;
 use crate::snapshot::Snapshot;
 use crate::snapshot::source::Incident;
 
 use super::timeline::{self, Growth, TimelineEntry};
 
-use super::status::{self, ConnectionSummary, ServerSummary};
+use super::status::{self, ConnectionSummary, Rates, ServerSummary};
 
 /// Bumped when a field of the diagnose JSON changes meaning or disappears.
 pub const DIAGNOSE_SCHEMA_VERSION: u32 = 1;
@@ -83,35 +83,6 @@ impl DiagnoseReport {
     }
 }
 
-/// Per-second rates over the sample (lifetime averages with `--sample 0`).
-#[derive(Debug, Serialize)]
-pub struct Rates {
-    pub sample_s: f64,
-    pub connections_per_s: f64,
-    pub aborted_connects_per_s: f64,
-    pub refused_per_s: f64,
-    pub threads_created_per_s: f64,
-    /// Clients that went away without closing (Aborted_clients) per second.
-    pub aborted_clients_per_s: f64,
-    /// True when there was no sample: the rates are averages since the server started.
-    pub since_startup: bool,
-}
-
-impl Rates {
-    /// Per-second growth of the counters over the snapshot's sample. Pure; also used by `watch`.
-    pub fn of(snap: &Snapshot) -> Rates {
-        let rate = |name: &str| (snap.status_rate(name).unwrap_or(0.0) * 100.0).round() / 100.0;
-        Rates {
-            sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
-            connections_per_s: rate("connections"),
-            aborted_connects_per_s: rate("aborted_connects"),
-            refused_per_s: rate("connection_errors_max_connections"),
-            threads_created_per_s: rate("threads_created"),
-            aborted_clients_per_s: rate("aborted_clients"),
-            since_startup: snap.status_after.is_none() || snap.sample_s <= 0.0,
-        }
-    }
-}
 /// `--warning` below `--critical` on this server: a percentage and a count can only be compared
 /// once max_connections is known (a usage error, as if the flags had been compared at once).
 pub fn thresholds_fit(th: &Thresholds, snap: &Snapshot) -> Result<(), AppError> {
@@ -140,13 +111,11 @@ impl DiagnoseReport {
 
 /// The report from a snapshot. Pure.
 pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
-    // One index scope for the judgement and the verdict: what they both derive (the leaked
+    // One analysis for the judgement and the verdict: what they both derive (the leaked
     // sessions, the wait graph) is computed once.
-    let (findings, accounting) = snap.with_index(|| {
-        let findings = diagnose::diagnose(snap, th);
-        let accounting = verdict::account(snap, th, &findings);
-        (findings, accounting)
-    });
+    let a = Analysis::new(snap);
+    let findings = diagnose::judge(&a, th);
+    let accounting = verdict::account(&a, th, &findings);
     let state = diagnose::worst(&findings)
         .map_or("ok", |s| s.name())
         .to_string();

@@ -6,8 +6,6 @@ use serde::Serialize;
 use crate::clients::{ClientGroup, group_clients};
 use crate::snapshot::{Flavor, Route, Snapshot};
 
-use super::diagnose::Rates;
-
 /// Bumped when a field of the status JSON changes meaning or disappears.
 pub const STATUS_SCHEMA_VERSION: u32 = 1;
 
@@ -112,5 +110,35 @@ pub fn build(snap: &Snapshot, top: usize) -> StatusReport {
         },
         rates: Rates::of(snap),
         clients,
+    }
+}
+
+/// Per-second rates over the sample (lifetime averages with `--sample 0`).
+#[derive(Debug, Serialize)]
+pub struct Rates {
+    pub sample_s: f64,
+    pub connections_per_s: f64,
+    pub aborted_connects_per_s: f64,
+    pub refused_per_s: f64,
+    pub threads_created_per_s: f64,
+    /// Clients that went away without closing (Aborted_clients) per second.
+    pub aborted_clients_per_s: f64,
+    /// True when there was no sample: the rates are averages since the server started.
+    pub since_startup: bool,
+}
+
+impl Rates {
+    /// Per-second growth of the counters over the snapshot's sample. Pure; also used by `watch`.
+    pub fn of(snap: &Snapshot) -> Rates {
+        let rate = |name: &str| (snap.status_rate(name).unwrap_or(0.0) * 100.0).round() / 100.0;
+        Rates {
+            sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
+            connections_per_s: rate("connections"),
+            aborted_connects_per_s: rate("aborted_connects"),
+            refused_per_s: rate("connection_errors_max_connections"),
+            threads_created_per_s: rate("threads_created"),
+            aborted_clients_per_s: rate("aborted_clients"),
+            since_startup: snap.status_after.is_none() || snap.sample_s <= 0.0,
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::diagnose::{self, Thresholds, common};
+use crate::diagnose::{self, FindingId, Thresholds};
 use crate::snapshot::sample::Sample;
 use crate::snapshot::{Session, Snapshot};
 
@@ -13,7 +13,7 @@ use crate::snapshot::{Session, Snapshot};
 /// verdict instead. A refresh reads the status and the processlist only (no transactions or
 /// lock waits), so causes that need those (idle transactions, lock pile-ups) are not seen here;
 /// judging is linear in the sessions, cheap enough for every refresh.
-pub fn cause(snap: &Snapshot) -> Option<(String, String)> {
+pub fn cause(snap: &Snapshot) -> Option<(FindingId, String)> {
     diagnose::diagnose(snap, &Thresholds::default())
         .into_iter()
         .find(|f| f.severity != diagnose::Severity::Info)
@@ -23,7 +23,7 @@ pub fn cause(snap: &Snapshot) -> Option<(String, String)> {
 /// The longest-idle sleeping client session and the longest-running busy one. Pure.
 pub fn extremes(snap: &Snapshot) -> (Option<&Session>, Option<&Session>) {
     let longest = |sleeping: bool| {
-        common::clients(snap)
+        snap.clients()
             .filter(|s| s.is_sleeping() == sleeping)
             .max_by_key(|s| (s.time_s, std::cmp::Reverse(s.id)))
     };

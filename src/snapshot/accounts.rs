@@ -13,12 +13,10 @@
 //! SELECT on it: without that the read leaves a note and judgement falls back to the global
 //! limit. The statement goes out with the snapshot's other optional reads; matching is pure.
 
-use serde::{Deserialize, Serialize};
-
-use super::read::{num, text};
 use mysql::Row;
 
-use crate::exit::AppError;
+use super::model::Account;
+use super::row::{num, text};
 
 /// At most this many account rows are read: a server with more is no concern of a limit
 /// suggestion, and a hostile catalogue must not cost unbounded memory.
@@ -29,32 +27,23 @@ pub fn accounts_sql() -> String {
     format!("SELECT User, Host, max_user_connections FROM mysql.user LIMIT {MAX_ACCOUNTS}")
 }
 
-/// One account row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub user: String,
-    pub host: String,
-    /// The account's own MAX_USER_CONNECTIONS; 0 means the global max_user_connections applies.
-    pub max_user_connections: u64,
-}
-
-/// The account rows from the result of [`accounts_sql`] (read with the other optional
-/// statements of the snapshot); `Err` carries the note to keep (no privilege, no table).
-pub fn from(result: Result<Vec<Row>, AppError>) -> Result<Vec<Account>, String> {
-    let rows = result.map_err(|e| {
-        format!(
-            "account rows not read (per-account limits unknown; needs SELECT on mysql.user): {}",
-            e.message
-        )
-    })?;
-    Ok(rows
-        .iter()
+/// The account rows of [`accounts_sql`] (read with the other optional statements of the
+/// snapshot).
+pub fn rows(rows: &[Row]) -> Vec<Account> {
+    rows.iter()
         .map(|r| Account {
             user: text(r, 0).unwrap_or_default(),
             host: text(r, 1).unwrap_or_default(),
             max_user_connections: num(r, 2).unwrap_or(0),
         })
-        .collect())
+        .collect()
+}
+
+/// The note left when the rows could not be read (no privilege, no table).
+pub fn note(message: &str) -> String {
+    format!(
+        "account rows not read (per-account limits unknown; needs SELECT on mysql.user): {message}"
+    )
 }
 
 /// The account row the server would have matched for a session of `user` from `host` (the

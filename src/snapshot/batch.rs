@@ -9,8 +9,11 @@
 use crate::connect::Connection;
 use crate::exit::{AppError, ErrorKind, Stage};
 
+/// The rows of one statement, or why the server did not send them.
+pub type RowsResult = Result<Vec<mysql::Row>, AppError>;
+
 /// One result per statement, in order.
-pub type Results = Vec<Result<Vec<mysql::Row>, AppError>>;
+pub type Results = Vec<RowsResult>;
 
 /// Whether an error came from the server refusing one statement (the connection is still in
 /// step), rather than from a lost or stalled connection: a missing privilege, or any other

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use mysql::Row;
 
 use super::model::Session;
-use super::read::{num, text};
+use super::row::{num, text};
 
 /// At most this many attribute rows are read (two per session at most; 10,000 sessions fit).
 pub const MAX_ATTR_ROWS: usize = 20_000;
@@ -227,7 +227,7 @@ mod tests {
                 ProcesslistSource::PerformanceSchema,
                 ProcesslistSource::InformationSchema,
             ] {
-                let q = crate::snapshot::read::processlist_sql(flavor, source);
+                let q = crate::snapshot::sql::processlist_sql(flavor, source);
                 assert!(!q.contains("session_connect_attrs"), "{q}");
                 assert!(!q.to_ascii_uppercase().contains("JOIN"), "{q}");
             }

@@ -8,13 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use super::flavor::{Flavor, ProcesslistSource};
-use super::model::{ServerInfo, parse_bool};
-
-/// Accounts the hosting provider runs its own sessions as (RDS/Aurora: monitoring, backups,
-/// replication). They are never a client's leak and must never be killed.
-/// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_MySQL.html ("rdsadmin").
-pub const PROTECTED_USERS: &[&str] = &["rdsadmin", "rdsrepladmin"];
+use super::flavor::{self, Flavor, ProcesslistSource};
+use super::model::{ServerInfo, Snapshot, parse_bool};
+use super::thread_memory;
 
 /// How a changed global survives a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +62,7 @@ impl Dialect {
 
     /// Where the main processlist read comes from (see `flavor::processlist_source`).
     pub fn processlist_source(&self) -> ProcesslistSource {
-        super::flavor::processlist_source(self.flavor, self.version, self.performance_schema)
+        flavor::processlist_source(self.flavor, self.version, self.performance_schema)
     }
 
     /// Where the re-read right before a kill comes from: `information_schema.PROCESSLIST`
@@ -87,9 +83,14 @@ impl Dialect {
     }
 
     /// Where each session's memory is measured on this server, if anywhere
-    /// ([`super::thread_memory::source`]).
+    /// ([`thread_memory::source`]).
+    pub fn memory(&self) -> Option<thread_memory::Source> {
+        thread_memory::source(self.flavor, self.version, self.performance_schema)
+    }
+
+    /// The same, as reports name it.
     pub fn memory_source(&self) -> Option<&'static str> {
-        super::thread_memory::source(self).map(super::thread_memory::Source::name)
+        self.memory().map(thread_memory::Source::name)
     }
 
     /// Whether `information_schema.METADATA_LOCK_INFO` (MariaDB's `metadata_lock_info` plugin)
@@ -101,7 +102,7 @@ impl Dialect {
     /// Whether the MySQL 8 lock tables (`data_lock_waits`, `data_locks`, `metadata_locks`,
     /// `threads`) are the lock source. They exist on MySQL 8.0.1+.
     pub fn has_data_lock_waits(&self) -> bool {
-        super::flavor::has_data_lock_waits(self.flavor, self.version)
+        flavor::has_data_lock_waits(self.flavor, self.version)
     }
 
     /// Why lock holders cannot be named from the lock tables, if they cannot: MySQL 8's
@@ -321,12 +322,12 @@ impl Dialect {
 
     /// The SQL that re-reads the processlist from `source` on this server.
     pub fn processlist_sql(&self, source: ProcesslistSource) -> String {
-        super::read::processlist_sql(self.flavor, source)
+        super::sql::processlist_sql(self.flavor, source)
     }
 
     /// The statements that guard our own session (see `flavor::session_guards`).
     pub fn session_guards(&self, query_timeout_s: u64) -> Vec<String> {
-        super::flavor::session_guards(self.flavor, self.version, query_timeout_s)
+        flavor::session_guards(self.flavor, self.version, query_timeout_s)
     }
 
     /// Whether `thread_handling` names a thread pool, where connections do not own a thread:
@@ -340,125 +341,21 @@ impl Dialect {
 
     /// Whether a user name is the provider's own (never a client, never killed).
     pub fn is_protected_user(user: &str) -> bool {
-        PROTECTED_USERS.contains(&user)
+        flavor::is_protected_user(user)
     }
 }
 
-/// One statement conncheck's reader may send, with what it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Read {
-    /// What it reads, as notes name it.
-    pub what: &'static str,
-    pub sql: String,
-    /// Whether the whole read fails without it (only the processlist and round trip 1).
-    pub required: bool,
-    /// The privilege it needs beyond logging in, on this server; "" for none.
-    pub needs: &'static str,
-}
+impl Snapshot {
+    /// What this server can do and how to ask it.
+    pub fn dialect(&self) -> Dialect {
+        Dialect::new(&self.server, &self.variables)
+    }
 
-impl Dialect {
-    /// Every statement the reader may send to this server, in one place (built from the same
-    /// functions the reader uses), with what each needs: the conformance tests check each table
-    /// and column against the server's own definitions, and the privilege matrix against what a
-    /// least-privilege account may do. `transactions`: `diagnose`'s extra reads.
-    pub fn reads(&self, query_timeout_s: u64, transactions: bool) -> Vec<Read> {
-        let read = |what, sql: String, required, needs| Read {
-            what,
-            sql,
-            required,
-            needs,
-        };
-        let mut v = vec![
-            read(
-                "our id",
-                "SELECT CONNECTION_ID(), CURRENT_USER()".into(),
-                true,
-                "",
-            ),
-            read("grants", "SHOW GRANTS".into(), true, ""),
-            read(
-                "variables",
-                format!(
-                    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ({})",
-                    super::read::VARIABLES
-                        .iter()
-                        .map(|n| format!("'{n}'"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-                true,
-                "",
-            ),
-            read("status", super::read::status_sql(), true, ""),
-        ];
-        for g in super::flavor::session_guards(self.flavor, self.version, query_timeout_s) {
-            v.push(read("session guard", g, false, ""));
-        }
-        v.push(read(
-            "processlist",
-            super::read::processlist_sql(self.flavor, self.processlist_source()),
-            true,
-            "PROCESS to see other accounts' sessions",
-        ));
-        if self.reads_connect_attrs() {
-            v.push(read(
-                "client programs",
-                super::connect_attrs::sql(),
-                false,
-                "SELECT on performance_schema",
-            ));
-        }
-        if let Some(sql) = super::thread_memory::sql(self).filter(|_| transactions) {
-            v.push(read(
-                "memory per connection",
-                sql,
-                false,
-                "SELECT on performance_schema",
-            ));
-        }
-        if transactions {
-            v.push(read(
-                "open transactions",
-                super::read::TRX_SQL.into(),
-                false,
-                "PROCESS",
-            ));
-            if self.lock_tables_unavailable().is_none() {
-                let needs = if self.has_data_lock_waits() {
-                    "PROCESS and SELECT on performance_schema"
-                } else {
-                    "PROCESS"
-                };
-                for (_, sql) in super::read::lock_wait_sql(self.flavor, self.version) {
-                    v.push(read("lock waits", sql, false, needs));
-                }
-            }
-            if self.system_user_guards_kill() {
-                v.push(read(
-                    "accounts with SYSTEM_USER",
-                    super::read::SYSTEM_USERS_SQL.into(),
-                    false,
-                    "SELECT on mysql.global_grants (read only without SYSTEM_USER)",
-                ));
-            }
-            if self.reads_metadata_lock_info() {
-                v.push(read(
-                    "metadata-lock holders",
-                    super::mdl::sql(),
-                    false,
-                    // No privilege is checked (seen live on MariaDB 10.11: a USAGE account
-                    // reads it); it exists only with the plugin.
-                    "the metadata_lock_info plugin",
-                ));
-            }
-            v.push(read(
-                "account rows",
-                super::accounts::accounts_sql(),
-                false,
-                "SELECT on mysql.user",
-            ));
-        }
-        v
+    /// Whether we can see every session (PROCESS privilege) or only our own. SUPER counts only
+    /// where the server lets it imply PROCESS (old MariaDB): MySQL checks PROCESS alone.
+    pub fn sees_all_sessions(&self) -> bool {
+        self.access.privileges.process
+            || (self.access.privileges.super_ && self.dialect().super_sees_all())
     }
 }
 
@@ -469,7 +366,7 @@ impl Dialect {
 /// Threads_connected (client connections only, connection_handler_manager.cc) minus the client
 /// connections listed, ourselves included. Known only when we see every session; `None`
 /// elsewhere (information_schema lists them as `unauthenticated user`).
-pub fn unlisted_connections(snap: &super::Snapshot) -> Option<u64> {
+pub fn unlisted_connections(snap: &Snapshot) -> Option<u64> {
     if snap.server.processlist_source != ProcesslistSource::PerformanceSchema
         || !snap.sees_all_sessions()
     {

@@ -38,6 +38,16 @@ pub fn describe(flavor: Flavor, rds: bool) -> (&'static str, &'static str) {
     (flavor.name(), if rds { " (Amazon RDS)" } else { "" })
 }
 
+/// Accounts the hosting provider runs its own sessions as (RDS/Aurora: monitoring, backups,
+/// replication). They are never a client's leak and must never be killed.
+/// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_MySQL.html ("rdsadmin").
+pub const PROTECTED_USERS: &[&str] = &["rdsadmin", "rdsrepladmin"];
+
+/// Whether a user name is the provider's own (never a client, never killed).
+pub fn is_protected_user(user: &str) -> bool {
+    PROTECTED_USERS.contains(&user)
+}
+
 /// Where the processlist is read from.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]

@@ -24,7 +24,7 @@ use mysql::Row;
 
 use super::locks::waiting_for;
 use super::model::{LockKind, LockWait, Session};
-use super::read::{num, text};
+use super::row::{num, text};
 use crate::exit::AppError;
 
 /// At most this many lock rows are read.

@@ -1,5 +1,9 @@
 //! The server as data: the serializable [`Snapshot`], how to read it, and the flavor knowledge
 //! that decides which SQL reads it.
+//!
+//! Reading goes `flavor` → `dialect` (what this server can do) → `plan` (the statements to send,
+//! each with its key and decoder: `sql`, `row`, and one file per optional read) → `read` (sends
+//! the plans, assembles the [`Snapshot`] of `model`). The lock join is in `locks`.
 
 pub mod accounts;
 pub mod batch;
@@ -7,19 +11,20 @@ pub mod connect_attrs;
 pub mod dialect;
 pub mod flavor;
 pub mod grants;
-pub mod index;
 pub mod locks;
 pub mod mdl;
 pub mod model;
+pub mod plan;
 pub mod process;
 pub mod read;
+pub mod row;
 pub mod sample;
 pub mod sampling;
 pub mod saved;
 pub mod source;
+pub mod sql;
 pub mod thread_memory;
 pub mod trx_waits;
 
-pub use accounts::Account;
 pub use flavor::{Flavor, ProcesslistSource};
 pub use model::*;

@@ -58,7 +58,7 @@ pub struct Snapshot {
     /// Account rows (mysql.user) with their own connection limits; None when not read (no
     /// privilege, or a command that does not need them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accounts: Option<Vec<super::Account>>,
+    pub accounts: Option<Vec<Account>>,
     /// User names of accounts with SYSTEM_USER (MySQL 8.0.16+, from mysql.global_grants), read
     /// when our account lacks SYSTEM_USER: their sessions cannot be killed by us (ERROR 1095).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -146,6 +146,15 @@ impl Privileges {
             crate::connect::ReservedSlot::Unknown
         }
     }
+}
+
+/// One account row (`mysql.user`); `accounts::account_for` matches sessions to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: String,
+    pub host: String,
+    /// The account's own MAX_USER_CONNECTIONS; 0 means the global max_user_connections applies.
+    pub max_user_connections: u64,
 }
 
 /// How our connection got in.
@@ -264,7 +273,7 @@ impl Session {
         if self.user == "system user"
             || self.user == "event_scheduler"
             || cmd == "daemon"
-            || super::dialect::Dialect::is_protected_user(&self.user)
+            || super::flavor::is_protected_user(&self.user)
         {
             return SessionKind::System;
         }
@@ -439,20 +448,26 @@ impl Snapshot {
         self.threads_connected() as f64 * 100.0 / max as f64
     }
 
-    // `session`, `transaction_of`, `has_lock_wait` and `memo` are in `super::index`: hash
-    // lookups inside `Snapshot::with_index`, scans outside.
-
-    /// Whether we can see every session (PROCESS privilege) or only our own. SUPER counts only
-    /// where the server lets it imply PROCESS (old MariaDB): MySQL checks PROCESS alone.
-    pub fn sees_all_sessions(&self) -> bool {
-        self.access.privileges.process
-            || (self.access.privileges.super_ && self.dialect().super_sees_all())
+    /// The session with processlist id `id`: a scan, for reports and plans that look up a few
+    /// ids. Judgement looks ids up in its index (`diagnose::Analysis`).
+    pub fn session(&self, id: u64) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
     }
 
-    /// What this server can do and how to ask it.
-    pub fn dialect(&self) -> super::dialect::Dialect {
-        super::dialect::Dialect::new(&self.server, &self.variables)
+    /// The open transaction of session `session_id`: a scan, like [`Snapshot::session`].
+    pub fn transaction_of(&self, session_id: u64) -> Option<&Transaction> {
+        self.transactions
+            .iter()
+            .find(|t| t.session_id == session_id)
     }
+
+    /// The client sessions (no replication, system or killed rows), in processlist order.
+    pub fn clients(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.iter().filter(|s| s.is_client())
+    }
+
+    // `dialect` and `sees_all_sessions` are in `super::dialect`, which knows what each server
+    // can do.
 }
 
 /// A numeric variable or status value; ON/OFF style booleans count as 1/0.

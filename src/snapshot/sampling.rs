@@ -27,7 +27,7 @@ use super::connect_attrs::{self, ProgramCache};
 use super::dialect::Dialect;
 use super::flavor::ProcesslistSource;
 use super::model::{Session, Snapshot, strip_port};
-use super::read::{num, text};
+use super::row::{num, text};
 use super::sample::{ClientCount, Sample, cap_clients};
 
 /// Status counters a sample keeps besides its own fields, for the ticket.

@@ -12,9 +12,9 @@
 
 use mysql::Row;
 
-use super::dialect::Dialect;
+use super::flavor::Flavor;
 use super::model::Session;
-use super::read::text;
+use super::row::text;
 
 /// At most this many rows (one per thread; 10,000 sessions and their background threads fit).
 pub const MAX_ROWS: usize = 20_000;
@@ -44,13 +44,17 @@ impl Source {
 }
 
 /// Where the per-session figure comes from on this server; None where conncheck does not read
-/// it per session.
-pub fn source(d: &Dialect) -> Option<Source> {
-    if d.flavor.is_mariadb() {
+/// it per session (`Dialect::memory` asks with the server's answers).
+pub fn source(
+    flavor: Flavor,
+    version: (u16, u16, u16),
+    performance_schema: bool,
+) -> Option<Source> {
+    if flavor.is_mariadb() {
         Some(Source::ProcesslistMemoryUsed)
-    } else if !d.performance_schema || d.version < (8, 0, 0) {
+    } else if !performance_schema || version < (8, 0, 0) {
         None
-    } else if d.version >= (8, 0, 31) {
+    } else if version >= (8, 0, 31) {
         Some(Source::ThreadsTotalMemory)
     } else {
         Some(Source::MemorySummaryByThread)
@@ -58,9 +62,9 @@ pub fn source(d: &Dialect) -> Option<Source> {
 }
 
 /// The MySQL statement (processlist id, bytes), or None where the processlist read has it
-/// (MariaDB) or nothing does.
-pub fn sql(d: &Dialect) -> Option<String> {
-    match source(d)? {
+/// (MariaDB).
+pub fn sql(source: Source) -> Option<String> {
+    match source {
         Source::ProcesslistMemoryUsed => None,
         Source::ThreadsTotalMemory => Some(format!(
             "SELECT PROCESSLIST_ID, TOTAL_MEMORY FROM performance_schema.threads \
@@ -104,46 +108,35 @@ pub fn apply(sessions: &mut [Session], rows: &[(u64, u64)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::Flavor;
 
-    fn mysql(version: (u16, u16, u16), ps: bool) -> Dialect {
-        Dialect {
-            flavor: Flavor::Mysql,
-            version,
-            rds: false,
-            performance_schema: ps,
-        }
+    fn mysql(version: (u16, u16, u16), ps: bool) -> Option<Source> {
+        source(Flavor::Mysql, version, ps)
     }
 
     #[test]
     fn the_source_follows_flavor_version_and_performance_schema() {
-        let maria = Dialect {
-            flavor: Flavor::Mariadb,
-            version: (10, 11, 6),
-            ..Dialect::default()
-        };
-        assert_eq!(source(&maria), Some(Source::ProcesslistMemoryUsed));
+        let maria = source(Flavor::Mariadb, (10, 11, 6), false);
+        assert_eq!(maria, Some(Source::ProcesslistMemoryUsed));
         assert_eq!(
             Source::ProcesslistMemoryUsed.name(),
             "information_schema.PROCESSLIST.MEMORY_USED"
         );
-        assert_eq!(sql(&maria), None, "read with the processlist");
-        assert_eq!(
-            source(&mysql((8, 0, 36), true)),
-            Some(Source::ThreadsTotalMemory)
-        );
+        assert_eq!(maria.and_then(sql), None, "read with the processlist");
+        assert_eq!(mysql((8, 0, 36), true), Some(Source::ThreadsTotalMemory));
         assert!(
-            sql(&mysql((8, 4, 0), true))
+            mysql((8, 4, 0), true)
+                .and_then(sql)
                 .unwrap()
                 .contains("TOTAL_MEMORY")
         );
         assert!(
-            sql(&mysql((8, 0, 30), true))
+            mysql((8, 0, 30), true)
+                .and_then(sql)
                 .unwrap()
                 .contains("SUM(m.CURRENT_NUMBER_OF_BYTES_USED)")
         );
-        assert_eq!(source(&mysql((8, 0, 36), false)), None);
-        assert_eq!(source(&mysql((5, 7, 44), true)), None);
+        assert_eq!(mysql((8, 0, 36), false), None);
+        assert_eq!(mysql((5, 7, 44), true), None);
     }
 
     #[test]

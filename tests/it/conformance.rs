@@ -1,5 +1,5 @@
-//! Every statement the reader sends, per dialect (`Dialect::reads`), checked against the servers'
-//! own table definitions: for MySQL 8.0/8.4, Percona, RDS and Aurora against the column lists
+//! Every statement the reader sends, per dialect (the read plans `snapshot::read` executes:
+//! `plan::first` and `Dialect::plan`), checked against the servers' own table definitions: for MySQL 8.0/8.4, Percona, RDS and Aurora against the column lists
 //! taken from mysql/mysql-server source (tests/data/reference/mysql-columns.tsv, see
 //! tests/data/PROVENANCE.md); for MariaDB by running each statement on the private server. Then
 //! the privilege matrix, live on MariaDB: which reads a PROCESS-only account, a PROCESS +
@@ -10,9 +10,21 @@ use crate::support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use conncheck::snapshot::Flavor;
-use conncheck::snapshot::dialect::{Dialect, Read};
+use conncheck::snapshot::dialect::Dialect;
+use conncheck::snapshot::plan::{self, Needs, Read};
 use mysql::prelude::Queryable;
 use support::{Server, ServerOpts};
+
+/// Every statement the reader may send to a server of this dialect: round trip 1, then round trip
+/// 2 with every optional read, exactly as `snapshot::read` builds them.
+fn reads(d: &Dialect) -> Vec<Read> {
+    plan::first()
+        .reads()
+        .iter()
+        .chain(d.plan(&Needs::everything(10)).reads())
+        .cloned()
+        .collect()
+}
 
 /// (schema, table) -> columns, from the reference file; `five_seven`: the 5.7-era rows only,
 /// else every other (8.x) row.
@@ -207,7 +219,7 @@ fn every_mysql_statement_names_real_tables_and_columns() {
     let mut checked = 0;
     for (name, d) in mysql_dialects() {
         let defs = columns(d.version < (8, 0, 0));
-        for r in d.reads(10, true) {
+        for r in reads(&d) {
             let tabs = tables(&r.sql);
             // mysql.user is a grant table, not in the reference; SHOW/SET have no tables.
             if tabs.is_empty() || tabs.values().all(|t| t.0 == "mysql") {
@@ -283,7 +295,7 @@ fn the_checker_catches_a_wrong_column() {
 #[test]
 fn mysql_privilege_needs() {
     for (name, d) in mysql_dialects() {
-        let reads = d.reads(10, true);
+        let reads = reads(&d);
         let by = |what: &str| {
             reads
                 .iter()
@@ -310,7 +322,10 @@ fn mysql_privilege_needs() {
         );
         // P_S OFF on MySQL 8: no lock tables asked for (they would answer empty).
         if d.version >= (8, 0, 1) && !d.performance_schema {
-            assert!(by("lock waits").is_empty(), "{name}");
+            assert!(
+                plan::LOCK_READS.iter().all(|k| by(k.what).is_empty()),
+                "{name}"
+            );
         }
         // No MariaDB-only syntax.
         // (SHOW GLOBAL VARIABLES/STATUS name MariaDB-only variables harmlessly: absent names
@@ -358,7 +373,7 @@ fn mariadb_statements_run_and_the_privilege_matrix_holds() {
         rds: false,
         performance_schema: true,
     };
-    let reads = d.reads(10, true);
+    let reads = reads(&d);
     assert!(reads.iter().any(|r| r.what == "client programs"));
     assert!(reads.iter().any(|r| r.what == "metadata-lock holders"));
     // (account, has PROCESS, may SELECT performance_schema, may SELECT mysql.user)

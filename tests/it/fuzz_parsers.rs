@@ -495,9 +495,9 @@ fn lock_wait() -> impl Strategy<Value = LockWait> {
 
 /// The names the heuristics read, so that mutations hit them.
 fn interesting_name() -> impl Strategy<Value = String> {
-    let names: Vec<&'static str> = conncheck::snapshot::read::VARIABLES
+    let names: Vec<&'static str> = conncheck::snapshot::sql::VARIABLES
         .iter()
-        .chain(conncheck::snapshot::read::STATUS)
+        .chain(conncheck::snapshot::sql::STATUS)
         .copied()
         .collect();
     prop::sample::select(names).prop_map(str::to_string)

@@ -1,0 +1,160 @@
+//! Decoding the rows the server sends into the snapshot's types: one function per row shape,
+//! and the whole-result decoders the read plan (`plan`) pairs with each statement. Every value
+//! is hostile input: a missing or malformed column decodes to a default or drops the row, never
+//! a panic. Pure.
+
+use std::collections::{BTreeMap, HashMap};
+
+use mysql::{Row, Value};
+
+use super::model::{LockKind, LockWait, Session, Transaction};
+
+/// Our own connection id and account (`SELECT CONNECTION_ID(), CURRENT_USER()`).
+pub fn identity(rows: &[Row]) -> (u64, String) {
+    rows.first()
+        .map(|r| (num(r, 0).unwrap_or(0), text(r, 1).unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+/// The first column of every row, as text (rows where it is NULL are left out).
+pub fn first_column(rows: &[Row]) -> Vec<String> {
+    rows.iter().filter_map(|r| text(r, 0)).collect()
+}
+
+/// Nothing: statements read for their effect (the session guards).
+pub fn nothing(_: &[Row]) {}
+
+/// The processlist as read from the flavor's precise source.
+pub fn sessions(rows: &[Row]) -> Vec<Session> {
+    rows.iter().map(session_from_row).collect()
+}
+
+/// The processlist as read with `SHOW FULL PROCESSLIST`.
+pub fn show_sessions(rows: &[Row]) -> Vec<Session> {
+    rows.iter().map(session_from_show_row).collect()
+}
+
+/// The open transactions (`INNODB_TRX`), and the lock each waiting one requested.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transactions {
+    /// Every row, ours included.
+    pub list: Vec<Transaction>,
+    /// trx id -> the id of the lock it waits for (`trx_requested_lock_id`): not kept in the
+    /// snapshot, only used to attribute waiters beyond the bound on the lock rows.
+    pub requested: HashMap<String, String>,
+}
+
+/// The rows of [`super::sql::TRX_SQL`].
+pub fn transactions(rows: &[Row]) -> Transactions {
+    Transactions {
+        list: rows.iter().map(trx_from_row).collect(),
+        requested: rows
+            .iter()
+            .filter_map(|r| Some((text(r, 0)?, text(r, 8)?)))
+            .collect(),
+    }
+}
+
+/// A `SHOW FULL PROCESSLIST` row (Id, User, Host, db, Command, Time, State, Info, then MariaDB's
+/// Progress, which is not a time): the columns of [`session_from_row`] without the precise ones.
+pub fn session_from_show_row(r: &Row) -> Session {
+    Session {
+        time_ms: None,
+        query_id: None,
+        program: None,
+        memory_bytes: None,
+        ..session_from_row(r)
+    }
+}
+
+/// A processlist row in the column order of [`super::sql::processlist_sql`]: the `SHOW PROCESSLIST`
+/// columns, then TIME_MS, QUERY_ID and the program name (NULL where a source has none).
+pub fn session_from_row(r: &Row) -> Session {
+    Session {
+        id: num(r, 0).unwrap_or(0),
+        user: text(r, 1).unwrap_or_default(),
+        host: text(r, 2).unwrap_or_default(),
+        db: text(r, 3),
+        command: text(r, 4).unwrap_or_default(),
+        time_s: num(r, 5).unwrap_or(0),
+        state: text(r, 6).unwrap_or_default(),
+        info: text(r, 7),
+        info_truncated: false,
+        time_ms: text(r, 8)
+            .and_then(|t| t.parse::<f64>().ok())
+            .map(|f| f.max(0.0) as u64),
+        query_id: num(r, 9),
+        program: text(r, 10),
+        memory_bytes: num(r, 11),
+    }
+}
+
+/// An `INNODB_TRX` row in the column order of [`super::sql::TRX_SQL`].
+pub fn trx_from_row(r: &Row) -> Transaction {
+    Transaction {
+        trx_id: text(r, 0).unwrap_or_default(),
+        session_id: num(r, 1).unwrap_or(0),
+        state: text(r, 2).unwrap_or_default(),
+        age_s: num(r, 3).unwrap_or(0),
+        wait_s: num(r, 4),
+        rows_modified: num(r, 5).unwrap_or(0),
+        rows_locked: num(r, 6).unwrap_or(0),
+        query: text(r, 7),
+        query_truncated: false,
+    }
+}
+
+/// A lock wait already read as sessions: waiting id, blocking id, object, wait seconds.
+pub fn lock_wait_from_row(r: &Row, kind: LockKind) -> Option<LockWait> {
+    Some(LockWait {
+        kind,
+        waiting_id: num(r, 0)?,
+        blocking_id: num(r, 1),
+        object: text(r, 2).map(|o| o.replace('`', "")),
+        wait_s: num(r, 3).unwrap_or(0),
+    })
+}
+
+/// `SHOW VARIABLES`/`SHOW STATUS` rows as a lower-case name -> value map.
+pub fn name_values(rows: &[Row]) -> BTreeMap<String, String> {
+    rows.iter()
+        .filter_map(|r| {
+            Some((
+                text(r, 0)?.to_ascii_lowercase(),
+                text(r, 1).unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+/// A column as text (the text protocol sends everything as bytes).
+pub fn text(r: &Row, i: usize) -> Option<String> {
+    match r.as_ref(i)? {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::Int(n) => Some(n.to_string()),
+        Value::UInt(n) => Some(n.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(f) => Some(f.to_string()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// A column as an unsigned number (negative values clamp to 0).
+pub fn num(r: &Row, i: usize) -> Option<u64> {
+    match r.as_ref(i)? {
+        Value::NULL => None,
+        Value::Int(n) => Some((*n).max(0) as u64),
+        Value::UInt(n) => Some(*n),
+        Value::Bytes(b) => {
+            let s = std::str::from_utf8(b).ok()?.trim();
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<i64>().ok().map(|n| n.max(0) as u64))
+                .or_else(|| s.parse::<f64>().ok().map(|f| f.max(0.0) as u64))
+        }
+        Value::Float(f) => Some(f.max(0.0) as u64),
+        Value::Double(f) => Some(f.max(0.0) as u64),
+        _ => None,
+    }
+}
