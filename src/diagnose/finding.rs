@@ -281,8 +281,16 @@ pub struct Finding {
     /// Processlist ids involved.
     pub sessions: Vec<u64>,
     pub actions: Vec<Action>,
-    /// Connection slots at stake (for ranking findings of the same severity).
+    /// The connections this finding explains (a lock's root counts its waiters): the verdict's
+    /// cause is the finding that explains the most.
     pub slots: u64,
+    /// Clients refused during the sample (refusal findings hold no slots: they rank by this).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Finding {
@@ -301,6 +309,7 @@ impl Finding {
             sessions: Vec::new(),
             actions: Vec::new(),
             slots: 0,
+            refused: 0,
         }
     }
 
@@ -324,6 +333,12 @@ impl Finding {
 
     pub fn slots(mut self, n: u64) -> Self {
         self.slots = n;
+        self
+    }
+
+    /// Clients refused during the sample (see [`Finding::refused`]).
+    pub fn refused(mut self, n: u64) -> Self {
+        self.refused = n;
         self
     }
 }
