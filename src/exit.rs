@@ -34,6 +34,13 @@ pub const TLS: u8 = 16;
 pub const PRIVILEGE: u8 = 17;
 /// The connection was lost in the middle of the run (server restarted, killed, network cut).
 pub const CONNECTION_LOST: u8 = 18;
+/// SIGHUP (the terminal went away) ended the run: 128 + 1, the shell's convention. A kill batch
+/// stops with 3 or 18 instead, after recording every outcome (see `crate::terminal`).
+pub const HANGUP: u8 = 129;
+/// Ctrl-C (SIGINT) ended the run, e.g. at a confirmation prompt: 128 + 2.
+pub const INTERRUPTED: u8 = 130;
+/// SIGTERM ended the run: 128 + 15.
+pub const TERMINATED: u8 = 143;
 
 /// One documented exit code: the number, the error kind that produces it (None for the codes a
 /// command chooses itself) and its meaning as the man page and the README list it.
@@ -139,6 +146,24 @@ pub const CODES: &[Code] = &[
         meaning: "the connection was lost during the run",
         detail: "",
     },
+    Code {
+        code: HANGUP,
+        kind: None,
+        meaning: "ended by SIGHUP",
+        detail: " (a kill batch stops with 3 or 18 instead)",
+    },
+    Code {
+        code: INTERRUPTED,
+        kind: Some(ErrorKind::Interrupted),
+        meaning: "ended by SIGINT (Ctrl-C), e.g. at a prompt; the terminal is restored",
+        detail: "",
+    },
+    Code {
+        code: TERMINATED,
+        kind: None,
+        meaning: "ended by SIGTERM",
+        detail: " (a kill batch stops with 3 or 18 instead)",
+    },
 ];
 
 /// The exit-code section of the man page, from [`CODES`] and [`nagios::CODES`].
@@ -216,6 +241,8 @@ pub enum ErrorKind {
     Declined,
     NeedsConfirmation,
     ActionFailed,
+    /// Ctrl-C at a prompt (exit 130).
+    Interrupted,
     Other,
 }
 
@@ -235,6 +262,7 @@ impl ErrorKind {
             ErrorKind::Declined => "declined",
             ErrorKind::NeedsConfirmation => "needs-confirmation",
             ErrorKind::ActionFailed => "action-failed",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Other => "other",
         }
         .to_string()
@@ -254,6 +282,7 @@ impl ErrorKind {
             ErrorKind::Declined => DECLINED,
             ErrorKind::NeedsConfirmation => NEEDS_CONFIRMATION,
             ErrorKind::ActionFailed => ACTION_FAILED,
+            ErrorKind::Interrupted => INTERRUPTED,
             ErrorKind::Other => ERROR,
         }
     }
@@ -312,7 +341,7 @@ pub fn app_error(err: &anyhow::Error) -> Option<&AppError> {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 13] = [
+    const KINDS: [ErrorKind; 14] = [
         ErrorKind::Usage,
         ErrorKind::ServerFull,
         ErrorKind::UserLimit,
@@ -325,6 +354,7 @@ mod tests {
         ErrorKind::Declined,
         ErrorKind::NeedsConfirmation,
         ErrorKind::ActionFailed,
+        ErrorKind::Interrupted,
         ErrorKind::Other,
     ];
 

@@ -127,6 +127,8 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         plan: p,
         results,
         reconnects: Vec::new(),
+        interrupted: None,
+        notes: Vec::new(),
     };
     render::kill::results_text(&report, style(width))
 }

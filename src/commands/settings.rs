@@ -175,15 +175,12 @@ fn execute(
         && !kp.victims.is_empty()
     {
         let c = idle_criteria(Duration::from_secs(kp.threshold_s));
-        let now = read::read_sessions(conn, snap)?;
-        let (go, skipped) = execute::recheck(kp, &c, &now);
-        let (mut results, fatal) = execute::kill(conn, snap.dialect(), KillMode::Connection, &go);
-        results.extend(skipped);
-        report.kill_results = results;
-        if let Some(e) = fatal {
+        let x = execute::execute_on(conn, kp, &c, snap.dialect());
+        report.kill_results = x.results;
+        if let Some(e) = x.fatal {
             return Err(e.into());
         }
-        if let Some(k) = execute::failure_kind(&report.kill_results) {
+        if let Some(k) = execute::failure_kind(&report.kill_results, false) {
             return Ok(k.exit_code());
         }
     }

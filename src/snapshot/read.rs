@@ -171,7 +171,14 @@ enum ProcesslistRead {
 /// Read a full snapshot over an open connection, with the precise processlist (TIME_MS and
 /// QUERY_ID on MariaDB): for kill plans, `sessions` and saved snapshots.
 pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
-    read_with(c, opts, ProcesslistRead::Precise)
+    read_with(c, opts, ProcesslistRead::Precise, true)
+}
+
+/// Read a snapshot to plan a kill: like [`read`] without the global status, which a kill plan
+/// does not use and which costs the server a pass over every session (measured ~2 ms at 1,000
+/// connections, BENCHMARKS.md "Killing at the floor"): the snapshot's status is empty.
+pub fn read_to_kill(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
+    read_with(c, opts, ProcesslistRead::Precise, false)
 }
 
 /// Read a snapshot to judge (`diagnose`, `check`): like [`read`], except that on MariaDB with
@@ -179,36 +186,39 @@ pub fn read(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError>
 /// `SHOW FULL PROCESSLIST` (whole-second times, no QUERY_ID), with a note. Kill plans never use
 /// it: their re-check and `KILL QUERY ID` need the precise columns.
 pub fn read_to_judge(c: &mut Connection, opts: ReadOptions) -> Result<Snapshot, AppError> {
-    read_with(c, opts, ProcesslistRead::CheapAtScale)
+    read_with(c, opts, ProcesslistRead::CheapAtScale, true)
 }
 
 fn read_with(
     c: &mut Connection,
     opts: ReadOptions,
     how: ProcesslistRead,
+    with_status: bool,
 ) -> Result<Snapshot, AppError> {
     let taken_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
 
     // Round trip 1: flavor-independent.
-    let first = c.batch(
-        &[
-            "SELECT CONNECTION_ID(), CURRENT_USER()".to_string(),
-            "SHOW GRANTS".to_string(),
-            format!(
-                "SHOW GLOBAL VARIABLES WHERE Variable_name IN ({})",
-                in_list(VARIABLES)
-            ),
-            status_sql(),
-        ],
-        "reading server variables",
-    );
-    let mut first = first.into_iter();
-    let who = first.next().expect("4 results")?;
-    let grants = first.next().expect("4 results")?;
-    let variables = name_values(&first.next().expect("4 results")?);
-    let status = name_values(&first.next().expect("4 results")?);
+    let mut stmts = vec![
+        "SELECT CONNECTION_ID(), CURRENT_USER()".to_string(),
+        "SHOW GRANTS".to_string(),
+        format!(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ({})",
+            in_list(VARIABLES)
+        ),
+    ];
+    if with_status {
+        stmts.push(status_sql());
+    }
+    let mut first = c.batch(&stmts, "reading server variables").into_iter();
+    let who = first.next().expect("a result per statement")?;
+    let grants = first.next().expect("a result per statement")?;
+    let variables = name_values(&first.next().expect("a result per statement")?);
+    let status = match first.next() {
+        Some(rows) => name_values(&rows?),
+        None => BTreeMap::new(),
+    };
     let status_read_at = Instant::now();
 
     let (connection_id, user) = who
@@ -534,19 +544,6 @@ pub fn read_live(
         .filter(|s| s.id != snap.access.connection_id)
         .collect();
     Ok((status, sessions))
-}
-
-/// Only the processlist (for re-checking a kill plan right before executing it).
-pub fn read_sessions(c: &mut Connection, snap: &Snapshot) -> Result<Vec<Session>, AppError> {
-    let rows = c.rows(
-        &processlist_sql(snap.server.flavor, snap.dialect().recheck_source()),
-        "re-reading the processlist",
-    )?;
-    Ok(rows
-        .iter()
-        .map(session_from_row)
-        .filter(|s| s.id != snap.access.connection_id)
-        .collect())
 }
 
 /// A snapshot for a server that refused us with ERROR 1040: nothing could be read.
