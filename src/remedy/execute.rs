@@ -317,9 +317,14 @@ pub fn execute(
     dialect: Dialect,
     prior: Option<Prior>,
 ) -> Execution {
-    let x = carry_out(link, plan, c, dialect, prior);
+    let mut x = carry_out(link, plan, c, dialect, prior);
     // On every way out: the lock may have been taken before the plan's read.
     link.unlock();
+    // A signal that came while the run ended another way (a connection lost for good) is
+    // still recorded.
+    if x.interrupted.is_none() {
+        x.interrupted = link.interrupted().map(crate::terminal::Signal::name);
+    }
     x
 }
 
