@@ -78,6 +78,11 @@ const DEFERRED: u8 = 1;
 static MODE: AtomicU8 = AtomicU8::new(NORMAL);
 /// The first signal received inside the current [`defer`] (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The first signal the process got (since the last [`defer`]), recorded in the signal handler
+/// itself: at a prompt the terminal library turns ANY signal into a second, raised SIGINT (its
+/// interrupted `poll` looks like Ctrl-C to it), and the iterator hands pending signals over by
+/// number, so SIGINT would come first. This keeps the real one.
+static FIRST: AtomicI32 = AtomicI32::new(0);
 /// What the guard in charge wants said when a signal ends the run.
 static ABORT_NOTE: Mutex<Option<String>> = Mutex::new(None);
 /// What the owner of [`defer`] runs before the process ends on a second signal.
@@ -94,6 +99,15 @@ fn install() {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             return;
         };
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            // SAFETY: the action only does one atomic compare-and-swap, which is
+            // async-signal-safe; it allocates, locks and prints nothing.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    let _ = FIRST.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                })
+            };
+        }
         let _ = std::thread::Builder::new()
             .name("conncheck-signals".into())
             .spawn(move || {
@@ -105,9 +119,14 @@ fn install() {
 }
 
 fn on_signal(sig: Signal) {
-    if MODE.load(Ordering::SeqCst) == DEFERRED
+    let first = match FIRST.load(Ordering::SeqCst) {
+        0 => sig,
+        n => Signal(n),
+    };
+    let deferred = MODE.load(Ordering::SeqCst) == DEFERRED;
+    if deferred
         && RECEIVED
-            .compare_exchange(0, sig.0, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(0, first.0, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
     {
         let note = lock_bounded(&ABORT_NOTE).and_then(|n| n.clone());
@@ -115,13 +134,14 @@ fn on_signal(sig: Signal) {
             2,
             &format!(
                 "\nconncheck: {} received: {}; a second signal stops at once\n",
-                sig.name(),
+                first.name(),
                 note.as_deref().unwrap_or("stopping")
             ),
         );
         return;
     }
-    abort(sig);
+    // Outside a deferral the first signal ends the run, whatever came after it.
+    abort(if deferred { sig } else { first });
 }
 
 /// End the run now: terminal back, the owner's last words, the note, exit 128 + signal.
@@ -319,6 +339,7 @@ pub fn defer(doing: &str, on_abort: impl Fn(Signal) + Send + 'static) -> Deferre
     }
     set_note(Some(doing.to_string()));
     RECEIVED.store(0, Ordering::SeqCst);
+    FIRST.store(0, Ordering::SeqCst);
     MODE.store(DEFERRED, Ordering::SeqCst);
     Deferred { _private: () }
 }

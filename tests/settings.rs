@@ -9,6 +9,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
 use support::err_proxy::ErrProxy;
+use support::pty::{SHOW_CURSOR, at_prompt, ended, pty};
 use support::{Server, ServerOpts, conn_id, json_ok};
 
 fn global(s: &Server, var: &str) -> String {
@@ -346,4 +347,24 @@ fn measured_memory_per_connection_is_reported_beside_the_worst_case() {
         "{notes:?}"
     );
     drop(idle);
+}
+
+/// Ctrl-C at "Apply this change? [y/N]": the cursor the prompt hid is shown again, the run says
+/// nothing changed and exits 130 (128 + SIGINT, README "Exit codes"); nothing is changed.
+#[test]
+fn ctrl_c_at_the_prompt_gives_the_terminal_back_and_exits_130() {
+    let s = Server::shared();
+    let before = global(s, "max_connections");
+    let mut p = pty(s, "root", "", &["set-max-connections", "321"]);
+    at_prompt(&mut p, "Apply this change?");
+    p.send_control('c').unwrap();
+    p.exp_string(SHOW_CURSOR).unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        rest.contains("interrupted (SIGINT): nothing changed"),
+        "{rest:?}"
+    );
+    assert!(!rest.contains("error:"), "{rest:?}");
+    assert_eq!(ended(&p), Ok(130));
+    assert_eq!(global(s, "max_connections"), before, "nothing changed");
 }
