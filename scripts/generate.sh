@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet
-bin=target/debug/conncheck
+bin=${CARGO_TARGET_DIR:-target}/debug/conncheck
 mkdir -p completions man
 "$bin" completions bash > completions/conncheck.bash
 "$bin" completions zsh > completions/_conncheck
