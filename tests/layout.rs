@@ -381,6 +381,8 @@ fn settings_result_text(snap: &Snapshot, st: Style) -> String {
             error: (i > 0).then(|| {
                 "Access denied; you need (at least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s) for this operation (ERROR 1227)".to_string()
             }),
+            requested: None,
+            warnings: Vec::new()
         })
         .collect();
     let r = report::settings::SettingsReport {

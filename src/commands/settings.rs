@@ -158,6 +158,8 @@ fn execute(
                 to: c.current.clone(),
                 outcome: ChangeOutcome::Unchanged,
                 error: None,
+                requested: None,
+                warnings: Vec::new(),
             })
             .collect();
         return Ok(exit::OK);
@@ -183,6 +185,17 @@ fn execute(
         if let Some(k) = execute::failure_kind(&report.kill_results, false) {
             return Ok(k.exit_code());
         }
+    }
+    // A value the server clamped was not set as asked (docs/settings-ranges.md).
+    let adjusted: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|r| r.adjusted().map(|a| format!("{}: {a}", r.variable)))
+        .collect();
+    if !adjusted.is_empty() {
+        return Err(AppError::new(ErrorKind::ActionFailed, adjusted.join("; "))
+            .hint("the value outside the variable's range was clamped by the server; see the result above")
+            .into());
     }
     Ok(exit::OK)
 }
