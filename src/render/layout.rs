@@ -250,30 +250,88 @@ pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
 /// terminal-safe text already (escaped by the caller).
 pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
     let chosen = choose(style.width, cols, rows);
-    let mut t = style.table();
-    t.set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(
-        chosen
-            .keep
-            .iter()
-            .map(|&i| cols[i].name)
-            .collect::<Vec<_>>(),
-    );
-    for r in rows {
-        t.add_row(
+    let header: Vec<&str> = chosen.keep.iter().map(|&i| cols[i].name).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
             chosen
                 .keep
                 .iter()
                 .zip(&chosen.widths)
                 .map(|(&i, &w)| fit(r.get(i).map_or("", String::as_str), w))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let mut out = t.to_string();
+                .collect()
+        })
+        .collect();
+    let mut out = draw(style, &header, &cells);
     if !chosen.dropped.is_empty() {
         out.push('\n');
         out.push_str(&dropped_note(style, cols, &chosen.dropped));
     }
+    out
+}
+
+/// The table comfy-table draws in our house style ([`Style::table`], `UTF8_FULL_CONDENSED`,
+/// content arrangement off), drawn directly when every cell is one line: the same bytes
+/// (checked against comfy-table in the tests below) for a fraction of the cost, which matters
+/// for a kill plan of 1,000 sessions printed before the first KILL (BENCHMARKS.md, "Killing
+/// at the floor"). Anything else goes through comfy-table.
+fn draw(style: Style, header: &[&str], rows: &[Vec<String>]) -> String {
+    let one_line = |s: &str| !s.contains('\n') && !s.contains(ESC);
+    if rows.is_empty()
+        || !header.iter().all(|h| one_line(h))
+        || !rows
+            .iter()
+            .all(|r| r.len() == header.len() && r.iter().all(|c| one_line(c)))
+    {
+        let mut t = style.table();
+        t.set_content_arrangement(ContentArrangement::Disabled);
+        t.set_header(header.to_vec());
+        for r in rows {
+            t.add_row(r.clone());
+        }
+        return t.to_string();
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| width_of(h)).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(width_of(c));
+        }
+    }
+    let line_len: usize = widths.iter().map(|w| (w + 3) * 3).sum::<usize>() + 4;
+    let mut out = String::with_capacity(line_len * (rows.len() + 4));
+    let border = |out: &mut String, [left, fill, junction, right]: [char; 4]| {
+        out.push(left);
+        for (i, w) in widths.iter().enumerate() {
+            if i > 0 {
+                out.push(junction);
+            }
+            out.extend(std::iter::repeat_n(fill, w + 2));
+        }
+        out.push(right);
+    };
+    let content = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        out.push('│');
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                out.push('┆');
+            }
+            out.push(' ');
+            out.push_str(cell);
+            out.extend(std::iter::repeat_n(' ', w - width_of(cell) + 1));
+        }
+        out.push('│');
+    };
+    border(&mut out, ['┌', '─', '┬', '┐']);
+    out.push('\n');
+    content(&mut out, &mut header.iter().copied());
+    out.push('\n');
+    border(&mut out, ['╞', '═', '╪', '╡']);
+    for r in rows {
+        out.push('\n');
+        content(&mut out, &mut r.iter().map(String::as_str));
+    }
+    out.push('\n');
+    border(&mut out, ['└', '─', '┴', '┘']);
     out
 }
 
@@ -650,6 +708,42 @@ mod tests {
             "         ",
         );
         assert!(out.contains("'a very long user name'@'10.0.0.%'"), "{out}");
+    }
+
+    #[test]
+    fn tables_are_drawn_as_comfy_table_draws_them() {
+        let cells = [
+            "",
+            "1",
+            "app",
+            "漢字のユーザー",
+            "SELECT * FROM t WHERE x = 1…",
+            "10.0.0.1",
+            "…",
+            "a b  c",
+            "Sleep",
+            "12345678901234567890",
+        ];
+        let header = ["id", "user", "host", "query"];
+        for n in [1usize, 2, 7, 30] {
+            let rows: Vec<Vec<String>> = (0..n)
+                .map(|r| {
+                    (0..header.len())
+                        .map(|c| cells[(r * 7 + c * 3) % cells.len()].to_string())
+                        .collect()
+                })
+                .collect();
+            for color in [false, true] {
+                let st = Style { color, width: 80 };
+                let mut t = st.table();
+                t.set_content_arrangement(ContentArrangement::Disabled);
+                t.set_header(header.to_vec());
+                for r in &rows {
+                    t.add_row(r.clone());
+                }
+                assert_eq!(draw(st, &header, &rows), t.to_string(), "{n} rows");
+            }
+        }
     }
 
     #[test]
