@@ -169,6 +169,21 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// `[global options…] kill-idle --older-than 0s --match-user USER --yes [more…]`.
+fn kill_idle<'a>(global: &[&'a str], user: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut v = global.to_vec();
+    v.extend([
+        "kill-idle",
+        "--older-than",
+        "0s",
+        "--match-user",
+        user,
+        "--yes",
+    ]);
+    v.extend(more);
+    v
+}
+
 fn records(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -229,16 +244,7 @@ fn sigterm_in_the_middle_of_a_batch_records_every_outcome_exactly() {
     let log_arg = log.to_str().unwrap();
     let run = Running::start(conncheck_on(
         proxy.port(),
-        &[
-            "kill-idle",
-            "--older-than",
-            "0s",
-            "--match-user",
-            "sig_term",
-            "--yes",
-            "--log",
-            log_arg,
-        ],
+        &kill_idle(&[], "sig_term", &["--log", log_arg]),
     ));
     wait_for("the batch is in flight", || proxy.fired());
     run.signal(libc::SIGTERM);
@@ -277,20 +283,11 @@ fn sigint_with_an_answer_lost_for_good_exits_18_with_the_unknown_ones_recorded()
     let log = dir.path().join("audit.jsonl");
     let run = Running::start(conncheck_on(
         proxy.port(),
-        &[
-            "--query-timeout",
-            "3s",
-            "kill-idle",
-            "--older-than",
-            "0s",
-            "--match-user",
+        &kill_idle(
+            &["--query-timeout", "3s"],
             "sig_lost",
-            "--yes",
-            "--format",
-            "json",
-            "--log",
-            log.to_str().unwrap(),
-        ],
+            &["--format", "json", "--log", log.to_str().unwrap()],
+        ),
     ));
     wait_for("the batch is in flight", || proxy.fired());
     run.signal(libc::SIGINT);
@@ -318,16 +315,7 @@ fn a_second_signal_ends_the_run_at_once_and_the_log_says_interrupted() {
     let log = dir.path().join("audit.jsonl");
     let run = Running::start(conncheck_on(
         proxy.port(),
-        &[
-            "kill-idle",
-            "--older-than",
-            "0s",
-            "--match-user",
-            "sig_twice",
-            "--yes",
-            "--log",
-            log.to_str().unwrap(),
-        ],
+        &kill_idle(&[], "sig_twice", &["--log", log.to_str().unwrap()]),
     ));
     wait_for("the batch is in flight", || proxy.fired());
     run.signal(libc::SIGTERM);
@@ -364,16 +352,7 @@ fn two_runs_over_the_same_sessions_never_both_report_one_killed() {
     // kill (a KILL of a session already Killed answers OK). With it, the second run waits for
     // the lock while the first one's KILLs are held: let them go then.
     let proxy = Proxy::start(s.port(), Fault::HoldKills);
-    let args = [
-        "kill-idle",
-        "--older-than",
-        "0s",
-        "--match-user",
-        "conc_pair",
-        "--yes",
-        "--format",
-        "json",
-    ];
+    let args = kill_idle(&[], "conc_pair", &["--format", "json"]);
     let a = Running::start(conncheck_on(proxy.port(), &args));
     let b = Running::start(conncheck_on(proxy.port(), &args));
     wait_for(
@@ -423,18 +402,11 @@ fn a_run_that_cannot_get_the_kill_lock_leaves_its_victims_skipped_concurrent() {
     assert_eq!(got, Some(1));
     let out = Running::start(conncheck_on(
         s.port(),
-        &[
-            "--query-timeout",
-            "2s",
-            "kill-idle",
-            "--older-than",
-            "0s",
-            "--match-user",
+        &kill_idle(
+            &["--query-timeout", "2s"],
             "conc_held",
-            "--yes",
-            "--format",
-            "json",
-        ],
+            &["--format", "json"],
+        ),
     ));
     let (code, stdout, stderr) = out.finish();
     assert_eq!(code, Some(3), "{stderr}");
@@ -451,16 +423,7 @@ fn a_run_that_cannot_get_the_kill_lock_leaves_its_victims_skipped_concurrent() {
         .unwrap();
     let (code, stdout, stderr) = Running::start(conncheck_on(
         s.port(),
-        &[
-            "kill-idle",
-            "--older-than",
-            "0s",
-            "--match-user",
-            "conc_held",
-            "--yes",
-            "--format",
-            "json",
-        ],
+        &kill_idle(&[], "conc_held", &["--format", "json"]),
     ))
     .finish();
     assert_eq!(code, Some(0), "{stderr}");
