@@ -38,8 +38,9 @@ scripts/ensure-deps.sh hyperfine percona-toolkit mysqltuner time jq
 echo "== building (release)" >&2
 cargo build --quiet --release --bin conncheck --example scenario
 repo=$PWD
-cc="$repo/target/release/conncheck"
-scenario_bin="$repo/target/release/examples/scenario"
+target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
+cc="$target/release/conncheck"
+scenario_bin="$target/release/examples/scenario"
 
 dir=$(mktemp -d /tmp/conncheck-bench.XXXXXX)
 sock="$dir/mysqld.sock"
