@@ -24,6 +24,7 @@ KILL_RUNS=${KILL_RUNS:-15}   # each kill run first restarts the scenario (~3 s)
 TUNER_RUNS=${TUNER_RUNS:-3}  # mysqltuner takes seconds per run
 SIZES=${SIZES:-"100 1000 2000"}
 KILL_N=${KILL_N:-1000}
+KILL_IL_RUNS=${KILL_IL_RUNS:-40} # kill-idle and its floor taken in turns (the goal's measure)
 PARTS=${PARTS:-"idle shapes"}  # idle: parts 1-5; shapes: part 6
 SHAPE_RUNS=${SHAPE_RUNS:-10}   # timed runs per command, incident shapes
 RSS_N=${RSS_N:-8000}           # sessions for the peak-memory measure of part 6
@@ -206,6 +207,26 @@ EOF
     row "$sec" "$n" "$subj" "$(stat "$f" "$subj")" "$base" "$r" "$goaltext" "$verdict"
   }
   hf() { hyperfine --style basic --export-json "$@"; }
+  # interleave RUNS NAME_A CMD_A NAME_B CMD_B: wall time of each command (ms, one per line in
+  # $dir/il-NAME.txt), taken in turns, the order swapped every run, a fresh scenario before each.
+  interleave() {
+    local runs=$1 an=$2 ac=$3 bn=$4 bc=$5 i order w cmd t0 t1
+    : >"$dir/il-$an.txt"
+    : >"$dir/il-$bn.txt"
+    for i in $(seq "$runs"); do
+      order="a b"
+      [ $((i % 2)) = 0 ] && order="b a"
+      for w in $order; do
+        "$dir/scenario.sh" "$KILL_N"
+        if [ "$w" = a ]; then cmd=$ac; out="$dir/il-$an.txt"; else cmd=$bc; out="$dir/il-$bn.txt"; fi
+        t0=$(date +%s%N)
+        bash -c "$cmd" >/dev/null 2>&1
+        t1=$(date +%s%N)
+        awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f\n", d / 1e6 }' >>"$out"
+      done
+    done
+  }
+  median_of() { sort -n "$1" | awk '{ a[NR] = $1 } END { printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
   maxrss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'; }
   conns() { sql "SHOW GLOBAL STATUS LIKE 'Connections'" | cut -f2; }
 
@@ -284,7 +305,18 @@ EOF
   record "$dir/kill.json" kill "$KILL_N" mariadb-one-packet mariadb-recheck-and-packet ""
   record "$dir/kill.json" kill "$KILL_N" mariadb-one-per-round-trip mariadb-recheck-and-packet ""
   record "$dir/kill.json" kill "$KILL_N" pt-kill mariadb-recheck-and-packet ""
-  record "$dir/kill.json" kill "$KILL_N" conncheck-kill-idle mariadb-recheck-and-packet 1.05
+  record "$dir/kill.json" kill "$KILL_N" conncheck-kill-idle mariadb-recheck-and-packet ""
+  # The goal is judged on runs taken in turns (conncheck, floor, floor, conncheck, …, each on a
+  # fresh scenario): hyperfine runs one command's runs back to back, and on this shared 2-core
+  # machine the load of a few seconds moves a 60 ms median by 10-20 %, more than the 5 % goal.
+  echo "== 2b. kill-idle and its floor in turns, $KILL_IL_RUNS runs each" >&2
+  interleave "$KILL_IL_RUNS" conncheck-kill-idle "$kill_cmd" mariadb-recheck-and-packet "$floor_recheck"
+  il_c=$(median_of "$dir/il-conncheck-kill-idle.txt")
+  il_f=$(median_of "$dir/il-mariadb-recheck-and-packet.txt")
+  il_r=$(awk -v a="$il_c" -v b="$il_f" 'BEGIN { printf "%.2f", a / b }')
+  row kill-in-turns "$KILL_N" mariadb-recheck-and-packet "$il_f" - - mariadb-recheck-and-packet 1.00 - -
+  row kill-in-turns "$KILL_N" conncheck-kill-idle "$il_c" - - mariadb-recheck-and-packet "$il_r" "<= 1.05x" \
+    "$(le "$il_r" 1.05 && echo met || echo MISSED)"
   pt_ratio=$(ratio "$dir/kill.json" conncheck-kill-idle pt-kill)
   row kill "$KILL_N" "conncheck-kill-idle vs pt-kill" - - - pt-kill "$pt_ratio" "< 1x" \
     "$(le "$pt_ratio" 0.999 && echo met || echo MISSED)"
