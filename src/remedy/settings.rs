@@ -212,10 +212,9 @@ pub fn max_connections(
                 .into(),
         );
     }
-    if let Some(min) = known_minimum(snap, "max_connections", new) {
+    if let Some((min, product)) = known_minimum(snap, "max_connections", new) {
         plan.warnings.push(format!(
-            "{} accepts max_connections from {min}: the server will set {min}, not {new} (docs/settings-ranges.md)",
-            snap.server.flavor.name()
+            "{product} accepts max_connections from {min}: the server will set {min}, not {new} (docs/settings-ranges.md)"
         ));
     }
     let connected = snap.threads_connected();
@@ -481,14 +480,14 @@ fn server_warnings(c: &mut Connection) -> Vec<String> {
         .collect()
 }
 
-/// The value the server would set instead of `asked`, when `asked` is below the minimum this
-/// flavor is known to accept (docs/settings-ranges.md): MariaDB's max_connections is at least 10.
-pub fn known_minimum(snap: &Snapshot, variable: &str, asked: u64) -> Option<u64> {
-    let min = match variable {
-        "max_connections" if snap.server.flavor.is_mariadb() => 10,
+/// The value the server would set instead of `asked`, and the product, when `asked` is below
+/// the minimum this server is known to accept (docs/settings-ranges.md).
+pub fn known_minimum(snap: &Snapshot, variable: &str, asked: u64) -> Option<(u64, &'static str)> {
+    let (min, product) = match variable {
+        "max_connections" => snap.dialect().max_connections_minimum(),
         _ => return None,
     };
-    (asked < min).then_some(min)
+    (asked < min).then_some((min, product))
 }
 
 fn set_error(e: &mysql::Error, target: &str, var: &str, dialect: &Dialect) -> AppError {
@@ -625,7 +624,10 @@ mod tests {
     #[test]
     fn a_value_below_the_known_minimum_is_told_in_the_plan() {
         let m = fixtures::mariadb();
-        assert_eq!(known_minimum(&m, "max_connections", 1), Some(10));
+        assert_eq!(
+            known_minimum(&m, "max_connections", 1),
+            Some((10, "MariaDB"))
+        );
         assert_eq!(known_minimum(&m, "max_connections", 10), None);
         assert_eq!(
             known_minimum(&fixtures::mysql8(), "max_connections", 1),
