@@ -8,8 +8,6 @@
 //! to stderr (plain text, server text escaped); the summary goes to stdout at the end.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::RecordArgs;
@@ -79,12 +77,10 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     let mut sampler = Sampler::new(&base);
     let mut conn: Option<Connection> = Some(c);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal ends the run at once (exit 1), the first one cleanly.
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop));
-        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-    }
+    // The first SIGINT, SIGTERM or SIGHUP ends the run cleanly (the pending incident is finished),
+    // a second one at once (128 + the signal): the program's one handler, `crate::terminal`.
+    let _signals = crate::terminal::defer("finishing the pending incident, then stopping", |_| {});
+    let stop = || crate::terminal::interrupted().is_some();
 
     let started = Instant::now();
     let end = args.run_for.map(|d| started + d);
@@ -116,7 +112,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
 
     let mut next_tick = Instant::now();
     loop {
-        if stop.load(Ordering::Relaxed) || end.is_some_and(|e| Instant::now() >= e) {
+        if stop() || end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
         match conn.as_mut() {
@@ -228,7 +224,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         if next_tick < now {
             next_tick = now + args.interval;
         }
-        while !stop.load(Ordering::Relaxed) {
+        while !stop() {
             let now = Instant::now();
             let until = end.map_or(next_tick, |e| e.min(next_tick));
             if now >= until {
@@ -242,11 +238,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
             .push("the recorder stopped before --after: the after snapshot was taken early".into());
         rec.finish(p, conn.as_mut(), &ring, &mut totals);
     }
-    let why = if stop.load(Ordering::Relaxed) {
-        "signal"
-    } else {
-        "--for"
-    };
+    let why = if stop() { "signal" } else { "--for" };
     log(&format!(
         "stopped ({why}): {} samples, {} incidents",
         totals.samples,
