@@ -40,6 +40,13 @@ pub const CONNECTION_LOST: u8 = 18;
 /// authentication) over TCP without TLS, and its public key is not known
 /// (`--server-public-key-path`) nor may be asked for (`--get-server-public-key`).
 pub const INSECURE_AUTH: u8 = 19;
+/// SIGHUP (the terminal went away) ended the run: 128 + 1, the shell's convention. A kill batch
+/// stops with 3 or 18 instead, after recording every outcome (see `crate::terminal`).
+pub const HANGUP: u8 = 129;
+/// Ctrl-C (SIGINT) ended the run, e.g. at a confirmation prompt: 128 + 2.
+pub const INTERRUPTED: u8 = 130;
+/// SIGTERM ended the run: 128 + 15.
+pub const TERMINATED: u8 = 143;
 
 /// One documented exit code: the number, the error kind that produces it (None for the codes a
 /// command chooses itself) and its meaning as the man page and the README list it.
@@ -151,6 +158,24 @@ pub const CODES: &[Code] = &[
         meaning: "password not sent: the server asked for it without TLS and its public key is unknown",
         detail: " (caching_sha2_password; see --server-public-key-path)",
     },
+    Code {
+        code: HANGUP,
+        kind: None,
+        meaning: "ended by SIGHUP",
+        detail: " (a kill batch stops with 3 or 18 instead)",
+    },
+    Code {
+        code: INTERRUPTED,
+        kind: Some(ErrorKind::Interrupted),
+        meaning: "ended by SIGINT (Ctrl-C), e.g. at a prompt; the terminal is restored",
+        detail: "",
+    },
+    Code {
+        code: TERMINATED,
+        kind: None,
+        meaning: "ended by SIGTERM",
+        detail: " (a kill batch stops with 3 or 18 instead)",
+    },
 ];
 
 /// The exit-code section of the man page, from [`CODES`] and [`nagios::CODES`].
@@ -229,6 +254,8 @@ pub enum ErrorKind {
     Declined,
     NeedsConfirmation,
     ActionFailed,
+    /// Ctrl-C at a prompt (exit 130).
+    Interrupted,
     Other,
 }
 
@@ -249,6 +276,7 @@ impl ErrorKind {
             ErrorKind::Declined => "declined",
             ErrorKind::NeedsConfirmation => "needs-confirmation",
             ErrorKind::ActionFailed => "action-failed",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Other => "other",
         }
         .to_string()
@@ -269,6 +297,7 @@ impl ErrorKind {
             ErrorKind::Declined => DECLINED,
             ErrorKind::NeedsConfirmation => NEEDS_CONFIRMATION,
             ErrorKind::ActionFailed => ACTION_FAILED,
+            ErrorKind::Interrupted => INTERRUPTED,
             ErrorKind::Other => ERROR,
         }
     }
@@ -359,7 +388,7 @@ pub fn app_error(err: &anyhow::Error) -> Option<&AppError> {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 14] = [
+    const KINDS: [ErrorKind; 15] = [
         ErrorKind::Usage,
         ErrorKind::ServerFull,
         ErrorKind::UserLimit,
@@ -373,6 +402,7 @@ mod tests {
         ErrorKind::Declined,
         ErrorKind::NeedsConfirmation,
         ErrorKind::ActionFailed,
+        ErrorKind::Interrupted,
         ErrorKind::Other,
     ];
 

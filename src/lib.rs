@@ -9,7 +9,8 @@
 //!
 //! Where things go: a heuristic in `diagnose/<cause>.rs` (and its `CHECKS` list and
 //! `FindingId`), an output format in `render/`, a server flavor in `snapshot/flavor.rs` and
-//! `snapshot/dialect.rs`.
+//! `snapshot/dialect.rs`. Signals (SIGINT, SIGTERM, SIGHUP) and giving the terminal back are
+//! [`terminal`]'s alone.
 
 pub mod argv;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod remedy;
 pub mod render;
 pub mod report;
 pub mod snapshot;
+pub mod terminal;
 pub mod text;
 pub mod units;
 

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -14,11 +15,12 @@ use serde::Serialize;
 use crate::cli::{Format, KillArgs, KillIdleArgs, KillLongArgs, WithOpenTrx};
 use crate::exit::{self, AppError, ErrorKind};
 use crate::filter::SessionFilter;
-use crate::remedy::execute::{self, ServerLink};
+use crate::remedy::execute::{self, Link, Prior, ServerLink};
 use crate::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
 use crate::render::{self, Style};
 use crate::report::kill::{Counts, KILL_SCHEMA_VERSION, KillReport, PlanRecord};
 use crate::snapshot::read::{self, ReadOptions};
+use crate::terminal::{self, Signal};
 use crate::text;
 
 use super::Context;
@@ -122,7 +124,11 @@ impl KillSession<'_> {
         }
         loop {
             round += 1;
-            let snap = read::read(
+            // No prompt ahead: take the kill lock now, so that the plan's read is the re-check read.
+            let acting = !self.args.dry_run;
+            let lock_before_read = (acting && confirmed).then(|| link.lock().ok()).flatten();
+            let read_at = Instant::now();
+            let snap = read::read_to_kill(
                 link.conn()?,
                 ReadOptions {
                     sample: Duration::ZERO,
@@ -141,17 +147,23 @@ impl KillSession<'_> {
             let plan_text = || render::kill::plan_text(&plan, &snap, self.style);
             if self.args.format == Format::Table {
                 render::print(&plan_text())?;
-            } else if !plan.victims.is_empty()
-                && !self.args.dry_run
-                && !confirmed
-                && super::can_prompt()
-            {
+            } else if !plan.victims.is_empty() && acting && !confirmed && super::can_prompt() {
                 // JSON goes to stdout for a program, but a person is about to be asked: the
                 // question comes with the plan it is about, on the terminal.
                 eprintln!("{}", plan_text());
             }
             let mut execution = execute::Execution::default();
-            if !plan.victims.is_empty() && !self.args.dry_run {
+            // Signals wait for the round's record from the plan record on (dropped after it).
+            let mut deferred: Option<terminal::Deferred> = None;
+            if !plan.victims.is_empty() && acting {
+                let prior = match lock_before_read {
+                    Some(lock) if confirmed => Some(Prior {
+                        sessions: &snap.sessions,
+                        read_at,
+                        lock,
+                    }),
+                    _ => None,
+                };
                 if !confirmed {
                     match confirm(&plan, self.args.repeat.zip(self.args.for_)) {
                         Err(e) if e.kind == ErrorKind::Declined => {
@@ -162,6 +174,13 @@ impl KillSession<'_> {
                     }
                     confirmed = true;
                 }
+                deferred = Some(terminal::defer(
+                    "no further KILL is sent; settling the ones in flight and recording every outcome",
+                    log.as_deref().map_or_else(
+                        || Box::new(|_| {}) as Box<dyn Fn(Signal) + Send>,
+                        |l| l.on_abort(self.command, &snap.target),
+                    ),
+                ));
                 if let Some(log) = log.as_deref_mut() {
                     log.write(
                         &PlanRecord {
@@ -179,8 +198,10 @@ impl KillSession<'_> {
                     )?;
                 }
                 let dialect = snap.dialect().with_rds_procedures(self.args.rds);
-                execution = execute::execute(link, &plan, &self.criteria, dialect);
+                execution = execute::execute(link, &plan, &self.criteria, dialect, prior);
             }
+            // Taken before the read for a plan with nothing to kill: give it back.
+            link.unlock();
             let fatal = execution.fatal.take();
             let report = KillReport {
                 schema_version: KILL_SCHEMA_VERSION,
@@ -196,6 +217,8 @@ impl KillSession<'_> {
                 plan,
                 results: execution.results,
                 reconnects: execution.reconnects,
+                interrupted: execution.interrupted,
+                notes: execution.notes,
             };
             // The report reaches the person even when the log cannot take it.
             let logged = match log.as_deref_mut() {
@@ -211,6 +234,7 @@ impl KillSession<'_> {
                 })
             };
             render::print(&text)?;
+            drop(deferred);
             logged?;
             if let Some(e) = fatal {
                 return Err(e.into());
@@ -223,9 +247,13 @@ impl KillSession<'_> {
                 Some(_) => 1,
                 None => 0,
             };
-            let this = execute::failure_kind(&report.results);
+            let this = execute::failure_kind(&report.results, report.interrupted.is_some());
             if rank(this) > rank(worst) {
                 worst = this;
+            }
+            // A signal stops the rounds too (also one that came just as the round ended).
+            if report.interrupted.is_some() || terminal::interrupted().is_some() {
+                break;
             }
             match (self.args.repeat, self.args.for_) {
                 (Some(every), Some(total)) if started.elapsed() + every <= total => {
@@ -272,10 +300,27 @@ fn confirm(plan: &KillPlan, repeat: Option<(Duration, Duration)>) -> Result<(), 
 
 /// The `--log` file: JSON lines, appended, created readable by its owner only (it holds full
 /// query texts). Opened before connecting; every record is written whole and synced, the plan
-/// record before the first KILL.
+/// record before the first KILL. Shared with the signal thread, which appends an `aborted`
+/// record when a second signal ends a round at once.
 struct AuditLog {
     path: std::path::PathBuf,
-    file: File,
+    file: Arc<Mutex<File>>,
+}
+
+/// The audit log's `"event": "aborted"` record: a second signal ended the round before its
+/// result record (the outcomes of the KILLs sent are not known to the log).
+#[derive(Serialize)]
+struct AbortRecord<'a> {
+    schema_version: u32,
+    event: &'static str,
+    command: &'a str,
+    time: u64,
+    target: &'a str,
+    /// The first signal, which asked the round to stop.
+    interrupted: &'static str,
+    /// The second signal, which ended it at once.
+    aborted_by: &'static str,
+    note: &'static str,
 }
 
 impl AuditLog {
@@ -284,20 +329,34 @@ impl AuditLog {
         crate::output::append_private(path)
             .map(|file| AuditLog {
                 path: path.to_path_buf(),
-                file,
+                file: Arc::new(Mutex::new(file)),
             })
             .map_err(|e| Self::error(path, "open", &e, "nothing was killed"))
     }
 
     /// Append one record; `otherwise` says what the failure means for the kills.
     fn write<T: Serialize>(&mut self, record: &T, otherwise: &str) -> Result<(), AppError> {
-        // Terminal-safe: people read the log with `tail -f`.
-        let mut line = render::json_line(record);
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| Self::error(&self.path, "write", &e, otherwise))
+        append(&self.file, record).map_err(|e| Self::error(&self.path, "write", &e, otherwise))
+    }
+
+    /// What the signal thread does when a second signal ends a round at once: append an
+    /// `aborted` record (best effort: the process is about to end).
+    fn on_abort(&self, command: &'static str, target: &str) -> Box<dyn Fn(Signal) + Send> {
+        let file = Arc::clone(&self.file);
+        let target = target.to_string();
+        Box::new(move |second: Signal| {
+            let record = AbortRecord {
+                schema_version: KILL_SCHEMA_VERSION,
+                event: "aborted",
+                command,
+                time: unix_now(),
+                target: &target,
+                interrupted: terminal::interrupted().unwrap_or(second).name(),
+                aborted_by: second.name(),
+                note: "a second signal ended the run before its result record: the KILLs already sent may or may not have taken effect; check with conncheck sessions",
+            };
+            let _ = append(&file, &record);
+        })
     }
 
     fn error(path: &Path, what: &str, e: &std::io::Error, otherwise: &str) -> AppError {
@@ -310,6 +369,15 @@ impl AuditLog {
         )
         .hint("give --log a writable file (its directory must exist), or leave --log out")
     }
+}
+
+/// One JSON line, written whole and synced.
+fn append<T: Serialize>(file: &Mutex<File>, record: &T) -> std::io::Result<()> {
+    // Terminal-safe: people read the log with `tail -f`.
+    let mut line = render::json_line(record);
+    line.push('\n');
+    let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+    f.write_all(line.as_bytes()).and_then(|()| f.sync_data())
 }
 
 #[cfg(test)]

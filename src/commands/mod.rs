@@ -151,11 +151,19 @@ fn prompt_password() -> Result<String, AppError> {
             "attach the value (-pSECRET), or use MYSQL_PWD or a [client] password in ~/.my.cnf",
         ));
     }
-    dialoguer::Password::new()
+    let guard = crate::terminal::prompt("no password was read; nothing was done");
+    match dialoguer::Password::new()
         .with_prompt("Enter password")
         .allow_empty_password(true)
         .interact()
-        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot read the password: {e}")))
+    {
+        Ok(p) => Ok(p),
+        Err(e) if crate::terminal::is_ctrl_c(&e) => Err(guard.interrupted()),
+        Err(e) => Err(AppError::new(
+            ErrorKind::Other,
+            format!("cannot read the password: {e}"),
+        )),
+    }
 }
 
 /// Whether we may ask the user a question: stdin and stderr are both terminals.
@@ -174,11 +182,24 @@ pub fn confirm(question: &str, action: &str, nothing: &str) -> Result<(), AppErr
         )
         .hint("review the plan with --dry-run, then pass --yes to run non-interactively"));
     }
-    let yes = dialoguer::Confirm::new()
+    // Ctrl-C, SIGTERM or SIGHUP while it waits: cursor and terminal back, `nothing ...`, exit
+    // 128 + the signal (130 for Ctrl-C).
+    let guard = crate::terminal::prompt(&format!("nothing {nothing}"));
+    let yes = match dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
         .interact()
-        .map_err(|e| AppError::new(ErrorKind::Other, format!("cannot read the answer: {e}")))?;
+    {
+        Ok(yes) => yes,
+        Err(e) if crate::terminal::is_ctrl_c(&e) => return Err(guard.interrupted()),
+        Err(e) => {
+            return Err(AppError::new(
+                ErrorKind::Other,
+                format!("cannot read the answer: {e}"),
+            ));
+        }
+    };
+    drop(guard);
     if yes {
         Ok(())
     } else {

@@ -10,8 +10,6 @@
 //! stdout at the end.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::RecordArgs;
@@ -66,12 +64,10 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         opts: &opts,
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal ends the run at once (exit 1), the first one cleanly.
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop));
-        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-    }
+    // The first SIGINT, SIGTERM or SIGHUP ends the run cleanly (the pending incident is finished),
+    // a second one at once (128 + the signal): the program's one handler, `crate::terminal`.
+    let _signals = crate::terminal::defer("finishing the pending incident, then stopping", |_| {});
+    let stop = || crate::terminal::interrupted().is_some();
 
     let started = Instant::now();
     let end = args.run_for.map(|d| started + d);
@@ -99,7 +95,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
 
     let mut next_tick = Instant::now();
     loop {
-        if stop.load(Ordering::Relaxed) || end.is_some_and(|e| Instant::now() >= e) {
+        if stop() || end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
         machine.tick(&mut link, started.elapsed())?;
@@ -109,7 +105,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
         if next_tick < now {
             next_tick = now + args.interval;
         }
-        while !stop.load(Ordering::Relaxed) {
+        while !stop() {
             let now = Instant::now();
             let until = end.map_or(next_tick, |e| e.min(next_tick));
             if now >= until {
@@ -120,11 +116,7 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     }
     machine.stop(&mut link);
     let totals = machine.totals();
-    let why = if stop.load(Ordering::Relaxed) {
-        "signal"
-    } else {
-        "--for"
-    };
+    let why = if stop() { "signal" } else { "--for" };
     log(&format!(
         "stopped ({why}): {} samples, {} incidents",
         totals.samples,

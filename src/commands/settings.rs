@@ -158,6 +158,8 @@ fn execute(
                 to: c.current.clone(),
                 outcome: ChangeOutcome::Unchanged,
                 error: None,
+                requested: None,
+                warnings: Vec::new(),
             })
             .collect();
         return Ok(exit::OK);
@@ -175,17 +177,25 @@ fn execute(
         && !kp.victims.is_empty()
     {
         let c = idle_criteria(Duration::from_secs(kp.threshold_s));
-        let now = read::read_sessions(conn, snap)?;
-        let (go, skipped) = execute::recheck(kp, &c, &now);
-        let (mut results, fatal) = execute::kill(conn, snap.dialect(), KillMode::Connection, &go);
-        results.extend(skipped);
-        report.kill_results = results;
-        if let Some(e) = fatal {
+        let x = execute::execute_on(conn, kp, &c, snap.dialect());
+        report.kill_results = x.results;
+        if let Some(e) = x.fatal {
             return Err(e.into());
         }
-        if let Some(k) = execute::failure_kind(&report.kill_results) {
+        if let Some(k) = execute::failure_kind(&report.kill_results, false) {
             return Ok(k.exit_code());
         }
+    }
+    // A value the server clamped was not set as asked (docs/settings-ranges.md).
+    let adjusted: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|r| r.adjusted().map(|a| format!("{}: {a}", r.variable)))
+        .collect();
+    if !adjusted.is_empty() {
+        return Err(AppError::new(ErrorKind::ActionFailed, adjusted.join("; "))
+            .hint("the value outside the variable's range was clamped by the server; see the result above")
+            .into());
     }
     Ok(exit::OK)
 }

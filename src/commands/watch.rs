@@ -5,14 +5,13 @@
 //! the alternate screen with the cursor hidden, and `q` or Ctrl-C quits: the terminal is put in
 //! raw mode with crossterm (which comfy-table already brings in; its commands need no `events`
 //! feature), and a thread reads the keys from stdin. The terminal is given back on every way out:
-//! a normal end, an error, a panic (drop) and SIGTERM, SIGHUP or SIGINT (a signal thread restores
+//! a normal end, an error, a panic (drop) and SIGTERM, SIGHUP or SIGINT (the signal thread restores
 //! it, then exits with 128 + the signal number). Otherwise one line per refresh is printed, for
-//! logs. A lost connection is shown and retried with backoff
+//! logs ([`crate::terminal::Screen`] is the guard). A lost connection is shown and retried with backoff
 //! (1 s, 2 s, 4 s … 30 s) instead of ending the run.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Read, Write};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,7 +33,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<u8> {
     let mut live = live::open(&opts)?;
     let base = live.base();
     let screen = std::io::stdout().is_terminal();
-    let terminal = screen.then(|| Terminal::enter(std::io::stdin().is_terminal()));
+    let terminal = screen.then(|| crate::terminal::Screen::enter(std::io::stdin().is_terminal()));
     let keys = if terminal.as_ref().is_some_and(|t| t.raw) {
         Keys::start()
     } else {
@@ -217,6 +216,7 @@ impl Output {
         if self.raw {
             text = text.replace('\n', "\r\n");
         }
+        let _drawing = crate::terminal::drawing();
         let mut out = std::io::stdout().lock();
         crossterm::queue!(
             out,
@@ -241,74 +241,7 @@ impl Output {
     }
 }
 
-/// What [`Terminal::enter`] changed and [`restore`] must undo: 0 nothing, 1 the alternate
-/// screen and the hidden cursor, 2 raw mode too. Global, because a signal thread restores it.
-static CHANGED: AtomicU8 = AtomicU8::new(0);
-
-/// The terminal as `watch` borrows it: alternate screen, hidden cursor and (when keys can be
-/// read) raw mode. Given back on drop (also when unwinding from a panic) and on SIGTERM, SIGHUP
-/// and SIGINT.
-struct Terminal {
-    /// Raw mode is on: lines need `\r\n`, and Ctrl-C arrives as a key.
-    raw: bool,
-}
-
-impl Terminal {
-    fn enter(keys: bool) -> Terminal {
-        let raw = keys && crossterm::terminal::enable_raw_mode().is_ok();
-        CHANGED.store(if raw { 2 } else { 1 }, Ordering::SeqCst);
-        let _ = crossterm::execute!(
-            std::io::stdout(),
-            crossterm::terminal::EnterAlternateScreen,
-            crossterm::cursor::Hide
-        );
-        on_signals_restore();
-        Terminal { raw }
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        restore();
-    }
-}
-
-/// Give the terminal back (once; never panics, stdout may be gone).
-fn restore() {
-    let changed = CHANGED.swap(0, Ordering::SeqCst);
-    if changed == 0 {
-        return;
-    }
-    let _ = crossterm::execute!(
-        std::io::stdout(),
-        crossterm::cursor::Show,
-        crossterm::terminal::LeaveAlternateScreen
-    );
-    if changed == 2 {
-        let _ = crossterm::terminal::disable_raw_mode();
-    }
-}
-
-/// A thread that waits for SIGTERM, SIGHUP or SIGINT, restores the terminal and exits with
-/// 128 + the signal (the shell's convention for a process ended by a signal).
-fn on_signals_restore() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT]) else {
-        return;
-    };
-    let _ = std::thread::Builder::new()
-        .name("watch-signals".into())
-        .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                // Hold stdout so that no frame is drawn between the restore and the exit.
-                let _out = std::io::stdout().lock();
-                restore();
-                std::process::exit(128 + sig);
-            }
-        });
-}
-
-/// Keys from a terminal in raw mode, read by a thread (see [`Terminal`] for the raw mode).
+/// Keys from a terminal in raw mode, read by a thread (see [`crate::terminal::Screen`]).
 struct Keys {
     rx: mpsc::Receiver<u8>,
 }

@@ -1,10 +1,20 @@
 //! Carrying out a confirmed kill plan, race-safely, with one truthful result per session.
 //!
-//! Right before killing, the processlist is read again in ONE query and every victim is checked:
-//! same user, host and command, still over the threshold, and not active since the plan was made
-//! (its time in state did not go backwards). Anything else is skipped, never killed. The KILLs
-//! then go out as multi-statement batches (one round trip for hundreds of sessions); a batch
-//! stops at the first failing KILL, so we record that one and resume after it.
+//! Right before killing, every victim is checked against the processlist read in ONE query:
+//! same user, host and command, still over the threshold, not active since the plan was made
+//! (its time in state did not go backwards), not already `Killed`. Anything else is skipped,
+//! never killed. That read is the plan's own when nothing waited since it (no prompt, and it is
+//! at most [`FRESH`] old), else a new one. The KILLs then go out as multi-statement batches (one
+//! round trip for hundreds of sessions); a batch stops at the first failing KILL, so we record
+//! that one and send the rest again.
+//!
+//! Two runs never kill the same session: each holds the server-wide user lock [`KILL_LOCK`]
+//! (`GET_LOCK`) from the read its victims are re-checked against until its last KILL, since a
+//! KILL of a session another run already killed still answers OK. A run that cannot get it
+//! within the wait reports its victims `skipped-concurrent`.
+//!
+//! A signal (see [`crate::terminal::defer`]) stops the batches: the KILLs in flight are settled,
+//! the ones never sent are `not-attempted`, and the execution says which signal it was.
 //!
 //! A KILL that was sent but never answered (the connection was cut or stalled past the query
 //! timeout) is never reported as "not attempted": we reconnect (after dropping the old
@@ -52,8 +62,11 @@ pub enum Outcome {
     /// The KILL was sent but not answered, and the server could not be reached again to check.
     Unknown,
     /// No KILL was sent for it: the connection was lost before, and could not be restored (or
-    /// the processlist could not be read to re-check it).
+    /// the processlist could not be read to re-check it), or a signal stopped the run first.
     NotAttempted,
+    /// No KILL was sent for it: another kill run held the kill lock ([`KILL_LOCK`]) longer than
+    /// we waited for it.
+    SkippedConcurrent,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +120,12 @@ fn recheck_victims<'a>(
                 v,
                 Outcome::Gone,
                 Some("gone before the kill".into()),
+            )),
+            // Ended by someone else's KILL (another run, a person): ours would answer OK too.
+            Some(s) if s.kind() == SessionKind::Killed => skipped.push(result(
+                v,
+                Outcome::Gone,
+                Some("already being ended (Killed) before our KILL".into()),
             )),
             Some(s) => match changed(v, s, c) {
                 Some(why) => skipped.push(result(v, Outcome::SkippedChanged, Some(why))),
@@ -216,7 +235,48 @@ pub trait Link {
     fn announce(&mut self, message: &str);
     /// Our connection id on the server (None: not connected).
     fn connection_id(&mut self) -> Option<u64>;
+    /// Take [`KILL_LOCK`] on the current connection, waiting a bounded time (at once when this
+    /// connection already holds it).
+    fn lock(&mut self) -> Result<Lock, Failure>;
+    /// Give [`KILL_LOCK`] back (best effort: closing the connection also releases it).
+    fn unlock(&mut self);
+    /// The signal that asked the run to stop, if one did ([`crate::terminal::defer`]).
+    fn interrupted(&mut self) -> Option<crate::terminal::Signal> {
+        crate::terminal::interrupted()
+    }
 }
+
+/// The server-wide user lock every kill run holds from its re-check read to its last KILL
+/// (https://mariadb.com/kb/en/get_lock/, https://dev.mysql.com/doc/refman/8.0/en/locking-functions.html):
+/// one session holds it at a time, and it is released when that session ends.
+pub const KILL_LOCK: &str = "conncheck-kill";
+
+/// What asking for [`KILL_LOCK`] gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lock {
+    /// We hold it.
+    Held,
+    /// Another session held it for the whole wait (`GET_LOCK` returned 0).
+    Busy { waited_s: u64 },
+    /// The server cannot take user locks (e.g. Galera refuses `GET_LOCK`): the run goes on
+    /// without excluding concurrent runs, and says so.
+    Unavailable(String),
+}
+
+/// The plan's own processlist read, which the re-check may use instead of reading again when
+/// nothing waited since (see [`FRESH`]).
+pub struct Prior<'a> {
+    pub sessions: &'a [Session],
+    /// When the read came back.
+    pub read_at: std::time::Instant,
+    /// The kill lock as asked for right before that read.
+    pub lock: Lock,
+}
+
+/// How old the plan's read may be when the first KILL goes out for it to serve as the re-check
+/// read: the plan is printed (and logged) in between, and a terminal or log that stalls longer
+/// costs one more read. Only without a prompt: an answer always takes longer.
+pub const FRESH: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// One reconnect during an execution, as the report and the audit log record it.
 #[derive(Debug, Clone, Serialize)]
@@ -241,14 +301,91 @@ pub struct Execution {
     pub results: Vec<KillResult>,
     pub reconnects: Vec<Reconnect>,
     pub fatal: Option<AppError>,
+    /// The signal that stopped the batches (`SIGTERM`), when one did.
+    pub interrupted: Option<&'static str>,
+    /// What the run could not guarantee (no kill lock on this server).
+    pub notes: Vec<String>,
 }
 
-/// Re-check the plan against a fresh processlist and kill what still qualifies; settle every
-/// KILL whose answer was lost. One result per victim of the plan, in no particular order.
-pub fn execute(link: &mut dyn Link, plan: &KillPlan, c: &Criteria, dialect: Dialect) -> Execution {
+/// Re-check the plan against the processlist (the plan's own read when `prior` is fresh, else a
+/// new one, under [`KILL_LOCK`]) and kill what still qualifies; settle every KILL whose answer
+/// was lost. One result per victim of the plan, in no particular order.
+pub fn execute(
+    link: &mut dyn Link,
+    plan: &KillPlan,
+    c: &Criteria,
+    dialect: Dialect,
+    prior: Option<Prior>,
+) -> Execution {
+    let mut x = carry_out(link, plan, c, dialect, prior);
+    // On every way out: the lock may have been taken before the plan's read.
+    link.unlock();
+    // A signal that came while the run ended another way (a connection lost for good) is
+    // still recorded.
+    if x.interrupted.is_none() {
+        x.interrupted = link.interrupted().map(crate::terminal::Signal::name);
+    }
+    x
+}
+
+fn carry_out(
+    link: &mut dyn Link,
+    plan: &KillPlan,
+    c: &Criteria,
+    dialect: Dialect,
+    prior: Option<Prior>,
+) -> Execution {
     let mut x = Execution::default();
-    let now = match fresh_processlist(link, &mut x, "re-reading the processlist before the kill") {
-        Ok(now) => now,
+    if let Some(sig) = link.interrupted() {
+        x.interrupted = Some(sig.name());
+        x.results.extend(with_outcome(
+            plan.victims.iter(),
+            Outcome::NotAttempted,
+            &format!(
+                "not attempted: {} arrived before the first KILL",
+                sig.name()
+            ),
+        ));
+        return x;
+    }
+    let fresh = prior.filter(|p| p.read_at.elapsed() <= FRESH);
+    let read = match fresh {
+        Some(Prior {
+            lock: Lock::Busy { waited_s },
+            ..
+        }) => Ok(Reading {
+            sessions: Vec::new(),
+            busy: Some(waited_s),
+        }),
+        Some(p) => {
+            if let Lock::Unavailable(why) = &p.lock {
+                x.notes.push(why.clone());
+            }
+            Ok(Reading {
+                sessions: p.sessions.to_vec(),
+                busy: None,
+            })
+        }
+        None => read_locked(
+            link,
+            &mut x,
+            "re-reading the processlist before the kill",
+            None,
+        ),
+    };
+    let now = match read {
+        Ok(Reading {
+            busy: Some(waited_s),
+            ..
+        }) => {
+            x.results.extend(with_outcome(
+                plan.victims.iter(),
+                Outcome::SkippedConcurrent,
+                &busy_text(waited_s),
+            ));
+            return x;
+        }
+        Ok(r) => r.sessions,
         Err(e) => {
             let why = if e.kind == ErrorKind::ConnectionLost {
                 "not attempted: the connection was lost before the kill and could not be restored"
@@ -271,6 +408,12 @@ pub fn execute(link: &mut dyn Link, plan: &KillPlan, c: &Criteria, dialect: Dial
     x
 }
 
+fn busy_text(waited_s: u64) -> String {
+    format!(
+        "another kill run held the lock '{KILL_LOCK}' for the {waited_s}s we waited: left to it (run again to re-check)"
+    )
+}
+
 /// Send the KILLs for `queue` in batches, settling lost answers after reconnecting; the victims
 /// not yet sent after a reconnect are re-checked under `c` first (when given).
 fn send_all(
@@ -282,6 +425,18 @@ fn send_all(
     c: Option<&Criteria>,
 ) {
     while !queue.is_empty() {
+        if let Some(sig) = link.interrupted() {
+            x.interrupted = Some(sig.name());
+            x.results.extend(with_outcome(
+                queue.drain(..),
+                Outcome::NotAttempted,
+                &format!(
+                    "not attempted: {} arrived, so no further KILL was sent",
+                    sig.name()
+                ),
+            ));
+            return;
+        }
         let chunk: Vec<&Victim> = queue.drain(..BATCH.min(queue.len())).collect();
         let sql: Vec<String> = chunk.iter().map(|v| statement(&dialect, v, mode)).collect();
         match link.send(&sql) {
@@ -318,13 +473,20 @@ fn send_all(
                 let unanswered = &chunk[done..];
                 let during = format!("killing ({done} of {} KILLs answered)", chunk.len());
                 let old = link.connection_id();
-                match reconnect_and_read(link, x, &during, &failure.error) {
-                    Ok(now) => {
-                        let (now, old_busy) = wait_for_old_connection(link, now, old);
+                match read_locked(link, x, &during, Some(&failure.error)) {
+                    Ok(read) => {
+                        let (now, old_busy) = wait_for_old_connection(link, read.sessions, old);
                         let by_id: HashMap<u64, &Session> = now.iter().map(|s| (s.id, s)).collect();
                         x.results
                             .extend(unanswered.iter().map(|v| settle(v, mode, &by_id, old_busy)));
-                        if let Some(c) = c {
+                        if let Some(waited_s) = read.busy {
+                            // The new connection does not hold the lock, and another run does.
+                            x.results.extend(with_outcome(
+                                queue.drain(..),
+                                Outcome::SkippedConcurrent,
+                                &busy_text(waited_s),
+                            ));
+                        } else if let Some(c) = c {
                             let (go, skipped) = recheck_victims(queue.drain(..), c, &now);
                             x.results.extend(skipped);
                             *queue = go;
@@ -350,65 +512,89 @@ fn send_all(
     }
 }
 
-/// The processlist, reconnecting once (announced) when the connection turns out to be gone.
-fn fresh_processlist(
+/// A processlist read under [`KILL_LOCK`], and whether another run kept the lock (`busy`: the
+/// seconds waited; the processlist is read anyway, to settle what is in flight).
+struct Reading {
+    sessions: Vec<Session>,
+    busy: Option<u64>,
+}
+
+/// Take [`KILL_LOCK`] and read the processlist; when the connection turns out to be gone (or
+/// `cause` says it is), reconnect (announced and recorded) and do both on the new one. An error
+/// here means the server could not be reached again ([`ErrorKind::ConnectionLost`]) or refused
+/// the read.
+fn read_locked(
     link: &mut dyn Link,
     x: &mut Execution,
     during: &str,
-) -> Result<Vec<Session>, AppError> {
-    match link.processlist() {
-        Ok(now) => Ok(now),
-        Err(f) if f.lost => reconnect_and_read(link, x, during, &f.error),
-        Err(f) => Err(f.error),
+    cause: Option<&AppError>,
+) -> Result<Reading, AppError> {
+    let mut cause = cause.cloned();
+    loop {
+        if let Some(why) = cause.take() {
+            reconnect(link, x, during, &why)?;
+        }
+        let busy = match link.lock() {
+            Ok(Lock::Held) => None,
+            Ok(Lock::Busy { waited_s }) => Some(waited_s),
+            Ok(Lock::Unavailable(why)) => {
+                if !x.notes.contains(&why) {
+                    x.notes.push(why);
+                }
+                None
+            }
+            Err(f) if f.lost => {
+                cause = Some(f.error);
+                continue;
+            }
+            Err(f) => return Err(f.error),
+        };
+        match link.processlist() {
+            Ok(sessions) => return Ok(Reading { sessions, busy }),
+            Err(f) if f.lost => cause = Some(f.error),
+            Err(f) => return Err(f.error),
+        }
     }
 }
 
-/// Reconnect (announced and recorded) and read the processlist on the new connection. An error
-/// here means the server could not be reached again: [`ErrorKind::ConnectionLost`].
-fn reconnect_and_read(
+/// Reconnect once, announced and recorded; at most [`MAX_RECONNECTS`] per execution.
+fn reconnect(
     link: &mut dyn Link,
     x: &mut Execution,
     during: &str,
     cause: &AppError,
-) -> Result<Vec<Session>, AppError> {
-    let mut cause = cause.clone();
-    loop {
-        if x.reconnects.len() >= MAX_RECONNECTS {
-            return Err(lost_for_good(&cause, "too many reconnects"));
+) -> Result<(), AppError> {
+    if x.reconnects.len() >= MAX_RECONNECTS {
+        return Err(lost_for_good(cause, "too many reconnects"));
+    }
+    link.announce(&format!(
+        "lost the connection while {during}: {}; reconnecting",
+        cause.message
+    ));
+    match link.reconnect() {
+        Err(e) => {
+            x.reconnects.push(Reconnect {
+                during: during.to_string(),
+                reason: cause.message.clone(),
+                reconnected: false,
+                connection_id: None,
+                error: Some(e.message.clone()),
+            });
+            link.announce(&format!("could not reconnect: {}", e.message));
+            Err(lost_for_good(cause, &e.message))
         }
-        link.announce(&format!(
-            "lost the connection while {during}: {}; reconnecting",
-            cause.message
-        ));
-        match link.reconnect() {
-            Err(e) => {
-                x.reconnects.push(Reconnect {
-                    during: during.to_string(),
-                    reason: cause.message.clone(),
-                    reconnected: false,
-                    connection_id: None,
-                    error: Some(e.message.clone()),
-                });
-                link.announce(&format!("could not reconnect: {}", e.message));
-                return Err(lost_for_good(&cause, &e.message));
-            }
-            Ok(id) => {
-                x.reconnects.push(Reconnect {
-                    during: during.to_string(),
-                    reason: cause.message.clone(),
-                    reconnected: true,
-                    connection_id: Some(id),
-                    error: None,
-                });
-                link.announce(&format!(
-                    "reconnected (connection id {id}); checking every victim against a fresh processlist"
-                ));
-            }
-        }
-        match link.processlist() {
-            Ok(now) => return Ok(now),
-            Err(f) if f.lost => cause = f.error,
-            Err(f) => return Err(f.error),
+        Ok(id) => {
+            x.reconnects.push(Reconnect {
+                during: during.to_string(),
+                reason: cause.message.clone(),
+                reconnected: true,
+                connection_id: Some(id),
+                error: None,
+            });
+            link.announce(&format!(
+                "reconnected (connection id {id}); checking every victim against a fresh processlist"
+            ));
+            Ok(())
         }
     }
 }
@@ -546,6 +732,8 @@ pub struct ServerLink<'a> {
     keep_alive: bool,
     /// Whether our account may take the reserved slot, once a snapshot has told.
     slot: connect::ReservedSlot,
+    /// The current connection holds [`KILL_LOCK`].
+    locked: bool,
 }
 
 impl<'a> ServerLink<'a> {
@@ -559,6 +747,7 @@ impl<'a> ServerLink<'a> {
             source: ProcesslistSource::default(),
             keep_alive: false,
             slot: connect::ReservedSlot::Unknown,
+            locked: false,
         }
     }
 
@@ -591,13 +780,6 @@ impl<'a> ServerLink<'a> {
         }
     }
 
-    fn failure(&self, e: &mysql::Error, what: &str) -> Failure {
-        Failure {
-            lost: error::server_code(e).is_none(),
-            error: error::query_error(e, &self.target, what),
-        }
-    }
-
     fn not_connected(&self) -> Failure {
         Failure {
             lost: true,
@@ -611,21 +793,10 @@ impl<'a> ServerLink<'a> {
 
 impl Link for ServerLink<'_> {
     fn processlist(&mut self) -> Result<Vec<Session>, Failure> {
-        let sql = self.dialect.processlist_sql(self.source);
-        let Some(c) = self.conn.as_mut() else {
-            return Err(self.not_connected());
-        };
-        let own = c.id();
-        // Under --query-timeout as a whole: a stalled server shuts the socket, which reads as lost.
-        let _deadline = c.deadline(1);
-        let rows: Result<Vec<mysql::Row>, mysql::Error> = c.conn.query(sql);
-        match rows {
-            Ok(rows) => Ok(rows
-                .iter()
-                .map(row::session_from_row)
-                .filter(|s| s.id != own)
-                .collect()),
-            Err(e) => Err(self.failure(&e, "re-reading the processlist")),
+        let (dialect, source) = (self.dialect, self.source);
+        match self.conn.as_mut() {
+            Some(c) => processlist_on(c, dialect, source),
+            None => Err(self.not_connected()),
         }
     }
 
@@ -640,8 +811,9 @@ impl Link for ServerLink<'_> {
     }
 
     fn reconnect(&mut self) -> Result<u64, AppError> {
-        // Drop (and so close) the old connection first: never two at once.
+        // Drop (and so close) the old connection first: never two at once. Its lock goes with it.
         self.conn = None;
+        self.locked = false;
         let opts = self.opts.ok_or_else(|| {
             AppError::new(ErrorKind::ConnectionLost, "this step does not reconnect")
         })?;
@@ -665,20 +837,107 @@ impl Link for ServerLink<'_> {
     fn connection_id(&mut self) -> Option<u64> {
         self.conn.as_ref().map(Connection::id)
     }
+
+    fn lock(&mut self) -> Result<Lock, Failure> {
+        let Some(c) = self.conn.as_mut() else {
+            return Err(self.not_connected());
+        };
+        lock_on(c, &mut self.locked)
+    }
+
+    fn unlock(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            unlock_on(c, &mut self.locked);
+        }
+    }
+}
+
+/// The processlist on `c`, without our own session.
+fn processlist_on(
+    c: &mut Connection,
+    dialect: Dialect,
+    source: ProcesslistSource,
+) -> Result<Vec<Session>, Failure> {
+    let own = c.id();
+    // Under --query-timeout as a whole: a stalled server shuts the socket, which reads as lost.
+    let _deadline = c.deadline(1);
+    let rows: Result<Vec<mysql::Row>, mysql::Error> = c.conn.query(dialect.processlist_sql(source));
+    match rows {
+        Ok(rows) => Ok(rows
+            .iter()
+            .map(row::session_from_row)
+            .filter(|s| s.id != own)
+            .collect()),
+        Err(e) => Err(failure(c, &e, "re-reading the processlist")),
+    }
+}
+
+fn failure(c: &Connection, e: &mysql::Error, what: &str) -> Failure {
+    Failure {
+        lost: error::server_code(e).is_none(),
+        error: error::query_error(e, &c.target, what),
+    }
+}
+
+/// How long a run waits for [`KILL_LOCK`]: half the query timeout (the statement runs under it,
+/// and under the server-side `max_statement_time` guard of the same length), 1 to 10 seconds.
+fn lock_wait_s(c: &Connection) -> u64 {
+    (c.query_timeout.as_secs() / 2).clamp(1, 10)
+}
+
+/// `GET_LOCK` on `c` unless `held` already: 1 is ours, 0 is another session's for the whole
+/// wait, NULL or a server error is a server that cannot lock (the run goes on, and says so).
+fn lock_on(c: &mut Connection, held: &mut bool) -> Result<Lock, Failure> {
+    if *held {
+        return Ok(Lock::Held);
+    }
+    let wait = lock_wait_s(c);
+    let _deadline = c.deadline(1);
+    let got: Result<Option<mysql::Row>, mysql::Error> = c
+        .conn
+        .query_first(format!("SELECT GET_LOCK('{KILL_LOCK}', {wait})"));
+    let unavailable = |why: &str| {
+        Lock::Unavailable(format!(
+            "the kill lock '{KILL_LOCK}' could not be taken ({why}): another conncheck kill run at the same time could report a session killed twice"
+        ))
+    };
+    match got {
+        Ok(row) => match row.as_ref().and_then(|r| row::num(r, 0)) {
+            Some(1) => {
+                *held = true;
+                Ok(Lock::Held)
+            }
+            Some(0) => Ok(Lock::Busy { waited_s: wait }),
+            _ => Ok(unavailable("GET_LOCK returned NULL")),
+        },
+        Err(e) if error::server_code(&e).is_some() => {
+            Ok(unavailable(&text::escape(&error::server_message(&e))))
+        }
+        Err(e) => Err(failure(c, &e, "taking the kill lock")),
+    }
+}
+
+fn unlock_on(c: &mut Connection, held: &mut bool) {
+    if std::mem::take(held) {
+        let _deadline = c.deadline(1);
+        let _ = c.conn.query_drop(format!("DO RELEASE_LOCK('{KILL_LOCK}')"));
+    }
 }
 
 /// A link over a borrowed connection that does not reconnect.
-struct Borrowed<'c>(&'c mut Connection);
+struct Borrowed<'c> {
+    conn: &'c mut Connection,
+    dialect: Dialect,
+    locked: bool,
+}
 
 impl Link for Borrowed<'_> {
     fn processlist(&mut self) -> Result<Vec<Session>, Failure> {
-        Err(Failure {
-            lost: true,
-            error: AppError::new(ErrorKind::ConnectionLost, "not re-read here"),
-        })
+        let source = self.dialect.recheck_source();
+        processlist_on(self.conn, self.dialect, source)
     }
     fn send(&mut self, stmts: &[String]) -> Answer {
-        send_on(self.0, stmts)
+        send_on(self.conn, stmts)
     }
     fn reconnect(&mut self) -> Result<u64, AppError> {
         Err(AppError::new(
@@ -690,7 +949,13 @@ impl Link for Borrowed<'_> {
         eprintln!("conncheck: {}", text::escape(message));
     }
     fn connection_id(&mut self) -> Option<u64> {
-        Some(self.0.id())
+        Some(self.conn.id())
+    }
+    fn lock(&mut self) -> Result<Lock, Failure> {
+        lock_on(self.conn, &mut self.locked)
+    }
+    fn unlock(&mut self) {
+        unlock_on(self.conn, &mut self.locked);
     }
 }
 
@@ -750,29 +1015,37 @@ fn run_batch(c: &mut Connection, sql: &str) -> (usize, Option<mysql::Error>) {
     (done, None)
 }
 
-/// Kill victims that were already re-checked, over `c`, without reconnecting (used by
-/// `set-timeouts --kill-existing`). A KILL whose answer is lost is `unknown`, the victims never
-/// sent `not-attempted`, and the error is returned beside the results.
-pub fn kill(
+/// Carry out `plan` over `c` without reconnecting (used by `set-timeouts --kill-existing`): the
+/// same re-check under [`KILL_LOCK`], batches and outcomes as [`execute`]. A KILL whose answer
+/// is lost is `unknown`, the victims never sent `not-attempted`, and `fatal` says why.
+pub fn execute_on(
     c: &mut Connection,
+    plan: &KillPlan,
+    criteria: &Criteria,
     dialect: Dialect,
-    mode: KillMode,
-    victims: &[&Victim],
-) -> (Vec<KillResult>, Option<AppError>) {
-    let mut link = Borrowed(c);
-    let mut x = Execution::default();
-    let mut queue: Vec<&Victim> = victims.to_vec();
-    send_all(&mut link, &mut x, &mut queue, mode, dialect, None);
-    (x.results, x.fatal)
+) -> Execution {
+    let mut link = Borrowed {
+        conn: c,
+        dialect,
+        locked: false,
+    };
+    execute(&mut link, plan, criteria, dialect, None)
 }
 
 /// The exit code's kind for a finished run: None when everything was killed or correctly skipped.
-pub fn failure_kind(results: &[KillResult]) -> Option<ErrorKind> {
+/// A run stopped by a signal is `ActionFailed` (3) at least, `ConnectionLost` (18) when an
+/// outcome is unknown.
+pub fn failure_kind(results: &[KillResult], interrupted: bool) -> Option<ErrorKind> {
     let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
     if has(Outcome::Unknown) {
         return Some(ErrorKind::ConnectionLost);
     }
-    if has(Outcome::Error) || has(Outcome::NotKilled) || has(Outcome::NotAttempted) {
+    if interrupted
+        || has(Outcome::Error)
+        || has(Outcome::NotKilled)
+        || has(Outcome::NotAttempted)
+        || has(Outcome::SkippedConcurrent)
+    {
         return Some(ErrorKind::ActionFailed);
     }
     if has(Outcome::Denied) {

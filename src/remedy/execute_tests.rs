@@ -99,6 +99,20 @@ struct Fake {
     /// up it finishes: it leaves and the `late` victims are killed.
     old_busy_reads: usize,
     late: Vec<u64>,
+    /// KILLs of these sessions are refused with ERROR 1095.
+    denied: Vec<u64>,
+    /// Sessions that end on their own right after the re-check read (before the first KILL).
+    vanish: Vec<u64>,
+    /// Another run holds the kill lock; GET_LOCKs asked; whether we hold it.
+    lock_busy: bool,
+    locks: usize,
+    held: bool,
+    /// A signal arrives once this many batches were sent.
+    signal_after: Option<usize>,
+    batches: usize,
+    signal: Option<crate::terminal::Signal>,
+    /// Processlist reads that succeeded.
+    reads: usize,
 }
 
 impl Fake {
@@ -113,6 +127,15 @@ impl Fake {
             sent: Vec::new(),
             old_busy_reads: 0,
             late: Vec::new(),
+            denied: Vec::new(),
+            vanish: Vec::new(),
+            lock_busy: false,
+            locks: 0,
+            held: false,
+            signal_after: None,
+            batches: 0,
+            signal: None,
+            reads: 0,
         }
     }
     fn lost(what: &str) -> Failure {
@@ -136,13 +159,34 @@ impl Link for Fake {
             self.sessions
                 .retain(|s| s.id != 999 && !late.contains(&s.id));
         }
+        self.reads += 1;
         Ok(self.sessions.clone())
     }
     fn send(&mut self, stmts: &[String]) -> Answer {
         self.sent.extend(stmts.iter().cloned());
+        self.batches += 1;
+        if self.signal_after.is_some_and(|n| self.batches >= n) {
+            self.signal = Some(crate::terminal::Signal::TERM);
+        }
+        let vanish = std::mem::take(&mut self.vanish);
+        self.sessions.retain(|x| !vanish.contains(&x.id));
         let (executed, answered) = self.script.pop_front().unwrap_or((stmts.len(), None));
-        for s in &stmts[..executed] {
+        for (i, s) in stmts[..executed].iter().enumerate() {
             let id: u64 = s.rsplit(' ').next().unwrap().parse().unwrap();
+            // As a server answers a multi-statement batch: it stops at the first error.
+            let refused = if self.denied.contains(&id) {
+                Some((1095, format!("You are not owner of thread {id}")))
+            } else if !self.sessions.iter().any(|x| x.id == id) {
+                Some((1094, format!("Unknown thread id: {id}")))
+            } else {
+                None
+            };
+            if let (Some((code, message)), None) = (refused, answered) {
+                return Answer::Answered {
+                    done: i,
+                    error: Some(ServerError { code, message }),
+                };
+            }
             self.sessions.retain(|x| x.id != id);
         }
         match answered {
@@ -170,6 +214,23 @@ impl Link for Fake {
     fn connection_id(&mut self) -> Option<u64> {
         Some(999)
     }
+    fn lock(&mut self) -> Result<Lock, Failure> {
+        self.locks += 1;
+        if self.held {
+            Ok(Lock::Held)
+        } else if self.lock_busy {
+            Ok(Lock::Busy { waited_s: 5 })
+        } else {
+            self.held = true;
+            Ok(Lock::Held)
+        }
+    }
+    fn unlock(&mut self) {
+        self.held = false;
+    }
+    fn interrupted(&mut self) -> Option<crate::terminal::Signal> {
+        self.signal
+    }
 }
 
 fn dialect() -> Dialect {
@@ -190,7 +251,7 @@ fn unanswered_kills_are_settled_by_a_fresh_processlist() {
     let mut link = Fake::new(s.sessions.clone());
     // The server runs 3 of the 4 KILLs (oldest first: 1, 2, 3), one answer arrives.
     link.script.push_back((3, Some(1)));
-    let x = execute(&mut link, &p, &c, dialect());
+    let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(
         outcomes(&x),
         vec![
@@ -208,7 +269,10 @@ fn unanswered_kills_are_settled_by_a_fresh_processlist() {
     assert!(x.reconnects[0].reconnected);
     assert_eq!(x.reconnects[0].connection_id, Some(1001));
     assert_eq!(link.announced.len(), 2, "{:?}", link.announced);
-    assert_eq!(failure_kind(&x.results), Some(ErrorKind::ActionFailed));
+    assert_eq!(
+        failure_kind(&x.results, false),
+        Some(ErrorKind::ActionFailed)
+    );
     // Never sent twice.
     assert_eq!(link.sent.len(), 4);
 }
@@ -234,7 +298,7 @@ fn settling_waits_for_our_previous_connection_to_finish_its_batch() {
     link.script.push_back((1, Some(0)));
     link.old_busy_reads = 2;
     link.late = vec![2, 3];
-    let x = execute(&mut link, &p, &c, dialect());
+    let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(
         outcomes(&x),
         vec![
@@ -253,7 +317,7 @@ fn without_a_way_back_the_unanswered_are_unknown_and_the_run_fails_as_lost() {
     let mut link = Fake::new(s.sessions.clone());
     link.script.push_back((3, Some(1)));
     link.can_reconnect = false;
-    let x = execute(&mut link, &p, &c, dialect());
+    let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(
         outcomes(&x),
         vec![
@@ -263,7 +327,10 @@ fn without_a_way_back_the_unanswered_are_unknown_and_the_run_fails_as_lost() {
         ]
     );
     assert_eq!(x.fatal.as_ref().unwrap().kind, ErrorKind::ConnectionLost);
-    assert_eq!(failure_kind(&x.results), Some(ErrorKind::ConnectionLost));
+    assert_eq!(
+        failure_kind(&x.results, false),
+        Some(ErrorKind::ConnectionLost)
+    );
     assert!(!x.reconnects[0].reconnected);
 }
 
@@ -277,7 +344,7 @@ fn a_session_closed_at_the_prompt_reconnects_and_rechecks_before_killing() {
     now[1].time_ms = Some(1000);
     let mut link = Fake::new(now);
     link.lost_reads = 1;
-    let x = execute(&mut link, &p, &c, dialect());
+    let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(
         outcomes(&x),
         vec![(1, Outcome::Killed), (2, Outcome::SkippedChanged)]
@@ -288,7 +355,7 @@ fn a_session_closed_at_the_prompt_reconnects_and_rechecks_before_killing() {
     let mut link = Fake::new(s.sessions.clone());
     link.lost_reads = 1;
     link.can_reconnect = false;
-    let x = execute(&mut link, &p, &c, dialect());
+    let x = execute(&mut link, &p, &c, dialect(), None);
     assert!(x.results.iter().all(|r| r.outcome == Outcome::NotAttempted));
     assert!(link.sent.is_empty());
     assert_eq!(x.fatal.unwrap().kind, ErrorKind::ConnectionLost);
@@ -310,7 +377,7 @@ fn batches_not_yet_sent_are_rechecked_after_a_reconnect() {
         .find(|x| x.id == woke)
         .unwrap()
         .time_s = 0;
-    let x = execute(&mut link, &p, &c, dialect());
+    let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(x.results.len(), p.victims.len());
     let n = |o| x.results.iter().filter(|r| r.outcome == o).count();
     assert_eq!(n(Outcome::Killed), BATCH + 1);
@@ -355,6 +422,170 @@ fn kill_query_settles_by_the_statement_not_the_connection() {
     assert_eq!(r, vec![Outcome::Killed, Outcome::NotKilled]);
 }
 
+/// Ids with each outcome, sorted.
+fn ids(x: &Execution, o: Outcome) -> Vec<u64> {
+    let mut v: Vec<u64> = x
+        .results
+        .iter()
+        .filter(|r| r.outcome == o)
+        .map(|r| r.id)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn batched_kills_keep_one_exact_outcome_when_a_victim_vanished_or_errors() {
+    // 2 batches' worth; session 3 ends on its own after the re-check, 6 and BATCH + 3 are
+    // refused (1095). Each error stops its batch; the statements after it go out again.
+    let n = BATCH as u64 + 10;
+    let idle: Vec<u64> = (0..n).map(|i| 100_000 - i).collect();
+    let s = sleeping(&idle);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let mut link = Fake::new(s.sessions.clone());
+    link.vanish = vec![3];
+    link.denied = vec![6, BATCH as u64 + 3];
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(x.results.len(), p.victims.len(), "one result per victim");
+    assert_eq!(ids(&x, Outcome::Gone), vec![3]);
+    assert_eq!(ids(&x, Outcome::Denied), vec![6, BATCH as u64 + 3]);
+    let killed = ids(&x, Outcome::Killed);
+    assert_eq!(killed.len(), p.victims.len() - 3);
+    // Exactly what the server no longer has, each once.
+    let left: Vec<u64> = link.sessions.iter().map(|x| x.id).collect();
+    assert!(killed.iter().all(|id| !left.contains(id)));
+    assert_eq!(left, vec![6, BATCH as u64 + 3]);
+    assert!(link.sent.iter().filter(|s| s.ends_with(" 1")).count() == 1);
+    assert_eq!(failure_kind(&x.results, false), Some(ErrorKind::Privilege));
+    assert!(!link.held, "the lock is given back");
+}
+
+#[test]
+fn a_signal_stops_the_batches_and_every_victim_keeps_its_outcome() {
+    let idle: Vec<u64> = (0..BATCH as u64 + 7).map(|i| 100_000 - i).collect();
+    let s = sleeping(&idle);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let mut link = Fake::new(s.sessions.clone());
+    // SIGTERM while the first batch is in flight: it is answered, nothing more goes out.
+    link.signal_after = Some(1);
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(x.interrupted, Some("SIGTERM"));
+    assert_eq!(ids(&x, Outcome::Killed).len(), BATCH);
+    let not_sent = ids(&x, Outcome::NotAttempted);
+    assert_eq!(not_sent.len(), 7);
+    assert_eq!(link.sent.len(), BATCH);
+    assert_eq!(link.sessions.len(), 7, "the 7 never sent are still there");
+    assert!(
+        x.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::NotAttempted)
+            .all(|r| r.error.as_deref().unwrap().contains("SIGTERM"))
+    );
+    assert_eq!(
+        failure_kind(&x.results, x.interrupted.is_some()),
+        Some(ErrorKind::ActionFailed)
+    );
+    assert!(!link.held);
+    // Before the first KILL: nothing is sent, every victim is not-attempted.
+    let mut link = Fake::new(s.sessions.clone());
+    link.signal = Some(crate::terminal::Signal::INT);
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(x.interrupted, Some("SIGINT"));
+    assert!(link.sent.is_empty());
+    assert_eq!(ids(&x, Outcome::NotAttempted).len(), p.victims.len());
+}
+
+#[test]
+fn a_signal_while_answers_are_lost_settles_them_and_sends_nothing_more() {
+    let idle: Vec<u64> = (0..BATCH as u64 + 3).map(|i| 100_000 - i).collect();
+    let s = sleeping(&idle);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let mut link = Fake::new(s.sessions.clone());
+    link.signal_after = Some(1);
+    // The server runs the first batch whole, 10 answers arrive, then the connection is gone.
+    link.script.push_back((BATCH, Some(10)));
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(
+        ids(&x, Outcome::Killed).len(),
+        BATCH,
+        "settled from the server"
+    );
+    assert_eq!(ids(&x, Outcome::NotAttempted).len(), 3);
+    assert_eq!(x.reconnects.len(), 1);
+    assert_eq!(link.sent.len(), BATCH);
+    // Unreachable after the loss: the unanswered are unknown, so the exit is 18.
+    let mut link = Fake::new(s.sessions.clone());
+    link.signal_after = Some(1);
+    link.script.push_back((BATCH, Some(10)));
+    link.can_reconnect = false;
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(ids(&x, Outcome::Unknown).len(), BATCH - 10);
+    assert_eq!(
+        failure_kind(&x.results, true),
+        Some(ErrorKind::ConnectionLost)
+    );
+}
+
+#[test]
+fn another_run_holding_the_lock_leaves_every_victim_to_it() {
+    let s = sleeping(&[900, 800]);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let mut link = Fake::new(s.sessions.clone());
+    link.lock_busy = true;
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(ids(&x, Outcome::SkippedConcurrent), vec![1, 2]);
+    assert!(link.sent.is_empty());
+    assert!(x.results[0].error.as_deref().unwrap().contains(KILL_LOCK));
+    // A session another run already killed shows `Killed` at our re-check: gone, never ours.
+    let mut now = s.sessions.clone();
+    now[0].command = "Killed".into();
+    let mut link = Fake::new(now);
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(ids(&x, Outcome::Gone), vec![1]);
+    assert_eq!(ids(&x, Outcome::Killed), vec![2]);
+    assert_eq!(link.sent, vec!["KILL CONNECTION 2".to_string()]);
+}
+
+#[test]
+fn the_plans_own_read_is_the_recheck_only_while_fresh_and_locked() {
+    let s = sleeping(&[900, 800]);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let prior = |read_at, lock| Prior {
+        sessions: &s.sessions,
+        read_at,
+        lock,
+    };
+    let now = std::time::Instant::now();
+    let mut link = Fake::new(s.sessions.clone());
+    link.held = true;
+    let x = execute(&mut link, &p, &c, dialect(), Some(prior(now, Lock::Held)));
+    assert_eq!(ids(&x, Outcome::Killed), vec![1, 2]);
+    assert_eq!(link.reads, 0, "no second read");
+    assert!(!link.held);
+    // Older than FRESH (a slow terminal or log): read again, under the lock.
+    let mut link = Fake::new(s.sessions.clone());
+    let old = now.checked_sub(FRESH * 2).unwrap();
+    let x = execute(&mut link, &p, &c, dialect(), Some(prior(old, Lock::Held)));
+    assert_eq!(ids(&x, Outcome::Killed), vec![1, 2]);
+    assert_eq!((link.reads, link.locks), (1, 1));
+    // The lock was busy before the read: nothing is killed, nothing waits twice.
+    let mut link = Fake::new(s.sessions.clone());
+    let x = execute(
+        &mut link,
+        &p,
+        &c,
+        dialect(),
+        Some(prior(now, Lock::Busy { waited_s: 5 })),
+    );
+    assert_eq!(ids(&x, Outcome::SkippedConcurrent), vec![1, 2]);
+    assert_eq!((link.reads, link.locks), (0, 0));
+}
+
 #[test]
 fn failure_kinds() {
     let r = |o| KillResult {
@@ -367,28 +598,33 @@ fn failure_kinds() {
         error: None,
         note: None,
     };
+    let kind = |os: &[Outcome], interrupted| {
+        failure_kind(&os.iter().map(|o| r(*o)).collect::<Vec<_>>(), interrupted)
+    };
+    use Outcome::*;
+    assert_eq!(kind(&[Killed, Gone, SkippedChanged], false), None);
+    assert_eq!(kind(&[Killed, Denied], false), Some(ErrorKind::Privilege));
+    assert_eq!(kind(&[Denied, Error], false), Some(ErrorKind::ActionFailed));
     assert_eq!(
-        failure_kind(&[
-            r(Outcome::Killed),
-            r(Outcome::Gone),
-            r(Outcome::SkippedChanged)
-        ]),
-        None
-    );
-    assert_eq!(
-        failure_kind(&[r(Outcome::Killed), r(Outcome::Denied)]),
-        Some(ErrorKind::Privilege)
-    );
-    assert_eq!(
-        failure_kind(&[r(Outcome::Denied), r(Outcome::Error)]),
+        kind(&[Killed, NotKilled], false),
         Some(ErrorKind::ActionFailed)
     );
     assert_eq!(
-        failure_kind(&[r(Outcome::Killed), r(Outcome::NotKilled)]),
+        kind(&[Killed, SkippedConcurrent], false),
         Some(ErrorKind::ActionFailed)
     );
     assert_eq!(
-        failure_kind(&[r(Outcome::NotKilled), r(Outcome::Unknown)]),
+        kind(&[NotKilled, Unknown], false),
+        Some(ErrorKind::ConnectionLost)
+    );
+    // A signal: 3 when every outcome is known (even if all were killed), 18 when one is not.
+    assert_eq!(kind(&[Killed], true), Some(ErrorKind::ActionFailed));
+    assert_eq!(
+        kind(&[Killed, NotAttempted], true),
+        Some(ErrorKind::ActionFailed)
+    );
+    assert_eq!(
+        kind(&[Killed, Unknown, NotAttempted], true),
         Some(ErrorKind::ConnectionLost)
     );
 }

@@ -212,6 +212,11 @@ pub fn max_connections(
                 .into(),
         );
     }
+    if let Some((min, product)) = known_minimum(snap, "max_connections", new) {
+        plan.warnings.push(format!(
+            "{product} accepts max_connections from {min}: the server will set {min}, not {new} (docs/settings-ranges.md)"
+        ));
+    }
     let connected = snap.threads_connected();
     if new < connected {
         plan.warnings.push(format!(
@@ -299,9 +304,24 @@ pub struct ChangeResult {
     pub outcome: ChangeOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The value asked for, when the server set another one (it clamps values outside the
+    /// variable's range: MariaDB's max_connections 1 becomes 10; docs/settings-ranges.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested: Option<String>,
+    /// The warnings the server gave for the statement (`Warning 1292: Truncated incorrect
+    /// max_connections value: '1'`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ChangeResult {
+    /// "the server set 10, not 1", when it did.
+    pub fn adjusted(&self) -> Option<String> {
+        self.requested
+            .as_ref()
+            .map(|asked| format!("the server set {}, not {asked}", self.to))
+    }
+
     /// The entry of the `applied` list, for a change that took effect.
     pub fn applied(&self) -> Option<Applied> {
         (self.outcome == ChangeOutcome::Applied).then(|| Applied {
@@ -370,6 +390,8 @@ pub fn apply(
             to,
             outcome,
             error,
+            requested: None,
+            warnings: Vec::new(),
         };
         if lost {
             out.push(result(
@@ -388,13 +410,19 @@ pub fn apply(
             ));
             continue;
         }
-        // Two round trips under --query-timeout each, whatever the server trickles.
-        let deadline = c.deadline(2);
+        // Up to three round trips under --query-timeout each, whatever the server trickles.
+        let deadline = c.deadline(3);
+        let mut warnings = Vec::new();
         let mut sent = c
             .conn
             .query_drop(&sql)
             .map_err(|e| set_error(&e, &c.target, change.variable, &dialect))
             .and_then(|()| {
+                // A value out of range is clamped with a warning, not refused
+                // (docs/settings-ranges.md): read them when the OK packet counts any.
+                if c.conn.warnings() > 0 {
+                    warnings = server_warnings(c);
+                }
                 // As a raw row: a value that is not valid UTF-8 becomes U+FFFD, never a panic.
                 c.conn
                     .query_first::<mysql::Row, _>(format!("SELECT @@GLOBAL.{}", change.variable))
@@ -416,7 +444,10 @@ pub fn apply(
                 } else {
                     ChangeOutcome::Applied
                 };
-                out.push(result(outcome, now, None));
+                let mut r = result(outcome, now, None);
+                r.requested = (!same_value(&r.to, &change.new)).then(|| change.new.clone());
+                r.warnings = warnings;
+                out.push(r);
             }
             Err(e) => {
                 lost = e.kind == ErrorKind::ConnectionLost;
@@ -430,6 +461,33 @@ pub fn apply(
         }
     }
     (out, first_error)
+}
+
+/// `SHOW WARNINGS` of the last statement as `Warning 1292: text` (escaped server text), at most
+/// a few: best effort, a failure leaves them out (the value read back still tells).
+fn server_warnings(c: &mut Connection) -> Vec<String> {
+    use mysql::prelude::Queryable;
+    let rows: Vec<mysql::Row> = c.conn.query("SHOW WARNINGS LIMIT 5").unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{} {}: {}",
+                row::text(r, 0).unwrap_or_default(),
+                row::num(r, 1).unwrap_or(0),
+                crate::text::escape(&row::text(r, 2).unwrap_or_default())
+            )
+        })
+        .collect()
+}
+
+/// The value the server would set instead of `asked`, and the product, when `asked` is below
+/// the minimum this server is known to accept (docs/settings-ranges.md).
+pub fn known_minimum(snap: &Snapshot, variable: &str, asked: u64) -> Option<(u64, &'static str)> {
+    let (min, product) = match variable {
+        "max_connections" => snap.dialect().max_connections_minimum(),
+        _ => return None,
+    };
+    (asked < min).then_some((min, product))
 }
 
 fn set_error(e: &mysql::Error, target: &str, var: &str, dialect: &Dialect) -> AppError {
@@ -561,6 +619,38 @@ mod tests {
             "{:?}",
             ok.warnings
         );
+    }
+
+    #[test]
+    fn a_value_below_the_known_minimum_is_told_in_the_plan() {
+        let m = fixtures::mariadb();
+        assert_eq!(
+            known_minimum(&m, "max_connections", 1),
+            Some((10, "MariaDB"))
+        );
+        assert_eq!(known_minimum(&m, "max_connections", 10), None);
+        assert_eq!(
+            known_minimum(&fixtures::mysql8(), "max_connections", 1),
+            None
+        );
+        let p = max_connections(&m, 1, false, None, false);
+        assert!(
+            p.warnings.iter().any(|w| w.starts_with(
+                "MariaDB accepts max_connections from 10: the server will set 10, not 1"
+            )),
+            "{:?}",
+            p.warnings
+        );
+        let r = ChangeResult {
+            variable: "max_connections",
+            from: "151".into(),
+            to: "10".into(),
+            outcome: ChangeOutcome::Applied,
+            error: None,
+            requested: Some("1".into()),
+            warnings: vec![],
+        };
+        assert_eq!(r.adjusted().as_deref(), Some("the server set 10, not 1"));
     }
 
     #[test]

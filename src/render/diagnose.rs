@@ -22,8 +22,14 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
         (Some(id), Some(f)) => format!("{} ({id})", escape(&f.title)),
         _ => "no cause found".to_string(),
     };
-    let verdict = layout::wrap(&cause, width, "Verdict      ", "             ");
-    out.push_str(&style.bold(&verdict));
+    // Styled before it is wrapped, so that every line closes its own colour.
+    let verdict = layout::wrap(
+        &style.bold(&format!("Verdict      {cause}")),
+        width,
+        "",
+        "             ",
+    );
+    out.push_str(&verdict);
     out.push('\n');
     if let Some(relief) = &v.relief {
         out.push_str(&format!(

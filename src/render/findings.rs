@@ -31,10 +31,11 @@ pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bo
         out.push_str(": nothing points to a connection shortage.\n");
     } else {
         out.push_str(&style.bold(&format!(
-            "{} finding{}: {crit} critical, {warn} warning, {info} info (most urgent first)\n",
+            "{} finding{}: {crit} critical, {warn} warning, {info} info (most urgent first)",
             crit + warn + info,
             if crit + warn + info == 1 { "" } else { "s" }
         )));
+        out.push('\n');
     }
     let width = style.width;
     for f in findings {

@@ -252,12 +252,36 @@ pub fn results_text(r: &KillReport, style: Style) -> String {
         (c.not_killed, "not killed (still there after reconnecting)"),
         (c.unknown, "unknown (no answer, server unreachable)"),
         (c.not_attempted, "not attempted"),
+        (
+            c.skipped_concurrent,
+            "skipped (another kill run held the kill lock)",
+        ),
     ] {
         if n > 0 {
             line.push_str(&format!(", {n}{}{what}", layout::GLUE));
         }
     }
     out.push_str(&layout::wrap(&line, style.width, "", "  "));
+    if let Some(sig) = r.interrupted {
+        out.push('\n');
+        out.push_str(&layout::wrap(
+            &style.yellow(&format!(
+                "Interrupted: {sig} arrived; no KILL was sent after it, the ones in flight were settled, and every session above has its outcome."
+            )),
+            style.width,
+            "",
+            "  ",
+        ));
+    }
+    for note in &r.notes {
+        out.push('\n');
+        out.push_str(&layout::wrap(
+            &style.yellow(&format!("Note: {}", text::escape(note))),
+            style.width,
+            "",
+            "  ",
+        ));
+    }
     out.push_str(&format!(
         "\n{}\n",
         layout::wrap(

@@ -13,8 +13,10 @@
 //!   line; a single word longer than the line is left long rather than broken.
 //!
 //! Widths are display columns (`unicode-width`, as comfy-table counts them), so wide characters
-//! in a hostile user name cannot push a row past the edge. Nothing here reads the environment:
-//! the width comes from [`super::Style`].
+//! in a hostile user name cannot push a row past the edge, and the escape sequences of our own
+//! colours ([`super::Style`]) take none: coloured text wraps where plain text does. (Server text
+//! never carries a raw escape: [`crate::text::escape`] shows it as `\e`.) Nothing here reads the
+//! environment: the width comes from [`super::Style`].
 
 use comfy_table::ContentArrangement;
 use unicode_width::UnicodeWidthStr;
@@ -25,16 +27,66 @@ use super::{MIN_WIDTH, Style};
 /// as a space.
 pub const GLUE: char = '\u{e000}';
 
-/// Display width of `s` in terminal columns.
+/// Display width of `s` in terminal columns: escape sequences (colours) take none.
 pub fn width_of(s: &str) -> usize {
-    UnicodeWidthStr::width(s)
+    if !s.contains(ESC) {
+        return UnicodeWidthStr::width(s);
+    }
+    atoms(s)
+        .map(|a| {
+            if is_sequence(a) {
+                0
+            } else {
+                UnicodeWidthStr::width(a)
+            }
+        })
+        .sum()
+}
+
+/// Whether an atom of [`atoms`] is an escape sequence (a lone ESC is a character).
+fn is_sequence(atom: &str) -> bool {
+    atom.len() > 1 && atom.starts_with(ESC)
+}
+
+const ESC: char = '\x1b';
+
+/// `s` cut into its characters, an escape sequence (`ESC [ … final byte`, ECMA-48 CSI, what
+/// [`super::Style`] emits) being one piece: a cut never lands inside one.
+fn atoms(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        let c = rest.chars().next()?;
+        let mut len = c.len_utf8();
+        if c == ESC && rest[len..].starts_with('[') {
+            // Parameter and intermediate bytes (0x20-0x3F), then one final byte (0x40-0x7E);
+            // anything else is not a sequence, just characters.
+            let body = &rest[len + 1..];
+            if let Some(i) = body.find(|ch: char| !matches!(ch, ' '..='?'))
+                && matches!(body[i..].chars().next(), Some('@'..='~'))
+            {
+                len += 1 + i + 1;
+            }
+        }
+        let (atom, tail) = rest.split_at(len);
+        rest = tail;
+        Some(atom)
+    })
+}
+
+/// `s` without its escape sequences: what a terminal shows.
+pub fn strip_escapes(s: &str) -> String {
+    atoms(s).filter(|a| !is_sequence(a)).collect()
 }
 
 /// `s` cut to at most `max` display columns with `…` (unchanged when it fits). An escape such as
-/// `\e` is never cut in half (see [`crate::text::snippet`]).
+/// `\e` is never cut in half (see [`crate::text::snippet`]); coloured text that must be cut
+/// loses its colour rather than keep half a sequence.
 pub fn fit(s: &str, max: usize) -> String {
     if width_of(s) <= max {
         return s.to_string();
+    }
+    if s.contains(ESC) {
+        return fit(&strip_escapes(s), max);
     }
     let mut chars = max;
     loop {
@@ -179,15 +231,15 @@ pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
     }
     let width = style.width.max(MIN_WIDTH);
     let names: Vec<&str> = dropped.iter().map(|&i| cols[i].name).collect();
-    style.dim(&wrap(
-        &format!(
+    wrap(
+        &style.dim(&format!(
             "(not shown at {width} columns: {}; a wider terminal or --format json shows all)",
             names.join(", ")
-        ),
+        )),
         width,
         "",
         " ",
-    ))
+    )
 }
 
 /// A table that fits `style.width` on one line per row: cells cut with `…` where allowed,
@@ -195,30 +247,88 @@ pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
 /// terminal-safe text already (escaped by the caller).
 pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
     let chosen = choose(style.width, cols, rows);
-    let mut t = style.table();
-    t.set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(
-        chosen
-            .keep
-            .iter()
-            .map(|&i| cols[i].name)
-            .collect::<Vec<_>>(),
-    );
-    for r in rows {
-        t.add_row(
+    let header: Vec<&str> = chosen.keep.iter().map(|&i| cols[i].name).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
             chosen
                 .keep
                 .iter()
                 .zip(&chosen.widths)
                 .map(|(&i, &w)| fit(r.get(i).map_or("", String::as_str), w))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let mut out = t.to_string();
+                .collect()
+        })
+        .collect();
+    let mut out = draw(style, &header, &cells);
     if !chosen.dropped.is_empty() {
         out.push('\n');
         out.push_str(&dropped_note(style, cols, &chosen.dropped));
     }
+    out
+}
+
+/// The table comfy-table draws in our house style ([`Style::table`], `UTF8_FULL_CONDENSED`,
+/// content arrangement off), drawn directly when every cell is one line: the same bytes
+/// (checked against comfy-table in the tests below) for a fraction of the cost, which matters
+/// for a kill plan of 1,000 sessions printed before the first KILL (BENCHMARKS.md, "Killing
+/// at the floor"). Anything else goes through comfy-table.
+fn draw(style: Style, header: &[&str], rows: &[Vec<String>]) -> String {
+    let one_line = |s: &str| !s.contains('\n') && !s.contains(ESC);
+    if rows.is_empty()
+        || !header.iter().all(|h| one_line(h))
+        || !rows
+            .iter()
+            .all(|r| r.len() == header.len() && r.iter().all(|c| one_line(c)))
+    {
+        let mut t = style.table();
+        t.set_content_arrangement(ContentArrangement::Disabled);
+        t.set_header(header.to_vec());
+        for r in rows {
+            t.add_row(r.clone());
+        }
+        return t.to_string();
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| width_of(h)).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(width_of(c));
+        }
+    }
+    let line_len: usize = widths.iter().map(|w| (w + 3) * 3).sum::<usize>() + 4;
+    let mut out = String::with_capacity(line_len * (rows.len() + 4));
+    let border = |out: &mut String, [left, fill, junction, right]: [char; 4]| {
+        out.push(left);
+        for (i, w) in widths.iter().enumerate() {
+            if i > 0 {
+                out.push(junction);
+            }
+            out.extend(std::iter::repeat_n(fill, w + 2));
+        }
+        out.push(right);
+    };
+    let content = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        out.push('│');
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                out.push('┆');
+            }
+            out.push(' ');
+            out.push_str(cell);
+            out.extend(std::iter::repeat_n(' ', w - width_of(cell) + 1));
+        }
+        out.push('│');
+    };
+    border(&mut out, ['┌', '─', '┬', '┐']);
+    out.push('\n');
+    content(&mut out, &mut header.iter().copied());
+    out.push('\n');
+    border(&mut out, ['╞', '═', '╪', '╡']);
+    for r in rows {
+        out.push('\n');
+        content(&mut out, &mut r.iter().map(String::as_str));
+    }
+    out.push('\n');
+    border(&mut out, ['└', '─', '┴', '┘']);
     out
 }
 
@@ -231,6 +341,8 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
     // A terminal shows a tab as up to 8 columns, its measured width is 1: spaces instead.
     let text = &text.replace('\t', "    ");
     let mut out = String::new();
+    // Colours carry over line breaks already in the text too (see [`Colours`]).
+    let mut colours = Colours::default();
     for (n, para) in text.split('\n').enumerate() {
         if n > 0 {
             out.push('\n');
@@ -254,7 +366,7 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
         if !word.is_empty() {
             words.push((sep, word));
         }
-        out.push_str(&fill(&words, width, lead, rest, "", true));
+        out.push_str(&fill(&words, width, lead, rest, "", true, &mut colours));
     }
     out
 }
@@ -262,7 +374,8 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
 /// Lay out `words` (each with the spaces before it) in lines of at most `width` columns: `lead`
 /// before the first, `rest` before the others (the spaces at a break are dropped) and `end` at
 /// the end of every line but the last. `hard` cuts a word longer than a whole line (prose);
-/// otherwise it stays long (commands).
+/// otherwise it stays long (commands). A colour open at a break is closed at the end of the
+/// line and opened again after the next line's indent ([`Colours`]).
 fn fill(
     words: &[(String, String)],
     width: usize,
@@ -270,16 +383,17 @@ fn fill(
     rest: &str,
     end: &str,
     hard: bool,
+    colours: &mut Colours,
 ) -> String {
     let mut lines: Vec<String> = Vec::new();
-    let mut line = lead.to_string();
+    let mut line = colours.reopen(lead);
     let mut empty = true;
     for (i, (sep, word)) in words.iter().enumerate() {
         // The first word keeps its leading spaces (an indented line of prose).
         let sep = if empty && i > 0 { "" } else { sep.as_str() };
         if !empty && width_of(&line) + width_of(sep) + width_of(word) + width_of(end) > width {
-            lines.push(line);
-            line = rest.to_string();
+            lines.push(colours.close(line));
+            line = colours.reopen(rest);
             empty = true;
         }
         if !empty || i == 0 {
@@ -287,27 +401,30 @@ fn fill(
         }
         let room = width.saturating_sub(width_of(&line) + width_of(end)).max(1);
         if hard && width_of(word) > room {
-            // Cut a word that cannot fit on any line into pieces that do.
+            // Cut a word that cannot fit on any line into pieces that do (never inside an
+            // escape sequence).
             let mut piece = String::new();
-            for c in word.chars() {
+            for c in atoms(word) {
                 let mut s = piece.clone();
-                s.push(c);
+                s.push_str(c);
                 if width_of(&line) + width_of(&s) > width && !piece.is_empty() {
                     line.push_str(&piece);
-                    lines.push(line);
-                    line = rest.to_string();
+                    lines.push(colours.close(line));
+                    line = colours.reopen(rest);
                     piece = c.to_string();
                 } else {
                     piece = s;
                 }
+                colours.see(c);
             }
             line.push_str(&piece);
         } else {
             line.push_str(word);
+            atoms(word).for_each(|a| colours.see(a));
         }
         empty = false;
     }
-    lines.push(line);
+    lines.push(colours.close(line));
     let n = lines.len();
     lines
         .into_iter()
@@ -315,6 +432,42 @@ fn fill(
         .map(|(i, l)| if i + 1 < n { format!("{l}{end}") } else { l })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The colour sequences in effect at a point of the text (everything opened since the last
+/// reset), so that a wrapped line ends with its colours closed and the next one reopens them:
+/// each line stands alone (a pager, a copied command, `grep` never inherit a colour).
+#[derive(Default)]
+struct Colours {
+    open: Vec<String>,
+}
+
+const RESET: &str = "\x1b[0m";
+
+impl Colours {
+    fn see(&mut self, atom: &str) {
+        if !is_sequence(atom) {
+            return;
+        }
+        if atom == RESET || atom == "\x1b[m" {
+            self.open.clear();
+        } else {
+            self.open.push(atom.to_string());
+        }
+    }
+
+    fn close(&self, mut line: String) -> String {
+        if !self.open.is_empty() {
+            line.push_str(RESET);
+        }
+        line
+    }
+
+    fn reopen(&self, indent: &str) -> String {
+        let mut line = indent.to_string();
+        line.extend(self.open.iter().map(String::as_str));
+        line
+    }
 }
 
 /// Shell or SQL words: split at spaces outside quotes and backquotes (a backslash escapes the
@@ -418,7 +571,15 @@ fn with_comment(
     }
     let all = words(text);
     let (code, note) = comment(&all, marker);
-    let mut out = fill(&spaced(code), width, first, rest, end, false);
+    let mut out = fill(
+        &spaced(code),
+        width,
+        first,
+        rest,
+        end,
+        false,
+        &mut Colours::default(),
+    );
     if let Some(note) = note {
         let body = note.trim_start_matches(marker).trim_start();
         let pad = " ".repeat(width_of(rest));
@@ -442,6 +603,37 @@ mod tests {
             color: false,
             width,
         }
+    }
+
+    #[test]
+    fn colours_take_no_width_and_are_never_cut_in_half() {
+        let red = Style {
+            color: true,
+            width: 80,
+        }
+        .red("CRITICAL");
+        assert_eq!(red, "\x1b[1;31mCRITICAL\x1b[0m");
+        assert_eq!(width_of(&red), 8);
+        assert_eq!(strip_escapes(&red), "CRITICAL");
+        assert_eq!(atoms(&red).count(), 10);
+        // A lone ESC or an unfinished sequence is one character, as before.
+        assert_eq!(atoms("\x1b[12").count(), 4);
+        assert_eq!(width_of("a\x1b"), UnicodeWidthStr::width("a\x1b"));
+        // Wrapped coloured prose breaks where plain prose does.
+        let words = "the quick brown fox jumps over the lazy dog and keeps running far away";
+        let plain = wrap(words, 40, "  ", "    ");
+        let coloured: String = words
+            .split(' ')
+            .map(|w| format!("\x1b[1m{w}\x1b[0m"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(strip_escapes(&wrap(&coloured, 40, "  ", "    ")), plain);
+        // A coloured word longer than the line is cut between characters, never in a sequence.
+        let long = format!("\x1b[33m{}\x1b[0m", "y".repeat(100));
+        let cut = wrap(&long, 40, "", "");
+        assert!(cut.lines().all(|l| width_of(l) <= 40), "{cut:?}");
+        assert_eq!(strip_escapes(&cut).replace('\n', ""), "y".repeat(100));
+        assert_eq!(fit(&red, 5), "CRIT…");
     }
 
     #[test]
@@ -513,6 +705,42 @@ mod tests {
             "         ",
         );
         assert!(out.contains("'a very long user name'@'10.0.0.%'"), "{out}");
+    }
+
+    #[test]
+    fn tables_are_drawn_as_comfy_table_draws_them() {
+        let cells = [
+            "",
+            "1",
+            "app",
+            "漢字のユーザー",
+            "SELECT * FROM t WHERE x = 1…",
+            "10.0.0.1",
+            "…",
+            "a b  c",
+            "Sleep",
+            "12345678901234567890",
+        ];
+        let header = ["id", "user", "host", "query"];
+        for n in [1usize, 2, 7, 30] {
+            let rows: Vec<Vec<String>> = (0..n)
+                .map(|r| {
+                    (0..header.len())
+                        .map(|c| cells[(r * 7 + c * 3) % cells.len()].to_string())
+                        .collect()
+                })
+                .collect();
+            for color in [false, true] {
+                let st = Style { color, width: 80 };
+                let mut t = st.table();
+                t.set_content_arrangement(ContentArrangement::Disabled);
+                t.set_header(header.to_vec());
+                for r in &rows {
+                    t.add_row(r.clone());
+                }
+                assert_eq!(draw(st, &header, &rows), t.to_string(), "{n} rows");
+            }
+        }
     }
 
     #[test]

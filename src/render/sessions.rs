@@ -45,11 +45,14 @@ fn full_table(rows: &[Vec<String>], style: Style) -> String {
 pub fn human(r: &SessionsReport, style: Style, full: bool) -> String {
     let mut out = String::new();
     if !r.sees_all_sessions {
-        out.push_str(
-            &style.red(
-                "WARNING: no PROCESS privilege: only this account's own sessions are visible\n",
-            ),
-        );
+        out.push_str(&layout::wrap(
+            &style
+                .red("WARNING: no PROCESS privilege: only this account's own sessions are visible"),
+            style.width,
+            "",
+            "  ",
+        ));
+        out.push('\n');
     }
     if let Some(groups) = &r.groups {
         const COLUMNS: [Col; 5] = [

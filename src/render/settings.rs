@@ -120,6 +120,18 @@ pub fn result_text(r: &SettingsReport, server: &str, style: Style) -> String {
                 escape(c.error.as_deref().unwrap_or("error"))
             ),
         };
+        // The server clamped the value: say what it set, and why (its warning).
+        let line = match c.adjusted() {
+            Some(adjusted) => {
+                let why = if c.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", c.warnings.join("; "))
+                };
+                format!("{line} ({}{why})", style.yellow(&escape(&adjusted)))
+            }
+            None => line,
+        };
         out.push_str(&format!(
             "{}\n",
             layout::wrap(&line, style.width, "  ", "    ")
@@ -188,6 +200,8 @@ mod tests {
             outcome,
             error: (outcome == ChangeOutcome::Failed)
                 .then(|| "Variable 'x' is a read only variable (ERROR 1238)".into()),
+            requested: None,
+            warnings: Vec::new(),
         }
     }
 

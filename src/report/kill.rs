@@ -31,6 +31,13 @@ pub struct KillReport {
     /// Every reconnect during the round (a lost or stalled connection), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reconnects: Vec<Reconnect>,
+    /// The signal that stopped the round (`SIGTERM`, `SIGINT`, `SIGHUP`): no KILL was sent after
+    /// it, the ones in flight were settled, every victim still has its outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<&'static str>,
+    /// What the round could not guarantee (e.g. no kill lock on this server).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The audit log's `"event": "plan"` record: what is about to be killed, written (and synced)
@@ -62,8 +69,10 @@ pub struct Counts {
     pub not_killed: usize,
     /// Sent but unanswered, and the server could not be reached again.
     pub unknown: usize,
-    /// Never sent: the connection was lost first and not restored.
+    /// Never sent: the connection was lost first and not restored, or a signal stopped the run.
     pub not_attempted: usize,
+    /// Never sent: another kill run held the kill lock.
+    pub skipped_concurrent: usize,
     /// Of `killed`: established from a fresh processlist after reconnecting.
     pub confirmed_after_reconnect: usize,
 }
@@ -81,6 +90,7 @@ impl Counts {
             not_killed: n(Outcome::NotKilled),
             unknown: n(Outcome::Unknown),
             not_attempted: n(Outcome::NotAttempted),
+            skipped_concurrent: n(Outcome::SkippedConcurrent),
             confirmed_after_reconnect: results
                 .iter()
                 .filter(|r| r.outcome == Outcome::Killed && r.note.is_some())

@@ -209,6 +209,17 @@ impl Dialect {
         self.flavor.is_mariadb()
     }
 
+    /// The lowest `max_connections` the server sets, and the product that says so: MariaDB
+    /// clamps anything lower to 10 with warning 1292 (its manual: "Minimum Value 10"; seen live on
+    /// 10.11), MySQL accepts 1 (docs/settings-ranges.md).
+    pub fn max_connections_minimum(&self) -> (u64, &'static str) {
+        if self.flavor.is_mariadb() {
+            (10, "MariaDB")
+        } else {
+            (1, "MySQL")
+        }
+    }
+
     /// The systemd unit the server usually runs as.
     pub fn service_name(&self) -> &'static str {
         if self.flavor.is_mariadb() {

@@ -237,11 +237,18 @@ impl Results {
 /// Round trip 1, the same on every server: our id and account, grants, the variables and
 /// status we use. Every read is required.
 pub fn first() -> Plan {
+    let mut p = first_without_status();
+    p.add(STATUS, sql::status_sql(), true, "");
+    p
+}
+
+/// Round trip 1 without the global status: a kill plan does not use it, and it costs the server
+/// a pass over every session (BENCHMARKS.md "Killing at the floor").
+pub fn first_without_status() -> Plan {
     let mut p = Plan::new();
     p.add(IDENTITY, sql::IDENTITY_SQL, true, "")
         .add(GRANTS, sql::GRANTS_SQL, true, "")
-        .add(VARIABLES, sql::variables_sql(), true, "")
-        .add(STATUS, sql::status_sql(), true, "");
+        .add(VARIABLES, sql::variables_sql(), true, "");
     p
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
-use support::pty::{answer, exit_code, pty};
+use support::pty::{SHOW_CURSOR, answer, at_prompt, ended, exit_code, pty};
 use support::{Server, ServerOpts, conn_id, json, json_ok};
 
 fn alive(s: &Server, ids: &[u64]) -> Vec<u64> {
@@ -610,4 +610,32 @@ fn match_user_at_host_is_the_account_never_a_user_named_so() {
         alive(s, &km_ids).is_empty()
     });
     assert_eq!(alive(s, &at_ids), at_ids, "the user named {named} survives");
+}
+
+/// SIGTERM (or SIGHUP: the terminal went away) while the kill prompt waits: the terminal modes
+/// and the cursor are given back, nothing is killed, exit 143 (128 + SIGTERM).
+#[test]
+fn sigterm_at_the_kill_prompt_gives_the_terminal_back_and_kills_nothing() {
+    let s = Server::shared();
+    s.create_user("kt_user", "pw", "USAGE");
+    let idle = s.idle_connections("kt_user", "pw", 2);
+    let ids: Vec<u64> = idle.iter().map(conn_id).collect();
+    let mut p = pty(
+        s,
+        "root",
+        "",
+        &["kill-idle", "--older-than", "0s", "--match-user", "kt_user"],
+    );
+    at_prompt(&mut p, "Kill these 2 sessions?");
+    p.process_mut()
+        .signal(rexpect::process::Signal::SIGTERM)
+        .unwrap();
+    p.exp_string(SHOW_CURSOR).unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        rest.contains("interrupted (SIGTERM): nothing killed"),
+        "{rest:?}"
+    );
+    assert_eq!(ended(&p), Ok(143));
+    assert_eq!(alive(s, &ids), ids, "nothing was killed");
 }

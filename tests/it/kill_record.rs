@@ -3,6 +3,8 @@
 //! after reconnecting, an unreachable server gives `unknown` and exit 18, the audit log is
 //! written (0600) before the first KILL or nothing is killed, the session survives a short
 //! wait_timeout at the prompt, and hostile server text cannot rewrite the plan on screen.
+//! Batched KILLs keep one exact outcome per session when one in the middle vanished before its
+//! KILL or is refused.
 
 use crate::support;
 
@@ -516,4 +518,87 @@ fn the_human_result_tells_the_reconnect_and_the_target() {
     );
     assert!(stdout.contains("confirmed after reconnecting"), "{stdout}");
     assert!(stderr.contains("reconnected (connection id"), "{stderr}");
+}
+
+/// 300 KILLs in multi-statement batches, one session ending on its own between the re-check and
+/// its KILL (1094) and one refused (1095, another account's): each stops its batch, the rest are
+/// sent again, and every session's outcome is what the server shows.
+#[test]
+fn batched_kills_stay_exact_when_one_vanished_and_one_is_refused() {
+    let s = Server::start(ServerOpts {
+        max_connections: 500,
+        ..ServerOpts::default()
+    });
+    // The account that kills: it may end its own sessions, not another account's.
+    s.create_user("bk_self", "pw", "PROCESS");
+    s.create_user("bk_other", "pw", "USAGE");
+    let mut conns = s.idle_connections("bk_self", "pw", 150);
+    let other = s.idle_connections("bk_other", "pw", 1);
+    conns.extend(s.idle_connections("bk_self", "pw", 150));
+    let other_id = conn_id(&other[0]);
+    let vanish = conn_id(&conns[200]);
+    let proxy = Proxy::start(s.port(), Fault::HoldKills);
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("MYSQL_PWD", "pw")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &proxy.port().to_string(),
+            "--user=bk_self",
+            "kill-idle",
+            "--older-than",
+            "0s",
+            "--match-user",
+            "bk_self",
+            "--match-user",
+            "bk_other",
+            "--yes",
+            "--format",
+            "json",
+        ]);
+    let child = c
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    s.wait_until(
+        "the first KILL batch is held",
+        Duration::from_secs(30),
+        |_| proxy.held() > 0,
+    );
+    // Re-checked and about to be killed: it ends on its own.
+    s.sql(&format!("KILL CONNECTION {vanish}"));
+    s.wait_until("it is gone", Duration::from_secs(10), |_| {
+        alive(&s, &[vanish]).is_empty()
+    });
+    proxy.release();
+    // Its JSON is larger than a pipe holds: read while it runs (bounded: no answer is a hang).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    let out = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("conncheck still running after 60s: it hangs");
+    let v = json(&out);
+    assert_eq!(v["results"].as_array().unwrap().len(), 301, "{v}");
+    assert_eq!(ids_with(&v, "gone"), vec![vanish]);
+    assert_eq!(ids_with(&v, "denied"), vec![other_id]);
+    assert_eq!(ids_with(&v, "killed").len(), 299);
+    assert_eq!(out.status.code(), Some(17), "denied: a missing privilege");
+    assert!(
+        proxy.held() >= 3,
+        "each error stopped its batch: {}",
+        proxy.held()
+    );
+    assert_matches_server(&s, &v);
+    assert_eq!(
+        alive(&s, &[other_id]),
+        vec![other_id],
+        "refused: still there"
+    );
 }

@@ -7,6 +7,10 @@
 //! `diagnose --from` runs the binary (it works offline); status, sessions, kill plans and
 //! results, settings plans and the watch screen are rendered by their pure renderers from the
 //! same snapshots (they need a server to run as commands).
+//!
+//! In colour every output is the plain one plus escape sequences (widths are measured without
+//! them, so nothing wraps earlier), within 80 columns for every recorded snapshot; one coloured
+//! layout per report is pinned with the sequences shown as `\e[…m`.
 
 use crate::support;
 
@@ -17,7 +21,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use conncheck::filter::SessionFilter;
 use conncheck::remedy::execute::{KillResult, Outcome};
 use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
-use conncheck::render::layout::width_of;
+use conncheck::render::layout::{strip_escapes, width_of};
 use conncheck::render::{self, Style};
 use conncheck::report;
 use conncheck::snapshot::Snapshot;
@@ -40,9 +44,14 @@ fn load(p: &Path) -> Snapshot {
 
 /// `diagnose --from FILE` as a person sees it at `width` columns.
 fn diagnose_text(file: &Path, width: usize, verbose: bool) -> String {
+    diagnose_run(file, width, verbose, "never")
+}
+
+/// The same with `--color always|never`.
+fn diagnose_run(file: &Path, width: usize, verbose: bool, color: &str) -> String {
     let mut c = support::conncheck();
     c.env("COLUMNS", width.to_string())
-        .args(["diagnose", "--from"])
+        .args(["--color", color, "diagnose", "--from"])
         .arg(file);
     if verbose {
         c.arg("--verbose");
@@ -60,26 +69,26 @@ fn style(width: usize) -> Style {
     Style::plain().with_width(width)
 }
 
-fn status_text(snap: &Snapshot, width: usize) -> String {
-    render::status::human(&report::status::build(snap, 10), style(width))
+fn status_text(snap: &Snapshot, st: Style) -> String {
+    render::status::human(&report::status::build(snap, 10), st)
 }
 
-fn sessions_text(snap: &Snapshot, width: usize) -> String {
+fn sessions_text(snap: &Snapshot, st: Style) -> String {
     let r = report::sessions::build(snap, &SessionFilter::default(), None, 25);
-    render::sessions::human(&r, style(width), false)
+    render::sessions::human(&r, st, false)
 }
 
 fn criteria(target: Target, secs: u64) -> Criteria {
     Criteria::new(target, KillMode::Connection, Duration::from_secs(secs))
 }
 
-fn kill_plan_text(snap: &Snapshot, target: Target, secs: u64, width: usize) -> String {
+fn kill_plan_text(snap: &Snapshot, target: Target, secs: u64, st: Style) -> String {
     let p = plan::plan(snap, &criteria(target, secs));
-    render::kill::plan_text(&p, snap, style(width))
+    render::kill::plan_text(&p, snap, st)
 }
 
 /// A result where every third kill was denied and every fifth session was already gone.
-fn kill_result_text(snap: &Snapshot, width: usize) -> String {
+fn kill_result_text(snap: &Snapshot, st: Style) -> String {
     let p = plan::plan(snap, &criteria(Target::Idle, 300));
     let results: Vec<KillResult> = p
         .victims
@@ -127,11 +136,13 @@ fn kill_result_text(snap: &Snapshot, width: usize) -> String {
         plan: p,
         results,
         reconnects: Vec::new(),
+        interrupted: None,
+        notes: Vec::new(),
     };
-    render::kill::results_text(&report, style(width))
+    render::kill::results_text(&report, st)
 }
 
-fn settings_text(snap: &Snapshot, width: usize) -> String {
+fn settings_text(snap: &Snapshot, st: Style) -> String {
     let p = conncheck::remedy::settings::timeouts(
         snap,
         Some(Duration::from_secs(600)),
@@ -139,22 +150,17 @@ fn settings_text(snap: &Snapshot, width: usize) -> String {
         false,
     );
     let kill = plan::plan(snap, &criteria(Target::Idle, 600));
-    render::settings::plan_text(
-        &p,
-        Some(&kill),
-        &render::snapshot_server_line(snap),
-        style(width),
-    )
+    render::settings::plan_text(&p, Some(&kill), &render::snapshot_server_line(snap), st)
 }
 
-fn watch_text(snap: &Snapshot, width: usize) -> String {
+fn watch_text(snap: &Snapshot, st: Style) -> String {
     let history: VecDeque<u64> = [120, 180, 240, 276, 300, 276].into_iter().collect();
     render::watch::frame(
         snap,
         &history,
         Duration::from_secs(2),
         &snap.target,
-        style(width),
+        st,
         UNIX_EPOCH + Duration::from_secs(1_795_462_800),
     )
 }
@@ -180,25 +186,28 @@ fn status_sessions_kill_settings_and_watch_layouts() {
     let snap = load(&path("mysql80-incident"));
     let long = load(&path("mariadb-mdl-pileup"));
     for width in [80, 120] {
-        insta::assert_snapshot!(format!("status_{width}"), status_text(&snap, width));
-        insta::assert_snapshot!(format!("sessions_{width}"), sessions_text(&long, width));
+        insta::assert_snapshot!(format!("status_{width}"), status_text(&snap, style(width)));
+        insta::assert_snapshot!(
+            format!("sessions_{width}"),
+            sessions_text(&long, style(width))
+        );
         insta::assert_snapshot!(
             format!("kill_idle_plan_{width}"),
-            kill_plan_text(&snap, Target::Idle, 300, width)
+            kill_plan_text(&snap, Target::Idle, 300, style(width))
         );
         insta::assert_snapshot!(
             format!("kill_long_plan_{width}"),
-            kill_plan_text(&long, Target::Long, 10, width)
+            kill_plan_text(&long, Target::Long, 10, style(width))
         );
         insta::assert_snapshot!(
             format!("kill_result_{width}"),
-            kill_result_text(&snap, width)
+            kill_result_text(&snap, style(width))
         );
         insta::assert_snapshot!(
             format!("settings_plan_{width}"),
-            settings_text(&snap, width)
+            settings_text(&snap, style(width))
         );
-        insta::assert_snapshot!(format!("watch_{width}"), watch_text(&snap, width));
+        insta::assert_snapshot!(format!("watch_{width}"), watch_text(&snap, style(width)));
     }
 }
 
@@ -268,29 +277,29 @@ fn no_line_is_wider_than_80_columns_on_a_hostile_snapshot() {
     for width in [80, 100] {
         assert_fits("diagnose", &diagnose_text(&file, width, false), width);
         assert_fits("diagnose -v", &diagnose_text(&file, width, true), width);
-        assert_fits("status", &status_text(&snap, width), width);
-        assert_fits("sessions", &sessions_text(&snap, width), width);
+        assert_fits("status", &status_text(&snap, style(width)), width);
+        assert_fits("sessions", &sessions_text(&snap, style(width)), width);
         assert_fits(
             "kill-idle plan",
-            &kill_plan_text(&snap, Target::Idle, 300, width),
+            &kill_plan_text(&snap, Target::Idle, 300, style(width)),
             width,
         );
         assert_fits(
             "kill-long plan",
-            &kill_plan_text(&snap, Target::Long, 10, width),
+            &kill_plan_text(&snap, Target::Long, 10, style(width)),
             width,
         );
-        assert_fits("kill result", &kill_result_text(&snap, width), width);
-        assert_fits("settings plan", &settings_text(&snap, width), width);
-        assert_fits("watch", &watch_text(&snap, width), width);
+        assert_fits("kill result", &kill_result_text(&snap, style(width)), width);
+        assert_fits("settings plan", &settings_text(&snap, style(width)), width);
+        assert_fits("watch", &watch_text(&snap, style(width)), width);
     }
     // A kill plan is one line per session: 4 lines of frame, 2 of header, 1 per victim.
     let p = plan::plan(&snap, &criteria(Target::Idle, 300));
-    let text = kill_plan_text(&snap, Target::Idle, 300, 80);
+    let text = kill_plan_text(&snap, Target::Idle, 300, style(80));
     let rows = text.lines().filter(|l| l.starts_with('│')).count();
     assert_eq!(rows, p.victims.len() + 1, "{text}");
     // The sessions table too, and every query text that is cut says so.
-    let text = sessions_text(&snap, 80);
+    let text = sessions_text(&snap, style(80));
     let rows = text.lines().filter(|l| l.starts_with('│')).count();
     assert_eq!(rows, 25 + 1, "{text}");
     assert!(text.contains('…'), "{text}");
@@ -348,7 +357,7 @@ fn a_refused_report_fits_80_columns() {
 }
 
 /// `set-timeouts` after the change: the first variable applied, the second refused.
-fn settings_result_text(snap: &Snapshot, width: usize) -> String {
+fn settings_result_text(snap: &Snapshot, st: Style) -> String {
     use conncheck::remedy::settings::{ChangeOutcome, ChangeResult};
     let p = conncheck::remedy::settings::timeouts(
         snap,
@@ -372,6 +381,8 @@ fn settings_result_text(snap: &Snapshot, width: usize) -> String {
             error: (i > 0).then(|| {
                 "Access denied; you need (at least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s) for this operation (ERROR 1227)".to_string()
             }),
+            requested: None,
+            warnings: Vec::new()
         })
         .collect();
     let r = report::settings::SettingsReport {
@@ -384,7 +395,7 @@ fn settings_result_text(snap: &Snapshot, width: usize) -> String {
         kill_plan: None,
         kill_results: Vec::new(),
     };
-    render::settings::result_text(&r, &render::snapshot_server_line(snap), style(width))
+    render::settings::result_text(&r, &render::snapshot_server_line(snap), st)
 }
 
 /// Every recorded snapshot checked at once, as `check` prints it for several targets (the
@@ -424,8 +435,97 @@ fn grouped_sessions_settings_result_and_multi_target_layouts() {
         );
         insta::assert_snapshot!(
             format!("settings_result_{width}"),
-            settings_result_text(&snap, width)
+            settings_result_text(&snap, style(width))
         );
         insta::assert_snapshot!(format!("check_many_{width}"), check_many_text(width));
+    }
+}
+
+/// Every recorded snapshot in tests/data, and the hostile one.
+fn all_recorded(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path("x").parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let hostile_file = dir.join("hostile.json");
+    std::fs::write(&hostile_file, serde_json::to_string(&hostile()).unwrap()).unwrap();
+    files.push(hostile_file);
+    files
+}
+
+/// Every human output of one snapshot in a style: (report name, text).
+fn every_report(file: &Path, snap: &Snapshot, st: Style) -> Vec<(&'static str, String)> {
+    let color = if st.color { "always" } else { "never" };
+    vec![
+        ("diagnose", diagnose_run(file, st.width, false, color)),
+        (
+            "diagnose_verbose",
+            diagnose_run(file, st.width, true, color),
+        ),
+        ("status", status_text(snap, st)),
+        ("sessions", sessions_text(snap, st)),
+        (
+            "kill_idle_plan",
+            kill_plan_text(snap, Target::Idle, 300, st),
+        ),
+        ("kill_long_plan", kill_plan_text(snap, Target::Long, 10, st)),
+        ("kill_result", kill_result_text(snap, st)),
+        ("settings_plan", settings_text(snap, st)),
+        ("settings_result", settings_result_text(snap, st)),
+        ("watch", watch_text(snap, st)),
+    ]
+}
+
+/// The escape sequences made visible, for a snapshot file a person can read.
+fn visible(text: &str) -> String {
+    text.replace('\x1b', "\\e")
+}
+
+#[test]
+fn coloured_output_is_the_plain_output_plus_colours_within_80_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let coloured = Style {
+        color: true,
+        width: 80,
+    };
+    for file in all_recorded(dir.path()) {
+        let snap = load(&file);
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let plain = every_report(&file, &snap, style(80));
+        let colour = every_report(&file, &snap, coloured);
+        let mut any_colour = false;
+        for ((report, plain), (_, colour)) in plain.iter().zip(&colour) {
+            let what = format!("{name}: {report}");
+            any_colour |= colour.contains('\x1b');
+            let wide: Vec<&str> = colour.lines().filter(|l| width_of(l) > 80).collect();
+            assert!(wide.is_empty(), "{what}: wider than 80: {wide:#?}");
+            // The same words on the same lines: colour never changes where a line breaks.
+            assert_eq!(&strip_escapes(colour), plain, "{what}");
+            // Every sequence is closed on its own line (a wrapped line never carries the
+            // colour of the one before into the next command a person copies).
+            for l in colour.lines() {
+                assert_eq!(
+                    l.matches("\x1b[0m").count(),
+                    l.matches("\x1b[").count() - l.matches("\x1b[0m").count(),
+                    "{what}: unbalanced colour on {l:?}"
+                );
+            }
+        }
+        assert!(any_colour, "{name}: colour is on");
+    }
+}
+
+#[test]
+fn one_coloured_layout_per_report() {
+    let file = path("mysql80-incident");
+    let snap = load(&file);
+    let st = Style {
+        color: true,
+        width: 80,
+    };
+    for (report, text) in every_report(&file, &snap, st) {
+        insta::assert_snapshot!(format!("color_{report}_80"), visible(&text));
     }
 }

@@ -19,6 +19,7 @@ mod hostile_text;
 mod import_cycles;
 mod kill;
 mod kill_record;
+mod kill_signals;
 mod layout;
 mod login_path;
 mod multi;

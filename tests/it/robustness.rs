@@ -259,8 +259,9 @@ fn server_killed_between_the_kill_plan_and_the_confirmation() {
         3,
         "{screen}"
     );
+    // The first statement after the answer takes the kill lock (before the re-check read).
     assert!(
-        screen.contains("conncheck: error: re-reading the processlist: lost the connection"),
+        screen.contains("conncheck: error: taking the kill lock: lost the connection"),
         "{screen}"
     );
     assert!(!screen.contains("panicked"), "{screen}");

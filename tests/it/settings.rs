@@ -9,6 +9,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
 use support::err_proxy::ErrProxy;
+use support::pty::{SHOW_CURSOR, at_prompt, ended, pty};
 use support::{Server, ServerOpts, conn_id, json_ok};
 
 fn global(s: &Server, var: &str) -> String {
@@ -346,4 +347,80 @@ fn measured_memory_per_connection_is_reported_beside_the_worst_case() {
         "{notes:?}"
     );
     drop(idle);
+}
+
+/// Ctrl-C at "Apply this change? [y/N]": the cursor the prompt hid is shown again, the run says
+/// nothing changed and exits 130 (128 + SIGINT, README "Exit codes"); nothing is changed.
+#[test]
+fn ctrl_c_at_the_prompt_gives_the_terminal_back_and_exits_130() {
+    let s = Server::shared();
+    let before = global(s, "max_connections");
+    let mut p = pty(s, "root", "", &["set-max-connections", "321"]);
+    at_prompt(&mut p, "Apply this change?");
+    p.send_control('c').unwrap();
+    p.exp_string(SHOW_CURSOR).unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        rest.contains("interrupted (SIGINT): nothing changed"),
+        "{rest:?}"
+    );
+    assert!(!rest.contains("error:"), "{rest:?}");
+    assert_eq!(ended(&p), Ok(130));
+    assert_eq!(global(s, "max_connections"), before, "nothing changed");
+}
+
+/// MariaDB clamps `SET GLOBAL max_connections = 1` to 10 with warning 1292: the plan says so
+/// before asking, and the result says "the server set 10, not 1" with the warning, in text and
+/// JSON (`requested`, `warnings`); the change was not made as asked, so exit 3.
+#[test]
+fn a_value_the_server_clamps_is_told() {
+    let s = Server::start(ServerOpts::default());
+    let out = s
+        .conncheck("root", "")
+        .args(["set-max-connections", "1", "--yes"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("MariaDB accepts max_connections from 10: the server will set 10, not 1"),
+        "the plan warns: {stdout}"
+    );
+    assert!(
+        stdout.contains("max_connections: 200 -> 10 (the server set 10, not 1: Warning 1292:"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("conncheck: error: max_connections: the server set 10, not 1"),
+        "{stderr}"
+    );
+    assert_eq!(global(&s, "max_connections"), "10");
+    // The JSON keeps what was asked and the server's warning beside what it set.
+    s.sql("SET GLOBAL max_connections = 200");
+    let out = s
+        .conncheck("root", "")
+        .args(["set-max-connections", "2", "--yes", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v = support::json(&out);
+    let r = &v["results"][0];
+    assert_eq!(r["to"], "10");
+    assert_eq!(r["requested"], "2");
+    assert_eq!(r["outcome"], "applied");
+    let w = r["warnings"][0].as_str().unwrap();
+    assert!(
+        w.starts_with("Warning 1292: Truncated incorrect max_connections value"),
+        "{w}"
+    );
+    // In range: nothing to tell.
+    let out = s
+        .conncheck("root", "")
+        .args(["set-max-connections", "150", "--yes", "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json_ok(&out);
+    assert!(v["results"][0].get("requested").is_none(), "{v}");
+    assert!(v["results"][0].get("warnings").is_none(), "{v}");
 }

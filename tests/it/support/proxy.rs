@@ -9,7 +9,13 @@
 //! * [`Fault::StallAfterReplies`]: the same, but instead of closing, the proxy stops forwarding
 //!   the server's bytes and keeps both sockets open (the client waits until its read timeout);
 //! * [`Fault::CutRequest`]: only half of the query packet is passed on, then both sockets are
-//!   closed, so the server runs none of it.
+//!   closed, so the server runs none of it;
+//! * [`Fault::HoldAfterReplies`]: after `n` reply packets the proxy holds the server's bytes
+//!   (both sockets stay open) until [`Proxy::release`], then passes them on: a batch of KILLs
+//!   that is "in flight" for as long as a test needs (to send a signal meanwhile);
+//! * [`Fault::HoldKills`]: every query carrying a KILL, on every connection, is held before the
+//!   server sees it until [`Proxy::release`] ([`Proxy::held`] counts them): two runs that both
+//!   re-checked before either killed.
 //!
 //! The fault fires once per proxy; later connections are forwarded normally, or refused (closed
 //! right after accept) with [`Proxy::refuse_after_fault`]. The proxy stops when dropped.
@@ -28,6 +34,8 @@ pub enum Fault {
     CutAfterReplies(usize),
     StallAfterReplies(usize),
     CutRequest,
+    HoldAfterReplies(usize),
+    HoldKills,
 }
 
 struct Shared {
@@ -37,10 +45,14 @@ struct Shared {
     /// The fault has fired (the connection was cut or stalled).
     fired: AtomicBool,
     refuse_after_fault: AtomicBool,
+    /// A held connection may go on.
+    released: AtomicBool,
     stop: AtomicBool,
     /// KILL statements seen client→server, and connections accepted.
     kills: AtomicUsize,
     accepted: AtomicUsize,
+    /// KILL queries held by [`Fault::HoldKills`] so far.
+    held: AtomicUsize,
     /// Every socket, to close them all on drop.
     sockets: Mutex<Vec<TcpStream>>,
 }
@@ -62,9 +74,11 @@ impl Proxy {
             armed: AtomicBool::new(false),
             fired: AtomicBool::new(false),
             refuse_after_fault: AtomicBool::new(false),
+            released: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             kills: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
             sockets: Mutex::new(Vec::new()),
         });
         let sh = shared.clone();
@@ -90,6 +104,16 @@ impl Proxy {
 
     pub fn fired(&self) -> bool {
         self.shared.fired.load(Ordering::SeqCst)
+    }
+
+    /// KILL queries held by [`Fault::HoldKills`] (released or not).
+    pub fn held(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
+    }
+
+    /// Let what [`Fault::HoldAfterReplies`] or [`Fault::HoldKills`] holds go on.
+    pub fn release(&self) {
+        self.shared.released.store(true, Ordering::SeqCst);
     }
 
     /// KILL statements that went client→server (in the packets passed on whole).
@@ -203,7 +227,13 @@ fn client_to_server(
         buf.extend_from_slice(&chunk[..n]);
         for p in packets(&mut buf) {
             let kills = kill_count(&p);
-            if kills > 0 && !sh.armed.swap(true, Ordering::SeqCst) {
+            if kills > 0 && sh.fault == Fault::HoldKills {
+                sh.held.fetch_add(1, Ordering::SeqCst);
+                sh.fired.store(true, Ordering::SeqCst);
+                while !sh.released.load(Ordering::SeqCst) && !sh.stop.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(5));
+                }
+            } else if kills > 0 && !sh.armed.swap(true, Ordering::SeqCst) {
                 if sh.fault == Fault::CutRequest {
                     let _ = server.write_all(&p[..p.len() / 2]);
                     sh.fired.store(true, Ordering::SeqCst);
@@ -214,8 +244,10 @@ fn client_to_server(
                 let mut s = st.lock().unwrap();
                 s.armed = true;
                 s.replies_left = match sh.fault {
-                    Fault::CutAfterReplies(n) | Fault::StallAfterReplies(n) => n,
-                    Fault::CutRequest => 0,
+                    Fault::CutAfterReplies(n)
+                    | Fault::StallAfterReplies(n)
+                    | Fault::HoldAfterReplies(n) => n,
+                    Fault::CutRequest | Fault::HoldKills => 0,
                 };
             }
             sh.kills.fetch_add(kills, Ordering::SeqCst);
@@ -252,6 +284,21 @@ fn server_to_client(
                 if s.replies_left == 0 {
                     sh.fired.store(true, Ordering::SeqCst);
                     match sh.fault {
+                        Fault::HoldAfterReplies(_) => {
+                            // Hold until released (or the proxy stops), then pass everything.
+                            s.armed = false;
+                            drop(s);
+                            while !sh.released.load(Ordering::SeqCst)
+                                && !sh.stop.load(Ordering::SeqCst)
+                            {
+                                thread::sleep(Duration::from_millis(5));
+                            }
+                            if client.write_all(&p).is_err() {
+                                close(&client, &server);
+                                return;
+                            }
+                            continue;
+                        }
                         Fault::StallAfterReplies(_) => {
                             stalled = true;
                             break;

@@ -31,3 +31,26 @@ pub fn exit_code(p: &PtySession) -> i32 {
         other => panic!("{other:?}"),
     }
 }
+
+/// The cursor-show sequence (DEC private mode 25) a guarded prompt must leave behind.
+pub const SHOW_CURSOR: &str = "\x1b[?25h";
+/// dialoguer hides the cursor right before it reads the answer key.
+pub const HIDE_CURSOR: &str = "\x1b[?25l";
+
+/// Wait for the prompt and the moment it reads its key (the cursor is hidden then), without a
+/// pause: whether the key arrives just before the terminal switches to raw mode (the line
+/// discipline sends SIGINT) or after (the terminal library reads it and raises SIGINT), the
+/// outcome is the same.
+pub fn at_prompt(p: &mut PtySession, question: &str) {
+    p.exp_string(question).unwrap();
+    p.exp_string("[y/N]").unwrap();
+    p.exp_string(HIDE_CURSOR).unwrap();
+}
+
+/// The way the process behind `p` ended: its exit code, or the signal that killed it.
+pub fn ended(p: &PtySession) -> Result<i32, String> {
+    match p.process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => Ok(code),
+        other => Err(format!("{other:?}")),
+    }
+}
