@@ -12,6 +12,7 @@
 //! socket read timeout alone restarts with every byte).
 
 pub mod backoff;
+mod driver_thread;
 pub mod error;
 pub mod flags;
 pub mod hostport;
@@ -34,6 +35,7 @@ use mysql::{Conn, OptsBuilder, SslOpts};
 use crate::exit::{AppError, ErrorKind};
 
 pub use backoff::ReservedSlot;
+use driver_thread::{CONNECT_THREAD, panic_text, quiet_connect_panics};
 pub use flags::{ConnFlags, Protocol, SslMode};
 pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
 use server_key::KeyPolicy;
@@ -209,7 +211,16 @@ pub fn open_as(opts: &ConnectOptions, slot: ReservedSlot) -> Result<Connection, 
         ReservedSlot::Unknown if opts.admin_port.is_some() => ReservedSlot::Entitled,
         other => other,
     };
-    retry::open_retrying(opts, &key, slot)
+    retry::open_retrying(opts, slot, |o| open_once(o, &key))
+}
+
+impl retry::GotIn for Connection {
+    fn got_in(&mut self, tries: u32, after: Duration) {
+        self.login_tries = tries;
+        if let Some(note) = retry::got_in_note(&self.target, tries, after) {
+            eprintln!("{note}");
+        }
+    }
 }
 
 /// One login on `opts`' port, with the TLS fallbacks of `--ssl-mode PREFERRED`.
@@ -438,48 +449,6 @@ fn connect_with_deadline(
             Err(error::no_greeting(&target, opts.connect_timeout).into())
         }
     }
-}
-
-const CONNECT_THREAD: &str = "connect";
-
-/// Run driver code that may panic (its PEM parser does on a bad key) on a thread whose panics
-/// are caught and kept quiet, as the login's are; the panic's message on failure.
-fn catch_driver_panic<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
-    quiet_connect_panics();
-    std::thread::Builder::new()
-        .name(CONNECT_THREAD.into())
-        .spawn(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .map_err(|payload| panic_text(payload.as_ref()))
-        })
-        .map_err(|e| format!("cannot start a thread: {e}"))?
-        .join()
-        .map_err(|payload| panic_text(payload.as_ref()))?
-}
-
-/// A panic on the connect thread is caught and reported as one error line: keep the default
-/// hook from printing it a second time (with a backtrace hint) there. Other threads are untouched.
-fn quiet_connect_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() != Some(CONNECT_THREAD) {
-                default(info);
-            }
-        }));
-    });
-}
-
-/// The message of a caught panic.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 /// An armed deadline from [`Connection::deadline`]; dropping it disarms the watchdog.

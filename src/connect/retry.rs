@@ -10,33 +10,29 @@
 use std::time::{Duration, Instant};
 
 use super::backoff::{RefusalRetry, ReservedSlot};
-use super::server_key::KeyPolicy;
-use super::{ConnectOptions, Connection, open_once};
+use super::options::ConnectOptions;
 use crate::exit::{AppError, ErrorKind, Stage};
 
-/// The main port, with retries after refusals before the greeting (see [`super::open_as`]).
-pub(super) fn open_retrying(
+/// What a login that got in is told: how many tries it took, and after how long.
+pub(super) trait GotIn {
+    fn got_in(&mut self, tries: u32, after: Duration);
+}
+
+/// `attempt` on the main port, with retries after refusals before the greeting (see
+/// [`super::open_as`]); each retry gets what is left of `--connect-timeout`.
+pub(super) fn open_retrying<C: GotIn>(
     opts: &ConnectOptions,
-    key: &KeyPolicy,
     slot: ReservedSlot,
-) -> Result<Connection, AppError> {
+    mut attempt: impl FnMut(&ConnectOptions) -> Result<C, AppError>,
+) -> Result<C, AppError> {
     let started = Instant::now();
     let retry = RefusalRetry::for_account(slot, opts.connect_timeout);
     let mut tries = 1;
-    let mut attempt = open_once(opts, key);
+    let mut outcome = attempt(opts);
     loop {
-        let refusal = match attempt {
+        let refusal = match outcome {
             Ok(mut c) => {
-                c.login_tries = tries;
-                if tries > 1 {
-                    eprintln!(
-                        "conncheck: note: {} refused us with ERROR 1040 before its greeting {} time{} (clients being refused hold the reserved slot for moments); got in on try {tries} after {}",
-                        c.target,
-                        tries - 1,
-                        if tries == 2 { "" } else { "s" },
-                        short(started.elapsed())
-                    );
-                }
+                c.got_in(tries, started.elapsed());
                 return Ok(c);
             }
             Err(e) => e,
@@ -48,21 +44,32 @@ pub(super) fn open_retrying(
             return Err(with_tries(refusal, tries, started.elapsed(), retry));
         };
         std::thread::sleep(wait);
-        // The retry gets what is left of --connect-timeout.
         let mut within = opts.clone();
         within.connect_timeout = opts
             .connect_timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1));
         tries += 1;
-        attempt = open_once(&within, key);
-        if let Err(e) = &attempt
+        outcome = attempt(&within);
+        if let Err(e) = &outcome
             && e.kind == ErrorKind::Timeout
         {
             // The window ran out during the try: the refusals are the news.
             return Err(with_tries(refusal, tries - 1, started.elapsed(), retry));
         }
     }
+}
+
+/// "got in on try N after X": said when a login needed more than one try.
+pub(super) fn got_in_note(target: &str, tries: u32, after: Duration) -> Option<String> {
+    (tries > 1).then(|| {
+        format!(
+            "conncheck: note: {target} refused us with ERROR 1040 before its greeting {} time{} (clients being refused hold the reserved slot for moments); got in on try {tries} after {}",
+            tries - 1,
+            if tries == 2 { "" } else { "s" },
+            short(after)
+        )
+    })
 }
 
 /// ERROR 1040 instead of the greeting: every slot, the reserved one too, was taken at that

@@ -143,7 +143,7 @@ fn read_key(path: &Path, password_len: usize) -> Result<Vec<u8>, AppError> {
         None => {
             let pem = crate::input::read_capped(path, KEY_MAX).map_err(|e| bad(e.to_string()))?;
             let copy = pem.clone();
-            let octets = super::catch_driver_panic(move || {
+            let octets = super::driver_thread::catch_driver_panic(move || {
                 mysql_common::crypto::rsa::PublicKey::from_pem(&copy).num_octets()
             })
             .map_err(|_| bad("not an RSA public key in PEM (BEGIN PUBLIC KEY)".into()))?;
