@@ -4,7 +4,7 @@
 //! connections (the server closes them after wait_timeout), pools handing out connections the
 //! server already timed out, killed sessions. Aborted_connects counts failed attempts: bad
 //! passwords, missing privileges, connect_timeout, and on MariaDB the ERROR 1040 given at login
-//! (https://dev.mysql.com/doc/refman/8.0/en/communication-errors.html; shared/reference/flavors.md).
+//! (https://dev.mysql.com/doc/refman/8.0/en/communication-errors.html; docs/server-facts.md).
 //!
 //! A KILLed connection also ends without COM_QUIT and counts as an aborted client. Those are not
 //! the application's fault (conncheck's own `kill-idle`, pt-kill, a DBA), so Aborted_clients is

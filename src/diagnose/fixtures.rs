@@ -1,5 +1,5 @@
 //! Hand-made snapshots for the heuristics' unit tests: a healthy MariaDB 10.11 and a healthy
-//! MySQL 8.0 with their real defaults (see shared/reference), plus builders for sessions,
+//! MySQL 8.0 with their real defaults (see docs/server-facts.md), plus builders for sessions,
 //! transactions and lock waits. Tests start from one and change what their cause needs.
 
 use std::collections::BTreeMap;

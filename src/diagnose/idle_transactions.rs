@@ -2,7 +2,7 @@
 //! `--trx-threshold`: the forgotten `BEGIN; UPDATE …` whose client never commits.
 //!
 //! The session shows `Sleep` in the processlist while INNODB_TRX still lists its transaction
-//! (`trx_state RUNNING`, `trx_query NULL`: see shared/reference/mysql8-locks.md). It keeps its
+//! (`trx_state RUNNING`, `trx_query NULL`: see docs/server-facts.md). It keeps its
 //! slot, its row locks and its metadata locks until the client commits or the connection ends,
 //! so the sessions queueing behind it hold slots too. Any such transaction older than the
 //! threshold (default 60 s) is a warning; critical when it blocks other sessions or when they

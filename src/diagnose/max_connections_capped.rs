@@ -6,7 +6,7 @@
 //! `open_files_limit - 10 - 2 × 400 = open_files_limit - 810`, so the classic 1024-descriptor
 //! limit gives max_connections 214 whatever my.cnf says
 //! (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_open_files_limit,
-//! https://dev.mysql.com/doc/refman/8.0/en/table-cache.html; shared/reference/server-variables.tsv).
+//! https://dev.mysql.com/doc/refman/8.0/en/table-cache.html; docs/server-facts.md).
 //! The error log then says `Changed limits: max_connections: 214 (requested 500)`.
 //!
 //! MariaDB keeps max_connections as configured; when the descriptors run out, new clients hang

@@ -15,7 +15,7 @@
 //! name and the suggestion says to look the host part up.
 //!
 //! MariaDB started with max_user_connections 0 refuses to change it at runtime (ERROR 1290,
-//! shared/reference/server-variables.tsv): there we advise `ALTER USER` and my.cnf, not SET GLOBAL.
+//! docs/server-facts.md): there we advise `ALTER USER` and my.cnf, not SET GLOBAL.
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! (https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connection_errors_max_connections,
 //! https://dev.mysql.com/doc/refman/8.0/en/too-many-connections.html). A regular account refused
 //! while the admin slot is still free gets ERROR 1040 too, but MariaDB 10.11 counts that only in
-//! Aborted_connects (observed live, see shared/reference/flavors.md "Counter side effects"), so
+//! Aborted_connects (observed live, see docs/server-facts.md "Counters"), so
 //! Aborted_connects growing while usage is at max_connections is reported as well. MySQL 8 counts
 //! that post-authentication ("soft") refusal in Connection_errors_max_connections too
 //! (connection_handler_manager.cc `valid_connection_count`), so there the counter holds both

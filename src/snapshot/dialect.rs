@@ -4,7 +4,7 @@
 //! Built from [`ServerInfo`] and the global variables already read, so it is pure: unit-tested
 //! for every flavor we cannot run here (MySQL 5.7/8.0/8.4, Percona, RDS, Aurora). Each answer
 //! names where it comes from (the server source or manual, see
-//! `../shared/reference/mysql8-audit.md`). Sends no SQL.
+//! `docs/server-facts.md`). Sends no SQL.
 
 use std::collections::BTreeMap;
 
