@@ -17,6 +17,7 @@ mod fuzz_parsers;
 mod generated;
 mod hostile_text;
 mod import_cycles;
+mod json_contract;
 mod kill;
 mod kill_record;
 mod kill_signals;
