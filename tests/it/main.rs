@@ -10,6 +10,7 @@ mod conformance;
 mod connect_faults;
 mod diagnose;
 mod dialects;
+mod doc_links;
 mod exit_codes;
 mod files;
 mod finding_ids;
