@@ -1,7 +1,7 @@
 //! The JSON contract pinned (docs/json.md): one `insta::assert_json_snapshot!` per report and
-//! shape, from the recorded snapshots in tests/data (no server): `diagnose --from` (four
-//! flavors and a replayed incident folder) runs the binary; status, sessions, check, the kill
-//! plan, its audit record and its results, the settings plans and results and the saved
+//! shape, from the recorded snapshots in tests/data (no server): `diagnose --from` (every
+//! recorded server and a replayed incident folder) runs the binary; status, sessions, check,
+//! the kill plan, its audit record and its results, the settings plans and results and the saved
 //! snapshot are built by the same pure builders the commands use and serialized by the same
 //! `render::json`. A kill result comes from `remedy::execute` itself, through a scripted
 //! [`Link`] that loses its connection mid-batch, so the reconnect fields are real.
@@ -34,8 +34,12 @@ use conncheck::report::settings::{SETTINGS_SCHEMA_VERSION, SettingsReport};
 use conncheck::snapshot::{Session, Snapshot};
 use serde_json::Value;
 
-const RECORDED: [&str; 4] = [
+/// Every recorded snapshot: MySQL 8.0 and 8.4 (a replica: background threads), RDS with its
+/// defaults and full, Aurora, MariaDB.
+const RECORDED: [&str; 6] = [
     "mysql80-incident",
+    "mysql84-replica",
+    "rds-mysql-default",
     "rds-mysql-full",
     "aurora-idle",
     "mariadb-mdl-pileup",
