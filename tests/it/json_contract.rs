@@ -410,3 +410,53 @@ fn settings_results() {
     let r = settings_report(&snap, p, None, results);
     pin!("settings_results", as_printed(&r));
 }
+
+/// Objects whose keys are data (variable and status names, client names), not fields.
+const MAPS: [&str; 5] = ["variables", "status", "status_after", "counters", "clients"];
+
+/// Every field name of `v` (not the keys of [`MAPS`]).
+fn field_names(v: &Value, into: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                into.insert(k.clone());
+                if !(MAPS.contains(&k.as_str()) && x.is_object()) {
+                    field_names(x, into);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| field_names(x, into)),
+        _ => {}
+    }
+}
+
+/// docs/json.md names every field the pinned reports have: a field added to a report (and its
+/// snapshot accepted) without a line in the docs fails here.
+#[test]
+fn every_pinned_field_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/json.md")).unwrap();
+    let mut fields = std::collections::BTreeSet::new();
+    let mut snapshots = 0;
+    for entry in std::fs::read_dir(root.join("tests/it/snapshots")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("it__json_contract__") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // An insta snapshot: a `---` header, then the JSON.
+        let json = text.splitn(3, "---\n").nth(2).expect("an insta header");
+        field_names(&serde_json::from_str(json).unwrap(), &mut fields);
+        snapshots += 1;
+    }
+    assert!(snapshots >= 8, "{snapshots} JSON snapshots");
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !doc.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields not in docs/json.md: {missing:?}"
+    );
+}
