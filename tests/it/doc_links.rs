@@ -179,3 +179,59 @@ fn the_checker_finds_broken_links() {
     assert!(problems[1].contains("#nowhere"), "{problems:#?}");
     assert!(problems[2].contains("#nope"), "{problems:#?}");
 }
+
+/// The README stays a front page (issue 21, item 14): at most 300 lines, its sections in the
+/// order a newcomer needs them, both set-up commands, every docs page linked.
+#[test]
+fn the_readme_is_short_and_in_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move detail to docs/"
+    );
+    let order = [
+        "### What conncheck will never do",
+        "## Install",
+        "## Accounts to create",
+        "## Try it, test it",
+        "## The verdict",
+        "## Exit codes",
+        "## Security",
+        "## Documentation",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|h| {
+            readme
+                .lines()
+                .position(|l| l == *h)
+                .unwrap_or_else(|| panic!("README.md has no {h:?}"))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "README sections out of order: {order:?}"
+    );
+    for command in ["scripts/demo.sh", "scripts/test.sh"] {
+        assert!(readme.contains(command), "README.md names {command}");
+    }
+    for page in [
+        "diagnose",
+        "connecting",
+        "servers",
+        "json",
+        "monitoring",
+        "security",
+    ] {
+        assert!(
+            readme.contains(&format!("(docs/{page}.md)")),
+            "README.md links docs/{page}.md"
+        );
+    }
+    assert!(
+        readme.contains("(BENCHMARKS.md)"),
+        "README.md links BENCHMARKS.md"
+    );
+}
