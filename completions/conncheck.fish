@@ -76,7 +76,7 @@ complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "man" -d 'Write 
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l sample -d 'Read global status twice this far apart for the connection, abort and refusal rates (0 = one reading; the rates are then averages since the server started)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l top -d 'How many client groups (user@host) to list' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -125,7 +125,7 @@ db\t''
 command\t''
 state\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l limit -d 'Show at most this many rows (0 = all)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -174,7 +174,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l sample 
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l from -d 'Judge a saved snapshot (from `conncheck snapshot -o`) instead of connecting, or replay an incident folder (from `conncheck record --dir`): the verdict at its peak, and what grew before the trigger' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l chart -d 'With `--from DIR` (an incident folder): also draw connections per top client over time, with max_connections and the trigger, as an SVG file' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l fail-on -d 'Exit with code 1 when a finding of this severity or worse is found' -r -f -a "warning\t''
 critical\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
@@ -266,7 +266,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l repeat
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l for -d 'How long to keep repeating (with --repeat)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l log -d 'Append the plan and the results as JSON lines to this file (an audit log)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -s u -l user -d 'User name [default: your login name]' -r
@@ -326,7 +326,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l repeat
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l for -d 'How long to keep repeating (with --repeat)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l log -d 'Append the plan and the results as JSON lines to this file (an audit log)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -s u -l user -d 'User name [default: your login name]' -r
@@ -372,7 +372,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l help -
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l wait-timeout -d 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l interactive-timeout -d 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -s u -l user -d 'User name [default: your login name]' -r
@@ -414,7 +414,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l get
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l server-memory -d 'Server RAM in bytes (K/M/G/T suffixes) for the memory estimate' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -s u -l user -d 'User name [default: your login name]' -r
@@ -455,7 +455,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l long-query-time -d 'Also set long_query_time (e.g. 1s, 500ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Versioned JSON (see the README for the schema)'"
+json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -s u -l user -d 'User name [default: your login name]' -r

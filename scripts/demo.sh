@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 scripts/ensure-deps.sh
 cargo build --quiet --bin conncheck --example scenario
-cc="$PWD/target/debug/conncheck"
+# The binaries of CARGO_TARGET_DIR when it is set, as cargo put them there.
+debug=$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug
+cc="$debug/conncheck"
 
 dir=$(mktemp -d /tmp/conncheck-demo.XXXXXX)
 sock="$dir/mysqld.sock"
@@ -42,7 +44,7 @@ sql "CREATE DATABASE shop; CREATE USER app@localhost IDENTIFIED BY 'app'; GRANT 
 echo "== a leaking app (36 connections opened over 7 seconds, never closed), a transaction left"
 echo "   open with three sessions queued on its row lock, and a report query that runs and runs"
 mkfifo "$dir/hold"
-target/debug/examples/scenario --socket "$sock" --user app --password app --table shop.orders \
+"$debug"/examples/scenario --socket "$sock" --user app --password app --table shop.orders \
   --idle 36 --stagger 200ms --idle-trx --lock-waiters 3 --long-query <"$dir/hold" >"$dir/scenario.out" 2>&1 &
 exec 3>"$dir/hold" # the scenario holds its connections until this script closes fd 3
 for _ in $(seq 200); do grep -q ready "$dir/scenario.out" && break; sleep 0.1; done

@@ -10,7 +10,9 @@ export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 out=$(realpath -m "${1:-record-demo}")
 scripts/ensure-deps.sh
 cargo build --quiet --bin conncheck --example scenario
-cc="$PWD/target/debug/conncheck"
+# The binaries of CARGO_TARGET_DIR when it is set, as cargo put them there.
+debug=$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug
+cc="$debug/conncheck"
 
 dir=$(mktemp -d /tmp/conncheck-record-demo.XXXXXX)
 sock="$dir/mysqld.sock"
@@ -55,12 +57,12 @@ sleep 3
 
 echo "== a steady web pool of 8 connections"
 mkfifo "$dir/hold-web" "$dir/hold-app"
-target/debug/examples/scenario --socket "$sock" --user web --password web --table shop.w \
+"$debug"/examples/scenario --socket "$sock" --user web --password web --table shop.w \
   --idle 8 <"$dir/hold-web" >"$dir/web.out" 2>&1 &
 exec 3>"$dir/hold-web"
 sleep 4
 echo "== the leak: app opens 40 connections over 8 seconds and never closes them"
-target/debug/examples/scenario --socket "$sock" --user app --password app --table shop.a \
+"$debug"/examples/scenario --socket "$sock" --user app --password app --table shop.a \
   --idle 40 --stagger 200ms <"$dir/hold-app" >"$dir/app.out" 2>&1 &
 exec 4>"$dir/hold-app"
 # Wait for the incident folder (trigger + --after), then stop the recorder cleanly.

@@ -251,7 +251,7 @@ pub enum Format {
     /// Human-readable tables.
     #[default]
     Table,
-    /// Versioned JSON (see the README for the schema).
+    /// Versioned JSON (every field: docs/json.md).
     Json,
 }
 

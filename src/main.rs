@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 /// whatever the registers hold and we would write through garbage pointers. Rust's std gates its
 /// own `.init_array` capture of the arguments the same way (`really_init`, on
 /// `all(target_os = "linux", target_env = "gnu")`). Elsewhere there is no masking: the password
-/// stays visible in `ps` (README, "Secrets").
+/// stays visible in `ps` (docs/connecting.md, "Secrets").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod original_args {
     use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};

@@ -4,8 +4,8 @@
 
 use conncheck::diagnose::FindingId;
 
-/// Where the finding table is, relative to the crate (it may move to docs/diagnose.md).
-const DOC: &str = "README.md";
+/// Where the finding table is, relative to the crate.
+const DOC: &str = "docs/diagnose.md";
 /// The heading the table follows.
 const SECTION: &str = "### What diagnose looks for";
 
