@@ -51,6 +51,8 @@ pub struct Criteria {
     pub filter: SessionFilter,
     pub exclude_users: Vec<String>,
     pub limit: Option<usize>,
+    /// Only these processlist ids (`--id`), when any: a relief names its sessions.
+    pub ids: Vec<u64>,
     pub with_open_trx: WithOpenTrx,
     /// Only sessions whose open transaction is at least this old (`--trx-older-than`).
     pub min_trx_age: Option<Duration>,
@@ -68,6 +70,7 @@ impl Criteria {
             filter: SessionFilter::default(),
             exclude_users: Vec::new(),
             limit: None,
+            ids: Vec::new(),
             with_open_trx: WithOpenTrx::Include,
             min_trx_age: None,
             allow_replication: false,
@@ -213,6 +216,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let mut chosen: Vec<&Session> = Vec::new();
     for s in &snap.sessions {
         if s.id == snap.access.connection_id
+            || (!c.ids.is_empty() && !c.ids.contains(&s.id))
             || !meets_threshold(s, c)
             || !c.filter.matches(s)
             || crate::filter::any_user_matches(&c.exclude_users, s)
@@ -282,6 +286,10 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         },
         c.threshold.as_secs()
     )];
+    if !c.ids.is_empty() {
+        let ids: Vec<String> = c.ids.iter().map(u64::to_string).collect();
+        criteria.push(format!("id={}", ids.join("|")));
+    }
     criteria.extend(c.filter.describe());
     if !c.exclude_users.is_empty() {
         criteria.push(format!("not user={}", c.exclude_users.join("|")));
@@ -495,6 +503,30 @@ mod tests {
                 .names_with_invisible_characters
                 .is_empty()
         );
+    }
+
+    /// `--id`: only the named sessions, and still only those the threshold and the protections
+    /// allow (a replication thread named by id stays protected).
+    #[test]
+    fn ids_select_only_the_named_sessions() {
+        let mut c = criteria(Target::Idle, 300);
+        c.ids = vec![8, 3, 1, 42];
+        let p = plan(&snap(), &c);
+        assert_eq!(
+            ids(&p),
+            vec![8, 1],
+            "3 is idle only 100 s; 42 does not exist"
+        );
+        assert!(
+            p.criteria.contains(&"id=8|3|1|42".to_string()),
+            "{:?}",
+            p.criteria
+        );
+        let mut c = criteria(Target::Long, 0);
+        c.ids = vec![4, 7];
+        let p = plan(&snap(), &c);
+        assert_eq!(ids(&p), vec![4]);
+        assert_eq!(p.protected, vec![7]);
     }
 
     #[test]

@@ -360,8 +360,15 @@ pub enum LockKind {
     Row,
     /// Metadata lock (DDL, LOCK TABLES, FLUSH).
     Metadata,
-    /// Table-level lock (MyISAM, LOCK TABLES) or a flush wait.
+    /// Table-level lock (MyISAM, LOCK TABLES).
     Table,
+    /// The global read lock or a backup lock (`FLUSH TABLES WITH READ LOCK`, `BACKUP STAGE`,
+    /// `LOCK INSTANCE FOR BACKUP`) and MySQL's commit lock: one holder stops every writer.
+    Global,
+    /// A user lock (`GET_LOCK`), named in `object`.
+    User,
+    /// A table flush (`Waiting for table flush`): waits for the statements using the table.
+    Flush,
 }
 
 /// One session waiting for a lock, and who holds it when the server can tell.

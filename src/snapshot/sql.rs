@@ -214,19 +214,26 @@ pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<(LockRead,
                 ),
             ),
             // Metadata locks: a PENDING request against a GRANTED lock on the same object held by
-            // another thread; thread ids mapped to processlist ids through threads.
+            // another thread; thread ids mapped to processlist ids through threads. Table and
+            // user locks: every other holder. The global read lock, its commit lock and the
+            // backup lock: only a SHARED holder (FLUSH TABLES WITH READ LOCK, LOCK INSTANCE FOR
+            // BACKUP), since every writer holds the same object INTENTION_EXCLUSIVE
+            // (docs/wait-states.md).
             (
                 LockRead::Metadata,
                 format!(
                     "SELECT wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, \
-                     CONCAT(w.OBJECT_SCHEMA, '.', w.OBJECT_NAME), wt.PROCESSLIST_TIME \
+                     CONCAT_WS('.', w.OBJECT_SCHEMA, w.OBJECT_NAME), wt.PROCESSLIST_TIME, \
+                     w.OBJECT_TYPE \
                      FROM performance_schema.metadata_locks w \
                      JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE \
                      AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND b.OBJECT_NAME <=> w.OBJECT_NAME \
                      AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
                      JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
                      JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
-                     WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE = 'TABLE' \
+                     WHERE w.LOCK_STATUS = 'PENDING' \
+                     AND (w.OBJECT_TYPE IN ('TABLE', 'USER LEVEL LOCK') \
+                     OR (w.OBJECT_TYPE IN ('GLOBAL', 'COMMIT', 'BACKUP LOCK') AND b.LOCK_TYPE = 'SHARED')) \
                      AND bt.PROCESSLIST_ID IS NOT NULL LIMIT {limit}"
                 ),
             ),
