@@ -222,10 +222,9 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
         };
         // A statement without a transaction holds its locks only while it runs: stopping it
         // releases them and keeps the connection; a transaction (or an idle holder) needs KILL.
-        let statement_only = a
-            .session(r)
-            .is_some_and(|s| !s.is_sleeping() && a.transaction_of(r).is_none())
-            && !w.holds_session_lock(r);
+        let statement_only = a.session(r).is_some_and(|s| {
+            !s.is_sleeping() && a.transaction_of(r).is_none_or(|t| t.autocommit_non_locking)
+        }) && !w.holds_session_lock(r);
         let kill = if statement_only {
             snap.dialect()
                 .kill_query(r, a.session(r).and_then(|s| s.query_id))

@@ -545,8 +545,10 @@ fn root_kill(a: &Analysis, s: &Session) -> (&'static str, bool) {
         ("kill-idle", false)
     } else {
         // A global read lock, backup stage or user lock outlives the statement.
-        let statement_only =
-            a.transaction_of(s.id).is_none() && !a.waits().holds_session_lock(s.id);
+        let statement_only = a
+            .transaction_of(s.id)
+            .is_none_or(|t| t.autocommit_non_locking)
+            && !a.waits().holds_session_lock(s.id);
         ("kill-long", statement_only)
     }
 }
@@ -848,6 +850,16 @@ mod tests {
 
     #[test]
     fn an_idle_or_transaction_root_is_killed_and_a_cycle_gets_no_relief() {
+        // An autocommit SELECT's own read-only transaction ends with the statement.
+        let mut s = mdl_pileup();
+        let mut own = trx(5, "RUNNING", 500, 0, None);
+        own.autocommit_non_locking = true;
+        s.transactions.push(own);
+        let r = pileup_relief(&s).unwrap();
+        assert_eq!(
+            r.command,
+            "conncheck kill-long --longer-than 0s --query-only --id 5"
+        );
         // The report holds a transaction: its connection must end (frees 1, rolls back).
         let mut s = mdl_pileup();
         s.transactions.push(trx(5, "RUNNING", 500, 7, None));

@@ -347,6 +347,10 @@ pub struct Transaction {
     /// True when `query` was cut to fit a file, as [`Session::info_truncated`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub query_truncated: bool,
+    /// An autocommit SELECT's own read-only transaction (`trx_autocommit_non_locking`): it ends
+    /// with the statement and holds no lock beyond it, so KILL QUERY ends it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub autocommit_non_locking: bool,
 }
 
 fn is_false(b: &bool) -> bool {

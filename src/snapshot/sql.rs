@@ -161,12 +161,14 @@ pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
 pub const SYSTEM_USERS_SQL: &str = "SELECT DISTINCT USER FROM mysql.global_grants \
      WHERE PRIV = 'SYSTEM_USER' LIMIT 10000";
 
-/// Open transactions: id, session, state, age, wait, rows modified, rows locked, query, and the
-/// id of the lock it waits for (used by the reader only).
+/// Open transactions: id, session, state, age, wait, rows modified, rows locked, query, the
+/// id of the lock it waits for (used by the reader only), and whether it is an autocommit
+/// SELECT's own (`trx_autocommit_non_locking`, MySQL 8 and MariaDB alike).
 pub const TRX_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_state, \
      GREATEST(0, TIMESTAMPDIFF(SECOND, trx_started, NOW())), \
      IF(trx_wait_started IS NULL, NULL, GREATEST(0, TIMESTAMPDIFF(SECOND, trx_wait_started, NOW()))), \
-     trx_rows_modified, trx_rows_locked, trx_query, trx_requested_lock_id \
+     trx_rows_modified, trx_rows_locked, trx_query, trx_requested_lock_id, \
+     trx_autocommit_non_locking \
      FROM information_schema.INNODB_TRX";
 
 /// At most this many rows are read from each lock table: MySQL 8's `data_lock_waits` lists one
