@@ -21,12 +21,20 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// A server that names lock holders; lock waits outlast the test.
 fn server() -> Server {
+    server_with(true)
+}
+
+/// A server with or without the `metadata_lock_info` plugin.
+fn server_with(plugin: bool) -> Server {
+    let mut extra_args: Vec<String> = vec![
+        "--innodb-lock-wait-timeout=600".into(),
+        "--lock-wait-timeout=600".into(),
+    ];
+    if plugin {
+        extra_args.push("--plugin-load-add=metadata_lock_info".into());
+    }
     Server::start(ServerOpts {
-        extra_args: vec![
-            "--plugin-load-add=metadata_lock_info".into(),
-            "--innodb-lock-wait-timeout=600".into(),
-            "--lock-wait-timeout=600".into(),
-        ],
+        extra_args,
         ..ServerOpts::default()
     })
 }
@@ -266,7 +274,16 @@ fn an_idle_transaction_holding_a_row_is_killed_and_rolls_back() {
 
 #[test]
 fn a_get_lock_holder_is_the_root_of_its_waiters() {
-    let s = server();
+    get_lock_pileup(server());
+}
+
+/// Without the plugin the holder is asked by name (IS_USED_LOCK), not guessed.
+#[test]
+fn a_get_lock_holder_is_found_by_name_without_the_plugin() {
+    get_lock_pileup(server_with(false));
+}
+
+fn get_lock_pileup(s: Server) {
     let mut holder = s.root();
     let got: Option<i64> = holder
         .query_first("SELECT GET_LOCK('pile-job', 0)")
