@@ -317,3 +317,66 @@ fn get_lock_pileup(s: Server) {
     // Each waiter in turn takes it and disconnects: none is left waiting.
     wait_until_none(&s, "User lock");
 }
+
+/// innodb_deadlock_detect = OFF: three transactions each hold one row and wait for the next's.
+/// No session waits for nothing, so there is no root: the pile-up is reported as a cycle and
+/// the verdict offers no relief (every session in it is a victim).
+#[test]
+fn a_cycle_without_deadlock_detection_is_reported_with_no_relief() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec![
+            "--innodb-deadlock-detect=OFF".into(),
+            "--innodb-lock-wait-timeout=600".into(),
+        ],
+        ..ServerOpts::default()
+    });
+    let t = table(&s, "c");
+    s.sql(&format!("INSERT INTO {t} VALUES (2, 2), (3, 3)"));
+    let mut holders: Vec<mysql::Conn> = (1..=3)
+        .map(|i| {
+            let mut c = s.root();
+            c.query_drop("BEGIN").unwrap();
+            c.query_drop(format!("UPDATE {t} SET v = v + 1 WHERE id = {i}"))
+                .unwrap();
+            c
+        })
+        .collect();
+    let ids: Vec<u64> = holders.iter().map(conn_id).collect();
+    // Each then asks for the next one's row, from its own connection (in the background).
+    let waits: Vec<std::thread::JoinHandle<()>> = holders
+        .drain(..)
+        .enumerate()
+        .map(|(i, mut c)| {
+            let next = (i + 1) % 3 + 1;
+            let sql = format!("UPDATE {t} SET v = v + 1 WHERE id = {next}");
+            thread::spawn(move || {
+                let _ = c.query_drop(sql);
+            })
+        })
+        .collect();
+    wait_state(&s, "Updating", 3);
+    thread::sleep(Duration::from_millis(150));
+    let out = s
+        .conncheck("root", "")
+        .args(["diagnose", "--sample", "0", "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json_ok(&out);
+    let pileup = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "lock-pileup")
+        .unwrap_or_else(|| panic!("no lock-pileup: {}", v["findings"]));
+    let title = pileup["title"].as_str().unwrap();
+    assert!(title.starts_with("Lock cycle: 3 sessions"), "{title}");
+    assert!(v["verdict"]["relief"].is_null(), "{}", v["verdict"]);
+    // Break the cycle: the first KILL lets the others finish (and disconnect).
+    let mut root = s.root();
+    for id in &ids {
+        let _ = root.query_drop(format!("KILL {id}"));
+    }
+    for w in waits {
+        let _ = w.join();
+    }
+}
