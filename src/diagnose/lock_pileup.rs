@@ -138,6 +138,11 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
             "from the server's lock tables"
         } else if cycle.is_some() {
             "from the server's lock tables: every holder waits for another of these sessions"
+        } else if mine
+            .iter()
+            .any(|e| e.blocker == UNKNOWN && matches!(wait(e).kind, LockKind::Global | LockKind::User))
+        {
+            "no session could be named: the holder of a global read lock, backup lock or user lock is shown only by the metadata_lock_info plugin (MariaDB) or performance_schema (MySQL), or found by the lock name in GET_LOCK; it is typically idle with no transaction, like any pool session, so it is not guessed"
         } else if row_unknown {
             "no session could be named: InnoDB's lock tables did not list the holder of these row locks (see the snapshot's notes)"
         } else {

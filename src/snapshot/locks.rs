@@ -364,6 +364,24 @@ mod tests {
         assert_eq!(user_lock_name("SELECT 1"), None);
     }
 
+    /// performance_schema.metadata_locks OBJECT_TYPE values (mysql-server
+    /// `MDL_key` namespaces as the table shows them, docs/wait-states.md).
+    #[test]
+    fn metadata_lock_object_types() {
+        for (t, kind) in [
+            (Some("TABLE"), LockKind::Metadata),
+            (Some("SCHEMA"), LockKind::Metadata),
+            (Some("GLOBAL"), LockKind::Global),
+            (Some("COMMIT"), LockKind::Global),
+            (Some("BACKUP LOCK"), LockKind::Global),
+            (Some("USER LEVEL LOCK"), LockKind::User),
+            (Some("user level lock"), LockKind::User),
+            (None, LockKind::Metadata),
+        ] {
+            assert_eq!(metadata_kind(t), kind, "{t:?}");
+        }
+    }
+
     #[test]
     fn recognises_wait_states() {
         assert_eq!(

@@ -72,8 +72,13 @@ struct Expected {
 }
 
 /// The verdict's relief, checked against `want`; its plan, run as pasted with `--dry-run`,
-/// must select exactly `root` (no waiter). Returns the argv to paste.
-fn check_relief(s: &Server, root: u64, victims: &[u64], want: &Expected) -> Vec<String> {
+/// must select exactly `root` (no waiter). Returns the argv to paste, the plan and the relief.
+fn check_relief(
+    s: &Server,
+    root: u64,
+    victims: &[u64],
+    want: &Expected,
+) -> (Vec<String>, Value, Value) {
     let out = s
         .conncheck("root", "")
         .args(["diagnose", "--sample", "0", "--format", "json"])
@@ -123,7 +128,7 @@ fn check_relief(s: &Server, root: u64, victims: &[u64], want: &Expected) -> Vec<
         victims.iter().all(|w| !planned.contains(w)),
         "no waiter in the plan"
     );
-    argv
+    (argv, plan, relief.clone())
 }
 
 /// Paste the relief for real (confirmed with `--yes`): its one KILL went through. The report.
@@ -157,7 +162,18 @@ fn table(s: &Server, name: &str) -> String {
 
 #[test]
 fn a_report_holding_a_metadata_lock_is_stopped_with_kill_query() {
-    let s = server();
+    report_pileup(server(), true);
+}
+
+/// MariaDB's default: no metadata_lock_info. The holder is inferred (the oldest statement older
+/// than the waits), the relief the same; no DDL alternative, since the queries' holder is not
+/// known to be the ALTER.
+#[test]
+fn without_the_plugin_the_report_is_the_inferred_root() {
+    report_pileup(server_with(false), false);
+}
+
+fn report_pileup(s: Server, plugin: bool) {
     let t = table(&s, "r");
     // The report: one row, so SLEEP runs once; no transaction of its own.
     let report = s.background_query("root", "", &format!("SELECT SLEEP(300) FROM {t}"));
@@ -171,7 +187,7 @@ fn a_report_holding_a_metadata_lock_is_stopped_with_kill_query() {
     wait_state(&s, mdl, 31);
     let mut victims: Vec<u64> = queued.iter().map(|q| q.id).collect();
     victims.push(alter.id);
-    let argv = check_relief(
+    let (argv, _, relief) = check_relief(
         &s,
         report.id,
         &victims,
@@ -181,6 +197,30 @@ fn a_report_holding_a_metadata_lock_is_stopped_with_kill_query() {
             unblocks: 31,
         },
     );
+    let alternative = &relief["alternative"];
+    if plugin {
+        // The ALTER heads the queue: stopping it instead is offered, labelled as such.
+        assert!(
+            alternative["command"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(&format!(
+                    "kill-long --longer-than 0s --query-only --id {}",
+                    alter.id
+                )),
+            "{relief}"
+        );
+        assert_eq!(alternative["unblocks"], 30, "{relief}");
+        assert!(
+            alternative["label"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("alternative: "),
+            "{relief}"
+        );
+    } else {
+        assert!(alternative.is_null(), "{relief}");
+    }
     // KILL QUERY: the report's statement ends, its connection is kept.
     assert_eq!(paste(&argv)["mode"], "query");
     // The queue drains: the ALTER and the 30 queries run.
@@ -208,7 +248,7 @@ fn an_idle_global_read_lock_holder_is_the_root_of_the_writers() {
     let backup = "Waiting for backup lock";
     wait_state(&s, backup, 40);
     let victims: Vec<u64> = writers.iter().map(|w| w.id).collect();
-    let argv = check_relief(
+    let (argv, _, _) = check_relief(
         &s,
         holder_id,
         &victims,
@@ -251,7 +291,7 @@ fn an_idle_transaction_holding_a_row_is_killed_and_rolls_back() {
     wait_state(&s, "Updating", 5);
     thread::sleep(Duration::from_millis(150));
     let victims: Vec<u64> = waiters.iter().map(|w| w.id).collect();
-    let argv = check_relief(
+    let (argv, plan, _) = check_relief(
         &s,
         holder_id,
         &victims,
@@ -262,6 +302,16 @@ fn an_idle_transaction_holding_a_row_is_killed_and_rolls_back() {
         },
     );
     assert!(argv.iter().any(|w| w == "kill-idle"), "{argv:?}");
+    // The plan shows what rolls back before the slot is free.
+    let victim = &plan["victims"][0];
+    assert_eq!(victim["trx_rows_modified"], 1, "{plan}");
+    assert!(
+        plan["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("(1 modified rows)"),
+        "{plan}"
+    );
     assert_eq!(paste(&argv)["mode"], "connection");
     // The holder's update rolled back, the 5 waiters' went through: 1 + 5 × 2.
     s.wait_until("the waiters have updated the row", WAIT, |c| {
@@ -296,7 +346,7 @@ fn get_lock_pileup(s: Server) {
         .collect();
     wait_state(&s, "User lock", 5);
     let victims: Vec<u64> = waiters.iter().map(|w| w.id).collect();
-    let argv = check_relief(
+    let (argv, _, _) = check_relief(
         &s,
         holder_id,
         &victims,
