@@ -220,9 +220,10 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
             (0, true) => {
                 "the likely holder: check it first (it is idle in transaction or the oldest statement), killing it rolls its transaction back"
             }
-            (0, false) => {
+            (0, false) if a.transaction_of(r).is_some() => {
                 "the root blocker: killing it rolls its transaction back and releases its locks"
             }
+            (0, false) => "the root blocker: killing it releases its locks",
             _ => "also holds a lock these sessions wait for",
         };
         // A statement without a transaction holds its locks only while it runs: stopping it
