@@ -887,6 +887,20 @@ mod tests {
         assert_eq!(r.command, "conncheck kill-idle --older-than 0s --id 1");
         assert_eq!((r.frees, r.unblocks), (1, 40));
         assert!(r.alternative.is_none());
+        // Holding it while running another statement: KILL QUERY would keep the lock.
+        let mut busy = s.clone();
+        busy.sessions[0] = session(
+            1,
+            "backup",
+            "localhost",
+            "Query",
+            5,
+            "User sleep",
+            Some("SELECT SLEEP(60)"),
+        );
+        let r = pileup_relief(&busy).unwrap();
+        assert_eq!(r.command, "conncheck kill-long --longer-than 0s --id 1");
+        assert_eq!((r.frees, r.unblocks), (1, 40));
         // Without the holder named (no metadata_lock_info), no guess and no relief.
         for w in &mut s.lock_waits {
             w.blocking_id = None;
