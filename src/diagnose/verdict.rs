@@ -385,14 +385,15 @@ fn verdict(a: &Analysis, findings: &[Finding], slots: &[Slot], threads_connected
     {
         cause = Some(leak);
     }
-    // The cause's own relief first (the most targeted kill), else the one that frees the most
-    // slots (the earlier ranked on a tie).
+    // The cause's own relief first (the most targeted kill), else the one that frees or
+    // releases the most sessions (the earlier ranked on a tie).
     let relief = cause.and_then(|f| relief_of(a, f)).or_else(|| {
         causes
             .iter()
             .filter_map(|f| relief_of(a, f))
             .fold(None, |best: Option<Relief>, r| match best {
-                Some(b) if b.frees >= r.frees => Some(b),
+                // Slots freed now and sessions released count alike: both give clients back.
+                Some(b) if b.frees + b.unblocks >= r.frees + r.unblocks => Some(b),
                 _ => Some(r),
             })
     });
