@@ -210,6 +210,17 @@ pub fn meets_threshold(s: &Session, c: &Criteria) -> bool {
     }
 }
 
+/// The session's open transaction, if any: an autocommit SELECT's own read view
+/// (`autocommit_non_locking`) ends with its statement, holds no lock and rolls nothing back, so
+/// it is none.
+fn open_transaction<'s>(
+    snap: &'s Snapshot,
+    s: &Session,
+) -> Option<&'s crate::snapshot::Transaction> {
+    snap.transaction_of(s.id)
+        .filter(|t| !t.autocommit_non_locking)
+}
+
 /// Select victims, oldest first.
 pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let mut protected = Vec::new();
@@ -223,7 +234,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         {
             continue;
         }
-        let trx = snap.transaction_of(s.id);
+        let trx = open_transaction(snap, s);
         match c.with_open_trx {
             WithOpenTrx::Only if trx.is_none() => continue,
             WithOpenTrx::Skip if trx.is_some() => continue,
@@ -256,7 +267,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let victims: Vec<Victim> = chosen
         .into_iter()
         .map(|s| {
-            let trx = snap.transaction_of(s.id);
+            let trx = open_transaction(snap, s);
             let mut reason = format!("{what} {}s >= {}s", s.time_s, c.threshold.as_secs());
             if let Some(t) = trx {
                 reason.push_str(&format!(", open trx {}s", t.age_s));
@@ -527,6 +538,23 @@ mod tests {
         let p = plan(&snap(), &c);
         assert_eq!(ids(&p), vec![4]);
         assert_eq!(p.protected, vec![7]);
+    }
+
+    /// An autocommit SELECT's own read view is no open transaction: nothing rolls back.
+    #[test]
+    fn an_autocommit_select_holds_no_open_transaction() {
+        let mut s = snap();
+        let mut own = trx(4, "RUNNING", 500, 0, None);
+        own.autocommit_non_locking = true;
+        s.transactions.push(own);
+        let mut c = criteria(Target::Long, 60);
+        c.mode = KillMode::Query;
+        let p = plan(&s, &c);
+        assert_eq!(ids(&p), vec![4]);
+        assert_eq!(p.with_open_trx(), 0);
+        assert!(!p.summary().contains("roll back"), "{}", p.summary());
+        c.with_open_trx = WithOpenTrx::Only;
+        assert!(ids(&plan(&s, &c)).is_empty());
     }
 
     #[test]
