@@ -119,6 +119,10 @@ pub struct KillPlan {
     /// Victims whose user or host name holds invisible or control characters (shown escaped):
     /// an account that only looks like another (`app` + U+200B is not `app`).
     pub names_with_invisible_characters: Vec<u64>,
+    /// Victims that wait for a lock: killing one frees its slot and releases nobody (the
+    /// session holding them up stays; `diagnose` names it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_waiters: Vec<u64>,
 }
 
 impl Victim {
@@ -170,6 +174,13 @@ impl KillPlan {
                 if self.protected.len() == 1 { "" } else { "s" }
             ));
         }
+        if !self.lock_waiters.is_empty() {
+            let n = self.lock_waiters.len();
+            s.push_str(&format!(
+                "; {n} wait{} for a lock: killing a waiter releases nobody (conncheck diagnose names the session holding them up)",
+                if n == 1 { "s" } else { "" }
+            ));
+        }
         if self.over_limit > 0 {
             s.push_str(&format!(
                 "; {} more matched beyond --limit",
@@ -219,6 +230,16 @@ fn open_transaction<'s>(
 ) -> Option<&'s crate::snapshot::Transaction> {
     snap.transaction_of(s.id)
         .filter(|t| !t.autocommit_non_locking)
+}
+
+/// Whether session `id` (in thread state `state`) waits for a lock: a listed wait, an InnoDB
+/// `LOCK WAIT`, or a wait state (docs/wait-states.md).
+fn waits_for_lock(snap: &Snapshot, id: u64, state: &str) -> bool {
+    crate::snapshot::locks::waiting_for(state).is_some()
+        || snap.lock_waits.iter().any(|w| w.waiting_id == id)
+        || snap
+            .transaction_of(id)
+            .is_some_and(|t| t.state.eq_ignore_ascii_case("LOCK WAIT"))
 }
 
 /// Select victims, oldest first.
@@ -318,7 +339,13 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         .filter(|v| v.has_invisible_name())
         .map(|v| v.id)
         .collect();
+    let lock_waiters = victims
+        .iter()
+        .filter(|v| waits_for_lock(snap, v.id, &v.state))
+        .map(|v| v.id)
+        .collect();
     KillPlan {
+        lock_waiters,
         target: c.target,
         mode: c.mode,
         threshold_s: c.threshold.as_secs(),
@@ -538,6 +565,35 @@ mod tests {
         let p = plan(&snap(), &c);
         assert_eq!(ids(&p), vec![4]);
         assert_eq!(p.protected, vec![7]);
+    }
+
+    /// A plan that takes lock waiters says that killing them releases nobody.
+    #[test]
+    fn lock_waiters_in_a_plan_are_named() {
+        let mut s = snap();
+        s.sessions.push(session(
+            20,
+            "app",
+            "10.0.0.1",
+            "Query",
+            400,
+            "Waiting for table metadata lock",
+            Some("SELECT * FROM t"),
+        ));
+        let p = plan(&s, &criteria(Target::Long, 60));
+        assert_eq!(ids(&p), vec![4, 20]);
+        assert_eq!(p.lock_waiters, vec![20]);
+        assert!(
+            p.summary()
+                .contains("1 waits for a lock: killing a waiter releases nobody"),
+            "{}",
+            p.summary()
+        );
+        assert!(
+            plan(&snap(), &criteria(Target::Long, 60))
+                .lock_waiters
+                .is_empty()
+        );
     }
 
     /// An autocommit SELECT's own read view is no open transaction: nothing rolls back.
