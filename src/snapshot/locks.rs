@@ -26,7 +26,8 @@ pub const WAIT_STATES: &[(&str, LockKind)] = &[
     ("waiting for backup lock", LockKind::Global),
     // MySQL, and MariaDB before 10.4: FLUSH TABLES WITH READ LOCK held.
     ("waiting for global read lock", LockKind::Global),
-    // MySQL: a COMMIT behind FLUSH TABLES WITH READ LOCK.
+    // MySQL: a COMMIT behind FLUSH TABLES WITH READ LOCK, or FTWRL behind a committing
+    // transaction.
     ("waiting for commit lock", LockKind::Global),
     // Both: table, schema, stored function/procedure/package, trigger, event metadata locks.
     ("waiting for table metadata lock", LockKind::Metadata),

@@ -218,9 +218,9 @@ pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<(LockRead,
             // Metadata locks: a PENDING request against a GRANTED lock on the same object held by
             // another thread; thread ids mapped to processlist ids through threads. Table and
             // user locks: every other holder. The global read lock, its commit lock and the
-            // backup lock: only a SHARED holder (FLUSH TABLES WITH READ LOCK, LOCK INSTANCE FOR
-            // BACKUP), since every writer holds the same object INTENTION_EXCLUSIVE
-            // (docs/wait-states.md).
+            // backup lock: a writer (INTENTION_EXCLUSIVE) waits only for a SHARED holder
+            // (FLUSH TABLES WITH READ LOCK, LOCK INSTANCE FOR BACKUP), and FTWRL (SHARED) only
+            // for the writers; writers never block each other (docs/wait-states.md).
             (
                 LockRead::Metadata,
                 format!(
@@ -235,7 +235,8 @@ pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<(LockRead,
                      JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
                      WHERE w.LOCK_STATUS = 'PENDING' \
                      AND (w.OBJECT_TYPE IN ('TABLE', 'USER LEVEL LOCK') \
-                     OR (w.OBJECT_TYPE IN ('GLOBAL', 'COMMIT', 'BACKUP LOCK') AND b.LOCK_TYPE = 'SHARED')) \
+                     OR (w.OBJECT_TYPE IN ('GLOBAL', 'COMMIT', 'BACKUP LOCK') \
+                     AND (w.LOCK_TYPE = 'SHARED') <> (b.LOCK_TYPE = 'SHARED'))) \
                      AND bt.PROCESSLIST_ID IS NOT NULL LIMIT {limit}"
                 ),
             ),
