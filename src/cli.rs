@@ -456,6 +456,11 @@ pub struct KillArgs {
     /// Repeat for several.
     #[arg(long, value_name = "USER[@HOST]", value_parser = user_spec)]
     pub exclude_user: Vec<String>,
+    /// Only the session with this processlist id (repeat for several): how a verdict's relief
+    /// names the sessions it ends. The threshold and filters still apply, and each session is
+    /// re-checked before its KILL.
+    #[arg(long = "id", value_name = "N")]
+    pub ids: Vec<u64>,
     /// Kill at most this many sessions, oldest first.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,

@@ -61,6 +61,7 @@ pub fn criteria(
         filter: SessionFilter::try_from(&a.filter)?,
         exclude_users: a.exclude_user.clone(),
         limit: a.limit,
+        ids: a.ids.clone(),
         with_open_trx: a.with_open_trx,
         min_trx_age: a.trx_older_than,
         allow_replication: a.allow_replication,

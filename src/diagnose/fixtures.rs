@@ -196,6 +196,7 @@ pub fn trx(
         rows_locked: rows_modified,
         query: query.map(str::to_string),
         query_truncated: false,
+        autocommit_non_locking: false,
     }
 }
 

@@ -59,6 +59,11 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
     aged.sort_by(|x, y| y.2.cmp(&x.2).then(y.0.total_cmp(&x.0)).then(x.1.cmp(&y.1)));
     roots = aged.into_iter().map(|(_, r, k)| (r, k)).collect();
     let root = roots.first().map(|r| r.0);
+    // No root and every holder known: the sessions wait for each other (see `WaitGraph::cycles`).
+    let cycle: Option<&Vec<u64>> = root
+        .is_none()
+        .then(|| w.cycles().iter().find(|c| c.contains(&mine[0].waiter)))
+        .flatten();
     let inferred = root.is_some_and(|r| mine.iter().any(|e| e.blocker == r && e.inferred));
     let row_unknown = mine
         .iter()
@@ -85,6 +90,13 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
         .max_by_key(|s| (wait_of(s.id), std::cmp::Reverse(s.id)));
 
     let (title, who) = match root {
+        None if cycle.is_some() => (
+            format!(
+                "Lock cycle: {} waiting for each other",
+                plural(n as u64, "session")
+            ),
+            "each other (a cycle: none of them waits for nothing)".to_string(),
+        ),
         Some(r) => (
             format!(
                 "Lock pile-up: {} waiting behind session {r}",
@@ -124,6 +136,13 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
             "inferred: the server does not show who holds these metadata/table locks (MariaDB without metadata_lock_info); the likely holder is the oldest open transaction not waiting itself, else the longest-running statement"
         } else if root.is_some() {
             "from the server's lock tables"
+        } else if cycle.is_some() {
+            "from the server's lock tables: every holder waits for another of these sessions"
+        } else if mine
+            .iter()
+            .any(|e| e.blocker == UNKNOWN && matches!(wait(e).kind, LockKind::Global | LockKind::User))
+        {
+            "no session could be named: the holder of a global read lock, backup lock or user lock is shown only by the metadata_lock_info plugin (MariaDB) or performance_schema (MySQL), or found by the lock name in GET_LOCK; it is typically idle with no transaction, like any pool session, so it is not guessed"
         } else if row_unknown {
             "no session could be named: InnoDB's lock tables did not list the holder of these row locks (see the snapshot's notes)"
         } else {
@@ -170,6 +189,29 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
         f = f.evidence("tables", objects.into_iter().collect::<Vec<_>>().join(", "));
     }
     f = f.sessions(ids(&sessions)).slots(sessions.len() as u64);
+    if let Some(c) = cycle {
+        let detect = snap
+            .variables
+            .get("innodb_deadlock_detect")
+            .map_or("unknown", String::as_str);
+        let timeout = snap
+            .variables
+            .get("innodb_lock_wait_timeout")
+            .map_or("unknown".to_string(), |t| format!("{t}s"));
+        f = f.evidence(
+            "cycle",
+            c.iter()
+                .map(|id| format!("session {id}"))
+                .collect::<Vec<_>>()
+                .join(" -> "),
+        );
+        f = f.evidence("innodb_deadlock_detect", detect);
+        // No kill: every session of a cycle is a victim of another; the server ends it itself.
+        return Some(f.action(Action::advice(format!(
+            "no relief: every session here waits for another of them (a deadlock InnoDB does not break with innodb_deadlock_detect = OFF); each ends at innodb_lock_wait_timeout ({}) with ERROR 1205; set innodb_deadlock_detect = ON so InnoDB rolls one back at once",
+            timeout
+        ))));
+    }
     for (i, &(r, _)) in roots.iter().enumerate() {
         if !a.session(r).is_some_and(Session::is_client) {
             continue;
@@ -178,15 +220,29 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
             (0, true) => {
                 "the likely holder: check it first (it is idle in transaction or the oldest statement), killing it rolls its transaction back"
             }
-            (0, false) => {
+            (0, false) if a.transaction_of(r).is_some() => {
                 "the root blocker: killing it rolls its transaction back and releases its locks"
             }
+            (0, false) => "the root blocker: killing it releases its locks",
             _ => "also holds a lock these sessions wait for",
         };
-        f = f.action(Action::sql(format!(
-            "{};   -- {why}",
+        // A statement without a transaction holds its locks only while it runs: stopping it
+        // releases them and keeps the connection; a transaction (or an idle holder) needs KILL.
+        let statement_only = a.session(r).is_some_and(|s| {
+            !s.is_sleeping() && a.transaction_of(r).is_none_or(|t| t.autocommit_non_locking)
+        }) && !w.holds_session_lock(r);
+        let kill = if statement_only {
+            snap.dialect()
+                .kill_query(r, a.session(r).and_then(|s| s.query_id))
+        } else {
             snap.dialect().kill_to_paste(r)
-        )));
+        };
+        let why = if statement_only {
+            "the root blocker, a statement without a transaction: stopping it releases its locks and keeps the connection"
+        } else {
+            why
+        };
+        f = f.action(Action::sql(format!("{kill};   -- {why}")));
     }
     if let (true, Some(why)) = (
         root.is_none() || inferred,
@@ -238,12 +294,15 @@ fn kind_name(k: LockKind) -> &'static str {
         LockKind::Row => "row locks",
         LockKind::Metadata => "metadata locks",
         LockKind::Table => "table locks",
+        LockKind::Global => "the global read lock / backup lock",
+        LockKind::User => "user locks (GET_LOCK)",
+        LockKind::Flush => "a table flush",
     }
 }
 
 /// Statements that take an exclusive metadata lock: ALTER, CREATE … INDEX, DROP, RENAME,
 /// TRUNCATE, OPTIMIZE.
-fn is_ddl(sql: &str) -> bool {
+pub(crate) fn is_ddl(sql: &str) -> bool {
     let words: Vec<String> = sql
         .split_whitespace()
         .take(4)

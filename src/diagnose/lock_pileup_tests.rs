@@ -478,6 +478,17 @@ fn without_an_open_transaction_the_longest_statement_is_the_likely_holder() {
     let f = &check_default(&s)[0];
     assert_eq!(f.sessions, vec![5, 6, 7]);
     assert!(ev(f, "blocker").starts_with("session 5: etl@10.0.0.9, Query 15m00s"));
+    // A statement with no open transaction: KILL QUERY releases its locks, the connection stays.
+    assert!(
+        f.actions
+            .iter()
+            .any(|a| a.text.starts_with("KILL QUERY 5;")),
+        "{:?}",
+        f.actions
+    );
+    // With an open transaction it is the connection that must end (and roll back).
+    s.transactions.push(trx(5, "RUNNING", 900, 3, None));
+    let f = &check_default(&s)[0];
     assert!(f.actions.iter().any(|a| a.text.starts_with("KILL 5;")));
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Every session the server counts in Threads_connected is put in exactly one bucket, the first
 //! that applies, in this order: conncheck itself, `logging-in`, `killed` (killed, not yet gone),
-//! `waiting-for-lock`, `idle-in-transaction`, `leaked` (connection-leak's staircase), `idle`
+//! `blocking` (a root of the wait graph: holds others up and waits for nothing, idle or
+//! running), `waiting-for-lock`, `idle-in-transaction`, `leaked` (connection-leak's staircase), `idle`
 //! (sleeping at least `--idle-threshold`), `idle-in-pool` (sleeping less), `long-query`
 //! (running at least `--long-query-threshold`), `running`. Replication and system threads are
 //! not client connections: they go to a separate `background` list. `unaccounted` is the counter
@@ -19,9 +20,18 @@
 //! [`super::is_prevention`], and a symptom such as `near-limit` or `server-full` only when
 //! nothing else explains them; `idle-connections` gives way to an equally severe
 //! `connection-leak`, which says why they are idle); the relief is the cause's own kill command,
-//! else the kill command among the causes that frees the most slots, without `--dry-run` (it still shows its plan and asks before killing), with the sessions it
-//! ends as the slots it frees (sessions a killed lock holder unblocks come back later, and are
-//! not counted). Pure: no I/O.
+//! else the kill command among the causes that frees the most slots, without `--dry-run` (it
+//! still shows its plan and asks before killing).
+//!
+//! A relief is exact by construction ([`relief_of`]): it names every session it ends with
+//! `--id` (the threshold becomes 0 s: the ids select, the re-check before each KILL still
+//! applies), and never a session waiting for a lock or a replication or system thread. A lock
+//! pile-up's relief targets its roots only: `KILL QUERY` (`kill-long --query-only`) for a root
+//! running a statement with no open transaction, `KILL` for a root idle or holding a
+//! transaction; a DDL heading a metadata-lock queue may be stopped instead, as a labelled
+//! alternative. `frees` is the connections the plan ends (once their rollback finishes, which
+//! the plan shows in rows), `unblocks` the waiters released (every holder they wait for is
+//! killed or released in turn). A relief that does neither is none. Pure: no I/O.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -44,6 +54,8 @@ pub enum Bucket {
     LoggingIn,
     /// Killed, not yet gone.
     Killed,
+    /// Holds others up and waits for nothing (a root of the wait graph).
+    Blocking,
     WaitingForLock,
     IdleInTransaction,
     /// connection-leak's staircase.
@@ -70,6 +82,7 @@ impl Bucket {
             Bucket::Conncheck => "conncheck",
             Bucket::LoggingIn => "logging-in",
             Bucket::Killed => "killed",
+            Bucket::Blocking => "blocking",
             Bucket::WaitingForLock => "waiting-for-lock",
             Bucket::IdleInTransaction => "idle-in-transaction",
             Bucket::Leaked => "leaked",
@@ -87,7 +100,7 @@ impl Bucket {
     pub const fn finding(self) -> Option<FindingId> {
         match self {
             Bucket::LoggingIn => Some(FindingId::TrafficSpike),
-            Bucket::WaitingForLock => Some(FindingId::LockPileup),
+            Bucket::Blocking | Bucket::WaitingForLock => Some(FindingId::LockPileup),
             Bucket::IdleInTransaction => Some(FindingId::IdleTransactions),
             Bucket::Leaked => Some(FindingId::ConnectionLeak),
             Bucket::Idle => Some(FindingId::IdleConnections),
@@ -141,7 +154,8 @@ pub struct Slot {
     pub client: Option<String>,
 }
 
-/// The fastest safe relief: a conncheck command and the slots it frees.
+/// The fastest safe relief: a conncheck command, the slots it frees and the sessions it
+/// releases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Relief {
     /// The whole command line to paste (connection options included once the report knows its
@@ -150,7 +164,17 @@ pub struct Relief {
     /// The same, one word per element.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub argv: Vec<String>,
+    /// Connections the plan ends (once their transactions have rolled back).
     pub frees: u64,
+    /// Sessions waiting for a lock that the plan releases.
+    #[serde(default)]
+    pub unblocks: u64,
+    /// What this relief is when it is not the main one (`alternative: …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Another relief, labelled as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<Box<Relief>>,
     /// The command's own arguments, to add the connection options of a target to.
     #[serde(skip)]
     args: Vec<String>,
@@ -161,6 +185,9 @@ impl Relief {
     pub fn for_target(&mut self, replay: &crate::connect::replay::Replay) {
         self.command = replay.command_line(&self.args, None);
         self.argv = replay.argv(&self.args);
+        if let Some(alt) = &mut self.alternative {
+            alt.for_target(replay);
+        }
     }
 }
 
@@ -192,7 +219,7 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
     let threads_connected = snap.threads_connected();
     if snap.refused.is_some() {
         return Accounting {
-            verdict: verdict(findings, &[], threads_connected),
+            verdict: verdict(a, findings, &[], threads_connected),
             slots: Vec::new(),
             background: Vec::new(),
             threads_connected,
@@ -232,7 +259,7 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
                 continue;
             }
             SessionKind::Killed => Bucket::Killed,
-            SessionKind::Client => bucket_of(s, th, &waiting, &trx, leaked),
+            SessionKind::Client => bucket_of(s, th, a, &waiting, &trx, leaked),
         };
         rows += 1;
         let client = bucket.per_client().then(|| client_of(s));
@@ -295,7 +322,7 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
         })
         .collect();
     Accounting {
-        verdict: verdict(findings, &slots, threads_connected),
+        verdict: verdict(a, findings, &slots, threads_connected),
         slots,
         background,
         threads_connected,
@@ -306,12 +333,16 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
 fn bucket_of(
     s: &Session,
     th: &Thresholds,
+    a: &Analysis,
     waiting: &HashSet<u64>,
     trx: &HashMap<u64, &str>,
     leaked: &std::collections::BTreeSet<u64>,
 ) -> Bucket {
     if common::logging_in(s) {
         Bucket::LoggingIn
+    } else if a.waits().is_root(s.id) {
+        // Never shown as plain idle: it is why others wait.
+        Bucket::Blocking
     } else if waiting.contains(&s.id) || waiting_for(&s.state).is_some() {
         Bucket::WaitingForLock
     } else if s.is_sleeping() && trx.contains_key(&s.id) {
@@ -337,7 +368,7 @@ fn client_of(s: &Session) -> String {
     }
 }
 
-fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verdict {
+fn verdict(a: &Analysis, findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verdict {
     let causes: Vec<&Finding> = findings.iter().filter(|f| !f.id.is_prevention()).collect();
     // A symptom (the server is full) is the cause only when nothing else explains it.
     let mut cause = causes
@@ -354,16 +385,17 @@ fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verd
     {
         cause = Some(leak);
     }
-    // The cause's own relief first (the most targeted kill), else the one that frees the most
-    // slots (the earlier ranked on a tie).
-    let relief = cause.and_then(relief_of).or_else(|| {
-        causes.iter().filter_map(|f| relief_of(f)).fold(
-            None,
-            |best: Option<Relief>, r| match best {
-                Some(b) if b.frees >= r.frees => Some(b),
+    // The cause's own relief first (the most targeted kill), else the one that frees or
+    // releases the most sessions (the earlier ranked on a tie).
+    let relief = cause.and_then(|f| relief_of(a, f)).or_else(|| {
+        causes
+            .iter()
+            .filter_map(|f| relief_of(a, f))
+            .fold(None, |best: Option<Relief>, r| match best {
+                // Slots freed now and sessions released count alike: both give clients back.
+                Some(b) if b.frees + b.unblocks >= r.frees + r.unblocks => Some(b),
                 _ => Some(r),
-            },
-        )
+            })
     });
     let summary = match cause {
         None => format!(
@@ -378,10 +410,7 @@ fn verdict(findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verd
                 top_buckets(slots)
             );
             if let Some(r) = &relief {
-                s.push_str(&format!(
-                    " Fastest relief frees {}.",
-                    common::plural(r.frees, "slot")
-                ));
+                s.push_str(&format!(" Fastest relief {}.", r.effect()));
             }
             s
         }
@@ -411,34 +440,186 @@ fn top_buckets(slots: &[Slot]) -> String {
         .join(", ")
 }
 
-/// The kill command of a finding that frees slots: `kill-idle`, or `kill-long` without
-/// `--query-only` (which keeps the connections), made to run for real (it still asks first).
-fn relief_of(f: &Finding) -> Option<Relief> {
+/// Sessions a relief that is not a lock pile-up's names one by one at most: a kill-idle
+/// relief over more keeps its threshold and filters (a sleeping session never waits for a lock,
+/// so they select the same sessions), a kill-long relief names them all.
+const NAMED_IDS: usize = 32;
+
+impl Relief {
+    /// A relief running `args` (a conncheck command without `conncheck`).
+    fn new(args: Vec<String>, frees: u64, unblocks: u64) -> Relief {
+        let mut r = Relief {
+            command: String::new(),
+            argv: Vec::new(),
+            frees,
+            unblocks,
+            label: None,
+            alternative: None,
+            args,
+        };
+        r.for_target(&crate::connect::replay::Replay::none());
+        r
+    }
+
+    /// `frees 3 slots, unblocks 30 sessions`.
+    pub fn effect(&self) -> String {
+        let mut s = format!("frees {}", common::plural(self.frees, "slot"));
+        if self.unblocks > 0 {
+            s.push_str(&format!(
+                ", unblocks {}",
+                common::plural(self.unblocks, "session")
+            ));
+        }
+        s
+    }
+}
+
+/// The relief of a finding: a lock pile-up's from its roots ([`lock_relief`]), else the
+/// finding's own kill command (`kill-idle`, or `kill-long` without `--query-only`) made to run
+/// for real (it still asks first) and naming its sessions (see the module doc).
+fn relief_of(a: &Analysis, f: &Finding) -> Option<Relief> {
     // Only a finding that lists its sessions knows what its command frees: a generic kill
     // suggestion (refused-connections' "kill-idle --older-than 300s") frees what it finds.
     if f.sessions.is_empty() {
         return None;
     }
-    let a = f.actions.iter().find(|a| {
-        a.kind == ActionKind::Command
+    if f.id == FindingId::LockPileup {
+        return lock_relief(a, f);
+    }
+    let action = f.actions.iter().find(|x| {
+        x.kind == ActionKind::Command
             && matches!(
-                a.args.first().map(String::as_str),
+                x.args.first().map(String::as_str),
                 Some("kill-idle" | "kill-long")
             )
-            && !a.args.iter().any(|w| w == "--query-only")
+            && !x.args.iter().any(|w| w == "--query-only")
     })?;
-    let mut args = a.args.clone();
+    let idle = action.args.first().map(String::as_str) == Some("kill-idle");
+    // What the command may end: clients of the finding, in the command's state, never a
+    // session waiting for a lock (killing a victim frees its slot and nothing else).
+    let ids: Vec<u64> = f
+        .sessions
+        .iter()
+        .copied()
+        .filter(|&id| {
+            a.session(id).is_some_and(|s| {
+                s.is_client()
+                    && !a.waits().is_victim(id)
+                    && !a.is_waiting(s)
+                    && s.is_sleeping() == idle
+            })
+        })
+        .collect();
+    if ids.is_empty() {
+        return None;
+    }
+    let mut args = action.args.clone();
     args.retain(|w| w != "--dry-run");
-    // The sessions the command ends; the slots their waiters then give back are not counted.
-    let frees = f.sessions.len() as u64;
-    let mut r = Relief {
-        command: String::new(),
-        argv: Vec::new(),
-        frees,
-        args,
+    if !(idle && ids.len() > NAMED_IDS) {
+        name_ids(&mut args, &ids);
+    }
+    let killed = ids.iter().copied().collect();
+    let unblocks = a.waits().released_by(&killed).len() as u64;
+    Some(Relief::new(args, ids.len() as u64, unblocks))
+}
+
+/// Make a kill command select exactly `ids`: its threshold becomes 0 s and each id is named
+/// (the re-check before each KILL still applies).
+fn name_ids(args: &mut Vec<String>, ids: &[u64]) {
+    for i in 0..args.len().saturating_sub(1) {
+        if matches!(args[i].as_str(), "--older-than" | "--longer-than") {
+            args[i + 1] = "0s".into();
+        }
+    }
+    for id in ids {
+        args.push("--id".into());
+        args.push(id.to_string());
+    }
+}
+
+/// How a root is ended: `(command, query only)`. A statement with no open transaction holds
+/// its metadata locks only while it runs, so KILL QUERY releases them and keeps the connection;
+/// an idle holder, an open transaction or a lock that outlives the statement needs the
+/// connection ended (its transaction rolls back; docs/wait-states.md).
+fn root_kill(a: &Analysis, s: &Session) -> (&'static str, bool) {
+    if s.is_sleeping() {
+        ("kill-idle", false)
+    } else {
+        // A global read lock, backup stage or user lock outlives the statement.
+        let statement_only = a
+            .transaction_of(s.id)
+            .is_none_or(|t| t.autocommit_non_locking)
+            && !a.waits().holds_session_lock(s.id);
+        ("kill-long", statement_only)
+    }
+}
+
+/// A kill of exactly `ids` with `command` (`--query-only` when `query_only`), with what it frees
+/// and releases.
+fn kill_relief(a: &Analysis, command: &str, query_only: bool, ids: &[u64]) -> Option<Relief> {
+    let threshold = if command == "kill-idle" {
+        "--older-than"
+    } else {
+        "--longer-than"
     };
-    r.for_target(&crate::connect::replay::Replay::none());
-    Some(r)
+    let mut args = vec![command.to_string(), threshold.to_string(), "0s".to_string()];
+    if query_only {
+        args.push("--query-only".into());
+    }
+    name_ids(&mut args, ids);
+    let killed = ids.iter().copied().collect();
+    let unblocks = a.waits().released_by(&killed).len() as u64;
+    let frees = if query_only { 0 } else { ids.len() as u64 };
+    (frees > 0 || unblocks > 0).then(|| Relief::new(args, frees, unblocks))
+}
+
+/// A lock pile-up's relief: its roots only, never a waiter or a replication or system thread;
+/// roots ended the same way go in one command, the one that releases the most first. The
+/// alternative stops the DDL at the head of a metadata-lock queue (it waits and blocks, so it is
+/// no root), else ends the other roots. A cycle has no root, so no relief.
+fn lock_relief(a: &Analysis, f: &Finding) -> Option<Relief> {
+    let w = a.waits();
+    let mine: std::collections::BTreeSet<u64> = f.sessions.iter().copied().collect();
+    let mut by_kill: BTreeMap<(&'static str, bool), Vec<u64>> = BTreeMap::new();
+    for (&r, _) in w.roots().iter().filter(|(r, _)| mine.contains(r)) {
+        if let Some(s) = a.session(r).filter(|s| s.is_client()) {
+            by_kill.entry(root_kill(a, s)).or_default().push(r);
+        }
+    }
+    let mut reliefs: Vec<Relief> = by_kill
+        .iter()
+        .filter_map(|(&(command, query_only), ids)| kill_relief(a, command, query_only, ids))
+        .collect();
+    reliefs.sort_by_key(|r| std::cmp::Reverse((r.unblocks, r.frees)));
+    let mut reliefs = reliefs.into_iter();
+    let mut main = reliefs.next()?;
+    // The DDL heading a metadata-lock queue: waits itself, and others wait for it.
+    let ddl = mine
+        .iter()
+        .filter_map(|&id| a.session(id))
+        .filter(|s| {
+            s.is_client()
+                && w.is_victim(s.id)
+                && waiting_for(&s.state) == Some(crate::snapshot::LockKind::Metadata)
+                && super::lock_pileup::is_ddl(s.info.as_deref().unwrap_or(""))
+                && !w.blocked_by(s.id).is_empty()
+        })
+        .max_by_key(|s| (w.blocked_by(s.id).len(), std::cmp::Reverse(s.id)));
+    let alternative = match ddl {
+        Some(d) => kill_relief(a, "kill-long", true, &[d.id]).map(|mut r| {
+            r.label = Some(format!(
+                "alternative: stop the DDL at the head of the metadata-lock queue (session {}); the queries behind it run, the DDL is to be retried later with a short lock_wait_timeout",
+                d.id
+            ));
+            r
+        }),
+        None => reliefs.next().map(|mut r| {
+            r.label = Some("alternative: the other roots of this pile-up".into());
+            r
+        }),
+    };
+    main.alternative = alternative.map(Box::new);
+    Some(main)
 }
 
 #[cfg(test)]
@@ -446,6 +627,7 @@ mod tests {
     use super::*;
     use crate::diagnose::fixtures::{self, session, trx};
     use crate::diagnose::{Severity, diagnose};
+    use crate::snapshot::{LockKind, Snapshot};
 
     fn total(a: &Accounting) -> i64 {
         a.slots.iter().map(|s| s.count).sum()
@@ -574,6 +756,190 @@ mod tests {
         assert_eq!(a.verdict.cause, Some(FindingId::ServerFull));
     }
 
+    /// A running report (5, no transaction) holds a table an ALTER (6) waits for, and 30
+    /// SELECTs queue behind the ALTER: the relief is KILL QUERY of the report, nothing else.
+    fn mdl_pileup() -> Snapshot {
+        let mut s = fixtures::mariadb();
+        let mdl = "Waiting for table metadata lock";
+        let mut v = vec![
+            session(
+                5,
+                "report",
+                "10.0.0.9",
+                "Query",
+                500,
+                "Sending data",
+                Some("SELECT SLEEP(900) FROM r"),
+            ),
+            session(
+                6,
+                "dba",
+                "localhost",
+                "Query",
+                60,
+                mdl,
+                Some("ALTER TABLE r ADD c INT"),
+            ),
+        ];
+        v.extend((0..30).map(|i| {
+            session(
+                100 + i,
+                "app",
+                "10.0.0.7",
+                "Query",
+                50 - i,
+                mdl,
+                Some("SELECT * FROM r"),
+            )
+        }));
+        v.push(session(9, "app", "10.0.0.7", "Sleep", 900, "", None));
+        fixtures::with_sessions(&mut s, v);
+        s.lock_waits
+            .push(fixtures::lock_wait(LockKind::Metadata, 6, Some(5), 60));
+        s.lock_waits.extend(
+            (0..30).map(|i| fixtures::lock_wait(LockKind::Metadata, 100 + i, Some(6), 50 - i)),
+        );
+        s
+    }
+
+    fn pileup_relief(s: &Snapshot) -> Option<Relief> {
+        let th = Thresholds::default();
+        let f = diagnose(s, &th);
+        let p = f
+            .iter()
+            .find(|f| f.id == FindingId::LockPileup)
+            .expect("a pile-up");
+        relief_of(&Analysis::new(s), p)
+    }
+
+    #[test]
+    fn a_pileup_relief_stops_the_root_statement_and_names_the_ddl_as_alternative() {
+        let s = mdl_pileup();
+        let r = pileup_relief(&s).unwrap();
+        assert_eq!(
+            r.command,
+            "conncheck kill-long --longer-than 0s --query-only --id 5"
+        );
+        assert_eq!((r.frees, r.unblocks), (0, 31));
+        let alt = r.alternative.as_deref().unwrap();
+        assert_eq!(
+            alt.command,
+            "conncheck kill-long --longer-than 0s --query-only --id 6"
+        );
+        assert_eq!((alt.frees, alt.unblocks), (0, 30));
+        assert!(alt.label.as_deref().unwrap().starts_with("alternative: "));
+        // Every relief of every finding leaves the waiters alone.
+        let th = Thresholds::default();
+        let a = Analysis::new(&s);
+        for f in diagnose(&s, &th) {
+            if let Some(r) = relief_of(&a, &f) {
+                for w in (100..130).map(|i: u64| i.to_string()) {
+                    assert!(!r.argv.contains(&w), "{}: {}", f.id, r.command);
+                }
+            }
+        }
+        // The root is `blocking`, never idle or running.
+        let acc = account(&a, &th, &diagnose(&s, &th));
+        let blocking: Vec<&Slot> = acc
+            .slots
+            .iter()
+            .filter(|x| x.bucket == Bucket::Blocking)
+            .collect();
+        assert_eq!(blocking.len(), 1);
+        assert_eq!(blocking[0].count, 1);
+    }
+
+    #[test]
+    fn an_idle_or_transaction_root_is_killed_and_a_cycle_gets_no_relief() {
+        // An autocommit SELECT's own read-only transaction ends with the statement.
+        let mut s = mdl_pileup();
+        let mut own = trx(5, "RUNNING", 500, 0, None);
+        own.autocommit_non_locking = true;
+        s.transactions.push(own);
+        let r = pileup_relief(&s).unwrap();
+        assert_eq!(
+            r.command,
+            "conncheck kill-long --longer-than 0s --query-only --id 5"
+        );
+        // The report holds a transaction: its connection must end (frees 1, rolls back).
+        let mut s = mdl_pileup();
+        s.transactions.push(trx(5, "RUNNING", 500, 7, None));
+        let r = pileup_relief(&s).unwrap();
+        assert_eq!(r.command, "conncheck kill-long --longer-than 0s --id 5");
+        assert_eq!((r.frees, r.unblocks), (1, 31));
+        // An idle FLUSH TABLES WITH READ LOCK holder: kill-idle of that one session.
+        let mut s = fixtures::mariadb();
+        let mut v = vec![session(1, "backup", "localhost", "Sleep", 600, "", None)];
+        v.extend((0..40).map(|i| {
+            session(
+                10 + i,
+                "app",
+                "10.0.0.7",
+                "Query",
+                30,
+                "Waiting for backup lock",
+                Some("INSERT INTO t VALUES (1)"),
+            )
+        }));
+        fixtures::with_sessions(&mut s, v);
+        s.lock_waits
+            .extend((0..40).map(|i| fixtures::lock_wait(LockKind::Global, 10 + i, Some(1), 30)));
+        let r = pileup_relief(&s).unwrap();
+        assert_eq!(r.command, "conncheck kill-idle --older-than 0s --id 1");
+        assert_eq!((r.frees, r.unblocks), (1, 40));
+        assert!(r.alternative.is_none());
+        // Holding it while running another statement: KILL QUERY would keep the lock.
+        let mut busy = s.clone();
+        busy.sessions[0] = session(
+            1,
+            "backup",
+            "localhost",
+            "Query",
+            5,
+            "User sleep",
+            Some("SELECT SLEEP(60)"),
+        );
+        let r = pileup_relief(&busy).unwrap();
+        assert_eq!(r.command, "conncheck kill-long --longer-than 0s --id 1");
+        assert_eq!((r.frees, r.unblocks), (1, 40));
+        // Without the holder named (no metadata_lock_info), no guess and no relief.
+        for w in &mut s.lock_waits {
+            w.blocking_id = None;
+        }
+        assert_eq!(pileup_relief(&s), None);
+        // A cycle: no root, so no relief, and the finding says so.
+        let mut s = fixtures::mariadb();
+        let q = |id| {
+            session(
+                id,
+                "app",
+                "10.0.0.7",
+                "Query",
+                40,
+                "Updating",
+                Some("UPDATE t SET v = v + 1"),
+            )
+        };
+        fixtures::with_sessions(&mut s, vec![q(1), q(2), q(3)]);
+        s.transactions = (1..=3).map(|i| trx(i, "LOCK WAIT", 40, 1, None)).collect();
+        s.lock_waits = vec![
+            fixtures::lock_wait(LockKind::Row, 1, Some(2), 40),
+            fixtures::lock_wait(LockKind::Row, 2, Some(3), 40),
+            fixtures::lock_wait(LockKind::Row, 3, Some(1), 40),
+        ];
+        let th = Thresholds::default();
+        let f = diagnose(&s, &th);
+        let p = f.iter().find(|f| f.id == FindingId::LockPileup).unwrap();
+        assert!(p.title.starts_with("Lock cycle: 3 sessions"), "{}", p.title);
+        assert!(
+            p.actions.iter().all(|x| !x.text.starts_with("KILL")),
+            "{:?}",
+            p.actions
+        );
+        let a = Analysis::new(&s);
+        assert_eq!(relief_of(&a, p), None);
+    }
+
     /// The bucket names are the serialized form (a JSON contract).
     #[test]
     fn bucket_names_are_their_json() {
@@ -581,6 +947,7 @@ mod tests {
             Bucket::Conncheck,
             Bucket::LoggingIn,
             Bucket::Killed,
+            Bucket::Blocking,
             Bucket::WaitingForLock,
             Bucket::IdleInTransaction,
             Bucket::Leaked,

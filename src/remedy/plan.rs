@@ -51,6 +51,8 @@ pub struct Criteria {
     pub filter: SessionFilter,
     pub exclude_users: Vec<String>,
     pub limit: Option<usize>,
+    /// Only these processlist ids (`--id`), when any: a relief names its sessions.
+    pub ids: Vec<u64>,
     pub with_open_trx: WithOpenTrx,
     /// Only sessions whose open transaction is at least this old (`--trx-older-than`).
     pub min_trx_age: Option<Duration>,
@@ -68,6 +70,7 @@ impl Criteria {
             filter: SessionFilter::default(),
             exclude_users: Vec::new(),
             limit: None,
+            ids: Vec::new(),
             with_open_trx: WithOpenTrx::Include,
             min_trx_age: None,
             allow_replication: false,
@@ -116,6 +119,10 @@ pub struct KillPlan {
     /// Victims whose user or host name holds invisible or control characters (shown escaped):
     /// an account that only looks like another (`app` + U+200B is not `app`).
     pub names_with_invisible_characters: Vec<u64>,
+    /// Victims that wait for a lock: killing one frees its slot and releases nobody (the
+    /// session holding them up stays; `diagnose` names it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_waiters: Vec<u64>,
 }
 
 impl Victim {
@@ -167,6 +174,13 @@ impl KillPlan {
                 if self.protected.len() == 1 { "" } else { "s" }
             ));
         }
+        if !self.lock_waiters.is_empty() {
+            let n = self.lock_waiters.len();
+            s.push_str(&format!(
+                "; {n} wait{} for a lock: killing a waiter releases nobody (conncheck diagnose names the session holding them up)",
+                if n == 1 { "s" } else { "" }
+            ));
+        }
         if self.over_limit > 0 {
             s.push_str(&format!(
                 "; {} more matched beyond --limit",
@@ -207,19 +221,41 @@ pub fn meets_threshold(s: &Session, c: &Criteria) -> bool {
     }
 }
 
+/// The session's open transaction, if any: an autocommit SELECT's own read view
+/// (`autocommit_non_locking`) ends with its statement, holds no lock and rolls nothing back, so
+/// it is none.
+fn open_transaction<'s>(
+    snap: &'s Snapshot,
+    s: &Session,
+) -> Option<&'s crate::snapshot::Transaction> {
+    snap.transaction_of(s.id)
+        .filter(|t| !t.autocommit_non_locking)
+}
+
+/// Whether session `id` (in thread state `state`) waits for a lock: a listed wait, an InnoDB
+/// `LOCK WAIT`, or a wait state (docs/wait-states.md).
+fn waits_for_lock(snap: &Snapshot, id: u64, state: &str) -> bool {
+    crate::snapshot::locks::waiting_for(state).is_some()
+        || snap.lock_waits.iter().any(|w| w.waiting_id == id)
+        || snap
+            .transaction_of(id)
+            .is_some_and(|t| t.state.eq_ignore_ascii_case("LOCK WAIT"))
+}
+
 /// Select victims, oldest first.
 pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let mut protected = Vec::new();
     let mut chosen: Vec<&Session> = Vec::new();
     for s in &snap.sessions {
         if s.id == snap.access.connection_id
+            || (!c.ids.is_empty() && !c.ids.contains(&s.id))
             || !meets_threshold(s, c)
             || !c.filter.matches(s)
             || crate::filter::any_user_matches(&c.exclude_users, s)
         {
             continue;
         }
-        let trx = snap.transaction_of(s.id);
+        let trx = open_transaction(snap, s);
         match c.with_open_trx {
             WithOpenTrx::Only if trx.is_none() => continue,
             WithOpenTrx::Skip if trx.is_some() => continue,
@@ -252,7 +288,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let victims: Vec<Victim> = chosen
         .into_iter()
         .map(|s| {
-            let trx = snap.transaction_of(s.id);
+            let trx = open_transaction(snap, s);
             let mut reason = format!("{what} {}s >= {}s", s.time_s, c.threshold.as_secs());
             if let Some(t) = trx {
                 reason.push_str(&format!(", open trx {}s", t.age_s));
@@ -282,6 +318,10 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         },
         c.threshold.as_secs()
     )];
+    if !c.ids.is_empty() {
+        let ids: Vec<String> = c.ids.iter().map(u64::to_string).collect();
+        criteria.push(format!("id={}", ids.join("|")));
+    }
     criteria.extend(c.filter.describe());
     if !c.exclude_users.is_empty() {
         criteria.push(format!("not user={}", c.exclude_users.join("|")));
@@ -299,7 +339,13 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         .filter(|v| v.has_invisible_name())
         .map(|v| v.id)
         .collect();
+    let lock_waiters = victims
+        .iter()
+        .filter(|v| waits_for_lock(snap, v.id, &v.state))
+        .map(|v| v.id)
+        .collect();
     KillPlan {
+        lock_waiters,
         target: c.target,
         mode: c.mode,
         threshold_s: c.threshold.as_secs(),
@@ -495,6 +541,76 @@ mod tests {
                 .names_with_invisible_characters
                 .is_empty()
         );
+    }
+
+    /// `--id`: only the named sessions, and still only those the threshold and the protections
+    /// allow (a replication thread named by id stays protected).
+    #[test]
+    fn ids_select_only_the_named_sessions() {
+        let mut c = criteria(Target::Idle, 300);
+        c.ids = vec![8, 3, 1, 42];
+        let p = plan(&snap(), &c);
+        assert_eq!(
+            ids(&p),
+            vec![8, 1],
+            "3 is idle only 100 s; 42 does not exist"
+        );
+        assert!(
+            p.criteria.contains(&"id=8|3|1|42".to_string()),
+            "{:?}",
+            p.criteria
+        );
+        let mut c = criteria(Target::Long, 0);
+        c.ids = vec![4, 7];
+        let p = plan(&snap(), &c);
+        assert_eq!(ids(&p), vec![4]);
+        assert_eq!(p.protected, vec![7]);
+    }
+
+    /// A plan that takes lock waiters says that killing them releases nobody.
+    #[test]
+    fn lock_waiters_in_a_plan_are_named() {
+        let mut s = snap();
+        s.sessions.push(session(
+            20,
+            "app",
+            "10.0.0.1",
+            "Query",
+            400,
+            "Waiting for table metadata lock",
+            Some("SELECT * FROM t"),
+        ));
+        let p = plan(&s, &criteria(Target::Long, 60));
+        assert_eq!(ids(&p), vec![4, 20]);
+        assert_eq!(p.lock_waiters, vec![20]);
+        assert!(
+            p.summary()
+                .contains("1 waits for a lock: killing a waiter releases nobody"),
+            "{}",
+            p.summary()
+        );
+        assert!(
+            plan(&snap(), &criteria(Target::Long, 60))
+                .lock_waiters
+                .is_empty()
+        );
+    }
+
+    /// An autocommit SELECT's own read view is no open transaction: nothing rolls back.
+    #[test]
+    fn an_autocommit_select_holds_no_open_transaction() {
+        let mut s = snap();
+        let mut own = trx(4, "RUNNING", 500, 0, None);
+        own.autocommit_non_locking = true;
+        s.transactions.push(own);
+        let mut c = criteria(Target::Long, 60);
+        c.mode = KillMode::Query;
+        let p = plan(&s, &c);
+        assert_eq!(ids(&p), vec![4]);
+        assert_eq!(p.with_open_trx(), 0);
+        assert!(!p.summary().contains("roll back"), "{}", p.summary());
+        c.with_open_trx = WithOpenTrx::Only;
+        assert!(ids(&plan(&s, &c)).is_empty());
     }
 
     #[test]

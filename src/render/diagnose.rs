@@ -1,8 +1,8 @@
 //! The `diagnose` report for people: the status header, the verdict block, the findings and the
 //! notes.
 
+use crate::diagnose::FindingId;
 use crate::diagnose::forecast::Forecast;
-use crate::diagnose::{self, FindingId};
 use crate::render::{self, Style, layout};
 use crate::report::diagnose::DiagnoseReport;
 use crate::snapshot::Snapshot;
@@ -32,10 +32,7 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
     out.push_str(&verdict);
     out.push('\n');
     if let Some(relief) = &v.relief {
-        out.push_str(&format!(
-            "Relief       frees {}:\n",
-            diagnose::common::plural(relief.frees, "slot")
-        ));
+        out.push_str(&format!("Relief       {}:\n", relief.effect()));
         out.push_str(&layout::command(
             &escape(&relief.command),
             width,
@@ -43,6 +40,23 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
             "      ",
         ));
         out.push('\n');
+        if let Some(alt) = &relief.alternative {
+            let label = alt.label.as_deref().unwrap_or("alternative");
+            out.push_str(&layout::wrap(
+                &format!("  {} ({}):", escape(label), alt.effect()),
+                width,
+                "",
+                "    ",
+            ));
+            out.push('\n');
+            out.push_str(&layout::command(
+                &escape(&alt.command),
+                width,
+                "  $ ",
+                "      ",
+            ));
+            out.push('\n');
+        }
     }
     if !r.slots.is_empty() {
         let total: i64 = r.slots.iter().map(|s| s.count).sum();

@@ -16,19 +16,89 @@ use super::model::{LockKind, LockWait, Session, Transaction};
 use super::row::{lock_wait_from_row, text};
 use super::sql::{LockRead, MAX_LOCK_ROWS};
 
-/// The kind of lock a thread state is waiting for, if any.
+/// The processlist states of a lock wait, per flavor, and the lock each waits for
+/// (docs/wait-states.md): matched case-insensitively, a state *starting with* the text. Where
+/// the server cannot name the holder, these are the waits the judgement attributes to an
+/// inferred holder (or to none: an idle backup or user-lock holder looks like any idle session).
+pub const WAIT_STATES: &[(&str, LockKind)] = &[
+    // MariaDB 10.4+ (FTWRL and BACKUP STAGE are backup locks) and MySQL 8
+    // (LOCK INSTANCE FOR BACKUP).
+    ("waiting for backup lock", LockKind::Global),
+    // MySQL, and MariaDB before 10.4: FLUSH TABLES WITH READ LOCK held.
+    ("waiting for global read lock", LockKind::Global),
+    // MySQL: a COMMIT behind FLUSH TABLES WITH READ LOCK, or FTWRL behind a committing
+    // transaction.
+    ("waiting for commit lock", LockKind::Global),
+    // Both: table, schema, stored function/procedure/package, trigger, event metadata locks.
+    ("waiting for table metadata lock", LockKind::Metadata),
+    ("waiting for schema metadata lock", LockKind::Metadata),
+    (
+        "waiting for stored function metadata lock",
+        LockKind::Metadata,
+    ),
+    (
+        "waiting for stored procedure metadata lock",
+        LockKind::Metadata,
+    ),
+    (
+        "waiting for stored package body metadata lock",
+        LockKind::Metadata,
+    ),
+    ("waiting for trigger metadata lock", LockKind::Metadata),
+    ("waiting for event metadata lock", LockKind::Metadata),
+    ("waiting for tablespace metadata lock", LockKind::Metadata),
+    // Both: THR_LOCK (MyISAM, LOCK TABLES).
+    ("waiting for table level lock", LockKind::Table),
+    // Both: FLUSH TABLES / a DDL waiting for the statements that have the table open, and the
+    // statements queued behind it; `Waiting for tables` in old releases.
+    ("waiting for table flush", LockKind::Flush),
+    ("waiting for tables", LockKind::Flush),
+    // Both: GET_LOCK() waiting for a user lock another session holds.
+    ("user lock", LockKind::User),
+];
+
+/// The kind of lock a thread state is waiting for, if any (see [`WAIT_STATES`]).
 pub fn waiting_for(state: &str) -> Option<LockKind> {
-    let s = state.to_ascii_lowercase();
-    if !s.starts_with("waiting for") {
-        return None;
+    let s = state.trim_start().to_ascii_lowercase();
+    WAIT_STATES
+        .iter()
+        .find(|(prefix, _)| s.starts_with(prefix))
+        .map(|&(_, kind)| kind)
+        .or_else(|| {
+            // Another metadata namespace a newer release may add.
+            (s.starts_with("waiting for") && s.ends_with("metadata lock"))
+                .then_some(LockKind::Metadata)
+        })
+}
+
+/// The name of the user lock a `GET_LOCK('name', …)` statement asks for, when it is a plain
+/// string literal (a name computed at run time cannot be read from the statement).
+pub fn user_lock_name(info: &str) -> Option<String> {
+    let lower = info.to_ascii_lowercase();
+    let at = lower.find("get_lock")?;
+    let rest = info[at + "get_lock".len()..]
+        .trim_start()
+        .strip_prefix('(')?;
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let mut name = String::new();
+    let mut chars = rest[1..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => name.push(chars.next()?),
+            c if c == quote => {
+                // A doubled quote is one quote character.
+                if chars.clone().next() == Some(quote) {
+                    chars.next();
+                    name.push(quote);
+                } else {
+                    return Some(name);
+                }
+            }
+            c => name.push(c),
+        }
     }
-    if s.contains("metadata lock") || s.contains("global read lock") || s.contains("commit lock") {
-        Some(LockKind::Metadata)
-    } else if s.contains("table level lock") || s.contains("table flush") || s.contains("tables") {
-        Some(LockKind::Table)
-    } else {
-        None
-    }
+    None
 }
 
 /// Waits visible in the processlist states that `known` does not already list.
@@ -119,11 +189,22 @@ impl LockRows {
                 rows.iter()
                     .filter_map(|r| Some((text(r, 0)?, text(r, 1)?.replace('`', "")))),
             ),
-            LockRead::Metadata => self.metadata.extend(
-                rows.iter()
-                    .filter_map(|r| lock_wait_from_row(r, LockKind::Metadata)),
-            ),
+            LockRead::Metadata => self.metadata.extend(rows.iter().filter_map(|r| {
+                let kind = metadata_kind(text(r, 4).as_deref());
+                lock_wait_from_row(r, kind)
+            })),
         }
+    }
+}
+
+/// The kind of wait of a `performance_schema.metadata_locks` OBJECT_TYPE (docs/wait-states.md):
+/// `GLOBAL` (FLUSH TABLES WITH READ LOCK), `COMMIT` (its commit lock) and `BACKUP LOCK`
+/// (LOCK INSTANCE FOR BACKUP) stop every writer; `USER LEVEL LOCK` is GET_LOCK.
+pub fn metadata_kind(object_type: Option<&str>) -> LockKind {
+    match object_type.map(str::to_ascii_uppercase).as_deref() {
+        Some("GLOBAL" | "COMMIT" | "BACKUP LOCK") => LockKind::Global,
+        Some("USER LEVEL LOCK") => LockKind::User,
+        _ => LockKind::Metadata,
     }
 }
 
@@ -266,6 +347,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_user_lock_names() {
+        assert_eq!(
+            user_lock_name("SELECT GET_LOCK('job:1', 30)").as_deref(),
+            Some("job:1")
+        );
+        assert_eq!(
+            user_lock_name("select get_lock ( \"a''b\" , 5)").as_deref(),
+            Some("a''b")
+        );
+        assert_eq!(
+            user_lock_name("SELECT GET_LOCK('it''s', 5)").as_deref(),
+            Some("it's")
+        );
+        assert_eq!(user_lock_name("SELECT GET_LOCK(CONCAT('a', id), 5)"), None);
+        assert_eq!(user_lock_name("SELECT GET_LOCK('unterminated"), None);
+        assert_eq!(user_lock_name("SELECT 1"), None);
+    }
+
+    /// performance_schema.metadata_locks OBJECT_TYPE values (mysql-server
+    /// `MDL_key` namespaces as the table shows them, docs/wait-states.md).
+    #[test]
+    fn metadata_lock_object_types() {
+        for (t, kind) in [
+            (Some("TABLE"), LockKind::Metadata),
+            (Some("SCHEMA"), LockKind::Metadata),
+            (Some("GLOBAL"), LockKind::Global),
+            (Some("COMMIT"), LockKind::Global),
+            (Some("BACKUP LOCK"), LockKind::Global),
+            (Some("USER LEVEL LOCK"), LockKind::User),
+            (Some("user level lock"), LockKind::User),
+            (None, LockKind::Metadata),
+        ] {
+            assert_eq!(metadata_kind(t), kind, "{t:?}");
+        }
+    }
+
+    #[test]
     fn recognises_wait_states() {
         assert_eq!(
             waiting_for("Waiting for table metadata lock"),
@@ -273,6 +391,23 @@ mod tests {
         );
         assert_eq!(
             waiting_for("Waiting for global read lock"),
+            Some(LockKind::Global)
+        );
+        assert_eq!(
+            waiting_for("Waiting for backup lock"),
+            Some(LockKind::Global)
+        );
+        assert_eq!(
+            waiting_for("Waiting for commit lock"),
+            Some(LockKind::Global)
+        );
+        assert_eq!(waiting_for("User lock"), Some(LockKind::User));
+        assert_eq!(
+            waiting_for("Waiting for tablespace metadata lock"),
+            Some(LockKind::Metadata)
+        );
+        assert_eq!(
+            waiting_for("Waiting for sequence metadata lock"),
             Some(LockKind::Metadata)
         );
         assert_eq!(
@@ -281,8 +416,10 @@ mod tests {
         );
         assert_eq!(
             waiting_for("Waiting for table flush"),
-            Some(LockKind::Table)
+            Some(LockKind::Flush)
         );
+        assert_eq!(waiting_for("Waiting for tables"), Some(LockKind::Flush));
+        assert_eq!(waiting_for("User sleep"), None);
         assert_eq!(waiting_for("Waiting on empty queue"), None);
         assert_eq!(waiting_for("Waiting for source to send event"), None);
         assert_eq!(waiting_for("User sleep"), None);

@@ -25,6 +25,7 @@ pub mod source;
 pub mod sql;
 pub mod thread_memory;
 pub mod trx_waits;
+pub mod user_locks;
 
 pub use flavor::{Flavor, ProcesslistSource};
 pub use model::*;

@@ -347,6 +347,10 @@ pub struct Transaction {
     /// True when `query` was cut to fit a file, as [`Session::info_truncated`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub query_truncated: bool,
+    /// An autocommit SELECT's own read-only transaction (`trx_autocommit_non_locking`): it ends
+    /// with the statement and holds no lock beyond it, so KILL QUERY ends it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub autocommit_non_locking: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -360,8 +364,15 @@ pub enum LockKind {
     Row,
     /// Metadata lock (DDL, LOCK TABLES, FLUSH).
     Metadata,
-    /// Table-level lock (MyISAM, LOCK TABLES) or a flush wait.
+    /// Table-level lock (MyISAM, LOCK TABLES).
     Table,
+    /// The global read lock or a backup lock (`FLUSH TABLES WITH READ LOCK`, `BACKUP STAGE`,
+    /// `LOCK INSTANCE FOR BACKUP`) and MySQL's commit lock: one holder stops every writer.
+    Global,
+    /// A user lock (`GET_LOCK`), named in `object`.
+    User,
+    /// A table flush (`Waiting for table flush`): waits for the statements using the table.
+    Flush,
 }
 
 /// One session waiting for a lock, and who holds it when the server can tell.

@@ -21,7 +21,7 @@ use super::model::*;
 use super::plan::{self, Needs, Plan, Results};
 use super::row::name_values;
 use super::sql::{THREADS_CONNECTED_SQL, processlist_sql, status_sql};
-use super::{accounts, connect_attrs, grants, mdl, process, thread_memory, trx_waits};
+use super::{accounts, connect_attrs, grants, mdl, process, thread_memory, trx_waits, user_locks};
 
 /// Samples shorter than this read no trend (`diagnose::forecast` fits none under 3 s).
 const TREND_FROM: Duration = Duration::from_secs(3);
@@ -190,6 +190,17 @@ fn read_with(
         Some(Err(e)) if mdl::not_installed(&e) => {}
         Some(Err(e)) => notes.push(format!("metadata-lock holders not read: {}", e.message)),
         None => {}
+    }
+    // User locks whose holder no lock table named: ask the server by name (see `user_locks`).
+    let unnamed = user_locks::unnamed(&sessions, &lock_waits);
+    if opts.transactions && !unnamed.is_empty() {
+        match c.rows(
+            &user_locks::sql(unnamed.keys()),
+            "reading user-lock holders",
+        ) {
+            Ok(rows) => lock_waits.extend(user_locks::waits(&unnamed, rows.first())),
+            Err(e) => notes.push(format!("user-lock holders not read: {}", e.message)),
+        }
     }
     lock_waits.retain(|w| w.waiting_id != connection_id);
 

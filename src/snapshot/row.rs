@@ -101,6 +101,7 @@ pub fn trx_from_row(r: &Row) -> Transaction {
         rows_locked: num(r, 6).unwrap_or(0),
         query: text(r, 7),
         query_truncated: false,
+        autocommit_non_locking: num(r, 9) == Some(1),
     }
 }
 

@@ -161,12 +161,14 @@ pub fn processlist_sql(flavor: Flavor, source: ProcesslistSource) -> String {
 pub const SYSTEM_USERS_SQL: &str = "SELECT DISTINCT USER FROM mysql.global_grants \
      WHERE PRIV = 'SYSTEM_USER' LIMIT 10000";
 
-/// Open transactions: id, session, state, age, wait, rows modified, rows locked, query, and the
-/// id of the lock it waits for (used by the reader only).
+/// Open transactions: id, session, state, age, wait, rows modified, rows locked, query, the
+/// id of the lock it waits for (used by the reader only), and whether it is an autocommit
+/// SELECT's own (`trx_autocommit_non_locking`, MySQL 8 and MariaDB alike).
 pub const TRX_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_state, \
      GREATEST(0, TIMESTAMPDIFF(SECOND, trx_started, NOW())), \
      IF(trx_wait_started IS NULL, NULL, GREATEST(0, TIMESTAMPDIFF(SECOND, trx_wait_started, NOW()))), \
-     trx_rows_modified, trx_rows_locked, trx_query, trx_requested_lock_id \
+     trx_rows_modified, trx_rows_locked, trx_query, trx_requested_lock_id, \
+     trx_autocommit_non_locking \
      FROM information_schema.INNODB_TRX";
 
 /// At most this many rows are read from each lock table: MySQL 8's `data_lock_waits` lists one
@@ -214,19 +216,27 @@ pub fn lock_wait_sql(flavor: Flavor, version: (u16, u16, u16)) -> Vec<(LockRead,
                 ),
             ),
             // Metadata locks: a PENDING request against a GRANTED lock on the same object held by
-            // another thread; thread ids mapped to processlist ids through threads.
+            // another thread; thread ids mapped to processlist ids through threads. Table and
+            // user locks: every other holder. The global read lock, its commit lock and the
+            // backup lock: a writer (INTENTION_EXCLUSIVE) waits only for a SHARED holder
+            // (FLUSH TABLES WITH READ LOCK, LOCK INSTANCE FOR BACKUP), and FTWRL (SHARED) only
+            // for the writers; writers never block each other (docs/wait-states.md).
             (
                 LockRead::Metadata,
                 format!(
                     "SELECT wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, \
-                     CONCAT(w.OBJECT_SCHEMA, '.', w.OBJECT_NAME), wt.PROCESSLIST_TIME \
+                     CONCAT_WS('.', w.OBJECT_SCHEMA, w.OBJECT_NAME), wt.PROCESSLIST_TIME, \
+                     w.OBJECT_TYPE \
                      FROM performance_schema.metadata_locks w \
                      JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE \
                      AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND b.OBJECT_NAME <=> w.OBJECT_NAME \
                      AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
                      JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
                      JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID \
-                     WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE = 'TABLE' \
+                     WHERE w.LOCK_STATUS = 'PENDING' \
+                     AND (w.OBJECT_TYPE IN ('TABLE', 'USER LEVEL LOCK') \
+                     OR (w.OBJECT_TYPE IN ('GLOBAL', 'COMMIT', 'BACKUP LOCK') \
+                     AND (w.LOCK_TYPE = 'SHARED') <> (b.LOCK_TYPE = 'SHARED'))) \
                      AND bt.PROCESSLIST_ID IS NOT NULL LIMIT {limit}"
                 ),
             ),

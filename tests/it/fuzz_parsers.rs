@@ -469,6 +469,7 @@ fn transaction() -> impl Strategy<Value = Transaction> {
                 rows_locked,
                 query: None,
                 query_truncated: false,
+                autocommit_non_locking: false,
             },
         )
 }

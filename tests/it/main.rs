@@ -25,6 +25,7 @@ mod kill_signals;
 mod layout;
 mod login_path;
 mod multi;
+mod pileups;
 mod record;
 mod recorded;
 mod replay;

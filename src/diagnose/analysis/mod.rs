@@ -107,6 +107,17 @@ impl<'s> Analysis<'s> {
         &self.waits
     }
 
+    /// The roots of the wait graph: sessions that hold others up and wait for nothing, each with
+    /// every session it holds up, directly or through a chain (see [`WaitGraph::roots`]).
+    pub fn roots(&self) -> &BTreeMap<u64, BTreeSet<u64>> {
+        self.waits.roots()
+    }
+
+    /// Every client session that waits for a lock (see [`WaitGraph::victims`]).
+    pub fn victims(&self) -> &BTreeSet<u64> {
+        self.waits.victims()
+    }
+
     /// The sessions that `id` holds up directly: `(waiter, inferred)` (see
     /// [`WaitGraph::blocked_by`]). lock-pileup, idle-transactions and the verdict agree on it.
     pub fn blocked_by(&self, id: u64) -> Vec<(u64, bool)> {

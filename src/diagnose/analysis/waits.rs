@@ -14,9 +14,18 @@
 //! holder (MySQL with performance_schema OFF): there every row wait comes from INNODB_TRX alone,
 //! which lists every transaction, and the guess is said to be one.
 //!
+//! Which waits get an inferred holder depends on the lock (docs/wait-states.md): metadata and
+//! table locks take the guess above; a table flush waits for statements, so the longest-running
+//! statement; the global read lock, backup locks and user locks get none (their holder is
+//! typically idle with no transaction, like any pool session, so a guess would name an innocent).
+//!
 //! Following who waits for whom to a session that is not waiting itself gives a *root* blocker
-//! ([`held_by_roots`]): killing a waiter in the middle frees nothing. Building is O(n log n) in
-//! sessions, transactions and waits; counting roots O(roots × edges) per group. Pure.
+//! ([`WaitGraph::roots`], [`held_by_roots`]): killing a waiter in the middle frees nothing. Every
+//! session that waits is a *victim*. A group of sessions that wait for each other with no root is
+//! a *cycle* ([`WaitGraph::cycles`]): a deadlock InnoDB does not break when
+//! `innodb_deadlock_detect = OFF` (until `innodb_lock_wait_timeout`); killing one of them kills
+//! a victim, so no relief is offered. Building is O(n log n) in sessions, transactions and waits
+//! plus O(edges) for roots, releases and cycles. Pure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -49,6 +58,16 @@ pub struct WaitGraph {
     pub edges: Vec<Edge>,
     /// blocker -> the sessions it holds up directly -> whether only by inference.
     blocked: HashMap<u64, BTreeMap<u64, bool>>,
+    /// Every client session that waits for a lock (listed, `LOCK WAIT`, or a wait state).
+    victims: BTreeSet<u64>,
+    /// Holders that wait for nothing themselves -> every session they hold up, directly or
+    /// through a chain.
+    roots: BTreeMap<u64, BTreeSet<u64>>,
+    /// Groups of sessions waiting for each other with no root, each sorted.
+    cycles: Vec<Vec<u64>>,
+    /// Holders of a lock others wait for that outlives a statement (see
+    /// [`WaitGraph::holds_session_lock`]).
+    session_lock_holders: HashSet<u64>,
 }
 
 impl WaitGraph {
@@ -67,23 +86,40 @@ impl WaitGraph {
             .map(|w| w.waiting_id)
             .chain(ix.clients().filter(|s| ix.is_waiting(s)).map(|s| s.id))
             .collect();
-        // Only metadata and table locks get an inferred holder, except where the lock tables
-        // name no holder at all (see the module doc).
+        // Which waits get an inferred holder, and the guess per kind (see the module doc).
         let no_lock_tables = snap.dialect().lock_tables_unavailable().is_some();
-        let inferable =
-            |w: &LockWait| w.blocking_id.is_none() && (w.kind != LockKind::Row || no_lock_tables);
-        let queued_for = waits
-            .iter()
-            .filter(|w| inferable(w))
-            .map(|w| w.wait_s)
-            .max();
-        let guess = queued_for.and_then(|q| likely_holder(ix, &waiting, q));
+        let inferable = |w: &LockWait| {
+            w.blocking_id.is_none()
+                && match w.kind {
+                    LockKind::Row => no_lock_tables,
+                    LockKind::Metadata | LockKind::Table | LockKind::Flush => true,
+                    LockKind::Global | LockKind::User => false,
+                }
+        };
+        let queued_for = |flush: bool| {
+            waits
+                .iter()
+                .filter(|w| inferable(w) && (w.kind == LockKind::Flush) == flush)
+                .map(|w| w.wait_s)
+                .max()
+        };
+        let lock_guess = queued_for(false).and_then(|q| likely_holder(ix, &waiting, q));
+        let flush_guess = queued_for(true).and_then(|q| longest_statement(ix, &waiting, q));
+        let guess_for = |w: &LockWait| {
+            if !inferable(w) {
+                None
+            } else if w.kind == LockKind::Flush {
+                flush_guess
+            } else {
+                lock_guess
+            }
+        };
         // Listed holders as they are, the others attributed to the guess (or UNKNOWN).
         let edges: Vec<Edge> = waits
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                let guess = guess.filter(|_| inferable(w));
+                let guess = guess_for(w);
                 Edge {
                     wait: i,
                     waiter: w.waiting_id,
@@ -103,11 +139,84 @@ impl WaitGraph {
                 .or_insert(true);
             *inferred &= e.inferred;
         }
+        let victims: BTreeSet<u64> = waiting.iter().copied().collect();
+        let roots = roots_of(&edges, &victims);
+        let cycles = cycles_of(&edges, &roots);
+        let session_lock_holders = edges
+            .iter()
+            .filter(|e| matches!(waits[e.wait].kind, LockKind::Global | LockKind::User))
+            .map(|e| e.blocker)
+            .collect();
         WaitGraph {
             waits,
             edges,
             blocked,
+            victims,
+            roots,
+            cycles,
+            session_lock_holders,
         }
+    }
+
+    /// Whether `id` holds a lock others wait for that outlives its statement: the global read
+    /// lock, a backup stage or a user lock, held until released or the session ends (so
+    /// `KILL QUERY` would not release it; docs/wait-states.md).
+    pub fn holds_session_lock(&self, id: u64) -> bool {
+        self.session_lock_holders.contains(&id)
+    }
+
+    /// Sessions that hold up others and wait for nothing themselves, each with every session
+    /// it holds up, directly or through a chain (never [`UNKNOWN`]).
+    pub fn roots(&self) -> &BTreeMap<u64, BTreeSet<u64>> {
+        &self.roots
+    }
+
+    /// Whether the session holds others up and waits for nothing.
+    pub fn is_root(&self, id: u64) -> bool {
+        self.roots.contains_key(&id)
+    }
+
+    /// Every client session that waits for a lock.
+    pub fn victims(&self) -> &BTreeSet<u64> {
+        &self.victims
+    }
+
+    /// Whether the session waits for a lock: killing it frees its slot and nothing else.
+    pub fn is_victim(&self, id: u64) -> bool {
+        self.victims.contains(&id)
+    }
+
+    /// Groups of sessions that wait for each other with no root (each sorted by id).
+    pub fn cycles(&self) -> &[Vec<u64>] {
+        &self.cycles
+    }
+
+    /// The waiters released once every session of `killed` is gone: those whose every holder
+    /// is killed or released in turn (a waiter also behind a session that stays keeps waiting;
+    /// one behind [`UNKNOWN`] is never counted). Kahn's walk: O(edges).
+    pub fn released_by(&self, killed: &BTreeSet<u64>) -> BTreeSet<u64> {
+        let mut holders_of: HashMap<u64, BTreeSet<u64>> = HashMap::new();
+        for e in &self.edges {
+            holders_of.entry(e.waiter).or_default().insert(e.blocker);
+        }
+        let mut pending: HashMap<u64, usize> =
+            holders_of.iter().map(|(&w, h)| (w, h.len())).collect();
+        let mut released = BTreeSet::new();
+        let mut queue: Vec<u64> = killed.iter().copied().collect();
+        let mut done: HashSet<u64> = killed.iter().copied().collect();
+        while let Some(b) = queue.pop() {
+            for (w, _) in self.blocked_by(b) {
+                let Some(n) = pending.get_mut(&w) else {
+                    continue;
+                };
+                *n = n.saturating_sub(1);
+                if *n == 0 && done.insert(w) {
+                    released.insert(w);
+                    queue.push(w);
+                }
+            }
+        }
+        released
     }
 
     /// The wait an edge stands for.
@@ -193,6 +302,92 @@ pub fn held_by_roots(mine: &[&Edge]) -> BTreeMap<u64, usize> {
     held
 }
 
+/// Roots: blockers (never [`UNKNOWN`]) that are no victim, with every session they hold up.
+fn roots_of(edges: &[Edge], victims: &BTreeSet<u64>) -> BTreeMap<u64, BTreeSet<u64>> {
+    let mut waiters_of: HashMap<u64, Vec<u64>> = HashMap::new();
+    for e in edges {
+        waiters_of.entry(e.blocker).or_default().push(e.waiter);
+    }
+    let waits: HashSet<u64> = edges.iter().map(|e| e.waiter).collect();
+    let mut roots = BTreeMap::new();
+    for &root in waiters_of.keys() {
+        if root == UNKNOWN || victims.contains(&root) || waits.contains(&root) {
+            continue;
+        }
+        let mut seen: BTreeSet<u64> = BTreeSet::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            for &w in waiters_of.get(&n).map_or(&[][..], Vec::as_slice) {
+                if w != root && seen.insert(w) {
+                    stack.push(w);
+                }
+            }
+        }
+        roots.insert(root, seen);
+    }
+    roots
+}
+
+/// Groups of waits with no root and no unknown holder: every session in them waits for another
+/// of them. Sessions a root holds up, or behind an unknown holder, are not in a cycle.
+fn cycles_of(edges: &[Edge], roots: &BTreeMap<u64, BTreeSet<u64>>) -> Vec<Vec<u64>> {
+    let explained: HashSet<u64> = roots
+        .iter()
+        .flat_map(|(r, held)| std::iter::once(*r).chain(held.iter().copied()))
+        .collect();
+    // Sessions that wait, directly or through a chain, for an unknown holder.
+    let mut waiters_of: HashMap<u64, Vec<u64>> = HashMap::new();
+    for e in edges {
+        waiters_of.entry(e.blocker).or_default().push(e.waiter);
+    }
+    let mut unknown: HashSet<u64> = HashSet::new();
+    let mut stack = vec![UNKNOWN];
+    while let Some(n) = stack.pop() {
+        for &w in waiters_of.get(&n).map_or(&[][..], Vec::as_slice) {
+            if unknown.insert(w) {
+                stack.push(w);
+            }
+        }
+    }
+    let rest: Vec<Edge> = edges
+        .iter()
+        .filter(|e| {
+            !explained.contains(&e.waiter) && !unknown.contains(&e.waiter) && e.blocker != UNKNOWN
+        })
+        .cloned()
+        .collect();
+    let g = WaitGraph {
+        edges: rest,
+        ..WaitGraph::default()
+    };
+    // A component is a cycle only when every holder in it waits there too (a holder whose wait
+    // the graph does not show is no proof of a cycle).
+    g.components()
+        .into_iter()
+        .filter(|c| {
+            let waiters: HashSet<u64> = c.iter().map(|e| e.waiter).collect();
+            c.iter().all(|e| waiters.contains(&e.blocker))
+        })
+        .map(|c| {
+            c.iter()
+                .flat_map(|e| [e.waiter, e.blocker])
+                .collect::<BTreeSet<u64>>()
+                .into_iter()
+                .collect()
+        })
+        .collect()
+}
+
+/// The likely holder of a table flush: the longest-running statement not waiting itself, older
+/// than the longest flush wait.
+fn longest_statement(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
+    ix.clients()
+        .filter(|s| !waiting.contains(&s.id) && !s.is_sleeping())
+        .filter(|s| s.time_s + 1 >= queued_for)
+        .max_by_key(|s| (s.time_s, std::cmp::Reverse(s.id)))
+        .map(|s| s.id)
+}
+
 /// The likely holder of locks whose holder the server does not show.
 fn likely_holder(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
     let candidates = || {
@@ -209,4 +404,185 @@ fn likely_holder(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64) -> 
             .map(|s| s.id)
     };
     oldest_trx.map(|(_, id)| id).or_else(longest_query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{self, lock_wait, session, trx};
+    use crate::snapshot::Snapshot;
+
+    fn graph(s: &Snapshot) -> WaitGraph {
+        WaitGraph::of(s, &SessionIndex::of(s))
+    }
+
+    fn ids(v: &BTreeSet<u64>) -> Vec<u64> {
+        v.iter().copied().collect()
+    }
+
+    /// 1 idle in a transaction holds a row 2 and 3 wait for; 4 waits for 3 (a chain); 5 runs
+    /// a report holding a table 6 (an ALTER) waits for, and 7, 8 queue behind the ALTER.
+    fn two_pileups() -> Snapshot {
+        let mut s = fixtures::mariadb();
+        let q = |id, time, state: &str, info: &str| {
+            session(id, "app", "10.0.0.7", "Query", time, state, Some(info))
+        };
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "app", "10.0.0.7", "Sleep", 300, "", None),
+                q(2, 40, "Updating", "UPDATE t SET v=1 WHERE id=1"),
+                q(3, 30, "Updating", "UPDATE t SET v=2 WHERE id=1"),
+                q(4, 20, "Updating", "UPDATE t SET v=3 WHERE id=2"),
+                q(5, 500, "Sending data", "SELECT SLEEP(900) FROM r"),
+                q(
+                    6,
+                    60,
+                    "Waiting for table metadata lock",
+                    "ALTER TABLE r ADD c INT",
+                ),
+                q(7, 50, "Waiting for table metadata lock", "SELECT * FROM r"),
+                q(8, 40, "Waiting for table metadata lock", "SELECT * FROM r"),
+                session(9, "app", "10.0.0.7", "Sleep", 900, "", None),
+            ],
+        );
+        s.transactions = vec![
+            trx(1, "RUNNING", 300, 5, None),
+            trx(2, "LOCK WAIT", 40, 0, None),
+            trx(3, "LOCK WAIT", 30, 1, None),
+            trx(4, "LOCK WAIT", 20, 0, None),
+        ];
+        s.lock_waits = vec![
+            lock_wait(LockKind::Row, 2, Some(1), 40),
+            lock_wait(LockKind::Row, 3, Some(1), 30),
+            lock_wait(LockKind::Row, 4, Some(3), 20),
+            lock_wait(LockKind::Metadata, 6, Some(5), 60),
+            lock_wait(LockKind::Metadata, 7, Some(6), 50),
+            lock_wait(LockKind::Metadata, 8, Some(6), 40),
+        ];
+        s
+    }
+
+    #[test]
+    fn roots_hold_their_chains_and_victims_are_every_waiter() {
+        let g = graph(&two_pileups());
+        assert!(
+            !g.holds_session_lock(5),
+            "a table metadata lock ends with the statement"
+        );
+        let roots: Vec<(u64, Vec<u64>)> = g.roots().iter().map(|(r, h)| (*r, ids(h))).collect();
+        assert_eq!(roots, vec![(1, vec![2, 3, 4]), (5, vec![6, 7, 8])]);
+        assert_eq!(ids(g.victims()), vec![2, 3, 4, 6, 7, 8]);
+        assert!(!g.is_root(6), "the ALTER waits and blocks: no root");
+        assert!(
+            !g.is_victim(9) && !g.is_root(9),
+            "an idle bystander is neither"
+        );
+        assert!(g.cycles().is_empty());
+    }
+
+    #[test]
+    fn releases_follow_every_holder() {
+        let g = graph(&two_pileups());
+        let set = |v: &[u64]| v.iter().copied().collect::<BTreeSet<u64>>();
+        assert_eq!(ids(&g.released_by(&set(&[1]))), vec![2, 3, 4]);
+        assert_eq!(ids(&g.released_by(&set(&[5]))), vec![6, 7, 8]);
+        // Stopping the ALTER releases the queue behind it, not the ALTER's own wait.
+        assert_eq!(ids(&g.released_by(&set(&[6]))), vec![7, 8]);
+        // A waiter behind two holders is released only when both are gone.
+        let mut s = two_pileups();
+        s.lock_waits.push(lock_wait(LockKind::Row, 4, Some(1), 20));
+        let g = graph(&s);
+        assert_eq!(ids(&g.released_by(&set(&[3]))), Vec::<u64>::new());
+        assert_eq!(ids(&g.released_by(&set(&[1]))), vec![2, 3, 4]);
+        assert!(g.released_by(&set(&[9])).is_empty());
+    }
+
+    /// innodb_deadlock_detect = OFF: 2 waits for 3, 3 for 4, 4 for 2. No root, one cycle; a
+    /// pile-up beside it keeps its root.
+    #[test]
+    fn a_cycle_has_no_root() {
+        let mut s = two_pileups();
+        s.lock_waits.retain(|w| w.kind != LockKind::Row);
+        s.lock_waits.extend([
+            lock_wait(LockKind::Row, 2, Some(3), 40),
+            lock_wait(LockKind::Row, 3, Some(4), 30),
+            lock_wait(LockKind::Row, 4, Some(2), 20),
+        ]);
+        let g = graph(&s);
+        assert_eq!(g.roots().keys().copied().collect::<Vec<_>>(), vec![5]);
+        assert_eq!(g.cycles(), &[vec![2, 3, 4]]);
+        // Behind an unknown holder, or a holder whose own wait is not shown, is no cycle.
+        s.lock_waits[3].blocking_id = None;
+        s.lock_waits.pop();
+        assert!(graph(&s).cycles().is_empty());
+        s.lock_waits[3].blocking_id = Some(3);
+        assert!(
+            graph(&s).cycles().is_empty(),
+            "4 waits, but for no one listed"
+        );
+    }
+
+    /// A backup-lock or user-lock wait whose holder nobody named gets no guess: the holder is
+    /// idle without a transaction, like any pool session.
+    #[test]
+    fn global_and_user_lock_waits_get_no_guessed_holder() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "backup", "localhost", "Sleep", 600, "", None),
+                session(2, "app", "10.0.0.7", "Sleep", 900, "", None),
+                session(
+                    3,
+                    "app",
+                    "10.0.0.7",
+                    "Query",
+                    50,
+                    "Waiting for backup lock",
+                    Some("INSERT INTO t VALUES (1)"),
+                ),
+                session(
+                    4,
+                    "app",
+                    "10.0.0.7",
+                    "Query",
+                    40,
+                    "User lock",
+                    Some("SELECT GET_LOCK('job', 60)"),
+                ),
+                session(
+                    5,
+                    "app",
+                    "10.0.0.7",
+                    "Query",
+                    700,
+                    "Sending data",
+                    Some("SELECT 1"),
+                ),
+            ],
+        );
+        let g = graph(&s);
+        assert_eq!(ids(g.victims()), vec![3, 4]);
+        assert!(
+            g.edges.iter().all(|e| e.blocker == UNKNOWN),
+            "{:?}",
+            g.edges
+        );
+        assert!(g.roots().is_empty());
+        // Named by the lock tables, they are roots like any holder.
+        s.lock_waits = vec![
+            lock_wait(LockKind::Global, 3, Some(1), 50),
+            lock_wait(LockKind::User, 4, Some(2), 40),
+        ];
+        let g = graph(&s);
+        assert_eq!(g.roots().keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        assert!(g.holds_session_lock(1) && g.holds_session_lock(2));
+        // A table flush waits for statements: the longest-running one is the likely holder.
+        s.lock_waits.clear();
+        s.sessions[2].state = "Waiting for table flush".into();
+        let g = graph(&s);
+        let e = g.edges.iter().find(|e| e.waiter == 3).unwrap();
+        assert_eq!((e.blocker, e.inferred), (5, true));
+    }
 }
