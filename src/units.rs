@@ -1,5 +1,8 @@
 //! Units people read: durations, sizes and query snippets, used by the heuristics' messages
-//! (`diagnose/`, `remedy/`) and by the renderers alike. Pure, no terminal knowledge.
+//! (`diagnose/`, `remedy/`) and by the renderers alike, and the durations people type (every
+//! duration flag's value parser, the connection flags' included). Pure, no terminal knowledge.
+
+use std::time::Duration;
 
 /// Seconds as a short human duration: `45s`, `5m03s`, `2h10m`, `3d4h`.
 pub fn secs(s: u64) -> String {
@@ -56,6 +59,51 @@ pub fn utc_ms(at_ms: u64) -> String {
 /// A query text on one line, terminal-safe, cut to `max` characters (see [`crate::text::snippet`]).
 pub fn snippet(text: Option<&str>, max: usize) -> String {
     text.map_or_else(String::new, |t| crate::text::snippet(t, max))
+}
+
+/// A duration as people type it (`300s`, `5m`, `1h30m`, or bare seconds), at most ten years:
+/// the value parser of every duration flag.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration: use e.g. 300s, 5m, 1h".into());
+    }
+    if t.starts_with('-') {
+        return Err(format!("'{s}' is negative: durations must be 0 or more"));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 10 * 365 * 86_400)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("'{s}' is too large"));
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("'{s}' is not a duration ({e}): use e.g. 300s, 5m, 1h30m"))?;
+    if d > Duration::from_secs(10 * 365 * 86_400) {
+        return Err(format!("'{s}' is too large"));
+    }
+    Ok(d)
+}
+
+/// `--connect-timeout`, `--query-timeout`: a duration of at least 1ms. A zero (or sub-millisecond)
+/// socket timeout means "wait forever" to the operating system, the opposite of what was asked.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_at_least(
+        s,
+        Duration::from_millis(1),
+        "a timeout must be at least 1ms",
+    )
+}
+
+/// A duration of at least `min` (`rule` says why, in the error).
+pub fn parse_at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min {
+        return Err(format!("'{s}' is too short: {rule}"));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

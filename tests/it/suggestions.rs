@@ -56,7 +56,7 @@ fn resolve(line: &str, home: &Path) -> (Transport, String, Vec<String>) {
         "HOME".to_string(),
         home.display().to_string(),
     )]));
-    let opts = Resolver::new(&(&cli.conn).into(), &env, None)
+    let opts = Resolver::new(&cli.conn, &env, None)
         .unwrap_or_else(|e| panic!("{line}: {}", e.message))
         .resolve(cli.conn.url.first().map(String::as_str), &env)
         .unwrap_or_else(|e| panic!("{line}: {}", e.message));
