@@ -90,8 +90,8 @@ pub const CONFIRMED_AFTER_RECONNECT: &str = "confirmed after reconnecting";
 /// The statement that kills this victim on this server (spelled by [`Dialect`]).
 pub fn statement(dialect: &Dialect, v: &Victim, mode: KillMode) -> String {
     match mode {
-        KillMode::Connection => dialect.kill_connection(v.id),
-        KillMode::Query => dialect.kill_query(v.id, v.query_id),
+        KillMode::Connection => dialect.kill_connection(v.session.id),
+        KillMode::Query => dialect.kill_query(v.session.id, v.session.query_id),
     }
 }
 
@@ -115,7 +115,7 @@ fn recheck_victims<'a>(
     let mut go = Vec::new();
     let mut skipped = Vec::new();
     for v in victims {
-        match by_id.get(&v.id) {
+        match by_id.get(&v.session.id) {
             None => skipped.push(result(
                 v,
                 Outcome::Gone,
@@ -138,22 +138,22 @@ fn recheck_victims<'a>(
 
 /// Why the session is no longer the one we planned to kill, if it is not.
 fn changed(v: &Victim, s: &Session, c: &Criteria) -> Option<String> {
-    if s.user != v.user || s.host != v.host {
+    if s.user != v.session.user || s.host != v.session.host {
         return Some(format!("now {}@{}", s.user, s.host));
     }
-    if !s.command.eq_ignore_ascii_case(&v.command) {
+    if !s.command.eq_ignore_ascii_case(&v.session.command) {
         return Some(format!(
             "command changed from {} to {}",
-            v.command, s.command
+            v.session.command, s.command
         ));
     }
-    if v.query_id.is_some() && s.query_id != v.query_id {
+    if v.session.query_id.is_some() && s.query_id != v.session.query_id {
         return Some("runs another statement now".into());
     }
     if went_back(v, s) {
         return Some(format!(
             "active since the plan (time in state {}s, was {}s)",
-            s.time_s, v.time_s
+            s.time_s, v.session.time_s
         ));
     }
     if let Some(why) = protection(s, c) {
@@ -167,19 +167,19 @@ fn changed(v: &Victim, s: &Session, c: &Criteria) -> Option<String> {
 
 /// Time in state only grows while nothing happens; if it went back, the session was active.
 fn went_back(v: &Victim, s: &Session) -> bool {
-    match (v.time_ms, s.time_ms) {
+    match (v.session.time_ms, s.time_ms) {
         (Some(before), Some(now)) => now < before,
-        _ => s.time_s < v.time_s,
+        _ => s.time_s < v.session.time_s,
     }
 }
 
 fn result(v: &Victim, outcome: Outcome, error: Option<String>) -> KillResult {
     KillResult {
-        id: v.id,
-        user: v.user.clone(),
-        host: v.host.clone(),
-        command: v.command.clone(),
-        time_s: v.time_s,
+        id: v.session.id,
+        user: v.session.user.clone(),
+        host: v.session.host.clone(),
+        command: v.session.command.clone(),
+        time_s: v.session.time_s,
         outcome,
         error,
         note: None,
@@ -646,8 +646,8 @@ fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>, old_busy: bo
     };
     // An id is only the same session with the same account (ids restart with the server).
     let same = now
-        .get(&v.id)
-        .filter(|s| s.user == v.user && s.host == v.host);
+        .get(&v.session.id)
+        .filter(|s| s.user == v.session.user && s.host == v.session.host);
     let Some(s) = same else {
         return killed("the session is gone");
     };
@@ -659,7 +659,7 @@ fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>, old_busy: bo
         // KILL QUERY leaves the connection: the statement is what must be gone.
         KillMode::Query => {
             !s.is_sleeping()
-                && match (v.query_id, s.query_id) {
+                && match (v.session.query_id, s.query_id) {
                     (Some(a), Some(b)) => a == b,
                     _ => !went_back(v, s),
                 }

@@ -104,11 +104,11 @@ fn kill_result_text(snap: &Snapshot, st: Style) -> String {
                 _ => (Outcome::Killed, None),
             };
             KillResult {
-                id: v.id,
-                user: v.user.clone(),
-                host: v.host.clone(),
-                command: v.command.clone(),
-                time_s: v.time_s,
+                id: v.session.id,
+                user: v.session.user.clone(),
+                host: v.session.host.clone(),
+                command: v.session.command.clone(),
+                time_s: v.session.time_s,
                 outcome,
                 error,
                 note: None,
@@ -329,9 +329,9 @@ fn sessions_full_wraps_only_the_query_text() {
     assert_fits("sessions --full", &text, 80);
     for s in &r.sessions {
         assert!(
-            text.contains(&format!("│ {:<5} ┆ {} ", s.id, s.user)),
+            text.contains(&format!("│ {:<5} ┆ {} ", s.session.id, s.session.user)),
             "{}: {text}",
-            s.id
+            s.session.id
         );
     }
     insta::assert_snapshot!("sessions_full_80", text);
