@@ -50,6 +50,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
             cand -V 'Print version'
             cand --version 'Print version'
@@ -105,6 +106,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
@@ -156,6 +158,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;diagnose'= {
@@ -204,6 +207,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;snapshot'= {
@@ -242,6 +246,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-idle'= {
@@ -305,6 +310,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-long'= {
@@ -369,6 +375,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-timeouts'= {
@@ -414,6 +421,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-max-connections'= {
@@ -457,6 +465,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-slow-log'= {
@@ -499,6 +508,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;check'= {
@@ -548,6 +558,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;watch'= {
@@ -586,6 +597,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;record'= {
@@ -629,6 +641,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;completions'= {
@@ -664,6 +677,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;man'= {
@@ -699,6 +713,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;help'= {

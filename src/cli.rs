@@ -104,6 +104,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Log every statement sent to the server, with its round-trip time, on stderr (never the
+    /// password: it is not part of any statement).
+    #[arg(long, global = true)]
+    pub debug: bool,
+
     /// Print help (-h is the host, as in the mysql client).
     #[arg(long, global = true, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

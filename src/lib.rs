@@ -39,6 +39,9 @@ use cli::{Cli, Command};
 
 /// Run one parsed command line. Errors carry their exit code as an [`exit::AppError`].
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.debug {
+        connect::statement_log::enable();
+    }
     let ctx = commands::Context::new(cli.conn, cli.color);
     let code = match cli.command {
         Command::Status(a) => commands::status::run(&ctx, &a)?,

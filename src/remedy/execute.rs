@@ -30,8 +30,6 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use mysql::prelude::Queryable;
-
 use crate::connect::{self, ConnectOptions, Connection, error};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::dialect::Dialect;
@@ -774,7 +772,7 @@ impl<'a> ServerLink<'a> {
         self.keep_alive = true;
         if let Some(c) = self.conn.as_mut() {
             let _deadline = c.deadline(1);
-            let _ = c.conn.query_drop(format!(
+            let _ = c.send_drop(&format!(
                 "SET SESSION wait_timeout = {OWN_WAIT_TIMEOUT_S}, interactive_timeout = {OWN_WAIT_TIMEOUT_S}"
             ));
         }
@@ -820,7 +818,7 @@ impl Link for ServerLink<'_> {
         let mut c = connect::open_as(opts, self.slot)?;
         for sql in self.dialect.session_guards(c.query_timeout.as_secs()) {
             let _deadline = c.deadline(1);
-            let _ = c.conn.query_drop(sql);
+            let _ = c.send_drop(&sql);
         }
         let id = c.id();
         self.conn = Some(c);
@@ -861,7 +859,7 @@ fn processlist_on(
     let own = c.id();
     // Under --query-timeout as a whole: a stalled server shuts the socket, which reads as lost.
     let _deadline = c.deadline(1);
-    let rows: Result<Vec<mysql::Row>, mysql::Error> = c.conn.query(dialect.processlist_sql(source));
+    let rows: Result<Vec<mysql::Row>, mysql::Error> = c.send_rows(&dialect.processlist_sql(source));
     match rows {
         Ok(rows) => Ok(rows
             .iter()
@@ -893,9 +891,8 @@ fn lock_on(c: &mut Connection, held: &mut bool) -> Result<Lock, Failure> {
     }
     let wait = lock_wait_s(c);
     let _deadline = c.deadline(1);
-    let got: Result<Option<mysql::Row>, mysql::Error> = c
-        .conn
-        .query_first(format!("SELECT GET_LOCK('{KILL_LOCK}', {wait})"));
+    let got: Result<Option<mysql::Row>, mysql::Error> =
+        c.send_first(&format!("SELECT GET_LOCK('{KILL_LOCK}', {wait})"));
     let unavailable = |why: &str| {
         Lock::Unavailable(format!(
             "the kill lock '{KILL_LOCK}' could not be taken ({why}): another conncheck kill run at the same time could report a session killed twice"
@@ -920,7 +917,7 @@ fn lock_on(c: &mut Connection, held: &mut bool) -> Result<Lock, Failure> {
 fn unlock_on(c: &mut Connection, held: &mut bool) {
     if std::mem::take(held) {
         let _deadline = c.deadline(1);
-        let _ = c.conn.query_drop(format!("DO RELEASE_LOCK('{KILL_LOCK}')"));
+        let _ = c.send_drop(&format!("DO RELEASE_LOCK('{KILL_LOCK}')"));
     }
 }
 
@@ -999,20 +996,16 @@ fn run_batch(c: &mut Connection, sql: &str) -> (usize, Option<mysql::Error>) {
     // passes the socket is shut down and the unanswered KILLs are settled as lost ones.
     let _deadline = c.deadline(1);
     let mut done = 0;
-    match c.conn.query_iter(sql) {
-        Err(e) => return (0, Some(e)),
-        Ok(mut r) => {
-            while let Some(set) = r.iter() {
-                for row in set {
-                    if let Err(e) = row {
-                        return (done, Some(e));
-                    }
-                }
-                done += 1;
+    let sent = c.send(sql, |mut r| {
+        while let Some(set) = r.iter() {
+            for row in set {
+                row?;
             }
+            done += 1;
         }
-    }
-    (done, None)
+        Ok(())
+    });
+    (done, sent.err())
 }
 
 /// Carry out `plan` over `c` without reconnecting (used by `set-timeouts --kill-existing`): the

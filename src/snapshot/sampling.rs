@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mysql::Row;
-use mysql::prelude::Queryable;
 
 use crate::connect::Connection;
 use crate::exit::{AppError, ErrorKind};
@@ -187,33 +186,34 @@ fn read_round_trip(
         sessions_sql(source),
     ]
     .join(";\n");
-    let (sets, status, max, sessions) = c.with_deadline(1, what, |conn| {
-        let mut result = conn.query_iter(sql)?;
-        let mut status = BTreeMap::new();
-        let mut max = 0;
-        let mut sessions = Vec::new();
-        let mut sets = 0;
-        while let Some(set) = result.iter() {
-            for row in set {
-                let row = row?;
-                match sets {
-                    0 => {
-                        if let Some(name) = text(&row, 0) {
-                            status.insert(name.to_ascii_lowercase(), num(&row, 1).unwrap_or(0));
+    let (sets, status, max, sessions) = c.with_deadline(1, what, |c| {
+        c.send(&sql, |mut result| {
+            let mut status = BTreeMap::new();
+            let mut max = 0;
+            let mut sessions = Vec::new();
+            let mut sets = 0;
+            while let Some(set) = result.iter() {
+                for row in set {
+                    let row = row?;
+                    match sets {
+                        0 => {
+                            if let Some(name) = text(&row, 0) {
+                                status.insert(name.to_ascii_lowercase(), num(&row, 1).unwrap_or(0));
+                            }
                         }
-                    }
-                    1 => max = num(&row, 0).unwrap_or(0),
-                    _ => {
-                        let s = session_row(&row);
-                        if s.id != own && sessions.len() < MAX_SESSION_ROWS {
-                            sessions.push(s);
+                        1 => max = num(&row, 0).unwrap_or(0),
+                        _ => {
+                            let s = session_row(&row);
+                            if s.id != own && sessions.len() < MAX_SESSION_ROWS {
+                                sessions.push(s);
+                            }
                         }
                     }
                 }
+                sets += 1;
             }
-            sets += 1;
-        }
-        Ok((sets, status, max, sessions))
+            Ok((sets, status, max, sessions))
+        })
     })?;
     if sets < 3 {
         return Err(AppError::new(
