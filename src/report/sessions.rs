@@ -115,7 +115,8 @@ fn group(sessions: &[&Session], by: GroupBy) -> Vec<Group> {
         g.count += 1;
         g.sleeping += u64::from(s.is_sleeping());
         g.oldest_s = g.oldest_s.max(s.time_s);
-        g.total_time_s += s.time_s;
+        // Saturating: a session's TIME is whatever the server (or a saved file) says.
+        g.total_time_s = g.total_time_s.saturating_add(s.time_s);
     }
     let mut v: Vec<Group> = m.into_values().collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));

@@ -136,7 +136,10 @@ impl Sample {
 pub fn cap_clients(clients: &mut Vec<ClientCount>) -> u64 {
     sort_clients(clients);
     let rest = clients.split_off(clients.len().min(MAX_CLIENTS_PER_SAMPLE));
-    rest.iter().map(|c| c.connections).sum()
+    // Saturating: a recorded file may hold any number.
+    rest.iter()
+        .map(|c| c.connections)
+        .fold(0, u64::saturating_add)
 }
 
 /// Largest client first, then by name, so that the order is stable between samples.
