@@ -12,9 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use conncheck::diagnose::fixtures::{self, lock_wait, session, trx};
-use conncheck::diagnose::{Thresholds, diagnose};
-use conncheck::snapshot::{LockKind, LockWait, Session, Snapshot};
+use conncheck::testing::diagnose::fixtures::{self, lock_wait, session, trx};
+use conncheck::testing::diagnose::{Thresholds, diagnose};
+use conncheck::testing::snapshot::{LockKind, LockWait, Session, Snapshot};
 
 const MDL: &str = "Waiting for table metadata lock";
 

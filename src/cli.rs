@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::connect::{ConnFlags, Protocol, SslMode};
+pub use crate::connect::ConnFlags;
 use crate::diagnose::Thresholds;
 pub use crate::diagnose::{FailOn, Threshold, threshold_conflict};
 use crate::exit::AppError;
@@ -17,7 +17,7 @@ pub use crate::remedy::plan::WithOpenTrx;
 use crate::report::check::Limits;
 pub use crate::report::sessions::GroupBy;
 use crate::units::parse_at_least;
-pub use crate::units::{parse_duration, parse_timeout};
+pub use crate::units::parse_duration;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -779,10 +779,16 @@ mod tests {
 
     #[test]
     fn timeouts_and_repeat_have_a_floor() {
-        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
-        assert_eq!(parse_timeout("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            crate::units::parse_timeout("1ms"),
+            Ok(Duration::from_millis(1))
+        );
+        assert_eq!(
+            crate::units::parse_timeout("5s"),
+            Ok(Duration::from_secs(5))
+        );
         for bad in ["0", "0s", "1ns", "999us", "-1s", ""] {
-            assert!(parse_timeout(bad).is_err(), "{bad}");
+            assert!(crate::units::parse_timeout(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_repeat("10s"), Ok(Duration::from_secs(10)));
         for bad in ["0s", "500ms", "-1s"] {
@@ -851,8 +857,8 @@ mod tests {
     }
 }
 
-/// Names of the subcommands (and their aliases), read from the clap definition: to tell whether
-/// a failed parse was meant for `check`, and which words after a bare `-p` are commands.
+/// Names of the subcommands (and their aliases), read from the clap definition: to tell which
+/// words after a bare `-p` are commands.
 fn subcommands() -> &'static [String] {
     static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
@@ -867,15 +873,6 @@ fn subcommands() -> &'static [String] {
         names.push("help".into());
         names
     })
-}
-
-/// Whether the command line asks for `check` (its parse errors exit UNKNOWN, not USAGE).
-pub fn is_check(args: &[std::ffi::OsString]) -> bool {
-    args.iter()
-        .skip(1)
-        .filter_map(|a| a.to_str())
-        .find(|a| subcommands().iter().any(|n| n == a))
-        == Some("check")
 }
 
 /// Parse the command line. `-pSECRET` is rewritten to `--password=SECRET` first, so that a bare
@@ -1059,16 +1056,5 @@ mod parse_tests {
         );
         assert!(p(&["conncheck", "watch", "--count", "0"]).is_err());
         assert!(p(&["conncheck", "watch", "--count", "1"]).is_ok());
-    }
-
-    #[test]
-    fn detects_check() {
-        let a = |v: &[&str]| {
-            v.iter()
-                .map(|s| (*s).into())
-                .collect::<Vec<std::ffi::OsString>>()
-        };
-        assert!(is_check(&a(&["conncheck", "-h", "db", "check", "--bogus"])));
-        assert!(!is_check(&a(&["conncheck", "status"])));
     }
 }

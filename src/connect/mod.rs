@@ -37,8 +37,8 @@ use crate::exit::{AppError, ErrorKind};
 
 pub use backoff::ReservedSlot;
 use driver_thread::{CONNECT_THREAD, panic_text, quiet_connect_panics};
-pub use flags::{ConnFlags, Protocol, SslMode};
-pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
+pub use flags::{ConnFlags, SslMode};
+pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Transport};
 use server_key::KeyPolicy;
 
 /// An open connection and how we got it.

@@ -41,7 +41,7 @@ pub mod wait_timeout_high;
 
 pub use analysis::Analysis;
 pub use common::dur;
-pub use finding::{Action, ActionKind, Evidence, Finding, FindingId, Severity};
+pub use finding::{Action, ActionKind, Finding, FindingId, Severity};
 pub use threshold::{FailOn, Threshold, Thresholds, threshold_conflict};
 
 // Public (but hidden) so that the property tests in tests/ and the fuzz targets in fuzz/ start

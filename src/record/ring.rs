@@ -56,18 +56,6 @@ impl Ring {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Sample> {
         self.samples.iter()
     }
-
-    pub fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.max_len
-    }
 }
 
 #[cfg(test)]
@@ -100,9 +88,9 @@ mod tests {
         for _ in 0..10_000 {
             r.push(at(5));
         }
-        assert_eq!(r.len(), r.capacity());
-        assert!(r.capacity() <= 13);
+        assert_eq!(r.samples.len(), r.max_len);
+        assert!(r.max_len <= 13);
         let huge = Ring::new(Duration::from_secs(86_400), Duration::from_millis(100));
-        assert_eq!(huge.capacity(), MAX_SAMPLES);
+        assert_eq!(huge.max_len, MAX_SAMPLES);
     }
 }

@@ -26,6 +26,8 @@ pub struct Change {
 /// How the change survives a restart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "method", content = "text")]
+// `SetPersist` is the statement's name (SET PERSIST) and the JSON's "set-persist": a contract.
+#[allow(clippy::enum_variant_names)]
 pub enum Persist {
     /// Runtime only (no --persist).
     No,

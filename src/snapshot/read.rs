@@ -368,13 +368,6 @@ fn sample(
     })
 }
 
-/// Only global status (for `watch` and repeated checks).
-pub fn read_status(c: &mut Connection) -> Result<BTreeMap<String, String>, AppError> {
-    Ok(name_values(
-        &c.rows(&status_sql(), "reading global status")?,
-    ))
-}
-
 /// Global status and the processlist in one round trip (each `watch` refresh). `snap` is the
 /// full snapshot read when the connection was opened: it names the flavor and our own id.
 pub fn read_live(

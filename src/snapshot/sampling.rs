@@ -111,11 +111,6 @@ impl Sampler {
         self.attrs = d.reads_connect_attrs();
     }
 
-    /// The program names read so far.
-    pub fn programs(&self) -> &ProgramCache {
-        &self.programs
-    }
-
     /// One sample: one round trip, and one more when it shows connections not seen before. The
     /// second value is a note when the program names stopped being read (the read was
     /// refused).

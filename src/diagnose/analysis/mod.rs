@@ -60,11 +60,6 @@ impl<'s> Analysis<'s> {
         }
     }
 
-    /// The lookups by id.
-    pub fn index(&self) -> &SessionIndex<'s> {
-        &self.index
-    }
-
     /// The session with processlist id `id` (a hash lookup).
     pub fn session(&self, id: u64) -> Option<&'s Session> {
         self.index.session(id)
@@ -73,11 +68,6 @@ impl<'s> Analysis<'s> {
     /// The open transaction of session `session_id` (a hash lookup).
     pub fn transaction_of(&self, session_id: u64) -> Option<&'s Transaction> {
         self.index.transaction_of(session_id)
-    }
-
-    /// Whether the snapshot lists a lock wait of session `id`.
-    pub fn has_lock_wait(&self, id: u64) -> bool {
-        self.index.has_lock_wait(id)
     }
 
     /// The sessions every heuristic judges: clients only (no replication, system or killed
