@@ -292,6 +292,7 @@ pub fn prompt(note: &str) -> Prompt {
         if unsafe { libc::tcgetattr(0, t.as_mut_ptr()) } == 0
             && let Some(mut saved) = lock_bounded(&SAVED_TERMIOS)
         {
+            // SAFETY: tcgetattr returned 0 above, so it initialised `t`.
             *saved = Some(unsafe { t.assume_init() });
             CHANGED.fetch_or(TERMIOS, Ordering::SeqCst);
         }

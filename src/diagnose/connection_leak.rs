@@ -18,7 +18,7 @@ use super::{Action, Finding, FindingId, Thresholds};
 use crate::snapshot::Session;
 use crate::units::secs;
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     a.leaks()
         .iter()
         .map(|l| {
@@ -28,7 +28,7 @@ pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(a: &Analysis, sleeping: &[&Session], stale: &[&Session], st: &Staircase) -> Finding {
+fn finding(a: &Analysis<'_>, sleeping: &[&Session], stale: &[&Session], st: &Staircase) -> Finding {
     let max = a.snap.max_connections();
     let s0 = stale[0];
     let youngest = stale[stale.len() - 1];

@@ -64,7 +64,7 @@ pub fn for_target(findings: &mut [Finding], replay: &crate::connect::replay::Rep
 }
 
 /// Every heuristic, in no particular order (the result is ranked).
-const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
+const CHECKS: &[fn(&Analysis<'_>, &Thresholds) -> Vec<Finding>] = &[
     server_full::check,
     near_limit::check,
     idle_connections::check,
@@ -93,7 +93,7 @@ pub fn diagnose(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 }
 
 /// [`diagnose`] over an analysis already built.
-pub fn judge(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn judge(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     if a.snap.refused.is_some() {
         // Nothing but the refusal could be read.
         return server_full::check(a, th);

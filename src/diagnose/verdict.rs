@@ -187,7 +187,7 @@ pub struct Accounting {
 }
 
 /// Account the connections of the analysed snapshot against its ranked `findings`.
-pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accounting {
+pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accounting {
     let snap = a.snap;
     let threads_connected = snap.threads_connected();
     if snap.refused.is_some() {

@@ -313,7 +313,7 @@ pub fn execute(
     plan: &KillPlan,
     c: &Criteria,
     dialect: Dialect,
-    prior: Option<Prior>,
+    prior: Option<Prior<'_>>,
 ) -> Execution {
     let mut x = carry_out(link, plan, c, dialect, prior);
     // On every way out: the lock may have been taken before the plan's read.
@@ -331,7 +331,7 @@ fn carry_out(
     plan: &KillPlan,
     c: &Criteria,
     dialect: Dialect,
-    prior: Option<Prior>,
+    prior: Option<Prior<'_>>,
 ) -> Execution {
     let mut x = Execution::default();
     if let Some(sig) = link.interrupted() {

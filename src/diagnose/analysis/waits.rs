@@ -52,7 +52,7 @@ pub struct WaitGraph {
 }
 
 impl WaitGraph {
-    pub fn of(snap: &Snapshot, ix: &SessionIndex) -> WaitGraph {
+    pub fn of(snap: &Snapshot, ix: &SessionIndex<'_>) -> WaitGraph {
         let is_client = |id: u64| ix.session(id).is_some_and(Session::is_client);
         let from_states = waits_from_states(&snap.sessions, &snap.lock_waits);
         let waits: Vec<LockWait> = snap
@@ -194,7 +194,7 @@ pub fn held_by_roots(mine: &[&Edge]) -> BTreeMap<u64, usize> {
 }
 
 /// The likely holder of locks whose holder the server does not show.
-fn likely_holder(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
+fn likely_holder(ix: &SessionIndex<'_>, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
     let candidates = || {
         ix.clients()
             .filter(|s| !waiting.contains(&s.id) && ix.age_s(s) + 1.0 >= queued_for as f64)
