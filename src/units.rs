@@ -106,6 +106,34 @@ pub fn parse_at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, St
     Ok(d)
 }
 
+/// A float as a count, the way `as` converts it: toward zero, NaN and negatives to 0, beyond
+/// the range to `u64::MAX`. Saturating is what every caller wants (a rate, a share, an estimate
+/// of bytes); round first where rounding is meant.
+// `as` from a float saturates (defined since Rust 1.45): the one place the cast lints allow it.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn float_to_u64(x: f64) -> u64 {
+    x as u64
+}
+
+/// [`float_to_u64`] for an index or a length.
+// As above: `as` from a float saturates.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn float_to_usize(x: f64) -> usize {
+    x as usize
+}
+
+/// [`float_to_u64`] for a signed value (a sort key): NaN is 0, the ends saturate.
+// As above: `as` from a float saturates.
+#[allow(clippy::cast_possible_truncation)]
+pub fn float_to_i64(x: f64) -> i64 {
+    x as i64
+}
+
+/// A duration in whole milliseconds, `u64::MAX` past 584 million years.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +146,17 @@ mod tests {
         assert_eq!(utc_ms(u64::MAX), "(a time after year 9999)");
         let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
         assert_eq!(utc(before), "(a time before 1970)");
+    }
+
+    #[test]
+    fn float_and_duration_conversions_saturate() {
+        assert_eq!(float_to_u64(f64::NAN), 0);
+        assert_eq!(float_to_u64(-3.7), 0);
+        assert_eq!(float_to_u64(3.7), 3);
+        assert_eq!(float_to_u64(1e30), u64::MAX);
+        assert_eq!(float_to_usize(f64::INFINITY), usize::MAX);
+        assert_eq!(float_to_i64(-1e30), i64::MIN);
+        assert_eq!(millis(Duration::from_micros(2_500)), 2);
+        assert_eq!(millis(Duration::MAX), u64::MAX);
     }
 }

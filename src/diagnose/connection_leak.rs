@@ -34,7 +34,10 @@ fn finding(a: &Analysis<'_>, sleeping: &[&Session], stale: &[&Session], st: &Sta
     let youngest = stale[stale.len() - 1];
     let n = stale.len() as u64;
     // Exactly the staircase: its youngest idle age, in whole seconds.
-    let older_than = format!("{}s", (youngest.time_secs_f64().floor() as u64).max(1));
+    let older_than = format!(
+        "{}s",
+        crate::units::float_to_u64(youngest.time_secs_f64()).max(1)
+    );
     let mut client = s0.account();
     let mut details: Vec<String> = Vec::new();
     if let Some(db) = &s0.db {
@@ -109,7 +112,7 @@ fn finding(a: &Analysis<'_>, sleeping: &[&Session], stale: &[&Session], st: &Sta
 
 /// Nearest-rank quantile of sorted values (`p` in 0..=1).
 fn quantile(sorted: &[u64], p: f64) -> u64 {
-    let rank = (p * sorted.len() as f64).ceil() as usize;
+    let rank = crate::units::float_to_usize((p * sorted.len() as f64).ceil());
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 

@@ -33,7 +33,9 @@ pub fn suggested_wait_timeout(a: &Analysis<'_>) -> u64 {
         .map(|s| s.time_secs_f64())
         .filter(|t| *t < POOL_LIFETIME_S)
         .fold(0.0, f64::max);
-    let v = ((longest * 1.5) as u64).div_ceil(60) * 60;
+    let v = crate::units::float_to_u64(longest * 1.5)
+        .div_ceil(60)
+        .saturating_mul(60);
     v.clamp(WAIT_TIMEOUT_MIN_S, WAIT_TIMEOUT_MAX_S)
 }
 

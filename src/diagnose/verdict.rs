@@ -487,7 +487,7 @@ mod tests {
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
         let a = account(&Analysis::new(&s), &th, &f);
-        assert_eq!(total(&a), counted as i64);
+        assert_eq!(total(&a), i64::try_from(counted).unwrap());
         let get = |b: &str| -> i64 {
             a.slots
                 .iter()
@@ -555,7 +555,7 @@ mod tests {
         let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(a.verdict.cause, None);
         assert_eq!(a.verdict.relief, None);
-        assert_eq!(total(&a), s.threads_connected() as i64);
+        assert_eq!(total(&a), i64::try_from(s.threads_connected()).unwrap());
     }
 
     #[test]

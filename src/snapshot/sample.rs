@@ -117,7 +117,7 @@ impl Sample {
             at_ms: snap
                 .taken_at
                 .saturating_mul(1000)
-                .saturating_add((snap.sample_s * 1000.0) as u64),
+                .saturating_add(crate::units::float_to_u64(snap.sample_s * 1000.0)),
             threads_connected: num("threads_connected"),
             threads_running: num("threads_running"),
             max_connections: snap.var_u64("max_connections").unwrap_or(0),

@@ -123,7 +123,7 @@ impl Sampler {
         } = read_round_trip(c, self.source, own)?;
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+            .map_or(0, crate::units::millis);
         self.programs
             .server_started(at_ms, status.get("uptime").copied().unwrap_or(0));
         let present: HashSet<u64> = sessions.iter().map(|s| s.id).collect();
