@@ -21,9 +21,9 @@ impl Ring {
     /// a margin, at most [`MAX_SAMPLES`].
     pub fn new(keep: Duration, interval: Duration) -> Ring {
         let per = interval.as_millis().max(1);
-        let n = (keep.as_millis() / per) as usize;
+        let n = usize::try_from(keep.as_millis() / per).unwrap_or(usize::MAX);
         Ring {
-            max_age_ms: keep.as_millis() as u64,
+            max_age_ms: crate::units::millis(keep),
             max_len: n.saturating_add(n / 10 + 2).min(MAX_SAMPLES),
             samples: VecDeque::new(),
         }

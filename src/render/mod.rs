@@ -129,9 +129,7 @@ impl Style {
 
 /// `[########............]  62%`
 pub fn usage_bar(pct: f64, width: usize) -> String {
-    let filled = ((pct / 100.0) * width as f64)
-        .round()
-        .clamp(0.0, width as f64) as usize;
+    let filled = crate::units::float_to_usize(((pct / 100.0) * width as f64).round()).min(width);
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
@@ -149,7 +147,8 @@ pub fn sparkline(values: &[u64], top: u64) -> String {
             if top == 0 {
                 BLOCKS[0]
             } else {
-                let i = (*v.min(&top) as f64 / top as f64 * 7.0).round() as usize;
+                let i =
+                    crate::units::float_to_usize((*v.min(&top) as f64 / top as f64 * 7.0).round());
                 BLOCKS[i.min(7)]
             }
         })

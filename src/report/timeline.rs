@@ -691,7 +691,7 @@ mod tests {
             (seed >> 33) % m
         };
         for _ in 0..5000 {
-            let len = next(8) as usize;
+            let len = usize::try_from(next(8)).unwrap();
             let mut sparse = Sparse {
                 points: Vec::new(),
                 len,
