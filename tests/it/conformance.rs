@@ -524,7 +524,8 @@ fn non_test_lines(text: &str) -> Vec<(usize, &str)> {
             continue;
         }
         if skipping {
-            depth += t.matches('{').count() as i64 - t.matches('}').count() as i64;
+            depth += i64::try_from(t.matches('{').count()).unwrap()
+                - i64::try_from(t.matches('}').count()).unwrap();
             opened |= t.contains('{');
             // An item without a body (`mod x;`, `use …;`) or a closed block ends the skip.
             if (opened && depth <= 0) || (!opened && t.ends_with(';')) {

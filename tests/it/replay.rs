@@ -372,8 +372,8 @@ fn make_synthetic_incident() {
     let samples: Vec<Sample> = (-120i64..=10)
         .map(|k| {
             let mut s = at_trigger.clone();
-            s.at_ms = (t0 as i64 + k * 1000) as u64;
-            let n = (40 + (k + 90).max(0)).min(130) as u64;
+            s.at_ms = t0.checked_add_signed(k * 1000).unwrap();
+            let n = u64::try_from((40 + (k + 90).max(0)).min(130)).unwrap();
             let fewer = leaker.connections - n;
             s.clients[0].connections = n;
             s.clients[0].running = 0;
