@@ -420,11 +420,27 @@ impl std::ops::Deref for LoginError {
     }
 }
 
+/// [`login`], logged with `--debug` ([`statement_log::login`]): the driver's round trips before
+/// the connection is ours are the handshake and its own `SELECT @@max_allowed_packet`.
 fn connect_with_deadline(
     opts: &ConnectOptions,
     tls: Option<SslOpts>,
     key: &KeyPolicy,
 ) -> Result<Conn, LoginError> {
+    let started = Instant::now();
+    let with_tls = tls.is_some();
+    let result = login(opts, tls, key);
+    statement_log::login(
+        &opts.target(),
+        &opts.user,
+        with_tls,
+        started.elapsed(),
+        result.as_ref().err().map(|e| e.message.as_str()),
+    );
+    result
+}
+
+fn login(opts: &ConnectOptions, tls: Option<SslOpts>, key: &KeyPolicy) -> Result<Conn, LoginError> {
     let target = opts.target();
     // Read by the driver only when the server asks for the password over TCP without TLS.
     let driver_key = key.for_driver()?;

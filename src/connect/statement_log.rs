@@ -2,6 +2,9 @@
 //! can see what the tool does on a production server. [`Connection::send`](super::Connection)
 //! is the one place a statement leaves the program, and the one caller of [`record`].
 //!
+//! Each login attempt gets one line too (the handshake and the driver's own `SELECT
+//! @@max_allowed_packet`, which no `send` sees), naming the account, never the password.
+//!
 //! Only statement text is written: the password travels in the login handshake, never in a
 //! statement, so it cannot appear here. The statements are ours, but they quote names the server
 //! gave (a user in `SHOW GRANTS FOR`), so each is shown through [`crate::text::snippet`]: on one
@@ -33,6 +36,36 @@ pub fn record(target: &str, sql: &str, elapsed: Duration, error: Option<&mysql::
     let text = lines(target, sql, elapsed, error).join("\n");
     // One write per round trip, so lines of the fleet's concurrent connections do not interleave.
     let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Write one login attempt to stderr when `--debug` is on: the handshake, authentication and
+/// the driver's own `SELECT @@max_allowed_packet`, timed together (`error` is why it failed).
+pub fn login(target: &str, user: &str, tls: bool, elapsed: Duration, error: Option<&str>) {
+    if !enabled() {
+        return;
+    }
+    let line = login_line(target, user, tls, elapsed, error);
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn login_line(
+    target: &str,
+    user: &str,
+    tls: bool,
+    elapsed: Duration,
+    error: Option<&str>,
+) -> String {
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    let outcome = match error {
+        None => "ok".to_string(),
+        Some(e) => format!("failed ({})", crate::text::escape(e)),
+    };
+    format!(
+        "conncheck: debug: {} {ms:.2} ms {outcome}: login as {} ({}), then the driver's SELECT @@max_allowed_packet",
+        crate::text::escape(target),
+        crate::text::escape(user),
+        if tls { "TLS" } else { "no TLS" },
+    )
 }
 
 /// The log lines of one round trip: the first with the target, the time, the outcome and the
@@ -93,6 +126,18 @@ mod tests {
         assert_eq!(
             got,
             ["conncheck: debug: /tmp/s\\nock 0.00 ms ok: SELECT a, b FROM t"]
+        );
+    }
+
+    #[test]
+    fn a_login_names_the_account_never_a_password() {
+        assert_eq!(
+            login_line("db1:3306", "app\n", true, Duration::from_millis(3), None),
+            "conncheck: debug: db1:3306 3.00 ms ok: login as app\\n (TLS), then the driver's SELECT @@max_allowed_packet"
+        );
+        assert!(
+            login_line("db1:3306", "app", false, Duration::ZERO, Some("refused"))
+                .contains("0.00 ms failed (refused): login as app (no TLS)")
         );
     }
 }

@@ -288,6 +288,11 @@ fn debug_logs_each_statement_with_its_time_on_stderr_only() {
     let line = regex::Regex::new(r"^conncheck: debug: \S+ \d+\.\d{2} ms (ok|error \d+|failed): \S")
         .unwrap();
     let timed: Vec<&str> = err.lines().filter(|l| line.is_match(l)).collect();
+    assert!(
+        err.lines()
+            .any(|l| line.is_match(l) && l.contains("login as sec_debug")),
+        "the login, timed:\n{err}"
+    );
     // At least the login's identity read and the snapshot's batch, each with its time.
     assert!(timed.len() >= 2, "one timed line per round trip:\n{err}");
     assert!(
