@@ -163,20 +163,25 @@ impl Connection {
         // One round trip: the batch as a whole gets one --query-timeout (its statements are
         // small and bounded on the server side each by the same timeout).
         let collected = self.with_deadline(1, what, |c| {
-            c.send(&sql, |mut result| {
-                let mut sets: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::new();
+            let mut sets: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::new();
+            // A statement that fails mid-batch ends it: its error is its entry, and the round
+            // trip is logged with it (`--debug`). An error before any result is the batch's.
+            let sent = c.send(&sql, |mut result| {
                 while let Some(set) = result.iter() {
-                    let rows: Result<Vec<mysql::Row>, mysql::Error> = set.collect();
-                    match rows {
+                    match set.collect::<Result<Vec<mysql::Row>, mysql::Error>>() {
                         Ok(r) => sets.push(Ok(r)),
                         Err(e) => {
                             sets.push(Err(error::query_error(&e, &target, what)));
-                            break;
+                            return Err(e);
                         }
                     }
                 }
-                Ok(sets)
-            })
+                Ok(())
+            });
+            match sent {
+                Err(e) if !matches!(sets.last(), Some(Err(_))) => Err(e),
+                _ => Ok(sets),
+            }
         });
         let mut out = match collected {
             Ok(sets) => sets,
