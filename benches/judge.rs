@@ -12,9 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use conncheck::diagnose::fixtures::{self, lock_wait, session, trx};
-use conncheck::diagnose::{Thresholds, diagnose};
-use conncheck::snapshot::{LockKind, LockWait, Session, Snapshot};
+use conncheck::testing::diagnose::fixtures::{self, lock_wait, session, trx};
+use conncheck::testing::diagnose::{Thresholds, diagnose};
+use conncheck::testing::snapshot::{LockKind, LockWait, Session, Snapshot};
 
 const MDL: &str = "Waiting for table metadata lock";
 
@@ -109,7 +109,7 @@ fn incident() -> Snapshot {
     let waiters = 2_000u64;
     let in_trx = 5_000u64;
     let total = 10_000u64;
-    let mut v = Vec::with_capacity(total as usize);
+    let mut v = Vec::with_capacity(usize::try_from(total).unwrap());
     let mut t = Vec::new();
     let mut w: Vec<LockWait> = Vec::new();
     for id in 1..=total {
@@ -135,7 +135,10 @@ fn incident() -> Snapshot {
 }
 
 fn scaled(n: u64, scale: f64) -> u64 {
-    ((n as f64 * scale).round() as u64).max(3)
+    // A small positive size times a small positive scale: the cast cannot lose anything.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let scaled = (n as f64 * scale).round() as u64;
+    scaled.max(3)
 }
 
 fn main() {

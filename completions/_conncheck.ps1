@@ -53,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
@@ -109,6 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -161,6 +163,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -210,6 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -249,6 +253,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -314,6 +319,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -380,6 +386,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -426,6 +433,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -470,6 +478,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -513,6 +522,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -563,6 +573,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -602,6 +613,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -646,6 +658,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -682,6 +695,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }
@@ -718,6 +732,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--no-defaults', '--no-defaults', [CompletionResultType]::ParameterName, 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)')
             [CompletionResult]::new('--no-login-paths', '--no-login-paths', [CompletionResultType]::ParameterName, 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)')
             [CompletionResult]::new('--get-server-public-key', '--get-server-public-key', [CompletionResultType]::ParameterName, 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (-h is the host, as in the mysql client)')
             break
         }

@@ -113,7 +113,7 @@ _conncheck() {
 
     case "${cmd}" in
         conncheck)
-            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help"
+            opts="-h -P -u -p -S -D -V --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help --version status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,7 +243,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__check)
-            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --forecast --forecast-window --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --max-idle --max-long --max-idle-trx --fail-on --sample --forecast --forecast-window --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,7 +429,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__completions)
-            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help bash elvish fish powershell zsh"
+            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,7 +559,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__diagnose)
-            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --chart --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-v -h -P -u -p -S -D --idle-threshold --long-query-threshold --trx-threshold --warning --critical --server-memory --sample --from --chart --format --verbose --fail-on --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -957,7 +957,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__idle)
-            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --id --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --id --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1167,7 +1167,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__long)
-            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --id --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --longer-than --query-only --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --id --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1377,7 +1377,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__man)
-            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1507,7 +1507,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__record)
-            opts="-h -P -u -p -S -D --dir --interval --trigger --cooldown --after --before --max-size --for --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --dir --interval --trigger --cooldown --after --before --max-size --for --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1669,7 +1669,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__sessions)
-            opts="-h -P -u -p -S -D --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --group-by --format --limit --full --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --group-by --format --limit --full --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1851,7 +1851,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__max__subcmd__connections)
-            opts="-n -y -h -P -u -p -S -D --force --server-memory --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --force --server-memory --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1989,7 +1989,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__slow__subcmd__log)
-            opts="-n -y -h -P -u -p -S -D --long-query-time --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help on off"
+            opts="-n -y -h -P -u -p -S -D --long-query-time --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help on off"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2127,7 +2127,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__set__subcmd__timeouts)
-            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-n -y -h -P -u -p -S -D --wait-timeout --interactive-timeout --force --kill-existing --dry-run --yes --persist --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2269,7 +2269,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__snapshot)
-            opts="-o -h -P -u -p -S -D --output --sample --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-o -h -P -u -p -S -D --output --sample --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2411,7 +2411,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__status)
-            opts="-h -P -u -p -S -D --sample --format --top --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --sample --format --top --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2553,7 +2553,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__watch)
-            opts="-h -P -u -p -S -D --interval --count --window --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --help"
+            opts="-h -P -u -p -S -D --interval --count --window --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

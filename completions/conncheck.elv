@@ -50,6 +50,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
             cand -V 'Print version'
             cand --version 'Print version'
@@ -105,6 +106,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;sessions'= {
@@ -156,6 +158,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;diagnose'= {
@@ -204,6 +207,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;snapshot'= {
@@ -242,6 +246,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-idle'= {
@@ -306,6 +311,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;kill-long'= {
@@ -371,6 +377,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-timeouts'= {
@@ -416,6 +423,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-max-connections'= {
@@ -459,6 +467,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;set-slow-log'= {
@@ -501,6 +510,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;check'= {
@@ -550,6 +560,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;watch'= {
@@ -588,6 +599,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;record'= {
@@ -631,6 +643,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;completions'= {
@@ -666,6 +679,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;man'= {
@@ -701,6 +715,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --no-defaults 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
             cand --no-login-paths 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
             cand --get-server-public-key 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server''s place receives the password. Prefer TLS or --server-public-key-path'
+            cand --debug 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
             cand --help 'Print help (-h is the host, as in the mysql client)'
         }
         &'conncheck;help'= {

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_conncheck_global_optspecs
-    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= deadline= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= server-public-key-path= get-server-public-key connect-timeout= query-timeout= admin-port= color= help V/version
+    string join \n h/host= P/port= u/user= p/password= S/socket= D/database= protocol= url= targets= jobs= deadline= defaults-file= defaults-extra-file= no-defaults login-path= no-login-paths ssl-mode= ssl-ca= ssl-cert= ssl-key= server-public-key-path= get-server-public-key connect-timeout= query-timeout= admin-port= color= debug help V/version
 end
 
 function __fish_conncheck_needs_command
@@ -57,6 +57,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_needs_command" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_needs_command" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_needs_command" -s V -l version -d 'Print version'
 complete -c conncheck -n "__fish_conncheck_needs_command" -f -a "status" -d 'One screen: flavor, usage against max_connections, counters, timeouts and the top clients'
@@ -111,6 +112,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand status" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Exact match; repeat for several' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l match-host -d 'Only sessions from this client host (exact match, without the :port; repeat for several)' -r
@@ -163,6 +165,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l full -d
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
@@ -211,6 +214,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -s v -l ve
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand diagnose" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -s o -l output -d 'Write the snapshot here (default: standard output)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l sample -d 'Read global status twice this far apart to measure rates (0 = one reading)' -r
@@ -247,6 +251,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand snapshot" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l older-than -d 'Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Exact match; repeat for several' -r
@@ -308,6 +313,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l allow-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l longer-than -d 'Kill statements running at least this long, e.g. 60s or 2m' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l match-user -d 'Only sessions of this user: `app` (any host) or `app@10.0.0.7`, the user@host form conncheck prints (host without the client\'s port; `app@%` is any host). `a@b` is always the user `a` from host `b`: quote a user name that holds `@`, as in SQL (`\'a@b\'@\'%\'`). Exact match; repeat for several' -r
@@ -370,6 +376,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l allow-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-long" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l wait-timeout -d 'New global wait_timeout (idle limit of non-interactive clients), e.g. 300s: whole seconds, at least 1s; below 10s needs --force' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l interactive-timeout -d 'New global interactive_timeout (idle limit of interactive clients such as mysql): whole seconds, at least 1s; below 10s needs --force' -r
@@ -413,6 +420,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l per
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-timeouts" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l server-memory -d 'Server RAM in bytes (K/M/G/T suffixes) for the memory estimate' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -454,6 +462,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections"
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-max-connections" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l long-query-time -d 'Also set long_query_time (e.g. 1s, 500ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
@@ -494,6 +503,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l per
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand set-slow-log" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l idle-threshold -d 'A sleeping session idle this long counts as idle' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l long-query-threshold -d 'A statement running this long counts as long-running' -r
@@ -545,6 +555,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l interval -d 'Time between samples (at least 100ms)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l count -d 'Stop after this many samples, at least 1 (reconnect attempts count too; default: until q or Ctrl-C)' -r
@@ -582,6 +593,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand watch" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l dir -d 'Write incident folders here (created 0700 if missing)' -r -F
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l interval -d 'Time between samples (at least 100ms)' -r
@@ -624,6 +636,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand record" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -658,6 +671,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand completions" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -s h -l host -d 'Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in mysql). Environment: MYSQL_HOST' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -s P -l port -d 'TCP port [default: 3306]. Environment: MYSQL_TCP_PORT' -r
@@ -692,6 +706,7 @@ never\t''"
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-defaults -d 'Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does; --no-login-paths skips it)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l no-login-paths -d 'Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l get-server-public-key -d 'Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public key and encrypt the password with it. The key is not verified: whoever answers in the server\'s place receives the password. Prefer TLS or --server-public-key-path'
+complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l debug -d 'Log every statement sent to the server, with its round-trip time, on stderr (never the password: it is not part of any statement)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand man" -l help -d 'Print help (-h is the host, as in the mysql client)'
 complete -c conncheck -n "__fish_conncheck_using_subcommand help; and not __fish_seen_subcommand_from status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help" -f -a "status" -d 'One screen: flavor, usage against max_connections, counters, timeouts and the top clients'
 complete -c conncheck -n "__fish_conncheck_using_subcommand help; and not __fish_seen_subcommand_from status sessions diagnose snapshot kill-idle kill-long set-timeouts set-max-connections set-slow-log check watch record completions man help" -f -a "sessions" -d 'The processlist with filters, grouping and open-transaction ages'

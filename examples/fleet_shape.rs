@@ -67,9 +67,10 @@ fn refusing_port() -> std::io::Result<(OwnedFd, u16)> {
         }
         let owned = OwnedFd::from_raw_fd(fd);
         let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_family = libc::sa_family_t::try_from(libc::AF_INET).expect("AF_INET fits");
         addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_in>())
+            .expect("a sockaddr_in is 16 bytes");
         if libc::bind(fd, (&raw const addr).cast(), len) != 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::connect::{ConnFlags, Protocol, SslMode};
+pub use crate::connect::ConnFlags;
 use crate::diagnose::Thresholds;
 pub use crate::diagnose::{FailOn, Threshold, threshold_conflict};
 use crate::exit::AppError;
@@ -16,6 +16,8 @@ use crate::filter::SessionFilter;
 pub use crate::remedy::plan::WithOpenTrx;
 use crate::report::check::Limits;
 pub use crate::report::sessions::GroupBy;
+use crate::units::parse_at_least;
+pub use crate::units::parse_duration;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -96,11 +98,16 @@ Examples:
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub conn: ConnFlags,
 
     /// When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Log every statement sent to the server, with its round-trip time, on stderr (never the
+    /// password: it is not part of any statement).
+    #[arg(long, global = true)]
+    pub debug: bool,
 
     /// Print help (-h is the host, as in the mysql client).
     #[arg(long, global = true, action = clap::ArgAction::Help)]
@@ -108,135 +115,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How to reach the server. Same names and precedence as the mysql client.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Connection")]
-pub struct ConnArgs {
-    /// Server host name or IP. `localhost` means the Unix socket, `127.0.0.1` means TCP (as in
-    /// mysql). Environment: MYSQL_HOST.
-    #[arg(short = 'h', long, global = true)]
-    pub host: Option<String>,
-
-    /// TCP port [default: 3306]. Environment: MYSQL_TCP_PORT.
-    #[arg(short = 'P', long, global = true)]
-    pub port: Option<u16>,
-
-    /// User name [default: your login name].
-    #[arg(short = 'u', long, global = true)]
-    pub user: Option<String>,
-
-    /// Password. A bare -p prompts with hidden input; a value must be attached: -pSECRET or
-    /// --password=SECRET (prints a warning, as mysql does). Prefer ~/.my.cnf or MYSQL_PWD.
-    #[arg(short = 'p', long, global = true, num_args = 0..=1, require_equals = true, value_name = "PASSWORD")]
-    pub password: Option<Option<String>>,
-
-    /// Unix socket file (used when the host is localhost or not given). Environment:
-    /// MYSQL_UNIX_PORT.
-    #[arg(short = 'S', long, global = true, value_name = "PATH")]
-    pub socket: Option<PathBuf>,
-
-    /// Default database for the session.
-    #[arg(short = 'D', long, global = true)]
-    pub database: Option<String>,
-
-    /// Force the transport: tcp, or socket. By default localhost uses the socket, anything else TCP.
-    #[arg(long, global = true, value_enum)]
-    pub protocol: Option<Protocol>,
-
-    /// Connection URL: mysql://user:pass@host:port/db (also mariadb://). Repeat it to check several
-    /// servers at once (status, check, diagnose).
-    #[arg(
-        long,
-        global = true,
-        env = "CONNCHECK_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub url: Vec<String>,
-
-    /// File with one target per line (a URL or host[:port]; # starts a comment). Credentials for
-    /// host[:port] lines come from option files and the environment.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub targets: Option<PathBuf>,
-
-    /// How many targets to read at once when there are several (each has its own connection
-    /// and timeouts). Connecting is apart: up to 1,024 connection attempts run at once (fewer
-    /// when the open-files limit is lower), so servers that never answer delay no other.
-    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
-
-    /// With several targets, stop after this long: the targets not finished by then are
-    /// reported UNKNOWN (check) or as a timeout (status, diagnose), with what they were still
-    /// doing. Default: wait for every target (each is bounded by its own timeouts).
-    #[arg(long, global = true, value_parser = parse_timeout, value_name = "DUR")]
-    pub deadline: Option<Duration>,
-
-    /// Read options only from this file (no other option files).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub defaults_file: Option<PathBuf>,
-
-    /// Read this option file after the usual ones.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub defaults_extra_file: Option<PathBuf>,
-
-    /// Read no option files (the login path file ~/.mylogin.cnf is still read, as MySQL does;
-    /// --no-login-paths skips it).
-    #[arg(long, global = true)]
-    pub no_defaults: bool,
-
-    /// Also read option group [NAME] of every option file and of the login path file
-    /// ~/.mylogin.cnf (written by `mysql_config_editor set --login-path=NAME`).
-    #[arg(long, global = true, value_name = "NAME", value_parser = login_path_name)]
-    pub login_path: Option<String>,
-
-    /// Do not read the login path file ~/.mylogin.cnf ($MYSQL_TEST_LOGIN_FILE).
-    #[arg(long, global = true)]
-    pub no_login_paths: bool,
-
-    /// TLS: DISABLED, PREFERRED (default: TLS when offered; loopback and sockets stay plain),
-    /// REQUIRED, VERIFY_CA, VERIFY_IDENTITY. TLS never applies to a Unix socket.
-    #[arg(long, global = true, value_enum, ignore_case = true)]
-    pub ssl_mode: Option<SslMode>,
-
-    /// CA certificate file (PEM) for VERIFY_CA / VERIFY_IDENTITY.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ssl_ca: Option<PathBuf>,
-
-    /// Client certificate (PEM) for TLS client authentication.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ssl_cert: Option<PathBuf>,
-
-    /// Client private key (PEM) for TLS client authentication.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ssl_key: Option<PathBuf>,
-
-    /// The server's RSA public key (PEM, its public_key.pem), for a caching_sha2_password account
-    /// over TCP without TLS: when the server asks for the password itself, it is encrypted with
-    /// this key. Without it (or TLS, a socket, --get-server-public-key) conncheck refuses (exit 19).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub server_public_key_path: Option<PathBuf>,
-
-    /// Over TCP without TLS, let a caching_sha2_password login ask the server for its RSA public
-    /// key and encrypt the password with it. The key is not verified: whoever answers in the
-    /// server's place receives the password. Prefer TLS or --server-public-key-path.
-    #[arg(long, global = true)]
-    pub get_server_public_key: bool,
-
-    /// Give up connecting after this long (TCP connect, greeting and login together).
-    #[arg(long, global = true, value_parser = parse_timeout, default_value = "5s", value_name = "DUR")]
-    pub connect_timeout: Duration,
-
-    /// Give up on any single query after this long (network read/write timeout; our statements
-    /// also get a server-side limit so they never pile up on a sick server).
-    #[arg(long, global = true, value_parser = parse_timeout, default_value = "10s", value_name = "DUR")]
-    pub query_timeout: Duration,
-
-    /// Try this port first: MySQL's admin_port (33062) or MariaDB's extra_port, which keep working
-    /// when max_connections is reached. Falls back to the normal port.
-    #[arg(long, global = true, value_name = "PORT")]
-    pub admin_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -724,40 +602,6 @@ fn user_spec(s: &str) -> Result<String, String> {
     crate::filter::UserSpec::try_parse(s).map(|_| s.to_string())
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err("empty duration: use e.g. 300s, 5m, 1h".into());
-    }
-    if t.starts_with('-') {
-        return Err(format!("'{s}' is negative: durations must be 0 or more"));
-    }
-    if t.bytes().all(|b| b.is_ascii_digit()) {
-        return t
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n <= 10 * 365 * 86_400)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("'{s}' is too large"));
-    }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("'{s}' is not a duration ({e}): use e.g. 300s, 5m, 1h30m"))?;
-    if d > Duration::from_secs(10 * 365 * 86_400) {
-        return Err(format!("'{s}' is too large"));
-    }
-    Ok(d)
-}
-
-/// `--connect-timeout`, `--query-timeout`: a duration of at least 1ms. A zero (or sub-millisecond)
-/// socket timeout means "wait forever" to the operating system, the opposite of what was asked.
-pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    parse_at_least(
-        s,
-        Duration::from_millis(1),
-        "a timeout must be at least 1ms",
-    )
-}
-
 /// `--repeat`: at least 1s, since every round reads the whole processlist (0 would spin).
 pub fn parse_repeat(s: &str) -> Result<Duration, String> {
     parse_at_least(
@@ -774,14 +618,6 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
         Duration::from_millis(100),
         "samples must be at least 100ms apart",
     )
-}
-
-fn parse_at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < min {
-        return Err(format!("'{s}' is too short: {rule}"));
-    }
-    Ok(d)
 }
 
 /// `80%` or `400`.
@@ -857,39 +693,6 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("'{s}' is not a size: use e.g. 16G or 512M"))?;
     n.checked_mul(mult)
         .ok_or_else(|| format!("'{s}' is too large"))
-}
-
-/// The edge: clap's connection arguments as the plain flags `connect` works from.
-impl From<&ConnArgs> for ConnFlags {
-    fn from(a: &ConnArgs) -> Self {
-        ConnFlags {
-            host: a.host.clone(),
-            port: a.port,
-            user: a.user.clone(),
-            password: a.password.clone(),
-            socket: a.socket.clone(),
-            database: a.database.clone(),
-            protocol: a.protocol,
-            url: a.url.clone(),
-            targets: a.targets.clone(),
-            jobs: a.jobs,
-            deadline: a.deadline,
-            defaults_file: a.defaults_file.clone(),
-            defaults_extra_file: a.defaults_extra_file.clone(),
-            no_defaults: a.no_defaults,
-            login_path: a.login_path.clone(),
-            no_login_paths: a.no_login_paths,
-            ssl_mode: a.ssl_mode,
-            ssl_ca: a.ssl_ca.clone(),
-            ssl_cert: a.ssl_cert.clone(),
-            ssl_key: a.ssl_key.clone(),
-            server_public_key_path: a.server_public_key_path.clone(),
-            get_server_public_key: a.get_server_public_key,
-            connect_timeout: a.connect_timeout,
-            query_timeout: a.query_timeout,
-            admin_port: a.admin_port,
-        }
-    }
 }
 
 /// The edge: `check`'s arguments as its limits.
@@ -981,10 +784,16 @@ mod tests {
 
     #[test]
     fn timeouts_and_repeat_have_a_floor() {
-        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
-        assert_eq!(parse_timeout("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            crate::units::parse_timeout("1ms"),
+            Ok(Duration::from_millis(1))
+        );
+        assert_eq!(
+            crate::units::parse_timeout("5s"),
+            Ok(Duration::from_secs(5))
+        );
         for bad in ["0", "0s", "1ns", "999us", "-1s", ""] {
-            assert!(parse_timeout(bad).is_err(), "{bad}");
+            assert!(crate::units::parse_timeout(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_repeat("10s"), Ok(Duration::from_secs(10)));
         for bad in ["0s", "500ms", "-1s"] {
@@ -1053,8 +862,8 @@ mod tests {
     }
 }
 
-/// Names of the subcommands (and their aliases), read from the clap definition: to tell whether
-/// a failed parse was meant for `check`, and which words after a bare `-p` are commands.
+/// Names of the subcommands (and their aliases), read from the clap definition: to tell which
+/// words after a bare `-p` are commands.
 fn subcommands() -> &'static [String] {
     static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
@@ -1069,15 +878,6 @@ fn subcommands() -> &'static [String] {
         names.push("help".into());
         names
     })
-}
-
-/// Whether the command line asks for `check` (its parse errors exit UNKNOWN, not USAGE).
-pub fn is_check(args: &[std::ffi::OsString]) -> bool {
-    args.iter()
-        .skip(1)
-        .filter_map(|a| a.to_str())
-        .find(|a| subcommands().iter().any(|n| n == a))
-        == Some("check")
 }
 
 /// Parse the command line. `-pSECRET` is rewritten to `--password=SECRET` first, so that a bare
@@ -1262,28 +1062,4 @@ mod parse_tests {
         assert!(p(&["conncheck", "watch", "--count", "0"]).is_err());
         assert!(p(&["conncheck", "watch", "--count", "1"]).is_ok());
     }
-
-    #[test]
-    fn detects_check() {
-        let a = |v: &[&str]| {
-            v.iter()
-                .map(|s| (*s).into())
-                .collect::<Vec<std::ffi::OsString>>()
-        };
-        assert!(is_check(&a(&["conncheck", "-h", "db", "check", "--bogus"])));
-        assert!(!is_check(&a(&["conncheck", "status"])));
-    }
-}
-
-/// A `--login-path` name: an option-file group name (no brackets, no control characters).
-fn login_path_name(v: &str) -> Result<String, String> {
-    if v.trim().is_empty() {
-        return Err("a login path name cannot be empty".into());
-    }
-    if v.chars().any(|c| c == '[' || c == ']' || c.is_control()) {
-        return Err(
-            "a login path name is an option group name: no brackets or control characters".into(),
-        );
-    }
-    Ok(v.to_string())
 }

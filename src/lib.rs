@@ -12,26 +12,37 @@
 //! `snapshot/dialect.rs`. Signals (SIGINT, SIGTERM, SIGHUP) and giving the terminal back are
 //! [`terminal`]'s alone.
 
-pub mod argv;
-pub mod cli;
-pub mod clients;
-pub mod commands;
-pub mod connect;
-pub mod diagnose;
-pub mod errors;
-pub mod exit;
-pub mod filter;
-pub mod fleet;
-pub mod input;
-pub mod output;
-pub mod record;
-pub mod remedy;
-pub mod render;
-pub mod report;
-pub mod snapshot;
-pub mod terminal;
-pub mod text;
-pub mod units;
+pub(crate) mod argv;
+pub(crate) mod cli;
+pub(crate) mod clients;
+pub(crate) mod commands;
+pub(crate) mod connect;
+pub(crate) mod diagnose;
+pub(crate) mod errors;
+pub(crate) mod exit;
+pub(crate) mod filter;
+pub(crate) mod fleet;
+pub(crate) mod input;
+pub(crate) mod output;
+pub(crate) mod record;
+pub(crate) mod remedy;
+pub(crate) mod render;
+pub(crate) mod report;
+pub(crate) mod snapshot;
+pub(crate) mod terminal;
+pub(crate) mod text;
+pub(crate) mod units;
+
+#[doc(hidden)]
+pub mod testing;
+
+/// What the binary (`src/main.rs`, a crate of its own) calls besides [`run`]: the parser, the
+/// messages and exit codes of errors, and the password ranges of argv it masks.
+pub mod entry {
+    pub use crate::argv::secret_ranges;
+    pub use crate::cli::{Cli, Command, parse};
+    pub use crate::errors::{clap_error, is_check_attempt, report};
+}
 
 use std::process::ExitCode;
 
@@ -39,6 +50,9 @@ use cli::{Cli, Command};
 
 /// Run one parsed command line. Errors carry their exit code as an [`exit::AppError`].
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.debug {
+        connect::statement_log::enable();
+    }
     let ctx = commands::Context::new(cli.conn, cli.color);
     let code = match cli.command {
         Command::Status(a) => commands::status::run(&ctx, &a)?,

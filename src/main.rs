@@ -3,22 +3,22 @@
 
 use std::process::ExitCode;
 
-use conncheck::{cli, errors};
+use conncheck::entry;
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // std has copied the arguments: from now on `ps` need not see the password.
     mask_secrets_in_process_arguments();
-    let parsed = match cli::parse(args.clone()) {
+    let parsed = match entry::parse(args.clone()) {
         Ok(parsed) => parsed,
-        Err(e) => return errors::clap_error(&e, errors::is_check_attempt(&args)),
+        Err(e) => return entry::clap_error(&e, entry::is_check_attempt(&args)),
     };
     // The monitoring-plugin exit codes follow the parsed command, never a word in argv
     // (`-u check status` is not `check`).
-    let is_check = matches!(parsed.command, cli::Command::Check(_));
+    let is_check = matches!(parsed.command, entry::Command::Check(_));
     match conncheck::run(parsed) {
         Ok(code) => code,
-        Err(err) => errors::report(&err, is_check),
+        Err(err) => entry::report(&err, is_check),
     }
 }
 
@@ -74,7 +74,7 @@ fn mask_secrets_in_process_arguments() {
                 })
                 .collect();
             let views: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-            let ranges = conncheck::argv::secret_ranges(&views);
+            let ranges = conncheck::entry::secret_ranges(&views);
             let mut words = words;
             for (i, r) in ranges {
                 if let Some(w) = words.get_mut(i)

@@ -32,11 +32,15 @@ use crate::exit::{AppError, ErrorKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signal(i32);
 
+/// The signals by name, for tests (the handler builds them from the numbers it receives).
+#[cfg(test)]
 impl Signal {
     pub const INT: Signal = Signal(SIGINT);
     pub const TERM: Signal = Signal(SIGTERM);
     pub const HUP: Signal = Signal(SIGHUP);
+}
 
+impl Signal {
     /// `SIGTERM`: the name the audit log and the messages use.
     pub fn name(self) -> &'static str {
         match self.0 {
@@ -288,6 +292,7 @@ pub fn prompt(note: &str) -> Prompt {
         if unsafe { libc::tcgetattr(0, t.as_mut_ptr()) } == 0
             && let Some(mut saved) = lock_bounded(&SAVED_TERMIOS)
         {
+            // SAFETY: tcgetattr returned 0 above, so it initialised `t`.
             *saved = Some(unsafe { t.assume_init() });
             CHANGED.fetch_or(TERMIOS, Ordering::SeqCst);
         }

@@ -89,11 +89,6 @@ pub fn prose(s: &str) -> Cow<'_, str> {
     escape_where(s, |c| c == '\n' || c == '\t')
 }
 
-/// Bytes from the wire as text: invalid UTF-8 becomes U+FFFD.
-pub fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// A query text (or any long value) on one line: runs of whitespace become one space, controls
 /// are escaped, and the result is cut to at most `max` characters with `…` at the end. An escape
 /// such as `\e` is never cut in half.
@@ -230,11 +225,6 @@ mod tests {
             prose("line1\n\tline2\x1b]0;title\x07"),
             "line1\n\tline2\\e]0;title\\x07"
         );
-    }
-
-    #[test]
-    fn lossy_replaces_invalid_utf8() {
-        assert_eq!(lossy(b"ok\xff\xfe!"), "ok\u{fffd}\u{fffd}!");
     }
 
     #[test]

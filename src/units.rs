@@ -1,5 +1,8 @@
 //! Units people read: durations, sizes and query snippets, used by the heuristics' messages
-//! (`diagnose/`, `remedy/`) and by the renderers alike. Pure, no terminal knowledge.
+//! (`diagnose/`, `remedy/`) and by the renderers alike, and the durations people type (every
+//! duration flag's value parser, the connection flags' included). Pure, no terminal knowledge.
+
+use std::time::Duration;
 
 /// Seconds as a short human duration: `45s`, `5m03s`, `2h10m`, `3d4h`.
 pub fn secs(s: u64) -> String {
@@ -58,6 +61,79 @@ pub fn snippet(text: Option<&str>, max: usize) -> String {
     text.map_or_else(String::new, |t| crate::text::snippet(t, max))
 }
 
+/// A duration as people type it (`300s`, `5m`, `1h30m`, or bare seconds), at most ten years:
+/// the value parser of every duration flag.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration: use e.g. 300s, 5m, 1h".into());
+    }
+    if t.starts_with('-') {
+        return Err(format!("'{s}' is negative: durations must be 0 or more"));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 10 * 365 * 86_400)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("'{s}' is too large"));
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("'{s}' is not a duration ({e}): use e.g. 300s, 5m, 1h30m"))?;
+    if d > Duration::from_secs(10 * 365 * 86_400) {
+        return Err(format!("'{s}' is too large"));
+    }
+    Ok(d)
+}
+
+/// `--connect-timeout`, `--query-timeout`: a duration of at least 1ms. A zero (or sub-millisecond)
+/// socket timeout means "wait forever" to the operating system, the opposite of what was asked.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_at_least(
+        s,
+        Duration::from_millis(1),
+        "a timeout must be at least 1ms",
+    )
+}
+
+/// A duration of at least `min` (`rule` says why, in the error).
+pub fn parse_at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min {
+        return Err(format!("'{s}' is too short: {rule}"));
+    }
+    Ok(d)
+}
+
+/// A float as a count, the way `as` converts it: toward zero, NaN and negatives to 0, beyond
+/// the range to `u64::MAX`. Saturating is what every caller wants (a rate, a share, an estimate
+/// of bytes); round first where rounding is meant.
+// `as` from a float saturates (defined since Rust 1.45): the one place the cast lints allow it.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn float_to_u64(x: f64) -> u64 {
+    x as u64
+}
+
+/// [`float_to_u64`] for an index or a length.
+// As above: `as` from a float saturates.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn float_to_usize(x: f64) -> usize {
+    x as usize
+}
+
+/// [`float_to_u64`] for a signed value (a sort key): NaN is 0, the ends saturate.
+// As above: `as` from a float saturates.
+#[allow(clippy::cast_possible_truncation)]
+pub fn float_to_i64(x: f64) -> i64 {
+    x as i64
+}
+
+/// A duration in whole milliseconds, `u64::MAX` past 584 million years.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +146,17 @@ mod tests {
         assert_eq!(utc_ms(u64::MAX), "(a time after year 9999)");
         let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
         assert_eq!(utc(before), "(a time before 1970)");
+    }
+
+    #[test]
+    fn float_and_duration_conversions_saturate() {
+        assert_eq!(float_to_u64(f64::NAN), 0);
+        assert_eq!(float_to_u64(-3.7), 0);
+        assert_eq!(float_to_u64(3.7), 3);
+        assert_eq!(float_to_u64(1e30), u64::MAX);
+        assert_eq!(float_to_usize(f64::INFINITY), usize::MAX);
+        assert_eq!(float_to_i64(-1e30), i64::MIN);
+        assert_eq!(millis(Duration::from_micros(2_500)), 2);
+        assert_eq!(millis(Duration::MAX), u64::MAX);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use conncheck::cli::{Threshold, parse_bytes, parse_duration, parse_threshold};
+use conncheck::testing::cli::{Threshold, parse_bytes, parse_duration, parse_threshold};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

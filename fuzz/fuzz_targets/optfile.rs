@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use conncheck::connect::optfile::{OptionSet, parse_str};
+use conncheck::testing::connect::optfile::{OptionSet, parse_str};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &str = "Zq9FuzzSecret";

@@ -5,15 +5,15 @@
 
 use std::time::Duration;
 
-use conncheck::report::check::{self, Limits};
-use conncheck::cli::WithOpenTrx;
-use conncheck::report;
-use conncheck::diagnose::Thresholds;
-use conncheck::filter::SessionFilter;
-use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
-use conncheck::remedy::settings;
-use conncheck::render::{self, Style, nagios, prometheus};
-use conncheck::snapshot::Snapshot;
+use conncheck::testing::report::check::{self, Limits};
+use conncheck::testing::cli::WithOpenTrx;
+use conncheck::testing::report;
+use conncheck::testing::diagnose::Thresholds;
+use conncheck::testing::filter::SessionFilter;
+use conncheck::testing::remedy::plan::{self, Criteria, KillMode, Target};
+use conncheck::testing::remedy::settings;
+use conncheck::testing::render::{self, Style, nagios, prometheus};
+use conncheck::testing::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 //! finds "// or mariadb:" quickly) or the `***` that redact writes.
 #![no_main]
 
-use conncheck::connect::url::{parse, redact};
+use conncheck::testing::connect::url::{parse, redact};
 use libfuzzer_sys::fuzz_target;
 
 fn password_of(text: &str) -> Option<&str> {

@@ -114,7 +114,7 @@ struct KillSession<'a> {
 }
 
 impl KillSession<'_> {
-    fn run(&self, link: &mut ServerLink, mut log: Option<&mut AuditLog>) -> anyhow::Result<u8> {
+    fn run(&self, link: &mut ServerLink<'_>, mut log: Option<&mut AuditLog>) -> anyhow::Result<u8> {
         let started = Instant::now();
         let mut confirmed = self.args.yes;
         let mut worst: Option<ErrorKind> = None;

@@ -17,7 +17,7 @@ pub mod watch;
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::cli::{ColorChoice, ConnArgs};
+use crate::cli::ColorChoice;
 use crate::connect::ConnFlags;
 use crate::connect::{self, ConnectOptions, Connection, ProcessEnv, Resolver};
 use crate::exit::{AppError, ErrorKind};
@@ -35,9 +35,9 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(conn: ConnArgs, color: ColorChoice) -> Self {
+    pub fn new(conn: ConnFlags, color: ColorChoice) -> Self {
         Context {
-            conn: ConnFlags::from(&conn),
+            conn,
             style: Style::detect(color),
             targets: std::sync::OnceLock::new(),
             resolver: std::sync::OnceLock::new(),

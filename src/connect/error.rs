@@ -41,10 +41,6 @@ pub mod code {
     pub const SPECIFIC_ACCESS_DENIED: u16 = 1227;
     /// ER_DBACCESS / table access denied.
     pub const TABLE_ACCESS_DENIED: u16 = 1142;
-    /// ER_UNKNOWN_SYSTEM_VARIABLE.
-    pub const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
-    /// ER_OPTION_PREVENTS_STATEMENT (read-only, or max_user_connections started at 0).
-    pub const OPTION_PREVENTS_STATEMENT: u16 = 1290;
     /// ER_QUERY_INTERRUPTED.
     pub const QUERY_INTERRUPTED: u16 = 1317;
     /// MariaDB ER_STATEMENT_TIMEOUT.

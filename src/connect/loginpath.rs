@@ -84,8 +84,10 @@ pub fn encrypt(text: &str, key: &[u8; 20]) -> Vec<u8> {
     for line in text.lines() {
         let mut plain = format!("{line}\n").into_bytes();
         let pad = 16 - plain.len() % 16;
-        plain.extend(std::iter::repeat_n(pad as u8, pad));
-        out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+        let pad_byte = u8::try_from(pad).expect("a pad is 1 to 16 bytes");
+        plain.extend(std::iter::repeat_n(pad_byte, pad));
+        let len = u32::try_from(plain.len()).expect("a login path line is far below 4 GiB");
+        out.extend_from_slice(&len.to_le_bytes());
         for block in plain.chunks_exact(16) {
             let mut b = [0u8; 16];
             b.copy_from_slice(block);

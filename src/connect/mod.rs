@@ -23,6 +23,7 @@ pub mod persistent;
 pub mod replay;
 mod retry;
 pub mod server_key;
+pub mod statement_log;
 pub mod url;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,13 +37,14 @@ use crate::exit::{AppError, ErrorKind};
 
 pub use backoff::ReservedSlot;
 use driver_thread::{CONNECT_THREAD, panic_text, quiet_connect_panics};
-pub use flags::{ConnFlags, Protocol, SslMode};
-pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Secret, Transport};
+pub use flags::{ConnFlags, SslMode};
+pub use options::{ConnectOptions, Env, ProcessEnv, Resolver, Transport};
 use server_key::KeyPolicy;
 
 /// An open connection and how we got it.
 pub struct Connection {
-    pub conn: Conn,
+    /// Private: every statement goes through [`Connection::send`] (`--debug` logs it there).
+    conn: Conn,
     /// host:port or socket path, for messages.
     pub target: String,
     /// True when we came in through `--admin-port`.
@@ -66,11 +68,11 @@ impl Connection {
         }
     }
 
-    /// Arm a deadline of `round_trips` × `--query-timeout` for what is sent on `self.conn` next;
-    /// it is disarmed when the returned guard is dropped. When it passes, the socket is shut
-    /// down (the driver's blocked read returns at once; the connection is then unusable) and
-    /// [`Deadline::passed`] is true. For code that talks to `conn` directly:
-    /// `let d = c.deadline(1); let r = c.conn.query_iter(sql); if d.passed() { ... }`.
+    /// Arm a deadline of `round_trips` × `--query-timeout` for what is sent next; it is
+    /// disarmed when the returned guard is dropped. When it passes, the socket is shut down (the
+    /// driver's blocked read returns at once; the connection is then unusable) and
+    /// [`Deadline::passed`] is true. For code that handles the driver's errors itself:
+    /// `let d = c.deadline(1); let r = c.send_rows(sql); if d.passed() { ... }`.
     pub fn deadline(&self, round_trips: usize) -> Deadline {
         let budget = self
             .query_timeout
@@ -89,24 +91,63 @@ impl Connection {
         &mut self,
         round_trips: usize,
         what: &str,
-        f: impl FnOnce(&mut Conn) -> mysql::Result<T>,
+        f: impl FnOnce(&mut Connection) -> mysql::Result<T>,
     ) -> Result<T, AppError> {
         let deadline = self.deadline(round_trips);
-        let result = f(&mut self.conn);
+        let result = f(self);
         if deadline.passed() {
             return Err(error::deadline_passed(&self.target, what, deadline.budget));
         }
         result.map_err(|e| error::query_error(&e, &self.target, what).with_source(e))
     }
 
+    /// Send `sql` (one statement, or a batch joined with `;\n`) and read its results with
+    /// `read`. The one place a statement leaves this program: with `--debug` it is logged with
+    /// the time from sending it to `read` returning ([`statement_log`]). No deadline of its own
+    /// (see [`Connection::deadline`]); errors are the driver's, unclassified.
+    pub fn send<T>(
+        &mut self,
+        sql: &str,
+        read: impl FnOnce(mysql::QueryResult<'_, '_, '_, mysql::Text>) -> mysql::Result<T>,
+    ) -> mysql::Result<T> {
+        let started = Instant::now();
+        let result = self.conn.query_iter(sql).and_then(read);
+        statement_log::record(&self.target, sql, started.elapsed(), result.as_ref().err());
+        result
+    }
+
+    /// [`send`](Self::send) a statement whose results we do not need (the driver's
+    /// `query_drop`: the rest of the results is read and dropped).
+    pub fn send_drop(&mut self, sql: &str) -> mysql::Result<()> {
+        self.send(sql, |r| {
+            drop(r);
+            Ok(())
+        })
+    }
+
+    /// [`send`](Self::send) a statement and collect the rows of its first result set.
+    pub fn send_rows(&mut self, sql: &str) -> mysql::Result<Vec<mysql::Row>> {
+        self.send(sql, |r| r.collect())
+    }
+
+    /// [`send`](Self::send) a statement and keep its first row, if any.
+    pub fn send_first(&mut self, sql: &str) -> mysql::Result<Option<mysql::Row>> {
+        self.send(sql, |mut r| r.next().transpose())
+    }
+
+    /// How many warnings the last statement's OK packet counted.
+    pub fn warnings(&self) -> u16 {
+        self.conn.warnings()
+    }
+
     /// Run statements whose results we do not need.
     pub fn exec_drop(&mut self, sql: &str, what: &str) -> Result<(), AppError> {
-        self.with_deadline(1, what, |c| c.query_drop(sql))
+        self.with_deadline(1, what, |c| c.send_drop(sql))
     }
 
     /// Rows of one statement, with error classification.
     pub fn rows(&mut self, sql: &str, what: &str) -> Result<Vec<mysql::Row>, AppError> {
-        self.with_deadline(1, what, |c| c.query(sql))
+        self.with_deadline(1, what, |c| c.send_rows(sql))
     }
 
     /// Several statements in one round trip (multi-statement text protocol). One entry per
@@ -123,18 +164,24 @@ impl Connection {
         // small and bounded on the server side each by the same timeout).
         let collected = self.with_deadline(1, what, |c| {
             let mut sets: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::new();
-            let mut result = c.query_iter(sql)?;
-            while let Some(set) = result.iter() {
-                let rows: Result<Vec<mysql::Row>, mysql::Error> = set.collect();
-                match rows {
-                    Ok(r) => sets.push(Ok(r)),
-                    Err(e) => {
-                        sets.push(Err(error::query_error(&e, &target, what)));
-                        break;
+            // A statement that fails mid-batch ends it: its error is its entry, and the round
+            // trip is logged with it (`--debug`). An error before any result is the batch's.
+            let sent = c.send(&sql, |mut result| {
+                while let Some(set) = result.iter() {
+                    match set.collect::<Result<Vec<mysql::Row>, mysql::Error>>() {
+                        Ok(r) => sets.push(Ok(r)),
+                        Err(e) => {
+                            sets.push(Err(error::query_error(&e, &target, what)));
+                            return Err(e);
+                        }
                     }
                 }
+                Ok(())
+            });
+            match sent {
+                Err(e) if !matches!(sets.last(), Some(Err(_))) => Err(e),
+                _ => Ok(sets),
             }
-            Ok(sets)
         });
         let mut out = match collected {
             Ok(sets) => sets,
@@ -378,11 +425,27 @@ impl std::ops::Deref for LoginError {
     }
 }
 
+/// [`login`], logged with `--debug` ([`statement_log::login`]): the driver's round trips before
+/// the connection is ours are the handshake and its own `SELECT @@max_allowed_packet`.
 fn connect_with_deadline(
     opts: &ConnectOptions,
     tls: Option<SslOpts>,
     key: &KeyPolicy,
 ) -> Result<Conn, LoginError> {
+    let started = Instant::now();
+    let with_tls = tls.is_some();
+    let result = login(opts, tls, key);
+    statement_log::login(
+        &opts.target(),
+        &opts.user,
+        with_tls,
+        started.elapsed(),
+        result.as_ref().err().map(|e| e.message.as_str()),
+    );
+    result
+}
+
+fn login(opts: &ConnectOptions, tls: Option<SslOpts>, key: &KeyPolicy) -> Result<Conn, LoginError> {
     let target = opts.target();
     // Read by the driver only when the server asks for the password over TCP without TLS.
     let driver_key = key.for_driver()?;

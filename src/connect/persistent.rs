@@ -25,7 +25,6 @@ pub struct Persistent<C, B> {
     base: B,
     backoff: Backoff,
     retry_at: Instant,
-    reconnects: u64,
 }
 
 /// What [`Persistent::reconnect`] did.
@@ -49,7 +48,6 @@ impl<C, B> Persistent<C, B> {
             base,
             backoff: Backoff::default(),
             retry_at: Instant::now(),
-            reconnects: 0,
         })
     }
 
@@ -70,11 +68,6 @@ impl<C, B> Persistent<C, B> {
 
     pub fn is_connected(&self) -> bool {
         self.conn.is_some()
-    }
-
-    /// How many times the connection was opened again.
-    pub fn reconnects(&self) -> u64 {
-        self.reconnects
     }
 
     /// The connection failed: drop it. Returns the delay before the first attempt to reopen it
@@ -106,7 +99,6 @@ impl<C, B> Persistent<C, B> {
                 self.conn = Some(conn);
                 self.base = base;
                 self.backoff = Backoff::default();
-                self.reconnects += 1;
                 Reconnect::Reconnected
             }
             Err(error) => {
@@ -179,7 +171,6 @@ mod tests {
         assert_eq!(waits, [2, 4, 8, 16, 30, 30]);
         *up.borrow_mut() = true;
         assert!(matches!(p.reconnect(now), Reconnect::Reconnected));
-        assert_eq!(p.reconnects(), 1);
         assert_eq!(*p.base(), 8, "the base is read again with the connection");
         assert!(p.parts().is_some());
         // Lost again: the backoff starts over at 1 s.

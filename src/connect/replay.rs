@@ -35,14 +35,54 @@ impl Replay {
     /// The options of a live run. `target` is the `--url` or `--targets` line this connection
     /// came from, if any (to tell whether its password must be asked for again).
     pub fn of_run(conn: &ConnFlags, opts: &ConnectOptions, target: Option<&str>) -> Replay {
-        let password_given = conn.password.is_some()
+        // Every flag named: a new connection flag does not compile until it is replayed here or
+        // said why not.
+        let ConnFlags {
+            // The target as resolved (flags, URL, option files, environment): `opts.transport`.
+            host: _,
+            port: _,
+            socket: _,
+            url: _,
+            targets: _,
+            // Resolved into `opts.user` (a URL or an option file may name it).
+            user: _,
+            password,
+            // Our statements name their schemas: no suggested command needs a default database.
+            database: _,
+            protocol,
+            // Several targets: a suggested command is for the one server it was judged on.
+            jobs: _,
+            deadline: _,
+            defaults_file,
+            defaults_extra_file,
+            no_defaults,
+            login_path,
+            no_login_paths,
+            // TLS and the server key as resolved (a URL or an option file may set them): `opts`.
+            ssl_mode,
+            ssl_ca: _,
+            ssl_cert: _,
+            ssl_key: _,
+            server_public_key_path: _,
+            get_server_public_key: _,
+            connect_timeout,
+            query_timeout,
+            admin_port,
+        } = conn;
+        let password_given = password.is_some()
             || target.is_some_and(|t| connurl::parse(t).is_ok_and(|u| u.password.is_some()));
-        let mut args = transport_args(&opts.transport, conn.protocol);
+        let mut args = transport_args(&opts.transport, *protocol);
         args.extend(["-u".to_string(), opts.user.clone()]);
         if password_given {
             args.push("-p".into());
         }
-        args.extend(file_args(conn));
+        args.extend(file_args(
+            *no_defaults,
+            defaults_file.as_deref(),
+            defaults_extra_file.as_deref(),
+            login_path.as_deref(),
+            *no_login_paths,
+        ));
         // Resolved TLS settings (they may come from a URL or an option file: spelling them out
         // is harmless and exact). PREFERRED without a CA is the default: not repeated.
         let default_mode = if opts.ssl_ca.is_some() {
@@ -50,7 +90,7 @@ impl Replay {
         } else {
             SslMode::Preferred
         };
-        if opts.ssl_mode != default_mode || conn.ssl_mode.is_some() {
+        if opts.ssl_mode != default_mode || ssl_mode.is_some() {
             args.extend(["--ssl-mode".into(), ssl_mode_name(opts.ssl_mode).into()]);
         }
         for (flag, path) in [
@@ -66,47 +106,84 @@ impl Replay {
             opts.server_public_key.as_deref(),
             opts.get_server_public_key,
         ));
-        if let Some(port) = opts.admin_port.or(conn.admin_port) {
+        if let Some(port) = opts.admin_port.or(*admin_port) {
             args.extend(["--admin-port".into(), port.to_string()]);
         }
-        args.extend(timeout_args(conn));
+        args.extend(timeout_args(*connect_timeout, *query_timeout));
         Replay { args }
     }
 
     /// The options for a report judged from a saved snapshot (`diagnose --from`): the target and
     /// login user the snapshot recorded, plus the option-file, TLS and password flags of this run.
     pub fn of_snapshot(conn: &ConnFlags, target: &str, user: Option<&str>) -> Replay {
+        // Every flag named, as in `of_run`.
+        let ConnFlags {
+            // The snapshot recorded the server it was taken on: that target, not this run's.
+            host: _,
+            port: _,
+            socket: _,
+            url: _,
+            targets: _,
+            user: run_user,
+            password,
+            // Our statements name their schemas: no suggested command needs a default database.
+            database: _,
+            protocol,
+            // Several targets: a suggested command is for the one server it was judged on.
+            jobs: _,
+            deadline: _,
+            defaults_file,
+            defaults_extra_file,
+            no_defaults,
+            login_path,
+            no_login_paths,
+            ssl_mode,
+            ssl_ca,
+            ssl_cert,
+            ssl_key,
+            server_public_key_path,
+            get_server_public_key,
+            connect_timeout,
+            query_timeout,
+            admin_port,
+        } = conn;
         let mut args = match parse_target(target) {
-            Some(t) => transport_args(&t, conn.protocol),
+            Some(t) => transport_args(&t, *protocol),
             None => Vec::new(),
         };
-        if let Some(u) = user.filter(|u| !u.is_empty()).or(conn.user.as_deref()) {
+        if let Some(u) = user.filter(|u| !u.is_empty()).or(run_user.as_deref()) {
             args.extend(["-u".to_string(), u.to_string()]);
         }
-        if conn.password.is_some() {
+        if password.is_some() {
             args.push("-p".into());
         }
-        args.extend(file_args(conn));
-        if let Some(m) = conn.ssl_mode {
-            args.extend(["--ssl-mode".into(), ssl_mode_name(m).into()]);
+        args.extend(file_args(
+            *no_defaults,
+            defaults_file.as_deref(),
+            defaults_extra_file.as_deref(),
+            login_path.as_deref(),
+            *no_login_paths,
+        ));
+        if let Some(m) = ssl_mode {
+            args.extend(["--ssl-mode".into(), ssl_mode_name(*m).into()]);
         }
         for (flag, path) in [
-            ("--ssl-ca", &conn.ssl_ca),
-            ("--ssl-cert", &conn.ssl_cert),
-            ("--ssl-key", &conn.ssl_key),
+            ("--ssl-ca", ssl_ca),
+            ("--ssl-cert", ssl_cert),
+            ("--ssl-key", ssl_key),
         ] {
             if let Some(p) = path {
                 args.extend([flag.to_string(), absolute(p)]);
             }
         }
         args.extend(server_key_args(
-            conn.server_public_key_path.as_deref(),
-            conn.get_server_public_key,
+            server_public_key_path.as_deref(),
+            *get_server_public_key,
         ));
-        if let Some(port) = conn.admin_port {
+        if let Some(port) = admin_port {
             args.extend(["--admin-port".into(), port.to_string()]);
         }
-        args.extend(timeout_args(conn));
+        args.extend(timeout_args(*connect_timeout, *query_timeout));
         Replay { args }
     }
 
@@ -239,21 +316,27 @@ fn server_key_args(path: Option<&Path>, get: bool) -> Vec<String> {
 
 /// `--no-defaults`, `--defaults-file`, `--defaults-extra-file` as given: the same option files
 /// are read again (they may hold the password).
-fn file_args(conn: &ConnFlags) -> Vec<String> {
+fn file_args(
+    no_defaults: bool,
+    defaults_file: Option<&Path>,
+    defaults_extra_file: Option<&Path>,
+    login_path: Option<&str>,
+    no_login_paths: bool,
+) -> Vec<String> {
     let mut args = Vec::new();
-    if conn.no_defaults {
+    if no_defaults {
         args.push("--no-defaults".to_string());
     }
-    if let Some(f) = &conn.defaults_file {
+    if let Some(f) = defaults_file {
         args.extend(["--defaults-file".to_string(), absolute(f)]);
     }
-    if let Some(f) = &conn.defaults_extra_file {
+    if let Some(f) = defaults_extra_file {
         args.extend(["--defaults-extra-file".to_string(), absolute(f)]);
     }
-    if let Some(name) = &conn.login_path {
+    if let Some(name) = login_path {
         args.push(format!("--login-path={name}"));
     }
-    if conn.no_login_paths {
+    if no_login_paths {
         args.push("--no-login-paths".to_string());
     }
     args
@@ -261,19 +344,11 @@ fn file_args(conn: &ConnFlags) -> Vec<String> {
 
 /// `--connect-timeout` / `--query-timeout` when not the defaults (5s, 10s): a slow server needs
 /// them again.
-fn timeout_args(conn: &ConnFlags) -> Vec<String> {
+fn timeout_args(connect_timeout: Duration, query_timeout: Duration) -> Vec<String> {
     let mut args = Vec::new();
     for (flag, d, default) in [
-        (
-            "--connect-timeout",
-            conn.connect_timeout,
-            Duration::from_secs(5),
-        ),
-        (
-            "--query-timeout",
-            conn.query_timeout,
-            Duration::from_secs(10),
-        ),
+        ("--connect-timeout", connect_timeout, Duration::from_secs(5)),
+        ("--query-timeout", query_timeout, Duration::from_secs(10)),
     ] {
         if d != default && !d.is_zero() {
             let text = if d.subsec_nanos() == 0 {

@@ -70,11 +70,11 @@ impl KeyPolicy {
         Ok(match self {
             KeyPolicy::Refuse => DriverKey {
                 path: Some(PathBuf::from(REFUSE)),
-                pipe: None,
+                _pipe: None,
             },
             KeyPolicy::Request => DriverKey {
                 path: None,
-                pipe: None,
+                _pipe: None,
             },
             KeyPolicy::Known(pem) => {
                 let (reader, mut writer) = std::io::pipe().map_err(pipe_error)?;
@@ -83,7 +83,7 @@ impl KeyPolicy {
                 drop(writer);
                 DriverKey {
                     path: Some(fd_path(&reader)),
-                    pipe: Some(reader),
+                    _pipe: Some(reader),
                 }
             }
         })
@@ -99,8 +99,9 @@ impl KeyPolicy {
 /// What the driver gets for one attempt.
 pub struct DriverKey {
     pub path: Option<PathBuf>,
-    /// The read end of the pipe behind `path`; dropped with the attempt.
-    pub pipe: Option<std::io::PipeReader>,
+    /// The read end of the pipe behind `path`, held (never read here) so that the path stays
+    /// open for the driver until the attempt is dropped.
+    pub _pipe: Option<std::io::PipeReader>,
 }
 
 /// The path under which the driver opens our pipe.

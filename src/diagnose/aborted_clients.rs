@@ -82,7 +82,7 @@ fn judge(snap: &Snapshot, name: &str) -> Option<(Severity, String)> {
     })
 }
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let clients = judge(snap, "aborted_clients");
     let connects = judge(snap, "aborted_connects");

@@ -18,7 +18,7 @@ use super::{Action, Finding, FindingId, Thresholds};
 use crate::snapshot::Session;
 use crate::units::secs;
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     a.leaks()
         .iter()
         .map(|l| {
@@ -28,13 +28,16 @@ pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(a: &Analysis, sleeping: &[&Session], stale: &[&Session], st: &Staircase) -> Finding {
+fn finding(a: &Analysis<'_>, sleeping: &[&Session], stale: &[&Session], st: &Staircase) -> Finding {
     let max = a.snap.max_connections();
     let s0 = stale[0];
     let youngest = stale[stale.len() - 1];
     let n = stale.len() as u64;
     // Exactly the staircase: its youngest idle age, in whole seconds.
-    let older_than = format!("{}s", (youngest.time_secs_f64().floor() as u64).max(1));
+    let older_than = format!(
+        "{}s",
+        crate::units::float_to_u64(youngest.time_secs_f64()).max(1)
+    );
     let mut client = s0.account();
     let mut details: Vec<String> = Vec::new();
     if let Some(db) = &s0.db {
@@ -109,7 +112,7 @@ fn finding(a: &Analysis, sleeping: &[&Session], stale: &[&Session], st: &Stairca
 
 /// Nearest-rank quantile of sorted values (`p` in 0..=1).
 fn quantile(sorted: &[u64], p: f64) -> u64 {
-    let rank = (p * sorted.len() as f64).ceil() as usize;
+    let rank = crate::units::float_to_usize((p * sorted.len() as f64).ceil());
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 

@@ -95,7 +95,7 @@ pub fn fit(points: &[Point], max_connections: u64) -> Option<Forecast> {
     } else {
         Trend::Flat
     };
-    let connected = last.connected.max(0.0) as u64;
+    let connected = crate::units::float_to_u64(last.connected);
     let full_in_s = (trend == Trend::Rising).then(|| {
         let left = max_connections.saturating_sub(connected) as f64;
         round1(left / slope)
@@ -136,7 +136,9 @@ where
 {
     let mut newest_first = samples.into_iter().rev().peekable();
     let last = *newest_first.peek()?;
-    let from = last.at_ms.saturating_sub((RECENT_WINDOW_S * 1000.0) as u64);
+    let from = last
+        .at_ms
+        .saturating_sub(crate::units::float_to_u64(RECENT_WINDOW_S * 1000.0));
     let mut recent: Vec<&Sample> = newest_first.take_while(|s| s.at_ms >= from).collect();
     recent.reverse();
     let t0 = recent.first()?.at_ms;

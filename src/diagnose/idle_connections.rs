@@ -17,7 +17,7 @@ use super::timeouts::timeout_actions;
 use super::{Action, Finding, FindingId, Thresholds, dur};
 use crate::units::secs;
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let idle = a.oldest_first(
         a.clients()

@@ -21,7 +21,7 @@ use super::timeouts::IDLE_TRX_TIMEOUT_S;
 use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::units::secs;
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let idle_trx = a.oldest_first(
         a.clients()

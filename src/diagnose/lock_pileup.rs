@@ -30,7 +30,7 @@ const MIN_WAITERS: usize = 3;
 const MIN_WAITERS_LONG: usize = 2;
 const LONG_WAIT_S: u64 = 10;
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let w = a.waits();
     if w.waits.is_empty() {
         return vec![];
@@ -41,7 +41,7 @@ pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
         .collect()
 }
 
-fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
+fn pileup(a: &Analysis<'_>, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let wait = |e: &Edge| w.wait(e);
@@ -265,7 +265,7 @@ fn pileup(a: &Analysis, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
 }
 
 /// `root@localhost, Sleep 2s, transaction open 2m00s, idle in transaction`.
-fn describe(a: &Analysis, id: u64) -> String {
+fn describe(a: &Analysis<'_>, id: u64) -> String {
     let Some(s) = a.session(id) else {
         return "not in the processlist".into();
     };

@@ -18,7 +18,7 @@ use crate::units::{secs, snippet};
 /// Statements listed one by one in the evidence; the rest are counted.
 const LISTED: usize = 10;
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let busy = |cmd: &str| cmd.eq_ignore_ascii_case("Query") || cmd.eq_ignore_ascii_case("Execute");
     let (waiting, long): (Vec<_>, Vec<_>) = a

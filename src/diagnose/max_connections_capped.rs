@@ -30,7 +30,7 @@ use super::globals::{mysqld_config, parameter_group};
 use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::dialect::DescriptorCap;
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let limit = snap.var_u64("open_files_limit").filter(|l| *l > 0);

@@ -41,7 +41,7 @@ fn peak(snap: &Snapshot) -> u64 {
         .max(snap.threads_connected())
 }
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let peak = peak(snap);

@@ -47,15 +47,6 @@ pub struct MemoryEstimate {
     pub host_memory_bytes: Option<u64>,
 }
 
-impl MemoryEstimate {
-    /// Worst case as a share of the host's RAM, when known.
-    pub fn worst_case_share(&self) -> Option<f64> {
-        self.host_memory_bytes
-            .filter(|m| *m > 0)
-            .map(|m| self.worst_case_bytes as f64 / m as f64)
-    }
-}
-
 /// The estimate for `max_connections` connections (the configured value, or a proposed one).
 pub fn estimate(snap: &Snapshot, max_connections: u64, host_memory: Option<u64>) -> MemoryEstimate {
     let items = |names: &[&str]| -> Vec<(String, u64)> {
@@ -112,14 +103,5 @@ mod tests {
             e.global_bytes + 151 * e.per_connection_bytes
         );
         assert_eq!(e.baseline_per_connection_bytes, 299_008 + 32_768 + 32_768);
-        assert!(e.worst_case_share().unwrap() < 1.0);
-    }
-
-    #[test]
-    fn unknown_ram_has_no_share() {
-        let mut s = fixtures::mysql8();
-        s.host_memory_bytes = None;
-        assert_eq!(estimate(&s, 151, None).worst_case_share(), None);
-        assert!(estimate(&s, 151, Some(1 << 30)).worst_case_share().unwrap() > 1.0);
     }
 }

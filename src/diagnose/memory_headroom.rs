@@ -19,7 +19,7 @@ use crate::units::bytes;
 /// Worst case above this share of RAM is worth knowing (info); above 1.0 it is a warning.
 const INFO_SHARE: f64 = 0.8;
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let est = memory::estimate(snap, max, th.server_memory);

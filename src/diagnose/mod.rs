@@ -41,7 +41,7 @@ pub mod wait_timeout_high;
 
 pub use analysis::Analysis;
 pub use common::dur;
-pub use finding::{Action, ActionKind, Evidence, Finding, FindingId, Severity};
+pub use finding::{Action, ActionKind, Finding, FindingId, Severity};
 pub use threshold::{FailOn, Threshold, Thresholds, threshold_conflict};
 
 // Public (but hidden) so that the property tests in tests/ and the fuzz targets in fuzz/ start
@@ -64,7 +64,7 @@ pub fn for_target(findings: &mut [Finding], replay: &crate::connect::replay::Rep
 }
 
 /// Every heuristic, in no particular order (the result is ranked).
-const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
+const CHECKS: &[fn(&Analysis<'_>, &Thresholds) -> Vec<Finding>] = &[
     server_full::check,
     near_limit::check,
     idle_connections::check,
@@ -93,7 +93,7 @@ pub fn diagnose(snap: &Snapshot, th: &Thresholds) -> Vec<Finding> {
 }
 
 /// [`diagnose`] over an analysis already built.
-pub fn judge(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn judge(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     if a.snap.refused.is_some() {
         // Nothing but the refusal could be read.
         return server_full::check(a, th);

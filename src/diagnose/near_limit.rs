@@ -4,7 +4,7 @@
 use super::analysis::Analysis;
 use super::{Action, Finding, FindingId, Severity, Thresholds};
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let connected = snap.threads_connected();

@@ -19,7 +19,7 @@ fn account_sql(user_at_host: &str) -> String {
     )
 }
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     if snap.sees_all_sessions() {
         return vec![];

@@ -35,7 +35,7 @@ struct Holder<'a> {
     row: Option<&'a Account>,
 }
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     if snap.var_u64("max_user_connections") != Some(0) {
         return vec![];
@@ -44,7 +44,7 @@ pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
     let rows = snap.accounts.as_deref();
     // Keyed by user name and matched host part (None: rows unknown or no row matched).
     type Key<'a> = (&'a str, Option<&'a str>);
-    let mut by_account: BTreeMap<Key, (Holder, Vec<&Session>)> = BTreeMap::new();
+    let mut by_account: BTreeMap<Key<'_>, (Holder<'_>, Vec<&Session>)> = BTreeMap::new();
     // Matched once per client (user, host), not once per session: thousands of sessions come
     // from a few clients, and each match scans the account rows.
     let mut matched: std::collections::HashMap<(&str, &str), Option<&Account>> = Default::default();

@@ -50,14 +50,14 @@ impl Pool<'_> {
     }
 }
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let in_trx = |s: &Session| a.transaction_of(s.id).is_some();
     // A fresh leak also sleeps under the idle threshold, but it is no pool: connection-leak
     // reports it, with a command that frees its slots.
     let leaked = a.leaked_ids();
-    let mut pools: Vec<Pool> = a
+    let mut pools: Vec<Pool<'_>> = a
         .by_account()
         .iter()
         .map(|(&(user, host), sessions)| {
@@ -127,7 +127,7 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     vec![f]
 }
 
-fn oversized(a: &Analysis, th: &Thresholds, pools: &[Pool], warm: u64) -> Finding {
+fn oversized(a: &Analysis<'_>, th: &Thresholds, pools: &[Pool<'_>], warm: u64) -> Finding {
     let max = a.snap.max_connections();
     let recommended: usize = pools.iter().map(Pool::recommended).sum();
     let held: usize = pools.iter().map(|p| p.total).sum();

@@ -114,7 +114,7 @@ fn accept_failures(snap: &Snapshot, errors: &[(&str, u64, u64)]) -> Option<Findi
     )))
 }
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let max = snap.max_connections();
     let connected = snap.threads_connected();

@@ -14,7 +14,7 @@ use super::analysis::Analysis;
 use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::Route;
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     if let Some(r) = &snap.refused {
         let mut f = Finding::new(

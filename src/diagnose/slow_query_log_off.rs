@@ -11,7 +11,7 @@ use super::analysis::Analysis;
 use super::globals::change_globals;
 use super::{Finding, FindingId, Severity, Thresholds};
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     if snap.var_bool("slow_query_log") != Some(false) {
         return vec![];

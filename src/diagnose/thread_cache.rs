@@ -36,7 +36,7 @@ fn thread_pool(handling: &str) -> bool {
     crate::snapshot::dialect::Dialect::is_thread_pool(handling)
 }
 
-pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let handling = snap.var_str("thread_handling").unwrap_or_default();
     if thread_pool(handling) {

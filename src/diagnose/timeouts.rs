@@ -25,7 +25,7 @@ pub const IDLE_TRX_TIMEOUT_S: u64 = 300;
 /// (a probe setting, not a production value): half again the longest idle age of a session that
 /// may belong to a pool (sleeping, not leaked, idle under 30 minutes), rounded up to a minute,
 /// within [`WAIT_TIMEOUT_MIN_S`]..=[`WAIT_TIMEOUT_MAX_S`].
-pub fn suggested_wait_timeout(a: &Analysis) -> u64 {
+pub fn suggested_wait_timeout(a: &Analysis<'_>) -> u64 {
     let leaked = a.leaked_ids();
     let longest = a
         .clients()
@@ -33,14 +33,16 @@ pub fn suggested_wait_timeout(a: &Analysis) -> u64 {
         .map(|s| s.time_secs_f64())
         .filter(|t| *t < POOL_LIFETIME_S)
         .fold(0.0, f64::max);
-    let v = ((longest * 1.5) as u64).div_ceil(60) * 60;
+    let v = crate::units::float_to_u64(longest * 1.5)
+        .div_ceil(60)
+        .saturating_mul(60);
     v.clamp(WAIT_TIMEOUT_MIN_S, WAIT_TIMEOUT_MAX_S)
 }
 
 /// Lower wait_timeout to the [`suggested_wait_timeout`] so the server closes forgotten
 /// connections itself, or explain why it does not when it is already that low (clients raise it
 /// per session, or are interactive).
-pub fn timeout_actions(a: &Analysis) -> Vec<Action> {
+pub fn timeout_actions(a: &Analysis<'_>) -> Vec<Action> {
     let snap = a.snap;
     let suggested = suggested_wait_timeout(a);
     match snap.var_u64("wait_timeout") {

@@ -32,7 +32,7 @@ const MIN_RUNNING: u64 = 20;
 /// Sessions authenticating at once that make a login storm.
 const MIN_LOGINS: usize = 10;
 
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let connected = snap.threads_connected();
     let mut signs = Vec::new();

@@ -214,7 +214,7 @@ pub struct Accounting {
 }
 
 /// Account the connections of the analysed snapshot against its ranked `findings`.
-pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accounting {
+pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accounting {
     let snap = a.snap;
     let threads_connected = snap.threads_connected();
     if snap.refused.is_some() {
@@ -333,7 +333,7 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
 fn bucket_of(
     s: &Session,
     th: &Thresholds,
-    a: &Analysis,
+    a: &Analysis<'_>,
     waiting: &HashSet<u64>,
     trx: &HashMap<u64, &str>,
     leaked: &std::collections::BTreeSet<u64>,
@@ -368,7 +368,12 @@ fn client_of(s: &Session) -> String {
     }
 }
 
-fn verdict(a: &Analysis, findings: &[Finding], slots: &[Slot], threads_connected: u64) -> Verdict {
+fn verdict(
+    a: &Analysis<'_>,
+    findings: &[Finding],
+    slots: &[Slot],
+    threads_connected: u64,
+) -> Verdict {
     let causes: Vec<&Finding> = findings.iter().filter(|f| !f.id.is_prevention()).collect();
     // A symptom (the server is full) is the cause only when nothing else explains it.
     let mut cause = causes
@@ -477,7 +482,7 @@ impl Relief {
 /// The relief of a finding: a lock pile-up's from its roots ([`lock_relief`]), else the
 /// finding's own kill command (`kill-idle`, or `kill-long` without `--query-only`) made to run
 /// for real (it still asks first) and naming its sessions (see the module doc).
-fn relief_of(a: &Analysis, f: &Finding) -> Option<Relief> {
+fn relief_of(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
     // Only a finding that lists its sessions knows what its command frees: a generic kill
     // suggestion (refused-connections' "kill-idle --older-than 300s") frees what it finds.
     if f.sessions.is_empty() {
@@ -541,7 +546,7 @@ fn name_ids(args: &mut Vec<String>, ids: &[u64]) {
 /// its metadata locks only while it runs, so KILL QUERY releases them and keeps the connection;
 /// an idle holder, an open transaction or a lock that outlives the statement needs the
 /// connection ended (its transaction rolls back; docs/wait-states.md).
-fn root_kill(a: &Analysis, s: &Session) -> (&'static str, bool) {
+fn root_kill(a: &Analysis<'_>, s: &Session) -> (&'static str, bool) {
     if s.is_sleeping() {
         ("kill-idle", false)
     } else {
@@ -556,7 +561,7 @@ fn root_kill(a: &Analysis, s: &Session) -> (&'static str, bool) {
 
 /// A kill of exactly `ids` with `command` (`--query-only` when `query_only`), with what it frees
 /// and releases.
-fn kill_relief(a: &Analysis, command: &str, query_only: bool, ids: &[u64]) -> Option<Relief> {
+fn kill_relief(a: &Analysis<'_>, command: &str, query_only: bool, ids: &[u64]) -> Option<Relief> {
     let threshold = if command == "kill-idle" {
         "--older-than"
     } else {
@@ -577,7 +582,7 @@ fn kill_relief(a: &Analysis, command: &str, query_only: bool, ids: &[u64]) -> Op
 /// roots ended the same way go in one command, the one that releases the most first. The
 /// alternative stops the DDL at the head of a metadata-lock queue (it waits and blocks, so it is
 /// no root), else ends the other roots. A cycle has no root, so no relief.
-fn lock_relief(a: &Analysis, f: &Finding) -> Option<Relief> {
+fn lock_relief(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
     let w = a.waits();
     let mine: std::collections::BTreeSet<u64> = f.sessions.iter().copied().collect();
     let mut by_kill: BTreeMap<(&'static str, bool), Vec<u64>> = BTreeMap::new();
@@ -669,7 +674,7 @@ mod tests {
         let th = Thresholds::default();
         let f = diagnose(&s, &th);
         let a = account(&Analysis::new(&s), &th, &f);
-        assert_eq!(total(&a), counted as i64);
+        assert_eq!(total(&a), i64::try_from(counted).unwrap());
         let get = |b: &str| -> i64 {
             a.slots
                 .iter()
@@ -737,7 +742,7 @@ mod tests {
         let a = account(&Analysis::new(&s), &th, &f);
         assert_eq!(a.verdict.cause, None);
         assert_eq!(a.verdict.relief, None);
-        assert_eq!(total(&a), s.threads_connected() as i64);
+        assert_eq!(total(&a), i64::try_from(s.threads_connected()).unwrap());
     }
 
     #[test]

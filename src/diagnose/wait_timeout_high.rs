@@ -21,7 +21,7 @@ use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 const DEFAULT_TIMEOUT: u64 = 28_800;
 /// Above this, idle sessions hold their slots longer than any pool needs.
 const SENSIBLE_MAX: u64 = 3_600;
-pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
+pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let wait = snap.var_u64("wait_timeout").unwrap_or(DEFAULT_TIMEOUT);
     let interactive = snap

@@ -272,11 +272,11 @@ impl Machine {
         };
         let from = p
             .at_ms
-            .saturating_sub(self.config.before.as_millis() as u64);
+            .saturating_sub(crate::units::millis(self.config.before));
         let history = SampleHistory {
             schema_version: SAMPLE_SCHEMA_VERSION,
             target: self.config.target.clone(),
-            interval_ms: self.config.interval.as_millis() as u64,
+            interval_ms: crate::units::millis(self.config.interval),
             samples: self.ring.since(from),
         };
         // Every file within what `diagnose --from` reads, and the incident within --max-size:

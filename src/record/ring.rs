@@ -21,9 +21,9 @@ impl Ring {
     /// a margin, at most [`MAX_SAMPLES`].
     pub fn new(keep: Duration, interval: Duration) -> Ring {
         let per = interval.as_millis().max(1);
-        let n = (keep.as_millis() / per) as usize;
+        let n = usize::try_from(keep.as_millis() / per).unwrap_or(usize::MAX);
         Ring {
-            max_age_ms: keep.as_millis() as u64,
+            max_age_ms: crate::units::millis(keep),
             max_len: n.saturating_add(n / 10 + 2).min(MAX_SAMPLES),
             samples: VecDeque::new(),
         }
@@ -55,18 +55,6 @@ impl Ring {
     /// Every sample kept, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Sample> {
         self.samples.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.max_len
     }
 }
 
@@ -100,9 +88,9 @@ mod tests {
         for _ in 0..10_000 {
             r.push(at(5));
         }
-        assert_eq!(r.len(), r.capacity());
-        assert!(r.capacity() <= 13);
+        assert_eq!(r.samples.len(), r.max_len);
+        assert!(r.max_len <= 13);
         let huge = Ring::new(Duration::from_secs(86_400), Duration::from_millis(100));
-        assert_eq!(huge.capacity(), MAX_SAMPLES);
+        assert_eq!(huge.max_len, MAX_SAMPLES);
     }
 }

@@ -30,8 +30,6 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use mysql::prelude::Queryable;
-
 use crate::connect::{self, ConnectOptions, Connection, error};
 use crate::exit::{AppError, ErrorKind};
 use crate::snapshot::dialect::Dialect;
@@ -90,8 +88,8 @@ pub const CONFIRMED_AFTER_RECONNECT: &str = "confirmed after reconnecting";
 /// The statement that kills this victim on this server (spelled by [`Dialect`]).
 pub fn statement(dialect: &Dialect, v: &Victim, mode: KillMode) -> String {
     match mode {
-        KillMode::Connection => dialect.kill_connection(v.id),
-        KillMode::Query => dialect.kill_query(v.id, v.query_id),
+        KillMode::Connection => dialect.kill_connection(v.session.id),
+        KillMode::Query => dialect.kill_query(v.session.id, v.session.query_id),
     }
 }
 
@@ -115,7 +113,7 @@ fn recheck_victims<'a>(
     let mut go = Vec::new();
     let mut skipped = Vec::new();
     for v in victims {
-        match by_id.get(&v.id) {
+        match by_id.get(&v.session.id) {
             None => skipped.push(result(
                 v,
                 Outcome::Gone,
@@ -138,22 +136,22 @@ fn recheck_victims<'a>(
 
 /// Why the session is no longer the one we planned to kill, if it is not.
 fn changed(v: &Victim, s: &Session, c: &Criteria) -> Option<String> {
-    if s.user != v.user || s.host != v.host {
+    if s.user != v.session.user || s.host != v.session.host {
         return Some(format!("now {}@{}", s.user, s.host));
     }
-    if !s.command.eq_ignore_ascii_case(&v.command) {
+    if !s.command.eq_ignore_ascii_case(&v.session.command) {
         return Some(format!(
             "command changed from {} to {}",
-            v.command, s.command
+            v.session.command, s.command
         ));
     }
-    if v.query_id.is_some() && s.query_id != v.query_id {
+    if v.session.query_id.is_some() && s.query_id != v.session.query_id {
         return Some("runs another statement now".into());
     }
     if went_back(v, s) {
         return Some(format!(
             "active since the plan (time in state {}s, was {}s)",
-            s.time_s, v.time_s
+            s.time_s, v.session.time_s
         ));
     }
     if let Some(why) = protection(s, c) {
@@ -167,19 +165,19 @@ fn changed(v: &Victim, s: &Session, c: &Criteria) -> Option<String> {
 
 /// Time in state only grows while nothing happens; if it went back, the session was active.
 fn went_back(v: &Victim, s: &Session) -> bool {
-    match (v.time_ms, s.time_ms) {
+    match (v.session.time_ms, s.time_ms) {
         (Some(before), Some(now)) => now < before,
-        _ => s.time_s < v.time_s,
+        _ => s.time_s < v.session.time_s,
     }
 }
 
 fn result(v: &Victim, outcome: Outcome, error: Option<String>) -> KillResult {
     KillResult {
-        id: v.id,
-        user: v.user.clone(),
-        host: v.host.clone(),
-        command: v.command.clone(),
-        time_s: v.time_s,
+        id: v.session.id,
+        user: v.session.user.clone(),
+        host: v.session.host.clone(),
+        command: v.session.command.clone(),
+        time_s: v.session.time_s,
         outcome,
         error,
         note: None,
@@ -315,7 +313,7 @@ pub fn execute(
     plan: &KillPlan,
     c: &Criteria,
     dialect: Dialect,
-    prior: Option<Prior>,
+    prior: Option<Prior<'_>>,
 ) -> Execution {
     let mut x = carry_out(link, plan, c, dialect, prior);
     // On every way out: the lock may have been taken before the plan's read.
@@ -333,7 +331,7 @@ fn carry_out(
     plan: &KillPlan,
     c: &Criteria,
     dialect: Dialect,
-    prior: Option<Prior>,
+    prior: Option<Prior<'_>>,
 ) -> Execution {
     let mut x = Execution::default();
     if let Some(sig) = link.interrupted() {
@@ -646,8 +644,8 @@ fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>, old_busy: bo
     };
     // An id is only the same session with the same account (ids restart with the server).
     let same = now
-        .get(&v.id)
-        .filter(|s| s.user == v.user && s.host == v.host);
+        .get(&v.session.id)
+        .filter(|s| s.user == v.session.user && s.host == v.session.host);
     let Some(s) = same else {
         return killed("the session is gone");
     };
@@ -659,7 +657,7 @@ fn settle(v: &Victim, mode: KillMode, now: &HashMap<u64, &Session>, old_busy: bo
         // KILL QUERY leaves the connection: the statement is what must be gone.
         KillMode::Query => {
             !s.is_sleeping()
-                && match (v.query_id, s.query_id) {
+                && match (v.session.query_id, s.query_id) {
                     (Some(a), Some(b)) => a == b,
                     _ => !went_back(v, s),
                 }
@@ -774,7 +772,7 @@ impl<'a> ServerLink<'a> {
         self.keep_alive = true;
         if let Some(c) = self.conn.as_mut() {
             let _deadline = c.deadline(1);
-            let _ = c.conn.query_drop(format!(
+            let _ = c.send_drop(&format!(
                 "SET SESSION wait_timeout = {OWN_WAIT_TIMEOUT_S}, interactive_timeout = {OWN_WAIT_TIMEOUT_S}"
             ));
         }
@@ -820,7 +818,7 @@ impl Link for ServerLink<'_> {
         let mut c = connect::open_as(opts, self.slot)?;
         for sql in self.dialect.session_guards(c.query_timeout.as_secs()) {
             let _deadline = c.deadline(1);
-            let _ = c.conn.query_drop(sql);
+            let _ = c.send_drop(&sql);
         }
         let id = c.id();
         self.conn = Some(c);
@@ -861,7 +859,7 @@ fn processlist_on(
     let own = c.id();
     // Under --query-timeout as a whole: a stalled server shuts the socket, which reads as lost.
     let _deadline = c.deadline(1);
-    let rows: Result<Vec<mysql::Row>, mysql::Error> = c.conn.query(dialect.processlist_sql(source));
+    let rows: Result<Vec<mysql::Row>, mysql::Error> = c.send_rows(&dialect.processlist_sql(source));
     match rows {
         Ok(rows) => Ok(rows
             .iter()
@@ -893,9 +891,8 @@ fn lock_on(c: &mut Connection, held: &mut bool) -> Result<Lock, Failure> {
     }
     let wait = lock_wait_s(c);
     let _deadline = c.deadline(1);
-    let got: Result<Option<mysql::Row>, mysql::Error> = c
-        .conn
-        .query_first(format!("SELECT GET_LOCK('{KILL_LOCK}', {wait})"));
+    let got: Result<Option<mysql::Row>, mysql::Error> =
+        c.send_first(&format!("SELECT GET_LOCK('{KILL_LOCK}', {wait})"));
     let unavailable = |why: &str| {
         Lock::Unavailable(format!(
             "the kill lock '{KILL_LOCK}' could not be taken ({why}): another conncheck kill run at the same time could report a session killed twice"
@@ -920,7 +917,7 @@ fn lock_on(c: &mut Connection, held: &mut bool) -> Result<Lock, Failure> {
 fn unlock_on(c: &mut Connection, held: &mut bool) {
     if std::mem::take(held) {
         let _deadline = c.deadline(1);
-        let _ = c.conn.query_drop(format!("DO RELEASE_LOCK('{KILL_LOCK}')"));
+        let _ = c.send_drop(&format!("DO RELEASE_LOCK('{KILL_LOCK}')"));
     }
 }
 
@@ -999,20 +996,16 @@ fn run_batch(c: &mut Connection, sql: &str) -> (usize, Option<mysql::Error>) {
     // passes the socket is shut down and the unanswered KILLs are settled as lost ones.
     let _deadline = c.deadline(1);
     let mut done = 0;
-    match c.conn.query_iter(sql) {
-        Err(e) => return (0, Some(e)),
-        Ok(mut r) => {
-            while let Some(set) = r.iter() {
-                for row in set {
-                    if let Err(e) = row {
-                        return (done, Some(e));
-                    }
-                }
-                done += 1;
+    let sent = c.send(sql, |mut r| {
+        while let Some(set) = r.iter() {
+            for row in set {
+                row?;
             }
+            done += 1;
         }
-    }
-    (done, None)
+        Ok(())
+    });
+    (done, sent.err())
 }
 
 /// Carry out `plan` over `c` without reconnecting (used by `set-timeouts --kill-existing`): the

@@ -40,7 +40,7 @@ fn recheck_skips_sessions_that_woke_up_changed_or_vanished() {
         session(3, "app", "10.0.0.1", "Sleep", 2, "", None),   // ran something, idle again
     ]; // 4 vanished
     let (go, skipped) = recheck(&p, &c, &now);
-    assert_eq!(go.iter().map(|v| v.id).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(go.iter().map(|v| v.session.id).collect::<Vec<_>>(), vec![1]);
     let outcome = |id| skipped.iter().find(|r| r.id == id).unwrap().outcome;
     assert_eq!(outcome(2), Outcome::SkippedChanged);
     assert_eq!(outcome(3), Outcome::SkippedChanged);
@@ -50,16 +50,15 @@ fn recheck_skips_sessions_that_woke_up_changed_or_vanished() {
 #[test]
 fn kill_statements_per_flavor() {
     let v = Victim {
-        id: 42,
-        user: "app".into(),
-        host: "h".into(),
-        db: None,
-        command: "Query".into(),
-        time_s: 100,
-        time_ms: None,
-        state: String::new(),
-        info: None,
-        query_id: Some(777),
+        session: Session {
+            id: 42,
+            user: "app".into(),
+            host: "h".into(),
+            command: "Query".into(),
+            time_s: 100,
+            query_id: Some(777),
+            ..Session::default()
+        },
         trx_age_s: None,
         trx_rows_modified: None,
         reason: String::new(),
@@ -371,7 +370,7 @@ fn batches_not_yet_sent_are_rechecked_after_a_reconnect() {
     // The first batch runs whole but its answers stop after 10.
     link.script.push_back((BATCH, Some(10)));
     // Meanwhile the second-to-last victim (not yet sent) woke up.
-    let woke = p.victims[BATCH].id;
+    let woke = p.victims[BATCH].session.id;
     link.sessions
         .iter_mut()
         .find(|x| x.id == woke)

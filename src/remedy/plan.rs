@@ -82,19 +82,10 @@ impl Criteria {
 /// One session chosen to be killed, with what we knew about it when choosing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Victim {
-    pub id: u64,
-    pub user: String,
-    pub host: String,
-    pub db: Option<String>,
-    pub command: String,
-    pub time_s: u64,
-    /// Milliseconds in state where known (MariaDB), for the race check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_ms: Option<u64>,
-    pub state: String,
-    pub info: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query_id: Option<u64>,
+    /// The processlist row as read (its fields are the JSON's `id`, `user`, `host`, …; `time_ms`
+    /// where known is what the re-check before KILL compares).
+    #[serde(flatten)]
+    pub session: Session,
     pub trx_age_s: Option<u64>,
     pub trx_rows_modified: Option<u64>,
     /// Why it matched, in words.
@@ -129,7 +120,7 @@ impl Victim {
     /// Whether the user or host name holds characters a terminal would not show (see
     /// [`crate::text`]): they are printed escaped, and the plan says so.
     pub fn has_invisible_name(&self) -> bool {
-        !crate::text::is_safe(&self.user) || !crate::text::is_safe(&self.host)
+        !crate::text::is_safe(&self.session.user) || !crate::text::is_safe(&self.session.host)
     }
 }
 
@@ -294,16 +285,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
                 reason.push_str(&format!(", open trx {}s", t.age_s));
             }
             Victim {
-                id: s.id,
-                user: s.user.clone(),
-                host: s.host.clone(),
-                db: s.db.clone(),
-                command: s.command.clone(),
-                time_s: s.time_s,
-                time_ms: s.time_ms,
-                state: s.state.clone(),
-                info: s.info.clone(),
-                query_id: s.query_id,
+                session: s.clone(),
                 trx_age_s: trx.map(|t| t.age_s),
                 trx_rows_modified: trx.map(|t| t.rows_modified),
                 reason,
@@ -337,12 +319,12 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let names_with_invisible_characters = victims
         .iter()
         .filter(|v| v.has_invisible_name())
-        .map(|v| v.id)
+        .map(|v| v.session.id)
         .collect();
     let lock_waiters = victims
         .iter()
-        .filter(|v| waits_for_lock(snap, v.id, &v.state))
-        .map(|v| v.id)
+        .filter(|v| waits_for_lock(snap, v.session.id, &v.session.state))
+        .map(|v| v.session.id)
         .collect();
     KillPlan {
         lock_waiters,
@@ -420,7 +402,7 @@ mod tests {
     }
 
     fn ids(p: &KillPlan) -> Vec<u64> {
-        p.victims.iter().map(|v| v.id).collect()
+        p.victims.iter().map(|v| v.session.id).collect()
     }
 
     #[test]
@@ -618,5 +600,29 @@ mod tests {
         let mut c = criteria(Target::Long, 60);
         c.mode = KillMode::Query;
         assert!(plan(&snap(), &c).summary().contains("no slot is freed"));
+    }
+
+    /// The JSON contract: a victim is still one flat object with the names it always had (the
+    /// session is embedded, flattened), in the same order.
+    #[test]
+    fn victim_json_is_flat_with_its_old_field_names() {
+        let v = Victim {
+            session: session(
+                7,
+                "app",
+                "10.0.0.1",
+                "Query",
+                90,
+                "Sending data",
+                Some("SELECT 1"),
+            ),
+            trx_age_s: Some(30),
+            trx_rows_modified: Some(2),
+            reason: "running 90s >= 60s".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"id":7,"user":"app","host":"10.0.0.1:40007","db":"shop","command":"Query","time_s":90,"state":"Sending data","info":"SELECT 1","trx_age_s":30,"trx_rows_modified":2,"reason":"running 90s >= 60s"}"#
+        );
     }
 }

@@ -26,6 +26,8 @@ pub struct Change {
 /// How the change survives a restart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "method", content = "text")]
+// `SetPersist` is the statement's name (SET PERSIST) and the JSON's "set-persist": a contract.
+#[allow(clippy::enum_variant_names)]
 pub enum Persist {
     /// Runtime only (no --persist).
     No,
@@ -379,7 +381,6 @@ pub fn apply(
     plan: &SettingsPlan,
     dialect: Dialect,
 ) -> (Vec<ChangeResult>, Option<AppError>) {
-    use mysql::prelude::Queryable;
     let mut out = Vec::new();
     let mut first_error: Option<AppError> = None;
     let mut lost = false;
@@ -414,18 +415,16 @@ pub fn apply(
         let deadline = c.deadline(3);
         let mut warnings = Vec::new();
         let mut sent = c
-            .conn
-            .query_drop(&sql)
+            .send_drop(&sql)
             .map_err(|e| set_error(&e, &c.target, change.variable, &dialect))
             .and_then(|()| {
                 // A value out of range is clamped with a warning, not refused
                 // (docs/settings-ranges.md): read them when the OK packet counts any.
-                if c.conn.warnings() > 0 {
+                if c.warnings() > 0 {
                     warnings = server_warnings(c);
                 }
                 // As a raw row: a value that is not valid UTF-8 becomes U+FFFD, never a panic.
-                c.conn
-                    .query_first::<mysql::Row, _>(format!("SELECT @@GLOBAL.{}", change.variable))
+                c.send_first(&format!("SELECT @@GLOBAL.{}", change.variable))
                     .map_err(|e| error::query_error(&e, &c.target, "verifying the change"))
                     .map(|row| row.and_then(|r| row::text(&r, 0)))
             });
@@ -466,8 +465,7 @@ pub fn apply(
 /// `SHOW WARNINGS` of the last statement as `Warning 1292: text` (escaped server text), at most
 /// a few: best effort, a failure leaves them out (the value read back still tells).
 fn server_warnings(c: &mut Connection) -> Vec<String> {
-    use mysql::prelude::Queryable;
-    let rows: Vec<mysql::Row> = c.conn.query("SHOW WARNINGS LIMIT 5").unwrap_or_default();
+    let rows: Vec<mysql::Row> = c.send_rows("SHOW WARNINGS LIMIT 5").unwrap_or_default();
     rows.iter()
         .map(|r| {
             format!(

@@ -105,7 +105,11 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
         .user
         .rsplit_once('@')
         .map_or(snap.access.user.as_str(), |(u, _)| u);
-    let others = plan.victims.iter().filter(|v| v.user != own).count();
+    let others = plan
+        .victims
+        .iter()
+        .filter(|v| v.session.user != own)
+        .count();
     if others > 0
         && !snap.access.privileges.can_kill_others()
         && snap.dialect().kill_checks_own_privileges()
@@ -151,13 +155,13 @@ const NOTED_IDS: usize = 8;
 pub fn invisible_notes(plan: &KillPlan, style: Style, indent: &str) -> String {
     let mut accounts: Vec<(&str, &str, Vec<u64>)> = Vec::new();
     for v in plan.victims.iter().filter(|v| v.has_invisible_name()) {
-        let host = crate::snapshot::model::strip_port(&v.host);
+        let host = crate::snapshot::model::strip_port(&v.session.host);
         match accounts
             .iter_mut()
-            .find(|(u, h, _)| *u == v.user && *h == host)
+            .find(|(u, h, _)| *u == v.session.user && *h == host)
         {
-            Some((_, _, ids)) => ids.push(v.id),
-            None => accounts.push((&v.user, host, vec![v.id])),
+            Some((_, _, ids)) => ids.push(v.session.id),
+            None => accounts.push((&v.session.user, host, vec![v.session.id])),
         }
     }
     let mut out = String::new();

@@ -129,9 +129,7 @@ impl Style {
 
 /// `[########............]  62%`
 pub fn usage_bar(pct: f64, width: usize) -> String {
-    let filled = ((pct / 100.0) * width as f64)
-        .round()
-        .clamp(0.0, width as f64) as usize;
+    let filled = crate::units::float_to_usize(((pct / 100.0) * width as f64).round()).min(width);
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
@@ -149,7 +147,8 @@ pub fn sparkline(values: &[u64], top: u64) -> String {
             if top == 0 {
                 BLOCKS[0]
             } else {
-                let i = (*v.min(&top) as f64 / top as f64 * 7.0).round() as usize;
+                let i =
+                    crate::units::float_to_usize((*v.min(&top) as f64 / top as f64 * 7.0).round());
                 BLOCKS[i.min(7)]
             }
         })
@@ -171,7 +170,7 @@ pub fn sparkline_fit(values: &[u64], width: usize, top: u64) -> String {
     sparkline(&cols, top)
 }
 
-pub use crate::units::{bytes, secs, snippet};
+pub use crate::units::{secs, snippet};
 
 /// `Server: 127.0.0.1:3306 (db1) as root@localhost`: which server a report, plan or result is
 /// about (the target as connected, the server's own `@@hostname` when known) and the account we
@@ -314,8 +313,8 @@ mod tests {
         assert_eq!(secs(303), "5m03s");
         assert_eq!(secs(7800), "2h10m");
         assert_eq!(secs(3 * 86_400 + 4 * 3600), "3d4h");
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536 * 1024 * 1024), "1.5 GiB");
+        assert_eq!(crate::units::bytes(512), "512 B");
+        assert_eq!(crate::units::bytes(1536 * 1024 * 1024), "1.5 GiB");
         assert_eq!(usage_bar(50.0, 10), "[#####.....]");
         assert_eq!(usage_bar(150.0, 4), "[####]");
         assert_eq!(sparkline(&[0, 1, 2, 4, 7], 7), "▁▂▃▅█");

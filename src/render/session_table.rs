@@ -1,7 +1,7 @@
 //! The session table: one way to write a session's cells, shared by `sessions`, by the sessions
 //! a finding lists and by kill plans (which add their `why` column). The field list a table
-//! shows is [`SessionLine`], a view over the three shapes a session comes in: the snapshot's
-//! [`Session`] (with its transaction), the report's [`SessionRow`] and the plan's [`Victim`].
+//! shows is [`SessionLine`], a view over a [`Session`] and its transaction: as the snapshot has
+//! them, or embedded in the report's [`SessionRow`] and the plan's [`Victim`].
 
 use crate::remedy::plan::Victim;
 use crate::render;
@@ -26,6 +26,10 @@ pub struct SessionLine<'a> {
 impl<'a> SessionLine<'a> {
     /// A processlist row with its open transaction, if it has one.
     pub fn of_session(s: &'a Session, trx: Option<&Transaction>) -> Self {
+        Self::with_trx(s, trx.map(|t| t.age_s), trx.map(|t| t.rows_modified))
+    }
+
+    fn with_trx(s: &'a Session, trx_age_s: Option<u64>, trx_rows_modified: Option<u64>) -> Self {
         SessionLine {
             id: s.id,
             user: &s.user,
@@ -34,8 +38,8 @@ impl<'a> SessionLine<'a> {
             command: &s.command,
             time_s: s.time_s,
             state: &s.state,
-            trx_age_s: trx.map(|t| t.age_s),
-            trx_rows_modified: trx.map(|t| t.rows_modified),
+            trx_age_s,
+            trx_rows_modified,
             info: s.info.as_deref(),
         }
     }
@@ -43,35 +47,13 @@ impl<'a> SessionLine<'a> {
 
 impl<'a> From<&'a SessionRow> for SessionLine<'a> {
     fn from(s: &'a SessionRow) -> Self {
-        SessionLine {
-            id: s.id,
-            user: &s.user,
-            host: &s.host,
-            db: s.db.as_deref(),
-            command: &s.command,
-            time_s: s.time_s,
-            state: &s.state,
-            trx_age_s: s.trx_age_s,
-            trx_rows_modified: s.trx_rows_modified,
-            info: s.info.as_deref(),
-        }
+        Self::with_trx(&s.session, s.trx_age_s, s.trx_rows_modified)
     }
 }
 
 impl<'a> From<&'a Victim> for SessionLine<'a> {
     fn from(v: &'a Victim) -> Self {
-        SessionLine {
-            id: v.id,
-            user: &v.user,
-            host: &v.host,
-            db: v.db.as_deref(),
-            command: &v.command,
-            time_s: v.time_s,
-            state: &v.state,
-            trx_age_s: v.trx_age_s,
-            trx_rows_modified: v.trx_rows_modified,
-            info: v.info.as_deref(),
-        }
+        Self::with_trx(&v.session, v.trx_age_s, v.trx_rows_modified)
     }
 }
 

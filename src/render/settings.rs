@@ -68,10 +68,10 @@ pub fn plan_text(p: &SettingsPlan, kill: Option<&KillPlan>, server: &str, style:
         for v in &k.victims {
             out.push_str(&para(&format!(
                 "{} {}@{} idle {}",
-                v.id,
-                escape(&v.user),
-                escape(&v.host),
-                render::secs(v.time_s)
+                v.session.id,
+                escape(&v.session.user),
+                escape(&v.session.host),
+                render::secs(v.session.time_s)
             )));
         }
         out.push_str(&render::kill::invisible_notes(k, style, "  "));

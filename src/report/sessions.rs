@@ -21,14 +21,9 @@ pub const SESSIONS_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Serialize)]
 pub struct SessionRow {
-    pub id: u64,
-    pub user: String,
-    pub host: String,
-    pub db: Option<String>,
-    pub command: String,
-    pub time_s: u64,
-    pub state: String,
-    pub info: Option<String>,
+    /// The processlist row (its fields are the JSON's `id`, `user`, `host`, …).
+    #[serde(flatten)]
+    pub session: Session,
     /// Age of the session's open InnoDB transaction, if it has one.
     pub trx_age_s: Option<u64>,
     pub trx_rows_modified: Option<u64>,
@@ -85,14 +80,7 @@ pub fn build(
             .map(|s| {
                 let trx = snap.transaction_of(s.id);
                 SessionRow {
-                    id: s.id,
-                    user: s.user.clone(),
-                    host: s.host.clone(),
-                    db: s.db.clone(),
-                    command: s.command.clone(),
-                    time_s: s.time_s,
-                    state: s.state.clone(),
-                    info: s.info.clone(),
+                    session: s.clone(),
                     trx_age_s: trx.map(|t| t.age_s),
                     trx_rows_modified: trx.map(|t| t.rows_modified),
                 }
@@ -127,9 +115,31 @@ fn group(sessions: &[&Session], by: GroupBy) -> Vec<Group> {
         g.count += 1;
         g.sleeping += u64::from(s.is_sleeping());
         g.oldest_s = g.oldest_s.max(s.time_s);
-        g.total_time_s += s.time_s;
+        // Saturating: a session's TIME is whatever the server (or a saved file) says.
+        g.total_time_s = g.total_time_s.saturating_add(s.time_s);
     }
     let mut v: Vec<Group> = m.into_values().collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+
+    /// The JSON contract: a row is still one flat object with the names it always had (the
+    /// session is embedded, flattened), in the same order.
+    #[test]
+    fn session_row_json_is_flat_with_its_old_field_names() {
+        let row = SessionRow {
+            session: fixtures::session(7, "app", "10.0.0.1", "Sleep", 400, "", None),
+            trx_age_s: None,
+            trx_rows_modified: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            r#"{"id":7,"user":"app","host":"10.0.0.1:40007","db":"shop","command":"Sleep","time_s":400,"state":"","info":null,"trx_age_s":null,"trx_rows_modified":null}"#
+        );
+    }
 }

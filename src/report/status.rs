@@ -92,7 +92,10 @@ pub fn build(snap: &Snapshot, top: usize) -> StatusReport {
             threads_connected: connected,
             threads_running: snap.status_now_u64("threads_running").unwrap_or(0),
             usage_pct: (snap.usage_pct() * 10.0).round() / 10.0,
-            free: max as i64 - connected as i64,
+            // Negative when the server counts more than max_connections (the reserved slot).
+            free: i64::try_from(max)
+                .unwrap_or(i64::MAX)
+                .saturating_sub(i64::try_from(connected).unwrap_or(i64::MAX)),
             max_used_connections: snap.status_now_u64("max_used_connections").unwrap_or(0),
             max_used_connections_time: snap
                 .status

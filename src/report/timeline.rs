@@ -63,8 +63,7 @@ pub fn timeline(history: &SampleHistory) -> Vec<TimelineEntry> {
         .map(|s| {
             // A counter that went down is a restart: everything since it counts as new.
             let refused = match prev_refused {
-                Some(p) if s.refused_total >= p => s.refused_total - p,
-                Some(_) => s.refused_total,
+                Some(p) => s.refused_total.checked_sub(p).unwrap_or(s.refused_total),
                 None => 0,
             };
             prev_refused = Some(s.refused_total);
@@ -86,10 +85,11 @@ fn entry_clients(s: &Sample) -> BTreeMap<String, u64> {
     let mut other = s.other_connections;
     for c in sorted {
         if out.len() >= TIMELINE_CLIENTS {
-            other += c.connections;
+            other = other.saturating_add(c.connections);
             continue;
         }
-        *out.entry(unique_name(&out, client_name(c))).or_insert(0) += c.connections;
+        let n = out.entry(unique_name(&out, client_name(c))).or_insert(0);
+        *n = n.saturating_add(c.connections);
     }
     if other > 0 {
         out.insert(OTHER.to_string(), other);
@@ -190,7 +190,7 @@ struct Sparse {
 impl Sparse {
     fn add(&mut self, i: usize, n: u64) {
         match self.points.last_mut() {
-            Some((at, v)) if *at == i => *v += n,
+            Some((at, v)) if *at == i => *v = v.saturating_add(n),
             _ => self.points.push((i, n)),
         }
     }
@@ -288,13 +288,18 @@ impl Series {
             .zip(&self.values)
             .filter_map(|(name, v)| grower(name, v, samples))
             .collect();
-        let total: u64 = list.iter().map(|g| g.grew_by).sum();
+        let total = saturating_sum(list.iter().map(|g| g.grew_by));
         for g in &mut list {
             g.share = round(g.grew_by as f64 / total.max(1) as f64, 3);
         }
         list.sort_by(|a, b| b.grew_by.cmp(&a.grew_by).then_with(|| a.name.cmp(&b.name)));
         list
     }
+}
+
+/// A sum of counts that stops at `u64::MAX`: the samples may come from a file, holding any number.
+fn saturating_sum(values: impl Iterator<Item = u64>) -> u64 {
+    values.fold(0, u64::saturating_add)
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -314,10 +319,10 @@ fn grower(name: &str, v: &Sparse, samples: &[Sample]) -> Option<Grower> {
         name: name.to_string(),
         from,
         to,
-        grew_by: to - from,
+        grew_by: to.saturating_sub(from),
         since: rfc3339(samples[start].at_ms),
         rate_per_min: if minutes > 0.0 {
-            round((to - from) as f64 / minutes, 1)
+            round(to.saturating_sub(from) as f64 / minutes, 1)
         } else {
             0.0
         },
@@ -374,7 +379,7 @@ pub fn growth(history: &SampleHistory, triggered_at_ms: u64) -> Option<Growth> {
     let connected: Vec<u64> = w.iter().map(|s| s.threads_connected).collect();
     let started_at = driver.as_ref().map(|d| d.since.clone()).or_else(|| {
         rise_start(&connected)
-            .filter(|(_, min)| last.threads_connected - min >= DRIVER_MIN_GROWTH)
+            .filter(|(_, min)| last.threads_connected.saturating_sub(*min) >= DRIVER_MIN_GROWTH)
             .map(|(i, _)| rfc3339(w[i].at_ms))
     });
     let mut refused = Refusals {
@@ -383,9 +388,11 @@ pub fn growth(history: &SampleHistory, triggered_at_ms: u64) -> Option<Growth> {
     };
     for pair in w.windows(2) {
         let (a, b) = (pair[0].refused_total, pair[1].refused_total);
-        let new = if b >= a { b - a } else { b };
+        // A counter that went down is a restart (or FLUSH STATUS): all of it is new. The sum
+        // saturates: a recorded file may hold any number.
+        let new = b.checked_sub(a).unwrap_or(b);
         if new > 0 {
-            refused.total += new;
+            refused.total = refused.total.saturating_add(new);
             refused
                 .first_at
                 .get_or_insert_with(|| rfc3339(pair[1].at_ms));
@@ -411,11 +418,11 @@ pub fn growth(history: &SampleHistory, triggered_at_ms: u64) -> Option<Growth> {
 /// series per name, in the order given.
 pub fn series_for(samples: &[Sample], names: &[&str]) -> Vec<Vec<u64>> {
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let mut out = vec![vec![0; samples.len()]; names.len()];
+    let mut out = vec![vec![0u64; samples.len()]; names.len()];
     for (i, s) in samples.iter().enumerate() {
         for c in &s.clients {
             if let Some(k) = index.get(client_name(c).as_str()) {
-                out[*k][i] += c.connections;
+                out[*k][i] = out[*k][i].saturating_add(c.connections);
             }
         }
     }
@@ -455,9 +462,9 @@ pub fn client_series(history: &SampleHistory, top: usize) -> ClientSeries {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let named: u64 = clients.iter().map(|(_, v)| v[i]).sum();
-            let total: u64 =
-                s.clients.iter().map(|c| c.connections).sum::<u64>() + s.other_connections;
+            let named = saturating_sum(clients.iter().map(|(_, v)| v[i]));
+            let total = saturating_sum(s.clients.iter().map(|c| c.connections))
+                .saturating_add(s.other_connections);
             total.saturating_sub(named)
         })
         .collect();
@@ -595,6 +602,35 @@ mod tests {
         assert_eq!(timeline(&h)[55].refused, 2);
     }
 
+    /// Counters go back (FLUSH STATUS, a restart) and a recorded file may hold any number: the
+    /// refusals after a drop count from zero and every sum stops at u64::MAX, never overflows
+    /// (a panic with overflow checks, as release builds have).
+    #[test]
+    fn counters_that_go_back_never_overflow() {
+        let mut h = leak(20);
+        for (i, s) in h.samples.iter_mut().enumerate() {
+            // Near the top, then back to small numbers after each "restart".
+            s.refused_total = match i % 3 {
+                0 => 0,
+                1 => u64::MAX,
+                _ => 7,
+            };
+            s.other_connections = u64::MAX;
+            s.threads_connected = if i % 2 == 0 { u64::MAX } else { 0 };
+        }
+        h.samples[59].clients[0].connections = u64::MAX;
+        h.samples[59].clients[1].connections = u64::MAX;
+        let g = growth(&h, 1_059_000).unwrap();
+        assert_eq!(g.refused.total, u64::MAX, "saturated, not wrapped");
+        let t = timeline(&h);
+        assert_eq!(t[1].refused, u64::MAX);
+        assert_eq!(t[2].refused, 7, "back from u64::MAX: all of it is new");
+        assert_eq!(t[59].clients[OTHER], u64::MAX);
+        // The top client (app, 5 at the first sample) and the rest: a saturated total less it.
+        let series = client_series(&h, 1);
+        assert_eq!(series.other[0], u64::MAX - 5);
+    }
+
     #[test]
     fn timeline_entries_name_clients_and_cap_them() {
         let mut h = leak(20);
@@ -655,7 +691,7 @@ mod tests {
             (seed >> 33) % m
         };
         for _ in 0..5000 {
-            let len = next(8) as usize;
+            let len = usize::try_from(next(8)).unwrap();
             let mut sparse = Sparse {
                 points: Vec::new(),
                 len,

@@ -152,15 +152,6 @@ impl ProgramCache {
     pub fn program(&self, id: u64) -> Option<&str> {
         self.names.get(&id)?.as_deref()
     }
-
-    /// How many connections are cached.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
 }
 
 /// The rows of [`sql`] as (id, name, value).
@@ -273,7 +264,7 @@ mod tests {
         assert!(!c.server_started(1_101_900, 101));
         assert_eq!(c.program(1), Some("api"));
         c.keep_only(&[2, 3].into_iter().collect());
-        assert_eq!((c.program(1), c.len()), (None, 2));
+        assert_eq!((c.program(1), c.names.len()), (None, 2));
         assert_eq!(c.unknown([1, 2]), vec![1]);
     }
 

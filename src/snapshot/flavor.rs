@@ -71,7 +71,7 @@ pub struct Identity<'a> {
 }
 
 /// The flavor and whether it runs on Amazon RDS.
-pub fn detect(id: &Identity) -> (Flavor, bool) {
+pub fn detect(id: &Identity<'_>) -> (Flavor, bool) {
     let rds = id.basedir.starts_with("/rdsdbbin/") || id.aurora_version.is_some();
     let flavor = if id.aurora_version.is_some() {
         Flavor::Aurora

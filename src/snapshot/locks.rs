@@ -233,7 +233,7 @@ pub fn metadata_waits(rows: &[Row]) -> LockRows {
 pub fn lock_waits_from(
     rows: &LockRows,
     transactions: &[Transaction],
-    ids: &LockIds,
+    ids: &LockIds<'_>,
     notes: &mut Vec<String>,
 ) -> Vec<LockWait> {
     for what in &rows.cut {

@@ -490,7 +490,7 @@ pub fn parse_num(v: &str) -> Option<u64> {
             t.parse::<f64>()
                 .ok()
                 .filter(|f| *f >= 0.0)
-                .map(|f| f as u64)
+                .map(crate::units::float_to_u64)
         })
         .or_else(|| parse_bool(t).map(u64::from))
 }

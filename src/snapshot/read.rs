@@ -379,13 +379,6 @@ fn sample(
     })
 }
 
-/// Only global status (for `watch` and repeated checks).
-pub fn read_status(c: &mut Connection) -> Result<BTreeMap<String, String>, AppError> {
-    Ok(name_values(
-        &c.rows(&status_sql(), "reading global status")?,
-    ))
-}
-
 /// Global status and the processlist in one round trip (each `watch` refresh). `snap` is the
 /// full snapshot read when the connection was opened: it names the flavor and our own id.
 pub fn read_live(
@@ -471,5 +464,5 @@ fn local_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    Some(kb.saturating_mul(1024))
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use mysql::{Row, Value};
 
 use super::model::{LockKind, LockWait, Session, Transaction};
+use crate::units::float_to_u64;
 
 /// Our own connection id and account (`SELECT CONNECTION_ID(), CURRENT_USER()`).
 pub fn identity(rows: &[Row]) -> (u64, String) {
@@ -82,7 +83,7 @@ pub fn session_from_row(r: &Row) -> Session {
         info_truncated: false,
         time_ms: text(r, 8)
             .and_then(|t| t.parse::<f64>().ok())
-            .map(|f| f.max(0.0) as u64),
+            .map(float_to_u64),
         query_id: num(r, 9),
         program: text(r, 10),
         memory_bytes: num(r, 11),
@@ -145,17 +146,17 @@ pub fn text(r: &Row, i: usize) -> Option<String> {
 pub fn num(r: &Row, i: usize) -> Option<u64> {
     match r.as_ref(i)? {
         Value::NULL => None,
-        Value::Int(n) => Some((*n).max(0) as u64),
+        Value::Int(n) => Some(u64::try_from(*n).unwrap_or(0)),
         Value::UInt(n) => Some(*n),
         Value::Bytes(b) => {
             let s = std::str::from_utf8(b).ok()?.trim();
             s.parse::<u64>()
                 .ok()
-                .or_else(|| s.parse::<i64>().ok().map(|n| n.max(0) as u64))
-                .or_else(|| s.parse::<f64>().ok().map(|f| f.max(0.0) as u64))
+                .or_else(|| s.parse::<i64>().ok().map(|n| u64::try_from(n).unwrap_or(0)))
+                .or_else(|| s.parse::<f64>().ok().map(float_to_u64))
         }
-        Value::Float(f) => Some(f.max(0.0) as u64),
-        Value::Double(f) => Some(f.max(0.0) as u64),
+        Value::Float(f) => Some(float_to_u64(f64::from(*f))),
+        Value::Double(f) => Some(float_to_u64(*f)),
         _ => None,
     }
 }

@@ -117,7 +117,7 @@ impl Sample {
             at_ms: snap
                 .taken_at
                 .saturating_mul(1000)
-                .saturating_add((snap.sample_s * 1000.0) as u64),
+                .saturating_add(crate::units::float_to_u64(snap.sample_s * 1000.0)),
             threads_connected: num("threads_connected"),
             threads_running: num("threads_running"),
             max_connections: snap.var_u64("max_connections").unwrap_or(0),
@@ -136,7 +136,10 @@ impl Sample {
 pub fn cap_clients(clients: &mut Vec<ClientCount>) -> u64 {
     sort_clients(clients);
     let rest = clients.split_off(clients.len().min(MAX_CLIENTS_PER_SAMPLE));
-    rest.iter().map(|c| c.connections).sum()
+    // Saturating: a recorded file may hold any number.
+    rest.iter()
+        .map(|c| c.connections)
+        .fold(0, u64::saturating_add)
 }
 
 /// Largest client first, then by name, so that the order is stable between samples.

@@ -6,7 +6,8 @@
 //! PROCESSLIST` (MariaDB sends its rows straight from the thread list; information_schema
 //! .PROCESSLIST goes through a temporary table and cost twice the server time at 1,000 sessions),
 //! or MySQL 8's narrow `performance_schema.processlist` read (no global mutex). Its rows are
-//! folded as they arrive: one small [`SessionRow`] each, never more than [`MAX_SESSION_ROWS`].
+//! folded as they arrive: one [`Session`] each (five columns filled), never more than
+//! [`MAX_SESSION_ROWS`].
 //!
 //! The program names come from `performance_schema.session_connect_attrs`, read only for the
 //! connection ids not seen before (one more round trip, in the samples that see new sessions)
@@ -18,7 +19,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mysql::Row;
-use mysql::prelude::Queryable;
 
 use crate::connect::Connection;
 use crate::exit::{AppError, ErrorKind};
@@ -111,11 +111,6 @@ impl Sampler {
         self.attrs = d.reads_connect_attrs();
     }
 
-    /// The program names read so far.
-    pub fn programs(&self) -> &ProgramCache {
-        &self.programs
-    }
-
     /// One sample: one round trip, and one more when it shows connections not seen before. The
     /// second value is a note when the program names stopped being read (the read was
     /// refused).
@@ -128,7 +123,7 @@ impl Sampler {
         } = read_round_trip(c, self.source, own)?;
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+            .map_or(0, crate::units::millis);
         self.programs
             .server_started(at_ms, status.get("uptime").copied().unwrap_or(0));
         let present: HashSet<u64> = sessions.iter().map(|s| s.id).collect();
@@ -170,7 +165,7 @@ struct Reading {
     status: BTreeMap<String, u64>,
     max_connections: u64,
     /// Every session but ours.
-    sessions: Vec<SessionRow>,
+    sessions: Vec<Session>,
 }
 
 /// The first round trip of a sample.
@@ -186,33 +181,34 @@ fn read_round_trip(
         sessions_sql(source),
     ]
     .join(";\n");
-    let (sets, status, max, sessions) = c.with_deadline(1, what, |conn| {
-        let mut result = conn.query_iter(sql)?;
-        let mut status = BTreeMap::new();
-        let mut max = 0;
-        let mut sessions = Vec::new();
-        let mut sets = 0;
-        while let Some(set) = result.iter() {
-            for row in set {
-                let row = row?;
-                match sets {
-                    0 => {
-                        if let Some(name) = text(&row, 0) {
-                            status.insert(name.to_ascii_lowercase(), num(&row, 1).unwrap_or(0));
+    let (sets, status, max, sessions) = c.with_deadline(1, what, |c| {
+        c.send(&sql, |mut result| {
+            let mut status = BTreeMap::new();
+            let mut max = 0;
+            let mut sessions = Vec::new();
+            let mut sets = 0;
+            while let Some(set) = result.iter() {
+                for row in set {
+                    let row = row?;
+                    match sets {
+                        0 => {
+                            if let Some(name) = text(&row, 0) {
+                                status.insert(name.to_ascii_lowercase(), num(&row, 1).unwrap_or(0));
+                            }
                         }
-                    }
-                    1 => max = num(&row, 0).unwrap_or(0),
-                    _ => {
-                        let s = session_row(&row);
-                        if s.id != own && sessions.len() < MAX_SESSION_ROWS {
-                            sessions.push(s);
+                        1 => max = num(&row, 0).unwrap_or(0),
+                        _ => {
+                            let s = session_row(&row);
+                            if s.id != own && sessions.len() < MAX_SESSION_ROWS {
+                                sessions.push(s);
+                            }
                         }
                     }
                 }
+                sets += 1;
             }
-            sets += 1;
-        }
-        Ok((sets, status, max, sessions))
+            Ok((sets, status, max, sessions))
+        })
     })?;
     if sets < 3 {
         return Err(AppError::new(
@@ -227,34 +223,25 @@ fn read_round_trip(
     })
 }
 
-/// One session of the processlist, as much as a sample needs.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SessionRow {
-    pub id: u64,
-    pub user: String,
-    pub host: String,
-    pub command: String,
-    pub state: String,
+/// Waiting for a table or metadata lock (MariaDB and MySQL spell every such state
+/// `Waiting for ... lock`; row-lock waits are counted by InnoDB instead).
+fn waits_for_a_lock(s: &Session) -> bool {
+    let state = s.state.to_ascii_lowercase();
+    state
+        .strip_prefix("waiting for")
+        .is_some_and(|rest| rest.contains("lock"))
 }
 
-impl SessionRow {
-    /// Waiting for a table or metadata lock (MariaDB and MySQL spell every such state
-    /// `Waiting for ... lock`; row-lock waits are counted by InnoDB instead).
-    fn waits_for_a_lock(&self) -> bool {
-        let state = self.state.to_ascii_lowercase();
-        state
-            .strip_prefix("waiting for")
-            .is_some_and(|rest| rest.contains("lock"))
-    }
-}
-
-fn session_row(r: &Row) -> SessionRow {
-    SessionRow {
+/// One session of the processlist, as much as a sample needs: id, user, host, command and
+/// state (what [`Session::kind`] and the grouping read); the rest stays empty.
+fn session_row(r: &Row) -> Session {
+    Session {
         id: num(r, 0).unwrap_or(0),
         user: text(r, 1).unwrap_or_default(),
         host: text(r, 2).unwrap_or_default(),
         command: text(r, 4).unwrap_or_default(),
         state: text(r, 6).unwrap_or_default(),
+        ..Session::default()
     }
 }
 
@@ -266,29 +253,22 @@ pub fn build_sample<'a>(
     at_ms: u64,
     status: &BTreeMap<String, u64>,
     max_connections: u64,
-    sessions: &[SessionRow],
+    sessions: &[Session],
     program: impl Fn(u64) -> Option<&'a str>,
 ) -> Sample {
     let get = |k: &str| status.get(k).copied().unwrap_or(0);
     let mut merged: BTreeMap<(&str, &str, Option<&str>), (u64, u64)> = BTreeMap::new();
     let mut table_lock_waits = 0;
     for s in sessions {
-        let probe = Session {
-            user: s.user.clone(),
-            host: s.host.clone(),
-            command: s.command.clone(),
-            state: s.state.clone(),
-            ..Default::default()
-        };
-        if !probe.is_client() {
+        if !s.is_client() {
             continue;
         }
-        table_lock_waits += u64::from(s.waits_for_a_lock());
+        table_lock_waits += u64::from(waits_for_a_lock(s));
         let e = merged
             .entry((&s.user, strip_port(&s.host), program(s.id)))
             .or_default();
         e.0 += 1;
-        e.1 += u64::from(!probe.is_sleeping());
+        e.1 += u64::from(!s.is_sleeping());
     }
     let mut clients: Vec<ClientCount> = merged
         .into_iter()
@@ -322,13 +302,14 @@ pub fn build_sample<'a>(
 mod tests {
     use super::*;
 
-    fn s(id: u64, user: &str, host: &str, command: &str, state: &str) -> SessionRow {
-        SessionRow {
+    fn s(id: u64, user: &str, host: &str, command: &str, state: &str) -> Session {
+        Session {
             id,
             user: user.into(),
             host: host.into(),
             command: command.into(),
             state: state.into(),
+            ..Session::default()
         }
     }
 
@@ -340,7 +321,7 @@ mod tests {
             ("connections".to_string(), 100),
         ]
         .into();
-        let mut sessions: Vec<SessionRow> = (1..=5)
+        let mut sessions: Vec<Session> = (1..=5)
             .map(|i| s(i, "app", &format!("10.0.0.1:{}", 5000 + i), "Sleep", ""))
             .collect();
         sessions.push(s(

@@ -126,7 +126,7 @@ pub fn fit_history(
     while text.len() as u64 > budget && keep > 0 {
         // Scale by the average sample, and always drop at least one more: a few passes at most.
         let ratio = budget as f64 / text.len() as f64;
-        let next = ((keep as f64 * ratio * 0.95) as usize).min(keep - 1);
+        let next = crate::units::float_to_usize(keep as f64 * ratio * 0.95).min(keep - 1);
         keep = next;
         let kept = SampleHistory {
             schema_version: history.schema_version,

@@ -90,7 +90,7 @@ pub fn rows(rows: &[Row]) -> Vec<(u64, u64)> {
         .filter_map(|r| {
             let id = text(r, 0)?.parse().ok()?;
             let bytes = text(r, 1)?.parse::<f64>().ok()?;
-            Some((id, if bytes > 0.0 { bytes as u64 } else { 0 }))
+            Some((id, crate::units::float_to_u64(bytes)))
         })
         .collect()
 }

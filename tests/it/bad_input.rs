@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Output;
 
 use clap::CommandFactory;
-use conncheck::cli::Cli;
+use conncheck::testing::cli::Cli;
 use support::{conncheck, unused_port};
 
 /// Arguments that take free text: any UTF-8 value parses; what it means is checked later (a file

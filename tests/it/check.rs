@@ -512,7 +512,7 @@ impl Leak {
             while !flag.load(Ordering::Relaxed) {
                 held.push(mysql::Conn::new(opts.clone()).expect("leaked connection"));
                 opened.push(Instant::now());
-                let due = every * held.len() as u32;
+                let due = every * u32::try_from(held.len()).unwrap();
                 thread::sleep(due.saturating_sub(start.elapsed()));
             }
             (held, opened)

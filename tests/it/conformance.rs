@@ -9,9 +9,9 @@ use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use conncheck::snapshot::Flavor;
-use conncheck::snapshot::dialect::Dialect;
-use conncheck::snapshot::plan::{self, Needs, Read};
+use conncheck::testing::snapshot::Flavor;
+use conncheck::testing::snapshot::dialect::Dialect;
+use conncheck::testing::snapshot::plan::{self, Needs, Read};
 use mysql::prelude::Queryable;
 use support::{Server, ServerOpts};
 
@@ -248,11 +248,13 @@ fn the_recorder_sample_names_real_tables_and_columns() {
     let mut checked = 0;
     for (name, d) in mysql_dialects() {
         let defs = columns(d.version < (8, 0, 0));
-        let mut reads = vec![conncheck::snapshot::sampling::sessions_sql(
+        let mut reads = vec![conncheck::testing::snapshot::sampling::sessions_sql(
             d.processlist_source(),
         )];
         if d.reads_connect_attrs() {
-            reads.push(conncheck::snapshot::connect_attrs::sql_for(&[1, 2]));
+            reads.push(conncheck::testing::snapshot::connect_attrs::sql_for(&[
+                1, 2,
+            ]));
         }
         for sql in reads.into_iter().filter(|q| !q.starts_with("SHOW ")) {
             match unknown_columns(&sql, &defs) {
@@ -366,7 +368,7 @@ fn mariadb_statements_run_and_the_privilege_matrix_holds() {
     s.sql("GRANT SELECT ON performance_schema.* TO 'mon'@'%', 'mon'@'localhost'");
     s.sql("GRANT SELECT ON mysql.user TO 'mon'@'%', 'mon'@'localhost'");
     let version: String = s.root().query_first("SELECT VERSION()").unwrap().unwrap();
-    let v = conncheck::snapshot::flavor::parse_version(&version);
+    let v = conncheck::testing::snapshot::flavor::parse_version(&version);
     let d = Dialect {
         flavor: Flavor::Mariadb,
         version: v,
@@ -522,7 +524,8 @@ fn non_test_lines(text: &str) -> Vec<(usize, &str)> {
             continue;
         }
         if skipping {
-            depth += t.matches('{').count() as i64 - t.matches('}').count() as i64;
+            depth += i64::try_from(t.matches('{').count()).unwrap()
+                - i64::try_from(t.matches('}').count()).unwrap();
             opened |= t.contains('{');
             // An item without a body (`mod x;`, `use …;`) or a closed block ends the skip.
             if (opened && depth <= 0) || (!opened && t.ends_with(';')) {

@@ -1,7 +1,7 @@
 //! The README's exit-code table says what `conncheck::exit::CODES` says: the same codes in the
 //! same order, each row starting with the table's meaning (the README may explain more after it).
 
-use conncheck::exit::CODES;
+use conncheck::testing::exit::CODES;
 
 #[test]
 fn readme_table_matches_the_exit_code_table() {

@@ -2,7 +2,7 @@
 //! same order, one row each. Scripts depend on the ids, so a new one is added to both, and one
 //! is never renamed (see how `tests/exit_codes.rs` holds the exit-code table the same way).
 
-use conncheck::diagnose::FindingId;
+use conncheck::testing::diagnose::FindingId;
 
 /// Where the finding table is, relative to the crate.
 const DOC: &str = "docs/diagnose.md";

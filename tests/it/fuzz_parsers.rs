@@ -10,16 +10,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use conncheck::cli::{self, Threshold};
-use conncheck::connect::{optfile, url};
-use conncheck::diagnose::{Thresholds, fixtures};
-use conncheck::filter::SessionFilter;
-use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
-use conncheck::remedy::settings;
-use conncheck::render::{self, Style, nagios, prometheus};
-use conncheck::report;
-use conncheck::report::check::{self, Limits};
-use conncheck::snapshot::{LockKind, LockWait, Session, Snapshot, Transaction};
+use conncheck::testing::cli::{self, Threshold};
+use conncheck::testing::connect::{optfile, url};
+use conncheck::testing::diagnose::{Thresholds, fixtures};
+use conncheck::testing::filter::SessionFilter;
+use conncheck::testing::remedy::plan::{self, Criteria, KillMode, Target};
+use conncheck::testing::remedy::settings;
+use conncheck::testing::render::{self, Style, nagios, prometheus};
+use conncheck::testing::report;
+use conncheck::testing::report::check::{self, Limits};
+use conncheck::testing::snapshot::{LockKind, LockWait, Session, Snapshot, Transaction};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -496,9 +496,9 @@ fn lock_wait() -> impl Strategy<Value = LockWait> {
 
 /// The names the heuristics read, so that mutations hit them.
 fn interesting_name() -> impl Strategy<Value = String> {
-    let names: Vec<&'static str> = conncheck::snapshot::sql::VARIABLES
+    let names: Vec<&'static str> = conncheck::testing::snapshot::sql::VARIABLES
         .iter()
-        .chain(conncheck::snapshot::sql::STATUS)
+        .chain(conncheck::testing::snapshot::sql::STATUS)
         .copied()
         .collect();
     prop::sample::select(names).prop_map(str::to_string)
@@ -557,7 +557,7 @@ fn hostile_snapshot() -> impl Strategy<Value = Snapshot> {
                 s.trend = trend
                     .into_iter()
                     .map(
-                        |(at_ms, threads_connected)| conncheck::snapshot::TrendPoint {
+                        |(at_ms, threads_connected)| conncheck::testing::snapshot::TrendPoint {
                             at_ms,
                             threads_connected,
                         },
@@ -649,7 +649,7 @@ proptest! {
         judge_and_render(&snap, &th);
         // A refused snapshot takes the other branch of every renderer.
         let mut refused = snap.clone();
-        refused.refused = Some(conncheck::snapshot::Refusal {
+        refused.refused = Some(conncheck::testing::snapshot::Refusal {
             code: 1040,
             message: String::new(),
             before_greeting: true,

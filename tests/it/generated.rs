@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use clap_complete::Shell;
-use conncheck::commands::generate::{completion_script, man_pages};
+use conncheck::testing::commands::generate::{completion_script, man_pages};
 
 const REGENERATE: &str = "regenerate with scripts/generate.sh";
 

@@ -354,7 +354,7 @@ fn assert_no_invisible(what: &str, out: &[u8]) {
     }
     for line in text.lines() {
         assert!(
-            conncheck::text::is_safe(&line.replace('\t', " ")),
+            conncheck::testing::text::is_safe(&line.replace('\t', " ")),
             "{what}: a raw invisible character in {line:?}"
         );
     }

@@ -20,18 +20,18 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conncheck::exit::AppError;
-use conncheck::filter::SessionFilter;
-use conncheck::remedy::execute::{self, Answer, Failure, KillResult, Link, Lock};
-use conncheck::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
-use conncheck::remedy::settings::{self, ChangeOutcome, ChangeResult};
-use conncheck::render;
-use conncheck::report;
-use conncheck::report::check::Limits;
-use conncheck::report::kill::{Counts, KILL_SCHEMA_VERSION, KillReport, PlanRecord};
-use conncheck::report::sessions::GroupBy;
-use conncheck::report::settings::{SETTINGS_SCHEMA_VERSION, SettingsReport};
-use conncheck::snapshot::{Session, Snapshot};
+use conncheck::testing::exit::AppError;
+use conncheck::testing::filter::SessionFilter;
+use conncheck::testing::remedy::execute::{self, Answer, Failure, KillResult, Link, Lock};
+use conncheck::testing::remedy::plan::{self, Criteria, KillMode, KillPlan, Target};
+use conncheck::testing::remedy::settings::{self, ChangeOutcome, ChangeResult};
+use conncheck::testing::render;
+use conncheck::testing::report;
+use conncheck::testing::report::check::Limits;
+use conncheck::testing::report::kill::{Counts, KILL_SCHEMA_VERSION, KillReport, PlanRecord};
+use conncheck::testing::report::sessions::GroupBy;
+use conncheck::testing::report::settings::{SETTINGS_SCHEMA_VERSION, SettingsReport};
+use conncheck::testing::snapshot::{Session, Snapshot};
 use serde_json::Value;
 
 /// Every recorded snapshot: MySQL 8.0 and 8.4 (a replica: background threads), RDS with its
@@ -106,7 +106,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn load(name: &str) -> Snapshot {
-    conncheck::snapshot::source::load(&data(&format!("{name}.json"))).unwrap()
+    conncheck::testing::snapshot::source::load(&data(&format!("{name}.json"))).unwrap()
 }
 
 /// A report as `--format json` prints it, parsed, with this checkout's paths as `[repo]`.
@@ -271,7 +271,7 @@ impl Link for Scripted {
             failure: Failure {
                 lost: true,
                 error: AppError::new(
-                    conncheck::exit::ErrorKind::ConnectionLost,
+                    conncheck::testing::exit::ErrorKind::ConnectionLost,
                     "the server closed the connection",
                 ),
             },
@@ -289,7 +289,7 @@ impl Link for Scripted {
         Ok(Lock::Held)
     }
     fn unlock(&mut self) {}
-    fn interrupted(&mut self) -> Option<conncheck::terminal::Signal> {
+    fn interrupted(&mut self) -> Option<conncheck::testing::terminal::Signal> {
         None
     }
 }

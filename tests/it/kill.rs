@@ -110,7 +110,7 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
     assert_eq!(recs[0]["victims"], v["victims"]);
     assert_eq!(recs[1]["event"], "result");
     assert_eq!(
-        recs[1]["counts"]["killed"].as_u64().unwrap() as usize,
+        usize::try_from(recs[1]["counts"]["killed"].as_u64().unwrap()).unwrap(),
         old_ids.len()
     );
 }

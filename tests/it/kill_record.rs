@@ -81,8 +81,11 @@ fn assert_matches_server(s: &Server, v: &serde_json::Value) {
         not_killed,
         "not-killed must be there"
     );
-    assert_eq!(count(v, "killed") as usize, killed.len());
-    assert_eq!(count(v, "not_killed") as usize, not_killed.len());
+    assert_eq!(usize::try_from(count(v, "killed")).unwrap(), killed.len());
+    assert_eq!(
+        usize::try_from(count(v, "not_killed")).unwrap(),
+        not_killed.len()
+    );
 }
 
 /// The audit log's records, in order.

@@ -18,13 +18,13 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use conncheck::filter::SessionFilter;
-use conncheck::remedy::execute::{KillResult, Outcome};
-use conncheck::remedy::plan::{self, Criteria, KillMode, Target};
-use conncheck::render::layout::{strip_escapes, width_of};
-use conncheck::render::{self, Style};
-use conncheck::report;
-use conncheck::snapshot::Snapshot;
+use conncheck::testing::filter::SessionFilter;
+use conncheck::testing::remedy::execute::{KillResult, Outcome};
+use conncheck::testing::remedy::plan::{self, Criteria, KillMode, Target};
+use conncheck::testing::render::layout::{strip_escapes, width_of};
+use conncheck::testing::render::{self, Style};
+use conncheck::testing::report;
+use conncheck::testing::snapshot::Snapshot;
 use serde_json::Value;
 
 const RECORDED: [&str; 4] = [
@@ -39,7 +39,7 @@ fn path(name: &str) -> PathBuf {
 }
 
 fn load(p: &Path) -> Snapshot {
-    conncheck::snapshot::source::load(p).unwrap()
+    conncheck::testing::snapshot::source::load(p).unwrap()
 }
 
 /// `diagnose --from FILE` as a person sees it at `width` columns.
@@ -104,11 +104,11 @@ fn kill_result_text(snap: &Snapshot, st: Style) -> String {
                 _ => (Outcome::Killed, None),
             };
             KillResult {
-                id: v.id,
-                user: v.user.clone(),
-                host: v.host.clone(),
-                command: v.command.clone(),
-                time_s: v.time_s,
+                id: v.session.id,
+                user: v.session.user.clone(),
+                host: v.session.host.clone(),
+                command: v.session.command.clone(),
+                time_s: v.session.time_s,
                 outcome,
                 error,
                 note: None,
@@ -143,7 +143,7 @@ fn kill_result_text(snap: &Snapshot, st: Style) -> String {
 }
 
 fn settings_text(snap: &Snapshot, st: Style) -> String {
-    let p = conncheck::remedy::settings::timeouts(
+    let p = conncheck::testing::remedy::settings::timeouts(
         snap,
         Some(Duration::from_secs(600)),
         Some(Duration::from_secs(600)),
@@ -329,9 +329,9 @@ fn sessions_full_wraps_only_the_query_text() {
     assert_fits("sessions --full", &text, 80);
     for s in &r.sessions {
         assert!(
-            text.contains(&format!("│ {:<5} ┆ {} ", s.id, s.user)),
+            text.contains(&format!("│ {:<5} ┆ {} ", s.session.id, s.session.user)),
             "{}: {text}",
-            s.id
+            s.session.id
         );
     }
     insta::assert_snapshot!("sessions_full_80", text);
@@ -340,13 +340,13 @@ fn sessions_full_wraps_only_the_query_text() {
 /// A server that refused conncheck itself (ERROR 1040): the report still fits 80 columns.
 #[test]
 fn a_refused_report_fits_80_columns() {
-    use conncheck::exit::{AppError, ErrorKind};
+    use conncheck::testing::exit::{AppError, ErrorKind};
     let target = "orders-prod.cluster-xyz.eu-west-1.rds.amazonaws.com:3306";
     let err = AppError::new(
         ErrorKind::ServerFull,
         "ERROR 1040 (08004): Too many connections",
     );
-    let snap = conncheck::snapshot::read::refused(target, &err, Some(33062));
+    let snap = conncheck::testing::snapshot::read::refused(target, &err, Some(33062));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("refused.json");
     std::fs::write(&file, serde_json::to_string(&snap).unwrap()).unwrap();
@@ -358,8 +358,8 @@ fn a_refused_report_fits_80_columns() {
 
 /// `set-timeouts` after the change: the first variable applied, the second refused.
 fn settings_result_text(snap: &Snapshot, st: Style) -> String {
-    use conncheck::remedy::settings::{ChangeOutcome, ChangeResult};
-    let p = conncheck::remedy::settings::timeouts(
+    use conncheck::testing::remedy::settings::{ChangeOutcome, ChangeResult};
+    let p = conncheck::testing::remedy::settings::timeouts(
         snap,
         Some(Duration::from_secs(600)),
         Some(Duration::from_secs(600)),
@@ -401,10 +401,10 @@ fn settings_result_text(snap: &Snapshot, st: Style) -> String {
 /// Every recorded snapshot checked at once, as `check` prints it for several targets (the
 /// Nagios summary and the multi-target table).
 fn check_many_text(width: usize) -> String {
-    use conncheck::cli::CheckFormat;
-    use conncheck::report::check::{Limits, judge};
+    use conncheck::testing::cli::CheckFormat;
+    use conncheck::testing::report::check::{Limits, judge};
     let limits = Limits {
-        th: conncheck::diagnose::Thresholds::default(),
+        th: conncheck::testing::diagnose::Thresholds::default(),
         max_idle: Some(50),
         max_long: None,
         max_idle_trx: None,

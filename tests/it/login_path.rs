@@ -19,7 +19,7 @@ fn credentials_come_from_the_login_path_file() {
         "[client]\nuser = \"clientgroupuser\"\n[prod]\nuser = \"lp\"\npassword = \"lp secret\"\n";
     std::fs::write(
         &file,
-        conncheck::connect::loginpath::encrypt(text, b"0123456789ABCDEFGHIJ"),
+        conncheck::testing::connect::loginpath::encrypt(text, b"0123456789ABCDEFGHIJ"),
     )
     .unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();

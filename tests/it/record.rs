@@ -12,7 +12,7 @@ use std::process::{Child, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use conncheck::snapshot::sample::{INCIDENT_KIND, IncidentIndex, SampleHistory};
+use conncheck::testing::snapshot::sample::{INCIDENT_KIND, IncidentIndex, SampleHistory};
 use support::{Server, ServerOpts};
 
 /// A running recorder, SIGKILLed on drop if the test fails before it stops.
@@ -119,14 +119,17 @@ fn text(out: &Output) -> (String, String) {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
 }
 
 /// Connections of `user` at a sample.
-fn of(s: &conncheck::snapshot::sample::Sample, user: &str) -> u64 {
+fn of(s: &conncheck::testing::snapshot::sample::Sample, user: &str) -> u64 {
     s.clients
         .iter()
         .filter(|c| c.user == user)
@@ -346,7 +349,7 @@ fn named(s: &Server, program: &str, n: usize) -> Vec<mysql::Conn> {
 }
 
 /// The app@ clients of a sample as (program, connections).
-fn apps(x: &conncheck::snapshot::sample::Sample) -> Vec<(Option<String>, u64)> {
+fn apps(x: &conncheck::testing::snapshot::sample::Sample) -> Vec<(Option<String>, u64)> {
     x.clients
         .iter()
         .filter(|c| c.user == "app")

@@ -15,9 +15,9 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conncheck::render::layout::width_of;
-use conncheck::snapshot::Snapshot;
-use conncheck::snapshot::sample::{
+use conncheck::testing::render::layout::width_of;
+use conncheck::testing::snapshot::Snapshot;
+use conncheck::testing::snapshot::sample::{
     INCIDENT_KIND, IncidentIndex, SAMPLE_SCHEMA_VERSION, Sample, SampleHistory,
 };
 use serde_json::Value;
@@ -55,7 +55,7 @@ fn snapshot(s: &Server, file: &Path) -> Snapshot {
         .arg(file)
         .assert()
         .success();
-    conncheck::snapshot::source::load(file).unwrap()
+    conncheck::testing::snapshot::source::load(file).unwrap()
 }
 
 #[test]
@@ -361,7 +361,7 @@ fn layout_of_the_replay() {
 #[ignore]
 fn make_synthetic_incident() {
     let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mysql80-incident.json");
-    let snap = conncheck::snapshot::source::load(&recorded).unwrap();
+    let snap = conncheck::testing::snapshot::source::load(&recorded).unwrap();
     let at_trigger = Sample::from_snapshot(&snap);
     let leaker = at_trigger.clients[0].clone();
     assert_eq!(leaker.account(), "shop@10.0.4.17");
@@ -372,13 +372,13 @@ fn make_synthetic_incident() {
     let samples: Vec<Sample> = (-120i64..=10)
         .map(|k| {
             let mut s = at_trigger.clone();
-            s.at_ms = (t0 as i64 + k * 1000) as u64;
-            let n = (40 + (k + 90).max(0)).min(130) as u64;
+            s.at_ms = t0.checked_add_signed(k * 1000).unwrap();
+            let n = u64::try_from((40 + (k + 90).max(0)).min(130)).unwrap();
             let fewer = leaker.connections - n;
             s.clients[0].connections = n;
             s.clients[0].running = 0;
             s.threads_connected -= fewer;
-            conncheck::snapshot::sample::sort_clients(&mut s.clients);
+            conncheck::testing::snapshot::sample::sort_clients(&mut s.clients);
             s
         })
         .collect();

@@ -266,6 +266,54 @@ fn error_paths_never_show_the_password() {
     }
 }
 
+/// `--debug` logs every statement sent, with its round-trip time, on stderr; nothing else
+/// changes: stdout is the same report (the log never reaches it), a run without the flag logs
+/// nothing, and the password (sent in the login, never in a statement) is not in the log.
+#[test]
+fn debug_logs_each_statement_with_its_time_on_stderr_only() {
+    let s = Server::shared();
+    s.create_user("sec_debug", PW, "PROCESS");
+    let run = |debug: bool| {
+        let mut c = s.conncheck("sec_debug", PW);
+        if debug {
+            c.arg("--debug");
+        }
+        c.args(["diagnose", "--sample", "0", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let plain = run(false);
+    let logged = run(true);
+    let err = String::from_utf8_lossy(&logged.stderr);
+    let line = regex::Regex::new(r"^conncheck: debug: \S+ \d+\.\d{2} ms (ok|error \d+|failed): \S")
+        .unwrap();
+    let timed: Vec<&str> = err.lines().filter(|l| line.is_match(l)).collect();
+    assert!(
+        err.lines()
+            .any(|l| line.is_match(l) && l.contains("login as sec_debug")),
+        "the login, timed:\n{err}"
+    );
+    // At least the login's identity read and the snapshot's batch, each with its time.
+    assert!(timed.len() >= 2, "one timed line per round trip:\n{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("conncheck: debug: ")
+            && l.contains("SHOW GLOBAL VARIABLES")
+            && l.contains("'max_connections'")),
+        "every statement of a batch on its own line:\n{err}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&plain.stderr).contains("conncheck: debug:"),
+        "no log without --debug"
+    );
+    assert!(!String::from_utf8_lossy(&logged.stdout).contains("debug:"));
+    assert_eq!(plain.status.code(), logged.status.code(), "{err}");
+    let (a, b) = (support::json(&plain), support::json(&logged));
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&a), keys(&b));
+    assert_eq!(a["target"], b["target"]);
+    assert_no_password("--debug", &text(&logged));
+}
+
 #[test]
 fn help_hides_environment_values() {
     let url = format!("mysql://u:{PW_URL}@db1/");

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use conncheck::connect::{Env, Resolver, Transport};
+use conncheck::testing::connect::{Env, Resolver, Transport};
 use serde_json::Value;
 use support::{Server, ServerOpts, json};
 
@@ -50,13 +50,13 @@ fn resolve(line: &str, home: &Path) -> (Transport, String, Vec<String>) {
         .map(|w| String::from_utf8(w.to_vec()).unwrap())
         .collect();
     assert_eq!(words[0], "conncheck", "{line}");
-    let cli = conncheck::cli::parse(words.iter().map(OsString::from).collect())
+    let cli = conncheck::testing::cli::parse(words.iter().map(OsString::from).collect())
         .unwrap_or_else(|e| panic!("suggested command does not parse: {line}\n{e}"));
     let env = TestEnv(HashMap::from([(
         "HOME".to_string(),
         home.display().to_string(),
     )]));
-    let opts = Resolver::new(&(&cli.conn).into(), &env, None)
+    let opts = Resolver::new(&cli.conn, &env, None)
         .unwrap_or_else(|e| panic!("{line}: {}", e.message))
         .resolve(cli.conn.url.first().map(String::as_str), &env)
         .unwrap_or_else(|e| panic!("{line}: {}", e.message));
@@ -395,7 +395,7 @@ fn a_command_in_a_settings_note_reaches_the_same_server() {
 }
 
 mod quoting {
-    use conncheck::connect::replay::{Replay, quote, split};
+    use conncheck::testing::connect::replay::{Replay, quote, split};
     use proptest::prelude::*;
 
     proptest! {

@@ -67,7 +67,7 @@ fn staircase(candidates: &[&Session]) -> Staircase {
     // the negated keys, keeping predecessors to read the run back).
     let keys: Vec<i64> = by_id
         .iter()
-        .map(|s| -((s.time_secs_f64() / STEP_S).floor() as i64))
+        .map(|s| -crate::units::float_to_i64((s.time_secs_f64() / STEP_S).floor()))
         .collect();
     let mut tails: Vec<usize> = Vec::new();
     let mut prev: Vec<Option<usize>> = vec![None; keys.len()];

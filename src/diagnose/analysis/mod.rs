@@ -60,11 +60,6 @@ impl<'s> Analysis<'s> {
         }
     }
 
-    /// The lookups by id.
-    pub fn index(&self) -> &SessionIndex<'s> {
-        &self.index
-    }
-
     /// The session with processlist id `id` (a hash lookup).
     pub fn session(&self, id: u64) -> Option<&'s Session> {
         self.index.session(id)
@@ -73,11 +68,6 @@ impl<'s> Analysis<'s> {
     /// The open transaction of session `session_id` (a hash lookup).
     pub fn transaction_of(&self, session_id: u64) -> Option<&'s Transaction> {
         self.index.transaction_of(session_id)
-    }
-
-    /// Whether the snapshot lists a lock wait of session `id`.
-    pub fn has_lock_wait(&self, id: u64) -> bool {
-        self.index.has_lock_wait(id)
     }
 
     /// The sessions every heuristic judges: clients only (no replication, system or killed
@@ -105,17 +95,6 @@ impl<'s> Analysis<'s> {
     /// Who waits for whom.
     pub fn waits(&self) -> &WaitGraph {
         &self.waits
-    }
-
-    /// The roots of the wait graph: sessions that hold others up and wait for nothing, each with
-    /// every session it holds up, directly or through a chain (see [`WaitGraph::roots`]).
-    pub fn roots(&self) -> &BTreeMap<u64, BTreeSet<u64>> {
-        self.waits.roots()
-    }
-
-    /// Every client session that waits for a lock (see [`WaitGraph::victims`]).
-    pub fn victims(&self) -> &BTreeSet<u64> {
-        self.waits.victims()
     }
 
     /// The sessions that `id` holds up directly: `(waiter, inferred)` (see

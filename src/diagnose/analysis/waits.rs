@@ -71,7 +71,7 @@ pub struct WaitGraph {
 }
 
 impl WaitGraph {
-    pub fn of(snap: &Snapshot, ix: &SessionIndex) -> WaitGraph {
+    pub fn of(snap: &Snapshot, ix: &SessionIndex<'_>) -> WaitGraph {
         let is_client = |id: u64| ix.session(id).is_some_and(Session::is_client);
         let from_states = waits_from_states(&snap.sessions, &snap.lock_waits);
         let waits: Vec<LockWait> = snap
@@ -177,6 +177,7 @@ impl WaitGraph {
     }
 
     /// Every client session that waits for a lock.
+    #[cfg(test)]
     pub fn victims(&self) -> &BTreeSet<u64> {
         &self.victims
     }
@@ -380,7 +381,11 @@ fn cycles_of(edges: &[Edge], roots: &BTreeMap<u64, BTreeSet<u64>>) -> Vec<Vec<u6
 
 /// The likely holder of a table flush: the longest-running statement not waiting itself, older
 /// than the longest flush wait.
-fn longest_statement(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
+fn longest_statement(
+    ix: &SessionIndex<'_>,
+    waiting: &HashSet<u64>,
+    queued_for: u64,
+) -> Option<u64> {
     ix.clients()
         .filter(|s| !waiting.contains(&s.id) && !s.is_sleeping())
         .filter(|s| s.time_s + 1 >= queued_for)
@@ -389,7 +394,7 @@ fn longest_statement(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64)
 }
 
 /// The likely holder of locks whose holder the server does not show.
-fn likely_holder(ix: &SessionIndex, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
+fn likely_holder(ix: &SessionIndex<'_>, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
     let candidates = || {
         ix.clients()
             .filter(|s| !waiting.contains(&s.id) && ix.age_s(s) + 1.0 >= queued_for as f64)

@@ -131,8 +131,10 @@ fn err_packet(rule: &Rule) -> Vec<u8> {
     payload.push(b'#');
     payload.extend_from_slice(&rule.sqlstate);
     payload.extend_from_slice(rule.message.as_bytes());
-    let len = payload.len();
-    let mut packet = vec![len as u8, (len >> 8) as u8, (len >> 16) as u8, 1];
+    // A packet's length is 3 bytes, little-endian: the low three of the u32.
+    let len = u32::try_from(payload.len()).expect("an error packet is small");
+    let [b0, b1, b2, _] = len.to_le_bytes();
+    let mut packet = vec![b0, b1, b2, 1];
     packet.extend_from_slice(&payload);
     packet
 }

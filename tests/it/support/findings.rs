@@ -102,7 +102,8 @@ fn actions_where(f: &Value, pick: impl Fn(&Value) -> bool) -> Vec<String> {
                     .iter()
                     .map(|w| w.as_str().unwrap().to_string())
                     .collect();
-                conncheck::connect::replay::Replay::none().command_line(&args, a["note"].as_str())
+                conncheck::testing::connect::replay::Replay::none()
+                    .command_line(&args, a["note"].as_str())
             }
             _ => a["text"].as_str().unwrap().to_string(),
         })
