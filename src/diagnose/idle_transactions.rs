@@ -107,7 +107,9 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     }
     f = f
         .sessions(ids(&idle_trx))
-        .slots(n + total_blocked as u64)
+        // Credited with every session they hold up, through chains too (the verdict weighs
+        // findings by the connections they explain).
+        .slots(n + a.held_up_by(idle_trx.iter().map(|s| s.id)) as u64)
         .action(Action::command(format!(
             "conncheck kill-idle --older-than 0s --trx-older-than {threshold}   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
         )))

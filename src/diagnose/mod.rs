@@ -38,6 +38,7 @@ pub mod timeouts;
 pub mod traffic_spike;
 pub mod verdict;
 pub mod wait_timeout_high;
+pub mod weight;
 
 pub use analysis::Analysis;
 pub use common::dur;
@@ -106,16 +107,12 @@ pub fn judge(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     findings
 }
 
-/// Rank by impact: causes (findings that hold slots or block sessions) before prevention advice,
-/// then severity, then slots at stake, then id (stable output).
+/// Rank by the connections explained (see [`weight`]): causes before prevention advice, then
+/// the connections each finding explains now (a lock root with its waiters; refusal findings that
+/// hold no slots by the clients refused in the sample), then severity, then id (stable output).
 pub fn rank(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        a.id.is_prevention()
-            .cmp(&b.id.is_prevention())
-            .then(b.severity.cmp(&a.severity))
-            .then(b.slots.cmp(&a.slots))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    let w = weight::Weights::of(findings);
+    findings.sort_by(|a, b| w.order(a, b));
 }
 
 /// A report suggests each server setting once: the highest-ranked finding that changes it keeps
