@@ -17,6 +17,7 @@ pub mod connection_leak;
 pub mod finding;
 pub mod forecast;
 pub mod globals;
+pub mod history;
 pub mod idle_connections;
 pub mod idle_transactions;
 pub mod lock_pileup;

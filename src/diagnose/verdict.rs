@@ -839,6 +839,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn after_the_incident_a_past_peak_is_not_the_cause_and_watch_is_suggested() {
+        // The limit was reached and 1873 clients refused since startup; now 11 connections,
+        // nothing holds the slots.
+        let mut s = fixtures::mysql8();
+        fixtures::with_sessions(
+            &mut s,
+            (1..=10)
+                .map(|i| session(i, "web", "10.0.0.8", "Sleep", i % 3, "", None))
+                .collect(),
+        );
+        fixtures::set_status(&mut s, "max_used_connections", 152);
+        fixtures::set_status(&mut s, "connection_errors_max_connections", 1873);
+        fixtures::set_status(&mut s, "aborted_connects", 1900);
+        let (f, a) = judged(&s);
+        assert!(
+            f.iter().any(|f| f.id == FindingId::MaxConnectionsLow),
+            "{:?}",
+            ids(&f)
+        );
+        assert_ne!(
+            a.verdict.cause,
+            Some(FindingId::MaxConnectionsLow),
+            "{:?}",
+            a.verdict
+        );
+        assert!(!a.verdict.also.contains(&FindingId::MaxConnectionsLow));
+        assert!(
+            a.verdict
+                .summary
+                .contains("nothing holds the slots now: run `conncheck watch`"),
+            "{}",
+            a.verdict.summary
+        );
+        assert!(a.verdict.summary.contains("--trigger 'refused > 0'"));
+    }
+
     fn ids(f: &[Finding]) -> Vec<&str> {
         f.iter().map(|f| f.id.as_str()).collect()
     }
