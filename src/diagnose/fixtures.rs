@@ -97,6 +97,7 @@ pub fn mariadb() -> Snapshot {
             .collect(),
         transactions: Vec::new(),
         lock_waits: Vec::new(),
+        rollbacks_after: Vec::new(),
         host_memory_bytes: Some(16 << 30),
         server_rss_bytes: None,
         accounts: None,

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use super::analysis::Analysis;
 use super::common::{ids, pct, plural, severity_for_slots};
 use super::globals::persistent_config;
+use super::rollback_in_progress::is_rolling_back;
 use super::timeouts::IDLE_TRX_TIMEOUT_S;
 use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::units::secs;
@@ -26,9 +27,10 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     let idle_trx = a.oldest_first(
         a.clients()
             .filter(|s| {
+                // One rolling back is ending already: rollback-in-progress says to wait.
                 s.is_sleeping()
                     && a.transaction_of(s.id)
-                        .is_some_and(|t| t.age_s >= th.trx.as_secs())
+                        .is_some_and(|t| t.age_s >= th.trx.as_secs() && !is_rolling_back(t))
             })
             .collect(),
     );
