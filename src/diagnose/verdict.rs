@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::analysis::Analysis;
+use super::weight::is_capacity;
 use super::{ActionKind, Finding, FindingId, Severity, Thresholds, common};
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, SessionKind};
@@ -361,15 +362,6 @@ pub struct Cause<'f> {
     pub held: Vec<u64>,
 }
 
-/// Whether the finding says the limit is too low for what holds the slots rather than who
-/// holds them: the cause only when no finding names who holds them.
-fn is_capacity(id: FindingId) -> bool {
-    matches!(
-        id,
-        FindingId::MaxConnectionsLow | FindingId::MaxConnectionsCapped
-    )
-}
-
 /// The cause of ranked `findings`: the finding that explains the most connections now (see
 /// [`super::weight`]: a lock root is credited with its waiters, `idle-connections` counts only
 /// the idle sessions nothing more specific explains), severity breaking ties, then the earlier
@@ -391,8 +383,15 @@ pub fn cause(findings: &[Finding]) -> Cause<'_> {
                 _ => Some(f),
             })
     };
-    let main = most(&|f| !is_capacity(f.id))
-        .or_else(|| most(&|f| is_capacity(f.id)))
+    let main = most(&|_| true)
+        // The limit is too low for connections that no finding explains, reached now.
+        .or_else(|| {
+            causes
+                .iter()
+                .copied()
+                .filter(|f| is_capacity(f.id) && f.slots > 0)
+                .max_by_key(|f| (f.slots, f.severity))
+        })
         .or_else(|| {
             let loud = |f: &&&Finding| f.severity >= Severity::Warning && !is_capacity(f.id);
             causes
@@ -417,7 +416,18 @@ pub fn cause(findings: &[Finding]) -> Cause<'_> {
     also.sort_by(|a, b| w.held(b).cmp(&w.held(a)).then(b.severity.cmp(&a.severity)));
     let mut seen = HashSet::new();
     also.retain(|f| seen.insert(f.id));
-    let held = main.iter().chain(&also).map(|f| w.held(f)).collect();
+    // A capacity cause explains the connections of its peak, now.
+    let held = main
+        .iter()
+        .chain(&also)
+        .map(|f| {
+            if is_capacity(f.id) {
+                f.slots
+            } else {
+                w.held(f)
+            }
+        })
+        .collect();
     Cause { main, also, held }
 }
 

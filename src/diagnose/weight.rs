@@ -9,8 +9,9 @@
 //!   pool, an idle transaction, a lock pile-up): it says how many sessions sit idle, the others
 //!   say why, so it leads only when most idle sessions have no other explanation.
 //! - A symptom (`server-full`, `near-limit`, `refused-connections`) states the total, not a
-//!   reason: it weighs the clients refused during the sample (`Finding::refused`), as every
-//!   finding that holds no slots does.
+//!   reason, and a capacity finding (`max-connections-low`) says the limit is too low for
+//!   whoever holds the slots: both weigh the clients refused during the sample
+//!   (`Finding::refused`), as every finding that holds no slots does.
 //! - Prevention advice is ranked after every cause whatever it weighs (see
 //!   [`FindingId::is_prevention`]).
 //!
@@ -28,6 +29,17 @@ const EXPLAIN_IDLE: &[FindingId] = &[
     FindingId::IdleTransactions,
     FindingId::LockPileup,
 ];
+
+/// Whether the finding says the limit is too low for what holds the slots rather than who holds
+/// them (`max-connections-low`, `max-connections-capped`): it explains no connection itself, and
+/// is the verdict's cause only when no finding names who holds them and its peak is now (slots
+/// above 0).
+pub fn is_capacity(id: FindingId) -> bool {
+    matches!(
+        id,
+        FindingId::MaxConnectionsLow | FindingId::MaxConnectionsCapped
+    )
+}
 
 /// The weights of one set of findings (see the module doc).
 #[derive(Debug, Default)]
@@ -47,10 +59,10 @@ impl Weights {
         }
     }
 
-    /// The connections `f` explains now: 0 for a symptom, only the idle sessions nothing more
-    /// specific lists for idle-connections, else its slots.
+    /// The connections `f` explains now: 0 for a symptom or a capacity finding, only the idle
+    /// sessions nothing more specific lists for idle-connections, else its slots.
     pub fn held(&self, f: &Finding) -> u64 {
-        if f.id.is_symptom() {
+        if f.id.is_symptom() || is_capacity(f.id) {
             0
         } else if f.id == FindingId::IdleConnections {
             let elsewhere = f
