@@ -14,6 +14,7 @@ use super::analysis::Analysis;
 use super::common::plural;
 use super::{Action, Finding, FindingId, Severity, Thresholds};
 use crate::snapshot::Transaction;
+use crate::snapshot::sql::ROLLBACKS_NOT_READ_AGAIN as NOT_READ_AGAIN;
 use crate::units::secs;
 
 /// Whether INNODB_TRX says the transaction is rolling back.
@@ -44,15 +45,24 @@ pub fn check(a: &Analysis, _th: &Thresholds) -> Vec<Finding> {
             .iter()
             .find(|r| r.trx_id == t.trx_id)
             .map(|r| r.rows_left);
-        let read_again = snap.status_after.is_some() && snap.sample_s > 0.0;
+        // Read again unless the reader said it could not (a note).
+        let read_again = snap.status_after.is_some()
+            && snap.sample_s > 0.0
+            && !snap.notes.iter().any(|n| n.starts_with(NOT_READ_AGAIN));
         let left = match (read_again, again) {
-            (true, None) if !snap.rollbacks_after.is_empty() => 0,
+            (true, None) => 0,
             (_, Some(l)) => l,
-            _ => t.rows_modified,
+            (false, None) => t.rows_modified,
         };
         rows_left_all = rows_left_all.saturating_add(left);
         let undone = t.rows_modified.saturating_sub(left);
-        let progress = if let (true, Some(l)) = (read_again, again) {
+        let progress = if read_again && again.is_none() {
+            format!(
+                "{} undone: the rollback finished during the {:.0}s sample",
+                plural(t.rows_modified, "row"),
+                snap.sample_s
+            )
+        } else if let (true, Some(l)) = (read_again, again) {
             let rate = undone as f64 / snap.sample_s;
             if rate > 0.0 {
                 let eta = l as f64 / rate;
@@ -230,9 +240,18 @@ mod tests {
 
     #[test]
     fn read_once_or_finished_during_the_sample() {
-        let s = killed_big_write();
+        let mut s = killed_big_write();
         let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
         assert!(ev(f, "session 7").ends_with("(read once: the rate needs --sample)"));
+        // Read again, no longer listed: finished.
+        fixtures::sample(&mut s, 1.0, &[]);
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
+        assert_eq!(ev(f, "rows still to undo"), "0");
+        assert!(ev(f, "session 7").ends_with("the rollback finished during the 1s sample"));
+        // The reader could not read them again: as read once.
+        s.notes.push(format!("{NOT_READ_AGAIN}: denied"));
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
+        assert_eq!(ev(f, "rows still to undo"), "12000000");
         assert!(check(&Analysis::new(&fixtures::mariadb()), &Thresholds::default()).is_empty());
     }
 }

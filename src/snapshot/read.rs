@@ -20,7 +20,9 @@ use super::locks::{LockIds, LockRows, lock_waits_from};
 use super::model::*;
 use super::plan::{self, Needs, Plan, Results};
 use super::row::{name_values, num, text};
-use super::sql::{ROLLING_BACK_SQL, THREADS_CONNECTED_SQL, processlist_sql, status_sql};
+use super::sql::{
+    ROLLBACKS_NOT_READ_AGAIN, ROLLING_BACK_SQL, THREADS_CONNECTED_SQL, processlist_sql, status_sql,
+};
 use super::{accounts, connect_attrs, grants, mdl, process, thread_memory, trx_waits};
 
 /// Samples shorter than this read no trend (`diagnose::forecast` fits none under 3 s).
@@ -392,10 +394,7 @@ fn rollbacks(c: &mut Connection, notes: &mut Vec<String>) -> Vec<RollbackReading
             })
             .collect(),
         Err(e) => {
-            notes.push(format!(
-                "rollbacks in progress not read again: {}",
-                e.message
-            ));
+            notes.push(format!("{ROLLBACKS_NOT_READ_AGAIN}: {}", e.message));
             Vec::new()
         }
     }
