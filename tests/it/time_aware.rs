@@ -121,20 +121,31 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
         threads_connected(c) >= 29
     });
     let v = diagnose(&s, &["--sample", "0s"]);
-    let uptime = v["server"]["uptime_s"].as_u64().unwrap_or(0);
-    if uptime < 300 {
-        let p = all(&v, "pool-oversized");
-        assert!(
-            p.iter().all(|f| f["severity"] == "info" && f["slots"] == 0),
-            "{p:#?}"
-        );
-        for f in p {
-            assert!(
-                f["title"].as_str().unwrap().contains("too early to size"),
-                "{f:#}"
-            );
-        }
-    }
+    let uptime = v["server"]["uptime_s"].as_u64().unwrap();
+    assert!(uptime < 300, "just restarted: {uptime}");
+    let p = the(&v, "pool-oversized");
+    assert_eq!(
+        (&p["severity"], &p["slots"]),
+        (&"info".into(), &0.into()),
+        "{p:#}"
+    );
+    assert!(
+        p["title"].as_str().unwrap().contains("too early to size"),
+        "{p:#}"
+    );
+    assert!(
+        !p["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"].as_str().unwrap().starts_with("pool ")),
+        "{p:#}"
+    );
+    assert_ne!(
+        v["verdict"]["cause"], "pool-oversized",
+        "{:#}",
+        v["verdict"]
+    );
     // The pool goes: 1 connected now, the peak of 27 is history, not the cause.
     drop(pool);
     s.wait_until("the pool is gone", WAIT, |c| threads_connected(c) <= 2);
