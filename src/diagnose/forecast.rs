@@ -111,13 +111,8 @@ pub fn fit(points: &[Point], max_connections: u64) -> Option<Forecast> {
     })
 }
 
-/// The forecast from a sampled snapshot's trend readings (None without a sample long enough,
-/// and None while the server is settling after a restart: pools reconnecting make a rising line
-/// that is the refill, not a trend; see `super::history`).
+/// The forecast from a sampled snapshot's trend readings (None without a sample long enough).
 pub fn of_snapshot(snap: &Snapshot) -> Option<Forecast> {
-    if super::history::settling(snap, 0) {
-        return None;
-    }
     let points: Vec<Point> = snap
         .trend
         .iter()
@@ -358,26 +353,5 @@ mod tests {
         assert_eq!(about(840.0), "14 min");
         assert_eq!(about(3.5 * 3600.0), "3.5 h");
         assert_eq!(about(5.0 * 86_400.0), "5 days");
-    }
-}
-
-#[cfg(test)]
-mod settling_tests {
-    use super::*;
-    use crate::diagnose::fixtures;
-    use crate::snapshot::TrendPoint;
-
-    #[test]
-    fn no_forecast_from_the_refill_after_a_restart() {
-        let mut s = fixtures::mariadb();
-        s.trend = (0..10)
-            .map(|i| TrendPoint {
-                at_ms: i * 1000,
-                threads_connected: 40 + 5 * i,
-            })
-            .collect();
-        assert!(of_snapshot(&s).is_some(), "up 10 days: a trend");
-        fixtures::set_status(&mut s, "uptime", 12);
-        assert_eq!(of_snapshot(&s), None);
     }
 }

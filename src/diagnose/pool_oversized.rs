@@ -18,8 +18,8 @@
 //!
 //! Right after a restart (uptime under the idle threshold, at least [`SETTLING_S`]) pools
 //! refill at once and every idle session looks warm: the finding only says it is too early to
-//! size them (info, no slots), and a connection rate since startup (the reconnect burst) is not
-//! taken for churn.
+//! size them (info, no sizes; the connections still count as the slots they hold), and a
+//! connection rate since startup (the reconnect burst) is not taken for churn.
 //!
 //! Sessions that connection-leak finds leaked are left out: a fresh leak sleeps under the idle
 //! threshold too, but no pool size frees it.
@@ -118,6 +118,11 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
         )
         .evidence("warm idle connections", of_max(warm, max))
         .evidence("uptime", secs(uptime_s(snap)))
+        // They hold the slots all the same: the verdict weighs them.
+        .sessions(ids(&a.oldest_first(
+            pools.iter().flat_map(|p| p.warm.iter().copied()).collect(),
+        )))
+        .slots(warm)
     } else if share(warm, max) >= POOL_SHARE {
         oversized(a, th, &pools, warm)
     } else if let Some(rate) = churn {
@@ -317,7 +322,7 @@ mod tests {
         fixtures::set_status(&mut s, "connections", 600);
         let f = check(&Analysis::new(&s), &Thresholds::default());
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!((f[0].severity, f[0].slots), (Severity::Info, 0));
+        assert_eq!((f[0].severity, f[0].slots), (Severity::Info, 100));
         assert!(
             f[0].title.contains("too early to size them"),
             "{}",
