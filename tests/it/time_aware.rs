@@ -116,6 +116,7 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
     // A peak before the restart does not survive it; reach the limit after: 29 pooled
     // connections and conncheck's make 30 of 30.
     s.restart();
+    s.create_user("app", "apppw", "USAGE");
     let pool = s.idle_connections("root", "", 29);
     s.wait_until("the pool is connected", WAIT, |c| {
         threads_connected(c) >= 29
@@ -142,7 +143,14 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
             .any(|e| e["name"].as_str().unwrap().starts_with("pool ")),
         "{p:#}"
     );
-    // The pool goes: 1 connected now, the peak of 27 is history, not the cause.
+    // Every slot taken, the admin's too: a client is refused at accept time
+    // (Connection_errors_max_connections).
+    let mut pool = pool;
+    pool.push(s.connect("root", "").unwrap());
+    pool.push(s.connect("root", "").unwrap());
+    assert!(s.connect("app", "apppw").is_err(), "the server is full");
+    // The pool goes: 1 connected now, the peak of 31 is history, not the cause, and the
+    // refusals counted since startup point to watch and record.
     drop(pool);
     s.wait_until("the pool is gone", WAIT, |c| threads_connected(c) <= 2);
     let v = diagnose(&s, &["--sample", "0s"]);
@@ -159,5 +167,18 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
         v["verdict"]["cause"], "max-connections-low",
         "{:#}",
         v["verdict"]
+    );
+    assert!(
+        v["connections"]["connection_errors_max_connections"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let summary = v["verdict"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("nothing holds the slots now: run `conncheck ")
+            && summary.contains(" watch` ")
+            && summary.contains(" record --dir incidents --trigger 'refused > 0'`"),
+        "{summary}"
     );
 }
