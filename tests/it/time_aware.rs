@@ -176,7 +176,7 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
     );
     let summary = v["verdict"]["summary"].as_str().unwrap();
     assert!(
-        summary.contains("nothing holds the slots now: run `conncheck ")
+        summary.contains("nothing holds the slots now: run `conncheck -h 127.0.0.1 -P ")
             && summary.contains(" watch` ")
             && summary.contains(" record --dir incidents --trigger 'refused > 0'`"),
         "{summary}"
