@@ -141,7 +141,7 @@ pub mod snapshot {
         pub use crate::snapshot::source::load;
     }
     pub mod sql {
-        pub use crate::snapshot::sql::{STATUS, VARIABLES};
+        pub use crate::snapshot::sql::{ROLLING_BACK_SQL, STATUS, VARIABLES};
     }
 }
 pub mod terminal {

@@ -54,6 +54,8 @@ finding_ids! {
     IdleTransactions => "idle-transactions",
     /// Sessions queued behind one lock holder.
     LockPileup => "lock-pileup",
+    /// A transaction rolling back (a killed big write): rows left, rate, time left.
+    RollbackInProgress => "rollback-in-progress",
     /// Connection rate or Threads_running far above normal, login storms.
     TrafficSpike => "traffic-spike",
     /// wait_timeout / interactive_timeout at 28800 while idle sessions pile up.
@@ -83,8 +85,8 @@ impl FindingId {
             | MemoryHeadroom => true,
             ServerFull | NearLimit | RefusedConnections | MaxConnectionsLow
             | MaxConnectionsCapped | ConnectionLeak | PoolOversized | IdleConnections
-            | LongRunningQueries | IdleTransactions | LockPileup | TrafficSpike
-            | AbortedClients | NoProcessPrivilege => false,
+            | LongRunningQueries | IdleTransactions | LockPileup | RollbackInProgress
+            | TrafficSpike | AbortedClients | NoProcessPrivilege => false,
         }
     }
 
@@ -97,8 +99,9 @@ impl FindingId {
             NearLimit | ServerFull | RefusedConnections => true,
             MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | PoolOversized
             | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
-            | TrafficSpike | WaitTimeoutHigh | MemoryHeadroom | ThreadCache | AbortedClients
-            | PerUserLimitMissing | SlowQueryLogOff | NoProcessPrivilege => false,
+            | RollbackInProgress | TrafficSpike | WaitTimeoutHigh | MemoryHeadroom
+            | ThreadCache | AbortedClients | PerUserLimitMissing | SlowQueryLogOff
+            | NoProcessPrivilege => false,
         }
     }
 }

@@ -97,6 +97,7 @@ pub fn mariadb() -> Snapshot {
             .collect(),
         transactions: Vec::new(),
         lock_waits: Vec::new(),
+        rollbacks_after: Vec::new(),
         host_memory_bytes: Some(16 << 30),
         server_rss_bytes: None,
         accounts: None,
@@ -259,4 +260,47 @@ fn evidence_where<'a>(f: &'a super::Finding, what: &str, pick: impl Fn(&str) -> 
         .find(|e| pick(&e.name))
         .map(|e| e.value.as_str())
         .unwrap_or_else(|| panic!("no evidence {what}: {:?}", f.evidence))
+}
+
+/// The README demo's incident (scripts/demo.sh, live on MariaDB 10.11): one client leaked 26
+/// connections in a staircase and keeps 10 more warm, an idle transaction (session 42) holds a
+/// row lock three sessions queue for, and a report query runs on. 42 connections with ours, of
+/// max_connections 60.
+pub fn demo_incident() -> Snapshot {
+    let mut s = mariadb();
+    s.variables.insert("max_connections".into(), "60".into());
+    let mut v: Vec<Session> = (0..26)
+        .map(|i| session(i + 5, "app", "localhost", "Sleep", 1900 - i * 60, "", None))
+        .collect();
+    v.extend((0..10).map(|i| session(i + 31, "app", "localhost", "Sleep", i % 3, "", None)));
+    v.push(session(42, "app", "localhost", "Sleep", 3, "", None));
+    let update = "UPDATE shop.orders SET v = v + 1 WHERE id = 1";
+    v.extend((0..3).map(|i| {
+        session(
+            i + 43,
+            "app",
+            "localhost",
+            "Query",
+            100 - i,
+            "Updating",
+            Some(update),
+        )
+    }));
+    v.push(session(
+        46,
+        "app",
+        "localhost",
+        "Query",
+        300,
+        "User sleep",
+        Some("SELECT SLEEP(3600)"),
+    ));
+    with_sessions(&mut s, v);
+    s.transactions = vec![trx(42, "RUNNING", 130, 1, None)];
+    s.transactions
+        .extend((43..46).map(|id| trx(id, "LOCK WAIT", 100, 0, Some(update))));
+    s.lock_waits = (43..46)
+        .map(|id| lock_wait(LockKind::Row, id, Some(42), 100 - (id - 43)))
+        .collect();
+    s
 }

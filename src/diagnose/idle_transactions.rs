@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use super::analysis::Analysis;
 use super::common::{ids, pct, plural, severity_for_slots};
 use super::globals::persistent_config;
+use super::rollback_in_progress::is_rolling_back;
 use super::timeouts::IDLE_TRX_TIMEOUT_S;
 use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::units::secs;
@@ -26,9 +27,10 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let idle_trx = a.oldest_first(
         a.clients()
             .filter(|s| {
+                // One rolling back is ending already: rollback-in-progress says to wait.
                 s.is_sleeping()
                     && a.transaction_of(s.id)
-                        .is_some_and(|t| t.age_s >= th.trx.as_secs())
+                        .is_some_and(|t| t.age_s >= th.trx.as_secs() && !is_rolling_back(t))
             })
             .collect(),
     );
@@ -107,7 +109,9 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     }
     f = f
         .sessions(ids(&idle_trx))
-        .slots(n + total_blocked as u64)
+        // Credited with every session they hold up, through chains too (the verdict weighs
+        // findings by the connections they explain).
+        .slots(n + a.held_up_by(idle_trx.iter().map(|s| s.id)) as u64)
         .action(Action::command(format!(
             "conncheck kill-idle --older-than 0s --trx-older-than {threshold}   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
         )))

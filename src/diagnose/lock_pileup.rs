@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::analysis::waits::held_by_roots;
 use super::analysis::{Analysis, Edge, UNKNOWN, WaitGraph};
 use super::common::{ids, pct, plural, severity_from_one};
+use super::rollback_in_progress::is_rolling_back;
 use super::{Action, Finding, FindingId, Thresholds};
 use crate::snapshot::{LockKind, Session};
 use crate::units::{secs, snippet};
@@ -212,7 +213,21 @@ fn pileup(a: &Analysis<'_>, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
             timeout
         ))));
     }
+    // A root rolling back releases its locks when the undo is done: killing it again does
+    // nothing (see rollback-in-progress).
+    let rolling_back = |id: u64| {
+        a.snap
+            .transactions
+            .iter()
+            .any(|t| t.session_id == id && is_rolling_back(t))
+    };
     for (i, &(r, _)) in roots.iter().enumerate() {
+        if rolling_back(r) {
+            f = f.action(Action::advice(format!(
+                "session {r} is rolling back its transaction: its locks go when the rollback is done; do not kill it again (see rollback-in-progress)"
+            )));
+            continue;
+        }
         if !a.session(r).is_some_and(Session::is_client) {
             continue;
         }
@@ -258,6 +273,9 @@ fn pileup(a: &Analysis<'_>, w: &WaitGraph, mine: &[&Edge]) -> Option<Finding> {
         f = f.action(Action::advice(
             "run DDL with a short lock wait (SET SESSION lock_wait_timeout = 5, then retry) or online with pt-online-schema-change / gh-ost: a DDL waiting for its metadata lock makes every later query on the table wait behind it",
         ));
+    }
+    if root.is_some_and(rolling_back) {
+        return Some(f);
     }
     Some(f.action(Action::advice(
         "commit or roll back transactions promptly: a transaction keeps its row and metadata locks until it ends, even while its session sleeps",

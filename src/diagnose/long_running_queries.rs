@@ -72,7 +72,8 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     }
     f = f
         .sessions(ids(&long))
-        .slots(n)
+        // A statement that holds a lock is credited with the sessions queued behind it.
+        .slots(n + a.held_up_by(long.iter().map(|s| s.id)) as u64)
         .action(Action::command(format!(
             "conncheck kill-long --longer-than {threshold} --query-only --dry-run   # KILL QUERY: stop the statements, keep the connections"
         )))

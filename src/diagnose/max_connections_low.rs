@@ -11,6 +11,10 @@
 //! it and always in the worst case ([`connection_cost`]), and
 //! when idle sessions pile up, pooling and timeouts come first: more slots only give a leak more
 //! room.
+//!
+//! Max_used_connections covers the whole uptime: the finding says when the peak was
+//! ([`super::history`]), and a peak the connections are not near now explains no connection
+//! (its slots are 0): it stays advice for the next peak, never this moment's cause.
 
 use super::analysis::Analysis;
 use super::capacity::fd_capacity;
@@ -34,12 +38,7 @@ pub fn suggest(snap: &Snapshot) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// The highest number of connections seen: Max_used_connections, or more if open right now.
-fn peak(snap: &Snapshot) -> u64 {
-    snap.status_now_u64("max_used_connections")
-        .unwrap_or(0)
-        .max(snap.threads_connected())
-}
+use super::history::{peak, peak_is_now, peak_when};
 
 pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
@@ -79,23 +78,36 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     } else {
         ""
     };
+    // A peak the connections are not near now is history: worth a higher limit, but it holds
+    // no slot now and is not this moment's cause (docs/server-facts.md, "Counters and time").
+    let now = peak_is_now(snap);
+    let when = peak_when(snap);
+    let history = if now {
+        String::new()
+    } else {
+        format!(
+            " That peak is history: {} connected now, so it is not what holds the slots today.",
+            snap.threads_connected()
+        )
+    };
     let mut f = Finding::new(
         FindingId::MaxConnectionsLow,
         Severity::Warning,
         format!("max_connections {max}{default_note} is low for the peak of {peak} connections"),
         format!(
-            "The peak reached {peak} of max_connections {max}{default_note} ({}); {n} would leave room for {} more connections at {cost}.",
+            "The peak reached {peak} of max_connections {max}{default_note} ({}) {when}; {n} would leave room for {} more connections at {cost}.{history}",
             pct(peak, max),
             n - max
         ),
     )
     .evidence("Max_used_connections", peak)
+    .evidence("peak reached", &when)
     .evidence("max_connections", format!("{max}{default_note}"))
     .evidence("peak / limit", pct(peak, max))
     .evidence("suggested max_connections", n)
     .evidence("extra worst-case memory", bytes(extra))
     .evidence("worst case at suggestion", worst)
-    .slots(peak);
+    .slots(if now { snap.threads_connected() } else { 0 });
     if let Some(m) = measured.raise_cost_bytes {
         f = f.evidence("extra measured memory", bytes(m));
     }
@@ -170,6 +182,32 @@ mod tests {
         let th = Thresholds::default();
         assert!(check(&Analysis::new(&fixtures::mariadb()), &th).is_empty());
         assert!(check(&Analysis::new(&fixtures::mysql8()), &th).is_empty());
+    }
+
+    #[test]
+    fn a_past_peak_is_dated_and_holds_no_slot_now() {
+        let th = Thresholds::default();
+        // MySQL dates its peak; 12 connected now.
+        let mut s = peak_of(fixtures::mysql8(), 152);
+        fixtures::set_status(&mut s, "threads_connected", 12);
+        let f = &check(&Analysis::new(&s), &th)[0];
+        assert_eq!(f.slots, 0);
+        assert_eq!(
+            crate::diagnose::fixtures::ev(f, "peak reached"),
+            "at 2026-11-20 03:12:44"
+        );
+        assert!(f.summary.contains("That peak is history"), "{}", f.summary);
+        // MariaDB does not: within the uptime. Full now: the peak is now and holds the slots.
+        let mut m = peak_of(fixtures::mariadb(), 152);
+        fixtures::set_status(&mut m, "uptime", 7200);
+        fixtures::set_status(&mut m, "threads_connected", 150);
+        let f = &check(&Analysis::new(&m), &th)[0];
+        assert_eq!(f.slots, 150);
+        assert_eq!(
+            crate::diagnose::fixtures::ev(f, "peak reached"),
+            "within the last 2h00m (since startup)"
+        );
+        assert!(!f.summary.contains("history"), "{}", f.summary);
     }
 
     #[test]

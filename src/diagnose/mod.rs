@@ -17,6 +17,7 @@ pub mod connection_leak;
 pub mod finding;
 pub mod forecast;
 pub mod globals;
+pub mod history;
 pub mod idle_connections;
 pub mod idle_transactions;
 pub mod lock_pileup;
@@ -30,6 +31,7 @@ pub mod no_process_privilege;
 pub mod per_user_limit_missing;
 pub mod pool_oversized;
 pub mod refused_connections;
+pub mod rollback_in_progress;
 pub mod server_full;
 pub mod slow_query_log_off;
 pub mod thread_cache;
@@ -38,6 +40,7 @@ pub mod timeouts;
 pub mod traffic_spike;
 pub mod verdict;
 pub mod wait_timeout_high;
+pub mod weight;
 
 pub use analysis::Analysis;
 pub use common::dur;
@@ -80,6 +83,7 @@ const CHECKS: &[fn(&Analysis<'_>, &Thresholds) -> Vec<Finding>] = &[
     no_process_privilege::check,
     per_user_limit_missing::check,
     refused_connections::check,
+    rollback_in_progress::check,
     slow_query_log_off::check,
     thread_cache::check,
     traffic_spike::check,
@@ -106,16 +110,12 @@ pub fn judge(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     findings
 }
 
-/// Rank by impact: causes (findings that hold slots or block sessions) before prevention advice,
-/// then severity, then slots at stake, then id (stable output).
+/// Rank by the connections explained (see [`weight`]): causes before prevention advice, then
+/// the connections each finding explains now (a lock root with its waiters; refusal findings that
+/// hold no slots by the clients refused in the sample), then severity, then id (stable output).
 pub fn rank(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        a.id.is_prevention()
-            .cmp(&b.id.is_prevention())
-            .then(b.severity.cmp(&a.severity))
-            .then(b.slots.cmp(&a.slots))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    let w = weight::Weights::of(findings);
+    findings.sort_by(|a, b| w.order(a, b));
 }
 
 /// A report suggests each server setting once: the highest-ranked finding that changes it keeps

@@ -16,6 +16,11 @@
 //! Recommended pool size per client: twice its connections in use now, at least 5, rounded up to
 //! a multiple of 5. One snapshot only sees the present, so the evidence says so.
 //!
+//! Right after a restart (uptime under the idle threshold, at least [`SETTLING_S`]) pools
+//! refill at once and every idle session looks warm: the finding only says it is too early to
+//! size them (info, no sizes; the connections still count as the slots they hold), and a
+//! connection rate since startup (the reconnect burst) is not taken for churn.
+//!
 //! Sessions that connection-leak finds leaked are left out: a fresh leak sleeps under the idle
 //! threshold too, but no pool size frees it.
 
@@ -23,8 +28,10 @@ use super::analysis::Analysis;
 use super::common::{
     at_least, ids, of_max, pct, per_sec, plural, rate_basis, severity_for_slots, share, shell_arg,
 };
+use super::history::{SETTLING_S, settling, uptime_s};
 use super::{Action, Finding, FindingId, Severity, Thresholds, dur};
 use crate::snapshot::Session;
+use crate::units::secs;
 
 /// Warm idle connections from this share of max_connections make pools oversized.
 const POOL_SHARE: f64 = 0.5;
@@ -86,11 +93,37 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
             .then_with(|| x.account.cmp(&y.account))
     });
     let warm: u64 = pools.iter().map(|p| p.warm.len() as u64).sum();
+    // Right after a restart every pool reconnects at once and no session has been idle long:
+    // seconds of data size no pool, and the since-startup connection rate is the reconnect
+    // burst, not the traffic (docs/server-facts.md, "Counters and time").
+    let young = settling(snap, th.idle.as_secs());
+    let measured = snap.status_after.is_some() && snap.sample_s > 0.0;
     let churn = snap
         .status_rate("connections")
-        .filter(|r| *r >= CHURN_PER_SEC);
+        .filter(|r| *r >= CHURN_PER_SEC)
+        .filter(|_| measured || !young);
 
-    let mut f = if share(warm, max) >= POOL_SHARE {
+    let mut f = if share(warm, max) >= POOL_SHARE && young {
+        Finding::new(
+            FindingId::PoolOversized,
+            Severity::Info,
+            format!("Pools hold {warm} idle connections {} after startup: too early to size them", secs(uptime_s(snap))),
+            format!(
+                "{} keep {warm} connections idle ({} of max_connections {max}), but the server started {} ago: pools refill at once after a restart, so their sizes are judged once it has been up {}.",
+                plural(pools.len() as u64, "client"),
+                pct(warm, max),
+                secs(uptime_s(snap)),
+                secs(SETTLING_S.max(th.idle.as_secs())),
+            ),
+        )
+        .evidence("warm idle connections", of_max(warm, max))
+        .evidence("uptime", secs(uptime_s(snap)))
+        // They hold the slots all the same: the verdict weighs them.
+        .sessions(ids(&a.oldest_first(
+            pools.iter().flat_map(|p| p.warm.iter().copied()).collect(),
+        )))
+        .slots(warm)
+    } else if share(warm, max) >= POOL_SHARE {
         oversized(a, th, &pools, warm)
     } else if let Some(rate) = churn {
         Finding::new(
@@ -272,6 +305,40 @@ mod tests {
                 .iter()
                 .any(|e| e.name.starts_with("new connections"))
         );
+    }
+
+    #[test]
+    fn seconds_after_a_restart_no_pool_is_sized_and_no_reconnect_burst_is_churn() {
+        // 6 s after a restart, 100 pooled connections sleep warm and 600 connections were made
+        // (100/s since startup: the reconnect burst): too early to judge the pools.
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            (1..=100)
+                .map(|i| sleeper(i, "app", "10.0.0.1", i % 3))
+                .collect(),
+        );
+        fixtures::set_status(&mut s, "uptime", 6);
+        fixtures::set_status(&mut s, "connections", 600);
+        let f = check(&Analysis::new(&s), &Thresholds::default());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].severity, f[0].slots), (Severity::Info, 100));
+        assert!(
+            f[0].title.contains("too early to size them"),
+            "{}",
+            f[0].title
+        );
+        assert!(!f[0].evidence.iter().any(|e| e.name.starts_with("pool ")));
+        assert!(
+            !f[0]
+                .evidence
+                .iter()
+                .any(|e| e.name.starts_with("new connections"))
+        );
+        // An hour later the same pools are judged.
+        fixtures::set_status(&mut s, "uptime", 3600);
+        let f = check(&Analysis::new(&s), &Thresholds::default());
+        assert_eq!((f[0].severity, f[0].slots), (Severity::Critical, 100));
     }
 
     #[test]

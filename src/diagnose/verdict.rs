@@ -16,12 +16,17 @@
 //! entry without a client. Each entry names the finding that explains it when that finding lists
 //! its sessions.
 //!
-//! The cause is the top-ranked finding that explains connections (never prevention advice, see
-//! [`super::is_prevention`], and a symptom such as `near-limit` or `server-full` only when
-//! nothing else explains them; `idle-connections` gives way to an equally severe
-//! `connection-leak`, which says why they are idle); the relief is the cause's own kill command,
-//! else the kill command among the causes that frees the most slots, without `--dry-run` (it
-//! still shows its plan and asks before killing).
+//! The cause is the finding that explains the most connections now ([`cause`], the one function
+//! `diagnose`, `check` and `watch` take it from; see `super::weight`): a lock root credited with
+//! its waiters, `idle-connections` only for the idle sessions nothing more specific (a leak, a
+//! pool, an idle transaction, a lock root) explains, severity breaking ties. Other findings that
+//! explain connections follow as `also`. Never prevention advice; a capacity finding
+//! (`max-connections-low`) only when no finding names who holds the slots, and never from a past
+//! peak alone; a symptom such as `near-limit` or `server-full` only when nothing else explains
+//! them. When the counters show refusals and nothing holds the slots now, the summary points to
+//! `watch` and `record`. The relief is the cause's own kill command, else the kill command among
+//! the causes that frees or releases the most sessions, without `--dry-run` (it still shows its
+//! plan and asks before killing).
 //!
 //! A relief is exact by construction ([`relief_of`]): it names every session it ends with
 //! `--id` (the threshold becomes 0 s: the ids select, the re-check before each KILL still
@@ -38,7 +43,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::analysis::Analysis;
-use super::{ActionKind, Finding, FindingId, Thresholds, common};
+use super::weight::is_capacity;
+use super::{ActionKind, Finding, FindingId, Severity, Thresholds, common};
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, SessionKind};
 
@@ -196,6 +202,12 @@ impl Relief {
 pub struct Verdict {
     /// The finding id of the main cause, or None when nothing explains the connections.
     pub cause: Option<FindingId>,
+    /// The connections the cause explains now (0 when it holds none, e.g. a symptom).
+    #[serde(default)]
+    pub explains: u64,
+    /// Secondary causes: other findings that explain connections now, the most first.
+    #[serde(default)]
+    pub also: Vec<FindingId>,
     /// One sentence.
     pub summary: String,
     pub relief: Option<Relief>,
@@ -368,28 +380,97 @@ fn client_of(s: &Session) -> String {
     }
 }
 
+/// The main cause of a judgement and the secondary ones, from its ranked findings: the one
+/// function `diagnose`, `check` and `watch` take their cause from.
+#[derive(Debug, Clone, Default)]
+pub struct Cause<'f> {
+    /// The finding that explains the most connections now (see [`cause`]).
+    pub main: Option<&'f Finding>,
+    /// Other findings that explain connections now, the most first, one per id.
+    pub also: Vec<&'f Finding>,
+    /// The connections each of them explains, in the same order: `main` first when there is
+    /// one, then `also`.
+    pub held: Vec<u64>,
+}
+
+/// The cause of ranked `findings`: the finding that explains the most connections now (see
+/// [`super::weight`]: a lock root is credited with its waiters, `idle-connections` counts only
+/// the idle sessions nothing more specific explains), severity breaking ties, then the earlier
+/// ranked. Capacity findings (the limit is too low) come next, and only when no finding names
+/// who holds the slots; then, when nothing holds any, the first warning or worse that explains
+/// none (a symptom such as `server-full` last, and a capacity finding from a past peak never:
+/// it is history). Prevention advice is never the cause. Pure.
+pub fn cause(findings: &[Finding]) -> Cause<'_> {
+    let w = super::weight::Weights::of(findings);
+    let causes: Vec<&Finding> = findings.iter().filter(|f| !f.id.is_prevention()).collect();
+    let holding: Vec<&Finding> = causes.iter().copied().filter(|f| w.held(f) > 0).collect();
+    let most = |pick: &dyn Fn(&Finding) -> bool| {
+        holding
+            .iter()
+            .copied()
+            .filter(|f| pick(f))
+            .fold(None, |best: Option<&Finding>, f| match best {
+                Some(b) if (w.held(b), b.severity) >= (w.held(f), f.severity) => Some(b),
+                _ => Some(f),
+            })
+    };
+    let main = most(&|_| true)
+        // The limit is too low for connections that no finding explains, reached now.
+        .or_else(|| {
+            causes
+                .iter()
+                .copied()
+                .filter(|f| is_capacity(f.id) && f.slots > 0)
+                .max_by_key(|f| (f.slots, f.severity))
+        })
+        .or_else(|| {
+            let loud = |f: &&&Finding| f.severity >= Severity::Warning && !is_capacity(f.id);
+            causes
+                .iter()
+                .filter(loud)
+                .find(|f| !f.id.is_symptom())
+                .or_else(|| causes.iter().find(loud))
+                .copied()
+        })
+        // A refused snapshot has nothing else to name.
+        .or_else(|| {
+            causes
+                .iter()
+                .copied()
+                .find(|f| f.id == FindingId::ServerFull)
+        });
+    let mut also: Vec<&Finding> = holding
+        .iter()
+        .copied()
+        .filter(|f| main.is_none_or(|m| !std::ptr::eq(*f, m) && m.id != f.id))
+        .collect();
+    also.sort_by(|a, b| w.held(b).cmp(&w.held(a)).then(b.severity.cmp(&a.severity)));
+    let mut seen = HashSet::new();
+    also.retain(|f| seen.insert(f.id));
+    // A capacity cause explains the connections of its peak, now.
+    let held = main
+        .iter()
+        .chain(&also)
+        .map(|f| {
+            if is_capacity(f.id) {
+                f.slots
+            } else {
+                w.held(f)
+            }
+        })
+        .collect();
+    Cause { main, also, held }
+}
+
 fn verdict(
     a: &Analysis<'_>,
     findings: &[Finding],
     slots: &[Slot],
     threads_connected: u64,
 ) -> Verdict {
+    let found = cause(findings);
+    let cause = found.main;
     let causes: Vec<&Finding> = findings.iter().filter(|f| !f.id.is_prevention()).collect();
-    // A symptom (the server is full) is the cause only when nothing else explains it.
-    let mut cause = causes
-        .iter()
-        .find(|f| !f.id.is_symptom())
-        .or_else(|| causes.first())
-        .copied();
-    // Idle sessions are how a leak shows; the leak says why. Name it when it is as severe.
-    if let Some(f) = cause.filter(|f| f.id == FindingId::IdleConnections)
-        && let Some(leak) = causes
-            .iter()
-            .filter(|l| l.id == FindingId::ConnectionLeak && l.severity == f.severity)
-            .max_by_key(|l| l.slots)
-    {
-        cause = Some(leak);
-    }
     // The cause's own relief first (the most targeted kill), else the one that frees or
     // releases the most sessions (the earlier ranked on a tie).
     let relief = cause.and_then(|f| relief_of(a, f)).or_else(|| {
@@ -402,29 +483,67 @@ fn verdict(
                 _ => Some(r),
             })
     });
-    let summary = match cause {
-        None => format!(
+    let held_now = found.held.first().copied().filter(|_| cause.is_some());
+    let mut summary = match (cause, held_now) {
+        (None, _) => format!(
             "No cause found: {threads_connected} connections, {}.",
             top_buckets(slots)
         ),
-        Some(f) => {
-            let mut s = format!(
-                "{} ({}); {threads_connected} connections: {}.",
-                f.title,
-                f.id,
-                top_buckets(slots)
-            );
-            if let Some(r) = &relief {
-                s.push_str(&format!(" Fastest relief {}.", r.effect()));
-            }
-            s
-        }
+        (Some(f), Some(held)) if held > 0 => format!(
+            "{} ({}) explains {held} of {threads_connected} connections: {}.",
+            f.title,
+            f.id,
+            top_buckets(slots)
+        ),
+        (Some(f), _) => format!(
+            "{} ({}); {threads_connected} connections: {}.",
+            f.title,
+            f.id,
+            top_buckets(slots)
+        ),
     };
+    if !found.also.is_empty() {
+        let also: Vec<String> = found
+            .also
+            .iter()
+            .zip(found.held.iter().skip(usize::from(cause.is_some())))
+            .map(|(f, n)| format!("{} ({n})", f.id))
+            .collect();
+        summary.push_str(&format!(" Also: {}.", also.join(", ")));
+    }
+    if let Some(r) = &relief {
+        summary.push_str(&format!(" Fastest relief {}.", r.effect()));
+    }
+    if let Some(note) = refusals_without_holder(a, &found) {
+        summary.push(' ');
+        summary.push_str(&note);
+    }
     Verdict {
         cause: cause.map(|f| f.id),
+        explains: held_now.unwrap_or(0),
+        also: found.also.iter().map(|f| f.id).collect(),
         summary,
         relief,
     }
+}
+
+/// When the counters show refusals but no finding holds slots now, the incident is over (or
+/// comes and goes): what was refused cannot be explained from this moment, so say where the next
+/// one will be seen.
+fn refusals_without_holder(a: &Analysis<'_>, found: &Cause<'_>) -> Option<String> {
+    if a.snap.refused.is_some() || found.held.iter().any(|&n| n > 0) {
+        return None;
+    }
+    let refused = a
+        .snap
+        .status_now_u64("connection_errors_max_connections")
+        .unwrap_or(0);
+    (refused > 0).then(|| {
+        format!(
+            "{} refused since startup, but nothing holds the slots now: run `conncheck watch` to see the next pile-up as it happens, or `conncheck record --dir incidents --trigger 'refused > 0'` to keep its evidence.",
+            common::plural(refused, "client")
+        )
+    })
 }
 
 /// `120 leaked, 20 idle-in-pool, 1 conncheck`: the biggest buckets, summed per bucket.
@@ -630,7 +749,7 @@ fn lock_relief(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::fixtures::{self, session, trx};
+    use crate::diagnose::fixtures::{self, lock_wait, session, trx};
     use crate::diagnose::{Severity, diagnose};
     use crate::snapshot::{LockKind, Snapshot};
 
@@ -943,6 +1062,202 @@ mod tests {
         );
         let a = Analysis::new(&s);
         assert_eq!(relief_of(&a, p), None);
+    }
+
+    fn judged(s: &crate::snapshot::Snapshot) -> (Vec<Finding>, Accounting) {
+        let th = Thresholds::default();
+        let f = diagnose(s, &th);
+        let a = account(&Analysis::new(s), &th, &f);
+        (f, a)
+    }
+
+    #[test]
+    fn the_cause_is_the_finding_that_explains_the_most_connections() {
+        // The README demo: the idle transaction is critical (it blocks three sessions) but holds
+        // 4 connections with them; the leak is a warning and holds 26 of 42.
+        let s = fixtures::demo_incident();
+        let (f, a) = judged(&s);
+        let trx = f
+            .iter()
+            .find(|f| f.id == FindingId::IdleTransactions)
+            .unwrap();
+        assert_eq!((trx.severity, trx.slots), (Severity::Critical, 4));
+        assert_eq!(a.verdict.cause, Some(FindingId::ConnectionLeak), "{f:#?}");
+        assert_eq!(a.verdict.explains, 26);
+        assert!(
+            a.verdict
+                .summary
+                .contains("(connection-leak) explains 26 of 42 connections"),
+            "{}",
+            a.verdict.summary
+        );
+        // The secondary causes follow, the most connections first; the relief is the leak's.
+        assert!(a.verdict.also.contains(&FindingId::IdleTransactions));
+        assert!(a.verdict.also.contains(&FindingId::LockPileup));
+        assert!(!a.verdict.also.contains(&FindingId::ConnectionLeak));
+        assert_eq!(a.verdict.relief.as_ref().unwrap().frees, 26);
+        // The findings are ranked the same way: the leak first.
+        assert_eq!(f[0].id, FindingId::ConnectionLeak, "{:?}", ids(&f));
+        let w = crate::diagnose::weight::Weights::of(&f);
+        let causes: Vec<u64> = f
+            .iter()
+            .filter(|f| !f.id.is_prevention())
+            .map(|x| w.connections(x))
+            .collect();
+        assert!(
+            causes.is_sorted_by(|a, b| a >= b),
+            "{causes:?} {:?}",
+            ids(&f)
+        );
+    }
+
+    #[test]
+    fn a_root_is_credited_with_the_sessions_it_holds_up() {
+        // A report query (not idle) holds the lock 12 sessions wait for, through a chain: the
+        // long-running statement explains 13 connections, more than the 8 idle ones.
+        let mut s = fixtures::mariadb();
+        let mut v: Vec<Session> = (1..=8)
+            .map(|i| session(i, "web", "10.0.0.8", "Sleep", 900 + i * 7, "", None))
+            .collect();
+        v.push(session(
+            20,
+            "report",
+            "10.0.0.9",
+            "Query",
+            400,
+            "Sending data",
+            Some("SELECT * FROM t FOR UPDATE"),
+        ));
+        v.extend((21..=32).map(|i| {
+            session(
+                i,
+                "app",
+                "10.0.0.7",
+                "Query",
+                60,
+                "Updating",
+                Some("UPDATE t SET v = 1"),
+            )
+        }));
+        fixtures::with_sessions(&mut s, v);
+        s.transactions = vec![trx(20, "RUNNING", 400, 0, Some("SELECT"))];
+        // 21 waits for 20, every other waiter for 21 (a chain through one waiter).
+        s.lock_waits = vec![lock_wait(LockKind::Row, 21, Some(20), 60)];
+        s.lock_waits
+            .extend((22..=32).map(|i| lock_wait(LockKind::Row, i, Some(21), 50)));
+        let (f, a) = judged(&s);
+        let long = f
+            .iter()
+            .find(|f| f.id == FindingId::LongRunningQueries)
+            .unwrap();
+        assert_eq!(long.slots, 13);
+        assert!(
+            matches!(
+                a.verdict.cause,
+                Some(FindingId::LongRunningQueries | FindingId::LockPileup)
+            ),
+            "{:?} {:?}",
+            a.verdict,
+            ids(&f)
+        );
+        assert_ne!(a.verdict.cause, Some(FindingId::IdleConnections));
+        assert_eq!(a.verdict.explains, 13);
+    }
+
+    #[test]
+    fn idle_connections_is_the_cause_only_for_idle_sessions_nothing_else_explains() {
+        // 30 leaked in a staircase: the leak explains every idle session.
+        let mut s = fixtures::mariadb();
+        let v: Vec<Session> = (0..30)
+            .map(|i| session(i + 1, "app", "10.0.0.7", "Sleep", 1900 - i * 60, "", None))
+            .collect();
+        fixtures::with_sessions(&mut s, v.clone());
+        let (_, a) = judged(&s);
+        assert_eq!(a.verdict.cause, Some(FindingId::ConnectionLeak));
+        assert!(!a.verdict.also.contains(&FindingId::IdleConnections));
+        // 40 more idle sessions from 40 hosts, no staircase: idle-connections explains more.
+        let mut more = v;
+        more.extend((0..40).map(|i| {
+            session(
+                100 + i,
+                "web",
+                &format!("10.0.1.{i}"),
+                "Sleep",
+                700,
+                "",
+                None,
+            )
+        }));
+        fixtures::with_sessions(&mut s, more);
+        let (f, a) = judged(&s);
+        assert_eq!(
+            a.verdict.cause,
+            Some(FindingId::IdleConnections),
+            "{:?}",
+            ids(&f)
+        );
+        assert_eq!(a.verdict.explains, 40);
+        assert_eq!(a.verdict.also.first(), Some(&FindingId::ConnectionLeak));
+    }
+
+    #[test]
+    fn a_refusal_finding_without_slots_ranks_by_the_clients_refused() {
+        let mut v = vec![
+            Finding::new(FindingId::RefusedConnections, Severity::Critical, "t", "s").refused(2),
+            Finding::new(FindingId::TrafficSpike, Severity::Warning, "t", "s").refused(9),
+            Finding::new(FindingId::ConnectionLeak, Severity::Info, "t", "s").slots(5),
+        ];
+        crate::diagnose::rank(&mut v);
+        assert_eq!(
+            ids(&v),
+            ["traffic-spike", "connection-leak", "refused-connections"]
+        );
+        // The cause still is what holds the slots.
+        assert_eq!(
+            cause(&v).main.map(|f| f.id),
+            Some(FindingId::ConnectionLeak)
+        );
+    }
+
+    #[test]
+    fn after_the_incident_a_past_peak_is_not_the_cause_and_watch_is_suggested() {
+        // The limit was reached and 1873 clients refused since startup; now 11 connections,
+        // nothing holds the slots.
+        let mut s = fixtures::mysql8();
+        fixtures::with_sessions(
+            &mut s,
+            (1..=10)
+                .map(|i| session(i, "web", "10.0.0.8", "Sleep", i % 3, "", None))
+                .collect(),
+        );
+        fixtures::set_status(&mut s, "max_used_connections", 152);
+        fixtures::set_status(&mut s, "connection_errors_max_connections", 1873);
+        fixtures::set_status(&mut s, "aborted_connects", 1900);
+        let (f, a) = judged(&s);
+        assert!(
+            f.iter().any(|f| f.id == FindingId::MaxConnectionsLow),
+            "{:?}",
+            ids(&f)
+        );
+        assert_ne!(
+            a.verdict.cause,
+            Some(FindingId::MaxConnectionsLow),
+            "{:?}",
+            a.verdict
+        );
+        assert!(!a.verdict.also.contains(&FindingId::MaxConnectionsLow));
+        assert!(
+            a.verdict
+                .summary
+                .contains("nothing holds the slots now: run `conncheck watch`"),
+            "{}",
+            a.verdict.summary
+        );
+        assert!(a.verdict.summary.contains("--trigger 'refused > 0'"));
+    }
+
+    fn ids(f: &[Finding]) -> Vec<&str> {
+        f.iter().map(|f| f.id.as_str()).collect()
     }
 
     /// The bucket names are the serialized form (a JSON contract).

@@ -19,6 +19,13 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
         &v.cause,
         r.findings.iter().find(|f| Some(&f.id) == v.cause.as_ref()),
     ) {
+        // The connections it explains against those Threads_connected counts.
+        (Some(id), Some(f)) if v.explains > 0 && !r.slots.is_empty() => format!(
+            "{} ({id}): {} of {} connections",
+            escape(&f.title),
+            v.explains,
+            r.slots.iter().map(|s| s.count).sum::<i64>()
+        ),
         (Some(id), Some(f)) => format!("{} ({id})", escape(&f.title)),
         _ => "no cause found".to_string(),
     };
@@ -31,6 +38,16 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
     );
     out.push_str(&verdict);
     out.push('\n');
+    if !v.also.is_empty() {
+        let also: Vec<&str> = v.also.iter().map(|id| id.as_str()).collect();
+        out.push_str(&layout::wrap(
+            &format!("Also         {}", also.join(", ")),
+            width,
+            "",
+            "             ",
+        ));
+        out.push('\n');
+    }
     if let Some(relief) = &v.relief {
         out.push_str(&format!("Relief       {}:\n", relief.effect()));
         out.push_str(&layout::command(

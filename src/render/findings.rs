@@ -31,7 +31,7 @@ pub fn findings(findings: &[Finding], snap: &Snapshot, style: Style, verbose: bo
         out.push_str(": nothing points to a connection shortage.\n");
     } else {
         out.push_str(&style.bold(&format!(
-            "{} finding{}: {crit} critical, {warn} warning, {info} info (most urgent first)",
+            "{} finding{}: {crit} critical, {warn} warning, {info} info (most connections first)",
             crit + warn + info,
             if crit + warn + info == 1 { "" } else { "s" }
         )));

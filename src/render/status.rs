@@ -103,10 +103,12 @@ pub fn header(r: &StatusReport, style: Style) -> String {
         &format!(
             "{}{}",
             pair("Max_used_connections", c.max_used_connections),
-            c.max_used_connections_time
-                .as_ref()
-                .map(|t| format!(" (at {})", escape(t)))
-                .unwrap_or_default()
+            // When it happened: MySQL dates it; elsewhere it is only known to be since startup
+            // (docs/server-facts.md, "Counters and time").
+            c.max_used_connections_time.as_ref().map_or_else(
+                || format!(" (within the last {})", render::secs(r.server.uptime_s)),
+                |t| format!(" (at {})", escape(t))
+            )
         ),
         width,
     ));

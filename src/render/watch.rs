@@ -35,7 +35,8 @@ pub fn line(ts: &str, snap: &Snapshot) -> String {
         a.sleeping,
         a.oldest_idle_s,
         a.longest_query_s,
-        cause(snap).map_or_else(|| "-".to_string(), |(id, _)| id.to_string()),
+        cause(snap, crate::report::watch::REFRESH_READS_LOCKS)
+            .map_or_else(|| "-".to_string(), |(id, _)| id.to_string()),
         forecast::of_snapshot(snap)
             .and_then(|f| f.full_in_s)
             .map_or_else(|| "-".to_string(), |s| format!("{s:.0}s")),
@@ -91,7 +92,7 @@ pub fn frame_with(
     );
     out.push_str("\n\n");
     out.push_str(&render::status::header(&report, style));
-    let cause = match cause(snap) {
+    let cause = match cause(snap, crate::report::watch::REFRESH_READS_LOCKS) {
         Some((id, title)) => format!("{}: {}", style.bold(id.as_str()), escape(&title)),
         None => "none: nothing points to a connection shortage".to_string(),
     };

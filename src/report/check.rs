@@ -203,12 +203,10 @@ impl CheckReport {
 
 /// Judge a snapshot. A refused snapshot (our own login got ERROR 1040) is CRITICAL.
 pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
-    // One analysis for the judgement and the verdict's cause (see report::diagnose).
+    // The verdict's cause from the one function diagnose and watch take theirs from.
     let a = Analysis::new(snap);
     let findings = diagnose::judge(&a, &limits.th);
-    let cause = diagnose::verdict::account(&a, &limits.th, &findings)
-        .verdict
-        .cause;
+    let cause = diagnose::verdict::cause(&findings).main.map(|f| f.id);
     let mut reasons = Vec::new();
     let forecast = forecast::of_snapshot(snap);
     let horizon = limits.forecast;

@@ -103,6 +103,8 @@ impl DiagnoseReport {
         if let Some(r) = &mut self.verdict.relief {
             r.for_target(replay);
         }
+        // The summary may point to `conncheck watch` / `record`.
+        self.verdict.summary = replay.in_prose(&self.verdict.summary);
         for n in &mut self.notes {
             *n = replay.in_prose(n);
         }

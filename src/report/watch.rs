@@ -8,16 +8,25 @@ use crate::diagnose::{self, FindingId, Thresholds};
 use crate::snapshot::sample::Sample;
 use crate::snapshot::{Session, Snapshot};
 
-/// The cause line of the screen: the top-ranked finding (warning or worse) judged from this
-/// refresh's data, as `(id, title)`. One place, so that it can later show the diagnosis'
-/// verdict instead. A refresh reads the status and the processlist only (no transactions or
-/// lock waits), so causes that need those (idle transactions, lock pile-ups) are not seen here;
-/// judging is linear in the sessions, cheap enough for every refresh.
-pub fn cause(snap: &Snapshot) -> Option<(FindingId, String)> {
-    diagnose::diagnose(snap, &Thresholds::default())
-        .into_iter()
-        .find(|f| f.severity != diagnose::Severity::Info)
-        .map(|f| (f.id, f.title))
+/// What a `watch` refresh reads: the status and the processlist, not transactions or lock waits
+/// (`commands::watch::tick` leaves them out), so its cause is judged without lock data.
+pub const REFRESH_READS_LOCKS: bool = false;
+
+/// The cause line of the screen: the verdict's cause ([`diagnose::verdict::cause`], the one
+/// function `diagnose` and `check` take theirs from) judged from this refresh's data, as
+/// `(id, title)`. `locks_read` says what the refresh read: without transactions and lock waits,
+/// causes that need them (idle transactions, lock pile-ups) cannot be seen, so the title says
+/// it was judged "without lock data". Judging is linear in the sessions, cheap enough for every
+/// refresh.
+pub fn cause(snap: &Snapshot, locks_read: bool) -> Option<(FindingId, String)> {
+    let findings = diagnose::diagnose(snap, &Thresholds::default());
+    let main = diagnose::verdict::cause(&findings).main?;
+    let title = if locks_read {
+        main.title.clone()
+    } else {
+        format!("{} (without lock data)", main.title)
+    };
+    Some((main.id, title))
 }
 
 /// The longest-idle sleeping client session and the longest-running busy one. Pure.

@@ -48,6 +48,10 @@ pub struct Snapshot {
     /// Who waits for whom (row locks, metadata locks, table locks).
     #[serde(default)]
     pub lock_waits: Vec<LockWait>,
+    /// The transactions that were rolling back, read again with the second status reading
+    /// (`sample_s` after the first): how fast their rollback goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollbacks_after: Vec<RollbackReading>,
     /// RAM of the server host in bytes, when known (flag, or /proc/meminfo for a local server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_memory_bytes: Option<u64>,
@@ -351,6 +355,17 @@ pub struct Transaction {
     /// with the statement and holds no lock beyond it, so KILL QUERY ends it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub autocommit_non_locking: bool,
+}
+
+/// A transaction in `ROLLING BACK` read again: `trx_rows_modified` counts the rows still to undo
+/// (docs/server-facts.md, "Rollback of a killed transaction").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RollbackReading {
+    pub trx_id: String,
+    /// The processlist id of the session that owns it.
+    pub session_id: u64,
+    /// Rows still to undo.
+    pub rows_left: u64,
 }
 
 fn is_false(b: &bool) -> bool {

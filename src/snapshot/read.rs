@@ -19,8 +19,10 @@ use super::flavor::{self, Flavor, Identity};
 use super::locks::{LockIds, LockRows, lock_waits_from};
 use super::model::*;
 use super::plan::{self, Needs, Plan, Results};
-use super::row::name_values;
-use super::sql::{THREADS_CONNECTED_SQL, processlist_sql, status_sql};
+use super::row::{name_values, num, text};
+use super::sql::{
+    ROLLBACKS_NOT_READ_AGAIN, ROLLING_BACK_SQL, THREADS_CONNECTED_SQL, processlist_sql, status_sql,
+};
 use super::{accounts, connect_attrs, grants, mdl, process, thread_memory, trx_waits, user_locks};
 
 /// Samples shorter than this read no trend (`diagnose::forecast` fits none under 3 s).
@@ -210,11 +212,20 @@ fn read_with(
         privileges.process = true;
     }
 
-    let (status_after, sample_s, trend) = if opts.sample.is_zero() {
-        (None, 0.0, Vec::new())
+    // A rollback in progress is read again with the second status reading: its speed.
+    let rolling_back = transactions
+        .iter()
+        .any(|t| t.state.eq_ignore_ascii_case("ROLLING BACK"));
+    let (status_after, sample_s, trend, rollbacks_after) = if opts.sample.is_zero() {
+        (None, 0.0, Vec::new(), Vec::new())
     } else {
         let s = sample(c, opts.sample, &status, status_read_at)?;
-        (Some(s.status), s.sample_s, s.trend)
+        let again = if rolling_back {
+            rollbacks(c, &mut notes)
+        } else {
+            Vec::new()
+        };
+        (Some(s.status), s.sample_s, s.trend, again)
     };
 
     let server_rss_bytes = opts
@@ -252,6 +263,7 @@ fn read_with(
         sessions,
         transactions,
         lock_waits,
+        rollbacks_after,
         host_memory_bytes,
         server_rss_bytes,
         accounts,
@@ -379,6 +391,26 @@ fn sample(
     })
 }
 
+/// The transactions rolling back now (see [`ROLLING_BACK_SQL`]); a failed read leaves a note.
+fn rollbacks(c: &mut Connection, notes: &mut Vec<String>) -> Vec<RollbackReading> {
+    match c.rows(ROLLING_BACK_SQL, "reading rollbacks in progress") {
+        Ok(rows) => rows
+            .iter()
+            .filter_map(|r| {
+                Some(RollbackReading {
+                    trx_id: text(r, 0)?,
+                    session_id: num(r, 1)?,
+                    rows_left: num(r, 2)?,
+                })
+            })
+            .collect(),
+        Err(e) => {
+            notes.push(format!("{ROLLBACKS_NOT_READ_AGAIN}: {}", e.message));
+            Vec::new()
+        }
+    }
+}
+
 /// Global status and the processlist in one round trip (each `watch` refresh). `snap` is the
 /// full snapshot read when the connection was opened: it names the flavor and our own id.
 pub fn read_live(
@@ -424,6 +456,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         sessions: Vec::new(),
         transactions: Vec::new(),
         lock_waits: Vec::new(),
+        rollbacks_after: Vec::new(),
         host_memory_bytes: None,
         server_rss_bytes: None,
         accounts: None,

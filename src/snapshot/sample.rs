@@ -217,6 +217,7 @@ mod tests {
             sessions: vec![],
             transactions: vec![],
             lock_waits: vec![],
+            rollbacks_after: Vec::new(),
             host_memory_bytes: None,
             server_rss_bytes: None,
             accounts: None,

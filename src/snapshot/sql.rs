@@ -171,6 +171,14 @@ pub const TRX_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_state, \
      trx_autocommit_non_locking \
      FROM information_schema.INNODB_TRX";
 
+/// The transactions rolling back, read again with the second status reading: id, session and
+/// the rows still to undo (`trx_rows_modified` falls as the rollback goes on).
+pub const ROLLING_BACK_SQL: &str = "SELECT trx_id, trx_mysql_thread_id, trx_rows_modified \
+     FROM information_schema.INNODB_TRX WHERE trx_state = 'ROLLING BACK'";
+
+/// How the note starts when [`ROLLING_BACK_SQL`] failed: the rollbacks were read once only.
+pub const ROLLBACKS_NOT_READ_AGAIN: &str = "rollbacks in progress not read again";
+
 /// At most this many rows are read from each lock table: MySQL 8's `data_lock_waits` lists one
 /// row per conflicting lock ahead of each waiter (the holder and every earlier waiter: 14 waiters
 /// behind one holder give 105 rows, 2,000 give 2,001,000), so the rows grow with the square of a

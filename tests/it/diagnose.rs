@@ -253,17 +253,31 @@ fn pools_that_fill_half_the_slots_are_oversized() {
 
     let v = diagnose(&s, "root", "", &["--sample", "0"]);
     let f = the(&v, "pool-oversized");
-    assert_eq!(f["severity"], "critical", "12 of 20 slots");
     assert_eq!(sorted(sessions(f)), sorted(ids));
-    assert_eq!(f["slots"], 12);
+    assert_eq!(f["slots"], 12, "12 of 20 slots");
     assert_eq!(evidence(f, "warm idle connections"), "12 of 20 (60.0%)");
-    assert_eq!(evidence(f, "clients"), "3");
+    // The server started seconds ago: the pools hold the slots, but no size is judged from
+    // seconds of data (the sizes themselves: pool_oversized's unit tests).
+    assert!(v["server"]["uptime_s"].as_u64().unwrap() < 300);
+    assert_eq!(f["severity"], "info");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("too early to size them"),
+        "{f}"
+    );
     for user in ["web", "api", "jobs"] {
-        assert_eq!(
-            evidence(f, &format!("pool {user}@localhost")),
-            "4 connections: 0 in use, 4 idle (4 warm) → maximumPoolSize ≈ 5"
+        assert!(
+            !f["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["name"] == format!("pool {user}@localhost")),
+            "{f}"
         );
     }
+    assert_eq!(v["verdict"]["cause"], "pool-oversized", "{}", v["verdict"]);
     // Short idle times: neither a leak nor idle sessions to kill.
     absent(&v, "connection-leak");
     absent(&v, "idle-connections");
@@ -541,7 +555,10 @@ fn a_full_server_is_critical_and_refusals_during_the_sample_are_counted() {
     assert_eq!(v["state"], "critical");
     let full = the(&v, "server-full");
     assert_eq!(full["severity"], "critical");
-    assert_eq!(v["findings"][0]["id"], "server-full", "{:?}", ranked(&v));
+    // The findings go by the connections they explain: the pool that holds every slot first;
+    // the verdict names it, not the symptom.
+    assert_eq!(v["findings"][0]["id"], "pool-oversized", "{:?}", ranked(&v));
+    assert_eq!(v["verdict"]["cause"], "pool-oversized", "{}", v["verdict"]);
     assert!(sessions(full).is_empty());
     assert_eq!(evidence(full, "Threads_connected"), "11");
     assert_eq!(
@@ -551,7 +568,8 @@ fn a_full_server_is_critical_and_refusals_during_the_sample_are_counted() {
     absent(&v, "near-limit");
     // Why it is full: one account's warm pool holds every slot, and nothing limits it.
     let pool = the(&v, "pool-oversized");
-    assert_eq!(pool["severity"], "critical");
+    // A server up seconds: the pool holds the slots, its size is not judged yet.
+    assert_eq!(pool["severity"], "info");
     assert_eq!(sorted(sessions(pool)), sorted(app_ids.clone()));
     let limit = the(&v, "per-user-limit-missing");
     assert_eq!(limit["severity"], "warning");

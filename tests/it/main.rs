@@ -36,5 +36,6 @@ mod sessions;
 mod settings;
 mod status;
 mod suggestions;
+mod time_aware;
 mod validation;
 mod watch;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
+use support::findings::the;
 use support::{Server, ServerOpts, json, json_ok};
 
 #[test]
@@ -252,8 +253,12 @@ fn a_full_server_refuses_ordinary_accounts_and_admits_admins_through_the_reserve
         .output()
         .unwrap();
     let v = json(&out);
-    assert_eq!(v["findings"][0]["id"], "server-full");
-    assert_eq!(v["findings"][0]["severity"], "critical");
+    // Full: server-full is critical; the pool that holds the ten slots comes first (the most
+    // connections explained) and is the verdict's cause.
+    let full = the(&v, "server-full");
+    assert_eq!(full["severity"], "critical");
+    assert_eq!(v["findings"][0]["id"], "pool-oversized");
+    assert_eq!(v["verdict"]["cause"], "pool-oversized");
 
     // With the reserved slot taken too, the refusal comes before the greeting.
     // The previous run's connection may still be closing on a loaded machine: retry briefly.

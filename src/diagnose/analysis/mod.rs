@@ -3,7 +3,7 @@
 //! [`Analysis::new`] indexes the snapshot's sessions by id ([`SessionIndex`]), builds the wait
 //! graph of who waits for whom ([`WaitGraph`]), finds the connection leaks ([`Leaks`]) and groups
 //! the client sessions by account: O(n log n) in sessions, transactions and lock waits, paid once.
-//! Every heuristic (`fn check(a: &Analysis, th: &Thresholds)`) and the verdict take it, so a
+//! Every heuristic (`fn check(a: &Analysis<'_>, th: &Thresholds)`) and the verdict take it, so a
 //! lookup by id is a hash lookup and nothing derived is built twice. Nothing here is stored in
 //! the snapshot: a saved snapshot holds only what was read. Pure.
 //!
@@ -101,6 +101,24 @@ impl<'s> Analysis<'s> {
     /// [`WaitGraph::blocked_by`]). lock-pileup, idle-transactions and the verdict agree on it.
     pub fn blocked_by(&self, id: u64) -> Vec<(u64, bool)> {
         self.waits.blocked_by(id)
+    }
+
+    /// How many sessions the sessions `ids` hold up, directly or through a chain of waits, each
+    /// once and none of `ids` themselves: the waiters roots are credited with when findings are
+    /// weighed by the connections they explain. A cycle counts each member once. O(edges
+    /// reached).
+    pub fn held_up_by(&self, ids: impl IntoIterator<Item = u64>) -> usize {
+        let mut stack: Vec<u64> = ids.into_iter().collect();
+        let mut seen: BTreeSet<u64> = stack.iter().copied().collect();
+        let start = seen.len();
+        while let Some(n) = stack.pop() {
+            for (w, _) in self.waits.blocked_by(n) {
+                if seen.insert(w) {
+                    stack.push(w);
+                }
+            }
+        }
+        seen.len() - start
     }
 
     /// The connection leaks, one per leaking client.
