@@ -262,6 +262,7 @@ mod tests {
             user: user.into(),
             host: host.into(),
             max_user_connections: limit,
+            max_connections_per_hour: 0,
         }
     }
 

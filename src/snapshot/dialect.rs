@@ -82,6 +82,12 @@ impl Dialect {
         self.performance_schema
     }
 
+    /// Whether `performance_schema.host_cache` can name blocked hosts: it is empty with
+    /// performance_schema OFF (docs/refusals.md "ERROR 1129").
+    pub fn reads_host_cache(&self) -> bool {
+        self.performance_schema
+    }
+
     /// Where each session's memory is measured on this server, if anywhere
     /// ([`thread_memory::source`]).
     pub fn memory(&self) -> Option<thread_memory::Source> {

@@ -11,6 +11,7 @@ pub mod connect_attrs;
 pub mod dialect;
 pub mod flavor;
 pub mod grants;
+pub mod host_cache;
 pub mod locks;
 pub mod mdl;
 pub mod model;

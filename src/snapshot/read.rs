@@ -21,7 +21,7 @@ use super::model::*;
 use super::plan::{self, Needs, Plan, Results};
 use super::row::name_values;
 use super::sql::{THREADS_CONNECTED_SQL, processlist_sql, status_sql};
-use super::{accounts, connect_attrs, grants, mdl, process, thread_memory, trx_waits};
+use super::{accounts, connect_attrs, grants, host_cache, mdl, process, thread_memory, trx_waits};
 
 /// Samples shorter than this read no trend (`diagnose::forecast` fits none under 3 s).
 const TREND_FROM: Duration = Duration::from_secs(3);
@@ -185,6 +185,10 @@ fn read_with(
         read.map_err(|e| notes.push(accounts::note(&e.message)))
             .ok()
     });
+    let host_cache = results.take(plan::HOST_CACHE).and_then(|read| {
+        read.map_err(|e| notes.push(host_cache::note(&e.message)))
+            .ok()
+    });
     match results.take(plan::METADATA_LOCK_HOLDERS) {
         Some(Ok(granted)) => lock_waits.extend(mdl::waits(&sessions, &granted)),
         Some(Err(e)) if mdl::not_installed(&e) => {}
@@ -204,6 +208,15 @@ fn read_with(
     } else {
         let s = sample(c, opts.sample, &status, status_read_at)?;
         (Some(s.status), s.sample_s, s.trend)
+    };
+    // The host cache again, with the second status reading: ERROR 1129 refusals during the
+    // sample are the growth of COUNT_HOST_BLOCKED_ERRORS.
+    let host_cache_after = match (&host_cache, &status_after) {
+        (Some(_), Some(_)) => c
+            .rows(&host_cache::sql(), "reading the host cache")
+            .ok()
+            .map(|rows| host_cache::rows(&rows)),
+        _ => None,
     };
 
     let server_rss_bytes = opts
@@ -244,6 +257,8 @@ fn read_with(
         host_memory_bytes,
         server_rss_bytes,
         accounts,
+        host_cache,
+        host_cache_after,
         system_user_accounts,
         notes,
     };
@@ -423,6 +438,8 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         host_memory_bytes: None,
         server_rss_bytes: None,
         accounts: None,
+        host_cache: None,
+        host_cache_after: None,
         system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }

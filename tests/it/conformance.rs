@@ -85,6 +85,8 @@ const KEYWORDS: &[&str] = &[
     "like",
     "group",
     "by",
+    "order",
+    "desc",
 ];
 
 /// Words of a statement outside quotes: (word, followed by `(`, preceded by `.`).
