@@ -18,6 +18,7 @@ pub mod model;
 pub mod plan;
 pub mod process;
 pub mod read;
+pub mod refusals;
 pub mod row;
 pub mod sample;
 pub mod sampling;
