@@ -17,6 +17,8 @@ pub mod connection_leak;
 pub mod finding;
 pub mod forecast;
 pub mod globals;
+pub mod handshake_stall;
+pub mod host_blocked;
 pub mod idle_connections;
 pub mod idle_transactions;
 pub mod lock_pileup;
@@ -36,6 +38,7 @@ pub mod thread_cache;
 pub mod threshold;
 pub mod timeouts;
 pub mod traffic_spike;
+pub mod user_limit_reached;
 pub mod verdict;
 pub mod wait_timeout_high;
 
@@ -80,6 +83,9 @@ const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
     no_process_privilege::check,
     per_user_limit_missing::check,
     refused_connections::check,
+    user_limit_reached::check,
+    host_blocked::check,
+    handshake_stall::check,
     slow_query_log_off::check,
     thread_cache::check,
     traffic_spike::check,
