@@ -5,6 +5,7 @@ use std::fmt;
 
 #[cfg(doc)]
 use crate::diagnose::forecast;
+use crate::snapshot::refusals::after_login;
 use crate::snapshot::sample::Sample;
 
 /// What a trigger looks at.
@@ -16,7 +17,10 @@ pub enum Metric {
     Connections,
     /// Threads_running.
     Running,
-    /// Growth of Connection_errors_max_connections (ERROR 1040 refusals) since the last sample.
+    /// Clients refused since the last sample: the growth of Connection_errors_max_connections
+    /// (ERROR 1040 at accept; on MySQL also after login) plus, where the server has the
+    /// counters (MariaDB), the logins refused after authentication
+    /// (`snapshot::refusals::after_login`: 1040 after login, 1203, 1226).
     Refused,
     /// Growth of the Connections counter (login attempts) per second since the last sample.
     ConnectionsPerSec,
@@ -167,7 +171,13 @@ impl Trigger {
             Metric::Running => Some(cur.threads_running as f64),
             Metric::LockWaits => Some(cur.lock_waits as f64),
             Metric::FullIn => full_in_s,
-            Metric::Refused => growth(|s| s.refused_total).map(|(d, _)| d as f64),
+            Metric::Refused => {
+                let (d, p) = growth(|s| s.refused_total)?;
+                let after_login =
+                    after_login(|name| Some((*p.counters.get(name)?, *cur.counters.get(name)?)))
+                        .unwrap_or(0);
+                Some(d.saturating_add(after_login) as f64)
+            }
             Metric::ConnectionsPerSec => {
                 let (d, p) = growth(|s| s.connections_total)?;
                 let dt = cur.at_ms.checked_sub(p.at_ms).filter(|dt| *dt > 0)?;
@@ -266,6 +276,35 @@ mod tests {
             let e = parse(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn refused_counts_logins_refused_after_authentication_too() {
+        let counters = |aborted: u64, preauth: u64, denied: u64| {
+            [
+                ("aborted_connects", aborted),
+                ("aborted_connects_preauth", preauth),
+                ("access_denied_errors", denied),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+        };
+        let mut a = sample(1_000, 100, 5, 1_000);
+        let mut b = sample(3_000, 100, 5, 1_100);
+        a.counters = counters(10, 2, 1);
+        // 6 more failed logins: 1 before authentication, 1 wrong password, 4 refused (1203).
+        b.counters = counters(16, 3, 2);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(4.0)
+        );
+        // Without the MariaDB counters, only the 1040 counter.
+        b.counters.remove("aborted_connects_preauth");
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            None
+        );
     }
 
     #[test]

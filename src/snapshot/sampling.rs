@@ -34,6 +34,7 @@ use super::sample::{ClientCount, Sample, cap_clients};
 pub const EXTRA_COUNTERS: &[&str] = &[
     "aborted_clients",
     "aborted_connects",
+    "aborted_connects_preauth",
     "access_denied_errors",
     "innodb_row_lock_current_waits",
     "max_used_connections",
