@@ -25,6 +25,7 @@ mod login_path;
 mod multi;
 mod record;
 mod recorded;
+mod refusals;
 mod replay;
 mod robustness;
 mod scale;
