@@ -8,7 +8,8 @@
 //! one, when a client without SUPER finds the normal slots taken while the admin slot is still
 //! free: MariaDB counts it only in Aborted_connects (observed live, docs/server-facts.md
 //! "Counters"), so it is counted as ΔAborted_connects − ΔAborted_connects_preauth −
-//! ΔAccess_denied_errors over the sample (`snapshot::refusals::after_login`), and called 1040
+//! ΔAccess_denied_errors over the sample, less the refusals at accept that MariaDB counts in
+//! Aborted_connects too (`snapshot::refusals::after_login`), and called 1040
 //! when the normal slots were full at some reading of the sample (else those logins failed for
 //! an account's limit, `user-limit-reached`, or another reason). MySQL 8 counts the login-time
 //! refusal in Connection_errors_max_connections too (connection_handler_manager.cc
@@ -219,7 +220,7 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     }
     if let Some(n) = after_login {
         f = f.evidence(
-            "refused after login (ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors)",
+            "refused after login (ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors − ΔConnection_errors_max_connections)",
             if full {
                 format!("{n} during the sample, while the normal slots were full")
             } else {

@@ -189,7 +189,7 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     f = f.evidence("max_user_connections", global);
     if let Some(n) = snap.refused_after_login() {
         f = f.evidence(
-            "refused after login (ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors)",
+            "refused after login (ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors − ΔConnection_errors_max_connections)",
             format!("{n} {}", super::common::rate_basis(snap)),
         );
     }

@@ -173,9 +173,14 @@ impl Trigger {
             Metric::FullIn => full_in_s,
             Metric::Refused => {
                 let (d, p) = growth(|s| s.refused_total)?;
-                let after_login =
-                    after_login(|name| Some((*p.counters.get(name)?, *cur.counters.get(name)?)))
-                        .unwrap_or(0);
+                // The accept counter is the sample's own field, not one of its counters.
+                let after_login = after_login(|name| match name {
+                    "connection_errors_max_connections" => {
+                        Some((p.refused_total, cur.refused_total))
+                    }
+                    _ => Some((*p.counters.get(name)?, *cur.counters.get(name)?)),
+                })
+                .unwrap_or(0);
                 Some(d.saturating_add(after_login) as f64)
             }
             Metric::ConnectionsPerSec => {
@@ -299,6 +304,14 @@ mod tests {
             parse("refused > 0").unwrap().fires(Some(&a), &b, None),
             Some(4.0)
         );
+        // 2 refused at accept too (MariaDB counts them in Aborted_connects as well): 6, not 8.
+        b.refused_total = 7;
+        b.counters = counters(18, 3, 2);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(6.0)
+        );
+        b.refused_total = 5;
         // Without the MariaDB counters, only the 1040 counter.
         b.counters.remove("aborted_connects_preauth");
         assert_eq!(

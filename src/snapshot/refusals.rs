@@ -8,26 +8,30 @@
 use super::model::{HostCacheEntry, Snapshot};
 
 /// The status counters whose growth counts the logins refused after authentication (MariaDB
-/// has all three; MySQL lacks the last two and counts its 1040 after login in
-/// Connection_errors_max_connections instead).
-pub const AFTER_LOGIN_COUNTERS: [&str; 3] = [
+/// has all four; MySQL lacks Aborted_connects_preauth and Access_denied_errors and counts its
+/// 1040 after login in Connection_errors_max_connections instead).
+pub const AFTER_LOGIN_COUNTERS: [&str; 4] = [
     "aborted_connects",
     "aborted_connects_preauth",
     "access_denied_errors",
+    "connection_errors_max_connections",
 ];
 
 /// Logins that failed after authentication for another reason than a wrong password:
-/// ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors. These are ERROR 1040
+/// ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors, less the ERROR 1040
+/// refused at accept, which MariaDB counts in Aborted_connects but not in
+/// Aborted_connects_preauth (docs/refusals.md "ERROR 1040", observed live). These are ERROR 1040
 /// for a client without SUPER when the normal slots are taken (SQLSTATE 08004), 1203 and 1226
 /// (an account's limit), and rarer login failures (an unknown default database). `value` reads
 /// a counter at the first and at the second reading; None when the server lacks one.
 pub fn after_login(value: impl Fn(&str) -> Option<(u64, u64)>) -> Option<u64> {
     let grew = |name: &str| value(name).map(|(a, b)| b.saturating_sub(a));
-    let [aborted, preauth, denied] = AFTER_LOGIN_COUNTERS;
+    let [aborted, preauth, denied, at_accept] = AFTER_LOGIN_COUNTERS;
     Some(
         grew(aborted)?
             .saturating_sub(grew(preauth)?)
-            .saturating_sub(grew(denied)?),
+            .saturating_sub(grew(denied)?)
+            .saturating_sub(grew(at_accept).unwrap_or(0)),
     )
 }
 
@@ -95,7 +99,7 @@ mod tests {
 
     #[test]
     fn after_login_is_what_neither_preauth_nor_a_wrong_password_explains() {
-        let v = |a: [(u64, u64); 3]| {
+        let v = |a: [(u64, u64); 4]| {
             move |n: &str| {
                 AFTER_LOGIN_COUNTERS
                     .iter()
@@ -103,10 +107,12 @@ mod tests {
                     .map(|i| a[i])
             }
         };
-        assert_eq!(after_login(v([(10, 25), (3, 6), (1, 3)])), Some(10));
+        assert_eq!(after_login(v([(10, 25), (3, 6), (1, 3), (0, 0)])), Some(10));
+        // Refused at accept: in Aborted_connects, not in Aborted_connects_preauth.
+        assert_eq!(after_login(v([(10, 25), (3, 6), (1, 3), (5, 9)])), Some(6));
         // Counters that went back (FLUSH STATUS, a restart) never make a negative count.
-        assert_eq!(after_login(v([(10, 2), (3, 6), (1, 3)])), Some(0));
-        assert_eq!(after_login(v([(10, 12), (3, 60), (1, 3)])), Some(0));
+        assert_eq!(after_login(v([(10, 2), (3, 6), (1, 3), (0, 0)])), Some(0));
+        assert_eq!(after_login(v([(10, 12), (3, 60), (1, 3), (0, 0)])), Some(0));
         // MySQL: no Aborted_connects_preauth, no Access_denied_errors.
         assert_eq!(
             after_login(|n| (n == "aborted_connects").then_some((1, 9))),
