@@ -62,12 +62,9 @@ fn error_text(snap: &Snapshot, ip: &str) -> String {
 
 fn from_cache(snap: &Snapshot, rows: &[HostCacheEntry], limit: u64) -> Option<Finding> {
     let now = snap.refused_host_blocked();
-    let refused_now = |ip: &str| {
-        now.iter()
-            .find(|(i, _)| i == ip)
-            .map(|(_, n)| *n)
-            .unwrap_or(0)
-    };
+    let by_ip: std::collections::HashMap<&str, u64> =
+        now.iter().map(|(ip, n)| (ip.as_str(), *n)).collect();
+    let refused_now = |ip: &str| by_ip.get(ip).copied().unwrap_or(0);
     let mut blocked: Vec<&HostCacheEntry> = rows
         .iter()
         .filter(|h| h.sum_connect_errors >= limit.max(1) || refused_now(&h.ip) > 0)

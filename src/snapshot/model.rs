@@ -113,6 +113,10 @@ pub struct Access {
     pub login_tries: u32,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn tried_once(tries: &u32) -> bool {
     *tries <= 1
 }
@@ -164,7 +168,7 @@ pub struct Account {
     pub max_user_connections: u64,
     /// MAX_CONNECTIONS_PER_HOUR (mysql.user `max_connections`); 0 means none. ERROR 1226 once
     /// reached: the server keeps no counter we can read, `FLUSH USER_RESOURCES` resets it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub max_connections_per_hour: u64,
 }
 
