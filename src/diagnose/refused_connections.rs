@@ -169,7 +169,7 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
         (
             Severity::Critical,
             format!(
-                "{} refused with ERROR 1040 Too many connections at accept {} ({hard_rate}){also}, {total} since startup {uptime} ago.",
+                "{} refused with ERROR 1040 {} ({hard_rate}){also}, {total} since startup {uptime} ago.",
                 count_phrase(hard_now, "client was", "clients were"),
                 rate_basis(snap),
             ),
@@ -229,10 +229,6 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
         );
     }
     f = f
-        .evidence(
-            "error clients see",
-            "ERROR 1040 (08004) Too many connections",
-        )
         .evidence("Threads_connected", connected)
         .evidence("max_connections", max);
     if let Some(peak) = snap.status_now_u64("max_used_connections") {

@@ -321,8 +321,12 @@ fn refusals_after_login_are_1040_and_make_check_critical() {
     assert_eq!(code, Some(2), "{}", report["summary"]);
     let f = the(&report, "refused-connections");
     assert!(f["refused"].as_u64().unwrap() > 0, "{f}");
+    assert!(f["title"].as_str().unwrap().contains("ERROR 1040"), "{f}");
     assert!(
-        evidence(f, "error clients see").contains("1040 (08004)"),
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("(SQLSTATE 08004) after login"),
         "{f}"
     );
     drop(held);
