@@ -287,7 +287,7 @@ fn hourly(a: &Analysis, refused: u64) -> Option<Finding> {
     Some(
         f.evidence(
             "error clients see",
-            "ERROR 1226 (42000): User '…' has exceeded the 'max_connections_per_hour' resource",
+            "ERROR 1226 (42000): User '…' has exceeded the 'max_connections' resource (the resource MAX_CONNECTIONS_PER_HOUR sets)",
         )
         .action(Action::sql("FLUSH USER_RESOURCES;"))
         .action(Action::advice(
