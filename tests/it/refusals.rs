@@ -331,3 +331,68 @@ fn refusals_after_login_are_1040_and_make_check_critical() {
     );
     drop(held);
 }
+
+/// `record --trigger 'refused > 0'` fires on ERROR 1203 too: the logins refused after
+/// authentication count, not only Connection_errors_max_connections.
+#[test]
+fn record_triggers_on_refusals_after_login() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec!["--max-user-connections=2".into()],
+        ..ServerOpts::default()
+    });
+    s.create_user("app", "apppw", "USAGE");
+    let held = s.idle_connections("app", "apppw", 2);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("incidents");
+    let mut rec = s
+        .process("root", "")
+        .arg("record")
+        .arg("--dir")
+        .arg(&dir)
+        .args([
+            "--trigger",
+            "refused > 0",
+            "--interval",
+            "200ms",
+            "--before",
+            "5s",
+            "--after",
+            "1s",
+            "--for",
+            "60s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn conncheck record");
+    let knocker = {
+        let opts = s.opts("app", "apppw");
+        Knocker::start(1203, move || code_of(mysql::Conn::new(opts.clone())))
+    };
+    // Wait (bounded) for the incident folder the trigger writes.
+    let start = std::time::Instant::now();
+    let index = loop {
+        let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path().join("index.json"))
+                .find(|p| p.is_file())
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no incident within {WAIT:?} ({} refused)",
+            knocker.refused()
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    drop(knocker);
+    let _ = rec.kill();
+    let _ = rec.wait();
+    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    assert_eq!(idx["trigger"], "refused > 0", "{idx}");
+    drop(held);
+}
