@@ -396,3 +396,54 @@ fn record_triggers_on_refusals_after_login() {
     assert_eq!(idx["trigger"], "refused > 0", "{idx}");
     drop(held);
 }
+
+/// performance_schema OFF: the host cache cannot be read, so the finding says what shows
+/// (connection attempts failing before login, max_connect_errors) and how to confirm.
+#[test]
+fn without_performance_schema_a_blocked_host_is_suspected_and_the_way_to_confirm_given() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec![
+            "--host-cache-size=128".into(),
+            "--max-connect-errors=2".into(),
+        ],
+        ..ServerOpts::default()
+    });
+    s.create_user("app", "apppw", "USAGE");
+    let port = s.port();
+    // A health check that connects and leaves without logging in, over and over.
+    let knocker = Knocker::start(0, move || {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+        let src: SocketAddr = format!("{SECOND_ADDRESS}:0").parse().unwrap();
+        sock.bind(&src.into()).ok()?;
+        let dst: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        sock.connect_timeout(&dst.into(), Duration::from_secs(5))
+            .ok()?;
+        let mut c: TcpStream = sock.into();
+        c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut buf = [0u8; 512];
+        let _ = c.read(&mut buf);
+        let _ = c.write_all(&[1, 0, 0, 1, 0xff]);
+        let _ = c.read(&mut buf);
+        None
+    });
+    let v = diagnose(&s, "2s");
+    drop(knocker);
+    let f = the(&v, "host-blocked");
+    assert_eq!(f["severity"], "warning", "{f}");
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("performance_schema is OFF"),
+        "{f}"
+    );
+    assert!(evidence(f, "Aborted_connects_preauth").ends_with("during the 2s sample"));
+    assert_eq!(evidence(f, "max_connect_errors"), "2");
+    assert!(evidence(f, "error clients see").starts_with("ERROR 1129"));
+    assert!(
+        support::findings::actions(f)
+            .iter()
+            .any(|a| a.starts_with("to confirm")),
+        "{f}"
+    );
+}
