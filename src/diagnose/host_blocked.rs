@@ -161,9 +161,16 @@ fn without_cache(snap: &Snapshot, limit: u64) -> Option<Finding> {
     } else {
         "performance_schema.host_cache could not be read"
     };
+    // Enough failures in one sample for a host to reach the limit: a warning; fewer (a TCP
+    // health check now and then on a default MariaDB, performance_schema OFF) is background.
+    let severity = if preauth >= limit {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
     let f = Finding::new(
         FindingId::HostBlocked,
-        Severity::Warning,
+        severity,
         "Connections fail before login: a client host may be blocked (ERROR 1129), unconfirmed",
         format!(
             "{preauth} connection attempt{} failed before login {}; {why}: a host that fails max_connect_errors ({limit}) times in a row without a successful login is blocked with ERROR 1129 until the host cache is emptied.",
@@ -287,6 +294,7 @@ mod tests {
         s.variables
             .insert("performance_schema".into(), "OFF".into());
         s.variables.insert("host_cache_size".into(), "128".into());
+        s.variables.insert("max_connect_errors".into(), "2".into());
         fixtures::set_status(&mut s, "aborted_connects_preauth", 10);
         fixtures::sample(&mut s, 2.0, &[("aborted_connects_preauth", 16)]);
         let f = &run(&s)[0];
@@ -297,6 +305,11 @@ mod tests {
             f.summary
         );
         assert_eq!(ev(f, "Aborted_connects_preauth"), "6 during the 2s sample");
+        // Fewer failures than max_connect_errors (100 here): background.
+        s.variables
+            .insert("max_connect_errors".into(), "100".into());
+        assert_eq!(run(&s)[0].severity, Severity::Info);
+        s.variables.insert("max_connect_errors".into(), "6".into());
         assert!(f.actions.iter().any(|a| a.text.contains("to confirm")));
         // Nothing failed before login: nothing to say.
         fixtures::sample(&mut s, 2.0, &[("aborted_connects_preauth", 10)]);
