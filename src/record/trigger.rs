@@ -5,6 +5,7 @@ use std::fmt;
 
 #[cfg(doc)]
 use crate::diagnose::forecast;
+use crate::snapshot::host_cache::BLOCKED_COUNTER;
 use crate::snapshot::refusals::after_login;
 use crate::snapshot::sample::Sample;
 
@@ -20,7 +21,8 @@ pub enum Metric {
     /// Clients refused since the last sample: the growth of Connection_errors_max_connections
     /// (ERROR 1040 at accept; on MySQL also after login) plus, where the server has the
     /// counters (MariaDB), the logins refused after authentication
-    /// (`snapshot::refusals::after_login`: 1040 after login, 1203, 1226).
+    /// (`snapshot::refusals::after_login`: 1040 after login, 1203, 1226), and ERROR 1129 where
+    /// the host cache is readable (`snapshot::host_cache::BLOCKED_COUNTER`).
     Refused,
     /// Growth of the Connections counter (login attempts) per second since the last sample.
     ConnectionsPerSec,
@@ -181,7 +183,17 @@ impl Trigger {
                     _ => Some((*p.counters.get(name)?, *cur.counters.get(name)?)),
                 })
                 .unwrap_or(0);
-                Some(d.saturating_add(after_login) as f64)
+                // ERROR 1129 from the host cache; emptied between the samples (FLUSH HOSTS), the
+                // count starts again from 0.
+                let blocked = match (
+                    p.counters.get(BLOCKED_COUNTER),
+                    cur.counters.get(BLOCKED_COUNTER),
+                ) {
+                    (Some(a), Some(b)) if b >= a => b - a,
+                    (Some(_), Some(b)) => *b,
+                    _ => 0,
+                };
+                Some(d.saturating_add(after_login).saturating_add(blocked) as f64)
             }
             Metric::ConnectionsPerSec => {
                 let (d, p) = growth(|s| s.connections_total)?;
@@ -312,6 +324,20 @@ mod tests {
             Some(6.0)
         );
         b.refused_total = 5;
+        // ERROR 1129 from the host cache: 3 more; after FLUSH HOSTS the count restarts.
+        b.counters = a.counters.clone();
+        a.counters.insert(BLOCKED_COUNTER.into(), 10);
+        b.counters.insert(BLOCKED_COUNTER.into(), 13);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(3.0)
+        );
+        b.counters.insert(BLOCKED_COUNTER.into(), 2);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(2.0)
+        );
+        b.counters = counters(18, 3, 2);
         // Without the MariaDB counters, only the 1040 counter.
         b.counters.remove("aborted_connects_preauth");
         assert_eq!(

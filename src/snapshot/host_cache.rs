@@ -27,6 +27,15 @@ pub fn sql() -> String {
     )
 }
 
+/// The counter name under which a recorder sample keeps [`blocked_sum_sql`]'s value.
+pub const BLOCKED_COUNTER: &str = "host_blocked_errors";
+
+/// ERROR 1129 refusals since the host cache was last emptied, summed over its hosts: one cheap
+/// row for every sample of the recorder.
+pub fn blocked_sum_sql() -> &'static str {
+    "SELECT COALESCE(SUM(COUNT_HOST_BLOCKED_ERRORS), 0) FROM performance_schema.host_cache"
+}
+
 /// The rows of [`sql`]. Hostile input: nothing here panics.
 pub fn rows(rows: &[Row]) -> Vec<HostCacheEntry> {
     rows.iter()

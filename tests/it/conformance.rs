@@ -256,6 +256,9 @@ fn the_recorder_sample_names_real_tables_and_columns() {
         if d.reads_connect_attrs() {
             reads.push(conncheck::snapshot::connect_attrs::sql_for(&[1, 2]));
         }
+        if d.reads_host_cache() {
+            reads.push(conncheck::snapshot::host_cache::blocked_sum_sql().to_string());
+        }
         for sql in reads.into_iter().filter(|q| !q.starts_with("SHOW ")) {
             match unknown_columns(&sql, &defs) {
                 Ok(bad) => assert!(bad.is_empty(), "{name}: unknown {bad:?} in {sql}"),

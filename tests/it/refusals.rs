@@ -332,16 +332,8 @@ fn refusals_after_login_are_1040_and_make_check_critical() {
     drop(held);
 }
 
-/// `record --trigger 'refused > 0'` fires on ERROR 1203 too: the logins refused after
-/// authentication count, not only Connection_errors_max_connections.
-#[test]
-fn record_triggers_on_refusals_after_login() {
-    let s = Server::start(ServerOpts {
-        extra_args: vec!["--max-user-connections=2".into()],
-        ..ServerOpts::default()
-    });
-    s.create_user("app", "apppw", "USAGE");
-    let held = s.idle_connections("app", "apppw", 2);
+/// Run `record --trigger 'refused > 0'` while `knock` refuses clients; the incident's index.
+fn record_refusals(s: &Server, knock: impl FnOnce() -> Knocker) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("incidents");
     let mut rec = s
@@ -366,10 +358,7 @@ fn record_triggers_on_refusals_after_login() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn conncheck record");
-    let knocker = {
-        let opts = s.opts("app", "apppw");
-        Knocker::start(1203, move || code_of(mysql::Conn::new(opts.clone())))
-    };
+    let knocker = knock();
     // Wait (bounded) for the incident folder the trigger writes.
     let start = std::time::Instant::now();
     let index = loop {
@@ -382,19 +371,69 @@ fn record_triggers_on_refusals_after_login() {
         if let Some(p) = found {
             break p;
         }
-        assert!(
-            start.elapsed() < WAIT,
-            "no incident within {WAIT:?} ({} refused)",
-            knocker.refused()
-        );
+        if start.elapsed() >= WAIT {
+            let _ = rec.kill();
+            let _ = rec.wait();
+            panic!(
+                "no incident within {WAIT:?} ({} refused)",
+                knocker.refused()
+            );
+        }
         thread::sleep(Duration::from_millis(100));
     };
     drop(knocker);
     let _ = rec.kill();
     let _ = rec.wait();
-    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap()
+}
+
+/// `record --trigger 'refused > 0'` fires on ERROR 1203 too: the logins refused after
+/// authentication count, not only Connection_errors_max_connections.
+#[test]
+fn record_triggers_on_refusals_after_login() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec!["--max-user-connections=2".into()],
+        ..ServerOpts::default()
+    });
+    s.create_user("app", "apppw", "USAGE");
+    let held = s.idle_connections("app", "apppw", 2);
+    let idx = record_refusals(&s, || {
+        let opts = s.opts("app", "apppw");
+        Knocker::start(1203, move || code_of(mysql::Conn::new(opts.clone())))
+    });
     assert_eq!(idx["trigger"], "refused > 0", "{idx}");
     drop(held);
+}
+
+/// ... and on ERROR 1129, read from the host cache with each sample.
+#[test]
+fn record_triggers_on_a_blocked_host() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec![
+            "--performance-schema=ON".into(),
+            "--host-cache-size=128".into(),
+            "--max-connect-errors=1".into(),
+        ],
+        ..ServerOpts::default()
+    });
+    s.create_user("app", "apppw", "USAGE");
+    let mut c = raw_from(&s, SECOND_ADDRESS);
+    let mut greeting = [0u8; 512];
+    let _ = c.read(&mut greeting).unwrap();
+    c.write_all(&[1, 0, 0, 1, 0xff]).unwrap();
+    let _ = c.read(&mut greeting);
+    assert_eq!(
+        code_of(login_from(&s, SECOND_ADDRESS, "app", "apppw")),
+        Some(1129)
+    );
+    let idx = record_refusals(&s, || {
+        let opts = s.opts("app", "apppw");
+        Knocker::start(1129, move || {
+            let src: SocketAddr = format!("{SECOND_ADDRESS}:0").parse().unwrap();
+            code_of(mysql::Conn::new(opts.clone().bind_address(Some(src))))
+        })
+    });
+    assert_eq!(idx["trigger"], "refused > 0", "{idx}");
 }
 
 /// performance_schema OFF: the host cache cannot be read, so the finding says what shows
