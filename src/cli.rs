@@ -70,8 +70,9 @@ Triggers: METRIC OP VALUE, OP one of >= > <= <, METRIC one of
   usage          connections in use, % of max_connections (90 or 90%)
   connections    Threads_connected
   running        Threads_running
-  refused        clients refused since the previous sample: ERROR 1040, and on MariaDB
-                 the logins refused after authentication (1040, 1203, 1226)
+  refused        clients refused since the previous sample: ERROR 1040, on MariaDB the
+                 logins refused after authentication (1040, 1203, 1226), and ERROR 1129
+                 where performance_schema.host_cache is readable
   connections/s  login attempts per second since the previous sample
   lock-waits     sessions waiting for a row, table or metadata lock
 
