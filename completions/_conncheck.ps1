@@ -537,7 +537,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--max-long', '--max-long', [CompletionResultType]::ParameterName, 'WARNING when more statements than this run over --long-query-threshold')
             [CompletionResult]::new('--max-idle-trx', '--max-idle-trx', [CompletionResultType]::ParameterName, 'WARNING when more sessions than this sit in a transaction over --trx-threshold')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Also fail on any diagnose finding of this severity or worse')
-            [CompletionResult]::new('--sample', '--sample', [CompletionResultType]::ParameterName, 'Read global status twice this far apart (refused connections during the sample are CRITICAL)')
+            [CompletionResult]::new('--sample', '--sample', [CompletionResultType]::ParameterName, 'Read global status twice this far apart (clients refused during the sample, with ERROR 1040, 1203, 1226 or 1129, are CRITICAL)')
             [CompletionResult]::new('--forecast', '--forecast', [CompletionResultType]::ParameterName, 'WARNING when the trend of Threads_connected reaches max_connections within this long (e.g. 15m); samples for --forecast-window')
             [CompletionResult]::new('--forecast-window', '--forecast-window', [CompletionResultType]::ParameterName, 'How long --forecast watches the trend (Threads_connected about once a second)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')

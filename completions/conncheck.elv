@@ -524,7 +524,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --max-long 'WARNING when more statements than this run over --long-query-threshold'
             cand --max-idle-trx 'WARNING when more sessions than this sit in a transaction over --trx-threshold'
             cand --fail-on 'Also fail on any diagnose finding of this severity or worse'
-            cand --sample 'Read global status twice this far apart (refused connections during the sample are CRITICAL)'
+            cand --sample 'Read global status twice this far apart (clients refused during the sample, with ERROR 1040, 1203, 1226 or 1129, are CRITICAL)'
             cand --forecast 'WARNING when the trend of Threads_connected reaches max_connections within this long (e.g. 15m); samples for --forecast-window'
             cand --forecast-window 'How long --forecast watches the trend (Threads_connected about once a second)'
             cand --format 'Output format'

@@ -516,7 +516,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l max-long -
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l max-idle-trx -d 'WARNING when more sessions than this sit in a transaction over --trx-threshold' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l fail-on -d 'Also fail on any diagnose finding of this severity or worse' -r -f -a "warning\t''
 critical\t''"
-complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l sample -d 'Read global status twice this far apart (refused connections during the sample are CRITICAL)' -r
+complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l sample -d 'Read global status twice this far apart (clients refused during the sample, with ERROR 1040, 1203, 1226 or 1129, are CRITICAL)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l forecast -d 'WARNING when the trend of Threads_connected reaches max_connections within this long (e.g. 15m); samples for --forecast-window' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l forecast-window -d 'How long --forecast watches the trend (Threads_connected about once a second)' -r
 complete -c conncheck -n "__fish_conncheck_using_subcommand check" -l format -d 'Output format' -r -f -a "nagios\t'Monitoring-plugin output: `CONNCHECK OK - ... | perfdata`'

@@ -72,7 +72,9 @@ Triggers: METRIC OP VALUE, OP one of >= > <= <, METRIC one of
   usage          connections in use, % of max_connections (90 or 90%)
   connections    Threads_connected
   running        Threads_running
-  refused        logins refused with ERROR 1040 since the previous sample
+  refused        clients refused since the previous sample: ERROR 1040, on MariaDB the
+                 logins refused after authentication (1040, 1203, 1226), and ERROR 1129
+                 where performance_schema.host_cache is readable
   connections/s  login attempts per second since the previous sample
   lock-waits     sessions waiting for a row, table or metadata lock
 
@@ -482,7 +484,8 @@ pub struct CheckArgs {
     /// Also fail on any diagnose finding of this severity or worse.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
-    /// Read global status twice this far apart (refused connections during the sample are CRITICAL).
+    /// Read global status twice this far apart (clients refused during the sample, with ERROR 1040,
+    /// 1203, 1226 or 1129, are CRITICAL).
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "DUR")]
     pub sample: Duration,
     /// WARNING when the trend of Threads_connected reaches max_connections within this long

@@ -122,6 +122,9 @@ pub mod snapshot {
     pub mod flavor {
         pub use crate::snapshot::flavor::parse_version;
     }
+    pub mod host_cache {
+        pub use crate::snapshot::host_cache::blocked_sum_sql;
+    }
     pub mod plan {
         pub use crate::snapshot::plan::{LOCK_READS, Needs, Read, first};
     }

@@ -39,6 +39,8 @@ pub mod code {
     pub const USER_LIMIT_REACHED: u16 = 1226;
     /// ER_SPECIFIC_ACCESS_DENIED_ERROR: a privilege is missing.
     pub const SPECIFIC_ACCESS_DENIED: u16 = 1227;
+    /// ER_HOST_IS_BLOCKED: our host made max_connect_errors connection errors in a row.
+    pub const HOST_IS_BLOCKED: u16 = 1129;
     /// ER_DBACCESS / table access denied.
     pub const TABLE_ACCESS_DENIED: u16 = 1142;
     /// ER_QUERY_INTERRUPTED.
@@ -222,6 +224,12 @@ fn server_error_on_connect(code: u16, msg: &str, target: &str, user: &str) -> Ap
             format!("{target} denied access (ERROR {code}: {msg})"),
         )
         .hint("check the user (-u), the password (-p, MYSQL_PWD, ~/.my.cnf) and the account's host part"),
+        // docs/refusals.md "ERROR 1129": a host in the host cache, blocked until it is emptied.
+        code::HOST_IS_BLOCKED => AppError::new(
+            ErrorKind::Other,
+            format!("{target} refused the connection (ERROR {code}: {msg})"),
+        )
+        .hint("this client host is blocked after max_connect_errors connection errors: from another host or the server's socket run FLUSH HOSTS (MySQL 8.0.23+: TRUNCATE TABLE performance_schema.host_cache), then `conncheck diagnose` names what keeps failing (host-blocked)"),
         _ => AppError::new(ErrorKind::Other, format!("{target} refused the connection (ERROR {code}: {msg})")),
     }
 }
@@ -534,6 +542,21 @@ mod tests {
             connect_error(&server_err(1226, "42000", "x"), "t", "u").kind,
             ErrorKind::UserLimit
         );
+        let blocked = connect_error(
+            &server_err(
+                1129,
+                "HY000",
+                "Host '10.0.0.9' is blocked because of many connection errors; unblock with 'mariadb-admin flush-hosts'",
+            ),
+            "t",
+            "u",
+        );
+        assert!(
+            blocked.message.contains("ERROR 1129"),
+            "{}",
+            blocked.message
+        );
+        assert!(blocked.hint.unwrap().contains("FLUSH HOSTS"));
     }
 
     #[test]

@@ -152,6 +152,20 @@ pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
         f = f.action(Action::advice(
             "failed connects: look for `Access denied` (wrong password / host) and `Too many connections` in the error log, and for clients slower than connect_timeout (network, TLS, DNS: skip_name_resolve)",
         ));
+        // MariaDB's counters split the failed connects of the sample by when they failed
+        // (docs/refusals.md "ERROR 1040"): each kind has its finding.
+        if let (Some(pre), Some(denied), Some(after)) = (
+            snap.status_delta("aborted_connects_preauth"),
+            snap.status_delta("access_denied_errors"),
+            snap.refused_after_login(),
+        ) {
+            f = f.evidence(
+                "failed connects during the sample, by kind",
+                format!(
+                    "{pre} before login (bad handshakes, blocked hosts, timed-out handshakes: host-blocked, handshake-stall), {denied} wrong passwords (Access_denied_errors), {after} refused after login (ERROR 1040/1203/1226: refused-connections, user-limit-reached)"
+                ),
+            );
+        }
     }
     // Log each aborted connection with user and host: MySQL 8 logs them as notes at
     // log_error_verbosity 3 (https://dev.mysql.com/doc/refman/8.0/en/server-system-variables.html#sysvar_log_error_verbosity),
@@ -243,6 +257,28 @@ mod tests {
             &[("connections", 51_000), ("aborted_connects", 8)],
         );
         assert!(finding(&s).is_none());
+    }
+
+    #[test]
+    fn mariadb_failed_connects_are_split_by_kind() {
+        let mut s = fixtures::mariadb();
+        fixtures::set_status(&mut s, "aborted_connects_preauth", 0);
+        fixtures::set_status(&mut s, "access_denied_errors", 0);
+        fixtures::sample(
+            &mut s,
+            2.0,
+            &[
+                ("connections", 50_100),
+                ("aborted_connects", 13),
+                ("aborted_connects_preauth", 6),
+                ("access_denied_errors", 1),
+            ],
+        );
+        let f = finding(&s).unwrap();
+        assert_eq!(
+            fixtures::ev(&f, "failed connects during the sample, by kind"),
+            "6 before login (bad handshakes, blocked hosts, timed-out handshakes: host-blocked, handshake-stall), 1 wrong passwords (Access_denied_errors), 3 refused after login (ERROR 1040/1203/1226: refused-connections, user-limit-reached)"
+        );
     }
 
     #[test]

@@ -38,6 +38,13 @@ finding_ids! {
     NearLimit => "near-limit",
     /// The server refused clients (Connection_errors_max_connections, Aborted_connects).
     RefusedConnections => "refused-connections",
+    /// An account at its connection limit: ERROR 1203 (global max_user_connections) or 1226
+    /// (its own MAX_USER_CONNECTIONS or an hourly limit).
+    UserLimitReached => "user-limit-reached",
+    /// A client host blocked after max_connect_errors connection errors: ERROR 1129.
+    HostBlocked => "host-blocked",
+    /// Sessions stuck in the login handshake (`unauthenticated user`, Connect) hold slots.
+    HandshakeStall => "handshake-stall",
     /// max_connections at the default with a peak near it, or the peak reached the limit.
     MaxConnectionsLow => "max-connections-low",
     /// open_files_limit cannot hold max_connections.
@@ -86,7 +93,8 @@ impl FindingId {
             ServerFull | NearLimit | RefusedConnections | MaxConnectionsLow
             | MaxConnectionsCapped | ConnectionLeak | PoolOversized | IdleConnections
             | LongRunningQueries | IdleTransactions | LockPileup | RollbackInProgress
-            | TrafficSpike | AbortedClients | NoProcessPrivilege => false,
+            | TrafficSpike | AbortedClients | NoProcessPrivilege | UserLimitReached
+            | HostBlocked | HandshakeStall => false,
         }
     }
 
@@ -101,7 +109,7 @@ impl FindingId {
             | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
             | RollbackInProgress | TrafficSpike | WaitTimeoutHigh | MemoryHeadroom
             | ThreadCache | AbortedClients | PerUserLimitMissing | SlowQueryLogOff
-            | NoProcessPrivilege => false,
+            | NoProcessPrivilege | UserLimitReached | HostBlocked | HandshakeStall => false,
         }
     }
 }

@@ -101,6 +101,8 @@ pub fn mariadb() -> Snapshot {
         host_memory_bytes: Some(16 << 30),
         server_rss_bytes: None,
         accounts: None,
+        host_cache: None,
+        host_cache_after: None,
         system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }

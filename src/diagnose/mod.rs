@@ -17,7 +17,9 @@ pub mod connection_leak;
 pub mod finding;
 pub mod forecast;
 pub mod globals;
+pub mod handshake_stall;
 pub mod history;
+pub mod host_blocked;
 pub mod idle_connections;
 pub mod idle_transactions;
 pub mod lock_pileup;
@@ -38,6 +40,7 @@ pub mod thread_cache;
 pub mod threshold;
 pub mod timeouts;
 pub mod traffic_spike;
+pub mod user_limit_reached;
 pub mod verdict;
 pub mod wait_timeout_high;
 pub mod weight;
@@ -84,6 +87,9 @@ const CHECKS: &[fn(&Analysis<'_>, &Thresholds) -> Vec<Finding>] = &[
     per_user_limit_missing::check,
     refused_connections::check,
     rollback_in_progress::check,
+    user_limit_reached::check,
+    host_blocked::check,
+    handshake_stall::check,
     slow_query_log_off::check,
     thread_cache::check,
     traffic_spike::check,

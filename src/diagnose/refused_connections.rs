@@ -1,18 +1,24 @@
-//! `refused-connections`: the server has been refusing clients with ERROR 1040.
+//! `refused-connections`: the server has been refusing clients with ERROR 1040 (SQLSTATE 08004).
 //!
-//! Connection_errors_max_connections counts the hard refusals, made when every slot including the
-//! one reserved for CONNECTION_ADMIN / SUPER (max_connections + 1) is taken
+//! Two kinds of 1040 (docs/refusals.md "ERROR 1040"). At accept, when every slot including the
+//! one reserved for CONNECTION_ADMIN / SUPER (max_connections + 1) is taken: counted in
+//! Connection_errors_max_connections
 //! (https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connection_errors_max_connections,
-//! https://dev.mysql.com/doc/refman/8.0/en/too-many-connections.html). A regular account refused
-//! while the admin slot is still free gets ERROR 1040 too, but MariaDB 10.11 counts that only in
-//! Aborted_connects (observed live, see docs/server-facts.md "Counters"), so
-//! Aborted_connects growing while usage is at max_connections is reported as well. MySQL 8 counts
-//! that post-authentication ("soft") refusal in Connection_errors_max_connections too
-//! (connection_handler_manager.cc `valid_connection_count`), so there the counter holds both
-//! kinds; the judgement is the same either way.
+//! https://dev.mysql.com/doc/refman/8.0/en/too-many-connections.html). After login, the common
+//! one, when a client without SUPER finds the normal slots taken while the admin slot is still
+//! free: MariaDB counts it only in Aborted_connects (observed live, docs/server-facts.md
+//! "Counters"), so it is counted as ΔAborted_connects − ΔAborted_connects_preauth −
+//! ΔAccess_denied_errors over the sample, less the refusals at accept that MariaDB counts in
+//! Aborted_connects too (`snapshot::refusals::after_login`), and called 1040
+//! when the normal slots were full at some reading of the sample (else those logins failed for
+//! an account's limit, `user-limit-reached`, or another reason). MySQL 8 counts the login-time
+//! refusal in Connection_errors_max_connections too (connection_handler_manager.cc
+//! `valid_connection_count`), and lacks the two MariaDB counters: there the one counter holds
+//! both kinds. A server with Aborted_connects but without the other two counters falls back
+//! to Aborted_connects growing while the slots were full, when the accept counter did not move.
 //!
 //! Any refusal since startup is a warning; a refusal during the sample is critical: it is
-//! happening now.
+//! happening now. `Finding::refused` is the clients refused during the sample.
 //!
 //! The server can also fail to take a connection before any limit is checked: accept() failing
 //! (out of file descriptors, Connection_errors_accept), internal errors such as a thread that
@@ -124,9 +130,18 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let hard_now = snap
         .status_delta("connection_errors_max_connections")
         .unwrap_or(0);
-    let aborted_now = snap.status_delta("aborted_connects").unwrap_or(0);
-    // Soft refusals: only Aborted_connects moves, and only while the normal slots are all taken.
-    let soft_now = if connected >= max { aborted_now } else { 0 };
+    let full = snap.slots_full_during_sample();
+    let after_login = snap.refused_after_login();
+    // Refusals after login: only while the normal slots were all taken (else the failed logins
+    // were an account's limit or something else).
+    let soft_now = match after_login {
+        Some(n) if full => n,
+        Some(_) => 0,
+        // Without the MariaDB counters: Aborted_connects while full, unless the accept counter
+        // moved (MySQL counts both kinds there).
+        None if full && hard_now == 0 => snap.status_delta("aborted_connects").unwrap_or(0),
+        None => 0,
+    };
     let accept_errors: Vec<(&str, u64, u64)> = ACCEPT_ERRORS
         .iter()
         .filter_map(|(label, name)| {
@@ -143,10 +158,18 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     );
     let uptime = secs(snap.status_u64("uptime").unwrap_or(snap.server.uptime_s));
     let (severity, summary) = if hard_now > 0 {
+        let also = if soft_now > 0 {
+            format!(
+                ", and {} after login",
+                count_phrase(soft_now, "more", "more")
+            )
+        } else {
+            String::new()
+        };
         (
             Severity::Critical,
             format!(
-                "{} refused with ERROR 1040 {} ({hard_rate}), {total} since startup {uptime} ago.",
+                "{} refused with ERROR 1040 {} ({hard_rate}){also}, {total} since startup {uptime} ago.",
                 count_phrase(hard_now, "client was", "clients were"),
                 rate_basis(snap),
             ),
@@ -155,7 +178,8 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
         (
             Severity::Critical,
             format!(
-                "{soft_now} connection attempts failed {} while {connected} of {max} connections were in use: regular accounts are getting ERROR 1040 (counted only in Aborted_connects).",
+                "{} refused with ERROR 1040 Too many connections (SQLSTATE 08004) after login {} while the {max} normal slots were taken: accounts without SUPER get it while the admin slot is still free.",
+                count_phrase(soft_now, "client was", "clients were"),
                 rate_basis(snap)
             ),
         )
@@ -194,6 +218,16 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
             ),
         );
     }
+    if let Some(n) = after_login {
+        f = f.evidence(
+            "refused after login (ΔAborted_connects − ΔAborted_connects_preauth − ΔAccess_denied_errors − ΔConnection_errors_max_connections)",
+            if full {
+                format!("{n} during the sample, while the normal slots were full")
+            } else {
+                format!("{n} during the sample, the normal slots never full: not ERROR 1040")
+            },
+        );
+    }
     f = f
         .evidence("Threads_connected", connected)
         .evidence("max_connections", max);
@@ -212,6 +246,7 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     }
     vec![
         f.slots(connected.max(max))
+            .refused(hard_now.saturating_add(soft_now))
             .action(Action::advice(
                 "every slot was taken when these clients came: the other findings (idle sessions, leaks, long queries, max-connections-low) say why; fix the cause before raising max_connections",
             ))
@@ -307,19 +342,54 @@ mod tests {
     }
 
     #[test]
-    fn soft_refusals_at_the_limit_are_critical() {
+    fn refusals_after_login_are_counted_from_the_three_counters() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("max_connections".into(), "10".into());
+        fixtures::set_status(&mut s, "threads_connected", 10);
+        fixtures::set_status(&mut s, "aborted_connects_preauth", 0);
+        fixtures::set_status(&mut s, "access_denied_errors", 0);
+        // 9 failed logins: 3 before authentication (a health check), 2 wrong passwords, 4 refused.
+        let after = [
+            ("aborted_connects", 12),
+            ("aborted_connects_preauth", 3),
+            ("access_denied_errors", 2),
+        ];
+        fixtures::sample(&mut s, 1.0, &after);
+        let f = refused(&s).unwrap();
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.refused, 4);
+        assert!(
+            f.summary.starts_with("4 clients were refused"),
+            "{}",
+            f.summary
+        );
+        assert!(f.summary.contains("08004"), "{}", f.summary);
+        assert!(
+            fixtures::ev_starting(&f, "refused after login")
+                .contains("while the normal slots were full")
+        );
+
+        // The normal slots never full: those logins failed for another reason.
+        fixtures::set_status(&mut s, "threads_connected", 9);
+        fixtures::sample(&mut s, 1.0, &after);
+        assert!(refused(&s).is_none());
+        // ... unless a trend reading of the sample saw them full.
+        s.trend = vec![crate::snapshot::TrendPoint {
+            at_ms: 500,
+            threads_connected: 10,
+        }];
+        assert_eq!(refused(&s).unwrap().refused, 4);
+    }
+
+    #[test]
+    fn without_the_mariadb_counters_aborted_connects_at_the_limit_counts() {
         let mut s = fixtures::mariadb();
         s.variables.insert("max_connections".into(), "10".into());
         fixtures::set_status(&mut s, "threads_connected", 10);
         fixtures::sample(&mut s, 1.0, &[("aborted_connects", 4)]);
         let f = refused(&s).unwrap();
         assert_eq!(f.severity, Severity::Critical);
-        assert!(
-            f.summary.contains("only in Aborted_connects"),
-            "{}",
-            f.summary
-        );
-
+        assert_eq!(f.refused, 1);
         // One below the limit: failed logins are not refusals.
         fixtures::set_status(&mut s, "threads_connected", 9);
         fixtures::sample(&mut s, 1.0, &[("aborted_connects", 4)]);

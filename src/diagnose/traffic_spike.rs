@@ -100,9 +100,11 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
             "{working} of {connected} connected threads are running at once"
         ));
     }
+    // A storm is many fresh logins; logins stuck for seconds wait for a silent client or DNS,
+    // not for the server to catch up: they are `handshake-stall`'s.
     let logins: Vec<u64> = a
         .clients()
-        .filter(|s| logging_in(s))
+        .filter(|s| logging_in(s) && s.time_secs_f64() < super::handshake_stall::STALL_S)
         .map(|s| s.id)
         .collect();
     evidence.push(("sessions logging in", logins.len().to_string()));
@@ -292,6 +294,27 @@ mod tests {
         fixtures::with_sessions(&mut s, busy);
         let f = finding(&s).unwrap();
         assert!(f.summary.contains("26 of 26"), "{}", f.summary);
+    }
+
+    #[test]
+    fn stalled_logins_are_no_storm() {
+        let mut s = fixtures::mariadb();
+        s.variables.insert("max_connections".into(), "20".into());
+        let sessions = (1..=15)
+            .map(|i| {
+                fixtures::session(
+                    i,
+                    "unauthenticated user",
+                    "10.0.0.2",
+                    "Connect",
+                    30,
+                    "Reading from net",
+                    None,
+                )
+            })
+            .collect();
+        fixtures::with_sessions(&mut s, sessions);
+        assert!(finding(&s).is_none());
     }
 
     #[test]

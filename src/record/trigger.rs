@@ -5,6 +5,8 @@ use std::fmt;
 
 #[cfg(doc)]
 use crate::diagnose::forecast;
+use crate::snapshot::host_cache::BLOCKED_COUNTER;
+use crate::snapshot::refusals::after_login;
 use crate::snapshot::sample::Sample;
 
 /// What a trigger looks at.
@@ -16,7 +18,11 @@ pub enum Metric {
     Connections,
     /// Threads_running.
     Running,
-    /// Growth of Connection_errors_max_connections (ERROR 1040 refusals) since the last sample.
+    /// Clients refused since the last sample: the growth of Connection_errors_max_connections
+    /// (ERROR 1040 at accept; on MySQL also after login) plus, where the server has the
+    /// counters (MariaDB), the logins refused after authentication
+    /// (`snapshot::refusals::after_login`: 1040 after login, 1203, 1226), and ERROR 1129 where
+    /// the host cache is readable (`snapshot::host_cache::BLOCKED_COUNTER`).
     Refused,
     /// Growth of the Connections counter (login attempts) per second since the last sample.
     ConnectionsPerSec,
@@ -167,7 +173,28 @@ impl Trigger {
             Metric::Running => Some(cur.threads_running as f64),
             Metric::LockWaits => Some(cur.lock_waits as f64),
             Metric::FullIn => full_in_s,
-            Metric::Refused => growth(|s| s.refused_total).map(|(d, _)| d as f64),
+            Metric::Refused => {
+                let (d, p) = growth(|s| s.refused_total)?;
+                // The accept counter is the sample's own field, not one of its counters.
+                let after_login = after_login(|name| match name {
+                    "connection_errors_max_connections" => {
+                        Some((p.refused_total, cur.refused_total))
+                    }
+                    _ => Some((*p.counters.get(name)?, *cur.counters.get(name)?)),
+                })
+                .unwrap_or(0);
+                // ERROR 1129 from the host cache; emptied between the samples (FLUSH HOSTS), the
+                // count starts again from 0.
+                let blocked = match (
+                    p.counters.get(BLOCKED_COUNTER),
+                    cur.counters.get(BLOCKED_COUNTER),
+                ) {
+                    (Some(a), Some(b)) if b >= a => b - a,
+                    (Some(_), Some(b)) => *b,
+                    _ => 0,
+                };
+                Some(d.saturating_add(after_login).saturating_add(blocked) as f64)
+            }
             Metric::ConnectionsPerSec => {
                 let (d, p) = growth(|s| s.connections_total)?;
                 let dt = cur.at_ms.checked_sub(p.at_ms).filter(|dt| *dt > 0)?;
@@ -266,6 +293,57 @@ mod tests {
             let e = parse(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn refused_counts_logins_refused_after_authentication_too() {
+        let counters = |aborted: u64, preauth: u64, denied: u64| {
+            [
+                ("aborted_connects", aborted),
+                ("aborted_connects_preauth", preauth),
+                ("access_denied_errors", denied),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+        };
+        let mut a = sample(1_000, 100, 5, 1_000);
+        let mut b = sample(3_000, 100, 5, 1_100);
+        a.counters = counters(10, 2, 1);
+        // 6 more failed logins: 1 before authentication, 1 wrong password, 4 refused (1203).
+        b.counters = counters(16, 3, 2);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(4.0)
+        );
+        // 2 refused at accept too (MariaDB counts them in Aborted_connects as well): 6, not 8.
+        b.refused_total = 7;
+        b.counters = counters(18, 3, 2);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(6.0)
+        );
+        b.refused_total = 5;
+        // ERROR 1129 from the host cache: 3 more; after FLUSH HOSTS the count restarts.
+        b.counters = a.counters.clone();
+        a.counters.insert(BLOCKED_COUNTER.into(), 10);
+        b.counters.insert(BLOCKED_COUNTER.into(), 13);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(3.0)
+        );
+        b.counters.insert(BLOCKED_COUNTER.into(), 2);
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            Some(2.0)
+        );
+        b.counters = counters(18, 3, 2);
+        // Without the MariaDB counters, only the 1040 counter.
+        b.counters.remove("aborted_connects_preauth");
+        assert_eq!(
+            parse("refused > 0").unwrap().fires(Some(&a), &b, None),
+            None
+        );
     }
 
     #[test]

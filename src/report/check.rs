@@ -145,6 +145,10 @@ pub struct Metrics {
     pub critical_connections: f64,
     /// Growth of Connection_errors_max_connections during the sample (None without a sample).
     pub refused_during_sample: Option<u64>,
+    /// Clients refused during the sample by any error a refusal finding names (ERROR 1040 at
+    /// accept and after login, 1203, 1226, 1129), summed over those findings' `refused`.
+    #[serde(default)]
+    pub refused_any_during_sample: u64,
     pub sample_s: f64,
 }
 
@@ -235,8 +239,14 @@ pub fn judge(snap: &Snapshot, limits: &Limits) -> CheckReport {
         });
         None
     } else {
-        let m = metrics(snap, &limits.th);
+        let mut m = metrics(snap, &limits.th);
         reasons.extend(rule_reasons(&m, limits));
+        let refusals = refusal_reasons(&findings, m.refused_during_sample.unwrap_or(0));
+        m.refused_any_during_sample = findings
+            .iter()
+            .filter(|f| REFUSAL_FINDINGS.contains(&f.id))
+            .fold(0, |n, f| n.saturating_add(f.refused));
+        reasons.extend(refusals);
         Some(m)
     };
     if let Some(fail_on) = limits.fail_on {
@@ -306,9 +316,44 @@ fn metrics(snap: &Snapshot, th: &Thresholds) -> Metrics {
         critical_connections: round2(th.critical.connections(max)),
         activity: Activity::of(snap, th),
         refused_during_sample: snap.status_delta("connection_errors_max_connections"),
+        refused_any_during_sample: 0,
         sample_s: (snap.sample_s * 1000.0).round() / 1000.0,
         connections,
     }
+}
+
+/// The findings that count clients refused with an error (`Finding::refused`).
+const REFUSAL_FINDINGS: [FindingId; 3] = [
+    FindingId::RefusedConnections,
+    FindingId::UserLimitReached,
+    FindingId::HostBlocked,
+];
+
+/// CRITICAL for every refusal finding that counted refused clients during the sample, beyond the
+/// ERROR 1040 at accept the `refused-during-sample` rule already reports (`at_accept`): logins
+/// refused with 1040 after authentication, 1203 / 1226 (an account's limit), 1129 (a blocked
+/// host). Each names the finding and its title, which names the error.
+fn refusal_reasons(findings: &[Finding], at_accept: u64) -> Vec<Reason> {
+    findings
+        .iter()
+        .filter(|f| REFUSAL_FINDINGS.contains(&f.id))
+        .filter_map(|f| {
+            let n = if f.id == FindingId::RefusedConnections {
+                f.refused.saturating_sub(at_accept)
+            } else {
+                f.refused
+            };
+            (n > 0).then(|| Reason {
+                state: State::Critical,
+                id: f.id.to_string(),
+                message: format!(
+                    "{n} client{} refused during the sample: {}",
+                    if n == 1 { "" } else { "s" },
+                    f.title
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The plugin's own rules, in the order they are listed in `check --help`.
@@ -462,6 +507,42 @@ mod tests {
             r.summary
         );
         assert_eq!(r.metrics.unwrap().refused_during_sample, Some(2));
+    }
+
+    #[test]
+    fn refusals_after_login_and_by_account_limits_are_critical() {
+        let mut s = server_with(5);
+        s.variables
+            .insert("max_user_connections".into(), "4".into());
+        fixtures::set_status(&mut s, "aborted_connects", 0);
+        fixtures::set_status(&mut s, "aborted_connects_preauth", 0);
+        fixtures::set_status(&mut s, "access_denied_errors", 0);
+        let after = [
+            ("aborted_connects", 5),
+            ("aborted_connects_preauth", 1),
+            ("access_denied_errors", 1),
+        ];
+        fixtures::sample(&mut s, 2.0, &after);
+        // Four sleeping sessions of one account at max_user_connections 4: ERROR 1203.
+        let r = judge(&s, &Limits::default());
+        assert_eq!(r.state, State::Critical, "{:?}", r.reasons);
+        let reason = r
+            .reasons
+            .iter()
+            .find(|x| x.id == "user-limit-reached")
+            .expect("the account limit");
+        assert!(
+            reason.message.starts_with("3 clients refused"),
+            "{}",
+            reason.message
+        );
+        assert!(reason.message.contains("ERROR 1203"), "{}", reason.message);
+        assert_eq!(r.metrics.unwrap().refused_any_during_sample, 3);
+
+        // Nobody at a limit, slots free: failed logins are no refusal.
+        s.variables
+            .insert("max_user_connections".into(), "0".into());
+        assert_eq!(judge(&s, &Limits::default()).state, State::Ok);
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub const MAX_ACCOUNTS: usize = 10_000;
 
 /// The statement that reads the account rows.
 pub fn accounts_sql() -> String {
-    format!("SELECT User, Host, max_user_connections FROM mysql.user LIMIT {MAX_ACCOUNTS}")
+    format!(
+        "SELECT User, Host, max_user_connections, max_connections FROM mysql.user LIMIT {MAX_ACCOUNTS}"
+    )
 }
 
 /// The account rows of [`accounts_sql`] (read with the other optional statements of the
@@ -35,6 +37,7 @@ pub fn rows(rows: &[Row]) -> Vec<Account> {
             user: text(r, 0).unwrap_or_default(),
             host: text(r, 1).unwrap_or_default(),
             max_user_connections: num(r, 2).unwrap_or(0),
+            max_connections_per_hour: num(r, 3).unwrap_or(0),
         })
         .collect()
 }
@@ -127,6 +130,7 @@ mod tests {
             user: user.into(),
             host: host.into(),
             max_user_connections: limit,
+            max_connections_per_hour: 0,
         }
     }
 

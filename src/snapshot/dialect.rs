@@ -82,6 +82,12 @@ impl Dialect {
         self.performance_schema
     }
 
+    /// Whether `performance_schema.host_cache` can name blocked hosts: it is empty with
+    /// performance_schema OFF (docs/refusals.md "ERROR 1129").
+    pub fn reads_host_cache(&self) -> bool {
+        self.performance_schema
+    }
+
     /// Where each session's memory is measured on this server, if anywhere
     /// ([`thread_memory::source`]).
     pub fn memory(&self) -> Option<thread_memory::Source> {
@@ -278,6 +284,22 @@ impl Dialect {
             format!("CALL mysql.rds_kill({id})")
         } else {
             format!("KILL {id}")
+        }
+    }
+
+    /// How to unblock the hosts blocked with ERROR 1129 (empty the host cache): the statement,
+    /// and the admin tool's command. MySQL 8.0.23 deprecated FLUSH HOSTS for a TRUNCATE of the
+    /// host cache table; MariaDB keeps FLUSH HOSTS (docs/refusals.md "ERROR 1129").
+    pub fn flush_hosts(&self) -> (&'static str, &'static str) {
+        if self.mysql() && self.version >= (8, 0, 23) {
+            (
+                "TRUNCATE TABLE performance_schema.host_cache",
+                "mysqladmin flush-hosts",
+            )
+        } else if self.mysql() {
+            ("FLUSH HOSTS", "mysqladmin flush-hosts")
+        } else {
+            ("FLUSH HOSTS", "mariadb-admin flush-hosts")
         }
     }
 
@@ -610,6 +632,22 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn hosts_are_unblocked_per_flavor() {
+        assert_eq!(
+            d(Flavor::Mariadb, (10, 11, 6), false, true).flush_hosts(),
+            ("FLUSH HOSTS", "mariadb-admin flush-hosts")
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (8, 0, 23), false, true).flush_hosts().0,
+            "TRUNCATE TABLE performance_schema.host_cache"
+        );
+        assert_eq!(
+            d(Flavor::Mysql, (8, 0, 22), false, true).flush_hosts().0,
+            "FLUSH HOSTS"
+        );
     }
 
     #[test]

@@ -63,6 +63,13 @@ pub struct Snapshot {
     /// privilege, or a command that does not need them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<Account>>,
+    /// Hosts with connection errors in `performance_schema.host_cache` (first reading); None when
+    /// not read (performance_schema OFF, no privilege, or a command that does not judge them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cache: Option<Vec<HostCacheEntry>>,
+    /// The same rows read again with the second status reading (None without a sample).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cache_after: Option<Vec<HostCacheEntry>>,
     /// User names of accounts with SYSTEM_USER (MySQL 8.0.16+, from mysql.global_grants), read
     /// when our account lacks SYSTEM_USER: their sessions cannot be killed by us (ERROR 1095).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -108,6 +115,10 @@ pub struct Access {
     /// greeting first (a retry storm holding the reserved slot); absent when the first got in.
     #[serde(default, skip_serializing_if = "tried_once")]
     pub login_tries: u32,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn tried_once(tries: &u32) -> bool {
@@ -159,6 +170,27 @@ pub struct Account {
     pub host: String,
     /// The account's own MAX_USER_CONNECTIONS; 0 means the global max_user_connections applies.
     pub max_user_connections: u64,
+    /// MAX_CONNECTIONS_PER_HOUR (mysql.user `max_connections`); 0 means none. ERROR 1226 once
+    /// reached: the server keeps no counter we can read, `FLUSH USER_RESOURCES` resets it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_connections_per_hour: u64,
+}
+
+/// One client host of `performance_schema.host_cache` with connection errors (see
+/// `snapshot::host_cache`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCacheEntry {
+    pub ip: String,
+    /// The resolved name, None when unknown (or with skip_name_resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Connection errors counted towards max_connect_errors (reset by a successful login).
+    pub sum_connect_errors: u64,
+    /// Connections refused with ERROR 1129 because the host was blocked.
+    pub count_host_blocked_errors: u64,
+    /// Errors in the wire protocol handshake (health checks that close early, port scanners).
+    #[serde(default)]
+    pub count_handshake_errors: u64,
 }
 
 /// How our connection got in.

@@ -18,10 +18,10 @@ use super::batch;
 use super::dialect::Dialect;
 use super::locks::{self, LockRows};
 use super::mdl::{self, Granted};
-use super::model::{Account, Session};
+use super::model::{Account, HostCacheEntry, Session};
 use super::row::{self, Transactions};
 use super::sql::{self, LockRead};
-use super::{accounts, connect_attrs, thread_memory};
+use super::{accounts, connect_attrs, host_cache, thread_memory};
 
 /// One kind of read: its name and what its rows decode to.
 pub struct Key<T> {
@@ -104,6 +104,10 @@ pub const SYSTEM_USERS: Key<Vec<String>> = Key {
 pub const ACCOUNTS: Key<Vec<Account>> = Key {
     what: "account rows",
     decode: accounts::rows,
+};
+pub const HOST_CACHE: Key<Vec<HostCacheEntry>> = Key {
+    what: "host cache",
+    decode: host_cache::rows,
 };
 pub const METADATA_LOCK_HOLDERS: Key<Vec<Granted>> = Key {
     what: "metadata-lock holders",
@@ -341,6 +345,10 @@ impl Dialect {
                 false,
                 "SELECT on mysql.user",
             );
+            // Blocked hosts (ERROR 1129) are judged with the accounts' limits (1203, 1226).
+            if self.reads_host_cache() {
+                p.add(HOST_CACHE, host_cache::sql(), false, pfs);
+            }
         }
         if trx && self.reads_metadata_lock_info() {
             // No privilege is checked (seen live on MariaDB 10.11: a USAGE account reads it);
@@ -376,6 +384,7 @@ mod tests {
             TRANSACTIONS.what,
             SYSTEM_USERS.what,
             ACCOUNTS.what,
+            HOST_CACHE.what,
             METADATA_LOCK_HOLDERS.what,
         ];
         names.extend(LOCK_READS.iter().map(|k| k.what));
@@ -409,6 +418,7 @@ mod tests {
                 "row-lock waits",
                 "locks waited for",
                 "account rows",
+                "host cache",
                 "metadata-lock holders",
             ]
         );

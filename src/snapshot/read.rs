@@ -23,7 +23,9 @@ use super::row::{name_values, num, text};
 use super::sql::{
     ROLLBACKS_NOT_READ_AGAIN, ROLLING_BACK_SQL, THREADS_CONNECTED_SQL, processlist_sql, status_sql,
 };
-use super::{accounts, connect_attrs, grants, mdl, process, thread_memory, trx_waits, user_locks};
+use super::{
+    accounts, connect_attrs, grants, host_cache, mdl, process, thread_memory, trx_waits, user_locks,
+};
 
 /// Samples shorter than this read no trend (`diagnose::forecast` fits none under 3 s).
 const TREND_FROM: Duration = Duration::from_secs(3);
@@ -187,6 +189,10 @@ fn read_with(
         read.map_err(|e| notes.push(accounts::note(&e.message)))
             .ok()
     });
+    let host_cache = results.take(plan::HOST_CACHE).and_then(|read| {
+        read.map_err(|e| notes.push(host_cache::note(&e.message)))
+            .ok()
+    });
     match results.take(plan::METADATA_LOCK_HOLDERS) {
         Some(Ok(granted)) => lock_waits.extend(mdl::waits(&sessions, &granted)),
         Some(Err(e)) if mdl::not_installed(&e) => {}
@@ -226,6 +232,15 @@ fn read_with(
             Vec::new()
         };
         (Some(s.status), s.sample_s, s.trend, again)
+    };
+    // The host cache again, with the second status reading: ERROR 1129 refusals during the
+    // sample are the growth of COUNT_HOST_BLOCKED_ERRORS.
+    let host_cache_after = match (&host_cache, &status_after) {
+        (Some(_), Some(_)) => c
+            .rows(&host_cache::sql(), "reading the host cache")
+            .ok()
+            .map(|rows| host_cache::rows(&rows)),
+        _ => None,
     };
 
     let server_rss_bytes = opts
@@ -267,6 +282,8 @@ fn read_with(
         host_memory_bytes,
         server_rss_bytes,
         accounts,
+        host_cache,
+        host_cache_after,
         system_user_accounts,
         notes,
     };
@@ -460,6 +477,8 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         host_memory_bytes: None,
         server_rss_bytes: None,
         accounts: None,
+        host_cache: None,
+        host_cache_after: None,
         system_user_accounts: Vec::new(),
         notes: Vec::new(),
     }

@@ -221,6 +221,8 @@ mod tests {
             host_memory_bytes: None,
             server_rss_bytes: None,
             accounts: None,
+            host_cache: None,
+            host_cache_after: None,
             system_user_accounts: vec![],
             notes: vec![],
         };

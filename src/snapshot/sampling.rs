@@ -26,6 +26,7 @@ use crate::exit::{AppError, ErrorKind};
 use super::connect_attrs::{self, ProgramCache};
 use super::dialect::Dialect;
 use super::flavor::ProcesslistSource;
+use super::host_cache;
 use super::model::{Session, Snapshot, strip_port};
 use super::row::{num, text};
 use super::sample::{ClientCount, Sample, cap_clients};
@@ -34,6 +35,7 @@ use super::sample::{ClientCount, Sample, cap_clients};
 pub const EXTRA_COUNTERS: &[&str] = &[
     "aborted_clients",
     "aborted_connects",
+    "aborted_connects_preauth",
     "access_denied_errors",
     "innodb_row_lock_current_waits",
     "max_used_connections",
@@ -88,6 +90,8 @@ pub struct Sampler {
     source: ProcesslistSource,
     /// Read the connection attributes (until refused once).
     attrs: bool,
+    /// Read the ERROR 1129 count of the host cache (performance_schema ON; until refused once).
+    host_cache: bool,
     programs: ProgramCache,
 }
 
@@ -97,6 +101,7 @@ impl Sampler {
         let mut s = Sampler {
             source: ProcesslistSource::InformationSchema,
             attrs: false,
+            host_cache: false,
             programs: ProgramCache::default(),
         };
         s.reconnected(snap);
@@ -109,6 +114,7 @@ impl Sampler {
         let d = Dialect::new(&snap.server, &snap.variables);
         self.source = d.processlist_source();
         self.attrs = d.reads_connect_attrs();
+        self.host_cache = d.reads_host_cache();
     }
 
     /// One sample: one round trip, and one more when it shows connections not seen before. The
@@ -152,9 +158,25 @@ impl Sampler {
                 }
             }
         }
-        let sample = build_sample(at_ms, &status, max_connections, &sessions, |id| {
+        let mut sample = build_sample(at_ms, &status, max_connections, &sessions, |id| {
             self.programs.program(id)
         });
+        if self.host_cache {
+            // The `refused` trigger counts ERROR 1129 too (docs/refusals.md "ERROR 1129").
+            match c.rows(host_cache::blocked_sum_sql(), "reading the host cache") {
+                Ok(rows) => {
+                    let n = rows.first().and_then(|r| num(r, 0)).unwrap_or(0);
+                    sample
+                        .counters
+                        .insert(host_cache::BLOCKED_COUNTER.to_string(), n);
+                }
+                Err(e) if super::batch::is_statement_error(&e) => {
+                    note = note.or_else(|| Some(host_cache::note(&e.message)));
+                    self.host_cache = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok((sample, note))
     }
 }

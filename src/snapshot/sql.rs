@@ -65,6 +65,11 @@ pub const VARIABLES: &[&str] = &[
     "read_only",
     "log_bin",
     "skip_name_resolve",
+    // Refusals (docs/refusals.md): ERROR 1129 after max_connect_errors in a host cache of
+    // host_cache_size; connect_timeout bounds a login handshake.
+    "max_connect_errors",
+    "host_cache_size",
+    "connect_timeout",
     "log_warnings",
     "log_error_verbosity",
 ];

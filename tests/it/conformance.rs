@@ -85,6 +85,8 @@ const KEYWORDS: &[&str] = &[
     "like",
     "group",
     "by",
+    "order",
+    "desc",
 ];
 
 /// Words of a statement outside quotes: (word, followed by `(`, preceded by `.`).
@@ -258,6 +260,9 @@ fn the_recorder_sample_names_real_tables_and_columns() {
         }
         // The rollbacks read again with the second status reading (`snapshot::read`).
         reads.push(conncheck::testing::snapshot::sql::ROLLING_BACK_SQL.to_string());
+        if d.reads_host_cache() {
+            reads.push(conncheck::testing::snapshot::host_cache::blocked_sum_sql().to_string());
+        }
         for sql in reads.into_iter().filter(|q| !q.starts_with("SHOW ")) {
             match unknown_columns(&sql, &defs) {
                 Ok(bad) => assert!(bad.is_empty(), "{name}: unknown {bad:?} in {sql}"),

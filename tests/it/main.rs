@@ -28,6 +28,7 @@ mod multi;
 mod pileups;
 mod record;
 mod recorded;
+mod refusals;
 mod replay;
 mod robustness;
 mod scale;

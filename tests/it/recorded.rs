@@ -287,14 +287,15 @@ fn rds_mysql_full() {
     assert_eq!(
         ranked(&v),
         // The most connections explained first: the pools hold 272 slots; the spike holds only
-        // its running statements and logins; the refusal and capacity findings explain none.
+        // its running statements and logins; the refusal finding ranks by the clients refused
+        // during the sample (more than the spike holds), the capacity findings explain none.
         expect(&[
             ("pool-oversized", "critical"),
+            ("refused-connections", "critical"),
             ("traffic-spike", "critical"),
             ("idle-connections", "info"),
             ("idle-transactions", "critical"),
             ("lock-pileup", "warning"),
-            ("refused-connections", "critical"),
             ("server-full", "critical"),
             ("aborted-clients", "warning"),
             ("max-connections-low", "warning"),
