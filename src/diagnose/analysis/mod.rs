@@ -13,6 +13,7 @@
 
 pub mod index;
 pub mod leaks;
+pub mod statements;
 pub mod waits;
 
 use std::collections::{BTreeMap, BTreeSet};
