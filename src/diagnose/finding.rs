@@ -56,6 +56,8 @@ finding_ids! {
     LockPileup => "lock-pileup",
     /// Connection rate or Threads_running far above normal, login storms.
     TrafficSpike => "traffic-spike",
+    /// More client statements running at once than the server has CPU cores.
+    ServerBusy => "server-busy",
     /// wait_timeout / interactive_timeout at 28800 while idle sessions pile up.
     WaitTimeoutHigh => "wait-timeout-high",
     /// max_connections connections against the server's RAM.
@@ -83,7 +85,7 @@ impl FindingId {
             | MemoryHeadroom => true,
             ServerFull | NearLimit | RefusedConnections | MaxConnectionsLow
             | MaxConnectionsCapped | ConnectionLeak | PoolOversized | IdleConnections
-            | LongRunningQueries | IdleTransactions | LockPileup | TrafficSpike
+            | LongRunningQueries | IdleTransactions | LockPileup | TrafficSpike | ServerBusy
             | AbortedClients | NoProcessPrivilege => false,
         }
     }
@@ -97,8 +99,8 @@ impl FindingId {
             NearLimit | ServerFull | RefusedConnections => true,
             MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | PoolOversized
             | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
-            | TrafficSpike | WaitTimeoutHigh | MemoryHeadroom | ThreadCache | AbortedClients
-            | PerUserLimitMissing | SlowQueryLogOff | NoProcessPrivilege => false,
+            | TrafficSpike | ServerBusy | WaitTimeoutHigh | MemoryHeadroom | ThreadCache
+            | AbortedClients | PerUserLimitMissing | SlowQueryLogOff | NoProcessPrivilege => false,
         }
     }
 }

@@ -98,6 +98,7 @@ pub fn mariadb() -> Snapshot {
         transactions: Vec::new(),
         lock_waits: Vec::new(),
         host_memory_bytes: Some(16 << 30),
+        host_cpu_cores: None,
         server_rss_bytes: None,
         accounts: None,
         system_user_accounts: Vec::new(),

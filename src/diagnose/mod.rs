@@ -30,6 +30,7 @@ pub mod no_process_privilege;
 pub mod per_user_limit_missing;
 pub mod pool_oversized;
 pub mod refused_connections;
+pub mod server_busy;
 pub mod server_full;
 pub mod slow_query_log_off;
 pub mod thread_cache;
@@ -66,6 +67,7 @@ pub fn for_target(findings: &mut [Finding], replay: &crate::connect::replay::Rep
 /// Every heuristic, in no particular order (the result is ranked).
 const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
     server_full::check,
+    server_busy::check,
     near_limit::check,
     idle_connections::check,
     connection_leak::check,

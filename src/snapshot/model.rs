@@ -51,6 +51,10 @@ pub struct Snapshot {
     /// RAM of the server host in bytes, when known (flag, or /proc/meminfo for a local server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_memory_bytes: Option<u64>,
+    /// CPU cores of the server host, for a local server only (this machine's
+    /// `std::thread::available_parallelism`): a remote server's cores are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cpu_cores: Option<u64>,
     /// Resident memory (VmRSS) of the server process, for a local server whose process could be
     /// found (@@pid_file, checked to be mariadbd or mysqld).
     #[serde(default, skip_serializing_if = "Option::is_none")]

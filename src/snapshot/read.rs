@@ -242,6 +242,12 @@ fn read_with(
         transactions,
         lock_waits,
         host_memory_bytes,
+        // Only a server on this machine runs on these cores (localhost, 127.x, a socket).
+        host_cpu_cores: opts
+            .local
+            .then(|| std::thread::available_parallelism().ok())
+            .flatten()
+            .map(|n| n.get() as u64),
         server_rss_bytes,
         accounts,
         system_user_accounts,
@@ -421,6 +427,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         transactions: Vec::new(),
         lock_waits: Vec::new(),
         host_memory_bytes: None,
+        host_cpu_cores: None,
         server_rss_bytes: None,
         accounts: None,
         system_user_accounts: Vec::new(),

@@ -215,6 +215,7 @@ mod tests {
             transactions: vec![],
             lock_waits: vec![],
             host_memory_bytes: None,
+            host_cpu_cores: None,
             server_rss_bytes: None,
             accounts: None,
             system_user_accounts: vec![],
