@@ -34,7 +34,8 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     let n = idle.len() as u64;
     let in_trx = idle
         .iter()
-        .filter(|s| a.transaction_of(s.id).is_some())
+        // Only a transaction that modified rows has anything to roll back.
+        .filter(|s| a.transaction_of(s.id).is_some_and(|t| t.rows_modified > 0))
         .count();
     let threshold = dur(th.idle);
     let mut f = Finding::new(
@@ -217,6 +218,10 @@ mod tests {
             ev(f, "slots freed"),
             "12 (1 of them roll back an open transaction)"
         );
+        // A read-only transaction has nothing to roll back.
+        s.transactions[0].rows_modified = 0;
+        let f = &check(&Analysis::new(&s), &th)[0];
+        assert_eq!(ev(f, "slots freed"), "12");
         assert_eq!(ev(f, "clients"), "app@10.0.0.7 ×11, web@10.0.0.8 ×1");
         assert_eq!(
             f.actions[0].text.split("   #").next().unwrap(),

@@ -148,16 +148,30 @@ impl KillPlan {
                 self.total_sessions
             ),
         };
+        // Only a transaction that modified rows has anything to roll back: a read-only one
+        // ends at once.
         let trx = self.with_open_trx();
-        if trx > 0 {
+        let modifying = self
+            .victims
+            .iter()
+            .filter(|v| v.trx_rows_modified.unwrap_or(0) > 0)
+            .count();
+        if modifying > 0 {
             let rows = self
                 .victims
                 .iter()
                 .filter_map(|v| v.trx_rows_modified)
                 .fold(0u64, u64::saturating_add);
             s.push_str(&format!(
-                "; {trx} hold{} open transactions that will roll back first ({rows} modified rows)",
-                if trx == 1 { "s" } else { "" }
+                "; {modifying} hold{} open transactions that will roll back first ({rows} modified rows)",
+                if modifying == 1 { "s" } else { "" }
+            ));
+        }
+        if trx > modifying {
+            let n = trx - modifying;
+            s.push_str(&format!(
+                "; {n} hold{} open transactions that modified no rows (nothing to roll back)",
+                if n == 1 { "s" } else { "" }
             ));
         }
         if !self.protected.is_empty() {
@@ -383,6 +397,20 @@ mod tests {
         assert_eq!(ids(&p), vec![2, 8, 1]);
         assert_eq!(p.with_open_trx(), 1);
         assert!(p.summary().starts_with("kill 3 of 9 connections; frees 3 slots; 1 holds open transactions that will roll back first (42 modified rows)"), "{}", p.summary());
+    }
+
+    /// A transaction that modified no rows has nothing to roll back: the plan does not say it
+    /// will.
+    #[test]
+    fn only_transactions_that_modified_rows_roll_back() {
+        let mut s = snap();
+        s.transactions.push(trx(2, "RUNNING", 900, 0, None));
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert_eq!(p.with_open_trx(), 2);
+        assert!(p.summary().starts_with("kill 3 of 9 connections; frees 3 slots; 1 holds open transactions that will roll back first (42 modified rows); 1 holds open transactions that modified no rows (nothing to roll back)"), "{}", p.summary());
+        s.transactions.retain(|t| t.rows_modified == 0);
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert!(!p.summary().contains("roll back first"), "{}", p.summary());
     }
 
     #[test]
