@@ -10,11 +10,14 @@ use crate::units::secs;
 /// Idle ages above this belong to no healthy pool: HikariCP's default maxLifetime (30 min,
 /// https://github.com/brettwooldridge/HikariCP#frequently-used) retires a pooled connection sooner.
 const POOL_LIFETIME_S: f64 = 1800.0;
-/// The range of wait_timeout conncheck suggests: never below 5 minutes (pools keep connections
-/// idle for minutes and a client that is closed under it sees "server has gone away"), never
-/// above 30 minutes (beyond any pool's lifetime, a forgotten connection just holds its slot).
-pub const WAIT_TIMEOUT_MIN_S: u64 = 300;
-pub const WAIT_TIMEOUT_MAX_S: u64 = 1800;
+/// The range of wait_timeout conncheck suggests: never below 30 minutes, the lifetime a pool
+/// commonly gives a connection (HikariCP's default maxLifetime, see [`POOL_LIFETIME_S`]): a
+/// pool's connection closed under it by the server surfaces as "server has gone away" in the
+/// application. A lower value would need each client's connection turnover measured over time
+/// (a recording), which a snapshot does not have. Never above an hour (beyond any pool's
+/// lifetime, a forgotten connection just holds its slot; wait-timeout-high calls more high).
+pub const WAIT_TIMEOUT_MIN_S: u64 = 1800;
+pub const WAIT_TIMEOUT_MAX_S: u64 = 3600;
 
 /// idle_transaction_timeout to suggest (MariaDB): an application that keeps a transaction open
 /// and idle for five minutes is broken, and its locks block everyone meanwhile. A constant, never
@@ -44,6 +47,15 @@ pub fn timeout_actions(a: &Analysis) -> Vec<Action> {
     let snap = a.snap;
     let suggested = suggested_wait_timeout(a);
     match snap.var_u64("wait_timeout") {
+        // Already at or below what we would suggest, and nobody idles past it: nothing to say.
+        Some(w)
+            if w <= suggested
+                && !a
+                    .clients()
+                    .any(|s| s.is_sleeping() && s.time_secs_f64() > w as f64) =>
+        {
+            vec![]
+        }
         Some(w) if w <= suggested => vec![Action::advice(format!(
             "wait_timeout is already {}: sessions idle longer than that are raised per session (SET SESSION wait_timeout) or count as interactive (interactive_timeout {}); fix that on the client side",
             secs(w),
@@ -65,7 +77,7 @@ pub fn timeout_actions(a: &Analysis) -> Vec<Action> {
             // RDS/Aurora: set-timeouts would only print the same parameter-group change.
             let command = (!snap.dialect().parameter_group()).then(|| {
                 Action::command(format!(
-                    "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s --dry-run   # wait_timeout is {}; {} covers every pool seen here (1.5 × the longest idle age under 30 min, at least 5 min)",
+                    "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s --dry-run   # wait_timeout is {}; {} covers every pool seen here (1.5 × the longest idle age under 30 min, at least 30 min: common pool lifetimes)",
                     w.map_or("unknown".into(), secs),
                     secs(suggested),
                 ))
@@ -89,13 +101,19 @@ mod tests {
         let a = timeout_actions(&Analysis::new(&s));
         assert!(
             a[0].text.starts_with(
-                "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s --dry-run"
+                "conncheck set-timeouts --wait-timeout 1800s --interactive-timeout 1800s --dry-run"
             ),
             "{}",
             a[0].text
         );
-        assert!(a[1].text.contains("wait_timeout = 300"));
-        s.variables.insert("wait_timeout".into(), "300".into());
+        assert!(a[1].text.contains("wait_timeout = 1800"));
+        s.variables.insert("wait_timeout".into(), "1800".into());
+        assert!(timeout_actions(&Analysis::new(&s)).is_empty());
+        // A session idle past wait_timeout raised it for itself.
+        fixtures::with_sessions(
+            &mut s,
+            vec![session(1, "app", "10.0.0.7", "Sleep", 4000, "", None)],
+        );
         let a = timeout_actions(&Analysis::new(&s));
         assert_eq!(a.len(), 1);
         assert!(
@@ -107,22 +125,23 @@ mod tests {
 
     #[test]
     fn the_suggested_wait_timeout_covers_the_pools_seen() {
-        // Never derived from a threshold: 5 minutes at least, whatever the sessions.
+        // Never derived from a threshold: 30 minutes at least (common pool lifetimes), whatever
+        // the sessions.
         let mut s = fixtures::mariadb();
         fixtures::with_sessions(&mut s, vec![]);
-        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 300);
-        // A pool member idle 9 minutes: 1.5 × 540 s = 810 s, rounded up to 840 s.
+        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 1800);
+        // A pool member idle 9 minutes: still 30 minutes, never below a pool's lifetime.
         let mut v = vec![session(1, "app", "10.0.0.7", "Sleep", 540, "", None)];
         // Idle beyond any pool's lifetime: not a pool, ignored.
         v.push(session(2, "app", "10.0.0.7", "Sleep", 40_000, "", None));
         fixtures::with_sessions(&mut s, v);
-        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 840);
-        // Capped at 30 minutes.
+        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 1800);
+        // A pool member idle 25 minutes: 1.5 × 1500 s = 2250 s, rounded up to 2280 s.
         fixtures::with_sessions(
             &mut s,
-            vec![session(1, "app", "10.0.0.7", "Sleep", 1_700, "", None)],
+            vec![session(1, "app", "10.0.0.7", "Sleep", 1_500, "", None)],
         );
-        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 1800);
+        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 2280);
     }
 
     #[test]
@@ -134,7 +153,7 @@ mod tests {
         assert_eq!(a.len(), 1, "{a:?}");
         assert_eq!(a[0].kind, ActionKind::Advice);
         assert!(a[0].text.contains(
-            "\"ParameterName=wait_timeout,ParameterValue=300,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=300,ApplyMethod=immediate\""
+            "\"ParameterName=wait_timeout,ParameterValue=1800,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=1800,ApplyMethod=immediate\""
         ), "{}", a[0].text);
         assert!(!a.iter().any(|x| x.text.contains("[mysqld]")));
     }
