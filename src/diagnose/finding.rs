@@ -44,6 +44,8 @@ finding_ids! {
     MaxConnectionsCapped => "max-connections-capped",
     /// One client's sleeping connections form a staircase of idle ages.
     ConnectionLeak => "connection-leak",
+    /// One client's connections opened together and idle together: a fixed-size pool.
+    FixedPool => "fixed-pool",
     /// Idle pool connections crowd out max_connections.
     PoolOversized => "pool-oversized",
     /// Sleeping sessions older than `--idle-threshold`.
@@ -84,9 +86,9 @@ impl FindingId {
             PerUserLimitMissing | WaitTimeoutHigh | SlowQueryLogOff | ThreadCache
             | MemoryHeadroom => true,
             ServerFull | NearLimit | RefusedConnections | MaxConnectionsLow
-            | MaxConnectionsCapped | ConnectionLeak | PoolOversized | IdleConnections
-            | LongRunningQueries | IdleTransactions | LockPileup | TrafficSpike | ServerBusy
-            | AbortedClients | NoProcessPrivilege => false,
+            | MaxConnectionsCapped | ConnectionLeak | FixedPool | PoolOversized
+            | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
+            | TrafficSpike | ServerBusy | AbortedClients | NoProcessPrivilege => false,
         }
     }
 
@@ -97,10 +99,11 @@ impl FindingId {
         use FindingId::*;
         match self {
             NearLimit | ServerFull | RefusedConnections => true,
-            MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | PoolOversized
-            | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
-            | TrafficSpike | ServerBusy | WaitTimeoutHigh | MemoryHeadroom | ThreadCache
-            | AbortedClients | PerUserLimitMissing | SlowQueryLogOff | NoProcessPrivilege => false,
+            MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | FixedPool
+            | PoolOversized | IdleConnections | LongRunningQueries | IdleTransactions
+            | LockPileup | TrafficSpike | ServerBusy | WaitTimeoutHigh | MemoryHeadroom
+            | ThreadCache | AbortedClients | PerUserLimitMissing | SlowQueryLogOff
+            | NoProcessPrivilege => false,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod common;
 pub mod connection_cost;
 pub mod connection_leak;
 pub mod finding;
+pub mod fixed_pool;
 pub mod forecast;
 pub mod globals;
 pub mod idle_connections;
@@ -71,6 +72,7 @@ const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
     near_limit::check,
     idle_connections::check,
     connection_leak::check,
+    fixed_pool::check,
     idle_transactions::check,
     lock_pileup::check,
     long_running_queries::check,
