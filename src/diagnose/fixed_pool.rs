@@ -99,6 +99,13 @@ mod tests {
                 .all(|a| !a.text.contains("kill-idle --older"))
         );
         assert!(f.actions[0].text.contains("minimumIdle"));
+        // idle-connections does not promise their slots: kill-idle leaves them out.
+        let idle =
+            crate::diagnose::idle_connections::check(&Analysis::new(&s), &Thresholds::default());
+        assert_eq!(
+            fixtures::ev(&idle[0], "slots freed by kill-idle --older-than 300s"),
+            "0 (the 168 connections of fixed pools stay: see fixed-pool)"
+        );
     }
 
     #[test]

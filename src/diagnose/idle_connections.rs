@@ -38,6 +38,11 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
         .filter(|s| a.transaction_of(s.id).is_some_and(|t| t.rows_modified > 0))
         .count();
     let threshold = dur(th.idle);
+    // kill-idle leaves fixed pools' connections out (the pool reopens them): they are not freed.
+    let freed = n - idle
+        .iter()
+        .filter(|s| a.fixed_pool_ids().contains(&s.id))
+        .count() as u64;
     let mut f = Finding::new(
         FindingId::IdleConnections,
         severity_for_slots(n, max),
@@ -52,10 +57,14 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
     .evidence(&format!("sessions idle ≥ {threshold}"), of_max(n, max))
     .evidence(
         &format!("slots freed by kill-idle --older-than {threshold}"),
-        if in_trx > 0 {
-            format!("{n} ({in_trx} of them roll back an open transaction)")
-        } else {
-            n.to_string()
+        match (freed, in_trx) {
+            (f, 0) if f == n => n.to_string(),
+            (f, 0) => format!("{f} (the {} of fixed pools stay: see fixed-pool)", plural(n - f, "connection")),
+            (f, t) if f == n => format!("{f} ({t} of them roll back an open transaction)"),
+            (f, t) => format!(
+                "{f} ({t} of them roll back an open transaction; the {} of fixed pools stay: see fixed-pool)",
+                plural(n - f, "connection")
+            ),
         },
     )
     .evidence(
@@ -70,7 +79,7 @@ pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {
         .sessions(ids(&idle))
         .slots(n)
         .action(Action::command(format!(
-            "conncheck kill-idle --older-than {threshold} --dry-run   # the plan: which {n} sessions would go"
+            "conncheck kill-idle --older-than {threshold} --dry-run   # the plan: which {freed} sessions would go"
         )))
         .action(Action::command(format!(
             "conncheck kill-idle --older-than {threshold}   # then free the slots (asks before killing)"

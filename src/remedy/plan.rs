@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::diagnose::Analysis;
 use crate::filter::SessionFilter;
 use crate::snapshot::{Session, SessionKind, Snapshot};
 
@@ -56,6 +57,9 @@ pub struct Criteria {
     pub min_trx_age: Option<Duration>,
     pub allow_replication: bool,
     pub allow_system: bool,
+    /// Kill connections of fixed-size pools too (`kill-idle --include-pools`): left out by
+    /// default, the pool reopens them at once (see `diagnose::analysis::pools`).
+    pub include_pools: bool,
 }
 
 impl Criteria {
@@ -72,6 +76,7 @@ impl Criteria {
             min_trx_age: None,
             allow_replication: false,
             allow_system: false,
+            include_pools: false,
         }
     }
 }
@@ -113,6 +118,10 @@ pub struct KillPlan {
     pub protected: Vec<u64>,
     /// Matching sessions left out by --limit.
     pub over_limit: usize,
+    /// Idle sessions that matched but belong to a fixed-size pool, left out: the pool reopens
+    /// them (`kill-idle --include-pools` takes them too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pool_connections: Vec<u64>,
     /// Victims whose user or host name holds invisible or control characters (shown escaped):
     /// an account that only looks like another (`app` + U+200B is not `app`).
     pub names_with_invisible_characters: Vec<u64>,
@@ -174,6 +183,15 @@ impl KillPlan {
                 if n == 1 { "s" } else { "" }
             ));
         }
+        if !self.pool_connections.is_empty() {
+            let n = self.pool_connections.len();
+            s.push_str(&format!(
+                "; {n} connection{} of fixed-size pools left alone (the pool reopens {}; --include-pools takes {} too)",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "them" },
+            ));
+        }
         if !self.protected.is_empty() {
             s.push_str(&format!(
                 "; {} protected session{} (replication/system) left alone",
@@ -223,6 +241,13 @@ pub fn meets_threshold(s: &Session, c: &Criteria) -> bool {
 
 /// Select victims, oldest first.
 pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
+    // Killing a fixed pool's idle connections frees nothing: the pool reopens them at once.
+    let pools = if c.target == Target::Idle && !c.include_pools {
+        Analysis::new(snap).fixed_pool_ids().clone()
+    } else {
+        Default::default()
+    };
+    let mut pool_connections = Vec::new();
     let mut protected = Vec::new();
     let mut chosen: Vec<&Session> = Vec::new();
     for s in &snap.sessions {
@@ -246,6 +271,10 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         }
         if protection(s, c).is_some() || system_user_guarded(snap, s) {
             protected.push(s.id);
+            continue;
+        }
+        if pools.contains(&s.id) {
+            pool_connections.push(s.id);
             continue;
         }
         chosen.push(s);
@@ -321,6 +350,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         victims,
         total_sessions: snap.sessions.len(),
         protected,
+        pool_connections,
         over_limit,
         names_with_invisible_characters,
     }
@@ -397,6 +427,34 @@ mod tests {
         assert_eq!(ids(&p), vec![2, 8, 1]);
         assert_eq!(p.with_open_trx(), 1);
         assert!(p.summary().starts_with("kill 3 of 9 connections; frees 3 slots; 1 holds open transactions that will roll back first (42 modified rows)"), "{}", p.summary());
+    }
+
+    /// Three fixed pools idle together are left out of kill-idle, unless --include-pools; a
+    /// human session idle as long is still killed.
+    #[test]
+    fn kill_idle_leaves_fixed_pools_alone() {
+        let mut s = fixtures::mariadb();
+        let mut v: Vec<Session> = (0..30)
+            .map(|i| {
+                let host = format!("10.0.0.{}", i % 3 + 1);
+                session(100 + i, "app", &host, "Sleep", 400, "", None)
+            })
+            .collect();
+        v.push(session(500, "alice", "10.9.9.9", "Sleep", 900, "", None));
+        fixtures::with_sessions(&mut s, v);
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert_eq!(ids(&p), vec![500]);
+        assert_eq!(p.pool_connections.len(), 30);
+        assert!(
+            p.summary().starts_with("kill 1 of 31 connections; frees 1 slot; 30 connections of fixed-size pools left alone (the pool reopens them; --include-pools takes them too)"),
+            "{}",
+            p.summary()
+        );
+        let mut c = criteria(Target::Idle, 300);
+        c.include_pools = true;
+        let p = plan(&s, &c);
+        assert_eq!(p.victims.len(), 31);
+        assert!(p.pool_connections.is_empty());
     }
 
     /// A transaction that modified no rows has nothing to roll back: the plan does not say it
