@@ -58,6 +58,8 @@ finding_ids! {
     LockPileup => "lock-pileup",
     /// Connection rate or Threads_running far above normal, login storms.
     TrafficSpike => "traffic-spike",
+    /// A replica's applier is stopped, far behind, or waits for a lock a client holds.
+    ReplicationStall => "replication-stall",
     /// More client statements running at once than the server has CPU cores.
     ServerBusy => "server-busy",
     /// wait_timeout / interactive_timeout at 28800 while idle sessions pile up.
@@ -88,7 +90,8 @@ impl FindingId {
             ServerFull | NearLimit | RefusedConnections | MaxConnectionsLow
             | MaxConnectionsCapped | ConnectionLeak | FixedPool | PoolOversized
             | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
-            | TrafficSpike | ServerBusy | AbortedClients | NoProcessPrivilege => false,
+            | TrafficSpike | ServerBusy | ReplicationStall | AbortedClients
+            | NoProcessPrivilege => false,
         }
     }
 
@@ -101,9 +104,9 @@ impl FindingId {
             NearLimit | ServerFull | RefusedConnections => true,
             MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | FixedPool
             | PoolOversized | IdleConnections | LongRunningQueries | IdleTransactions
-            | LockPileup | TrafficSpike | ServerBusy | WaitTimeoutHigh | MemoryHeadroom
-            | ThreadCache | AbortedClients | PerUserLimitMissing | SlowQueryLogOff
-            | NoProcessPrivilege => false,
+            | LockPileup | TrafficSpike | ServerBusy | ReplicationStall | WaitTimeoutHigh
+            | MemoryHeadroom | ThreadCache | AbortedClients | PerUserLimitMissing
+            | SlowQueryLogOff | NoProcessPrivilege => false,
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod no_process_privilege;
 pub mod per_user_limit_missing;
 pub mod pool_oversized;
 pub mod refused_connections;
+pub mod replication_stall;
 pub mod server_busy;
 pub mod server_full;
 pub mod slow_query_log_off;
@@ -84,6 +85,7 @@ const CHECKS: &[fn(&Analysis, &Thresholds) -> Vec<Finding>] = &[
     no_process_privilege::check,
     per_user_limit_missing::check,
     refused_connections::check,
+    replication_stall::check,
     slow_query_log_off::check,
     thread_cache::check,
     traffic_spike::check,

@@ -99,6 +99,52 @@ impl Dialect {
         self.flavor.is_mariadb()
     }
 
+    /// The statement that reads this server's replica channels (docs/replication.md): every
+    /// named connection on MariaDB, the renamed statement from MySQL 8.0.22.
+    pub fn replica_status_sql(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            "SHOW ALL SLAVES STATUS"
+        } else if self.version >= (8, 0, 22) {
+            "SHOW REPLICA STATUS"
+        } else {
+            "SHOW SLAVE STATUS"
+        }
+    }
+
+    /// The statement that restarts a channel's SQL (applier) thread after its error is fixed.
+    pub fn start_replica_sql_thread(&self, channel: &str) -> String {
+        let quoted = channel.replace('\\', "\\\\").replace('\'', "''");
+        if self.flavor.is_mariadb() {
+            if channel.is_empty() {
+                "START SLAVE SQL_THREAD".into()
+            } else {
+                format!("START SLAVE '{quoted}' SQL_THREAD")
+            }
+        } else {
+            let verb = if self.version >= (8, 0, 22) {
+                "START REPLICA"
+            } else {
+                "START SLAVE"
+            };
+            if channel.is_empty() {
+                format!("{verb} SQL_THREAD")
+            } else {
+                format!("{verb} SQL_THREAD FOR CHANNEL '{quoted}'")
+            }
+        }
+    }
+
+    /// The privilege reading the replica status needs (docs/replication.md).
+    pub fn replica_status_needs(&self) -> &'static str {
+        if self.flavor.is_mariadb() && self.version >= (10, 5, 9) {
+            "SLAVE MONITOR or SUPER"
+        } else if self.flavor.is_mariadb() && self.version >= (10, 5, 2) {
+            "REPLICATION SLAVE ADMIN or SUPER"
+        } else {
+            "REPLICATION CLIENT or SUPER"
+        }
+    }
+
     /// Whether the MySQL 8 lock tables (`data_lock_waits`, `data_locks`, `metadata_locks`,
     /// `threads`) are the lock source. They exist on MySQL 8.0.1+.
     pub fn has_data_lock_waits(&self) -> bool {

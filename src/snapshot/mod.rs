@@ -17,6 +17,7 @@ pub mod model;
 pub mod plan;
 pub mod process;
 pub mod read;
+pub mod replication;
 pub mod row;
 pub mod sample;
 pub mod sampling;
@@ -28,3 +29,4 @@ pub mod trx_waits;
 
 pub use flavor::{Flavor, ProcesslistSource};
 pub use model::*;
+pub use replication::ReplicaChannel;

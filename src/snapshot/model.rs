@@ -67,6 +67,10 @@ pub struct Snapshot {
     /// when our account lacks SYSTEM_USER: their sessions cannot be killed by us (ERROR 1095).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_user_accounts: Vec<String>,
+    /// This server's replication channels as a replica (empty on a server that replicates from
+    /// nobody, or when the replica status could not be read: see `notes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replication: Vec<super::replication::ReplicaChannel>,
     /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

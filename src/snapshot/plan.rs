@@ -105,6 +105,12 @@ pub const ACCOUNTS: Key<Vec<Account>> = Key {
     what: "account rows",
     decode: accounts::rows,
 };
+/// This server's replication channels as a replica (`SHOW ALL SLAVES STATUS`, `SHOW REPLICA
+/// STATUS`).
+pub const REPLICAS: Key<Vec<crate::snapshot::ReplicaChannel>> = Key {
+    what: "replica status",
+    decode: super::replication::rows,
+};
 pub const METADATA_LOCK_HOLDERS: Key<Vec<Granted>> = Key {
     what: "metadata-lock holders",
     decode: mdl::rows,
@@ -334,6 +340,15 @@ impl Dialect {
                 );
             }
         }
+        if trx {
+            // Replication lag and a stalled SQL thread explain a pile-up on a replica.
+            p.add(
+                REPLICAS,
+                self.replica_status_sql(),
+                false,
+                self.replica_status_needs(),
+            );
+        }
         if needs.accounts {
             p.add(
                 ACCOUNTS,
@@ -376,6 +391,7 @@ mod tests {
             TRANSACTIONS.what,
             SYSTEM_USERS.what,
             ACCOUNTS.what,
+            REPLICAS.what,
             METADATA_LOCK_HOLDERS.what,
         ];
         names.extend(LOCK_READS.iter().map(|k| k.what));
@@ -408,6 +424,7 @@ mod tests {
                 "open transactions",
                 "row-lock waits",
                 "locks waited for",
+                "replica status",
                 "account rows",
                 "metadata-lock holders",
             ]

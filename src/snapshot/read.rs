@@ -181,6 +181,18 @@ fn read_with(
         let unnamed = trx_waits::waits_without_holder(&transactions, &lock_waits);
         lock_waits.extend(unnamed);
     }
+    let replication = match results.take(plan::REPLICAS) {
+        Some(Ok(channels)) => channels,
+        Some(Err(e)) => {
+            notes.push(format!(
+                "replica status not read ({}): {}",
+                dialect.replica_status_needs(),
+                e.message
+            ));
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     let accounts = results.take(plan::ACCOUNTS).and_then(|read| {
         read.map_err(|e| notes.push(accounts::note(&e.message)))
             .ok()
@@ -248,6 +260,7 @@ fn read_with(
             .then(|| std::thread::available_parallelism().ok())
             .flatten()
             .map(|n| n.get() as u64),
+        replication,
         server_rss_bytes,
         accounts,
         system_user_accounts,
@@ -428,6 +441,7 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         lock_waits: Vec::new(),
         host_memory_bytes: None,
         host_cpu_cores: None,
+        replication: Vec::new(),
         server_rss_bytes: None,
         accounts: None,
         system_user_accounts: Vec::new(),

@@ -216,6 +216,7 @@ mod tests {
             lock_waits: vec![],
             host_memory_bytes: None,
             host_cpu_cores: None,
+            replication: Vec::new(),
             server_rss_bytes: None,
             accounts: None,
             system_user_accounts: vec![],
