@@ -4,7 +4,7 @@
 //! runs slowly because forty share the cores: that is a busy server, not a connection storm
 //! (traffic-spike is about connections *arriving*). Counted: client sessions running a statement
 //! (`Query`, `Execute`) for a second or more, that neither wait for a lock (lock-pileup) nor are
-//! still logging in; a snapshot of a healthy server catches many statements of a few
+//! still logging in nor sleep in `SLEEP()` (state `User sleep`); a snapshot of a healthy server catches many statements of a few
 //! milliseconds, which say nothing about load.
 //!
 //! The cores are known only when the server runs on this machine (localhost, 127.x, a socket:
@@ -31,7 +31,9 @@ const LISTED: usize = 5;
 /// A client statement working (not waiting for a lock, not logging in) for a second or more.
 fn working(a: &Analysis, s: &Session) -> bool {
     let busy = s.command.eq_ignore_ascii_case("Query") || s.command.eq_ignore_ascii_case("Execute");
-    busy && !a.is_waiting(s) && !logging_in(s) && s.time_secs_f64() >= MIN_RUNNING_S
+    // `SELECT SLEEP(n)` shows state `User sleep`: it holds a connection but no core.
+    let sleeping = s.state.eq_ignore_ascii_case("User sleep");
+    busy && !sleeping && !a.is_waiting(s) && !logging_in(s) && s.time_secs_f64() >= MIN_RUNNING_S
 }
 
 pub fn check(a: &Analysis, th: &Thresholds) -> Vec<Finding> {

@@ -111,7 +111,7 @@ fn tokenize(s: &str) -> (Vec<Token<'_>>, bool) {
             b')' => {
                 i += 1;
                 match open.pop() {
-                    Some(at) if is_value_list(&out[at + 1..]) => {
+                    Some(at) if is_value_list(&out[at + 1..]) && is_list_context(&out[..at]) => {
                         out.truncate(at);
                         // `VALUES (…), (…)`: one row stands for all.
                         if matches!(out.as_slice(), [.., Token::List, Token::Comma]) {
@@ -173,6 +173,19 @@ fn push_value(out: &mut Vec<Token>) {
         out.pop();
     }
     out.push(Token::Value);
+}
+
+/// Whether a parenthesised list of values after `before` is a list to collapse: after `IN` or
+/// `VALUES`, a row after another collapsed row, or a row inside a list. A function's arguments
+/// (`SLEEP(5)`) stay `(?)`.
+fn is_list_context(before: &[Token]) -> bool {
+    match before {
+        [.., Token::Word(w)] => ["in", "values", "value"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(w)),
+        [.., Token::List, Token::Comma] | [.., Token::Open] => true,
+        _ => false,
+    }
 }
 
 /// Whether the tokens between a parenthesis pair are values only: `?, ?, (...)`.
@@ -361,7 +374,7 @@ mod tests {
             .collect();
         assert_eq!(
             digests.into_iter().collect::<Vec<_>>(),
-            ["SELECT SLEEP(...) FROM orders WHERE id IN (...) AND note = ?"]
+            ["SELECT SLEEP(?) FROM orders WHERE id IN (...) AND note = ?"]
         );
     }
 

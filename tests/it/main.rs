@@ -31,6 +31,7 @@ mod scale;
 mod security;
 mod sessions;
 mod settings;
+mod statements;
 mod status;
 mod suggestions;
 mod validation;
