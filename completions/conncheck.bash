@@ -1708,7 +1708,7 @@ _conncheck() {
                     return 0
                     ;;
                 --group-by)
-                    COMPREPLY=($(compgen -W "user host db command state" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "user host db command state digest" -- "${cur}"))
                     return 0
                     ;;
                 --format)

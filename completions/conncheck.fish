@@ -123,7 +123,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l group-b
 host\t''
 db\t''
 command\t''
-state\t''"
+state\t''
+digest\t'The running statement\'s digest (`crate::text::digest`): values become `?`, so one query shape sent by many sessions is one group'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'Versioned JSON (see the README for the schema)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l limit -d 'Show at most this many rows (0 = all)' -r
