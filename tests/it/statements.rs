@@ -174,3 +174,97 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
     });
     drop(queued);
 }
+
+fn kill_idle_dry_run(s: &Server, extra: &[&str]) -> Value {
+    let out = s
+        .conncheck("root", "")
+        .args([
+            "kill-idle",
+            "--older-than",
+            "30s",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    json_ok(&out)
+}
+
+fn ids(v: &Value, field: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = v[field]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_u64().or_else(|| x["id"].as_u64()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids
+}
+
+/// Three pools of 10 connections, each opened in one burst and idle together for a minute, and
+/// one person's session idle as long: fixed-pool names the pools with a configuration fix, and
+/// kill-idle's plan takes the person's session but none of the pools' (the pools would reopen
+/// them), unless --include-pools.
+#[test]
+fn fixed_pools_are_left_out_of_kill_idle() {
+    let s = Server::start(ServerOpts::default());
+    for u in ["pool_a", "pool_b", "pool_c", "alice"] {
+        s.create_user(u, "pw", "USAGE");
+    }
+    let alice = s.idle_connections("alice", "pw", 1);
+    let pools: Vec<Vec<mysql::Conn>> = ["pool_a", "pool_b", "pool_c"]
+        .iter()
+        .map(|u| s.idle_connections(u, "pw", 10))
+        .collect();
+    // The pool rule needs a minute of idleness (a pool used within the last minute is in use).
+    s.wait_until("every session idle 62 s", Duration::from_secs(120), |c| {
+        count(
+            c,
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER IN ('pool_a', 'pool_b', 'pool_c', 'alice') AND COMMAND = 'Sleep' AND TIME >= 62",
+        ) == 31
+    });
+    let pool_ids: Vec<u64> = {
+        let mut v: Vec<u64> = pools
+            .iter()
+            .flatten()
+            .map(|c| u64::from(c.connection_id()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let alice_id = u64::from(alice[0].connection_id());
+    let v = diagnose(&s, &["--sample", "0"]);
+    let f = the(&v, "fixed-pool");
+    assert_eq!(f["slots"], 30, "{f}");
+    assert_eq!(sorted(sessions(f)), pool_ids);
+    assert!(
+        evidence(f, "pool pool_a@localhost").starts_with("10 connections, ids "),
+        "{f}"
+    );
+    assert!(actions(f).iter().any(|a| a.contains("minimumIdle")), "{f}");
+    assert!(
+        actions(f).iter().all(|a| !a.contains("kill-idle --older")),
+        "{f}"
+    );
+    absent(&v, "connection-leak");
+
+    let plan = kill_idle_dry_run(&s, &[]);
+    assert_eq!(ids(&plan, "victims"), vec![alice_id], "{plan}");
+    assert_eq!(ids(&plan, "pool_connections"), pool_ids);
+    assert!(
+        plan["summary"]
+            .as_str()
+            .unwrap()
+            .contains("30 connections of fixed-size pools left alone"),
+        "{}",
+        plan["summary"]
+    );
+    let all = kill_idle_dry_run(&s, &["--include-pools"]);
+    assert_eq!(ids(&all, "victims").len(), 31, "{all}");
+    drop(pools);
+    drop(alice);
+}
