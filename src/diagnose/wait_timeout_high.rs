@@ -6,9 +6,9 @@
 //! https://mariadb.com/kb/en/server-system-variables/#wait_timeout). Above an hour while idle
 //! client sessions pile up (10 of them, or 10 % of max_connections, sleeping over
 //! `--idle-threshold`) is a warning; the 8-hour default without a pile-up is an info
-//! (prevention). We suggest [`suggested_wait_timeout`]: from the idle ages of the pools seen on
-//! the server, 30 minutes to an hour (never below common pool lifetimes), never `--idle-threshold` (a probe setting, not a production
-//! value), the same value the idle-session findings suggest. A new value only applies to sessions
+//! (prevention). We suggest [`suggested_wait_timeout`]: 30 minutes (common pool lifetimes, see
+//! `timeouts`), never `--idle-threshold` (a probe setting, not a production value), the same
+//! value the idle-session findings suggest. A new value only applies to sessions
 //! that connect afterwards (the session copies it at connect).
 
 use super::analysis::Analysis;
