@@ -288,6 +288,12 @@ impl Session {
         SessionKind::Client
     }
 
+    /// A source's `Binlog Dump` thread serving a replica: a connection the replica opened, so
+    /// Threads_connected counts it, but background work, never a client's slot.
+    pub fn is_binlog_dump(&self) -> bool {
+        self.command.to_ascii_lowercase().starts_with("binlog dump")
+    }
+
     /// An ordinary client session (not replication, system, or already killed).
     pub fn is_client(&self) -> bool {
         self.kind() == SessionKind::Client

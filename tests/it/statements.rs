@@ -138,7 +138,39 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
             .unwrap_or(0);
         queued == 3 && lag >= 2
     });
+    // On the source, the replica's Binlog Dump thread is background: no stall, nothing
+    // unaccounted.
+    let src = diagnose(&primary, &["--sample", "0"]);
+    absent(&src, "replication-stall");
+    let buckets = |key: &str| -> Vec<(String, i64)> {
+        src[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["bucket"].as_str().unwrap().to_string(),
+                    b["count"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        !buckets("slots").iter().any(|(b, _)| b == "unaccounted"),
+        "{:?} {}",
+        buckets("slots"),
+        src["threads_connected"]
+    );
+    assert_eq!(buckets("background"), [("replication".to_string(), 1)]);
+
     let v = diagnose(&replica, &["--sample", "0"]);
+    let slots: Vec<&str> = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["bucket"].as_str().unwrap())
+        .collect();
+    assert!(!slots.contains(&"unaccounted"), "{slots:?}");
     let f = the(&v, "replication-stall");
     assert_eq!(f["severity"], "critical", "{f}");
     assert_eq!(f["slots"], 3, "{f}");
