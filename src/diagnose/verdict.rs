@@ -7,10 +7,10 @@
 //! (running at least `--long-query-threshold`), `running`. Replication and system threads are
 //! not client connections: they go to a separate `background` list. `unaccounted` is the counter
 //! (less a source's `Binlog Dump` threads, which it counts but are background) minus the
-//! processlist rows (the two are read a moment apart, and a server may count threads
-//! the processlist does not show), so the buckets add up to Threads_connected exactly (less the
-//! Binlog Dump threads), and the
-//! difference is visible instead of hidden; it is negative when the processlist had more rows.
+//! processlist rows (the two are read a moment apart, and a server may count threads the
+//! processlist does not show), so the buckets add up to Threads_connected exactly (less the
+//! Binlog Dump threads), and the difference is visible instead of hidden; it is negative when
+//! the processlist had more rows.
 //!
 //! Buckets that belong to a client (`leaked`, `idle`, `idle-in-pool`) get one entry per client
 //! (user@host, and the program when the server names it), the biggest first, the rest in one
