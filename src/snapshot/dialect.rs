@@ -681,4 +681,29 @@ mod tests {
         // Before the server is read: MySQL of unknown version, no statement limit guard.
         assert_eq!(Dialect::default().session_guards(10).len(), 2);
     }
+
+    /// The replica status statement, its privilege and the restart statement per flavor
+    /// (docs/replication.md).
+    #[test]
+    fn replica_status_per_flavor() {
+        let m = d(Flavor::Mariadb, (10, 11, 6), false, true);
+        assert_eq!(m.replica_status_sql(), "SHOW ALL SLAVES STATUS");
+        assert_eq!(m.replica_status_needs(), "SLAVE MONITOR or SUPER");
+        assert_eq!(m.start_replica_sql_thread(""), "START SLAVE SQL_THREAD");
+        assert_eq!(
+            m.start_replica_sql_thread("e'ast"),
+            "START SLAVE 'e''ast' SQL_THREAD"
+        );
+        let old = d(Flavor::Mariadb, (10, 4, 30), false, true);
+        assert_eq!(old.replica_status_needs(), "REPLICATION CLIENT or SUPER");
+        let my = d(Flavor::Mysql, (8, 0, 36), false, true);
+        assert_eq!(my.replica_status_sql(), "SHOW REPLICA STATUS");
+        assert_eq!(
+            my.start_replica_sql_thread("east"),
+            "START REPLICA SQL_THREAD FOR CHANNEL 'east'"
+        );
+        let my57 = d(Flavor::Mysql, (5, 7, 44), false, true);
+        assert_eq!(my57.replica_status_sql(), "SHOW SLAVE STATUS");
+        assert_eq!(my57.start_replica_sql_thread(""), "START SLAVE SQL_THREAD");
+    }
 }
