@@ -29,4 +29,3 @@ pub mod trx_waits;
 
 pub use flavor::{Flavor, ProcesslistSource};
 pub use model::*;
-pub use replication::ReplicaChannel;

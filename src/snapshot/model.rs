@@ -70,7 +70,7 @@ pub struct Snapshot {
     /// This server's replication channels as a replica (empty on a server that replicates from
     /// nobody, or when the replica status could not be read: see `notes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub replication: Vec<super::replication::ReplicaChannel>,
+    pub replication: Vec<ReplicaChannel>,
     /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -503,6 +503,54 @@ pub fn parse_bool(v: &str) -> Option<bool> {
         "ON" | "1" | "YES" | "TRUE" => Some(true),
         "OFF" | "0" | "NO" | "FALSE" => Some(false),
         _ => None,
+    }
+}
+
+/// One replication channel of a replica.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReplicaChannel {
+    /// MariaDB's `Connection_name` / MySQL's `Channel_Name` ("" for the default one).
+    #[serde(default)]
+    pub name: String,
+    /// `Master_Host` / `Source_Host`.
+    #[serde(default)]
+    pub source_host: String,
+    /// `Slave_IO_Running` / `Replica_IO_Running`: `Yes`, `No` or `Connecting`.
+    #[serde(default)]
+    pub io_running: String,
+    /// `Slave_SQL_Running` / `Replica_SQL_Running`: `Yes` or `No`.
+    #[serde(default)]
+    pub sql_running: String,
+    /// `Seconds_Behind_Master` / `Seconds_Behind_Source`: NULL while a thread is stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_behind: Option<u64>,
+    /// `Slave_SQL_Running_State` / `Replica_SQL_Running_State`: what the SQL thread does.
+    #[serde(default)]
+    pub sql_state: String,
+    #[serde(default)]
+    pub last_sql_errno: u64,
+    #[serde(default)]
+    pub last_sql_error: String,
+    #[serde(default)]
+    pub last_io_errno: u64,
+    #[serde(default)]
+    pub last_io_error: String,
+}
+
+impl ReplicaChannel {
+    pub fn sql_running(&self) -> bool {
+        self.sql_running.eq_ignore_ascii_case("yes")
+    }
+    pub fn io_running(&self) -> bool {
+        self.io_running.eq_ignore_ascii_case("yes")
+    }
+    /// `'name'` for statements naming the channel, or nothing for the default one.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            "the default channel".into()
+        } else {
+            format!("channel '{}'", crate::text::escape(&self.name))
+        }
     }
 }
 

@@ -5,55 +5,8 @@
 //! docs/replication.md. The rows are hostile input: a missing column decodes to a default.
 
 use mysql::Row;
-use serde::{Deserialize, Serialize};
 
-/// One replication channel of a replica.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ReplicaChannel {
-    /// MariaDB's `Connection_name` / MySQL's `Channel_Name` ("" for the default one).
-    #[serde(default)]
-    pub name: String,
-    /// `Master_Host` / `Source_Host`.
-    #[serde(default)]
-    pub source_host: String,
-    /// `Slave_IO_Running` / `Replica_IO_Running`: `Yes`, `No` or `Connecting`.
-    #[serde(default)]
-    pub io_running: String,
-    /// `Slave_SQL_Running` / `Replica_SQL_Running`: `Yes` or `No`.
-    #[serde(default)]
-    pub sql_running: String,
-    /// `Seconds_Behind_Master` / `Seconds_Behind_Source`: NULL while a thread is stopped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seconds_behind: Option<u64>,
-    /// `Slave_SQL_Running_State` / `Replica_SQL_Running_State`: what the SQL thread does.
-    #[serde(default)]
-    pub sql_state: String,
-    #[serde(default)]
-    pub last_sql_errno: u64,
-    #[serde(default)]
-    pub last_sql_error: String,
-    #[serde(default)]
-    pub last_io_errno: u64,
-    #[serde(default)]
-    pub last_io_error: String,
-}
-
-impl ReplicaChannel {
-    pub fn sql_running(&self) -> bool {
-        self.sql_running.eq_ignore_ascii_case("yes")
-    }
-    pub fn io_running(&self) -> bool {
-        self.io_running.eq_ignore_ascii_case("yes")
-    }
-    /// `'name'` for statements naming the channel, or nothing for the default one.
-    pub fn label(&self) -> String {
-        if self.name.is_empty() {
-            "the default channel".into()
-        } else {
-            format!("channel '{}'", crate::text::escape(&self.name))
-        }
-    }
-}
+use super::model::ReplicaChannel;
 
 /// The value of the first of `names` the row has (either spelling), as text.
 fn col(r: &Row, names: &[&str]) -> Option<String> {
