@@ -5,12 +5,12 @@
 //! `waiting-for-lock`, `idle-in-transaction`, `leaked` (connection-leak's staircase), `idle`
 //! (sleeping at least `--idle-threshold`), `idle-in-pool` (sleeping less), `long-query`
 //! (running at least `--long-query-threshold`), `running`. Replication and system threads are
-//! not client connections: they go to a separate `background` list. `unaccounted` is the counter
-//! (less a source's `Binlog Dump` threads, which it counts but are background) minus the
-//! processlist rows (the two are read a moment apart, and a server may count threads the
-//! processlist does not show), so the buckets add up to Threads_connected exactly (less the
-//! Binlog Dump threads), and the difference is visible instead of hidden; it is negative when
-//! the processlist had more rows.
+//! not client connections: they go to a separate `background` list, except a source's `Binlog
+//! Dump` threads, which Threads_connected counts: they get the `replication` bucket. `unaccounted`
+//! is the counter minus the processlist rows (the two are read a moment apart, and a server may
+//! count threads the processlist does not show), so the buckets add up to Threads_connected
+//! exactly, and the difference is visible instead of hidden; it is negative when the processlist
+//! had more rows.
 //!
 //! Buckets that belong to a client (`leaked`, `idle`, `idle-in-pool`) get one entry per client
 //! (user@host, and the program when the server names it), the biggest first, the rest in one
@@ -180,7 +180,7 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accounting {
     pub verdict: Verdict,
-    /// Sums to `threads_connected` exactly, less the Binlog Dump threads in `background`.
+    /// Sums to `threads_connected` exactly.
     pub slots: Vec<Slot>,
     /// Threads that are not client connections (replication, system).
     pub background: Vec<Slot>,
@@ -225,6 +225,10 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
     let mut rows: i64 = 0;
     for s in &snap.sessions {
         let bucket = match s.kind() {
+            // A replica's Binlog Dump thread on a source is a connection Threads_connected
+            // counts (docs/replication.md): it gets a `replication` slot, never `unaccounted`;
+            // the replica's own threads are background, not counted.
+            SessionKind::Replication if s.is_binlog_dump() => Bucket::Replication,
             SessionKind::Replication => {
                 *background.entry(Bucket::Replication).or_default() += 1;
                 continue;
@@ -278,10 +282,7 @@ pub fn account(a: &Analysis, th: &Thresholds, findings: &[Finding]) -> Accountin
         finding: None,
         client: None,
     });
-    // A replica's Binlog Dump thread on a source is counted in Threads_connected but is
-    // background (docs/replication.md): it is taken out of the counter, never unaccounted.
-    let binlog_dumps = snap.sessions.iter().filter(|s| s.is_binlog_dump()).count() as i64;
-    let unaccounted = i64::try_from(threads_connected).unwrap_or(i64::MAX) - rows - binlog_dumps;
+    let unaccounted = i64::try_from(threads_connected).unwrap_or(i64::MAX) - rows;
     if unaccounted != 0 {
         slots.push(Slot {
             bucket: Bucket::Unaccounted,
