@@ -307,6 +307,7 @@ Register-ArgumentCompleter -Native -CommandName 'conncheck' -ScriptBlock {
             [CompletionResult]::new('--query-timeout', '--query-timeout', [CompletionResultType]::ParameterName, 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)')
             [CompletionResult]::new('--admin-port', '--admin-port', [CompletionResultType]::ParameterName, 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never')
+            [CompletionResult]::new('--include-pools', '--include-pools', [CompletionResultType]::ParameterName, 'Kill connections of fixed-size pools too (one client''s connections opened together and idle together): left out by default, since the pool reopens them at once')
             [CompletionResult]::new('--sleeping', '--sleeping', [CompletionResultType]::ParameterName, 'Only sleeping (idle) sessions')
             [CompletionResult]::new('--busy', '--busy', [CompletionResultType]::ParameterName, 'Only busy (non-Sleep) sessions')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Show the plan and kill nothing')

@@ -957,7 +957,7 @@ _conncheck() {
             return 0
             ;;
         conncheck__subcmd__kill__subcmd__idle)
-            opts="-n -y -h -P -u -p -S -D --older-than --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --id --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
+            opts="-n -y -h -P -u -p -S -D --older-than --include-pools --match-user --match-host --db --match-db --command --match-command --state --match-state --match-info --min-time --sleeping --busy --exclude-user --id --limit --with-open-trx --trx-older-than --dry-run --yes --rds --allow-replication --allow-system --repeat --for --log --format --host --port --user --password --socket --database --protocol --url --targets --jobs --deadline --defaults-file --defaults-extra-file --no-defaults --login-path --no-login-paths --ssl-mode --ssl-ca --ssl-cert --ssl-key --server-public-key-path --get-server-public-key --connect-timeout --query-timeout --admin-port --color --debug --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1716,7 +1716,7 @@ _conncheck() {
                     return 0
                     ;;
                 --group-by)
-                    COMPREPLY=($(compgen -W "user host db command state" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "user host db command state digest" -- "${cur}"))
                     return 0
                     ;;
                 --format)

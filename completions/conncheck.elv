@@ -299,6 +299,7 @@ set edit:completion:arg-completer[conncheck] = {|@words|
             cand --query-timeout 'Give up on any single query after this long (network read/write timeout; our statements also get a server-side limit so they never pile up on a sick server)'
             cand --admin-port 'Try this port first: MySQL''s admin_port (33062) or MariaDB''s extra_port, which keep working when max_connections is reached. Falls back to the normal port'
             cand --color 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never'
+            cand --include-pools 'Kill connections of fixed-size pools too (one client''s connections opened together and idle together): left out by default, since the pool reopens them at once'
             cand --sleeping 'Only sleeping (idle) sessions'
             cand --busy 'Only busy (non-Sleep) sessions'
             cand -n 'Show the plan and kill nothing'

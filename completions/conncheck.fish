@@ -125,7 +125,8 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l group-b
 host\t''
 db\t''
 command\t''
-state\t''"
+state\t''
+digest\t'The running statement\'s digest (`crate::text::digest`): values become `?`, so one query shape sent by many sessions is one group'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l format -d 'Output format' -r -f -a "table\t'Human-readable tables'
 json\t'Versioned JSON (every field: docs/json.md)'"
 complete -c conncheck -n "__fish_conncheck_using_subcommand sessions" -l limit -d 'Show at most this many rows (0 = all)' -r
@@ -303,6 +304,7 @@ complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l admin-
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l color -d 'When to use colors: auto (a terminal, NO_COLOR unset, TERM not dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l include-pools -d 'Kill connections of fixed-size pools too (one client\'s connections opened together and idle together): left out by default, since the pool reopens them at once'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l sleeping -d 'Only sleeping (idle) sessions'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -l busy -d 'Only busy (non-Sleep) sessions'
 complete -c conncheck -n "__fish_conncheck_using_subcommand kill-idle" -s n -l dry-run -d 'Show the plan and kill nothing'

@@ -385,6 +385,10 @@ pub struct KillIdleArgs {
     /// Kill sessions idle (Sleep) at least this long, e.g. 300s or 10m.
     #[arg(long, value_parser = parse_duration, value_name = "DUR")]
     pub older_than: Duration,
+    /// Kill connections of fixed-size pools too (one client's connections opened together and
+    /// idle together): left out by default, since the pool reopens them at once.
+    #[arg(long)]
+    pub include_pools: bool,
     #[command(flatten)]
     pub kill: KillArgs,
 }

@@ -16,6 +16,7 @@
 //! Nothing here knows about servers or rendering; `connect` (error messages), `render` and the
 //! commands all use it.
 
+pub mod digest;
 mod invisible;
 
 use std::borrow::Cow;

@@ -26,14 +26,9 @@ use crate::text;
 use super::Context;
 
 pub fn run_idle(ctx: &Context, a: &KillIdleArgs) -> anyhow::Result<u8> {
-    run(
-        ctx,
-        "kill-idle",
-        Target::Idle,
-        KillMode::Connection,
-        a.older_than,
-        &a.kill,
-    )
+    let mut c = criteria(Target::Idle, KillMode::Connection, a.older_than, &a.kill)?;
+    c.include_pools = a.include_pools;
+    run(ctx, "kill-idle", c, &a.kill)
 }
 
 pub fn run_long(ctx: &Context, a: &KillLongArgs) -> anyhow::Result<u8> {
@@ -42,7 +37,8 @@ pub fn run_long(ctx: &Context, a: &KillLongArgs) -> anyhow::Result<u8> {
     } else {
         KillMode::Connection
     };
-    run(ctx, "kill-long", Target::Long, mode, a.longer_than, &a.kill)
+    let c = criteria(Target::Long, mode, a.longer_than, &a.kill)?;
+    run(ctx, "kill-long", c, &a.kill)
 }
 
 /// The criteria a kill command's flags describe.
@@ -70,15 +66,7 @@ pub fn criteria(
     })
 }
 
-fn run(
-    ctx: &Context,
-    command: &'static str,
-    target: Target,
-    mode: KillMode,
-    threshold: Duration,
-    a: &KillArgs,
-) -> anyhow::Result<u8> {
-    let c = criteria(target, mode, threshold, a)?;
+fn run(ctx: &Context, command: &'static str, c: Criteria, a: &KillArgs) -> anyhow::Result<u8> {
     // The audit log is opened before anything else: if it cannot be, nothing is killed.
     let mut log = match &a.log {
         Some(path) => Some(AuditLog::open(path)?),

@@ -51,6 +51,8 @@ finding_ids! {
     MaxConnectionsCapped => "max-connections-capped",
     /// One client's sleeping connections form a staircase of idle ages.
     ConnectionLeak => "connection-leak",
+    /// One client's connections opened together and idle together: a fixed-size pool.
+    FixedPool => "fixed-pool",
     /// Idle pool connections crowd out max_connections.
     PoolOversized => "pool-oversized",
     /// Sleeping sessions older than `--idle-threshold`.
@@ -65,6 +67,10 @@ finding_ids! {
     RollbackInProgress => "rollback-in-progress",
     /// Connection rate or Threads_running far above normal, login storms.
     TrafficSpike => "traffic-spike",
+    /// A replica's applier is stopped, far behind, or waits for a lock a client holds.
+    ReplicationStall => "replication-stall",
+    /// More client statements running at once than the server has CPU cores.
+    ServerBusy => "server-busy",
     /// wait_timeout / interactive_timeout at 28800 while idle sessions pile up.
     WaitTimeoutHigh => "wait-timeout-high",
     /// max_connections connections against the server's RAM.
@@ -91,10 +97,11 @@ impl FindingId {
             PerUserLimitMissing | WaitTimeoutHigh | SlowQueryLogOff | ThreadCache
             | MemoryHeadroom => true,
             ServerFull | NearLimit | RefusedConnections | MaxConnectionsLow
-            | MaxConnectionsCapped | ConnectionLeak | PoolOversized | IdleConnections
-            | LongRunningQueries | IdleTransactions | LockPileup | RollbackInProgress
-            | TrafficSpike | AbortedClients | NoProcessPrivilege | UserLimitReached
-            | HostBlocked | HandshakeStall => false,
+            | MaxConnectionsCapped | ConnectionLeak | FixedPool | PoolOversized
+            | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
+            | RollbackInProgress | TrafficSpike | ServerBusy | ReplicationStall
+            | AbortedClients | NoProcessPrivilege | UserLimitReached | HostBlocked
+            | HandshakeStall => false,
         }
     }
 
@@ -105,11 +112,12 @@ impl FindingId {
         use FindingId::*;
         match self {
             NearLimit | ServerFull | RefusedConnections => true,
-            MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | PoolOversized
-            | IdleConnections | LongRunningQueries | IdleTransactions | LockPileup
-            | RollbackInProgress | TrafficSpike | WaitTimeoutHigh | MemoryHeadroom
-            | ThreadCache | AbortedClients | PerUserLimitMissing | SlowQueryLogOff
-            | NoProcessPrivilege | UserLimitReached | HostBlocked | HandshakeStall => false,
+            MaxConnectionsLow | MaxConnectionsCapped | ConnectionLeak | FixedPool
+            | PoolOversized | IdleConnections | LongRunningQueries | IdleTransactions
+            | LockPileup | RollbackInProgress | TrafficSpike | ServerBusy | ReplicationStall
+            | WaitTimeoutHigh | MemoryHeadroom | ThreadCache | AbortedClients
+            | PerUserLimitMissing | SlowQueryLogOff | NoProcessPrivilege | UserLimitReached
+            | HostBlocked | HandshakeStall => false,
         }
     }
 }

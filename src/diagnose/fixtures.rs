@@ -99,6 +99,8 @@ pub fn mariadb() -> Snapshot {
         lock_waits: Vec::new(),
         rollbacks_after: Vec::new(),
         host_memory_bytes: Some(16 << 30),
+        host_cpu_cores: None,
+        replication: Vec::new(),
         server_rss_bytes: None,
         accounts: None,
         host_cache: None,

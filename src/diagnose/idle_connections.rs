@@ -34,9 +34,15 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let n = idle.len() as u64;
     let in_trx = idle
         .iter()
-        .filter(|s| a.transaction_of(s.id).is_some())
+        // Only a transaction that modified rows has anything to roll back.
+        .filter(|s| a.transaction_of(s.id).is_some_and(|t| t.rows_modified > 0))
         .count();
     let threshold = dur(th.idle);
+    // kill-idle leaves fixed pools' connections out (the pool reopens them): they are not freed.
+    let freed = n - idle
+        .iter()
+        .filter(|s| a.fixed_pool_ids().contains(&s.id))
+        .count() as u64;
     let mut f = Finding::new(
         FindingId::IdleConnections,
         severity_for_slots(n, max),
@@ -51,10 +57,14 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     .evidence(&format!("sessions idle ≥ {threshold}"), of_max(n, max))
     .evidence(
         &format!("slots freed by kill-idle --older-than {threshold}"),
-        if in_trx > 0 {
-            format!("{n} ({in_trx} of them roll back an open transaction)")
-        } else {
-            n.to_string()
+        match (freed, in_trx) {
+            (f, 0) if f == n => n.to_string(),
+            (f, 0) => format!("{f} (the {} of fixed pools stay: see fixed-pool)", plural(n - f, "connection")),
+            (f, t) if f == n => format!("{f} ({t} of them roll back an open transaction)"),
+            (f, t) => format!(
+                "{f} ({t} of them roll back an open transaction; the {} of fixed pools stay: see fixed-pool)",
+                plural(n - f, "connection")
+            ),
         },
     )
     .evidence(
@@ -69,7 +79,7 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
         .sessions(ids(&idle))
         .slots(n)
         .action(Action::command(format!(
-            "conncheck kill-idle --older-than {threshold} --dry-run   # the plan: which {n} sessions would go"
+            "conncheck kill-idle --older-than {threshold} --dry-run   # the plan: which {freed} sessions would go"
         )))
         .action(Action::command(format!(
             "conncheck kill-idle --older-than {threshold}   # then free the slots (asks before killing)"
@@ -217,6 +227,10 @@ mod tests {
             ev(f, "slots freed"),
             "12 (1 of them roll back an open transaction)"
         );
+        // A read-only transaction has nothing to roll back.
+        s.transactions[0].rows_modified = 0;
+        let f = &check(&Analysis::new(&s), &th)[0];
+        assert_eq!(ev(f, "slots freed"), "12");
         assert_eq!(ev(f, "clients"), "app@10.0.0.7 ×11, web@10.0.0.8 ×1");
         assert_eq!(
             f.actions[0].text.split("   #").next().unwrap(),
@@ -227,11 +241,16 @@ mod tests {
                 .text
                 .starts_with("conncheck kill-idle --older-than 120s ")
         );
+        // wait_timeout (600s) is already below the 30 minutes conncheck would suggest: no
+        // change, never the 120s threshold; session 13, idle 2000s, raised it for itself.
         assert!(
-            f.actions
+            !f.actions
                 .iter()
-                .any(|a| a.kind == ActionKind::Config && a.text.contains("wait_timeout = 360")),
-            "1.5 × the longest idle age (220s), never the 120s threshold: {:?}",
+                .any(|a| !a.settings.is_empty() || a.kind == ActionKind::Config)
+                && f.actions
+                    .iter()
+                    .any(|a| a.text.starts_with("wait_timeout is already 10m00s")),
+            "{:?}",
             f.actions
         );
     }

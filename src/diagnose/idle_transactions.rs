@@ -112,9 +112,16 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
         // Credited with every session they hold up, through chains too (the verdict weighs
         // findings by the connections they explain).
         .slots(n + a.held_up_by(idle_trx.iter().map(|s| s.id)) as u64)
-        .action(Action::command(format!(
-            "conncheck kill-idle --older-than 0s --trx-older-than {threshold}   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
-        )))
+        .action(Action::command(if rows > 0 {
+            format!(
+                "conncheck kill-idle --older-than 0s --trx-older-than {threshold}   # rolls back their transactions ({}); --dry-run first", plural(rows, "modified row")
+            )
+        } else {
+            // Only a transaction that modified rows has anything to roll back.
+            format!(
+                "conncheck kill-idle --older-than 0s --trx-older-than {threshold}   # ends their transactions (no modified rows: nothing to roll back); --dry-run first"
+            )
+        }))
         .action(Action::advice(
             "commit or roll back promptly: never keep a transaction open across user think time, remote calls or sleeps; keep autocommit on outside explicit transactions and close transactions in finally / try-with-resources",
         ));
@@ -196,6 +203,16 @@ mod tests {
         assert!(f[0].actions[0].text.starts_with(
             "conncheck kill-idle --older-than 0s --trx-older-than 60s   # rolls back their transactions (1 modified row)"
         ));
+        // A read-only transaction has nothing to roll back: the note does not say it will.
+        s.transactions[0].rows_modified = 0;
+        let f = check(&Analysis::new(&s), &Thresholds::default());
+        assert!(
+            f[0].actions[0]
+                .text
+                .contains("# ends their transactions (no modified rows: nothing to roll back)"),
+            "{}",
+            f[0].actions[0].text
+        );
         let config = f[0]
             .actions
             .iter()

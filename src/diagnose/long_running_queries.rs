@@ -9,6 +9,7 @@
 //! bar of [`super::common`]) are critical.
 
 use super::analysis::Analysis;
+use super::analysis::statements::{StatementGroup, by_digest};
 use super::common::{at_least, by_client, ids, pct, plural, severity_from_one};
 use super::globals::persistent_config;
 use super::{Action, Finding, FindingId, Thresholds, dur};
@@ -46,20 +47,27 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     )
     .evidence("statements", n)
     .evidence("clients", by_client(&long, 5));
-    for s in long.iter().take(LISTED) {
-        f = f.evidence(
-            &format!("session {}", s.id),
-            format!(
-                "{}, {} {}: {}",
-                s.account(),
-                s.command,
-                secs(s.time_s),
-                snippet(s.info.as_deref(), 100)
+    // One line per statement digest: 40 copies of one query with different values are one
+    // line with its count, clients and programs, not 40 lines of the same text.
+    let groups = by_digest(&long);
+    for g in groups.iter().take(LISTED) {
+        f = match g.sessions.as_slice() {
+            [s] => f.evidence(
+                &format!("session {}", s.id),
+                format!(
+                    "{}, {} {}: {}",
+                    s.account(),
+                    s.command,
+                    secs(s.time_s),
+                    snippet(s.info.as_deref(), 100)
+                ),
             ),
-        );
+            _ => f.evidence(&format!("digest ×{}", g.count()), digest_line(g)),
+        };
     }
-    if long.len() > LISTED {
-        f = f.evidence("not listed", format!("{} more", long.len() - LISTED));
+    let unlisted: usize = groups.iter().skip(LISTED).map(|g| g.sessions.len()).sum();
+    if unlisted > 0 {
+        f = f.evidence("not listed", format!("{unlisted} more"));
     }
     if !waiting.is_empty() {
         f = f.evidence(
@@ -96,6 +104,24 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
         ));
     }
     vec![f]
+}
+
+/// `SELECT … WHERE id = ?; clients app@10.0.0.7 ×40; programs api ×40; longest 2m00s (session
+/// 17)`: one digest group of statements (the group's sessions oldest first).
+pub fn digest_line(g: &StatementGroup<'_>) -> String {
+    let mut line = format!(
+        "{}; clients {}",
+        crate::text::snippet(&g.digest, 100),
+        by_client(&g.sessions, 3)
+    );
+    let programs = g.programs(3);
+    if !programs.is_empty() {
+        line.push_str(&format!("; programs {programs}"));
+    }
+    if let Some(s) = g.sessions.iter().max_by_key(|s| s.time_s) {
+        line.push_str(&format!("; longest {} (session {})", secs(s.time_s), s.id));
+    }
+    line
 }
 
 /// The server-wide statement limit conncheck suggests, never `--long-query-threshold` (a probe
@@ -238,10 +264,28 @@ mod tests {
             (1..=12).map(|i| query(i, 100 + i, &long_sql)).collect(),
         );
         let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
-        let text = ev(f, "session 12");
-        let sql = text.split_once(": ").unwrap().1;
+        // Twelve copies of one statement are one digest line.
+        let text = ev(f, "digest ×12");
+        let sql = text.split_once("; ").unwrap().0;
         assert_eq!(sql.chars().count(), 100);
         assert!(sql.ends_with('…'));
+        assert!(
+            text.ends_with("clients app@10.0.0.7 ×12; longest 1m52s (session 12)"),
+            "{text}"
+        );
+        assert!(!f.evidence.iter().any(|e| e.name.starts_with("session ")));
+        // Twelve different statements are listed one by one, ten of them.
+        fixtures::with_sessions(
+            &mut s,
+            (1..=12)
+                .map(|i| query(i, 100 + i, &format!("SELECT c{i} FROM t")))
+                .collect(),
+        );
+        let f = &check(&Analysis::new(&s), &Thresholds::default())[0];
+        assert_eq!(
+            ev(f, "session 12"),
+            "app@10.0.0.7, Query 1m52s: SELECT c12 FROM t"
+        );
         assert_eq!(ev(f, "not listed"), "2 more");
         assert!(!f.evidence.iter().any(|e| e.name == "session 1"));
     }

@@ -15,6 +15,7 @@ pub mod common;
 pub mod connection_cost;
 pub mod connection_leak;
 pub mod finding;
+pub mod fixed_pool;
 pub mod forecast;
 pub mod globals;
 pub mod handshake_stall;
@@ -33,7 +34,9 @@ pub mod no_process_privilege;
 pub mod per_user_limit_missing;
 pub mod pool_oversized;
 pub mod refused_connections;
+pub mod replication_stall;
 pub mod rollback_in_progress;
+pub mod server_busy;
 pub mod server_full;
 pub mod slow_query_log_off;
 pub mod thread_cache;
@@ -72,9 +75,11 @@ pub fn for_target(findings: &mut [Finding], replay: &crate::connect::replay::Rep
 /// Every heuristic, in no particular order (the result is ranked).
 const CHECKS: &[fn(&Analysis<'_>, &Thresholds) -> Vec<Finding>] = &[
     server_full::check,
+    server_busy::check,
     near_limit::check,
     idle_connections::check,
     connection_leak::check,
+    fixed_pool::check,
     idle_transactions::check,
     lock_pileup::check,
     long_running_queries::check,
@@ -90,6 +95,7 @@ const CHECKS: &[fn(&Analysis<'_>, &Thresholds) -> Vec<Finding>] = &[
     user_limit_reached::check,
     host_blocked::check,
     handshake_stall::check,
+    replication_stall::check,
     slow_query_log_off::check,
     thread_cache::check,
     traffic_spike::check,

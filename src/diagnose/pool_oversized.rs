@@ -64,6 +64,9 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     // A fresh leak also sleeps under the idle threshold, but it is no pool: connection-leak
     // reports it, with a command that frees its slots.
     let leaked = a.leaked_ids();
+    // A fixed pool that sat idle is fixed-pool's: its relief is the same configuration, told
+    // there once.
+    let fixed = a.fixed_pool_ids();
     let mut pools: Vec<Pool<'_>> = a
         .by_account()
         .iter()
@@ -71,9 +74,17 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
             let idle: Vec<&Session> = sessions
                 .iter()
                 .copied()
-                .filter(|s| s.is_sleeping() && !in_trx(s) && !leaked.contains(&s.id))
+                .filter(|s| {
+                    s.is_sleeping()
+                        && !in_trx(s)
+                        && !leaked.contains(&s.id)
+                        && !fixed.contains(&s.id)
+                })
                 .collect();
-            let leaked_here = sessions.iter().filter(|s| leaked.contains(&s.id)).count();
+            let leaked_here = sessions
+                .iter()
+                .filter(|s| leaked.contains(&s.id) || fixed.contains(&s.id))
+                .count();
             Pool {
                 account: sessions[0].account(),
                 user,

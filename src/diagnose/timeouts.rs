@@ -7,36 +7,25 @@ use super::analysis::Analysis;
 use super::globals::persistent_config;
 use crate::units::secs;
 
-/// Idle ages above this belong to no healthy pool: HikariCP's default maxLifetime (30 min,
-/// https://github.com/brettwooldridge/HikariCP#frequently-used) retires a pooled connection sooner.
-const POOL_LIFETIME_S: f64 = 1800.0;
-/// The range of wait_timeout conncheck suggests: never below 5 minutes (pools keep connections
-/// idle for minutes and a client that is closed under it sees "server has gone away"), never
-/// above 30 minutes (beyond any pool's lifetime, a forgotten connection just holds its slot).
-pub const WAIT_TIMEOUT_MIN_S: u64 = 300;
-pub const WAIT_TIMEOUT_MAX_S: u64 = 1800;
+/// The wait_timeout conncheck suggests: 30 minutes, the lifetime a pool commonly gives a
+/// connection (HikariCP's default maxLifetime,
+/// https://github.com/brettwooldridge/HikariCP#frequently-used). A pool retires its connections
+/// before that, so it never meets the timeout; a lower value closes pooled connections under the
+/// pool, which the application sees as "server has gone away". Going lower safely needs each
+/// client's connection turnover measured over time (a recording), which a snapshot does not
+/// have; higher only lets forgotten connections hold their slots longer than any pool needs.
+pub const WAIT_TIMEOUT_MIN_S: u64 = 1800;
 
 /// idle_transaction_timeout to suggest (MariaDB): an application that keeps a transaction open
 /// and idle for five minutes is broken, and its locks block everyone meanwhile. A constant, never
 /// `--trx-threshold` (a probe setting: 2 s would end every slow client's transaction).
 pub const IDLE_TRX_TIMEOUT_S: u64 = 300;
 
-/// The wait_timeout to suggest, from what the server shows rather than from `--idle-threshold`
-/// (a probe setting, not a production value): half again the longest idle age of a session that
-/// may belong to a pool (sleeping, not leaked, idle under 30 minutes), rounded up to a minute,
-/// within [`WAIT_TIMEOUT_MIN_S`]..=[`WAIT_TIMEOUT_MAX_S`].
-pub fn suggested_wait_timeout(a: &Analysis<'_>) -> u64 {
-    let leaked = a.leaked_ids();
-    let longest = a
-        .clients()
-        .filter(|s| s.is_sleeping() && !leaked.contains(&s.id))
-        .map(|s| s.time_secs_f64())
-        .filter(|t| *t < POOL_LIFETIME_S)
-        .fold(0.0, f64::max);
-    let v = crate::units::float_to_u64(longest * 1.5)
-        .div_ceil(60)
-        .saturating_mul(60);
-    v.clamp(WAIT_TIMEOUT_MIN_S, WAIT_TIMEOUT_MAX_S)
+/// The wait_timeout to suggest: [`WAIT_TIMEOUT_MIN_S`], never `--idle-threshold` (a probe
+/// setting, not a production value) nor the idle ages seen (they say nothing about how long a
+/// pool keeps a connection between two uses over a day).
+pub fn suggested_wait_timeout(_a: &Analysis<'_>) -> u64 {
+    WAIT_TIMEOUT_MIN_S
 }
 
 /// Lower wait_timeout to the [`suggested_wait_timeout`] so the server closes forgotten
@@ -46,6 +35,15 @@ pub fn timeout_actions(a: &Analysis<'_>) -> Vec<Action> {
     let snap = a.snap;
     let suggested = suggested_wait_timeout(a);
     match snap.var_u64("wait_timeout") {
+        // Already at or below what we would suggest, and nobody idles past it: nothing to say.
+        Some(w)
+            if w <= suggested
+                && !a
+                    .clients()
+                    .any(|s| s.is_sleeping() && s.time_secs_f64() > w as f64) =>
+        {
+            vec![]
+        }
         Some(w) if w <= suggested => vec![Action::advice(format!(
             "wait_timeout is already {}: sessions idle longer than that are raised per session (SET SESSION wait_timeout) or count as interactive (interactive_timeout {}); fix that on the client side",
             secs(w),
@@ -67,7 +65,7 @@ pub fn timeout_actions(a: &Analysis<'_>) -> Vec<Action> {
             // RDS/Aurora: set-timeouts would only print the same parameter-group change.
             let command = (!snap.dialect().parameter_group()).then(|| {
                 Action::command(format!(
-                    "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s --dry-run   # wait_timeout is {}; {} covers every pool seen here (1.5 × the longest idle age under 30 min, at least 5 min)",
+                    "conncheck set-timeouts --wait-timeout {suggested}s --interactive-timeout {suggested}s --dry-run   # wait_timeout is {}; {} covers every pool seen here (30 min: common pool lifetimes, HikariCP maxLifetime)",
                     w.map_or("unknown".into(), secs),
                     secs(suggested),
                 ))
@@ -91,13 +89,19 @@ mod tests {
         let a = timeout_actions(&Analysis::new(&s));
         assert!(
             a[0].text.starts_with(
-                "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s --dry-run"
+                "conncheck set-timeouts --wait-timeout 1800s --interactive-timeout 1800s --dry-run"
             ),
             "{}",
             a[0].text
         );
-        assert!(a[1].text.contains("wait_timeout = 300"));
-        s.variables.insert("wait_timeout".into(), "300".into());
+        assert!(a[1].text.contains("wait_timeout = 1800"));
+        s.variables.insert("wait_timeout".into(), "1800".into());
+        assert!(timeout_actions(&Analysis::new(&s)).is_empty());
+        // A session idle past wait_timeout raised it for itself.
+        fixtures::with_sessions(
+            &mut s,
+            vec![session(1, "app", "10.0.0.7", "Sleep", 4000, "", None)],
+        );
         let a = timeout_actions(&Analysis::new(&s));
         assert_eq!(a.len(), 1);
         assert!(
@@ -108,22 +112,17 @@ mod tests {
     }
 
     #[test]
-    fn the_suggested_wait_timeout_covers_the_pools_seen() {
-        // Never derived from a threshold: 5 minutes at least, whatever the sessions.
+    fn the_suggested_wait_timeout_is_a_pool_lifetime() {
+        // Never derived from a threshold or the ages seen: 30 minutes, whatever the sessions.
         let mut s = fixtures::mariadb();
         fixtures::with_sessions(&mut s, vec![]);
-        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 300);
-        // A pool member idle 9 minutes: 1.5 × 540 s = 810 s, rounded up to 840 s.
-        let mut v = vec![session(1, "app", "10.0.0.7", "Sleep", 540, "", None)];
-        // Idle beyond any pool's lifetime: not a pool, ignored.
-        v.push(session(2, "app", "10.0.0.7", "Sleep", 40_000, "", None));
+        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 1800);
+        let v = vec![
+            session(1, "app", "10.0.0.7", "Sleep", 540, "", None),
+            session(2, "app", "10.0.0.7", "Sleep", 1_700, "", None),
+            session(3, "app", "10.0.0.7", "Sleep", 40_000, "", None),
+        ];
         fixtures::with_sessions(&mut s, v);
-        assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 840);
-        // Capped at 30 minutes.
-        fixtures::with_sessions(
-            &mut s,
-            vec![session(1, "app", "10.0.0.7", "Sleep", 1_700, "", None)],
-        );
         assert_eq!(suggested_wait_timeout(&Analysis::new(&s)), 1800);
     }
 
@@ -136,7 +135,7 @@ mod tests {
         assert_eq!(a.len(), 1, "{a:?}");
         assert_eq!(a[0].kind, ActionKind::Advice);
         assert!(a[0].text.contains(
-            "\"ParameterName=wait_timeout,ParameterValue=300,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=300,ApplyMethod=immediate\""
+            "\"ParameterName=wait_timeout,ParameterValue=1800,ApplyMethod=immediate\" \"ParameterName=interactive_timeout,ParameterValue=1800,ApplyMethod=immediate\""
         ), "{}", a[0].text);
         assert!(!a.iter().any(|x| x.text.contains("[mysqld]")));
     }

@@ -1,18 +1,18 @@
-//! `traffic-spike`: connections arrive or work piles up much faster than usual.
+//! `traffic-spike`: connections arrive much faster than usual.
 //!
-//! Four signs, any of which fires: during the sample, new connections per second (Connections,
+//! Three signs, any of which fires: during the sample, new connections per second (Connections,
 //! https://dev.mysql.com/doc/refman/8.0/en/server-status-variables.html#statvar_Connections) at
 //! least 5/s and 5 × the lifetime average; or, whatever the average (a storm running since
 //! startup has made itself the average), an absolute storm: at least 100 connections/s and
 //! enough to turn over a tenth of max_connections every second, or 50 new threads/s
 //! (Threads_created, thread-per-connection servers only: a thread pool creates none per
-//! connection); Threads_running at least 20 and half of
-//! Threads_connected (the server is busy, not just full; sessions waiting for a lock are not
-//! counted, they are a `lock-pileup`); or a login storm, 10 or more sessions
+//! connection); or a login storm, 10 or more sessions
 //! still authenticating (`unauthenticated user`, state `login`, or `Connect` + `Reading from net`,
 //! https://dev.mysql.com/doc/refman/8.0/en/general-thread-states.html). A warning, critical when
 //! usage is also at the critical threshold. Usual causes: an app restart or deploy opening whole
-//! pools at once, or clients retrying ERROR 1040 in a tight loop.
+//! pools at once, or clients retrying ERROR 1040 in a tight loop. Many statements running at
+//! once open no connection: that is `server-busy` (forty copies of one CPU-bound query are no
+//! storm); Threads_running is shown here as evidence only.
 
 use super::analysis::Analysis;
 use super::common::{logging_in, per_sec};
@@ -27,8 +27,6 @@ const STORM_RATE: f64 = 100.0;
 const STORM_SHARE_PER_S: f64 = 0.10;
 /// New threads per second that are a storm on a thread-per-connection server.
 const STORM_THREADS: f64 = 50.0;
-/// Threads_running that counts as a pile-up (and its share of Threads_connected).
-const MIN_RUNNING: u64 = 20;
 /// Sessions authenticating at once that make a login storm.
 const MIN_LOGINS: usize = 10;
 
@@ -95,13 +93,8 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
         evidence.push(("of them waiting for a lock", waiting.to_string()));
     }
     evidence.push(("Threads_connected", connected.to_string()));
-    if working >= MIN_RUNNING && working.saturating_mul(2) >= connected {
-        signs.push(format!(
-            "{working} of {connected} connected threads are running at once"
-        ));
-    }
-    // A storm is many fresh logins; logins stuck for seconds wait for a silent client or DNS,
-    // not for the server to catch up: they are `handshake-stall`'s.
+    // Many statements running at once is a busy server (server-busy), not connections
+    // arriving: forty copies of one slow query open no new connection.
     let logins: Vec<u64> = a
         .clients()
         .filter(|s| logging_in(s) && s.time_secs_f64() < super::handshake_stall::STALL_S)
@@ -248,24 +241,20 @@ mod tests {
         assert!(finding(&s).is_none());
     }
 
+    /// Threads running at once are a busy server (server-busy), not connections arriving.
     #[test]
-    fn running_pileup() {
+    fn running_threads_alone_are_no_spike() {
         let mut s = fixtures::mysql8();
-        // Only the counters are set here: on information_schema a Threads_connected above the
-        // listed sessions is not read as connections still logging in.
         s.server.processlist_source = crate::snapshot::ProcesslistSource::InformationSchema;
         fixtures::set_status(&mut s, "threads_connected", 40);
-        fixtures::set_status(&mut s, "threads_running", 19);
+        fixtures::set_status(&mut s, "threads_running", 40);
         assert!(finding(&s).is_none());
-        fixtures::set_status(&mut s, "threads_running", 20);
-        assert!(finding(&s).is_some());
-        fixtures::set_status(&mut s, "threads_connected", 41);
-        assert!(finding(&s).is_none(), "under half of connected");
     }
 
-    /// 25 sessions queued behind a metadata lock are a lock pile-up, not a traffic spike.
+    /// 25 sessions queued behind a metadata lock are a lock pile-up, not a traffic spike; 25
+    /// really working are a busy server, not one either.
     #[test]
-    fn lock_waiters_are_not_traffic() {
+    fn lock_waiters_and_busy_statements_are_not_traffic() {
         let mut s = fixtures::mariadb();
         let waiters: Vec<_> = (1..=25)
             .map(|i| {
@@ -283,7 +272,6 @@ mod tests {
         fixtures::with_sessions(&mut s, waiters.clone());
         assert_eq!(s.status_now_u64("threads_running"), Some(26));
         assert!(finding(&s).is_none());
-        // The same number really working is a spike.
         let busy = waiters
             .into_iter()
             .map(|mut w| {
@@ -292,8 +280,9 @@ mod tests {
             })
             .collect();
         fixtures::with_sessions(&mut s, busy);
-        let f = finding(&s).unwrap();
-        assert!(f.summary.contains("26 of 26"), "{}", f.summary);
+        assert!(finding(&s).is_none());
+        let busy = crate::diagnose::server_busy::check(&Analysis::new(&s), &Thresholds::default());
+        assert_eq!(busy[0].slots, 25);
     }
 
     #[test]
@@ -398,7 +387,7 @@ mod tests {
         let mut s = fixtures::mariadb();
         s.variables.insert("max_connections".into(), "100".into());
         fixtures::set_status(&mut s, "threads_connected", 30);
-        fixtures::set_status(&mut s, "threads_running", 25);
+        fixtures::sample(&mut s, 2.0, &[("connections", 50_010)]); // 5/s
         assert_eq!(finding(&s).unwrap().severity, Severity::Warning);
         let th = Thresholds {
             critical: Threshold::Count(30),

@@ -6,10 +6,12 @@
 //! running), `waiting-for-lock`, `idle-in-transaction`, `leaked` (connection-leak's staircase), `idle`
 //! (sleeping at least `--idle-threshold`), `idle-in-pool` (sleeping less), `long-query`
 //! (running at least `--long-query-threshold`), `running`. Replication and system threads are
-//! not client connections: they go to a separate `background` list. `unaccounted` is the counter
-//! minus the processlist rows (the two are read a moment apart, and a server may count threads
-//! the processlist does not show), so the buckets add up to Threads_connected exactly, and the
-//! difference is visible instead of hidden; it is negative when the processlist had more rows.
+//! not client connections: they go to a separate `background` list, except a source's `Binlog
+//! Dump` threads, which Threads_connected counts: they get the `replication` bucket. `unaccounted`
+//! is the counter minus the processlist rows (the two are read a moment apart, and a server may
+//! count threads the processlist does not show), so the buckets add up to Threads_connected
+//! exactly, and the difference is visible instead of hidden; it is negative when the processlist
+//! had more rows.
 //!
 //! Buckets that belong to a client (`leaked`, `idle`, `idle-in-pool`) get one entry per client
 //! (user@host, and the program when the server names it), the biggest first, the rest in one
@@ -262,6 +264,10 @@ pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accou
     let mut rows: i64 = 0;
     for s in &snap.sessions {
         let bucket = match s.kind() {
+            // A replica's Binlog Dump thread on a source is a connection Threads_connected
+            // counts (docs/replication.md): it gets a `replication` slot, never `unaccounted`;
+            // the replica's own threads are background, not counted.
+            SessionKind::Replication if s.is_binlog_dump() => Bucket::Replication,
             SessionKind::Replication => {
                 *background.entry(Bucket::Replication).or_default() += 1;
                 continue;

@@ -6,9 +6,9 @@
 //! https://mariadb.com/kb/en/server-system-variables/#wait_timeout). Above an hour while idle
 //! client sessions pile up (10 of them, or 10 % of max_connections, sleeping over
 //! `--idle-threshold`) is a warning; the 8-hour default without a pile-up is an info
-//! (prevention). We suggest [`suggested_wait_timeout`]: from the idle ages of the pools seen on
-//! the server, 5 to 30 minutes, never `--idle-threshold` (a probe setting, not a production
-//! value), the same value the idle-session findings suggest. A new value only applies to sessions
+//! (prevention). We suggest [`suggested_wait_timeout`]: 30 minutes (common pool lifetimes, see
+//! `timeouts`), never `--idle-threshold` (a probe setting, not a production value), the same
+//! value the idle-session findings suggest. A new value only applies to sessions
 //! that connect afterwards (the session copies it at connect).
 
 use super::analysis::Analysis;
@@ -142,11 +142,11 @@ mod tests {
         assert!(f[0].summary.contains("8h00m"), "{}", f[0].summary);
         assert!(
             f[0].actions.iter().any(|a| a.text
-                == "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s")
+                == "conncheck set-timeouts --wait-timeout 1800s --interactive-timeout 1800s")
         );
         assert!(
             f[0].actions.iter().any(|a| a.text
-                == "SET GLOBAL wait_timeout = 300; SET GLOBAL interactive_timeout = 300;")
+                == "SET GLOBAL wait_timeout = 1800; SET GLOBAL interactive_timeout = 1800;")
         );
         // High but not the default, no pile-up: nothing.
         assert!(
@@ -172,7 +172,7 @@ mod tests {
         );
         assert!(
             f[0].actions.iter().any(|a| a.text
-                == "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s"),
+                == "conncheck set-timeouts --wait-timeout 1800s --interactive-timeout 1800s"),
             "{:?}",
             f[0].actions
         );

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::diagnose::Analysis;
 use crate::filter::SessionFilter;
 use crate::snapshot::{Session, SessionKind, Snapshot};
 
@@ -58,6 +59,9 @@ pub struct Criteria {
     pub min_trx_age: Option<Duration>,
     pub allow_replication: bool,
     pub allow_system: bool,
+    /// Kill connections of fixed-size pools too (`kill-idle --include-pools`): left out by
+    /// default, the pool reopens them at once (see `diagnose::analysis::pools`).
+    pub include_pools: bool,
 }
 
 impl Criteria {
@@ -75,6 +79,7 @@ impl Criteria {
             min_trx_age: None,
             allow_replication: false,
             allow_system: false,
+            include_pools: false,
         }
     }
 }
@@ -107,6 +112,10 @@ pub struct KillPlan {
     pub protected: Vec<u64>,
     /// Matching sessions left out by --limit.
     pub over_limit: usize,
+    /// Idle sessions that matched but belong to a fixed-size pool, left out: the pool reopens
+    /// them (`kill-idle --include-pools` takes them too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pool_connections: Vec<u64>,
     /// Victims whose user or host name holds invisible or control characters (shown escaped):
     /// an account that only looks like another (`app` + U+200B is not `app`).
     pub names_with_invisible_characters: Vec<u64>,
@@ -146,16 +155,39 @@ impl KillPlan {
                 self.total_sessions
             ),
         };
+        // Only a transaction that modified rows has anything to roll back: a read-only one
+        // ends at once.
         let trx = self.with_open_trx();
-        if trx > 0 {
+        let modifying = self
+            .victims
+            .iter()
+            .filter(|v| v.trx_rows_modified.unwrap_or(0) > 0)
+            .count();
+        if modifying > 0 {
             let rows = self
                 .victims
                 .iter()
                 .filter_map(|v| v.trx_rows_modified)
                 .fold(0u64, u64::saturating_add);
             s.push_str(&format!(
-                "; {trx} hold{} open transactions that will roll back first ({rows} modified rows)",
-                if trx == 1 { "s" } else { "" }
+                "; {modifying} hold{} open transactions that will roll back first ({rows} modified rows)",
+                if modifying == 1 { "s" } else { "" }
+            ));
+        }
+        if trx > modifying {
+            let n = trx - modifying;
+            s.push_str(&format!(
+                "; {n} hold{} open transactions that modified no rows (nothing to roll back)",
+                if n == 1 { "s" } else { "" }
+            ));
+        }
+        if !self.pool_connections.is_empty() {
+            let n = self.pool_connections.len();
+            s.push_str(&format!(
+                "; {n} connection{} of fixed-size pools left alone (the pool reopens {}; --include-pools takes {} too)",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "them" },
             ));
         }
         if !self.protected.is_empty() {
@@ -235,6 +267,13 @@ fn waits_for_lock(snap: &Snapshot, id: u64, state: &str) -> bool {
 
 /// Select victims, oldest first.
 pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
+    // Killing a fixed pool's idle connections frees nothing: the pool reopens them at once.
+    let pools = if c.target == Target::Idle && !c.include_pools {
+        Analysis::new(snap).fixed_pool_ids().clone()
+    } else {
+        Default::default()
+    };
+    let mut pool_connections = Vec::new();
     let mut protected = Vec::new();
     let mut chosen: Vec<&Session> = Vec::new();
     for s in &snap.sessions {
@@ -259,6 +298,10 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         }
         if protection(s, c).is_some() || system_user_guarded(snap, s) {
             protected.push(s.id);
+            continue;
+        }
+        if pools.contains(&s.id) {
+            pool_connections.push(s.id);
             continue;
         }
         chosen.push(s);
@@ -335,6 +378,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         victims,
         total_sessions: snap.sessions.len(),
         protected,
+        pool_connections,
         over_limit,
         names_with_invisible_characters,
     }
@@ -411,6 +455,48 @@ mod tests {
         assert_eq!(ids(&p), vec![2, 8, 1]);
         assert_eq!(p.with_open_trx(), 1);
         assert!(p.summary().starts_with("kill 3 of 9 connections; frees 3 slots; 1 holds open transactions that will roll back first (42 modified rows)"), "{}", p.summary());
+    }
+
+    /// Three fixed pools idle together are left out of kill-idle, unless --include-pools; a
+    /// human session idle as long is still killed.
+    #[test]
+    fn kill_idle_leaves_fixed_pools_alone() {
+        let mut s = fixtures::mariadb();
+        let mut v: Vec<Session> = (0..30)
+            .map(|i| {
+                let host = format!("10.0.0.{}", i % 3 + 1);
+                session(100 + i, "app", &host, "Sleep", 400, "", None)
+            })
+            .collect();
+        v.push(session(500, "alice", "10.9.9.9", "Sleep", 900, "", None));
+        fixtures::with_sessions(&mut s, v);
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert_eq!(ids(&p), vec![500]);
+        assert_eq!(p.pool_connections.len(), 30);
+        assert!(
+            p.summary().starts_with("kill 1 of 31 connections; frees 1 slot; 30 connections of fixed-size pools left alone (the pool reopens them; --include-pools takes them too)"),
+            "{}",
+            p.summary()
+        );
+        let mut c = criteria(Target::Idle, 300);
+        c.include_pools = true;
+        let p = plan(&s, &c);
+        assert_eq!(p.victims.len(), 31);
+        assert!(p.pool_connections.is_empty());
+    }
+
+    /// A transaction that modified no rows has nothing to roll back: the plan does not say it
+    /// will.
+    #[test]
+    fn only_transactions_that_modified_rows_roll_back() {
+        let mut s = snap();
+        s.transactions.push(trx(2, "RUNNING", 900, 0, None));
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert_eq!(p.with_open_trx(), 2);
+        assert!(p.summary().starts_with("kill 3 of 9 connections; frees 3 slots; 1 holds open transactions that will roll back first (42 modified rows); 1 holds open transactions that modified no rows (nothing to roll back)"), "{}", p.summary());
+        s.transactions.retain(|t| t.rows_modified == 0);
+        let p = plan(&s, &criteria(Target::Idle, 300));
+        assert!(!p.summary().contains("roll back first"), "{}", p.summary());
     }
 
     #[test]

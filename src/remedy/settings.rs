@@ -107,8 +107,8 @@ fn current(snap: &Snapshot, var: &str) -> String {
     snap.var_str(var).unwrap_or("?").to_string()
 }
 
-/// Below this, set-timeouts warns: the same floor diagnose suggests wait_timeout from (pools
-/// keep connections idle for minutes; see `diagnose::timeouts::suggested_wait_timeout`).
+/// Below this, set-timeouts warns: common pool lifetimes (HikariCP's maxLifetime, 30 min), the
+/// same floor diagnose suggests wait_timeout from (see `diagnose::timeouts`).
 const POOL_IDLE_FLOOR_S: u64 = crate::diagnose::timeouts::WAIT_TIMEOUT_MIN_S;
 
 pub fn timeouts(
@@ -140,7 +140,7 @@ pub fn timeouts(
         .unwrap_or(0);
     if lowest < POOL_IDLE_FLOOR_S {
         plan.warnings.push(format!(
-            "{lowest}s is below the {POOL_IDLE_FLOOR_S}s conncheck ever suggests: pools keep connections idle for minutes, so set each pool's idleTimeout/maxLifetime (HikariCP: 10/30 min by default) below {lowest}s, or applications will get 'MySQL server has gone away' / 'Communications link failure' on connections the server closed."
+            "{lowest}s is below common pool lifetimes ({POOL_IDLE_FLOOR_S}s, HikariCP's default maxLifetime of 30 min; idleTimeout 10 min): set each pool's idleTimeout/maxLifetime below {lowest}s first, or applications will get 'MySQL server has gone away' / 'Communications link failure' on connections the server closed."
         ));
     }
     let idle_longer = snap
@@ -522,8 +522,15 @@ mod tests {
             Persist::Snippet("[mysqld]\nwait_timeout = 120\n".into())
         );
         assert_eq!(p.statements(), vec!["SET GLOBAL wait_timeout = 120"]);
-        // What diagnose suggests (5 minutes at least) gets no warning: advice and command agree.
+        // 5 minutes is still below a 30-minute pool lifetime.
         let p = timeouts(&s, Some(Duration::from_secs(300)), None, false);
+        assert!(
+            p.warnings[0].contains("below common pool lifetimes (1800s"),
+            "{:?}",
+            p.warnings
+        );
+        // What diagnose suggests (30 minutes at least) gets no warning: advice and command agree.
+        let p = timeouts(&s, Some(Duration::from_secs(1800)), None, false);
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let m = timeouts(
             &fixtures::mysql8(),

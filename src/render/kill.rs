@@ -388,7 +388,10 @@ mod tests {
             })
             .collect();
         fixtures::with_sessions(&mut snap, sessions);
-        let c = Criteria::new(Target::Idle, KillMode::Connection, Duration::from_secs(300));
+        let mut c = Criteria::new(Target::Idle, KillMode::Connection, Duration::from_secs(300));
+        // Seven accounts of ten connections opened together, idle together: fixed pools, which
+        // a plan leaves out unless told.
+        c.include_pools = true;
         let notes = invisible_notes(&plan::plan(&snap, &c), Style::plain().with_width(80), "");
         assert_eq!(
             notes.matches("Note:").count(),

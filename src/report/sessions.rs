@@ -15,6 +15,9 @@ pub enum GroupBy {
     Db,
     Command,
     State,
+    /// The running statement's digest (`crate::text::digest`): values become `?`, so one
+    /// query shape sent by many sessions is one group.
+    Digest,
 }
 
 pub const SESSIONS_SCHEMA_VERSION: u32 = 1;
@@ -97,6 +100,10 @@ fn group(sessions: &[&Session], by: GroupBy) -> Vec<Group> {
             GroupBy::Host => s.client_host().to_string(),
             GroupBy::Db => s.db.clone().unwrap_or_else(|| "(none)".into()),
             GroupBy::Command => s.command.clone(),
+            GroupBy::Digest => match s.info.as_deref().map(crate::text::digest::normalize) {
+                Some(d) if !d.is_empty() => d,
+                _ => "(no statement)".into(),
+            },
             GroupBy::State => {
                 if s.state.is_empty() {
                     "(empty)".into()
@@ -126,7 +133,7 @@ fn group(sessions: &[&Session], by: GroupBy) -> Vec<Group> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::fixtures;
+    use crate::diagnose::fixtures::{self, session};
 
     /// The JSON contract: a row is still one flat object with the names it always had (the
     /// session is embedded, flattened), in the same order.
@@ -141,5 +148,31 @@ mod tests {
             serde_json::to_string(&row).unwrap(),
             r#"{"id":7,"user":"app","host":"10.0.0.1:40007","db":"shop","command":"Sleep","time_s":400,"state":"","info":null,"trx_age_s":null,"trx_rows_modified":null}"#
         );
+    }
+
+    /// `--group-by digest`: statements that differ only in values are one group.
+    #[test]
+    fn group_by_digest() {
+        let mut s = fixtures::mariadb();
+        let mut v: Vec<Session> = (1..=40)
+            .map(|i| {
+                session(
+                    i,
+                    "app",
+                    "10.0.0.2",
+                    "Query",
+                    5,
+                    "Sending data",
+                    Some(&format!("SELECT * FROM t WHERE id = {i}")),
+                )
+            })
+            .collect();
+        v.push(session(50, "app", "10.0.0.2", "Sleep", 5, "", None));
+        fixtures::with_sessions(&mut s, v);
+        let r = build(&s, &SessionFilter::default(), Some(GroupBy::Digest), 0);
+        let g = r.groups.unwrap();
+        assert_eq!(g[0].key, "SELECT * FROM t WHERE id = ?");
+        assert_eq!(g[0].count, 40);
+        assert_eq!(g[1].key, "(no statement)");
     }
 }

@@ -105,6 +105,52 @@ impl Dialect {
         self.flavor.is_mariadb()
     }
 
+    /// The statement that reads this server's replica channels (docs/replication.md): every
+    /// named connection on MariaDB, the renamed statement from MySQL 8.0.22.
+    pub fn replica_status_sql(&self) -> &'static str {
+        if self.flavor.is_mariadb() {
+            "SHOW ALL SLAVES STATUS"
+        } else if self.version >= (8, 0, 22) {
+            "SHOW REPLICA STATUS"
+        } else {
+            "SHOW SLAVE STATUS"
+        }
+    }
+
+    /// The statement that restarts a channel's SQL (applier) thread after its error is fixed.
+    pub fn start_replica_sql_thread(&self, channel: &str) -> String {
+        let quoted = channel.replace('\\', "\\\\").replace('\'', "''");
+        if self.flavor.is_mariadb() {
+            if channel.is_empty() {
+                "START SLAVE SQL_THREAD".into()
+            } else {
+                format!("START SLAVE '{quoted}' SQL_THREAD")
+            }
+        } else {
+            let verb = if self.version >= (8, 0, 22) {
+                "START REPLICA"
+            } else {
+                "START SLAVE"
+            };
+            if channel.is_empty() {
+                format!("{verb} SQL_THREAD")
+            } else {
+                format!("{verb} SQL_THREAD FOR CHANNEL '{quoted}'")
+            }
+        }
+    }
+
+    /// The privilege reading the replica status needs (docs/replication.md).
+    pub fn replica_status_needs(&self) -> &'static str {
+        if self.flavor.is_mariadb() && self.version >= (10, 5, 9) {
+            "SLAVE MONITOR or SUPER"
+        } else if self.flavor.is_mariadb() && self.version >= (10, 5, 2) {
+            "REPLICATION SLAVE ADMIN or SUPER"
+        } else {
+            "REPLICATION CLIENT or SUPER"
+        }
+    }
+
     /// Whether the MySQL 8 lock tables (`data_lock_waits`, `data_locks`, `metadata_locks`,
     /// `threads`) are the lock source. They exist on MySQL 8.0.1+.
     pub fn has_data_lock_waits(&self) -> bool {
@@ -672,5 +718,30 @@ mod tests {
         );
         // Before the server is read: MySQL of unknown version, no statement limit guard.
         assert_eq!(Dialect::default().session_guards(10).len(), 2);
+    }
+
+    /// The replica status statement, its privilege and the restart statement per flavor
+    /// (docs/replication.md).
+    #[test]
+    fn replica_status_per_flavor() {
+        let m = d(Flavor::Mariadb, (10, 11, 6), false, true);
+        assert_eq!(m.replica_status_sql(), "SHOW ALL SLAVES STATUS");
+        assert_eq!(m.replica_status_needs(), "SLAVE MONITOR or SUPER");
+        assert_eq!(m.start_replica_sql_thread(""), "START SLAVE SQL_THREAD");
+        assert_eq!(
+            m.start_replica_sql_thread("e'ast"),
+            "START SLAVE 'e''ast' SQL_THREAD"
+        );
+        let old = d(Flavor::Mariadb, (10, 4, 30), false, true);
+        assert_eq!(old.replica_status_needs(), "REPLICATION CLIENT or SUPER");
+        let my = d(Flavor::Mysql, (8, 0, 36), false, true);
+        assert_eq!(my.replica_status_sql(), "SHOW REPLICA STATUS");
+        assert_eq!(
+            my.start_replica_sql_thread("east"),
+            "START REPLICA SQL_THREAD FOR CHANNEL 'east'"
+        );
+        let my57 = d(Flavor::Mysql, (5, 7, 44), false, true);
+        assert_eq!(my57.replica_status_sql(), "SHOW SLAVE STATUS");
+        assert_eq!(my57.start_replica_sql_thread(""), "START SLAVE SQL_THREAD");
     }
 }

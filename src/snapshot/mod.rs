@@ -19,6 +19,7 @@ pub mod plan;
 pub mod process;
 pub mod read;
 pub mod refusals;
+pub mod replication;
 pub mod row;
 pub mod sample;
 pub mod sampling;

@@ -55,6 +55,10 @@ pub struct Snapshot {
     /// RAM of the server host in bytes, when known (flag, or /proc/meminfo for a local server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_memory_bytes: Option<u64>,
+    /// CPU cores of the server host, for a local server only (this machine's
+    /// `std::thread::available_parallelism`): a remote server's cores are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cpu_cores: Option<u64>,
     /// Resident memory (VmRSS) of the server process, for a local server whose process could be
     /// found (@@pid_file, checked to be mariadbd or mysqld).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +78,10 @@ pub struct Snapshot {
     /// when our account lacks SYSTEM_USER: their sessions cannot be killed by us (ERROR 1095).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_user_accounts: Vec<String>,
+    /// This server's replication channels as a replica (empty on a server that replicates from
+    /// nobody, or when the replica status could not be read: see `notes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replication: Vec<ReplicaChannel>,
     /// Problems met while reading optional parts (e.g. lock tables not readable): the rest is valid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -316,6 +324,12 @@ impl Session {
         SessionKind::Client
     }
 
+    /// A source's `Binlog Dump` thread serving a replica: a connection the replica opened, so
+    /// Threads_connected counts it, but background work, never a client's slot.
+    pub fn is_binlog_dump(&self) -> bool {
+        self.command.to_ascii_lowercase().starts_with("binlog dump")
+    }
+
     /// An ordinary client session (not replication, system, or already killed).
     pub fn is_client(&self) -> bool {
         self.kind() == SessionKind::Client
@@ -547,6 +561,54 @@ pub fn parse_bool(v: &str) -> Option<bool> {
         "ON" | "1" | "YES" | "TRUE" => Some(true),
         "OFF" | "0" | "NO" | "FALSE" => Some(false),
         _ => None,
+    }
+}
+
+/// One replication channel of a replica.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReplicaChannel {
+    /// MariaDB's `Connection_name` / MySQL's `Channel_Name` ("" for the default one).
+    #[serde(default)]
+    pub name: String,
+    /// `Master_Host` / `Source_Host`.
+    #[serde(default)]
+    pub source_host: String,
+    /// `Slave_IO_Running` / `Replica_IO_Running`: `Yes`, `No` or `Connecting`.
+    #[serde(default)]
+    pub io_running: String,
+    /// `Slave_SQL_Running` / `Replica_SQL_Running`: `Yes` or `No`.
+    #[serde(default)]
+    pub sql_running: String,
+    /// `Seconds_Behind_Master` / `Seconds_Behind_Source`: NULL while a thread is stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_behind: Option<u64>,
+    /// `Slave_SQL_Running_State` / `Replica_SQL_Running_State`: what the SQL thread does.
+    #[serde(default)]
+    pub sql_state: String,
+    #[serde(default)]
+    pub last_sql_errno: u64,
+    #[serde(default)]
+    pub last_sql_error: String,
+    #[serde(default)]
+    pub last_io_errno: u64,
+    #[serde(default)]
+    pub last_io_error: String,
+}
+
+impl ReplicaChannel {
+    pub fn sql_running(&self) -> bool {
+        self.sql_running.eq_ignore_ascii_case("yes")
+    }
+    pub fn io_running(&self) -> bool {
+        self.io_running.eq_ignore_ascii_case("yes")
+    }
+    /// `'name'` for statements naming the channel, or nothing for the default one.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            "the default channel".into()
+        } else {
+            format!("channel '{}'", crate::text::escape(&self.name))
+        }
     }
 }
 

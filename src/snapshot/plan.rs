@@ -109,6 +109,12 @@ pub const HOST_CACHE: Key<Vec<HostCacheEntry>> = Key {
     what: "host cache",
     decode: host_cache::rows,
 };
+/// This server's replication channels as a replica (`SHOW ALL SLAVES STATUS`, `SHOW REPLICA
+/// STATUS`).
+pub const REPLICAS: Key<Vec<crate::snapshot::ReplicaChannel>> = Key {
+    what: "replica status",
+    decode: super::replication::rows,
+};
 pub const METADATA_LOCK_HOLDERS: Key<Vec<Granted>> = Key {
     what: "metadata-lock holders",
     decode: mdl::rows,
@@ -338,6 +344,15 @@ impl Dialect {
                 );
             }
         }
+        if trx {
+            // Replication lag and a stalled SQL thread explain a pile-up on a replica.
+            p.add(
+                REPLICAS,
+                self.replica_status_sql(),
+                false,
+                self.replica_status_needs(),
+            );
+        }
         if needs.accounts {
             p.add(
                 ACCOUNTS,
@@ -385,6 +400,7 @@ mod tests {
             SYSTEM_USERS.what,
             ACCOUNTS.what,
             HOST_CACHE.what,
+            REPLICAS.what,
             METADATA_LOCK_HOLDERS.what,
         ];
         names.extend(LOCK_READS.iter().map(|k| k.what));
@@ -417,6 +433,7 @@ mod tests {
                 "open transactions",
                 "row-lock waits",
                 "locks waited for",
+                "replica status",
                 "account rows",
                 "host cache",
                 "metadata-lock holders",

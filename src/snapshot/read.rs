@@ -185,6 +185,18 @@ fn read_with(
         let unnamed = trx_waits::waits_without_holder(&transactions, &lock_waits);
         lock_waits.extend(unnamed);
     }
+    let replication = match results.take(plan::REPLICAS) {
+        Some(Ok(channels)) => channels,
+        Some(Err(e)) => {
+            notes.push(format!(
+                "replica status not read ({}): {}",
+                dialect.replica_status_needs(),
+                e.message
+            ));
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     let accounts = results.take(plan::ACCOUNTS).and_then(|read| {
         read.map_err(|e| notes.push(accounts::note(&e.message)))
             .ok()
@@ -280,6 +292,13 @@ fn read_with(
         lock_waits,
         rollbacks_after,
         host_memory_bytes,
+        // Only a server on this machine runs on these cores (localhost, 127.x, a socket).
+        host_cpu_cores: opts
+            .local
+            .then(|| std::thread::available_parallelism().ok())
+            .flatten()
+            .map(|n| n.get() as u64),
+        replication,
         server_rss_bytes,
         accounts,
         host_cache,
@@ -475,6 +494,8 @@ pub fn refused(target: &str, err: &AppError, admin_port: Option<u16>) -> Snapsho
         lock_waits: Vec::new(),
         rollbacks_after: Vec::new(),
         host_memory_bytes: None,
+        host_cpu_cores: None,
+        replication: Vec::new(),
         server_rss_bytes: None,
         accounts: None,
         host_cache: None,

@@ -219,6 +219,8 @@ mod tests {
             lock_waits: vec![],
             rollbacks_after: Vec::new(),
             host_memory_bytes: None,
+            host_cpu_cores: None,
+            replication: Vec::new(),
             server_rss_bytes: None,
             accounts: None,
             host_cache: None,

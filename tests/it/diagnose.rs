@@ -722,7 +722,7 @@ fn the_default_wait_timeout_with_idle_sessions_is_a_warning() {
     assert!(
         has_action(
             idle,
-            "conncheck set-timeouts --wait-timeout 300s --interactive-timeout 300s"
+            "conncheck set-timeouts --wait-timeout 1800s --interactive-timeout 1800s"
         ),
         "{:?}",
         actions(idle)

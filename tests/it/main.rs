@@ -35,6 +35,7 @@ mod scale;
 mod security;
 mod sessions;
 mod settings;
+mod statements;
 mod status;
 mod suggestions;
 mod time_aware;

@@ -13,12 +13,15 @@
 
 pub mod index;
 pub mod leaks;
+pub mod pools;
+pub mod statements;
 pub mod waits;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use index::SessionIndex;
 pub use leaks::{Leak, Leaks, Staircase};
+pub use pools::{FixedPool, FixedPools};
 pub use waits::{Edge, UNKNOWN, WaitGraph};
 
 use crate::snapshot::{Session, Snapshot, Transaction};
@@ -35,6 +38,7 @@ pub struct Analysis<'s> {
     index: SessionIndex<'s>,
     waits: WaitGraph,
     leaks: Leaks<'s>,
+    pools: FixedPools<'s>,
     by_account: ByAccount<'s>,
 }
 
@@ -44,6 +48,7 @@ impl<'s> Analysis<'s> {
         let index = SessionIndex::of(snap);
         let waits = WaitGraph::of(snap, &index);
         let leaks = Leaks::of(snap, &index);
+        let pools = FixedPools::of(&index, &leaks.ids);
         let mut by_account: ByAccount<'s> = BTreeMap::new();
         for s in index.clients() {
             by_account
@@ -56,6 +61,7 @@ impl<'s> Analysis<'s> {
             index,
             waits,
             leaks,
+            pools,
             by_account,
         }
     }
@@ -129,6 +135,16 @@ impl<'s> Analysis<'s> {
     /// Ids of every session some client leaked.
     pub fn leaked_ids(&self) -> &BTreeSet<u64> {
         &self.leaks.ids
+    }
+
+    /// The fixed-size pools, one per client (see [`pools`]).
+    pub fn fixed_pools(&self) -> &[FixedPool<'s>] {
+        &self.pools.pools
+    }
+
+    /// Ids of every session of a fixed pool: a kill frees none of them (the pool reopens them).
+    pub fn fixed_pool_ids(&self) -> &BTreeSet<u64> {
+        &self.pools.ids
     }
 
     /// The client sessions by account (user, client host).
