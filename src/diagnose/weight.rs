@@ -25,6 +25,7 @@ use super::{Finding, FindingId};
 /// explain.
 const EXPLAIN_IDLE: &[FindingId] = &[
     FindingId::ConnectionLeak,
+    FindingId::FixedPool,
     FindingId::PoolOversized,
     FindingId::IdleTransactions,
     FindingId::LockPileup,
