@@ -631,7 +631,7 @@ fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-fn status_of(conn: &mut mysql::Conn, name: &str) -> u64 {
+pub fn status_of(conn: &mut mysql::Conn, name: &str) -> u64 {
     let row: Option<(String, String)> = conn
         .query_first(format!("SHOW GLOBAL STATUS LIKE {}", sql_string(name)))
         .unwrap_or_else(|e| panic!("SHOW GLOBAL STATUS LIKE '{name}' failed: {e}"));
