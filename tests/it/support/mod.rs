@@ -388,6 +388,23 @@ impl Server {
         }
     }
 
+    /// Wait until the server shows every session of `ids` in `command` (`Sleep`, `Query`) for at
+    /// least `ms` milliseconds (information_schema.PROCESSLIST.TIME_MS, MariaDB): ages come from
+    /// the server's clock, never from a sleep in the test.
+    pub fn wait_aged_ids(&self, ids: &[u64], command: &str, ms: u64) {
+        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE ID IN ({list}) AND COMMAND = {} AND TIME_MS >= {ms}",
+            sql_string(command)
+        );
+        let what = format!("sessions {list} in {command} for {ms} ms");
+        self.wait_until(&what, Duration::from_secs(60), |c| {
+            use mysql::prelude::Queryable;
+            c.query_first::<u64, _>(&sql).unwrap() == Some(ids.len() as u64)
+        });
+    }
+
     /// SIGTERM, wait up to 10 s, then SIGKILL. Idempotent, never panics.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
