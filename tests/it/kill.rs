@@ -428,16 +428,8 @@ fn trx_older_than_kills_by_transaction_age() {
     forgotten
         .query_drop("BEGIN; UPDATE trxage.t SET v = v + 1 WHERE id = 1")
         .unwrap();
-    // Its transaction 2 s old by the server's clock, as conncheck computes it (sql.rs).
-    let forgotten_id = conn_id(&forgotten);
-    s.wait_until("the transaction is 2 s old", Duration::from_secs(60), |c| {
-        c.query_first::<u64, _>(format!(
-            "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = \
-             {forgotten_id} AND TIMESTAMPDIFF(SECOND, trx_started, NOW()) >= 2"
-        ))
-        .unwrap()
-            == Some(1)
-    });
+    // Its transaction 2 s old by the server's clock, as conncheck computes it.
+    s.wait_trx_aged(conn_id(&forgotten), 2);
     // Opened later: idle just as long as the check below allows, but a young transaction.
     let mut fresh = s.connect("trxage", "pw").unwrap();
     fresh
