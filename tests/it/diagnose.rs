@@ -603,22 +603,32 @@ fn a_connection_spike_during_the_sample_is_a_traffic_spike() {
         ) >= 3
     });
     let port = s.port();
-    // ~200 short connections over about two seconds, starting with the sample.
+    // Short connections one after another, from before the sample starts until diagnose ends:
+    // the whole sample sees the churn, however fast the machine is.
+    let stop = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let churn = {
         let opts = s.opts("storm", "pw");
+        let (stop, made) = (Arc::clone(&stop), Arc::clone(&made));
         thread::spawn(move || {
             let mut ids = Vec::new();
-            for _ in 0..200 {
+            while !stop.load(Ordering::Relaxed) {
                 let c = mysql::Conn::new(opts.clone())
                     .unwrap_or_else(|e| panic!("connect to {port}: {e}"));
                 ids.push(conn_id(&c));
                 drop(c);
-                thread::sleep(Duration::from_millis(5));
+                made.fetch_add(1, Ordering::Relaxed);
             }
             ids
         })
     };
+    let began = std::time::Instant::now();
+    while made.load(Ordering::Relaxed) < 10 {
+        assert!(began.elapsed() < WAIT, "the churn never started");
+        thread::yield_now();
+    }
     let v = diagnose(&s, "root", "", &["--sample", "2s"]);
+    stop.store(true, Ordering::Relaxed);
     let churned = churn.join().unwrap();
     let f = the(&v, "traffic-spike");
     assert_eq!(f["severity"], "warning", "{}", f["summary"]);
