@@ -27,7 +27,7 @@ pub fn answer(p: &mut PtySession, question: &str, key: &str) {
 /// Wait (bounded) until the program on the pseudo-terminal reads single keys: canonical mode
 /// off (`ICANON`), as the prompt sets it right before it reads. On Linux the master side reports
 /// the terminal's modes.
-fn wait_reading_keys(p: &PtySession) {
+pub fn wait_reading_keys(p: &PtySession) {
     use std::os::fd::AsRawFd;
     let master = p.process().get_file_handle().unwrap();
     let start = std::time::Instant::now();
