@@ -13,6 +13,8 @@
 #                                                 the idle-connection, kill and status parts)
 #   BEFORE=/path/to/old/conncheck PARTS=shapes scripts/bench.sh   (time an older build beside it)
 #   NO_WRITE=1 scripts/bench.sh      (print only, leave BENCHMARKS.md alone)
+#   PARTS=scale SCALE_RUNS=10 SCALE_N=10000 scripts/bench.sh   (part 7 only: every command at
+#                                                 10,000 sessions against its floor; see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
@@ -25,7 +27,7 @@ TUNER_RUNS=${TUNER_RUNS:-3}  # mysqltuner takes seconds per run
 SIZES=${SIZES:-"100 1000 2000"}
 KILL_N=${KILL_N:-1000}
 KILL_IL_RUNS=${KILL_IL_RUNS:-40} # kill-idle and its floor taken in turns (the goal's measure)
-PARTS=${PARTS:-"idle shapes"}  # idle: parts 1-5; shapes: part 6
+PARTS=${PARTS:-"idle shapes scale"}  # idle: parts 1-5; shapes: part 6; scale: part 7
 SHAPE_RUNS=${SHAPE_RUNS:-10}   # timed runs per command, incident shapes
 RSS_N=${RSS_N:-8000}           # sessions for the peak-memory measure of part 6
 IDLE_TRX_N=${IDLE_TRX_N:-2000} # part 6 sizes: sessions idle in a transaction,
@@ -33,6 +35,10 @@ WAITERS=${WAITERS:-"400 450 2000"} # row-lock waiters (check runs at the first s
 MDL_N=${MDL_N:-500}            # metadata-lock waiters,
 IDLE_N=${IDLE_N:-5000}         # idle connections
 BEFORE=${BEFORE:-}             # another conncheck binary to time beside this one in part 6
+SCALE_N=${SCALE_N:-10000}      # part 7: sessions held for every command at scale,
+SCALE_RUNS=${SCALE_RUNS:-20}   # timed runs per read-only command there,
+SCALE_KILL_RUNS=${SCALE_KILL_RUNS:-6} # and per kill (each restarts SCALE_N sessions first),
+SCALE_TURNS=${SCALE_TURNS:-20} # rounds of the read-only commands and floors taken in turns
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 scripts/ensure-deps.sh hyperfine percona-toolkit mysqltuner time jq
@@ -86,8 +92,20 @@ bench() {
   # Part 6 holds RSS_N idle connections (plus the shapes' few hundred): each takes a descriptor in
   # the server and one in the scenario process.
   max_conn=3000
+  # Part 7 holds SCALE_N sessions: the server needs a descriptor per connection (plus its table
+  # cache and files: ~1,000 spare) and so does the scenario process that holds them, each within
+  # the soft limit raised above. Where the hard limit is lower than SCALE_N + 1,000, raise it first
+  # (as root: `ulimit -Hn 20000` in the shell that runs this, `nofile` in
+  # /etc/security/limits.conf, or `LimitNOFILE=` for a systemd unit) or run a smaller SCALE_N.
+  if has_part scale; then
+    [ $((SCALE_N + 500)) -gt "$max_conn" ] && max_conn=$((SCALE_N + 500))
+    if [ "$files" -lt $((SCALE_N + 1000)) ]; then
+      echo "bench: only $files open files allowed (ulimit -n, hard limit $hard); $SCALE_N sessions need $((SCALE_N + 1000)): raise the hard limit (see scripts/bench.sh) or lower SCALE_N" >&2
+      exit 1
+    fi
+  fi
   if has_part shapes; then
-    max_conn=$RSS_N
+    [ "$RSS_N" -gt "$max_conn" ] && max_conn=$RSS_N
     for n in $IDLE_TRX_N $WAITERS $MDL_N $IDLE_N; do [ "$n" -gt "$max_conn" ] && max_conn=$n; done
     max_conn=$((max_conn + 500))
     if [ "$files" -lt $((max_conn + 1000)) ]; then
@@ -113,7 +131,7 @@ bench() {
   mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --port="$port" \
     --bind-address=127.0.0.1 --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
     --tmpdir="$dir/tmp" --innodb-buffer-pool-size=32M --innodb-log-file-size=8M \
-    --max-connections="$max_conn" --thread-cache-size=3000 --open-files-limit="$files" \
+    --max-connections="$max_conn" --thread-cache-size="$max_conn" --open-files-limit="$files" \
     --table-open-cache=400 --skip-name-resolve --log-warnings=0 "${as_root[@]}" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 300); do
@@ -229,6 +247,8 @@ EOF
   median_of() { sort -n "$1" | awk '{ a[NR] = $1 } END { printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
   maxrss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'; }
   conns() { sql "SHOW GLOBAL STATUS LIKE 'Connections'" | cut -f2; }
+  # Connections counts every login, including the one that reads it: subtract that one.
+  delta() { local b a; b=$(conns); "$@" >/dev/null 2>&1 || true; a=$(conns); echo $((a - b - 1)); }
 
   if has_part idle; then
   # --- 1. diagnose vs the mariadb client, at each N --------------------------------------------
@@ -250,8 +270,6 @@ EOF
   row memory "$n_max" "mariadb client max RSS" "$rss_my MB" - - - - - -
 
   # --- 5. server connections per run -----------------------------------------------------------
-  # Connections counts every login, including the one that reads it: subtract that one.
-  delta() { local b a; b=$(conns); "$@" >/dev/null 2>&1 || true; a=$(conns); echo $((a - b - 1)); }
   conn_row() { # N NAME COMMAND...: the goal (exactly 1) applies to diagnose and kill-idle
     local d goal=- verdict=-
     d=$(delta "${@:3}")
@@ -463,6 +481,103 @@ EOF
     if [ -s "$dir/scenario.pid" ]; then kill "$(cat "$dir/scenario.pid")" 2>/dev/null || true; fi
   fi
 
+  # --- 7. every command at SCALE_N sessions ----------------------------------------------------
+  # Each command beside the `mariadb` client fetching the same data in the same hyperfine run (its
+  # floor), then its peak RSS (/usr/bin/time -v) and the server connections it used.
+  scale="$dir/scale.tsv" # command, median ms, mean ms, sd ms, floor, ratio, vs SHOW, rss, conns
+  : >"$scale"
+  if has_part scale; then
+    n=$SCALE_N
+    echo "== 7. every command at $n idle connections" >&2
+    "$dir/scenario.sh" "$n"
+    # The precise processlist every acting command reads (`read::processlist_sql`, MariaDB).
+    is_pl="SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO, TIME_MS, QUERY_ID, NULL, MEMORY_USED FROM information_schema.PROCESSLIST"
+    rest="SHOW GLOBAL STATUS; SHOW GLOBAL VARIABLES; SELECT * FROM information_schema.INNODB_TRX"
+    # Floors: what each command fetches, by one mariadb client. diagnose and check judge from
+    # SHOW FULL PROCESSLIST at this size (`read::SHOW_PROCESSLIST_FROM`); sessions and snapshot
+    # read the precise table; watch reads that once, waits its --interval (100 ms, the least)
+    # and reads status and the processlist again.
+    # (hyperfine -N: no shell, the output is discarded by hyperfine.)
+    floor_judge="$my -e 'SHOW FULL PROCESSLIST; $rest'"
+    floor_precise="$my -e '$is_pl; $rest'"
+    floor_watch="$my -e '$is_pl; $rest; SELECT SLEEP(0.1); SHOW GLOBAL STATUS; $is_pl'"
+    floor_show="$my -e 'SHOW FULL PROCESSLIST'"
+    declare -A scmd sfloor
+    scmd[diagnose]="$cc ${cc_args[*]} diagnose --sample 0 --format json"
+    scmd[check]="$cc ${cc_args[*]} check --sample 0 --format json"
+    scmd[sessions]="$cc ${cc_args[*]} sessions --format json"
+    scmd[sessions-table]="$cc ${cc_args[*]} sessions"
+    scmd[snapshot]="$cc ${cc_args[*]} snapshot --sample 0 -o $dir/scale-snapshot.json"
+    scmd[watch]="$cc ${cc_args[*]} watch --count 1 --interval 100ms"
+    sfloor[diagnose]=floor_judge sfloor[check]=floor_judge sfloor[sessions]=floor_precise
+    sfloor[sessions-table]=floor_precise sfloor[snapshot]=floor_precise sfloor[watch]=floor_watch
+    scale_names="diagnose check sessions sessions-table snapshot watch"
+    # Each command must really work at this size (hyperfine -i would time a quick failure).
+    for c in $scale_names; do
+      if ${scmd[$c]} >/dev/null 2>"$dir/scale-err.txt" || true; grep -q 'error' "$dir/scale-err.txt"; then
+        echo "bench: conncheck $c failed at $n sessions:" >&2; cat "$dir/scale-err.txt" >&2; exit 1
+      fi
+    done
+    f="$dir/scale-read.json"
+    args=()
+    for c in $scale_names; do args+=(-n "conncheck-$c" "${scmd[$c]}"); done
+    # -i: check and diagnose exit non-zero on what they find.
+    hf "$f" -N -i --warmup 2 --runs "$SCALE_RUNS" "${args[@]}" \
+      -n floor_judge "$floor_judge" -n floor_precise "$floor_precise" -n floor_watch "$floor_watch" \
+      -n floor_show "$floor_show"
+    # The same commands taken in turns (every round runs each once, the order rotating): on a
+    # shared machine hyperfine's back-to-back blocks drift with the load by more than the
+    # difference measured. The goal is judged on these medians.
+    turn_names=()
+    for c in $scale_names; do turn_names+=("conncheck-$c"); done
+    turn_names+=(floor_judge floor_precise floor_watch floor_show)
+    for t in "${turn_names[@]}"; do : >"$dir/turn-$t.txt"; done
+    turn_cmd() { case $1 in conncheck-*) echo "${scmd[${1#conncheck-}]}" ;; *) echo "${!1}" ;; esac; }
+    k=${#turn_names[@]}
+    for r in $(seq "$SCALE_TURNS"); do
+      for i in $(seq 0 $((k - 1))); do
+        t=${turn_names[$(((i + r) % k))]}
+        c=$(turn_cmd "$t")
+        t0=$(date +%s%N)
+        bash -c "$c" >/dev/null 2>&1 || true
+        t1=$(date +%s%N)
+        awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f\n", d / 1e6 }' >>"$dir/turn-$t.txt"
+      done
+    done
+    turn_ratio() { awk -v a="$(median_of "$dir/turn-$1.txt")" -v b="$(median_of "$dir/turn-$2.txt")" 'BEGIN { printf "%.2f", a / b }'; }
+    srss() { maxrss bash -c "$1 >/dev/null"; }
+    for fl in floor_judge floor_precise floor_watch floor_show; do
+      (IFS=$'\t'; echo "mariadb-$fl	$(stat "$f" "$fl")	-	-	-	$(srss "${!fl}")	-	$(median_of "$dir/turn-$fl.txt")	-") >>"$scale"
+    done
+    for c in $scale_names; do
+      fl=${sfloor[$c]}
+      d=$(delta bash -c "${scmd[$c]}")
+      (IFS=$'\t'; echo "conncheck-$c	$(stat "$f" "conncheck-$c")	mariadb-$fl	$(ratio "$f" "conncheck-$c" "$fl")	$(ratio "$f" "conncheck-$c" floor_show)	$(srss "${scmd[$c]}")	$d	$(median_of "$dir/turn-conncheck-$c.txt")	$(turn_ratio "conncheck-$c" "$fl")") >>"$scale"
+    done
+    # kill-idle of all SCALE_N sessions against its floor (the re-check read and one packet of
+    # the KILLs), a fresh scenario before each run.
+    echo "== 7. kill-idle of $n" >&2
+    kf="$dir/scale-kill.json"
+    hf "$kf" --warmup 1 --runs "$SCALE_KILL_RUNS" --prepare "$dir/scenario.sh $n" \
+      -n conncheck-kill-idle "$kill_cmd" -n floor_recheck "$floor_recheck"
+    # ... and in turns (a fresh scenario before each run, the order swapped every run).
+    KILL_N=$n interleave "$SCALE_KILL_RUNS" conncheck-kill-idle "$kill_cmd" mariadb-recheck-and-packet "$floor_recheck"
+    kt_c=$(median_of "$dir/il-conncheck-kill-idle.txt")
+    kt_f=$(median_of "$dir/il-mariadb-recheck-and-packet.txt")
+    kt_r=$(awk -v a="$kt_c" -v b="$kt_f" 'BEGIN { printf "%.2f", a / b }')
+    "$dir/scenario.sh" "$n"
+    krss=$(maxrss $kill_cmd)
+    sleep 0.3
+    kleft=$(sql "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'")
+    "$dir/scenario.sh" "$n"
+    kd=$(delta $kill_cmd)
+    "$dir/scenario.sh" "$n"
+    frss=$(maxrss bash -c "$floor_recheck")
+    (IFS=$'\t'; echo "mariadb-recheck-and-packet	$(stat "$kf" floor_recheck)	-	-	-	$frss	-	$kt_f	-") >>"$scale"
+    (IFS=$'\t'; echo "conncheck-kill-idle ($((n - kleft)) killed)	$(stat "$kf" conncheck-kill-idle)	mariadb-recheck-and-packet	$(ratio "$kf" conncheck-kill-idle floor_recheck)	-	$krss	$kd	$kt_c	$kt_r") >>"$scale"
+    if [ -s "$dir/scenario.pid" ]; then kill "$(cat "$dir/scenario.pid")" 2>/dev/null || true; fi
+  fi
+
   # --- the report ------------------------------------------------------------------------------
   cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
   rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock examples || echo "+uncommitted")
@@ -519,7 +634,27 @@ EOF
   echo
   cat "$report6"
   fi
-  if grep -q MISSED "$results" "$shapes"; then echo; echo "Some goals were MISSED (see above)."; fi
+  report7="$dir/report7.md"
+  if has_part scale; then
+  {
+    header
+    echo "- $SCALE_N idle sessions (user \`app\`). Runs: $SCALE_RUNS per read-only command (+2 warm-up),"
+    echo "  kill $SCALE_KILL_RUNS (+1, a fresh scenario before each), then $SCALE_TURNS rounds of every read-only"
+    echo "  command and floor in turns (the order rotating) and $SCALE_KILL_RUNS kills and floors in turns. Ratios are"
+    echo "  of medians from the same run; the goal (ratio <= 1.0 in turns, < 50 MB, 1 connection) is judged in turns."
+    echo "  Floors: \`floor_judge\` = SHOW FULL PROCESSLIST + status + variables + INNODB_TRX (what"
+    echo "  diagnose/check read at this size), \`floor_precise\` = the same with information_schema.PROCESSLIST"
+    echo "  (sessions, snapshot), \`floor_watch\` = floor_precise, SLEEP(0.1), status and the processlist"
+    echo "  again (watch --count 1 --interval 100ms), \`floor_show\` = SHOW FULL PROCESSLIST alone."
+    echo
+    echo "| command | median ms | mean ms | ± ms | floor | ratio | vs SHOW FULL PROCESSLIST | in turns: median ms | in turns: ratio | max RSS MB | connections | goal |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"
+    awk -F'\t' '{ g = "-"; if ($5 != "-") g = (($11 + 0 <= 1.0 && $8 + 0 < 50 && $9 == 1) ? "met" : "MISSED"); printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $10, $11, $8, $9, g }' "$scale"
+  } >"$report7"
+  echo
+  cat "$report7"
+  fi
+  if grep -q MISSED "$results" "$shapes" "$dir"/report7.md 2>/dev/null; then echo; echo "Some goals were MISSED (see above)."; fi
 
   if [ -z "${NO_WRITE:-}" ]; then
     # write_block BEGIN_MARKER REPORT: replace the generated block (added at the end when missing).
@@ -535,6 +670,7 @@ EOF
     }
     has_part idle && write_block '<!-- BEGIN GENERATED by scripts/bench.sh: do not edit by hand -->' "$report"
     has_part shapes && write_block '<!-- BEGIN GENERATED incident shapes by scripts/bench.sh: do not edit by hand -->' "$report6"
+    has_part scale && write_block '<!-- BEGIN GENERATED scale by scripts/bench.sh: do not edit by hand -->' "$report7"
     echo "(written to BENCHMARKS.md)"
   fi
 }

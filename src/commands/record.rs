@@ -6,8 +6,8 @@
 //! One connection for the whole run: when it is lost, reconnects follow the backoff of
 //! `connect::persistent`, and the samples resume. Errors at start (bad credentials, unreachable)
 //! end the run with their exit code; later ones are logged and retried. One log line per trigger,
-//! incident and reconnect goes to stderr (plain text, server text escaped); the summary goes to
-//! stdout at the end.
+//! incident and reconnect goes to stderr (plain text, server text escaped), and one ready line
+//! ([`READY`]) once the first sample is taken; the summary goes to stdout at the end.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -32,6 +32,9 @@ use super::live::{self, Live};
 /// A full snapshot reads global status twice at most this far apart (rates for the verdict),
 /// so that sampling is not held up long.
 const SNAPSHOT_SAMPLE: Duration = Duration::from_millis(500);
+
+/// The line logged once the first sample is taken (documented in the README's `record` section).
+pub const READY: &str = "ready: first sample taken, recording";
 
 /// The longest single sleep: signals and `--for` are noticed within it.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
@@ -94,11 +97,18 @@ pub fn run(ctx: &Context, args: &RecordArgs) -> anyhow::Result<u8> {
     ));
 
     let mut next_tick = Instant::now();
+    let mut ready = false;
     loop {
         if stop() || end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
         machine.tick(&mut link, started.elapsed())?;
+        // One line once the first sample is in the ring: from here on what happens on the server
+        // is recorded, so scripts (and the tests) wait for it instead of guessing a delay.
+        if !ready && machine.totals().samples > 0 {
+            ready = true;
+            log(READY);
+        }
         // Sleep to the next tick; ticks missed (a slow snapshot) are skipped, not caught up.
         next_tick += args.interval;
         let now = Instant::now();

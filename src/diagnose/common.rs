@@ -144,10 +144,18 @@ pub fn group_by<'a, K: Ord>(
 
 /// `app@10.0.0.1 ×12, web@10.0.0.2 ×3, …`: the largest clients among `sessions`.
 pub fn by_client(sessions: &[&Session], top: usize) -> String {
-    let mut counts: Vec<(String, usize)> = group_by(sessions.iter().copied(), Session::account)
-        .into_iter()
-        .map(|(k, v)| (k, v.len()))
-        .collect();
+    // Counted by (user, client host) as read, then named once per pair (one `user@host` string
+    // per session would be 10,000); pairs that read the same once named count together.
+    let mut pairs: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::new();
+    for s in sessions {
+        *pairs.entry((s.user.as_str(), s.client_host())).or_default() += 1;
+    }
+    let mut named: BTreeMap<String, usize> = BTreeMap::new();
+    for ((user, host), n) in pairs {
+        *named.entry(format!("{user}@{host}")).or_default() += n;
+    }
+    let mut counts: Vec<(String, usize)> = named.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut out: Vec<String> = counts
         .iter()

@@ -258,8 +258,10 @@ pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accou
     );
     let leaked = a.leaked_ids();
 
-    // (bucket, client) -> count
-    let mut counts: BTreeMap<(Bucket, Option<String>), i64> = BTreeMap::new();
+    // (bucket, client) -> count, counted by the session's (user, client host, program) as they
+    // are and named once per group: one `user@host` string per session would be 10,000.
+    type Raw<'a> = (&'a str, &'a str, Option<&'a str>);
+    let mut raw: HashMap<(Bucket, Option<Raw<'_>>), i64> = HashMap::new();
     let mut background: BTreeMap<Bucket, i64> = BTreeMap::new();
     let mut rows: i64 = 0;
     for s in &snap.sessions {
@@ -280,8 +282,15 @@ pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accou
             SessionKind::Client => bucket_of(s, th, a, &waiting, &trx, leaked),
         };
         rows += 1;
-        let client = bucket.per_client().then(|| client_of(s));
-        *counts.entry((bucket, client)).or_default() += 1;
+        let client = bucket
+            .per_client()
+            .then(|| (s.user.as_str(), s.client_host(), s.program.as_deref()));
+        *raw.entry((bucket, client)).or_default() += 1;
+    }
+    let mut counts: BTreeMap<(Bucket, Option<String>), i64> = BTreeMap::new();
+    for ((bucket, client), n) in raw {
+        let name = client.map(|(user, host, program)| client_name(user, host, program));
+        *counts.entry((bucket, name)).or_default() += n;
     }
     // Our own connection: the processlist read leaves it out.
     rows += 1;
@@ -378,11 +387,12 @@ fn bucket_of(
     }
 }
 
-/// `user@host`, with the program when the server names it.
-fn client_of(s: &Session) -> String {
-    match &s.program {
-        Some(p) if !p.is_empty() => format!("{} ({p})", s.account()),
-        _ => s.account(),
+/// `user@host`, with the program when the server names it (as [`Session::account`] names the
+/// account).
+fn client_name(user: &str, host: &str, program: Option<&str>) -> String {
+    match program {
+        Some(p) if !p.is_empty() => format!("{user}@{host} ({p})"),
+        _ => format!("{user}@{host}"),
     }
 }
 

@@ -27,8 +27,9 @@ use super::{accounts, connect_attrs, host_cache, thread_memory};
 pub struct Key<T> {
     /// What it reads, as notes and the conformance tests name it; no two keys share it.
     pub what: &'static str,
-    /// Its rows, decoded. The rows are hostile input: a decoder never panics.
-    pub decode: fn(&[Row]) -> T,
+    /// Its rows, decoded. The rows are hostile input: a decoder never panics. It owns them, so
+    /// that text columns move into the snapshot without a copy (10,000 processlist rows).
+    pub decode: fn(Vec<Row>) -> T,
 }
 
 impl<T> Clone for Key<T> {
@@ -42,25 +43,25 @@ impl<T> Copy for Key<T> {}
 /// `SELECT CONNECTION_ID(), CURRENT_USER()`: our id and account.
 pub const IDENTITY: Key<(u64, String)> = Key {
     what: "our id",
-    decode: row::identity,
+    decode: |rows| row::identity(&rows),
 };
 /// `SHOW GRANTS`, one line per row.
 pub const GRANTS: Key<Vec<String>> = Key {
     what: "grants",
-    decode: row::first_column,
+    decode: |rows| row::first_column(&rows),
 };
 pub const VARIABLES: Key<BTreeMap<String, String>> = Key {
     what: "variables",
-    decode: row::name_values,
+    decode: |rows| row::name_values(&rows),
 };
 pub const STATUS: Key<BTreeMap<String, String>> = Key {
     what: "status",
-    decode: row::name_values,
+    decode: |rows| row::name_values(&rows),
 };
 /// A `SET SESSION` guard (read for its effect; there may be several).
 pub const SESSION_GUARD: Key<()> = Key {
     what: "session guard",
-    decode: row::nothing,
+    decode: |rows| row::nothing(&rows),
 };
 pub const PROCESSLIST: Key<Vec<Session>> = Key {
     what: "processlist",
@@ -73,51 +74,51 @@ pub const SHOW_PROCESSLIST: Key<Vec<Session>> = Key {
 };
 pub const CLIENT_PROGRAMS: Key<Vec<(u64, String, String)>> = Key {
     what: "client programs",
-    decode: connect_attrs::rows,
+    decode: |rows| connect_attrs::rows(&rows),
 };
 pub const THREAD_MEMORY: Key<Vec<(u64, u64)>> = Key {
     what: "memory per connection",
-    decode: thread_memory::rows,
+    decode: |rows| thread_memory::rows(&rows),
 };
 pub const TRANSACTIONS: Key<Transactions> = Key {
     what: "open transactions",
-    decode: row::transactions,
+    decode: |rows| row::transactions(&rows),
 };
 pub const ROW_LOCK_WAITS: Key<LockRows> = Key {
     what: "row-lock waits",
-    decode: locks::row_waits,
+    decode: |rows| locks::row_waits(&rows),
 };
 pub const LOCK_LIST: Key<LockRows> = Key {
     what: "locks waited for",
-    decode: locks::lock_list,
+    decode: |rows| locks::lock_list(&rows),
 };
 pub const METADATA_LOCK_WAITS: Key<LockRows> = Key {
     what: "metadata-lock waits",
-    decode: locks::metadata_waits,
+    decode: |rows| locks::metadata_waits(&rows),
 };
 /// The lock-table reads, in the order a plan sends them.
 pub const LOCK_READS: [Key<LockRows>; 3] = [ROW_LOCK_WAITS, LOCK_LIST, METADATA_LOCK_WAITS];
 pub const SYSTEM_USERS: Key<Vec<String>> = Key {
     what: "accounts with SYSTEM_USER",
-    decode: row::first_column,
+    decode: |rows| row::first_column(&rows),
 };
 pub const ACCOUNTS: Key<Vec<Account>> = Key {
     what: "account rows",
-    decode: accounts::rows,
+    decode: |rows| accounts::rows(&rows),
 };
 pub const HOST_CACHE: Key<Vec<HostCacheEntry>> = Key {
     what: "host cache",
-    decode: host_cache::rows,
+    decode: |rows| host_cache::rows(&rows),
 };
 /// This server's replication channels as a replica (`SHOW ALL SLAVES STATUS`, `SHOW REPLICA
 /// STATUS`).
 pub const REPLICAS: Key<Vec<crate::snapshot::ReplicaChannel>> = Key {
     what: "replica status",
-    decode: super::replication::rows,
+    decode: |rows| super::replication::rows(&rows),
 };
 pub const METADATA_LOCK_HOLDERS: Key<Vec<Granted>> = Key {
     what: "metadata-lock holders",
-    decode: mdl::rows,
+    decode: |rows| mdl::rows(&rows),
 };
 
 /// The key of a lock-table read.
@@ -216,7 +217,7 @@ impl Results {
             .iter_mut()
             .find(|(what, r)| *what == key.what && r.is_some())?;
         let rows = slot.take()?;
-        Some(rows.map(|rows| (key.decode)(&rows)))
+        Some(rows.map(key.decode))
     }
 
     /// The error of the read `key` when it failed (and was not taken yet).

@@ -26,13 +26,43 @@ pub fn first_column(rows: &[Row]) -> Vec<String> {
 pub fn nothing(_: &[Row]) {}
 
 /// The processlist as read from the flavor's precise source.
-pub fn sessions(rows: &[Row]) -> Vec<Session> {
-    rows.iter().map(session_from_row).collect()
+pub fn sessions(rows: Vec<Row>) -> Vec<Session> {
+    rows.into_iter().map(session_from_owned_row).collect()
 }
 
 /// The processlist as read with `SHOW FULL PROCESSLIST`.
-pub fn show_sessions(rows: &[Row]) -> Vec<Session> {
-    rows.iter().map(session_from_show_row).collect()
+pub fn show_sessions(rows: Vec<Row>) -> Vec<Session> {
+    rows.into_iter()
+        .map(|r| Session {
+            time_ms: None,
+            query_id: None,
+            program: None,
+            memory_bytes: None,
+            ..session_from_owned_row(r)
+        })
+        .collect()
+}
+
+/// [`session_from_row`], moving the text columns out of the row instead of copying them (the
+/// processlist is the one read with a row per session).
+fn session_from_owned_row(mut r: Row) -> Session {
+    Session {
+        id: num(&r, 0).unwrap_or(0),
+        user: take_text(&mut r, 1).unwrap_or_default(),
+        host: take_text(&mut r, 2).unwrap_or_default(),
+        db: take_text(&mut r, 3),
+        command: take_text(&mut r, 4).unwrap_or_default(),
+        time_s: num(&r, 5).unwrap_or(0),
+        state: take_text(&mut r, 6).unwrap_or_default(),
+        info: take_text(&mut r, 7),
+        info_truncated: false,
+        time_ms: text(&r, 8)
+            .and_then(|t| t.parse::<f64>().ok())
+            .map(|f| crate::units::float_to_u64(f.max(0.0))),
+        query_id: num(&r, 9),
+        program: take_text(&mut r, 10),
+        memory_bytes: num(&r, 11),
+    }
 }
 
 /// The open transactions (`INNODB_TRX`), and the lock each waiting one requested.
@@ -58,6 +88,7 @@ pub fn transactions(rows: &[Row]) -> Transactions {
 
 /// A `SHOW FULL PROCESSLIST` row (Id, User, Host, db, Command, Time, State, Info, then MariaDB's
 /// Progress, which is not a time): the columns of [`session_from_row`] without the precise ones.
+#[cfg(test)]
 pub fn session_from_show_row(r: &Row) -> Session {
     Session {
         time_ms: None,
@@ -129,6 +160,21 @@ pub fn name_values(rows: &[Row]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A column as text like [`text`], taken out of the row: valid UTF-8 bytes become the string
+/// without a copy. The column reads as NULL afterwards.
+pub fn take_text(r: &mut Row, i: usize) -> Option<String> {
+    match r.as_ref(i)? {
+        Value::Bytes(_) => match r.take::<Value, _>(i)? {
+            Value::Bytes(b) => Some(
+                String::from_utf8(b)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+            _ => None,
+        },
+        _ => text(r, i),
+    }
+}
+
 /// A column as text (the text protocol sends everything as bytes).
 pub fn text(r: &Row, i: usize) -> Option<String> {
     match r.as_ref(i)? {
@@ -158,5 +204,83 @@ pub fn num(r: &Row, i: usize) -> Option<u64> {
         Value::Float(f) => Some(float_to_u64(f64::from(*f))),
         Value::Double(f) => Some(float_to_u64(*f)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mysql_common::constants::ColumnType;
+    use mysql_common::packets::Column;
+
+    use super::*;
+
+    fn row(values: Vec<Value>) -> Row {
+        let columns: Arc<[Column]> = values
+            .iter()
+            .map(|_| Column::new(ColumnType::MYSQL_TYPE_VAR_STRING))
+            .collect();
+        mysql_common::row::new_row(values, columns)
+    }
+
+    fn b(s: &[u8]) -> Value {
+        Value::Bytes(s.to_vec())
+    }
+
+    /// The processlist decoded from owned rows is what the borrowing decoder gives, invalid
+    /// UTF-8 and NULLs included.
+    #[test]
+    fn owned_rows_decode_like_borrowed_ones() {
+        let values = vec![
+            b(b"42"),
+            b(b"app\xff"),
+            b(b"localhost"),
+            Value::NULL,
+            b(b"Sleep"),
+            b(b"7"),
+            b(b""),
+            Value::NULL,
+            b(b"7012.5"),
+            b(b"99"),
+            b(b"worker"),
+            b(b"4096"),
+        ];
+        let borrowed = session_from_row(&row(values.clone()));
+        assert_eq!(borrowed.user, "app\u{fffd}");
+        assert_eq!(borrowed.time_ms, Some(7012));
+        assert_eq!(sessions(vec![row(values.clone())]), vec![borrowed.clone()]);
+        let shown = show_sessions(vec![row(values)]);
+        assert_eq!(
+            shown,
+            vec![session_from_show_row(&borrowed_row_of(&borrowed))]
+        );
+    }
+
+    /// A row as `SHOW FULL PROCESSLIST` would give the same session.
+    fn borrowed_row_of(s: &Session) -> Row {
+        let t = |v: &str| b(v.as_bytes());
+        let o = |v: &Option<String>| v.as_deref().map_or(Value::NULL, t);
+        row(vec![
+            t(&s.id.to_string()),
+            t(&s.user),
+            t(&s.host),
+            o(&s.db),
+            t(&s.command),
+            t(&s.time_s.to_string()),
+            t(&s.state),
+            o(&s.info),
+        ])
+    }
+
+    #[test]
+    fn take_text_moves_bytes_and_keeps_null_and_numbers() {
+        let mut r = row(vec![b(b"abc"), Value::NULL, Value::Int(-3), b(b"\xc3")]);
+        assert_eq!(take_text(&mut r, 0).as_deref(), Some("abc"));
+        assert_eq!(take_text(&mut r, 0), None, "taken");
+        assert_eq!(take_text(&mut r, 1), None);
+        assert_eq!(take_text(&mut r, 2).as_deref(), Some("-3"));
+        assert_eq!(take_text(&mut r, 3).as_deref(), Some("\u{fffd}"));
+        assert_eq!(take_text(&mut r, 9), None);
     }
 }

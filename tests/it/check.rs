@@ -162,7 +162,9 @@ fn warning_then_critical_from_usage() {
 fn idle_session_limits_and_fail_on() {
     let s = small_server();
     let _conns = s.idle_connections("app", "apppw", 3);
-    std::thread::sleep(Duration::from_millis(1100));
+    // Idle past --idle-threshold 1s, by the server's clock.
+    let ids: Vec<u64> = _conns.iter().map(support::conn_id).collect();
+    s.wait_aged_ids(&ids, "Sleep", 1000);
     let run = |extra: &[&str]| {
         let mut args = vec!["check", "--sample", "0", "--idle-threshold", "1s"];
         args.extend_from_slice(extra);

@@ -43,26 +43,11 @@ fn number(c: &mut mysql::Conn, sql: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A number from InnoDB's transaction tables. MariaDB serves INNODB_TRX and the lock tables from a
-/// cache it refreshes only when the previous read is over 100 ms old (`CACHE_MIN_IDLE_TIME_US` in
-/// storage/innobase/trx/trx0i_s.cc): polled every 50 ms by `wait_until` it would never change.
-fn innodb_number(c: &mut mysql::Conn, sql: &str) -> u64 {
-    thread::sleep(Duration::from_millis(150));
-    number(c, sql)
-}
-
-/// Wait until the InnoDB transaction of session `id` is at least `secs` old.
-fn wait_trx_age(s: &Server, id: u64, secs: u64) {
-    let sql = format!(
-        "SELECT TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX \
-         WHERE trx_mysql_thread_id = {id}"
-    );
-    s.wait_until(
-        &format!("the transaction of session {id} is {secs} s old"),
-        WAIT,
-        |c| innodb_number(c, &sql) >= secs,
-    );
-}
+/// How often to poll InnoDB's transaction tables. MariaDB serves INNODB_TRX and the lock tables
+/// from a cache it refreshes only when the previous read is over 100 ms old
+/// (`CACHE_MIN_IDLE_TIME_US` in storage/innobase/trx/trx0i_s.cc): polled every 50 ms by
+/// `wait_until` it would never change.
+const INNODB_POLL: Duration = Duration::from_millis(150);
 
 /// Wait until every session of `user` in `command` has been in its state at least `ms`.
 fn wait_aged(s: &Server, user: &str, command: &str, n: u64, ms: u64) {
@@ -97,7 +82,8 @@ fn a_leak_is_one_account_with_a_staircase_of_idle_ages() {
     let mut leaked = Vec::new();
     for step in 0..12 {
         if step > 0 {
-            thread::sleep(Duration::from_millis(1300));
+            // The next one once the server shows the last one idle for 1.3 s.
+            s.wait_aged_ids(&[conn_id(&leaked[step - 1])], "Sleep", 1300);
         }
         leaked.extend(s.idle_connections("leaky", "pw", 1));
     }
@@ -354,7 +340,7 @@ fn an_idle_transaction_is_found_with_its_session() {
     let id = conn_id(&open);
     // Autocommit sessions that sleep hold no transaction.
     let _idle = s.idle_connections("trx", "pw", 2);
-    wait_trx_age(&s, id, 2);
+    s.wait_trx_aged(id, 2);
 
     let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "idle-transactions");
@@ -415,7 +401,7 @@ fn a_metadata_lock_pileup_behind_an_alter_names_the_idle_transaction() {
         .map(|i| s.background_query("ddl", "pw", &format!("SELECT * FROM {t} WHERE id = {i}")))
         .collect();
     s.wait_until("4 sessions wait for the metadata lock", WAIT, waiting(4));
-    wait_trx_age(&s, a_id, 2);
+    s.wait_trx_aged(a_id, 2);
 
     let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "lock-pileup");
@@ -485,7 +471,7 @@ fn a_row_lock_pileup_names_the_blocker_from_the_lock_tables() {
         .unwrap();
     let blocker_id = conn_id(&blocker);
     let lock_waits = |c: &mut mysql::Conn| {
-        innodb_number(
+        number(
             c,
             "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
         )
@@ -497,11 +483,11 @@ fn a_row_lock_pileup_names_the_blocker_from_the_lock_tables() {
             "pw",
             &format!("UPDATE {t} SET v = v + {i} WHERE id = 1"),
         ));
-        s.wait_until(&format!("{i} row-lock waiters"), WAIT, |c| {
+        s.wait_until_every(&format!("{i} row-lock waiters"), WAIT, INNODB_POLL, |c| {
             lock_waits(c) >= i
         });
     }
-    wait_trx_age(&s, blocker_id, 2);
+    s.wait_trx_aged(blocker_id, 2);
 
     let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "lock-pileup");
@@ -635,22 +621,32 @@ fn a_connection_spike_during_the_sample_is_a_traffic_spike() {
         ) >= 3
     });
     let port = s.port();
-    // ~200 short connections over about two seconds, starting with the sample.
+    // Short connections one after another, from before the sample starts until diagnose ends:
+    // the whole sample sees the churn, however fast the machine is.
+    let stop = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let churn = {
         let opts = s.opts("storm", "pw");
+        let (stop, made) = (Arc::clone(&stop), Arc::clone(&made));
         thread::spawn(move || {
             let mut ids = Vec::new();
-            for _ in 0..200 {
+            while !stop.load(Ordering::Relaxed) {
                 let c = mysql::Conn::new(opts.clone())
                     .unwrap_or_else(|e| panic!("connect to {port}: {e}"));
                 ids.push(conn_id(&c));
                 drop(c);
-                thread::sleep(Duration::from_millis(5));
+                made.fetch_add(1, Ordering::Relaxed);
             }
             ids
         })
     };
+    let began = std::time::Instant::now();
+    while made.load(Ordering::Relaxed) < 10 {
+        assert!(began.elapsed() < WAIT, "the churn never started");
+        thread::yield_now();
+    }
     let v = diagnose(&s, "root", "", &["--sample", "2s"]);
+    stop.store(true, Ordering::Relaxed);
     let churned = churn.join().unwrap();
     let f = the(&v, "traffic-spike");
     assert_eq!(f["severity"], "warning", "{}", f["summary"]);
@@ -853,8 +849,8 @@ fn a_saved_snapshot_gives_the_same_findings_as_the_live_run() {
         .map(|i| s.background_query("mix", "pw", &format!("UPDATE {t} SET v = {i} WHERE id = 1")))
         .collect();
     let _long = s.background_query("mix", "pw", "SELECT SLEEP(60)");
-    s.wait_until("3 row-lock waiters", WAIT, |c| {
-        innodb_number(
+    s.wait_until_every("3 row-lock waiters", WAIT, INNODB_POLL, |c| {
+        number(
             c,
             "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
         ) == 3

@@ -204,7 +204,11 @@ fn metadata_lock_holders_are_read_where_the_plugin_is_installed() {
         })
         .collect();
     s.wait_until("4 sessions wait", wait, waiting(4));
-    std::thread::sleep(Duration::from_millis(1100));
+    // Waiting for a second or more, by the server's clock.
+    let ids: Vec<u64> = std::iter::once(b.id)
+        .chain(queued.iter().map(|q| q.id))
+        .collect();
+    s.wait_aged_ids(&ids, "Query", 1000);
 
     // PROCESS is enough to read METADATA_LOCK_INFO.
     let out = s

@@ -61,7 +61,8 @@ fn hostile_server() -> Hostile {
     ];
     wait_for_sleeps(&server, 2);
     // The queries must have run for a second or more to count as long with --long-query-threshold 1s.
-    std::thread::sleep(Duration::from_millis(1100));
+    let ids: Vec<u64> = queries.iter().map(|q| q.id).collect();
+    server.wait_aged_ids(&ids, "Query", 1000);
     Hostile {
         server,
         _queries: queries,

@@ -38,15 +38,15 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
     });
     s.create_user("leak", "pw", "USAGE");
     let mut old = s.idle_connections("leak", "pw", 5);
-    std::thread::sleep(Duration::from_millis(2200));
+    let old_ids: Vec<u64> = old.iter().map(conn_id).collect();
+    s.wait_aged_ids(&old_ids, "Sleep", 2000);
     let fresh = s.idle_connections("leak", "pw", 2);
     let busy = s.background_query("leak", "pw", "SELECT SLEEP(60)");
     let root_idle = s.idle_connections("root", "", 1);
-    let old_ids: Vec<u64> = old.iter().map(conn_id).collect();
-    let keep: Vec<u64> = fresh
+    let fresh_ids: Vec<u64> = fresh
         .iter()
         .map(conn_id)
-        .chain([busy.id, conn_id(&root_idle[0])])
+        .chain([conn_id(&root_idle[0])])
         .collect();
 
     let audit = tempfile::NamedTempFile::new().unwrap();
@@ -66,19 +66,27 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
         .unwrap();
     let v = json_ok(&out);
     assert_eq!(v["dry_run"], false);
-    let mut expected = old_ids.clone();
+    let killed = killed_ids(&v);
+    assert!(!killed.contains(&busy.id), "killed a busy session: {v}");
+    // The fresh sessions are young when conncheck reads, unless the machine stalled for 2 s:
+    // one is then selected only if the plan's own read showed it idle past the threshold.
+    let fresh_killed: Vec<u64> = fresh_ids
+        .iter()
+        .copied()
+        .filter(|id| selected_past(&v, *id, 2000))
+        .collect();
+    let mut expected: Vec<u64> = old_ids.iter().chain(&fresh_killed).copied().collect();
     expected.sort();
-    let mut got = killed_ids(&v);
-    got.retain(|id| !keep.contains(id));
-    assert_eq!(
-        killed_ids(&v).iter().filter(|id| keep.contains(id)).count(),
-        0,
-        "killed a session it must keep"
-    );
-    assert_eq!(got, expected);
+    assert_eq!(killed, expected, "exactly the sessions idle past 2s: {v}");
     s.wait_until("victims gone", Duration::from_secs(10), |_| {
-        alive(&s, &old_ids).is_empty()
+        alive(&s, &expected).is_empty()
     });
+    let keep: Vec<u64> = fresh_ids
+        .iter()
+        .copied()
+        .filter(|id| !fresh_killed.contains(id))
+        .chain([busy.id])
+        .collect();
     assert_eq!(
         alive(&s, &keep),
         keep,
@@ -111,8 +119,26 @@ fn kill_idle_kills_exactly_the_idle_sessions_over_the_threshold() {
     assert_eq!(recs[1]["event"], "result");
     assert_eq!(
         usize::try_from(recs[1]["counts"]["killed"].as_u64().unwrap()).unwrap(),
-        old_ids.len()
+        expected.len()
     );
+}
+
+/// Whether the plan `v` selected session `id`; if it did, its read must have shown the session
+/// idle for at least `ms` (TIME_MS): a session under the threshold is never a victim.
+fn selected_past(v: &serde_json::Value, id: u64, ms: u64) -> bool {
+    let Some(victim) = v["victims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"].as_u64() == Some(id))
+    else {
+        return false;
+    };
+    assert!(
+        victim["time_ms"].as_u64().is_some_and(|t| t >= ms),
+        "session {id} selected under {ms} ms: {victim}"
+    );
+    true
 }
 
 #[test]
@@ -172,15 +198,8 @@ fn kill_long_with_and_without_query_only() {
         let after = c.query_first::<u64, _>("SELECT 1");
         (r.is_ok(), after.is_ok())
     });
-    s.wait_until("sleeping query", Duration::from_secs(10), |r| {
-        r.query_first::<String, _>(format!(
-            "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID={id}"
-        ))
-        .unwrap()
-        .as_deref()
-            == Some("Query")
-    });
-    std::thread::sleep(Duration::from_millis(1100));
+    // Running for longer than --longer-than 1s, by the server's clock.
+    s.wait_aged_ids(&[id], "Query", 1000);
     let out = s
         .conncheck("root", "")
         .args([
@@ -206,7 +225,7 @@ fn kill_long_with_and_without_query_only() {
     assert!(survived, "--query-only keeps the connection");
 
     let q = s.background_query("kl_user", "pw", "SELECT SLEEP(60)");
-    std::thread::sleep(Duration::from_millis(1100));
+    s.wait_aged_ids(&[q.id], "Query", 1000);
     s.conncheck("root", "")
         .args([
             "kill-long",
@@ -358,8 +377,8 @@ fn a_session_that_wakes_up_before_the_kill_is_skipped() {
     let s = Server::shared();
     s.create_user("kr_user", "pw", "USAGE");
     let mut idle = s.idle_connections("kr_user", "pw", 2);
-    std::thread::sleep(Duration::from_millis(2100));
     let (waker, sleeper) = (conn_id(&idle[0]), conn_id(&idle[1]));
+    s.wait_aged_ids(&[waker, sleeper], "Sleep", 2000);
 
     let mut p = pty(
         s,
@@ -409,7 +428,8 @@ fn trx_older_than_kills_by_transaction_age() {
     forgotten
         .query_drop("BEGIN; UPDATE trxage.t SET v = v + 1 WHERE id = 1")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2200));
+    // Its transaction 2 s old by the server's clock, as conncheck computes it.
+    s.wait_trx_aged(conn_id(&forgotten), 2);
     // Opened later: idle just as long as the check below allows, but a young transaction.
     let mut fresh = s.connect("trxage", "pw").unwrap();
     fresh
@@ -435,7 +455,26 @@ fn trx_older_than_kills_by_transaction_age() {
         .output()
         .unwrap();
     let v = json_ok(&out);
-    assert_eq!(killed_ids(&v), vec![old_id], "{v}");
+    // The young transaction is under 2 s when conncheck reads unless the machine stalled: it is
+    // then selected only if the plan's own read showed it 2 s old.
+    let fresh_past = v["victims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"].as_u64() == Some(fresh_id))
+        .map(|x| {
+            assert!(
+                x["trx_age_s"].as_u64() >= Some(2),
+                "selected too young: {x}"
+            );
+        })
+        .is_some();
+    let mut expected = vec![old_id];
+    if fresh_past {
+        expected.push(fresh_id);
+        expected.sort();
+    }
+    assert_eq!(killed_ids(&v), expected, "{v}");
     assert!(
         v["criteria"]
             .as_array()
@@ -447,9 +486,13 @@ fn trx_older_than_kills_by_transaction_age() {
     s.wait_until("victim gone", Duration::from_secs(10), |_| {
         alive(s, &[old_id]).is_empty()
     });
-    assert_eq!(alive(s, &[fresh_id, plain_id]), vec![fresh_id, plain_id]);
-    // Its update was rolled back; the young transaction still holds its row.
-    fresh.query_drop("COMMIT").unwrap();
+    assert_eq!(alive(s, &[plain_id]), vec![plain_id]);
+    if !fresh_past {
+        assert_eq!(alive(s, &[fresh_id]), vec![fresh_id]);
+        // The young transaction still holds its row.
+        fresh.query_drop("COMMIT").unwrap();
+    }
+    // The old one's update was rolled back.
     let v1: Option<i64> = s
         .root()
         .query_first("SELECT v FROM trxage.t WHERE id = 1")

@@ -445,7 +445,20 @@ fn a_short_wait_timeout_does_not_close_our_session_at_the_prompt() {
         ],
     );
     p.exp_string("Kill these 2 sessions?").unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    // The prompt waits until the server shows conncheck's session idle past wait_timeout (2 s),
+    // still there: a session the timeout applied to would be gone by then.
+    s.wait_until(
+        "conncheck's session idle 3 s at the prompt",
+        Duration::from_secs(60),
+        |c| {
+            c.query_first::<u64, _>(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' \
+                 AND ID <> CONNECTION_ID() AND COMMAND = 'Sleep' AND TIME_MS >= 3000",
+            )
+            .unwrap()
+                == Some(1)
+        },
+    );
     answer(&mut p, "", "y");
     let out = p.exp_eof().unwrap();
     assert!(out.contains("2 killed"), "{out}");

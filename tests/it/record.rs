@@ -6,23 +6,28 @@
 use crate::support;
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use conncheck::testing::snapshot::sample::{INCIDENT_KIND, IncidentIndex, SampleHistory};
 use support::{Server, ServerOpts};
 
-/// A running recorder, SIGKILLed on drop if the test fails before it stops.
+/// A running recorder, SIGKILLed on drop if the test fails before it stops. Its stderr is read
+/// as it comes, so a test can wait for a log line (the ready line, a reconnect, a trigger).
 struct Recorder {
     child: Option<Child>,
+    log: Arc<Mutex<String>>,
+    reader: Option<thread::JoinHandle<()>>,
 }
 
 impl Recorder {
     fn start(s: &Server, dir: &Path, args: &[&str]) -> Recorder {
-        let child = s
+        let mut child = s
             .process("root", "")
             .arg("record")
             .arg("--dir")
@@ -33,7 +38,44 @@ impl Recorder {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn conncheck record");
-        Recorder { child: Some(child) }
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&log);
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Recorder {
+            child: Some(child),
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    /// Wait until stderr holds `needle` at least `times` times (the recorder logs it when what
+    /// the test waits for has happened); panic with the log after `timeout`.
+    fn wait_log(&self, needle: &str, times: usize, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if log.matches(needle).count() >= times {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no {times} x '{needle}' on the recorder's stderr after {timeout:?}:\n{log}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for the ready line: the first sample is taken, what happens from now is recorded.
+    fn ready(&self) {
+        self.wait_log(" ready: first sample taken", 1, Duration::from_secs(30));
     }
 
     /// SIGTERM, then the output (the recorder must end by itself within 30 s).
@@ -42,12 +84,16 @@ impl Recorder {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
-        wait_output(child)
+        self.output(child)
     }
 
-    /// Wait for the run to end by itself (`--for`).
-    fn finish(mut self) -> Output {
-        wait_output(self.child.take().expect("running"))
+    fn output(&mut self, child: Child) -> Output {
+        let mut out = wait_output(child);
+        if let Some(r) = self.reader.take() {
+            r.join().expect("stderr reader");
+        }
+        out.stderr = self.log.lock().unwrap().clone().into_bytes();
+        out
     }
 }
 
@@ -61,6 +107,23 @@ fn wait_output(mut child: Child) -> Output {
         thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().unwrap()
+}
+
+/// Wait until the recorder has taken a sample that started after this call. Each sample reads
+/// the processlist with exactly one `SHOW PROCESSLIST` on MariaDB (and the harness never sends
+/// one), so the server's `Com_show_processlist` counts samples: two more than now means the
+/// second of them began after the call (the first may have been in flight). Polled over `c`, a
+/// connection the test already holds, so that no extra client shows up in the samples.
+fn wait_new_sample(c: &mut mysql::Conn) {
+    let base = support::status_of(c, "Com_show_processlist");
+    let start = Instant::now();
+    while support::status_of(c, "Com_show_processlist") < base + 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the recorder took no new sample within 30 s"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Drop for Recorder {
@@ -159,12 +222,13 @@ fn a_leak_past_the_trigger_is_recorded() {
             "40s",
         ],
     );
-    thread::sleep(Duration::from_millis(1200));
+    rec.ready();
     let leak_started = now_ms();
     let mut leak = Vec::new();
+    // One more connection per sample: the samples see the leak grow step by step.
     for _ in 0..20 {
         leak.extend(s.idle_connections("leaky", "lk", 1));
-        thread::sleep(Duration::from_millis(150));
+        wait_new_sample(leak.last_mut().unwrap());
     }
     let found = wait_incidents(&dir, 1, Duration::from_secs(20));
     let out = rec.stop();
@@ -258,12 +322,14 @@ fn the_forecast_trigger_fires_on_a_steady_leak_before_the_server_is_busy() {
             "40s",
         ],
     );
-    thread::sleep(Duration::from_millis(1500));
+    rec.ready();
     let mut leak = Vec::new();
     let start = Instant::now();
-    while incidents(&dir).is_empty() && start.elapsed() < Duration::from_secs(25) {
+    // A steady leak in the recorder's own time: one connection every sample (4 a second at
+    // 250ms, about 2 a second with the two samples waited for), whatever the machine's speed.
+    while incidents(&dir).is_empty() && start.elapsed() < Duration::from_secs(60) {
         leak.extend(s.idle_connections("leaky", "lk", 1));
-        thread::sleep(Duration::from_millis(250));
+        wait_new_sample(leak.last_mut().unwrap());
     }
     let found = wait_incidents(&dir, 1, Duration::from_secs(5));
     let out = rec.stop();
@@ -317,11 +383,12 @@ fn the_recorder_keeps_going_through_a_restart() {
             "45s",
         ],
     );
-    thread::sleep(Duration::from_millis(1000));
+    rec.ready();
     s.restart();
     let restarted = now_ms();
-    // The first reconnect attempt is 1 s after the loss, then 2 s, 4 s.
-    thread::sleep(Duration::from_secs(4));
+    // The first reconnect attempt is 1 s after the loss, then 2 s, 4 s: the leak starts once
+    // the recorder is back.
+    rec.wait_log("reconnected to", 1, Duration::from_secs(30));
     let _conns = s.idle_connections("after", "af", 8);
     let found = wait_incidents(&dir, 1, Duration::from_secs(20));
     let out = rec.stop();
@@ -478,7 +545,7 @@ fn a_full_server_is_recorded_through_the_reserved_slot() {
             "40s",
         ],
     );
-    thread::sleep(Duration::from_millis(1000));
+    rec.ready();
     // Fill every ordinary slot, then get refused once.
     let mut held = Vec::new();
     loop {
@@ -515,7 +582,7 @@ fn a_full_server_is_recorded_through_the_reserved_slot() {
         );
         thread::sleep(Duration::from_millis(200));
     }
-    thread::sleep(Duration::from_millis(500));
+    rec.wait_log("reconnected to", 1, Duration::from_secs(20));
     let out = rec.stop();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -557,18 +624,33 @@ fn cooldown_gives_one_incident_and_max_size_removes_the_oldest() {
             "200ms",
             "--after",
             "300ms",
-            "--for",
-            "8s",
         ],
     );
-    thread::sleep(Duration::from_millis(800));
-    for _ in 0..2 {
-        let c = s.idle_connections("burst", "bu", 6);
-        thread::sleep(Duration::from_millis(1500));
+    rec.ready();
+    // Asks the server whether the recorder sampled (2 connections with the recorder's, far
+    // below the trigger).
+    let mut observer = s.connect("burst", "bu").unwrap();
+    for round in 0..2 {
+        let c = s.idle_connections("burst", "bu", 5);
+        // The recorder sees them (and fires the first time) ...
+        wait_new_sample(&mut observer);
+        if round == 0 {
+            // ... and writes that incident: the second crossing meets the cooldown alone.
+            rec.wait_log("incident written to", 1, Duration::from_secs(30));
+        }
         drop(c);
-        thread::sleep(Duration::from_millis(1000));
+        // ... then sees them gone, so the next round is a new crossing.
+        s.wait_until("the burst is gone", Duration::from_secs(30), |c| {
+            use mysql::prelude::Queryable;
+            c.query_first::<u64, _>(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'burst'",
+            )
+            .unwrap()
+                == Some(1)
+        });
+        wait_new_sample(&mut observer);
     }
-    let out = rec.finish();
+    let out = rec.stop();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert_eq!(incidents(&dir).len(), 1, "{stdout}\n{stderr}");
@@ -609,9 +691,11 @@ fn cooldown_gives_one_incident_and_max_size_removes_the_oldest() {
             "1M",
         ],
     );
-    thread::sleep(Duration::from_millis(800));
+    rec.ready();
     let c = s.idle_connections("burst", "bu", 6);
-    thread::sleep(Duration::from_millis(3000));
+    // Without cooldown the held burst fires every sample; the first new incident removes the
+    // old one to stay within 1M.
+    rec.wait_log("(--max-size)", 1, Duration::from_secs(30));
     drop(c);
     let out = rec.stop();
     let (stdout, stderr) = text(&out);

@@ -241,7 +241,7 @@ fn server_killed_between_the_kill_plan_and_the_confirmation() {
     s.kill9();
     drop(idle);
     // dialoguer discards keys typed before it enters raw mode.
-    std::thread::sleep(Duration::from_millis(300));
+    support::pty::wait_reading_keys(&p);
     p.send("y").unwrap();
     p.flush().unwrap();
     let screen = p.exp_eof().unwrap();

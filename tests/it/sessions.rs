@@ -41,14 +41,14 @@ fn filters_match_exactly_and_combine() {
     s.wait_until("busy query running", Duration::from_secs(10), |c| {
         c.query_first::<u64, _>("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%marker-42%' AND USER='sf_busy'").unwrap() == Some(1)
     });
-    std::thread::sleep(Duration::from_millis(1100));
-
     let idle_ids: Vec<u64> = {
         let mut v: Vec<u64> = idle.iter().map(support::conn_id).collect();
         v.push(support::conn_id(&in_db));
         v.sort();
         v
     };
+    // Idle past --min-time 1s below, by the server's clock.
+    s.wait_aged_ids(&idle_ids, "Sleep", 1000);
     assert_eq!(ids(&sessions(s, &["--match-user", "sf_idle"])), idle_ids);
     assert_eq!(
         ids(&sessions(s, &["--match-user", "sf_busy"])),
@@ -150,7 +150,7 @@ fn open_transactions_show_their_age() {
         .unwrap();
     c.query_drop("BEGIN").unwrap();
     c.query_drop("UPDATE sf_trx_db.t SET v = v + 1").unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
+    s.wait_trx_aged(support::conn_id(&c), 1);
     let v = sessions(s, &["--match-user", "sf_trx"]);
     let row = &v["sessions"][0];
     assert_eq!(row["id"].as_u64().unwrap(), support::conn_id(&c));

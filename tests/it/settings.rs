@@ -4,8 +4,6 @@
 
 use crate::support;
 
-use std::time::Duration;
-
 use mysql::prelude::Queryable;
 use predicates::prelude::*;
 use support::err_proxy::ErrProxy;
@@ -68,7 +66,9 @@ fn set_timeouts_can_kill_sessions_already_idle_longer() {
     let s = Server::start(ServerOpts::default());
     s.create_user("st_app", "pw", "USAGE");
     let idle = s.idle_connections("st_app", "pw", 3);
-    std::thread::sleep(Duration::from_millis(2100));
+    // Idle past the new wait_timeout (2s) by the server's clock.
+    let idle_ids: Vec<u64> = idle.iter().map(support::conn_id).collect();
+    s.wait_aged_ids(&idle_ids, "Sleep", 2000);
     let out = s
         .conncheck("root", "")
         .args([

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use conncheck::testing::connect::{Env, Resolver, Transport};
 use serde_json::Value;
@@ -145,7 +144,7 @@ fn incident() -> Incident {
     server.create_user("ops", OPS_PW, "ALL PRIVILEGES");
     server.create_user("app", APP_PW, "PROCESS");
     let idle = server.idle_connections("app", APP_PW, 3);
-    let idle_ids = idle.iter().map(support::conn_id).collect();
+    let idle_ids: Vec<u64> = idle.iter().map(support::conn_id).collect();
     server.sql("CREATE TABLE app_db.t (id INT PRIMARY KEY, v INT)");
     server.sql("INSERT INTO app_db.t VALUES (1, 0)");
     let mut trx = server.connect("app", APP_PW).unwrap();
@@ -153,8 +152,10 @@ fn incident() -> Incident {
     trx.query_drop("UPDATE app_db.t SET v = v + 1 WHERE id = 1")
         .unwrap();
     let long = server.background_query("app", APP_PW, "SELECT SLEEP(120)");
-    // Old enough for every threshold below (1s).
-    std::thread::sleep(Duration::from_millis(2500));
+    // Old enough for every threshold below (1s), by the server's clock.
+    server.wait_aged_ids(&idle_ids, "Sleep", 2000);
+    server.wait_aged_ids(&[long.id], "Query", 2000);
+    server.wait_trx_aged(support::conn_id(&trx), 2);
     Incident {
         server,
         _idle: idle,

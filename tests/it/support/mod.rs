@@ -373,6 +373,18 @@ impl Server {
         &self,
         what: &str,
         timeout: Duration,
+        predicate: impl FnMut(&mut mysql::Conn) -> bool,
+    ) {
+        self.wait_until_every(what, timeout, Duration::from_millis(50), predicate);
+    }
+
+    /// [`Server::wait_until`] polling every `every` (the pause between polls, not a guess at
+    /// how long anything takes).
+    pub fn wait_until_every(
+        &self,
+        what: &str,
+        timeout: Duration,
+        every: Duration,
         mut predicate: impl FnMut(&mut mysql::Conn) -> bool,
     ) {
         let start = Instant::now();
@@ -384,8 +396,46 @@ impl Server {
             if start.elapsed() >= timeout {
                 panic!("timed out after {timeout:?} waiting until {what}");
             }
-            thread::sleep(Duration::from_millis(50));
+            thread::sleep(every);
         }
+    }
+
+    /// Wait until the server shows the InnoDB transaction of session `id` at least `secs` old,
+    /// computed as conncheck computes it (`TIMESTAMPDIFF(SECOND, trx_started, NOW())`).
+    /// Polled every 150 ms: MariaDB refreshes its INNODB_TRX cache only when the previous read
+    /// is over 100 ms old (`CACHE_MIN_IDLE_TIME_US`, storage/innobase/trx/trx0i_s.cc), so faster
+    /// polling would keep a stale cache without the transaction forever.
+    pub fn wait_trx_aged(&self, id: u64, secs: u64) {
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = {id} \
+             AND TIMESTAMPDIFF(SECOND, trx_started, NOW()) >= {secs}"
+        );
+        self.wait_until_every(
+            &format!("the transaction of session {id} is {secs} s old"),
+            Duration::from_secs(60),
+            Duration::from_millis(150),
+            |c| {
+                use mysql::prelude::Queryable;
+                c.query_first::<u64, _>(&sql).unwrap() == Some(1)
+            },
+        );
+    }
+
+    /// Wait until the server shows every session of `ids` in `command` (`Sleep`, `Query`) for at
+    /// least `ms` milliseconds (information_schema.PROCESSLIST.TIME_MS, MariaDB): ages come from
+    /// the server's clock, never from a sleep in the test.
+    pub fn wait_aged_ids(&self, ids: &[u64], command: &str, ms: u64) {
+        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE ID IN ({list}) AND COMMAND = {} AND TIME_MS >= {ms}",
+            sql_string(command)
+        );
+        let what = format!("sessions {list} in {command} for {ms} ms");
+        self.wait_until(&what, Duration::from_secs(60), |c| {
+            use mysql::prelude::Queryable;
+            c.query_first::<u64, _>(&sql).unwrap() == Some(ids.len() as u64)
+        });
     }
 
     /// SIGTERM, wait up to 10 s, then SIGKILL. Idempotent, never panics.
@@ -631,7 +681,7 @@ fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-fn status_of(conn: &mut mysql::Conn, name: &str) -> u64 {
+pub fn status_of(conn: &mut mysql::Conn, name: &str) -> u64 {
     let row: Option<(String, String)> = conn
         .query_first(format!("SHOW GLOBAL STATUS LIKE {}", sql_string(name)))
         .unwrap_or_else(|e| panic!("SHOW GLOBAL STATUS LIKE '{name}' failed: {e}"));

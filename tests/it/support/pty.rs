@@ -15,13 +15,36 @@ pub fn pty(s: &Server, user: &str, password: &str, args: &[&str]) -> PtySession 
 }
 
 /// Wait for the prompt, then answer. The terminal library switches to raw mode after printing
-/// the prompt and discards input typed before that, so give it a moment.
+/// the prompt and discards input typed before that: wait until the terminal is in raw mode.
 pub fn answer(p: &mut PtySession, question: &str, key: &str) {
     p.exp_string(question).unwrap();
     p.exp_string("[y/N]").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_reading_keys(p);
     p.send(key).unwrap();
     p.flush().unwrap();
+}
+
+/// Wait (bounded) until the program on the pseudo-terminal reads single keys: canonical mode
+/// off (`ICANON`), as the prompt sets it right before it reads. On Linux the master side reports
+/// the terminal's modes.
+pub fn wait_reading_keys(p: &PtySession) {
+    use std::os::fd::AsRawFd;
+    let master = p.process().get_file_handle().unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: tcgetattr only writes the struct it is given, on a descriptor we own.
+        let filled = unsafe { libc::tcgetattr(master.as_raw_fd(), t.as_mut_ptr()) } == 0;
+        // SAFETY: tcgetattr returned 0, so it filled the struct.
+        if filled && unsafe { t.assume_init() }.c_lflag & libc::ICANON == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the prompt never read keys (the terminal stayed in canonical mode)"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The exit code of the process behind `p`.
