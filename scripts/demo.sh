@@ -54,7 +54,7 @@ echo
 echo "\$ conncheck -S $sock -u root diagnose --idle-threshold 5s --long-query-threshold 2s --trx-threshold 2s"
 "$cc" --no-defaults -S "$sock" -u root diagnose --idle-threshold 5s --long-query-threshold 2s --trx-threshold 2s || true
 echo
-echo "\$ conncheck -S $sock -u root kill-idle --older-than 5s --match-user app --dry-run"
+echo "\$ conncheck -S $sock -u root kill-idle --older-than 5s --match-user app --dry-run --limit 5"
 "$cc" --no-defaults -S "$sock" -u root kill-idle --older-than 5s --match-user app --dry-run --limit 5
 echo
 echo "== stopping the throw-away server"
