@@ -636,7 +636,10 @@ fn relief_of(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
     })?;
     let idle = action.args.first().map(String::as_str) == Some("kill-idle");
     // What the command may end: clients of the finding, in the command's state, never a
-    // session waiting for a lock (killing a victim frees its slot and nothing else).
+    // session waiting for a lock (killing a victim frees its slot and nothing else), nor for
+    // kill-idle a connection of a fixed pool (the pool reopens it at once; kill-idle's plan
+    // leaves them out too).
+    let pools = a.fixed_pool_ids();
     let ids: Vec<u64> = f
         .sessions
         .iter()
@@ -647,6 +650,10 @@ fn relief_of(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
                     && !a.waits().is_victim(id)
                     && !a.is_waiting(s)
                     && s.is_sleeping() == idle
+                    && !(idle && pools.contains(&id))
+                    // A lock root whose statement alone holds the lock is stopped with KILL
+                    // QUERY (lock-pileup's relief), never disconnected.
+                    && !(!idle && a.waits().is_root(id) && root_kill(a, s).1)
             })
         })
         .collect();
@@ -950,6 +957,22 @@ mod tests {
             .find(|f| f.id == FindingId::LockPileup)
             .expect("a pile-up");
         relief_of(&Analysis::new(s), p)
+    }
+
+    /// The report root also runs past the long-query threshold: the verdict's relief still
+    /// stops its statement only (long-running-queries' kill of the connection is no relief for
+    /// a root whose statement alone holds the lock).
+    #[test]
+    fn the_verdict_never_disconnects_a_root_that_kill_query_releases() {
+        let s = mdl_pileup();
+        let th = Thresholds::default();
+        let acc = account(&Analysis::new(&s), &th, &diagnose(&s, &th));
+        let r = acc.verdict.relief.expect("a relief");
+        assert_eq!(
+            r.command,
+            "conncheck kill-long --longer-than 0s --query-only --id 5"
+        );
+        assert_eq!((r.frees, r.unblocks), (0, 31));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! table locks, with their holder on MySQL 8, without it on MariaDB where they are known only
 //! from the `Waiting for table metadata lock` state) plus any wait state the reader did not list,
 //! of client sessions only. Metadata- and table-lock waits without a known holder are attributed
-//! to an inferred one: the client session with the oldest open transaction that is not waiting
+//! to an inferred one: a running statement that waits for nothing and names the table the
+//! waiter wants (evidence), else the client session with the oldest open transaction that is not waiting
 //! (typically idle in transaction, `Sleep`), else the longest-running statement that is not
 //! waiting; either must be older than the longest of those waits, since it took its lock before
 //! the queue formed. Row-lock waits without a holder (InnoDB's lists were cut, see
@@ -105,11 +106,31 @@ impl WaitGraph {
         };
         let lock_guess = queued_for(false).and_then(|q| likely_holder(ix, &waiting, q));
         let flush_guess = queued_for(true).and_then(|q| longest_statement(ix, &waiting, q));
+        // Evidence beats the general guess: a running statement, not waiting, that names the
+        // table a metadata- or table-lock waiter wants holds a lock on it; an idle transaction
+        // may have touched any table.
+        let by_table = running_by_table(ix, &waiting);
+        let named_holder = |w: &LockWait| {
+            let waiter = ix.session(w.waiting_id)?;
+            let mut wanted = tables_named(waiter.info.as_deref().unwrap_or(""));
+            if let Some(o) = &w.object {
+                wanted.push(bare_table(o));
+            }
+            wanted
+                .iter()
+                .filter_map(|t| by_table.get(t))
+                .flatten()
+                .filter(|&&(time_s, _)| time_s + 1 >= w.wait_s)
+                .max()
+                .map(|&(_, id)| id)
+        };
         let guess_for = |w: &LockWait| {
             if !inferable(w) {
                 None
             } else if w.kind == LockKind::Flush {
                 flush_guess
+            } else if matches!(w.kind, LockKind::Metadata | LockKind::Table) {
+                named_holder(w).or(lock_guess)
             } else {
                 lock_guess
             }
@@ -393,6 +414,63 @@ fn longest_statement(
         .map(|s| s.id)
 }
 
+/// At most this much of a statement is scanned for the tables it names.
+const TABLE_SCAN_BYTES: usize = 4096;
+
+/// The tables a statement names after `FROM`, `JOIN`, `TABLE`, `INTO` or `UPDATE`, lower-case and
+/// without schema or quotes: enough to tie a metadata-lock waiter to a running statement on the
+/// same table. Bounded: the first [`TABLE_SCAN_BYTES`] of hostile text.
+fn tables_named(sql: &str) -> Vec<String> {
+    let mut end = sql.len().min(TABLE_SCAN_BYTES);
+    while !sql.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = Vec::new();
+    let mut words = sql[..end]
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')' || c == ';')
+        .filter(|w| !w.is_empty());
+    while let Some(w) = words.next() {
+        if ["from", "join", "table", "into", "update"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+            && let Some(name) = words.next()
+        {
+            let t = bare_table(name);
+            if !t.is_empty() && !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// `` `shop`.`orders` `` → `orders`.
+fn bare_table(name: &str) -> String {
+    name.rsplit('.')
+        .next()
+        .unwrap_or(name)
+        .trim_matches(|c| c == '`' || c == '"')
+        .to_ascii_lowercase()
+}
+
+/// For each table named by a running client statement that waits for nothing: those
+/// statements as `(time_s, id)`.
+fn running_by_table(
+    ix: &SessionIndex<'_>,
+    waiting: &HashSet<u64>,
+) -> HashMap<String, Vec<(u64, u64)>> {
+    let mut map: HashMap<String, Vec<(u64, u64)>> = HashMap::new();
+    for s in ix
+        .clients()
+        .filter(|s| !waiting.contains(&s.id) && !s.is_sleeping())
+    {
+        for t in tables_named(s.info.as_deref().unwrap_or("")) {
+            map.entry(t).or_default().push((s.time_s, s.id));
+        }
+    }
+    map
+}
+
 /// The likely holder of locks whose holder the server does not show.
 fn likely_holder(ix: &SessionIndex<'_>, waiting: &HashSet<u64>, queued_for: u64) -> Option<u64> {
     let candidates = || {
@@ -589,5 +667,75 @@ mod tests {
         let g = graph(&s);
         let e = g.edges.iter().find(|e| e.waiter == 3).unwrap();
         assert_eq!((e.blocker, e.inferred), (5, true));
+    }
+
+    /// An idle transaction on `orders` (1) is older than the report on `t` (2) that an ALTER of
+    /// `t` (3) and a SELECT (4) wait for: the statement naming `t` is the likely holder, not the
+    /// oldest transaction, which keeps its own row-lock waiter (5).
+    #[test]
+    fn a_running_statement_on_the_wanted_table_beats_an_older_idle_transaction() {
+        let mut s = fixtures::mariadb();
+        let mdl = "Waiting for table metadata lock";
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(1, "etl", "h", "Sleep", 60, "", None),
+                session(
+                    2,
+                    "report",
+                    "h",
+                    "Query",
+                    40,
+                    "User sleep",
+                    Some("select sleep(600) from t limit 1"),
+                ),
+                session(
+                    3,
+                    "dba",
+                    "h",
+                    "Query",
+                    30,
+                    mdl,
+                    Some("alter table t add column c int"),
+                ),
+                session(
+                    4,
+                    "web",
+                    "h",
+                    "Query",
+                    20,
+                    mdl,
+                    Some("SELECT * FROM `shop`.`t` WHERE id = 1"),
+                ),
+                session(
+                    5,
+                    "web",
+                    "h",
+                    "Query",
+                    50,
+                    "Updating",
+                    Some("update orders set x = 2 where id = 5"),
+                ),
+            ],
+        );
+        s.transactions = vec![
+            trx(1, "RUNNING", 60, 99, None),
+            trx(5, "LOCK WAIT", 50, 0, None),
+        ];
+        s.lock_waits = vec![lock_wait(LockKind::Row, 5, Some(1), 50)];
+        let g = graph(&s);
+        let holder = |w: u64| {
+            g.edges
+                .iter()
+                .find(|e| e.waiter == w)
+                .map(|e| (e.blocker, e.inferred))
+        };
+        assert_eq!(holder(3), Some((2, true)));
+        assert_eq!(holder(4), Some((2, true)));
+        assert_eq!(holder(5), Some((1, false)));
+        assert_eq!(
+            tables_named("INSERT INTO a.b SELECT * FROM c JOIN `d` ON 1"),
+            ["b", "c", "d"]
+        );
     }
 }
