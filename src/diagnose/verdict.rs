@@ -966,8 +966,16 @@ mod tests {
     fn the_verdict_never_disconnects_a_root_that_kill_query_releases() {
         let s = mdl_pileup();
         let th = Thresholds::default();
-        let acc = account(&Analysis::new(&s), &th, &diagnose(&s, &th));
-        let r = acc.verdict.relief.expect("a relief");
+        let findings = diagnose(&s, &th);
+        let a = Analysis::new(&s);
+        let long = findings
+            .iter()
+            .find(|f| f.id == FindingId::LongRunningQueries && f.sessions.contains(&5))
+            .expect("the report runs past the threshold");
+        // Its own kill would end the connection (frees 1, unblocks 31): the fallback fold of
+        // the verdict would pick it over the pile-up's KILL QUERY when the cause has no relief.
+        assert_eq!(relief_of(&a, long), None);
+        let r = pileup_relief(&s).expect("the pile-up's relief");
         assert_eq!(
             r.command,
             "conncheck kill-long --longer-than 0s --query-only --id 5"
