@@ -18,7 +18,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 use support::findings::*;
-use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok, number};
+use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok, number, relief};
 
 /// How long to wait for a server state before failing.
 const WAIT: Duration = Duration::from_secs(20);
@@ -135,27 +135,10 @@ fn a_leak_is_one_account_with_a_staircase_of_idle_ages() {
     assert_eq!(leaked_slot["finding"], "connection-leak");
     let relief = &v["verdict"]["relief"];
     assert_eq!(relief["frees"], 12, "{relief}");
-    let argv: Vec<String> = relief["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect();
+    let argv = relief::argv(relief);
     assert!(!argv.iter().any(|w| w == "--dry-run"), "{argv:?}");
     // Run as printed (plus --dry-run and JSON): it selects exactly the leaked sessions.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
-        .args(&argv[1..])
-        .args(["--dry-run", "--format", "json"])
-        .output()
-        .unwrap();
-    let plan = json_ok(&out);
-    let planned: Vec<u64> = plan["victims"]
-        .as_array()
-        .or_else(|| plan["plan"]["victims"].as_array())
-        .expect("victims")
-        .iter()
-        .map(|x| x["id"].as_u64().unwrap())
-        .collect();
+    let (_, planned) = relief::dry_run(&argv);
     assert_eq!(sorted(planned), sorted(leaked_ids.clone()));
     // idle-connections counts the leaked and the burst sessions, and not the young pool.
     let idle = the(&v, "idle-connections");

@@ -24,6 +24,7 @@ pub mod fake_server;
 pub mod findings;
 pub mod proxy;
 pub mod pty;
+pub mod relief;
 
 use std::collections::HashMap;
 use std::fs;
