@@ -93,15 +93,11 @@ impl Replay {
         if opts.ssl_mode != default_mode || ssl_mode.is_some() {
             args.extend(["--ssl-mode".into(), ssl_mode_name(opts.ssl_mode).into()]);
         }
-        for (flag, path) in [
-            ("--ssl-ca", &opts.ssl_ca),
-            ("--ssl-cert", &opts.ssl_cert),
-            ("--ssl-key", &opts.ssl_key),
-        ] {
-            if let Some(p) = path {
-                args.extend([flag.to_string(), absolute(p)]);
-            }
-        }
+        args.extend(tls_file_args(
+            opts.ssl_ca.as_deref(),
+            opts.ssl_cert.as_deref(),
+            opts.ssl_key.as_deref(),
+        ));
         args.extend(server_key_args(
             opts.server_public_key.as_deref(),
             opts.get_server_public_key,
@@ -167,15 +163,11 @@ impl Replay {
         if let Some(m) = ssl_mode {
             args.extend(["--ssl-mode".into(), ssl_mode_name(*m).into()]);
         }
-        for (flag, path) in [
-            ("--ssl-ca", ssl_ca),
-            ("--ssl-cert", ssl_cert),
-            ("--ssl-key", ssl_key),
-        ] {
-            if let Some(p) = path {
-                args.extend([flag.to_string(), absolute(p)]);
-            }
-        }
+        args.extend(tls_file_args(
+            ssl_ca.as_deref(),
+            ssl_cert.as_deref(),
+            ssl_key.as_deref(),
+        ));
         args.extend(server_key_args(
             server_public_key_path.as_deref(),
             *get_server_public_key,
@@ -299,6 +291,17 @@ const BARE_FLAGS: &[&str] = &[
     "--no-login-paths",
     "--get-server-public-key",
 ];
+
+/// `--ssl-ca/--ssl-cert/--ssl-key` for the files given, as absolute paths.
+fn tls_file_args(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> Vec<String> {
+    let mut args = Vec::new();
+    for (flag, path) in [("--ssl-ca", ca), ("--ssl-cert", cert), ("--ssl-key", key)] {
+        if let Some(p) = path {
+            args.extend([flag.to_string(), absolute(p)]);
+        }
+    }
+    args
+}
 
 /// How a caching_sha2_password login over TCP without TLS may protect the password: the same
 /// key file, or the same permission to ask the server for its key (a command that logs in

@@ -183,6 +183,19 @@ pub fn session(
     }
 }
 
+/// A login still in the handshake: no account yet, `Connect`, reading the client's answer.
+pub fn login(id: u64, host: &str, time_s: u64) -> Session {
+    session(
+        id,
+        "unauthenticated user",
+        host,
+        "Connect",
+        time_s,
+        "Reading from net",
+        None,
+    )
+}
+
 /// An open transaction owned by `session_id`.
 pub fn trx(
     session_id: u64,

@@ -201,18 +201,6 @@ mod tests {
     use crate::diagnose::{ActionKind, Severity, fixtures};
     use crate::snapshot::Account;
 
-    fn stalled(id: u64, host: &str, time_s: u64) -> Session {
-        fixtures::session(
-            id,
-            "unauthenticated user",
-            host,
-            "Connect",
-            time_s,
-            "Reading from net",
-            None,
-        )
-    }
-
     fn run(s: &crate::snapshot::Snapshot) -> Vec<Finding> {
         check(&Analysis::new(s), &Thresholds::default())
     }
@@ -223,10 +211,12 @@ mod tests {
         s.variables.insert("connect_timeout".into(), "60".into());
         s.variables.insert("skip_name_resolve".into(), "OFF".into());
         s.variables.insert("max_connections".into(), "20".into());
-        let mut v: Vec<Session> = (1..=8).map(|i| stalled(i, "10.0.0.9", 30)).collect();
-        v.push(stalled(9, "web1.example", 5));
+        let mut v: Vec<Session> = (1..=8)
+            .map(|i| fixtures::login(i, "10.0.0.9", 30))
+            .collect();
+        v.push(fixtures::login(9, "web1.example", 5));
         // A login in progress for a moment is no stall.
-        v.push(stalled(10, "10.0.0.7", 0));
+        v.push(fixtures::login(10, "10.0.0.7", 0));
         fixtures::with_sessions(&mut s, v);
         s.accounts = Some(vec![Account {
             user: "app".into(),
@@ -270,7 +260,7 @@ mod tests {
         let mut s = fixtures::mariadb();
         s.variables.insert("connect_timeout".into(), "10".into());
         s.variables.insert("skip_name_resolve".into(), "ON".into());
-        fixtures::with_sessions(&mut s, vec![stalled(1, "10.0.0.9", 5)]);
+        fixtures::with_sessions(&mut s, vec![fixtures::login(1, "10.0.0.9", 5)]);
         let has_fix = |s: &crate::snapshot::Snapshot| {
             run(s)[0]
                 .actions
@@ -280,7 +270,7 @@ mod tests {
         assert!(!has_fix(&s));
         s.variables.insert("skip_name_resolve".into(), "OFF".into());
         assert!(has_fix(&s));
-        fixtures::with_sessions(&mut s, vec![stalled(1, "web1.example", 5)]);
+        fixtures::with_sessions(&mut s, vec![fixtures::login(1, "web1.example", 5)]);
         assert!(!has_fix(&s));
         // connect_timeout at the default already: no SET GLOBAL.
         assert!(

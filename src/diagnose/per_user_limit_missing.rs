@@ -164,17 +164,7 @@ mod tests {
         s.variables
             .insert("max_user_connections".into(), "0".into());
         let v = (0..40)
-            .map(|i| {
-                fixtures::session(
-                    i + 1,
-                    "unauthenticated user",
-                    "10.0.0.9",
-                    "Connect",
-                    30,
-                    "Reading from net",
-                    None,
-                )
-            })
+            .map(|i| fixtures::login(i + 1, "10.0.0.9", 30))
             .collect();
         fixtures::with_sessions(&mut s, v);
         assert!(check(&Analysis::new(&s), &Thresholds::default()).is_empty());

@@ -290,17 +290,7 @@ mod tests {
         let mut s = fixtures::mariadb();
         s.variables.insert("max_connections".into(), "20".into());
         let sessions = (1..=15)
-            .map(|i| {
-                fixtures::session(
-                    i,
-                    "unauthenticated user",
-                    "10.0.0.2",
-                    "Connect",
-                    30,
-                    "Reading from net",
-                    None,
-                )
-            })
+            .map(|i| fixtures::login(i, "10.0.0.2", 30))
             .collect();
         fixtures::with_sessions(&mut s, sessions);
         assert!(finding(&s).is_none());
@@ -310,19 +300,7 @@ mod tests {
     fn login_storm_near_the_limit_is_critical() {
         let mut s = fixtures::mariadb();
         s.variables.insert("max_connections".into(), "20".into());
-        let mut sessions: Vec<_> = (1..=9)
-            .map(|i| {
-                fixtures::session(
-                    i,
-                    "unauthenticated user",
-                    "10.0.0.2",
-                    "Connect",
-                    0,
-                    "Reading from net",
-                    None,
-                )
-            })
-            .collect();
+        let mut sessions: Vec<_> = (1..=9).map(|i| fixtures::login(i, "10.0.0.2", 0)).collect();
         sessions.push(fixtures::session(
             10, "app", "10.0.0.2", "Sleep", 0, "", None,
         ));

@@ -388,17 +388,7 @@ mod tests {
         s.variables
             .insert("max_user_connections".into(), "2".into());
         let v = (0..5)
-            .map(|i| {
-                session(
-                    i + 1,
-                    "unauthenticated user",
-                    "10.0.0.9:4000",
-                    "Connect",
-                    30,
-                    "Reading from net",
-                    None,
-                )
-            })
+            .map(|i| fixtures::login(i + 1, "10.0.0.9:4000", 30))
             .collect();
         fixtures::with_sessions(&mut s, v);
         assert!(run(&s).is_empty());

@@ -50,13 +50,7 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
     }
     if let Some(relief) = &v.relief {
         out.push_str(&format!("Relief       {}:\n", relief.effect()));
-        out.push_str(&layout::command(
-            &escape(&relief.command),
-            width,
-            "  $ ",
-            "      ",
-        ));
-        out.push('\n');
+        push_command(&mut out, &relief.command, width);
         if let Some(alt) = &relief.alternative {
             let label = alt.label.as_deref().unwrap_or("alternative");
             out.push_str(&layout::wrap(
@@ -66,13 +60,7 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
                 "    ",
             ));
             out.push('\n');
-            out.push_str(&layout::command(
-                &escape(&alt.command),
-                width,
-                "  $ ",
-                "      ",
-            ));
-            out.push('\n');
+            push_command(&mut out, &alt.command, width);
         }
     }
     if !r.slots.is_empty() {
@@ -136,6 +124,13 @@ pub fn verdict_text(r: &DiagnoseReport, style: Style) -> String {
     }
     out.push('\n');
     out
+}
+
+/// A relief's command (its own or the alternative's) on its own `$ ` lines, wrapped so that it
+/// still pastes.
+fn push_command(out: &mut String, command: &str, width: usize) {
+    out.push_str(&layout::command(&escape(command), width, "  $ ", "      "));
+    out.push('\n');
 }
 
 /// "at +3.2 connections/min the server is full (max_connections 151) in 14 min", red when

@@ -18,30 +18,10 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 use support::findings::*;
-use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok};
+use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok, number, relief};
 
 /// How long to wait for a server state before failing.
 const WAIT: Duration = Duration::from_secs(20);
-
-/// `conncheck diagnose --format json` as `user` with `args`: the report (the run must succeed).
-fn diagnose(s: &Server, user: &str, pw: &str, args: &[&str]) -> Value {
-    let out = s
-        .conncheck(user, pw)
-        .arg("diagnose")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    json_ok(&out)
-}
-
-/// A number from the root connection (`SELECT COUNT(*) …`).
-fn number(c: &mut mysql::Conn, sql: &str) -> u64 {
-    c.query_first::<Option<u64>, _>(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .flatten()
-        .unwrap_or(0)
-}
 
 /// How often to poll InnoDB's transaction tables. MariaDB serves INNODB_TRX and the lock tables
 /// from a cache it refreshes only when the previous read is over 100 ms old
@@ -107,7 +87,7 @@ fn a_leak_is_one_account_with_a_staircase_of_idle_ages() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = diagnose(&s, "root", "", &["--sample", "0", "--idle-threshold", "2s"]);
+    let v = s.diagnose("root", "", &["--sample", "0", "--idle-threshold", "2s"]);
     let leak = the(&v, "connection-leak");
     assert_eq!(leak["severity"], "warning", "12 of 200 slots");
     assert_eq!(sorted(sessions(leak)), sorted(leaked_ids.clone()));
@@ -155,27 +135,10 @@ fn a_leak_is_one_account_with_a_staircase_of_idle_ages() {
     assert_eq!(leaked_slot["finding"], "connection-leak");
     let relief = &v["verdict"]["relief"];
     assert_eq!(relief["frees"], 12, "{relief}");
-    let argv: Vec<String> = relief["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect();
+    let argv = relief::argv(relief);
     assert!(!argv.iter().any(|w| w == "--dry-run"), "{argv:?}");
     // Run as printed (plus --dry-run and JSON): it selects exactly the leaked sessions.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
-        .args(&argv[1..])
-        .args(["--dry-run", "--format", "json"])
-        .output()
-        .unwrap();
-    let plan = json_ok(&out);
-    let planned: Vec<u64> = plan["victims"]
-        .as_array()
-        .or_else(|| plan["plan"]["victims"].as_array())
-        .expect("victims")
-        .iter()
-        .map(|x| x["id"].as_u64().unwrap())
-        .collect();
+    let (_, planned) = relief::dry_run(&argv);
     assert_eq!(sorted(planned), sorted(leaked_ids.clone()));
     // idle-connections counts the leaked and the burst sessions, and not the young pool.
     let idle = the(&v, "idle-connections");
@@ -237,7 +200,7 @@ fn pools_that_fill_half_the_slots_are_oversized() {
     }
     let ids: Vec<u64> = held.iter().map(conn_id).collect();
 
-    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     let f = the(&v, "pool-oversized");
     assert_eq!(sorted(sessions(f)), sorted(ids));
     assert_eq!(f["slots"], 12, "12 of 20 slots");
@@ -281,7 +244,7 @@ fn long_queries_are_named_and_the_human_report_shows_the_fix() {
     let young = s.background_query("slow", "pw", "SELECT SLEEP(30) AS young");
 
     let args = ["--sample", "0", "--long-query-threshold", "1s"];
-    let v = diagnose(&s, "root", "", &args);
+    let v = s.diagnose("root", "", &args);
     let f = the(&v, "long-running-queries");
     assert_eq!(f["severity"], "warning", "2 statements of 200 slots");
     assert_eq!(sorted(sessions(f)), sorted([q1.id, q2.id]));
@@ -342,7 +305,7 @@ fn an_idle_transaction_is_found_with_its_session() {
     let _idle = s.idle_connections("trx", "pw", 2);
     s.wait_trx_aged(id, 2);
 
-    let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
+    let v = s.diagnose("root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "idle-transactions");
     assert_eq!(f["severity"], "warning", "it blocks nobody");
     assert_eq!(sessions(f), vec![id]);
@@ -403,7 +366,7 @@ fn a_metadata_lock_pileup_behind_an_alter_names_the_idle_transaction() {
     s.wait_until("4 sessions wait for the metadata lock", WAIT, waiting(4));
     s.wait_trx_aged(a_id, 2);
 
-    let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
+    let v = s.diagnose("root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "lock-pileup");
     assert_eq!(f["severity"], "warning", "4 waiters of 200 slots");
     let mut expected = vec![a_id, b.id];
@@ -489,7 +452,7 @@ fn a_row_lock_pileup_names_the_blocker_from_the_lock_tables() {
     }
     s.wait_trx_aged(blocker_id, 2);
 
-    let v = diagnose(&s, "root", "", &["--sample", "0", "--trx-threshold", "1s"]);
+    let v = s.diagnose("root", "", &["--sample", "0", "--trx-threshold", "1s"]);
     let f = the(&v, "lock-pileup");
     assert_eq!(f["severity"], "warning", "3 waiters of 200 slots");
     let waiter_ids: Vec<u64> = waiters.iter().map(|w| w.id).collect();
@@ -537,7 +500,7 @@ fn a_full_server_is_critical_and_refusals_during_the_sample_are_counted() {
     let app_ids: Vec<u64> = filled.iter().map(conn_id).collect();
     assert!(s.connect("app", "apppw").is_err(), "the server is full");
 
-    let v = diagnose(&s, "ops", "opspw", &["--sample", "0"]);
+    let v = s.diagnose("ops", "opspw", &["--sample", "0"]);
     assert_eq!(v["state"], "critical");
     let full = the(&v, "server-full");
     assert_eq!(full["severity"], "critical");
@@ -586,7 +549,7 @@ fn a_full_server_is_critical_and_refusals_during_the_sample_are_counted() {
         }
         refused
     });
-    let v = diagnose(&s, "ops", "opspw", &["--sample", "2s"]);
+    let v = s.diagnose("ops", "opspw", &["--sample", "2s"]);
     done.store(true, Ordering::Relaxed);
     assert!(knocker.join().unwrap() > 10);
     let f = the(&v, "refused-connections");
@@ -645,7 +608,7 @@ fn a_connection_spike_during_the_sample_is_a_traffic_spike() {
         assert!(began.elapsed() < WAIT, "the churn never started");
         thread::yield_now();
     }
-    let v = diagnose(&s, "root", "", &["--sample", "2s"]);
+    let v = s.diagnose("root", "", &["--sample", "2s"]);
     stop.store(true, Ordering::Relaxed);
     let churned = churn.join().unwrap();
     let f = the(&v, "traffic-spike");
@@ -689,7 +652,7 @@ fn the_default_wait_timeout_with_idle_sessions_is_a_warning() {
     let ids: Vec<u64> = idle.iter().map(conn_id).collect();
     wait_aged(&s, "sleepy", "Sleep", 10, 1500);
 
-    let v = diagnose(&s, "root", "", &["--sample", "0", "--idle-threshold", "1s"]);
+    let v = s.diagnose("root", "", &["--sample", "0", "--idle-threshold", "1s"]);
     let f = the(&v, "wait-timeout-high");
     assert_eq!(f["severity"], "warning", "{}", f["summary"]);
     assert_eq!(sorted(sessions(f)), sorted(ids));
@@ -745,7 +708,7 @@ fn the_151_default_with_a_peak_near_it_is_max_connections_low() {
     s.create_user("kept", "pw", "USAGE");
     let kept = s.idle_connections("kept", "pw", 4);
 
-    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     let f = the(&v, "max-connections-low");
     assert_eq!(f["severity"], "warning");
     assert!(sessions(f).is_empty());
@@ -782,7 +745,7 @@ fn a_healthy_server_has_no_warnings() {
     let s = Server::start(ServerOpts::default());
     s.create_user("fine", "pw", "USAGE");
     let _pool = s.idle_connections("fine", "pw", 3);
-    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     assert!(
         v["state"] == "ok" || v["state"] == "info",
         "{:?}",
@@ -876,10 +839,10 @@ fn a_saved_snapshot_gives_the_same_findings_as_the_live_run() {
     ];
     let mut live_args = vec!["--sample", "0"];
     live_args.extend(th);
-    let live = diagnose(&s, "root", "", &live_args);
+    let live = s.diagnose("root", "", &live_args);
     let mut from_args = vec!["--from", file.to_str().unwrap()];
     from_args.extend(th);
-    let saved = diagnose(&s, "root", "", &from_args);
+    let saved = s.diagnose("root", "", &from_args);
 
     assert_eq!(comparable(&saved), comparable(&live));
     let ids: BTreeSet<String> = comparable(&live).into_iter().map(|f| f.0).collect();
@@ -931,7 +894,7 @@ fn the_per_account_limit_names_the_real_account_and_clears_once_set() {
     let (user, host) = truth.split_once('@').unwrap();
     let account = format!("'{user}'@'{host}'");
 
-    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     let limit = the(&v, "per-user-limit-missing");
     assert_eq!(evidence(limit, "account"), account);
     let alter = actions_of(limit, "sql")
@@ -947,7 +910,7 @@ fn the_per_account_limit_names_the_real_account_and_clears_once_set() {
     );
     // Pasted as printed, it limits the right row, and the finding clears.
     s.sql(&alter);
-    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     absent(&v, "per-user-limit-missing");
     held.clear();
 }
@@ -979,7 +942,7 @@ fn our_own_kills_do_not_blame_the_application() {
         number(c, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'ABORTED_CLIENTS'")
             >= aborted_before + 120
     });
-    let v = diagnose(&s, "root", "", &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     absent(&v, "aborted-clients");
     drop(idle);
 }

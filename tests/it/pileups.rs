@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 use serde_json::Value;
-use support::{BackgroundQuery, Server, ServerOpts, conn_id, json_ok};
+use support::{BackgroundQuery, Server, ServerOpts, conn_id, number, relief};
 
 /// How long to wait for a server state before failing.
 const WAIT: Duration = Duration::from_secs(60);
@@ -79,12 +79,7 @@ fn check_relief(
     victims: &[u64],
     want: &Expected,
 ) -> (Vec<String>, Value, Value) {
-    let out = s
-        .conncheck("root", "")
-        .args(["diagnose", "--sample", "0", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: Value = json_ok(&out);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     let relief = &v["verdict"]["relief"];
     let command = relief["command"].as_str().unwrap_or_default();
     assert!(
@@ -104,25 +99,8 @@ fn check_relief(
         .map(|x| x["count"].as_i64().unwrap())
         .sum();
     assert_eq!(blocking, 1, "{}", v["slots"]);
-    let argv: Vec<String> = relief["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
-        .args(&argv[1..])
-        .args(["--dry-run", "--format", "json"])
-        .output()
-        .unwrap();
-    let plan = json_ok(&out);
-    let planned: Vec<u64> = plan["victims"]
-        .as_array()
-        .or_else(|| plan["plan"]["victims"].as_array())
-        .expect("victims")
-        .iter()
-        .map(|x| x["id"].as_u64().unwrap())
-        .collect();
+    let argv = relief::argv(relief);
+    let (plan, planned) = relief::dry_run(&argv);
     assert_eq!(planned, vec![root], "the plan: the root only\n{plan}");
     assert!(
         victims.iter().all(|w| !planned.contains(w)),
@@ -133,12 +111,7 @@ fn check_relief(
 
 /// Paste the relief for real (confirmed with `--yes`): its one KILL went through. The report.
 fn paste(argv: &[String]) -> Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conncheck"))
-        .args(&argv[1..])
-        .args(["--yes", "--format", "json"])
-        .output()
-        .unwrap();
-    let report = json_ok(&out);
+    let report = relief::run(argv, &["--yes", "--format", "json"]);
     let outcomes: Vec<&str> = report["results"]
         .as_array()
         .expect("results")
@@ -147,6 +120,23 @@ fn paste(argv: &[String]) -> Value {
         .collect();
     assert_eq!(outcomes, vec!["killed"], "{report}");
     report
+}
+
+/// An idle holder's relief: disconnect it (`kill-idle … --id`), one slot freed and every waiter
+/// released; checked with `--dry-run`, then pasted.
+fn disconnect_idle_holder(s: &Server, holder_id: u64, waiters: &[BackgroundQuery]) {
+    let victims: Vec<u64> = waiters.iter().map(|w| w.id).collect();
+    let (argv, _, _) = check_relief(
+        s,
+        holder_id,
+        &victims,
+        &Expected {
+            command: format!("kill-idle --older-than 0s --id {holder_id}"),
+            frees: 1,
+            unblocks: waiters.len() as u64,
+        },
+    );
+    assert_eq!(paste(&argv)["mode"], "connection");
 }
 
 /// A table `pile.<name>` with one row.
@@ -226,11 +216,7 @@ fn report_pileup(s: Server, plugin: bool) {
     // The queue drains: the ALTER and the 30 queries run.
     wait_until_none(&s, mdl);
     s.wait_until("the ALTER has run", WAIT, |c| {
-        c.query_first::<u64, _>(
-            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'pile' AND TABLE_NAME = 'r' AND COLUMN_NAME = 'c'",
-        )
-        .unwrap()
-        .unwrap_or(0)
+        number(c, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'pile' AND TABLE_NAME = 'r' AND COLUMN_NAME = 'c'")
             == 1
     });
 }
@@ -247,23 +233,9 @@ fn an_idle_global_read_lock_holder_is_the_root_of_the_writers() {
         .collect();
     let backup = "Waiting for backup lock";
     wait_state(&s, backup, 40);
-    let victims: Vec<u64> = writers.iter().map(|w| w.id).collect();
-    let (argv, _, _) = check_relief(
-        &s,
-        holder_id,
-        &victims,
-        &Expected {
-            command: format!("kill-idle --older-than 0s --id {holder_id}"),
-            frees: 1,
-            unblocks: 40,
-        },
-    );
-    assert_eq!(paste(&argv)["mode"], "connection");
+    disconnect_idle_holder(&s, holder_id, &writers);
     s.wait_until("the 40 writers have written", WAIT, |c| {
-        c.query_first::<u64, _>(&format!("SELECT COUNT(*) FROM {t}"))
-            .unwrap()
-            .unwrap_or(0)
-            == 41
+        number(c, &format!("SELECT COUNT(*) FROM {t}")) == 41
     });
     drop(writers);
 }
@@ -315,10 +287,7 @@ fn an_idle_transaction_holding_a_row_is_killed_and_rolls_back() {
     assert_eq!(paste(&argv)["mode"], "connection");
     // The holder's update rolled back, the 5 waiters' went through: 1 + 5 × 2.
     s.wait_until("the waiters have updated the row", WAIT, |c| {
-        c.query_first::<u64, _>(&format!("SELECT v FROM {t} WHERE id = 1"))
-            .unwrap()
-            .unwrap_or(0)
-            == 11
+        number(c, &format!("SELECT v FROM {t} WHERE id = 1")) == 11
     });
 }
 
@@ -345,18 +314,7 @@ fn get_lock_pileup(s: Server) {
         .map(|_| s.background_query("root", "", "SELECT GET_LOCK('pile-job', 300)"))
         .collect();
     wait_state(&s, "User lock", 5);
-    let victims: Vec<u64> = waiters.iter().map(|w| w.id).collect();
-    let (argv, _, _) = check_relief(
-        &s,
-        holder_id,
-        &victims,
-        &Expected {
-            command: format!("kill-idle --older-than 0s --id {holder_id}"),
-            frees: 1,
-            unblocks: 5,
-        },
-    );
-    assert_eq!(paste(&argv)["mode"], "connection");
+    disconnect_idle_holder(&s, holder_id, &waiters);
     // The holder is gone: one waiter takes the lock, the others follow.
     s.wait_until("the holder is gone", WAIT, |c| {
         c.query_first::<Option<u64>, _>("SELECT IS_USED_LOCK('pile-job')")
@@ -406,12 +364,7 @@ fn a_cycle_without_deadlock_detection_is_reported_with_no_relief() {
         .collect();
     wait_state(&s, "Updating", 3);
     thread::sleep(Duration::from_millis(150));
-    let out = s
-        .conncheck("root", "")
-        .args(["diagnose", "--sample", "0", "--format", "json"])
-        .output()
-        .unwrap();
-    let v = json_ok(&out);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     let pileup = v["findings"]
         .as_array()
         .unwrap()

@@ -37,10 +37,25 @@ fn raw_from(s: &Server, source: &str) -> TcpStream {
     stream
 }
 
+/// The login options of `user` from `source`.
+fn opts_from(s: &Server, source: &str, user: &str, password: &str) -> mysql::OptsBuilder {
+    let src: SocketAddr = format!("{source}:0").parse().unwrap();
+    s.opts(user, password).bind_address(Some(src))
+}
+
 /// A login as user from `source`.
 fn login_from(s: &Server, source: &str, user: &str, password: &str) -> mysql::Result<mysql::Conn> {
-    let src: SocketAddr = format!("{source}:0").parse().unwrap();
-    mysql::Conn::new(s.opts(user, password).bind_address(Some(src)))
+    mysql::Conn::new(opts_from(s, source, user, password))
+}
+
+/// A connection from `source` that sends garbage instead of a login: one handshake error for
+/// that host.
+fn handshake_error_from(s: &Server, source: &str) {
+    let mut c = raw_from(s, source);
+    let mut greeting = [0u8; 512];
+    let _ = c.read(&mut greeting).unwrap();
+    c.write_all(&[1, 0, 0, 1, 0xff]).unwrap();
+    let _ = c.read(&mut greeting);
 }
 
 /// The server's error code of a failed login (None when it got in).
@@ -78,6 +93,11 @@ impl Knocker {
             refused,
             handle: Some(handle),
         }
+    }
+
+    /// Logins with `opts` knocking, counting those refused with `code`.
+    fn login(code: u16, opts: mysql::OptsBuilder) -> Knocker {
+        Knocker::start(code, move || code_of(mysql::Conn::new(opts.clone())))
     }
 
     fn refused(&self) -> u64 {
@@ -146,24 +166,14 @@ fn a_blocked_host_is_named_with_1129_and_flush_hosts_unblocks_it() {
     s.create_user("app", "apppw", "USAGE");
     // Two connections that send garbage instead of a login: two handshake errors.
     for _ in 0..2 {
-        let mut c = raw_from(&s, SECOND_ADDRESS);
-        let mut greeting = [0u8; 512];
-        let _ = c.read(&mut greeting).unwrap();
-        c.write_all(&[1, 0, 0, 1, 0xff]).unwrap();
-        let _ = c.read(&mut greeting);
+        handshake_error_from(&s, SECOND_ADDRESS);
     }
     assert_eq!(
         code_of(login_from(&s, SECOND_ADDRESS, "app", "apppw")),
         Some(1129),
         "the host is blocked"
     );
-    let knocker = {
-        let opts = s.opts("app", "apppw");
-        Knocker::start(1129, move || {
-            let src: SocketAddr = format!("{SECOND_ADDRESS}:0").parse().unwrap();
-            code_of(mysql::Conn::new(opts.clone().bind_address(Some(src))))
-        })
-    };
+    let knocker = Knocker::login(1129, opts_from(&s, SECOND_ADDRESS, "app", "apppw"));
     let (code, report) = check(&s, "3s");
     assert!(knocker.refused() > 0);
     assert_eq!(code, Some(2), "{}", report["summary"]);
@@ -267,10 +277,7 @@ fn an_account_at_max_user_connections_is_named_with_1203_and_its_count() {
     });
     s.create_user("app", "apppw", "USAGE");
     let held = s.idle_connections("app", "apppw", 3);
-    let knocker = {
-        let opts = s.opts("app", "apppw");
-        Knocker::start(1203, move || code_of(mysql::Conn::new(opts.clone())))
-    };
+    let knocker = Knocker::login(1203, s.opts("app", "apppw"));
     let (code, report) = check(&s, "3s");
     assert!(knocker.refused() > 0, "the clients saw ERROR 1203");
     assert_eq!(code, Some(2), "{}", report["summary"]);
@@ -311,10 +318,7 @@ fn refusals_after_login_are_1040_and_make_check_critical() {
     // 9 clients and conncheck fill the 10 normal slots: the next regular login is refused
     // after authentication while the admin slot is still free.
     let held = s.idle_connections("app", "apppw", 9);
-    let knocker = {
-        let opts = s.opts("app", "apppw");
-        Knocker::start(1040, move || code_of(mysql::Conn::new(opts.clone())))
-    };
+    let knocker = Knocker::login(1040, s.opts("app", "apppw"));
     let (code, report) = check(&s, "3s");
     assert!(knocker.refused() > 0, "the clients saw ERROR 1040");
     drop(knocker);
@@ -397,10 +401,7 @@ fn record_triggers_on_refusals_after_login() {
     });
     s.create_user("app", "apppw", "USAGE");
     let held = s.idle_connections("app", "apppw", 2);
-    let idx = record_refusals(&s, || {
-        let opts = s.opts("app", "apppw");
-        Knocker::start(1203, move || code_of(mysql::Conn::new(opts.clone())))
-    });
+    let idx = record_refusals(&s, || Knocker::login(1203, s.opts("app", "apppw")));
     assert_eq!(idx["trigger"], "refused > 0", "{idx}");
     drop(held);
 }
@@ -417,21 +418,13 @@ fn record_triggers_on_a_blocked_host() {
         ..ServerOpts::default()
     });
     s.create_user("app", "apppw", "USAGE");
-    let mut c = raw_from(&s, SECOND_ADDRESS);
-    let mut greeting = [0u8; 512];
-    let _ = c.read(&mut greeting).unwrap();
-    c.write_all(&[1, 0, 0, 1, 0xff]).unwrap();
-    let _ = c.read(&mut greeting);
+    handshake_error_from(&s, SECOND_ADDRESS);
     assert_eq!(
         code_of(login_from(&s, SECOND_ADDRESS, "app", "apppw")),
         Some(1129)
     );
     let idx = record_refusals(&s, || {
-        let opts = s.opts("app", "apppw");
-        Knocker::start(1129, move || {
-            let src: SocketAddr = format!("{SECOND_ADDRESS}:0").parse().unwrap();
-            code_of(mysql::Conn::new(opts.clone().bind_address(Some(src))))
-        })
+        Knocker::login(1129, opts_from(&s, SECOND_ADDRESS, "app", "apppw"))
     });
     assert_eq!(idx["trigger"], "refused > 0", "{idx}");
 }

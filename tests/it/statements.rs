@@ -9,27 +9,9 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use serde_json::Value;
 use support::findings::*;
-use support::{Server, ServerOpts, json_ok};
+use support::{Server, ServerOpts, json_ok, number};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn diagnose(s: &Server, args: &[&str]) -> Value {
-    let out = s
-        .conncheck("root", "")
-        .arg("diagnose")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    json_ok(&out)
-}
-
-fn count(c: &mut mysql::Conn, sql: &str) -> u64 {
-    c.query_first::<Option<u64>, _>(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .flatten()
-        .unwrap_or(0)
-}
 
 /// 40 statements that differ only in their literals are one digest line with a count of 40,
 /// and 40 sessions in `SELECT SLEEP()` are neither a connection storm nor a busy server.
@@ -50,12 +32,16 @@ fn forty_statements_differing_in_literals_are_one_digest() {
         })
         .collect();
     s.wait_until("40 statements running for 1 s", WAIT, |c| {
-        count(
+        number(
             c,
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app' AND COMMAND = 'Query' AND TIME >= 1",
         ) == 40
     });
-    let v = diagnose(&s, &["--sample", "0", "--long-query-threshold", "1s"]);
+    let v = s.diagnose(
+        "root",
+        "",
+        &["--sample", "0", "--long-query-threshold", "1s"],
+    );
     let f = the(&v, "long-running-queries");
     let line = evidence(f, "digest ×40");
     assert!(
@@ -112,8 +98,8 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
     .unwrap();
     r.query_drop("START SLAVE").unwrap();
     replica.wait_until("the row replicated", WAIT, |c| {
-        count(c, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'") == 1
-            && count(c, "SELECT COUNT(*) FROM shop.orders") == 1
+        number(c, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'") == 1
+            && number(c, "SELECT COUNT(*) FROM shop.orders") == 1
     });
     // A client on the replica holds the table in an open transaction (a report), the source
     // alters it: the applier waits for the metadata lock, and reads queue behind it.
@@ -124,13 +110,13 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
     p.query_drop("ALTER TABLE shop.orders ADD COLUMN note VARCHAR(20)")
         .unwrap();
     replica.wait_until("the applier waits for the metadata lock", WAIT, |c| {
-        count(c, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_SQL' AND STATE = 'Waiting for table metadata lock'") == 1
+        number(c, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_SQL' AND STATE = 'Waiting for table metadata lock'") == 1
     });
     let queued: Vec<_> = (0..3)
         .map(|_| replica.background_query("root", "", "SELECT * FROM shop.orders"))
         .collect();
     replica.wait_until("3 reads queued and 2 s of lag", WAIT, |c| {
-        let queued = count(c, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND STATE = 'Waiting for table metadata lock'");
+        let queued = number(c, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND STATE = 'Waiting for table metadata lock'");
         let lag = c
             .query_first::<mysql::Row, _>("SHOW SLAVE STATUS")
             .unwrap()
@@ -140,7 +126,7 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
     });
     // On the source, the replica's Binlog Dump thread is a counted connection in the
     // `replication` bucket: no stall, nothing unaccounted.
-    let src = diagnose(&primary, &["--sample", "0"]);
+    let src = primary.diagnose("root", "", &["--sample", "0"]);
     absent(&src, "replication-stall");
     let buckets = |key: &str| -> Vec<(String, i64)> {
         src[key]
@@ -172,7 +158,7 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
             .any(|(b, _)| b == "replication")
     );
 
-    let v = diagnose(&replica, &["--sample", "0"]);
+    let v = replica.diagnose("root", "", &["--sample", "0"]);
     let slots: Vec<&str> = v["slots"]
         .as_array()
         .unwrap()
@@ -190,7 +176,7 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
         "{}",
         evidence(f, "replication")
     );
-    let applier = count(
+    let applier = number(
         &mut replica.root(),
         "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_SQL'",
     );
@@ -211,7 +197,7 @@ fn a_replica_applier_waiting_behind_a_client_is_a_replication_stall() {
     assert!(!sessions(f).contains(&holder_id));
     holder.query_drop("ROLLBACK").unwrap();
     replica.wait_until("the ALTER applied", WAIT, |c| {
-        count(c, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'note'") == 1
+        number(c, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'note'") == 1
     });
     drop(queued);
 }
@@ -263,7 +249,7 @@ fn fixed_pools_are_left_out_of_kill_idle() {
         .collect();
     // The pool rule needs a minute of idleness (a pool used within the last minute is in use).
     s.wait_until("every session idle 62 s", Duration::from_secs(120), |c| {
-        count(
+        number(
             c,
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER IN ('pool_a', 'pool_b', 'pool_c', 'alice') AND COMMAND = 'Sleep' AND TIME >= 62",
         ) == 31
@@ -278,7 +264,7 @@ fn fixed_pools_are_left_out_of_kill_idle() {
         v
     };
     let alice_id = u64::from(alice[0].connection_id());
-    let v = diagnose(&s, &["--sample", "0"]);
+    let v = s.diagnose("root", "", &["--sample", "0"]);
     let f = the(&v, "fixed-pool");
     assert_eq!(f["slots"], 30, "{f}");
     assert_eq!(sorted(sessions(f)), pool_ids);

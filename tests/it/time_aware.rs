@@ -8,23 +8,11 @@ use crate::support;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use serde_json::Value;
 use support::findings::*;
-use support::{Server, ServerOpts, json_ok};
+use support::{Server, ServerOpts};
 
 /// How long to wait for a server state before failing.
 const WAIT: Duration = Duration::from_secs(60);
-
-fn diagnose(s: &Server, args: &[&str]) -> Value {
-    let out = s
-        .conncheck("root", "")
-        .arg("diagnose")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    json_ok(&out)
-}
 
 /// Rows INNODB_TRX lists in `ROLLING BACK` (MariaDB refreshes that cache at most every 100 ms).
 fn rolling_back(c: &mut mysql::Conn) -> u64 {
@@ -70,7 +58,7 @@ fn a_killed_big_write_rolling_back_is_waited_for_not_killed_again() {
     s.wait_until("the killed transaction rolls back", WAIT, |c| {
         rolling_back(c) > 0
     });
-    let v = diagnose(&s, &["--sample", "1s"]);
+    let v = s.diagnose("root", "", &["--sample", "1s"]);
     let still = rolling_back(&mut root);
     let f = all(&v, "rollback-in-progress");
     if f.is_empty() {
@@ -121,7 +109,7 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
     s.wait_until("the pool is connected", WAIT, |c| {
         threads_connected(c) >= 29
     });
-    let v = diagnose(&s, &["--sample", "0s"]);
+    let v = s.diagnose("root", "", &["--sample", "0s"]);
     let uptime = v["server"]["uptime_s"].as_u64().unwrap();
     assert!(uptime < 300, "just restarted: {uptime}");
     let p = the(&v, "pool-oversized");
@@ -153,7 +141,7 @@ fn seconds_after_a_restart_pools_are_not_sized_and_the_peak_is_history() {
     // refusals counted since startup point to watch and record.
     drop(pool);
     s.wait_until("the pool is gone", WAIT, |c| threads_connected(c) <= 2);
-    let v = diagnose(&s, &["--sample", "0s"]);
+    let v = s.diagnose("root", "", &["--sample", "0s"]);
     let low = all(&v, "max-connections-low");
     assert!(!low.is_empty(), "the peak reached the limit: {v:#}");
     for f in &low {

@@ -24,6 +24,7 @@ pub mod fake_server;
 pub mod findings;
 pub mod proxy;
 pub mod pty;
+pub mod relief;
 
 use std::collections::HashMap;
 use std::fs;
@@ -691,6 +692,14 @@ pub fn status_of(conn: &mut mysql::Conn, name: &str) -> u64 {
         .unwrap_or_else(|_| panic!("status {name} = {value:?} is not a u64"))
 }
 
+/// A number from a query (`SELECT COUNT(*) …`); NULL or no row is 0.
+pub fn number(c: &mut mysql::Conn, sql: &str) -> u64 {
+    c.query_first::<Option<u64>, _>(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .flatten()
+        .unwrap_or(0)
+}
+
 /// `'...'` SQL string literal.
 fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
@@ -1102,6 +1111,18 @@ impl Server {
             c.env("MYSQL_PWD", password);
         }
         c
+    }
+
+    /// `conncheck diagnose --format json` as `user` with `args`: the report (the run must succeed).
+    pub fn diagnose(&self, user: &str, password: &str, args: &[&str]) -> serde_json::Value {
+        let out = self
+            .conncheck(user, password)
+            .arg("diagnose")
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        json_ok(&out)
     }
 
     /// The same as a plain `std::process::Command`, for tests that need a child process (spawn
