@@ -76,13 +76,12 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     if let Some(inc) = &incident {
         report.with_incident(inc);
     }
-    let text = render::text(&report, args.format, |r| {
+    render::emit(&report, args.format, |r| {
         let section = incident.as_ref().map_or(String::new(), |inc| {
             render::timeline::before_trigger(r, &inc.history, ctx.style)
         });
         render::diagnose::human_with(r, &snap, ctx.style, args.verbose, &section)
-    });
-    render::print(&text)?;
+    })?;
     // The report stands even when the chart cannot be written: its error comes after it.
     if let (Some(inc), Some(file)) = (&incident, &args.chart) {
         write_chart(file, inc)?;

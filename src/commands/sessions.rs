@@ -23,9 +23,8 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<u8> {
         },
     )?;
     let report = build(&snap, &filter, args.group_by, args.limit);
-    let text = render::text(&report, args.format, |r| {
+    render::emit(&report, args.format, |r| {
         render::sessions::human(r, ctx.style, args.full)
-    });
-    render::print(&text)?;
+    })?;
     Ok(exit::OK)
 }

@@ -152,25 +152,36 @@ impl Connection {
 
     /// Several statements in one round trip (multi-statement text protocol). One entry per
     /// statement, in order; after the first failing statement the server runs no more, so the
-    /// remaining entries repeat that error.
-    pub fn batch(
+    /// remaining entries repeat that error. `decode(i, rows)` turns statement `i`'s rows into
+    /// its result as they are read, one row at a time: a result set is never held whole (at
+    /// 10,000 sessions the rows would double the heap, and with it the page faults).
+    pub fn batch<T>(
         &mut self,
         stmts: &[String],
         what: &str,
-    ) -> Vec<Result<Vec<mysql::Row>, AppError>> {
+        decode: &mut dyn FnMut(usize, &mut dyn Iterator<Item = mysql::Row>) -> T,
+    ) -> Vec<Result<T, AppError>> {
         let sql = stmts.join(";\n");
         let target = self.target.clone();
         // One round trip: the batch as a whole gets one --query-timeout (its statements are
         // small and bounded on the server side each by the same timeout).
         let collected = self.with_deadline(1, what, |c| {
-            let mut sets: Vec<Result<Vec<mysql::Row>, AppError>> = Vec::new();
+            let mut sets: Vec<Result<T, AppError>> = Vec::new();
             // A statement that fails mid-batch ends it: its error is its entry, and the round
             // trip is logged with it (`--debug`). An error before any result is the batch's.
             let sent = c.send(&sql, |mut result| {
                 while let Some(set) = result.iter() {
-                    match set.collect::<Result<Vec<mysql::Row>, mysql::Error>>() {
-                        Ok(r) => sets.push(Ok(r)),
-                        Err(e) => {
+                    let mut rows = UntilError {
+                        rows: set,
+                        error: None,
+                    };
+                    let decoded = decode(sets.len(), &mut rows);
+                    // What the decoder left unread still has to come off the wire before the
+                    // next set (and may hold the error that ends this one).
+                    rows.by_ref().for_each(drop);
+                    match rows.error {
+                        None => sets.push(Ok(decoded)),
+                        Some(e) => {
                             sets.push(Err(error::query_error(&e, &target, what)));
                             return Err(e);
                         }
@@ -203,6 +214,30 @@ impl Connection {
     /// The server's connection id for us.
     pub fn id(&self) -> u64 {
         u64::from(self.conn.connection_id())
+    }
+}
+
+/// The rows of one result set until its first error, which is kept: a decoder reads plain rows,
+/// and [`Connection::batch`] reports the error instead of what was decoded before it.
+struct UntilError<I> {
+    rows: I,
+    error: Option<mysql::Error>,
+}
+
+impl<I: Iterator<Item = mysql::Result<mysql::Row>>> Iterator for UntilError<I> {
+    type Item = mysql::Row;
+
+    fn next(&mut self) -> Option<mysql::Row> {
+        if self.error.is_some() {
+            return None;
+        }
+        match self.rows.next()? {
+            Ok(row) => Some(row),
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
     }
 }
 

@@ -216,17 +216,44 @@ pub fn text<R: serde::Serialize>(
     }
 }
 
+/// [`text`] written with [`print`], except that JSON goes to stdout as it is serialized, through
+/// one buffer: a report of 10,000 sessions is never held as one string first.
+pub fn emit<R: serde::Serialize>(
+    report: &R,
+    format: Format,
+    human: impl FnOnce(&R) -> String,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    match format {
+        Format::Json => {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+            write_json(report, &mut out)?;
+            out.write_all(b"\n")?;
+            out.flush()
+        }
+        Format::Table => print(&human(report)),
+    }
+}
+
+/// [`json`] written to `out` as it is serialized.
+pub fn write_json<T: serde::Serialize>(
+    value: &T,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        out,
+        SafeFormatter(serde_json::ser::PrettyFormatter::new()),
+    );
+    value.serialize(&mut ser).map_err(std::io::Error::from)
+}
+
 /// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
 /// reads it on a terminal: serde_json escapes C0 controls, and [`SafeFormatter`] also writes
 /// DEL, the C1 controls and the invisible characters ([`crate::text`]: bidi overrides,
 /// zero-width and special spaces) as `\uXXXX` (the same string once parsed).
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        SafeFormatter(serde_json::ser::PrettyFormatter::new()),
-    );
-    value.serialize(&mut ser).expect("report types serialize");
+    write_json(value, &mut out).expect("report types serialize");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 

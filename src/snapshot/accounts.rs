@@ -31,13 +31,16 @@ pub fn accounts_sql() -> String {
 
 /// The account rows of [`accounts_sql`] (read with the other optional statements of the
 /// snapshot).
-pub fn rows(rows: &[Row]) -> Vec<Account> {
-    rows.iter()
-        .map(|r| Account {
-            user: text(r, 0).unwrap_or_default(),
-            host: text(r, 1).unwrap_or_default(),
-            max_user_connections: num(r, 2).unwrap_or(0),
-            max_connections_per_hour: num(r, 3).unwrap_or(0),
+pub fn rows<R: std::borrow::Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> Vec<Account> {
+    rows.into_iter()
+        .map(|r| {
+            let r = r.borrow();
+            Account {
+                user: text(r, 0).unwrap_or_default(),
+                host: text(r, 1).unwrap_or_default(),
+                max_user_connections: num(r, 2).unwrap_or(0),
+                max_connections_per_hour: num(r, 3).unwrap_or(0),
+            }
         })
         .collect()
 }

@@ -9,11 +9,8 @@
 use crate::connect::Connection;
 use crate::exit::{AppError, ErrorKind, Stage};
 
-/// The rows of one statement, or why the server did not send them.
-pub type RowsResult = Result<Vec<mysql::Row>, AppError>;
-
-/// One result per statement, in order.
-pub type Results = Vec<RowsResult>;
+/// What one statement's rows decoded to, or why the server did not send them.
+pub type Decoded<T> = Result<T, AppError>;
 
 /// Whether an error came from the server refusing one statement (the connection is still in
 /// step), rather than from a lost or stalled connection: a missing privilege, or any other
@@ -26,19 +23,22 @@ pub fn is_statement_error(e: &AppError) -> bool {
     }
 }
 
-/// Run `stmts`; `required(i)` says which statements may not fail. Returns one result per
-/// statement; after a required statement fails (or the connection is lost) the rest carry that
-/// error.
-pub fn run(
+/// Run `stmts`; `required(i)` says which statements may not fail, `decode(i, rows)` decodes
+/// statement `i`'s rows as they are read. Returns one result per statement; after a required
+/// statement fails (or the connection is lost) the rest carry that error.
+pub fn run<T>(
     c: &mut Connection,
     stmts: &[String],
     required: impl Fn(usize) -> bool,
+    mut decode: impl FnMut(usize, &mut dyn Iterator<Item = mysql::Row>) -> T,
     what: &str,
-) -> Results {
-    let mut out: Results = Vec::with_capacity(stmts.len());
+) -> Vec<Decoded<T>> {
+    let mut out: Vec<Decoded<T>> = Vec::with_capacity(stmts.len());
     while out.len() < stmts.len() {
         let start = out.len();
-        let got = c.batch(&stmts[start..], what);
+        let got = c.batch(&stmts[start..], what, &mut |i, rows| {
+            decode(start + i, rows)
+        });
         let failed = got.iter().position(Result::is_err);
         match failed {
             None => {

@@ -155,9 +155,14 @@ impl ProgramCache {
 }
 
 /// The rows of [`sql`] as (id, name, value).
-pub fn rows(rows: &[Row]) -> Vec<(u64, String, String)> {
-    rows.iter()
-        .filter_map(|r| Some((num(r, 0)?, text(r, 1)?, text(r, 2).unwrap_or_default())))
+pub fn rows<R: std::borrow::Borrow<Row>>(
+    rows: impl IntoIterator<Item = R>,
+) -> Vec<(u64, String, String)> {
+    rows.into_iter()
+        .filter_map(|r| {
+            let r = r.borrow();
+            Some((num(r, 0)?, text(r, 1)?, text(r, 2).unwrap_or_default()))
+        })
         .collect()
 }
 

@@ -8,6 +8,7 @@
 //! without the holder: [`waits_from_states`] makes them [`LockWait`]s with `blocking_id: None`,
 //! and the diagnosis infers the likely holder. Pure.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use mysql::Row;
@@ -156,7 +157,7 @@ pub struct LockRows {
 
 impl LockRows {
     /// The rows of one lock read (a decoder of the read plan): `what` says which.
-    pub fn of(what: LockRead, rows: &[Row]) -> LockRows {
+    pub fn of<R: Borrow<Row>>(what: LockRead, rows: impl IntoIterator<Item = R>) -> LockRows {
         let mut l = LockRows::default();
         l.add(what, rows);
         l
@@ -170,29 +171,36 @@ impl LockRows {
         self.cut.extend(other.cut);
     }
 
-    fn add(&mut self, what: LockRead, rows: &[Row]) {
-        let (name, n) = match what {
-            LockRead::RowWaits => ("the row-lock waits", rows.len()),
-            LockRead::LockTables => ("the lock list", rows.len()),
-            LockRead::Metadata => ("the metadata-lock waits", rows.len()),
+    fn add<R: Borrow<Row>>(&mut self, what: LockRead, rows: impl IntoIterator<Item = R>) {
+        let name = match what {
+            LockRead::RowWaits => "the row-lock waits",
+            LockRead::LockTables => "the lock list",
+            LockRead::Metadata => "the metadata-lock waits",
         };
-        if n > MAX_LOCK_ROWS {
-            self.cut.push(name);
-        }
-        let rows = &rows[..n.min(MAX_LOCK_ROWS)];
-        match what {
-            LockRead::RowWaits => self.row_waits.extend(
-                rows.iter()
-                    .filter_map(|r| Some((text(r, 0)?, text(r, 1)?, text(r, 2)))),
-            ),
-            LockRead::LockTables => self.tables.extend(
-                rows.iter()
-                    .filter_map(|r| Some((text(r, 0)?, text(r, 1)?.replace('`', "")))),
-            ),
-            LockRead::Metadata => self.metadata.extend(rows.iter().filter_map(|r| {
-                let kind = metadata_kind(text(r, 4).as_deref());
-                lock_wait_from_row(r, kind)
-            })),
+        // Rows past the bound are read off the wire (the server asked for one more to say it
+        // cut) but not kept.
+        for (n, r) in rows.into_iter().enumerate() {
+            if n == MAX_LOCK_ROWS {
+                self.cut.push(name);
+            }
+            if n >= MAX_LOCK_ROWS {
+                continue;
+            }
+            let r = r.borrow();
+            match what {
+                LockRead::RowWaits => self
+                    .row_waits
+                    .extend(text(r, 0).zip(text(r, 1)).map(|(a, b)| (a, b, text(r, 2)))),
+                LockRead::LockTables => self.tables.extend(
+                    text(r, 0)
+                        .zip(text(r, 1))
+                        .map(|(a, b)| (a, b.replace('`', ""))),
+                ),
+                LockRead::Metadata => {
+                    let kind = metadata_kind(text(r, 4).as_deref());
+                    self.metadata.extend(lock_wait_from_row(r, kind));
+                }
+            }
         }
     }
 }
@@ -209,17 +217,17 @@ pub fn metadata_kind(object_type: Option<&str>) -> LockKind {
 }
 
 /// The rows of the row-lock waits read (a decoder of the read plan).
-pub fn row_waits(rows: &[Row]) -> LockRows {
+pub fn row_waits<R: Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> LockRows {
     LockRows::of(LockRead::RowWaits, rows)
 }
 
 /// The rows of the read of the locks being waited for.
-pub fn lock_list(rows: &[Row]) -> LockRows {
+pub fn lock_list<R: Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> LockRows {
     LockRows::of(LockRead::LockTables, rows)
 }
 
 /// The rows of MySQL's metadata-lock waits read.
-pub fn metadata_waits(rows: &[Row]) -> LockRows {
+pub fn metadata_waits<R: Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> LockRows {
     LockRows::of(LockRead::Metadata, rows)
 }
 
@@ -345,6 +353,40 @@ pub fn lock_waits_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text_row(cells: &[&str]) -> Row {
+        use mysql_common::constants::ColumnType;
+        use mysql_common::packets::Column;
+        let columns: std::sync::Arc<[Column]> = cells
+            .iter()
+            .map(|_| Column::new(ColumnType::MYSQL_TYPE_VAR_STRING))
+            .collect();
+        let values = cells
+            .iter()
+            .map(|c| mysql::Value::Bytes(c.as_bytes().to_vec()))
+            .collect();
+        mysql_common::row::new_row(values, columns)
+    }
+
+    /// Read a row at a time, a lock read keeps its first [`MAX_LOCK_ROWS`] rows and says it cut
+    /// when the server sent more (the one extra row asked for), once; at the bound, no cut.
+    #[test]
+    fn a_streamed_lock_read_keeps_the_bound_and_says_it_cut_once() {
+        let rows = |n: usize| (0..n).map(|i| text_row(&[&format!("{i}"), "7", "7:1:2:3"]));
+        let over = row_waits(rows(MAX_LOCK_ROWS + 2));
+        assert_eq!(over.row_waits.len(), MAX_LOCK_ROWS);
+        assert_eq!(over.cut, ["the row-lock waits"]);
+        assert_eq!(
+            over.row_waits[0],
+            ("0".into(), "7".into(), Some("7:1:2:3".into()))
+        );
+        let at = lock_list(rows(MAX_LOCK_ROWS));
+        assert_eq!(at.tables.len(), MAX_LOCK_ROWS);
+        assert!(at.cut.is_empty());
+        // A row without its key columns is dropped, not a panic.
+        let short = row_waits([text_row(&["1"])]);
+        assert!(short.row_waits.is_empty() && short.cut.is_empty());
+    }
 
     #[test]
     fn reads_user_lock_names() {

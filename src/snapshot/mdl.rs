@@ -87,9 +87,10 @@ impl Granted {
     }
 }
 
-pub fn rows(rows: &[Row]) -> Vec<Granted> {
-    rows.iter()
+pub fn rows<R: std::borrow::Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> Vec<Granted> {
+    rows.into_iter()
         .filter_map(|r| {
+            let r = r.borrow();
             let holder = num(r, 0)?;
             let kind = text(r, 1).unwrap_or_default().to_ascii_lowercase();
             let table = kind

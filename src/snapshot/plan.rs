@@ -3,11 +3,14 @@
 //! A [`Key`] names one read and decodes its rows into the snapshot's types, so a read's
 //! statement and its decoder sit side by side where a plan is built ([`first`] for round trip 1,
 //! [`Dialect::plan`] for round trip 2), and the reader takes each result back by key
-//! ([`Results::take`]), never by position. The conformance tests check every statement of these
+//! ([`Results::take`]), never by position. Rows are decoded one at a time as they arrive, so a
+//! result set is never held whole (10,000 processlist rows). The conformance tests check every statement of these
 //! same plans against the servers' own table definitions, and the privilege each one `needs`
 //! against what a least-privilege account may do: what they check is what the reader sends.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use mysql::Row;
 
@@ -27,9 +30,10 @@ use super::{accounts, connect_attrs, host_cache, thread_memory};
 pub struct Key<T> {
     /// What it reads, as notes and the conformance tests name it; no two keys share it.
     pub what: &'static str,
-    /// Its rows, decoded. The rows are hostile input: a decoder never panics. It owns them, so
-    /// that text columns move into the snapshot without a copy (10,000 processlist rows).
-    pub decode: fn(Vec<Row>) -> T,
+    /// Its rows, decoded one at a time as they are read. The rows are hostile input: a decoder
+    /// never panics. It owns each row, so that text columns move into the snapshot without a
+    /// copy (10,000 processlist rows).
+    pub decode: fn(&mut dyn Iterator<Item = Row>) -> T,
 }
 
 impl<T> Clone for Key<T> {
@@ -43,25 +47,25 @@ impl<T> Copy for Key<T> {}
 /// `SELECT CONNECTION_ID(), CURRENT_USER()`: our id and account.
 pub const IDENTITY: Key<(u64, String)> = Key {
     what: "our id",
-    decode: |rows| row::identity(&rows),
+    decode: |rows| row::identity(&rows.take(1).collect::<Vec<_>>()),
 };
 /// `SHOW GRANTS`, one line per row.
 pub const GRANTS: Key<Vec<String>> = Key {
     what: "grants",
-    decode: |rows| row::first_column(&rows),
+    decode: |rows| row::first_column(rows),
 };
 pub const VARIABLES: Key<BTreeMap<String, String>> = Key {
     what: "variables",
-    decode: |rows| row::name_values(&rows),
+    decode: |rows| row::name_values(rows),
 };
 pub const STATUS: Key<BTreeMap<String, String>> = Key {
     what: "status",
-    decode: |rows| row::name_values(&rows),
+    decode: |rows| row::name_values(rows),
 };
 /// A `SET SESSION` guard (read for its effect; there may be several).
 pub const SESSION_GUARD: Key<()> = Key {
     what: "session guard",
-    decode: |rows| row::nothing(&rows),
+    decode: |rows| row::nothing(rows),
 };
 pub const PROCESSLIST: Key<Vec<Session>> = Key {
     what: "processlist",
@@ -74,51 +78,51 @@ pub const SHOW_PROCESSLIST: Key<Vec<Session>> = Key {
 };
 pub const CLIENT_PROGRAMS: Key<Vec<(u64, String, String)>> = Key {
     what: "client programs",
-    decode: |rows| connect_attrs::rows(&rows),
+    decode: |rows| connect_attrs::rows(rows),
 };
 pub const THREAD_MEMORY: Key<Vec<(u64, u64)>> = Key {
     what: "memory per connection",
-    decode: |rows| thread_memory::rows(&rows),
+    decode: |rows| thread_memory::rows(rows),
 };
 pub const TRANSACTIONS: Key<Transactions> = Key {
     what: "open transactions",
-    decode: |rows| row::transactions(&rows),
+    decode: |rows| row::transactions(rows),
 };
 pub const ROW_LOCK_WAITS: Key<LockRows> = Key {
     what: "row-lock waits",
-    decode: |rows| locks::row_waits(&rows),
+    decode: |rows| locks::row_waits(rows),
 };
 pub const LOCK_LIST: Key<LockRows> = Key {
     what: "locks waited for",
-    decode: |rows| locks::lock_list(&rows),
+    decode: |rows| locks::lock_list(rows),
 };
 pub const METADATA_LOCK_WAITS: Key<LockRows> = Key {
     what: "metadata-lock waits",
-    decode: |rows| locks::metadata_waits(&rows),
+    decode: |rows| locks::metadata_waits(rows),
 };
 /// The lock-table reads, in the order a plan sends them.
 pub const LOCK_READS: [Key<LockRows>; 3] = [ROW_LOCK_WAITS, LOCK_LIST, METADATA_LOCK_WAITS];
 pub const SYSTEM_USERS: Key<Vec<String>> = Key {
     what: "accounts with SYSTEM_USER",
-    decode: |rows| row::first_column(&rows),
+    decode: |rows| row::first_column(rows),
 };
 pub const ACCOUNTS: Key<Vec<Account>> = Key {
     what: "account rows",
-    decode: |rows| accounts::rows(&rows),
+    decode: |rows| accounts::rows(rows),
 };
 pub const HOST_CACHE: Key<Vec<HostCacheEntry>> = Key {
     what: "host cache",
-    decode: |rows| host_cache::rows(&rows),
+    decode: |rows| host_cache::rows(&rows.collect::<Vec<_>>()),
 };
 /// This server's replication channels as a replica (`SHOW ALL SLAVES STATUS`, `SHOW REPLICA
 /// STATUS`).
 pub const REPLICAS: Key<Vec<crate::snapshot::ReplicaChannel>> = Key {
     what: "replica status",
-    decode: |rows| super::replication::rows(&rows),
+    decode: |rows| super::replication::rows(&rows.collect::<Vec<_>>()),
 };
 pub const METADATA_LOCK_HOLDERS: Key<Vec<Granted>> = Key {
     what: "metadata-lock holders",
-    decode: |rows| mdl::rows(&rows),
+    decode: |rows| mdl::rows(rows),
 };
 
 /// The key of a lock-table read.
@@ -142,10 +146,33 @@ pub struct Read {
     pub needs: &'static str,
 }
 
+/// One read's decoded result with its type erased (its key takes it back as its type).
+pub type AnyResult = batch::Decoded<Box<dyn Any>>;
+
+/// A key's decoder with its result's type erased, so that one plan holds reads of every type.
+type AnyDecoder = Arc<dyn Fn(&mut dyn Iterator<Item = Row>) -> Box<dyn Any>>;
+
 /// Statements sent together, in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Plan {
     reads: Vec<Read>,
+    /// One per read, in the same order.
+    decoders: Vec<AnyDecoder>,
+}
+
+/// Plans are compared and shown by their reads (a decoder is its key's, named by `what`).
+impl PartialEq for Plan {
+    fn eq(&self, other: &Plan) -> bool {
+        self.reads == other.reads
+    }
+}
+
+impl Eq for Plan {}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan").field("reads", &self.reads).finish()
+    }
 }
 
 impl Plan {
@@ -154,7 +181,7 @@ impl Plan {
     }
 
     /// Add a read: `key` names it and decodes its rows, `sql` reads them.
-    pub fn add<T>(
+    pub fn add<T: 'static>(
         &mut self,
         key: Key<T>,
         sql: impl Into<String>,
@@ -167,6 +194,9 @@ impl Plan {
             required,
             needs,
         });
+        let decode = key.decode;
+        self.decoders
+            .push(Arc::new(move |rows| Box::new(decode(rows)) as Box<dyn Any>));
         self
     }
 
@@ -183,7 +213,13 @@ impl Plan {
     /// the reads after it, a required one ends the plan there (see [`batch::run`]).
     pub fn run(&self, c: &mut Connection, what: &str) -> Results {
         let stmts: Vec<String> = self.reads.iter().map(|r| r.sql.clone()).collect();
-        let results = batch::run(c, &stmts, |i| self.reads[i].required, what);
+        let results = batch::run(
+            c,
+            &stmts,
+            |i| self.reads[i].required,
+            |i, rows| self.decoders[i](rows),
+            what,
+        );
         Results::of(self, results)
     }
 }
@@ -192,13 +228,13 @@ impl Plan {
 #[derive(Debug, Default)]
 pub struct Results {
     /// (key name, result not taken yet), in plan order.
-    entries: Vec<(&'static str, Option<batch::RowsResult>)>,
+    entries: Vec<(&'static str, Option<AnyResult>)>,
 }
 
 impl Results {
     /// Pair each read of `plan` with its result, in order (results beyond the plan's reads are
     /// ignored; a read without one has none).
-    pub fn of(plan: &Plan, results: Vec<batch::RowsResult>) -> Results {
+    pub fn of(plan: &Plan, results: Vec<AnyResult>) -> Results {
         Results {
             entries: plan
                 .reads
@@ -211,13 +247,22 @@ impl Results {
 
     /// The result of the read `key`, decoded; None when the plan did not read it. A key read
     /// several times gives its results one by one, in plan order.
-    pub fn take<T>(&mut self, key: Key<T>) -> Option<Result<T, AppError>> {
+    pub fn take<T: 'static>(&mut self, key: Key<T>) -> Option<Result<T, AppError>> {
         let (_, slot) = self
             .entries
             .iter_mut()
             .find(|(what, r)| *what == key.what && r.is_some())?;
-        let rows = slot.take()?;
-        Some(rows.map(key.decode))
+        let decoded = slot.take()?;
+        // The plan decoded this read with the key of the same name (names are unique), so the
+        // type matches; a mismatch is a bug, reported rather than a panic.
+        Some(decoded.and_then(|d| {
+            d.downcast::<T>().map(|t| *t).map_err(|_| {
+                AppError::new(
+                    ErrorKind::Other,
+                    format!("internal error: {} decoded to another type", key.what),
+                )
+            })
+        }))
     }
 
     /// The error of the read `key` when it failed (and was not taken yet).
@@ -229,13 +274,13 @@ impl Results {
     }
 
     /// Every result of the read `key`, in plan order.
-    pub fn take_all<T>(&mut self, key: Key<T>) -> Vec<Result<T, AppError>> {
+    pub fn take_all<T: 'static>(&mut self, key: Key<T>) -> Vec<Result<T, AppError>> {
         std::iter::from_fn(|| self.take(key)).collect()
     }
 
     /// The result of a read every plan of its kind has (round trip 1, the processlist): a plan
     /// without it is a bug, reported as an error rather than a panic.
-    pub fn required<T>(&mut self, key: Key<T>) -> Result<T, AppError> {
+    pub fn required<T: 'static>(&mut self, key: Key<T>) -> Result<T, AppError> {
         self.take(key).unwrap_or_else(|| {
             Err(AppError::new(
                 ErrorKind::Other,
@@ -469,6 +514,16 @@ mod tests {
         assert!(first().reads().iter().all(|r| r.required));
     }
 
+    /// What the server's rows for each read of `p` decode to, as [`Plan::run`] gives them.
+    fn decoded(p: &Plan, rows: Vec<Result<Vec<Row>, AppError>>) -> Results {
+        let results = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.map(|rows| p.decoders[i](&mut rows.into_iter())))
+            .collect();
+        Results::of(p, results)
+    }
+
     /// Results come back by key whatever their position, a key read several times gives each
     /// result once, and a read the plan lacks is None (or an error where it is required).
     #[test]
@@ -478,7 +533,7 @@ mod tests {
             .add(SESSION_GUARD, "SET b", false, "")
             .add(GRANTS, "SHOW GRANTS", true, "");
         let err = AppError::new(ErrorKind::Privilege, "refused (ERROR 1227)");
-        let mut r = Results::of(&p, vec![Ok(vec![]), Err(err), Ok(vec![])]);
+        let mut r = decoded(&p, vec![Ok(vec![]), Err(err), Ok(vec![])]);
         assert_eq!(r.take(GRANTS).map(|x| x.is_ok()), Some(true));
         assert!(r.take(GRANTS).is_none(), "taken once");
         let guards = r.take_all(SESSION_GUARD);
@@ -492,7 +547,7 @@ mod tests {
                 .contains("no status")
         );
         // Fewer results than reads: the reads without one are absent, not a panic.
-        let mut short = Results::of(&p, vec![Ok(vec![])]);
+        let mut short = decoded(&p, vec![Ok(vec![])]);
         assert_eq!(short.take_all(SESSION_GUARD).len(), 1);
         assert!(short.take(GRANTS).is_none());
     }

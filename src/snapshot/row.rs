@@ -3,6 +3,7 @@
 //! is hostile input: a missing or malformed column decodes to a default or drops the row, never
 //! a panic. Pure.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 
 use mysql::{Row, Value};
@@ -18,29 +19,30 @@ pub fn identity(rows: &[Row]) -> (u64, String) {
 }
 
 /// The first column of every row, as text (rows where it is NULL are left out).
-pub fn first_column(rows: &[Row]) -> Vec<String> {
-    rows.iter().filter_map(|r| text(r, 0)).collect()
+pub fn first_column<R: Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> Vec<String> {
+    rows.into_iter()
+        .filter_map(|r| text(r.borrow(), 0))
+        .collect()
 }
 
 /// Nothing: statements read for their effect (the session guards).
-pub fn nothing(_: &[Row]) {}
+pub fn nothing<R>(_: impl IntoIterator<Item = R>) {}
 
-/// The processlist as read from the flavor's precise source.
-pub fn sessions(rows: Vec<Row>) -> Vec<Session> {
-    rows.into_iter().map(session_from_owned_row).collect()
+/// The processlist as read from the flavor's precise source, a row at a time.
+pub fn sessions(rows: &mut dyn Iterator<Item = Row>) -> Vec<Session> {
+    rows.map(session_from_owned_row).collect()
 }
 
-/// The processlist as read with `SHOW FULL PROCESSLIST`.
-pub fn show_sessions(rows: Vec<Row>) -> Vec<Session> {
-    rows.into_iter()
-        .map(|r| Session {
-            time_ms: None,
-            query_id: None,
-            program: None,
-            memory_bytes: None,
-            ..session_from_owned_row(r)
-        })
-        .collect()
+/// The processlist as read with `SHOW FULL PROCESSLIST`, a row at a time.
+pub fn show_sessions(rows: &mut dyn Iterator<Item = Row>) -> Vec<Session> {
+    rows.map(|r| Session {
+        time_ms: None,
+        query_id: None,
+        program: None,
+        memory_bytes: None,
+        ..session_from_owned_row(r)
+    })
+    .collect()
 }
 
 /// [`session_from_row`], moving the text columns out of the row instead of copying them (the
@@ -76,14 +78,16 @@ pub struct Transactions {
 }
 
 /// The rows of [`super::sql::TRX_SQL`].
-pub fn transactions(rows: &[Row]) -> Transactions {
-    Transactions {
-        list: rows.iter().map(trx_from_row).collect(),
-        requested: rows
-            .iter()
-            .filter_map(|r| Some((text(r, 0)?, text(r, 8)?)))
-            .collect(),
+pub fn transactions<R: Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> Transactions {
+    let mut t = Transactions::default();
+    for r in rows {
+        let r = r.borrow();
+        if let (Some(trx), Some(lock)) = (text(r, 0), text(r, 8)) {
+            t.requested.insert(trx, lock);
+        }
+        t.list.push(trx_from_row(r));
     }
+    t
 }
 
 /// A `SHOW FULL PROCESSLIST` row (Id, User, Host, db, Command, Time, State, Info, then MariaDB's
@@ -149,9 +153,10 @@ pub fn lock_wait_from_row(r: &Row, kind: LockKind) -> Option<LockWait> {
 }
 
 /// `SHOW VARIABLES`/`SHOW STATUS` rows as a lower-case name -> value map.
-pub fn name_values(rows: &[Row]) -> BTreeMap<String, String> {
-    rows.iter()
+pub fn name_values<R: Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> BTreeMap<String, String> {
+    rows.into_iter()
         .filter_map(|r| {
+            let r = r.borrow();
             Some((
                 text(r, 0)?.to_ascii_lowercase(),
                 text(r, 1).unwrap_or_default(),
@@ -249,8 +254,11 @@ mod tests {
         let borrowed = session_from_row(&row(values.clone()));
         assert_eq!(borrowed.user, "app\u{fffd}");
         assert_eq!(borrowed.time_ms, Some(7012));
-        assert_eq!(sessions(vec![row(values.clone())]), vec![borrowed.clone()]);
-        let shown = show_sessions(vec![row(values)]);
+        assert_eq!(
+            sessions(&mut vec![row(values.clone())].into_iter()),
+            vec![borrowed.clone()]
+        );
+        let shown = show_sessions(&mut vec![row(values)].into_iter());
         assert_eq!(
             shown,
             vec![session_from_show_row(&borrowed_row_of(&borrowed))]

@@ -71,12 +71,32 @@ pub fn cut_query_texts(snap: &mut Snapshot, max: usize) -> usize {
             t.query_truncated |= cut(q, max);
         }
     }
+    marked_cut(snap)
+}
+
+/// How many query texts of `snap` are marked cut.
+fn marked_cut(snap: &Snapshot) -> usize {
     snap.sessions.iter().filter(|s| s.info_truncated).count()
         + snap
             .transactions
             .iter()
             .filter(|t| t.query_truncated)
             .count()
+}
+
+/// Whether [`cut_query_texts`] at `max` would cut any text of `snap`.
+fn any_over(snap: &Snapshot, max: usize) -> bool {
+    // A text of at most `max` bytes has at most `max` characters: only longer ones are counted.
+    let over = |t: &String| t.len() > max && t.chars().nth(max).is_some();
+    snap.sessions
+        .iter()
+        .filter_map(|s| s.info.as_ref())
+        .any(over)
+        || snap
+            .transactions
+            .iter()
+            .filter_map(|t| t.query.as_ref())
+            .any(over)
 }
 
 /// The file text of `snap` (as `render` writes it): query texts cut at [`QUERY_TEXT_MAX`]
@@ -88,11 +108,18 @@ pub fn fit_snapshot(
     max: u64,
     render: impl Fn(&Snapshot) -> String,
 ) -> Result<Fitted, TooLarge> {
-    let mut s = snap.clone();
+    // Copied only once a text has to be cut: most snapshots have none that long, and a copy of
+    // 10,000 sessions is the largest allocation a `snapshot` would make.
+    let mut copy: Option<Snapshot> = None;
     let mut fitted = None;
     for cut_at in CUTS {
-        let texts_cut = cut_query_texts(&mut s, cut_at);
-        let text = render(&s);
+        if copy.is_none() && any_over(snap, cut_at) {
+            copy = Some(snap.clone());
+        }
+        let (texts_cut, text) = match copy.as_mut() {
+            Some(s) => (cut_query_texts(s, cut_at), render(s)),
+            None => (marked_cut(snap), render(snap)),
+        };
         let fits = text.len() as u64 <= budget;
         fitted = Some(Fitted {
             text,

@@ -85,9 +85,10 @@ pub fn note(message: &str) -> String {
 }
 
 /// The rows as (processlist id, bytes); a negative sum counts as 0.
-pub fn rows(rows: &[Row]) -> Vec<(u64, u64)> {
-    rows.iter()
+pub fn rows<R: std::borrow::Borrow<Row>>(rows: impl IntoIterator<Item = R>) -> Vec<(u64, u64)> {
+    rows.into_iter()
         .filter_map(|r| {
+            let r = r.borrow();
             let id = text(r, 0)?.parse().ok()?;
             let bytes = text(r, 1)?.parse::<f64>().ok()?;
             Some((id, crate::units::float_to_u64(bytes)))
