@@ -23,9 +23,10 @@ pub struct ClientGroup {
 
 /// Group sessions by user and client host, largest groups first.
 pub fn group_clients(sessions: &[Session]) -> Vec<ClientGroup> {
-    let mut groups: BTreeMap<(String, String), ClientGroup> = BTreeMap::new();
+    // Keyed by borrowed names: the group's own copies are made once per client, not per session.
+    let mut groups: BTreeMap<(&str, &str), ClientGroup> = BTreeMap::new();
     for s in sessions {
-        let key = (s.user.clone(), s.client_host().to_string());
+        let key = (s.user.as_str(), s.client_host());
         let g = groups.entry(key).or_insert_with(|| ClientGroup {
             user: s.user.clone(),
             host: s.client_host().to_string(),

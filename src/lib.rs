@@ -20,6 +20,7 @@ pub(crate) mod connect;
 pub(crate) mod diagnose;
 pub(crate) mod errors;
 pub(crate) mod exit;
+pub(crate) mod fast_hash;
 pub(crate) mod filter;
 pub(crate) mod fleet;
 pub(crate) mod input;

@@ -146,8 +146,8 @@ pub fn group_by<'a, K: Ord>(
 pub fn by_client(sessions: &[&Session], top: usize) -> String {
     // Counted by (user, client host) as read, then named once per pair (one `user@host` string
     // per session would be 10,000); pairs that read the same once named count together.
-    let mut pairs: std::collections::HashMap<(&str, &str), usize> =
-        std::collections::HashMap::new();
+    let mut pairs: crate::fast_hash::HashMap<(&str, &str), usize> =
+        crate::fast_hash::HashMap::default();
     for s in sessions {
         *pairs.entry((s.user.as_str(), s.client_host())).or_default() += 1;
     }

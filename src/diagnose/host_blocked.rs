@@ -62,7 +62,7 @@ fn error_text(snap: &Snapshot, ip: &str) -> String {
 
 fn from_cache(snap: &Snapshot, rows: &[HostCacheEntry], limit: u64) -> Option<Finding> {
     let now = snap.refused_host_blocked();
-    let by_ip: std::collections::HashMap<&str, u64> =
+    let by_ip: crate::fast_hash::HashMap<&str, u64> =
         now.iter().map(|(ip, n)| (ip.as_str(), *n)).collect();
     let refused_now = |ip: &str| by_ip.get(ip).copied().unwrap_or(0);
     let mut blocked: Vec<&HostCacheEntry> = rows

@@ -12,7 +12,7 @@
 //! idle transaction that read a table blocks the `ALTER TABLE` and every query queued behind it).
 //! Killing the session rolls its transaction back.
 
-use std::collections::HashMap;
+use crate::fast_hash::HashMap;
 
 use super::analysis::Analysis;
 use super::common::{ids, pct, plural, severity_for_slots};

@@ -15,7 +15,9 @@
 //! has waited 10 s or more (a moment of row-lock contention is normal). Warning; critical from
 //! the shared "many" bar of [`super::common`] (10 waiters or 10 % of max_connections).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fast_hash::{HashMap, HashMapExt};
 
 use super::analysis::waits::held_by_roots;
 use super::analysis::{Analysis, Edge, UNKNOWN, WaitGraph};

@@ -42,31 +42,34 @@ pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     }
     // Sessions still logging in are no account (`unauthenticated user`): an ALTER USER for them
     // fails with ERROR 1396 (handshake-stall names them).
-    let clients: Vec<&Session> = a.clients().filter(|s| !logging_in(s)).collect();
     let rows = snap.accounts.as_deref();
     // Keyed by user name and matched host part (None: rows unknown or no row matched).
     type Key<'a> = (&'a str, Option<&'a str>);
     let mut by_account: BTreeMap<Key<'_>, (Holder<'_>, Vec<&Session>)> = BTreeMap::new();
+    let mut clients = 0;
     // Matched once per client (user, host), not once per session: thousands of sessions come
     // from a few clients, and each match scans the account rows.
-    let mut matched: std::collections::HashMap<(&str, &str), Option<&Account>> = Default::default();
-    for s in &clients {
-        let row = *matched
-            .entry((s.user.as_str(), s.client_host()))
-            .or_insert_with(|| rows.and_then(|r| account_for(r, &s.user, s.client_host())));
+    for (&(user, host), sessions) in a.by_account() {
+        let held: Vec<&Session> = sessions
+            .iter()
+            .copied()
+            .filter(|s| !logging_in(s))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        clients += held.len();
+        let row = rows.and_then(|r| account_for(r, user, host));
         by_account
-            .entry((s.user.as_str(), row.map(|r| r.host.as_str())))
-            .or_insert_with(|| {
-                (
-                    Holder {
-                        user: s.user.as_str(),
-                        row,
-                    },
-                    Vec::new(),
-                )
-            })
+            .entry((user, row.map(|r| r.host.as_str())))
+            .or_insert_with(|| (Holder { user, row }, Vec::new()))
             .1
-            .push(s);
+            .extend(held);
+    }
+    // An account row matched from several client hosts: its sessions back in processlist order
+    // (all point into the snapshot's one vector).
+    for (_, held) in by_account.values_mut() {
+        held.sort_unstable_by_key(|s| std::ptr::from_ref::<Session>(s));
     }
     let Some((holder, held)) = by_account.into_values().max_by_key(|(_, v)| v.len()) else {
         return vec![];
@@ -74,7 +77,7 @@ pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     let n = held.len();
     let max = snap.max_connections();
     let big = n >= MIN_SESSIONS || n as u64 * 2 >= max;
-    if n * 2 < clients.len() || !big {
+    if n * 2 < clients || !big {
         return vec![];
     }
     // The account has a limit of its own: the global 0 does not apply to it.
@@ -109,13 +112,13 @@ pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
         format!("Account {account} holds most connections and nothing limits it"),
         format!(
             "{account} holds {n} of {} client sessions ({}) and neither it nor max_user_connections sets a limit: a leak in that app can take all {max} slots for everybody.",
-            clients.len(),
-            pct(n as u64, clients.len() as u64)
+            clients,
+            pct(n as u64, clients as u64)
         ),
     )
     .evidence("account", &account)
     .evidence("sessions", n)
-    .evidence("share of client sessions", pct(n as u64, clients.len() as u64))
+    .evidence("share of client sessions", pct(n as u64, clients as u64))
     .evidence("client hosts", hosts.join(", "))
     .evidence("max_user_connections", 0)
     .evidence(

@@ -30,9 +30,12 @@ pub const LAG_CRITICAL_S: u64 = 300;
 
 /// Whether the processlist row is a replication applier (SQL thread or parallel worker).
 fn is_applier(s: &Session) -> bool {
-    let cmd = s.command.to_ascii_lowercase();
+    // Compared in place: called for every session (no lower-cased copy of each).
+    let cmd = s.command.as_str();
     match s.kind() {
-        SessionKind::Replication => cmd == "slave_sql" || cmd == "slave_worker",
+        SessionKind::Replication => {
+            cmd.eq_ignore_ascii_case("slave_sql") || cmd.eq_ignore_ascii_case("slave_worker")
+        }
         // MySQL: appliers are `system user` rows; only they wait for locks among system rows.
         SessionKind::System => s.user == "system user" && waits_for_lock(s),
         _ => false,
@@ -41,8 +44,10 @@ fn is_applier(s: &Session) -> bool {
 
 /// A lock-wait state (`Waiting for table metadata lock`, `… row lock …`, `Waiting for … lock`).
 fn waits_for_lock(s: &Session) -> bool {
-    let st = s.state.to_ascii_lowercase();
-    st.starts_with("waiting for") && st.contains("lock")
+    let st = s.state.as_bytes();
+    st.len() >= 11
+        && st[..11].eq_ignore_ascii_case(b"waiting for")
+        && st.windows(4).any(|w| w.eq_ignore_ascii_case(b"lock"))
 }
 
 fn is_ddl(info: Option<&str>) -> bool {

@@ -23,14 +23,14 @@ use std::collections::BTreeMap;
 use super::analysis::Analysis;
 use super::common::{dur, logging_in, sql_quoted};
 use super::{Action, Finding, FindingId, Severity, Thresholds};
-use crate::snapshot::Account;
 use crate::snapshot::accounts::account_for;
+use crate::snapshot::{Account, Session};
 
 /// At most this many accounts are named in one finding (their count is always given).
 const MAX_ACCOUNTS_SHOWN: usize = 10;
 
 /// The sessions of one account: its row (None when unknown) and its sessions.
-type Group<'a> = (Option<&'a Account>, Vec<&'a crate::snapshot::Session>);
+type Group<'a> = (Option<&'a Account>, Vec<&'a Session>);
 
 /// One account at its limit.
 struct AtLimit<'a> {
@@ -72,16 +72,27 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let rows = snap.accounts.as_deref();
     // Group the clients by the account row they logged in as (by user name without the rows).
     let mut groups: BTreeMap<(&str, Option<&str>), Group<'_>> = BTreeMap::new();
-    let mut matched: std::collections::HashMap<(&str, &str), Option<&Account>> = Default::default();
-    for s in a.clients().filter(|s| !logging_in(s)) {
-        let row = *matched
-            .entry((s.user.as_str(), s.client_host()))
-            .or_insert_with(|| rows.and_then(|r| account_for(r, &s.user, s.client_host())));
+    // Matched once per client (user, host), not once per session.
+    for (&(user, host), sessions) in a.by_account() {
+        let held: Vec<&Session> = sessions
+            .iter()
+            .copied()
+            .filter(|s| !logging_in(s))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        let row = rows.and_then(|r| account_for(r, user, host));
         groups
-            .entry((s.user.as_str(), row.map(|r| r.host.as_str())))
+            .entry((user, row.map(|r| r.host.as_str())))
             .or_insert_with(|| (row, Vec::new()))
             .1
-            .push(s);
+            .extend(held);
+    }
+    // An account row matched from several client hosts: its sessions back in processlist order
+    // (all point into the snapshot's one vector).
+    for (_, held) in groups.values_mut() {
+        held.sort_unstable_by_key(|s| std::ptr::from_ref::<Session>(s));
     }
     let mut at_limit: Vec<AtLimit<'_>> = groups
         .into_iter()

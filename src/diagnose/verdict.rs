@@ -40,7 +40,9 @@
 //! the plan shows in rows), `unblocks` the waiters released (every holder they wait for is
 //! killed or released in turn). A relief that does neither is none. Pure: no I/O.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::fast_hash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use serde::{Deserialize, Serialize};
 
@@ -363,7 +365,7 @@ fn bucket_of(
     a: &Analysis<'_>,
     waiting: &HashSet<u64>,
     trx: &HashMap<u64, &str>,
-    leaked: &std::collections::BTreeSet<u64>,
+    leaked: &HashSet<u64>,
 ) -> Bucket {
     if common::logging_in(s) {
         Bucket::LoggingIn

@@ -17,7 +17,7 @@
 //!
 //! Pure.
 
-use std::collections::HashSet;
+use crate::fast_hash::HashSet;
 
 use super::{Finding, FindingId};
 

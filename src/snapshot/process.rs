@@ -61,7 +61,11 @@ fn read_pid(path: &str) -> Option<u32> {
 }
 
 fn is_server(proc: &Path, pid: u32, since_boot: f64, uptime_s: u64) -> bool {
-    let dir = proc.join(pid.to_string());
+    // The main thread's own stat, not the process's: /proc/PID/stat sums the times of every
+    // thread, which is 3 ms for a server with 10,000 connection threads; the name and start
+    // time read here are the main thread's in both files.
+    let pid = pid.to_string();
+    let dir = proc.join(&pid).join("task").join(&pid);
     let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
         return false;
     };
@@ -74,7 +78,7 @@ fn is_server(proc: &Path, pid: u32, since_boot: f64, uptime_s: u64) -> bool {
     }
 }
 
-/// `(comm, starttime)` from /proc/PID/stat: `pid (comm) state ... starttime(22nd) ...`; the
+/// `(comm, starttime)` from /proc/PID/task/PID/stat: `pid (comm) state ... starttime(22nd) ...`; the
 /// command name may hold spaces and parentheses, so it ends at the last `)`.
 fn parse_stat(stat: &str) -> Option<(&str, u64)> {
     let open = stat.find('(')?;
@@ -129,6 +133,27 @@ mod tests {
             .unwrap();
         assert!(!is_server(Path::new("/proc"), me, since_boot, 0));
         assert_eq!(server_rss(Some("/nonexistent/pid"), u64::MAX / 2), None);
+    }
+
+    #[test]
+    fn the_server_is_known_by_its_main_thread_stat() {
+        // /proc/PID/stat sums every thread's times (3 ms at 10,000 connection threads): only
+        // /proc/PID/task/PID/stat is read, which names the process and its start alike.
+        let proc = tempfile::tempdir().unwrap();
+        let task = proc.path().join("77/task/77");
+        std::fs::create_dir_all(&task).unwrap();
+        let started_ticks = 50_000; // 500 s after boot
+        std::fs::write(
+            task.join("stat"),
+            format!("77 (mariadbd) S 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 9 0 {started_ticks} 0 0"),
+        )
+        .unwrap();
+        assert!(is_server(proc.path(), 77, 600.0, 100));
+        assert!(
+            !is_server(proc.path(), 77, 600.0, 200),
+            "an age 100 s off is another server"
+        );
+        assert!(!is_server(proc.path(), 78, 600.0, 100));
     }
 
     #[test]

@@ -30,25 +30,20 @@ pub fn nothing<R>(_: impl IntoIterator<Item = R>) {}
 
 /// The processlist as read from the flavor's precise source, a row at a time.
 pub fn sessions(rows: &mut dyn Iterator<Item = Row>) -> Vec<Session> {
-    rows.map(session_from_owned_row).collect()
+    rows.map(|r| session_from_owned_row(r, true)).collect()
 }
 
-/// The processlist as read with `SHOW FULL PROCESSLIST`, a row at a time.
+/// The processlist as read with `SHOW FULL PROCESSLIST`, a row at a time: its columns after
+/// Info (MariaDB's Progress, ...) are no precise ones and are not decoded.
 pub fn show_sessions(rows: &mut dyn Iterator<Item = Row>) -> Vec<Session> {
-    rows.map(|r| Session {
-        time_ms: None,
-        query_id: None,
-        program: None,
-        memory_bytes: None,
-        ..session_from_owned_row(r)
-    })
-    .collect()
+    rows.map(|r| session_from_owned_row(r, false)).collect()
 }
 
 /// [`session_from_row`], moving the text columns out of the row instead of copying them (the
-/// processlist is the one read with a row per session).
-fn session_from_owned_row(mut r: Row) -> Session {
-    Session {
+/// processlist is the one read with a row per session); the columns after Info only when
+/// `precise`.
+fn session_from_owned_row(mut r: Row, precise: bool) -> Session {
+    let mut s = Session {
         id: num(&r, 0).unwrap_or(0),
         user: take_text(&mut r, 1).unwrap_or_default(),
         host: take_text(&mut r, 2).unwrap_or_default(),
@@ -58,13 +53,18 @@ fn session_from_owned_row(mut r: Row) -> Session {
         state: take_text(&mut r, 6).unwrap_or_default(),
         info: take_text(&mut r, 7),
         info_truncated: false,
-        time_ms: text(&r, 8)
-            .and_then(|t| t.parse::<f64>().ok())
-            .map(|f| crate::units::float_to_u64(f.max(0.0))),
-        query_id: num(&r, 9),
-        program: take_text(&mut r, 10),
-        memory_bytes: num(&r, 11),
+        time_ms: None,
+        query_id: None,
+        program: None,
+        memory_bytes: None,
+    };
+    if precise {
+        s.time_ms = num_f64(&r, 8).map(|f| crate::units::float_to_u64(f.max(0.0)));
+        s.query_id = num(&r, 9);
+        s.program = take_text(&mut r, 10);
+        s.memory_bytes = num(&r, 11);
     }
+    s
 }
 
 /// The open transactions (`INNODB_TRX`), and the lock each waiting one requested.
@@ -190,6 +190,19 @@ pub fn text(r: &Row, i: usize) -> Option<String> {
         Value::Float(f) => Some(f.to_string()),
         Value::Double(f) => Some(f.to_string()),
         other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// A column as a float, parsed in place (TIME_MS: `1234.567`).
+fn num_f64(r: &Row, i: usize) -> Option<f64> {
+    match r.as_ref(i)? {
+        Value::NULL => None,
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        Value::Int(n) => Some(*n as f64),
+        Value::UInt(n) => Some(*n as f64),
+        Value::Float(f) => Some(f64::from(*f)),
+        Value::Double(f) => Some(*f),
+        _ => None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! transaction, sessions with a listed lock wait), and the client sessions in processlist order.
 //! On duplicate ids the first row wins, as a scan would find it. O(n) to build. Pure.
 
-use std::collections::{HashMap, HashSet};
+use crate::fast_hash::{HashMap, HashMapExt, HashSet};
 
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, Snapshot, Transaction};

@@ -28,10 +28,10 @@
 //!
 //! Pure.
 
-use std::collections::BTreeSet;
+use crate::fast_hash::HashSet;
 
-use super::index::SessionIndex;
-use crate::diagnose::common::{group_by, share};
+use super::ByAccount;
+use crate::diagnose::common::share;
 use crate::snapshot::{Session, Snapshot};
 
 /// The fewest leaked sessions from one client that make a leak.
@@ -111,10 +111,6 @@ fn is_leak(snap: &Snapshot, candidates: &[&Session], st: &Staircase) -> bool {
         && st.len as f64 >= MIN_ORDER * candidates.len() as f64
 }
 
-/// Sleeping client sessions grouped by client (user, host without port, default database,
-/// program), in the order of that key.
-type ClientKey<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
-
 /// One client's leak.
 #[derive(Debug, Clone)]
 pub struct Leak<'s> {
@@ -130,24 +126,16 @@ pub struct Leak<'s> {
 pub struct Leaks<'s> {
     /// One per leaking client, in the order of the client key (user, host, db, program).
     pub leaks: Vec<Leak<'s>>,
-    /// Ids of every session some client leaked.
-    pub ids: BTreeSet<u64>,
+    /// Ids of every session some client leaked (looked up once per session by several
+    /// heuristics: hashed).
+    pub ids: HashSet<u64>,
 }
 
 impl<'s> Leaks<'s> {
     /// The leaks among the client sessions of `snap`: O(n log n).
-    pub fn of(snap: &Snapshot, ix: &SessionIndex<'s>) -> Leaks<'s> {
-        let sleeping = ix.clients().filter(|s| s.is_sleeping());
-        let groups = group_by(sleeping, |s| -> ClientKey<'s> {
-            (
-                s.user.as_str(),
-                s.client_host(),
-                s.db.as_deref(),
-                s.program.as_deref(),
-            )
-        });
-        let leaks: Vec<Leak<'s>> = groups
-            .into_values()
+    pub fn of(snap: &Snapshot, by_account: &ByAccount<'s>) -> Leaks<'s> {
+        let leaks: Vec<Leak<'s>> = super::by_client(by_account, Session::is_sleeping)
+            .into_iter()
             .filter_map(|sleeping| {
                 let leaked: Vec<&Session> = sleeping
                     .iter()

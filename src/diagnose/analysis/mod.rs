@@ -24,11 +24,33 @@ pub use leaks::{Leak, Leaks, Staircase};
 pub use pools::{FixedPool, FixedPools};
 pub use waits::{Edge, UNKNOWN, WaitGraph};
 
+use crate::fast_hash::HashSet;
 use crate::snapshot::{Session, Snapshot, Transaction};
 
 /// Client sessions by account: (user, client host without the port) -> sessions, in
 /// processlist order.
 pub type ByAccount<'s> = BTreeMap<(&'s str, &'s str), Vec<&'s Session>>;
+
+/// The client sessions that pass `keep`, grouped by client as leaks and pools see one: user,
+/// client host, default database and program name. Groups come in that key's order, sessions in
+/// processlist order. Derived from [`ByAccount`] (grouped once per judgement): only the database
+/// and program are compared per session.
+fn by_client<'s>(
+    by_account: &ByAccount<'s>,
+    keep: impl Fn(&Session) -> bool,
+) -> Vec<Vec<&'s Session>> {
+    let mut out = Vec::new();
+    for sessions in by_account.values() {
+        let mut sub: BTreeMap<(Option<&str>, Option<&str>), Vec<&'s Session>> = BTreeMap::new();
+        for &s in sessions.iter().filter(|s| keep(s)) {
+            sub.entry((s.db.as_deref(), s.program.as_deref()))
+                .or_default()
+                .push(s);
+        }
+        out.extend(sub.into_values());
+    }
+    out
+}
 
 /// One snapshot, indexed, with what several heuristics derive from it.
 #[derive(Debug)]
@@ -47,8 +69,6 @@ impl<'s> Analysis<'s> {
     pub fn new(snap: &'s Snapshot) -> Analysis<'s> {
         let index = SessionIndex::of(snap);
         let waits = WaitGraph::of(snap, &index);
-        let leaks = Leaks::of(snap, &index);
-        let pools = FixedPools::of(&index, &leaks.ids);
         let mut by_account: ByAccount<'s> = BTreeMap::new();
         for s in index.clients() {
             by_account
@@ -56,6 +76,8 @@ impl<'s> Analysis<'s> {
                 .or_default()
                 .push(s);
         }
+        let leaks = Leaks::of(snap, &by_account);
+        let pools = FixedPools::of(&index, &by_account, &leaks.ids);
         Analysis {
             snap,
             index,
@@ -133,7 +155,7 @@ impl<'s> Analysis<'s> {
     }
 
     /// Ids of every session some client leaked.
-    pub fn leaked_ids(&self) -> &BTreeSet<u64> {
+    pub fn leaked_ids(&self) -> &HashSet<u64> {
         &self.leaks.ids
     }
 
@@ -143,7 +165,7 @@ impl<'s> Analysis<'s> {
     }
 
     /// Ids of every session of a fixed pool: a kill frees none of them (the pool reopens them).
-    pub fn fixed_pool_ids(&self) -> &BTreeSet<u64> {
+    pub fn fixed_pool_ids(&self) -> &HashSet<u64> {
         &self.pools.ids
     }
 

@@ -19,10 +19,10 @@
 //! kept warm by keepalive pings sleeps for seconds only: both are pool-oversized's (warm
 //! connections), not this. Pure, O(n log n).
 
-use std::collections::BTreeSet;
+use crate::fast_hash::HashSet;
 
+use super::ByAccount;
 use super::index::SessionIndex;
-use crate::diagnose::common::group_by;
 use crate::snapshot::Session;
 
 /// The fewest connections that make a fixed pool worth naming.
@@ -62,27 +62,26 @@ impl FixedPool<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct FixedPools<'s> {
     pub pools: Vec<FixedPool<'s>>,
-    pub ids: BTreeSet<u64>,
+    pub ids: HashSet<u64>,
 }
 
 impl<'s> FixedPools<'s> {
     /// The fixed pools among `ix`'s client sessions, leaving out the `leaked` ones.
-    pub fn of(ix: &SessionIndex<'s>, leaked: &BTreeSet<u64>) -> FixedPools<'s> {
-        let idle = ix.clients().filter(|s| {
+    pub fn of(
+        ix: &SessionIndex<'s>,
+        by_account: &ByAccount<'s>,
+        leaked: &HashSet<u64>,
+    ) -> FixedPools<'s> {
+        let idle = |s: &Session| {
             s.is_sleeping()
                 && s.time_secs_f64() >= FLOOR_S
                 && ix.transaction_of(s.id).is_none()
                 && !leaked.contains(&s.id)
-        });
-        let groups = group_by(idle, |s| {
-            (
-                s.user.as_str(),
-                s.client_host(),
-                s.db.as_deref(),
-                s.program.as_deref(),
-            )
-        });
-        let pools: Vec<FixedPool<'s>> = groups.into_values().filter_map(fixed_pool).collect();
+        };
+        let pools: Vec<FixedPool<'s>> = super::by_client(by_account, idle)
+            .into_iter()
+            .filter_map(fixed_pool)
+            .collect();
         let ids = pools
             .iter()
             .flat_map(|p| p.members.iter().map(|s| s.id))

@@ -28,7 +28,9 @@
 //! a victim, so no relief is offered. Building is O(n log n) in sessions, transactions and waits
 //! plus O(edges) for roots, releases and cycles. Pure.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fast_hash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::index::SessionIndex;
 use crate::snapshot::locks::waits_from_states;
@@ -310,7 +312,7 @@ pub fn held_by_roots(mine: &[&Edge]) -> BTreeMap<u64, usize> {
         .filter(|b| !waits_for_someone.contains(b))
         .collect::<BTreeSet<u64>>()
     {
-        let mut seen: HashSet<u64> = HashSet::from([root]);
+        let mut seen: HashSet<u64> = [root].into_iter().collect();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
             for &w in waiters_of.get(&n).map_or(&[][..], Vec::as_slice) {
