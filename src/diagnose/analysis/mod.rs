@@ -41,13 +41,20 @@ fn by_client<'s>(
 ) -> Vec<Vec<&'s Session>> {
     let mut out = Vec::new();
     for sessions in by_account.values() {
-        let mut sub: BTreeMap<(Option<&str>, Option<&str>), Vec<&'s Session>> = BTreeMap::new();
-        for &s in sessions.iter().filter(|s| keep(s)) {
-            sub.entry((s.db.as_deref(), s.program.as_deref()))
-                .or_default()
-                .push(s);
+        let kept: Vec<&'s Session> = sessions.iter().copied().filter(|s| keep(s)).collect();
+        let key = |s: &&'s Session| (s.db.as_deref(), s.program.as_deref());
+        // Most accounts are one client with one database and program: one group, no map.
+        match kept.first().map(key) {
+            None => {}
+            Some(k) if kept.iter().all(|s| key(s) == k) => out.push(kept),
+            Some(_) => {
+                let mut sub: BTreeMap<_, Vec<&'s Session>> = BTreeMap::new();
+                for s in kept {
+                    sub.entry(key(&s)).or_default().push(s);
+                }
+                out.extend(sub.into_values());
+            }
         }
-        out.extend(sub.into_values());
     }
     out
 }
