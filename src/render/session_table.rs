@@ -45,9 +45,9 @@ impl<'a> SessionLine<'a> {
     }
 }
 
-impl<'a> From<&'a SessionRow> for SessionLine<'a> {
-    fn from(s: &'a SessionRow) -> Self {
-        Self::with_trx(&s.session, s.trx_age_s, s.trx_rows_modified)
+impl<'a> From<&'a SessionRow<'_>> for SessionLine<'a> {
+    fn from(s: &'a SessionRow<'_>) -> Self {
+        Self::with_trx(s.session, s.trx_age_s, s.trx_rows_modified)
     }
 }
 

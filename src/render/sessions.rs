@@ -42,7 +42,7 @@ fn full_table(rows: &[Vec<String>], style: Style) -> String {
 }
 
 /// The human table. Pure.
-pub fn human(r: &SessionsReport, style: Style, full: bool) -> String {
+pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
     let mut out = String::new();
     if !r.sees_all_sessions {
         out.push_str(&layout::wrap(

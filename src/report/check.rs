@@ -115,13 +115,15 @@ pub struct Activity {
 impl Activity {
     pub fn of(snap: &Snapshot, th: &Thresholds) -> Activity {
         let mut a = Activity::default();
+        let trx_of = snap.transactions_by_session();
         for s in snap.clients() {
             if s.is_sleeping() {
                 a.sleeping += 1;
                 a.oldest_idle_s = a.oldest_idle_s.max(s.time_s);
                 a.idle_sessions += u64::from(common::at_least(s, th.idle));
                 a.idle_transactions += u64::from(
-                    snap.transaction_of(s.id)
+                    trx_of
+                        .get(&s.id)
                         .is_some_and(|t| t.age_s >= th.trx.as_secs()),
                 );
             } else {

@@ -23,10 +23,11 @@ pub enum GroupBy {
 pub const SESSIONS_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Serialize)]
-pub struct SessionRow {
-    /// The processlist row (its fields are the JSON's `id`, `user`, `host`, …).
+pub struct SessionRow<'s> {
+    /// The processlist row (its fields are the JSON's `id`, `user`, `host`, …), borrowed from
+    /// the snapshot: a report of 10,000 sessions copies none of them.
     #[serde(flatten)]
-    pub session: Session,
+    pub session: &'s Session,
     /// Age of the session's open InnoDB transaction, if it has one.
     pub trx_age_s: Option<u64>,
     pub trx_rows_modified: Option<u64>,
@@ -42,7 +43,7 @@ pub struct Group {
 }
 
 #[derive(Debug, Serialize)]
-pub struct SessionsReport {
+pub struct SessionsReport<'s> {
     pub schema_version: u32,
     pub target: String,
     pub sees_all_sessions: bool,
@@ -50,16 +51,16 @@ pub struct SessionsReport {
     pub matched: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<Group>>,
-    pub sessions: Vec<SessionRow>,
+    pub sessions: Vec<SessionRow<'s>>,
 }
 
 /// Filter, sort (longest first) and group. Pure.
-pub fn build(
-    snap: &Snapshot,
+pub fn build<'s>(
+    snap: &'s Snapshot,
     filter: &SessionFilter,
     group_by: Option<GroupBy>,
     limit: usize,
-) -> SessionsReport {
+) -> SessionsReport<'s> {
     let mut matched: Vec<&Session> = snap.sessions.iter().filter(|s| filter.matches(s)).collect();
     matched.sort_by(|a, b| {
         b.time_secs_f64()
@@ -71,6 +72,7 @@ pub fn build(
     if limit > 0 {
         matched.truncate(limit);
     }
+    let trx_of = snap.transactions_by_session();
     SessionsReport {
         schema_version: SESSIONS_SCHEMA_VERSION,
         target: snap.target.clone(),
@@ -81,9 +83,9 @@ pub fn build(
         sessions: matched
             .into_iter()
             .map(|s| {
-                let trx = snap.transaction_of(s.id);
+                let trx = trx_of.get(&s.id).copied();
                 SessionRow {
-                    session: s.clone(),
+                    session: s,
                     trx_age_s: trx.map(|t| t.age_s),
                     trx_rows_modified: trx.map(|t| t.rows_modified),
                 }
@@ -140,7 +142,7 @@ mod tests {
     #[test]
     fn session_row_json_is_flat_with_its_old_field_names() {
         let row = SessionRow {
-            session: fixtures::session(7, "app", "10.0.0.1", "Sleep", 400, "", None),
+            session: &fixtures::session(7, "app", "10.0.0.1", "Sleep", 400, "", None),
             trx_age_s: None,
             trx_rows_modified: None,
         };

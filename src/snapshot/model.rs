@@ -555,6 +555,18 @@ impl Snapshot {
             .find(|t| t.session_id == session_id)
     }
 
+    /// Every open transaction by the session that holds it (the first row wins, as
+    /// [`Snapshot::transaction_of`] finds it): built once where each of thousands of sessions
+    /// is looked up, in place of a scan per session.
+    pub fn transactions_by_session(&self) -> crate::fast_hash::HashMap<u64, &Transaction> {
+        let mut by = crate::fast_hash::HashMap::default();
+        by.reserve(self.transactions.len());
+        for t in &self.transactions {
+            by.entry(t.session_id).or_insert(t);
+        }
+        by
+    }
+
     /// The client sessions (no replication, system or killed rows), in processlist order.
     pub fn clients(&self) -> impl Iterator<Item = &Session> {
         self.sessions.iter().filter(|s| s.is_client())
