@@ -9,6 +9,7 @@
 //! finding is lives in `finding.rs`, the shared scale and wording in `common.rs`.
 
 pub mod aborted_clients;
+pub mod account_rows;
 pub mod analysis;
 pub mod capacity;
 pub mod common;

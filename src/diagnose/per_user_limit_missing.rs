@@ -17,14 +17,12 @@
 //! MariaDB started with max_user_connections 0 refuses to change it at runtime (ERROR 1290,
 //! docs/server-facts.md): there we advise `ALTER USER` and my.cnf, not SET GLOBAL.
 
-use std::collections::BTreeMap;
-
+use super::account_rows::by_account_row;
 use super::analysis::Analysis;
-use super::common::{logging_in, pct, sql_quoted};
+use super::common::{pct, sql_quoted};
 use super::globals::{change_globals, mysqld_config, parameter_group};
 use super::{Action, Finding, FindingId, Severity, Thresholds};
-use crate::snapshot::accounts::account_for;
-use crate::snapshot::{Account, Session};
+use crate::snapshot::Account;
 
 /// An account holding this many sessions is worth a limit even when max_connections is large.
 const MIN_SESSIONS: usize = 20;
@@ -40,40 +38,14 @@ pub fn check(a: &Analysis<'_>, _th: &Thresholds) -> Vec<Finding> {
     if snap.var_u64("max_user_connections") != Some(0) {
         return vec![];
     }
-    // Sessions still logging in are no account (`unauthenticated user`): an ALTER USER for them
-    // fails with ERROR 1396 (handshake-stall names them).
-    let rows = snap.accounts.as_deref();
-    // Keyed by user name and matched host part (None: rows unknown or no row matched).
-    type Key<'a> = (&'a str, Option<&'a str>);
-    let mut by_account: BTreeMap<Key<'_>, (Holder<'_>, Vec<&Session>)> = BTreeMap::new();
-    let mut clients = 0;
-    // Matched once per client (user, host), not once per session: thousands of sessions come
-    // from a few clients, and each match scans the account rows.
-    for (&(user, host), sessions) in a.by_account() {
-        let held: Vec<&Session> = sessions
-            .iter()
-            .copied()
-            .filter(|s| !logging_in(s))
-            .collect();
-        if held.is_empty() {
-            continue;
-        }
-        clients += held.len();
-        let row = rows.and_then(|r| account_for(r, user, host));
-        by_account
-            .entry((user, row.map(|r| r.host.as_str())))
-            .or_insert_with(|| (Holder { user, row }, Vec::new()))
-            .1
-            .extend(held);
-    }
-    // An account row matched from several client hosts: its sessions back in processlist order
-    // (all point into the snapshot's one vector).
-    for (_, held) in by_account.values_mut() {
-        held.sort_unstable_by_key(|s| std::ptr::from_ref::<Session>(s));
-    }
-    let Some((holder, held)) = by_account.into_values().max_by_key(|(_, v)| v.len()) else {
+    // Sessions still logging in are no account (handshake-stall names them).
+    let groups = by_account_row(a);
+    let clients: usize = groups.values().map(|(_, v)| v.len()).sum();
+    let Some(((user, _), (row, held))) = groups.into_iter().max_by_key(|(_, (_, v))| v.len())
+    else {
         return vec![];
     };
+    let holder = Holder { user, row };
     let n = held.len();
     let max = snap.max_connections();
     let big = n >= MIN_SESSIONS || n as u64 * 2 >= max;

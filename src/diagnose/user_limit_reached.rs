@@ -18,19 +18,14 @@
 //! Sessions still logging in (`unauthenticated user`) are no account: they are never counted,
 //! and never get an ALTER USER (`handshake-stall`).
 
-use std::collections::BTreeMap;
-
+use super::account_rows::by_account_row;
 use super::analysis::Analysis;
-use super::common::{dur, logging_in, sql_quoted};
+use super::common::{dur, sql_quoted};
 use super::{Action, Finding, FindingId, Severity, Thresholds};
-use crate::snapshot::accounts::account_for;
-use crate::snapshot::{Account, Session};
+use crate::snapshot::Account;
 
 /// At most this many accounts are named in one finding (their count is always given).
 const MAX_ACCOUNTS_SHOWN: usize = 10;
-
-/// The sessions of one account: its row (None when unknown) and its sessions.
-type Group<'a> = (Option<&'a Account>, Vec<&'a Session>);
 
 /// One account at its limit.
 struct AtLimit<'a> {
@@ -70,30 +65,8 @@ pub fn check(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     let snap = a.snap;
     let global = snap.var_u64("max_user_connections").unwrap_or(0);
     let rows = snap.accounts.as_deref();
-    // Group the clients by the account row they logged in as (by user name without the rows).
-    let mut groups: BTreeMap<(&str, Option<&str>), Group<'_>> = BTreeMap::new();
-    // Matched once per client (user, host), not once per session.
-    for (&(user, host), sessions) in a.by_account() {
-        let held: Vec<&Session> = sessions
-            .iter()
-            .copied()
-            .filter(|s| !logging_in(s))
-            .collect();
-        if held.is_empty() {
-            continue;
-        }
-        let row = rows.and_then(|r| account_for(r, user, host));
-        groups
-            .entry((user, row.map(|r| r.host.as_str())))
-            .or_insert_with(|| (row, Vec::new()))
-            .1
-            .extend(held);
-    }
-    // An account row matched from several client hosts: its sessions back in processlist order
-    // (all point into the snapshot's one vector).
-    for (_, held) in groups.values_mut() {
-        held.sort_unstable_by_key(|s| std::ptr::from_ref::<Session>(s));
-    }
+    // The clients by the account row they logged in as (by user name without the rows).
+    let groups = by_account_row(a);
     let mut at_limit: Vec<AtLimit<'_>> = groups
         .into_iter()
         .filter_map(|((user, _), (row, sessions))| {
