@@ -30,7 +30,7 @@
 
 use crate::fast_hash::HashSet;
 
-use super::ByAccount;
+use super::accounts::{ByAccount, by_client};
 use crate::diagnose::common::share;
 use crate::snapshot::{Session, Snapshot};
 
@@ -134,7 +134,7 @@ pub struct Leaks<'s> {
 impl<'s> Leaks<'s> {
     /// The leaks among the client sessions of `snap`: O(n log n).
     pub fn of(snap: &Snapshot, by_account: &ByAccount<'s>) -> Leaks<'s> {
-        let leaks: Vec<Leak<'s>> = super::by_client(by_account, Session::is_sleeping)
+        let leaks: Vec<Leak<'s>> = by_client(by_account, Session::is_sleeping)
             .into_iter()
             .filter_map(|sleeping| {
                 let leaked: Vec<&Session> = sleeping

@@ -21,7 +21,7 @@
 
 use crate::fast_hash::HashSet;
 
-use super::ByAccount;
+use super::accounts::{ByAccount, by_client};
 use super::index::SessionIndex;
 use crate::snapshot::Session;
 
@@ -78,7 +78,7 @@ impl<'s> FixedPools<'s> {
                 && ix.transaction_of(s.id).is_none()
                 && !leaked.contains(&s.id)
         };
-        let pools: Vec<FixedPool<'s>> = super::by_client(by_account, idle)
+        let pools: Vec<FixedPool<'s>> = by_client(by_account, idle)
             .into_iter()
             .filter_map(fixed_pool)
             .collect();
