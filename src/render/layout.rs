@@ -197,11 +197,14 @@ pub fn choose(width: usize, cols: &[Col], rows: &[Vec<String>]) -> Fit {
                 .unwrap_or(0)
         })
         .collect();
-    let empty = |i: usize| rows.iter().all(|r| r.get(i).is_none_or(|s| s.is_empty()));
+    // Whether a column is empty in every row: once per column, not once per comparison.
+    let empty: Vec<bool> = (0..cols.len())
+        .map(|i| rows.iter().all(|r| r.get(i).is_none_or(|s| s.is_empty())))
+        .collect();
     let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop > 0).collect();
     order.sort_by_key(|&i| {
         (
-            std::cmp::Reverse(empty(i)),
+            std::cmp::Reverse(empty[i]),
             std::cmp::Reverse(cols[i].drop),
             i,
         )

@@ -111,7 +111,7 @@ impl SessionLine<'_> {
             Info::Prose => prose(self.info.unwrap_or_default()).into_owned(),
         };
         vec![
-            self.id.to_string(),
+            itoa::Buffer::new().format(self.id).to_string(),
             user,
             host,
             db,
