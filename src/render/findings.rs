@@ -150,11 +150,13 @@ pub const SESSION_COLUMNS: [layout::Col; 9] = [
 ];
 
 fn session_table(ids: &[u64], snap: &Snapshot, style: Style) -> String {
+    // A finding may list 10,000 sessions: looked up by id, not scanned for each.
+    let (sessions, trx_of) = (snap.sessions_by_id(), snap.transactions_by_session());
     let rows: Vec<Vec<String>> = ids
         .iter()
-        .filter_map(|id| snap.session(*id))
+        .filter_map(|id| sessions.get(id).copied())
         .map(|s| {
-            SessionLine::of_session(s, snap.transaction_of(s.id)).cells(&Cells {
+            SessionLine::of_session(s, trx_of.get(&s.id).copied()).cells(&Cells {
                 cut: None,
                 trx_rows: true,
                 info: Info::Snippet(50),

@@ -555,6 +555,17 @@ impl Snapshot {
             .find(|t| t.session_id == session_id)
     }
 
+    /// Every session by its id (the first row wins, as [`Snapshot::session`] finds it): built
+    /// once where thousands of ids are looked up, in place of a scan per id.
+    pub fn sessions_by_id(&self) -> crate::fast_hash::HashMap<u64, &Session> {
+        let mut by = crate::fast_hash::HashMap::default();
+        by.reserve(self.sessions.len());
+        for s in &self.sessions {
+            by.entry(s.id).or_insert(s);
+        }
+        by
+    }
+
     /// Every open transaction by the session that holds it (the first row wins, as
     /// [`Snapshot::transaction_of`] finds it): built once where each of thousands of sessions
     /// is looked up, in place of a scan per session.
