@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::diagnose::Analysis;
-use crate::fast_hash::HashSet;
+use crate::diagnose::analysis::SessionIndex;
 use crate::filter::SessionFilter;
 use crate::snapshot::{Session, SessionKind, Snapshot, Transaction};
 
@@ -248,25 +248,9 @@ pub fn meets_threshold(s: &Session, c: &Criteria) -> bool {
 /// The session's open transaction, if any: an autocommit SELECT's own read view
 /// (`autocommit_non_locking`) ends with its statement, holds no lock and rolls nothing back, so
 /// it is none.
-fn open_transaction<'s>(trx_of: &TrxOf<'s>, s: &Session) -> Option<&'s Transaction> {
-    trx_of
-        .get(&s.id)
-        .copied()
+fn open_transaction<'s>(ix: &SessionIndex<'s>, s: &Session) -> Option<&'s Transaction> {
+    ix.transaction_of(s.id)
         .filter(|t| !t.autocommit_non_locking)
-}
-
-/// Open transactions by session ([`Snapshot::transactions_by_session`]): a plan looks up each
-/// of up to 10,000 sessions.
-type TrxOf<'s> = crate::fast_hash::HashMap<u64, &'s Transaction>;
-
-/// Whether session `id` (in thread state `state`) waits for a lock: a listed wait (`listed`),
-/// an InnoDB `LOCK WAIT`, or a wait state (docs/wait-states.md).
-fn waits_for_lock(trx_of: &TrxOf<'_>, listed: &HashSet<u64>, id: u64, state: &str) -> bool {
-    crate::snapshot::locks::waiting_for(state).is_some()
-        || listed.contains(&id)
-        || trx_of
-            .get(&id)
-            .is_some_and(|t| t.state.eq_ignore_ascii_case("LOCK WAIT"))
 }
 
 /// Select victims, oldest first.
@@ -277,8 +261,8 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     } else {
         Default::default()
     };
-    let trx_of = snap.transactions_by_session();
-    let listed: HashSet<u64> = snap.lock_waits.iter().map(|w| w.waiting_id).collect();
+    // Lookups by id (a plan may weigh 10,000 sessions): the index judging uses.
+    let ix = SessionIndex::of(snap);
     let mut pool_connections = Vec::new();
     let mut protected = Vec::new();
     let mut chosen: Vec<&Session> = Vec::new();
@@ -291,7 +275,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         {
             continue;
         }
-        let trx = open_transaction(&trx_of, s);
+        let trx = open_transaction(&ix, s);
         match c.with_open_trx {
             WithOpenTrx::Only if trx.is_none() => continue,
             WithOpenTrx::Skip if trx.is_some() => continue,
@@ -328,7 +312,7 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
     let victims: Vec<Victim> = chosen
         .into_iter()
         .map(|s| {
-            let trx = open_transaction(&trx_of, s);
+            let trx = open_transaction(&ix, s);
             let mut reason = format!("{what} {}s >= {}s", s.time_s, c.threshold.as_secs());
             if let Some(t) = trx {
                 reason.push_str(&format!(", open trx {}s", t.age_s));
@@ -372,7 +356,8 @@ pub fn plan(snap: &Snapshot, c: &Criteria) -> KillPlan {
         .collect();
     let lock_waiters = victims
         .iter()
-        .filter(|v| waits_for_lock(&trx_of, &listed, v.session.id, &v.session.state))
+        // A listed wait, an InnoDB `LOCK WAIT`, or a wait state (docs/wait-states.md).
+        .filter(|v| ix.is_waiting(&v.session))
         .map(|v| v.session.id)
         .collect();
     KillPlan {

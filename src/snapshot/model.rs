@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::flavor::{Flavor, ProcesslistSource};
+use crate::fast_hash::{HashMap, HashMapExt};
 
 /// Bumped whenever a field changes meaning or disappears (adding fields does not bump it).
 pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
@@ -297,6 +298,15 @@ const REPLICATION_COMMANDS: &[&str] = &[
     "group replication data stream subscription",
 ];
 
+/// `items` by the id `id` gives each, the first of a duplicated id winning (as a scan finds it).
+fn first_by_id<T>(items: &[T], id: impl Fn(&T) -> u64) -> HashMap<u64, &T> {
+    let mut by = HashMap::with_capacity(items.len());
+    for item in items {
+        by.entry(id(item)).or_insert(item);
+    }
+    by
+}
+
 /// Whether `hay` contains `needle` (lower-case ASCII), ignoring ASCII case.
 fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
     hay.len() >= needle.len()
@@ -557,25 +567,14 @@ impl Snapshot {
 
     /// Every session by its id (the first row wins, as [`Snapshot::session`] finds it): built
     /// once where thousands of ids are looked up, in place of a scan per id.
-    pub fn sessions_by_id(&self) -> crate::fast_hash::HashMap<u64, &Session> {
-        let mut by = crate::fast_hash::HashMap::default();
-        by.reserve(self.sessions.len());
-        for s in &self.sessions {
-            by.entry(s.id).or_insert(s);
-        }
-        by
+    pub fn sessions_by_id(&self) -> HashMap<u64, &Session> {
+        first_by_id(&self.sessions, |s| s.id)
     }
 
     /// Every open transaction by the session that holds it (the first row wins, as
-    /// [`Snapshot::transaction_of`] finds it): built once where each of thousands of sessions
-    /// is looked up, in place of a scan per session.
-    pub fn transactions_by_session(&self) -> crate::fast_hash::HashMap<u64, &Transaction> {
-        let mut by = crate::fast_hash::HashMap::default();
-        by.reserve(self.transactions.len());
-        for t in &self.transactions {
-            by.entry(t.session_id).or_insert(t);
-        }
-        by
+    /// [`Snapshot::transaction_of`] finds it), for the same reason.
+    pub fn transactions_by_session(&self) -> HashMap<u64, &Transaction> {
+        first_by_id(&self.transactions, |t| t.session_id)
     }
 
     /// The client sessions (no replication, system or killed rows), in processlist order.

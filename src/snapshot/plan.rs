@@ -4,9 +4,10 @@
 //! statement and its decoder sit side by side where a plan is built ([`first`] for round trip 1,
 //! [`Dialect::plan`] for round trip 2), and the reader takes each result back by key
 //! ([`Results::take`]), never by position. Rows are decoded one at a time as they arrive, so a
-//! result set is never held whole (10,000 processlist rows). The conformance tests check every statement of these
-//! same plans against the servers' own table definitions, and the privilege each one `needs`
-//! against what a least-privilege account may do: what they check is what the reader sends.
+//! result set is never held whole (10,000 processlist rows). The conformance tests check every
+//! statement of these same plans against the servers' own table definitions, and the privilege
+//! each one `needs` against what a least-privilege account may do: what they check is what the
+//! reader sends.
 
 use std::any::Any;
 use std::collections::BTreeMap;

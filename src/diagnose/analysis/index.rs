@@ -4,7 +4,7 @@
 //! transaction, sessions with a listed lock wait), and the client sessions in processlist order.
 //! On duplicate ids the first row wins, as a scan would find it. O(n) to build. Pure.
 
-use crate::fast_hash::{HashMap, HashMapExt, HashSet};
+use crate::fast_hash::{HashMap, HashSet};
 
 use crate::snapshot::locks::waiting_for;
 use crate::snapshot::{Session, Snapshot, Transaction};
@@ -13,8 +13,8 @@ use crate::snapshot::{Session, Snapshot, Transaction};
 #[derive(Debug)]
 pub struct SessionIndex<'s> {
     snap: &'s Snapshot,
-    sessions: HashMap<u64, usize>,
-    transactions: HashMap<u64, usize>,
+    sessions: HashMap<u64, &'s Session>,
+    transactions: HashMap<u64, &'s Transaction>,
     /// Sessions [`Snapshot::lock_waits`] lists as waiting.
     waiting: HashSet<u64>,
     /// Positions of the client sessions ([`Session::is_client`]), in processlist order.
@@ -23,18 +23,10 @@ pub struct SessionIndex<'s> {
 
 impl<'s> SessionIndex<'s> {
     pub fn of(snap: &'s Snapshot) -> SessionIndex<'s> {
-        let mut sessions = HashMap::with_capacity(snap.sessions.len());
-        for (i, s) in snap.sessions.iter().enumerate() {
-            sessions.entry(s.id).or_insert(i);
-        }
-        let mut transactions = HashMap::with_capacity(snap.transactions.len());
-        for (i, t) in snap.transactions.iter().enumerate() {
-            transactions.entry(t.session_id).or_insert(i);
-        }
         SessionIndex {
             snap,
-            sessions,
-            transactions,
+            sessions: snap.sessions_by_id(),
+            transactions: snap.transactions_by_session(),
             waiting: snap.lock_waits.iter().map(|w| w.waiting_id).collect(),
             clients: snap
                 .sessions
@@ -48,14 +40,12 @@ impl<'s> SessionIndex<'s> {
 
     /// The session with processlist id `id`.
     pub fn session(&self, id: u64) -> Option<&'s Session> {
-        self.sessions.get(&id).map(|&i| &self.snap.sessions[i])
+        self.sessions.get(&id).copied()
     }
 
     /// The open transaction of session `session_id`.
     pub fn transaction_of(&self, session_id: u64) -> Option<&'s Transaction> {
-        self.transactions
-            .get(&session_id)
-            .map(|&i| &self.snap.transactions[i])
+        self.transactions.get(&session_id).copied()
     }
 
     /// Whether [`Snapshot::lock_waits`] lists a wait of session `id`.
