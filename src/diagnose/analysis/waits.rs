@@ -122,7 +122,7 @@ impl WaitGraph {
                 .iter()
                 .filter_map(|t| by_table.get(t))
                 .flatten()
-                .filter(|&&(time_s, _)| time_s + 1 >= w.wait_s)
+                .filter(|&&(time_s, _)| time_s.saturating_add(1) >= w.wait_s)
                 .max()
                 .map(|&(_, id)| id)
         };
@@ -738,6 +738,41 @@ mod tests {
         assert_eq!(
             tables_named("INSERT INTO a.b SELECT * FROM c JOIN `d` ON 1"),
             ["b", "c", "d"]
+        );
+    }
+
+    /// Found by the fuzz test: a hostile server's TIME of 2^64-1 on the statement naming the
+    /// table overflowed the age comparison (overflow checks are on in release too).
+    #[test]
+    fn a_running_statement_of_any_age_is_compared_without_overflow() {
+        let mut s = fixtures::mariadb();
+        fixtures::with_sessions(
+            &mut s,
+            vec![
+                session(
+                    2,
+                    "report",
+                    "h",
+                    "Query",
+                    u64::MAX,
+                    "User sleep",
+                    Some("select * from t"),
+                ),
+                session(
+                    3,
+                    "dba",
+                    "h",
+                    "Query",
+                    30,
+                    "Waiting for table metadata lock",
+                    Some("alter table t add column c int"),
+                ),
+            ],
+        );
+        let g = graph(&s);
+        assert!(
+            g.edges.iter().any(|e| e.waiter == 3 && e.blocker == 2),
+            "{g:?}"
         );
     }
 }
