@@ -152,7 +152,7 @@ pub const SESSION_COLUMNS: [layout::Col; 9] = [
 fn session_table(ids: &[u64], snap: &Snapshot, style: Style) -> String {
     // A finding may list 10,000 sessions: looked up by id, not scanned for each.
     let (sessions, trx_of) = (snap.sessions_by_id(), snap.transactions_by_session());
-    let rows: Vec<Vec<String>> = ids
+    let rows: Vec<Vec<_>> = ids
         .iter()
         .filter_map(|id| sessions.get(id).copied())
         .map(|s| {

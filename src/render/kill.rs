@@ -80,7 +80,7 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
         "  ",
     ));
     out.push('\n');
-    let rows: Vec<Vec<String>> = plan
+    let rows: Vec<Vec<_>> = plan
         .victims
         .iter()
         .map(|v| {
@@ -89,7 +89,7 @@ pub fn plan_text(plan: &KillPlan, snap: &Snapshot, style: Style) -> String {
                 trx_rows: true,
                 info: Info::Snippet(40),
             });
-            cells.push(text::escape(&v.reason).into_owned());
+            cells.push(text::escape(&v.reason));
             cells
         })
         .collect();

@@ -18,8 +18,6 @@
 //! never carries a raw escape: [`crate::text::escape`] shows it as `\e`.) Nothing here reads the
 //! environment: the width comes from [`super::Style`].
 
-use std::borrow::Cow;
-
 use comfy_table::ContentArrangement;
 use unicode_width::UnicodeWidthStr;
 
@@ -182,29 +180,61 @@ pub struct Fit {
     pub dropped: Vec<usize>,
 }
 
+/// Every cell measured once: choosing the columns, cutting the cells and drawing the table all
+/// use these widths (a session table of 10,000 rows has 90,000 cells, and measuring each three
+/// or four times was most of `sessions`' work).
+struct Measured {
+    /// Row-major, one per column of `cols` (a missing cell is empty: 0 wide), with whether the
+    /// cell is one line without escape sequences ([`draw`] lays those out itself).
+    cells: Vec<(u32, bool)>,
+    /// The widest cell of each column, its name included.
+    natural: Vec<usize>,
+    /// Whether a column is empty in every row.
+    empty: Vec<bool>,
+}
+
+/// A cell's display width, and whether it is one line without escape sequences: printable
+/// ASCII (most cells) is both, found in one pass.
+fn measure(s: &str) -> (usize, bool) {
+    if s.bytes().all(|b| matches!(b, b' '..=b'~')) {
+        return (s.len(), true);
+    }
+    (width_of(s), !s.contains('\n') && !s.contains(ESC))
+}
+
+fn measure_rows<S: AsRef<str>>(cols: &[Col], rows: &[Vec<S>]) -> Measured {
+    let n = cols.len();
+    let mut m = Measured {
+        cells: Vec::with_capacity(rows.len() * n),
+        natural: cols.iter().map(|c| width_of(c.name)).collect(),
+        empty: vec![true; n],
+    };
+    for r in rows {
+        for i in 0..n {
+            let cell = r.get(i).map_or("", AsRef::as_ref);
+            let (w, plain) = measure(cell);
+            // A cell wider than 4 billion columns is drawn at that width: it cannot be shown
+            // on one terminal line anyway, and the column cut cuts it.
+            m.cells.push((u32::try_from(w).unwrap_or(u32::MAX), plain));
+            m.natural[i] = m.natural[i].max(w);
+            m.empty[i] &= cell.is_empty();
+        }
+    }
+    m
+}
+
 /// Measure the cells and decide: cut the truncatable columns down to their minimum, and when
 /// that is not enough leave columns out, empty ones first, then by rank.
-pub fn choose(width: usize, cols: &[Col], rows: &[Vec<String>]) -> Fit {
+pub fn choose<S: AsRef<str>>(width: usize, cols: &[Col], rows: &[Vec<S>]) -> Fit {
+    choose_measured(width, cols, &measure_rows(cols, rows))
+}
+
+fn choose_measured(width: usize, cols: &[Col], m: &Measured) -> Fit {
     let width = width.max(MIN_WIDTH);
-    let natural: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            rows.iter()
-                .map(|r| r.get(i).map_or(0, |s| width_of(s)))
-                .chain([width_of(c.name)])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    // Whether a column is empty in every row: once per column, not once per comparison.
-    let empty: Vec<bool> = (0..cols.len())
-        .map(|i| rows.iter().all(|r| r.get(i).is_none_or(|s| s.is_empty())))
-        .collect();
     let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop > 0).collect();
     order.sort_by_key(|&i| {
         (
-            std::cmp::Reverse(empty[i]),
+            std::cmp::Reverse(m.empty[i]),
             std::cmp::Reverse(cols[i].drop),
             i,
         )
@@ -213,7 +243,7 @@ pub fn choose(width: usize, cols: &[Col], rows: &[Vec<String>]) -> Fit {
     let mut dropped: Vec<usize> = Vec::new();
     let mut next = order.into_iter();
     let widths = loop {
-        let (w, fits) = shrink(cols, &natural, &keep, width);
+        let (w, fits) = shrink(cols, &m.natural, &keep, width);
         if fits {
             break w;
         }
@@ -254,65 +284,93 @@ pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
 /// A table that fits `style.width` on one line per row: cells cut with `…` where allowed,
 /// columns left out (named in a note under the table) when cutting is not enough. `rows` hold
 /// terminal-safe text already (escaped by the caller).
-pub fn fit_table(style: Style, cols: &[Col], rows: &[Vec<String>]) -> String {
-    let chosen = choose(style.width, cols, rows);
+pub fn fit_table<S: AsRef<str>>(style: Style, cols: &[Col], rows: &[Vec<S>]) -> String {
+    let mut out = String::new();
+    push_table(&mut out, style, cols, rows);
+    out
+}
+
+/// [`fit_table`] written at the end of `out`: a table of 10,000 rows is not copied into the
+/// text around it.
+pub fn push_table<S: AsRef<str>>(out: &mut String, style: Style, cols: &[Col], rows: &[Vec<S>]) {
+    let m = measure_rows(cols, rows);
+    let chosen = choose_measured(style.width, cols, &m);
     let header: Vec<&str> = chosen.keep.iter().map(|&i| cols[i].name).collect();
-    // Cells that fit are borrowed, not copied: 10,000 rows of 8 cells.
-    let cells: Vec<Vec<Cow<'_, str>>> = rows
-        .iter()
-        .map(|r| {
-            chosen
-                .keep
-                .iter()
-                .zip(&chosen.widths)
-                .map(|(&i, &w)| {
-                    let c = r.get(i).map_or("", String::as_str);
-                    if width_of(c) <= w {
-                        Cow::Borrowed(c)
-                    } else {
-                        Cow::Owned(fit(c, w))
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let mut out = draw(style, &header, &cells);
+    let n = cols.len();
+    let text = |r: usize, i: usize| rows[r].get(i).map_or("", AsRef::as_ref);
+    // The cells too wide for their column, cut, by (row, kept column): most fit and are
+    // borrowed as they are.
+    let mut cut: crate::fast_hash::HashMap<(usize, usize), (String, usize, bool)> =
+        Default::default();
+    for (k, (&i, &w)) in chosen.keep.iter().zip(&chosen.widths).enumerate() {
+        if m.natural[i] <= w {
+            continue;
+        }
+        for r in 0..rows.len() {
+            if m.cells[r * n + i].0 as usize > w {
+                let short = fit(text(r, i), w);
+                let (width, plain) = measure(&short);
+                cut.insert((r, k), (short, width, plain));
+            }
+        }
+    }
+    let cell = |r: usize, k: usize| {
+        let i = chosen.keep[k];
+        let (width, plain) = m.cells[r * n + i];
+        if width as usize > chosen.widths[k]
+            && let Some((short, width, plain)) = cut.get(&(r, k))
+        {
+            return (short.as_str(), *width, *plain);
+        }
+        (text(r, i), width as usize, plain)
+    };
+    draw(out, style, &header, rows.len(), cell);
     if !chosen.dropped.is_empty() {
         out.push('\n');
         out.push_str(&dropped_note(style, cols, &chosen.dropped));
     }
-    out
 }
 
 /// The table comfy-table draws in our house style ([`Style::table`], `UTF8_FULL_CONDENSED`,
 /// content arrangement off), drawn directly when every cell is one line: the same bytes
 /// (checked against comfy-table in the tests below) for a fraction of the cost, which matters
 /// for a kill plan of 1,000 sessions printed before the first KILL (BENCHMARKS.md, "Killing
-/// at the floor"). Anything else goes through comfy-table.
-fn draw<S: AsRef<str>>(style: Style, header: &[&str], rows: &[Vec<S>]) -> String {
-    let one_line = |s: &str| !s.contains('\n') && !s.contains(ESC);
-    if rows.is_empty()
-        || !header.iter().all(|h| one_line(h))
-        || !rows
-            .iter()
-            .all(|r| r.len() == header.len() && r.iter().all(|c| one_line(c.as_ref())))
-    {
+/// at the floor") and a `sessions` table of 10,000. Anything else goes through comfy-table.
+/// `cell(row, column)` is a cell's text, display width and whether it is one line without
+/// escape sequences.
+fn draw<'c>(
+    out: &mut String,
+    style: Style,
+    header: &[&str],
+    rows: usize,
+    cell: impl Fn(usize, usize) -> (&'c str, usize, bool),
+) {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| width_of(h)).collect();
+    let mut plain = header.iter().all(|h| !h.contains('\n') && !h.contains(ESC));
+    let mut text_bytes = 0;
+    for r in 0..rows {
+        for (k, w) in widths.iter_mut().enumerate() {
+            let (text, width, one_line) = cell(r, k);
+            *w = (*w).max(width);
+            text_bytes += text.len();
+            plain &= one_line;
+        }
+    }
+    if rows == 0 || !plain {
         let mut t = style.table();
         t.set_content_arrangement(ContentArrangement::Disabled);
         t.set_header(header.to_vec());
-        for r in rows {
-            t.add_row(r.iter().map(AsRef::as_ref).collect::<Vec<&str>>());
+        for r in 0..rows {
+            t.add_row((0..n).map(|k| cell(r, k).0).collect::<Vec<&str>>());
         }
-        return t.to_string();
+        out.push_str(&t.to_string());
+        return;
     }
-    let mut widths: Vec<usize> = header.iter().map(|h| width_of(h)).collect();
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(width_of(c.as_ref()));
-        }
-    }
-    let line_len: usize = widths.iter().map(|w| (w + 3) * 3).sum::<usize>() + 4;
-    let mut out = String::with_capacity(line_len * (rows.len() + 4));
+    // The whole table in one allocation: besides its text, a row is at most its padding (one
+    // byte a column) and 3-byte separators; a rule is at most three times that.
+    let line_max: usize = widths.iter().map(|w| w + 2).sum::<usize>() + 3 * (n + 1) + 1;
+    out.reserve(text_bytes + line_max * (rows + 1 + 3 * 3));
     let border = |out: &mut String, [left, fill, junction, right]: [char; 4]| {
         out.push(left);
         for (i, w) in widths.iter().enumerate() {
@@ -323,30 +381,35 @@ fn draw<S: AsRef<str>>(style: Style, header: &[&str], rows: &[Vec<S>]) -> String
         }
         out.push(right);
     };
-    let content = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+    let content = |out: &mut String, cells: &mut dyn Iterator<Item = (&str, usize)>| {
         out.push('│');
-        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+        for (i, ((text, width), w)) in cells.zip(&widths).enumerate() {
             if i > 0 {
                 out.push('┆');
             }
             out.push(' ');
-            out.push_str(cell);
-            out.extend(std::iter::repeat_n(' ', w - width_of(cell) + 1));
+            out.push_str(text);
+            out.extend(std::iter::repeat_n(' ', w - width + 1));
         }
         out.push('│');
     };
-    border(&mut out, ['┌', '─', '┬', '┐']);
+    border(out, ['┌', '─', '┬', '┐']);
     out.push('\n');
-    content(&mut out, &mut header.iter().copied());
+    content(out, &mut header.iter().map(|h| (*h, width_of(h))));
     out.push('\n');
-    border(&mut out, ['╞', '═', '╪', '╡']);
-    for r in rows {
+    border(out, ['╞', '═', '╪', '╡']);
+    for r in 0..rows {
         out.push('\n');
-        content(&mut out, &mut r.iter().map(AsRef::as_ref));
+        content(
+            out,
+            &mut (0..n).map(|k| {
+                let (text, width, _) = cell(r, k);
+                (text, width)
+            }),
+        );
     }
     out.push('\n');
-    border(&mut out, ['└', '─', '┴', '┘']);
-    out
+    border(out, ['└', '─', '┴', '┘']);
 }
 
 /// Join `text` into lines of at most `width` columns: the first starts with `first`, the others
@@ -755,7 +818,86 @@ mod tests {
                 for r in &rows {
                     t.add_row(r.clone());
                 }
-                assert_eq!(draw(st, &header, &rows), t.to_string(), "{n} rows");
+                let mut drawn = String::new();
+                draw(&mut drawn, st, &header, rows.len(), |r, k| {
+                    let (width, plain) = measure(&rows[r][k]);
+                    (rows[r][k].as_str(), width, plain)
+                });
+                assert_eq!(drawn, t.to_string(), "{n} rows");
+            }
+        }
+    }
+
+    /// `fit_table` measures each cell once; the result must be what cutting each cell to its
+    /// column and letting comfy-table draw gives, at every width.
+    #[test]
+    fn fitted_tables_are_what_comfy_table_draws_of_the_cut_cells() {
+        let cols = [
+            Col::keep("id"),
+            Col::cut("user", 8, 0),
+            Col::whole("db", 2),
+            Col::cut("state", 6, 3),
+            Col::cut("query", 10, 1),
+        ];
+        let texts = [
+            "",
+            "12345",
+            "a_rather_long_user_name",
+            "漢字のユーザー名前",
+            "SELECT * FROM a_table WHERE x = 1 AND y = 'some value'",
+            "\x1b[1mbold\x1b[0m text that is long enough to be cut",
+            "two\nlines",
+            "Sleep",
+        ];
+        // With a cell of two lines every table goes through comfy-table; without, most are
+        // drawn directly (a coloured cell is drawn directly once cut, which drops its colour).
+        let one_line: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !t.contains('\n'))
+            .collect();
+        for (n, texts) in [1usize, 3, 12]
+            .into_iter()
+            .flat_map(|n| [(n, &texts[..]), (n, &one_line[..])])
+        {
+            let rows: Vec<Vec<String>> = (0..n)
+                .map(|r| {
+                    (0..cols.len())
+                        .map(|c| texts[(r * 5 + c * 3) % texts.len()].to_string())
+                        .collect()
+                })
+                .collect();
+            for width in [40, 60, 80, 120, 200] {
+                let st = Style {
+                    color: false,
+                    width,
+                };
+                let chosen = choose(width, &cols, &rows);
+                let mut t = st.table();
+                t.set_content_arrangement(ContentArrangement::Disabled);
+                t.set_header(
+                    chosen
+                        .keep
+                        .iter()
+                        .map(|&i| cols[i].name)
+                        .collect::<Vec<_>>(),
+                );
+                for r in &rows {
+                    t.add_row(
+                        chosen
+                            .keep
+                            .iter()
+                            .zip(&chosen.widths)
+                            .map(|(&i, &w)| fit(&r[i], w))
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                let mut want = t.to_string();
+                if !chosen.dropped.is_empty() {
+                    want.push('\n');
+                    want.push_str(&dropped_note(st, &cols, &chosen.dropped));
+                }
+                assert_eq!(fit_table(st, &cols, &rows), want, "{n} rows at {width}");
             }
         }
     }

@@ -10,7 +10,7 @@ use crate::text::escape;
 /// `--full`: the whole query text, wrapped inside its column (the db, command and state may wrap
 /// too); ids, users, hosts and durations keep their content width and are never broken. Columns
 /// that do not fit are left out as in the other tables.
-fn full_table(rows: &[Vec<String>], style: Style) -> String {
+fn full_table<S: AsRef<str>>(rows: &[Vec<S>], style: Style) -> String {
     use comfy_table::{ColumnConstraint, Width};
     let mut cols = SESSION_COLUMNS;
     for c in cols.iter_mut().filter(|c| c.name == "info") {
@@ -20,7 +20,12 @@ fn full_table(rows: &[Vec<String>], style: Style) -> String {
     let mut t = style.table();
     t.set_header(fit.keep.iter().map(|&i| cols[i].name).collect::<Vec<_>>());
     for r in rows {
-        t.add_row(fit.keep.iter().map(|&i| r[i].clone()).collect::<Vec<_>>());
+        t.add_row(
+            fit.keep
+                .iter()
+                .map(|&i| r[i].as_ref())
+                .collect::<Vec<&str>>(),
+        );
     }
     for (k, col) in t.column_iter_mut().enumerate() {
         match cols[fit.keep[k]].name {
@@ -85,7 +90,7 @@ pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
         out.push_str(&format!("No session matched (of {}).\n", r.total_sessions));
         return out;
     }
-    let rows: Vec<Vec<String>> = r
+    let rows: Vec<Vec<_>> = r
         .sessions
         .iter()
         .map(|s| {
@@ -106,10 +111,8 @@ pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
     if full {
         out.push_str(&format!("{}\n", full_table(&rows, style)));
     } else {
-        out.push_str(&format!(
-            "{}\n",
-            layout::fit_table(style, &SESSION_COLUMNS, &rows)
-        ));
+        layout::push_table(&mut out, style, &SESSION_COLUMNS, &rows);
+        out.push('\n');
     }
     let shown = r.sessions.len();
     if shown < r.matched {
