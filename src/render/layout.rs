@@ -381,17 +381,25 @@ fn draw<'c>(
         }
         out.push(right);
     };
+    // A row is `│ a␣┆ b␣│`, each cell padded to its column's width plus one. What follows a
+    // cell (its padding and the separator) is a slice of one string per column: two copies a
+    // cell, 90,000 cells.
+    let tails: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(k, &w)| {
+            let mut t = String::with_capacity(w + 4);
+            spaces(&mut t, w);
+            t.push_str(if k + 1 < n { " ┆ " } else { " │" });
+            t
+        })
+        .collect();
     let content = |out: &mut String, cells: &mut dyn Iterator<Item = (&str, usize)>| {
-        out.push('│');
-        for (i, ((text, width), w)) in cells.zip(&widths).enumerate() {
-            if i > 0 {
-                out.push('┆');
-            }
-            out.push(' ');
+        out.push_str("│ ");
+        for ((text, width), tail) in cells.zip(&tails) {
             out.push_str(text);
-            out.extend(std::iter::repeat_n(' ', w - width + 1));
+            out.push_str(&tail[width..]);
         }
-        out.push('│');
     };
     border(out, ['┌', '─', '┬', '┐']);
     out.push('\n');
@@ -399,17 +407,25 @@ fn draw<'c>(
     out.push('\n');
     border(out, ['╞', '═', '╪', '╡']);
     for r in 0..rows {
-        out.push('\n');
-        content(
-            out,
-            &mut (0..n).map(|k| {
-                let (text, width, _) = cell(r, k);
-                (text, width)
-            }),
-        );
+        out.push_str("\n│ ");
+        for (k, tail) in tails.iter().enumerate() {
+            let (text, width, _) = cell(r, k);
+            out.push_str(text);
+            out.push_str(&tail[width..]);
+        }
     }
     out.push('\n');
     border(out, ['└', '─', '┴', '┘']);
+}
+
+/// `n` spaces at the end of `out`, a slice at a time (a table pads 90,000 cells).
+fn spaces(out: &mut String, mut n: usize) {
+    const SPACES: &str = "                                                                ";
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
+    }
 }
 
 /// Join `text` into lines of at most `width` columns: the first starts with `first`, the others
