@@ -196,7 +196,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
     snap.access.login_user = opts.user.clone();
     // Standard output is a file too (`conncheck snapshot > f.json`): the same bound.
     let max = crate::input::SNAPSHOT_MAX;
-    let fitted = saved::fit_snapshot(&snap, max, max, |s| render::json(s) + "\n").map_err(|e| {
+    let fitted = saved::fit_snapshot(&snap, max, max, render::snapshot_file).map_err(|e| {
         AppError::new(
             ErrorKind::Other,
             format!("the snapshot of {} is {e}", escape(&snap.target)),
