@@ -42,6 +42,7 @@ pub mod testing;
 pub mod entry {
     pub use crate::argv::secret_ranges;
     pub use crate::cli::{Cli, Command, parse};
+    pub use crate::connect::warm::start as warm_up;
     pub use crate::errors::{clap_error, is_check_attempt, report};
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use conncheck::entry;
 
 fn main() -> ExitCode {
+    // The driver's first login compiles regexes (connect::warm): on the other core, meanwhile.
+    entry::warm_up();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // std has copied the arguments: from now on `ps` need not see the password.
     mask_secrets_in_process_arguments();

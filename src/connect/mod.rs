@@ -25,6 +25,7 @@ mod retry;
 pub mod server_key;
 pub mod statement_log;
 pub mod url;
+pub mod warm;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
