@@ -128,7 +128,7 @@ pub fn judge(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
 /// hold no slots by the clients refused in the sample), then severity, then id (stable output).
 pub fn rank(findings: &mut [Finding]) {
     let w = weight::Weights::of(findings);
-    findings.sort_by(|a, b| w.order(a, b));
+    findings.sort_by_cached_key(|f| w.rank_key(f));
 }
 
 /// A report suggests each server setting once: the highest-ranked finding that changes it keeps

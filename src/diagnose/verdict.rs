@@ -420,19 +420,22 @@ pub struct Cause<'f> {
 /// it is history). Prevention advice is never the cause. Pure.
 pub fn cause(findings: &[Finding]) -> Cause<'_> {
     let w = super::weight::Weights::of(findings);
-    let causes: Vec<&Finding> = findings.iter().filter(|f| !f.id.is_prevention()).collect();
-    let holding: Vec<&Finding> = causes.iter().copied().filter(|f| w.held(f) > 0).collect();
-    let most = |pick: &dyn Fn(&Finding) -> bool| {
-        holding
-            .iter()
-            .copied()
-            .filter(|f| pick(f))
-            .fold(None, |best: Option<&Finding>, f| match best {
-                Some(b) if (w.held(b), b.severity) >= (w.held(f), f.severity) => Some(b),
-                _ => Some(f),
-            })
-    };
-    let main = most(&|_| true)
+    // Each finding weighed once: weighing idle-connections looks each of its sessions up.
+    let weighed: Vec<(&Finding, u64)> = findings
+        .iter()
+        .filter(|f| !f.id.is_prevention())
+        .map(|f| (f, w.held(f)))
+        .collect();
+    let causes: Vec<&Finding> = weighed.iter().map(|&(f, _)| f).collect();
+    let holding: Vec<(&Finding, u64)> = weighed.iter().copied().filter(|&(_, h)| h > 0).collect();
+    let main = holding
+        .iter()
+        .copied()
+        .fold(None, |best: Option<(&Finding, u64)>, (f, h)| match best {
+            Some((b, bh)) if (bh, b.severity) >= (h, f.severity) => Some((b, bh)),
+            _ => Some((f, h)),
+        })
+        .map(|(f, _)| f)
         // The limit is too low for connections that no finding explains, reached now.
         .or_else(|| {
             causes
@@ -457,18 +460,17 @@ pub fn cause(findings: &[Finding]) -> Cause<'_> {
                 .copied()
                 .find(|f| f.id == FindingId::ServerFull)
         });
-    let mut also: Vec<&Finding> = holding
+    let mut also: Vec<(&Finding, u64)> = holding
         .iter()
         .copied()
-        .filter(|f| main.is_none_or(|m| !std::ptr::eq(*f, m) && m.id != f.id))
+        .filter(|&(f, _)| main.is_none_or(|m| !std::ptr::eq(f, m) && m.id != f.id))
         .collect();
-    also.sort_by(|a, b| w.held(b).cmp(&w.held(a)).then(b.severity.cmp(&a.severity)));
+    also.sort_by(|(a, ah), (b, bh)| bh.cmp(ah).then(b.severity.cmp(&a.severity)));
     let mut seen = HashSet::new();
-    also.retain(|f| seen.insert(f.id));
+    also.retain(|(f, _)| seen.insert(f.id));
     // A capacity cause explains the connections of its peak, now.
     let held = main
         .iter()
-        .chain(&also)
         .map(|f| {
             if is_capacity(f.id) {
                 f.slots
@@ -476,7 +478,9 @@ pub fn cause(findings: &[Finding]) -> Cause<'_> {
                 w.held(f)
             }
         })
+        .chain(also.iter().map(|&(_, h)| h))
         .collect();
+    let also = also.into_iter().map(|(f, _)| f).collect();
     Cause { main, also, held }
 }
 

@@ -86,14 +86,25 @@ impl Weights {
         }
     }
 
-    /// The ranking order: causes before prevention advice, then the connections explained, then
-    /// severity, then id (stable output).
-    pub fn order(&self, a: &Finding, b: &Finding) -> std::cmp::Ordering {
-        a.id.is_prevention()
-            .cmp(&b.id.is_prevention())
-            .then(self.connections(b).cmp(&self.connections(a)))
-            .then(b.severity.cmp(&a.severity))
-            .then_with(|| a.id.cmp(&b.id))
+    /// The ranking key, smallest first: causes before prevention advice, then the connections
+    /// explained, then severity, then id (stable output). A key, not a comparison: weighing
+    /// idle-connections looks each of its sessions up (10,000 at scale), once per finding
+    /// rather than once per comparison.
+    pub fn rank_key(
+        &self,
+        f: &Finding,
+    ) -> (
+        bool,
+        std::cmp::Reverse<u64>,
+        std::cmp::Reverse<super::Severity>,
+        FindingId,
+    ) {
+        (
+            f.id.is_prevention(),
+            std::cmp::Reverse(self.connections(f)),
+            std::cmp::Reverse(f.severity),
+            f.id,
+        )
     }
 }
 
