@@ -525,18 +525,19 @@ EOF
     hf "$f" -N -i --warmup 2 --runs "$SCALE_RUNS" "${args[@]}" \
       -n floor_judge "$floor_judge" -n floor_precise "$floor_precise" -n floor_watch "$floor_watch" \
       -n floor_show "$floor_show"
-    # The same commands taken in turns (every round runs each once, the order rotating): on a
+    # The same commands taken in turns (every round runs each once, in a new random order): on a
     # shared machine hyperfine's back-to-back blocks drift with the load by more than the
-    # difference measured. The goal is judged on these medians.
+    # difference measured. The goal is judged on these medians. (A rotation of one fixed order
+    # would give each command the same predecessor every round, and what a command leaves the
+    # server doing, such as dropping information_schema's temporary table, would fall on the
+    # same neighbour every time.)
     turn_names=()
     for c in $scale_names; do turn_names+=("conncheck-$c"); done
     turn_names+=(floor_judge floor_precise floor_watch floor_show)
     for t in "${turn_names[@]}"; do : >"$dir/turn-$t.txt"; done
     turn_cmd() { case $1 in conncheck-*) echo "${scmd[${1#conncheck-}]}" ;; *) echo "${!1}" ;; esac; }
-    k=${#turn_names[@]}
-    for r in $(seq "$SCALE_TURNS"); do
-      for i in $(seq 0 $((k - 1))); do
-        t=${turn_names[$(((i + r) % k))]}
+    for _ in $(seq "$SCALE_TURNS"); do
+      for t in $(printf '%s\n' "${turn_names[@]}" | shuf); do
         c=$(turn_cmd "$t")
         t0=$(date +%s%N)
         bash -c "$c" >/dev/null 2>&1 || true
@@ -640,7 +641,7 @@ EOF
     header
     echo "- $SCALE_N idle sessions (user \`app\`). Runs: $SCALE_RUNS per read-only command (+2 warm-up),"
     echo "  kill $SCALE_KILL_RUNS (+1, a fresh scenario before each), then $SCALE_TURNS rounds of every read-only"
-    echo "  command and floor in turns (the order rotating) and $SCALE_KILL_RUNS kills and floors in turns. Ratios are"
+    echo "  command and floor in turns (a new random order each round) and $SCALE_KILL_RUNS kills and floors in turns. Ratios are"
     echo "  of medians from the same run; the goal (ratio <= 1.0 in turns, < 50 MB, 1 connection) is judged in turns."
     echo "  Floors: \`floor_judge\` = SHOW FULL PROCESSLIST + status + variables + INNODB_TRX (what"
     echo "  diagnose/check read at this size), \`floor_precise\` = the same with information_schema.PROCESSLIST"
