@@ -394,28 +394,34 @@ fn draw<'c>(
             t
         })
         .collect();
-    let content = |out: &mut String, cells: &mut dyn Iterator<Item = (&str, usize)>| {
-        out.push_str("│ ");
-        for ((text, width), tail) in cells.zip(&tails) {
-            out.push_str(text);
-            out.push_str(&tail[width..]);
-        }
-    };
     border(out, ['┌', '─', '┬', '┐']);
     out.push('\n');
-    content(out, &mut header.iter().map(|h| (*h, width_of(h))));
+    push_row(out, &tails, header.iter().map(|h| (*h, width_of(h))));
     out.push('\n');
     border(out, ['╞', '═', '╪', '╡']);
     for r in 0..rows {
-        out.push_str("\n│ ");
-        for (k, tail) in tails.iter().enumerate() {
-            let (text, width, _) = cell(r, k);
-            out.push_str(text);
-            out.push_str(&tail[width..]);
-        }
+        out.push('\n');
+        push_row(
+            out,
+            &tails,
+            (0..n).map(|k| {
+                let (text, width, _) = cell(r, k);
+                (text, width)
+            }),
+        );
     }
     out.push('\n');
     border(out, ['└', '─', '┴', '┘']);
+}
+
+/// One row of [`draw`]: `│ `, then each cell's text (with its display width) followed by the
+/// rest of its column's padding and separator (`tails`).
+fn push_row<'a>(out: &mut String, tails: &[String], cells: impl Iterator<Item = (&'a str, usize)>) {
+    out.push_str("│ ");
+    for ((text, width), tail) in cells.zip(tails) {
+        out.push_str(text);
+        out.push_str(&tail[width..]);
+    }
 }
 
 /// `n` spaces at the end of `out`, a slice at a time (a table pads 90,000 cells).
