@@ -25,6 +25,7 @@ pub(crate) mod filter;
 pub(crate) mod fleet;
 pub(crate) mod input;
 pub(crate) mod output;
+pub(crate) mod parallel;
 pub(crate) mod record;
 pub(crate) mod remedy;
 pub(crate) mod render;

@@ -117,7 +117,12 @@ pub fn judge(a: &Analysis<'_>, th: &Thresholds) -> Vec<Finding> {
     }
     // One analysis (index, wait graph, leaks) for every heuristic: lookups by id are hash
     // lookups, so each heuristic stays O(n log n) at 10,000 sessions.
-    let mut findings: Vec<Finding> = CHECKS.iter().flat_map(|c| c(a, th)).collect();
+    // The heuristics are independent: at 10,000 sessions they share two threads.
+    let split = a.snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+    let mut findings: Vec<Finding> = crate::parallel::map(split, CHECKS, |c| c(a, th))
+        .into_iter()
+        .flatten()
+        .collect();
     rank(&mut findings);
     suggest_each_setting_once(&mut findings);
     findings
@@ -176,6 +181,39 @@ pub fn worst(findings: &[Finding]) -> Option<Severity> {
 mod tests {
     use super::*;
     use crate::diagnose::fixtures::{self, session};
+
+    /// At scale the heuristics share two threads (`parallel::map`): the findings, their order
+    /// and their ranking are the ones made in turn.
+    #[test]
+    fn a_judgement_split_over_two_threads_is_the_one_made_in_turn() {
+        let mut snap = fixtures::mariadb();
+        for i in 0..2_400u64 {
+            let (user, host, command, time_s, state, info) = match i % 4 {
+                // A leak: ages falling with the id.
+                0 | 1 => ("app", "10.0.0.7", "Sleep", 5_000 - i, "", None),
+                // A pool in no order.
+                2 => ("web", "10.0.0.9", "Sleep", (i * 37) % 900, "", None),
+                _ => (
+                    "etl",
+                    "10.0.0.4",
+                    "Query",
+                    700 + i % 50,
+                    "Sending data",
+                    Some("SELECT 1"),
+                ),
+            };
+            snap.sessions
+                .push(session(1_000 + i, user, host, command, time_s, state, info));
+        }
+        assert!(snap.sessions.len() >= crate::parallel::WORTH_SPLITTING);
+        let th = Thresholds::default();
+        let a = Analysis::new(&snap);
+        let mut in_turn: Vec<Finding> = CHECKS.iter().flat_map(|c| c(&a, &th)).collect();
+        rank(&mut in_turn);
+        suggest_each_setting_once(&mut in_turn);
+        assert!(in_turn.len() >= 3, "{in_turn:?}");
+        assert_eq!(judge(&a, &th), in_turn);
+    }
 
     #[test]
     fn prevention_never_outranks_a_cause() {

@@ -671,8 +671,7 @@ fn relief_of(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
     if !(idle && ids.len() > NAMED_IDS) {
         name_ids(&mut args, &ids);
     }
-    let killed = ids.iter().copied().collect();
-    let unblocks = a.waits().released_by(&killed).len() as u64;
+    let unblocks = a.waits().released_by(&ids).len() as u64;
     Some(Relief::new(args, ids.len() as u64, unblocks))
 }
 
@@ -720,8 +719,7 @@ fn kill_relief(a: &Analysis<'_>, command: &str, query_only: bool, ids: &[u64]) -
         args.push("--query-only".into());
     }
     name_ids(&mut args, ids);
-    let killed = ids.iter().copied().collect();
-    let unblocks = a.waits().released_by(&killed).len() as u64;
+    let unblocks = a.waits().released_by(ids).len() as u64;
     let frees = if query_only { 0 } else { ids.len() as u64 };
     (frees > 0 || unblocks > 0).then(|| Relief::new(args, frees, unblocks))
 }

@@ -45,16 +45,25 @@ impl<'s> Analysis<'s> {
     /// Index `snap` and derive the wait graph, the leaks and the accounts (see the module doc).
     pub fn new(snap: &'s Snapshot) -> Analysis<'s> {
         let index = SessionIndex::of(snap);
-        let waits = WaitGraph::of(snap, &index);
-        let mut by_account: ByAccount<'s> = BTreeMap::new();
-        for s in index.clients() {
-            by_account
-                .entry((s.user.as_str(), s.client_host()))
-                .or_default()
-                .push(s);
-        }
-        let leaks = Leaks::of(snap, &by_account);
-        let pools = FixedPools::of(&index, &by_account, &leaks.ids);
+        // The wait graph and the accounts (with their leaks and pools) are independent: at
+        // 10,000 sessions they are built at once (see `parallel`).
+        let split = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+        let (waits, (by_account, leaks, pools)) = crate::parallel::join(
+            split,
+            || WaitGraph::of(snap, &index),
+            || {
+                let mut by_account: ByAccount<'s> = BTreeMap::new();
+                for s in index.clients() {
+                    by_account
+                        .entry((s.user.as_str(), s.client_host()))
+                        .or_default()
+                        .push(s);
+                }
+                let leaks = Leaks::of(snap, &by_account);
+                let pools = FixedPools::of(&index, &by_account, &leaks.ids);
+                (by_account, leaks, pools)
+            },
+        );
         Analysis {
             snap,
             index,

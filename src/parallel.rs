@@ -1,0 +1,98 @@
+//! Pure work split over two threads when there is a lot of it and a second CPU to run it.
+//!
+//! Judging 10,000 sessions is a few milliseconds of independent heuristics after the last row
+//! has arrived, with the server idle and the machine's other CPU free: on the critical path of
+//! every `diagnose` and `check`. Below [`WORTH_SPLITTING`] sessions a thread costs more than it
+//! saves, so small snapshots run on the calling thread as before. Results never depend on the
+//! split: [`map`] keeps the input order, [`join`] returns both results in place. A thread that
+//! cannot be started (a process at its thread limit) only means the work runs in turn.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Sessions from which a judgement is split over two threads.
+pub const WORTH_SPLITTING: usize = 2_000;
+
+/// Whether this process may run on more than one CPU (read once: it reads the cgroup quota).
+fn second_cpu() -> bool {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+}
+
+/// `(a(), b())`, with `b` on a second thread when `split` and the machine has a second CPU.
+pub fn join<RA, RB>(split: bool, a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send) -> (RA, RB)
+where
+    RB: Send,
+{
+    if !split || !second_cpu() {
+        return (a(), b());
+    }
+    // `b` is handed over through a slot so that it is still here when no thread starts.
+    let slot = Mutex::new(Some(b));
+    let take = || slot.lock().ok().and_then(|mut b| b.take());
+    std::thread::scope(|s| {
+        let helper = std::thread::Builder::new()
+            .name("judge".into())
+            .spawn_scoped(s, || take().map(|b| b()));
+        let ra = a();
+        let rb = match helper {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => None,
+        };
+        // Not run by a helper (none started): run it here.
+        let rb = rb.unwrap_or_else(|| take().expect("b runs exactly once")());
+        (ra, rb)
+    })
+}
+
+/// `items.iter().map(f)`, in order, shared between two threads when `split` (see [`join`]):
+/// each takes the next item not yet taken, so one slow item does not leave a thread idle.
+pub fn map<T: Sync, R: Send>(split: bool, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if !split || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let (mut mine, theirs) = join(true, work, work);
+    mine.extend(theirs);
+    mine.sort_unstable_by_key(|(i, _)| *i);
+    mine.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_the_order_whether_split_or_not() {
+        let items: Vec<u64> = (0..500).collect();
+        let square = |x: &u64| x * x;
+        let expected: Vec<u64> = items.iter().map(square).collect();
+        assert_eq!(map(true, &items, square), expected);
+        assert_eq!(map(false, &items, square), expected);
+        assert_eq!(map(true, &items[..1], square), vec![0]);
+        assert!(map(true, &items[..0], square).is_empty());
+    }
+
+    #[test]
+    fn join_returns_both_results_in_place() {
+        let text = String::from("borrowed");
+        assert_eq!(join(true, || 1, || text.len()), (1, 8));
+        assert_eq!(join(false, || "a", || 2.5), ("a", 2.5));
+    }
+
+    #[test]
+    #[should_panic(expected = "a check failed")]
+    fn a_panic_on_the_helper_reaches_the_caller() {
+        join(true, || (), || panic!("a check failed"));
+    }
+}
