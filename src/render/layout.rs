@@ -202,10 +202,28 @@ fn measure(s: &str) -> (usize, bool) {
     (width_of(s), !s.contains('\n') && !s.contains(ESC))
 }
 
-fn measure_rows<S: AsRef<str>>(cols: &[Col], rows: &[Vec<S>]) -> Measured {
+fn measure_rows<S: AsRef<str> + Sync>(cols: &[Col], rows: &[Vec<S>]) -> Measured {
+    // 10,000 rows are measured in two halves at once (see `parallel`).
+    let split = rows.len() >= crate::parallel::WORTH_SPLITTING;
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let (mut m, rest) = crate::parallel::join(
+        split,
+        || measure_part(cols, first, rows.len()),
+        || measure_part(cols, second, second.len()),
+    );
+    m.cells.extend(rest.cells);
+    for (i, (natural, empty)) in rest.natural.into_iter().zip(rest.empty).enumerate() {
+        m.natural[i] = m.natural[i].max(natural);
+        m.empty[i] &= empty;
+    }
+    m
+}
+
+/// [`measure_rows`] of some of the rows, with room for `capacity` rows' cells.
+fn measure_part<S: AsRef<str>>(cols: &[Col], rows: &[Vec<S>], capacity: usize) -> Measured {
     let n = cols.len();
     let mut m = Measured {
-        cells: Vec::with_capacity(rows.len() * n),
+        cells: Vec::with_capacity(capacity * n),
         natural: cols.iter().map(|c| width_of(c.name)).collect(),
         empty: vec![true; n],
     };
@@ -225,7 +243,7 @@ fn measure_rows<S: AsRef<str>>(cols: &[Col], rows: &[Vec<S>]) -> Measured {
 
 /// Measure the cells and decide: cut the truncatable columns down to their minimum, and when
 /// that is not enough leave columns out, empty ones first, then by rank.
-pub fn choose<S: AsRef<str>>(width: usize, cols: &[Col], rows: &[Vec<S>]) -> Fit {
+pub fn choose<S: AsRef<str> + Sync>(width: usize, cols: &[Col], rows: &[Vec<S>]) -> Fit {
     choose_measured(width, cols, &measure_rows(cols, rows))
 }
 
@@ -284,7 +302,7 @@ pub fn dropped_note(style: Style, cols: &[Col], dropped: &[usize]) -> String {
 /// A table that fits `style.width` on one line per row: cells cut with `…` where allowed,
 /// columns left out (named in a note under the table) when cutting is not enough. `rows` hold
 /// terminal-safe text already (escaped by the caller).
-pub fn fit_table<S: AsRef<str>>(style: Style, cols: &[Col], rows: &[Vec<S>]) -> String {
+pub fn fit_table<S: AsRef<str> + Sync>(style: Style, cols: &[Col], rows: &[Vec<S>]) -> String {
     let mut out = String::new();
     push_table(&mut out, style, cols, rows);
     out
@@ -292,7 +310,12 @@ pub fn fit_table<S: AsRef<str>>(style: Style, cols: &[Col], rows: &[Vec<S>]) -> 
 
 /// [`fit_table`] written at the end of `out`: a table of 10,000 rows is not copied into the
 /// text around it.
-pub fn push_table<S: AsRef<str>>(out: &mut String, style: Style, cols: &[Col], rows: &[Vec<S>]) {
+pub fn push_table<S: AsRef<str> + Sync>(
+    out: &mut String,
+    style: Style,
+    cols: &[Col],
+    rows: &[Vec<S>],
+) {
     let m = measure_rows(cols, rows);
     let chosen = choose_measured(style.width, cols, &m);
     let header: Vec<&str> = chosen.keep.iter().map(|&i| cols[i].name).collect();
@@ -343,20 +366,35 @@ fn draw<'c>(
     style: Style,
     header: &[&str],
     rows: usize,
-    cell: impl Fn(usize, usize) -> (&'c str, usize, bool),
+    cell: impl Fn(usize, usize) -> (&'c str, usize, bool) + Sync,
 ) {
     let n = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| width_of(h)).collect();
-    let mut plain = header.iter().all(|h| !h.contains('\n') && !h.contains(ESC));
-    let mut text_bytes = 0;
-    for r in 0..rows {
-        for (k, w) in widths.iter_mut().enumerate() {
-            let (text, width, one_line) = cell(r, k);
-            *w = (*w).max(width);
-            text_bytes += text.len();
-            plain &= one_line;
+    // 10,000 rows are scanned and drawn in two halves at once (see `parallel`).
+    let split = rows >= crate::parallel::WORTH_SPLITTING;
+    let mid = rows / 2;
+    // Each column's width, the text's size and whether every cell is one line.
+    let scan = |range: std::ops::Range<usize>| {
+        let mut widths = vec![0; n];
+        let (mut plain, mut text_bytes) = (true, 0);
+        for r in range {
+            for (k, w) in widths.iter_mut().enumerate() {
+                let (text, width, one_line) = cell(r, k);
+                *w = (*w).max(width);
+                text_bytes += text.len();
+                plain &= one_line;
+            }
         }
-    }
+        (widths, plain, text_bytes)
+    };
+    let ((w1, p1, b1), (w2, p2, b2)) =
+        crate::parallel::join(split, || scan(0..mid), || scan(mid..rows));
+    let widths: Vec<usize> = header
+        .iter()
+        .zip(w1.iter().zip(&w2))
+        .map(|(h, (a, b))| width_of(h).max(*a).max(*b))
+        .collect();
+    let plain = p1 && p2 && header.iter().all(|h| !h.contains('\n') && !h.contains(ESC));
+    let text_bytes = b1 + b2;
     if rows == 0 || !plain {
         let mut t = style.table();
         t.set_content_arrangement(ContentArrangement::Disabled);
@@ -399,17 +437,29 @@ fn draw<'c>(
     push_row(out, &tails, header.iter().map(|h| (*h, width_of(h))));
     out.push('\n');
     border(out, ['╞', '═', '╪', '╡']);
-    for r in 0..rows {
-        out.push('\n');
-        push_row(
-            out,
-            &tails,
-            (0..n).map(|k| {
-                let (text, width, _) = cell(r, k);
-                (text, width)
-            }),
-        );
-    }
+    let push_rows = |out: &mut String, range: std::ops::Range<usize>| {
+        for r in range {
+            out.push('\n');
+            push_row(
+                out,
+                &tails,
+                (0..n).map(|k| {
+                    let (text, width, _) = cell(r, k);
+                    (text, width)
+                }),
+            );
+        }
+    };
+    let ((), second) = crate::parallel::join(
+        split,
+        || push_rows(out, 0..mid),
+        || {
+            let mut half = String::with_capacity(b2 + line_max * (rows - mid));
+            push_rows(&mut half, mid..rows);
+            half
+        },
+    );
+    out.push_str(&second);
     out.push('\n');
     border(out, ['└', '─', '┴', '┘']);
 }
@@ -878,7 +928,9 @@ mod tests {
             .copied()
             .filter(|t| !t.contains('\n'))
             .collect();
-        for (n, texts) in [1usize, 3, 12]
+        // 2,001 rows: scanned and drawn in two halves on two threads (`parallel`).
+        const { assert!(2_001 >= crate::parallel::WORTH_SPLITTING) };
+        for (n, texts) in [1usize, 3, 12, 2_001]
             .into_iter()
             .flat_map(|n| [(n, &texts[..]), (n, &one_line[..])])
         {

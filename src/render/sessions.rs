@@ -10,7 +10,7 @@ use crate::text::escape;
 /// `--full`: the whole query text, wrapped inside its column (the db, command and state may wrap
 /// too); ids, users, hosts and durations keep their content width and are never broken. Columns
 /// that do not fit are left out as in the other tables.
-fn full_table<S: AsRef<str>>(rows: &[Vec<S>], style: Style) -> String {
+fn full_table<S: AsRef<str> + Sync>(rows: &[Vec<S>], style: Style) -> String {
     use comfy_table::{ColumnConstraint, Width};
     let mut cols = SESSION_COLUMNS;
     for c in cols.iter_mut().filter(|c| c.name == "info") {
@@ -90,24 +90,21 @@ pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
         out.push_str(&format!("No session matched (of {}).\n", r.total_sessions));
         return out;
     }
-    let rows: Vec<Vec<_>> = r
-        .sessions
-        .iter()
-        .map(|s| {
-            // `--full` keeps the whole query text and its line breaks, never a control
-            // character; otherwise it is cut to the column's width by the table (200 keeps wide
-            // terminals useful).
-            SessionLine::from(s).cells(&Cells {
-                cut: None,
-                trx_rows: false,
-                info: if full {
-                    Info::Prose
-                } else {
-                    Info::Snippet(200)
-                },
-            })
+    let split = r.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+    let rows: Vec<Vec<_>> = crate::parallel::map_halves(split, &r.sessions, |s| {
+        // `--full` keeps the whole query text and its line breaks, never a control character;
+        // otherwise it is cut to the column's width by the table (200 keeps wide terminals
+        // useful).
+        SessionLine::from(s).cells(&Cells {
+            cut: None,
+            trx_rows: false,
+            info: if full {
+                Info::Prose
+            } else {
+                Info::Snippet(200)
+            },
         })
-        .collect();
+    });
     if full {
         out.push_str(&format!("{}\n", full_table(&rows, style)));
     } else {
