@@ -321,3 +321,35 @@ pub fn demo_incident() -> Snapshot {
         .collect();
     s
 }
+
+/// [`mariadb`] with `n` more client sessions, enough for a judgement to be split over two
+/// threads (`parallel::WORTH_SPLITTING`): half a leak (ages falling with the id), a quarter a
+/// pool in no order, a quarter long queries.
+pub fn at_scale(n: u64) -> Snapshot {
+    let mut snap = mariadb();
+    for i in 0..n {
+        let (user, host, command, time_s, state, info) = match i % 4 {
+            0 | 1 => (
+                "app",
+                "10.0.0.7",
+                "Sleep",
+                (5_000 + n).saturating_sub(i),
+                "",
+                None,
+            ),
+            2 => ("web", "10.0.0.9", "Sleep", (i * 37) % 900, "", None),
+            _ => (
+                "etl",
+                "10.0.0.4",
+                "Query",
+                700 + i % 50,
+                "Sending data",
+                Some("SELECT 1"),
+            ),
+        };
+        snap.sessions
+            .push(session(1_000 + i, user, host, command, time_s, state, info));
+    }
+    assert!(snap.sessions.len() >= crate::parallel::WORTH_SPLITTING);
+    snap
+}

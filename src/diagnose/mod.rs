@@ -186,26 +186,7 @@ mod tests {
     /// and their ranking are the ones made in turn.
     #[test]
     fn a_judgement_split_over_two_threads_is_the_one_made_in_turn() {
-        let mut snap = fixtures::mariadb();
-        for i in 0..2_400u64 {
-            let (user, host, command, time_s, state, info) = match i % 4 {
-                // A leak: ages falling with the id.
-                0 | 1 => ("app", "10.0.0.7", "Sleep", 5_000 - i, "", None),
-                // A pool in no order.
-                2 => ("web", "10.0.0.9", "Sleep", (i * 37) % 900, "", None),
-                _ => (
-                    "etl",
-                    "10.0.0.4",
-                    "Query",
-                    700 + i % 50,
-                    "Sending data",
-                    Some("SELECT 1"),
-                ),
-            };
-            snap.sessions
-                .push(session(1_000 + i, user, host, command, time_s, state, info));
-        }
-        assert!(snap.sessions.len() >= crate::parallel::WORTH_SPLITTING);
+        let snap = fixtures::at_scale(2_400);
         let th = Thresholds::default();
         let a = Analysis::new(&snap);
         let mut in_turn: Vec<Finding> = CHECKS.iter().flat_map(|c| c(&a, &th)).collect();

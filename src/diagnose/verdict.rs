@@ -229,24 +229,31 @@ pub struct Accounting {
     pub threads_connected: u64,
 }
 
-/// Account the connections of the analysed snapshot against its ranked `findings`.
+/// Account the connections of the analysed snapshot against its ranked `findings` (what
+/// `report::diagnose` does with the tally made beside the judgement).
+#[cfg(test)]
 pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accounting {
+    account_tallied(a, findings, tally(a, th))
+}
+
+/// Each session's bucket, counted: what [`account`] needs of the snapshot alone, so that a
+/// judgement of 10,000 sessions can count them while the heuristics run (`report::diagnose`).
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// (bucket, client) -> sessions, for the client sessions and killed rows.
+    counts: BTreeMap<(Bucket, Option<String>), i64>,
+    /// Replication and system threads by bucket.
+    background: BTreeMap<Bucket, i64>,
+    /// Processlist rows counted in `counts`.
+    rows: i64,
+}
+
+/// The buckets of the analysed snapshot's sessions (see [`Tally`]).
+pub fn tally(a: &Analysis<'_>, th: &Thresholds) -> Tally {
     let snap = a.snap;
-    let threads_connected = snap.threads_connected();
     if snap.refused.is_some() {
-        return Accounting {
-            verdict: verdict(a, findings, &[], threads_connected),
-            slots: Vec::new(),
-            background: Vec::new(),
-            threads_connected,
-        };
+        return Tally::default();
     }
-    // A bucket's finding explains its connections when that finding lists its sessions.
-    let lists_sessions = |id: FindingId| {
-        findings
-            .iter()
-            .any(|f| f.id == id && !f.sessions.is_empty())
-    };
     let trx: HashMap<u64, &str> = snap
         .transactions
         .iter()
@@ -294,6 +301,36 @@ pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accou
         let name = client.map(|(user, host, program)| client_name(user, host, program));
         *counts.entry((bucket, name)).or_default() += n;
     }
+    Tally {
+        counts,
+        background,
+        rows,
+    }
+}
+
+/// [`account`] with the sessions already counted by [`tally`] of the same analysis.
+pub fn account_tallied(a: &Analysis<'_>, findings: &[Finding], tally: Tally) -> Accounting {
+    let snap = a.snap;
+    let threads_connected = snap.threads_connected();
+    if snap.refused.is_some() {
+        return Accounting {
+            verdict: verdict(a, findings, &[], threads_connected),
+            slots: Vec::new(),
+            background: Vec::new(),
+            threads_connected,
+        };
+    }
+    // A bucket's finding explains its connections when that finding lists its sessions.
+    let lists_sessions = |id: FindingId| {
+        findings
+            .iter()
+            .any(|f| f.id == id && !f.sessions.is_empty())
+    };
+    let Tally {
+        counts,
+        background,
+        mut rows,
+    } = tally;
     // Our own connection: the processlist read leaves it out.
     rows += 1;
     // bucket -> [(client, count)]
@@ -646,22 +683,25 @@ fn relief_of(a: &Analysis<'_>, f: &Finding) -> Option<Relief> {
     // kill-idle a connection of a fixed pool (the pool reopens it at once; kill-idle's plan
     // leaves them out too).
     let pools = a.fixed_pool_ids();
+    let may_end = |&id: &u64| {
+        a.session(id).is_some_and(|s| {
+            s.is_client()
+                && !a.waits().is_victim(id)
+                && !a.is_waiting(s)
+                && s.is_sleeping() == idle
+                && !(idle && pools.contains(&id))
+                // A lock root whose statement alone holds the lock is stopped with KILL
+                // QUERY (lock-pileup's relief), never disconnected.
+                && !(!idle && a.waits().is_root(id) && root_kill(a, s).1)
+        })
+    };
+    // 10,000 listed sessions are looked at in two halves at once (see `parallel`).
+    let split = f.sessions.len() >= crate::parallel::WORTH_SPLITTING;
     let ids: Vec<u64> = f
         .sessions
         .iter()
-        .copied()
-        .filter(|&id| {
-            a.session(id).is_some_and(|s| {
-                s.is_client()
-                    && !a.waits().is_victim(id)
-                    && !a.is_waiting(s)
-                    && s.is_sleeping() == idle
-                    && !(idle && pools.contains(&id))
-                    // A lock root whose statement alone holds the lock is stopped with KILL
-                    // QUERY (lock-pileup's relief), never disconnected.
-                    && !(!idle && a.waits().is_root(id) && root_kill(a, s).1)
-            })
-        })
+        .zip(crate::parallel::map_halves(split, &f.sessions, may_end))
+        .filter_map(|(&id, ends)| ends.then_some(id))
         .collect();
     if ids.is_empty() {
         return None;

@@ -116,8 +116,12 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
     // One analysis for the judgement and the verdict: what they both derive (the leaked
     // sessions, the wait graph) is computed once.
     let a = Analysis::new(snap);
-    let findings = diagnose::judge(&a, th);
-    let accounting = verdict::account(&a, th, &findings);
+    // Each session's bucket does not depend on the findings: at 10,000 sessions they are
+    // counted while the heuristics run (see `parallel`).
+    let split = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+    let (findings, tally) =
+        crate::parallel::join(split, || diagnose::judge(&a, th), || verdict::tally(&a, th));
+    let accounting = verdict::account_tallied(&a, &findings, tally);
     let state = diagnose::worst(&findings)
         .map_or("ok", |s| s.name())
         .to_string();
@@ -143,5 +147,25 @@ pub fn build(snap: &Snapshot, th: &Thresholds) -> DiagnoseReport {
         incident: None,
         timeline: None,
         growth: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At scale the sessions are counted while the heuristics run (`parallel::join`): the
+    /// verdict and the slots are the ones accounted in turn.
+    #[test]
+    fn a_report_at_scale_accounts_as_in_turn() {
+        let snap = crate::diagnose::fixtures::at_scale(2_400);
+        let th = Thresholds::default();
+        let report = build(&snap, &th);
+        let a = Analysis::new(&snap);
+        let in_turn = verdict::account(&a, &th, &diagnose::judge(&a, &th));
+        assert_eq!(report.verdict, in_turn.verdict);
+        assert_eq!(report.slots, in_turn.slots);
+        assert_eq!(report.background, in_turn.background);
+        assert!(report.verdict.cause.is_some(), "{:?}", report.verdict);
     }
 }
