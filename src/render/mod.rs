@@ -16,6 +16,7 @@ pub mod prometheus;
 pub mod session_table;
 pub mod sessions;
 pub mod settings;
+pub mod snapshot_file;
 pub mod status;
 pub mod targets;
 pub mod timeline;
@@ -171,6 +172,7 @@ pub fn sparkline_fit(values: &[u64], width: usize, top: u64) -> String {
 }
 
 pub use crate::units::{secs, snippet};
+pub use snapshot_file::snapshot_file;
 
 /// `Server: 127.0.0.1:3306 (db1) as root@localhost`: which server a report, plan or result is
 /// about (the target as connected, the server's own `@@hostname` when known) and the account we
@@ -254,11 +256,11 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// A snapshot file (`snapshot -o`, an incident's `trigger.json` and `after.json`): JSON like
-/// [`json`], its sections pretty and each session, transaction, lock or sample on one line. A
-/// file of 10,000 sessions is 37 % smaller than fully pretty (1.6 MB, not 2.6) and cheaper to
-/// write, and `grep` finds a whole session on its line.
-pub fn snapshot_file<T: serde::Serialize>(value: &T) -> String {
+/// The layout of a snapshot file (see [`snapshot_file`]) for any value: JSON like [`json`], its
+/// sections pretty and each element of a section (a session, transaction, lock or sample) on
+/// one line. A file of 10,000 sessions is 37 % smaller than fully pretty (1.6 MB, not 2.6) and
+/// cheaper to write, and `grep` finds a whole session on its line.
+pub fn file_text<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser =
         serde_json::Serializer::with_formatter(&mut out, SafeFormatter(Pretty::flat_from(3)));
@@ -536,7 +538,7 @@ mod tests {
             "server": {"version_number": [10, 11, 19], "empty": {}, "none": []},
             "sessions": [{"id": 1, "user": "app", "nested": {"a": [1, {"b": null}]}}, {"id": 2}],
         });
-        let text = snapshot_file(&v);
+        let text = file_text(&v);
         assert_eq!(
             text,
             r#"{

@@ -483,6 +483,65 @@ pub struct LockWait {
 }
 
 impl Snapshot {
+    /// A copy of everything but the sessions (left empty): a snapshot file writes its sessions
+    /// apart (`render::snapshot_file`), and copying 10,000 of them only to leave them out would
+    /// be the largest allocation of a `snapshot`. Every field is named, so that a field added to
+    /// the snapshot cannot be left out of the copy.
+    pub fn without_sessions(&self) -> Snapshot {
+        let Snapshot {
+            schema_version,
+            taken_at,
+            target,
+            server,
+            access,
+            refused,
+            variables,
+            status,
+            status_after,
+            sample_s,
+            trend,
+            sessions: _,
+            transactions,
+            lock_waits,
+            rollbacks_after,
+            host_memory_bytes,
+            host_cpu_cores,
+            server_rss_bytes,
+            accounts,
+            host_cache,
+            host_cache_after,
+            system_user_accounts,
+            replication,
+            notes,
+        } = self;
+        Snapshot {
+            schema_version: *schema_version,
+            taken_at: *taken_at,
+            target: target.clone(),
+            server: server.clone(),
+            access: access.clone(),
+            refused: refused.clone(),
+            variables: variables.clone(),
+            status: status.clone(),
+            status_after: status_after.clone(),
+            sample_s: *sample_s,
+            trend: trend.clone(),
+            sessions: Vec::new(),
+            transactions: transactions.clone(),
+            lock_waits: lock_waits.clone(),
+            rollbacks_after: rollbacks_after.clone(),
+            host_memory_bytes: *host_memory_bytes,
+            host_cpu_cores: *host_cpu_cores,
+            server_rss_bytes: *server_rss_bytes,
+            accounts: accounts.clone(),
+            host_cache: host_cache.clone(),
+            host_cache_after: host_cache_after.clone(),
+            system_user_accounts: system_user_accounts.clone(),
+            replication: replication.clone(),
+            notes: notes.clone(),
+        }
+    }
+
     /// A global variable as a number (`ON`/`OFF` count as 1/0).
     pub fn var_u64(&self, name: &str) -> Option<u64> {
         self.variables.get(name).and_then(|v| parse_num(v))
