@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<u8> {
         },
     )?;
     let report = build(&snap, &filter, args.group_by, args.limit);
-    render::emit(&report, args.format, |r| {
+    render::emit_as(&report, args.format, render::sessions::write_json, |r| {
         render::sessions::human(r, ctx.style, args.full)
     })?;
     Ok(exit::OK)

@@ -187,6 +187,7 @@ mod tests {
     #[test]
     fn a_judgement_split_over_two_threads_is_the_one_made_in_turn() {
         let snap = fixtures::at_scale(2_400);
+        assert!(snap.sessions.len() >= crate::parallel::WORTH_SPLITTING);
         let th = Thresholds::default();
         let a = Analysis::new(&snap);
         let mut in_turn: Vec<Finding> = CHECKS.iter().flat_map(|c| c(&a, &th)).collect();

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod nagios;
 pub mod outcomes;
 pub mod prometheus;
+pub mod session_json;
 pub mod session_table;
 pub mod sessions;
 pub mod settings;
@@ -225,11 +226,21 @@ pub fn emit<R: serde::Serialize>(
     format: Format,
     human: impl FnOnce(&R) -> String,
 ) -> std::io::Result<()> {
+    emit_as(report, format, |r, out| write_json(r, out), human)
+}
+
+/// [`emit`] with the report's own writer of its JSON (the text [`write_json`] writes, sooner).
+pub fn emit_as<R>(
+    report: &R,
+    format: Format,
+    json: impl FnOnce(&R, &mut dyn std::io::Write) -> std::io::Result<()>,
+    human: impl FnOnce(&R) -> String,
+) -> std::io::Result<()> {
     use std::io::Write;
     match format {
         Format::Json => {
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-            write_json(report, &mut out)?;
+            json(report, &mut out)?;
             out.write_all(b"\n")?;
             out.flush()
         }
@@ -240,7 +251,7 @@ pub fn emit<R: serde::Serialize>(
 /// [`json`] written to `out` as it is serialized.
 pub fn write_json<T: serde::Serialize>(
     value: &T,
-    out: &mut impl std::io::Write,
+    out: &mut (impl std::io::Write + ?Sized),
 ) -> std::io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, SafeFormatter(Pretty::default()));
     value.serialize(&mut ser).map_err(std::io::Error::from)

@@ -125,3 +125,80 @@ pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
     }
     out
 }
+
+/// `sessions --format json`: the text [`render::write_json`] writes of the report, its rows
+/// written by hand ([`render::session_json`]: 10,000 rows through serde_json were as long as
+/// reading them).
+pub fn write_json(r: &SessionsReport<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use render::session_json::{self, PRETTY_IN_SECTION};
+    if r.sessions.is_empty() {
+        return render::write_json(r, out);
+    }
+    let rest = render::json(&SessionsReport {
+        schema_version: r.schema_version,
+        target: r.target.clone(),
+        sees_all_sessions: r.sees_all_sessions,
+        total_sessions: r.total_sessions,
+        matched: r.matched,
+        groups: r.groups.clone(),
+        sessions: Vec::new(),
+    });
+    let text = session_json::with_sessions(&rest, r.sessions.len() * 400, |out| {
+        for (i, row) in r.sessions.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            let trx = (row.trx_age_s, row.trx_rows_modified);
+            session_json::object(out, &PRETTY_IN_SECTION, row.session, Some(trx));
+        }
+    });
+    match text {
+        Some(text) => out.write_all(text.as_bytes()),
+        None => render::write_json(r, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::SessionFilter;
+    use crate::report::sessions::{GroupBy, build};
+
+    fn generic(r: &SessionsReport<'_>) -> String {
+        let mut out = Vec::new();
+        render::write_json(r, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn by_hand(r: &SessionsReport<'_>) -> String {
+        let mut out = Vec::new();
+        write_json(r, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The rows written by hand are the text serde_json writes of the report: sessions with and
+    /// without transactions, hostile text, groups, and no row at all.
+    #[test]
+    fn the_json_report_is_what_serde_json_writes() {
+        let mut snap = crate::diagnose::fixtures::at_scale(40);
+        snap.sessions.extend(
+            render::session_json::tests::samples()
+                .into_iter()
+                .map(|mut s| {
+                    s.id = s.id.wrapping_add(5_000);
+                    s
+                }),
+        );
+        snap.sessions[3].info = Some("x\n  \"sessions\": []".into());
+        let trx = crate::diagnose::fixtures::trx(1_001, "RUNNING", 30, 7, None);
+        snap.transactions.push(trx);
+        let all = SessionFilter::default();
+        for group in [None, Some(GroupBy::User)] {
+            let r = build(&snap, &all, group, 0);
+            assert!(r.sessions.iter().any(|s| s.trx_age_s.is_some()));
+            assert_eq!(by_hand(&r), generic(&r));
+        }
+        let small = crate::diagnose::fixtures::mariadb();
+        let mut empty = build(&small, &all, None, 0);
+        empty.sessions.clear();
+        assert_eq!(by_hand(&empty), generic(&empty));
+    }
+}

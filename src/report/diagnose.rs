@@ -159,6 +159,7 @@ mod tests {
     #[test]
     fn a_report_at_scale_accounts_as_in_turn() {
         let snap = crate::diagnose::fixtures::at_scale(2_400);
+        assert!(snap.sessions.len() >= crate::parallel::WORTH_SPLITTING);
         let th = Thresholds::default();
         let report = build(&snap, &th);
         let a = Analysis::new(&snap);

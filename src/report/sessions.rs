@@ -33,7 +33,7 @@ pub struct SessionRow<'s> {
     pub trx_rows_modified: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Group {
     pub key: String,
     pub count: u64,
