@@ -38,7 +38,7 @@ BEFORE=${BEFORE:-}             # another conncheck binary to time beside this on
 SCALE_N=${SCALE_N:-10000}      # part 7: sessions held for every command at scale,
 SCALE_RUNS=${SCALE_RUNS:-20}   # timed runs per read-only command there,
 SCALE_KILL_RUNS=${SCALE_KILL_RUNS:-6} # and per kill (each restarts SCALE_N sessions first),
-SCALE_TURNS=${SCALE_TURNS:-20} # rounds of the read-only commands and floors taken in turns
+SCALE_TURNS=${SCALE_TURNS:-60} # rounds of the read-only commands and floors taken in turns
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 scripts/ensure-deps.sh hyperfine percona-toolkit mysqltuner time jq
