@@ -51,13 +51,16 @@ pub struct Weights {
 
 impl Weights {
     pub fn of(findings: &[Finding]) -> Weights {
-        Weights {
-            explained_idle: findings
-                .iter()
-                .filter(|f| EXPLAIN_IDLE.contains(&f.id))
-                .flat_map(|f| f.sessions.iter().copied())
-                .collect(),
+        // Only idle-connections is weighed by them: without it, nothing to collect (a leak of
+        // 10,000 sessions lists them all); with it, room for them all at once.
+        if !findings.iter().any(|f| f.id == FindingId::IdleConnections) {
+            return Weights::default();
         }
+        let explaining = findings.iter().filter(|f| EXPLAIN_IDLE.contains(&f.id));
+        let mut explained_idle = HashSet::default();
+        explained_idle.reserve(explaining.clone().map(|f| f.sessions.len()).sum());
+        explained_idle.extend(explaining.flat_map(|f| f.sessions.iter().copied()));
+        Weights { explained_idle }
     }
 
     /// The connections `f` explains now: 0 for a symptom or a capacity finding, only the idle

@@ -23,18 +23,26 @@ pub struct SessionIndex<'s> {
 
 impl<'s> SessionIndex<'s> {
     pub fn of(snap: &'s Snapshot) -> SessionIndex<'s> {
+        // The two passes over every session at once at 10,000 (see `parallel`).
+        let split = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+        let (sessions, clients) = crate::parallel::join(
+            split,
+            || snap.sessions_by_id(),
+            || {
+                snap.sessions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.is_client())
+                    .map(|(i, _)| i)
+                    .collect()
+            },
+        );
         SessionIndex {
             snap,
-            sessions: snap.sessions_by_id(),
+            sessions,
             transactions: snap.transactions_by_session(),
             waiting: snap.lock_waits.iter().map(|w| w.waiting_id).collect(),
-            clients: snap
-                .sessions
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.is_client())
-                .map(|(i, _)| i)
-                .collect(),
+            clients,
         }
     }
 
