@@ -196,13 +196,14 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
     snap.access.login_user = opts.user.clone();
     // Standard output is a file too (`conncheck snapshot > f.json`): the same bound.
     let max = crate::input::SNAPSHOT_MAX;
-    let fitted = saved::fit_snapshot(&snap, max, max, render::snapshot_file).map_err(|e| {
-        AppError::new(
-            ErrorKind::Other,
-            format!("the snapshot of {} is {e}", escape(&snap.target)),
-        )
-        .hint("judge this server live with `conncheck diagnose` instead")
-    })?;
+    let fitted = saved::fit_snapshot(&snap, max, max, render::snapshot_file::snapshot_file)
+        .map_err(|e| {
+            AppError::new(
+                ErrorKind::Other,
+                format!("the snapshot of {} is {e}", escape(&snap.target)),
+            )
+            .hint("judge this server live with `conncheck diagnose` instead")
+        })?;
     if fitted.cut_at < saved::QUERY_TEXT_MAX {
         eprintln!(
             "conncheck: {} query texts cut to {} characters to keep the snapshot within {}",

@@ -298,7 +298,7 @@ impl Machine {
             .unwrap_or(0)
             .min(max);
         let mut fit = |snap: Option<&Snapshot>, file: &str| -> Option<String> {
-            match saved::fit_snapshot(snap?, budget, max, render::snapshot_file) {
+            match saved::fit_snapshot(snap?, budget, max, render::snapshot_file::snapshot_file) {
                 Ok(f) => {
                     if f.cut_at < saved::QUERY_TEXT_MAX && f.texts_cut > 0 {
                         p.notes.push(format!(

@@ -173,7 +173,6 @@ pub fn sparkline_fit(values: &[u64], width: usize, top: u64) -> String {
 }
 
 pub use crate::units::{secs, snippet};
-pub use snapshot_file::snapshot_file;
 
 /// `Server: 127.0.0.1:3306 (db1) as root@localhost`: which server a report, plan or result is
 /// about (the target as connected, the server's own `@@hostname` when known) and the account we
@@ -267,7 +266,7 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// The layout of a snapshot file (see [`snapshot_file`]) for any value: JSON like [`json`], its
+/// The layout of a snapshot file (see `snapshot_file::snapshot_file`) for any value: JSON like [`json`], its
 /// sections pretty and each element of a section (a session, transaction, lock or sample) on
 /// one line. A file of 10,000 sessions is 37 % smaller than fully pretty (1.6 MB, not 2.6) and
 /// cheaper to write, and `grep` finds a whole session on its line.
