@@ -236,7 +236,7 @@ pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accou
     account_tallied(a, findings, tally(a, th))
 }
 
-/// Each session's bucket, counted: what [`account`] needs of the snapshot alone, so that a
+/// Each session's bucket, counted: what accounting needs of the snapshot alone, so that a
 /// judgement of 10,000 sessions can count them while the heuristics run (`report::diagnose`).
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
@@ -308,7 +308,8 @@ pub fn tally(a: &Analysis<'_>, th: &Thresholds) -> Tally {
     }
 }
 
-/// [`account`] with the sessions already counted by [`tally`] of the same analysis.
+/// Account the connections of the analysed snapshot against its ranked `findings`, with the
+/// sessions already counted by [`tally`] of the same analysis.
 pub fn account_tallied(a: &Analysis<'_>, findings: &[Finding], tally: Tally) -> Accounting {
     let snap = a.snap;
     let threads_connected = snap.threads_connected();
