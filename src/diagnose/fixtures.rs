@@ -352,3 +352,33 @@ pub fn at_scale(n: u64) -> Snapshot {
     }
     snap
 }
+
+/// Sessions as a writer of their JSON must take them: every field set, none set, and text that
+/// needs escaping (quotes, backslash, controls, bidi and zero-width characters, an astral one).
+pub fn sessions_to_write() -> Vec<Session> {
+    let every = Session {
+        id: u64::MAX,
+        user: "app".into(),
+        host: "10.0.0.7:41000".into(),
+        db: Some("shop".into()),
+        command: "Query".into(),
+        time_s: 12,
+        time_ms: Some(12_345),
+        state: "Sending data".into(),
+        info: Some("SELECT 1".into()),
+        info_truncated: true,
+        query_id: Some(99),
+        program: Some("php-fpm".into()),
+        memory_bytes: Some(87_480),
+    };
+    let hostile = Session {
+        user: "a\"b\\c".into(),
+        host: "\u{1b}[31mred\u{7f}".into(),
+        db: Some("tab\there\nnew".into()),
+        state: "\u{202e}bidi\u{200b}zero".into(),
+        info: Some("漢字 \u{e0041} \u{85}".into()),
+        program: Some(String::new()),
+        ..every.clone()
+    };
+    vec![every, Session::default(), hostile]
+}

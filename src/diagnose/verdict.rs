@@ -238,7 +238,7 @@ pub fn account(a: &Analysis<'_>, th: &Thresholds, findings: &[Finding]) -> Accou
 
 /// Each session's bucket, counted: what accounting needs of the snapshot alone, so that a
 /// judgement of 10,000 sessions can count them while the heuristics run (`report::diagnose`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Tally {
     /// (bucket, client) -> sessions, for the client sessions and killed rows.
     counts: BTreeMap<(Bucket, Option<String>), i64>,

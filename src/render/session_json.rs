@@ -99,23 +99,30 @@ pub fn object(out: &mut String, layout: &Layout, s: &Session, trx: Option<Trx>) 
     out.push_str(layout.close);
 }
 
-/// `rest` (a top-level object written by `render`, pretty at depth 1) with its empty `sessions`
-/// section replaced by the elements `write` puts in (one at least): each starts with
-/// `"\n    "`, all but the first after a comma. None when `rest` has no such section. A top-level key is the only text
-/// at the start of a line indented two spaces (deeper keys are indented further, elements of a
-/// section on lines of their own, and a line break inside a string is escaped), so the section
-/// is found exactly.
-pub fn with_sessions(
-    rest: &str,
-    capacity: usize,
-    write: impl FnOnce(&mut String),
+/// `rest` (a top-level object written by `render`, pretty at depth 1, its `sessions` section
+/// empty) with `items` in that section, each written by `write` on a line of its own after
+/// four spaces. None when `rest` has no such section; `rest` as it is when there is no item (it
+/// is then the whole text). A top-level key is the only text at the start of a line indented
+/// two spaces (deeper keys are indented further, elements of a section on lines of their own,
+/// and a line break inside a string is escaped), so the section is found exactly.
+pub fn with_sessions<T>(
+    rest: String,
+    items: &[T],
+    bytes_each: usize,
+    write: impl Fn(&mut String, &T),
 ) -> Option<String> {
     const EMPTY: &str = "\n  \"sessions\": []";
     let at = rest.find(EMPTY)? + EMPTY.len() - 2;
-    let mut out = String::with_capacity(rest.len() + capacity);
+    if items.is_empty() {
+        return Some(rest);
+    }
+    let mut out = String::with_capacity(rest.len() + items.len() * bytes_each);
     out.push_str(&rest[..at]);
     out.push('[');
-    write(&mut out);
+    for (i, item) in items.iter().enumerate() {
+        out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+        write(&mut out, item);
+    }
     out.push_str("\n  ]");
     out.push_str(&rest[at + 2..]);
     Some(out)
@@ -160,41 +167,12 @@ fn string(out: &mut String, s: &str) {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
     use super::*;
-
-    /// Sessions with every field set, none set, and text that needs escaping.
-    pub fn samples() -> Vec<Session> {
-        let every = Session {
-            id: u64::MAX,
-            user: "app".into(),
-            host: "10.0.0.7:41000".into(),
-            db: Some("shop".into()),
-            command: "Query".into(),
-            time_s: 12,
-            time_ms: Some(12_345),
-            state: "Sending data".into(),
-            info: Some("SELECT 1".into()),
-            info_truncated: true,
-            query_id: Some(99),
-            program: Some("php-fpm".into()),
-            memory_bytes: Some(87_480),
-        };
-        let hostile = Session {
-            user: "a\"b\\c".into(),
-            host: "\u{1b}[31mred\u{7f}".into(),
-            db: Some("tab\there\nnew".into()),
-            state: "\u{202e}bidi\u{200b}zero".into(),
-            info: Some("漢字 \u{e0041} \u{85}".into()),
-            program: Some(String::new()),
-            ..every.clone()
-        };
-        vec![every, Session::default(), hostile]
-    }
 
     #[test]
     fn a_compact_session_is_what_serde_json_writes() {
-        for s in samples() {
+        for s in crate::diagnose::fixtures::sessions_to_write() {
             let mut buf = Vec::new();
             let mut ser = serde_json::Serializer::with_formatter(
                 &mut buf,

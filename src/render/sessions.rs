@@ -131,9 +131,6 @@ pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
 /// reading them).
 pub fn write_json(r: &SessionsReport<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     use render::session_json::{self, PRETTY_IN_SECTION};
-    if r.sessions.is_empty() {
-        return render::write_json(r, out);
-    }
     let rest = render::json(&SessionsReport {
         schema_version: r.schema_version,
         target: r.target.clone(),
@@ -143,12 +140,9 @@ pub fn write_json(r: &SessionsReport<'_>, out: &mut dyn std::io::Write) -> std::
         groups: r.groups.clone(),
         sessions: Vec::new(),
     });
-    let text = session_json::with_sessions(&rest, r.sessions.len() * 400, |out| {
-        for (i, row) in r.sessions.iter().enumerate() {
-            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
-            let trx = (row.trx_age_s, row.trx_rows_modified);
-            session_json::object(out, &PRETTY_IN_SECTION, row.session, Some(trx));
-        }
+    let text = session_json::with_sessions(rest, &r.sessions, 400, |out, row| {
+        let trx = (row.trx_age_s, row.trx_rows_modified);
+        session_json::object(out, &PRETTY_IN_SECTION, row.session, Some(trx));
     });
     match text {
         Some(text) => out.write_all(text.as_bytes()),
@@ -180,7 +174,7 @@ mod tests {
     fn the_json_report_is_what_serde_json_writes() {
         let mut snap = crate::diagnose::fixtures::at_scale(40);
         snap.sessions.extend(
-            render::session_json::tests::samples()
+            crate::diagnose::fixtures::sessions_to_write()
                 .into_iter()
                 .map(|mut s| {
                     s.id = s.id.wrapping_add(5_000);

@@ -7,16 +7,10 @@ use crate::snapshot::Snapshot;
 
 /// The text of a snapshot file of `snap` (what [`super::file_text`] writes of it).
 pub fn snapshot_file(snap: &Snapshot) -> String {
-    if snap.sessions.is_empty() {
-        return super::file_text(snap);
-    }
     // The rest of the snapshot with its sessions section empty, then that section put in.
     let rest = super::file_text(&snap.without_sessions());
-    session_json::with_sessions(&rest, snap.sessions.len() * 176, |out| {
-        for (i, s) in snap.sessions.iter().enumerate() {
-            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
-            session_json::object(out, &COMPACT, s, None);
-        }
+    session_json::with_sessions(rest, &snap.sessions, 176, |out, s| {
+        session_json::object(out, &COMPACT, s, None)
     })
     .unwrap_or_else(|| super::file_text(snap))
 }
