@@ -248,21 +248,21 @@ fn unanswered_kills_are_settled_by_a_fresh_processlist() {
     let c = criteria();
     let p = plan(&s, &c);
     let mut link = Fake::new(s.sessions.clone());
-    // The server runs 3 of the 4 KILLs (oldest first: 1, 2, 3), one answer arrives.
+    // The server runs 3 of the 4 KILLs (newest connection first: 4, 3, 2), one answer arrives.
     link.script.push_back((3, Some(1)));
     let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(
         outcomes(&x),
         vec![
-            (1, Outcome::Killed),
+            (1, Outcome::NotKilled),
             (2, Outcome::Killed),
             (3, Outcome::Killed),
-            (4, Outcome::NotKilled)
+            (4, Outcome::Killed)
         ]
     );
     let note = |id| x.results.iter().find(|r| r.id == id).unwrap().note.clone();
-    assert_eq!(note(1), None, "answered by the server");
-    assert!(note(2).unwrap().starts_with(CONFIRMED_AFTER_RECONNECT));
+    assert_eq!(note(4), None, "answered by the server");
+    assert!(note(3).unwrap().starts_with(CONFIRMED_AFTER_RECONNECT));
     assert!(x.fatal.is_none());
     assert_eq!(x.reconnects.len(), 1);
     assert!(x.reconnects[0].reconnected);
@@ -292,11 +292,11 @@ fn settling_waits_for_our_previous_connection_to_finish_its_batch() {
         Some("KILL ..."),
     ));
     let mut link = Fake::new(server);
-    // The server has run one KILL when the answers are lost; the old connection runs the
-    // other two while we reconnect and look.
+    // The server has run one KILL (of 3, the newest) when the answers are lost; the old
+    // connection runs the other two while we reconnect and look.
     link.script.push_back((1, Some(0)));
     link.old_busy_reads = 2;
-    link.late = vec![2, 3];
+    link.late = vec![1, 2];
     let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(
         outcomes(&x),
@@ -320,9 +320,9 @@ fn without_a_way_back_the_unanswered_are_unknown_and_the_run_fails_as_lost() {
     assert_eq!(
         outcomes(&x),
         vec![
-            (1, Outcome::Killed),
+            (1, Outcome::Unknown),
             (2, Outcome::Unknown),
-            (3, Outcome::Unknown)
+            (3, Outcome::Killed)
         ]
     );
     assert_eq!(x.fatal.as_ref().unwrap().kind, ErrorKind::ConnectionLost);
@@ -455,9 +455,39 @@ fn batched_kills_keep_one_exact_outcome_when_a_victim_vanished_or_errors() {
     let left: Vec<u64> = link.sessions.iter().map(|x| x.id).collect();
     assert!(killed.iter().all(|id| !left.contains(id)));
     assert_eq!(left, vec![6, BATCH as u64 + 3]);
-    assert!(link.sent.iter().filter(|s| s.ends_with(" 1")).count() == 1);
+    // Newest connection first; one the server ran is never sent again.
+    assert_eq!(link.sent[0], format!("KILL CONNECTION {n}"));
+    assert_eq!(link.sent.iter().filter(|s| **s == link.sent[0]).count(), 1);
     assert_eq!(failure_kind(&x.results, false), Some(ErrorKind::Privilege));
     assert!(!link.held, "the lock is given back");
+}
+
+#[test]
+fn kills_go_out_newest_connection_first_across_batches_while_the_plan_keeps_its_order() {
+    // Idle times out of id order: the plan lists the longest idle first; the KILLs go out by id,
+    // highest first (MariaDB finds each target from its newest thread), over two batches.
+    let n = BATCH as u64 + 3;
+    let idle: Vec<u64> = (1..=n).map(|id| 1_000 + (id * 7919) % n).collect();
+    let s = sleeping(&idle);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let planned: Vec<u64> = p.victims.iter().map(|v| v.session.id).collect();
+    assert!(
+        planned
+            .windows(2)
+            .all(|w| idle[w[0] as usize - 1] >= idle[w[1] as usize - 1])
+    );
+    assert!(planned.windows(2).any(|w| w[0] < w[1]), "the plan is not by id");
+    let mut link = Fake::new(s.sessions.clone());
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(link.batches, 2);
+    let sent: Vec<u64> = link
+        .sent
+        .iter()
+        .map(|s| s.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(sent, (1..=n).rev().collect::<Vec<_>>());
+    assert_eq!(ids(&x, Outcome::Killed), (1..=n).collect::<Vec<_>>());
 }
 
 #[test]
