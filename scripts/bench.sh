@@ -37,7 +37,7 @@ IDLE_N=${IDLE_N:-5000}         # idle connections
 BEFORE=${BEFORE:-}             # another conncheck binary to time beside this one in part 6
 SCALE_N=${SCALE_N:-10000}      # part 7: sessions held for every command at scale,
 SCALE_RUNS=${SCALE_RUNS:-20}   # timed runs per read-only command there,
-SCALE_KILL_RUNS=${SCALE_KILL_RUNS:-6} # and per kill (each restarts SCALE_N sessions first),
+SCALE_KILL_RUNS=${SCALE_KILL_RUNS:-10} # and per kill (each restarts SCALE_N sessions first),
 SCALE_TURNS=${SCALE_TURNS:-60} # rounds of the read-only commands and floors taken in turns
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -168,13 +168,18 @@ q() { mariadb --no-defaults -S "$sock" -uroot -Bse "\$1"; }
 for _ in \$(seq 1200); do
   if grep -q ready "$dir/scenario.out" &&
     [ "\$(q "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'app'")" = "\$n" ]; then
-    q "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app' AND COMMAND = 'Sleep' ORDER BY ID" \\
+    # Newest connection first, the order conncheck sends its KILLs in (MariaDB walks its thread
+    # list from the newest thread to find each one: oldest first costs it n²/2 steps).
+    q "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'app' AND COMMAND = 'Sleep' ORDER BY ID DESC" \\
       >"$dir/ids"
     awk '{ print "KILL CONNECTION " \$1 ";" }' "$dir/ids" >"$dir/kill-lines.sql"
-    awk '{ printf "%sKILL CONNECTION %s", (NR > 1 ? ";" : ""), \$1 } END { print "" }' "$dir/ids" \\
-      >"$dir/kill-packet.sql"
-    # The kill floor: the re-check read conncheck must do (its query), then the one packet.
-    { echo '$recheck_sql\$\$'; sed 's/\$/\$\$/' "$dir/kill-packet.sql"; } >"$dir/recheck-packet.sql"
+    packet() { awk '{ printf "%sKILL CONNECTION %s", (NR > 1 ? ";" : ""), \$1 } END { print "" }'; }
+    packet <"$dir/ids" >"$dir/kill-packet.sql"
+    # The kill floor: the re-check read conncheck must do (its query), then the one packet; and
+    # the same with the packet oldest first (the order of SHOW PROCESSLIST, and pt-kill's).
+    { echo '$recheck_sql\$\$'; packet <"$dir/ids" | sed 's/\$/\$\$/'; } >"$dir/recheck-packet.sql"
+    { echo '$recheck_sql\$\$'; sort -n "$dir/ids" | packet | sed 's/\$/\$\$/'; } \\
+      >"$dir/recheck-packet-oldest-first.sql"
     [ "\$(wc -l <"$dir/ids")" = "\$n" ] && exit 0
   fi
   kill -0 "\$(cat "$dir/scenario.pid")" 2>/dev/null || { cat "$dir/scenario.out" >&2; exit 1; }
@@ -196,8 +201,10 @@ EOF
   # (with ';' it would split it and send 1,000 queries); checked with strace below.
   floor_packet="$my --delimiter='\$\$' <$dir/kill-packet.sql"
   # The kill floor (issue 15 item 4): the re-check read conncheck cannot skip, then the same
-  # packet, on one connection.
+  # packet (newest connection first, as conncheck sends its KILLs), on one connection. The same
+  # oldest first shows what the order alone costs the server (docs/kill-order.md).
   floor_recheck="$my --delimiter='\$\$' <$dir/recheck-packet.sql >/dev/null"
+  floor_oldest_first="$my --delimiter='\$\$' <$dir/recheck-packet-oldest-first.sql >/dev/null"
   # pt-kill's --interval defaults to 30 s without --busy-time and it sleeps one interval before
   # honouring --run-time: --interval 1 (its minimum, whole seconds) makes it check once and exit.
   ptkill="pt-kill --no-version-check --idle-time 0 --match-command Sleep --kill --victims all --run-time 1 --interval 1 S=$sock,u=root"
@@ -318,8 +325,10 @@ EOF
   hf "$dir/kill.json" --warmup 1 --runs "$KILL_RUNS" --prepare "$dir/scenario.sh $KILL_N" \
     -n conncheck-kill-idle "$kill_cmd" -n mariadb-recheck-and-packet "$floor_recheck" \
     -n mariadb-one-per-round-trip "$floor_lines" \
-    -n mariadb-one-packet "$floor_packet" -n pt-kill "$ptkill"
+    -n mariadb-one-packet "$floor_packet" -n pt-kill "$ptkill" \
+    -n mariadb-recheck-and-packet-oldest-first "$floor_oldest_first"
   record "$dir/kill.json" kill "$KILL_N" mariadb-recheck-and-packet mariadb-recheck-and-packet ""
+  record "$dir/kill.json" kill "$KILL_N" mariadb-recheck-and-packet-oldest-first mariadb-recheck-and-packet ""
   record "$dir/kill.json" kill "$KILL_N" mariadb-one-packet mariadb-recheck-and-packet ""
   record "$dir/kill.json" kill "$KILL_N" mariadb-one-per-round-trip mariadb-recheck-and-packet ""
   record "$dir/kill.json" kill "$KILL_N" pt-kill mariadb-recheck-and-packet ""
@@ -560,7 +569,8 @@ EOF
     echo "== 7. kill-idle of $n" >&2
     kf="$dir/scale-kill.json"
     hf "$kf" --warmup 1 --runs "$SCALE_KILL_RUNS" --prepare "$dir/scenario.sh $n" \
-      -n conncheck-kill-idle "$kill_cmd" -n floor_recheck "$floor_recheck"
+      -n conncheck-kill-idle "$kill_cmd" -n floor_recheck "$floor_recheck" \
+      -n floor_oldest_first "$floor_oldest_first"
     # ... and in turns (a fresh scenario before each run, the order swapped every run).
     KILL_N=$n interleave "$SCALE_KILL_RUNS" conncheck-kill-idle "$kill_cmd" mariadb-recheck-and-packet "$floor_recheck"
     kt_c=$(median_of "$dir/il-conncheck-kill-idle.txt")
@@ -575,6 +585,7 @@ EOF
     "$dir/scenario.sh" "$n"
     frss=$(maxrss bash -c "$floor_recheck")
     (IFS=$'\t'; echo "mariadb-recheck-and-packet	$(stat "$kf" floor_recheck)	-	-	-	$frss	-	$kt_f	-") >>"$scale"
+    (IFS=$'\t'; echo "mariadb-recheck-and-packet, oldest first	$(stat "$kf" floor_oldest_first)	-	-	-	-	-	-	-") >>"$scale"
     (IFS=$'\t'; echo "conncheck-kill-idle ($((n - kleft)) killed)	$(stat "$kf" conncheck-kill-idle)	mariadb-recheck-and-packet	$(ratio "$kf" conncheck-kill-idle floor_recheck)	-	$krss	$kd	$kt_c	$kt_r") >>"$scale"
     if [ -s "$dir/scenario.pid" ]; then kill "$(cat "$dir/scenario.pid")" 2>/dev/null || true; fi
   fi
