@@ -90,6 +90,21 @@ pub fn map_halves<'a, T: Sync, R: Send>(
     done
 }
 
+/// Drop `value` on a thread of its own when `large` (and there is a second CPU), and return
+/// at once. Freeing a snapshot of 10,000 sessions and its report, their strings one by one,
+/// took 0.6-0.7 ms at the end of `diagnose`, after the output was written: a command that ends
+/// next need not wait for it, since the process's exit returns the memory whole (and stops a
+/// thread still freeing). A caller that goes on gets the memory back a moment later. Small
+/// values, or no thread, are dropped here.
+pub fn drop_behind<T: Send + 'static>(large: bool, value: T) {
+    if large && second_cpu() {
+        // A thread that cannot start drops the closure, and `value` with it, here.
+        let _ = std::thread::Builder::new()
+            .name("drop".into())
+            .spawn(move || drop(value));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +136,25 @@ mod tests {
         let text = String::from("borrowed");
         assert_eq!(join(true, || 1, || text.len()), (1, 8));
         assert_eq!(join(false, || "a", || 2.5), ("a", 2.5));
+    }
+
+    #[test]
+    fn a_value_dropped_behind_is_dropped_once_on_either_path() {
+        struct Counted(std::sync::Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let drops = std::sync::Arc::new(AtomicUsize::new(0));
+        drop_behind(false, Counted(drops.clone()));
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "small: dropped in place");
+        drop_behind(true, Counted(drops.clone()));
+        let waited = std::time::Instant::now();
+        while drops.load(Ordering::SeqCst) < 2 && waited.elapsed().as_secs() < 10 {
+            std::thread::yield_now();
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
     }
 
     #[test]

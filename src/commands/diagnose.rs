@@ -86,11 +86,14 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     if let (Some(inc), Some(file)) = (&incident, &args.chart) {
         write_chart(file, inc)?;
     }
-    Ok(if fails(args, &report) {
+    let code = if fails(args, &report) {
         exit::FINDINGS
     } else {
         exit::OK
-    })
+    };
+    let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+    crate::parallel::drop_behind(large, (report, snap));
+    Ok(code)
 }
 
 /// Whether `--fail-on` is met by the report's findings.
@@ -230,5 +233,7 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
         }
         None => render::print(&json)?,
     }
+    let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+    crate::parallel::drop_behind(large, (json, snap));
     Ok(exit::OK)
 }

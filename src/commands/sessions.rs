@@ -26,5 +26,9 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<u8> {
     render::emit_as(&report, args.format, render::sessions::write_json, |r| {
         render::sessions::human(r, ctx.style, args.full)
     })?;
+    // The report borrows the sessions; their strings are what takes long to free.
+    drop(report);
+    let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
+    crate::parallel::drop_behind(large, snap);
     Ok(exit::OK)
 }

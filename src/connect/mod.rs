@@ -461,8 +461,11 @@ impl std::ops::Deref for LoginError {
     }
 }
 
-/// [`login`], logged with `--debug` ([`statement_log::login`]): the driver's round trips before
-/// the connection is ours are the handshake and its own `SELECT @@max_allowed_packet`.
+/// The client side max_allowed_packet: 1 GiB, the protocol's largest.
+const MAX_PACKET: usize = 1 << 30;
+
+/// [`login`], logged with `--debug` ([`statement_log::login`]): the handshake and the
+/// authentication, the driver's only round trips before the connection is ours.
 fn connect_with_deadline(
     opts: &ConnectOptions,
     tls: Option<SslOpts>,
@@ -494,6 +497,11 @@ fn login(opts: &ConnectOptions, tls: Option<SslOpts>, key: &KeyPolicy) -> Result
         .read_timeout(Some(opts.query_timeout))
         .write_timeout(Some(opts.query_timeout))
         .stmt_cache_size(0)
+        // Given, the driver skips its own `SELECT @@max_allowed_packet` round trip after the
+        // login. The protocol's largest (the driver's upper bound, `mysql
+        // --max-allowed-packet=1G`): it only bounds what we accept, and a server sends no packet
+        // over its own max_allowed_packet, which is at most this.
+        .max_allowed_packet(Some(MAX_PACKET))
         .connect_attrs(Some(std::collections::HashMap::from([(
             "program_name",
             "conncheck",

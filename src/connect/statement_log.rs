@@ -2,8 +2,8 @@
 //! can see what the tool does on a production server. [`Connection::send`](super::Connection)
 //! is the one place a statement leaves the program, and the one caller of [`record`].
 //!
-//! Each login attempt gets one line too (the handshake and the driver's own `SELECT
-//! @@max_allowed_packet`, which no `send` sees), naming the account, never the password.
+//! Each login attempt gets one line too (the handshake and authentication, which no `send`
+//! sees), naming the account, never the password.
 //!
 //! Only statement text is written: the password travels in the login handshake, never in a
 //! statement, so it cannot appear here. The statements are ours, but they quote names the server
@@ -38,8 +38,8 @@ pub fn record(target: &str, sql: &str, elapsed: Duration, error: Option<&mysql::
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
-/// Write one login attempt to stderr when `--debug` is on: the handshake, authentication and
-/// the driver's own `SELECT @@max_allowed_packet`, timed together (`error` is why it failed).
+/// Write one login attempt to stderr when `--debug` is on: the handshake and authentication,
+/// timed together (`error` is why it failed).
 pub fn login(target: &str, user: &str, tls: bool, elapsed: Duration, error: Option<&str>) {
     if !enabled() {
         return;
@@ -61,7 +61,7 @@ fn login_line(
         Some(e) => format!("failed ({})", crate::text::escape(e)),
     };
     format!(
-        "conncheck: debug: {} {ms:.2} ms {outcome}: login as {} ({}), then the driver's SELECT @@max_allowed_packet",
+        "conncheck: debug: {} {ms:.2} ms {outcome}: login as {} ({})",
         crate::text::escape(target),
         crate::text::escape(user),
         if tls { "TLS" } else { "no TLS" },
@@ -133,7 +133,7 @@ mod tests {
     fn a_login_names_the_account_never_a_password() {
         assert_eq!(
             login_line("db1:3306", "app\n", true, Duration::from_millis(3), None),
-            "conncheck: debug: db1:3306 3.00 ms ok: login as app\\n (TLS), then the driver's SELECT @@max_allowed_packet"
+            "conncheck: debug: db1:3306 3.00 ms ok: login as app\\n (TLS)"
         );
         assert!(
             login_line("db1:3306", "app", false, Duration::ZERO, Some("refused"))

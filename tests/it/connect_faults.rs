@@ -163,8 +163,8 @@ fn a_trickling_server_cannot_hold_a_statement_past_the_query_timeout() {
     let s = Server::shared();
     let fake = FakeServer::start(Behavior::Trickle {
         upstream: s.port(),
-        // The driver's own query during login (max_allowed_packet) is the first.
-        after_queries: 2,
+        // Round trip 1 answers; round trip 2 trickles.
+        after_queries: 1,
         every: Duration::from_millis(300),
     });
     let base = tcp(fake.port);
