@@ -477,7 +477,10 @@ fn kills_go_out_newest_connection_first_across_batches_while_the_plan_keeps_its_
             .windows(2)
             .all(|w| idle[w[0] as usize - 1] >= idle[w[1] as usize - 1])
     );
-    assert!(planned.windows(2).any(|w| w[0] < w[1]), "the plan is not by id");
+    assert!(
+        planned.windows(2).any(|w| w[0] < w[1]),
+        "the plan is not by id"
+    );
     let mut link = Fake::new(s.sessions.clone());
     let x = execute(&mut link, &p, &c, dialect(), None);
     assert_eq!(link.batches, 2);
