@@ -491,6 +491,28 @@ fn kills_go_out_newest_connection_first_across_batches_while_the_plan_keeps_its_
         .collect();
     assert_eq!(sent, (1..=n).rev().collect::<Vec<_>>());
     assert_eq!(ids(&x, Outcome::Killed), (1..=n).collect::<Vec<_>>());
+    // The results read in the plan's order, whatever order the KILLs went out in.
+    let results: Vec<u64> = x.results.iter().map(|r| r.id).collect();
+    assert_eq!(results, planned);
+}
+
+#[test]
+fn batches_are_a_quarter_of_the_kills_within_bounds() {
+    assert_eq!(batch_len(10), BATCH);
+    assert_eq!(batch_len(1_000), BATCH, "1,000 kills: two round trips");
+    assert_eq!(batch_len(10_000), 2_500, "10,000 kills: four round trips");
+    assert_eq!(batch_len(1_000_000), BATCH_MAX);
+    // Through the executor: 10,000 sessions (the fake server's own connection, 999, leaves at
+    // the re-check, and one is ours) go out in four batches, each KILL once.
+    let idle: Vec<u64> = (0..10_000u64).map(|i| 100_000 - i).collect();
+    let s = sleeping(&idle);
+    let c = criteria();
+    let p = plan(&s, &c);
+    let mut link = Fake::new(s.sessions.clone());
+    let x = execute(&mut link, &p, &c, dialect(), None);
+    assert_eq!(link.batches, 4);
+    assert_eq!(link.sent.len(), p.victims.len() - 1);
+    assert_eq!(ids(&x, Outcome::Killed).len(), link.sent.len());
 }
 
 #[test]
