@@ -426,7 +426,7 @@ fn carry_out(
 /// to kill oldest first and 0.27-0.41 s newest first (docs/kill-order.md). The plan keeps its
 /// own order (longest idle first); the outcomes do not depend on this one.
 fn newest_first(queue: &mut [&Victim]) {
-    queue.sort_unstable_by(|a, b| b.session.id.cmp(&a.session.id));
+    queue.sort_unstable_by_key(|v| std::cmp::Reverse(v.session.id));
 }
 
 /// Sort `results` into the order of the plan's victims (a stable sort: a result of no victim,

@@ -472,11 +472,8 @@ fn kills_go_out_newest_connection_first_across_batches_while_the_plan_keeps_its_
     let c = criteria();
     let p = plan(&s, &c);
     let planned: Vec<u64> = p.victims.iter().map(|v| v.session.id).collect();
-    assert!(
-        planned
-            .windows(2)
-            .all(|w| idle[w[0] as usize - 1] >= idle[w[1] as usize - 1])
-    );
+    let idle_of = |id: u64| s.sessions.iter().find(|x| x.id == id).unwrap().time_s;
+    assert!(planned.windows(2).all(|w| idle_of(w[0]) >= idle_of(w[1])));
     assert!(
         planned.windows(2).any(|w| w[0] < w[1]),
         "the plan is not by id"
