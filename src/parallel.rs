@@ -90,14 +90,15 @@ pub fn map_halves<'a, T: Sync, R: Send>(
     done
 }
 
-/// Drop `value` on a thread of its own when `large` (and there is a second CPU), and return
-/// at once. Freeing a snapshot of 10,000 sessions and its report, their strings one by one,
-/// took 0.6-0.7 ms at the end of `diagnose`, after the output was written: a command that ends
-/// next need not wait for it, since the process's exit returns the memory whole (and stops a
-/// thread still freeing). A caller that goes on gets the memory back a moment later. Small
-/// values, or no thread, are dropped here.
-pub fn drop_behind<T: Send + 'static>(large: bool, value: T) {
-    if large && second_cpu() {
+/// Drop `value`, which holds `items` sessions (or rows), on a thread of its own from
+/// [`WORTH_SPLITTING`] items on (and with a second CPU), and return at once. Freeing a snapshot
+/// of 10,000 sessions and its report, their strings one by one, took 0.6-0.7 ms at the end of
+/// `diagnose`, after the output was written: a command that ends next need not wait for it,
+/// since the process's exit returns the memory whole (and stops a thread still freeing). A
+/// caller that goes on gets the memory back a moment later. Smaller values, or no thread, are
+/// dropped here.
+pub fn drop_behind<T: Send + 'static>(items: usize, value: T) {
+    if items >= WORTH_SPLITTING && second_cpu() {
         // A thread that cannot start drops the closure, and `value` with it, here.
         let _ = std::thread::Builder::new()
             .name("drop".into())
@@ -147,9 +148,9 @@ mod tests {
             }
         }
         let drops = std::sync::Arc::new(AtomicUsize::new(0));
-        drop_behind(false, Counted(drops.clone()));
+        drop_behind(WORTH_SPLITTING - 1, Counted(drops.clone()));
         assert_eq!(drops.load(Ordering::SeqCst), 1, "small: dropped in place");
-        drop_behind(true, Counted(drops.clone()));
+        drop_behind(WORTH_SPLITTING, Counted(drops.clone()));
         let waited = std::time::Instant::now();
         while drops.load(Ordering::SeqCst) < 2 && waited.elapsed().as_secs() < 10 {
             std::thread::yield_now();

@@ -38,8 +38,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<u8> {
                     return CheckReport::unknown(&t.label, &e);
                 }
                 let mut r = crate::report::check::judge(&snap, &limits);
-                let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
-                crate::parallel::drop_behind(large, snap);
+                crate::parallel::drop_behind(snap.sessions.len(), snap);
                 let replay = Replay::of_run(&flags, opts, t.source.as_deref());
                 crate::diagnose::for_target(&mut r.findings, &replay);
                 r

@@ -91,8 +91,7 @@ pub fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     };
-    let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
-    crate::parallel::drop_behind(large, (report, snap));
+    crate::parallel::drop_behind(snap.sessions.len(), (report, snap));
     Ok(code)
 }
 
@@ -233,7 +232,6 @@ pub fn snapshot(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<u8> {
         }
         None => render::print(&json)?,
     }
-    let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
-    crate::parallel::drop_behind(large, (json, snap));
+    crate::parallel::drop_behind(snap.sessions.len(), (json, snap));
     Ok(exit::OK)
 }

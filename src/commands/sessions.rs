@@ -23,12 +23,11 @@ pub fn run(ctx: &Context, args: &SessionsArgs) -> anyhow::Result<u8> {
         },
     )?;
     let report = build(&snap, &filter, args.group_by, args.limit);
-    render::emit_as(&report, args.format, render::sessions::write_json, |r| {
+    render::emit_as(&report, args.format, render::sessions::json, |r| {
         render::sessions::human(r, ctx.style, args.full)
     })?;
     // The report borrows the sessions; their strings are what takes long to free.
     drop(report);
-    let large = snap.sessions.len() >= crate::parallel::WORTH_SPLITTING;
-    crate::parallel::drop_behind(large, snap);
+    crate::parallel::drop_behind(snap.sessions.len(), snap);
     Ok(exit::OK)
 }

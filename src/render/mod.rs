@@ -218,46 +218,29 @@ pub fn text<R: serde::Serialize>(
     }
 }
 
-/// [`text`] written with [`print`]. JSON is serialized into memory, then written at once: into a
+/// [`text`] written with [`print`]. JSON is made whole in memory, then written at once: into a
 /// `Vec` each of serde_json's small writes (two per element of a list of 10,000 session ids) is
-/// an inlined copy, where through a writer it was a call (`diagnose` at 10,000 sessions writes
-/// 40,000 ids, 660 KB).
+/// an inlined copy, where through a `dyn Write` it was a call (`diagnose` at 10,000 sessions
+/// writes 40,000 ids, 660 KB).
 pub fn emit<R: serde::Serialize>(
     report: &R,
     format: Format,
     human: impl FnOnce(&R) -> String,
 ) -> std::io::Result<()> {
-    emit_as(report, format, |r, out| write_json(r, out), human)
+    print(&text(report, format, human))
 }
 
-/// [`emit`] with the report's own writer of its JSON (the text [`write_json`] writes, sooner).
+/// [`emit`] with the report's own JSON text (the text [`json`] writes, sooner).
 pub fn emit_as<R>(
     report: &R,
     format: Format,
-    json: impl FnOnce(&R, &mut Vec<u8>) -> std::io::Result<()>,
+    json: impl FnOnce(&R) -> String,
     human: impl FnOnce(&R) -> String,
 ) -> std::io::Result<()> {
-    use std::io::Write;
-    match format {
-        Format::Json => {
-            let mut text = Vec::with_capacity(64 * 1024);
-            json(report, &mut text)?;
-            text.push(b'\n');
-            let mut out = std::io::stdout().lock();
-            out.write_all(&text)?;
-            out.flush()
-        }
-        Format::Table => print(&human(report)),
-    }
-}
-
-/// [`json`] written to `out` as it is serialized.
-pub fn write_json<T: serde::Serialize>(
-    value: &T,
-    out: &mut (impl std::io::Write + ?Sized),
-) -> std::io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(out, SafeFormatter(Pretty::default()));
-    value.serialize(&mut ser).map_err(std::io::Error::from)
+    print(&match format {
+        Format::Json => json(report),
+        Format::Table => human(report),
+    })
 }
 
 /// Pretty JSON for `--format json`. The text stays exact, and stays terminal-safe when someone
@@ -266,7 +249,9 @@ pub fn write_json<T: serde::Serialize>(
 /// zero-width and special spaces) as `\uXXXX` (the same string once parsed).
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let mut out = Vec::new();
-    write_json(value, &mut out).expect("report types serialize");
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, SafeFormatter(Pretty::default()));
+    value.serialize(&mut ser).expect("report types serialize");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 

@@ -126,10 +126,9 @@ pub fn human(r: &SessionsReport<'_>, style: Style, full: bool) -> String {
     out
 }
 
-/// `sessions --format json`: the text [`render::write_json`] writes of the report, its rows
-/// written by hand ([`render::session_json`]: 10,000 rows through serde_json were as long as
-/// reading them).
-pub fn write_json(r: &SessionsReport<'_>, out: &mut Vec<u8>) -> std::io::Result<()> {
+/// `sessions --format json`: the text [`render::json`] writes of the report, its rows written by
+/// hand ([`render::session_json`]: 10,000 rows through serde_json were as long as reading them).
+pub fn json(r: &SessionsReport<'_>) -> String {
     use render::session_json::{self, PRETTY_IN_SECTION};
     let rest = render::json(&SessionsReport {
         schema_version: r.schema_version,
@@ -140,17 +139,11 @@ pub fn write_json(r: &SessionsReport<'_>, out: &mut Vec<u8>) -> std::io::Result<
         groups: r.groups.clone(),
         sessions: Vec::new(),
     });
-    let text = session_json::with_sessions(rest, &r.sessions, 400, |out, row| {
+    session_json::with_sessions(rest, &r.sessions, 400, |out, row| {
         let trx = (row.trx_age_s, row.trx_rows_modified);
         session_json::object(out, &PRETTY_IN_SECTION, row.session, Some(trx));
-    });
-    match text {
-        // Taken as it is: a copy of 10,000 rows is megabytes of fresh pages.
-        Some(text) if out.is_empty() => *out = text.into_bytes(),
-        Some(text) => out.extend_from_slice(text.as_bytes()),
-        None => return render::write_json(r, out),
-    }
-    Ok(())
+    })
+    .unwrap_or_else(|| render::json(r))
 }
 
 #[cfg(test)]
@@ -160,15 +153,11 @@ mod tests {
     use crate::report::sessions::{GroupBy, build};
 
     fn generic(r: &SessionsReport<'_>) -> String {
-        let mut out = Vec::new();
-        render::write_json(r, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+        render::json(r)
     }
 
     fn by_hand(r: &SessionsReport<'_>) -> String {
-        let mut out = Vec::new();
-        write_json(r, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+        json(r)
     }
 
     /// The rows written by hand are the text serde_json writes of the report: sessions with and
